@@ -1,0 +1,105 @@
+/* The core's definition, shared by the dispatcher's own files (core, job,
+ * future, coro, pool). Platforms see only the opaque handle. */
+#ifndef MQB_CORE_IMPL_H
+#define MQB_CORE_IMPL_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <ev.h>
+
+#include "fiber.h"
+#include "mqbridge/job.h"
+
+struct mqb_core;
+
+/* One entry of the ready queue or the inbox: what to run, by value, so
+ * queueing a job allocates nothing. */
+struct call {
+	void (*run)(struct mqb_core *core, struct call *c);
+	struct mqb_job job;
+	void *arg;
+	mqb_release_fn release;
+	struct mqb_future *fut;
+};
+
+/* A growable ring of calls. */
+struct callq {
+	struct call *v;
+	size_t head, len, cap;
+};
+
+struct pool;
+struct coro;
+struct sleeper;
+
+struct mqb_core {
+	struct ev_loop *loop;
+	_Atomic pthread_t loop_thread_a;
+	struct mqb_core_options opt;
+
+	/* Ready queue: loop thread only. The idle watcher is active exactly
+	 * while the queue is not empty, so the loop does not block then. */
+	struct callq ready;
+	ev_idle idle;
+
+	/* Inbox: other threads push under the lock and wake the loop. */
+	pthread_mutex_t inbox_lock;
+	struct callq inbox, inbox_spare;
+	bool inbox_closed;      /* under inbox_lock: the loop is gone */
+	ev_async wake;
+
+	atomic_bool stopping;   /* shutdown has begun: thread-safe calls refused */
+	atomic_int stop_request; /* 0, or exit code + 1, from mqb_core_stop */
+	int exit_code;
+	int stage;              /* shutdown stage, see core.c */
+	bool final_queued;      /* the last shutdown stage is on the ready queue */
+	bool loop_done;         /* the final drain ran: nothing queued will run */
+	ev_timer stage_timer;
+
+	struct pool *pool;
+
+	struct fiber_pool fibers;
+	struct mqb_fiber loop_fiber;
+	pthread_t loop_fiber_thread; /* the thread loop_fiber describes */
+	bool loop_fiber_set;
+	bool coros_cancelled;   /* shutdown cancelled them: new ones start cancelled */
+	struct coro *coros;     /* every live coroutine, for cancellation */
+	unsigned coro_live;
+	struct sleeper *sleepers;
+
+	struct bus *bus;
+	struct states *states;
+	struct services *services;
+
+	unsigned long long stat_ready_run, stat_inbox_run, stat_coro_spawned;
+};
+
+void callq__free(struct callq *q);
+
+/* Push onto the ready queue and make sure the loop will run it. Loop only. */
+int core__push_ready(struct mqb_core *core, const struct call *c);
+/* Push onto the inbox from any thread. internal pushes (completions of work
+ * the core started) are taken while stopping; others get -ESHUTDOWN. After
+ * the loop is gone every push gets -ESHUTDOWN. */
+int core__push_inbox(struct mqb_core *core, const struct call *c, bool internal);
+/* Push to the ready queue on the loop thread, else to the inbox (internal). */
+int core__push_any(struct mqb_core *core, const struct call *c);
+
+/* Called by the pool when its in-flight count may have reached zero. */
+void core__shutdown_progress(struct mqb_core *core);
+
+/* job.c */
+void job__release(const struct mqb_job *job, void *arg, mqb_release_fn release, int status,
+		  void *result, struct mqb_future *fut);
+
+/* coro.c. fut (may be NULL) is a reference the coroutine settles and drops;
+ * on error it is not taken. */
+int coro__spawn(struct mqb_core *core, const struct mqb_job *job, void *arg,
+		mqb_release_fn release, struct mqb_future *fut);
+void coro__cancel_all(struct mqb_core *core);
+void coro__init(struct mqb_core *core);
+void coro__fini(struct mqb_core *core);
+
+#endif

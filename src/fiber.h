@@ -1,0 +1,76 @@
+/* Fibers: the machine-level half of coroutines — a stack with a guard page and
+ * a context switch (own assembly on x86-64 and aarch64, glibc ucontext
+ * elsewhere), with the ASan/TSan fiber hooks. coro.c builds await on top. */
+#ifndef MQB_FIBER_H
+#define MQB_FIBER_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+/* The assembly switch exists for x86-64 and aarch64; other machines, and
+ * builds configured --with-coro=ucontext, switch with glibc ucontext. */
+#if MQB_CORO_UCONTEXT || !(defined(__x86_64__) || defined(__aarch64__))
+#define MQB_FIBER_UCONTEXT 1
+#include <ucontext.h>
+#else
+#define MQB_FIBER_UCONTEXT 0
+#endif
+
+/* One execution context. The loop thread's own stack is a fiber too
+ * (fiber__init_thread), so every switch is fiber to fiber. */
+struct mqb_fiber {
+#if MQB_FIBER_UCONTEXT
+	ucontext_t uc;
+#else
+	void *sp;              /* saved stack pointer while switched out */
+#endif
+	void *stack_map;       /* mmap'd region: guard page + stack; NULL for a thread */
+	size_t stack_map_size;
+	void *stack_lo;        /* lowest usable byte (just above the guard page) */
+	size_t stack_size;     /* usable bytes */
+	void (*entry)(void *arg);
+	void *entry_arg;
+	void *asan_fake_stack; /* ASan's per-fiber fake-stack save slot */
+	const void *asan_from_bottom; /* where a switch came from, for finish_switch */
+	size_t asan_from_size;
+	void *tsan_fiber;      /* __tsan_create_fiber handle (or the thread's own) */
+	struct mqb_fiber *from; /* set by fiber__switch for the entry trampoline */
+	struct mqb_fiber *next_free; /* free list link in a fiber_pool */
+};
+
+/* Stacks are recycled so that spawning a coroutine makes no system call in the
+ * steady state. A pool belongs to one thread (the loop thread). */
+struct fiber_pool {
+	struct mqb_fiber *free;
+	size_t stack_size;     /* usable size of every stack in this pool */
+	unsigned nfree, max_free;
+	unsigned long long mmaps; /* stacks created by mmap, for tests/bench */
+};
+
+/* stack_size is rounded up to whole pages; max_free bounds the free list. */
+void fiber__pool_init(struct fiber_pool *p, size_t stack_size, unsigned max_free);
+/* Unmaps every cached stack. Fibers still in use must be released first. */
+void fiber__pool_destroy(struct fiber_pool *p);
+
+/* Describe the calling thread's own stack as a fiber (no allocation). */
+void fiber__init_thread(struct mqb_fiber *self);
+void fiber__fini_thread(struct mqb_fiber *self);
+
+/* A fiber ready to run entry(arg) on its first switch-in, from the pool's free
+ * list or a new mmap (stack + one PROT_NONE guard page below it). NULL on
+ * ENOMEM. entry must never return: it ends with fiber__switch_final. */
+struct mqb_fiber *fiber__get(struct fiber_pool *p, void (*entry)(void *), void *arg);
+/* Return a fiber that has finished (switched out with fiber__switch_final)
+ * to the pool, or unmap it when the free list is full. */
+void fiber__put(struct fiber_pool *p, struct mqb_fiber *f);
+
+/* Save the current context into from, resume to. Returns when something
+ * switches back to from. Calls the sanitizer fiber hooks in sanitizer builds. */
+void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to);
+/* Last switch out of a fiber whose entry is done: its stack may be reused
+ * after this (tells ASan the fiber is gone). Does not return. */
+_Noreturn void fiber__switch_final(struct mqb_fiber *from, struct mqb_fiber *to);
+
+#endif

@@ -1,0 +1,150 @@
+/* Shared test helpers; see testutil.h. Waits are on conditions with a
+ * bound, never sleeps that hope the other thread was quick enough. */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+#include <ev.h>
+
+#include "testutil.h"
+
+double tu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void tu_latch_init(struct tu_latch *l, long count)
+{
+	pthread_mutex_init(&l->m, NULL);
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->c, &a);
+	pthread_condattr_destroy(&a);
+	l->count = count;
+}
+
+void tu_latch_destroy(struct tu_latch *l)
+{
+	pthread_cond_destroy(&l->c);
+	pthread_mutex_destroy(&l->m);
+}
+
+void tu_latch_count_down(struct tu_latch *l)
+{
+	pthread_mutex_lock(&l->m);
+	if (l->count > 0 && --l->count == 0)
+		pthread_cond_broadcast(&l->c);
+	pthread_mutex_unlock(&l->m);
+}
+
+bool tu_latch_wait(struct tu_latch *l, double timeout)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double end = ts.tv_sec + ts.tv_nsec / 1e9 + timeout;
+	ts.tv_sec = (time_t)end;
+	ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
+	pthread_mutex_lock(&l->m);
+	int rc = 0;
+	while (l->count > 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&l->c, &l->m, &ts);
+	bool ok = l->count == 0;
+	pthread_mutex_unlock(&l->m);
+	return ok;
+}
+
+static void mark_started(void *arg)
+{
+	struct tu_loop *t = arg;
+	t->loop_thread_id = pthread_self();
+	tu_latch_count_down(&t->started);
+}
+
+static void *loop_main(void *arg)
+{
+	struct tu_loop *t = arg;
+	t->exit_code = mqb_core_run(t->core);
+	return NULL;
+}
+
+void tu_loop_start(struct tu_loop *t, const struct mqb_core_options *opt)
+{
+	tu_latch_init(&t->started, 1);
+	assert_int_equal(mqb_core_new(opt, &t->core), 0);
+	assert_int_equal(mqb_async_call_soon(t->core, mark_started, t), 0);
+	assert_int_equal(pthread_create(&t->thread, NULL, loop_main, t), 0);
+	assert_true(tu_latch_wait(&t->started, TU_TIMEOUT));
+}
+
+struct join_arg {
+	struct tu_loop *t;
+	struct tu_latch done;
+};
+
+static void *joiner(void *arg)
+{
+	struct join_arg *j = arg;
+	pthread_join(j->t->thread, NULL);
+	tu_latch_count_down(&j->done);
+	return NULL;
+}
+
+int tu_loop_stop(struct tu_loop *t)
+{
+	struct join_arg j = { .t = t };
+	tu_latch_init(&j.done, 1);
+	mqb_core_stop(t->core, 0);
+	pthread_t jt;
+	assert_int_equal(pthread_create(&jt, NULL, joiner, &j), 0);
+	/* A loop that does not stop in time fails the test rather than hanging it. */
+	assert_true(tu_latch_wait(&j.done, TU_TIMEOUT));
+	pthread_join(jt, NULL);
+	tu_latch_destroy(&j.done);
+	tu_latch_destroy(&t->started);
+	/* mqb_core_free wants the loop thread; the loop has ended, so this
+	 * thread takes the core over. */
+	mqb_core_free(t->core);
+	t->core = NULL;
+	return t->exit_code;
+}
+
+struct on_loop {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static int on_loop_tramp(void *ud, void *arg, void **result)
+{
+	struct on_loop *o = ud;
+	o->fn(o->arg);
+	return 0;
+}
+
+void tu_on_loop(struct tu_loop *t, void (*fn)(void *arg), void *arg)
+{
+	struct on_loop o = { fn, arg };
+	assert_int_equal(mqb_call_threadsafe(t->core, on_loop_tramp, &o, NULL), 0);
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mqb_core *core = w->data;
+	print_error("watchdog: the loop was still running after its time limit\n");
+	mqb_core_async_stop(core, 124);
+}
+
+int tu_run(struct mqb_core *core, double timeout)
+{
+	ev_timer wd;
+	ev_timer_init(&wd, watchdog_cb, timeout, 0);
+	wd.data = core;
+	ev_timer_start(mqb_core_async_loop(core), &wd);
+	ev_unref(mqb_core_async_loop(core));
+	int rc = mqb_core_run(core);
+	ev_ref(mqb_core_async_loop(core));
+	ev_timer_stop(mqb_core_async_loop(core), &wd);
+	return rc;
+}

@@ -1,0 +1,61 @@
+/* Shared test helpers: a core whose loop runs on its own thread, a loop run
+ * on the test's thread under a watchdog, and latches for bounded waits. */
+#ifndef MQB_TESTUTIL_H
+#define MQB_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mqbridge/core.h"
+
+/* Bounded waits everywhere: a test that hangs is a failing test. */
+#define TU_TIMEOUT 10.0
+
+/* A count-down latch: wait for n events from any threads, bounded. */
+struct tu_latch {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	long count;
+};
+void tu_latch_init(struct tu_latch *l, long count);
+void tu_latch_destroy(struct tu_latch *l);
+void tu_latch_count_down(struct tu_latch *l);
+/* True when the count reached zero within timeout seconds. */
+bool tu_latch_wait(struct tu_latch *l, double timeout);
+
+/* A core whose loop runs on a thread of its own. */
+struct tu_loop {
+	struct mqb_core *core;
+	pthread_t thread;
+	pthread_t loop_thread_id;
+	int exit_code;
+	struct tu_latch started;
+};
+/* opt may be NULL. Fails the test on error. */
+void tu_loop_start(struct tu_loop *t, const struct mqb_core_options *opt);
+/* Stop, join (bounded) and free; returns the loop's exit code. */
+int tu_loop_stop(struct tu_loop *t);
+/* Run fn(arg) on the loop thread and wait for it. */
+void tu_on_loop(struct tu_loop *t, void (*fn)(void *arg), void *arg);
+
+/* Run core's loop on this thread until it stops; a watchdog stops it with
+ * exit code 124 after timeout seconds. Returns the exit code. */
+int tu_run(struct mqb_core *core, double timeout);
+
+double tu_now(void); /* monotonic seconds */
+
+/* main() helper: argv[1], if given, selects tests by name (cmocka filter). */
+#define TU_MAIN(tests) \
+	int main(int argc, char **argv) { \
+		if (argc > 1) cmocka_set_test_filter(argv[1]); \
+		return cmocka_run_group_tests(tests, NULL, NULL); \
+	}
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what mqbridge needs to build, test and run, from Debian's packages
+# by name. Skips apt entirely when everything is already there.
+set -eu
+
+PACKAGES="gcc make autoconf automake libtool pkg-config
+clang-14 libclang-rt-14-dev
+libev-dev libjansson-dev libyaml-dev libcmocka-dev libpaho-mqtt-dev
+mosquitto mosquitto-clients libmosquitto-dev
+valgrind mandoc openssl"
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: not root; run as root or install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing
