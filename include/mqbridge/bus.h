@@ -31,7 +31,8 @@ const char *mqb_event_type(const struct mqb_event *ev);
 double mqb_event_time_fired(const struct mqb_event *ev); /* Unix time, seconds */
 /* The event's data, never NULL. For state_changed it is
  * {"entity_id", "old_state", "new_state"} (states as mqb_state_to_json, or
- * null), built on first use. Must not be modified. Thread: any. */
+ * null), built on first use. Must not be modified, nor json_incref'd (the
+ * event is shared between threads): json_deep_copy what you keep. Thread: any. */
 const json_t *mqb_event_data(const struct mqb_event *ev);
 /* For state_changed: the states themselves (NULL when absent, and for other
  * events). Borrowed from the event. */

@@ -16,7 +16,9 @@ struct mqb_core;
 #define MQB_MAX_DOMAIN_LEN 64
 
 /* A state is immutable and reference-counted (atomically): any thread may
- * hold one. Its attributes object must not be modified. */
+ * hold one. Its attributes object must not be modified, nor json_incref'd
+ * or put into other JSON: threads share it, and jansson's reference count
+ * is not race-free (src/jsonref.h); json_deep_copy it instead. */
 struct mqb_state;
 struct mqb_state *mqb_state_ref(struct mqb_state *s);
 void mqb_state_unref(struct mqb_state *s); /* accepts NULL */
