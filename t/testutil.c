@@ -126,7 +126,12 @@ static int on_loop_tramp(void *ud, void *arg, void **result)
 void tu_on_loop(struct tu_loop *t, void (*fn)(void *arg), void *arg)
 {
 	struct on_loop o = { fn, arg };
-	assert_int_equal(mqb_call_threadsafe(t->core, on_loop_tramp, &o, NULL), 0);
+	struct mqb_future *f;
+	assert_int_equal(mqb_run_callback_threadsafe(t->core, on_loop_tramp, &o, NULL, &f), 0);
+	/* Bounded: a loop that never runs it fails the test instead of hanging. */
+	int rc = mqb_future_result(f, TU_TIMEOUT, NULL);
+	mqb_future_unref(f);
+	assert_int_equal(rc, 0);
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)

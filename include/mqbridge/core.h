@@ -62,15 +62,17 @@ int mqb_async_call_soon(struct mqb_core *core, void (*fn)(void *arg), void *arg)
  * Thread: any. */
 int mqb_call_soon_threadsafe(struct mqb_core *core, void (*fn)(void *arg), void *arg);
 
-/* Run fn(ud, arg, &result) on the loop and settle *out with what it returns.
+/* Run fn(ud, arg, &result) on the loop and settle *out with what it returns
+ * (the value has no destructor: the caller frees a result it asked for).
  * -EDEADLK on the loop thread itself (nothing runs), -ESHUTDOWN once shutdown
  * has begun, -ENOMEM. Calls still queued when the loop stops are settled with
  * -ECANCELED, so nobody blocks forever. Thread: any but the loop. */
 int mqb_run_callback_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg,
 				struct mqb_future **out);
 /* mqb_run_callback_threadsafe, then mqb_future_result with no time limit;
- * returns fn's status (its result is freed). The blocking wrappers of the
- * core (mqb_states_set, …) are built on this. Thread: any but the loop. */
+ * returns fn's status. fn must leave *result NULL (nothing would free it):
+ * pass results back through ud or arg. The blocking wrappers of the core
+ * (mqb_states_set, …) are built on this. Thread: any but the loop. */
 int mqb_call_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg);
 
 struct mqb_core_stats {

@@ -36,6 +36,8 @@ void *mqb_future_value(const struct mqb_future *f);
 typedef void (*mqb_future_done_fn)(struct mqb_future *f, void *ud);
 /* Call cb(f, ud) on the loop once f is settled, through the loop's ready
  * queue (never inside the resolver, even when f is already done).
+ * Continuations added before f settles run in the order added; one added
+ * after may run before them if f was settled by another thread.
  * Thread: loop. */
 int mqb_future_async_add_done(struct mqb_future *f, mqb_future_done_fn cb, void *ud);
 
