@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "future_impl.h"
 #include "pool.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/log.h"
@@ -86,16 +87,25 @@ int core__push_ready(struct mqb_core *core, const struct call *c)
 	return rc;
 }
 
-/* Runs what was queued when it started; what those calls queue runs on the
- * next iteration, so I/O and timers get their turn in between. */
+/* Runs the queue in rounds, each taking what was queued when it began, until
+ * it is empty or READY_ROUNDS rounds have run. What calls queue (a resolved
+ * future's continuation, a resumed coroutine) runs in the same loop
+ * iteration, which saves a poll per hop; the bound keeps a callback that
+ * requeues itself from holding I/O and timers back. */
+#define READY_ROUNDS 64
+
 static void run_ready(struct mqb_core *core)
 {
-	size_t n = core->ready.len;
-	while (n-- > 0 && core->ready.len > 0) {
-		struct call c;
-		callq_pop(&core->ready, &c);
-		core->stat_ready_run++;
-		c.run(core, &c);
+	for (int round = 0; round < READY_ROUNDS && core->ready.len > 0; round++) {
+		size_t n = core->ready.len;
+		/* len is checked too: the last shutdown stage drains the queue
+		 * from inside one of these calls. */
+		while (n-- > 0 && core->ready.len > 0) {
+			struct call c;
+			callq_pop(&core->ready, &c);
+			core->stat_ready_run++;
+			c.run(core, &c);
+		}
 	}
 	if (core->ready.len == 0)
 		ev_idle_stop(core->loop, &core->idle);
@@ -317,8 +327,10 @@ int mqb_core_run(struct mqb_core *core)
 	atomic_store(&core->loop_thread_a, pthread_self());
 	if (core->stage != STAGE_RUNNING)
 		return core->exit_code;
+	future__cache_enable(true);
 	mqb_bus_async_fire(core, MQB_EVENT_START, NULL);
 	ev_run(core->loop, 0);
+	future__cache_enable(false);
 	return core->exit_code;
 }
 
@@ -424,6 +436,7 @@ void mqb_core_free(struct mqb_core *core)
 		mqb_core_async_stop(core, 0);
 		ev_run(core->loop, 0);
 	}
+	future__cache_enable(false);
 	services__fini(core);
 	states__fini(core);
 	bus__fini(core);

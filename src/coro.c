@@ -142,12 +142,13 @@ bool mqb_in_coroutine(void)
 	return current != NULL;
 }
 
+/* Registered borrowed: f is compared, never dereferenced, since a cancelled
+ * coroutine may have dropped it by the time a queued call runs. */
 static void await_done(struct mqb_future *f, void *ud)
 {
 	struct coro *co = ud;
 	if (co->waiting == f && !co->finished) {
 		co->waiting = NULL;
-		mqb_future_unref(f);
 		resume(co, 0);
 	}
 	coro_unref(co);
@@ -161,13 +162,13 @@ int mqb_await(struct mqb_future *f, void **value)
 	if (co->cancelled)
 		return -ECANCELED;
 	if (!mqb_future_done(f)) {
-		co->waiting = mqb_future_ref(f);
+		/* No reference of our own: the caller holds f across the await. */
+		co->waiting = f;
 		co->refs++;
-		int rc = mqb_future_async_add_done(f, await_done, co);
+		int rc = future__async_add_done_borrowed(f, await_done, co);
 		if (rc) {
 			co->refs--;
 			co->waiting = NULL;
-			mqb_future_unref(f);
 			return rc;
 		}
 		current = NULL;
@@ -220,7 +221,6 @@ void coro__cancel_all(struct mqb_core *core)
 		if (future__remove_done(f, await_done, co))
 			co->refs--;
 		co->waiting = NULL;
-		mqb_future_unref(f);
 		co->refs++;
 		if (core__push_ready(core, &(struct call){ .run = cancel_run, .arg = co })) {
 			co->refs--;
