@@ -683,7 +683,7 @@ struct bench {
 };
 
 static const struct bench benches[] = {
-	{ "add_job", ours_add_job, ref_indirect_call, 1000000, 100000, TARGET_NONE, 0,
+	{ "add_job", ours_add_job, ref_indirect_call, 1000000, 100000, TARGET_INSTR_MAX, 150,
 	  "mqb_async_add_job(CALLBACK) + dispatch vs indirect call" },
 	{ "run_job", ours_run_job, ref_indirect_call, 2000000, 100000, TARGET_NONE, 0,
 	  "mqb_async_run_job(CALLBACK) inline vs indirect call" },

@@ -76,15 +76,26 @@ static inline void callq_pop(struct callq *q, struct call *out)
 
 /* ---- ready queue ------------------------------------------------------ */
 
-int core__push_ready(struct mqb_core *core, const struct call *c)
+struct call *core__ready_slot(struct mqb_core *core)
 {
 	MQB_ASSERT_LOOP(core);
+	struct callq *q = &core->ready;
+	if (__builtin_expect(q->len == q->cap, 0) && (core->loop_done || callq_grow(q)))
+		return NULL;
+	if (q->len++ == 0)
+		ev_idle_start(core->loop, &core->idle);
+	return &q->v[(q->head + q->len - 1) & (q->cap - 1)];
+}
+
+int core__push_ready(struct mqb_core *core, const struct call *c)
+{
 	if (core->loop_done)
 		return -ESHUTDOWN;
-	int rc = callq_push(&core->ready, c);
-	if (rc == 0 && core->ready.len == 1)
-		ev_idle_start(core->loop, &core->idle);
-	return rc;
+	struct call *slot = core__ready_slot(core);
+	if (!slot)
+		return core->loop_done ? -ESHUTDOWN : -ENOMEM;
+	*slot = *c;
+	return 0;
 }
 
 /* Runs the queue in rounds, each taking what was queued when it began, until
@@ -96,17 +107,34 @@ int core__push_ready(struct mqb_core *core, const struct call *c)
 
 static void run_ready(struct mqb_core *core)
 {
-	for (int round = 0; round < READY_ROUNDS && core->ready.len > 0; round++) {
-		size_t n = core->ready.len;
-		/* len is checked too: the last shutdown stage drains the queue
-		 * from inside one of these calls. */
-		while (n-- > 0 && core->ready.len > 0) {
+	if (core->ready_running) {
+		/* Nested (the last shutdown stage drains the queue from inside
+		 * a call): the outer walk owns the detached batch, so pop
+		 * copies from the live queue. */
+		while (core->ready.len > 0) {
 			struct call c;
 			callq_pop(&core->ready, &c);
 			core->stat_ready_run++;
 			c.run(core, &c);
 		}
+		ev_idle_stop(core->loop, &core->idle);
+		return;
 	}
+	core->ready_running = true;
+	for (int round = 0; round < READY_ROUNDS && core->ready.len > 0; round++) {
+		/* Each round detaches the queue (swapping in the empty spare),
+		 * so calls run in place: what they queue goes to the new one. */
+		struct callq batch = core->ready;
+		core->ready = core->ready_spare;
+		for (size_t i = 0; i < batch.len; i++) {
+			struct call *c = &batch.v[(batch.head + i) & (batch.cap - 1)];
+			core->stat_ready_run++;
+			c->run(core, c);
+		}
+		batch.head = batch.len = 0;
+		core->ready_spare = batch;
+	}
+	core->ready_running = false;
 	if (core->ready.len == 0)
 		ev_idle_stop(core->loop, &core->idle);
 }
@@ -449,6 +477,7 @@ void mqb_core_free(struct mqb_core *core)
 		ev_loop_destroy(core->loop);
 	}
 	callq__free(&core->ready);
+	callq__free(&core->ready_spare);
 	callq__free(&core->inbox);
 	callq__free(&core->inbox_spare);
 	pthread_mutex_destroy(&core->inbox_lock);

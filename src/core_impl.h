@@ -41,7 +41,8 @@ struct mqb_core {
 
 	/* Ready queue: loop thread only. The idle watcher is active exactly
 	 * while the queue is not empty, so the loop does not block then. */
-	struct callq ready;
+	struct callq ready, ready_spare;
+	bool ready_running;     /* run_ready is walking a batch */
 	ev_idle idle;
 
 	/* Inbox: other threads push under the lock and wake the loop. */
@@ -78,6 +79,10 @@ struct mqb_core {
 
 void callq__free(struct callq *q);
 
+/* A free slot at the tail of the ready queue, for the caller to fill at
+ * once (the loop will run it); NULL on ENOMEM or once the loop is gone.
+ * Loop only. */
+struct call *core__ready_slot(struct mqb_core *core);
 /* Push onto the ready queue and make sure the loop will run it. Loop only. */
 int core__push_ready(struct mqb_core *core, const struct call *c);
 /* Push onto the inbox from any thread. internal pushes (completions of work

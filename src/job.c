@@ -89,6 +89,19 @@ int mqb_async_run_job(struct mqb_core *core, const struct mqb_job *job, void *ar
 int mqb_async_add_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
 		      mqb_release_fn release, struct mqb_future **out)
 {
+	if (job->kind == MQB_JOB_CALLBACK && !out && job->fn) {
+		/* The hot path (a handler per message or event): written
+		 * straight into the ready queue. */
+		struct call *c = core__ready_slot(core);
+		if (!c)
+			return core->loop_done ? -ESHUTDOWN : -ENOMEM;
+		c->run = callback_run;
+		c->job = *job;
+		c->arg = arg;
+		c->release = release;
+		c->fut = NULL;
+		return 0;
+	}
 	return dispatch_out(core, job, arg, release, out, false);
 }
 
