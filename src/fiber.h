@@ -26,7 +26,8 @@ struct mqb_fiber {
 #else
 	void *sp;              /* saved stack pointer while switched out */
 #endif
-	void *stack_map;       /* mmap'd region: guard page + stack; NULL for a thread */
+	void *stack_map;       /* mmap'd region: guard page + stack + this struct
+	                        * (fiber.c); NULL for a thread */
 	size_t stack_map_size;
 	void *stack_lo;        /* lowest usable byte (just above the guard page) */
 	size_t stack_size;     /* usable bytes */
@@ -36,6 +37,7 @@ struct mqb_fiber {
 	const void *asan_from_bottom; /* where a switch came from, for finish_switch */
 	size_t asan_from_size;
 	void *tsan_fiber;      /* __tsan_create_fiber handle (or the thread's own) */
+	unsigned valgrind_stack_id; /* VALGRIND_STACK_REGISTER id, when built with it */
 	struct mqb_fiber *from; /* set by fiber__switch for the entry trampoline */
 	struct mqb_fiber *next_free; /* free list link in a fiber_pool */
 };
