@@ -259,26 +259,13 @@ static void tscall_run(struct mqb_core *core, struct call *c)
 	}
 }
 
-int mqb_run_callback_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg,
-				struct mqb_future **out)
+int core__post(struct mqb_core *core, struct call *c, struct mqb_future **out)
 {
-	if (mqb_core_in_loop_thread(core))
-		return -EDEADLK;
-	if (atomic_load(&core->stopping))
-		return -ESHUTDOWN;
 	struct mqb_future *f = NULL;
-	if (out) {
-		f = mqb_future_new(core);
-		if (!f)
-			return -ENOMEM;
-	}
-	struct call c = {
-		.run = tscall_run,
-		.job = { .kind = MQB_JOB_CALLBACK, .fn = fn, .ud = ud },
-		.arg = arg,
-		.fut = f ? mqb_future_ref(f) : NULL,
-	};
-	int rc = core__push_inbox(core, &c, false);
+	if (out && !(f = mqb_future_new(core)))
+		return -ENOMEM;
+	c->fut = f ? mqb_future_ref(f) : NULL;
+	int rc = core__push_inbox(core, c, false);
 	if (rc) {
 		mqb_future_unref(f);
 		mqb_future_unref(f);
@@ -287,6 +274,21 @@ int mqb_run_callback_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, 
 	if (out)
 		*out = f;
 	return 0;
+}
+
+int mqb_run_callback_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg,
+				struct mqb_future **out)
+{
+	if (mqb_core_in_loop_thread(core))
+		return -EDEADLK;
+	if (atomic_load(&core->stopping))
+		return -ESHUTDOWN;
+	struct call c = {
+		.run = tscall_run,
+		.job = { .kind = MQB_JOB_CALLBACK, .fn = fn, .ud = ud },
+		.arg = arg,
+	};
+	return core__post(core, &c, out);
 }
 
 int mqb_call_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg)

@@ -122,18 +122,6 @@ int mqb_add_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
 	if (mqb_core_in_loop_thread(core))
 		return mqb_async_add_job(core, job, arg, release, out);
 	MQB_CHECK(job && job->fn, "a job needs a function");
-	struct mqb_future *f = NULL;
-	if (out && !(f = mqb_future_new(core)))
-		return -ENOMEM;
-	struct call c = { .run = add_job_run, .job = *job, .arg = arg, .release = release,
-			  .fut = f ? mqb_future_ref(f) : NULL };
-	int rc = core__push_inbox(core, &c, false);
-	if (rc) {
-		mqb_future_unref(f);
-		mqb_future_unref(f);
-		return rc;
-	}
-	if (out)
-		*out = f;
-	return 0;
+	struct call c = { .run = add_job_run, .job = *job, .arg = arg, .release = release };
+	return core__post(core, &c, out);
 }

@@ -68,36 +68,6 @@ static void on_done(struct mqb_future *f, void *ud)
 		tu_latch_count_down(s->latch);
 }
 
-/* Wait until everything queued on the loop (ready queue and inbox) before
- * this call has run: the ready queue is FIFO, so a call queued behind them
- * runs after them. */
-struct flush {
-	struct mqb_core *core;
-	struct tu_latch done;
-	int rc;
-};
-
-static void flush_done(void *arg)
-{
-	tu_latch_count_down(arg);
-}
-
-static void flush_start(void *arg)
-{
-	struct flush *fl = arg;
-	fl->rc = mqb_async_call_soon(fl->core, flush_done, &fl->done);
-}
-
-static void flush_loop(struct tu_loop *t)
-{
-	struct flush fl = { .core = t->core };
-	tu_latch_init(&fl.done, 1);
-	tu_on_loop(t, flush_start, &fl);
-	assert_int_equal(fl.rc, 0);
-	assert_true(tu_latch_wait(&fl.done, TU_TIMEOUT));
-	tu_latch_destroy(&fl.done);
-}
-
 /* Add continuations on the loop thread (mqb_future_async_add_done is
  * loop-only). */
 struct add_done {
@@ -278,7 +248,7 @@ static void continuations_never_run_inside_resolve_or_add_done_on_the_loop_threa
 	assert_int_equal(c.runs_after_settled_adds, 0);
 
 	assert_true(tu_latch_wait(&c.ran, TU_TIMEOUT));
-	flush_loop(&t); /* a second run of any of them would have happened by now */
+	tu_loop_flush(&t); /* a second run of any of them would have happened by now */
 	check_continuations(&t, c.seen, &c.order, N_CONT, c.f, -EPIPE, &c.value);
 
 	mqb_future_unref(c.f);
@@ -307,7 +277,7 @@ static void continuations_run_on_the_loop_in_the_order_added_when_resolved_elsew
 	add_continuations(&t, f, seen + N_PENDING, N_SETTLED);
 
 	assert_true(tu_latch_wait(&ran, TU_TIMEOUT));
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	check_continuations(&t, seen, &order, N_CONT, f, 0, &value);
 
 	/* Every continuation's reference is gone: ours is the last. */
@@ -375,7 +345,7 @@ static void resolution_from_a_pool_thread_wakes_a_continuation_on_the_loop(void 
 	assert_int_equal(p.resolve_rc, 0);
 	assert_false(pthread_equal(p.resolver, t.loop_thread_id));
 	assert_false(pthread_equal(p.resolver, pthread_self()));
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	check_continuations(&t, &p.seen, &p.order, 1, p.f, -ENOLINK, &p.value);
 
 	mqb_future_unref(p.job_f);
@@ -565,7 +535,7 @@ static void racing_resolvers_have_exactly_one_winner_whose_value_is_kept(void **
 		assert_ptr_equal(mqb_future_value(f), &r[winner].value);
 
 		assert_true(tu_latch_wait(&ran, TU_TIMEOUT));
-		flush_loop(&t);
+		tu_loop_flush(&t);
 		check_continuations(&t, &seen, &order, 1, f, r[winner].status, &r[winner].value);
 
 		mqb_future_unref(f);

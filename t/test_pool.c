@@ -160,35 +160,6 @@ static struct mqb_core_stats stats_of(struct tu_loop *t)
 	return s.stats;
 }
 
-/* Wait until everything queued on the loop (ready queue and inbox) before
- * this call has run: the ready queue is FIFO. */
-struct flush {
-	struct mqb_core *core;
-	struct tu_latch done;
-	int rc;
-};
-
-static void flush_done(void *arg)
-{
-	tu_latch_count_down(arg);
-}
-
-static void flush_start(void *arg)
-{
-	struct flush *fl = arg;
-	fl->rc = mqb_async_call_soon(fl->core, flush_done, &fl->done);
-}
-
-static void flush_loop(struct tu_loop *t)
-{
-	struct flush fl = { .core = t->core };
-	tu_latch_init(&fl.done, 1);
-	tu_on_loop(t, flush_start, &fl);
-	assert_int_equal(fl.rc, 0);
-	assert_true(tu_latch_wait(&fl.done, TU_TIMEOUT));
-	tu_latch_destroy(&fl.done);
-}
-
 static struct mqb_core_options pool_options(unsigned threads)
 {
 	struct mqb_core_options opt;
@@ -217,7 +188,7 @@ static void executor_job_runs_off_the_loop_and_completes_on_it_exactly_once(void
 	assert_non_null(s.f);
 
 	assert_true(tu_latch_wait(&done, TU_TIMEOUT));
-	flush_loop(&t); /* a second completion would have run by now */
+	tu_loop_flush(&t); /* a second completion would have run by now */
 	assert_int_equal(atomic_load(&j.ran), 1);
 	assert_false(pthread_equal(j.thread, t.loop_thread_id));
 	assert_false(pthread_equal(j.thread, pthread_self()));
@@ -261,7 +232,7 @@ static void add_job_from_another_thread_runs_an_executor_job_and_settles_its_fut
 	assert_false(pthread_equal(j.thread, t.loop_thread_id));
 	assert_false(pthread_equal(j.thread, pthread_self()));
 
-	flush_loop(&t); /* the completion releases arg right after settling f */
+	tu_loop_flush(&t); /* the completion releases arg right after settling f */
 	assert_int_equal(atomic_load(&arg.freed), 1);
 	assert_int_equal(atomic_load(&result.freed), 0);
 	mqb_future_unref(f);
@@ -286,7 +257,7 @@ static void result_of_a_job_nobody_awaits_is_freed_once(void **state)
 	tu_on_loop(&t, submit_without_future_on_loop, &one);
 	assert_int_equal(s.rc, 0);
 	assert_true(tu_latch_wait(&released, TU_TIMEOUT));
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	assert_int_equal(atomic_load(&j.ran), 1);
 	assert_int_equal(atomic_load(&arg.freed), 1);
 	assert_int_equal(atomic_load(&result.freed), 1);
@@ -341,7 +312,7 @@ static void full_pool_rejects_with_eagain_and_leaves_the_argument_to_the_caller(
 
 	tu_latch_count_down(&gate);
 	assert_true(tu_latch_wait(&done, TU_TIMEOUT));
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(atomic_load(&jobs[i].ran), 1);
 		assert_int_equal(atomic_load(&seen[i].runs), 1);
@@ -391,7 +362,7 @@ static void add_job_from_another_thread_into_a_full_pool_settles_its_future_with
 	assert_int_equal(mqb_add_job(t.core, &job, &args[2], tracked_free, &f), 0);
 	assert_non_null(f);
 	assert_int_equal(mqb_future_result(f, TU_TIMEOUT, NULL), -EAGAIN);
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	assert_int_equal(atomic_load(&jobs[2].ran), 0);
 	/* mqb_add_job returned 0, so the argument was the core's to release. */
 	assert_int_equal(atomic_load(&args[2].freed), 1);
@@ -525,7 +496,7 @@ static void job_running_past_the_slow_limit_is_logged_once_by_name(void **state)
 	assert_false(tu_latch_wait(&cap.second, 0.5));
 	tu_latch_count_down(&gate);
 	assert_true(tu_latch_wait(&done, TU_TIMEOUT));
-	flush_loop(&t);
+	tu_loop_flush(&t);
 	mqb_log_set_sink(NULL, NULL);
 
 	pthread_mutex_lock(&cap.m);

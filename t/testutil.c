@@ -153,3 +153,31 @@ int tu_run(struct mqb_core *core, double timeout)
 	ev_timer_stop(mqb_core_async_loop(core), &wd);
 	return rc;
 }
+
+/* The ready queue is FIFO: a call queued behind everything runs after it. */
+struct flush {
+	struct mqb_core *core;
+	struct tu_latch done;
+	int rc;
+};
+
+static void flush_done(void *arg)
+{
+	tu_latch_count_down(arg);
+}
+
+static void flush_start(void *arg)
+{
+	struct flush *fl = arg;
+	fl->rc = mqb_async_call_soon(fl->core, flush_done, &fl->done);
+}
+
+void tu_loop_flush(struct tu_loop *t)
+{
+	struct flush fl = { .core = t->core };
+	tu_latch_init(&fl.done, 1);
+	tu_on_loop(t, flush_start, &fl);
+	assert_int_equal(fl.rc, 0);
+	assert_true(tu_latch_wait(&fl.done, TU_TIMEOUT));
+	tu_latch_destroy(&fl.done);
+}

@@ -43,6 +43,8 @@ struct tu_loop {
 void tu_loop_start(struct tu_loop *t, const struct mqb_core_options *opt);
 /* Stop, join (bounded) and free; returns the loop's exit code. */
 int tu_loop_stop(struct tu_loop *t);
+/* Wait until everything queued on the loop before this call has run. */
+void tu_loop_flush(struct tu_loop *t);
 /* Run fn(arg) on the loop thread and wait for it. */
 void tu_on_loop(struct tu_loop *t, void (*fn)(void *arg), void *arg);
 
