@@ -467,6 +467,8 @@ void mqb_core_free(struct mqb_core *core)
 		ev_run(core->loop, 0);
 	}
 	future__cache_enable(false);
+	if (core->mqtt_fini)
+		core->mqtt_fini(core);
 	services__fini(core);
 	states__fini(core);
 	bus__fini(core);
@@ -513,4 +515,14 @@ struct states **core__states(struct mqb_core *core)
 struct services **core__services(struct mqb_core *core)
 {
 	return &core->services;
+}
+
+void **core__mqtt(struct mqb_core *core)
+{
+	return &core->mqtt;
+}
+
+void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core))
+{
+	core->mqtt_fini = fini;
 }

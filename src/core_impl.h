@@ -73,6 +73,8 @@ struct mqb_core {
 	struct bus *bus;
 	struct states *states;
 	struct services *services;
+	void *mqtt;             /* the MQTT client, if one is attached */
+	void (*mqtt_fini)(struct mqb_core *core);
 
 	unsigned long long stat_ready_run, stat_inbox_run, stat_coro_spawned;
 };

@@ -48,6 +48,10 @@ struct services;
 struct bus **core__bus(struct mqb_core *core);
 struct states **core__states(struct mqb_core *core);
 struct services **core__services(struct mqb_core *core);
+/* The MQTT client's slot and the function that frees it with the core
+ * (set once, by mqb_mqtt_new). */
+void **core__mqtt(struct mqb_core *core);
+void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core));
 
 int bus__init(struct mqb_core *core);
 void bus__fini(struct mqb_core *core);

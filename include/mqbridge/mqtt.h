@@ -41,4 +41,89 @@ size_t mqb_mqtt_message_len(const struct mqb_mqtt_message *m);
 int mqb_mqtt_message_qos(const struct mqb_mqtt_message *m);
 bool mqb_mqtt_message_retained(const struct mqb_mqtt_message *m);
 
+/* ---- the client ------------------------------------------------------ */
+
+struct mqb_mqtt;
+
+struct mqb_mqtt_options {
+	const char *host;           /* broker host name or address ("localhost") */
+	int port;                   /* 0: 1883, or 8883 with tls */
+	const char *client_id;      /* required; stable, for clean_session false */
+	const char *username, *password; /* may be NULL */
+	int keepalive;              /* seconds (60); a dead broker is noticed after ~1.5x */
+	bool clean_session;         /* true; false keeps QoS 1/2 messages across reconnects */
+	int protocol;               /* 4: MQTT 3.1.1 (default), 5: MQTT 5 */
+	bool tls;                   /* TLS, with certificate and host name verification */
+	bool tls_insecure;          /* turn both verifications off */
+	const char *ca_file, *ca_path, *cert_file, *key_file;
+	const char *base_topic;     /* "<base>/status": birth online, will offline; NULL: none */
+	size_t max_payload;         /* larger inbound messages are dropped and counted (1 MiB) */
+	unsigned max_inflight;      /* QoS>0 publishes awaiting their ack (256) */
+	unsigned outbound_queue_max; /* publishes queued while disconnected (1000) */
+	unsigned inbound_batch;     /* messages handled per loop turn before yielding (64) */
+	double reconnect_min, reconnect_max; /* back-off bounds, seconds (1, 60) */
+	double connect_timeout;     /* seconds (10) */
+};
+
+/* Thread: any. Fills in the defaults above. */
+void mqb_mqtt_options_init(struct mqb_mqtt_options *opt);
+
+/* Attach an MQTT client to core (one per core) and start connecting once
+ * the loop runs; reconnects with capped exponential back-off and jitter
+ * until the core stops. On stop it publishes "offline" on <base>/status
+ * and disconnects. The options' strings are copied. -EINVAL (bad options:
+ * the log says which), -EEXIST (core has one), -ENOMEM. Thread: loop. */
+int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt);
+
+/* A subscription handle: owned by the client, valid until unsubscribed. */
+struct mqb_mqtt_sub;
+
+/* Run job for every message whose topic matches filter, per the job's kind
+ * (a CALLBACK on the loop, a COROUTINE that may await, an EXECUTOR job in
+ * the pool); its arg is the struct mqb_mqtt_message. Broker subscriptions
+ * are shared per filter at the highest QoS asked: two handlers, one
+ * SUBSCRIBE; the last unsubscribe sends UNSUBSCRIBE. -EINVAL (bad filter or
+ * QoS), -ENOTCONN (core has no client), -ENOMEM. Thread: loop. */
+int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
+			     const struct mqb_job *job, struct mqb_mqtt_sub **out);
+/* Thread: loop. */
+void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *sub);
+
+/* Publish. *out (may be NULL) settles when the message is written (QoS 0)
+ * or acknowledged (PUBACK / PUBCOMP). While disconnected, QoS 1 and 2 are
+ * queued up to outbound_queue_max and sent after reconnecting; QoS 0, or a
+ * full queue, fails with -ENOTCONN / -ENOBUFS (counted). The payload is
+ * copied. -EINVAL for a bad topic, QoS or an oversized payload.
+ * Thread: loop. */
+int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void *payload,
+			   size_t len, int qos, bool retain, struct mqb_future **out);
+
+/* Thread-safe flavours: subscribe waits for the loop (-EDEADLK on it),
+ * publish does not (block on *out if you must). Thread: any but the loop
+ * (subscribe, unsubscribe); any (publish). */
+int mqb_mqtt_subscribe(struct mqb_core *core, const char *filter, int qos,
+		       const struct mqb_job *job, struct mqb_mqtt_sub **out);
+int mqb_mqtt_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *sub);
+int mqb_mqtt_publish(struct mqb_core *core, const char *topic, const void *payload, size_t len,
+		     int qos, bool retain, struct mqb_future **out);
+
+/* Run job (arg NULL) after every connect, once subscriptions are restored
+ * and the birth message is out: modules re-announce discovery and states
+ * here, since a broker restart may have lost retained messages.
+ * Thread: loop. */
+int mqb_mqtt_async_on_connect(struct mqb_core *core, const struct mqb_job *job);
+
+struct mqb_mqtt_stats {
+	bool connected;
+	unsigned long long connects, reconnects, connect_failures;
+	unsigned long long received, dispatched;
+	unsigned long long dropped_invalid_topic, dropped_too_large, dropped_handler_busy;
+	unsigned long long published, publish_failures, queue_overflows;
+	unsigned queued;            /* publishes waiting for a connection now */
+	unsigned inflight;          /* QoS>0 publishes awaiting their ack now */
+	unsigned subscriptions;     /* distinct filters */
+};
+/* Thread: loop. -ENOTCONN if core has no client. */
+int mqb_mqtt_async_stats(struct mqb_core *core, struct mqb_mqtt_stats *out);
+
 #endif

@@ -1,0 +1,1572 @@
+/* MQTT on the loop: one synchronous Paho MQTTClient driven only by the loop
+ * thread (doc/mqtt-hosting.md has the measurements behind this). Connecting
+ * and subscription changes block inside Paho, so they run as executor jobs
+ * while the loop leaves the client alone; everything else — reading,
+ * dispatching handlers per their job kind, publishing, keepalive — is the
+ * loop's. Subscriptions are shared per filter; topics are validated here
+ * because Paho hands over NULs, bad UTF-8 and wildcards. */
+#include "core_impl.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <linux/sockios.h>
+#include <unistd.h>
+#include <MQTTClient.h>
+
+#include "hashmap.h"
+#include "topic_tree.h"
+#include "mqbridge/bus.h"
+#include "mqbridge/mqtt.h"
+
+#define LOG "mqtt"
+#define SESSION_EXPIRY (7 * 24 * 3600) /* MQTT 5 sessions kept a week when not clean */
+
+/* ---- messages --------------------------------------------------------- */
+
+struct mqb_mqtt_message {
+	atomic_int refs;
+	int qos;
+	bool retained;
+	size_t len;
+	const char *topic;    /* inside data, after the payload */
+	char data[];          /* payload, NUL, topic, NUL */
+};
+
+struct mqb_mqtt_message *mqb_mqtt_message_ref(struct mqb_mqtt_message *m)
+{
+	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void mqb_mqtt_message_unref(struct mqb_mqtt_message *m)
+{
+	if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+		mqb__free(m);
+}
+
+const char *mqb_mqtt_message_topic(const struct mqb_mqtt_message *m) { return m->topic; }
+const void *mqb_mqtt_message_payload(const struct mqb_mqtt_message *m) { return m->data; }
+size_t mqb_mqtt_message_len(const struct mqb_mqtt_message *m) { return m->len; }
+int mqb_mqtt_message_qos(const struct mqb_mqtt_message *m) { return m->qos; }
+bool mqb_mqtt_message_retained(const struct mqb_mqtt_message *m) { return m->retained; }
+
+static struct mqb_mqtt_message *message_new(const char *topic, size_t tlen, const void *payload,
+					    size_t len, int qos, bool retained)
+{
+	struct mqb_mqtt_message *m = mqb__malloc(sizeof *m + len + 1 + tlen + 1);
+	if (!m)
+		return NULL;
+	atomic_init(&m->refs, 1);
+	m->qos = qos;
+	m->retained = retained;
+	m->len = len;
+	if (len)
+		memcpy(m->data, payload, len);
+	m->data[len] = 0;
+	char *t = m->data + len + 1;
+	memcpy(t, topic, tlen);
+	t[tlen] = 0;
+	m->topic = t;
+	return m;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+struct filter;
+
+struct mqb_mqtt_sub {
+	struct mqb_job job;
+	int qos;
+	struct filter *f;
+	unsigned refs;          /* 1 while registered, +1 while a dispatch holds it */
+	bool removed;
+	struct mqb_mqtt_sub *prev, *next; /* f->subs */
+};
+
+/* One broker subscription, shared by every handler on the same filter. */
+struct filter {
+	char *filter;
+	int qos;                /* the highest any handler asked for */
+	int broker_qos;         /* what the broker granted in this session; -1: none */
+	struct mqb_mqtt_sub *subs;
+	unsigned nsubs;
+};
+
+/* A publish waiting for the connection (queue) or for its ack (inflight). */
+struct outmsg {
+	char *topic;
+	void *payload;
+	size_t len;
+	int qos;
+	bool retain;
+	int token;
+	struct mqb_future *fut;
+	struct outmsg *next;
+};
+
+struct outq {
+	struct outmsg *head, *tail;
+	unsigned n;
+};
+
+enum mqtt_state {
+	ST_BACKOFF,    /* waiting to (re)connect */
+	ST_CONNECTING, /* the connect job owns the client */
+	ST_CONNECTED,
+	ST_SYNCING,    /* a subscription job owns the client */
+	ST_STOPPED,
+};
+
+struct mqb_mqtt {
+	struct mqb_core *core;
+	struct mqb_mqtt_options opt;
+	char *strings[8];       /* owned copies of the options' strings */
+	char *uri, *status_topic;
+	MQTTClient client;
+	bool client_lost;       /* an abandoned job may still use the client */
+	enum mqtt_state state;
+	bool stopping, ever_connected, dirty;
+	unsigned attempt;
+	uint64_t rng;
+	int fd;
+	ev_io io;
+	ev_timer tick, backoff, debounce;
+	struct hashmap filters; /* filter string -> struct filter */
+	struct topic_tree *tree;
+	struct outq queue, inflight;
+	struct mqb_job *on_connect;
+	unsigned non_connect;
+	struct mqb_mqtt_stats stats;
+	double last_drop_log;
+};
+
+static struct mqb_mqtt *client_of(struct mqb_core *core)
+{
+	return *core__mqtt(core);
+}
+
+void mqb_mqtt_options_init(struct mqb_mqtt_options *opt)
+{
+	*opt = (struct mqb_mqtt_options){
+		.host = "localhost",
+		.keepalive = 60,
+		.clean_session = true,
+		.protocol = 4,
+		.max_payload = 1024 * 1024,
+		.max_inflight = 256,
+		.outbound_queue_max = 1000,
+		.inbound_batch = 64,
+		.reconnect_min = 1.0,
+		.reconnect_max = 60.0,
+		.connect_timeout = 10.0,
+	};
+}
+
+/* ---- outbound ---------------------------------------------------------- */
+
+static void outmsg_free(struct outmsg *o)
+{
+	mqb__free(o->topic);
+	mqb__free(o->payload);
+	mqb_future_unref(o->fut);
+	mqb__free(o);
+}
+
+static void outmsg_settle(struct outmsg *o, int status)
+{
+	if (o->fut)
+		mqb_future_resolve(o->fut, status, NULL, NULL);
+	outmsg_free(o);
+}
+
+static void outq_push(struct outq *q, struct outmsg *o)
+{
+	o->next = NULL;
+	if (q->tail)
+		q->tail->next = o;
+	else
+		q->head = o;
+	q->tail = o;
+	q->n++;
+}
+
+static struct outmsg *outq_pop(struct outq *q)
+{
+	struct outmsg *o = q->head;
+	if (o) {
+		q->head = o->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->n--;
+	}
+	return o;
+}
+
+/* Move every message of from to the front of to, keeping their order. */
+static void outq_prepend(struct outq *to, struct outq *from)
+{
+	if (!from->head)
+		return;
+	from->tail->next = to->head;
+	if (!to->head)
+		to->tail = from->tail;
+	to->head = from->head;
+	to->n += from->n;
+	*from = (struct outq){ 0 };
+}
+
+static void outq_fail_all(struct outq *q, int status)
+{
+	struct outmsg *o;
+	while ((o = outq_pop(q)))
+		outmsg_settle(o, status);
+}
+
+static bool socket_has_room(struct mqb_mqtt *m)
+{
+	/* Paho writes synchronously: with the send buffer full, a publish
+	 * would block the loop. Hold messages back above half the buffer. */
+	int queued = 0, sndbuf = 0;
+	socklen_t len = sizeof sndbuf;
+	if (m->fd < 0 || ioctl(m->fd, SIOCOUTQ, &queued) != 0 ||
+	    getsockopt(m->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0)
+		return true;
+	return queued < sndbuf / 2;
+}
+
+enum send_result { SENT, RETRY_LATER, FAILED };
+
+/* Hand one message to Paho. Loop thread, connected. */
+static enum send_result send_one(struct mqb_mqtt *m, struct outmsg *o)
+{
+	MQTTClient_message pub = MQTTClient_message_initializer;
+	pub.payload = o->payload;
+	pub.payloadlen = (int)o->len;
+	pub.qos = o->qos;
+	pub.retained = o->retain;
+	MQTTClient_deliveryToken dt = 0;
+	int rc;
+	if (m->opt.protocol == 5) {
+		MQTTResponse r = MQTTClient_publishMessage5(m->client, o->topic, &pub, &dt);
+		rc = r.reasonCode;
+		MQTTResponse_free(r);
+	} else {
+		rc = MQTTClient_publishMessage(m->client, o->topic, &pub, &dt);
+	}
+	if (rc == MQTTCLIENT_MAX_MESSAGES_INFLIGHT)
+		return RETRY_LATER;
+	if (rc != MQTTCLIENT_SUCCESS) {
+		MQB_LOG_WARNING(LOG, "publish to %s failed: %s", o->topic, MQTTClient_strerror(rc));
+		return FAILED;
+	}
+	m->stats.published++;
+	if (o->qos == 0) {
+		outmsg_settle(o, 0);
+	} else {
+		o->token = dt;
+		outq_push(&m->inflight, o);
+	}
+	return SENT;
+}
+
+static void connection_lost(struct mqb_mqtt *m, const char *why);
+
+/* Send what waits, in order, while the connection takes it. */
+static void flush_queue(struct mqb_mqtt *m)
+{
+	while (m->state == ST_CONNECTED && m->queue.head && m->inflight.n < m->opt.max_inflight &&
+	       socket_has_room(m)) {
+		struct outmsg *o = outq_pop(&m->queue);
+		enum send_result r = send_one(m, o);
+		if (r == RETRY_LATER) {
+			o->next = m->queue.head;
+			m->queue.head = o;
+			if (!m->queue.tail)
+				m->queue.tail = o;
+			m->queue.n++;
+			break;
+		}
+		if (r == FAILED) {
+			if (!MQTTClient_isConnected(m->client)) {
+				/* Kept for after the reconnect, at the front. */
+				struct outq one = { o, o, 1 };
+				o->next = NULL;
+				outq_prepend(&m->queue, &one);
+				connection_lost(m, "publish failed");
+				return;
+			}
+			m->stats.publish_failures++;
+			outmsg_settle(o, -EIO);
+		}
+	}
+	m->stats.queued = m->queue.n;
+	m->stats.inflight = m->inflight.n;
+}
+
+/* Settle the futures of QoS 1/2 publishes Paho no longer holds. MQTT 3.1.1
+ * has no completion callback without Paho's own thread, so the pending
+ * tokens are compared after each read (MQTT 5 uses setPublished). */
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+static void check_completions(struct mqb_mqtt *m)
+{
+	if (m->inflight.n == 0 || m->opt.protocol == 5)
+		return;
+	MQTTClient_deliveryToken *toks = NULL;
+	if (MQTTClient_getPendingDeliveryTokens(m->client, &toks) != MQTTCLIENT_SUCCESS)
+		return;
+	size_t n = 0;
+	while (toks && toks[n] != -1)
+		n++;
+	if (n > 1)
+		qsort(toks, n, sizeof *toks, cmp_int);
+	struct outq still = { 0 };
+	struct outmsg *o;
+	while ((o = outq_pop(&m->inflight))) {
+		if (n && bsearch(&o->token, toks, n, sizeof *toks, cmp_int))
+			outq_push(&still, o);
+		else
+			outmsg_settle(o, 0);
+	}
+	m->inflight = still;
+	if (toks)
+		MQTTClient_free(toks);
+}
+
+/* MQTT 5: Paho calls this inside MQTTClient_receive, on the loop thread. */
+static void published_cb(void *ctx, int dt, int packet_type, MQTTProperties *props,
+			 enum MQTTReasonCodes rc)
+{
+	struct mqb_mqtt *m = ctx;
+	struct outmsg **pp = &m->inflight.head, *prev = NULL;
+	for (struct outmsg *o = *pp; o; prev = o, pp = &o->next, o = *pp) {
+		if (o->token != dt)
+			continue;
+		*pp = o->next;
+		if (m->inflight.tail == o)
+			m->inflight.tail = prev;
+		m->inflight.n--;
+		if (rc >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+			m->stats.publish_failures++;
+		outmsg_settle(o, rc >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -EIO : 0);
+		return;
+	}
+}
+
+/* ---- inbound ------------------------------------------------------------ */
+
+struct dispatch {
+	struct mqb_mqtt_sub *subs[32];
+	struct mqb_mqtt_sub **v;
+	size_t n, cap;
+};
+
+static void sub_unref(struct mqb_mqtt_sub *s)
+{
+	if (--s->refs == 0)
+		mqb__free(s);
+}
+
+static void collect(void *ud, void *value)
+{
+	struct dispatch *d = ud;
+	if (d->n == d->cap) {
+		size_t cap = d->cap * 2;
+		struct mqb_mqtt_sub **v = mqb__malloc(cap * sizeof *v);
+		if (!v)
+			return; /* counted below as not dispatched */
+		memcpy(v, d->v, d->n * sizeof *v);
+		if (d->v != d->subs)
+			mqb__free(d->v);
+		d->v = v;
+		d->cap = cap;
+	}
+	struct mqb_mqtt_sub *s = value;
+	s->refs++;
+	d->v[d->n++] = s;
+}
+
+static void drop_log(struct mqb_mqtt *m, const char *what, const char *topic)
+{
+	/* Bad input is counted always, logged at most once a second. */
+	double now = mqb__time_mono();
+	if (now - m->last_drop_log < 1.0)
+		return;
+	m->last_drop_log = now;
+	MQB_LOG_WARNING(LOG, "dropped a message: %s (topic '%.64s'); %llu invalid topics and "
+			"%llu oversized payloads so far", what, topic,
+			m->stats.dropped_invalid_topic, m->stats.dropped_too_large);
+}
+
+static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, bool nul_in_topic,
+			   MQTTClient_message *msg)
+{
+	m->stats.received++;
+	if (nul_in_topic || !mqb_mqtt_topic_valid(topic, tlen)) {
+		m->stats.dropped_invalid_topic++;
+		drop_log(m, "invalid topic", nul_in_topic ? "(contains NUL)" : topic);
+		return;
+	}
+	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	if (len > m->opt.max_payload) {
+		m->stats.dropped_too_large++;
+		drop_log(m, "payload larger than max_payload", topic);
+		return;
+	}
+	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
+	topic_tree__match(m->tree, topic, tlen, collect, &d);
+	if (d.n == 0)
+		goto out;
+	struct mqb_mqtt_message *mm = message_new(topic, tlen, msg->payload, len, msg->qos,
+						  msg->retained);
+	if (!mm) {
+		m->stats.dropped_handler_busy += d.n;
+		goto out;
+	}
+	/* Handlers may unsubscribe (themselves or others) as they run: each
+	 * matched handle is held until the last one has been dispatched. */
+	for (size_t i = 0; i < d.n; i++) {
+		struct mqb_mqtt_sub *s = d.v[i];
+		if (s->removed)
+			continue;
+		int rc = mqb_async_run_job(m->core, &s->job, mqb_mqtt_message_ref(mm),
+					   (mqb_release_fn)mqb_mqtt_message_unref, NULL);
+		if (rc) {
+			mqb_mqtt_message_unref(mm);
+			m->stats.dropped_handler_busy++;
+			MQB_LOG_WARNING(LOG, "%s: handler %s not run: %s", topic,
+					s->job.name ? s->job.name : "?", mqb_strerror(rc));
+		} else {
+			m->stats.dispatched++;
+		}
+	}
+	mqb_mqtt_message_unref(mm);
+out:
+	for (size_t i = 0; i < d.n; i++)
+		sub_unref(d.v[i]);
+	if (d.v != d.subs)
+		mqb__free(d.v);
+}
+
+/* Read what Paho has, a batch at a time so timers and other I/O get their
+ * turn; a full batch feeds the watcher again for the next round. */
+static void drain(struct mqb_mqtt *m)
+{
+	for (unsigned i = 0; i < m->opt.inbound_batch; i++) {
+		char *topic = NULL;
+		int tlen = 0;
+		MQTTClient_message *msg = NULL;
+		int rc = MQTTClient_receive(m->client, &topic, &tlen, &msg, 0);
+		if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
+			if (msg)
+				MQTTClient_freeMessage(&msg);
+			if (topic)
+				MQTTClient_free(topic);
+			connection_lost(m, MQTTClient_strerror(rc));
+			return;
+		}
+		if (!msg) {
+			if (topic)
+				MQTTClient_free(topic);
+			break;
+		}
+		/* Paho's header says topicLen is set only when the topic holds
+		 * a NUL; 1.3.12 sets it always. A NUL shows as a shorter string. */
+		size_t slen = strlen(topic), len = tlen > 0 ? (size_t)tlen : slen;
+		handle_message(m, topic, len, slen != len, msg);
+		MQTTClient_freeMessage(&msg);
+		MQTTClient_free(topic);
+		if (m->state != ST_CONNECTED)
+			return; /* a handler stopped us */
+		if (i + 1 == m->opt.inbound_batch)
+			ev_feed_event(m->core->loop, &m->io, EV_READ);
+	}
+	if (!MQTTClient_isConnected(m->client)) {
+		connection_lost(m, "the broker closed the connection");
+		return;
+	}
+	check_completions(m);
+	flush_queue(m);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mqb_mqtt *m = w->data;
+	if (m->state == ST_CONNECTED)
+		drain(m);
+}
+
+/* Keepalive and Paho's retries happen inside its cycle, which only runs
+ * when we call it: a quiet connection still needs a turn now and then. */
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mqb_mqtt *m = w->data;
+	if (m->state == ST_CONNECTED)
+		drain(m);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+struct conn_req {
+	struct mqb_mqtt *m;
+	char **filters;
+	int *qos;
+	int n;
+	int rc;             /* Paho's connect result */
+	int sub_rc;
+	int fd;
+	char tls_error[256];
+};
+
+static void conn_req_free(struct conn_req *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->n; i++)
+		mqb__free(r->filters[i]);
+	mqb__free(r->filters);
+	mqb__free(r->qos);
+	mqb__free(r);
+}
+
+static int tls_error_cb(const char *str, size_t len, void *u)
+{
+	struct conn_req *r = u;
+	size_t have = strlen(r->tls_error);
+	if (have + 3 < sizeof r->tls_error)
+		snprintf(r->tls_error + have, sizeof r->tls_error - have, "%s%.*s",
+			 have ? "; " : "", (int)len, str);
+	return 0;
+}
+
+static int broker_port(const struct mqb_mqtt *m)
+{
+	return m->opt.port ? m->opt.port : m->opt.tls ? 8883 : 1883;
+}
+
+/* Paho has no option for TCP_NODELAY and does not expose its socket: find
+ * the connected socket to the broker's port that was not there before. */
+static void list_sockets(int port, int *out, int *n, int max)
+{
+	*n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) && *n < max) {
+		int fd = atoi(e->d_name);
+		struct stat st;
+		struct sockaddr_storage a;
+		socklen_t len = sizeof a;
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+		    getpeername(fd, (struct sockaddr *)&a, &len))
+			continue;
+		int p = a.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&a)->sin_port)
+			: a.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&a)->sin6_port) : -1;
+		if (p == port)
+			out[(*n)++] = fd;
+	}
+	closedir(d);
+}
+
+static int find_new_socket(int port, const int *before, int nbefore)
+{
+	int now[256], n, found = -1;
+	list_sockets(port, now, &n, 256);
+	for (int i = 0; i < n; i++) {
+		bool old = false;
+		for (int j = 0; j < nbefore && !old; j++)
+			old = before[j] == now[i];
+		if (!old && now[i] > found)
+			found = now[i];
+	}
+	return found;
+}
+
+static int subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n)
+{
+	if (n == 0)
+		return 0;
+	int rc;
+	if (m->opt.protocol == 5) {
+		MQTTResponse r = MQTTClient_subscribeMany5(m->client, n, filters, qos, NULL, NULL);
+		rc = r.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
+		for (int i = 0; r.reasonCodes && i < r.reasonCodeCount; i++)
+			if (r.reasonCodes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+				qos[i] = -1;
+		MQTTResponse_free(r);
+	} else {
+		/* Paho writes the granted QoS back into qos[] (0x80: refused). */
+		rc = MQTTClient_subscribeMany(m->client, n, filters, qos);
+		for (int i = 0; i < n; i++)
+			if (qos[i] == 0x80)
+				qos[i] = -1;
+	}
+	return rc;
+}
+
+/* Executor: create the client once, connect (TCP, TLS, CONNECT/CONNACK),
+ * then subscribe every filter — all of which block inside Paho. */
+static int connect_job(void *ud, void *arg, void **result)
+{
+	struct mqb_mqtt *m = ud;
+	struct conn_req *r = arg;
+	r->fd = -1;
+	if (!m->client) {
+		MQTTClient_createOptions co = MQTTClient_createOptions_initializer;
+		co.MQTTVersion = m->opt.protocol == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+		r->rc = MQTTClient_createWithOptions(&m->client, m->uri, m->opt.client_id,
+						     MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+		if (r->rc != MQTTCLIENT_SUCCESS) {
+			m->client = NULL;
+			return 0;
+		}
+		if (m->opt.protocol == 5)
+			MQTTClient_setPublished(m->client, m, published_cb);
+	}
+	MQTTClient_setCommandTimeout(m->client, (unsigned long)(m->opt.connect_timeout * 1000));
+
+	MQTTClient_connectOptions o = MQTTClient_connectOptions_initializer;
+	MQTTClient_connectOptions o5 = MQTTClient_connectOptions_initializer5;
+	if (m->opt.protocol == 5) {
+		o = o5;
+		o.cleanstart = m->opt.clean_session;
+	} else {
+		o.cleansession = m->opt.clean_session;
+	}
+	o.keepAliveInterval = m->opt.keepalive;
+	o.connectTimeout = (int)(m->opt.connect_timeout + 0.999);
+	/* Paho's defaults allow one QoS 1 message in flight and make each
+	 * further publish wait 100 ms in MQTTClient_yield. */
+	o.reliable = 0;
+	o.maxInflightMessages = (int)m->opt.max_inflight;
+	o.username = m->opt.username;
+	o.password = m->opt.password;
+	MQTTClient_willOptions will = MQTTClient_willOptions_initializer;
+	if (m->status_topic) {
+		will.topicName = m->status_topic;
+		will.message = "offline";
+		will.retained = 1;
+		will.qos = 1;
+		o.will = &will;
+	}
+	MQTTClient_SSLOptions ssl = MQTTClient_SSLOptions_initializer;
+	if (m->opt.tls) {
+		ssl.trustStore = m->opt.ca_file;
+		ssl.CApath = m->opt.ca_path;
+		ssl.keyStore = m->opt.cert_file;
+		ssl.privateKey = m->opt.key_file;
+		/* Paho checks the host name only when asked (verify). */
+		ssl.enableServerCertAuth = !m->opt.tls_insecure;
+		ssl.verify = !m->opt.tls_insecure;
+		ssl.ssl_error_cb = tls_error_cb;
+		ssl.ssl_error_context = r;
+		o.ssl = &ssl;
+	}
+	int before[256], nbefore;
+	list_sockets(broker_port(m), before, &nbefore, 256);
+	if (m->opt.protocol == 5) {
+		MQTTProperties props = MQTTProperties_initializer;
+		MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+					.value.integer4 = SESSION_EXPIRY };
+		if (!m->opt.clean_session)
+			MQTTProperties_add(&props, &expiry);
+		MQTTResponse resp = MQTTClient_connect5(m->client, &o, &props, NULL);
+		r->rc = resp.reasonCode;
+		MQTTResponse_free(resp);
+		MQTTProperties_free(&props);
+	} else {
+		r->rc = MQTTClient_connect(m->client, &o);
+	}
+	if (r->rc != MQTTCLIENT_SUCCESS)
+		return 0;
+	r->sub_rc = subscribe_all(m, r->filters, r->qos, r->n);
+	r->fd = find_new_socket(broker_port(m), before, nbefore);
+	return 0;
+}
+
+static const char *connack_reason(int rc)
+{
+	switch (rc) {
+	case 1: return "the broker does not accept this protocol version";
+	case 2: return "the broker rejected the client id";
+	case 3: return "the broker is unavailable";
+	case 4: case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
+		return "not authorized: bad user name or password";
+	case 5: case MQTTREASONCODE_NOT_AUTHORIZED:
+		return "not authorized";
+	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID: return "the broker rejected the client id";
+	case MQTTREASONCODE_SERVER_UNAVAILABLE: case MQTTREASONCODE_SERVER_BUSY:
+		return "the broker is unavailable";
+	default: return NULL;
+	}
+}
+
+static void schedule_reconnect(struct mqb_mqtt *m);
+static void start_connect(struct mqb_mqtt *m);
+
+static void announce(struct mqb_mqtt *m);
+static void leave(struct mqb_mqtt *m);
+
+static void on_connected(struct mqb_mqtt *m, struct conn_req *r);
+
+/* Completion of the connect job, on the loop. */
+static void connect_finished(struct mqb_future *f, void *ud)
+{
+	struct conn_req *r = ud;
+	struct mqb_mqtt *m = r->m;
+	int st = mqb_future_status(f);
+	mqb_future_unref(f);
+	if (st == -ECANCELED) {
+		/* Shutdown gave up on the job: the client may still be inside
+		 * Paho on a detached thread, so it is never touched again. */
+		m->client_lost = true;
+		m->state = ST_STOPPED;
+		conn_req_free(r);
+		return;
+	}
+	if (r->rc != MQTTCLIENT_SUCCESS) {
+		m->stats.connect_failures++;
+		const char *why = connack_reason(r->rc);
+		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s%s%s", m->uri,
+				why ? why : MQTTClient_strerror(r->rc),
+				r->tls_error[0] ? "; TLS: " : "", r->tls_error);
+		conn_req_free(r);
+		m->state = ST_BACKOFF;
+		if (m->stopping)
+			m->state = ST_STOPPED;
+		else
+			schedule_reconnect(m);
+		return;
+	}
+	on_connected(m, r);
+	conn_req_free(r);
+}
+
+static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
+{
+	struct conn_req *r = mqb__calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->m = m;
+	size_t n = hashmap__count(&m->filters), i = 0, it = 0;
+	r->filters = mqb__calloc(n ? n : 1, sizeof *r->filters);
+	r->qos = mqb__calloc(n ? n : 1, sizeof *r->qos);
+	if (!r->filters || !r->qos)
+		goto fail;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&m->filters, &it))) {
+		struct filter *fl = e->value;
+		if (fl->nsubs == 0)
+			continue;
+		if (!(r->filters[i] = mqb__strdup(fl->filter)))
+			goto fail;
+		r->qos[i++] = fl->qos;
+		r->n = (int)i;
+	}
+	return r;
+fail:
+	conn_req_free(r);
+	return NULL;
+}
+
+static void start_connect(struct mqb_mqtt *m)
+{
+	if (m->stopping || m->state != ST_BACKOFF)
+		return;
+	struct conn_req *r = snapshot_filters(m);
+	struct mqb_future *f = NULL;
+	int rc = r ? mqb_async_run_job(m->core, &MQB_EXECUTOR(connect_job, m), r, NULL, &f)
+		   : -ENOMEM;
+	if (rc) {
+		MQB_LOG_WARNING(LOG, "cannot start connecting: %s", mqb_strerror(rc));
+		conn_req_free(r);
+		schedule_reconnect(m);
+		return;
+	}
+	m->state = ST_CONNECTING;
+	if (mqb_future_async_add_done(f, connect_finished, r)) {
+		/* Out of memory for the continuation: nothing would ever tell
+		 * us the job ended, so the client is given up. */
+		MQB_LOG_ERROR(LOG, "out of memory while connecting");
+		m->client_lost = true;
+		mqb_future_unref(f);
+	}
+}
+
+static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	start_connect(w->data);
+}
+
+static double jitter(struct mqb_mqtt *m)
+{
+	/* xorshift64: the jitter only needs to spread clients apart. */
+	m->rng ^= m->rng << 13;
+	m->rng ^= m->rng >> 7;
+	m->rng ^= m->rng << 17;
+	return (double)(m->rng >> 11) / (double)(1ULL << 53);
+}
+
+/* Capped exponential back-off with "equal jitter": half the delay fixed,
+ * half random, so many clients do not reconnect in step. */
+static void schedule_reconnect(struct mqb_mqtt *m)
+{
+	double d = m->opt.reconnect_min;
+	for (unsigned i = 0; i < m->attempt && d < m->opt.reconnect_max; i++)
+		d *= 2;
+	if (d > m->opt.reconnect_max)
+		d = m->opt.reconnect_max;
+	d = d / 2 + d / 2 * jitter(m);
+	m->attempt++;
+	m->state = ST_BACKOFF;
+	ev_timer_stop(m->core->loop, &m->backoff);
+	ev_timer_set(&m->backoff, d, 0);
+	ev_timer_start(m->core->loop, &m->backoff);
+	MQB_LOG_DEBUG(LOG, "reconnecting in %.2f s", d);
+}
+
+static void start_reading(struct mqb_mqtt *m)
+{
+	ev_io_stop(m->core->loop, &m->io);
+	ev_io_set(&m->io, m->fd, EV_READ);
+	ev_io_start(m->core->loop, &m->io);
+	double every = m->opt.keepalive / 4.0;
+	if (every < 0.25)
+		every = 0.25;
+	ev_timer_stop(m->core->loop, &m->tick);
+	ev_timer_set(&m->tick, every, every);
+	ev_timer_start(m->core->loop, &m->tick);
+}
+
+static void stop_reading(struct mqb_mqtt *m)
+{
+	ev_io_stop(m->core->loop, &m->io);
+	ev_timer_stop(m->core->loop, &m->tick);
+}
+
+static int publish_status(struct mqb_mqtt *m, const char *payload)
+{
+	if (!m->status_topic)
+		return 0;
+	struct outmsg o = { .topic = m->status_topic, .payload = (void *)payload,
+			    .len = strlen(payload), .qos = 1, .retain = true };
+	MQTTClient_message pub = MQTTClient_message_initializer;
+	pub.payload = o.payload;
+	pub.payloadlen = (int)o.len;
+	pub.qos = 1;
+	pub.retained = 1;
+	MQTTClient_deliveryToken dt;
+	int rc;
+	if (m->opt.protocol == 5) {
+		MQTTResponse r = MQTTClient_publishMessage5(m->client, o.topic, &pub, &dt);
+		rc = r.reasonCode;
+		MQTTResponse_free(r);
+	} else {
+		rc = MQTTClient_publishMessage(m->client, o.topic, &pub, &dt);
+	}
+	if (rc == MQTTCLIENT_SUCCESS)
+		m->stats.published++;
+	return rc;
+}
+
+static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
+{
+	m->fd = r->fd;
+	if (m->fd < 0) {
+		/* Without its socket the loop cannot tell when to read. */
+		MQB_LOG_ERROR(LOG, "connected to %s but cannot find the socket", m->uri);
+		MQTTClient_disconnect(m->client, 0);
+		m->state = ST_BACKOFF;
+		schedule_reconnect(m);
+		return;
+	}
+	int one = 1;
+	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	m->state = ST_CONNECTED;
+	m->attempt = 0;
+	m->stats.connected = true;
+	m->stats.connects++;
+	if (m->ever_connected)
+		m->stats.reconnects++;
+	m->ever_connected = true;
+	for (int i = 0; i < r->n; i++) {
+		struct filter *fl = hashmap__get(&m->filters, r->filters[i], strlen(r->filters[i]));
+		if (!fl)
+			continue;
+		fl->broker_qos = r->sub_rc == 0 ? r->qos[i] : -1;
+		if (fl->broker_qos < 0)
+			MQB_LOG_ERROR(LOG, "the broker refused the subscription to %s", fl->filter);
+	}
+	MQB_LOG_INFO(LOG, "connected to %s as %s", m->uri, m->opt.client_id);
+	if (m->stopping) {
+		/* The stop came while the job held the client. */
+		leave(m);
+		return;
+	}
+	publish_status(m, "online");
+	start_reading(m);
+	flush_queue(m);
+	announce(m);
+	/* Changes made while connecting are sent now. */
+	if (m->dirty)
+		ev_timer_start(m->core->loop, &m->debounce);
+	/* Paho may already hold messages it read during the connect job. */
+	drain(m);
+}
+
+static void connection_lost(struct mqb_mqtt *m, const char *why)
+{
+	if (m->state != ST_CONNECTED)
+		return;
+	stop_reading(m);
+	m->stats.connected = false;
+	MQB_LOG_WARNING(LOG, "connection to %s lost: %s", m->uri, why);
+	/* With a clean session the broker forgets unacknowledged messages:
+	 * resend them after the reconnect (at least once). Otherwise Paho
+	 * resends them itself and their futures settle as they are acked. */
+	if (m->opt.clean_session)
+		outq_prepend(&m->queue, &m->inflight);
+	size_t it = 0;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&m->filters, &it)))
+		((struct filter *)e->value)->broker_qos = -1;
+	m->state = ST_BACKOFF;
+	if (m->stopping)
+		m->state = ST_STOPPED;
+	else
+		schedule_reconnect(m);
+}
+
+/* ---- announcing ---------------------------------------------------------- */
+
+static void announce(struct mqb_mqtt *m)
+{
+	for (unsigned i = 0; i < m->non_connect; i++) {
+		int rc = mqb_async_run_job(m->core, &m->on_connect[i], NULL, NULL, NULL);
+		if (rc)
+			MQB_LOG_WARNING(LOG, "on-connect job %s not run: %s",
+					m->on_connect[i].name ? m->on_connect[i].name : "?",
+					mqb_strerror(rc));
+	}
+}
+
+int mqb_mqtt_async_on_connect(struct mqb_core *core, const struct mqb_job *job)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	if (!m)
+		return -ENOTCONN;
+	struct mqb_job *v = mqb__realloc(m->on_connect, (m->non_connect + 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	m->on_connect = v;
+	v[m->non_connect++] = *job;
+	return 0;
+}
+
+/* ---- subscription changes ---------------------------------------------- */
+
+struct sync_req {
+	struct mqb_mqtt *m;
+	char **sub;
+	int *qos;
+	int nsub;
+	char **unsub;
+	int nunsub;
+	int sub_rc, unsub_rc;
+};
+
+static void sync_req_free(struct sync_req *r)
+{
+	for (int i = 0; i < r->nsub; i++)
+		mqb__free(r->sub[i]);
+	for (int i = 0; i < r->nunsub; i++)
+		mqb__free(r->unsub[i]);
+	mqb__free(r->sub);
+	mqb__free(r->qos);
+	mqb__free(r->unsub);
+	mqb__free(r);
+}
+
+/* Executor: Paho's SUBSCRIBE/UNSUBSCRIBE wait for their acks (reading the
+ * socket meanwhile, so the loop must not read it too). */
+static int sync_job(void *ud, void *arg, void **result)
+{
+	struct sync_req *r = arg;
+	struct mqb_mqtt *m = r->m;
+	r->sub_rc = subscribe_all(m, r->sub, r->qos, r->nsub);
+	if (r->nunsub > 0) {
+		if (m->opt.protocol == 5) {
+			MQTTResponse resp = MQTTClient_unsubscribeMany5(m->client, r->nunsub, r->unsub, NULL);
+			r->unsub_rc = resp.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
+			MQTTResponse_free(resp);
+		} else {
+			r->unsub_rc = MQTTClient_unsubscribeMany(m->client, r->nunsub, r->unsub);
+		}
+	}
+	return 0;
+}
+
+static void filter_free(struct mqb_mqtt *m, struct filter *fl)
+{
+	hashmap__remove(&m->filters, fl->filter, strlen(fl->filter));
+	mqb__free(fl->filter);
+	mqb__free(fl);
+}
+
+static void sync_finished(struct mqb_future *f, void *ud)
+{
+	struct sync_req *r = ud;
+	struct mqb_mqtt *m = r->m;
+	int st = mqb_future_status(f);
+	mqb_future_unref(f);
+	if (st == -ECANCELED) {
+		m->client_lost = true;
+		m->state = ST_STOPPED;
+		sync_req_free(r);
+		return;
+	}
+	for (int i = 0; i < r->nsub; i++) {
+		struct filter *fl = hashmap__get(&m->filters, r->sub[i], strlen(r->sub[i]));
+		if (fl)
+			fl->broker_qos = r->sub_rc == 0 ? r->qos[i] : -1;
+		if (r->sub_rc != 0 || r->qos[i] < 0)
+			MQB_LOG_ERROR(LOG, "subscribing to %s failed", r->sub[i]);
+	}
+	for (int i = 0; i < r->nunsub; i++) {
+		struct filter *fl = hashmap__get(&m->filters, r->unsub[i], strlen(r->unsub[i]));
+		if (!fl)
+			continue;
+		fl->broker_qos = -1;
+		if (fl->nsubs == 0)
+			filter_free(m, fl);
+	}
+	sync_req_free(r);
+	m->state = ST_CONNECTED;
+	if (!MQTTClient_isConnected(m->client)) {
+		connection_lost(m, "lost while changing subscriptions");
+		return;
+	}
+	if (m->stopping) {
+		leave(m);
+		return;
+	}
+	start_reading(m);
+	if (m->dirty)
+		ev_timer_start(m->core->loop, &m->debounce);
+	drain(m);
+}
+
+/* Batches subscription changes made close together into one job. */
+static void debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mqb_mqtt *m = w->data;
+	if (m->state != ST_CONNECTED || m->stopping || !m->dirty)
+		return;
+	struct sync_req *r = mqb__calloc(1, sizeof *r);
+	size_t n = hashmap__count(&m->filters), it = 0;
+	if (!r || !(r->sub = mqb__calloc(n, sizeof *r->sub)) ||
+	    !(r->qos = mqb__calloc(n, sizeof *r->qos)) ||
+	    !(r->unsub = mqb__calloc(n, sizeof *r->unsub)))
+		goto nomem;
+	r->m = m;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&m->filters, &it))) {
+		struct filter *fl = e->value;
+		if (fl->nsubs > 0 && fl->broker_qos < fl->qos) {
+			if (!(r->sub[r->nsub] = mqb__strdup(fl->filter)))
+				goto nomem;
+			r->qos[r->nsub++] = fl->qos;
+		} else if (fl->nsubs == 0 && fl->broker_qos >= 0) {
+			if (!(r->unsub[r->nunsub] = mqb__strdup(fl->filter)))
+				goto nomem;
+			r->nunsub++;
+		}
+	}
+	m->dirty = false;
+	if (r->nsub == 0 && r->nunsub == 0) {
+		sync_req_free(r);
+		return;
+	}
+	struct mqb_future *f;
+	int rc = mqb_async_run_job(m->core, &MQB_EXECUTOR(sync_job, m), r, NULL, &f);
+	if (rc) {
+		MQB_LOG_WARNING(LOG, "subscription change postponed: %s", mqb_strerror(rc));
+		sync_req_free(r);
+		m->dirty = true;
+		ev_timer_start(loop, w);
+		return;
+	}
+	stop_reading(m);
+	m->state = ST_SYNCING;
+	if (mqb_future_async_add_done(f, sync_finished, r)) {
+		MQB_LOG_ERROR(LOG, "out of memory while changing subscriptions");
+		m->client_lost = true;
+		mqb_future_unref(f);
+	}
+	return;
+nomem:
+	if (r)
+		sync_req_free(r);
+	MQB_LOG_ERROR(LOG, "out of memory: subscription change postponed");
+	ev_timer_start(loop, w);
+}
+
+static void mark_dirty(struct mqb_mqtt *m)
+{
+	m->dirty = true;
+	if (m->state == ST_CONNECTED && !ev_is_active(&m->debounce))
+		ev_timer_start(m->core->loop, &m->debounce);
+}
+
+int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
+			     const struct mqb_job *job, struct mqb_mqtt_sub **out)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	if (!m)
+		return -ENOTCONN;
+	if (!mqb_mqtt_filter_valid(filter) || qos < 0 || qos > 2 || !job || !job->fn)
+		return -EINVAL;
+	size_t flen = strlen(filter);
+	struct filter *fl = hashmap__get(&m->filters, filter, flen);
+	bool created = false;
+	if (!fl) {
+		fl = mqb__calloc(1, sizeof *fl);
+		if (!fl || !(fl->filter = mqb__strdup(filter))) {
+			mqb__free(fl);
+			return -ENOMEM;
+		}
+		fl->broker_qos = -1;
+		fl->qos = qos;
+		if (hashmap__put(&m->filters, fl->filter, flen, fl, NULL)) {
+			mqb__free(fl->filter);
+			mqb__free(fl);
+			return -ENOMEM;
+		}
+		created = true;
+	}
+	struct mqb_mqtt_sub *s = mqb__calloc(1, sizeof *s);
+	if (!s || topic_tree__add(m->tree, filter, s)) {
+		mqb__free(s);
+		if (created)
+			filter_free(m, fl);
+		return -ENOMEM;
+	}
+	s->job = *job;
+	s->qos = qos;
+	s->f = fl;
+	s->refs = 1;
+	s->next = fl->subs;
+	if (s->next)
+		s->next->prev = s;
+	fl->subs = s;
+	fl->nsubs++;
+	if (qos > fl->qos)
+		fl->qos = qos;
+	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+	if (fl->broker_qos < fl->qos)
+		mark_dirty(m);
+	if (out)
+		*out = s;
+	return 0;
+}
+
+void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	if (!m || !s || s->removed)
+		return;
+	struct filter *fl = s->f;
+	topic_tree__remove(m->tree, fl->filter, s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		fl->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->removed = true;
+	fl->nsubs--;
+	sub_unref(s);
+	if (fl->nsubs == 0) {
+		if (fl->broker_qos >= 0)
+			mark_dirty(m); /* UNSUBSCRIBE, then the filter goes */
+		else if (m->state != ST_CONNECTING && m->state != ST_SYNCING)
+			filter_free(m, fl); /* a job may be holding its name: see sync */
+	}
+	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void *payload,
+			   size_t len, int qos, bool retain, struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	if (!m)
+		return -ENOTCONN;
+	if (!topic || !mqb_mqtt_topic_valid(topic, strlen(topic)) || qos < 0 || qos > 2 ||
+	    (len && !payload) || len > m->opt.max_payload)
+		return -EINVAL;
+	bool connected = m->state == ST_CONNECTED || m->state == ST_SYNCING;
+	if (m->stopping || (!connected && qos == 0)) {
+		m->stats.publish_failures++;
+		return m->stopping ? -ESHUTDOWN : -ENOTCONN;
+	}
+	bool direct = m->state == ST_CONNECTED && !m->queue.head &&
+		      m->inflight.n < m->opt.max_inflight;
+	if (!direct && m->queue.n >= m->opt.outbound_queue_max) {
+		m->stats.queue_overflows++;
+		m->stats.publish_failures++;
+		MQB_LOG_WARNING(LOG, "publish to %s dropped: %u messages already wait for the "
+				"broker", topic, m->queue.n);
+		return -ENOBUFS;
+	}
+	struct outmsg *o = mqb__calloc(1, sizeof *o);
+	if (!o || !(o->topic = mqb__strdup(topic)) || (len && !(o->payload = mqb__malloc(len)))) {
+		if (o)
+			outmsg_free(o);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(o->payload, payload, len);
+	o->len = len;
+	o->qos = qos;
+	o->retain = retain;
+	if (out) {
+		if (!(*out = mqb_future_new(core))) {
+			outmsg_free(o);
+			return -ENOMEM;
+		}
+		o->fut = mqb_future_ref(*out);
+	}
+	outq_push(&m->queue, o);
+	flush_queue(m);
+	m->stats.queued = m->queue.n;
+	return 0;
+}
+
+/* ---- thread-safe flavours ------------------------------------------------ */
+
+struct ts_pub {
+	struct mqb_core *core;
+	char *topic;
+	void *payload;
+	size_t len;
+	int qos;
+	bool retain;
+	struct mqb_future *outer;
+};
+
+static void ts_pub_chain(struct mqb_future *inner, void *ud)
+{
+	struct mqb_future *outer = ud;
+	mqb_future_resolve(outer, mqb_future_status(inner), NULL, NULL);
+	mqb_future_unref(outer);
+	mqb_future_unref(inner);
+}
+
+static void ts_pub_run(void *arg)
+{
+	struct ts_pub *p = arg;
+	struct mqb_future *inner = NULL;
+	int rc = mqb_mqtt_async_publish(p->core, p->topic, p->payload, p->len, p->qos, p->retain,
+					p->outer ? &inner : NULL);
+	if (p->outer) {
+		if (rc) {
+			mqb_future_resolve(p->outer, rc, NULL, NULL);
+			mqb_future_unref(p->outer);
+		} else if (mqb_future_async_add_done(inner, ts_pub_chain, p->outer)) {
+			mqb_future_resolve(p->outer, -ENOMEM, NULL, NULL);
+			mqb_future_unref(p->outer);
+			mqb_future_unref(inner);
+		}
+	}
+	mqb__free(p->topic);
+	mqb__free(p->payload);
+	mqb__free(p);
+}
+
+int mqb_mqtt_publish(struct mqb_core *core, const char *topic, const void *payload, size_t len,
+		     int qos, bool retain, struct mqb_future **out)
+{
+	if (mqb_core_in_loop_thread(core))
+		return mqb_mqtt_async_publish(core, topic, payload, len, qos, retain, out);
+	if (!topic || !mqb_mqtt_topic_valid(topic, strlen(topic)) || qos < 0 || qos > 2 ||
+	    (len && !payload))
+		return -EINVAL;
+	struct ts_pub *p = mqb__calloc(1, sizeof *p);
+	if (!p || !(p->topic = mqb__strdup(topic)) || (len && !(p->payload = mqb__malloc(len))))
+		goto nomem;
+	if (len)
+		memcpy(p->payload, payload, len);
+	p->core = core;
+	p->len = len;
+	p->qos = qos;
+	p->retain = retain;
+	if (out && !(p->outer = mqb_future_new(core)))
+		goto nomem;
+	struct mqb_future *mine = p->outer ? mqb_future_ref(p->outer) : NULL;
+	int rc = mqb_call_soon_threadsafe(core, ts_pub_run, p);
+	if (rc) {
+		mqb_future_unref(mine);
+		mqb_future_unref(p->outer);
+		mqb__free(p->topic);
+		mqb__free(p->payload);
+		mqb__free(p);
+		return rc;
+	}
+	if (out)
+		*out = mine;
+	return 0;
+nomem:
+	if (p) {
+		mqb__free(p->topic);
+		mqb__free(p->payload);
+		mqb__free(p);
+	}
+	return -ENOMEM;
+}
+
+struct ts_sub {
+	const char *filter;
+	int qos;
+	const struct mqb_job *job;
+	struct mqb_mqtt_sub **out;
+	struct mqb_mqtt_sub *sub;
+};
+
+static int ts_sub_run(void *ud, void *arg, void **result)
+{
+	struct ts_sub *s = ud;
+	return mqb_mqtt_async_subscribe(arg, s->filter, s->qos, s->job, s->out);
+}
+
+int mqb_mqtt_subscribe(struct mqb_core *core, const char *filter, int qos,
+		       const struct mqb_job *job, struct mqb_mqtt_sub **out)
+{
+	struct ts_sub s = { filter, qos, job, out, NULL };
+	return mqb_call_threadsafe(core, ts_sub_run, &s, core);
+}
+
+static int ts_unsub_run(void *ud, void *arg, void **result)
+{
+	mqb_mqtt_async_unsubscribe(arg, ud);
+	return 0;
+}
+
+int mqb_mqtt_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *sub)
+{
+	return mqb_call_threadsafe(core, ts_unsub_run, sub, core);
+}
+
+int mqb_mqtt_async_stats(struct mqb_core *core, struct mqb_mqtt_stats *out)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	if (!m)
+		return -ENOTCONN;
+	m->stats.queued = m->queue.n;
+	m->stats.inflight = m->inflight.n;
+	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+	*out = m->stats;
+	return 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+/* mqbridge_stop: say "offline" and leave cleanly while the loop still runs.
+ * The offline publish is written before DISCONNECT on the same socket, so
+ * the broker has it before it drops the will. */
+static void leave(struct mqb_mqtt *m)
+{
+	stop_reading(m);
+	publish_status(m, "offline");
+	MQTTClient_disconnect(m->client, 0);
+	m->stats.connected = false;
+	m->state = ST_STOPPED;
+	outq_fail_all(&m->queue, -ECANCELED);
+	outq_fail_all(&m->inflight, -ECANCELED);
+	MQB_LOG_INFO(LOG, "disconnected from %s", m->uri);
+}
+
+static int mqtt_stop(void *ud, void *arg, void **result)
+{
+	struct mqb_mqtt *m = ud;
+	m->stopping = true;
+	ev_timer_stop(m->core->loop, &m->backoff);
+	ev_timer_stop(m->core->loop, &m->debounce);
+	if (m->state == ST_CONNECTED) {
+		leave(m);
+	} else if (m->state == ST_BACKOFF) {
+		m->state = ST_STOPPED;
+	}
+	/* A running job finishes on its own; its completion sees stopping.
+	 * Nothing queued will be sent now. */
+	outq_fail_all(&m->queue, -ECANCELED);
+	outq_fail_all(&m->inflight, -ECANCELED);
+	return 0;
+}
+
+static void mqtt_fini(struct mqb_core *core)
+{
+	struct mqb_mqtt *m = client_of(core);
+	if (!m)
+		return;
+	/* After the loop ended: a connect or sync job cut short by the
+	 * shutdown may have left Paho mid-call on a detached thread. */
+	if (m->state == ST_CONNECTING || m->state == ST_SYNCING)
+		m->client_lost = true;
+	stop_reading(m);
+	ev_timer_stop(core->loop, &m->backoff);
+	ev_timer_stop(core->loop, &m->debounce);
+	*core__mqtt(core) = NULL;
+	if (m->client_lost) {
+		/* Its strings and the client are still in use on that thread:
+		 * leaking them is the only safe choice. */
+		MQB_LOG_WARNING(LOG, "leaving the client to a job that did not finish");
+		return;
+	}
+	if (m->state == ST_CONNECTED && MQTTClient_isConnected(m->client))
+		MQTTClient_disconnect(m->client, 0);
+	if (m->client)
+		MQTTClient_destroy(&m->client);
+	ev_timer_stop(core->loop, &m->backoff);
+	ev_timer_stop(core->loop, &m->debounce);
+	outq_fail_all(&m->queue, -ECANCELED);
+	outq_fail_all(&m->inflight, -ECANCELED);
+	size_t it = 0;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&m->filters, &it))) {
+		struct filter *fl = e->value;
+		for (struct mqb_mqtt_sub *s = fl->subs, *next; s; s = next) {
+			next = s->next;
+			mqb__free(s);
+		}
+		mqb__free(fl->filter);
+		mqb__free(fl);
+	}
+	hashmap__fini(&m->filters);
+	topic_tree__free(m->tree);
+	mqb__free(m->on_connect);
+	for (size_t i = 0; i < sizeof m->strings / sizeof m->strings[0]; i++)
+		mqb__free(m->strings[i]);
+	mqb__free(m->uri);
+	mqb__free(m->status_topic);
+	mqb__free(m);
+}
+
+static int copy_option(struct mqb_mqtt *m, const char **field, int slot)
+{
+	if (!*field)
+		return 0;
+	if (!(m->strings[slot] = mqb__strdup(*field)))
+		return -ENOMEM;
+	*field = m->strings[slot];
+	return 0;
+}
+
+static int check_options(const struct mqb_mqtt_options *o)
+{
+	const char *bad = NULL;
+	if (!o->host || !*o->host)
+		bad = "host is empty";
+	else if (o->port < 0 || o->port > 65535)
+		bad = "port is not within 0..65535";
+	else if (!o->client_id || !*o->client_id)
+		bad = "client_id is empty";
+	else if (o->keepalive < 0 || o->keepalive > 65535)
+		bad = "keepalive is not within 0..65535";
+	else if (o->protocol != 4 && o->protocol != 5)
+		bad = "protocol is neither 3.1.1 (4) nor 5";
+	else if (o->max_inflight == 0 || o->max_inflight > 65535)
+		bad = "max_inflight is not within 1..65535";
+	else if (o->inbound_batch == 0)
+		bad = "inbound_batch is 0";
+	else if (!(o->reconnect_min > 0) || !(o->reconnect_max >= o->reconnect_min))
+		bad = "reconnect_min must be positive and at most reconnect_max";
+	else if (!(o->connect_timeout > 0))
+		bad = "connect_timeout must be positive";
+	else if (o->base_topic && (!mqb_mqtt_topic_valid(o->base_topic, strlen(o->base_topic))))
+		bad = "base_topic is not a valid topic";
+	else if (o->password && !o->username)
+		bad = "a password needs a username";
+	if (bad)
+		MQB_LOG_ERROR(LOG, "%s", bad);
+	return bad ? -EINVAL : 0;
+}
+
+int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
+{
+	MQB_ASSERT_LOOP(core);
+	if (client_of(core))
+		return -EEXIST;
+	if (check_options(opt))
+		return -EINVAL;
+	struct mqb_mqtt *m = mqb__calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	m->core = core;
+	m->opt = *opt;
+	m->fd = -1;
+	m->state = ST_BACKOFF;
+	m->rng = (uint64_t)mqb__time_wall() * 1000003u ^ (uint64_t)getpid() << 32 ^ (uintptr_t)m;
+	if (!m->rng)
+		m->rng = 1;
+	hashmap__init(&m->filters);
+	*core__mqtt(core) = m;
+	core__set_mqtt_fini(core, mqtt_fini);
+	int rc = -ENOMEM;
+	if (copy_option(m, &m->opt.host, 0) || copy_option(m, &m->opt.client_id, 1) ||
+	    copy_option(m, &m->opt.username, 2) || copy_option(m, &m->opt.password, 3) ||
+	    copy_option(m, &m->opt.ca_file, 4) || copy_option(m, &m->opt.ca_path, 5) ||
+	    copy_option(m, &m->opt.cert_file, 6) || copy_option(m, &m->opt.key_file, 7))
+		goto fail;
+	m->opt.base_topic = NULL; /* only status_topic is kept */
+	const char *h = m->opt.host;
+	size_t need = strlen(h) + 32;
+	if (!(m->uri = mqb__malloc(need)))
+		goto fail;
+	snprintf(m->uri, need, strchr(h, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+		 m->opt.tls ? "ssl" : "tcp", h, broker_port(m));
+	if (opt->base_topic) {
+		size_t n = strlen(opt->base_topic) + sizeof "/status";
+		if (!(m->status_topic = mqb__malloc(n)))
+			goto fail;
+		snprintf(m->status_topic, n, "%s/status", opt->base_topic);
+	}
+	if ((rc = topic_tree__new(&m->tree)))
+		goto fail;
+	ev_io_init(&m->io, io_cb, -1, EV_READ);
+	m->io.data = m;
+	ev_timer_init(&m->tick, tick_cb, 1, 1);
+	m->tick.data = m;
+	ev_timer_init(&m->backoff, backoff_cb, 0, 0);
+	m->backoff.data = m;
+	/* Subscriptions made at start-up go out in one batch. */
+	ev_timer_init(&m->debounce, debounce_cb, 0.05, 0);
+	m->debounce.data = m;
+	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(mqtt_stop, m), NULL)))
+		goto fail;
+	/* Connect once the loop runs (so start-up subscriptions ride along). */
+	ev_timer_start(core->loop, &m->backoff);
+	return 0;
+fail:
+	mqtt_fini(core);
+	return rc;
+}
