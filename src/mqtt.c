@@ -109,6 +109,7 @@ struct outmsg {
 	bool retain;
 	int token;
 	struct mqb_future *fut;
+	MQTTProperties *props;  /* MQTT 5 only; NULL: none */
 	struct outmsg *next;
 };
 
@@ -139,6 +140,7 @@ struct mqb_mqtt {
 	int fd;
 	ev_io io;
 	ev_timer tick, backoff, debounce;
+	ev_timer resend;        /* retries sending while the socket is full */
 	struct hashmap filters; /* filter string -> struct filter */
 	struct topic_tree *tree;
 	struct outq queue, inflight;
@@ -174,6 +176,10 @@ void mqb_mqtt_options_init(struct mqb_mqtt_options *opt)
 
 static void outmsg_free(struct outmsg *o)
 {
+	if (o->props) {
+		MQTTProperties_free(o->props);
+		mqb__free(o->props);
+	}
 	mqb__free(o->topic);
 	mqb__free(o->payload);
 	mqb_future_unref(o->fut);
@@ -255,6 +261,8 @@ static enum send_result send_one(struct mqb_mqtt *m, struct outmsg *o)
 	MQTTClient_deliveryToken dt = 0;
 	int rc;
 	if (m->opt.protocol == 5) {
+		if (o->props)
+			pub.properties = *o->props;
 		MQTTResponse r = MQTTClient_publishMessage5(m->client, o->topic, &pub, &dt);
 		rc = r.reasonCode;
 		MQTTResponse_free(r);
@@ -282,8 +290,14 @@ static void connection_lost(struct mqb_mqtt *m, const char *why);
 /* Send what waits, in order, while the connection takes it. */
 static void flush_queue(struct mqb_mqtt *m)
 {
-	while (m->state == ST_CONNECTED && m->queue.head && m->inflight.n < m->opt.max_inflight &&
-	       socket_has_room(m)) {
+	while (m->state == ST_CONNECTED && m->queue.head && m->inflight.n < m->opt.max_inflight) {
+		if (!socket_has_room(m)) {
+			/* A write watcher would fire at once (there is some room);
+			 * a short timer lets the broker catch up. */
+			if (!ev_is_active(&m->resend))
+				ev_timer_start(m->core->loop, &m->resend);
+			break;
+		}
 		struct outmsg *o = outq_pop(&m->queue);
 		enum send_result r = send_one(m, o);
 		if (r == RETRY_LATER) {
@@ -499,6 +513,11 @@ static void drain(struct mqb_mqtt *m)
 	}
 	check_completions(m);
 	flush_queue(m);
+}
+
+static void resend_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	flush_queue(w->data);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -855,6 +874,7 @@ static void stop_reading(struct mqb_mqtt *m)
 {
 	ev_io_stop(m->core->loop, &m->io);
 	ev_timer_stop(m->core->loop, &m->tick);
+	ev_timer_stop(m->core->loop, &m->resend);
 }
 
 static int publish_status(struct mqb_mqtt *m, const char *payload)
@@ -1213,8 +1233,48 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
 
 /* ---- publishing ---------------------------------------------------------- */
 
+static MQTTProperties *props_copy(const struct mqb_mqtt_props *p)
+{
+	MQTTProperties *mp = mqb__calloc(1, sizeof *mp);
+	if (!mp)
+		return NULL;
+	int rc = 0;
+	if (p->message_expiry) {
+		MQTTProperty e = { .identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL,
+				   .value.integer4 = p->message_expiry };
+		rc |= MQTTProperties_add(mp, &e);
+	}
+	if (p->content_type) {
+		MQTTProperty c = { .identifier = MQTTPROPERTY_CODE_CONTENT_TYPE };
+		c.value.data.data = (char *)p->content_type;
+		c.value.data.len = (int)strlen(p->content_type);
+		rc |= MQTTProperties_add(mp, &c);
+	}
+	for (const char *const *u = p->user; u && u[0] && u[1]; u += 2) {
+		MQTTProperty up = { .identifier = MQTTPROPERTY_CODE_USER_PROPERTY };
+		up.value.data.data = (char *)u[0];
+		up.value.data.len = (int)strlen(u[0]);
+		up.value.value.data = (char *)u[1];
+		up.value.value.len = (int)strlen(u[1]);
+		rc |= MQTTProperties_add(mp, &up);
+	}
+	if (rc) { /* Paho copies the data; -1 means out of memory */
+		MQTTProperties_free(mp);
+		mqb__free(mp);
+		return NULL;
+	}
+	return mp;
+}
+
 int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void *payload,
 			   size_t len, int qos, bool retain, struct mqb_future **out)
+{
+	return mqb_mqtt_async_publish_props(core, topic, payload, len, qos, retain, NULL, out);
+}
+
+int mqb_mqtt_async_publish_props(struct mqb_core *core, const char *topic, const void *payload,
+				 size_t len, int qos, bool retain,
+				 const struct mqb_mqtt_props *props, struct mqb_future **out)
 {
 	MQB_ASSERT_LOOP(core);
 	struct mqb_mqtt *m = client_of(core);
@@ -1248,6 +1308,10 @@ int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void 
 	o->len = len;
 	o->qos = qos;
 	o->retain = retain;
+	if (props && m->opt.protocol == 5 && !(o->props = props_copy(props))) {
+		outmsg_free(o);
+		return -ENOMEM;
+	}
 	if (out) {
 		if (!(*out = mqb_future_new(core))) {
 			outmsg_free(o);
@@ -1556,6 +1620,8 @@ int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 	m->io.data = m;
 	ev_timer_init(&m->tick, tick_cb, 1, 1);
 	m->tick.data = m;
+	ev_timer_init(&m->resend, resend_cb, 0.01, 0);
+	m->resend.data = m;
 	ev_timer_init(&m->backoff, backoff_cb, 0, 0);
 	m->backoff.data = m;
 	/* Subscriptions made at start-up go out in one batch. */

@@ -98,6 +98,18 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *sub)
 int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void *payload,
 			   size_t len, int qos, bool retain, struct mqb_future **out);
 
+/* MQTT 5 properties of a publish (ignored over MQTT 3.1.1). */
+struct mqb_mqtt_props {
+	uint32_t message_expiry;        /* seconds; 0: none */
+	const char *content_type;       /* NULL: none */
+	const char *const *user;        /* name, value, name, value, ..., NULL */
+};
+
+/* mqb_mqtt_async_publish with MQTT 5 properties (copied). Thread: loop. */
+int mqb_mqtt_async_publish_props(struct mqb_core *core, const char *topic, const void *payload,
+				 size_t len, int qos, bool retain,
+				 const struct mqb_mqtt_props *props, struct mqb_future **out);
+
 /* Thread-safe flavours: subscribe waits for the loop (-EDEADLK on it),
  * publish does not (block on *out if you must). Thread: any but the loop
  * (subscribe, unsubscribe); any (publish). */
