@@ -664,6 +664,10 @@ static int connect_job(void *ud, void *arg, void **result)
 		o.cleanstart = m->opt.clean_session;
 	} else {
 		o.cleansession = m->opt.clean_session;
+		/* Left at 0, Paho retries a failed 3.1.1 connect as 3.1 on a
+		 * second connection: one attempt would become two, and a broker
+		 * refusing 3.1.1 would get a silent downgrade. */
+		o.MQTTVersion = MQTTVERSION_3_1_1;
 	}
 	o.keepAliveInterval = m->opt.keepalive;
 	o.connectTimeout = (int)(m->opt.connect_timeout + 0.999);
@@ -759,6 +763,10 @@ static void connect_finished(struct mqb_future *f, void *ud)
 	if (r->rc != MQTTCLIENT_SUCCESS) {
 		m->stats.connect_failures++;
 		const char *why = connack_reason(r->rc);
+		/* Paho reports a failed host name check as a bare -1. */
+		if (!why && m->opt.tls && r->rc == MQTTCLIENT_FAILURE && !r->tls_error[0])
+			why = "connection or TLS handshake failed (is the broker up? does its "
+			      "certificate name this host and chain to the CA?)";
 		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s%s%s", m->uri,
 				why ? why : MQTTClient_strerror(r->rc),
 				r->tls_error[0] ? "; TLS: " : "", r->tls_error);
@@ -1351,6 +1359,8 @@ static void ts_pub_run(void *arg)
 	struct mqb_future *inner = NULL;
 	int rc = mqb_mqtt_async_publish(p->core, p->topic, p->payload, p->len, p->qos, p->retain,
 					p->outer ? &inner : NULL);
+	if (rc && !p->outer)
+		MQB_LOG_WARNING(LOG, "publish to %s failed: %s", p->topic, mqb_strerror(rc));
 	if (p->outer) {
 		if (rc) {
 			mqb_future_resolve(p->outer, rc, NULL, NULL);

@@ -91,8 +91,8 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *sub)
 
 /* Publish. *out (may be NULL) settles when the message is written (QoS 0)
  * or acknowledged (PUBACK / PUBCOMP). While disconnected, QoS 1 and 2 are
- * queued up to outbound_queue_max and sent after reconnecting; QoS 0, or a
- * full queue, fails with -ENOTCONN / -ENOBUFS (counted). The payload is
+ * queued up to outbound_queue_max and sent after reconnecting; QoS 0 then
+ * returns -ENOTCONN, and a full queue -ENOBUFS (counted), at once. The payload is
  * copied. -EINVAL for a bad topic, QoS or an oversized payload.
  * Thread: loop. */
 int mqb_mqtt_async_publish(struct mqb_core *core, const char *topic, const void *payload,
@@ -111,7 +111,8 @@ int mqb_mqtt_async_publish_props(struct mqb_core *core, const char *topic, const
 				 const struct mqb_mqtt_props *props, struct mqb_future **out);
 
 /* Thread-safe flavours: subscribe waits for the loop (-EDEADLK on it),
- * publish does not (block on *out if you must). Thread: any but the loop
+ * publish does not (block on *out if you must; what the loop finds wrong,
+ * such as an oversized payload, settles *out, or is logged without out). Thread: any but the loop
  * (subscribe, unsubscribe); any (publish). */
 int mqb_mqtt_subscribe(struct mqb_core *core, const char *filter, int qos,
 		       const struct mqb_job *job, struct mqb_mqtt_sub **out);
@@ -128,9 +129,11 @@ int mqb_mqtt_async_on_connect(struct mqb_core *core, const struct mqb_job *job);
 struct mqb_mqtt_stats {
 	bool connected;
 	unsigned long long connects, reconnects, connect_failures;
-	unsigned long long received, dispatched;
+	unsigned long long received;   /* messages read from the broker */
+	unsigned long long dispatched; /* handler runs (a message matching two handlers: 2) */
 	unsigned long long dropped_invalid_topic, dropped_too_large, dropped_handler_busy;
-	unsigned long long published, publish_failures, queue_overflows;
+	unsigned long long published;  /* handed to the broker, the status messages included */
+	unsigned long long publish_failures, queue_overflows;
 	unsigned queued;            /* publishes waiting for a connection now */
 	unsigned inflight;          /* QoS>0 publishes awaiting their ack now */
 	unsigned subscriptions;     /* distinct filters */
