@@ -706,6 +706,12 @@ static int connect_job(void *ud, void *arg, void **result)
 					.value.integer4 = SESSION_EXPIRY };
 		if (!m->opt.clean_session)
 			MQTTProperties_add(&props, &expiry);
+		/* The broker then drops what we would drop anyway, before it
+		 * crosses the network: payload, a maximal topic and headers. */
+		uint64_t maxpkt = (uint64_t)m->opt.max_payload + MQB_MQTT_MAX_TOPIC + 64;
+		MQTTProperty mps = { .identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE,
+				     .value.integer4 = maxpkt > 268435455 ? 268435455 : (unsigned)maxpkt };
+		MQTTProperties_add(&props, &mps);
 		MQTTResponse resp = MQTTClient_connect5(m->client, &o, &props, NULL);
 		r->rc = resp.reasonCode;
 		MQTTResponse_free(resp);
