@@ -141,6 +141,8 @@ struct mqb_mqtt {
 	ev_io io;
 	ev_timer tick, backoff, debounce;
 	ev_timer resend;        /* retries sending while the socket is full */
+	ev_timer more;          /* another read next loop iteration */
+	unsigned full_iter;     /* 1 + the loop iteration that read a full batch */
 	struct hashmap filters; /* filter string -> struct filter */
 	struct topic_tree *tree;
 	struct outq queue, inflight;
@@ -474,11 +476,24 @@ out:
 		mqb__free(d.v);
 }
 
-/* Read what Paho has, a batch at a time so timers and other I/O get their
- * turn; a full batch feeds the watcher again for the next round. */
+/* Read what Paho has, a batch per loop iteration so timers and other I/O
+ * get their turn. A full batch continues on the next iteration through a
+ * zero timer (ev_feed_event would re-run the watcher in this same pass).
+ * With TLS, OpenSSL may hold decrypted records the socket no longer shows,
+ * so any read also asks for another look. */
 static void drain(struct mqb_mqtt *m)
 {
-	for (unsigned i = 0; i < m->opt.inbound_batch; i++) {
+	struct ev_loop *loop = m->core->loop;
+	unsigned iter = ev_iteration(loop) + 1;
+	if (m->full_iter == iter) {
+		/* This iteration had its batch (the socket and the timer can
+		 * both be pending): the rest waits for the next one. */
+		ev_timer_start(loop, &m->more);
+		return;
+	}
+	ev_timer_stop(loop, &m->more); /* also clears it if pending */
+	unsigned i;
+	for (i = 0; i < m->opt.inbound_batch; i++) {
 		char *topic = NULL;
 		int tlen = 0;
 		MQTTClient_message *msg = NULL;
@@ -504,15 +519,24 @@ static void drain(struct mqb_mqtt *m)
 		MQTTClient_free(topic);
 		if (m->state != ST_CONNECTED)
 			return; /* a handler stopped us */
-		if (i + 1 == m->opt.inbound_batch)
-			ev_feed_event(m->core->loop, &m->io, EV_READ);
 	}
+	if (i == m->opt.inbound_batch)
+		m->full_iter = iter;
+	if (i == m->opt.inbound_batch || (m->opt.tls && i > 0))
+		ev_timer_start(loop, &m->more);
 	if (!MQTTClient_isConnected(m->client)) {
 		connection_lost(m, "the broker closed the connection");
 		return;
 	}
 	check_completions(m);
 	flush_queue(m);
+}
+
+static void more_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mqb_mqtt *m = w->data;
+	if (m->state == ST_CONNECTED)
+		drain(m);
 }
 
 static void resend_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -889,6 +913,7 @@ static void stop_reading(struct mqb_mqtt *m)
 	ev_io_stop(m->core->loop, &m->io);
 	ev_timer_stop(m->core->loop, &m->tick);
 	ev_timer_stop(m->core->loop, &m->resend);
+	ev_timer_stop(m->core->loop, &m->more);
 }
 
 static int publish_status(struct mqb_mqtt *m, const char *payload)
@@ -1636,6 +1661,8 @@ int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 	m->io.data = m;
 	ev_timer_init(&m->tick, tick_cb, 1, 1);
 	m->tick.data = m;
+	ev_timer_init(&m->more, more_cb, 0, 0);
+	m->more.data = m;
 	ev_timer_init(&m->resend, resend_cb, 0.01, 0);
 	m->resend.data = m;
 	ev_timer_init(&m->backoff, backoff_cb, 0, 0);

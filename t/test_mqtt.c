@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "testutil.h"
 #include "broker.h"
 #include "mqbridge/coro.h"
@@ -1235,6 +1237,80 @@ static void stats_count_received_dispatched_and_published_messages(void **state)
 	fx->passed = true;
 }
 
+/* ---- fairness --------------------------------------------------------- */
+
+/* Loop-owned counters: one batch of messages per loop iteration at most. */
+struct fair {
+	ev_prepare prep;
+	int this_iter, max_iter, total, iterations;
+	struct tu_latch done;
+	int want;
+};
+
+static void fair_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct fair *f = w->data;
+	f->this_iter = 0;
+	f->iterations++;
+}
+
+static int fair_handler(void *ud, void *arg, void **result)
+{
+	struct fair *f = ud;
+	if (++f->this_iter > f->max_iter)
+		f->max_iter = f->this_iter;
+	if (++f->total == f->want)
+		tu_latch_count_down(&f->done);
+	return 0;
+}
+
+struct fair_call {
+	struct fx *fx;
+	struct fair *f;
+	bool stop;
+};
+
+static void fair_watch(void *arg)
+{
+	struct fair_call *c = arg;
+	struct ev_loop *loop = mqb_core_async_loop(c->fx->t.core);
+	if (c->stop) {
+		ev_prepare_stop(loop, &c->f->prep);
+		return;
+	}
+	ev_prepare_init(&c->f->prep, fair_prepare);
+	c->f->prep.data = c->f;
+	ev_prepare_start(loop, &c->f->prep);
+}
+
+static void a_flood_is_read_one_batch_per_loop_iteration(void **state)
+{
+	struct fx *fx = *state;
+	fx_options(fx, "fair");
+	fx->opt.inbound_batch = 8;
+	fx_start(fx);
+	static struct fair f;
+	memset(&f, 0, sizeof f);
+	f.want = 2000;
+	tu_latch_init(&f.done, 1);
+	struct fair_call c = { fx, &f, false };
+	tu_on_loop(&fx->t, fair_watch, &c);
+	subscribe(fx, "flood/#", 1, MQB_CALLBACK(fair_handler, &f));
+	wait_subscribed(fx, fx->cid, "flood/#", 1);
+	outside_publish_n(fx, "flood/a", f.want, 1);
+	assert_true(tu_latch_wait(&f.done, TU_TIMEOUT));
+	c.stop = true;
+	tu_on_loop(&fx->t, fair_watch, &c); /* also orders the reads below */
+	assert_int_equal(f.total, f.want);
+	/* Timers and other I/O get a turn between batches: never more than
+	 * inbound_batch handler runs in one iteration. */
+	assert_true(f.max_iter >= 1);
+	assert_true(f.max_iter <= 8);
+	assert_true(f.iterations >= f.want / 8);
+	tu_latch_destroy(&f.done);
+	fx->passed = true;
+}
+
 /* ---- payloads --------------------------------------------------------- */
 
 static void an_empty_payload_arrives_with_length_0_and_a_nul_after_it(void **state)
@@ -1324,6 +1400,7 @@ static const struct CMUnitTest tests[] = {
 	T(a_core_takes_only_one_client),
 	T(the_thread_safe_publish_works_off_the_loop_and_subscribe_on_the_loop_is_edeadlk),
 	T(stats_count_received_dispatched_and_published_messages),
+	T(a_flood_is_read_one_batch_per_loop_iteration),
 	T(an_empty_payload_arrives_with_length_0_and_a_nul_after_it),
 	T(a_payload_with_embedded_nuls_arrives_intact),
 	T(a_payload_over_max_payload_is_dropped_and_counted_and_the_client_stays_connected),
