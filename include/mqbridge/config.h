@@ -1,0 +1,152 @@
+/* Configuration: Home Assistant's YAML (tags !secret, !include,
+ * !include_dir_*, !env_var; anchors, aliases, << merge keys), loaded into
+ * nodes that remember file:line:column, and validated against declarative
+ * schema tables that components and platforms contribute. Every error is
+ * collected (one pass reports them all) as "file:line:column: path: msg". */
+#ifndef MQBRIDGE_CONFIG_H
+#define MQBRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+/* ---- nodes -------------------------------------------------------------- */
+
+/* Where a node starts: 1-based line and column; file is owned by the
+ * document (the path as given, or the included file's path). */
+struct mqb_conf_mark {
+	const char *file;
+	unsigned line, column;
+};
+
+enum mqb_conf_kind { MQB_CONF_NULL, MQB_CONF_SCALAR, MQB_CONF_SEQ, MQB_CONF_MAP };
+
+/* A node belongs to its document and lives as long as it. Aliases and merge
+ * keys are resolved: a node may be shared by several parents. */
+struct mqb_conf_node;
+struct mqb_conf_doc;
+
+enum mqb_conf_kind mqb_conf_kind(const struct mqb_conf_node *n);
+struct mqb_conf_mark mqb_conf_mark(const struct mqb_conf_node *n);
+/* Scalars: the text (NUL-terminated; len excludes the NUL), and whether it
+ * was quoted ('1' stays a string where Home Assistant coerces a plain 1). */
+const char *mqb_conf_scalar(const struct mqb_conf_node *n, size_t *len);
+bool mqb_conf_quoted(const struct mqb_conf_node *n);
+/* True for a value that came from !secret: never print it. */
+bool mqb_conf_is_secret(const struct mqb_conf_node *n);
+/* What an error message may show of a node: its text, "(secret)", or a
+ * kind ("a mapping"), shortened to fit. Thread: any. */
+const char *mqb_conf_display(const struct mqb_conf_node *n, char *buf, size_t buflen);
+/* Sequences and mappings (in file order; merge keys already applied, later
+ * keys winning over merged ones as in YAML 1.1). */
+size_t mqb_conf_len(const struct mqb_conf_node *n);
+const struct mqb_conf_node *mqb_conf_item(const struct mqb_conf_node *seq, size_t i);
+const struct mqb_conf_node *mqb_conf_key(const struct mqb_conf_node *map, size_t i);
+const struct mqb_conf_node *mqb_conf_value(const struct mqb_conf_node *map, size_t i);
+/* The value of a scalar key in a mapping, or NULL. */
+const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const char *key);
+
+/* ---- errors ------------------------------------------------------------- */
+
+struct mqb_conf_error {
+	struct mqb_conf_mark mark;
+	char *path;     /* "mqtt.sensor[2].state_topic" */
+	char *message;
+};
+
+struct mqb_conf_errors {
+	struct mqb_conf_error *v;
+	size_t n, cap;
+};
+
+void mqb_conf_errors_init(struct mqb_conf_errors *e);
+void mqb_conf_errors_fini(struct mqb_conf_errors *e);
+/* Add one error. mark may be NULL (no position known). */
+void mqb_conf_error(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* One line per error, "file:line:column: path: message\n", in the order
+ * found. */
+void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to);
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Bounds that make a hostile or broken file an error found fast, never a
+ * hang or an exhausted machine (libyaml 0.2.5 has no nesting limit and
+ * slows quadratically with depth). 0 means the default. */
+struct mqb_conf_limits {
+	size_t max_file_size;   /* bytes per file (1 MiB) */
+	unsigned max_depth;     /* nesting of collections (64) */
+	size_t max_nodes;       /* nodes in the document, aliases counted as expanded (100,000) */
+	unsigned max_includes;  /* include nesting (16); cycles are always errors */
+};
+
+/* Load path (and what it includes). On success 0 and *out; otherwise
+ * -EINVAL with the reasons in errs (or -ENOMEM). Secrets come from
+ * secrets.yaml beside the file that names them (then its parent
+ * directories, never above the main file's directory), as Home Assistant
+ * does. Thread: any. */
+int mqb_conf_load(const char *path, const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
+		  struct mqb_conf_errors *errs);
+/* The same from memory; name is used in marks; includes and secrets are
+ * looked up relative to dir (NULL: the current directory). */
+int mqb_conf_load_string(const char *name, const char *dir, const char *text, size_t len,
+			 const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
+			 struct mqb_conf_errors *errs);
+const struct mqb_conf_node *mqb_conf_root(const struct mqb_conf_doc *doc);
+void mqb_conf_doc_free(struct mqb_conf_doc *doc); /* accepts NULL */
+
+/* ---- schemas ------------------------------------------------------------ */
+
+enum mqb_schema_type {
+	MQB_S_STRING,   /* any scalar, as text (Home Assistant's cv.string coerces 1 to "1") */
+	MQB_S_INT,      /* integer, stored as int */
+	MQB_S_UINT,     /* non-negative integer, stored as unsigned */
+	MQB_S_SIZE,     /* non-negative integer, stored as size_t */
+	MQB_S_FLOAT,    /* number, stored as double */
+	MQB_S_BOOL,     /* true/false/yes/no/on/off (any case), stored as bool */
+	MQB_S_ENUM,     /* one of choices, stored as const char * */
+	MQB_S_DURATION, /* seconds, "HH:MM[:SS]", or {hours, minutes, seconds}: double seconds */
+	MQB_S_TOPIC,    /* an MQTT topic name to publish to */
+	MQB_S_FILTER,   /* an MQTT topic filter */
+	MQB_S_MAP,      /* a mapping checked against sub */
+	MQB_S_LIST,     /* a sequence of items checked against sub (one schema key: its type) */
+	MQB_S_ANY,      /* anything; stored as const struct mqb_conf_node * */
+};
+
+struct mqb_schema;
+
+/* One option of a component or platform: data, not code (STYLE.md). */
+struct mqb_schema_key {
+	const char *key;
+	enum mqb_schema_type type;
+	bool required;
+	const char *def;            /* default, written as in YAML; NULL: none */
+	double min, max;            /* range for numbers when min < max */
+	const char *const *choices; /* MQB_S_ENUM: NULL-terminated */
+	const struct mqb_schema *sub; /* MQB_S_MAP / MQB_S_LIST */
+	size_t offset;              /* where the value goes in the target struct */
+	bool stored;                /* false: validated only, not stored */
+	const char *doc;            /* one line for the man page */
+};
+
+struct mqb_schema {
+	const char *name;           /* "mqtt", "sensor.command_line" */
+	const struct mqb_schema_key *keys;
+	size_t nkeys;
+};
+
+/* Check node against schema, write what it finds (and the defaults) into
+ * target, and add every problem to errs with path as the prefix: unknown
+ * keys (with "did you mean" when a known key is close), wrong types naming
+ * the expected one, values out of range, missing required keys, duplicate
+ * keys. Strings stored point into the document. Returns the number of
+ * errors added. Thread: any. */
+size_t mqb_schema_apply(const struct mqb_schema *s, const struct mqb_conf_node *node,
+			const char *path, void *target, struct mqb_conf_errors *errs);
+
+/* For tools and tests: every schema registered (the core's and each loaded
+ * integration's), to check the man page lists every key. */
+size_t mqb_schema_all(const struct mqb_schema *const **out);
+
+#endif
