@@ -775,18 +775,45 @@ static void leave(struct mqb_mqtt *m);
 
 static void on_connected(struct mqb_mqtt *m, struct conn_req *r);
 
+/* Connect and subscription jobs own the client while they run: submit one
+ * and have done(f, arg) called on the loop when it ends. */
+static int run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
+			  mqb_future_done_fn done)
+{
+	struct mqb_job job = { .kind = MQB_JOB_EXECUTOR, .fn = fn, .ud = m, .name = name };
+	struct mqb_future *f;
+	int rc = mqb_async_run_job(m->core, &job, arg, NULL, &f);
+	if (rc)
+		return rc;
+	if (mqb_future_async_add_done(f, done, arg)) {
+		/* Out of memory for the continuation: nothing would ever tell
+		 * us the job ended, so the client is given up. */
+		MQB_LOG_ERROR(LOG, "out of memory waiting for %s", name);
+		m->client_lost = true;
+		mqb_future_unref(f);
+	}
+	return 0;
+}
+
+/* Whether shutdown gave up on a client job (and drops f): the job may still
+ * be inside Paho on a detached thread, so the client is never touched again. */
+static bool job_cut_short(struct mqb_mqtt *m, struct mqb_future *f)
+{
+	int st = mqb_future_status(f);
+	mqb_future_unref(f);
+	if (st != -ECANCELED)
+		return false;
+	m->client_lost = true;
+	m->state = ST_STOPPED;
+	return true;
+}
+
 /* Completion of the connect job, on the loop. */
 static void connect_finished(struct mqb_future *f, void *ud)
 {
 	struct conn_req *r = ud;
 	struct mqb_mqtt *m = r->m;
-	int st = mqb_future_status(f);
-	mqb_future_unref(f);
-	if (st == -ECANCELED) {
-		/* Shutdown gave up on the job: the client may still be inside
-		 * Paho on a detached thread, so it is never touched again. */
-		m->client_lost = true;
-		m->state = ST_STOPPED;
+	if (job_cut_short(m, f)) {
 		conn_req_free(r);
 		return;
 	}
@@ -844,9 +871,7 @@ static void start_connect(struct mqb_mqtt *m)
 	if (m->stopping || m->state != ST_BACKOFF)
 		return;
 	struct conn_req *r = snapshot_filters(m);
-	struct mqb_future *f = NULL;
-	int rc = r ? mqb_async_run_job(m->core, &MQB_EXECUTOR(connect_job, m), r, NULL, &f)
-		   : -ENOMEM;
+	int rc = r ? run_client_job(m, connect_job, "mqtt connect", r, connect_finished) : -ENOMEM;
 	if (rc) {
 		MQB_LOG_WARNING(LOG, "cannot start connecting: %s", mqb_strerror(rc));
 		conn_req_free(r);
@@ -854,13 +879,6 @@ static void start_connect(struct mqb_mqtt *m)
 		return;
 	}
 	m->state = ST_CONNECTING;
-	if (mqb_future_async_add_done(f, connect_finished, r)) {
-		/* Out of memory for the continuation: nothing would ever tell
-		 * us the job ended, so the client is given up. */
-		MQB_LOG_ERROR(LOG, "out of memory while connecting");
-		m->client_lost = true;
-		mqb_future_unref(f);
-	}
 }
 
 static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1090,11 +1108,7 @@ static void sync_finished(struct mqb_future *f, void *ud)
 {
 	struct sync_req *r = ud;
 	struct mqb_mqtt *m = r->m;
-	int st = mqb_future_status(f);
-	mqb_future_unref(f);
-	if (st == -ECANCELED) {
-		m->client_lost = true;
-		m->state = ST_STOPPED;
+	if (job_cut_short(m, f)) {
 		sync_req_free(r);
 		return;
 	}
@@ -1160,22 +1174,18 @@ static void debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		sync_req_free(r);
 		return;
 	}
-	struct mqb_future *f;
-	int rc = mqb_async_run_job(m->core, &MQB_EXECUTOR(sync_job, m), r, NULL, &f);
+	/* The job reads the socket: the loop stops before it can start. */
+	stop_reading(m);
+	int rc = run_client_job(m, sync_job, "mqtt subscribe", r, sync_finished);
 	if (rc) {
 		MQB_LOG_WARNING(LOG, "subscription change postponed: %s", mqb_strerror(rc));
 		sync_req_free(r);
 		m->dirty = true;
+		start_reading(m);
 		ev_timer_start(loop, w);
 		return;
 	}
-	stop_reading(m);
 	m->state = ST_SYNCING;
-	if (mqb_future_async_add_done(f, sync_finished, r)) {
-		MQB_LOG_ERROR(LOG, "out of memory while changing subscriptions");
-		m->client_lost = true;
-		mqb_future_unref(f);
-	}
 	return;
 nomem:
 	if (r)
