@@ -1,18 +1,23 @@
-/* A small demonstration of the async core, run by `./quickstart run` until
- * the bridge exists: a coroutine ticks, executor jobs do blocking reads of
- * /proc, a service toggles a switch, and a listener prints every change. */
+/* A small demonstration of the async core and the MQTT client, run by
+ * `./quickstart run` until the bridge exists: a coroutine ticks, executor
+ * jobs do blocking reads of /proc, a service toggles a switch, a listener
+ * prints every change and, given a broker port, publishes it to MQTT, where
+ * <base>/switch/demo/set turns into a service call. */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <ev.h>
 
 #include "mqbridge/bus.h"
 #include "mqbridge/core.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/log.h"
+#include "mqbridge/mqtt.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 
@@ -69,14 +74,41 @@ static int ticker(void *ud, void *arg, void **result)
 	return 0;
 }
 
+#define BASE "mqbridge-demo"
+
 /* CALLBACK listener: runs inside the state write that fired it. */
 static int print_change(void *ud, void *arg, void **result)
 {
+	struct mqb_core *core = ud;
 	const struct mqb_state *old = mqb_event_old_state(arg), *new = mqb_event_new_state(arg);
 	printf("%-22s %8s -> %s\n", mqb_event_entity_id(arg), old ? mqb_state_value(old) : "(new)",
 	       new ? mqb_state_value(new) : "(removed)");
 	fflush(stdout);
+	if (new) {
+		/* <base>/<domain>/<object_id>/state, retained (DESIGN §8). */
+		char topic[300];
+		snprintf(topic, sizeof topic, BASE "/%.*s/%s/state", (int)mqb_state_domain_len(new),
+			 mqb_state_domain(new), mqb_state_object_id(new));
+		const char *v = mqb_state_value(new);
+		mqb_mqtt_async_publish(core, topic, v, strlen(v), 1, true, NULL);
+	}
 	return 0;
+}
+
+/* CALLBACK subscription handler: a command topic becomes a service call. */
+static int on_set(void *ud, void *arg, void **result)
+{
+	struct mqb_core *core = ud;
+	const char *p = mqb_mqtt_message_payload(arg);
+	const char *service = strcasecmp(p, "ON") == 0 ? "turn_on"
+			      : strcasecmp(p, "OFF") == 0 ? "turn_off" : "toggle";
+	return mqb_services_async_call(core, "switch", service, NULL, NULL);
+}
+
+static int turn(void *ud, void *arg, void **result)
+{
+	return mqb_states_async_set(ud, "switch.demo", strcmp(mqb_service_call_service(arg),
+						       "turn_on") == 0 ? "on" : "off", NULL, false);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -84,7 +116,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	mqb_core_async_stop(w->data, 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct mqb_core *core;
 	int rc = mqb_core_new(NULL, &core);
@@ -93,8 +125,25 @@ int main(void)
 		return 1;
 	}
 	struct ev_loop *loop = mqb_core_async_loop(core);
-	mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED, &MQB_CALLBACK(print_change, NULL), NULL);
+	if (argc > 1) {
+		struct mqb_mqtt_options o;
+		mqb_mqtt_options_init(&o);
+		o.host = "127.0.0.1";
+		o.port = atoi(argv[1]);
+		o.client_id = "mqbridge-demo";
+		o.base_topic = BASE;
+		o.reconnect_max = 5;
+		if ((rc = mqb_mqtt_new(core, &o)) ||
+		    (rc = mqb_mqtt_async_subscribe(core, BASE "/switch/demo/set", 1,
+						   &MQB_CALLBACK(on_set, core), NULL))) {
+			fprintf(stderr, "core-demo: mqtt: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED, &MQB_CALLBACK(print_change, core), NULL);
 	mqb_services_async_register(core, "switch", "toggle", &MQB_CALLBACK(toggle, core), NULL, NULL);
+	mqb_services_async_register(core, "switch", "turn_on", &MQB_CALLBACK(turn, core), NULL, NULL);
+	mqb_services_async_register(core, "switch", "turn_off", &MQB_CALLBACK(turn, core), NULL, NULL);
 	mqb_states_async_set(core, "switch.demo", "off", NULL, false);
 	mqb_async_add_job(core, &MQB_COROUTINE(ticker, core), NULL, NULL, NULL);
 
