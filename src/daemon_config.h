@@ -11,14 +11,17 @@
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
 
+struct config_derived;
+
 struct daemon_config {
-	struct mqb_conf_doc *doc;        /* owns every string below */
+	struct mqb_conf_doc *doc;        /* owns the strings below that come from the file */
+	struct config_derived *derived;  /* owns the ones made up (node_id from the host name, ...) */
 	const char *node_id;             /* [a-z0-9_-]; default: the host name, sanitised */
 	const char *name;                /* device name shown by Home Assistant */
 	bool have_log_level;
 	enum mqb_log_level log_level;
 	struct mqb_core_options core;    /* executor_threads, ... */
-	bool have_mqtt;                  /* an mqtt: block with connection settings */
+	bool have_mqtt;                  /* an mqtt: block (entities alone use the default broker) */
 	struct mqb_mqtt_options mqtt;    /* base_topic defaults to mqbridge/<node_id> */
 	bool discovery;                  /* true */
 	const char *discovery_prefix;    /* "homeassistant" */

@@ -1,22 +1,34 @@
 #!/bin/sh
-# Sums cmocka's results over the test logs of the given build directories
-# and prints "N passed, N failed". A test program that ended without a
-# cmocka summary (it crashed or was killed) counts as one failure.
+# Sums the test results of the given build directories and prints
+# "N passed, N failed". cmocka programs count their cases (from the summary
+# in their log); other tests count once, by automake's verdict in their .trs
+# file. A cmocka program that ended without a summary (it crashed or was
+# killed) counts as one failure.
 set -eu
 passed=0
 failed=0
 for dir in "$@"; do
-	for log in "$dir"/t/test_*.log; do
-		[ -f "$log" ] || continue
-		p=$(sed -n 's/.*\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-		f=$(sed -n 's/.*\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-		if [ -z "$p" ] && [ -z "$f" ]; then
-			echo "count-tests: $log has no cmocka summary: counted as failed" >&2
-			failed=$((failed + 1))
+	for trs in "$dir"/t/*.trs; do
+		[ -f "$trs" ] || continue
+		log=${trs%.trs}.log
+		verdict=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+		p=$(sed -n 's/.*\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" 2>/dev/null | tail -n 1)
+		f=$(sed -n 's/.*\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" 2>/dev/null | tail -n 1)
+		if [ -n "$p$f" ]; then
+			passed=$((passed + ${p:-0}))
+			failed=$((failed + ${f:-0}))
 			continue
 		fi
-		passed=$((passed + ${p:-0}))
-		failed=$((failed + ${f:-0}))
+		cmocka=no
+		grep -q '^\[==========\]' "$log" 2>/dev/null && cmocka=yes
+		case "$cmocka:$verdict" in
+		no:PASS) passed=$((passed + 1)) ;;
+		no:SKIP) ;;
+		*)
+			echo "count-tests: $log: no summary, verdict ${verdict:-none}: counted as failed" >&2
+			failed=$((failed + 1))
+			;;
+		esac
 	done
 done
 echo "$passed passed, $failed failed"

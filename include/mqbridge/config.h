@@ -139,9 +139,12 @@ struct mqb_schema {
 /* Check node against schema, write what it finds (and the defaults) into
  * target, and add every problem to errs with path as the prefix: unknown
  * keys (with "did you mean" when a known key is close), wrong types naming
- * the expected one, values out of range, missing required keys, duplicate
- * keys. Strings stored point into the document. Returns the number of
- * errors added. Thread: any. */
+ * the expected one, values out of range, missing required keys. Duplicate
+ * keys are the loader's. Strings stored point into the document; a LIST
+ * key stores its node (the sequence, or a single item standing for one).
+ * node NULL means the mapping is absent (only defaults are stored); target
+ * NULL means validate only. Returns the number of problems found (also
+ * those it ran out of memory recording). Thread: any. */
 size_t mqb_schema_apply(const struct mqb_schema *s, const struct mqb_conf_node *node,
 			const char *path, void *target, struct mqb_conf_errors *errs);
 
