@@ -11,26 +11,7 @@
 
 #include "mqbridge/config.h"
 
-/* The builder interface conf_load.c uses (declared there as well: the
- * project has no private conf header yet). */
-enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4 };
-struct mqb_conf_doc *conf__doc_new(void);
-void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n);
-char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n);
-void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *root);
-struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
-				     const struct mqb_conf_mark *mark, const char *text, size_t len,
-				     unsigned flags);
-int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
-			    const struct mqb_conf_node *const *v, size_t nv);
-struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb_conf_node *n,
-				      const struct mqb_conf_mark *mark, unsigned add_flags);
-void conf__node_mark_secret(const struct mqb_conf_node *n);
-size_t conf__node_weight(const struct mqb_conf_node *n);
-unsigned conf__node_height(const struct mqb_conf_node *n);
-bool conf__node_broken(const struct mqb_conf_node *n);
-int conf__errorv(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
-		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+#include "conf_impl.h"
 
 /* ---- nodes -------------------------------------------------------------- */
 

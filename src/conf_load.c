@@ -19,25 +19,7 @@
 #include "hashmap.h"
 #include "mqbridge/config.h"
 
-/* conf.c's builder interface (defined there; no private header yet). */
-enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4 };
-struct mqb_conf_doc *conf__doc_new(void);
-void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n);
-char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n);
-void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *root);
-struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
-				     const struct mqb_conf_mark *mark, const char *text, size_t len,
-				     unsigned flags);
-int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
-			    const struct mqb_conf_node *const *v, size_t nv);
-struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb_conf_node *n,
-				      const struct mqb_conf_mark *mark, unsigned add_flags);
-void conf__node_mark_secret(const struct mqb_conf_node *n);
-size_t conf__node_weight(const struct mqb_conf_node *n);
-unsigned conf__node_height(const struct mqb_conf_node *n);
-bool conf__node_broken(const struct mqb_conf_node *n);
-int conf__errorv(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
-		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+#include "conf_impl.h"
 
 #define DEFAULT_FILE_SIZE ((size_t)1 << 20)
 #define DEFAULT_DEPTH 64u
@@ -825,7 +807,8 @@ static const struct mqb_conf_node *do_include_dir(struct file *f, const struct m
 		result = stopped(L) ? NULL : broken(L, m);
 		goto out;
 	}
-	qsort(files.v, files.n, sizeof *files.v, cmp_names);
+	if (files.n)
+		qsort(files.v, files.n, sizeof *files.v, cmp_names);
 	for (size_t i = 0; i < files.n && !stopped(L); i++) {
 		const char *path = join(L, dir, files.v[i]);
 		if (!path)
@@ -1235,8 +1218,8 @@ static void on_end(struct file *f)
 	if (!f->nframes)
 		return;
 	struct frame fr = f->frames[--f->nframes];
-	const struct mqb_conf_node *const *kids = f->pending.v + fr.start;
 	size_t n = f->pending.n - fr.start;
+	const struct mqb_conf_node *const *kids = n ? f->pending.v + fr.start : NULL;
 	if (mqb_conf_kind(fr.node) == MQB_CONF_MAP)
 		finish_map(L, fr.node, kids, n, true);
 	else if (conf__node_set_children(L->doc, fr.node, kids, n) < 0)
