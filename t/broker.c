@@ -60,6 +60,9 @@ static bool launch(struct tu_broker *b)
 		"allow_anonymous true\n"
 		"set_tcp_nodelay true\n"
 		"persistence false\n"
+		/* Tests count every message: a slow client (sanitizers) must
+		 * not have them dropped by the default 1000-message queue. */
+		"max_queued_messages 0\n"
 		"user root\n"
 		"log_dest file %s\n"
 		"log_type all\n"
