@@ -451,3 +451,21 @@ void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to)
 		fprintf(to, "%s\n", err->message);
 	}
 }
+
+void mqb_conf_verror_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+			const char *path, const char *fmt, va_list ap)
+{
+	struct mqb_conf_mark m;
+	if (node)
+		m = mqb_conf_mark(node);
+	conf__errorv(e, node ? &m : NULL, path, fmt, ap);
+}
+
+void mqb_conf_error_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+		       const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mqb_conf_verror_at(e, node, path, fmt, ap);
+	va_end(ap);
+}

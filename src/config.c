@@ -222,15 +222,10 @@ static char *__attribute__((format(printf, 1, 2))) path_fmt(const char *fmt, ...
 static void __attribute__((format(printf, 4, 5)))
 err(struct load *l, const struct mqb_conf_node *at, const char *path, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	mqb_conf_verror_at(l->errs, at, path, fmt, ap);
 	va_end(ap);
-	struct mqb_conf_mark m;
-	if (at)
-		m = mqb_conf_mark(at);
-	mqb_conf_error(l->errs, at ? &m : NULL, path, "%s", msg);
 	l->found++;
 }
 

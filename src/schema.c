@@ -529,15 +529,10 @@ struct walk {
 static void __attribute__((format(printf, 3, 4)))
 err(struct walk *w, const struct mqb_conf_node *at, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	mqb_conf_verror_at(w->errs, at, path_str(&w->path), fmt, ap);
 	va_end(ap);
-	struct mqb_conf_mark m;
-	if (at)
-		m = mqb_conf_mark(at);
-	mqb_conf_error(w->errs, at ? &m : NULL, path_str(&w->path), "%s", msg);
 	w->found++;
 }
 

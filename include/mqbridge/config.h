@@ -65,6 +65,13 @@ void mqb_conf_errors_fini(struct mqb_conf_errors *e);
 /* Add one error. mark may be NULL (no position known). */
 void mqb_conf_error(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Add one error at node's position (node NULL: none known). For checks
+ * beyond what a schema table says. */
+void mqb_conf_error_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+		       const char *path, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mqb_conf_verror_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+			const char *path, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 /* One line per error, "file:line:column: path: message\n", in the order
  * found. */
 void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to);
