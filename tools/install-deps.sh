@@ -7,7 +7,8 @@ PACKAGES="gcc make autoconf automake libtool pkg-config
 clang-14 libclang-rt-14-dev
 libev-dev libjansson-dev libyaml-dev libcmocka-dev libpaho-mqtt-dev
 mosquitto mosquitto-clients libmosquitto-dev
-valgrind mandoc openssl"
+valgrind mandoc openssl
+python3 python3-jinja2"
 
 missing=
 for p in $PACKAGES; do

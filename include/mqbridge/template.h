@@ -1,0 +1,71 @@
+/* Templates: Home Assistant's Jinja2 dialect, compiled once (when the
+ * configuration loads) and rendered without I/O under bounds on loop
+ * iterations, recursion and output size. A render records the entities it
+ * read, so template entities know when to render again. */
+#ifndef MQBRIDGE_TEMPLATE_H
+#define MQBRIDGE_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+struct mqb_core;
+
+/* A compiled template: immutable; may be rendered from several threads at
+ * once when no core is involved (states() and friends need the loop). */
+struct mqb_template;
+
+/* Where and what went wrong; line and column are 1-based within the
+ * template text (a configuration error adds the text's own position). */
+struct mqb_tpl_error {
+	unsigned line, column;
+	char message[256];
+};
+
+/* Compile text. 0; -EINVAL for a syntax error or an unknown filter,
+ * function or test, with err filled in; -ENOMEM. Thread: any. */
+int mqb_template_compile(const char *text, size_t len, struct mqb_template **out,
+			 struct mqb_tpl_error *err);
+void mqb_template_free(struct mqb_template *t); /* accepts NULL */
+/* True when text has no {{ }} or {% %}: rendering is copying. */
+bool mqb_template_is_static(const struct mqb_template *t);
+/* True when it calls now() or utcnow(): template entities re-render it
+ * once a minute. */
+bool mqb_template_uses_now(const struct mqb_template *t);
+
+struct mqb_tpl_vars {
+	/* value: the raw payload (may hold NULs; NULL means undefined). */
+	const char *value;
+	size_t value_len;
+	/* value_json: parsed from value on first use when NULL (a payload
+	 * that is not JSON leaves it undefined, as in Home Assistant). */
+	const json_t *value_json;
+	const json_t *trigger;      /* NULL: undefined */
+	const json_t *this_state;   /* `this`: the entity's own state object; NULL: undefined */
+	const json_t *variables;    /* extra top-level names (an object); may be NULL */
+	/* states(), is_state(), state_attr(), expand(), states.domain.x read
+	 * the core's state machine: render on the loop thread. NULL: every
+	 * entity is unknown. */
+	struct mqb_core *core;
+	double now;                 /* Unix time for now(); 0: the wall clock */
+	/* Called once per entity id read (for dependency tracking). */
+	void (*on_entity)(void *ud, const char *entity_id);
+	void *ud;
+};
+
+struct mqb_tpl_limits {
+	unsigned max_iterations;    /* loop iterations in one render (100,000) */
+	unsigned max_depth;         /* nesting of calls and blocks (64) */
+	size_t max_output;          /* bytes of output (256 KiB) */
+};
+
+/* Render t. 0 with *out (NUL-terminated, malloc'd, caller frees) and *len;
+ * -EINVAL a render error (err: e.g. "float got invalid input 'abc'");
+ * -E2BIG output over the bound; -ELOOP iterations or depth over the bound;
+ * -ENOMEM. lim may be NULL for the defaults. Thread: any without a core;
+ * the loop thread with one. */
+int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+			const struct mqb_tpl_limits *lim, char **out, size_t *len,
+			struct mqb_tpl_error *err);
+
+#endif
