@@ -19,6 +19,17 @@ for dir in "$@"; do
 			failed=$((failed + ${f:-0}))
 			continue
 		fi
+		# A script that ends with its own "N passed, N failed" line.
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null | tail -n 1)
+		if [ -n "$line" ] && [ "$verdict" != SKIP ]; then
+			p=${line%% passed*}
+			f=${line#*passed, }
+			f=${f%% failed*}
+			passed=$((passed + p))
+			failed=$((failed + f))
+			[ "$verdict" = PASS ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+			continue
+		fi
 		cmocka=no
 		grep -q '^\[==========\]' "$log" 2>/dev/null && cmocka=yes
 		case "$cmocka:$verdict" in

@@ -1,0 +1,127 @@
+/* bench_template: renders per second of the most common MQTT value
+ * template, `{{ value_json.temperature | float | round(1) }}`, over a ~120-byte
+ * JSON payload given as the raw string each time (vars.value_json NULL, so
+ * the JSON parse is part of every render). bench/run-template.sh puts the
+ * figure beside Jinja2's, measured in the same run.
+ *
+ * usage: bench_template [-n N] [--callgrind] [--check]
+ *   -n N         renders in the measured loop (default 1,000,000; 1,000
+ *                with --callgrind)
+ *   --callgrind  count only the measured loop (CALLGRIND_START/STOP_
+ *                INSTRUMENTATION; run under --instr-atstart=no)
+ *   --check      render once and print the output
+ * Prints: "renders_per_sec R", "ns_per_render X", "output O". */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mqbridge/template.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef HAVE_CALLGRIND
+#define HAVE_CALLGRIND 0
+#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
+#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
+#endif
+
+static const char TEMPLATE[] = "{{ value_json.temperature | float | round(1) }}";
+static const char PAYLOAD[] = "{\"temperature\": 21.456, \"humidity\": 55, \"battery\": 97, "
+			      "\"linkquality\": 120, \"voltage\": 3012, \"id\": \"sensor-1\"}";
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void render_once(const struct mqb_template *t, char **out, size_t *len)
+{
+	struct mqb_tpl_vars vars;
+	struct mqb_tpl_error err;
+	int rc;
+
+	memset(&vars, 0, sizeof vars);
+	vars.value = PAYLOAD;
+	vars.value_len = sizeof PAYLOAD - 1;
+	vars.now = 1700000000.0;
+	rc = mqb_template_render(t, &vars, NULL, out, len, &err);
+	if (rc != 0) {
+		fprintf(stderr, "bench_template: render: %s (%d)\n", err.message, rc);
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	bool cg = false, check = false;
+	long n = -1;
+	char *out = NULL;
+	size_t len = 0;
+	double t0, t1;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--callgrind")) {
+			cg = true;
+		} else if (!strcmp(argv[i], "--check")) {
+			check = true;
+		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			n = strtol(argv[++i], NULL, 10);
+		} else {
+			fprintf(stderr, "usage: bench_template [-n N] [--callgrind] [--check]\n");
+			return 2;
+		}
+	}
+	if (n <= 0)
+		n = cg ? 1000 : 1000000;
+	if (cg && !HAVE_CALLGRIND) {
+		fprintf(stderr, "bench_template: built without valgrind/callgrind.h\n");
+		return 2;
+	}
+	rc = mqb_template_compile(TEMPLATE, sizeof TEMPLATE - 1, &t, &err);
+	if (rc != 0) {
+		fprintf(stderr, "bench_template: compile: %s (%d)\n", err.message, rc);
+		return 1;
+	}
+	render_once(t, &out, &len); /* warm-up, and the output to check */
+	printf("output %s\n", out);
+	free(out);
+	if (check) {
+		mqb_template_free(t);
+		return 0;
+	}
+	/* Warm-up: caches and the allocator settle before the measured loop. */
+	for (long i = 0; i < (n < 10000 ? n : 10000); i++) {
+		render_once(t, &out, &len);
+		free(out);
+	}
+	if (cg)
+		CALLGRIND_START_INSTRUMENTATION;
+	t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		render_once(t, &out, &len);
+		free(out);
+	}
+	t1 = now_s();
+	if (cg)
+		CALLGRIND_STOP_INSTRUMENTATION;
+	printf("renders %ld\n", n);
+	printf("renders_per_sec %.0f\n", (double)n / (t1 - t0));
+	printf("ns_per_render %.1f\n", (t1 - t0) * 1e9 / (double)n);
+	mqb_template_free(t);
+	return 0;
+}

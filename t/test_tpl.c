@@ -1,0 +1,556 @@
+/* The template engine's own behaviour: syntax, evaluation, Python's value
+ * semantics and formatting, errors with positions, bounds, and allocation
+ * failures. (The differential suite against real Jinja2 lives elsewhere.) */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+
+#include "testutil.h"
+#include "internal.h"
+#include "tpl_int.h"
+#include "mqbridge/template.h"
+
+struct rcase {
+	const char *tpl, *value, *expect;
+};
+
+static int render(const char *tpl, const char *value, const struct mqb_tpl_limits *lim, char **out,
+		  struct mqb_tpl_error *err)
+{
+	struct mqb_template *t;
+	int rc = mqb_template_compile(tpl, strlen(tpl), &t, err);
+	if (rc)
+		return rc;
+	struct mqb_tpl_vars v = { .value = value, .value_len = value ? strlen(value) : 0 };
+	size_t len;
+	rc = mqb_template_render(t, &v, lim, out, &len, err);
+	if (rc == 0)
+		assert_int_equal(len, strlen(*out));
+	mqb_template_free(t);
+	return rc;
+}
+
+static void check_cases(const struct rcase *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *out = NULL;
+		struct mqb_tpl_error err = { 0 };
+		int rc = render(c[i].tpl, c[i].value, NULL, &out, &err);
+		if (rc != 0 || strcmp(out, c[i].expect) != 0) {
+			print_error("template %s\n  value %s\n  expected [%s]\n  got rc=%d [%s] %s\n",
+				    c[i].tpl, c[i].value ? c[i].value : "(none)", c[i].expect, rc,
+				    out ? out : "", rc ? err.message : "");
+			free(out);
+			fail();
+		}
+		free(out);
+	}
+}
+
+#define CHECK(cases) check_cases(cases, sizeof cases / sizeof cases[0])
+
+static void mqtt_value_templates_render_as_jinja_does(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ value_json.temperature }}", "{\"temperature\": 21.5}", "21.5" },
+		{ "{{ value_json['DHT11']['Temperature'] }}", "{\"DHT11\": {\"Temperature\": 22}}", "22" },
+		{ "{{ value_json.ENERGY.Power }}", "{\"ENERGY\": {\"Power\": 7}}", "7" },
+		{ "{{ value_json.temperature | float | round(1) }}", "{\"temperature\": 21.456}", "21.5" },
+		{ "{{ value }}", "raw payload", "raw payload" },
+		{ "{{ value | float * 2 }}", "2.5", "5.0" },
+		{ "{% if value_json.status == 'closed' %}closed{% else %}open{% endif %}",
+		  "{\"status\": \"closed\"}", "closed" },
+		{ "{% if not value_json.x %}none{% endif %}", "{\"x\": 0}", "none" },
+		{ "{{ value.split('next')[0] }}", "abcnextdef", "abc" },
+		{ "{{ value_json.status | default('unknown') }}", "{\"a\": 1}", "unknown" },
+		{ "{{ value[2:4] | int }}", "ab12cd", "12" },
+		{ "{{ value_json }}", "not json", "" },
+		{ "{{ value_json }}", "21.5", "21.5" },
+		{ "{{ value_json is defined }}", "{nope", "False" },
+		{ "{{ value_json.list[1] }}", "{\"list\": [1, 2]}", "2" },
+		{ "{{ value_json.b }}|{{ value_json.n }}", "{\"b\": true, \"n\": null}", "True|None" },
+		{ "{{ value_json }}", "{\"a\": [1, \"x\", 1.0]}", "{'a': [1, 'x', 1.0]}" },
+		{ "{{ value }}", "", "" },
+	};
+	CHECK(c);
+}
+
+static void expressions_follow_jinja_precedence_and_python_arithmetic(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ 1 + 2 * 3 }}", NULL, "7" },
+		{ "{{ (1 + 2) * 3 }}", NULL, "9" },
+		{ "{{ 7 // -2 }} {{ -7 % 3 }} {{ 7.5 // 2 }} {{ -7.5 % 2 }}", NULL, "-4 2 3.0 0.5" },
+		{ "{{ 2 ** 10 }} {{ 2 ** -1 }} {{ -2**2 }} {{ 2**3**2 }}", NULL, "1024 0.5 4 64" },
+		{ "{{ 10/4 }} {{ 10/5 }}", NULL, "2.5 2.0" },
+		{ "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ true == 1 }}", NULL,
+		  "True False True True" },
+		{ "{{ 'a' in 'cat' }} {{ 2 not in [1,2] }} {{ 'k' in {'k': 1} }}", NULL,
+		  "True False True" },
+		{ "{{ 1 if 0 }}|{{ 1 if 1 else 2 }}|{{ none or 'x' }}|{{ 0 and 1 }}|{{ not 0 }}", NULL,
+		  "|1|x|0|True" },
+		{ "{{ 'a' ~ 1 ~ none ~ 2.50 }}", NULL, "a1None2.5" },
+		{ "{{ 3 * 'ab' }} {{ [1] * 2 }} {{ [1] + [2] }} {{ 'a' + 'b' }}", NULL,
+		  "ababab [1, 1] [1, 2] ab" },
+		{ "{{ -1|abs }} {{ - 3 }} {{ +3 }}", NULL, "1 -3 3" },
+		{ "{{ not 1 == 2 }} {{ not x is defined }}", NULL, "True True" },
+		{ "{{ 1_000 }} {{ 1e3 }} {{ 2.5e-3 }} {{ 0.5 }}", NULL, "1000 1000.0 0.0025 0.5" },
+		{ "{{ \"a\" \"b\" }} {{ 'it\\'s' }} {{ \"tab\\tx\" }}", NULL, "ab it's tab\tx" },
+		{ "{{ true }} {{ True }} {{ none }} {{ None }} {{ false }}", NULL,
+		  "True True None None False" },
+		{ "{{ [1, 'a', none, 1.5, true, {'k': [1]}] }}", NULL,
+		  "[1, 'a', None, 1.5, True, {'k': [1]}]" },
+		{ "{{ [\"it's\", 'a\"b', 'n\\n'] }}", NULL, "[\"it's\", 'a\"b', 'n\\n']" },
+		{ "{{ 'abc'[::-1] }} {{ [1,2,3,4][1:3] }} {{ 'hello'[-3:] }} {{ [1,2,3][::2] }}", NULL,
+		  "cba [2, 3] llo [1, 3]" },
+		{ "{{ 'abc'[1] }} {{ 'abc'[-1] }} {{ [1,2][5] }}|", NULL, "b c |" },
+		{ "{{ {'a': {'b': 1}}}}", NULL, "{'a': {'b': 1}}" },
+		{ "{{ x.y if x is defined else 'no' }}", NULL, "no" },
+		{ "{{ 9223372036854775807 }}", NULL, "9223372036854775807" },
+		{ "{{ \"\\u00e4bc\"|length }} {{ 'äbc'[1] }} {{ 'äbc'[:1] }}", NULL, "3 b ä" },
+	};
+	CHECK(c);
+}
+
+static void statements_and_whitespace_control_work(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{% set x = 5 %}{% set a, b = 1, 2 %}{{ x + a + b }}", NULL, "8" },
+		{ "{% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }}{{ ',' if not loop.last }}"
+		  "{% endfor %}", NULL, "a=1,b=2" },
+		{ "{% for i in range(3) %}{{ loop.index0 }}{{ loop.index }}{{ loop.revindex }}"
+		  "{{ loop.first }}{{ loop.length }}{{ loop.cycle('x','y') }} {% endfor %}", NULL,
+		  "013True3x 122False3y 231False3x " },
+		{ "{% for i in [] %}x{% else %}empty{% endfor %}", NULL, "empty" },
+		{ "{% for x in [1,2,3,4] if x is even %}{{ x }}{{ loop.length }}{% endfor %}", NULL, "2242" },
+		{ "{% for i in range(3) %}{% if i == 0 %}{% set x = 5 %}{% endif %}{{ x }}{% endfor %}{{ x }}",
+		  NULL, "5" },
+		{ "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}", NULL, "1" },
+		{ "{% set ns = namespace(t=0) %}{% for i in range(4) %}{% set ns.t = ns.t + i %}"
+		  "{% endfor %}{{ ns.t }}", NULL, "6" },
+		{ "{% if 1 %}a{% elif 2 %}b{% else %}c{% endif %}{% if 0 %}a{% elif 2 %}b{% else %}c"
+		  "{% endif %}{% if 0 %}a{% elif 0 %}b{% else %}c{% endif %}", NULL, "abc" },
+		{ "a\n{%- if 1 -%}\n b \n{%- endif %}\nc\n", NULL, "ab\nc" },
+		{ "line\n", NULL, "line" },
+		{ "line\n\n", NULL, "line\n" },
+		{ "{% if 1 %}\nx\n{% endif %}\n", NULL, "\nx\n" },
+		{ "{% raw %}{{ x }}{% endraw %} {#- c -#} y", NULL, "{{ x }}y" },
+		{ "a {# comment #}b", NULL, "a b" },
+		{ "{{- ' x ' -}}  ", NULL, " x " },
+		{ "{% set s %}inner {{ 1 }}{% endset %}[{{ s }}]", NULL, "[inner 1]" },
+		{ "{% for x in 'ab' %}{{ x }}.{% endfor %}", NULL, "a.b." },
+		{ "{% for x in {'a': 1} %}{{ x }}{% endfor %}", NULL, "a" },
+		{ "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}", NULL, "37" },
+		{ "{% for x in [1,2] %}{% for y in [3,4] %}{{ x * y }},{% endfor %}{% endfor %}", NULL,
+		  "3,4,6,8," },
+		{ "a\r\nb", NULL, "a\nb" },
+	};
+	CHECK(c);
+}
+
+static void jinja_filters_tests_and_methods_behave_as_documented(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ 'Hello World'|lower }} {{ 'hello world'|title }} {{ 'hELLO'|capitalize }}", NULL,
+		  "hello world Hello World Hello" },
+		{ "[{{ '  x  '|trim }}] {{ 'aaa'|replace('a','b',2) }} {{ 'x'|upper }}", NULL, "[x] bba X" },
+		{ "{{ [3,1,2]|sort }} {{ [3,1,2]|sort(reverse=true) }} {{ ['b','A','c']|sort }}", NULL,
+		  "[1, 2, 3] [3, 2, 1] ['A', 'b', 'c']" },
+		{ "{{ [1,2,2,3]|unique|list }} {{ [1,5,3]|max }} {{ [1,5,3]|min }} {{ [1,2,3]|sum }}", NULL,
+		  "[1, 2, 3] 5 1 6" },
+		{ "{{ [1,2,3]|join(', ') }} {{ [1,2,3]|first }} {{ [1,2,3]|last }} {{ 'abc'|length }}",
+		  NULL, "1, 2, 3 1 3 3" },
+		{ "{{ {'a':1}|count }} {{ 'abc'|list }}", NULL, "1 ['a', 'b', 'c']" },
+		{ "{{ [{'a':1,'b':'x'},{'a':2,'b':'y'}]|selectattr('a','gt',1)|map(attribute='b')|list }}",
+		  NULL, "['y']" },
+		{ "{{ [{'a':1},{'a':2}]|rejectattr('a','eq',1)|list }}", NULL, "[{'a': 2}]" },
+		{ "{{ [1,2,3,4]|select('odd')|list }} {{ [1,2,3,4]|reject('even')|list }}", NULL,
+		  "[1, 3] [1, 3]" },
+		{ "{{ ['1','2']|map('int')|sum }} {{ [0, 1, '']|select|list }}", NULL, "3 [1]" },
+		{ "{{ {'b': 1, 'a': [1, 2.5, none, true, 'x<y']}|tojson }}", NULL,
+		  "{\"a\": [1, 2.5, null, true, \"x\\u003cy\"], \"b\": 1}" },
+		{ "{{ '%s is %d'|format('x', 3) }} {{ '%.2f' % 3.14159 }} {{ '%05.1f|%-3s|' % (2.25, 'a') }}",
+		  NULL, "x is 3 3.14 002.2|a  |" },
+		{ "{{ '{} and {:.1f}'.format('a', 2.25) }} {{ '{0}{0}{n}'.format(1, n=2) }}", NULL,
+		  "a and 2.2 112" },
+		{ "{{ 'a,b,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.rsplit(' ', 1) }}", NULL,
+		  "['a', 'b', 'c'] ['a', 'b'] ['a b', 'c']" },
+		{ "{{ 'abc'.startswith('a') }} {{ 'abc'.endswith(('x', 'c')) }} {{ 'abc'.find('c') }}",
+		  NULL, "True True 2" },
+		{ "{{ 'a-b'.replace('-', '_') }} {{ '-'.join(['a', 'b']) }} {{ 'aXa'.count('a') }}", NULL,
+		  "a_b a-b 2" },
+		{ "{{ ' x '.strip() }}|{{ 'xxyxx'.lstrip('x') }}|{{ 'hello world'.title() }}", NULL,
+		  "x|yxx|Hello World" },
+		{ "{{ {'a':1}.get('a') }} {{ {'a':1}.get('b', 2) }} {{ {'a':1}.get('b') }}", NULL, "1 2 None" },
+		{ "{{ {'a':1}.keys()|list }} {{ {'a':1}.values()|list }} {{ [1,2,1].count(1) }}"
+		  " {{ [5,6].index(6) }}", NULL, "['a'] [1] 2 1" },
+		{ "{{ x is defined }} {{ 1 is number }} {{ 'a' is string }} {{ {} is mapping }}", NULL,
+		  "False True True True" },
+		{ "{{ none is none }} {{ 3 is divisibleby 3 }} {{ 4 is even }} {{ 1 is not odd }}", NULL,
+		  "True True True False" },
+		{ "{{ 1 is integer }} {{ 1.0 is float }} {{ true is boolean }} {{ 'A' is upper }}", NULL,
+		  "True True True True" },
+		{ "{{ 2 is in [1, 2] }} {{ 2 is eq 2 }} {{ 3 is gt(2) }} {{ 'x' is iterable }}", NULL,
+		  "True True True True" },
+		{ "{{ 1.0|int }} {{ '3.7'|int }} {{ 'x'|int(5) }} {{ '1e3'|float }} {{ 2.675|round(2) }}",
+		  NULL, "1 3 5 1000.0 2.67" },
+		{ "{{ 'abc'|center(9) }}|{{ 'hello world foo'|truncate(9) }}|{{ 'one two'|wordcount }}",
+		  NULL, "   abc   |hello...|2" },
+		{ "{{ [1,2,3,4,5]|batch(2)|list }} {{ [1,2]|reverse|list }} {{ 'abc'|reverse }}", NULL,
+		  "[[1, 2], [3, 4], [5]] [2, 1] cba" },
+		{ "{{ dict(a=1) }} {{ range(2, 10, 3)|list }} {{ namespace(a=1).a }}", NULL,
+		  "{'a': 1} [2, 5, 8] 1" },
+		{ "{{ foo|default('d') }} {{ ''|default('e', true) }} {{ ''|d('f') }}|", NULL, "d e |" },
+		{ "{{ [1, 2]|string }} {{ 5|string ~ 'x' }}", NULL, "[1, 2] 5x" },
+		{ "{{ [{'n': 'b'}, {'n': 'a'}]|sort(attribute='n')|map(attribute='n')|join }}", NULL, "ab" },
+		{ "{{ [[1, 2]]|map('first')|list }} {{ [1.5, 2]|sum(start=1) }}", NULL, "[1] 4.5" },
+	};
+	CHECK(c);
+}
+
+static void undefined_values_behave_as_jinjas_default_undefined(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ foo }}|{{ foo|length }}|{% for x in foo %}x{% endfor %}|{{ foo == none }}", NULL,
+		  "|0||False" },
+		{ "{{ foo is defined }} {{ foo is undefined }} {{ 'a' in foo }} {{ foo ~ 'x' }}", NULL,
+		  "False True False x" },
+		{ "{% if foo %}y{% else %}n{% endif %}", NULL, "n" },
+		{ "{{ none.x }}|{{ [1].x }}|{{ {'a': 1}.b }}", NULL, "||" },
+		{ "{{ value_json.a.b }}", "{\"a\": {\"c\": 1}}", "" },
+	};
+	CHECK(c);
+	static const char *const errs[] = {
+		"{{ foo.bar }}", "{{ foo[1] }}", "{{ foo + 1 }}", "{{ foo < 1 }}",
+		"{{ foo.bar is defined }}", "{{ value_json.x.y }}",
+	};
+	for (size_t i = 0; i < sizeof errs / sizeof *errs; i++) {
+		char *out = NULL;
+		struct mqb_tpl_error err = { 0 };
+		int rc = render(errs[i], "{\"a\": 1}", NULL, &out, &err);
+		if (rc != -EINVAL)
+			print_error("%s: rc %d\n", errs[i], rc);
+		assert_int_equal(rc, -EINVAL);
+		assert_non_null(strstr(err.message, "undefined"));
+		assert_null(out);
+	}
+}
+
+struct ecase {
+	const char *tpl;
+	int rc;
+	unsigned line, column;
+	const char *msg;
+};
+
+static void check_errors(const struct ecase *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *out = NULL;
+		struct mqb_tpl_error err = { 0 };
+		int rc = render(c[i].tpl, "x", NULL, &out, &err);
+		if (rc != c[i].rc || err.line != c[i].line || err.column != c[i].column ||
+		    !strstr(err.message, c[i].msg)) {
+			print_error("template %s\n  expected %d %u:%u %s\n  got %d %u:%u %s\n", c[i].tpl,
+				    c[i].rc, c[i].line, c[i].column, c[i].msg, rc, err.line,
+				    err.column, err.message);
+			fail();
+		}
+		assert_null(out);
+	}
+}
+
+static void syntax_errors_carry_line_and_column(void **s)
+{
+	static const struct ecase c[] = {
+		{ "{{ 1 +}}", -EINVAL, 1, 7, "unexpected 'end of print statement'" },
+		{ "abc {{ x }", -EINVAL, 1, 10, "unexpected '}'" },
+		{ "a\nb\n  {{ x y }}", -EINVAL, 3, 8, "unexpected 'y'" },
+		{ "{% if %}", -EINVAL, 1, 7, "unexpected 'end of statement block'" },
+		{ "{% for x in y %}", -EINVAL, 1, 17, "expected 'endfor'" },
+		{ "{% if 1 %}\n{% endfor %}", -EINVAL, 2, 4, "unknown tag 'endfor'" },
+		{ "{% frob %}", -EINVAL, 1, 4, "unknown tag 'frob'" },
+		{ "{{ 'abc }}", -EINVAL, 1, 4, "unexpected end of string" },
+		{ "{# never closed", -EINVAL, 1, 1, "missing end of comment tag" },
+		{ "{{ .5 }}", -EINVAL, 1, 4, "unexpected '.'" },
+		{ "{{ 1 is defined is true }}", -EINVAL, 1, 17, "cannot chain" },
+		{ "{{ x $ y }}", -EINVAL, 1, 6, "unexpected char '$'" },
+		{ "{{ [1, 2 }}", -EINVAL, 1, 10, "expected ','" },
+		{ "{% set = 1 %}", -EINVAL, 1, 8, "unexpected '='" },
+		{ "{% raw %}abc", -EINVAL, 1, 1, "missing endraw" },
+		{ "{{ 99999999999999999999 }}", -EINVAL, 1, 4, "too large" },
+	};
+	check_errors(c, sizeof c / sizeof *c);
+}
+
+static void unknown_filters_tests_and_functions_fail_at_compile_time(void **s)
+{
+	static const struct ecase c[] = {
+		{ "{{ foo | nope }}", -EINVAL, 1, 10, "no filter named 'nope'" },
+		{ "\n {{ 1 is frobbed }}", -EINVAL, 2, 10, "no test named 'frobbed'" },
+		{ "{{ frob(1) }}", -EINVAL, 1, 4, "no function named 'frob'" },
+		{ "{{ 'x'|lower(1, 2) }}", -EINVAL, 1, 8, "at most" },
+		{ "{{ 1 is divisibleby }}", -EINVAL, 1, 9, "needs an argument" },
+	};
+	check_errors(c, sizeof c / sizeof *c);
+}
+
+static void render_errors_report_python_messages(void **s)
+{
+	static const struct ecase c[] = {
+		{ "{{ 'a' < 1 }}", -EINVAL, 1, 4,
+		  "'<' not supported between instances of 'str' and 'int'" },
+		{ "{{ 1 + 'a' }}", -EINVAL, 1, 6, "unsupported operand type(s) for +: 'int' and 'str'" },
+		{ "{{ 1 / 0 }}", -EINVAL, 1, 6, "division by zero" },
+		{ "{{ 1 // 0 }}", -EINVAL, 1, 6, "division or modulo by zero" },
+		{ "{{ 9223372036854775807 + 1 }}", -EINVAL, 1, 24, "overflow" },
+		{ "\n{% for a, b in [1] %}{% endfor %}", -EINVAL, 2, 4, "not iterable" },
+		{ "{% for a, b in [[1]] %}{% endfor %}", -EINVAL, 1, 4, "not enough values" },
+		{ "{{ 'x'.nope() }}", -EINVAL, 1, 8, "has no attribute 'nope'" },
+		{ "{{ [1, 2]|sort(attribute=none)|first + {} }}", -EINVAL, 1, 38, "unsupported operand" },
+		{ "{{ {[1]: 2} }}", -EINVAL, 1, 4, "unhashable" },
+		{ "{{ [1]|map('nope')|list }}", -EINVAL, 1, 8, "no filter named 'nope'" },
+		{ "{% set x = 1 %}{% set x.a = 2 %}", -EINVAL, 1, 19, "non-namespace" },
+	};
+	check_errors(c, sizeof c / sizeof *c);
+}
+
+static void bounds_end_runaway_renders(void **s)
+{
+	struct mqb_tpl_limits lim = { 1000, 16, 100 };
+	char *out = NULL;
+	struct mqb_tpl_error err = { 0 };
+	double t0 = tu_now();
+	assert_int_equal(render("{% for i in range(10**9) %}{% endfor %}", NULL, NULL, &out, &err),
+			 -ELOOP);
+	assert_true(tu_now() - t0 < 1.0);
+	assert_int_equal(render("{% for i in range(10) %}{% for j in range(10) %}{% for k in range(11)"
+				" %}{% endfor %}{% endfor %}{% endfor %}", NULL, &lim, &out, &err),
+			 -ELOOP);
+	assert_int_equal(render("{{ range(10**9)|list|length }}", NULL, NULL, &out, &err), -ELOOP);
+	assert_int_equal(render("{{ [1] * 1000000000 }}", NULL, NULL, &out, &err), -ELOOP);
+	/* depth: blocks nested deeper than max_depth */
+	char deep[2000] = "";
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "{% if 1 %}");
+	strcat(deep, "x");
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "{% endif %}");
+	assert_int_equal(render(deep, NULL, &lim, &out, &err), -ELOOP);
+	assert_int_equal(render(deep, NULL, NULL, &out, &err), 0);
+	assert_string_equal(out, "x");
+	free(out);
+	/* the parser refuses absurd nesting instead of overflowing the stack */
+	char *paren = malloc(20000);
+	memset(paren, '(', 10000);
+	strcpy(paren + 10000, "1");
+	struct mqb_template *t;
+	char *wrapped = malloc(20100);
+	sprintf(wrapped, "{{ %s }}", paren);
+	assert_int_equal(mqb_template_compile(wrapped, strlen(wrapped), &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "nested too deeply"));
+	free(paren);
+	free(wrapped);
+	/* output size */
+	assert_int_equal(render("{% for i in range(200) %}x{% endfor %}", NULL, &lim, &out, &err),
+			 -E2BIG);
+	assert_int_equal(render("{{ 'x' * 1000000000 }}", NULL, NULL, &out, &err), -E2BIG);
+	assert_int_equal(render(
+		"0123456789012345678901234567890123456789012345678901234567890123456789"
+		"0123456789012345678901234567890123456789", NULL, &lim, &out, &err), -E2BIG);
+	assert_int_equal(render("{% for i in range(100) %}x{% endfor %}", NULL, &lim, &out, &err), 0);
+	assert_int_equal(strlen(out), 100);
+	free(out);
+}
+
+static void float_repr_matches_python(void **s)
+{
+	static const struct { double d; const char *r; } c[] = {
+		{ 0.1 + 0.2, "0.30000000000000004" }, { 1e-05, "1e-05" }, { 1e16, "1e+16" },
+		{ 123456789012345678.0, "1.2345678901234568e+17" }, { -0.0, "-0.0" }, { 2.0, "2.0" },
+		{ 21.5, "21.5" }, { 1.0 / 3, "0.3333333333333333" }, { 0.0, "0.0" }, { 1e15, "1000000000000000.0" },
+		{ 9999999999999998.0, "9999999999999998.0" }, { 0.0001, "0.0001" }, { 0.00001234, "1.234e-05" },
+		{ 1.5e300, "1.5e+300" }, { 5e-324, "5e-324" }, { 1.7976931348623157e308, "1.7976931348623157e+308" },
+		{ 100.0, "100.0" }, { 123.456, "123.456" }, { -1.5, "-1.5" }, { 2.675, "2.675" },
+		{ 1e22, "1e+22" }, { 1.1, "1.1" }, { 3.14159, "3.14159" }, { 1234567.0, "1234567.0" },
+		{ 0.5, "0.5" }, { INFINITY, "inf" }, { -INFINITY, "-inf" }, { NAN, "nan" },
+		{ 12345678901234567890.0, "1.2345678901234567e+19" }, { 0.001, "0.001" },
+		{ 4.35, "4.35" }, { 1e-7, "1e-07" }, { 123e-20, "1.23e-18" },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		char buf[48];
+		tv_float_repr(c[i].d, buf);
+		if (strcmp(buf, c[i].r)) {
+			print_error("%.17g: expected %s got %s\n", c[i].d, c[i].r, buf);
+			fail();
+		}
+	}
+	static const struct rcase r[] = {
+		{ "{{ 0.1 + 0.2 }} {{ 1e-5 }} {{ 1e16 }} {{ 2.0 }} {{ 1/3 }} {{ -0.0 }}", NULL,
+		  "0.30000000000000004 1e-05 1e+16 2.0 0.3333333333333333 -0.0" },
+		{ "{{ [0.1, 1e100] }} {{ {'f': 2.50} }}", NULL, "[0.1, 1e+100] {'f': 2.5}" },
+	};
+	CHECK(r);
+}
+
+static void value_json_is_parsed_lazily_or_taken_as_given(void **s)
+{
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	const char *tpl = "{{ value_json.a }}-{{ value_json.a }}";
+	assert_int_equal(mqb_template_compile(tpl, strlen(tpl), &t, &err), 0);
+	json_t *j = json_pack("{s:i}", "a", 42);
+	struct mqb_tpl_vars v = { .value = "not json", .value_len = 8, .value_json = j };
+	char *out;
+	size_t len;
+	assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "42-42");
+	free(out);
+	json_decref(j);
+	/* a payload with NULs: value keeps them */
+	v = (struct mqb_tpl_vars){ .value = "a\0b", .value_len = 3 };
+	mqb_template_free(t);
+	assert_int_equal(mqb_template_compile("{{ value|length }}", 18, &t, &err), 0);
+	assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "3");
+	free(out);
+	mqb_template_free(t);
+	/* no vars at all */
+	assert_int_equal(mqb_template_compile("[{{ value }}{{ value_json }}]", 29, &t, &err), 0);
+	assert_int_equal(mqb_template_render(t, NULL, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "[]");
+	free(out);
+	mqb_template_free(t);
+}
+
+static void variables_trigger_and_this_are_visible(void **s)
+{
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	const char *tpl = "{{ trigger.payload_json.code }} {{ this.state }} {{ mode }} {{ n + 1 }}";
+	assert_int_equal(mqb_template_compile(tpl, strlen(tpl), &t, &err), 0);
+	json_t *trig = json_pack("{s:{s:i}}", "payload_json", "code", 7);
+	json_t *self = json_pack("{s:s}", "state", "on");
+	json_t *vars = json_pack("{s:s,s:i}", "mode", "vacuum", "n", 41);
+	struct mqb_tpl_vars v = { .trigger = trig, .this_state = self, .variables = vars };
+	char *out;
+	size_t len;
+	assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "7 on vacuum 42");
+	free(out);
+	mqb_template_free(t);
+	json_decref(trig);
+	json_decref(self);
+	json_decref(vars);
+}
+
+static void static_templates_and_now_are_flagged(void **s)
+{
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	assert_int_equal(mqb_template_compile("plain {text}\n", 13, &t, &err), 0);
+	assert_true(mqb_template_is_static(t));
+	assert_false(mqb_template_uses_now(t));
+	char *out;
+	size_t len;
+	assert_int_equal(mqb_template_render(t, NULL, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "plain {text}");
+	free(out);
+	mqb_template_free(t);
+	assert_int_equal(mqb_template_compile("{# only a comment #}", 20, &t, &err), 0);
+	assert_true(mqb_template_is_static(t));
+	mqb_template_free(t);
+	assert_int_equal(mqb_template_compile("{{ 1 }}", 7, &t, &err), 0);
+	assert_false(mqb_template_is_static(t));
+	assert_false(mqb_template_uses_now(t));
+	mqb_template_free(t);
+	assert_int_equal(mqb_template_compile("", 0, &t, &err), 0);
+	assert_int_equal(mqb_template_render(t, NULL, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "");
+	free(out);
+	mqb_template_free(t);
+	mqb_template_free(NULL);
+	/* now() is Home Assistant's: flagged when its table marks it */
+	const struct tpl_builtin *now = tpl_builtin_find("now", 3, TPL_FUNCTION);
+	if (now && now->uses_now) {
+		assert_int_equal(mqb_template_compile("{{ now() }}", 11, &t, &err), 0);
+		assert_true(mqb_template_uses_now(t));
+		mqb_template_free(t);
+	}
+}
+
+static void renders_can_reuse_a_compiled_template(void **s)
+{
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	const char *tpl = "{% for i in range(50) %}{{ value_json.v * i }},{% endfor %}";
+	assert_int_equal(mqb_template_compile(tpl, strlen(tpl), &t, &err), 0);
+	for (int i = 0; i < 200; i++) {
+		char payload[32], *out;
+		size_t len;
+		snprintf(payload, sizeof payload, "{\"v\": %d}", i);
+		struct mqb_tpl_vars v = { .value = payload, .value_len = strlen(payload) };
+		assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), 0);
+		char expect[32];
+		snprintf(expect, sizeof expect, "0,%d,", i);
+		assert_memory_equal(out, expect, strlen(expect));
+		free(out);
+	}
+	mqb_template_free(t);
+}
+
+static void failing_allocations_never_crash(void **s)
+{
+	const char *tpl = "{% set ns = namespace(a=[]) %}{% for x in value_json.l|sort %}"
+			  "{{ x|string ~ '!' }}{% set ns.a = ns.a + [x] %}{% endfor %}"
+			  "{{ ns.a|tojson }}{{ 'y' * 40000 }}";
+	const char *payload = "{\"l\": [3, 1, 2], \"s\": \"text\"}";
+	bool succeeded = false;
+	for (unsigned long n = 1; n < 400 && !succeeded; n++) {
+		struct mqb_template *t = NULL;
+		struct mqb_tpl_error err;
+		mqb__alloc_fail_after(n);
+		int rc = mqb_template_compile(tpl, strlen(tpl), &t, &err);
+		if (rc == 0) {
+			struct mqb_tpl_vars v = { .value = payload, .value_len = strlen(payload) };
+			char *out = NULL;
+			size_t len;
+			rc = mqb_template_render(t, &v, NULL, &out, &len, &err);
+			if (rc == 0) {
+				assert_memory_equal(out, "1!2!3![1, 2, 3]y", 16);
+				free(out);
+				succeeded = true;
+			} else {
+				assert_int_equal(rc, -ENOMEM);
+				assert_null(out);
+			}
+		} else {
+			assert_int_equal(rc, -ENOMEM);
+			assert_null(t);
+		}
+		mqb__alloc_fail_after(0);
+		mqb_template_free(t);
+	}
+	assert_true(succeeded);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(mqtt_value_templates_render_as_jinja_does),
+	cmocka_unit_test(expressions_follow_jinja_precedence_and_python_arithmetic),
+	cmocka_unit_test(statements_and_whitespace_control_work),
+	cmocka_unit_test(jinja_filters_tests_and_methods_behave_as_documented),
+	cmocka_unit_test(undefined_values_behave_as_jinjas_default_undefined),
+	cmocka_unit_test(syntax_errors_carry_line_and_column),
+	cmocka_unit_test(unknown_filters_tests_and_functions_fail_at_compile_time),
+	cmocka_unit_test(render_errors_report_python_messages),
+	cmocka_unit_test(bounds_end_runaway_renders),
+	cmocka_unit_test(float_repr_matches_python),
+	cmocka_unit_test(value_json_is_parsed_lazily_or_taken_as_given),
+	cmocka_unit_test(variables_trigger_and_this_are_visible),
+	cmocka_unit_test(static_templates_and_now_are_flagged),
+	cmocka_unit_test(renders_can_reuse_a_compiled_template),
+	cmocka_unit_test(failing_allocations_never_crash),
+};
+
+TU_MAIN(tests)

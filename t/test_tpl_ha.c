@@ -1,0 +1,434 @@
+/* Home Assistant's template functions through the public API: forgiving
+ * float/int/round, states and state objects, datetimes, iif, JSON and the
+ * regex filters, with the values Home Assistant documents. now() is fixed
+ * at 2024-05-01 12:00:00 UTC (a Wednesday) and TZ is UTC. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "mqbridge/states.h"
+#include "mqbridge/template.h"
+
+#define NOW 1714564800.0
+
+struct tcase {
+	const char *tpl;
+	const char *want;   /* NULL: a render error whose message holds err */
+	const char *err;
+};
+
+static int render(struct mqb_core *core, const char *text, char **out, struct mqb_tpl_error *err,
+		  void (*on_entity)(void *, const char *), void *ud)
+{
+	struct mqb_template *t = NULL;
+	int rc = mqb_template_compile(text, strlen(text), &t, err);
+	if (rc)
+		return rc;
+	struct mqb_tpl_vars vars = { .core = core, .now = NOW, .on_entity = on_entity, .ud = ud };
+	size_t len;
+	rc = mqb_template_render(t, &vars, NULL, out, &len, err);
+	mqb_template_free(t);
+	return rc;
+}
+
+static void run_table(struct mqb_core *core, const struct tcase *c, size_t n)
+{
+	int failures = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *out = NULL;
+		struct mqb_tpl_error err = { 0 };
+		int rc = render(core, c[i].tpl, &out, &err, NULL, NULL);
+		if (c[i].want) {
+			if (rc != 0 || strcmp(out, c[i].want) != 0) {
+				print_message("%s\n  want %s\n  got  rc=%d %s%s\n", c[i].tpl, c[i].want, rc,
+					      rc ? err.message : out, "");
+				failures++;
+			}
+		} else if (rc != -EINVAL || !strstr(err.message, c[i].err)) {
+			print_message("%s\n  want error containing \"%s\"\n  got  rc=%d %s\n", c[i].tpl,
+				      c[i].err, rc, rc ? err.message : out);
+			failures++;
+		}
+		free(out);
+	}
+	assert_int_equal(failures, 0);
+}
+#define RUN(core, table) run_table(core, table, sizeof table / sizeof table[0])
+
+static void set_utc(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
+static void float_and_int_convert_forgivingly_and_fail_without_a_default(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ '12.5' | float }}", "12.5", NULL },
+		{ "{{ ' 7 ' | float + 1 }}", "8.0", NULL },
+		{ "{{ 3 | float }}", "3.0", NULL },
+		{ "{{ 'abc' | float(0) }}", "0", NULL },
+		{ "{{ float('abc', 1.5) }}", "1.5", NULL },
+		{ "{{ none | float(-1) }}", "-1", NULL },
+		{ "{{ 'abc' | float }}", NULL, "float got invalid input 'abc'" },
+		{ "{{ float('') }}", NULL, "no default was specified" },
+		{ "{{ ' 12 ' | int }}", "12", NULL },
+		{ "{{ '12.7' | int }}", "12", NULL },
+		{ "{{ 12.7 | int }}", "12", NULL },
+		{ "{{ (-12.7) | int }}", "-12", NULL },
+		{ "{{ true | int }}", "1", NULL },
+		{ "{{ 'ff' | int(base=16) }}", "255", NULL },
+		{ "{{ int('0x1f', 0, 16) }}", "31", NULL },
+		{ "{{ 'x' | int(-1) }}", "-1", NULL },
+		{ "{{ int('x', default=0) }}", "0", NULL },
+		{ "{{ int('x') }}", NULL, "int got invalid input 'x'" },
+		{ "{{ [1] | int }}", NULL, "int got invalid input" },
+		{ "{{ '1.5' | is_number }}", "True", NULL },
+		{ "{{ 'nan' | is_number }}", "False", NULL },
+		{ "{{ 'a' is is_number }}", "False", NULL },
+		{ "{{ '3' | multiply(2) }}", "6.0", NULL },
+		{ "{{ 'a' | multiply(2, 0) }}", "0", NULL },
+		{ "{{ 'a' | multiply(2) }}", NULL, "multiply got invalid input 'a'" },
+	};
+	RUN(NULL, c);
+}
+
+static void round_is_pythons_and_returns_an_int_at_precision_zero(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 2.5 | round }}", "2", NULL },        /* ties to even */
+		{ "{{ 3.5 | round }}", "4", NULL },
+		{ "{{ 21.456 | round(1) }}", "21.5", NULL },
+		{ "{{ 7 | round(1) }}", "7.0", NULL },
+		{ "{{ 2.675 | round(2) }}", "2.67", NULL }, /* 2.67499999... in binary */
+		{ "{{ 0.125 | round(2) }}", "0.12", NULL },
+		{ "{{ '3.14159' | round(2) }}", "3.14", NULL },
+		{ "{{ round(1234.5, -2) }}", "1200.0", NULL },
+		{ "{{ 21.41 | round(1, 'ceil') }}", "21.5", NULL },
+		{ "{{ 21.49 | round(1, 'floor') }}", "21.4", NULL },
+		{ "{{ 5.3 | round(1, 'half') }}", "5.5", NULL },
+		{ "{{ 5.2 | round(1, 'half') }}", "5.0", NULL },
+		{ "{{ 'x' | round(1, default=0) }}", "0", NULL },
+		{ "{{ round('x', 1, 'common', 'n/a') }}", "n/a", NULL },
+		{ "{{ 'x' | round }}", NULL, "round got invalid input 'x'" },
+	};
+	RUN(NULL, c);
+}
+
+static struct mqb_core *core_with_states(void)
+{
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.temp", "21.5",
+		json_pack("{s:s, s:s}", "unit_of_measurement", "°C", "friendly_name", "Living room"),
+		false), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.gone", "unavailable", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "light.kitchen", "on",
+		json_pack("{s:i, s:[i,i]}", "brightness", 200, "rgb", 255, 0), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "light.hall", "off", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "light.porch", "on", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "group.lights", "on",
+		json_pack("{s:[s,s,s]}", "entity_id", "light.kitchen", "light.hall", "group.nested"),
+		false), 0);
+	assert_int_equal(mqb_states_async_set(core, "group.nested", "on",
+		json_pack("{s:[s,s,s]}", "entity_id", "light.porch", "group.lights", "light.missing"),
+		false), 0);
+	return core;
+}
+
+static void state_functions_read_the_state_machine(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ states('sensor.temp') }}", "21.5", NULL },
+		{ "{{ states('sensor.temp') | float + 1 }}", "22.5", NULL },
+		{ "{{ states('sensor.missing') }}", "unknown", NULL },
+		{ "{{ states('Sensor.Temp') }}", "21.5", NULL },
+		{ "{{ states('sensor.temp', with_unit=True) }}", "21.5 °C", NULL },
+		{ "{{ is_state('light.kitchen', 'on') }}", "True", NULL },
+		{ "{{ is_state('light.kitchen', 'off') }}", "False", NULL },
+		{ "{{ is_state('light.hall', ['on', 'off']) }}", "True", NULL },
+		{ "{{ is_state('light.missing', 'unknown') }}", "False", NULL },
+		{ "{{ state_attr('light.kitchen', 'brightness') }}", "200", NULL },
+		{ "{{ state_attr('light.kitchen', 'rgb')[0] }}", "255", NULL },
+		{ "{{ state_attr('light.kitchen', 'nope') }}", "None", NULL },
+		{ "{{ state_attr('light.missing', 'brightness') }}", "None", NULL },
+		{ "{{ is_state_attr('light.kitchen', 'brightness', 200) }}", "True", NULL },
+		{ "{{ is_state_attr('light.kitchen', 'brightness', '200') }}", "False", NULL },
+		{ "{{ has_value('sensor.temp') }}", "True", NULL },
+		{ "{{ has_value('sensor.gone') }}", "False", NULL },
+		{ "{{ has_value('sensor.missing') }}", "False", NULL },
+		{ "{{ 'light.kitchen' is is_state('on') }}", "True", NULL },
+		{ "{{ 'sensor.gone' is has_value }}", "False", NULL },
+	};
+	struct mqb_core *core = core_with_states();
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
+static void every_entity_is_unknown_without_a_core(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ states('sensor.temp') }}", "unknown", NULL },
+		{ "{{ is_state('sensor.temp', 'unknown') }}", "False", NULL },
+		{ "{{ state_attr('sensor.temp', 'x') }}", "None", NULL },
+		{ "{{ has_value('sensor.temp') }}", "False", NULL },
+		{ "{{ expand('group.x') | count }}", "0", NULL },
+	};
+	RUN(NULL, c);
+}
+
+static void state_objects_have_home_assistants_attributes(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ states.sensor.temp.state }}", "21.5", NULL },
+		{ "{{ states.sensor.temp.attributes.unit_of_measurement }}", "°C", NULL },
+		{ "{{ states.sensor.temp.name }}", "Living room", NULL },
+		{ "{{ states.light.hall.name }}", "hall", NULL },
+		{ "{{ states.light.kitchen.domain }}/{{ states.light.kitchen.object_id }}",
+		  "light/kitchen", NULL },
+		{ "{{ states.light.kitchen.entity_id }}", "light.kitchen", NULL },
+		{ "{{ states['light.kitchen'].state }}", "on", NULL },
+		{ "{{ states.light['hall'].state }}", "off", NULL },
+		{ "{{ states.sensor.missing }}", "None", NULL },
+		{ "{{ states.sensor.temp.state_with_unit }}", "21.5 °C", NULL },
+		{ "{{ states.light | count }}", "3", NULL },
+		{ "{{ states.light | map(attribute='state') | join(',') }}", "off,on,on", NULL },
+		{ "{{ states.light | selectattr('state', 'eq', 'on') | map(attribute='entity_id') | list }}",
+		  "['light.kitchen', 'light.porch']", NULL },
+		{ "{{ states.climate | count }}", "0", NULL },
+		{ "{{ states.light.kitchen.last_changed.year >= 2024 }}", "True", NULL },
+		{ "{{ states.light.kitchen.last_changed <= utcnow() + timedelta(days=36500) }}", "True", NULL },
+	};
+	struct mqb_core *core = core_with_states();
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
+static void expand_flattens_groups_recursively_sorted_without_cycles(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ expand('group.lights') | map(attribute='entity_id') | join(',') }}",
+		  "light.hall,light.kitchen,light.porch", NULL },
+		{ "{{ expand('light.porch', 'sensor.temp', 'light.porch') | map(attribute='entity_id') | join(',') }}",
+		  "light.porch,sensor.temp", NULL },
+		{ "{{ expand(['light.hall', states.sensor.temp]) | map(attribute='state') | join(',') }}",
+		  "off,21.5", NULL },
+		{ "{{ expand('group.lights') | selectattr('state', 'eq', 'on') | list | count }}", "2", NULL },
+		{ "{{ expand('light.missing') | count }}", "0", NULL },
+	};
+	struct mqb_core *core = core_with_states();
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
+struct seen {
+	char ids[16][64];
+	int n;
+};
+
+static void record_entity(void *ud, const char *id)
+{
+	struct seen *s = ud;
+	if (s->n < 16)
+		snprintf(s->ids[s->n], sizeof s->ids[0], "%s", id);
+	s->n++;
+}
+
+static void every_entity_read_is_reported_once(void **state)
+{
+	struct mqb_core *core = core_with_states();
+	struct seen s = { .n = 0 };
+	char *out = NULL;
+	struct mqb_tpl_error err;
+	assert_int_equal(render(core, "{{ states('sensor.temp') }}{{ states('sensor.temp') }}"
+				      "{{ is_state('light.hall', 'on') }}{{ state_attr('sensor.nope', 'x') }}"
+				      "{{ states.light.porch.state }}",
+				&out, &err, record_entity, &s), 0);
+	assert_string_equal(out, "21.521.5FalseNoneon");
+	free(out);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.ids[0], "sensor.temp");
+	assert_string_equal(s.ids[1], "light.hall");
+	assert_string_equal(s.ids[2], "sensor.nope");
+	assert_string_equal(s.ids[3], "light.porch");
+
+	/* expand() reads the groups and their members */
+	s.n = 0;
+	assert_int_equal(render(core, "{{ expand('group.nested') | count }}", &out, &err,
+				record_entity, &s), 0);
+	assert_string_equal(out, "3");
+	free(out);
+	bool group = false, member = false, missing = false;
+	for (int i = 0; i < s.n && i < 16; i++) {
+		group |= strcmp(s.ids[i], "group.lights") == 0;
+		member |= strcmp(s.ids[i], "light.kitchen") == 0;
+		missing |= strcmp(s.ids[i], "light.missing") == 0;
+	}
+	assert_true(group && member && missing);
+	mqb_core_free(core);
+}
+
+static void datetimes_format_parse_and_compute_as_python(void **state)
+{
+	set_utc();
+	static const struct tcase c[] = {
+		{ "{{ now() }}", "2024-05-01 12:00:00+00:00", NULL },
+		{ "{{ utcnow().isoformat() }}", "2024-05-01T12:00:00+00:00", NULL },
+		{ "{{ now().year }}-{{ now().month }}-{{ now().day }} {{ now().hour }}:{{ now().minute }}",
+		  "2024-5-1 12:0", NULL },
+		{ "{{ now().strftime('%H:%M %A %d/%m/%Y') }}", "12:00 Wednesday 01/05/2024", NULL },
+		{ "{{ now().weekday() }} {{ now().isoweekday() }}", "2 3", NULL },
+		{ "{{ now().timestamp() }}", "1714564800.0", NULL },
+		{ "{{ as_timestamp(now()) }}", "1714564800.0", NULL },
+		{ "{{ as_timestamp('2024-05-01T12:00:00+02:00') }}", "1714557600.0", NULL },
+		{ "{{ as_timestamp('2024-05-01 12:00:00.25Z') }}", "1714564800.25", NULL },
+		{ "{{ as_timestamp('2024-05-01') }}", "1714521600.0", NULL },
+		{ "{{ as_timestamp('garbage', 0) }}", "0", NULL },
+		{ "{{ as_timestamp('garbage') }}", NULL, "as_timestamp got invalid input 'garbage'" },
+		{ "{{ 1714564800 | timestamp_custom('%Y-%m-%d %H:%M') }}", "2024-05-01 12:00", NULL },
+		{ "{{ 1714564800 | timestamp_custom }}", "2024-05-01 12:00:00", NULL },
+		{ "{{ 1714564800.5 | timestamp_custom('%S.%f', false) }}", "00.500000", NULL },
+		{ "{{ 'x' | timestamp_custom('%H', default='n/a') }}", "n/a", NULL },
+		{ "{{ 'x' | timestamp_custom('%H') }}", NULL, "timestamp_custom got invalid input 'x'" },
+		{ "{{ 1714564800 | timestamp_local }}", "2024-05-01T12:00:00+00:00", NULL },
+		{ "{{ 1714564800 | timestamp_utc }}", "2024-05-01T12:00:00+00:00", NULL },
+		{ "{{ as_datetime('2024-05-01T12:00:00.5+00:00') }}", "2024-05-01 12:00:00.500000+00:00", NULL },
+		{ "{{ as_datetime('2024-05-01T14:00:00+02:00') }}", "2024-05-01 14:00:00+02:00", NULL },
+		{ "{{ as_datetime(1714564800) }}", "2024-05-01 12:00:00+00:00", NULL },
+		{ "{{ '1714564800' | as_datetime }}", "2024-05-01 12:00:00+00:00", NULL },
+		{ "{{ as_datetime('nope') }}", "None", NULL },
+		{ "{{ as_datetime('nope', 1) }}", "1", NULL },
+		{ "{{ as_datetime('2024-05-01T14:00:00+02:00') | as_local }}", "2024-05-01 12:00:00+00:00", NULL },
+		{ "{{ strptime('01/05/2024 08:30', '%d/%m/%Y %H:%M').strftime('%Y-%m-%d %H:%M') }}",
+		  "2024-05-01 08:30", NULL },
+		{ "{{ strptime('2024-05-01T08:30:00+0200', '%Y-%m-%dT%H:%M:%S%z') }}",
+		  "2024-05-01 08:30:00+02:00", NULL },
+		{ "{{ strptime('nope', '%Y', 'bad') }}", "bad", NULL },
+		{ "{{ strptime('2024-05-01 junk', '%Y-%m-%d') }}", NULL, "strptime got invalid input" },
+		{ "{{ now() + timedelta(hours=1) }}", "2024-05-01 13:00:00+00:00", NULL },
+		{ "{{ now() - timedelta(days=1, minutes=30) }}", "2024-04-30 11:30:00+00:00", NULL },
+		{ "{{ (now() - as_datetime('2024-05-01T11:00:00+00:00')).total_seconds() }}", "3600.0", NULL },
+		{ "{{ timedelta(days=1, hours=2, minutes=3) }}", "1 day, 2:03:00", NULL },
+		{ "{{ timedelta(minutes=90).seconds }} {{ timedelta(hours=50).days }}", "5400 2", NULL },
+		{ "{{ timedelta(seconds=-1) }}", "-1 day, 23:59:59", NULL },
+		{ "{{ timedelta(weeks='x') }}", NULL, "timedelta" },
+		{ "{{ today_at('08:00') }}", "2024-05-01 08:00:00+00:00", NULL },
+		{ "{{ today_at() }}", "2024-05-01 00:00:00+00:00", NULL },
+		{ "{{ now() > today_at('08:00') }}", "True", NULL },
+		{ "{{ today_at('25:00') }}", NULL, "could not convert" },
+		{ "{{ now().replace(hour=0, minute=5) }}", "2024-05-01 00:05:00+00:00", NULL },
+		{ "{{ now().replace(day=31, month=2) }}", NULL, "day is out of range" },
+		{ "{{ now().nosuch() }}", NULL, "no method 'nosuch'" },
+		{ "{{ as_local('x') }}", NULL, "as_local" },
+	};
+	RUN(NULL, c);
+}
+
+static void now_is_marked_as_time_dependent(void **state)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	const char *a = "{{ now().hour }}", *b = "{{ states('x') }}";
+	assert_int_equal(mqb_template_compile(a, strlen(a), &t, &err), 0);
+	assert_true(mqb_template_uses_now(t));
+	mqb_template_free(t);
+	assert_int_equal(mqb_template_compile(b, strlen(b), &t, &err), 0);
+	assert_false(mqb_template_uses_now(t));
+	mqb_template_free(t);
+}
+
+static void iif_and_json_follow_home_assistant(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ iif(true, 'yes', 'no') }}", "yes", NULL },
+		{ "{{ iif(none, 'a', 'b', 'c') }}", "c", NULL },
+		{ "{{ iif(none, 'a', 'b') }}", "b", NULL },
+		{ "{{ (1 > 2) | iif('y', 'n') }}", "n", NULL },
+		{ "{{ iif(0) }} {{ iif('x') }}", "False True", NULL },
+		{ "{{ {'a': 1, 'b': [1, 2.5, 'x', none, true]} | to_json }}",
+		  "{\"a\":1,\"b\":[1,2.5,\"x\",null,true]}", NULL },
+		{ "{{ 0.1 | to_json }} {{ 1.0 | to_json }}", "0.1 1.0", NULL },
+		{ "{{ 'é\"' | to_json }}", "\"é\\\"\"", NULL },
+		{ "{{ 'é' | to_json(ensure_ascii=True) }}", "\"\\u00e9\"", NULL },
+		{ "{{ {'b': 1, 'a': 2} | to_json(sort_keys=True) }}", "{\"a\":2,\"b\":1}", NULL },
+		{ "{{ {'a': [1]} | to_json(pretty_print=True) }}", "{\n  \"a\": [\n    1\n  ]\n}", NULL },
+		{ "{{ ('{\"a\": [1, 2]}' | from_json).a[1] }}", "2", NULL },
+		{ "{{ '[1, \"x\"]' | from_json | last }}", "x", NULL },
+		{ "{{ 'nope' | from_json(0) }}", "0", NULL },
+		{ "{{ 'nope' | from_json }}", NULL, "from_json got invalid input 'nope'" },
+	};
+	RUN(NULL, c);
+}
+
+static void regex_filters_take_pythons_syntax(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'Hello World' | regex_match('hello', ignorecase=True) }}", "True", NULL },
+		{ "{{ 'Hello World' | regex_match('World') }}", "False", NULL },
+		{ "{{ 'Hello World' | regex_search('World') }}", "True", NULL },
+		{ "{{ 'Hello World' | regex_search('^World') }}", "False", NULL },
+		{ "{{ 'a1b22c333' | regex_findall('\\\\d+') }}", "['1', '22', '333']", NULL },
+		{ "{{ 'k=v, x=y' | regex_findall('(\\\\w)=(\\\\w)') }}", "[['k', 'v'], ['x', 'y']]", NULL },
+		{ "{{ 'temp=21.5C' | regex_findall_index('(\\\\d+\\\\.\\\\d+)') }}", "21.5", NULL },
+		{ "{{ 'a1 b2' | regex_findall_index('[a-z](\\\\d)', 1) }}", "2", NULL },
+		{ "{{ 'abc' | regex_findall_index('\\\\d') }}", NULL, "out of range" },
+		{ "{{ 'abc-123' | regex_replace('(\\\\w+)-(\\\\d+)', '\\\\2:\\\\1') }}", "123:abc", NULL },
+		{ "{{ 'a.b.c' | regex_replace('\\\\.', '') }}", "abc", NULL },
+		{ "{{ 'aaa' | regex_replace('b*', '-') }}", "-a-a-a-", NULL },
+		{ "{{ 'Mixed' | regex_replace('(?:m)(i)', '\\\\1', ignorecase=True) }}", "ixed", NULL },
+		{ "{{ 'x y' | regex_replace('\\\\s', '_') }}", "x_y", NULL },
+		{ "{{ 42 | regex_match('4') }}", "True", NULL },
+		{ "{{ 'abc' is match('a') }} {{ 'abc' is search('c') }} {{ 'abc' is match('c') }}",
+		  "True True False", NULL },
+		{ "{{ 'x' | regex_match('(?=x)') }}", NULL, "not supported" },
+		{ "{{ 'x' | regex_match('a+?') }}", NULL, "not supported" },
+		{ "{{ 'x' | regex_match('(') }}", NULL, "regex" },
+	};
+	RUN(NULL, c);
+}
+
+static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ states(1) }}", "unknown", NULL },
+		{ "{{ is_state(none, 'on') }}", "False", NULL },
+		{ "{{ state_attr(['x'], 'a') }}", "None", NULL },
+		{ "{{ expand(1, none, 'not an id') | count }}", "0", NULL },
+		{ "{{ states.Bad_Domain }}", NULL, "Invalid domain name" },
+		{ "{{ states('x' * 300) }}", "unknown", NULL },
+		{ "{{ 1e300 | timestamp_custom('%Y') }}", NULL, "timestamp_custom got invalid input" },
+		{ "{{ 1 | timestamp_custom(5) }}", NULL, "format must be a string" },
+		{ "{{ 'abc' | regex_replace('(a)', '\\\\2') }}", NULL, "invalid group reference" },
+		{ "{{ '' | regex_findall('') }}", "['']", NULL },
+		{ "{{ 'x' | int(base=99) }}", NULL, "base" },
+		{ "{{ float(1, 2, 3) }}", NULL, "at most" },
+		{ "{{ round(1.5, foo=1) }}", NULL, "unexpected keyword argument 'foo'" },
+		/* Python's ints are unbounded; ours overflow into a render error */
+		{ "{{ '99999999999999999999' | int }}", NULL, "int got invalid input" },
+		{ "{{ 'inf' | int(0) }}", "0", NULL },
+		{ "{{ now().strftime('') }}", "", NULL },
+		{ "{{ timedelta(days=1e12) }}", NULL, "out of range" },
+	};
+	RUN(NULL, c);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(bad_input_is_an_error_or_a_default_never_a_crash),
+	cmocka_unit_test(float_and_int_convert_forgivingly_and_fail_without_a_default),
+	cmocka_unit_test(round_is_pythons_and_returns_an_int_at_precision_zero),
+	cmocka_unit_test(state_functions_read_the_state_machine),
+	cmocka_unit_test(every_entity_is_unknown_without_a_core),
+	cmocka_unit_test(state_objects_have_home_assistants_attributes),
+	cmocka_unit_test(expand_flattens_groups_recursively_sorted_without_cycles),
+	cmocka_unit_test(every_entity_read_is_reported_once),
+	cmocka_unit_test(datetimes_format_parse_and_compute_as_python),
+	cmocka_unit_test(now_is_marked_as_time_dependent),
+	cmocka_unit_test(iif_and_json_follow_home_assistant),
+	cmocka_unit_test(regex_filters_take_pythons_syntax),
+};
+
+TU_MAIN(tests)
