@@ -376,7 +376,12 @@ size_t tv_float_repr(double d, char *buf)
 		return (size_t)sprintf(buf, d < 0 ? "-inf" : "inf");
 	char tmp[40];
 	int p;
-	for (p = 1; p <= 17; p++) {
+	/* Shortest round trip, as Python's repr. A normal double can start at
+	 * 15 digits: when a shorter form round-trips, the value is within half
+	 * an ulp of it, far inside half a unit of the 15th digit, so rounding
+	 * to 15 digits and dropping trailing zeros gives that form back.
+	 * Subnormals have too few bits for that and search from 1. */
+	for (p = fpclassify(d) == FP_NORMAL ? 15 : 1; p <= 17; p++) {
 		snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
 		if (strtod(tmp, NULL) == d)
 			break;
