@@ -1,6 +1,7 @@
-/* Runs fuzz_conf.c's target over saved inputs without libFuzzer: every
- * file named on the command line, every file in a directory named, or with
- * no arguments fuzz/corpus (from $srcdir under `make check`). */
+/* Runs a fuzz target over saved inputs without libFuzzer: every file named
+ * on the command line, every file in a directory named, or with no
+ * arguments fuzz/<FUZZ_CORPUS> (from $srcdir under `make check`). Linked
+ * once per target: fuzz_conf.c with corpus/, fuzz_tpl.c with corpus-tpl/. */
 #include "config.h"
 
 #include <dirent.h>
@@ -10,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#ifndef FUZZ_CORPUS
+#define FUZZ_CORPUS "corpus"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -74,12 +79,12 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		const char *srcdir = getenv("srcdir");
 		if (srcdir) {
-			snprintf(corpus, sizeof corpus, "%s/fuzz/corpus", srcdir);
+			snprintf(corpus, sizeof corpus, "%s/fuzz/" FUZZ_CORPUS, srcdir);
 		} else {
 			snprintf(corpus, sizeof corpus, "%s", __FILE__);
 			char *slash = strrchr(corpus, '/');
 			snprintf(slash ? slash + 1 : corpus,
-				 sizeof corpus - (size_t)(slash ? slash + 1 - corpus : 0), "corpus");
+				 sizeof corpus - (size_t)(slash ? slash + 1 - corpus : 0), FUZZ_CORPUS);
 		}
 		rc = run(corpus, &count);
 	}

@@ -37,7 +37,7 @@ struct node {
 	struct tv k;
 };
 
-enum sk { S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK };
+enum sk { S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE };
 
 struct stmt {
 	unsigned char kind;
@@ -93,6 +93,7 @@ struct parser {
 	size_t namecap;
 	unsigned depth;
 	unsigned stmt_depth;
+	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
 	bool in_loop_body_set; /* a set seen while parsing the current for body */
 	unsigned loop_refs;
 	/* position tracking */
@@ -809,6 +810,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 						unexpected(p);
 					items[ni++] = parse_subscript(p);
 				}
+				/* A slice is only a whole subscript (x[1:2]), never a
+				 * tuple's element: x[1, :2] means nothing here. */
+				for (unsigned k = 0; k < ni; k++)
+					if (items[k]->kind == N_SLICE)
+						perr(p, items[k]->line, items[k]->col,
+						     "a slice cannot be part of a tuple subscript");
 				tu->args = cmalloc(p, ni * sizeof *items);
 				memcpy(tu->args, items, ni * sizeof *items);
 				tu->nargs = ni;
@@ -1317,7 +1324,9 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 	if (is_name(p, "recursive"))
 		perr(p, cur(p)->line, cur(p)->col, "recursive loops are not supported");
 	expect_end(p, T_BEND);
+	p->loop_depth++;
 	s->body = parse_body(p, ends, "for");
+	p->loop_depth--;
 	struct tok *e = cur(p);
 	p->pos++;
 	if (tok_is(e, T_NAME, "else")) {
@@ -1408,7 +1417,14 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 				s = parse_for(p, nm);
 			else if (tok_is(nm, T_NAME, "set"))
 				s = parse_set(p, nm);
-			else
+			else if (tok_is(nm, T_NAME, "break") || tok_is(nm, T_NAME, "continue")) {
+				/* Home Assistant enables Jinja's loopcontrols extension */
+				if (!p->loop_depth)
+					perr(p, nm->line, nm->col, "'%.*s' outside loop", (int)nm->n,
+					     nm->s);
+				s = mks(p, nm->s[0] == 'b' ? S_BREAK : S_CONTINUE, nm);
+				expect_end(p, T_BEND);
+			} else
 				perr(p, nm->line, nm->col, "unknown tag '%.*s'", (int)nm->n, nm->s);
 		} else {
 			unexpected(p);
@@ -1508,6 +1524,12 @@ void *tpl_alloc(struct tpl_ctx *cx, size_t n)
 		return r;
 	}
 	size_t cap = n > 16384 ? n : 16384;
+	/* Intermediate values count too: '%9999999999s' | format('x') or
+	 * 'x' * 10**9 must end the render, not exhaust the machine. */
+	if (cap > cx->max_heap - cx->heap_used)
+		tpl_fail_code(cx, -E2BIG, "the render needs more than %zu bytes of memory",
+			      cx->max_heap);
+	cx->heap_used += cap;
 	struct tpl_blk *b = mqb__malloc(sizeof *b + cap);
 	if (!b)
 		tpl_fail_code(cx, -ENOMEM, "out of memory");
@@ -2146,7 +2168,10 @@ struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, cons
 {
 	if (nargs > b->max_args)
 		tpl_fail(cx, "%s() takes at most %u arguments", b->name, b->max_args);
-	if (nargs + nkw < b->min_args)
+	/* Builtins read their required arguments by position (keywords are
+	 * not mapped onto positions), so only positional ones count here:
+	 * int(base=0) must fail, not read an argument that is not there. */
+	if (nargs < b->min_args)
 		tpl_fail(cx, "%s() missing a required argument", b->name);
 	if (++cx->depth > cx->max_depth)
 		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
@@ -2214,7 +2239,7 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 			struct tv l = tv_list_new(cx, d->n);
 			for (size_t i = 0; i < d->n; i++) {
 				if (items) {
-					struct tv p = tv_list_new(cx, 2);
+					struct tv p = tv_make_tuple(tv_list_new(cx, 2));
 					p.l->v[0] = d->k[i];
 					p.l->v[1] = d->v[i];
 					p.l->n = 2;
@@ -2265,13 +2290,13 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 		for (unsigned i = 0; i < n->nargs; i++)
 			l.l->v[i] = eval(cx, n->args[i]);
 		l.l->n = n->nargs;
-		return l;
+		return n->kind == N_TUPLE ? tv_make_tuple(l) : l;
 	}
 	case N_DICT: {
 		struct tv d = tv_dict_new(cx, n->nargs / 2);
 		for (unsigned i = 0; i + 1 < n->nargs; i += 2) {
 			struct tv k = eval(cx, n->args[i]);
-			if (k.t == TV_LIST || k.t == TV_DICT) {
+			if ((k.t == TV_LIST && !tv_is_tuple(k)) || k.t == TV_DICT) {
 				cx->line = n->line;
 				cx->col = n->col;
 				tpl_fail(cx, "unhashable type: '%s'", tv_type_name(k));
@@ -2471,7 +2496,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 	if (s->has_set) {
 		snap = tpl_alloc(cx, ns * sizeof *snap);
 	}
-	bool first_iter = true;
+	bool first_iter = true, completed = false;
 	for (size_t i = 0; i < items.l->n; i++) {
 		tpl_tick(cx);
 		if (snap) {
@@ -2496,9 +2521,17 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 		}
 		assign(cx, s->targets, s->ntargets, items.l->v[i]);
 		exec(cx, s->body);
+		enum loop_ctl ctl = cx->loop_ctl;
+		cx->loop_ctl = LOOP_NEXT;
+		if (ctl == LOOP_BREAK)
+			break;
+		if (ctl == LOOP_NEXT)
+			completed = true;
 	}
 	memcpy(cx->slots, saved, ns * sizeof *saved);
-	if (n == 0 && s->els)
+	/* Jinja runs else unless an iteration ran to the end of the body
+	 * (so also after a break in the first one). */
+	if (!completed && s->els)
 		exec(cx, s->els);
 }
 
@@ -2553,7 +2586,15 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 			cx->slots[s->targets[0]] = v;
 			break;
 		}
+		case S_BREAK:
+			cx->loop_ctl = LOOP_BREAK;
+			break;
+		case S_CONTINUE:
+			cx->loop_ctl = LOOP_CONTINUE;
+			break;
 		}
+		if (cx->loop_ctl != LOOP_NEXT)
+			break;   /* unwind to the innermost loop */
 	}
 	cx->depth--;
 }
@@ -2598,6 +2639,9 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 	cx.max_iter = lim->max_iterations;
 	cx.max_depth = lim->max_depth;
 	cx.max_output = lim->max_output;
+	/* Room for intermediate values well beyond the output itself. */
+	cx.max_heap = lim->max_output > (SIZE_MAX - (4u << 20)) / 16 ? SIZE_MAX
+		      : lim->max_output * 16 + (4u << 20);
 	bool own_tls = !tls_busy;
 	if (own_tls) {
 		tls_busy = true;

@@ -50,13 +50,197 @@ static const struct tv_str *as_str(struct tpl_ctx *cx, struct tv v)
 	return tv_to_str(cx, v);
 }
 
-static struct tv str_map(struct tpl_ctx *cx, struct tv v, int (*f)(int))
+/* ---- case mapping -----------------------------------------------------------
+ * Python's str.lower()/upper() for ASCII, Latin-1 Supplement, Latin
+ * Extended-A, basic Greek and Cyrillic, independent of the C locale. A
+ * mapping may expand ('ß'.upper() is 'SS'); out holds up to 2 code points. */
+
+static size_t cp_lower(uint32_t c, uint32_t out[2])
 {
-	const struct tv_str *s = as_str(cx, v);
-	char *b = tpl_alloc(cx, s->len + 1);
-	for (size_t i = 0; i < s->len; i++)
-		b[i] = (unsigned char)s->s[i] < 0x80 ? (char)f((unsigned char)s->s[i]) : s->s[i];
-	return tv_string(cx, b, s->len);
+	uint32_t r = c;
+	if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7))
+		r = c + 0x20;
+	else if (c == 0x130) {
+		out[0] = 'i';
+		out[1] = 0x307;
+		return 2;
+	} else if ((c >= 0x100 && c <= 0x137 && c != 0x131) || (c >= 0x14A && c <= 0x177))
+		r = c | 1;
+	else if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+		r = (c & 1) ? c + 1 : c;
+	else if (c == 0x178)
+		r = 0xFF;
+	else if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+		r = c + 0x20;
+	else if (c == 0x386)
+		r = 0x3AC;
+	else if (c >= 0x388 && c <= 0x38A)
+		r = c + 0x25;
+	else if (c == 0x38C)
+		r = 0x3CC;
+	else if (c == 0x38E || c == 0x38F)
+		r = c + 0x3F;
+	else if (c >= 0x410 && c <= 0x42F)
+		r = c + 0x20;
+	else if (c >= 0x400 && c <= 0x40F)
+		r = c + 0x50;
+	out[0] = r;
+	return 1;
+}
+
+static size_t cp_upper(uint32_t c, uint32_t out[2])
+{
+	uint32_t r = c;
+	if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7))
+		r = c - 0x20;
+	else if (c == 0xDF) {
+		out[0] = out[1] = 'S';
+		return 2;
+	} else if (c == 0x149) {
+		out[0] = 0x2BC;
+		out[1] = 'N';
+		return 2;
+	} else if (c == 0xFF)
+		r = 0x178;
+	else if (c == 0xB5)
+		r = 0x39C;
+	else if (c == 0x131)
+		r = 'I';
+	else if (c == 0x17F)
+		r = 'S';
+	else if ((c >= 0x100 && c <= 0x137 && c != 0x130) || (c >= 0x14A && c <= 0x177))
+		r = c & ~(uint32_t)1;
+	else if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+		r = (c & 1) ? c : c - 1;
+	else if (c == 0x3C2)
+		r = 0x3A3;
+	else if (c >= 0x3B1 && c <= 0x3C9)
+		r = c - 0x20;
+	else if (c == 0x3AC)
+		r = 0x386;
+	else if (c >= 0x3AD && c <= 0x3AF)
+		r = c - 0x25;
+	else if (c == 0x3CC)
+		r = 0x38C;
+	else if (c == 0x3CD || c == 0x3CE)
+		r = c - 0x3F;
+	else if (c >= 0x430 && c <= 0x44F)
+		r = c - 0x20;
+	else if (c >= 0x450 && c <= 0x45F)
+		r = c - 0x50;
+	out[0] = r;
+	return 1;
+}
+
+static bool cp_is_upper(uint32_t c)
+{
+	uint32_t o[2];
+	return cp_lower(c, o) != 1 || o[0] != c;
+}
+
+static bool cp_is_lower(uint32_t c)
+{
+	uint32_t o[2];
+	return c == 0xDF || c == 0x138 || c == 0x149 || c == 0x131 || cp_upper(c, o) != 1 ||
+	       o[0] != c;
+}
+
+/* Decode one code point at s[*i] (a stray byte stands for itself). */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	const unsigned char *p = (const unsigned char *)s + *i;
+	size_t left = n - *i;
+	uint32_t c = p[0];
+	size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
+		   (c & 0xF8) == 0xF0 ? 4 : 1;
+	if (k > left)
+		k = 1;
+	for (size_t j = 1; j < k; j++)
+		if ((p[j] & 0xC0) != 0x80)
+			k = 1;
+	if (k == 2)
+		c = (c & 0x1F) << 6 | (p[1] & 0x3F);
+	else if (k == 3)
+		c = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+	else if (k == 4)
+		c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
+		    (p[3] & 0x3F);
+	*i += k;
+	return c;
+}
+
+static void utf8_put(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t c)
+{
+	char u[4];
+	size_t n;
+	if (c < 0x80) {
+		u[0] = (char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (char)(0xC0 | c >> 6);
+		u[1] = (char)(0x80 | (c & 0x3F));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (char)(0xE0 | c >> 12);
+		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
+		u[2] = (char)(0x80 | (c & 0x3F));
+		n = 3;
+	} else {
+		u[0] = (char)(0xF0 | c >> 18);
+		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
+		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
+		u[3] = (char)(0x80 | (c & 0x3F));
+		n = 4;
+	}
+	tpl_buf_add(cx, b, u, n);
+}
+
+enum case_mode {
+	CASE_LOWER,
+	CASE_UPPER,
+	CASE_SWAP,       /* str.swapcase() */
+	CASE_CAPITALIZE, /* str.capitalize(): the first upper, the rest lower */
+	CASE_WORDS,      /* Jinja's title filter: words split at -, space, ( { [ < */
+	CASE_PYTITLE,    /* str.title(): upper after an uncased character */
+};
+
+static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m)
+{
+	struct tpl_buf b = { 0 };
+	uint32_t o[2];
+	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
+	for (size_t i = 0; i < s->len;) {
+		uint32_t c = utf8_next(s->s, s->len, &i);
+		bool up;
+		switch (m) {
+		case CASE_LOWER: up = false; break;
+		case CASE_UPPER: up = true; break;
+		case CASE_SWAP: up = cp_is_lower(c); break;
+		case CASE_CAPITALIZE: up = start; start = false; break;
+		case CASE_WORDS:
+			up = start;
+			start = c == '-' || c == ' ' || (c >= '\t' && c <= '\r') || c == '(' ||
+				c == '{' || c == '[' || c == '<';
+			break;
+		default: /* CASE_PYTITLE */
+			up = start;
+			start = !(cp_is_lower(c) || cp_is_upper(c));
+			break;
+		}
+		if (m == CASE_SWAP && !up && !cp_is_upper(c)) {
+			utf8_put(cx, &b, c);
+			continue;
+		}
+		size_t n = up ? cp_upper(c, o) : cp_lower(c, o);
+		for (size_t k = 0; k < n; k++)
+			utf8_put(cx, &b, o[k]);
+	}
+	return tpl_buf_done(cx, &b);
+}
+
+static struct tv str_map(struct tpl_ctx *cx, struct tv v, enum case_mode m)
+{
+	return tv_strv(str_case(cx, as_str(cx, v), m));
 }
 
 /* ---- filters ------------------------------------------------------------ */
@@ -125,36 +309,31 @@ FN(f_join)
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 
-FN(f_lower) { return str_map(cx, args[0], tolower); }
-FN(f_upper) { return str_map(cx, args[0], toupper); }
+FN(f_lower) { return str_map(cx, args[0], CASE_LOWER); }
+FN(f_upper) { return str_map(cx, args[0], CASE_UPPER); }
+FN(f_title) { return str_map(cx, args[0], CASE_WORDS); }
+FN(f_capitalize) { return str_map(cx, args[0], CASE_CAPITALIZE); }
 
-FN(f_title)
+/* Jinja's escape (markupsafe): & < > ' " as entities; None and the rest by
+ * str(), undefined as "". */
+FN(f_escape)
 {
+	(void)nargs; (void)kw; (void)nkw;
+	if (args[0].t == TV_UNDEFINED)
+		return tv_string(cx, "", 0);
 	const struct tv_str *s = as_str(cx, args[0]);
-	char *b = tpl_alloc(cx, s->len + 1);
-	bool start = true;
+	struct tpl_buf b = { 0 };
 	for (size_t i = 0; i < s->len; i++) {
-		unsigned char c = (unsigned char)s->s[i];
-		bool sep = c == '-' || isspace(c) || c == '(' || c == '{' || c == '[' || c == '<';
-		if (c >= 0x80)
-			b[i] = (char)c;
-		else
-			b[i] = (char)(start ? toupper(c) : tolower(c));
-		if ((c & 0xc0) != 0x80)
-			start = sep;
+		switch (s->s[i]) {
+		case '&': tpl_buf_add(cx, &b, "&amp;", 5); break;
+		case '<': tpl_buf_add(cx, &b, "&lt;", 4); break;
+		case '>': tpl_buf_add(cx, &b, "&gt;", 4); break;
+		case '\'': tpl_buf_add(cx, &b, "&#39;", 5); break;
+		case '"': tpl_buf_add(cx, &b, "&#34;", 5); break;
+		default: tpl_buf_addc(cx, &b, s->s[i]); break;
+		}
 	}
-	return tv_string(cx, b, s->len);
-}
-
-FN(f_capitalize)
-{
-	const struct tv_str *s = as_str(cx, args[0]);
-	char *b = tpl_alloc(cx, s->len + 1);
-	for (size_t i = 0; i < s->len; i++) {
-		unsigned char c = (unsigned char)s->s[i];
-		b[i] = c >= 0x80 ? (char)c : (char)(i ? tolower(c) : toupper(c));
-	}
-	return tv_string(cx, b, s->len);
+	return tv_strv(tpl_buf_done(cx, &b));
 }
 
 static struct tv strip(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *chars, bool l,
@@ -255,7 +434,7 @@ static struct tv sort_key(struct tpl_ctx *cx, struct tv v, bool cs, const struct
 	if (attr)
 		v = tpl_getattr_path(cx, v, attr);
 	if (!cs && v.t == TV_STR)
-		return str_map(cx, v, tolower);
+		return str_map(cx, v, CASE_LOWER);
 	return v;
 }
 
@@ -339,6 +518,43 @@ static struct tv minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
 
 FN(f_min) { return minmax(cx, args, nargs, kw, nkw, -1); }
 FN(f_max) { return minmax(cx, args, nargs, kw, nkw, 1); }
+
+/* Python's min()/max() as Home Assistant offers them as functions: one
+ * argument is iterated, several are compared among themselves. */
+static struct tv py_minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
+			   const char *name, int sign)
+{
+	const struct tv *v = args;
+	size_t n = nargs;
+	if (nargs == 1) {
+		struct tv l = tpl_iterate(cx, args[0]);
+		v = l.l->v;
+		n = l.l->n;
+		if (!n)
+			tpl_fail(cx, "%s() arg is an empty sequence", name);
+	}
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++) {
+		tpl_tick(cx);
+		if (tv_compare(cx, v[i], v[best]) * sign > 0)
+			best = i;
+	}
+	return v[best];
+}
+
+FN(fn_min)
+{
+	if (nkw)
+		tpl_fail(cx, "min() got an unexpected keyword argument '%s'", kw[0].name);
+	return py_minmax(cx, args, nargs, "min", -1);
+}
+
+FN(fn_max)
+{
+	if (nkw)
+		tpl_fail(cx, "max() got an unexpected keyword argument '%s'", kw[0].name);
+	return py_minmax(cx, args, nargs, "max", 1);
+}
 
 static struct tv add(struct tpl_ctx *cx, struct tv a, struct tv b)
 {
@@ -637,7 +853,7 @@ static struct tv pairs(struct tpl_ctx *cx, struct tv d)
 {
 	struct tv r = tv_list_new(cx, d.d->n);
 	for (size_t i = 0; i < d.d->n; i++) {
-		struct tv p = tv_list_new(cx, 2);
+		struct tv p = tv_make_tuple(tv_list_new(cx, 2));
 		p.l->v[0] = d.d->k[i];
 		p.l->v[1] = d.d->v[i];
 		p.l->n = 2;
@@ -1083,6 +1299,7 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	F("list", f_list, 1, 1), F("join", f_join, 1, 3),
 	F("lower", f_lower, 1, 1), F("upper", f_upper, 1, 1), F("title", f_title, 1, 1),
 	F("capitalize", f_capitalize, 1, 1), F("trim", f_trim, 1, 2),
+	F("escape", f_escape, 1, 1), F("e", f_escape, 1, 1),
 	F("replace", f_replace, 3, 4), F("string", f_string, 1, 1),
 	F("abs", f_abs, 1, 1), F("first", f_first, 1, 1), F("last", f_last, 1, 1),
 	F("min", f_min, 1, 3), F("max", f_max, 1, 3), F("sum", f_sum, 1, 3),
@@ -1112,6 +1329,8 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	{ "range", TPL_FUNCTION, fn_range, 1, 3, false },
 	{ "dict", TPL_FUNCTION, fn_dict, 0, 1, false },
 	{ "namespace", TPL_FUNCTION, fn_namespace, 0, 1, false },
+	{ "min", TPL_FUNCTION, fn_min, 1, 1000, false },
+	{ "max", TPL_FUNCTION, fn_max, 1, 1000, false },
 	{ NULL, 0, NULL, 0, 0, false },
 };
 
@@ -1572,21 +1791,15 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 	const struct tv_str *s = sv.s;
 	const struct tv *a0 = ARG(0, "x"), *a1 = ARG(1, "y");
 	if (!strcmp(m, "lower"))
-		return str_map(cx, sv, tolower);
+		return str_map(cx, sv, CASE_LOWER);
 	if (!strcmp(m, "upper"))
-		return str_map(cx, sv, toupper);
+		return str_map(cx, sv, CASE_UPPER);
+	if (!strcmp(m, "swapcase"))
+		return str_map(cx, sv, CASE_SWAP);
 	if (!strcmp(m, "capitalize"))
-		return f_capitalize(cx, &sv, 1, NULL, 0);
-	if (!strcmp(m, "title")) {
-		char *b = tpl_alloc(cx, s->len + 1);
-		bool prev = false;
-		for (size_t i = 0; i < s->len; i++) {
-			unsigned char c = (unsigned char)s->s[i];
-			b[i] = c >= 0x80 ? (char)c : (char)(prev ? tolower(c) : toupper(c));
-			prev = isalpha(c) || c >= 0x80;
-		}
-		return tv_string(cx, b, s->len);
-	}
+		return str_map(cx, sv, CASE_CAPITALIZE);
+	if (!strcmp(m, "title"))
+		return str_map(cx, sv, CASE_PYTITLE);
 	if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip"))
 		return strip(cx, s, a0, m[0] != 'r', m[0] != 'l');
 	if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "tpl.h"
@@ -177,10 +178,23 @@ static bool dbl_to_int(double d, int64_t *out)
 
 /* ---- float, int, round, multiply, is_number ---------------------------- */
 
+/* Python's float()/int() of a Jinja undefined raise UndefinedError, which
+ * no default catches. */
+static void need_defined(struct tpl_ctx *cx, struct tv v)
+{
+	if (v.t != TV_UNDEFINED)
+		return;
+	const struct tv_str *n = v.p;
+	if (n)
+		tpl_fail(cx, "'%s' is undefined", n->s);
+	tpl_fail(cx, "value is undefined");
+}
+
 static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "float", kw, nkw, KW("default"));
+	need_defined(cx, a[0]);
 	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
 	double d;
 	if (to_double(a[0], &d))
@@ -190,10 +204,50 @@ static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	no_default(cx, "float", a[0]);
 }
 
+/* Home Assistant's bool: booleans as they are, numbers by != 0, and the
+ * strings true/yes/on/enable/1 and false/no/off/disable/0 (any case,
+ * surrounding white space ignored); anything else takes the default or
+ * fails. */
+static struct tv ha_bool(struct tpl_ctx *cx, const struct tv *a, size_t na,
+			 const struct tpl_kwarg *kw, size_t nkw)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on", "enable" };
+	static const char *const no[] = { "0", "false", "no", "off", "disable" };
+	kw_check(cx, "bool", kw, nkw, KW("default"));
+	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	struct tv v = a[0];
+	if (v.t == TV_BOOL)
+		return v;
+	if (v.t == TV_INT)
+		return tv_bool(v.i != 0);
+	if (v.t == TV_FLOAT)
+		return tv_bool(v.f != 0);
+	if (v.t == TV_STR) {
+		const char *s = v.s->s, *e = s + v.s->len;
+		while (s < e && (isspace((unsigned char)*s) || *s == '\x1c' || *s == '\x1d' ||
+				 *s == '\x1e' || *s == '\x1f'))
+			s++;
+		while (e > s && (isspace((unsigned char)e[-1]) || e[-1] == '\x1c' ||
+				 e[-1] == '\x1d' || e[-1] == '\x1e' || e[-1] == '\x1f'))
+			e--;
+		size_t n = (size_t)(e - s);
+		for (size_t k = 0; k < sizeof yes / sizeof yes[0]; k++) {
+			if (strlen(yes[k]) == n && strncasecmp(s, yes[k], n) == 0)
+				return tv_bool(true);
+			if (strlen(no[k]) == n && strncasecmp(s, no[k], n) == 0)
+				return tv_bool(false);
+		}
+	}
+	if (def)
+		return *def;
+	no_default(cx, "bool", v);
+}
+
 static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "int", kw, nkw, KW("default", "base"));
+	need_defined(cx, a[0]);
 	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
 	const struct tv *bv = arg(a, na, kw, nkw, 2, "base");
 	int base = 10;
@@ -239,6 +293,7 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "round", kw, nkw, KW("precision", "method", "default"));
+	need_defined(cx, a[0]);
 	const struct tv *pv = arg(a, na, kw, nkw, 1, "precision");
 	const struct tv *mv = arg(a, na, kw, nkw, 2, "method");
 	const struct tv *def = arg(a, na, kw, nkw, 3, "default");
@@ -1515,6 +1570,7 @@ const struct tpl_builtin tpl_ha_builtins[] = {
 	{ "expand", U | F, ha_expand, 0, 1000, false },
 	{ "float", U | F, ha_float, 1, 2, false },
 	{ "int", U | F, ha_int, 1, 3, false },
+	{ "bool", U | F, ha_bool, 1, 2, false },
 	{ "round", U | F, ha_round, 1, 4, false },
 	{ "multiply", U | F, ha_multiply, 1, 3, false },
 	{ "add", U | F, ha_add, 1, 3, false },

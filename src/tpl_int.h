@@ -10,6 +10,23 @@
 /* A slot not yet looked up (never visible outside the evaluator). */
 #define TV_UNRESOLVED ((enum tv_type)0x7f)
 
+/* Every list is allocated as this (tv_list_new): Python's tuples are lists
+ * with the flag set, and differ only in repr, type name and equality. */
+struct tv_list_x {
+	struct tv_list l;
+	bool tuple;
+};
+static inline bool tv_is_tuple(struct tv v)
+{
+	return v.t == TV_LIST && ((const struct tv_list_x *)(const void *)v.l)->tuple;
+}
+/* Mark a fresh list as a tuple (returns it). */
+static inline struct tv tv_make_tuple(struct tv v)
+{
+	((struct tv_list_x *)(void *)v.l)->tuple = true;
+	return v;
+}
+
 struct tpl_blk {
 	struct tpl_blk *next;
 	size_t cap;
@@ -20,6 +37,9 @@ struct tpl_seen {
 	struct tpl_seen *next;
 	const char *id;
 };
+
+/* {% break %} / {% continue %} unwinding to the innermost for loop. */
+enum loop_ctl { LOOP_NEXT, LOOP_BREAK, LOOP_CONTINUE };
 
 struct tpl_ctx {
 	jmp_buf jb;
@@ -37,6 +57,8 @@ struct tpl_ctx {
 	size_t outlen, outcap;
 	bool out_heap;
 	struct tpl_seen *seen;           /* entity ids reported (once each) */
+	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
+	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
 	struct tv *slots;
 	json_t *parsed;                  /* value parsed by us: decref at the end */
 	bool value_json_done;

@@ -34,7 +34,9 @@ struct tv tv_cstr(struct tpl_ctx *cx, const char *s)
 struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
 {
 	struct tv v = { .t = TV_LIST };
-	struct tv_list *l = tpl_alloc(cx, sizeof *l);
+	struct tv_list_x *x = tpl_alloc(cx, sizeof *x);
+	struct tv_list *l = &x->l;
+	x->tuple = false;
 	l->n = 0;
 	l->cap = cap;
 	l->v = cap ? tpl_alloc(cx, cap * sizeof *l->v) : NULL;
@@ -271,7 +273,7 @@ bool tv_equal(struct tv a, struct tv b)
 	case TV_STR:
 		return a.s->len == b.s->len && memcmp(a.s->s, b.s->s, a.s->len) == 0;
 	case TV_LIST:
-		if (a.l->n != b.l->n)
+		if (a.l->n != b.l->n || tv_is_tuple(a) != tv_is_tuple(b))
 			return false;
 		for (size_t i = 0; i < a.l->n; i++)
 			if (!tv_equal(a.l->v[i], b.l->v[i]))
@@ -307,7 +309,7 @@ const char *tv_type_name(struct tv v)
 	case TV_INT: return "int";
 	case TV_FLOAT: return "float";
 	case TV_STR: return "str";
-	case TV_LIST: return "list";
+	case TV_LIST: return tv_is_tuple(v) ? "tuple" : "list";
 	case TV_DICT: return "dict";
 	case TV_DATETIME: return "datetime.datetime";
 	case TV_TIMEDELTA: return "datetime.timedelta";
@@ -333,7 +335,7 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 	}
 	if (a.t == TV_UNDEFINED || b.t == TV_UNDEFINED)
 		tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
-	if (a.t == b.t) {
+	if (a.t == b.t && tv_is_tuple(a) == tv_is_tuple(b)) {
 		switch (a.t) {
 		case TV_STR: {
 			size_t n = a.s->len < b.s->len ? a.s->len : b.s->len;
@@ -578,15 +580,19 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 	case TV_STR:
 		tpl_buf_add(cx, b, v.s->s, v.s->len);
 		return;
-	case TV_LIST:
-		tpl_buf_addc(cx, b, '[');
+	case TV_LIST: {
+		bool tuple = tv_is_tuple(v);
+		tpl_buf_addc(cx, b, tuple ? '(' : '[');
 		for (size_t i = 0; i < v.l->n; i++) {
 			if (i)
 				tpl_buf_add(cx, b, ", ", 2);
 			buf_repr(cx, b, v.l->v[i], depth + 1);
 		}
-		tpl_buf_addc(cx, b, ']');
+		if (tuple && v.l->n == 1)
+			tpl_buf_addc(cx, b, ',');
+		tpl_buf_addc(cx, b, tuple ? ')' : ']');
 		return;
+	}
 	case TV_DICT:
 		buf_dict(cx, b, v, depth);
 		return;

@@ -261,6 +261,58 @@ static void check_errors(const struct ecase *c, size_t n)
 	}
 }
 
+static void tuples_print_as_python_tuples(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ (1, 2) }}|{{ (1,) }}|{{ () }}", NULL, "(1, 2)|(1,)|()" },
+		{ "{{ {'a': 1}.items() | list }}", NULL, "[('a', 1)]" },
+		{ "{{ (1, 2) == [1, 2] }}|{{ (1, 2) == (1, 2) }}", NULL, "False|True" },
+		{ "{{ {(1, 2): 'x'}[(1, 2)] }}", NULL, "x" },
+		{ "{{ [(1, 'a')] | first | list }}", NULL, "[1, 'a']" },
+		{ "{{ {'b':1,'a':2} | dictsort | first }}", NULL, "('a', 2)" },
+		{ "{{ {'b':1} | items | list }}", NULL, "[('b', 1)]" },
+	};
+	(void)s;
+	CHECK(c);
+}
+
+static void loop_controls_break_and_continue(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{% for i in [1,2,3,4] %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+		  NULL, "12" },
+		{ "{% for i in [1,2,3] %}{% if i == 2 %}{% continue %}{% endif %}{{ i }}{% endfor %}",
+		  NULL, "13" },
+		{ "{% for i in [1,2] %}{% for j in [1,2,3] %}{% if j == 2 %}{% break %}{% endif %}"
+		  "{{ i }}{{ j }}{% endfor %};{% endfor %}", NULL, "11;21;" },
+		/* Jinja runs else unless an iteration reached the end of the body */
+		{ "{% for i in [1,2] %}{{ i }}{% break %}{% else %}E{% endfor %}", NULL, "1E" },
+		{ "{% for i in [1,2] %}{% if i == 2 %}{% continue %}{% endif %}{% else %}E{% endfor %}",
+		  NULL, "" },
+		{ "{% for i in [1,2,3] %}{% set x %}{{ i }}{% if i == 2 %}{% break %}{% endif %}"
+		  "{% endset %}{{ x }}{% endfor %}", NULL, "1" },
+	};
+	(void)s;
+	CHECK(c);
+	char *out = NULL;
+	struct mqb_tpl_error err = { 0 };
+	assert_int_equal(render("{% if 1 %}{% break %}{% endif %}", NULL, NULL, &out, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "'break' outside loop"));
+	assert_int_equal(render("{% for i in [1] %}{% else %}{% continue %}{% endfor %}", NULL, NULL,
+				&out, &err), -EINVAL);
+}
+
+static void case_mapping_covers_latin_letters(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ 'ÄÖÜ straße' | upper }}|{{ 'ÉCOLE Ÿ' | lower }}", NULL, "ÄÖÜ STRASSE|école ÿ" },
+		{ "{{ 'élan vital' | title }}|{{ 'ÀbÇ'.swapcase() }}", NULL, "Élan Vital|àBç" },
+		{ "{{ 'x<&>\"\\'' | e }}", NULL, "x&lt;&amp;&gt;&#34;&#39;" },
+	};
+	(void)s;
+	CHECK(c);
+}
+
 static void syntax_errors_carry_line_and_column(void **s)
 {
 	static const struct ecase c[] = {
@@ -541,6 +593,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(statements_and_whitespace_control_work),
 	cmocka_unit_test(jinja_filters_tests_and_methods_behave_as_documented),
 	cmocka_unit_test(undefined_values_behave_as_jinjas_default_undefined),
+	cmocka_unit_test(tuples_print_as_python_tuples),
+	cmocka_unit_test(loop_controls_break_and_continue),
+	cmocka_unit_test(case_mapping_covers_latin_letters),
 	cmocka_unit_test(syntax_errors_carry_line_and_column),
 	cmocka_unit_test(unknown_filters_tests_and_functions_fail_at_compile_time),
 	cmocka_unit_test(render_errors_report_python_messages),
