@@ -1645,10 +1645,11 @@ static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 				if (vars->value_json) {
 					cx->value_json = tv_from_json(cx, vars->value_json);
 				} else {
-					cx->parsed = json_loadb(vars->value, vars->value_len,
-								JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-					if (cx->parsed)
-						cx->value_json = tv_from_json(cx, cx->parsed);
+					/* Straight into the arena (src/tpl_json.c):
+					 * a payload that is not JSON leaves it
+					 * undefined, as in Home Assistant. */
+					tpl_json_parse(cx, vars->value, vars->value_len,
+						       &cx->value_json);
 				}
 			}
 			return cx->value_json;

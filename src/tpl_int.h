@@ -65,6 +65,10 @@ struct tpl_ctx {
 	struct tv value_json;
 };
 
+/* Parse JSON text straight into arena values (src/tpl_json.c), as Python's
+ * json.loads would; false (and *out untouched) when it is not JSON. */
+bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
+
 _Noreturn void tpl_fail_code(struct tpl_ctx *cx, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
