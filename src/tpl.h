@@ -81,6 +81,9 @@ const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v);
 /* End the render with an error (printf-style message): never returns. */
 _Noreturn void tpl_fail(struct tpl_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* tpl_fail ("'x' is undefined") when v is undefined: for builtins that,
+ * like Python, refuse an undefined value even when given a default. */
+void tpl_check_defined(struct tpl_ctx *cx, struct tv v);
 /* Count one loop iteration against the bound (tpl_fail when over). */
 void tpl_tick(struct tpl_ctx *cx);
 /* The render's variables (for Home Assistant's functions). */

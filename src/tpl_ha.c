@@ -179,22 +179,13 @@ static bool dbl_to_int(double d, int64_t *out)
 /* ---- float, int, round, multiply, is_number ---------------------------- */
 
 /* Python's float()/int() of a Jinja undefined raise UndefinedError, which
- * no default catches. */
-static void need_defined(struct tpl_ctx *cx, struct tv v)
-{
-	if (v.t != TV_UNDEFINED)
-		return;
-	const struct tv_str *n = v.p;
-	if (n)
-		tpl_fail(cx, "'%s' is undefined", n->s);
-	tpl_fail(cx, "value is undefined");
-}
+ * no default catches: these call tpl_check_defined first. */
 
 static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "float", kw, nkw, KW("default"));
-	need_defined(cx, a[0]);
+	tpl_check_defined(cx, a[0]);
 	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
 	double d;
 	if (to_double(a[0], &d))
@@ -247,7 +238,7 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "int", kw, nkw, KW("default", "base"));
-	need_defined(cx, a[0]);
+	tpl_check_defined(cx, a[0]);
 	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
 	const struct tv *bv = arg(a, na, kw, nkw, 2, "base");
 	int base = 10;
@@ -293,7 +284,7 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "round", kw, nkw, KW("precision", "method", "default"));
-	need_defined(cx, a[0]);
+	tpl_check_defined(cx, a[0]);
 	const struct tv *pv = arg(a, na, kw, nkw, 1, "precision");
 	const struct tv *mv = arg(a, na, kw, nkw, 2, "method");
 	const struct tv *def = arg(a, na, kw, nkw, 3, "default");

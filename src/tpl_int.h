@@ -113,8 +113,6 @@ struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_st
 /* Call a builtin with argument-count checks. */
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
-/* Fail on an undefined value used where a value is needed. */
-void tpl_check_defined(struct tpl_ctx *cx, struct tv v);
 /* UTF-8 code points in s. */
 size_t tpl_utf8_len(const char *s, size_t n);
 
