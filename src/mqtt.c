@@ -142,7 +142,8 @@ struct mqb_mqtt {
 	ev_timer tick, backoff, debounce;
 	ev_timer resend;        /* retries sending while the socket is full */
 	ev_timer more;          /* another read next loop iteration */
-	unsigned full_iter;     /* 1 + the loop iteration that read a full batch */
+	unsigned batch_iter;    /* the loop iteration batch_used counts for */
+	unsigned batch_used;    /* messages read in that iteration */
 	struct hashmap filters; /* filter string -> struct filter */
 	struct topic_tree *tree;
 	struct outq queue, inflight;
@@ -484,16 +485,20 @@ out:
 static void drain(struct mqb_mqtt *m)
 {
 	struct ev_loop *loop = m->core->loop;
-	unsigned iter = ev_iteration(loop) + 1;
-	if (m->full_iter == iter) {
-		/* This iteration had its batch (the socket and the timer can
-		 * both be pending): the rest waits for the next one. */
-		ev_timer_start(loop, &m->more);
+	/* The budget is per loop iteration, whoever calls: the socket, the
+	 * keepalive tick and the "more" timer can all be pending in one. */
+	unsigned iter = ev_iteration(loop);
+	if (m->batch_iter != iter) {
+		m->batch_iter = iter;
+		m->batch_used = 0;
+	}
+	if (m->batch_used >= m->opt.inbound_batch) {
+		ev_timer_start(loop, &m->more); /* the rest waits for the next one */
 		return;
 	}
 	ev_timer_stop(loop, &m->more); /* also clears it if pending */
-	unsigned i;
-	for (i = 0; i < m->opt.inbound_batch; i++) {
+	unsigned budget = m->opt.inbound_batch - m->batch_used, i;
+	for (i = 0; i < budget; i++) {
 		char *topic = NULL;
 		int tlen = 0;
 		MQTTClient_message *msg = NULL;
@@ -517,12 +522,11 @@ static void drain(struct mqb_mqtt *m)
 		handle_message(m, topic, len, slen != len, msg);
 		MQTTClient_freeMessage(&msg);
 		MQTTClient_free(topic);
+		m->batch_used++;
 		if (m->state != ST_CONNECTED)
 			return; /* a handler stopped us */
 	}
-	if (i == m->opt.inbound_batch)
-		m->full_iter = iter;
-	if (i == m->opt.inbound_batch || (m->opt.tls && i > 0))
+	if (i == budget || (m->opt.tls && i > 0))
 		ev_timer_start(loop, &m->more);
 	if (!MQTTClient_isConnected(m->client)) {
 		connection_lost(m, "the broker closed the connection");
