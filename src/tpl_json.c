@@ -567,6 +567,19 @@ static void finish_dict(struct jp *j, size_t base, struct tv *out)
 
 static cur parse_value(struct jp *j, cur p, struct tv *out);
 
+/* After an element of an array or object: a ',' and white space (*closed
+ * false), or the closing bracket (*closed true). NULL for anything else. */
+static cur after_element(cur p, cur end, char close, bool *closed)
+{
+	p = skip_ws(p, end);
+	if (p >= end)
+		return NULL;
+	*closed = *p == close;
+	if (*closed)
+		return p + 1;
+	return *p == ',' ? skip_ws(p + 1, end) : NULL;
+}
+
 /* p just past '['. */
 static __attribute__((noinline)) cur parse_array(struct jp *j, cur p, struct tv *out)
 {
@@ -583,16 +596,11 @@ static __attribute__((noinline)) cur parse_array(struct jp *j, cur p, struct tv 
 				return NULL;
 			size_t i = reserve(j, 1); /* before reading j->stk: it may move */
 			j->stk[i] = v;
-			p = skip_ws(p, end);
-			if (p >= end)
+			bool closed;
+			if (!(p = after_element(p, end, ']', &closed)))
 				return NULL;
-			if (*p == ']') {
-				p++;
+			if (closed)
 				break;
-			}
-			if (*p != ',')
-				return NULL;
-			p = skip_ws(p + 1, end);
 		}
 	}
 	finish_list(j, base, out);
@@ -640,16 +648,11 @@ static __attribute__((noinline)) cur parse_object(struct jp *j, cur p, struct tv
 				p = skip_ws(p + 1, end);
 				continue;
 			}
-			p = skip_ws(p, end);
-			if (p >= end)
+			bool closed;
+			if (!(p = after_element(p, end, '}', &closed)))
 				return NULL;
-			if (*p == '}') {
-				p++;
+			if (closed)
 				break;
-			}
-			if (*p != ',')
-				return NULL;
-			p = skip_ws(p + 1, end);
 		}
 	}
 	finish_dict(j, base, out);
