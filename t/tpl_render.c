@@ -86,6 +86,29 @@ static void put_error(FILE *f, const char *id, const char *phase, int rc,
 }
 
 /* Compile and render one case; print its line to f. */
+/* What mqb_template_render promises beyond the text itself: the output is
+ * NUL-terminated at len, and a compiled template is immutable, so a second
+ * render with the same variables gives the same result. NULL when kept. */
+static const char *contract_broken(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+				   const char *out, size_t len)
+{
+	if (!out)
+		return "contract: render succeeded without output";
+	if (out[len] != 0)
+		return "contract: output is not NUL-terminated at its length";
+	char *again = NULL;
+	size_t len2 = 0;
+	struct mqb_tpl_error err2;
+	int rc = mqb_template_render(t, vars, NULL, &again, &len2, &err2);
+	const char *why = NULL;
+	if (rc != 0)
+		why = "contract: a second render of the same template failed";
+	else if (len2 != len || memcmp(again, out, len) != 0)
+		why = "contract: a second render of the same template differs";
+	free(again);
+	return why;
+}
+
 static void run_case(FILE *f, const char *id, json_t *c)
 {
 	json_t *jt = json_object_get(c, "template");
@@ -130,7 +153,14 @@ static void run_case(FILE *f, const char *id, json_t *c)
 	vars.now = opt_now;
 	memset(&err, 0, sizeof err);
 	rc = mqb_template_render(t, &vars, NULL, &out, &len, &err);
-	if (rc != 0) {
+	const char *broken = rc == 0 ? contract_broken(t, &vars, out, len) : NULL;
+	if (broken) {
+		/* Counted by tpl-diff.py as a failure, whatever the output. */
+		put_id(f, id);
+		fputs(", \"ok\": false, \"crash\": true, \"error\": ", f);
+		put_json_str(f, broken, strlen(broken));
+		fputs("}\n", f);
+	} else if (rc != 0) {
 		put_error(f, id, "render", rc, &err);
 	} else {
 		put_id(f, id);
