@@ -467,6 +467,9 @@ void mqb_core_free(struct mqb_core *core)
 		ev_run(core->loop, 0);
 	}
 	future__cache_enable(false);
+	for (int i = CORE_NSLOTS - 1; i >= 0; i--)
+		if (core->slot_fini[i])
+			core->slot_fini[i](core);
 	if (core->mqtt_fini)
 		core->mqtt_fini(core);
 	services__fini(core);
@@ -520,6 +523,17 @@ struct services **core__services(struct mqb_core *core)
 void **core__mqtt(struct mqb_core *core)
 {
 	return &core->mqtt;
+}
+
+void **core__slot(struct mqb_core *core, enum core_slot s)
+{
+	return &core->slot[s];
+}
+
+void core__set_slot_fini(struct mqb_core *core, enum core_slot s,
+			 void (*fini)(struct mqb_core *core))
+{
+	core->slot_fini[s] = fini;
 }
 
 void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core))

@@ -75,6 +75,8 @@ struct mqb_core {
 	struct services *services;
 	void *mqtt;             /* the MQTT client, if one is attached */
 	void (*mqtt_fini)(struct mqb_core *core);
+	void *slot[CORE_NSLOTS];  /* entities, bridge, ...: see internal.h */
+	void (*slot_fini[CORE_NSLOTS])(struct mqb_core *core);
 
 	unsigned long long stat_ready_run, stat_inbox_run, stat_coro_spawned;
 };
