@@ -1,16 +1,28 @@
 /* loadgen.c - MQTT 3.1.1 load generator on raw sockets (no library).
  *
- * Publishes N messages over K topics in/<k> at QoS q, either as fast as an
- * end-to-end window allows (-r 0) or at a fixed rate (-r R msg/s, paced with
- * clock_nanosleep to absolute deadlines).  Each payload is a ~100-byte JSON
- * object carrying a sequence number and the CLOCK_MONOTONIC send time in ns.
- * A second connection subscribes out/# (same QoS) and measures delivered,
- * lost, duplicated, msg/s and latency percentiles.  TCP_NODELAY on both.
- * Bounded: stops after N messages (or -t seconds of sending) plus a drain
- * timeout (-d seconds).
+ * Publishes N messages over K topics in/<k> (-k, default 100) at QoS q,
+ * either as fast as an end-to-end window allows (-r 0) or at a fixed rate
+ * (-r R msg/s, paced with clock_nanosleep to absolute deadlines).  Each
+ * payload is a ~100-byte JSON object carrying a sequence number, the
+ * CLOCK_MONOTONIC send time in µs (small enough to survive a round trip
+ * through a double) and a per-run nonce.  A second connection
+ * subscribes out/# (-s FILTER; same QoS) and measures delivered, lost,
+ * duplicated, msg/s and latency percentiles.  TCP_NODELAY on both.
+ * Bounded: stops after N messages or -t seconds of sending (default 120),
+ * plus a drain timeout (-d seconds).
+ *
+ * What comes back may be the payload itself or JSON re-serialised by the
+ * bridge under test: "seq", "ts" and "run" are found wherever they are, with
+ * or without blanks after the colon.  Deliveries with the retain flag (old
+ * states the broker replays on subscribe) and those of another run (a
+ * nonce that is not ours) are counted apart and otherwise ignored.
+ *
+ * -P SECS: probe mode.  Publishes one message every 100 ms until one comes
+ * back (exit 0, "probe ok ms=") or SECS pass (exit 1): tells that a bridge
+ * is subscribed and publishing, whatever it is written in.
  *
  * Output (one line): sent= delivered= lost= dup= secs= msgps= p50= p99=
- *   p999= max= (latencies in microseconds)
+ *   p999= max= bad= stale= retained= (latencies in microseconds)
  *
  * Build: gcc -O2 -Wall -Wextra -pthread -o loadgen loadgen.c
  */
@@ -31,10 +43,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define K_TOPICS 100
+#define MAX_TOPICS 10000
 
-static int port, qos, drain_s = 3;
-static double max_secs; /* -t: stop sending after this long (0 = no limit) */
+static int port, qos, drain_s = 3, ntopics = 100;
+static double max_secs = 120; /* -t: stop sending after this long (0 = no limit) */
+static double probe_secs;     /* -P: probe mode */
+static const char *sub_filter = "out/#";
+static unsigned run_id;       /* nonce: "run" in every payload of this run */
 static long nmsg = 50000, window = 1000;
 static double rate;
 
@@ -45,7 +60,7 @@ static atomic_int pub_done, sub_stop;
 static uint8_t *seen;               /* one byte per seq */
 static uint32_t *lat_us;            /* latency per unique delivery */
 static uint64_t t_first_send, t_last_recv;
-static long bad_payload;
+static long bad_payload, stale, retained;
 
 static pthread_mutex_t wmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wcv = PTHREAD_COND_INITIALIZER;
@@ -234,6 +249,8 @@ static void mqtt_subscribe(int fd, struct rd *r, const char *filter)
 	}
 }
 
+/* The number after "key" (quotes included in key) and a colon, blanks
+ * allowed around the colon; -1 if absent or not a number. */
 static long scan_num(const uint8_t *p, size_t n, const char *key)
 {
 	size_t kl = strlen(key), i;
@@ -243,6 +260,13 @@ static long scan_num(const uint8_t *p, size_t n, const char *key)
 			long v = 0;
 			size_t j = i + kl;
 
+			while (j < n && p[j] == ' ')
+				j++;
+			if (j >= n || p[j] != ':')
+				continue;
+			j++;
+			while (j < n && p[j] == ' ')
+				j++;
 			if (j >= n || p[j] < '0' || p[j] > '9')
 				return -1;
 			while (j < n && p[j] >= '0' && p[j] <= '9')
@@ -288,10 +312,18 @@ static void *sub_main(void *arg)
 				acks[na++] = body[off + 1];
 				off += 2;
 			}
-			seq = scan_num(body + off, blen - off, "\"seq\":");
-			ts = scan_num(body + off, blen - off, "\"ts\":");
+			if (flags & 1) {
+				retained++;
+				continue;
+			}
+			seq = scan_num(body + off, blen - off, "\"seq\"");
+			ts = scan_num(body + off, blen - off, "\"ts\"");
 			if (seq < 0 || seq >= nmsg || ts < 0) {
 				bad_payload++;
+				continue;
+			}
+			if (scan_num(body + off, blen - off, "\"run\"") != (long)run_id) {
+				stale++;
 				continue;
 			}
 			if (seen[seq]) {
@@ -301,7 +333,7 @@ static void *sub_main(void *arg)
 			seen[seq] = 1;
 			{
 				long idx = atomic_load(&delivered) + got;
-				uint64_t d = (t - (uint64_t)ts) / 1000;
+				uint64_t tu = t / 1000, d = tu > (uint64_t)ts ? tu - (uint64_t)ts : 0;
 
 				lat_us[idx] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 			}
@@ -382,9 +414,65 @@ static uint32_t pct(const uint32_t *v, long n, double p)
 	return v[i];
 }
 
+static char (*topics)[16];
+
+/* Appends one PUBLISH of message i (topic in/<i mod K>) to out at *n. */
+static void put_publish(uint8_t *out, size_t *n, long i, uint64_t ts)
+{
+	char pl[192];
+	int k = (int)(i % ntopics), plen;
+	size_t tl = strlen(topics[k]), rl;
+
+	plen = snprintf(pl, sizeof pl,
+			"{\"seq\":%ld,\"ts\":%llu,\"run\":%u,\"k\":%d,\"src\":\"loadgen\",\"v\":%ld.5,\"pad\":\"",
+			i, (unsigned long long)(ts / 1000), run_id, k, i % 1000);
+	while (plen < 96)
+		pl[plen++] = 'x';
+	pl[plen++] = '"';
+	pl[plen++] = '}';
+	rl = 2 + tl + (qos ? 2 : 0) + (size_t)plen;
+	out[(*n)++] = (uint8_t)(0x30 | (qos << 1));
+	*n += put_len(out + *n, rl);
+	*n += put_str(out + *n, topics[k], tl);
+	if (qos) {
+		uint16_t id = (uint16_t)(i % 65535 + 1);
+
+		out[(*n)++] = (uint8_t)(id >> 8);
+		out[(*n)++] = (uint8_t)id;
+	}
+	memcpy(out + *n, pl, (size_t)plen);
+	*n += (size_t)plen;
+}
+
+/* -P: one message every 100 ms until one comes back. */
+static int probe(int pfd, struct rd *pr, uint8_t *out)
+{
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < nmsg; i++) {
+		size_t n = 0;
+		struct timespec d = { 0, 100 * 1000 * 1000 };
+
+		if (atomic_load(&delivered) > 0) {
+			printf("probe ok ms=%.0f sent=%ld\n", (double)(now_ns() - t0) / 1e6, i);
+			return 0;
+		}
+		if ((double)(now_ns() - t0) / 1e9 >= probe_secs)
+			break;
+		put_publish(out, &n, i, now_ns());
+		atomic_store(&sent, i + 1);
+		write_all(pfd, out, n);
+		nanosleep(&d, NULL);
+		if (qos)
+			drain_pubacks(pr);
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	int c, pfd, sfd;
+	int c, pfd, sfd, rc;
 	struct rd *sr, *pr;
 	pthread_t th;
 	uint8_t *out;
@@ -393,9 +481,9 @@ int main(int argc, char **argv)
 	uint64_t period = 0, t0;
 	long i, lost, nsent;
 	double secs;
-	char topics[K_TOPICS][16];
+	struct timespec rt;
 
-	while ((c = getopt(argc, argv, "p:q:n:r:w:d:t:")) != -1) {
+	while ((c = getopt(argc, argv, "p:q:n:r:w:d:t:k:s:P:")) != -1) {
 		switch (c) {
 		case 'p': port = atoi(optarg); break;
 		case 'q': qos = atoi(optarg); break;
@@ -404,23 +492,35 @@ int main(int argc, char **argv)
 		case 'w': window = atol(optarg); break;
 		case 'd': drain_s = atoi(optarg); break;
 		case 't': max_secs = atof(optarg); break;
+		case 'k': ntopics = atoi(optarg); break;
+		case 's': sub_filter = optarg; break;
+		case 'P': probe_secs = atof(optarg); break;
 		default:
-			fprintf(stderr, "usage: loadgen -p PORT [-q QOS] [-n N] [-r RATE|0] [-w WINDOW] [-d DRAIN_S] [-t MAX_SECS]\n");
+			fprintf(stderr, "usage: loadgen -p PORT [-q QOS] [-n N] [-r RATE|0] [-w WINDOW] [-d DRAIN_S] [-t MAX_SECS]\n"
+				"               [-k TOPICS] [-s SUB_FILTER] [-P PROBE_SECS]\n");
 			return 2;
 		}
 	}
-	if (port <= 0 || qos < 0 || qos > 1 || nmsg <= 0)
+	if (port <= 0 || qos < 0 || qos > 1 || nmsg <= 0 || ntopics < 1 || ntopics > MAX_TOPICS ||
+	    strlen(sub_filter) > 100)
 		return 2;
+	if (probe_secs > 0)
+		nmsg = 1000000;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	run_id = ((unsigned)rt.tv_nsec ^ ((unsigned)getpid() << 16) ^ (unsigned)rt.tv_sec) % 1000000000u;
 	seen = calloc((size_t)nmsg, 1);
 	lat_us = calloc((size_t)nmsg, sizeof *lat_us);
-	for (c = 0; c < K_TOPICS; c++)
+	topics = calloc((size_t)ntopics, sizeof *topics);
+	if (!seen || !lat_us || !topics)
+		die("calloc");
+	for (c = 0; c < ntopics; c++)
 		snprintf(topics[c], sizeof topics[c], "in/%d", c);
 
-	sfd = mqtt_connect("loadgen-sub");
+	sfd = mqtt_connect(probe_secs > 0 ? "loadgen-probe-sub" : "loadgen-sub");
 	sr = calloc(1, sizeof *sr);
 	sr->fd = sfd;
-	mqtt_subscribe(sfd, sr, "out/#");
-	pfd = mqtt_connect("loadgen-pub");
+	mqtt_subscribe(sfd, sr, sub_filter);
+	pfd = mqtt_connect(probe_secs > 0 ? "loadgen-probe-pub" : "loadgen-pub");
 	pr = calloc(1, sizeof *pr);
 	pr->fd = pfd;
 	if (pthread_create(&th, NULL, sub_main, sr) != 0)
@@ -430,14 +530,22 @@ int main(int argc, char **argv)
 		die("fcntl");
 
 	out = malloc(cap);
+	if (probe_secs > 0) {
+		rc = probe(pfd, pr, out);
+		atomic_store(&sub_stop, 1);
+		pthread_join(th, NULL);
+		if (rc)
+			printf("probe failed: nothing back on %s after %.1f s (bad=%ld stale=%ld retained=%ld)\n",
+			       sub_filter, probe_secs, bad_payload, stale, retained);
+		close(pfd);
+		close(sfd);
+		return rc;
+	}
 	if (rate > 0)
 		period = (uint64_t)(1e9 / rate);
 	t0 = now_ns();
 	t_first_send = t0;
 	for (i = 0; i < nmsg; i++) {
-		char pl[160];
-		int k = (int)(i % K_TOPICS), plen;
-		size_t tl = strlen(topics[k]), rl;
 		uint64_t ts;
 
 		if (rate > 0) {
@@ -462,25 +570,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
-		plen = snprintf(pl, sizeof pl,
-				"{\"seq\":%ld,\"ts\":%llu,\"k\":%d,\"src\":\"loadgen\",\"v\":%ld.5,\"pad\":\"",
-				i, (unsigned long long)ts, k, i % 1000);
-		while (plen < 96)
-			pl[plen++] = 'x';
-		pl[plen++] = '"';
-		pl[plen++] = '}';
-		rl = 2 + tl + (qos ? 2 : 0) + (size_t)plen;
-		out[n++] = (uint8_t)(0x30 | (qos << 1));
-		n += put_len(out + n, rl);
-		n += put_str(out + n, topics[k], tl);
-		if (qos) {
-			uint16_t id = (uint16_t)(i % 65535 + 1);
-
-			out[n++] = (uint8_t)(id >> 8);
-			out[n++] = (uint8_t)id;
-		}
-		memcpy(out + n, pl, (size_t)plen);
-		n += (size_t)plen;
+		put_publish(out, &n, i, ts);
 		atomic_store(&sent, i + 1);
 		if (rate > 0 || (size_t)(i + 1) % batch == 0 || i + 1 == nmsg) {
 			write_all(pfd, out, n);
@@ -511,10 +601,11 @@ int main(int argc, char **argv)
 		lost = nsent - d;
 		secs = t_last_recv > t_first_send ? (double)(t_last_recv - t_first_send) / 1e9 : 0;
 		qsort(lat_us, (size_t)d, sizeof *lat_us, cmp_u32);
-		printf("sent=%ld delivered=%ld lost=%ld dup=%ld secs=%.3f msgps=%.0f p50=%u p99=%u p999=%u max=%u bad=%ld\n",
+		printf("sent=%ld delivered=%ld lost=%ld dup=%ld secs=%.3f msgps=%.0f p50=%u p99=%u p999=%u max=%u "
+		       "bad=%ld stale=%ld retained=%ld\n",
 		       nsent, d, lost, atomic_load(&dups), secs, secs > 0 ? (double)d / secs : 0,
 		       pct(lat_us, d, 0.50), pct(lat_us, d, 0.99), pct(lat_us, d, 0.999),
-		       d ? lat_us[d - 1] : 0, bad_payload);
+		       d ? lat_us[d - 1] : 0, bad_payload, stale, retained);
 	}
 	close(pfd);
 	close(sfd);
