@@ -245,6 +245,11 @@ bool mqb_conf_quoted(const struct mqb_conf_node *n)
 	return n && (n->flags & CONF_QUOTED);
 }
 
+unsigned conf__node_flags(const struct mqb_conf_node *n)
+{
+	return n ? n->flags : 0;
+}
+
 bool mqb_conf_is_secret(const struct mqb_conf_node *n)
 {
 	return n && (n->flags & CONF_SECRET);

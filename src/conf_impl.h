@@ -9,7 +9,10 @@
 
 #include "mqbridge/config.h"
 
-enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4 };
+enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4, CONF_BLOCK = 8 };
+/* CONF_* of a node (CONF_BLOCK: a literal or folded scalar, whose text starts
+ * on the line after its mark). */
+unsigned conf__node_flags(const struct mqb_conf_node *n);
 struct mqb_conf_doc *conf__doc_new(void);
 void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n);
 char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n);

@@ -1157,7 +1157,12 @@ static void on_scalar(struct file *f, const yaml_event_t *ev)
 	else if (plain && is_null(text, len))
 		n = node_new(L, MQB_CONF_NULL, &m, text, len, 0);
 	else
-		n = node_new(L, MQB_CONF_SCALAR, &m, text, len, plain ? 0 : CONF_QUOTED);
+		n = node_new(L, MQB_CONF_SCALAR, &m, text, len,
+			     plain ? 0
+			     : ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+					     ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE
+				     ? CONF_QUOTED | CONF_BLOCK
+				     : CONF_QUOTED);
 	if (!n || stopped(L))
 		return;
 	if (ev->data.scalar.anchor)

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -17,6 +18,8 @@
 #include "mqbridge/config.h"
 #include "schema.h"
 #include "mqbridge/mqtt.h"
+#include "mqbridge/template.h"
+#include "conf_impl.h"
 
 /* Shared with src/config.c; they have no header of their own yet. */
 void config__register_schemas(void);
@@ -450,6 +453,7 @@ static enum verdict coerce(const struct mqb_schema_key *k, const char *text, siz
 	case MQB_S_MAP:
 	case MQB_S_LIST:
 	case MQB_S_ANY:
+	case MQB_S_TEMPLATE:
 		break;
 	}
 	return V_TYPE;
@@ -491,6 +495,7 @@ static void store(const struct mqb_schema_key *k, void *field, const union value
 	case MQB_S_MAP:
 	case MQB_S_LIST:
 	case MQB_S_ANY:
+	case MQB_S_TEMPLATE:
 		break;
 	}
 }
@@ -514,6 +519,7 @@ static const char *expected(const struct mqb_schema_key *k)
 	case MQB_S_MAP: return "a mapping";
 	case MQB_S_LIST: return "a list";
 	case MQB_S_ANY: return "anything";
+	case MQB_S_TEMPLATE: return "a template (a string)";
 	}
 	return "?";
 }
@@ -626,6 +632,46 @@ static void choice_error(struct walk *w, const struct mqb_schema_key *k,
 	err(w, node, "must be one of: %s; got %s", list, schema__describe(node, buf, sizeof buf));
 }
 
+/* Where line/column of a template's text are in the file: exact for plain
+ * and quoted scalars without escapes; for a block scalar the line is exact
+ * and the column counts from the content's indentation, which libyaml does
+ * not report. */
+struct mqb_conf_mark schema__template_mark(const struct mqb_conf_node *node, unsigned line,
+					   unsigned column)
+{
+	struct mqb_conf_mark m = mqb_conf_mark(node);
+	unsigned flags = conf__node_flags(node);
+	if (flags & CONF_BLOCK) {
+		m.line += line;
+		m.column = column;
+	} else if (line > 1) {
+		m.line += line - 1;
+		m.column = column;
+	} else {
+		m.column += column - 1 + ((flags & CONF_QUOTED) ? 1 : 0);
+	}
+	return m;
+}
+
+static void check_template(struct walk *w, const struct mqb_conf_node *node)
+{
+	size_t len;
+	const char *text = mqb_conf_scalar(node, &len);
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error e;
+	int rc = mqb_template_compile(text, len, &t, &e);
+	mqb_template_free(t);
+	if (rc == 0)
+		return;
+	w->found++;
+	if (rc == -ENOMEM) {
+		mqb_conf_error(w->errs, NULL, path_str(&w->path), "out of memory compiling the template");
+		return;
+	}
+	struct mqb_conf_mark m = schema__template_mark(node, e.line, e.column);
+	mqb_conf_error(w->errs, &m, path_str(&w->path), "invalid template: %s", e.message);
+}
+
 /* Check one present value (node) against k; store it in field (may be
  * NULL: validate only). */
 static void check_value(struct walk *w, const struct mqb_schema *s, const struct mqb_schema_key *k,
@@ -644,6 +690,14 @@ static void check_value(struct walk *w, const struct mqb_schema *s, const struct
 	case MQB_S_LIST:
 		check_list(w, k, node, field);
 		return;
+	case MQB_S_TEMPLATE:
+		if (kind == MQB_CONF_SCALAR) {
+			check_template(w, node);
+			if (field)
+				memcpy(field, &node, sizeof node);
+			return;
+		}
+		break;
 	case MQB_S_DURATION:
 		if (kind == MQB_CONF_MAP) {
 			double d;

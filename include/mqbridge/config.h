@@ -119,6 +119,9 @@ enum mqb_schema_type {
 	MQB_S_MAP,      /* a mapping checked against sub */
 	MQB_S_LIST,     /* a sequence of items checked against sub (one schema key: its type) */
 	MQB_S_ANY,      /* anything; stored as const struct mqb_conf_node * */
+	MQB_S_TEMPLATE, /* a template, compiled to check it (errors at their own
+			 * line and column); stored as its const struct mqb_conf_node *
+			 * for mqb_template_from_conf (platform.h) */
 };
 
 struct mqb_schema;
