@@ -130,7 +130,41 @@ static const struct mqb_schema_key mqtt_keys[] = {
 static const struct mqb_schema mqtt_schema = {"mqtt", mqtt_keys,
 					      sizeof mqtt_keys / sizeof mqtt_keys[0]};
 
+struct statestream_block {
+	const char *base_topic;
+	bool publish_attributes, publish_timestamps;
+	const struct mqb_conf_node *include, *exclude;
+};
+
+/* Home Assistant's entity filter: which entities the mirror covers. */
+static const struct mqb_schema_key filter_item[] = {
+	{.key = "item", .type = MQB_S_STRING},
+};
+static const struct mqb_schema filter_list = {"filter", filter_item, 1};
+static const struct mqb_schema_key filter_keys[] = {
+	{.key = "domains", .type = MQB_S_LIST, .sub = &filter_list, .doc = "domains"},
+	{.key = "entities", .type = MQB_S_LIST, .sub = &filter_list, .doc = "entity ids"},
+	{.key = "entity_globs", .type = MQB_S_LIST, .sub = &filter_list,
+	 .doc = "entity id patterns (* and ?)"},
+};
+static const struct mqb_schema filter_schema = {"mqtt_statestream.include", filter_keys,
+						sizeof filter_keys / sizeof filter_keys[0]};
+#define SS(f) .offset = offsetof(struct statestream_block, f), .stored = true
+static const struct mqb_schema_key statestream_keys[] = {
+	{.key = "base_topic", .type = MQB_S_TOPIC, .required = true, SS(base_topic),
+	 .doc = "topic prefix of the mirror: <base_topic>/<domain>/<object_id>/state"},
+	{.key = "publish_attributes", .type = MQB_S_BOOL, .def = "false", SS(publish_attributes),
+	 .doc = "also one topic per attribute, its value as JSON"},
+	{.key = "publish_timestamps", .type = MQB_S_BOOL, .def = "false", SS(publish_timestamps),
+	 .doc = "also last_changed and last_updated"},
+	{.key = "include", .type = MQB_S_MAP, .sub = &filter_schema, .doc = "mirror only these"},
+	{.key = "exclude", .type = MQB_S_MAP, .sub = &filter_schema, .doc = "never mirror these"},
+};
+static const struct mqb_schema statestream_schema = {
+	"mqtt_statestream", statestream_keys, sizeof statestream_keys / sizeof statestream_keys[0]};
+
 static const struct mqb_schema *const core_schemas[] = {&mqbridge_schema, &mqtt_schema,
+							&statestream_schema,
 							 &tls_schema};
 
 static void register_once(void)
@@ -159,6 +193,7 @@ static const struct integration {
 	{"mqbridge", OWN},       {"mqtt", OWN},
 	{"sensor", LIST},        {"binary_sensor", LIST}, {"switch", LIST},
 	{"light", LIST},         {"cover", LIST},         {"command_line", LIST},
+	{"button", LIST},        {"number", LIST},        {"select", LIST},
 	{"template", LIST},      {"automation", LIST},    {"group", MAPPING},
 	{"script", MAPPING},     {"input_boolean", MAPPING}, {"input_number", MAPPING},
 	{"input_select", MAPPING}, {"input_text", MAPPING}, {"timer", MAPPING},
@@ -200,6 +235,8 @@ struct load {
 	bool mqtt_seen;                            /* an mqtt: block anywhere */
 	size_t found;                              /* problems found */
 	bool oom;
+	struct conf_item *items;                   /* entity configurations */
+	size_t nitems, capitems;
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -291,6 +328,9 @@ static bool has_settings(const struct mqb_conf_node *block)
 
 /* One mapping of the mqtt: block: domains of entities, and perhaps the
  * connection settings, which only one block may hold. */
+static void modern_block(struct load *l, const struct mqb_conf_node *block, const char *path,
+			 const void *ud);
+
 static void mqtt_block(struct load *l, const struct mqb_conf_node *block, const char *path)
 {
 	char buf[96];
@@ -324,6 +364,7 @@ static void mqtt_block(struct load *l, const struct mqb_conf_node *block, const 
 		check_entity_list(l, mqb_conf_value(block, i), p ? p : path);
 		mqb__free(p);
 	}
+	modern_block(l, block, path, "mqtt");
 }
 
 /* mqtt: a mapping (one block) or a list of them. */
@@ -360,6 +401,143 @@ static void add_source(struct load *l, const struct integration *in,
 		return;
 	}
 	l->src[l->nsrc++] = (struct source){in, value, p};
+}
+
+static void add_item(struct load *l, const char *integration, const char *domain,
+		     const struct mqb_conf_node *node, const char *path)
+{
+	if (l->nitems == l->capitems) {
+		size_t cap = l->capitems ? 2 * l->capitems : 32;
+		struct conf_item *v = mqb__realloc(l->items, cap * sizeof *v);
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->items = v;
+		l->capitems = cap;
+	}
+	char *p = mqb__strdup(path);
+	if (!p) {
+		l->oom = true;
+		return;
+	}
+	l->items[l->nitems++] = (struct conf_item){.integration = integration, .domain = domain,
+						    .node = node, .path = p};
+}
+
+/* Each element of a list (or a mapping standing for a list of one) with
+ * the path of each. */
+static void each_item(struct load *l, const struct mqb_conf_node *v, const char *path,
+		      void (*fn)(struct load *l, const struct mqb_conf_node *item, const char *path,
+				 const void *ud),
+		      const void *ud)
+{
+	if (mqb_conf_kind(v) == MQB_CONF_MAP) {
+		fn(l, v, path, ud);
+		return;
+	}
+	if (mqb_conf_kind(v) != MQB_CONF_SEQ)
+		return;
+	for (size_t i = 0; i < mqb_conf_len(v); i++) {
+		const struct mqb_conf_node *item = mqb_conf_item(v, i);
+		if (mqb_conf_kind(item) != MQB_CONF_MAP)
+			continue; /* already an error */
+		char *p = path_fmt("%s[%zu]", path, i);
+		fn(l, item, p ? p : path, ud);
+		mqb__free(p);
+	}
+}
+
+/* A legacy `<domain>: - platform: NAME` element. */
+static void legacy_item(struct load *l, const struct mqb_conf_node *item, const char *path,
+			const void *ud)
+{
+	char buf[96];
+	const char *domain = ud;
+	const struct mqb_conf_node *pn = mqb_conf_get(item, "platform");
+	const char *platform = pn && mqb_conf_kind(pn) == MQB_CONF_SCALAR ? mqb_conf_scalar(pn, NULL)
+									  : NULL;
+	if (!pn)
+		err(l, item, path, "required key 'platform' not provided");
+	else if (!platform || !*platform)
+		err(l, pn, path, "'platform' must be an integration name, got %s",
+		    schema__describe(pn, buf, sizeof buf));
+	else
+		add_item(l, platform, domain, item, path);
+}
+
+/* Keys a modern template: block may hold besides its domains: those of
+ * trigger-based entities, which mqbridge does not have. */
+static const char *const template_block_keys[] = {
+	"trigger", "triggers", "condition", "conditions", "action", "actions", "variables",
+	"unique_id",
+};
+
+static bool is_one_of(const char *k, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(k, v[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One mapping of a modern block (`command_line: - switch: {...}`,
+ * `template: - sensor: [...]`, `mqtt: {sensor: [...]}`): each key a
+ * domain, whose value is one entity or a list of them. */
+static void modern_block(struct load *l, const struct mqb_conf_node *block, const char *path,
+			 const void *ud)
+{
+	const char *integration = ud;
+	bool is_template = strcmp(integration, "template") == 0;
+	for (size_t i = 0; i < mqb_conf_len(block); i++) {
+		const struct mqb_conf_node *kn = mqb_conf_key(block, i);
+		const char *k = mqb_conf_scalar(kn, NULL);
+		if (!k)
+			continue;
+		char *p = path_fmt("%s.%s", path, k);
+		const char *kp = p ? p : path;
+		if (is_mqtt_domain(k)) {
+			const struct mqb_conf_node *v = mqb_conf_value(block, i);
+			const char *domain = NULL;
+			for (size_t j = 0; j < NDOMAINS; j++)
+				if (strcmp(k, mqtt_domains[j]) == 0)
+					domain = mqtt_domains[j];
+			if (mqb_conf_kind(v) == MQB_CONF_MAP)
+				add_item(l, integration, domain, v, kp);
+			for (size_t n = 0; mqb_conf_kind(v) == MQB_CONF_SEQ && n < mqb_conf_len(v); n++) {
+				if (mqb_conf_kind(mqb_conf_item(v, n)) != MQB_CONF_MAP)
+					continue; /* already an error */
+				char *q = path_fmt("%s[%zu]", kp, n);
+				add_item(l, integration, domain, mqb_conf_item(v, n), q ? q : kp);
+				mqb__free(q);
+			}
+		} else if (is_template && (strcmp(k, "trigger") == 0 || strcmp(k, "triggers") == 0)) {
+			err(l, kn, kp, "trigger-based template entities are not supported");
+		} else if (strcmp(integration, "mqtt") != 0 &&
+			   !(is_template && is_one_of(k, template_block_keys,
+						      sizeof template_block_keys /
+							      sizeof template_block_keys[0]))) {
+			err(l, kn, kp, "unknown entity domain '%s' for %s", k, integration);
+		}
+		mqb__free(p);
+	}
+}
+
+/* Every entity configuration: legacy domain lists, the modern blocks of
+ * command_line: and template:, and the domains of each mqtt: block. */
+static void collect_items(struct load *l)
+{
+	for (size_t i = 0; i < l->nsrc; i++) {
+		const struct source *src = &l->src[i];
+		const char *name = src->in->name;
+		bool domain = false;
+		for (size_t j = 0; j < NDOMAINS; j++)
+			domain |= strcmp(name, mqtt_domains[j]) == 0;
+		if (domain)
+			each_item(l, src->value, src->path, legacy_item, name);
+		else if (strcmp(name, "command_line") == 0 || strcmp(name, "template") == 0)
+			each_item(l, src->value, src->path, modern_block, name);
+	}
 }
 
 /* Values of MAPPING integrations merge as Home Assistant's packages do
@@ -588,10 +766,13 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 		key_err(l, s, path, "tls", "certfile and keyfile go together: give both or neither");
 }
 
+static const char *const *platform_dirs;
+static size_t nplatform_dirs;
+
 /* Check root and fill out (whose doc the caller sets). 0; -EINVAL with
  * the problems in errs; -ENOMEM. */
-static int apply(const struct mqb_conf_node *root, struct daemon_config *out,
-		 struct mqb_conf_errors *errs)
+static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
+		 struct daemon_config *out, struct mqb_conf_errors *errs)
 {
 	char buf[96];
 	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN}};
@@ -618,6 +799,22 @@ static int apply(const struct mqb_conf_node *root, struct daemon_config *out,
 	packages(&l, get_packages(ha_node), "homeassistant.packages");
 	if (!l.mqtt_settings)
 		apply_schema(&l, &mqtt_schema, NULL, "mqtt", &l.mq);
+	collect_items(&l);
+	struct statestream_block ss = {0};
+	const struct source *ss_src = NULL;
+	for (size_t i = 0; i < l.nsrc; i++)
+		if (strcmp(l.src[i].in->name, "mqtt_statestream") == 0) {
+			ss_src = &l.src[i];
+			if (mqb_conf_kind(ss_src->value) == MQB_CONF_MAP) {
+				apply_schema(&l, &statestream_schema, ss_src->value, ss_src->path,
+					     &ss);
+				ss.include = mqb_conf_get(ss_src->value, "include");
+				ss.exclude = mqb_conf_get(ss_src->value, "exclude");
+			}
+		}
+	if (platform_dirs && !l.oom)
+		l.found += platforms__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
+					    errs, &l.oom);
 
 	/* what one key alone cannot say */
 	if (l.mb.node_id && !node_id_valid(l.mb.node_id)) {
@@ -676,14 +873,31 @@ static int apply(const struct mqb_conf_node *root, struct daemon_config *out,
 		o->outbound_queue_max = l.mq.outbound_queue;
 		o->reconnect_min = l.mq.reconnect_min;
 		o->reconnect_max = l.mq.reconnect_max;
+		out->statestream_base = ss_src ? ss.base_topic : NULL;
+		out->statestream_attributes = ss.publish_attributes;
+		out->statestream_include = ss.include;
+		out->statestream_exclude = ss.exclude;
+		out->statestream_timestamps = ss.publish_timestamps;
 		out->discovery = l.mq.discovery;
 		out->discovery_prefix = l.mq.discovery_prefix;
+	}
+	if (!rc) {
+		out->items = l.items;
+		out->nitems = l.nitems;
+	} else {
+		conf_items__free(l.items, l.nitems);
 	}
 	mqb__free(l.mqtt_path);
 	for (size_t i = 0; i < l.nsrc; i++)
 		mqb__free(l.src[i].path);
 	mqb__free(l.src);
 	return rc;
+}
+
+void daemon_config__set_platform_dirs(const char *const *dirs, size_t n)
+{
+	platform_dirs = dirs;
+	nplatform_dirs = n;
 }
 
 int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_conf_errors *errs)
@@ -694,7 +908,7 @@ int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_
 	int rc = mqb_conf_load(path, NULL, &doc, errs);
 	if (rc < 0)
 		return rc;
-	rc = apply(mqb_conf_root(doc), out, errs);
+	rc = apply(doc, mqb_conf_root(doc), out, errs);
 	if (rc < 0) {
 		derived_free(out);
 		mqb_conf_doc_free(doc);
@@ -710,6 +924,7 @@ void daemon_config__fini(struct daemon_config *c)
 	if (!c)
 		return;
 	derived_free(c);
+	conf_items__free(c->items, c->nitems);
 	mqb_conf_doc_free(c->doc);
 	memset(c, 0, sizeof *c);
 }

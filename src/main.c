@@ -21,12 +21,18 @@
 #include "mqbridge/error.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
+#include "bridge.h"
+#include "entity_impl.h"
 #include "pidfile.h"
+#include "platform_impl.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/mqbridge/mqbridge.yaml"
+#ifndef PLATFORMDIR
+#define PLATFORMDIR "/usr/local/lib/mqbridge/platforms"
+#endif
 
 /* 0 is a clean stop; EXIT_CONFIG is sysexits.h's EX_CONFIG. */
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 78 };
@@ -236,6 +242,17 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 		MQB_LOG_INFO("main", "log file reopened");
 }
 
+/* Every platform's setup has finished: polling starts. */
+static void platforms_ready(void *ud, size_t failed)
+{
+	struct mqb_core *core = ud;
+	if (failed)
+		MQB_LOG_WARNING("main", "%zu configuration item(s) could not be set up (see above)",
+				failed);
+	MQB_LOG_INFO("main", "%zu entities set up", mqb_entities_async_count(core));
+	entities__async_start(core);
+}
+
 int main(int argc, char **argv)
 {
 	struct args args = { 0 };
@@ -249,6 +266,17 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &args)) >= 0)
 		goto out;
 
+	/* -P directories first, then the installed modules. */
+	const char **dirs = realloc(args.platform_dirs,
+				    (args.n_platform_dirs + 1) * sizeof *args.platform_dirs);
+	if (!dirs) {
+		fprintf(stderr, "mqbridge: out of memory\n");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	args.platform_dirs = dirs;
+	dirs[args.n_platform_dirs] = PLATFORMDIR;
+	daemon_config__set_platform_dirs(dirs, args.n_platform_dirs + 1);
 	if ((rc = load_config(&args, &cfg)))
 		goto out;
 	have_cfg = true;
@@ -302,19 +330,49 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Platforms: the loader will take these directories, in order. */
 	for (size_t i = 0; i < args.n_platform_dirs; i++)
 		MQB_LOG_DEBUG("main", "platform directory %s", args.platform_dirs[i]);
 
-	if (cfg.have_mqtt) {
+	/* Entities publish through the bridge: with any entity configured,
+	 * the default broker is used when no mqtt: block names one. */
+	if (cfg.have_mqtt || cfg.nitems) {
 		if ((rc = mqb_mqtt_new(core, &cfg.mqtt))) {
 			startup_error("cannot start the MQTT client: %s", mqb_strerror(rc));
 			rc = rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
 			goto out;
 		}
 	} else {
-		MQB_LOG_INFO("main", "no mqtt: block in %s: not connecting to a broker",
-			     args.config);
+		MQB_LOG_INFO("main", "no mqtt: block and no entities in %s: not connecting to a "
+			     "broker", args.config);
+	}
+	if ((rc = entities__init(core, cfg.node_id))) {
+		startup_error("cannot start the entity registry: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (cfg.have_mqtt || cfg.nitems) {
+		struct bridge_options bo = {
+			.base_topic = cfg.mqtt.base_topic,
+			.node_id = cfg.node_id,
+			.name = cfg.name,
+			.discovery = cfg.discovery,
+			.discovery_prefix = cfg.discovery_prefix,
+			.statestream_base = cfg.statestream_base,
+			.statestream_attributes = cfg.statestream_attributes,
+			.statestream_timestamps = cfg.statestream_timestamps,
+			.statestream_include = cfg.statestream_include,
+			.statestream_exclude = cfg.statestream_exclude,
+		};
+		if ((rc = bridge__async_init(core, &bo))) {
+			startup_error("cannot start the bridge: %s", mqb_strerror(rc));
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	if ((rc = platforms__async_setup(core, cfg.items, cfg.nitems, platforms_ready, core))) {
+		startup_error("cannot set up the platforms: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
 	}
 
 	MQB_LOG_INFO("main", "mqbridge %s running (pid %ld)", PACKAGE_VERSION, (long)getpid());

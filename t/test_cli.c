@@ -554,7 +554,14 @@ static void every_configuration_in_conf_passes_check_config(void **state)
 			continue;
 		char conf[2 * PATH_MAX], *out, *err;
 		snprintf(conf, sizeof conf, "%s/%s", dir, e->d_name);
-		int rc = run(fx, "check", (const char *[]){ "-C", "-c", conf, NULL }, &out, &err);
+		/* the modules beside the binary (the build tree's platforms/) */
+		char pdir[PATH_MAX + 16];
+		snprintf(pdir, sizeof pdir, "%s", fx->bin);
+		char *slash = strrchr(pdir, '/');
+		snprintf(slash ? slash + 1 : pdir, sizeof pdir - (size_t)(slash ? slash + 1 - pdir : 0),
+			 "platforms");
+		int rc = run(fx, "check", (const char *[]){ "-C", "-c", conf, "-P", pdir, NULL },
+			     &out, &err);
 		if (rc != 0)
 			fail_msg("%s: exit %d; stderr:\n%s", conf, rc, err);
 		assert_string_equal(out, "configuration OK\n");

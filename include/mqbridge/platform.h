@@ -1,0 +1,73 @@
+/* Integrations as loadable modules: each platforms/NAME.c is built as
+ * NAME.so and exports one descriptor, checked for its API version when the
+ * configuration first names it (Home Assistant's loader). A descriptor
+ * lists the entity domains the integration provides, each with its option
+ * schema and its setup. */
+#ifndef MQBRIDGE_PLATFORM_H
+#define MQBRIDGE_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mqbridge/config.h"
+#include "mqbridge/entity.h"
+
+struct mqb_core;
+struct mqb_template;
+
+/* Bumped whenever a descriptor's or this API's layout changes. */
+#define MQB_PLATFORM_API_VERSION 1
+/* The symbol every module exports: const struct mqb_platform_desc. */
+#define MQB_PLATFORM_SYMBOL "mqb_platform_descriptor"
+
+/* One configured platform: an integration's domain (mqtt's sensors, say),
+ * shared by every configuration item of that pair. Owned by the core. */
+struct mqb_platform;
+
+struct mqb_platform_domain {
+	const char *domain;             /* "sensor" */
+	/* One configuration item (a list element of `mqtt: sensor:`, or a
+	 * legacy `sensor: - platform: NAME` element without its platform
+	 * key); the loader checks it and fills conf_size bytes. */
+	const struct mqb_schema *schema;
+	size_t conf_size;
+	/* Checks the table cannot express (one of two keys, a template's
+	 * names); add errors with mqb_conf_error_at. May be NULL.
+	 * Thread: any. */
+	void (*check)(const void *conf, const struct mqb_conf_node *node, const char *path,
+		      struct mqb_conf_errors *errs);
+	/* Exactly one of these sets up one item, adding its entities:
+	 * setup_platform runs in the pool and uses mqb_platform_add_entity;
+	 * async_setup_platform runs on the loop as a COROUTINE and uses
+	 * mqb_platform_async_add_entity. conf lives as long as the core.
+	 * 0 or a negative errno (the item's entities are then missing, logged
+	 * with path). */
+	int (*setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
+	int (*async_setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
+	/* Updates of this platform's entities running at once; 0: Home
+	 * Assistant's default (1 for blocking update, unbounded for
+	 * async_update). */
+	unsigned parallel_updates;
+};
+
+struct mqb_platform_desc {
+	unsigned api_version;           /* MQB_PLATFORM_API_VERSION */
+	const char *name;               /* "command_line": the file is NAME.so */
+	const struct mqb_platform_domain *domains;
+	size_t ndomains;
+};
+
+/* Thread: any. */
+struct mqb_core *mqb_platform_core(const struct mqb_platform *p);
+const char *mqb_platform_integration(const struct mqb_platform *p); /* "mqtt" */
+const char *mqb_platform_domain(const struct mqb_platform *p);      /* "sensor" */
+/* The daemon's node id (the bridge's device). Thread: any. */
+const char *mqb_platform_node_id(const struct mqb_platform *p);
+
+/* Compile a template option that the loader already checked (the schema
+ * type MQB_S_TEMPLATE stores its node). 0 with *out (NULL when node is
+ * NULL), owned by the caller; -EINVAL (logged with its position) or
+ * -ENOMEM. Thread: any. */
+int mqb_template_from_conf(const struct mqb_conf_node *node, struct mqb_template **out);
+
+#endif

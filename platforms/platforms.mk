@@ -1,0 +1,25 @@
+# Integrations, each built as a loadable module NAME.so (DESIGN §5): the
+# daemon exports the core's symbols (-rdynamic, the whole core archive) and
+# a module links nothing of the core itself.
+platformdir = $(pkglibdir)/platforms
+MODULE_CFLAGS = $(AM_CFLAGS) -fPIC
+MODULE_LINK = -shared -fPIC
+platform_PROGRAMS =
+# The daemon and the end-to-end tests, which run it.
+DAEMON_TEST_UTIL = t/daemon.c t/daemon.h $(TEST_UTIL) $(BROKER_UTIL)
+
+include $(srcdir)/platforms/mqtt.mk
+include $(srcdir)/platforms/command_line.mk
+include $(srcdir)/platforms/sysmon.mk
+include $(srcdir)/platforms/template.mk
+
+# The test-only integration the bridge's tests run the daemon with.
+check_PROGRAMS += t/platforms/testing.so
+t_platforms_testing_so_SOURCES = t/platforms/testing.c
+t_platforms_testing_so_CFLAGS = $(MODULE_CFLAGS)
+t_platforms_testing_so_LDFLAGS = $(MODULE_LINK)
+t_platforms_testing_so_LDADD =
+TEST_PROGS += t/test_bridge
+t_test_bridge_SOURCES = t/test_bridge.c $(DAEMON_TEST_UTIL)
+t_test_bridge_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_bridge_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

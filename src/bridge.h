@@ -1,0 +1,30 @@
+/* The bridge between the entities and MQTT (src/bridge.c): what main.c
+ * starts once the MQTT client exists. */
+#ifndef MQB_BRIDGE_H
+#define MQB_BRIDGE_H
+
+#include <stdbool.h>
+
+#include "mqbridge/config.h"
+
+struct mqb_core;
+
+struct bridge_options {
+	const char *base_topic;        /* <base> */
+	const char *node_id, *name;    /* the device */
+	bool discovery;
+	const char *discovery_prefix;
+	const char *statestream_base;  /* NULL: no mqtt_statestream */
+	bool statestream_attributes, statestream_timestamps;
+	/* Home Assistant's include/exclude filter: {domains, entities,
+	 * entity_globs} configuration mappings (NULL: none); they must
+	 * outlive the core. */
+	const struct mqb_conf_node *statestream_include, *statestream_exclude;
+	double diagnostic_interval;    /* seconds; 0: 30 */
+};
+
+/* Attach the bridge to core (after entities__init and mqb_mqtt_new,
+ * before the platforms add entities). Strings are copied. Thread: loop. */
+int bridge__async_init(struct mqb_core *core, const struct bridge_options *o);
+
+#endif

@@ -1,0 +1,42 @@
+/* What the entity registry (entity.c) shares with the platform loader and
+ * the bridge: creating platforms, an entity's description, and a slot per
+ * entity for the bridge's bookkeeping. */
+#ifndef MQB_ENTITY_IMPL_H
+#define MQB_ENTITY_IMPL_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "mqbridge/entity.h"
+#include "mqbridge/platform.h"
+
+/* What an entity was described with (entity.c owns the strings). */
+struct entity_meta {
+	const char *name, *unique_id, *icon, *device_class, *state_class, *unit, *category;
+	const json_t *discovery; /* never NULL */
+	bool force_update;
+	double scan_interval;
+};
+
+/* Create the registry on core. node_id is copied. Thread: loop. */
+int entities__init(struct mqb_core *core, const char *node_id);
+const char *entities__node_id(struct mqb_core *core);
+/* A platform for (desc, dom), made once per pair; owned by the registry.
+ * NULL on ENOMEM. Thread: loop. */
+struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_platform_desc *desc,
+					const struct mqb_platform_domain *dom);
+/* Start polling: every polled entity updates now, then each
+ * scan_interval. Thread: loop. */
+void entities__async_start(struct mqb_core *core);
+
+const struct entity_meta *entity__meta(const struct mqb_entity *e);
+bool entity__controllable(const struct mqb_entity *e);
+/* The bridge's own per-entity data (NULL until it sets it; it frees it). */
+void **entity__bridge_slot(struct mqb_entity *e);
+
+/* Call fn for every entity just added (the bridge announces them when
+ * connected); one function, set by the bridge. Thread: loop. */
+void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_entity *e),
+			void *ud);
+
+#endif

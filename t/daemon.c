@@ -1,0 +1,364 @@
+/* End-to-end test harness: runs the real mqbridge on a configuration the
+ * test writes, against a real mosquitto, and records every message a
+ * watching libmosquitto client receives, for bounded waits. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <mosquitto.h>
+
+#include "testutil.h"
+
+#define LOCK(t) pthread_mutex_lock((pthread_mutex_t *)(t)->lock)
+#define UNLOCK(t) pthread_mutex_unlock((pthread_mutex_t *)(t)->lock)
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	(void)m;
+	struct td *t = ud;
+	LOCK(t);
+	if (t->nmsgs == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct td_msg *v = realloc(t->msgs, cap * sizeof *v);
+		if (!v) {
+			UNLOCK(t);
+			return;
+		}
+		t->msgs = v;
+		t->cap = cap;
+	}
+	struct td_msg *x = &t->msgs[t->nmsgs];
+	x->topic = strdup(msg->topic);
+	x->payload = malloc((size_t)msg->payloadlen + 1);
+	if (x->topic && x->payload) {
+		memcpy(x->payload, msg->payload, (size_t)msg->payloadlen);
+		x->payload[msg->payloadlen] = '\0';
+		x->len = (size_t)msg->payloadlen;
+		x->retain = msg->retain;
+		x->at = tu_now();
+		t->nmsgs++;
+	} else {
+		free(x->topic);
+		free(x->payload);
+	}
+	UNLOCK(t);
+}
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	(void)ud;
+	if (rc == 0)
+		mosquitto_subscribe(m, NULL, "#", 1);
+}
+
+void td_init(struct td *t, const char *broker_extra)
+{
+	memset(t, 0, sizeof *t);
+	t->lock = malloc(sizeof(pthread_mutex_t));
+	assert_non_null(t->lock);
+	pthread_mutex_init(t->lock, NULL);
+	snprintf(t->dir, sizeof t->dir, "/tmp/mqb-td.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->config, sizeof t->config, "%s/mqbridge.yaml", t->dir);
+	snprintf(t->log, sizeof t->log, "%s/daemon.log", t->dir);
+	tu_broker_start(&t->broker, broker_extra);
+	mosquitto_lib_init();
+	char id[64];
+	snprintf(id, sizeof id, "td-watch-%ld", (long)getpid());
+	struct mosquitto *m = mosquitto_new(id, true, t);
+	assert_non_null(m);
+	t->mosq = m;
+	mosquitto_message_callback_set(m, on_message);
+	mosquitto_connect_callback_set(m, on_connect);
+	assert_int_equal(mosquitto_connect(m, "127.0.0.1", t->broker.port, 30), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+	/* the watcher is subscribed once its own probe comes back */
+	for (double end = tu_now() + TU_TIMEOUT;;) {
+		mosquitto_publish(m, NULL, "td/probe", 2, "up", 1, false);
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		if (td_last(t, "td/probe"))
+			break;
+		assert_true(tu_now() < end);
+	}
+}
+
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+	size_t n = 0, lf = strlen(from), lt = strlen(to);
+	for (const char *p = s; (p = strstr(p, from)); p += lf)
+		n++;
+	char *out = malloc(strlen(s) + n * (lt > lf ? lt - lf : 0) + 1), *o = out;
+	assert_non_null(out);
+	for (const char *p = s, *q; ; p = q + lf) {
+		q = strstr(p, from);
+		size_t k = q ? (size_t)(q - p) : strlen(p);
+		memcpy(o, p, k);
+		o += k;
+		if (!q)
+			break;
+		memcpy(o, to, lt);
+		o += lt;
+	}
+	*o = '\0';
+	return out;
+}
+
+void td_write_config(struct td *t, const char *yaml)
+{
+	char port[16];
+	snprintf(port, sizeof port, "%d", t->broker.port);
+	char *a = replace_all(yaml, "%PORT%", port);
+	char *b = replace_all(a, "%DIR%", t->dir);
+	FILE *f = fopen(t->config, "w");
+	assert_non_null(f);
+	fputs(b, f);
+	fclose(f);
+	free(a);
+	free(b);
+}
+
+void td_write_file(struct td *t, const char *name, const char *text, char *out, size_t outlen)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", t->dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	if (out)
+		snprintf(out, outlen, "%s", path);
+}
+
+static const char *builddir(void)
+{
+	const char *b = getenv("abs_top_builddir");
+	return b ? b : ".";
+}
+
+static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int errfd)
+{
+	char exe[512], pdir[512];
+	snprintf(exe, sizeof exe, "%s/mqbridge", builddir());
+	snprintf(pdir, sizeof pdir, "%s/platforms", builddir());
+	const char *argv[32] = {exe, "-c", t->config, "-P", pdir, "-l", "debug"};
+	size_t n = 7;
+	for (size_t i = 0; i < nextra && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(errfd, 2);
+		dup2(errfd, 1);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(exe, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static size_t collect(va_list ap, const char **v, size_t max)
+{
+	size_t n = 0;
+	for (const char *a; (a = va_arg(ap, const char *)) && n < max;)
+		v[n++] = a;
+	return n;
+}
+
+void td_start(struct td *t, ...)
+{
+	const char *extra[16];
+	va_list ap;
+	va_start(ap, t);
+	size_t n = collect(ap, extra, 16);
+	va_end(ap);
+	int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	t->pid = spawn(t, extra, n, fd);
+	close(fd);
+}
+
+static int wait_exit(pid_t pid, double timeout)
+{
+	int st;
+	for (double end = tu_now() + timeout; tu_now() < end;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+int td_stop(struct td *t)
+{
+	if (!t->pid)
+		return -1;
+	kill(t->pid, SIGTERM);
+	int rc = wait_exit(t->pid, 30);
+	t->pid = 0;
+	return rc;
+}
+
+int td_run(struct td *t, char *err, size_t errlen, ...)
+{
+	const char *extra[16];
+	va_list ap;
+	va_start(ap, errlen);
+	size_t n = collect(ap, extra, 16);
+	va_end(ap);
+	char path[160];
+	snprintf(path, sizeof path, "%s/run.out", t->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	pid_t pid = spawn(t, extra, n, fd);
+	int rc = wait_exit(pid, 60);
+	if (err && errlen) {
+		ssize_t k = pread(fd, err, errlen - 1, 0);
+		err[k > 0 ? k : 0] = '\0';
+	}
+	close(fd);
+	return rc;
+}
+
+void td_pub(struct td *t, const char *topic, const char *payload, bool retain)
+{
+	int mid;
+	assert_int_equal(mosquitto_publish(t->mosq, &mid, topic, (int)strlen(payload), payload, 1,
+					   retain),
+			 MOSQ_ERR_SUCCESS);
+}
+
+const char *td_last(struct td *t, const char *topic)
+{
+	const char *p = NULL;
+	LOCK(t);
+	for (size_t i = t->nmsgs; i-- > 0;)
+		if (strcmp(t->msgs[i].topic, topic) == 0) {
+			p = t->msgs[i].payload;
+			break;
+		}
+	UNLOCK(t);
+	return p; /* messages are never freed before td_fini */
+}
+
+long td_count(struct td *t)
+{
+	LOCK(t);
+	long n = (long)t->nmsgs;
+	UNLOCK(t);
+	return n;
+}
+
+long td_wait_after(struct td *t, long since, const char *topic, const char *payload,
+		   double timeout)
+{
+	long next = since < 0 ? 0 : since;
+	for (double end = tu_now() + timeout;;) {
+		LOCK(t);
+		for (; next < (long)t->nmsgs; next++) {
+			struct td_msg *m = &t->msgs[next];
+			if (strcmp(m->topic, topic) == 0 && (!payload || strcmp(m->payload, payload) == 0)) {
+				UNLOCK(t);
+				return next;
+			}
+		}
+		UNLOCK(t);
+		if (tu_now() >= end)
+			return -1;
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+long td_wait(struct td *t, const char *topic, const char *payload, double timeout)
+{
+	return td_wait_after(t, 0, topic, payload, timeout);
+}
+
+size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix)
+{
+	size_t n = 0, lp = strlen(prefix), ls = strlen(suffix);
+	LOCK(t);
+	for (size_t i = since < 0 ? 0 : (size_t)since; i < t->nmsgs; i++) {
+		const char *tp = t->msgs[i].topic;
+		size_t lt = strlen(tp);
+		n += strncmp(tp, prefix, lp) == 0 && lt >= ls && strcmp(tp + lt - ls, suffix) == 0;
+	}
+	UNLOCK(t);
+	return n;
+}
+
+bool td_log_wait(struct td *t, const char *needle, double timeout)
+{
+	for (double end = tu_now() + timeout;;) {
+		FILE *f = fopen(t->log, "r");
+		if (f) {
+			char line[4096];
+			bool found = false;
+			while (!found && fgets(line, sizeof line, f))
+				found = strstr(line, needle) != NULL;
+			fclose(f);
+			if (found)
+				return true;
+		}
+		if (tu_now() >= end)
+			return false;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void td_dump(struct td *t)
+{
+	FILE *f = fopen(t->log, "r");
+	fprintf(stderr, "---- mqbridge log (%s) ----\n", t->log);
+	if (f) {
+		char line[4096];
+		while (fgets(line, sizeof line, f))
+			fputs(line, stderr);
+		fclose(f);
+	}
+	tu_broker_dump_log(&t->broker);
+}
+
+void td_fini(struct td *t)
+{
+	if (t->pid)
+		td_stop(t);
+	if (t->mosq) {
+		mosquitto_disconnect(t->mosq);
+		mosquitto_loop_stop(t->mosq, true);
+		mosquitto_destroy(t->mosq);
+		mosquitto_lib_cleanup();
+	}
+	tu_broker_stop(&t->broker);
+	for (size_t i = 0; i < t->nmsgs; i++) {
+		free(t->msgs[i].topic);
+		free(t->msgs[i].payload);
+	}
+	free(t->msgs);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", t->dir);
+	pthread_mutex_destroy(t->lock);
+	free(t->lock);
+	memset(t, 0, sizeof *t);
+}

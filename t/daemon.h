@@ -1,0 +1,73 @@
+/* End-to-end tests: the real mqbridge binary run on a configuration the test
+ * writes, against a real mosquitto (t/broker.c), watched by an MQTT client
+ * (libmosquitto) that records every message it sees. Waits are bounded. */
+#ifndef MQB_T_DAEMON_H
+#define MQB_T_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "broker.h"
+
+struct td_msg {
+	char *topic;
+	char *payload; /* NUL-terminated */
+	size_t len;
+	bool retain;
+	double at;     /* tu_now() when received */
+};
+
+struct td {
+	struct tu_broker broker;
+	char dir[64];          /* private directory: config, files the test makes */
+	char config[128];      /* <dir>/mqbridge.yaml */
+	char log[128];         /* the daemon's stderr */
+	pid_t pid;             /* the daemon, 0 when not running */
+	void *mosq;            /* the watching client */
+	/* Everything received, in order; guarded by a mutex inside. */
+	struct td_msg *msgs;
+	size_t nmsgs, cap;
+	void *lock;
+};
+
+/* Start a broker (extra broker configuration may be NULL) and make the
+ * private directory; the watcher connects and subscribes to "#" and
+ * "$SYS/#" is not used. Fails the test on error. */
+void td_init(struct td *t, const char *broker_extra);
+/* Write yaml (printf-style; "%PORT%" is replaced by the broker's port,
+ * "%DIR%" by the private directory) to <dir>/mqbridge.yaml. */
+void td_write_config(struct td *t, const char *yaml);
+/* Write a file in the private directory; its path goes to out. */
+void td_write_file(struct td *t, const char *name, const char *text, char *out, size_t outlen);
+/* Start the daemon: mqbridge -c <config> -P <builddir>/platforms -l debug,
+ * plus extra arguments (NULL-terminated, may be none). */
+void td_start(struct td *t, ...);
+/* SIGTERM and wait (bounded); returns its exit status (or -1). */
+int td_stop(struct td *t);
+/* Run mqbridge to completion with args (NULL-terminated) and capture its
+ * stderr into err (errlen); returns the exit status. */
+int td_run(struct td *t, char *err, size_t errlen, ...);
+/* Publish from the watcher (QoS 1, waits for the broker's ack). */
+void td_pub(struct td *t, const char *topic, const char *payload, bool retain);
+/* The latest payload seen on topic at or after index from (NULL if none);
+ * td_wait waits for topic to carry payload (NULL: anything) and returns the
+ * message's index, or -1 after timeout seconds. */
+const char *td_last(struct td *t, const char *topic);
+long td_wait(struct td *t, const char *topic, const char *payload, double timeout);
+/* Wait for a payload on topic received after index since. */
+long td_wait_after(struct td *t, long since, const char *topic, const char *payload,
+		   double timeout);
+/* Messages seen so far (an index to pass to td_wait_after). */
+long td_count(struct td *t);
+/* Messages from index since whose topic starts with prefix and ends with
+ * suffix. */
+size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix);
+/* Wait until the daemon's log contains needle. */
+bool td_log_wait(struct td *t, const char *needle, double timeout);
+/* Print the daemon's log and the broker's (for failures). */
+void td_dump(struct td *t);
+/* Stop everything and remove the directory. */
+void td_fini(struct td *t);
+
+#endif

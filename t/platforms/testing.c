@@ -1,0 +1,137 @@
+/* A test-only integration: entities of every controllable domain whose
+ * state comes from their configuration and whose commands simply set it
+ * (optimistic), so t/test_bridge.c sees the bridge alone at work. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqbridge/platform.h"
+
+struct conf {
+	const char *name, *object_id, *unique_id, *state, *unit, *device_class, *icon;
+	const char *state_class;
+	double scan_interval;
+	bool unavailable;
+	const struct mqb_conf_node *attributes;
+};
+
+#define C(f) .offset = offsetof(struct conf, f), .stored = true
+static const struct mqb_schema_key keys[] = {
+	{.key = "name", .type = MQB_S_STRING, C(name)},
+	{.key = "object_id", .type = MQB_S_STRING, C(object_id)},
+	{.key = "unique_id", .type = MQB_S_STRING, C(unique_id)},
+	{.key = "state", .type = MQB_S_STRING, C(state)},
+	{.key = "unit_of_measurement", .type = MQB_S_STRING, C(unit)},
+	{.key = "device_class", .type = MQB_S_STRING, C(device_class)},
+	{.key = "state_class", .type = MQB_S_STRING, C(state_class)},
+	{.key = "icon", .type = MQB_S_STRING, C(icon)},
+	{.key = "unavailable", .type = MQB_S_BOOL, .def = "false", C(unavailable)},
+	{.key = "scan_interval", .type = MQB_S_DURATION, .def = "0", C(scan_interval)},
+	{.key = "attributes", .type = MQB_S_ANY, C(attributes)},
+};
+static const struct mqb_schema schema = {"testing", keys, sizeof keys / sizeof keys[0]};
+
+/* Commands: the state the service asks for, as Home Assistant would show it. */
+static int command(struct mqb_entity *e, void *priv, const char *service, const json_t *data)
+{
+	(void)priv;
+	char buf[64];
+	const char *state = NULL;
+	if (strcmp(service, "turn_on") == 0)
+		state = "on";
+	else if (strcmp(service, "turn_off") == 0)
+		state = "off";
+	else if (strcmp(service, "open_cover") == 0)
+		state = "open";
+	else if (strcmp(service, "close_cover") == 0)
+		state = "closed";
+	else if (strcmp(service, "stop_cover") == 0)
+		state = "stopped";
+	else if (strcmp(service, "press") == 0)
+		state = "pressed";
+	else if (strcmp(service, "set_value") == 0) {
+		snprintf(buf, sizeof buf, "%g", json_number_value(json_object_get(data, "value")));
+		state = buf;
+	} else if (strcmp(service, "select_option") == 0)
+		state = json_string_value(json_object_get(data, "option"));
+	else
+		return -ENOTSUP;
+	json_t *b = json_object_get(data, "brightness");
+	if (b)
+		mqb_entity_async_set_attributes(e, json_pack("{sO}", "brightness", b));
+	mqb_entity_async_set_state(e, state);
+	return mqb_entity_async_write(e);
+}
+
+/* Polled entities count their updates. */
+static int update(struct mqb_entity *e, void *priv)
+{
+	int *n = priv;
+	char buf[32];
+	snprintf(buf, sizeof buf, "%d", ++*n);
+	mqb_entity_async_set_state(e, buf);
+	return mqb_entity_async_write(e);
+}
+
+static const struct mqb_entity_ops command_ops = {.async_command = command};
+static const struct mqb_entity_ops polled_ops = {.async_update = update, .free = free};
+
+static int setup(struct mqb_platform *p, const void *conf_, const char *path)
+{
+	(void)path;
+	const struct conf *c = conf_;
+	json_t *attrs = NULL;
+	if (c->attributes) {
+		attrs = json_object();
+		for (size_t i = 0; i < mqb_conf_len(c->attributes); i++)
+			json_object_set_new(attrs, mqb_conf_scalar(mqb_conf_key(c->attributes, i), NULL),
+					    json_string(mqb_conf_scalar(mqb_conf_value(c->attributes, i),
+									NULL)));
+	}
+	json_t *disc = NULL;
+	if (strcmp(mqb_platform_domain(p), "select") == 0)
+		disc = json_pack("{s[sss]}", "options", "low", "mid", "high");
+	struct mqb_entity_info info = {
+		.name = c->name,
+		.object_id = c->object_id,
+		.unique_id = c->unique_id,
+		.state = c->state,
+		.unit_of_measurement = c->unit,
+		.device_class = c->device_class,
+		.state_class = c->state_class,
+		.icon = c->icon,
+		.unavailable = c->unavailable,
+		.scan_interval = c->scan_interval,
+		.discovery = disc,
+	};
+	bool polled = c->scan_interval > 0;
+	int *count = polled ? calloc(1, sizeof *count) : NULL;
+	bool sensor = strcmp(mqb_platform_domain(p), "sensor") == 0 ||
+		      strcmp(mqb_platform_domain(p), "binary_sensor") == 0;
+	struct mqb_entity *e = NULL;
+	int rc = mqb_platform_async_add_entity(p, &info, polled ? &polled_ops
+							: sensor ? NULL
+								 : &command_ops,
+					       count, &e);
+	json_decref(disc);
+	if (rc == 0 && attrs) {
+		mqb_entity_async_set_attributes(e, attrs);
+		attrs = NULL;
+		mqb_entity_async_write(e);
+	}
+	json_decref(attrs);
+	return rc;
+}
+
+#define DOMAIN(d) \
+	{ .domain = d, .schema = &schema, .conf_size = sizeof(struct conf), \
+	  .async_setup_platform = setup }
+static const struct mqb_platform_domain domains[] = {
+	DOMAIN("sensor"), DOMAIN("binary_sensor"), DOMAIN("switch"), DOMAIN("light"),
+	DOMAIN("cover"),  DOMAIN("button"),        DOMAIN("number"), DOMAIN("select"),
+};
+
+const struct mqb_platform_desc mqb_platform_descriptor = {
+	MQB_PLATFORM_API_VERSION, "testing", domains, sizeof domains / sizeof domains[0]};

@@ -1,0 +1,321 @@
+/* The bridge end to end (DESIGN §8): the real daemon with the test-only
+ * `testing` integration (t/platforms/testing.c) against a real mosquitto:
+ * discovery key by key, states, availability, commands in, re-announcing
+ * after Home Assistant's birth and after a broker restart, statestream,
+ * and a thousand entities. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "daemon.h"
+#include "testutil.h"
+
+#define HEAD \
+	"mqbridge: {node_id: tb, name: Test bridge}\n" \
+	"mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, reconnect_max: 0.5}\n"
+
+static char tdir[512];
+/* One daemon per test; the teardown cleans up after a failed assertion,
+ * whose longjmp skips the test's own td_fini. */
+static struct td T;
+static bool T_live;
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (T_live)
+		td_fini(&T);
+	T_live = false;
+	return 0;
+}
+
+static void start(struct td *t, const char *yaml)
+{
+	td_init(t, NULL);
+	T_live = true;
+	td_write_config(t, yaml);
+	td_start(t, "-P", tdir, NULL);
+}
+
+static json_t *discovery(struct td *t, const char *component, const char *object_id)
+{
+	char topic[256];
+	snprintf(topic, sizeof topic, "homeassistant/%s/tb/%s/config", component, object_id);
+	if (td_wait(t, topic, NULL, TU_TIMEOUT) < 0) {
+		td_dump(t);
+		fail_msg("no discovery on %s", topic);
+	}
+	json_error_t e;
+	json_t *j = json_loads(td_last(t, topic), 0, &e);
+	assert_non_null(j);
+	return j;
+}
+
+static void assert_key(const json_t *j, const char *key, const char *want)
+{
+	const json_t *v = json_object_get(j, key);
+	if (!want) {
+		if (v)
+			fail_msg("key %s is present: %s", key, json_string_value(v));
+		return;
+	}
+	if (!json_is_string(v) || strcmp(json_string_value(v), want) != 0)
+		fail_msg("key %s: want '%s', got '%s'", key, want,
+			 json_is_string(v) ? json_string_value(v) : "(not a string)");
+}
+
+static void wait_for(struct td *t, const char *topic, const char *payload)
+{
+	if (td_wait(t, topic, payload, TU_TIMEOUT) < 0) {
+		td_dump(t);
+		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
+			 td_last(t, topic) ? td_last(t, topic) : "(none)");
+	}
+}
+
+static void switch_discovery_and_state(void **state)
+{
+	(void)state;
+	start(&T, HEAD "switch: [{platform: testing, name: Garden pump, state: 'off', icon: 'mdi:pump'}]\n");
+	wait_for(&T, "mqbridge/tb/status", "online");
+	json_t *d = discovery(&T, "switch", "garden_pump");
+	assert_key(d, "name", "Garden pump");
+	assert_key(d, "unique_id", "tb_garden_pump");
+	assert_key(d, "object_id", "garden_pump");
+	assert_key(d, "default_entity_id", "switch.garden_pump");
+	assert_key(d, "state_topic", "mqbridge/tb/switch/garden_pump/state");
+	assert_key(d, "command_topic", "mqbridge/tb/switch/garden_pump/set");
+	assert_key(d, "json_attributes_topic", "mqbridge/tb/switch/garden_pump/attributes");
+	assert_key(d, "state_on", "on");
+	assert_key(d, "state_off", "off");
+	assert_key(d, "payload_on", "ON");
+	assert_key(d, "payload_off", "OFF");
+	assert_key(d, "icon", "mdi:pump");
+	assert_key(d, "availability_mode", "all");
+	json_t *av = json_object_get(d, "availability");
+	assert_int_equal(json_array_size(av), 2);
+	assert_key(json_array_get(av, 0), "topic", "mqbridge/tb/status");
+	assert_key(json_array_get(av, 1), "topic", "mqbridge/tb/switch/garden_pump/availability");
+	json_t *dev = json_object_get(d, "device");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(dev, "identifiers"), 0)),
+			    "tb");
+	assert_key(dev, "name", "Test bridge");
+	assert_non_null(json_object_get(dev, "sw_version"));
+	json_decref(d);
+	wait_for(&T, "mqbridge/tb/switch/garden_pump/state", "off");
+	wait_for(&T, "mqbridge/tb/switch/garden_pump/availability", "online");
+
+	/* a command goes through switch.turn_on to the entity and back out */
+	long n = td_count(&T);
+	td_pub(&T, "mqbridge/tb/switch/garden_pump/set", "ON", false);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/switch/garden_pump/state", "on",
+				  TU_TIMEOUT) >= 0);
+	n = td_count(&T);
+	td_pub(&T, "mqbridge/tb/switch/garden_pump/set", "toggle", false);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/switch/garden_pump/state", "off",
+				  TU_TIMEOUT) >= 0);
+	/* what is not a switch command changes nothing and is logged */
+	td_pub(&T, "mqbridge/tb/switch/garden_pump/set", "ON; touch /tmp/x", false);
+	assert_true(td_log_wait(&T, "ignoring command 'ON; touch /tmp/x'", TU_TIMEOUT));
+	assert_string_equal(td_last(&T, "mqbridge/tb/switch/garden_pump/state"), "off");
+
+	/* a clean stop leaves "offline" retained */
+	assert_int_equal(td_stop(&T), 0);
+	wait_for(&T, "mqbridge/tb/status", "offline");
+	td_fini(&T);
+	T_live = false;
+}
+
+static void every_domain(void **state)
+{
+	(void)state;
+	start(&T, HEAD
+	      "sensor:\n"
+	      "  - {platform: testing, name: Outside temperature, state: '21.5',\n"
+	      "     unit_of_measurement: '°C', device_class: temperature, state_class: measurement,\n"
+	      "     attributes: {source: roof}}\n"
+	      "  - {platform: testing, name: Gone, unavailable: true}\n"
+	      "binary_sensor: [{platform: testing, name: Door, state: 'on', device_class: door}]\n"
+	      "light: [{platform: testing, name: Desk, state: 'off'}]\n"
+	      "cover: [{platform: testing, name: Garage door, state: closed}]\n"
+	      "button: [{platform: testing, name: Reboot}]\n"
+	      "number: [{platform: testing, name: Target, state: '20'}]\n"
+	      "select: [{platform: testing, name: Mode, state: low}]\n");
+	json_t *d = discovery(&T, "sensor", "outside_temperature");
+	assert_key(d, "unit_of_measurement", "°C");
+	assert_key(d, "device_class", "temperature");
+	assert_key(d, "state_class", "measurement");
+	assert_key(d, "command_topic", NULL);
+	/* a numeric sensor is never handed "unknown" as a value */
+	assert_non_null(strstr(json_string_value(json_object_get(d, "value_template")), "None"));
+	json_decref(d);
+	wait_for(&T, "mqbridge/tb/sensor/outside_temperature/state", "21.5");
+	wait_for(&T, "mqbridge/tb/sensor/outside_temperature/attributes", "{\"source\":\"roof\"}");
+	wait_for(&T, "mqbridge/tb/sensor/gone/state", "unavailable");
+	wait_for(&T, "mqbridge/tb/sensor/gone/availability", "offline");
+
+	d = discovery(&T, "binary_sensor", "door");
+	assert_key(d, "payload_on", "on");
+	assert_key(d, "payload_off", "off");
+	json_decref(d);
+	wait_for(&T, "mqbridge/tb/binary_sensor/door/state", "on");
+
+	d = discovery(&T, "light", "desk");
+	assert_key(d, "command_topic", "mqbridge/tb/light/desk/set");
+	assert_key(d, "payload_on", "ON");
+	json_decref(d);
+	td_pub(&T, "mqbridge/tb/light/desk/set", "{\"state\": \"ON\", \"brightness\": 128}", false);
+	wait_for(&T, "mqbridge/tb/light/desk/state", "on");
+	wait_for(&T, "mqbridge/tb/light/desk/attributes", "{\"brightness\":128}");
+
+	d = discovery(&T, "cover", "garage_door");
+	assert_key(d, "payload_open", "OPEN");
+	assert_key(d, "state_closed", "closed");
+	json_decref(d);
+	td_pub(&T, "mqbridge/tb/cover/garage_door/set", "OPEN", false);
+	wait_for(&T, "mqbridge/tb/cover/garage_door/state", "open");
+
+	d = discovery(&T, "button", "reboot");
+	assert_key(d, "state_topic", NULL);
+	assert_key(d, "payload_press", "PRESS");
+	json_decref(d);
+
+	d = discovery(&T, "number", "target");
+	assert_key(d, "command_topic", "mqbridge/tb/number/target/set");
+	json_decref(d);
+	td_pub(&T, "mqbridge/tb/number/target/set", "22.5", false);
+	wait_for(&T, "mqbridge/tb/number/target/state", "22.5");
+
+	d = discovery(&T, "select", "mode");
+	assert_int_equal(json_array_size(json_object_get(d, "options")), 3);
+	json_decref(d);
+	td_pub(&T, "mqbridge/tb/select/mode/set", "mid", false);
+	wait_for(&T, "mqbridge/tb/select/mode/state", "mid");
+
+	/* the bridge's own diagnostic sensor */
+	wait_for(&T, "mqbridge/tb/sensor/tb_bridge/state", "connected");
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+
+static void reannounce(void **state)
+{
+	(void)state;
+	start(&T, HEAD "sensor: [{platform: testing, name: Level, state: '7'}]\n");
+	const char *cfg = "homeassistant/sensor/tb/level/config";
+	wait_for(&T, cfg, NULL);
+	wait_for(&T, "mqbridge/tb/sensor/level/state", "7");
+
+	/* Home Assistant restarted: everything again */
+	long n = td_count(&T);
+	td_pub(&T, "homeassistant/status", "online", false);
+	assert_true(td_wait_after(&T, n, cfg, NULL, TU_TIMEOUT) >= 0);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/sensor/level/state", "7", TU_TIMEOUT) >= 0);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/sensor/level/availability", "online",
+				  TU_TIMEOUT) >= 0);
+	/* "offline" is not a reason */
+	td_pub(&T, "homeassistant/status", "offline", false);
+	td_pub(&T, "td/fence", "x", false);
+	long fence = td_wait_after(&T, n, "td/fence", "x", TU_TIMEOUT);
+	assert_true(fence >= 0);
+	size_t configs = td_count_topic(&T, n, cfg, "");
+	assert_int_equal(configs, 1);
+
+	/* the broker dies without persistence: retained messages are gone;
+	 * the bridge reconnects and publishes them again */
+	tu_broker_kill(&T.broker);
+	tu_broker_restart(&T.broker);
+	/* the watcher reconnects and resubscribes by itself */
+	n = td_count(&T);
+	assert_true(td_wait_after(&T, n, cfg, NULL, 3 * TU_TIMEOUT) >= 0);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/sensor/level/state", "7", TU_TIMEOUT) >= 0);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/status", "online", TU_TIMEOUT) >= 0);
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+static void polled_and_statestream(void **state)
+{
+	(void)state;
+	start(&T, HEAD
+	      "sensor: [{platform: testing, name: Ticks, scan_interval: 0.05,\n"
+	      "          unit_of_measurement: x}]\n"
+	      "mqtt_statestream: {base_topic: homestate, publish_attributes: true}\n");
+	wait_for(&T, "mqbridge/tb/status", "online");
+	/* once connected, every tick goes out on both topics */
+	long n = td_count(&T);
+	long i = td_wait_after(&T, n, "homestate/sensor/ticks/state", NULL, TU_TIMEOUT);
+	assert_true(i >= 0);
+	char next[32];
+	snprintf(next, sizeof next, "%d", atoi(td_last(&T, "homestate/sensor/ticks/state")) + 2);
+	assert_true(td_wait_after(&T, i, "homestate/sensor/ticks/state", next, TU_TIMEOUT) >= 0);
+	assert_true(td_wait_after(&T, n, "mqbridge/tb/sensor/ticks/state", next, TU_TIMEOUT) >= 0);
+	wait_for(&T, "homestate/sensor/ticks/unit_of_measurement", "\"x\"");
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* Many entities: every one discovered and its state published. */
+static void many(size_t n)
+{
+	size_t len = 256 + n * 64;
+	char *yaml = malloc(len);
+	assert_non_null(yaml);
+	size_t off = (size_t)snprintf(yaml, len, "%s", HEAD "sensor:\n");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(yaml + off, len - off,
+					"  - {platform: testing, name: s%zu, state: '%zu'}\n", i, i);
+	double t0 = tu_now();
+	start(&T, yaml);
+	free(yaml);
+	char topic[128], want[32];
+	snprintf(topic, sizeof topic, "mqbridge/tb/sensor/s%zu/state", n - 1);
+	snprintf(want, sizeof want, "%zu", n - 1);
+	if (td_wait(&T, topic, want, 6 * TU_TIMEOUT) < 0) {
+		td_dump(&T);
+		fail_msg("the last of %zu entities never arrived", n);
+	}
+	fprintf(stderr, "# %zu entities: all states out %.2f s after start\n", n, tu_now() - t0);
+	/* every discovery topic and every state arrived */
+	size_t configs = td_count_topic(&T, 0, "homeassistant/sensor/tb/s", "/config");
+	size_t states = td_count_topic(&T, 0, "mqbridge/tb/sensor/s", "/state");
+	assert_true(configs >= n);
+	assert_true(states >= n);
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+static void thousand_discovered(void **state)
+{
+	(void)state;
+	many(1000);
+}
+
+static void ten_thousand_load(void **state)
+{
+	(void)state;
+	many(10000);
+}
+
+int main(int argc, char **argv)
+{
+	const char *b = getenv("abs_top_builddir");
+	snprintf(tdir, sizeof tdir, "%s/t/platforms", b ? b : ".");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(switch_discovery_and_state, teardown),
+		cmocka_unit_test_teardown(every_domain, teardown),
+		cmocka_unit_test_teardown(reannounce, teardown),
+		cmocka_unit_test_teardown(polled_and_statestream, teardown),
+		cmocka_unit_test_teardown(thousand_discovered, teardown),
+		cmocka_unit_test_teardown(ten_thousand_load, teardown),
+	};
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
