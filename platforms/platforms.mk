@@ -23,3 +23,13 @@ TEST_PROGS += t/test_bridge
 t_test_bridge_SOURCES = t/test_bridge.c $(DAEMON_TEST_UTIL)
 t_test_bridge_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_bridge_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# Modules the loader must refuse.
+check_PROGRAMS += t/platforms/badapi.so t/platforms/nodesc.so
+t_platforms_badapi_so_SOURCES = t/platforms/badapi.c
+t_platforms_badapi_so_CFLAGS = $(MODULE_CFLAGS)
+t_platforms_badapi_so_LDFLAGS = $(MODULE_LINK)
+t_platforms_badapi_so_LDADD =
+t_platforms_nodesc_so_SOURCES = t/platforms/nodesc.c
+t_platforms_nodesc_so_CFLAGS = $(MODULE_CFLAGS)
+t_platforms_nodesc_so_LDFLAGS = $(MODULE_LINK)
+t_platforms_nodesc_so_LDADD =

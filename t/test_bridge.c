@@ -74,6 +74,16 @@ static void wait_for(struct td *t, const char *topic, const char *payload)
 	}
 }
 
+/* A command topic is subscribed a moment after an entity added late is
+ * announced: wait for the broker to have it. */
+static void wait_subscribed(const char *topic)
+{
+	char needle[256];
+	snprintf(needle, sizeof needle, "mqbridge-tb 0 %s", topic);
+	if (!tu_broker_log_wait(&T.broker, needle, 1, TU_TIMEOUT))
+		fail_msg("never subscribed to %s", topic);
+}
+
 static void switch_discovery_and_state(void **state)
 {
 	(void)state;
@@ -108,6 +118,7 @@ static void switch_discovery_and_state(void **state)
 
 	/* a command goes through switch.turn_on to the entity and back out */
 	long n = td_count(&T);
+	wait_subscribed("mqbridge/tb/switch/garden_pump/set");
 	td_pub(&T, "mqbridge/tb/switch/garden_pump/set", "ON", false);
 	assert_true(td_wait_after(&T, n, "mqbridge/tb/switch/garden_pump/state", "on",
 				  TU_TIMEOUT) >= 0);
@@ -116,6 +127,7 @@ static void switch_discovery_and_state(void **state)
 	assert_true(td_wait_after(&T, n, "mqbridge/tb/switch/garden_pump/state", "off",
 				  TU_TIMEOUT) >= 0);
 	/* what is not a switch command changes nothing and is logged */
+	wait_subscribed("mqbridge/tb/switch/garden_pump/set");
 	td_pub(&T, "mqbridge/tb/switch/garden_pump/set", "ON; touch /tmp/x", false);
 	assert_true(td_log_wait(&T, "ignoring command 'ON; touch /tmp/x'", TU_TIMEOUT));
 	assert_string_equal(td_last(&T, "mqbridge/tb/switch/garden_pump/state"), "off");
@@ -165,6 +177,7 @@ static void every_domain(void **state)
 	assert_key(d, "command_topic", "mqbridge/tb/light/desk/set");
 	assert_key(d, "payload_on", "ON");
 	json_decref(d);
+	wait_subscribed("mqbridge/tb/light/desk/set");
 	td_pub(&T, "mqbridge/tb/light/desk/set", "{\"state\": \"ON\", \"brightness\": 128}", false);
 	wait_for(&T, "mqbridge/tb/light/desk/state", "on");
 	wait_for(&T, "mqbridge/tb/light/desk/attributes", "{\"brightness\":128}");
@@ -173,6 +186,7 @@ static void every_domain(void **state)
 	assert_key(d, "payload_open", "OPEN");
 	assert_key(d, "state_closed", "closed");
 	json_decref(d);
+	wait_subscribed("mqbridge/tb/cover/garage_door/set");
 	td_pub(&T, "mqbridge/tb/cover/garage_door/set", "OPEN", false);
 	wait_for(&T, "mqbridge/tb/cover/garage_door/state", "open");
 
@@ -184,12 +198,14 @@ static void every_domain(void **state)
 	d = discovery(&T, "number", "target");
 	assert_key(d, "command_topic", "mqbridge/tb/number/target/set");
 	json_decref(d);
+	wait_subscribed("mqbridge/tb/number/target/set");
 	td_pub(&T, "mqbridge/tb/number/target/set", "22.5", false);
 	wait_for(&T, "mqbridge/tb/number/target/state", "22.5");
 
 	d = discovery(&T, "select", "mode");
 	assert_int_equal(json_array_size(json_object_get(d, "options")), 3);
 	json_decref(d);
+	wait_subscribed("mqbridge/tb/select/mode/set");
 	td_pub(&T, "mqbridge/tb/select/mode/set", "mid", false);
 	wait_for(&T, "mqbridge/tb/select/mode/state", "mid");
 
@@ -260,6 +276,78 @@ static void polled_and_statestream(void **state)
 	T_live = false;
 }
 
+/* Blocking updates run in the pool one at a time per platform (Home
+ * Assistant's parallel_updates default); one still running when the next
+ * is due is skipped with a warning. */
+static void blocking_updates(void **state)
+{
+	(void)state;
+	start(&T, HEAD
+	      "sensor:\n"
+	      "  - {platform: testing, name: Slow a, scan_interval: 0.05, blocking_poll: 0.12}\n"
+	      "  - {platform: testing, name: Slow b, scan_interval: 0.05, blocking_poll: 0.12}\n");
+	wait_for(&T, "mqbridge/tb/sensor/slow_a/state", "3");
+	wait_for(&T, "mqbridge/tb/sensor/slow_b/state", "3");
+	assert_true(td_log_wait(&T, "took longer than the scheduled update interval", TU_TIMEOUT));
+	/* never two at once */
+	assert_string_equal(td_last(&T, "mqbridge/tb/sensor/slow_a/attributes"),
+			    "{\"most_at_once\":1}");
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* Entities a blocking setup_platform adds from the pool work as the
+ * others. */
+static void blocking_setup(void **state)
+{
+	(void)state;
+	start(&T, HEAD "number: [{platform: testing, name: Level, state: '4'}]\n");
+	wait_for(&T, "mqbridge/tb/number/level/state", "4");
+	wait_subscribed("mqbridge/tb/number/level/set");
+	td_pub(&T, "mqbridge/tb/number/level/set", "5", false);
+	wait_for(&T, "mqbridge/tb/number/level/state", "5");
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* The loader refuses what it cannot use, at the item that names it. */
+static void loader_errors(void **state)
+{
+	(void)state;
+	td_init(&T, NULL);
+	T_live = true;
+	td_write_config(&T, HEAD
+			"sensor:\n"
+			"  - platform: badapi\n"
+			"  - platform: nodesc\n"
+			"  - platform: nowhere\n"
+			"  - platform: testing\n"
+			"    name: x\n"
+			"    stat: typo\n"
+			"  - name: no platform\n"
+			"light:\n"
+			"  - platform: testing\n"
+			"    name: fine\n");
+	char err[4096];
+	int rc = td_run(&T, err, sizeof err, "-C", "-P", tdir, NULL);
+	fprintf(stderr, "%s", err);
+	assert_int_equal(rc, 78);
+	assert_non_null(strstr(err, "mqbridge.yaml:4:15: sensor[0]: "));
+	assert_non_null(strstr(err, "was built for platform API 42; this mqbridge has 1"));
+	assert_non_null(strstr(err, "mqbridge.yaml:5:15: sensor[1]: "));
+	assert_non_null(strstr(err, "nodesc.so has no mqb_platform_descriptor"));
+	assert_non_null(strstr(err, "mqbridge.yaml:6:15: sensor[2]: no integration 'nowhere'"));
+	assert_non_null(strstr(err, "mqbridge.yaml:9:5: sensor[3].stat: unknown option 'stat' "
+				    "(did you mean 'state'?)"));
+	assert_non_null(strstr(err, "mqbridge.yaml:10:5: sensor[4]: required key 'platform' "
+				    "not provided"));
+	assert_null(strstr(err, "light"));
+	td_fini(&T);
+	T_live = false;
+}
+
 /* Many entities: every one discovered and its state published. */
 static void many(size_t n)
 {
@@ -312,6 +400,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(every_domain, teardown),
 		cmocka_unit_test_teardown(reannounce, teardown),
 		cmocka_unit_test_teardown(polled_and_statestream, teardown),
+		cmocka_unit_test_teardown(blocking_updates, teardown),
+		cmocka_unit_test_teardown(blocking_setup, teardown),
+		cmocka_unit_test_teardown(loader_errors, teardown),
 		cmocka_unit_test_teardown(thousand_discovered, teardown),
 		cmocka_unit_test_teardown(ten_thousand_load, teardown),
 	};

@@ -2,7 +2,9 @@
  * state comes from their configuration and whose commands simply set it
  * (optimistic), so t/test_bridge.c sees the bridge alone at work. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct conf {
 	double scan_interval;
 	bool unavailable;
 	const struct mqb_conf_node *attributes;
+	double blocking_poll;   /* seconds a blocking update takes; 0: async_update */
 };
 
 #define C(f) .offset = offsetof(struct conf, f), .stored = true
@@ -30,6 +33,7 @@ static const struct mqb_schema_key keys[] = {
 	{.key = "unavailable", .type = MQB_S_BOOL, .def = "false", C(unavailable)},
 	{.key = "scan_interval", .type = MQB_S_DURATION, .def = "0", C(scan_interval)},
 	{.key = "attributes", .type = MQB_S_ANY, C(attributes)},
+	{.key = "blocking_poll", .type = MQB_S_DURATION, .def = "0", C(blocking_poll)},
 };
 static const struct mqb_schema schema = {"testing", keys, sizeof keys / sizeof keys[0]};
 
@@ -75,8 +79,44 @@ static int update(struct mqb_entity *e, void *priv)
 	return mqb_entity_async_write(e);
 }
 
+/* A blocking update in the pool: counts, takes its time, and reports how
+ * many updates of the platform ran at once (parallel_updates says 1). */
+struct blocking {
+	int n;
+	double seconds;
+};
+static atomic_int running, most;
+
+static int blocking_update(void *priv, struct mqb_entity_update *u)
+{
+	struct blocking *b = priv;
+	int now = atomic_fetch_add(&running, 1) + 1;
+	for (int m = atomic_load(&most); now > m && !atomic_compare_exchange_weak(&most, &m, now);)
+		;
+	struct timespec ts = {(time_t)b->seconds, (long)((b->seconds - (time_t)b->seconds) * 1e9)};
+	nanosleep(&ts, NULL);
+	atomic_fetch_sub(&running, 1);
+	char buf[32];
+	snprintf(buf, sizeof buf, "%d", ++b->n);
+	u->state = strdup(buf);
+	u->attributes = json_pack("{si}", "most_at_once", atomic_load(&most));
+	return 0;
+}
+
 static const struct mqb_entity_ops command_ops = {.async_command = command};
 static const struct mqb_entity_ops polled_ops = {.async_update = update, .free = free};
+static const struct mqb_entity_ops blocking_ops = {.update = blocking_update, .free = free};
+
+/* Button and number entities are added from the pool, the others on the
+ * loop: both of Home Assistant's setups. */
+static int setup_blocking(struct mqb_platform *p, const void *conf_, const char *path)
+{
+	(void)path;
+	const struct conf *c = conf_;
+	struct mqb_entity_info info = {.name = c->name, .object_id = c->object_id,
+				       .unique_id = c->unique_id, .state = c->state};
+	return mqb_platform_add_entity(p, &info, &command_ops, NULL, NULL);
+}
 
 static int setup(struct mqb_platform *p, const void *conf_, const char *path)
 {
@@ -107,14 +147,19 @@ static int setup(struct mqb_platform *p, const void *conf_, const char *path)
 		.discovery = disc,
 	};
 	bool polled = c->scan_interval > 0;
-	int *count = polled ? calloc(1, sizeof *count) : NULL;
+	void *count = !polled ? NULL
+		      : c->blocking_poll > 0 ? calloc(1, sizeof(struct blocking))
+					     : calloc(1, sizeof(int));
+	if (count && c->blocking_poll > 0)
+		((struct blocking *)count)->seconds = c->blocking_poll;
 	bool sensor = strcmp(mqb_platform_domain(p), "sensor") == 0 ||
 		      strcmp(mqb_platform_domain(p), "binary_sensor") == 0;
 	struct mqb_entity *e = NULL;
-	int rc = mqb_platform_async_add_entity(p, &info, polled ? &polled_ops
-							: sensor ? NULL
-								 : &command_ops,
-					       count, &e);
+	const struct mqb_entity_ops *ops = polled ? (c->blocking_poll > 0 ? &blocking_ops
+									  : &polled_ops)
+						   : sensor ? NULL
+							    : &command_ops;
+	int rc = mqb_platform_async_add_entity(p, &info, ops, count, &e);
 	json_decref(disc);
 	if (rc == 0 && attrs) {
 		mqb_entity_async_set_attributes(e, attrs);
@@ -128,9 +173,12 @@ static int setup(struct mqb_platform *p, const void *conf_, const char *path)
 #define DOMAIN(d) \
 	{ .domain = d, .schema = &schema, .conf_size = sizeof(struct conf), \
 	  .async_setup_platform = setup }
+#define BLOCKING(d) \
+	{ .domain = d, .schema = &schema, .conf_size = sizeof(struct conf), \
+	  .setup_platform = setup_blocking }
 static const struct mqb_platform_domain domains[] = {
 	DOMAIN("sensor"), DOMAIN("binary_sensor"), DOMAIN("switch"), DOMAIN("light"),
-	DOMAIN("cover"),  DOMAIN("button"),        DOMAIN("number"), DOMAIN("select"),
+	DOMAIN("cover"),  BLOCKING("button"),      BLOCKING("number"), DOMAIN("select"),
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
