@@ -1,0 +1,1507 @@
+/* Home Assistant's template integration: sensor, binary_sensor and switch
+ * entities whose state, availability, icon and attributes are templates
+ * over other entities, re-rendered when an entity a render read changes
+ * (an index entity id -> dependents), once a minute when they call now(). */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ev.h>
+
+#include "mqbridge/bus.h"
+#include "mqbridge/core.h"
+#include "mqbridge/coro.h"
+#include "mqbridge/entity.h"
+#include "mqbridge/error.h"
+#include "mqbridge/future.h"
+#include "mqbridge/log.h"
+#include "mqbridge/platform.h"
+#include "mqbridge/services.h"
+#include "mqbridge/states.h"
+#include "mqbridge/template.h"
+
+#include "template_deps.h"
+#include "template_result.h"
+
+#define SUB "template"
+
+#define CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+
+enum kind { K_SENSOR, K_BINARY, K_SWITCH };
+static const char *const domain_of[] = {"sensor", "binary_sensor", "switch"};
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* One configuration item: a modern entity (template: - sensor: [...]) or a
+ * legacy platform item (sensor: - platform: template, sensors: {...}); both
+ * layouts reach the same domain, so one table holds the keys of both and
+ * check() tells them apart. */
+struct item_conf {
+	const char *name, *unique_id, *unit, *device_class, *state_class;
+	const char *object_id, *default_entity_id;
+	const struct mqb_conf_node *state, *icon, *picture, *availability;
+	const struct mqb_conf_node *attributes, *turn_on, *turn_off, *variables;
+	double delay_on, delay_off, auto_off;
+	bool optimistic;
+	const struct mqb_conf_node *sensors, *switches; /* legacy */
+};
+
+/* One entity under a legacy `sensors:`/`switches:` mapping. */
+struct legacy_conf {
+	const char *friendly_name, *unit, *device_class, *unique_id;
+	const struct mqb_conf_node *value_template, *icon_template, *entity_picture_template;
+	const struct mqb_conf_node *availability_template, *attribute_templates, *entity_id;
+	const struct mqb_conf_node *turn_on, *turn_off;
+	double delay_on, delay_off;
+};
+
+#define IC(f) .offset = offsetof(struct item_conf, f), .stored = true
+#define COMMON_KEYS                                                                        \
+	{.key = "name", .type = MQB_S_STRING, IC(name),                                    \
+	 .doc = "friendly name; the entity id is its slug"},                               \
+	{.key = "unique_id", .type = MQB_S_STRING, IC(unique_id),                          \
+	 .doc = "unique id in discovery"},                                                 \
+	{.key = "default_entity_id", .type = MQB_S_STRING, IC(default_entity_id),          \
+	 .doc = "the entity id to use (domain.object_id) instead of the name's slug"},     \
+	{.key = "object_id", .type = MQB_S_STRING, IC(object_id),                          \
+	 .doc = "the object id to use instead of the name's slug (older spelling)"},       \
+	{.key = "icon", .type = MQB_S_TEMPLATE, IC(icon),                                  \
+	 .doc = "icon (mdi:...), a template"},                                             \
+	{.key = "picture", .type = MQB_S_TEMPLATE, IC(picture),                            \
+	 .doc = "entity picture URL, a template"},                                         \
+	{.key = "availability", .type = MQB_S_TEMPLATE, IC(availability),                  \
+	 .doc = "template: the entity is available while it renders true"},                \
+	{.key = "attributes", .type = MQB_S_ANY, IC(attributes),                           \
+	 .doc = "mapping of attribute names to templates"},                                \
+	{.key = "variables", .type = MQB_S_ANY, IC(variables),                             \
+	 .doc = "mapping of names to values every template of the entity sees"}
+
+static const struct mqb_schema_key sensor_keys[] = {
+	COMMON_KEYS,
+	{.key = "state", .type = MQB_S_TEMPLATE, IC(state),
+	 .doc = "template of the state (required in the modern layout)"},
+	{.key = "unit_of_measurement", .type = MQB_S_STRING, IC(unit), .doc = "unit of the state"},
+	{.key = "device_class", .type = MQB_S_STRING, IC(device_class),
+	 .doc = "Home Assistant's device class"},
+	{.key = "state_class", .type = MQB_S_STRING, IC(state_class),
+	 .doc = "measurement, total or total_increasing"},
+	{.key = "sensors", .type = MQB_S_ANY, IC(sensors),
+	 .doc = "legacy layout: mapping of object ids to sensors"},
+};
+static const struct mqb_schema_key binary_keys[] = {
+	COMMON_KEYS,
+	{.key = "state", .type = MQB_S_TEMPLATE, IC(state),
+	 .doc = "template: on when it renders true, yes, on, enable or a non-zero number"},
+	{.key = "device_class", .type = MQB_S_STRING, IC(device_class),
+	 .doc = "Home Assistant's device class"},
+	{.key = "delay_on", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
+	 IC(delay_on), .doc = "how long the template must stay on before the state turns on"},
+	{.key = "delay_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
+	 IC(delay_off), .doc = "how long the template must stay off before the state turns off"},
+	{.key = "auto_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
+	 IC(auto_off), .doc = "turn the state off this long after it turned on"},
+	{.key = "sensors", .type = MQB_S_ANY, IC(sensors),
+	 .doc = "legacy layout: mapping of object ids to binary sensors"},
+};
+static const struct mqb_schema_key switch_keys[] = {
+	COMMON_KEYS,
+	{.key = "state", .type = MQB_S_TEMPLATE, IC(state),
+	 .doc = "template: on when it renders true or on; none: optimistic"},
+	{.key = "turn_on", .type = MQB_S_ANY, IC(turn_on),
+	 .doc = "service calls run by switch.turn_on"},
+	{.key = "turn_off", .type = MQB_S_ANY, IC(turn_off),
+	 .doc = "service calls run by switch.turn_off"},
+	{.key = "optimistic", .type = MQB_S_BOOL, .def = "false", IC(optimistic),
+	 .doc = "take the state from commands even with a state template"},
+	{.key = "switches", .type = MQB_S_ANY, IC(switches),
+	 .doc = "legacy layout: mapping of object ids to switches"},
+};
+#define NKEYS(a) (sizeof a / sizeof a[0])
+static const struct mqb_schema sensor_schema = {"sensor.template", sensor_keys,
+						NKEYS(sensor_keys)};
+static const struct mqb_schema binary_schema = {"binary_sensor.template", binary_keys,
+						NKEYS(binary_keys)};
+static const struct mqb_schema switch_schema = {"switch.template", switch_keys,
+						NKEYS(switch_keys)};
+
+#define LC(f) .offset = offsetof(struct legacy_conf, f), .stored = true
+#define LEGACY_COMMON                                                                      \
+	{.key = "friendly_name", .type = MQB_S_STRING, LC(friendly_name),                  \
+	 .doc = "name shown (default: the object id)"},                                    \
+	{.key = "unique_id", .type = MQB_S_STRING, LC(unique_id), .doc = "unique id"},      \
+	{.key = "icon_template", .type = MQB_S_TEMPLATE, LC(icon_template),                \
+	 .doc = "template of the icon"},                                                   \
+	{.key = "entity_picture_template", .type = MQB_S_TEMPLATE,                         \
+	 LC(entity_picture_template), .doc = "template of the entity picture"},            \
+	{.key = "availability_template", .type = MQB_S_TEMPLATE,                           \
+	 LC(availability_template), .doc = "template: available while it renders true"},   \
+	{.key = "attribute_templates", .type = MQB_S_ANY, LC(attribute_templates),         \
+	 .doc = "mapping of attribute names to templates"},                                \
+	{.key = "entity_id", .type = MQB_S_ANY, LC(entity_id),                             \
+	 .doc = "ignored, as in Home Assistant (dependencies are found by rendering)"}
+
+static const struct mqb_schema_key legacy_sensor_keys[] = {
+	LEGACY_COMMON,
+	{.key = "value_template", .type = MQB_S_TEMPLATE, .required = true, LC(value_template),
+	 .doc = "template of the state"},
+	{.key = "unit_of_measurement", .type = MQB_S_STRING, LC(unit), .doc = "unit"},
+	{.key = "device_class", .type = MQB_S_STRING, LC(device_class), .doc = "device class"},
+};
+static const struct mqb_schema_key legacy_binary_keys[] = {
+	LEGACY_COMMON,
+	{.key = "value_template", .type = MQB_S_TEMPLATE, .required = true, LC(value_template),
+	 .doc = "template of the state (on when true)"},
+	{.key = "device_class", .type = MQB_S_STRING, LC(device_class), .doc = "device class"},
+	{.key = "delay_on", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
+	 LC(delay_on), .doc = "delay before turning on"},
+	{.key = "delay_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
+	 LC(delay_off), .doc = "delay before turning off"},
+};
+static const struct mqb_schema_key legacy_switch_keys[] = {
+	LEGACY_COMMON,
+	{.key = "value_template", .type = MQB_S_TEMPLATE, LC(value_template),
+	 .doc = "template of the state; none: optimistic"},
+	{.key = "turn_on", .type = MQB_S_ANY, .required = true, LC(turn_on),
+	 .doc = "service calls run by switch.turn_on"},
+	{.key = "turn_off", .type = MQB_S_ANY, .required = true, LC(turn_off),
+	 .doc = "service calls run by switch.turn_off"},
+};
+static const struct mqb_schema legacy_schemas[] = {
+	{"sensor.template.sensors", legacy_sensor_keys, NKEYS(legacy_sensor_keys)},
+	{"binary_sensor.template.sensors", legacy_binary_keys, NKEYS(legacy_binary_keys)},
+	{"switch.template.switches", legacy_switch_keys, NKEYS(legacy_switch_keys)},
+};
+
+/* One service call of turn_on/turn_off. */
+#define ACTION_KEYS                                                                        \
+	X(service) X(action) X(target) X(data) X(data_template) X(entity_id) X(alias)     \
+	X(enabled) X(continue_on_error)
+struct action_conf {
+#define X(k) const struct mqb_conf_node *k;
+	ACTION_KEYS
+#undef X
+};
+static const struct mqb_schema_key action_keys[] = {
+#define X(k) {.key = #k, .type = MQB_S_ANY, .offset = offsetof(struct action_conf, k), .stored = true},
+	ACTION_KEYS
+#undef X
+};
+static const struct mqb_schema action_schema = {"template action", action_keys,
+						NKEYS(action_keys)};
+
+/* ---- checking ------------------------------------------------------------ */
+
+/* path + sep + s ("a.b" or "a[0]"), malloc'd; NULL on ENOMEM. */
+static char *path_join(const char *path, const char *sep, const char *s)
+{
+	size_t n = strlen(path) + strlen(sep) + strlen(s) + 1;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s%s%s", path, sep, s);
+	return p;
+}
+
+static bool has_template_markers(const char *s)
+{
+	return strstr(s, "{{") || strstr(s, "{%") || strstr(s, "{#");
+}
+
+/* Check every value of map as a template (or, with nested, every scalar
+ * holding template markers, down through mappings and lists), each error
+ * at its own line and column: a schema made on the fly of map's own keys
+ * lets the loader's walker do it. */
+static void check_templates(const struct mqb_conf_node *map, const char *path, bool nested,
+			    struct mqb_conf_errors *errs)
+{
+	enum mqb_conf_kind kind = mqb_conf_kind(map);
+	if (kind == MQB_CONF_SEQ && nested) {
+		char idx[32];
+		for (size_t i = 0; i < mqb_conf_len(map); i++) {
+			const struct mqb_conf_node *it = mqb_conf_item(map, i);
+			snprintf(idx, sizeof idx, "[%zu]", i);
+			char *p = path_join(path, "", idx);
+			if (mqb_conf_kind(it) == MQB_CONF_SCALAR) {
+				const char *s = mqb_conf_scalar(it, NULL);
+				struct mqb_template *t = NULL;
+				struct mqb_tpl_error e;
+				if (has_template_markers(s) &&
+				    mqb_template_compile(s, strlen(s), &t, &e) == -EINVAL)
+					mqb_conf_error_at(errs, it, p ? p : path,
+							  "invalid template: %s (line %u, column %u)",
+							  e.message, e.line, e.column);
+				mqb_template_free(t);
+			} else {
+				check_templates(it, p ? p : path, true, errs);
+			}
+			free(p);
+		}
+		return;
+	}
+	if (kind != MQB_CONF_MAP) {
+		if (!nested && kind != MQB_CONF_NULL)
+			mqb_conf_error_at(errs, map, path, "expected a mapping of names to templates");
+		return;
+	}
+	size_t n = mqb_conf_len(map);
+	struct mqb_schema_key *keys = n ? calloc(n, sizeof *keys) : NULL;
+	if (n && !keys) {
+		mqb_conf_error_at(errs, map, path, "out of memory");
+		return;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqb_conf_node *k = mqb_conf_key(map, i), *v = mqb_conf_value(map, i);
+		if (mqb_conf_kind(k) != MQB_CONF_SCALAR)
+			continue;
+		keys[m].key = mqb_conf_scalar(k, NULL);
+		keys[m].type = MQB_S_ANY;
+		if (!nested || (mqb_conf_kind(v) == MQB_CONF_SCALAR &&
+				has_template_markers(mqb_conf_scalar(v, NULL))))
+			keys[m].type = MQB_S_TEMPLATE;
+		m++;
+	}
+	struct mqb_schema s = {"templates", keys, m};
+	mqb_schema_apply(&s, map, path, NULL, errs);
+	free(keys);
+	if (!nested)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqb_conf_node *k = mqb_conf_key(map, i), *v = mqb_conf_value(map, i);
+		enum mqb_conf_kind vk = mqb_conf_kind(v);
+		if (mqb_conf_kind(k) != MQB_CONF_SCALAR || (vk != MQB_CONF_MAP && vk != MQB_CONF_SEQ))
+			continue;
+		char *p = path_join(path, ".", mqb_conf_scalar(k, NULL));
+		check_templates(v, p ? p : path, true, errs);
+		free(p);
+	}
+}
+
+/* "light.turn_on": a domain and a service of [a-z0-9_]. */
+static bool service_name_ok(const char *s)
+{
+	const char *dot = strchr(s, '.');
+	if (!dot || dot == s || !dot[1] || strchr(dot + 1, '.'))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (c != dot && !((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return false;
+	return true;
+}
+
+/* The keys of one action that say what kind of action it is, for a clear
+ * message about what is not supported. */
+static const char *const other_actions[] = {
+	"delay", "wait_template", "wait_for_trigger", "event", "condition", "choose", "if",
+	"repeat", "parallel", "sequence", "variables", "stop", "scene", "device_id",
+	"set_conversation_response", NULL};
+
+static void check_action(const struct mqb_conf_node *n, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	if (mqb_conf_kind(n) != MQB_CONF_MAP) {
+		mqb_conf_error_at(errs, n, path, "expected a service call (a mapping with service:)");
+		return;
+	}
+	for (size_t i = 0; other_actions[i]; i++) {
+		const struct mqb_conf_node *k = mqb_conf_get(n, other_actions[i]);
+		if (k) {
+			mqb_conf_error_at(errs, n, path,
+					  "only service calls are supported here, not '%s' actions",
+					  other_actions[i]);
+			return;
+		}
+	}
+	struct action_conf a = {0};
+	if (mqb_schema_apply(&action_schema, n, path, &a, errs))
+		return;
+	const struct mqb_conf_node *svc = a.action ? a.action : a.service;
+	if (!svc || (a.action && a.service)) {
+		mqb_conf_error_at(errs, n, path, "a service call needs exactly one of service: and action:");
+		return;
+	}
+	const char *name = mqb_conf_kind(svc) == MQB_CONF_SCALAR ? mqb_conf_scalar(svc, NULL) : "";
+	if (has_template_markers(name)) {
+		mqb_conf_error_at(errs, svc, path, "a template as the service's name is not supported");
+		return;
+	}
+	if (!service_name_ok(name))
+		mqb_conf_error_at(errs, svc, path, "expected a service as domain.service, got '%s'",
+				  name);
+	if (a.data && a.data_template)
+		mqb_conf_error_at(errs, a.data_template, path, "give data: or data_template:, not both");
+	const struct mqb_conf_node *data = a.data ? a.data : a.data_template;
+	if (data) {
+		char *p = path_join(path, ".", a.data ? "data" : "data_template");
+		if (mqb_conf_kind(data) != MQB_CONF_MAP && mqb_conf_kind(data) != MQB_CONF_NULL)
+			mqb_conf_error_at(errs, data, p ? p : path, "expected a mapping");
+		else
+			check_templates(data, p ? p : path, true, errs);
+		free(p);
+	}
+	if (a.target) {
+		if (mqb_conf_kind(a.target) != MQB_CONF_MAP) {
+			mqb_conf_error_at(errs, a.target, path, "target: expected a mapping");
+		} else {
+			for (size_t i = 0; i < mqb_conf_len(a.target); i++) {
+				const char *k = mqb_conf_scalar(mqb_conf_key(a.target, i), NULL);
+				if (!k || strcmp(k, "entity_id") != 0)
+					mqb_conf_error_at(errs, mqb_conf_key(a.target, i), path,
+							  "target: only entity_id is supported, not '%s'",
+							  k ? k : "?");
+			}
+		}
+	}
+	for (int b = 0; b < 2; b++) {
+		const struct mqb_conf_node *v = b ? a.continue_on_error : a.enabled;
+		const char *s = v && mqb_conf_kind(v) == MQB_CONF_SCALAR ? mqb_conf_scalar(v, NULL) : "";
+		if (v && strcasecmp(s, "true") && strcasecmp(s, "false"))
+			mqb_conf_error_at(errs, v, path, "%s: expected true or false",
+					  b ? "continue_on_error" : "enabled");
+	}
+}
+
+static void check_actions(const struct mqb_conf_node *n, const char *path, const char *key,
+			  struct mqb_conf_errors *errs)
+{
+	if (!n)
+		return;
+	char *p = path_join(path, ".", key);
+	const char *base = p ? p : path;
+	if (mqb_conf_kind(n) == MQB_CONF_SEQ) {
+		char idx[32];
+		for (size_t i = 0; i < mqb_conf_len(n); i++) {
+			snprintf(idx, sizeof idx, "[%zu]", i);
+			char *q = path_join(base, "", idx);
+			check_action(mqb_conf_item(n, i), q ? q : base, errs);
+			free(q);
+		}
+	} else if (mqb_conf_kind(n) != MQB_CONF_NULL) {
+		check_action(n, base, errs); /* cv.ensure_list: one call */
+	}
+	free(p);
+}
+
+static bool is_slug(const char *s)
+{
+	char buf[256];
+	return *s && strlen(s) < sizeof buf && strcmp(mqb_slugify(s, buf, sizeof buf), s) == 0;
+}
+
+static void check_object_id(const struct mqb_conf_node *at, const char *path, const char *domain,
+			    const char *id, struct mqb_conf_errors *errs)
+{
+	const char *dot = strchr(id, '.');
+	if (dot && (strncmp(id, domain, (size_t)(dot - id)) || domain[dot - id] != '\0')) {
+		mqb_conf_error_at(errs, at, path, "'%s' is not an entity id of domain %s", id, domain);
+		return;
+	}
+	if (!is_slug(dot ? dot + 1 : id))
+		mqb_conf_error_at(errs, at, path,
+				  "'%s' is not a valid object id (lower case a-z, 0-9 and _)", id);
+}
+
+static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	const char *key = kind == K_SWITCH ? "switches" : "sensors";
+	char *p = path_join(path, ".", key);
+	const char *base = p ? p : path;
+	if (mqb_conf_kind(map) != MQB_CONF_MAP || mqb_conf_len(map) == 0) {
+		mqb_conf_error_at(errs, map, base, "expected a mapping of object ids to %s",
+				  kind == K_SWITCH ? "switches" : "sensors");
+		free(p);
+		return;
+	}
+	for (size_t i = 0; i < mqb_conf_len(map); i++) {
+		const struct mqb_conf_node *k = mqb_conf_key(map, i), *v = mqb_conf_value(map, i);
+		const char *id = mqb_conf_scalar(k, NULL);
+		char *q = path_join(base, ".", id ? id : "?");
+		const char *qp = q ? q : base;
+		if (!id || !is_slug(id))
+			mqb_conf_error_at(errs, k, qp,
+					  "'%s' is not a valid object id (lower case a-z, 0-9 and _)",
+					  id ? id : "?");
+		struct legacy_conf lc = {0};
+		if (mqb_conf_kind(v) != MQB_CONF_MAP) {
+			mqb_conf_error_at(errs, v, qp, "expected a mapping");
+		} else if (mqb_schema_apply(&legacy_schemas[kind], v, qp, &lc, errs) == 0) {
+			if (lc.attribute_templates) {
+				char *r = path_join(qp, ".", "attribute_templates");
+				check_templates(lc.attribute_templates, r ? r : qp, false, errs);
+				free(r);
+			}
+			check_actions(lc.turn_on, qp, "turn_on", errs);
+			check_actions(lc.turn_off, qp, "turn_off", errs);
+		}
+		free(q);
+	}
+	free(p);
+}
+
+static void check_item(enum kind kind, const void *conf, const struct mqb_conf_node *node,
+		       const char *path, struct mqb_conf_errors *errs)
+{
+	const struct item_conf *c = conf;
+	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
+	if (legacy) {
+		const char *lk = kind == K_SWITCH ? "switches" : "sensors";
+		/* The legacy item holds nothing else (its platform: key is gone). */
+		for (size_t i = 0; i < mqb_conf_len(node); i++) {
+			const char *k = mqb_conf_scalar(mqb_conf_key(node, i), NULL);
+			if (k && strcmp(k, lk) != 0)
+				mqb_conf_error_at(errs, mqb_conf_key(node, i), path,
+						  "'%s' belongs inside an entity of %s:, or in the "
+						  "modern template: layout",
+						  k, lk);
+		}
+		check_legacy(kind, legacy, path, errs);
+		return;
+	}
+	if (!c->state && kind != K_SWITCH)
+		mqb_conf_error_at(errs, node, path, "required option 'state' is missing");
+	if (c->attributes) {
+		char *p = path_join(path, ".", "attributes");
+		check_templates(c->attributes, p ? p : path, false, errs);
+		free(p);
+	}
+	if (c->variables && mqb_conf_kind(c->variables) != MQB_CONF_MAP)
+		mqb_conf_error_at(errs, c->variables, path, "variables: expected a mapping");
+	const char *id = c->default_entity_id ? c->default_entity_id : c->object_id;
+	if (c->default_entity_id && c->object_id)
+		mqb_conf_error_at(errs, node, path, "give default_entity_id or object_id, not both");
+	else if (id)
+		check_object_id(mqb_conf_get(node, c->default_entity_id ? "default_entity_id"
+									  : "object_id"),
+				path, domain_of[kind], id, errs);
+	if (kind == K_SWITCH) {
+		check_actions(c->turn_on, path, "turn_on", errs);
+		check_actions(c->turn_off, path, "turn_off", errs);
+	}
+}
+
+static void check_sensor(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	check_item(K_SENSOR, conf, node, path, errs);
+}
+static void check_binary(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	check_item(K_BINARY, conf, node, path, errs);
+}
+static void check_switch(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	check_item(K_SWITCH, conf, node, path, errs);
+}
+
+/* ---- the hub: one per core ----------------------------------------------- */
+
+struct tent;
+
+/* What all template entities of one core share: the dependency index, the
+ * state_changed listener, the queue of entities to render and the minute
+ * timer of now(). Lives while an entity does. */
+struct hub {
+	struct hub *next;
+	struct mqb_core *core;
+	struct tdeps *deps;
+	struct mqb_listener *changed, *start;
+	struct tent *ents;            /* every entity, for start and the minute */
+	size_t nents;
+	struct tent *dirty, **dirty_tail;
+	bool flush_queued;
+	ev_periodic minute;
+	unsigned now_users;
+	double tick;                  /* 60, or the test hook's */
+};
+
+static struct hub *hubs; /* the loop thread's: one core per daemon */
+
+/* ---- entities ------------------------------------------------------------ */
+
+struct attr {
+	char *key;
+	struct mqb_template *t;
+	bool failed;
+};
+
+struct action {
+	char *domain, *service;
+	json_t *data;        /* with entity_id merged in; strings may hold templates */
+	bool continue_on_error;
+};
+
+struct actions {
+	struct action *v;
+	size_t n;
+};
+
+/* An optional template beside the state: availability, icon, picture. */
+struct side {
+	struct mqb_template *t;
+	const char *option;
+	bool failed;
+};
+
+struct tent {
+	struct hub *hub;
+	struct mqb_entity *e;
+	enum kind kind;
+	const char *state_option;     /* "state" or "value_template", for logs */
+	struct mqb_template *state;
+	struct side avail, icon, picture;
+	struct attr *attrs;
+	size_t nattrs;
+	json_t *variables;            /* NULL: none */
+	json_t *attr_values;          /* the attributes as last rendered */
+	struct tdeps_who who;
+	struct tent *next;            /* hub->ents */
+	struct tent *dirty_next;
+	bool dirty, removed, uses_now;
+	double rate;                  /* seconds between renders; 0: none */
+	double last_render;
+	ev_timer rate_timer;
+	/* binary_sensor */
+	double delay_on, delay_off, auto_off;
+	int on;                       /* -1 unknown, 0, 1 */
+	int last_result;              /* -2: none yet */
+	int delayed;                  /* the state a running delay sets */
+	ev_timer delay, autooff;
+	/* switch */
+	struct actions turn_on, turn_off;
+	bool optimistic, busy;
+};
+
+static double loop_now(struct hub *h)
+{
+	return ev_now(mqb_core_async_loop(h->core));
+}
+
+static void flush(void *arg);
+
+static void mark_dirty(struct tent *t)
+{
+	struct hub *h = t->hub;
+	if (t->removed || t->dirty || !t->e)
+		return;
+	t->dirty = true;
+	t->dirty_next = NULL;
+	*h->dirty_tail = t;
+	h->dirty_tail = &t->dirty_next;
+	if (!h->flush_queued && mqb_async_call_soon(h->core, flush, h) == 0)
+		h->flush_queued = true;
+}
+
+static void unlink_dirty(struct tent *t)
+{
+	struct hub *h = t->hub;
+	if (!t->dirty)
+		return;
+	struct tent **pp = &h->dirty;
+	while (*pp && *pp != t)
+		pp = &(*pp)->dirty_next;
+	if (*pp) {
+		*pp = t->dirty_next;
+		if (h->dirty_tail == &t->dirty_next)
+			h->dirty_tail = pp;
+	}
+	t->dirty = false;
+}
+
+static void dep_changed(void *ud, struct tdeps_who *who)
+{
+	(void)ud;
+	mark_dirty(CONTAINER_OF(who, struct tent, who));
+}
+
+/* state_changed: the dependents of that entity render again, once each
+ * however many changes this loop iteration brings. A CALLBACK. */
+static int on_state_changed(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct hub *h = ud;
+	const char *id = mqb_event_entity_id(arg);
+	if (id)
+		tdeps_foreach(h->deps, id, dep_changed, h);
+	return 0;
+}
+
+/* mqbridge_start: every entity renders once all are added. */
+static int on_start(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct hub *h = ud;
+	h->start = NULL; /* a listen_once handle is gone once called */
+	for (struct tent *t = h->ents; t; t = t->next)
+		mark_dirty(t);
+	return 0;
+}
+
+static void minute_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct hub *h = w->data;
+	for (struct tent *t = h->ents; t; t = t->next)
+		if (t->uses_now)
+			mark_dirty(t);
+}
+
+static struct hub *hub_get(struct mqb_core *core)
+{
+	for (struct hub *h = hubs; h; h = h->next)
+		if (h->core == core)
+			return h;
+	struct hub *h = calloc(1, sizeof *h);
+	if (!h || !(h->deps = tdeps_new()))
+		goto fail;
+	h->core = core;
+	h->dirty_tail = &h->dirty;
+	if (mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
+				 &MQB_CALLBACK(on_state_changed, h), &h->changed))
+		goto fail;
+	if (mqb_bus_async_listen_once(core, MQB_EVENT_START, &MQB_CALLBACK(on_start, h),
+				      &h->start))
+		h->start = NULL;
+	/* Test hook: the minute of now() in seconds, so a test need not wait
+	 * for the clock (t/test_template_platform.c). */
+	const char *tick = getenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
+	h->tick = tick && atof(tick) > 0 ? atof(tick) : 60;
+	ev_periodic_init(&h->minute, minute_cb, 0, h->tick, NULL);
+	h->minute.data = h;
+	h->next = hubs;
+	hubs = h;
+	return h;
+fail:
+	if (h) {
+		if (h->changed)
+			mqb_bus_async_unlisten(core, h->changed);
+		tdeps_free(h->deps);
+	}
+	free(h);
+	return NULL;
+}
+
+static void hub_put(struct hub *h)
+{
+	if (h->nents > 0)
+		return;
+	for (struct hub **pp = &hubs; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	ev_periodic_stop(mqb_core_async_loop(h->core), &h->minute);
+	if (h->changed)
+		mqb_bus_async_unlisten(h->core, h->changed);
+	if (h->start)
+		mqb_bus_async_unlisten(h->core, h->start);
+	tdeps_free(h->deps);
+	if (h->flush_queued)
+		h->core = NULL; /* the queued flush frees it */
+	else
+		free(h);
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+struct ids {
+	char **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect(void *ud, const char *entity_id)
+{
+	struct ids *s = ud;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		char **v = realloc(s->v, cap * sizeof *v);
+		if (!v) {
+			s->oom = true;
+			return;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	if (!(s->v[s->n] = strdup(entity_id)))
+		s->oom = true;
+	else
+		s->n++;
+}
+
+/* Render a template beside the state, logging an error once until it
+ * renders again. */
+static int render_side(struct tent *t, struct side *s, const struct mqb_tpl_vars *vars,
+		       char **out, size_t *len)
+{
+	struct mqb_tpl_error err;
+	int rc = mqb_template_render(s->t, vars, NULL, out, len, &err);
+	if (rc == 0) {
+		if (s->failed)
+			MQB_LOG_INFO(SUB, "%s: %s renders again", mqb_entity_id(t->e), s->option);
+		s->failed = false;
+		return 0;
+	}
+	if (!s->failed)
+		MQB_LOG_WARNING(SUB,
+				"%s: %s: error rendering the template (line %u, column %u): %s",
+				mqb_entity_id(t->e), s->option, err.line, err.column,
+				rc == -ENOMEM ? "out of memory" : err.message);
+	s->failed = true;
+	return rc;
+}
+
+static void set_state(struct tent *t, const char *state)
+{
+	mqb_entity_async_set_state(t->e, state);
+}
+
+static void binary_set(struct tent *t, int on)
+{
+	t->on = on;
+	set_state(t, on < 0 ? NULL : on ? "on" : "off");
+	if (on == 1 && t->auto_off > 0) {
+		struct ev_loop *loop = mqb_core_async_loop(t->hub->core);
+		ev_timer_stop(loop, &t->autooff);
+		ev_timer_set(&t->autooff, t->auto_off, 0);
+		ev_timer_start(loop, &t->autooff);
+	}
+}
+
+static void delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct tent *t = w->data;
+	binary_set(t, t->delayed);
+	mqb_entity_async_write(t->e);
+}
+
+static void autooff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct tent *t = w->data;
+	t->on = 0;
+	set_state(t, "off");
+	mqb_entity_async_write(t->e);
+}
+
+/* A binary sensor's new result, with delay_on/delay_off as Home Assistant
+ * applies them: a pending delay is cancelled by any new result, and only a
+ * result that stays for the whole delay becomes the state. With auto_off,
+ * only a change of the result counts (the template still rendering on after
+ * auto_off does not turn the state on again). */
+static void binary_result(struct tent *t, int r)
+{
+	struct ev_loop *loop = mqb_core_async_loop(t->hub->core);
+	if (t->auto_off > 0) {
+		if (r == t->last_result)
+			return;
+		if (r != 1)
+			ev_timer_stop(loop, &t->autooff);
+	}
+	t->last_result = r;
+	ev_timer_stop(loop, &t->delay);
+	if (r == t->on)
+		return;
+	if (r < 0 || (r == 1 && t->delay_on <= 0) || (r == 0 && t->delay_off <= 0)) {
+		binary_set(t, r);
+		return;
+	}
+	t->delayed = r;
+	ev_timer_set(&t->delay, r ? t->delay_on : t->delay_off, 0);
+	ev_timer_start(loop, &t->delay);
+}
+
+static void apply_state(struct tent *t, const char *out, size_t len)
+{
+	switch (t->kind) {
+	case K_SENSOR: {
+		char buf[64];
+		size_t n = len;
+		const char *s = tres_sensor_state(out, &n, buf, sizeof buf);
+		if (!s) {
+			set_state(t, NULL);
+			return;
+		}
+		char *copy = strndup(s, n);
+		if (copy)
+			set_state(t, copy);
+		free(copy);
+		return;
+	}
+	case K_BINARY:
+		binary_result(t, tres_bool(out, len, true));
+		return;
+	case K_SWITCH:
+		set_state(t, tres_switch_on(out, len) ? "on" : "off");
+		return;
+	}
+}
+
+static void render(struct tent *t)
+{
+	struct hub *h = t->hub;
+	struct ids ids = {0};
+	json_t *this_json = NULL;
+	struct mqb_state *self = mqb_states_async_get(h->core, mqb_entity_id(t->e));
+	if (self) {
+		this_json = mqb_state_to_json(self);
+		mqb_state_unref(self);
+	}
+	struct mqb_tpl_vars vars = {
+		.this_state = this_json,
+		.variables = t->variables,
+		.core = h->core,
+		.on_entity = collect,
+		.ud = &ids,
+	};
+	char *out = NULL;
+	size_t len = 0;
+
+	/* Home Assistant: an availability template that fails leaves the
+	 * entity available. */
+	bool available = true;
+	if (t->avail.t && render_side(t, &t->avail, &vars, &out, &len) == 0)
+		available = tres_bool(out, len, false) == 1;
+	free(out);
+	out = NULL;
+
+	json_t *attrs = t->attr_values ? json_copy(t->attr_values) : json_object();
+	for (size_t i = 0; attrs && i < t->nattrs; i++) {
+		struct side s = {t->attrs[i].t, t->attrs[i].key, t->attrs[i].failed};
+		if (render_side(t, &s, &vars, &out, &len) == 0) {
+			json_t *v = tres_json(out, len);
+			if (v)
+				json_object_set_new(attrs, t->attrs[i].key, v);
+		}
+		t->attrs[i].failed = s.failed;
+		free(out);
+		out = NULL;
+	}
+	struct {
+		struct side *s;
+		const char *attr;
+	} sides[] = {{&t->icon, "icon"}, {&t->picture, "entity_picture"}};
+	for (size_t i = 0; attrs && i < 2; i++) {
+		if (!sides[i].s->t || render_side(t, sides[i].s, &vars, &out, &len))
+			continue;
+		size_t n = len;
+		const char *v = tres_strip(out, &n);
+		if (n)
+			json_object_set_new(attrs, sides[i].attr, json_stringn(v, n));
+		else
+			json_object_del(attrs, sides[i].attr);
+		free(out);
+		out = NULL;
+	}
+	if (attrs && t->kind == K_SWITCH && t->optimistic)
+		json_object_set_new(attrs, "assumed_state", json_true());
+
+	if (t->state && mqb_entity_async_render(t->e, t->state_option, t->state, &vars, &out,
+						&len) == 0)
+		apply_state(t, out, len);
+	free(out);
+
+	if (attrs) {
+		/* The entity gets its own copy: it shares its values with the
+		 * states it writes, which other threads may hold. */
+		json_decref(t->attr_values);
+		t->attr_values = attrs;
+		json_t *mine = json_deep_copy(attrs);
+		if (mine)
+			mqb_entity_async_set_attributes(t->e, mine);
+	}
+	mqb_entity_async_set_available(t->e, available);
+	mqb_entity_async_write(t->e);
+	json_decref(this_json);
+
+	/* What this render read is what the entity depends on now: branches
+	 * may have read other entities than last time. */
+	if (ids.oom || tdeps_set(h->deps, &t->who, (const char *const *)ids.v, ids.n))
+		MQB_LOG_WARNING(SUB, "%s: out of memory tracking what the templates read; "
+				     "it renders again on the next change it still sees",
+				mqb_entity_id(t->e));
+	MQB_LOG_DEBUG(SUB, "%s: rendered, reading %zu entities", mqb_entity_id(t->e), ids.n);
+	for (size_t i = 0; i < ids.n; i++)
+		free(ids.v[i]);
+	free(ids.v);
+	t->last_render = loop_now(h);
+}
+
+static void rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct tent *t = w->data;
+	if (!t->removed)
+		render(t);
+}
+
+/* The queued renders, each entity once. Renders made here that change
+ * other template entities queue those for the next flush. */
+static void flush(void *arg)
+{
+	struct hub *h = arg;
+	h->flush_queued = false;
+	if (!h->core) { /* torn down while this was queued */
+		free(h);
+		return;
+	}
+	struct tent *list = h->dirty;
+	h->dirty = NULL;
+	h->dirty_tail = &h->dirty;
+	while (list) {
+		struct tent *t = list;
+		list = t->dirty_next;
+		t->dirty = false;
+		if (t->removed)
+			continue;
+		double wait = t->rate > 0 ? t->last_render + t->rate - loop_now(h) : 0;
+		if (wait > 0) {
+			/* Home Assistant's rate limit for templates over all states
+			 * (a minute) or a domain's (a second). */
+			if (!ev_is_active(&t->rate_timer)) {
+				ev_timer_set(&t->rate_timer, wait, 0);
+				ev_timer_start(mqb_core_async_loop(h->core), &t->rate_timer);
+			}
+			continue;
+		}
+		ev_timer_stop(mqb_core_async_loop(h->core), &t->rate_timer);
+		render(t);
+	}
+}
+
+/* ---- switch commands ----------------------------------------------------- */
+
+/* Render the templates inside a service call's data (a copy), parsing the
+ * results as Home Assistant does. */
+static int render_data(struct tent *t, json_t *v)
+{
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach(v, k, x) {
+			if (json_is_string(x) && has_template_markers(json_string_value(x))) {
+				const char *s = json_string_value(x);
+				struct mqb_template *tpl = NULL;
+				struct mqb_tpl_error err;
+				char *out = NULL;
+				size_t len;
+				int rc = mqb_template_compile(s, strlen(s), &tpl, &err);
+				if (!rc) {
+					struct mqb_tpl_vars vars = {.core = t->hub->core,
+								    .variables = t->variables};
+					rc = mqb_entity_async_render(t->e, k, tpl, &vars, &out, &len);
+				}
+				mqb_template_free(tpl);
+				if (rc) {
+					free(out);
+					return rc;
+				}
+				json_t *r = tres_json(out, len);
+				free(out);
+				if (!r || json_object_set_new(v, k, r))
+					return -ENOMEM;
+			} else if (render_data(t, x)) {
+				return -EINVAL;
+			}
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x)
+			if (render_data(t, x))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static int run_actions(struct tent *t, const struct actions *as, const char *service)
+{
+	for (size_t i = 0; i < as->n; i++) {
+		const struct action *a = &as->v[i];
+		json_t *data = json_deep_copy(a->data);
+		if (!data)
+			return -ENOMEM;
+		int rc = render_data(t, data);
+		if (rc) {
+			json_decref(data);
+			if (a->continue_on_error)
+				continue;
+			return rc;
+		}
+		struct mqb_future *f = NULL;
+		rc = mqb_services_async_call(t->hub->core, a->domain, a->service, data, &f);
+		if (rc == 0) {
+			rc = mqb_await(f, NULL);
+			mqb_future_unref(f);
+		}
+		if (rc) {
+			MQB_LOG_WARNING(SUB, "%s: %s: calling %s.%s failed: %s", mqb_entity_id(t->e),
+					service, a->domain, a->service, mqb_strerror(rc));
+			if (rc == -ECANCELED || !a->continue_on_error)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* switch.turn_on / turn_off: the configured calls, in order, each awaited
+ * (Home Assistant runs them as a script); an optimistic switch then takes
+ * the new state. toggle is the core's (it calls these). A COROUTINE. */
+static int switch_command(struct mqb_entity *e, void *priv, const char *service,
+			  const json_t *data)
+{
+	(void)data;
+	struct tent *t = priv;
+	bool on = strcmp(service, "turn_on") == 0;
+	if (!on && strcmp(service, "turn_off") != 0)
+		return -ENOTSUP;
+	if (t->busy) {
+		MQB_LOG_WARNING(SUB, "%s: %s is already running (does it call itself?)",
+				mqb_entity_id(e), service);
+		return -EBUSY;
+	}
+	t->busy = true;
+	int rc = run_actions(t, on ? &t->turn_on : &t->turn_off, service);
+	t->busy = false;
+	if (rc == 0 && t->optimistic && !t->removed) {
+		set_state(t, on ? "on" : "off");
+		mqb_entity_async_write(e);
+	}
+	return rc;
+}
+
+/* ---- entity ops ---------------------------------------------------------- */
+
+static int ent_added(struct mqb_entity *e, void *priv)
+{
+	struct tent *t = priv;
+	t->e = e;
+	if (t->uses_now && t->hub->now_users++ == 0) {
+		ev_periodic_start(mqb_core_async_loop(t->hub->core), &t->hub->minute);
+		MQB_LOG_DEBUG(SUB, "now() re-renders every %g s, on the minute", t->hub->tick);
+	}
+	if (t->uses_now)
+		MQB_LOG_DEBUG(SUB, "%s: calls now(): renders again every minute", mqb_entity_id(e));
+	if (t->kind == K_SWITCH && !t->state)
+		set_state(t, "off"); /* optimistic: Home Assistant starts off */
+	mark_dirty(t); /* the first render, once the setup that added it returns */
+	return 0;
+}
+
+static void ent_will_remove(struct mqb_entity *e, void *priv)
+{
+	(void)e;
+	struct tent *t = priv;
+	struct hub *h = t->hub;
+	struct ev_loop *loop = mqb_core_async_loop(h->core);
+	t->removed = true;
+	unlink_dirty(t);
+	ev_timer_stop(loop, &t->rate_timer);
+	ev_timer_stop(loop, &t->delay);
+	ev_timer_stop(loop, &t->autooff);
+	tdeps_clear(h->deps, &t->who);
+	if (t->uses_now && t->e && --h->now_users == 0)
+		ev_periodic_stop(loop, &h->minute);
+}
+
+static void free_actions(struct actions *as)
+{
+	for (size_t i = 0; i < as->n; i++) {
+		free(as->v[i].domain);
+		json_decref(as->v[i].data);
+	}
+	free(as->v);
+}
+
+static void ent_free(void *priv)
+{
+	struct tent *t = priv;
+	struct hub *h = t->hub;
+	if (!t->removed && t->e)
+		ent_will_remove(t->e, t);
+	else if (!t->removed)
+		t->removed = true;
+	unlink_dirty(t);
+	tdeps_clear(h->deps, &t->who);
+	for (struct tent **pp = &h->ents; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	h->nents--;
+	mqb_template_free(t->state);
+	mqb_template_free(t->avail.t);
+	mqb_template_free(t->icon.t);
+	mqb_template_free(t->picture.t);
+	for (size_t i = 0; i < t->nattrs; i++) {
+		free(t->attrs[i].key);
+		mqb_template_free(t->attrs[i].t);
+	}
+	free(t->attrs);
+	json_decref(t->variables);
+	json_decref(t->attr_values);
+	free_actions(&t->turn_on);
+	free_actions(&t->turn_off);
+	free(t);
+	hub_put(h);
+}
+
+static const struct mqb_entity_ops ent_ops = {
+	.async_added = ent_added,
+	.async_will_remove = ent_will_remove,
+	.free = ent_free,
+};
+static const struct mqb_entity_ops switch_ops = {
+	.async_added = ent_added,
+	.async_will_remove = ent_will_remove,
+	.async_command = switch_command,
+	.free = ent_free,
+};
+
+/* ---- setup --------------------------------------------------------------- */
+
+/* A YAML node as JSON, scalars typed as PyYAML types plain ones. */
+static json_t *node_json(const struct mqb_conf_node *n)
+{
+	switch (mqb_conf_kind(n)) {
+	case MQB_CONF_NULL:
+		return json_null();
+	case MQB_CONF_SEQ: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < mqb_conf_len(n); i++)
+			if (json_array_append_new(a, node_json(mqb_conf_item(n, i)))) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
+	case MQB_CONF_MAP: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < mqb_conf_len(n); i++) {
+			const char *k = mqb_conf_scalar(mqb_conf_key(n, i), NULL);
+			json_t *v = node_json(mqb_conf_value(n, i));
+			if (!k || !v || json_object_set_new(o, k, v)) {
+				json_decref(o);
+				return NULL;
+			}
+		}
+		return o;
+	}
+	case MQB_CONF_SCALAR:
+		break;
+	}
+	size_t len;
+	const char *s = mqb_conf_scalar(n, &len);
+	if (!mqb_conf_quoted(n)) {
+		static const char *const t[] = {"true", "yes", "on"}, *const f[] = {"false", "no", "off"};
+		for (int i = 0; i < 3; i++) {
+			if (strcasecmp(s, t[i]) == 0)
+				return json_true();
+			if (strcasecmp(s, f[i]) == 0)
+				return json_false();
+		}
+		char *end;
+		errno = 0;
+		long long i = strtoll(s, &end, 10);
+		if (len && *end == '\0' && !errno)
+			return json_integer(i);
+		double d = strtod(s, &end);
+		if (len && *end == '\0' && isfinite(d))
+			return json_real(d);
+	}
+	return json_stringn(s, len);
+}
+
+static int build_actions(const struct mqb_conf_node *n, struct actions *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	if (!n || mqb_conf_kind(n) == MQB_CONF_NULL)
+		return 0;
+	size_t cnt = mqb_conf_kind(n) == MQB_CONF_SEQ ? mqb_conf_len(n) : 1;
+	if (!(out->v = calloc(cnt ? cnt : 1, sizeof *out->v)))
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++) {
+		const struct mqb_conf_node *an = mqb_conf_kind(n) == MQB_CONF_SEQ ? mqb_conf_item(n, i) : n;
+		struct action_conf ac = {0};
+		struct mqb_conf_errors errs;
+		mqb_conf_errors_init(&errs);
+		size_t bad = mqb_schema_apply(&action_schema, an, "", &ac, &errs);
+		mqb_conf_errors_fini(&errs);
+		if (bad)
+			return -EINVAL; /* check() reported it */
+		const char *enabled = ac.enabled ? mqb_conf_scalar(ac.enabled, NULL) : NULL;
+		if (enabled && strcasecmp(enabled, "false") == 0)
+			continue;
+		const char *coe = ac.continue_on_error ? mqb_conf_scalar(ac.continue_on_error, NULL) : NULL;
+		const char *name = mqb_conf_scalar(ac.action ? ac.action : ac.service, NULL);
+		const char *dot = name ? strchr(name, '.') : NULL;
+		if (!dot)
+			return -EINVAL;
+		struct action *a = &out->v[out->n];
+		if (!(a->domain = strdup(name)))
+			return -ENOMEM;
+		a->domain[dot - name] = '\0';
+		a->service = a->domain + (dot - name) + 1;
+		out->n++;
+		a->continue_on_error = coe && strcasecmp(coe, "true") == 0;
+		const struct mqb_conf_node *dn = ac.data ? ac.data : ac.data_template;
+		a->data = dn && mqb_conf_kind(dn) == MQB_CONF_MAP ? node_json(dn) : json_object();
+		if (!a->data)
+			return -ENOMEM;
+		const struct mqb_conf_node *ids =
+			ac.target ? mqb_conf_get(ac.target, "entity_id") : ac.entity_id;
+		if (ids) {
+			json_t *j = node_json(ids);
+			if (!j || json_object_set_new(a->data, "entity_id", j))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* HA's rate limit from the template's text: `states` iterated as a whole
+ * (a minute) or one domain of it (a second). */
+static double rate_of(const struct mqb_conf_node *n)
+{
+	if (!n)
+		return 0;
+	size_t len;
+	const char *s = mqb_conf_scalar(n, &len);
+	return s ? tres_rate_limit(s, len) : 0;
+}
+
+static int compile(const struct mqb_conf_node *n, struct mqb_template **out, struct tent *t)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	int rc = mqb_template_from_conf(n, out);
+	if (rc == 0 && *out) {
+		if (mqb_template_uses_now(*out))
+			t->uses_now = true;
+		double r = rate_of(n);
+		if (r > t->rate)
+			t->rate = r;
+	}
+	return rc;
+}
+
+/* What one entity is made of, from either layout. */
+struct spec {
+	enum kind kind;
+	const char *name, *object_id, *unique_id, *unit, *device_class, *state_class;
+	const char *state_option, *avail_option, *icon_option, *picture_option;
+	const struct mqb_conf_node *state, *avail, *icon, *picture, *attrs, *variables;
+	const struct mqb_conf_node *turn_on, *turn_off;
+	double delay_on, delay_off, auto_off;
+	bool optimistic;
+};
+
+static int add_one(struct mqb_platform *p, const struct spec *sp, const char *path)
+{
+	struct mqb_core *core = mqb_platform_core(p);
+	struct hub *h = hub_get(core);
+	if (!h)
+		return -ENOMEM;
+	struct tent *t = calloc(1, sizeof *t);
+	if (!t) {
+		hub_put(h);
+		return -ENOMEM;
+	}
+	t->hub = h;
+	t->kind = sp->kind;
+	t->next = h->ents;
+	h->ents = t;
+	h->nents++;
+	t->on = -1;
+	t->last_result = -2;
+	t->state_option = sp->state_option;
+	t->avail.option = sp->avail_option;
+	t->icon.option = sp->icon_option;
+	t->picture.option = sp->picture_option;
+	t->delay_on = sp->delay_on;
+	t->delay_off = sp->delay_off;
+	t->auto_off = sp->auto_off;
+	ev_timer_init(&t->rate_timer, rate_cb, 0, 0);
+	ev_timer_init(&t->delay, delay_cb, 0, 0);
+	ev_timer_init(&t->autooff, autooff_cb, 0, 0);
+	t->rate_timer.data = t->delay.data = t->autooff.data = t;
+	int rc;
+	if ((rc = compile(sp->state, &t->state, t)) || (rc = compile(sp->avail, &t->avail.t, t)) ||
+	    (rc = compile(sp->icon, &t->icon.t, t)) || (rc = compile(sp->picture, &t->picture.t, t)))
+		goto fail;
+	if (sp->attrs && mqb_conf_kind(sp->attrs) == MQB_CONF_MAP) {
+		size_t n = mqb_conf_len(sp->attrs);
+		rc = -ENOMEM;
+		if (n && !(t->attrs = calloc(n, sizeof *t->attrs)))
+			goto fail;
+		for (size_t i = 0; i < n; i++, t->nattrs++) {
+			const char *k = mqb_conf_scalar(mqb_conf_key(sp->attrs, i), NULL);
+			if (!k || !(t->attrs[i].key = strdup(k)))
+				goto fail;
+			if ((rc = compile(mqb_conf_value(sp->attrs, i), &t->attrs[i].t, t)))
+				goto fail;
+			if (!t->attrs[i].t) {
+				rc = -EINVAL;
+				goto fail;
+			}
+		}
+	}
+	if (sp->variables && !(t->variables = node_json(sp->variables))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = build_actions(sp->turn_on, &t->turn_on)) ||
+	    (rc = build_actions(sp->turn_off, &t->turn_off)))
+		goto fail;
+	t->optimistic = sp->kind == K_SWITCH && (sp->optimistic || !sp->state);
+
+	struct mqb_entity_info info = {
+		.name = sp->name,
+		.object_id = sp->object_id,
+		.unique_id = sp->unique_id,
+		.unit_of_measurement = sp->unit,
+		.device_class = sp->device_class,
+		.state_class = sp->state_class,
+	};
+	/* A static icon is the entity's own; one that changes is an attribute. */
+	char *static_icon = NULL;
+	if (t->icon.t && mqb_template_is_static(t->icon.t)) {
+		size_t n;
+		const char *s = mqb_conf_scalar(sp->icon, &n);
+		s = tres_strip(s, &n);
+		info.icon = static_icon = n ? strndup(s, n) : NULL;
+		mqb_template_free(t->icon.t);
+		t->icon.t = NULL;
+	}
+	rc = mqb_platform_async_add_entity(p, &info, sp->kind == K_SWITCH ? &switch_ops : &ent_ops,
+					   t, NULL);
+	free(static_icon);
+	if (rc)
+		MQB_LOG_ERROR(SUB, "%s: adding the entity failed: %s", path, mqb_strerror(rc));
+	return rc; /* on failure t was freed with ent_free */
+fail:
+	MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
+	ent_free(t);
+	return rc;
+}
+
+static const char *const default_names[] = {"Template Sensor", "Template Binary Sensor",
+					     "Template Switch"};
+
+static int setup_legacy(struct mqb_platform *p, enum kind kind, const struct mqb_conf_node *map,
+			const char *path)
+{
+	int first = 0;
+	for (size_t i = 0; i < mqb_conf_len(map); i++) {
+		const char *id = mqb_conf_scalar(mqb_conf_key(map, i), NULL);
+		struct legacy_conf lc = {0};
+		struct mqb_conf_errors errs;
+		mqb_conf_errors_init(&errs);
+		size_t bad = mqb_schema_apply(&legacy_schemas[kind], mqb_conf_value(map, i), path, &lc,
+					      &errs);
+		mqb_conf_errors_fini(&errs);
+		if (bad || !id) {
+			first = first ? first : -EINVAL;
+			continue;
+		}
+		struct spec sp = {
+			.kind = kind,
+			.name = lc.friendly_name ? lc.friendly_name : id,
+			.object_id = id,
+			.unique_id = lc.unique_id,
+			.unit = lc.unit,
+			.device_class = lc.device_class,
+			.state_option = "value_template",
+			.avail_option = "availability_template",
+			.icon_option = "icon_template",
+			.picture_option = "entity_picture_template",
+			.state = lc.value_template,
+			.avail = lc.availability_template,
+			.icon = lc.icon_template,
+			.picture = lc.entity_picture_template,
+			.attrs = lc.attribute_templates,
+			.turn_on = lc.turn_on,
+			.turn_off = lc.turn_off,
+			.delay_on = lc.delay_on,
+			.delay_off = lc.delay_off,
+		};
+		int rc = add_one(p, &sp, path);
+		if (rc && !first)
+			first = rc;
+	}
+	return first;
+}
+
+static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, const char *path)
+{
+	const struct item_conf *c = conf;
+	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
+	if (legacy)
+		return setup_legacy(p, kind, legacy, path);
+	const char *id = c->default_entity_id ? c->default_entity_id : c->object_id;
+	if (id && strchr(id, '.'))
+		id = strchr(id, '.') + 1;
+	struct spec sp = {
+		.kind = kind,
+		.name = c->name ? c->name : id ? NULL : default_names[kind],
+		.object_id = id,
+		.unique_id = c->unique_id,
+		.unit = c->unit,
+		.device_class = c->device_class,
+		.state_class = c->state_class,
+		.state_option = "state",
+		.avail_option = "availability",
+		.icon_option = "icon",
+		.picture_option = "picture",
+		.state = c->state,
+		.avail = c->availability,
+		.icon = c->icon,
+		.picture = c->picture,
+		.attrs = c->attributes,
+		.variables = c->variables,
+		.turn_on = c->turn_on,
+		.turn_off = c->turn_off,
+		.delay_on = c->delay_on,
+		.delay_off = c->delay_off,
+		.auto_off = c->auto_off,
+		.optimistic = c->optimistic,
+	};
+	return add_one(p, &sp, path);
+}
+
+static int setup_sensor(struct mqb_platform *p, const void *conf, const char *path)
+{
+	return setup_item(p, K_SENSOR, conf, path);
+}
+static int setup_binary(struct mqb_platform *p, const void *conf, const char *path)
+{
+	return setup_item(p, K_BINARY, conf, path);
+}
+static int setup_switch(struct mqb_platform *p, const void *conf, const char *path)
+{
+	return setup_item(p, K_SWITCH, conf, path);
+}
+static const struct mqb_platform_domain domains[] = {
+	{.domain = "sensor", .schema = &sensor_schema, .conf_size = sizeof(struct item_conf),
+	 .check = check_sensor, .async_setup_platform = setup_sensor},
+	{.domain = "binary_sensor", .schema = &binary_schema, .conf_size = sizeof(struct item_conf),
+	 .check = check_binary, .async_setup_platform = setup_binary},
+	{.domain = "switch", .schema = &switch_schema, .conf_size = sizeof(struct item_conf),
+	 .check = check_switch, .async_setup_platform = setup_switch},
+};
+
+const struct mqb_platform_desc mqb_platform_descriptor = {
+	MQB_PLATFORM_API_VERSION, "template", domains, sizeof domains / sizeof domains[0]};

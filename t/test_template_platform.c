@@ -1,0 +1,567 @@
+/* The template integration (platforms/template.c) end to end: the real
+ * daemon against a real mosquitto, with MQTT sensors fed the payloads real
+ * devices send as the sources the templates read; and its configuration
+ * errors through `mqbridge -C`, at their exact file:line:column. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "daemon.h"
+#include "testutil.h"
+
+#define HEAD \
+	"mqbridge: {node_id: tt, name: Template test}\n" \
+	"mqtt:\n" \
+	"  broker: 127.0.0.1\n" \
+	"  port: %PORT%\n" \
+	"  reconnect_min: 0.1\n" \
+	"  reconnect_max: 0.5\n"
+
+#define BASE "mqbridge/tt/"
+
+static void start(struct td *t, const char *yaml)
+{
+	td_init(t, NULL);
+	td_write_config(t, yaml);
+	td_start(t, NULL);
+	if (td_wait(t, BASE "status", "online", TU_TIMEOUT) < 0) {
+		td_dump(t);
+		fail_msg("the daemon never came online");
+	}
+}
+
+static void stop(struct td *t)
+{
+	assert_int_equal(td_stop(t), 0);
+	td_fini(t);
+}
+
+static long expect_after(struct td *t, long since, const char *topic, const char *payload)
+{
+	long i = td_wait_after(t, since, topic, payload, TU_TIMEOUT);
+	if (i < 0) {
+		td_dump(t);
+		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
+			 td_last(t, topic) ? td_last(t, topic) : "(none)");
+	}
+	return i;
+}
+
+static long expect(struct td *t, const char *topic, const char *payload)
+{
+	return expect_after(t, 0, topic, payload);
+}
+
+/* A device publishes; returns the index of its message coming back. */
+static long device(struct td *t, const char *topic, const char *payload)
+{
+	long n = td_count(t);
+	td_pub(t, topic, payload, false);
+	return expect_after(t, n, topic, payload);
+}
+
+/* A device publishes and the bridge republishes the source entity's new
+ * state: everything its change caused in the same loop iteration (template
+ * renders queued behind it) follows in order. */
+static long source(struct td *t, const char *topic, const char *payload, const char *state_topic,
+		   const char *state)
+{
+	long n = td_count(t);
+	td_pub(t, topic, payload, false);
+	return expect_after(t, n, state_topic, state);
+}
+
+static int log_count(struct td *t, const char *needle)
+{
+	FILE *f = fopen(t->log, "r");
+	int n = 0;
+	if (!f)
+		return 0;
+	char line[8192];
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void expect_log(struct td *t, const char *needle)
+{
+	if (!td_log_wait(t, needle, TU_TIMEOUT)) {
+		td_dump(t);
+		fail_msg("the log never said '%s'", needle);
+	}
+}
+
+static json_t *last_json(struct td *t, const char *topic)
+{
+	const char *s = td_last(t, topic);
+	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+	if (!j) {
+		td_dump(t);
+		fail_msg("no JSON on %s: %s", topic, s ? s : "(none)");
+	}
+	return j;
+}
+
+/* Attribute key of a is the string want; fail showing them all if not. */
+static void expect_attr(json_t *a, const char *key, const char *want)
+{
+	const char *got = json_string_value(json_object_get(a, key));
+	if (!got || strcmp(got, want) != 0) {
+		char *all = json_dumps(a, JSON_COMPACT);
+		fail_msg("attribute %s is not '%s' in %s", key, want, all ? all : "?");
+	}
+}
+
+/* ---- state and dependencies ---------------------------------------------- */
+
+static void a_sum_of_two_sensors_renders_again_on_each_change(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Kitchen, state_topic: home/kitchen/temperature}\n"
+	      "    - {name: Hall, state_topic: home/hall/temperature}\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Heat sum\n"
+	      "        unit_of_measurement: \"°C\"\n"
+	      "        state_class: measurement\n"
+	      "        icon: mdi:thermometer\n"
+	      "        state: \"{{ states('sensor.kitchen') | float(0) + states('sensor.hall') | float(0) }}\"\n");
+	expect(&t, BASE "sensor/heat_sum/state", "0"); /* float(0) of unknown is the int 0 */
+	source(&t, "home/kitchen/temperature", "21.5", BASE "sensor/kitchen/state", "21.5");
+	expect(&t, BASE "sensor/heat_sum/state", "21.5");
+	source(&t, "home/hall/temperature", "0.1", BASE "sensor/hall/state", "0.1");
+	expect(&t, BASE "sensor/heat_sum/state", "21.6");
+	/* 0.1 + 0.2 renders 0.30000000000000004: Home Assistant writes 0.3 */
+	source(&t, "home/kitchen/temperature", "0.2", BASE "sensor/kitchen/state", "0.2");
+	expect(&t, BASE "sensor/heat_sum/state", "0.3");
+	/* a static icon is the entity's own: discovery carries it */
+	json_t *a = last_json(&t, "homeassistant/sensor/tt/heat_sum/config");
+	expect_attr(a, "unit_of_measurement", "°C");
+	expect_attr(a, "state_class", "measurement");
+	expect_attr(a, "icon", "mdi:thermometer");
+	json_decref(a);
+	stop(&t);
+}
+
+static void a_binary_sensor_with_a_threshold_on_tasmota_power(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - name: Washer power\n"
+	      "      state_topic: tele/washer/SENSOR\n"
+	      "      value_template: \"{{ value_json.ENERGY.Power }}\"\n"
+	      "template:\n"
+	      "  - binary_sensor:\n"
+	      "      - name: Washer running\n"
+	      "        device_class: running\n"
+	      "        state: \"{{ states('sensor.washer_power') | float(0) > 10 }}\"\n");
+	expect(&t, BASE "binary_sensor/washer_running/state", "off");
+#define TELE "{\"Time\":\"2024-05-01T12:00:00\",\"ENERGY\":{\"Total\":12.3," \
+	     "\"Power\":%d,\"Voltage\":230,\"Current\":%.3f}}"
+	char msg[256];
+	snprintf(msg, sizeof msg, TELE, 1800, 7.8);
+	source(&t, "tele/washer/SENSOR", msg, BASE "sensor/washer_power/state", "1800");
+	expect(&t, BASE "binary_sensor/washer_running/state", "on");
+	long n = td_count(&t);
+	snprintf(msg, sizeof msg, TELE, 2, 0.01);
+	source(&t, "tele/washer/SENSOR", msg, BASE "sensor/washer_power/state", "2");
+	expect_after(&t, n, BASE "binary_sensor/washer_running/state", "off");
+	stop(&t);
+}
+
+static void availability_and_attributes_are_templates_too(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - name: Plug power\n"
+	      "      state_topic: tele/plug/SENSOR\n"
+	      "      value_template: \"{{ value_json.ENERGY.Power }}\"\n"
+	      "      availability_topic: tele/plug/LWT\n"
+	      "      payload_available: Online\n"
+	      "      payload_not_available: Offline\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Plug watts\n"
+	      "        unique_id: plug_watts_tpl\n"
+	      "        state: \"{{ states('sensor.plug_power') }}\"\n"
+	      "        availability: \"{{ states('sensor.plug_power') not in ['unknown', 'unavailable'] }}\"\n"
+	      "        attributes:\n"
+	      "          doubled: \"{{ states('sensor.plug_power') | int(0) * 2 }}\"\n"
+	      "          label: \"{{ 'plug' | upper }}\"\n"
+	      "          phases: \"{{ [1, 2] }}\"\n");
+	expect(&t, BASE "sensor/plug_watts/availability", "offline");
+	device(&t, "tele/plug/LWT", "Online");
+	source(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":40}}", BASE "sensor/plug_power/state",
+	       "40");
+	expect(&t, BASE "sensor/plug_watts/availability", "online");
+	expect(&t, BASE "sensor/plug_watts/state", "40");
+	json_t *a = last_json(&t, BASE "sensor/plug_watts/attributes");
+	assert_int_equal(json_integer_value(json_object_get(a, "doubled")), 80);
+	expect_attr(a, "label", "PLUG");
+	assert_int_equal(json_array_size(json_object_get(a, "phases")), 2);
+	json_decref(a);
+	long n = td_count(&t);
+	device(&t, "tele/plug/LWT", "Offline");
+	expect_after(&t, n, BASE "sensor/plug_watts/availability", "offline");
+	stop(&t);
+}
+
+static void a_render_error_keeps_the_state_and_logs_once(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Meter, state_topic: home/meter}\n"
+	      "    - {name: Other, state_topic: home/other}\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Meter kw\n"
+	      "        state: \"{{ states('sensor.meter') | float / 1000 }}\"\n");
+	source(&t, "home/meter", "1500", BASE "sensor/meter/state", "1500");
+	expect(&t, BASE "sensor/meter_kw/state", "1.5");
+	const char *err = "sensor.meter_kw: state: error rendering the template";
+	int before = log_count(&t, err); /* the first render saw 'unknown' */
+	source(&t, "home/meter", "n/a", BASE "sensor/meter/state", "n/a");
+	expect_log(&t, "float got invalid input 'n/a'");
+	source(&t, "home/meter", "err", BASE "sensor/meter/state", "err");
+	/* a later change of something else: what the bad renders wrote is out */
+	source(&t, "home/other", "1", BASE "sensor/other/state", "1");
+	assert_string_equal(td_last(&t, BASE "sensor/meter_kw/state"), "1.5");
+	assert_int_equal(log_count(&t, err), before + 1);
+	long n = source(&t, "home/meter", "2500", BASE "sensor/meter/state", "2500");
+	expect_after(&t, n, BASE "sensor/meter_kw/state", "2.5");
+	expect_log(&t, "sensor.meter_kw: state renders again");
+	stop(&t);
+}
+
+static int renders(struct td *t, const char *entity_id)
+{
+	char needle[128];
+	snprintf(needle, sizeof needle, "%s: rendered", entity_id);
+	return log_count(t, needle);
+}
+
+/* Which entities a template reads changes with its branches: after each
+ * render it depends on what that render read, no more. */
+static void dependencies_follow_the_branch_taken(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Day rate, state_topic: power/day}\n"
+	      "    - {name: Night rate, state_topic: power/night}\n"
+	      "  binary_sensor:\n"
+	      "    - {name: Night, state_topic: power/night_mode, payload_on: \"1\", payload_off: \"0\"}\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Rate\n"
+	      "        state: >-\n"
+	      "          {% if is_state('binary_sensor.night', 'on') %}{{ states('sensor.night_rate') }}\n"
+	      "          {%- else %}{{ states('sensor.day_rate') }}{% endif %}\n");
+	source(&t, "power/night_mode", "0", BASE "binary_sensor/night/state", "off");
+	source(&t, "power/day", "30", BASE "sensor/day_rate/state", "30");
+	expect(&t, BASE "sensor/rate/state", "30");
+	int r = renders(&t, "sensor.rate");
+	/* the night rate is not read now: its change renders nothing */
+	source(&t, "power/night", "12", BASE "sensor/night_rate/state", "12");
+	long n = source(&t, "power/day", "31", BASE "sensor/day_rate/state", "31");
+	expect_after(&t, n, BASE "sensor/rate/state", "31");
+	assert_int_equal(renders(&t, "sensor.rate"), r + 1);
+	/* night: now the night rate counts and the day rate does not */
+	source(&t, "power/night_mode", "1", BASE "binary_sensor/night/state", "on");
+	expect(&t, BASE "sensor/rate/state", "12");
+	n = source(&t, "power/night", "11", BASE "sensor/night_rate/state", "11");
+	expect_after(&t, n, BASE "sensor/rate/state", "11");
+	r = renders(&t, "sensor.rate");
+	source(&t, "power/day", "35", BASE "sensor/day_rate/state", "35");
+	n = source(&t, "power/night", "10", BASE "sensor/night_rate/state", "10");
+	expect_after(&t, n, BASE "sensor/rate/state", "10");
+	assert_int_equal(renders(&t, "sensor.rate"), r + 1);
+	stop(&t);
+}
+
+/* Two sensors from one Tasmota message change in one loop iteration: the
+ * template over both renders once for them. */
+static void changes_in_one_iteration_render_once(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - name: Voltage\n"
+	      "      state_topic: tele/dryer/SENSOR\n"
+	      "      value_template: \"{{ value_json.ENERGY.Voltage }}\"\n"
+	      "    - name: Current\n"
+	      "      state_topic: tele/dryer/SENSOR\n"
+	      "      value_template: \"{{ value_json.ENERGY.Current }}\"\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Apparent power\n"
+	      "        state: \"{{ (states('sensor.voltage') | float(0) * states('sensor.current') | float(0)) | round(1) }}\"\n");
+	source(&t, "tele/dryer/SENSOR", "{\"ENERGY\":{\"Voltage\":230,\"Current\":1.5}}",
+	       BASE "sensor/current/state", "1.5");
+	expect(&t, BASE "sensor/apparent_power/state", "345.0");
+	int r = renders(&t, "sensor.apparent_power");
+	long n = source(&t, "tele/dryer/SENSOR", "{\"ENERGY\":{\"Voltage\":240,\"Current\":2}}",
+			BASE "sensor/current/state", "2");
+	expect_after(&t, n, BASE "sensor/apparent_power/state", "480.0");
+	assert_int_equal(renders(&t, "sensor.apparent_power"), r + 1);
+	stop(&t);
+}
+
+/* ---- now() ---------------------------------------------------------------- */
+
+/* The minute is shortened by the test hook: the template renders again on
+ * each tick without any source changing. */
+static void now_renders_again_every_minute(void **state)
+{
+	(void)state;
+	struct td t;
+	setenv("MQBRIDGE_TEST_TEMPLATE_MINUTE", "0.2", 1);
+	start(&t, HEAD
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Tick\n"
+	      "        state: \"{{ (now().timestamp() * 5) | int }}\"\n"
+	      "      - name: Static\n"
+	      "        state: \"{{ 6 * 7 }}\"\n");
+	unsetenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
+	expect_log(&t, "sensor.tick: calls now(): renders again every minute");
+	long i = expect(&t, BASE "sensor/tick/state", NULL);
+	char first[64];
+	snprintf(first, sizeof first, "%s", td_last(&t, BASE "sensor/tick/state"));
+	for (int k = 0; k < 2; k++) {
+		i = expect_after(&t, i + 1, BASE "sensor/tick/state", NULL);
+		assert_true(strcmp(td_last(&t, BASE "sensor/tick/state"), first) != 0);
+	}
+	assert_int_equal(log_count(&t, "sensor.static: calls now()"), 0);
+	assert_int_equal(renders(&t, "sensor.static"), 1);
+	stop(&t);
+}
+
+/* ---- switches ------------------------------------------------------------- */
+
+static void a_template_switch_calls_services_and_follows_its_state(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  switch:\n"
+	      "    - name: Pump relay\n"
+	      "      state_topic: stat/pump/POWER\n"
+	      "      command_topic: cmnd/pump/POWER\n"
+	      "template:\n"
+	      "  - switch:\n"
+	      "      - name: Pump\n"
+	      "        state: \"{{ is_state('switch.pump_relay', 'on') }}\"\n"
+	      "        turn_on:\n"
+	      "          - action: switch.turn_on\n"
+	      "            target: {entity_id: switch.pump_relay}\n"
+	      "        turn_off:\n"
+	      "          service: switch.turn_off\n"
+	      "          entity_id: switch.pump_relay\n"
+	      "      - name: Holiday mode\n"
+	      "        turn_on: {service: switch.turn_on, data: {entity_id: \"{{ 'switch.pump_relay' }}\"}}\n"
+	      "        turn_off: []\n");
+	expect(&t, BASE "switch/pump/state", "off");
+	expect(&t, BASE "switch/holiday_mode/state", "off");
+	/* Home Assistant turns the switch on through the bridge */
+	long n = td_count(&t);
+	td_pub(&t, BASE "switch/pump/set", "ON", false);
+	expect_after(&t, n, "cmnd/pump/POWER", "ON");
+	/* not optimistic: on only once the device says so */
+	assert_string_equal(td_last(&t, BASE "switch/pump/state"), "off");
+	source(&t, "stat/pump/POWER", "ON", BASE "switch/pump_relay/state", "on");
+	expect_after(&t, n, BASE "switch/pump/state", "on");
+	n = td_count(&t);
+	td_pub(&t, BASE "switch/pump/set", "OFF", false);
+	expect_after(&t, n, "cmnd/pump/POWER", "OFF");
+	source(&t, "stat/pump/POWER", "OFF", BASE "switch/pump_relay/state", "off");
+	expect_after(&t, n, BASE "switch/pump/state", "off");
+	/* optimistic: the state follows the command; its data was a template */
+	n = td_count(&t);
+	td_pub(&t, BASE "switch/holiday_mode/set", "ON", false);
+	expect_after(&t, n, BASE "switch/holiday_mode/state", "on");
+	expect_after(&t, n, "cmnd/pump/POWER", "ON");
+	json_t *a = last_json(&t, BASE "switch/holiday_mode/attributes");
+	assert_true(json_is_true(json_object_get(a, "assumed_state")));
+	json_decref(a);
+	n = td_count(&t);
+	td_pub(&t, BASE "switch/holiday_mode/set", "OFF", false);
+	expect_after(&t, n, BASE "switch/holiday_mode/state", "off");
+	stop(&t);
+}
+
+/* ---- the legacy layout ---------------------------------------------------- */
+
+static void legacy_sensors_and_delay_on(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Door contact, state_topic: zigbee/door}\n"
+	      "sensor:\n"
+	      "  - platform: template\n"
+	      "    sensors:\n"
+	      "      door_text:\n"
+	      "        friendly_name: Door text\n"
+	      "        value_template: \"{{ states('sensor.door_contact') | upper }}\"\n"
+	      "        icon_template: >-\n"
+	      "          {% if is_state('sensor.door_contact', 'open') %}mdi:door-open{% else %}mdi:door{% endif %}\n"
+	      "        attribute_templates:\n"
+	      "          raw: \"{{ states('sensor.door_contact') }}\"\n"
+	      "binary_sensor:\n"
+	      "  - platform: template\n"
+	      "    sensors:\n"
+	      "      door_left_open:\n"
+	      "        value_template: \"{{ is_state('sensor.door_contact', 'open') }}\"\n"
+	      "        delay_on: 2\n");
+	source(&t, "zigbee/door", "closed", BASE "sensor/door_contact/state", "closed");
+	expect(&t, BASE "sensor/door_text/state", "CLOSED");
+	json_t *a = last_json(&t, BASE "sensor/door_text/attributes");
+	expect_attr(a, "icon", "mdi:door");
+	expect_attr(a, "raw", "closed");
+	json_decref(a);
+	a = last_json(&t, "homeassistant/sensor/tt/door_text/config");
+	expect_attr(a, "name", "Door text");
+	json_decref(a);
+	expect(&t, BASE "binary_sensor/door_left_open/state", "off");
+	/* delay_on: still off once the door's own state is out, on later */
+	source(&t, "zigbee/door", "open", BASE "sensor/door_contact/state", "open");
+	expect(&t, BASE "sensor/door_text/state", "OPEN");
+	assert_string_equal(td_last(&t, BASE "binary_sensor/door_left_open/state"), "off");
+	expect(&t, BASE "binary_sensor/door_left_open/state", "on");
+	a = last_json(&t, BASE "sensor/door_text/attributes");
+	expect_attr(a, "icon", "mdi:door-open");
+	json_decref(a);
+	stop(&t);
+}
+
+/* ---- configuration errors ------------------------------------------------- */
+
+/* mqbridge -C on yaml: exit 78 and err holds the messages. */
+static void check_config(const char *yaml, char *err, size_t errlen)
+{
+	struct td t;
+	td_init(&t, NULL);
+	td_write_config(&t, yaml);
+	int rc = td_run(&t, err, errlen, "-C", NULL);
+	td_fini(&t);
+	if (rc != 78)
+		fail_msg("mqbridge -C exited %d, not 78:\n%s", rc, err);
+}
+
+static void expect_in(const char *err, const char *needle)
+{
+	if (!strstr(err, needle))
+		fail_msg("'%s' not in:\n%s", needle, err);
+}
+
+static void template_errors_point_at_their_line_and_column(void **state)
+{
+	(void)state;
+	char err[8192];
+	check_config(HEAD
+		     "template:\n"
+		     "  - sensor:\n"
+		     "      - name: Plain\n"
+		     "        state: Now {{ states('sensor.x') | nosuchfilter }}\n"
+		     "      - name: Quoted\n"
+		     "        state: \"{{ states('sensor.x') | nosuchfilter }}\"\n"
+		     "      - name: Block\n"
+		     "        state: |-\n"
+		     "          {% if true %}\n"
+		     "          {{ states('sensor.x') | nosuchfilter }}\n"
+		     "          {% endif %}\n"
+		     "      - name: Attribute\n"
+		     "        state: \"1\"\n"
+		     "        attributes:\n"
+		     "          bad: \"{{ 1 + }}\"\n",
+		     err, sizeof err);
+	expect_in(err, ":10:44: template[0].sensor[0].state: invalid template");
+	/* the quoted one: the column of the filter's name inside the quotes */
+	expect_in(err, ":12:41: template[0].sensor[1].state: invalid template");
+	expect_in(err, "nosuchfilter");
+	/* a literal block: the line of the filter's name (its column counts
+	 * from the block's indentation, which libyaml does not report) */
+	const char *blk = strstr(err, "template[0].sensor[2].state: invalid template");
+	assert_non_null(blk);
+	while (blk > err && blk[-1] != '\n')
+		blk--;
+	assert_non_null(strstr(blk, "mqbridge.yaml:16:"));
+	expect_in(err, ":21:24: template[0].sensor[3].attributes.bad: invalid template");
+}
+
+static void trigger_based_entities_are_an_error_where_they_start(void **state)
+{
+	(void)state;
+	char err[8192];
+	check_config(HEAD
+		     "template:\n"
+		     "  - trigger:\n"
+		     "      - platform: state\n"
+		     "        entity_id: sensor.x\n"
+		     "    sensor:\n"
+		     "      - name: Last change\n"
+		     "        state: \"{{ now() }}\"\n",
+		     err, sizeof err);
+	expect_in(err, ":8:5: template[0].trigger: trigger-based template entities are not "
+		       "supported");
+}
+
+static void missing_state_and_bad_actions_are_errors(void **state)
+{
+	(void)state;
+	char err[8192];
+	check_config(HEAD
+		     "template:\n"
+		     "  - sensor:\n"
+		     "      - name: No state\n"
+		     "  - switch:\n"
+		     "      - name: Bad\n"
+		     "        turn_on:\n"
+		     "          - delay: 5\n"
+		     "        turn_off:\n"
+		     "          - service: not a service\n"
+		     "sensor:\n"
+		     "  - platform: template\n"
+		     "    sensors:\n"
+		     "      Bad Id:\n"
+		     "        value_template: \"{{ 1 }}\"\n"
+		     "      no_value: {friendly_name: x}\n",
+		     err, sizeof err);
+	expect_in(err, "template[0].sensor[0]: required option 'state' is missing");
+	expect_in(err, "only service calls are supported here, not 'delay' actions");
+	expect_in(err, "expected a service as domain.service, got 'not a service'");
+	expect_in(err, "'Bad Id' is not a valid object id");
+	expect_in(err, "required option 'value_template' is missing");
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(a_sum_of_two_sensors_renders_again_on_each_change),
+	cmocka_unit_test(a_binary_sensor_with_a_threshold_on_tasmota_power),
+	cmocka_unit_test(availability_and_attributes_are_templates_too),
+	cmocka_unit_test(a_render_error_keeps_the_state_and_logs_once),
+	cmocka_unit_test(dependencies_follow_the_branch_taken),
+	cmocka_unit_test(changes_in_one_iteration_render_once),
+	cmocka_unit_test(now_renders_again_every_minute),
+	cmocka_unit_test(a_template_switch_calls_services_and_follows_its_state),
+	cmocka_unit_test(legacy_sensors_and_delay_on),
+	cmocka_unit_test(template_errors_point_at_their_line_and_column),
+	cmocka_unit_test(trigger_based_entities_are_an_error_where_they_start),
+	cmocka_unit_test(missing_state_and_bad_actions_are_errors),
+};
+
+TU_MAIN(tests)
