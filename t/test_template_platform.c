@@ -320,6 +320,36 @@ static void changes_in_one_iteration_render_once(void **state)
 	stop(&t);
 }
 
+/* A template over a whole domain renders at most once a second (Home
+ * Assistant's rate limit), and still ends on the last state. */
+static void a_template_over_a_domain_is_rate_limited(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  binary_sensor:\n"
+	      "    - {name: Window a, state_topic: zigbee/window_a}\n"
+	      "    - {name: Window b, state_topic: zigbee/window_b}\n"
+	      "template:\n"
+	      "  - sensor:\n"
+	      "      - name: Windows open\n"
+	      "        state: \"{{ states.binary_sensor | selectattr('state', 'eq', 'on') | list | count }}\"\n");
+	expect(&t, BASE "sensor/windows_open/state", "0");
+	int r = renders(&t, "sensor.windows_open");
+	double t0 = tu_now();
+	source(&t, "zigbee/window_a", "ON", BASE "binary_sensor/window_a/state", "on");
+	source(&t, "zigbee/window_b", "ON", BASE "binary_sensor/window_b/state", "on");
+	source(&t, "zigbee/window_a", "OFF", BASE "binary_sensor/window_a/state", "off");
+	source(&t, "zigbee/window_a", "ON", BASE "binary_sensor/window_a/state", "on");
+	double t1 = tu_now();
+	expect(&t, BASE "sensor/windows_open/state", "2");
+	/* one render per second at most, and one more for the last window */
+	int made = renders(&t, "sensor.windows_open") - r;
+	assert_true(made >= 1);
+	assert_true(made <= (int)(t1 - t0) + 2);
+	stop(&t);
+}
+
 /* ---- now() ---------------------------------------------------------------- */
 
 /* The minute is shortened by the test hook: the template renders again on
@@ -556,6 +586,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_render_error_keeps_the_state_and_logs_once),
 	cmocka_unit_test(dependencies_follow_the_branch_taken),
 	cmocka_unit_test(changes_in_one_iteration_render_once),
+	cmocka_unit_test(a_template_over_a_domain_is_rate_limited),
 	cmocka_unit_test(now_renders_again_every_minute),
 	cmocka_unit_test(a_template_switch_calls_services_and_follows_its_state),
 	cmocka_unit_test(legacy_sensors_and_delay_on),
