@@ -438,6 +438,9 @@ static void the_real_machines_figures_are_plausible(void **state)
 	struct sysmon_res lo = {.type = SYSMON_IPV4_ADDRESS, .arg = "lo"};
 	assert_int_equal(sysmon_res_read(&lo, &p, 1, out, sizeof out, why, sizeof why), 1);
 	assert_true(strncmp(out, "127.", 4) == 0 || strcmp(out, "unknown") == 0);
+	struct sysmon_res lo6 = {.type = SYSMON_IPV6_ADDRESS, .arg = "lo"};
+	assert_int_equal(sysmon_res_read(&lo6, &p, 1, out, sizeof out, why, sizeof why), 1);
+	assert_true(strcmp(out, "::1") == 0 || strcmp(out, "unknown") == 0);
 	/* no such mount point */
 	struct sysmon_res disk = {.type = SYSMON_DISK_USE, .arg = "/no/such/mount"};
 	assert_int_equal(sysmon_res_read(&disk, &p, 1, out, sizeof out, why, sizeof why), -ENOENT);
