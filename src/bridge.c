@@ -204,7 +204,7 @@ static void send_availability(struct bridge *b, struct mqb_entity *e, struct ent
 static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *x, bool always)
 {
 	const json_t *a = mqb_entity_async_attributes(e);
-	char *s = json_dumps(a ? a : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	if (!s)
 		return;
 	if (!always && x->attrs && strcmp(x->attrs, s) == 0) {

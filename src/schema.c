@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -624,7 +625,7 @@ static void check_list(struct walk *w, const struct mqb_schema_key *k,
 static void choice_error(struct walk *w, const struct mqb_schema_key *k,
 			 const struct mqb_conf_node *node)
 {
-	char list[256] = "", buf[96];
+	char list[1024] = "", buf[96];
 	size_t off = 0;
 	for (size_t c = 0; k->choices && k->choices[c] && off < sizeof list; c++)
 		off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", c ? ", " : "",
@@ -632,16 +633,65 @@ static void choice_error(struct walk *w, const struct mqb_schema_key *k,
 	err(w, node, "must be one of: %s; got %s", list, schema__describe(node, buf, sizeof buf));
 }
 
+/* A byte offset in a block scalar's text, found in its source lines: a
+ * literal block keeps each line break, a folded one turns a single break
+ * into a space, and both drop the block's indentation; so each source line
+ * contributes its text after the indentation plus one separator (blank
+ * lines of a folded block aside, which Home Assistant's templates rarely
+ * hold). The file is read again only for an error message. */
+static bool block_position(const struct mqb_conf_mark *at, size_t offset,
+			   struct mqb_conf_mark *out)
+{
+	FILE *f = at->file ? fopen(at->file, "r") : NULL;
+	if (!f)
+		return false;
+	char line[4096];
+	unsigned n = 0;
+	size_t pos = 0, indent = SIZE_MAX;
+	bool found = false;
+	while (fgets(line, sizeof line, f)) {
+		if (++n <= at->line)
+			continue;
+		size_t len = strcspn(line, "\r\n"), sp = strspn(line, " ");
+		if (sp >= len) { /* a blank line: one line break of the text */
+			pos++;
+			continue;
+		}
+		if (indent == SIZE_MAX)
+			indent = sp;
+		if (sp < indent)
+			break; /* the block ended */
+		size_t text = len - indent;
+		if (offset <= pos + text) {
+			out->line = n;
+			out->column = (unsigned)(indent + (offset - pos) + 1);
+			found = true;
+			break;
+		}
+		pos += text + 1;
+	}
+	fclose(f);
+	return found;
+}
+
 /* Where line/column of a template's text are in the file: exact for plain
- * and quoted scalars without escapes; for a block scalar the line is exact
- * and the column counts from the content's indentation, which libyaml does
- * not report. */
+ * and quoted scalars on one line without escapes, and for block scalars
+ * (found in the source). */
 struct mqb_conf_mark schema__template_mark(const struct mqb_conf_node *node, unsigned line,
 					   unsigned column)
 {
 	struct mqb_conf_mark m = mqb_conf_mark(node);
 	unsigned flags = conf__node_flags(node);
 	if (flags & CONF_BLOCK) {
+		size_t len, offset = 0;
+		const char *text = mqb_conf_scalar(node, &len);
+		for (unsigned l = 1; l < line && text && offset < len; offset++)
+			if (text[offset] == '\n')
+				l++;
+		offset += column ? column - 1 : 0;
+		struct mqb_conf_mark b = m;
+		if (block_position(&m, offset, &b))
+			return b;
 		m.line += line;
 		m.column = column;
 	} else if (line > 1) {

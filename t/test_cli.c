@@ -793,7 +793,7 @@ static void man_page_documents_every_configuration_key(void **state)
 	if (!*man)
 		fail_msg("cannot read %s (set srcdir)", manpath);
 	struct man_item items[64];
-	int n = man_items(man, "\n.Sh THE MQBRIDGE BLOCK", "\n.Sh ERROR MESSAGES", items, 64);
+	int n = man_items(man, "\n.Sh THE MQBRIDGE BLOCK", "\n.Sh INTEGRATIONS", items, 64);
 
 	const struct mqb_schema *const *all;
 	size_t ns = mqb_schema_all(&all), checked = 0;
