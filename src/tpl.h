@@ -83,7 +83,12 @@ _Noreturn void tpl_fail(struct tpl_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* tpl_fail ("'x' is undefined") when v is undefined: for builtins that,
  * like Python, refuse an undefined value even when given a default. */
-void tpl_check_defined(struct tpl_ctx *cx, struct tv v);
+_Noreturn void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v);
+static inline void tpl_check_defined(struct tpl_ctx *cx, struct tv v)
+{
+	if (v.t == TV_UNDEFINED)
+		tpl_fail_undefined(cx, v);
+}
 /* Count one loop iteration against the bound (tpl_fail when over). */
 void tpl_tick(struct tpl_ctx *cx);
 /* The render's variables (for Home Assistant's functions). */

@@ -775,7 +775,7 @@ static void json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsign
 		else if (isinf(v.f))
 			tpl_buf_add(cx, b, v.f < 0 ? "-Infinity" : "Infinity", v.f < 0 ? 9 : 8);
 		else
-			tpl_buf_add(cx, b, tmp, tv_float_repr(v.f, tmp));
+			tpl_buf_add(cx, b, tmp, dtoa__repr(v.f, tmp));
 		return;
 	case TV_STR:
 		json_str(cx, b, v.s->s, v.s->len);
@@ -910,7 +910,7 @@ bool tpl_parse_float(const char *s, size_t n, double *out)
 	}
 	buf[k] = 0;
 	char *end;
-	double d = strtod(buf, &end);
+	double d = dtoa__strtod(buf, &end);
 	if (end != buf + k || end == buf)
 		return false;
 	/* strtod takes "infinity" and "nan(...)": Python takes inf, infinity, nan */
@@ -996,26 +996,6 @@ FN(f_float)
 	return d ? *d : tv_float(0.0);
 }
 
-/* Python's round(x, nd) for nd >= 0: correctly rounded, ties to even. */
-double tpl_round(double x, int64_t nd);
-double tpl_round(double x, int64_t nd)
-{
-	if (!isfinite(x))
-		return x;
-	if (nd >= 0) {
-		if (nd > 300)
-			return x;
-		char buf[400];
-		snprintf(buf, sizeof buf, "%.*f", (int)nd, x);
-		return strtod(buf, NULL);
-	}
-	if (nd < -308)
-		return copysign(0.0, x);
-	double p = pow(10.0, (double)-nd);
-	double y = x / p, r = rint(y);
-	return r * p;
-}
-
 FN(f_round)
 {
 	const struct tv *pr = ARG(1, "precision"), *m = ARG(2, "method");
@@ -1030,7 +1010,7 @@ FN(f_round)
 	}
 	double x = tv_as_double(v);
 	if (strcmp(method, "common") == 0)
-		return tv_float(tpl_round(x, nd));
+		return tv_float(dtoa__round(x, nd));
 	double p = pow(10.0, (double)nd);
 	if (strcmp(method, "floor") == 0)
 		return tv_float(floor(x * p) / p);

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dtoa.h"
 #include "tpl.h"
 #include "mqbridge/states.h"
 
@@ -56,9 +57,12 @@ static const struct tv *arg(const struct tv *a, size_t na, const struct tpl_kwar
 	return NULL;
 }
 
-/* Fail on a keyword argument not in names (NULL-terminated). */
-static void kw_check(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw, size_t nkw,
-		     const char *const *names)
+/* Fail on a keyword argument not in names (NULL-terminated). Most calls
+ * have none, and the names array is not even built for them. */
+#define kw_check(cx, fn, kw, nkw, names) \
+	do { if (nkw) kw_check_names(cx, fn, kw, nkw, names); } while (0)
+static void kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
+			   size_t nkw, const char *const *names)
 {
 	for (size_t k = 0; k < nkw; k++) {
 		const char *const *n = names;
@@ -96,15 +100,19 @@ static void trim(const char *s, size_t len, const char **b, size_t *n)
 	*n = len;
 }
 
-/* Python's float(v). */
-static bool to_double(struct tv v, double *out)
+/* Python's float(v): numbers here, strings by str_to_double. */
+static bool str_to_double(struct tv v, double *out);
+static inline bool to_double(struct tv v, double *out)
 {
 	if (is_num(v)) {
 		*out = num(v);
 		return true;
 	}
-	if (v.t != TV_STR)
-		return false;
+	return v.t == TV_STR && str_to_double(v, out);
+}
+
+static bool str_to_double(struct tv v, double *out)
+{
 	const char *s;
 	size_t n;
 	trim(v.s->s, v.s->len, &s, &n);
@@ -119,8 +127,7 @@ static bool to_double(struct tv v, double *out)
 		buf[j++] = s[i];
 	}
 	buf[j] = 0;
-	errno = 0;
-	double d = strtod(buf, &end);
+	double d = dtoa__strtod(buf, &end);
 	if (end != buf + j)
 		return false;
 	*out = d;               /* overflow gives inf, as Python */
@@ -264,22 +271,6 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	no_default(cx, "int", v);
 }
 
-/* Python's round(x, n): correctly rounded, ties to even. */
-static double py_round(double x, int64_t n)
-{
-	if (!isfinite(x) || n > 320)
-		return x;
-	if (n < 0) {
-		if (n < -320)
-			return 0.0 * x;
-		double p = pow(10, (double)-n);
-		return nearbyint(x / p) * p;
-	}
-	char buf[720];
-	snprintf(buf, sizeof buf, "%.*f", (int)n, x);
-	return strtod(buf, NULL);
-}
-
 static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
@@ -301,15 +292,19 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	double x;
 	if (!to_double(a[0], &x))
 		goto bad;
-	double mul = pow(10, (double)prec);
-	if (strcmp(method, "ceil") == 0)
-		x = ceil(x * mul) / mul;
-	else if (strcmp(method, "floor") == 0)
-		x = floor(x * mul) / mul;
-	else if (strcmp(method, "half") == 0)
+	if (!mv || strcmp(method, "common") == 0) {
+		x = dtoa__round(x, prec);
+	} else if (strcmp(method, "half") == 0) {
 		x = nearbyint(x * 2) / 2;
-	else
-		x = py_round(x, prec);
+	} else {
+		double mul = pow(10, (double)prec);
+		if (strcmp(method, "ceil") == 0)
+			x = ceil(x * mul) / mul;
+		else if (strcmp(method, "floor") == 0)
+			x = floor(x * mul) / mul;
+		else
+			x = dtoa__round(x, prec);
+	}
 	if (prec == 0) {     /* Home Assistant returns an int at precision 0 */
 		int64_t i;
 		if (isinf(x))
@@ -961,59 +956,6 @@ static void sb_put(struct sb *b, const char *s, size_t n)
 }
 static void sb_puts(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-/* Python's repr of a float: the shortest string that reads back. */
-static void float_repr(char *out, size_t cap, double d)
-{
-	char buf[40];
-	int p;
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, sizeof buf, "%.*e", p - 1, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	char dig[24];
-	size_t nd = 0;
-	const char *s = buf;
-	bool neg = *s == '-';
-	if (neg)
-		s++;
-	for (; *s && *s != 'e'; s++)
-		if (isdigit((unsigned char)*s))
-			dig[nd++] = *s;
-	int e = atoi(s + 1);
-	while (nd > 1 && dig[nd - 1] == '0')
-		nd--;
-	dig[nd] = 0;
-	char *o = out;
-	if (neg)
-		*o++ = '-';
-	if (e >= -4 && e < 16) {
-		if (e < 0) {
-			o += sprintf(o, "0.");
-			for (int i = -1; i > e; i--)
-				*o++ = '0';
-			o += sprintf(o, "%s", dig);
-		} else {
-			for (int i = 0; i <= e || i < (int)nd; i++) {
-				if (i == e + 1)
-					*o++ = '.';
-				*o++ = i < (int)nd ? dig[i] : '0';
-			}
-			if ((int)nd <= e + 1)
-				o += sprintf(o, ".0");
-		}
-		*o = 0;
-	} else {
-		*o++ = dig[0];
-		if (nd > 1) {
-			*o++ = '.';
-			o += sprintf(o, "%s", dig + 1);
-		}
-		sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-	}
-	(void)cap;
-}
-
 static void json_str(struct sb *b, const char *s, size_t n, bool ascii)
 {
 	sb_put(b, "\"", 1);
@@ -1099,7 +1041,7 @@ static void json_val(struct sb *b, struct tv v, const struct json_opt *o, unsign
 		if (!isfinite(v.f)) {
 			sb_puts(b, "null");
 		} else {
-			float_repr(num_buf, sizeof num_buf, v.f);
+			dtoa__repr(v.f, num_buf);
 			sb_puts(b, num_buf);
 		}
 		break;

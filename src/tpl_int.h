@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 
+#include "dtoa.h"
 #include "tpl.h"
 
 /* A slot not yet looked up (never visible outside the evaluator). */
@@ -42,7 +43,6 @@ struct tpl_seen {
 enum loop_ctl { LOOP_NEXT, LOOP_BREAK, LOOP_CONTINUE };
 
 struct tpl_ctx {
-	jmp_buf jb;
 	int code;                        /* -EINVAL, -ELOOP, -E2BIG, -ENOMEM */
 	struct mqb_tpl_error *err;
 	const struct mqb_tpl_vars *vars;
@@ -63,6 +63,7 @@ struct tpl_ctx {
 	json_t *parsed;                  /* value parsed by us: decref at the end */
 	bool value_json_done;
 	struct tv value_json;
+	jmp_buf jb;                      /* last: the render's memset stops before */
 };
 
 /* Parse JSON text straight into arena values (src/tpl_json.c), as Python's
@@ -78,8 +79,6 @@ const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v);
 const char *tv_type_name(struct tv v);
 /* Compare with the operator named in the error. */
 int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op);
-/* repr of a double into buf (>= 32 bytes); returns the length. */
-size_t tv_float_repr(double d, char *buf);
 /* Numbers: true for bool/int/float; as double. */
 bool tv_is_number(struct tv v);
 double tv_as_double(struct tv v);

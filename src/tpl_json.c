@@ -292,28 +292,42 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 	cur s = ++p, end = j->end;
 	/* plain ASCII 8 bytes at a time, then byte by byte, to the first byte
 	 * that matters */
-	while (end - p >= 8) {
+	for (;;) {
+		if (end - p < 8) {
+			while (p < end && !str_class[*p])
+				p++;
+			break;
+		}
 		uint64_t m = str_special(load64(p));
 		if (m) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			p += __builtin_ctzll(m) >> 3;
+#else
+			while (!str_class[*p])
+				p++;
 #endif
 			break;
 		}
 		p += 8;
 	}
-	while (p < end && !str_class[*p])
-		p++;
 	if (p >= end || *p != '"')
 		return string_slow(j, s, p, out);
-	size_t n = (size_t)(p - s), room = (n + 8) & ~(size_t)7; /* n + 1 up to 8s */
-	struct tv_str *r = arena_alloc(j->cx, sizeof *r + room);
-	/* short strings by words: room >= n rounded up to 8 */
-	if (n <= 32 && (size_t)(end - s) >= room) {
-		for (size_t i = 0; i < n; i += 8)
-			memcpy(r->s + i, s + i, 8);
+	size_t n = (size_t)(p - s);
+	struct tv_str *r;
+	if (n < 16 && end - s >= 16) {
+		/* most keys and short values: 16 bytes in one copy */
+		r = arena_alloc(j->cx, sizeof *r + 16);
+		memcpy(r->s, s, 16);
 	} else {
-		memcpy(r->s, s, n);
+		size_t room = (n + 8) & ~(size_t)7; /* n + 1 up to 8s */
+		r = arena_alloc(j->cx, sizeof *r + room);
+		/* short strings by words: room >= n rounded up to 8 */
+		if (n <= 32 && (size_t)(end - s) >= room) {
+			for (size_t i = 0; i < n; i += 8)
+				memcpy(r->s + i, s + i, 8);
+		} else {
+			memcpy(r->s, s, n);
+		}
 	}
 	r->len = n;
 	r->s[n] = 0;
@@ -325,6 +339,21 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 static inline bool is_digit(cur p, cur end)
 {
 	return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Numbers go into their slot member by member: a value built whole on the
+ * stack and then copied makes the copy's wide loads wait on the narrow
+ * stores that built it. */
+static inline void set_int(struct tv *out, int64_t i)
+{
+	out->t = TV_INT;
+	out->i = i;
+}
+
+static inline void set_float(struct tv *out, double f)
+{
+	out->t = TV_FLOAT;
+	out->f = f;
 }
 
 /* Powers of ten a double holds exactly (5^22 < 2^53). */
@@ -404,11 +433,11 @@ static __attribute__((noinline)) cur number_slow(struct jp *j, cur p, struct tv 
 	}
 	if (isint && exact) {
 		if (!neg && m <= (uint64_t)INT64_MAX) {
-			*out = tv_int((int64_t)m);
+			set_int(out, (int64_t)m);
 			return p;
 		}
 		if (neg && m <= (uint64_t)INT64_MAX + 1) {
-			*out = tv_int(m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m);
+			set_int(out, m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m);
 			return p;
 		}
 	}
@@ -419,7 +448,7 @@ static __attribute__((noinline)) cur number_slow(struct jp *j, cur p, struct tv 
 		double d = (double)m;
 		if (m)
 			d = e10 < 0 ? d / pow10_exact[-e10] : d * pow10_exact[e10];
-		*out = tv_float(neg ? -d : d);
+		set_float(out, neg ? -d : d);
 		return p;
 	}
 #endif
@@ -431,7 +460,7 @@ static __attribute__((noinline)) cur number_slow(struct jp *j, cur p, struct tv 
 	char *b = n < sizeof buf ? buf : tpl_alloc(j->cx, n + 1);
 	memcpy(b, start, n);
 	b[n] = 0;
-	*out = tv_float(strtod(b, NULL));
+	set_float(out, strtod(b, NULL));
 	return p;
 }
 
@@ -468,7 +497,7 @@ static inline __attribute__((always_inline)) cur parse_number(struct jp *j, cur 
 		if (nint + nfrac <= 19 && nfrac <= 22 && m <= (UINT64_C(1) << 53) &&
 		    !(p < end && (*p | 0x20) == 'e')) {
 			double v = (double)m / pow10_exact[nfrac];
-			*out = tv_float(neg ? -v : v);
+			set_float(out, neg ? -v : v);
 			return p;
 		}
 #endif
@@ -476,7 +505,7 @@ static inline __attribute__((always_inline)) cur parse_number(struct jp *j, cur 
 	}
 	if (p < end && (*p | 0x20) == 'e')
 		return number_slow(j, s, out);
-	*out = tv_int(neg ? -(int64_t)m : (int64_t)m);
+	set_int(out, neg ? -(int64_t)m : (int64_t)m);
 	return p;
 }
 
@@ -622,28 +651,37 @@ static __attribute__((noinline)) cur parse_object(struct jp *j, cur p, struct tv
 			size_t i = reserve(j, 2);
 			if (p >= end || *p != '"' || !(p = parse_string(j, p, &j->stk[i])))
 				return NULL;
-			if (p < end && *p == ':') { /* the usual spacing first */
-				p++;
+			if (end - p >= 2 && memcmp(p, ": ", 2) == 0) {
+				p += 2; /* the usual spacing, in one comparison */
+				if (p < end && *p <= ' ')
+					p = skip_ws(p, end);
 			} else {
 				p = skip_ws(p, end);
 				if (p >= end || *p != ':')
 					return NULL;
-				p++;
+				p = skip_ws(p + 1, end);
 			}
-			p = skip_ws(p, end);
 			if (p >= end)
 				return NULL;
-			/* strings and numbers without parse_value's dispatch */
-			struct tv v;
-			if (*p == '"')
-				p = parse_string(j, p, &v);
-			else if ((unsigned)(*p - '0') <= 9 || *p == '-')
-				p = parse_number(j, p, &v);
-			else
-				p = parse_value(j, p, &v);
+			/* strings and numbers without parse_value's dispatch,
+			 * straight into their slot (they cannot move the stack) */
+			if (*p == '"') {
+				p = parse_string(j, p, &j->stk[i + 1]);
+			} else if ((unsigned)(*p - '0') <= 9 || *p == '-') {
+				p = parse_number(j, p, &j->stk[i + 1]);
+			} else {
+				struct tv v;
+				if ((p = parse_value(j, p, &v)))
+					j->stk[i + 1] = v;
+			}
 			if (!p)
 				return NULL;
-			j->stk[i + 1] = v;
+			if (end - p >= 2 && memcmp(p, ", ", 2) == 0) {
+				p += 2;
+				if (p < end && *p <= ' ')
+					p = skip_ws(p, end);
+				continue;
+			}
 			if (p < end && *p == ',') {
 				p = skip_ws(p + 1, end);
 				continue;

@@ -370,73 +370,6 @@ int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 
 /* ---- str() and repr() --------------------------------------------------- */
 
-size_t tv_float_repr(double d, char *buf)
-{
-	if (isnan(d))
-		return (size_t)sprintf(buf, "nan");
-	if (isinf(d))
-		return (size_t)sprintf(buf, d < 0 ? "-inf" : "inf");
-	char tmp[40];
-	int p;
-	/* Shortest round trip, as Python's repr. A normal double can start at
-	 * 15 digits: when a shorter form round-trips, the value is within half
-	 * an ulp of it, far inside half a unit of the 15th digit, so rounding
-	 * to 15 digits and dropping trailing zeros gives that form back.
-	 * Subnormals have too few bits for that and search from 1. */
-	for (p = fpclassify(d) == FP_NORMAL ? 15 : 1; p <= 17; p++) {
-		snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	/* tmp: [-]d[.ddd]e[+-]XX */
-	char digits[24];
-	size_t nd = 0;
-	const char *s = tmp;
-	bool neg = false;
-	if (*s == '-') {
-		neg = true;
-		s++;
-	}
-	for (; *s && *s != 'e'; s++)
-		if (*s != '.')
-			digits[nd++] = *s;
-	int exp = atoi(s + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	char *o = buf;
-	if (neg)
-		*o++ = '-';
-	if (exp < -4 || exp >= 16) {
-		*o++ = digits[0];
-		if (nd > 1) {
-			*o++ = '.';
-			memcpy(o, digits + 1, nd - 1);
-			o += nd - 1;
-		}
-		o += sprintf(o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-	} else if (exp < 0) {
-		*o++ = '0';
-		*o++ = '.';
-		for (int i = -1; i > exp; i--)
-			*o++ = '0';
-		memcpy(o, digits, nd);
-		o += nd;
-	} else {
-		size_t intd = (size_t)exp + 1;
-		for (size_t i = 0; i < intd; i++)
-			*o++ = i < nd ? digits[i] : '0';
-		*o++ = '.';
-		if (nd > intd) {
-			memcpy(o, digits + intd, nd - intd);
-			o += nd - intd;
-		} else {
-			*o++ = '0';
-		}
-	}
-	*o = 0;
-	return (size_t)(o - buf);
-}
-
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -574,7 +507,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 		tpl_buf_add(cx, b, tmp, n);
 		return;
 	case TV_FLOAT:
-		n = tv_float_repr(v.f, tmp);
+		n = dtoa__repr(v.f, tmp);
 		tpl_buf_add(cx, b, tmp, n);
 		return;
 	case TV_STR:
@@ -649,7 +582,7 @@ const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v)
 		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
 		return tpl_str(cx, tmp, n);
 	case TV_FLOAT:
-		n = tv_float_repr(v.f, tmp);
+		n = dtoa__repr(v.f, tmp);
 		return tpl_str(cx, tmp, n);
 	default: {
 		struct tpl_buf b = { 0 };

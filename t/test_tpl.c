@@ -432,7 +432,7 @@ static void float_repr_matches_python(void **s)
 	};
 	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
 		char buf[48];
-		tv_float_repr(c[i].d, buf);
+		dtoa__repr(c[i].d, buf);
 		if (strcmp(buf, c[i].r)) {
 			print_error("%.17g: expected %s got %s\n", c[i].d, c[i].r, buf);
 			fail();
