@@ -1,0 +1,11 @@
+# automake fragment for platforms/mqtt, included from platforms/platforms.mk
+platform_PROGRAMS += platforms/mqtt.so
+platforms_mqtt_so_SOURCES = platforms/mqtt.c platforms/mqtt_util.c platforms/mqtt_util.h
+platforms_mqtt_so_CFLAGS = $(MODULE_CFLAGS)
+platforms_mqtt_so_LDFLAGS = $(MODULE_LINK)
+platforms_mqtt_so_LDADD =
+TEST_PROGS += t/test_mqtt_platform
+t_test_mqtt_platform_SOURCES = t/test_mqtt_platform.c platforms/mqtt_util.c platforms/mqtt_util.h \
+	$(DAEMON_TEST_UTIL)
+t_test_mqtt_platform_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_mqtt_platform_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

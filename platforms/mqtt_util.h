@@ -1,0 +1,82 @@
+/* The mqtt integration's pure helpers: availability bookkeeping, payload
+ * matching, Home Assistant's number formatting, brightness and position
+ * scaling, and JSON attributes. Nothing here touches the core, so
+ * t/test_mqtt_platform.c checks it directly. */
+#ifndef MQB_PLATFORMS_MQTT_UTIL_H
+#define MQB_PLATFORMS_MQTT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+/* ---- availability ------------------------------------------------------ */
+
+enum mqtt_avail_mode { MQTT_AVAIL_LATEST, MQTT_AVAIL_ALL, MQTT_AVAIL_ANY };
+
+/* Home Assistant's MqttAvailabilityMixin: every topic starts "not
+ * available" until its first matching payload. */
+struct mqtt_avail {
+	enum mqtt_avail_mode mode;
+	size_t n;          /* topics; 0: always available */
+	bool *up;          /* per topic */
+	bool latest;       /* what the latest matching payload said */
+};
+
+/* 0 or -ENOMEM. */
+int mqtt_avail_init(struct mqtt_avail *a, enum mqtt_avail_mode mode, size_t n);
+void mqtt_avail_fini(struct mqtt_avail *a);
+void mqtt_avail_set(struct mqtt_avail *a, size_t i, bool up);
+bool mqtt_avail_ok(const struct mqtt_avail *a);
+/* "all", "any", "latest" (anything else: latest). */
+enum mqtt_avail_mode mqtt_avail_mode_parse(const char *s);
+
+/* ---- payloads ---------------------------------------------------------- */
+
+/* Whether payload (len bytes, may hold NULs) is exactly want. */
+bool mqtt_payload_is(const char *want, const char *payload, size_t len);
+/* Whether the bytes hold a NUL: such a payload is never a state. */
+bool mqtt_payload_has_nul(const char *payload, size_t len);
+/* Leading and trailing ASCII white space off, in place (Home Assistant
+ * strips what a template renders). Returns the new length. */
+size_t mqtt_strip(char *s, size_t len);
+
+/* Python's float() on a payload, without inf, nan or '_': optional white
+ * space, sign, digits with an optional fraction and exponent. */
+bool mqtt_parse_number(const char *s, size_t len, double *out);
+/* A number as Home Assistant sends it: an integral value as an integer
+ * ("3" for 3.0), anything else in the shortest form that reads back the
+ * same ("0.1"). Returns out. */
+char *mqtt_format_number(double v, char *out, size_t outlen);
+
+/* ---- scaling ----------------------------------------------------------- */
+
+/* Python's round(): half to even. */
+double mqtt_round(double v);
+/* A device's brightness (0..scale) as Home Assistant's 0..255, or -1 when
+ * it is not a positive number (Home Assistant ignores 0 there). */
+int mqtt_brightness_from_device(double v, int scale);
+/* Home Assistant's 0..255 as the device's 1..scale (never rounded to 0). */
+int mqtt_brightness_to_device(int b255, int scale);
+/* A device position between position_closed and position_open as a
+ * percentage 0..100 (Home Assistant's ranged_value_to_percentage, clamped);
+ * either end may be the larger. */
+int mqtt_position_percent(double v, int closed, int open);
+/* A percentage 0..100 as the device's position. */
+int mqtt_position_device(int percent, int closed, int open);
+
+/* ---- attributes -------------------------------------------------------- */
+
+/* Parse a JSON attributes payload: an object, without the keys Home
+ * Assistant refuses to take from a device (friendly_name, icon,
+ * unit_of_measurement, ...). 0 with a new reference in *out; -EINVAL with
+ * why in err (not JSON, not an object); -ENOMEM. */
+int mqtt_json_attributes(const char *payload, size_t len, json_t **out, char *err,
+			 size_t errlen);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* Unix time t as Home Assistant writes it, ISO 8601 in UTC with
+ * microseconds: "2024-05-01T12:00:00.123456+00:00". Returns out. */
+char *mqtt_iso_time(double t, char *out, size_t outlen);
+
+#endif
