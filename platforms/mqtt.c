@@ -654,10 +654,11 @@ static void commit(struct ent *x)
 	mqb_entity_async_write(x->e);
 }
 
-static void set_state(struct ent *x, const char *state)
+/* Whether the entity took state (too long or not UTF-8: refused, counted
+ * and logged by the entity). */
+static bool set_state(struct ent *x, const char *state)
 {
-	/* too long or not UTF-8: refused, counted and logged by the entity */
-	(void)mqb_entity_async_set_state(x->e, state);
+	return mqb_entity_async_set_state(x->e, state) == 0;
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -703,103 +704,101 @@ static bool is_none(const char *s)
 	return strcmp(s, PAYLOAD_NONE) == 0;
 }
 
+/* Each of these reads a domain's state from a rendered payload: true
+ * when it took a new value, false when the payload changed nothing (then
+ * nothing is written: with force_update a write would fire). */
+
 /* An empty value changes nothing: Home Assistant ignores it for numeric
  * sensors, and published as a retained state it would delete the retained
  * message. */
-static void sensor_value(struct ent *x, const char *topic, const char *v, size_t len)
+static bool sensor_value(struct ent *x, const char *v, size_t len)
 {
-	(void)topic;
 	if (len == 0) {
 		MQB_LOG_DEBUG(SUB, "%s: empty value ignored", eid(x));
-		return;
+		return false;
 	}
-	set_state(x, is_none(v) ? NULL : v);
+	return set_state(x, is_none(v) ? NULL : v);
 }
 
-static void on_off_value(struct ent *x, const char *topic, const char *v, const char *on,
+static bool on_off_value(struct ent *x, const char *topic, const char *v, const char *on,
 			 const char *off)
 {
 	if (!*v) {
 		MQB_LOG_DEBUG(SUB, "%s: empty value ignored", eid(x));
-		return;
+		return false;
 	}
 	if (strcmp(v, on) == 0) {
-		set_state(x, "on");
 		if (x->dom == D_BINARY && x->c->off_delay) {
 			x->off_delay.repeat = x->c->off_delay;
 			ev_timer_again(loop_of(x), &x->off_delay);
 		}
-	} else if (strcmp(v, off) == 0) {
-		set_state(x, "off");
-	} else if (is_none(v)) {
-		set_state(x, NULL);
-	} else {
-		ignored(x, topic, "a payload matching neither on nor off", v);
+		return set_state(x, "on");
 	}
+	if (strcmp(v, off) == 0)
+		return set_state(x, "off");
+	if (is_none(v))
+		return set_state(x, NULL);
+	ignored(x, topic, "a payload matching neither on nor off", v);
+	return false;
 }
 
-static void cover_value(struct ent *x, const char *topic, const char *v)
+static bool cover_value(struct ent *x, const char *topic, const char *v)
 {
 	const struct conf *c = x->c;
 	if (!*v) {
 		MQB_LOG_DEBUG(SUB, "%s: empty value ignored", eid(x));
-		return;
+		return false;
 	}
-	if (strcmp(v, c->state_opening) == 0) {
-		set_state(x, "opening");
-	} else if (strcmp(v, c->state_closing) == 0) {
-		set_state(x, "closing");
-	} else if (strcmp(v, c->state_open) == 0) {
-		set_state(x, "open");
-	} else if (strcmp(v, c->state_closed) == 0) {
-		set_state(x, "closed");
-	} else if (strcmp(v, c->state_stopped) == 0) {
+	if (strcmp(v, c->state_opening) == 0)
+		return set_state(x, "opening");
+	if (strcmp(v, c->state_closing) == 0)
+		return set_state(x, "closing");
+	if (strcmp(v, c->state_open) == 0)
+		return set_state(x, "open");
+	if (strcmp(v, c->state_closed) == 0)
+		return set_state(x, "closed");
+	if (strcmp(v, c->state_stopped) == 0) {
 		/* Home Assistant: stopped is closed or open, by the position if
 		 * there is one, else by where it was heading */
 		const char *now = mqb_entity_async_state(x->e);
 		bool closed = c->position_topic
 				      ? x->position == 0
 				      : strcmp(now, "closed") == 0 || strcmp(now, "closing") == 0;
-		set_state(x, closed ? "closed" : "open");
-	} else if (is_none(v)) {
-		set_state(x, NULL);
-	} else {
-		ignored(x, topic, "a payload that is no cover state", v);
+		return set_state(x, closed ? "closed" : "open");
 	}
+	if (is_none(v))
+		return set_state(x, NULL);
+	ignored(x, topic, "a payload that is no cover state", v);
+	return false;
 }
 
-static void number_value(struct ent *x, const char *topic, const char *v, size_t len)
+static bool number_value(struct ent *x, const char *topic, const char *v, size_t len)
 {
 	const struct conf *c = x->c;
 	double d;
-	if (strcmp(v, c->payload_reset) == 0) {
-		set_state(x, NULL);
-		return;
-	}
+	if (strcmp(v, c->payload_reset) == 0)
+		return set_state(x, NULL);
 	if (!mqtt_parse_number(v, len, &d)) {
 		ignored(x, topic, "a payload that is not a number", v);
-		return;
+		return false;
 	}
 	if (d < c->min || d > c->max) {
 		ignored(x, topic, "a number out of range", v);
-		return;
+		return false;
 	}
 	char buf[64];
-	set_state(x, mqtt_format_number(d, buf, sizeof buf));
+	return set_state(x, mqtt_format_number(d, buf, sizeof buf));
 }
 
-static void select_value(struct ent *x, const char *topic, const char *v)
+static bool select_value(struct ent *x, const char *topic, const char *v)
 {
-	if (is_none(v)) {
-		set_state(x, NULL);
-		return;
-	}
+	if (is_none(v))
+		return set_state(x, NULL);
 	for (size_t i = 0; i < x->noptions; i++)
-		if (strcmp(v, x->options[i]) == 0) {
-			set_state(x, v);
-			return;
-		}
+		if (strcmp(v, x->options[i]) == 0)
+			return set_state(x, v);
 	ignored(x, topic, "a payload that is none of the options", v);
+	return false;
 }
 
 static void on_state(struct ent *x, const char *topic, const char *payload, size_t len)
@@ -821,31 +820,33 @@ static void on_state(struct ent *x, const char *topic, const char *payload, size
 			commit(x);
 		return;
 	}
+	bool took = false;
 	switch (x->dom) {
 	case D_SENSOR:
-		sensor_value(x, topic, v, vlen);
+		took = sensor_value(x, v, vlen);
 		break;
 	case D_BINARY:
 	case D_LIGHT:
-		on_off_value(x, topic, v, c->payload_on, c->payload_off);
+		took = on_off_value(x, topic, v, c->payload_on, c->payload_off);
 		break;
 	case D_SWITCH:
-		on_off_value(x, topic, v, x->state_on, x->state_off);
+		took = on_off_value(x, topic, v, x->state_on, x->state_off);
 		break;
 	case D_COVER:
-		cover_value(x, topic, v);
+		took = cover_value(x, topic, v);
 		break;
 	case D_NUMBER:
-		number_value(x, topic, v, vlen);
+		took = number_value(x, topic, v, vlen);
 		break;
 	case D_SELECT:
-		select_value(x, topic, v);
+		took = select_value(x, topic, v);
 		break;
 	case D_BUTTON:
 		break;
 	}
 	free(v);
-	commit(x);
+	if (took || changed)
+		commit(x);
 }
 
 static void on_attributes(struct ent *x, const char *topic, const char *payload, size_t len)

@@ -554,6 +554,9 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 	      "      state_topic: rtl_433/doorbell/pressed\n"
 	      "      payload_on: 'true'\n"
 	      "      off_delay: 1\n"
+	      "    - name: Vibration\n"
+	      "      state_topic: washer/vibration\n"
+	      "      force_update: true\n"
 	      "binary_sensor:\n"
 	      "  - platform: mqtt\n"
 	      "    name: Garage door\n"
@@ -580,6 +583,19 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 	n = device(&t, "rtl_433/doorbell/pressed", "true");
 	long on = expect_after(&t, n, BASE "binary_sensor/doorbell/state", "on");
 	expect_after(&t, on, BASE "binary_sensor/doorbell/state", "off");
+
+	/* force_update: every reading is published, but what matches nothing
+	 * still changes nothing */
+	n = device(&t, "washer/vibration", "ON");
+	long first = expect_after(&t, n, BASE "binary_sensor/vibration/state", "on");
+	device(&t, "washer/vibration", "ON");
+	long second = expect_after(&t, first + 1, BASE "binary_sensor/vibration/state", "on");
+	device(&t, "washer/vibration", "shaking");
+	n = device(&t, "washer/vibration", "OFF");
+	long off = expect_after(&t, n, BASE "binary_sensor/vibration/state", "off");
+	assert_int_equal(td_wait_after(&t, second + 1, BASE "binary_sensor/vibration/state", NULL,
+				       0),
+			 off);
 
 	n = device(&t, "garadget/status", "{\"status\":\"closed\",\"time\":\"1m\"}");
 	expect_after(&t, n, BASE "binary_sensor/garage_door/state", "off");
