@@ -1979,11 +1979,11 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 			return l;
 		}
 		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
-			a.dt.ts += b.td;
+			a.ts += b.td;
 			return a;
 		}
 		if (a.t == TV_TIMEDELTA && b.t == TV_DATETIME) {
-			b.dt.ts += a.td;
+			b.ts += a.td;
 			return b;
 		}
 		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
@@ -2000,12 +2000,12 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 		if (na && nb)
 			return tv_float(tv_as_double(a) - tv_as_double(b));
 		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
-			a.dt.ts -= b.td;
+			a.ts -= b.td;
 			return a;
 		}
 		if (a.t == TV_DATETIME && b.t == TV_DATETIME) {
 			struct tv d = { .t = TV_TIMEDELTA };
-			d.td = a.dt.ts - b.dt.ts;
+			d.td = a.ts - b.ts;
 			return d;
 		}
 		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
@@ -2179,23 +2179,19 @@ struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, cons
 		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
 	struct tv r = b->fn(cx, args, nargs, kw, nkw);
 	cx->depth--;
-	/* Copied member by member: builtins build their result that way, and
-	 * one wide load over those narrow stores would wait for them to land
-	 * (the struct copy did, for a quarter of a short render's time). */
-	struct tv o;
-	o.t = r.t;
-	o.p = r.p;
-	o.dt.utcoffset = r.dt.utcoffset;
-	return o;
+	return r;
 }
 
-static struct tv call_node(struct tpl_ctx *cx, const struct node *n, struct tv *first)
+/* A call, a filter or a test; for the last two the value filtered comes
+ * as first (by value: copying it from memory just stored would stall). */
+static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_first,
+			   struct tv first)
 {
 	struct tv args[65];
 	struct tpl_kwarg kw[32];
 	unsigned i = 0;
-	if (first) {
-		args[0] = *first;
+	if (has_first) {
+		args[0] = first;
 		i = 1;
 	}
 	for (; i < n->nargs; i++)
@@ -2338,11 +2334,11 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 		return do_slice(cx, o, a, b, c);
 	}
 	case N_CALL:
-		return call_node(cx, n, NULL);
+		return call_node(cx, n, false, tv_undef());
 	case N_FILTER:
 	case N_TEST: {
 		struct tv v = eval(cx, n->args[0]);
-		struct tv r = call_node(cx, n, &v);
+		struct tv r = call_node(cx, n, true, v);
 		if (n->kind == N_TEST)
 			return tv_bool(tv_truthy(r) != n->neg);
 		return r;

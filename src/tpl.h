@@ -35,9 +35,12 @@ struct tv_dict { size_t n, cap; struct tv *k, *v; };
 struct tv_state;                                 /* tpl_ha.c */
 
 /* A value is small and copied freely; what it points to lives in the
- * render's arena (or in the compiled template, for literals). */
+ * render's arena (or in the compiled template, for literals). Sixteen
+ * bytes, so it is passed and returned in two registers: a datetime's UTC
+ * offset sits beside the type, its seconds in the union. */
 struct tv {
 	enum tv_type t;
+	int32_t utcoffset;                  /* TV_DATETIME: seconds east of UTC */
 	union {
 		bool b;
 		int64_t i;
@@ -45,7 +48,7 @@ struct tv {
 		const struct tv_str *s;
 		struct tv_list *l;
 		struct tv_dict *d;          /* TV_DICT, TV_NAMESPACE */
-		struct { double ts; int32_t utcoffset; } dt;
+		double ts;                  /* TV_DATETIME: Unix seconds */
 		double td;
 		const struct tv_state *st;
 		const void *p;

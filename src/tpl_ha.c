@@ -40,7 +40,7 @@ static struct tv tv_int(int64_t i) { return (struct tv){ .t = TV_INT, .i = i }; 
 static struct tv tv_float(double f) { return (struct tv){ .t = TV_FLOAT, .f = f }; }
 static struct tv tv_dt(double ts, int32_t off)
 {
-	return (struct tv){ .t = TV_DATETIME, .dt = { ts, off } };
+	return (struct tv){ .t = TV_DATETIME, .utcoffset = off, .ts = ts };
 }
 static struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
 static struct tv tv_cstr(struct tpl_ctx *cx, const char *s) { return tv_string(cx, s, strlen(s)); }
@@ -577,21 +577,21 @@ static double wall_now(struct tpl_ctx *cx)
 /* Broken-down local fields of dt (in its own offset) and microseconds. */
 static void dt_split(struct tv v, struct tm *tm, int *usec)
 {
-	double fl = floor(v.dt.ts);
-	long long us = llround((v.dt.ts - fl) * 1e6);
+	double fl = floor(v.ts);
+	long long us = llround((v.ts - fl) * 1e6);
 	time_t t = (time_t)fl;
 	if (us >= 1000000) {
 		us -= 1000000;
 		t++;
 	}
-	time_t lt = t + v.dt.utcoffset;
+	time_t lt = t + v.utcoffset;
 	gmtime_r(&lt, tm);
-	tm->tm_gmtoff = v.dt.utcoffset;
+	tm->tm_gmtoff = v.utcoffset;
 	tm->tm_zone = "UTC";
-	if (v.dt.utcoffset != 0) {
+	if (v.utcoffset != 0) {
 		struct tm l;
 		tm->tm_zone = "";
-		if (localtime_r(&t, &l) && l.tm_gmtoff == v.dt.utcoffset)
+		if (localtime_r(&t, &l) && l.tm_gmtoff == v.utcoffset)
 			tm->tm_zone = l.tm_zone;
 	}
 	*usec = (int)us;
@@ -605,7 +605,7 @@ static const struct tv_str *dt_iso(struct tpl_ctx *cx, struct tv v, char sep)
 	char buf[64], frac[16] = "";
 	if (us)
 		snprintf(frac, sizeof frac, ".%06d", us);
-	int off = v.dt.utcoffset, a = off < 0 ? -off : off;
+	int off = v.utcoffset, a = off < 0 ? -off : off;
 	snprintf(buf, sizeof buf, "%04d-%02d-%02d%c%02d:%02d:%02d%s%c%02d:%02d", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, sep, tm.tm_hour, tm.tm_min, tm.tm_sec, frac,
 		 off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
@@ -755,7 +755,7 @@ static struct tv ha_as_timestamp(struct tpl_ctx *cx, const struct tv *a, size_t 
 	int32_t off;
 	bool aware;
 	if (a[0].t == TV_DATETIME)
-		return tv_float(a[0].dt.ts);
+		return tv_float(a[0].ts);
 	if (parse_iso(str_of(cx, a[0]), &ts, &off, &aware))
 		return tv_float(ts);
 	if (def)
@@ -789,7 +789,7 @@ static struct tv ha_as_local(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	if (a[0].t != TV_DATETIME)
 		tpl_fail(cx, "as_local got invalid input '%s': not a datetime", str_of(cx, a[0]));
-	return tv_dt(a[0].dt.ts, local_offset(a[0].dt.ts));
+	return tv_dt(a[0].ts, local_offset(a[0].ts));
 }
 
 static struct tv ha_strptime(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -1686,7 +1686,7 @@ static struct tv dt_replace(struct tpl_ctx *cx, struct tv v, const struct tv *a,
 	time_t t = timegm(&tm);
 	if (tm.tm_mday != mday || tm.tm_mon != mon)
 		tpl_fail(cx, "replace(): day is out of range for month");
-	return tv_dt((double)t - v.dt.utcoffset + us / 1e6, v.dt.utcoffset);
+	return tv_dt((double)t - v.utcoffset + us / 1e6, v.utcoffset);
 }
 
 struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len,
@@ -1703,7 +1703,7 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 			return dt_strftime(cx, obj, args[0].s->s);
 		}
 		if (name_is(name, len, "timestamp"))
-			return tv_float(obj.dt.ts);
+			return tv_float(obj.ts);
 		if (name_is(name, len, "isoformat")) {
 			char sep = 'T';
 			const struct tv *s = arg(args, nargs, kw, nkw, 0, "sep");
@@ -1718,7 +1718,7 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 		if (name_is(name, len, "replace"))
 			return dt_replace(cx, obj, args, nargs, kw, nkw);
 		if (name_is(name, len, "astimezone") && nargs == 0)
-			return tv_dt(obj.dt.ts, local_offset(obj.dt.ts));
+			return tv_dt(obj.ts, local_offset(obj.ts));
 	} else if (obj.t == TV_TIMEDELTA) {
 		if (name_is(name, len, "total_seconds"))
 			return tv_float(obj.td);

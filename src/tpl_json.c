@@ -75,6 +75,15 @@ static inline cur skip_ws(cur p, cur end)
 	return p;
 }
 
+/* A value's type, with the word it shares (utcoffset) zeroed in the same
+ * store: copies load values a word at a time, and a load that needs two
+ * stores waits for them to land. Its payload is stored on its own. */
+static inline void set_type(struct tv *out, enum tv_type t)
+{
+	out->t = t;
+	out->utcoffset = 0;
+}
+
 /* tpl_alloc's fast path inline (a payload's values are many small
  * allocations); the slow path and its failure are tpl_alloc's. */
 static inline void *arena_alloc(struct tpl_ctx *cx, size_t n)
@@ -281,7 +290,7 @@ closed:;
 	}
 	r->len = n;
 	r->s[n] = 0;
-	out->t = TV_STR;
+	set_type(out, TV_STR);
 	out->s = r;
 	return p + 1;
 }
@@ -331,7 +340,7 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 	}
 	r->len = n;
 	r->s[n] = 0;
-	out->t = TV_STR;
+	set_type(out, TV_STR);
 	out->s = r;
 	return p + 1;
 }
@@ -346,13 +355,13 @@ static inline bool is_digit(cur p, cur end)
  * stores that built it. */
 static inline void set_int(struct tv *out, int64_t i)
 {
-	out->t = TV_INT;
+	set_type(out, TV_INT);
 	out->i = i;
 }
 
 static inline void set_float(struct tv *out, double f)
 {
-	out->t = TV_FLOAT;
+	set_type(out, TV_FLOAT);
 	out->f = f;
 }
 
@@ -521,7 +530,7 @@ static void finish_list(struct jp *j, size_t base, struct tv *out)
 	if (n)
 		memcpy(l->v, j->stk + base, n * sizeof *l->v);
 	j->sp = base;
-	out->t = TV_LIST;
+	set_type(out, TV_LIST);
 	out->l = l;
 }
 
@@ -590,7 +599,7 @@ static void finish_dict(struct jp *j, size_t base, struct tv *out)
 	}
 	d->n = c;
 	j->sp = base;
-	out->t = TV_DICT;
+	set_type(out, TV_DICT);
 	out->d = d;
 }
 
@@ -752,6 +761,9 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 	cur p = parse_value(&j, skip_ws((cur)text, j.end), &v);
 	if (!p || skip_ws(p, j.end) != j.end)
 		return false;
-	*out = v;
+	/* by members, as v was built (a wider load would wait on them) */
+	out->t = v.t;
+	out->utcoffset = v.utcoffset;
+	out->p = v.p;
 	return true;
 }

@@ -292,7 +292,7 @@ bool tv_equal(struct tv a, struct tv b)
 		}
 		return true;
 	case TV_DATETIME:
-		return a.dt.ts == b.dt.ts;
+		return a.ts == b.ts;
 	case TV_TIMEDELTA:
 		return a.td == b.td;
 	default:
@@ -352,7 +352,7 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 			}
 			return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
 		case TV_DATETIME:
-			return cmp3(a.dt.ts, b.dt.ts);
+			return cmp3(a.ts, b.ts);
 		case TV_TIMEDELTA:
 			return cmp3(a.td, b.td);
 		default:
@@ -443,7 +443,7 @@ static void buf_dict(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigne
 
 static void buf_datetime(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
 {
-	double local = v.dt.ts + v.dt.utcoffset;
+	double local = v.ts + v.utcoffset;
 	double sec = floor(local);
 	long us = lround((local - sec) * 1e6);
 	if (us >= 1000000) {
@@ -458,7 +458,7 @@ static void buf_datetime(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (us)
 		n += snprintf(s + n, sizeof s - (size_t)n, ".%06ld", us);
-	int off = v.dt.utcoffset, a = off < 0 ? -off : off;
+	int off = v.utcoffset, a = off < 0 ? -off : off;
 	n += snprintf(s + n, sizeof s - (size_t)n, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600,
 		      a / 60 % 60);
 	if (a % 60)
