@@ -621,13 +621,13 @@ static size_t repr(double d, char *buf, bool slow)
 		*o++ = '.';
 		*o++ = '0';
 	} else {
-		/* the point inside: x + 1 digits before it, -e after */
-		uint64_t p = pow10_u64[-e];
-		o += x + 1;
-		put_digits(o, dg / p, x + 1);
-		*o = '.';
-		o += 1 - e;
-		put_digits(o, dg % p, -e);
+		/* the point inside, after x + 1 digits: all n written, the
+		 * last -e then moved one place right (no division) */
+		put_digits(o + n, dg, n);
+		for (int i = n; i > x + 1; i--)
+			o[i] = o[i - 1];
+		o[x + 1] = '.';
+		o += n + 1;
 	}
 	*o = 0;
 	return (size_t)(o - buf);
