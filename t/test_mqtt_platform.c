@@ -182,9 +182,33 @@ static void strip_and_payload_matching(void **state)
 
 #define BASE "mqbridge/tm/"
 
-static void start(struct td *t, const char *yaml)
+/* The end-to-end case running: a failing one is stopped by teardown, so
+ * no daemon or broker outlives its test. */
+static struct td *live;
+
+static void begin(struct td *t)
 {
 	td_init(t, NULL);
+	live = t;
+}
+
+static void end(struct td *t)
+{
+	td_fini(t);
+	live = NULL;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (live)
+		end(live);
+	return 0;
+}
+
+static void start(struct td *t, const char *yaml)
+{
+	begin(t);
 	td_write_config(t, yaml);
 	td_start(t, NULL);
 	if (td_wait(t, BASE "status", "online", TU_TIMEOUT) < 0) {
@@ -196,7 +220,7 @@ static void start(struct td *t, const char *yaml)
 static void stop(struct td *t)
 {
 	assert_int_equal(td_stop(t), 0);
-	td_fini(t);
+	end(t);
 }
 
 /* Wait for payload on topic after index since; fail with the logs. */
@@ -339,7 +363,7 @@ static const char *retained_payload(struct td *t, const char *topic, char *out, 
 static void tasmota_sensor_json_value_and_attributes(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  sensor:\n"
 	      "    - name: Plug power\n"
@@ -406,7 +430,7 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 static void plain_numbers_round_as_jinja_does(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  sensor:\n"
 	      "    - name: Outside temperature\n"
@@ -434,7 +458,7 @@ static void plain_numbers_round_as_jinja_does(void **state)
 static void tasmota_lwt_availability(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  sensor:\n"
 	      "    - name: Gate power\n"
@@ -502,7 +526,7 @@ static void tasmota_lwt_availability(void **state)
 static void expire_after_makes_a_silent_sensor_unavailable(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  sensor:\n"
 	      "    - name: Weewx out\n"
@@ -542,7 +566,7 @@ static void expire_after_makes_a_silent_sensor_unavailable(void **state)
 static void binary_sensor_payload_on_1_and_off_delay(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  binary_sensor:\n"
 	      "    - name: Smoke\n"
@@ -607,7 +631,7 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 static void switch_state_and_commands_reach_the_device(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  switch:\n"
 	      "    - name: Compressor valve\n"
@@ -692,7 +716,7 @@ static void switch_state_and_commands_reach_the_device(void **state)
 static void light_brightness_scales_and_orders_commands(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  light:\n"
 	      "    - name: Desk lamp\n"
@@ -760,7 +784,7 @@ static void light_brightness_scales_and_orders_commands(void **state)
 static void cover_states_positions_and_commands(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  cover:\n"
 	      "    - name: Front gate\n"
@@ -814,7 +838,7 @@ static void cover_states_positions_and_commands(void **state)
 static void button_number_and_select(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  button:\n"
 	      "    - name: Restart plug\n"
@@ -901,7 +925,7 @@ static void button_number_and_select(void **state)
 static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 {
 	(void)state;
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	start(&t, HEAD
 	      "  sensor:\n"
 	      "    - name: Power\n"
@@ -958,8 +982,8 @@ static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 static void configuration_errors_name_file_line_and_column(void **state)
 {
 	(void)state;
-	struct td t;
-	td_init(&t, NULL);
+	static struct td t; /* static: teardown may stop it after a failure */
+	begin(&t);
 	td_write_config(&t, HEAD
 			"  sensor:\n"
 			"    - name: Bad qos\n"
@@ -1039,7 +1063,7 @@ static void configuration_errors_name_file_line_and_column(void **state)
 	rc = td_run(&t, out, sizeof out, "-C", NULL);
 	if (rc != 0)
 		fail_msg("exit %d: %s", rc, out);
-	td_fini(&t);
+	end(&t);
 }
 
 /* ---- many entities ----------------------------------------------------- */
@@ -1104,7 +1128,7 @@ static size_t wait_distinct(struct td *t, long since, const char *prefix, const 
 /* n sensors: all discovered, all with a state, then all fed a value. */
 static void many(size_t n)
 {
-	struct td t;
+	static struct td t; /* static: teardown may stop it after a failure */
 	size_t len = 512 + n * 96;
 	char *yaml = malloc(len);
 	assert_non_null(yaml);
@@ -1114,7 +1138,7 @@ static void many(size_t n)
 					"    - {name: s%zu, state_topic: tele/d%zu/S, "
 					"value_template: '{{ value_json.v }}'}\n",
 					i, i);
-	td_init(&t, NULL);
+	begin(&t);
 	td_write_config(&t, yaml);
 	free(yaml);
 	double t0 = tu_now();
@@ -1172,19 +1196,19 @@ int main(int argc, char **argv)
 		cmocka_unit_test(positions_map_between_device_range_and_percent),
 		cmocka_unit_test(json_attributes_must_be_an_object_without_blocked_keys),
 		cmocka_unit_test(strip_and_payload_matching),
-		cmocka_unit_test(tasmota_sensor_json_value_and_attributes),
-		cmocka_unit_test(plain_numbers_round_as_jinja_does),
-		cmocka_unit_test(tasmota_lwt_availability),
-		cmocka_unit_test(expire_after_makes_a_silent_sensor_unavailable),
-		cmocka_unit_test(binary_sensor_payload_on_1_and_off_delay),
-		cmocka_unit_test(switch_state_and_commands_reach_the_device),
-		cmocka_unit_test(light_brightness_scales_and_orders_commands),
-		cmocka_unit_test(cover_states_positions_and_commands),
-		cmocka_unit_test(button_number_and_select),
-		cmocka_unit_test(bad_payloads_and_template_output_keep_the_old_state),
-		cmocka_unit_test(configuration_errors_name_file_line_and_column),
-		cmocka_unit_test(a_thousand_sensors_are_all_discovered),
-		cmocka_unit_test(ten_thousand_sensors_load),
+		cmocka_unit_test_teardown(tasmota_sensor_json_value_and_attributes, teardown),
+		cmocka_unit_test_teardown(plain_numbers_round_as_jinja_does, teardown),
+		cmocka_unit_test_teardown(tasmota_lwt_availability, teardown),
+		cmocka_unit_test_teardown(expire_after_makes_a_silent_sensor_unavailable, teardown),
+		cmocka_unit_test_teardown(binary_sensor_payload_on_1_and_off_delay, teardown),
+		cmocka_unit_test_teardown(switch_state_and_commands_reach_the_device, teardown),
+		cmocka_unit_test_teardown(light_brightness_scales_and_orders_commands, teardown),
+		cmocka_unit_test_teardown(cover_states_positions_and_commands, teardown),
+		cmocka_unit_test_teardown(button_number_and_select, teardown),
+		cmocka_unit_test_teardown(bad_payloads_and_template_output_keep_the_old_state, teardown),
+		cmocka_unit_test_teardown(configuration_errors_name_file_line_and_column, teardown),
+		cmocka_unit_test_teardown(a_thousand_sensors_are_all_discovered, teardown),
+		cmocka_unit_test_teardown(ten_thousand_sensors_load, teardown),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
