@@ -166,6 +166,28 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 		set_str(d, "value_template", none_if_not_a_value);
 	}
 	json_object_update(d, (json_t *)m->discovery);
+	if (strcmp(domain, "light") == 0) {
+		/* the basic schema dims through its own topics: both are ours */
+		bool dim = json_is_true(json_object_get(d, "brightness"));
+		json_object_del(d, "brightness");
+		json_object_del(d, "supported_color_modes");
+		if (dim) {
+			set_str(d, "brightness_command_topic", topic_of(b, e, "set", t, sizeof t));
+			set_str(d, "brightness_command_template",
+				"{\"state\": \"ON\", \"brightness\": {{ value }}}");
+			set_str(d, "brightness_state_topic", topic_of(b, e, "attributes", t, sizeof t));
+			set_str(d, "brightness_value_template",
+				"{{ value_json.brightness if value_json.brightness is number else '' }}");
+			json_object_set_new(d, "brightness_scale", json_integer(255));
+		}
+	} else if (strcmp(domain, "cover") == 0 && json_object_get(d, "position_open")) {
+		/* positions: 0-100 on /set, the current one in the attributes */
+		set_str(d, "set_position_topic", topic_of(b, e, "set", t, sizeof t));
+		set_str(d, "position_topic", topic_of(b, e, "attributes", t, sizeof t));
+		set_str(d, "position_template",
+			"{{ value_json.current_position if value_json.current_position is number "
+			"else '' }}");
+	}
 	return d;
 }
 

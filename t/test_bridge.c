@@ -176,6 +176,11 @@ static void every_domain(void **state)
 	d = discovery(&T, "light", "desk");
 	assert_key(d, "command_topic", "mqbridge/tb/light/desk/set");
 	assert_key(d, "payload_on", "ON");
+	/* the basic schema's own brightness keys, not the JSON schema's */
+	assert_key(d, "brightness_command_topic", "mqbridge/tb/light/desk/set");
+	assert_key(d, "brightness_state_topic", "mqbridge/tb/light/desk/attributes");
+	assert_null(json_object_get(d, "brightness"));
+	assert_null(json_object_get(d, "supported_color_modes"));
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/light/desk/set");
 	td_pub(&T, "mqbridge/tb/light/desk/set", "{\"state\": \"ON\", \"brightness\": 128}", false);
@@ -185,6 +190,8 @@ static void every_domain(void **state)
 	d = discovery(&T, "cover", "garage_door");
 	assert_key(d, "payload_open", "OPEN");
 	assert_key(d, "state_closed", "closed");
+	assert_key(d, "set_position_topic", "mqbridge/tb/cover/garage_door/set");
+	assert_key(d, "position_topic", "mqbridge/tb/cover/garage_door/attributes");
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/cover/garage_door/set");
 	td_pub(&T, "mqbridge/tb/cover/garage_door/set", "OPEN", false);

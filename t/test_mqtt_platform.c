@@ -736,11 +736,15 @@ static void light_brightness_scales_and_orders_commands(void **state)
 	      "    - name: Bulb\n"
 	      "      command_topic: bulb/set\n");
 	json_t *d = discovery(&t, "light", "desk_lamp");
-	assert_true(json_is_true(json_object_get(d, "brightness")));
+	/* Home Assistant's basic schema dims through brightness topics: the
+	 * bridge's own /set and /attributes */
+	assert_string_equal(json_string_value(json_object_get(d, "brightness_command_topic")),
+			    "mqbridge/tm/light/desk_lamp/set");
+	assert_non_null(json_object_get(d, "brightness_state_topic"));
 	assert_int_equal(json_integer_value(json_object_get(d, "brightness_scale")), 255);
 	json_decref(d);
 	d = discovery(&t, "light", "bulb");
-	assert_true(json_is_false(json_object_get(d, "brightness")));
+	assert_null(json_object_get(d, "brightness_command_topic"));
 	json_decref(d);
 
 	long n = device(&t, "stat/desk/POWER", "ON");

@@ -133,6 +133,10 @@ static int setup(struct mqb_platform *p, const void *conf_, const char *path)
 	json_t *disc = NULL;
 	if (strcmp(mqb_platform_domain(p), "select") == 0)
 		disc = json_pack("{s[sss]}", "options", "low", "mid", "high");
+	else if (strcmp(mqb_platform_domain(p), "light") == 0)
+		disc = json_pack("{sbs[s]}", "brightness", 1, "supported_color_modes", "brightness");
+	else if (strcmp(mqb_platform_domain(p), "cover") == 0)
+		disc = json_pack("{sisi}", "position_open", 100, "position_closed", 0);
 	struct mqb_entity_info info = {
 		.name = c->name,
 		.object_id = c->object_id,
