@@ -404,7 +404,7 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	}
 	res->pid = pid;
 
-	pidfd = pidfd_for(pid);
+	pidfd = spec->no_pidfd ? -1 : pidfd_for(pid);
 	double deadline = spec->timeout > 0 ? start + spec->timeout : 0;
 	bool exited = false;
 	enum cmd_how stop = CMD_EXITED;

@@ -37,6 +37,9 @@ struct cmd_spec {
 	bool (*cancelled)(void *ud);
 	void *cancel_ud;
 	enum cmd_spawn spawn;
+	/* Find the command's exit by asking every 100 ms, as on kernels
+	 * without pidfd_open (tests run both ways). */
+	bool no_pidfd;
 };
 
 enum cmd_how {

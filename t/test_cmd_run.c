@@ -26,6 +26,23 @@
 static const enum cmd_spawn methods[] = {CMD_SPAWN_DEFAULT, CMD_SPAWN_FORK};
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
+/* The ways a command is started and its exit seen: posix_spawn or fork,
+ * and a pidfd or asking. */
+static const struct {
+	enum cmd_spawn spawn;
+	bool no_pidfd;
+} ways[] = {{CMD_SPAWN_DEFAULT, false}, {CMD_SPAWN_FORK, false}, {CMD_SPAWN_DEFAULT, true}};
+#define NWAYS (sizeof ways / sizeof ways[0])
+
+static struct cmd_result run_way(const char *sh, double timeout, size_t w)
+{
+	struct cmd_spec spec = {.shell = sh, .timeout = timeout, .spawn = ways[w].spawn,
+				.no_pidfd = ways[w].no_pidfd};
+	struct cmd_result r;
+	assert_int_equal(cmd_run(&spec, &r), 0);
+	return r;
+}
+
 static struct cmd_result run_shell(const char *sh, double timeout, enum cmd_spawn m)
 {
 	struct cmd_spec spec = {.shell = sh, .timeout = timeout, .spawn = m};
@@ -75,9 +92,9 @@ static int group_setup(void **state)
 static void exit_status_stdout_and_stderr_are_captured(void **state)
 {
 	(void)state;
-	for (size_t m = 0; m < NMETHODS; m++) {
-		struct cmd_result r = run_shell(
-			"printf 'hello\\n'; echo 'no such sensor' >&2; exit 3", 5, methods[m]);
+	for (size_t w = 0; w < NWAYS; w++) {
+		struct cmd_result r = run_way(
+			"printf 'hello\\n'; echo 'no such sensor' >&2; exit 3", 5, w);
 		assert_int_equal(r.how, CMD_EXITED);
 		assert_int_equal(r.status, 3);
 		assert_string_equal(r.out, "hello\n");
@@ -142,11 +159,10 @@ static void stdout_is_bounded_and_drained(void **state)
 static void a_timeout_kills_the_whole_process_group(void **state)
 {
 	(void)state;
-	for (size_t m = 0; m < NMETHODS; m++) {
+	for (size_t w = 0; w < NWAYS; w++) {
 		double t0 = tu_now();
-		struct cmd_result r = run_shell(
-			"sleep 1000 & sleep 1000 & (sleep 1000 &) ; echo started; wait", 0.5,
-			methods[m]);
+		struct cmd_result r = run_way(
+			"sleep 1000 & sleep 1000 & (sleep 1000 &) ; echo started; wait", 0.5, w);
 		double took = tu_now() - t0;
 		assert_int_equal(r.how, CMD_TIMEOUT);
 		assert_string_equal(r.out, "started\n");
@@ -165,25 +181,28 @@ static void children_holding_the_output_are_killed_at_the_timeout(void **state)
 	(void)state;
 	/* the shell exits at once; its child keeps stdout open, so the output
 	 * is not complete until the time runs out, and then the group goes */
-	struct cmd_result r = run_shell("sleep 1000 & echo forked", 0.4, CMD_SPAWN_DEFAULT);
-	assert_int_equal(r.how, CMD_TIMEOUT);
-	assert_string_equal(r.out, "forked\n");
-	assert_true(group_gone(r.pid, TU_TIMEOUT));
-	cmd_result_fini(&r);
+	for (size_t w = 0; w < NWAYS; w++) {
+		struct cmd_result r = run_way("sleep 1000 & echo forked", 0.4, w);
+		assert_int_equal(r.how, CMD_TIMEOUT);
+		assert_string_equal(r.out, "forked\n");
+		assert_true(group_gone(r.pid, TU_TIMEOUT));
+		cmd_result_fini(&r);
+	}
 }
 
 static void a_command_that_detaches_its_child_is_not_waited_for(void **state)
 {
 	(void)state;
-	struct cmd_result r =
-		run_shell("sleep 1000 >/dev/null 2>&1 & echo $!", 10, CMD_SPAWN_DEFAULT);
-	assert_int_equal(r.how, CMD_EXITED);
-	assert_int_equal(r.status, 0);
-	assert_true(r.seconds < 5);
-	/* not ours to kill when the command succeeded; the test cleans up */
-	kill(-r.pid, SIGKILL);
-	assert_true(group_gone(r.pid, TU_TIMEOUT));
-	cmd_result_fini(&r);
+	for (size_t w = 0; w < NWAYS; w++) {
+		struct cmd_result r = run_way("sleep 1000 >/dev/null 2>&1 & echo $!", 10, w);
+		assert_int_equal(r.how, CMD_EXITED);
+		assert_int_equal(r.status, 0);
+		assert_true(r.seconds < 5);
+		/* not ours to kill when the command succeeded; the test cleans up */
+		kill(-r.pid, SIGKILL);
+		assert_true(group_gone(r.pid, TU_TIMEOUT));
+		cmd_result_fini(&r);
+	}
 }
 
 static bool cancel_after(void *ud)
@@ -210,12 +229,15 @@ static void a_cancelled_command_is_killed_with_its_group(void **state)
 static void a_command_killed_by_a_signal_says_which(void **state)
 {
 	(void)state;
-	struct cmd_result r = run_shell("kill -9 $$", 5, CMD_SPAWN_DEFAULT);
-	assert_int_equal(r.how, CMD_SIGNALED);
-	assert_int_equal(r.status, SIGKILL);
-	char buf[128];
-	assert_non_null(strstr(cmd_describe(&r, 5, buf, sizeof buf), "killed by signal 9"));
-	cmd_result_fini(&r);
+	for (size_t w = 0; w < NWAYS; w++) {
+		struct cmd_result r = run_way("kill -9 $$", 5, w);
+		assert_int_equal(r.how, CMD_SIGNALED);
+		assert_int_equal(r.status, SIGKILL);
+		char buf[128];
+		cmd_describe(&r, 5, buf, sizeof buf);
+		assert_non_null(strstr(buf, "killed by signal 9"));
+		cmd_result_fini(&r);
+	}
 }
 
 /* The hexadecimal mask on line "<field>:\t..." of /proc/<pid>/status text. */
