@@ -396,13 +396,13 @@ static bool is_integer(uint64_t x, int q, int k)
 	return k <= 0 || (k < 28 && (x >> a) % pow5[k] == 0);
 }
 
-/* x 2^q 10^-k for x < 2^56, where q + e2 + 2 = sh with 10^-k = g 2^(e2-126):
- * the product x 2^sh g / 2^128, whose error (g is rounded up by under one
- * unit) is below 2^-67. *out is its floor, made odd when it is not an
- * integer: rounding to odd keeps every comparison with an even number
- * exact. False when the fraction is under 2^-64, so that an integer and
- * something just below one cannot be told apart without is_integer, and
- * is_integer says it is not one. */
+/* x 2^q 10^-k for x < 2^56, where 10^-k = g 2^(e2-126) and sh = q + e2 + 2:
+ * the product x 2^sh g / 2^128, too big (g is rounded up) by less than
+ * 2^-67. *out is its floor, made odd when it is not an integer: rounding to
+ * odd keeps every comparison with an even number exact. A fraction of at
+ * least 2^-64 is a true one; under that the value is an integer (which
+ * is_integer decides exactly) or within 2^-64 of one on either side, where
+ * the floor is uncertain: false, for the slow search. */
 static inline __attribute__((always_inline)) bool scaled(uint64_t x, int sh, const uint64_t g[2],
 						  int q, int k, uint64_t *out)
 {

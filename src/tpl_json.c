@@ -350,9 +350,8 @@ static inline bool is_digit(cur p, cur end)
 	return p < end && *p >= '0' && *p <= '9';
 }
 
-/* Numbers go into their slot member by member: a value built whole on the
- * stack and then copied makes the copy's wide loads wait on the narrow
- * stores that built it. */
+/* Numbers go straight into their slot, a word at a time (see set_type):
+ * a value built on the stack and then copied made the copy wait. */
 static inline void set_int(struct tv *out, int64_t i)
 {
 	set_type(out, TV_INT);
