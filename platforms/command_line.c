@@ -303,27 +303,15 @@ struct cl_cmd {
 	char *cwd;
 };
 
-/* The directory of the file the option was written in: the configuration's
- * own directory, or an included file's. "/" when it cannot be found. */
-static char *dir_of(const struct mqb_conf_node *n)
+/* Commands run in the configuration's directory, as Home Assistant's do;
+ * "/" when it is not known. */
+static char *dir_of(const char *config_dir)
 {
-	const char *file = n ? mqb_conf_mark(n).file : NULL;
-	const char *slash = file ? strrchr(file, '/') : NULL;
-	char *dir = NULL, *real = NULL;
-	if (file && !slash)
-		dir = strdup(".");
-	else if (slash == file && file)
-		dir = strdup("/");
-	else if (slash)
-		dir = strndup(file, (size_t)(slash - file));
-	if (dir)
-		real = realpath(dir, NULL);
-	free(dir);
-	return real ? real : strdup("/");
+	return strdup(config_dir && *config_dir ? config_dir : "/");
 }
 
 static int cmd_prepare(struct cl_cmd *c, const char *option, const struct mqb_conf_node *n,
-		       const char *def, const char *path)
+		       const char *def, const char *path, const char *dir)
 {
 	memset(c, 0, sizeof *c);
 	c->option = option;
@@ -331,7 +319,7 @@ static int cmd_prepare(struct cl_cmd *c, const char *option, const struct mqb_co
 		return 0;
 	c->text = n ? mqb_conf_scalar(n, NULL) : def;
 	c->secret = n && mqb_conf_is_secret(n);
-	if (!(c->cwd = dir_of(n)))
+	if (!(c->cwd = dir_of(dir)))
 		return -ENOMEM;
 	if (!cmd_has_template(c->text))
 		return 0;
@@ -945,24 +933,25 @@ static int add_one(struct mqb_platform *p, enum cl_kind kind, const struct cl_co
 		goto fail;
 	ce->kind = kind;
 	ce->core = mqb_platform_core(p);
+	const char *dir = mqb_platform_config_dir(p);
 	ce->timeout = c->command_timeout;
 	switch (kind) {
 	case CL_SENSOR:
 	case CL_BINARY:
-		rc = cmd_prepare(&ce->cmd, "command", c->command, NULL, path);
+		rc = cmd_prepare(&ce->cmd, "command", c->command, NULL, path, dir);
 		break;
 	case CL_SWITCH:
-		if (!(rc = cmd_prepare(&ce->on, "command_on", c->command_on, "true", path)) &&
-		    !(rc = cmd_prepare(&ce->off, "command_off", c->command_off, "true", path)))
-			rc = cmd_prepare(&ce->state, "command_state", c->command_state, NULL, path);
+		if (!(rc = cmd_prepare(&ce->on, "command_on", c->command_on, "true", path, dir)) &&
+		    !(rc = cmd_prepare(&ce->off, "command_off", c->command_off, "true", path, dir)))
+			rc = cmd_prepare(&ce->state, "command_state", c->command_state, NULL, path, dir);
 		ce->optimistic = !c->command_state;
 		break;
 	case CL_COVER:
-		if (!(rc = cmd_prepare(&ce->open, "command_open", c->command_open, "true", path)) &&
+		if (!(rc = cmd_prepare(&ce->open, "command_open", c->command_open, "true", path, dir)) &&
 		    !(rc = cmd_prepare(&ce->close, "command_close", c->command_close, "true",
-				       path)) &&
-		    !(rc = cmd_prepare(&ce->stop, "command_stop", c->command_stop, "true", path)))
-			rc = cmd_prepare(&ce->state, "command_state", c->command_state, NULL, path);
+				       path, dir)) &&
+		    !(rc = cmd_prepare(&ce->stop, "command_stop", c->command_stop, "true", path, dir)))
+			rc = cmd_prepare(&ce->state, "command_state", c->command_state, NULL, path, dir);
 		break;
 	}
 	if (rc || (rc = compile_tpl(c->value_template, &ce->value_tpl, path, "value_template")) ||

@@ -64,6 +64,7 @@ struct mqb_entity {
 struct registry {
 	struct mqb_core *core;
 	char *node_id;
+	char *config_dir;
 	struct mqb_platform *platforms;
 	struct mqb_entity **v;    /* in the order added */
 	size_t n, cap;
@@ -180,6 +181,22 @@ const char *mqb_platform_node_id(const struct mqb_platform *p)
 	return p->reg->node_id;
 }
 
+const char *mqb_platform_config_dir(const struct mqb_platform *p)
+{
+	return p->reg->config_dir ? p->reg->config_dir : "/";
+}
+
+int entities__set_config_dir(struct mqb_core *core, const char *dir)
+{
+	struct registry *r = reg_of(core);
+	char *copy = mqb__strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	mqb__free(r->config_dir);
+	r->config_dir = copy;
+	return 0;
+}
+
 /* ---- the registry ------------------------------------------------------- */
 
 static void entity_free(struct mqb_entity *e)
@@ -220,6 +237,7 @@ static void registry_fini(struct mqb_core *core)
 	hashmap__fini(&r->by_id);
 	mqb__free(r->v);
 	mqb__free(r->node_id);
+	mqb__free(r->config_dir);
 	mqb__free(r);
 	*core__slot(core, CORE_SLOT_ENTITIES) = NULL;
 }

@@ -242,6 +242,27 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 		MQB_LOG_INFO("main", "log file reopened");
 }
 
+/* The configuration file's directory, absolute. */
+static int set_config_dir(struct mqb_core *core, const char *config)
+{
+	char *copy = strdup(config), *real = NULL;
+	if (!copy)
+		return -ENOMEM;
+	char *slash = strrchr(copy, '/');
+	if (!slash)
+		real = realpath(".", NULL);
+	else if (slash == copy)
+		real = strdup("/");
+	else {
+		*slash = '\0';
+		real = realpath(copy, NULL);
+	}
+	free(copy);
+	int rc = entities__set_config_dir(core, real ? real : "/");
+	free(real);
+	return rc;
+}
+
 /* Every platform's setup has finished: polling starts. */
 static void platforms_ready(void *ud, size_t failed)
 {
@@ -345,7 +366,7 @@ int main(int argc, char **argv)
 		MQB_LOG_INFO("main", "no mqtt: block and no entities in %s: not connecting to a "
 			     "broker", args.config);
 	}
-	if ((rc = entities__init(core, cfg.node_id))) {
+	if ((rc = entities__init(core, cfg.node_id)) || (rc = set_config_dir(core, args.config))) {
 		startup_error("cannot start the entity registry: %s", mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
 		goto out;

@@ -64,6 +64,10 @@ const char *mqb_platform_domain(const struct mqb_platform *p);      /* "sensor" 
 /* The daemon's node id (the bridge's device). Thread: any. */
 const char *mqb_platform_node_id(const struct mqb_platform *p);
 
+/* The directory of the main configuration file (absolute), where commands
+ * run and relative paths start, as in Home Assistant. Thread: any. */
+const char *mqb_platform_config_dir(const struct mqb_platform *p);
+
 /* Compile a template option that the loader already checked (the schema
  * type MQB_S_TEMPLATE stores its node). 0 with *out (NULL when node is
  * NULL), owned by the caller; -EINVAL (logged with its position) or
