@@ -21,11 +21,11 @@ EXTRA_DIST += bench/peers/run.sh bench/peers/report.py bench/peers/py_bridge.py 
 	bench/peers/node-red/flows.json
 
 # Where the daemon finds its integration modules, if it needs to be told.
-BENCH_PEERS_PLATFORM_DIR =
+BENCH_PEERS_PLATFORM_DIR = $(abs_top_builddir)/platforms
 # Knobs passed through to run.sh (REPS, RATE, PEERS, BUDGET, ...) come from
 # the environment: `REPS=1 make bench-peers`.
 bench-peers: bench/peers/loadgen$(EXEEXT) bench/peers/fwd_ref$(EXEEXT)
-	$(MAKE) $(AM_MAKEFLAGS) mqbridge$(EXEEXT) $(platform_PROGRAMS) || \
+	@$(MAKE) $(AM_MAKEFLAGS) mqbridge$(EXEEXT) $(platform_PROGRAMS) || \
 		echo "bench-peers: the daemon did not build; its peer will be listed as skipped" >&2
 	LOADGEN='$(abs_top_builddir)/bench/peers/loadgen$(EXEEXT)' \
 	FWD_REF='$(abs_top_builddir)/bench/peers/fwd_ref$(EXEEXT)' \

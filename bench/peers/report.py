@@ -13,15 +13,16 @@ import statistics as st
 import subprocess
 import sys
 
-PEERS = ['mqbridge', 'ref', 'python', 'node-red', 'broker']
+PEERS = ['mqbridge', 'mqbridge-alt', 'ref', 'python', 'node-red', 'broker']
 LABEL = {
     'mqbridge': 'mqbridge',
+    'mqbridge-alt': 'mqbridge (alternative build)',
     'ref': 'Paho MQTTAsync forwarder (reference)',
     'python': 'Python paho bridge (HA-shaped)',
     'node-red': 'Node-RED',
     'broker': 'broker alone (no bridge)',
 }
-SHORT = {'mqbridge': 'mqbridge', 'ref': 'Paho ref', 'python': 'Python', 'node-red': 'Node-RED',
+SHORT = {'mqbridge': 'mqbridge', 'mqbridge-alt': 'mqbridge-alt', 'ref': 'Paho ref', 'python': 'Python', 'node-red': 'Node-RED',
          'broker': 'broker only'}
 
 ap = argparse.ArgumentParser()

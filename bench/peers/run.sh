@@ -15,6 +15,8 @@
 #   node-red  Node-RED (pinned in node-red/package.json), headless, flow in
 #             node-red/flows.json: mqtt in -> json -> function -> mqtt out
 #   broker    no bridge: the load generator subscribes in/# itself (the floor)
+#   mqbridge-alt  another build of the daemon (MQBRIDGE_ALT, MQB_ALT_PLATFORM_DIR),
+#             not in the default list: for measuring a change beside HEAD
 #
 # A private mosquitto on a free 127.0.0.1 port (set_tcp_nodelay true, no
 # queue limits). For each repetition (outermost; the peers take turns at
@@ -29,11 +31,13 @@
 # env:   LOADGEN FWD_REF (required), MQBRIDGE (the daemon; empty: the peer is
 #        listed as not built), MQB_PLATFORM_DIR (its modules, if any),
 #        PEERS ("mqbridge ref python node-red broker"), REPS (3), K (100),
-#        N_FULL (40000), RATE (5000), RATE_SECS (5), WINDOW (1000),
+#        N_FULL (50000), RATE (5000), RATE_SECS (6), WINDOW (1000),
 #        WARMUP (2000 msgs at RATE), START_SECS (20), BUDGET (720 s: later
 #        repetitions are skipped after that), OUT (raw files; default a
 #        directory under /tmp kept when the run ends), RESULTS (bench/results.md),
-#        PLOTS (bench/plots), NO_INSTALL=1 (never apt-get/npm; fail instead)
+#        PLOTS (bench/plots), NO_INSTALL=1 (never apt-get/npm; fail instead),
+#        NICE (-10: as root, the whole run, every peer alike, at this niceness,
+#        so other work on a shared machine disturbs it less; 0: leave it)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,12 +46,14 @@ LOADGEN=${LOADGEN:?set LOADGEN to the load generator (make bench-peers does)}
 FWD_REF=${FWD_REF:?set FWD_REF to the reference forwarder (make bench-peers does)}
 MQBRIDGE=${MQBRIDGE:-}
 MQB_PLATFORM_DIR=${MQB_PLATFORM_DIR:-}
+MQBRIDGE_ALT=${MQBRIDGE_ALT:-}
+MQB_ALT_PLATFORM_DIR=${MQB_ALT_PLATFORM_DIR:-}
 PEERS=${PEERS:-"mqbridge ref python node-red broker"}
 REPS=${REPS:-3}
 K=${K:-100}
-N_FULL=${N_FULL:-40000}
+N_FULL=${N_FULL:-50000}
 RATE=${RATE:-5000}
-RATE_SECS=${RATE_SECS:-5}
+RATE_SECS=${RATE_SECS:-6}
 WINDOW=${WINDOW:-1000}
 WARMUP=${WARMUP:-2000}
 START_SECS=${START_SECS:-20}
@@ -92,6 +98,13 @@ if case " $PEERS " in *" node-red "*) true ;; *) false ;; esac && ! nr_installed
 	echo "bench-peers: installing node-red@$NODE_RED_VERSION into $NR_DIR ..." >&2
 	(cd "$NR_DIR" && npm ci --omit=dev --no-audit --no-fund >&2) ||
 		echo "bench-peers: npm ci failed; node-red will be skipped" >&2
+fi
+
+NICE=${NICE:--10}
+if [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ]; then
+	renice -n "$NICE" -p $$ >/dev/null 2>&1 || NICE=0
+else
+	NICE=0
 fi
 
 # ---- the broker ---------------------------------------------------------------
@@ -164,6 +177,7 @@ REASON=
 peer_version() {
 	case $1 in
 	mqbridge) { [ -n "$MQBRIDGE" ] && "$MQBRIDGE" --version 2>/dev/null | head -n1; } || echo "?" ;;
+	mqbridge-alt) echo "$MQBRIDGE_ALT" ;;
 	ref) echo "Paho MQTT C $(dpkg-query -W -f='${Version}' libpaho-mqtt1.3 2>/dev/null || echo '?')" ;;
 	python) echo "Python $("$PY" -c 'import sys;print(sys.version.split()[0])' 2>/dev/null), paho-mqtt $("$PY" -c 'import paho.mqtt;print(paho.mqtt.__version__)' 2>/dev/null || echo '?')" ;;
 	node-red) echo "Node-RED $NODE_RED_VERSION on Node.js $(node --version 2>/dev/null || echo '?')" ;;
@@ -193,16 +207,18 @@ start_peer() {
 			node "$NR_DIR/node_modules/node-red/red.js" --settings "$NR_DIR/settings.js" \
 			>>"$OUT/$p.out" 2>>"$err" &
 		;;
-	mqbridge)
-		[ -n "$MQBRIDGE" ] && [ -x "$MQBRIDGE" ] || { REASON="not built (no daemon given: MQBRIDGE='$MQBRIDGE')"; return 1; }
-		mqb_conf "$q" "$OUT/mqbridge.q$q.yaml"
+	mqbridge | mqbridge-alt)
+		local bin=$MQBRIDGE pdir=$MQB_PLATFORM_DIR
+		[ "$p" = mqbridge ] || { bin=$MQBRIDGE_ALT; pdir=$MQB_ALT_PLATFORM_DIR; }
+		[ -n "$bin" ] && [ -x "$bin" ] || { REASON="not built (no daemon given: '$bin')"; return 1; }
+		mqb_conf "$q" "$OUT/$p.q$q.yaml"
 		local pd=()
-		[ -z "$MQB_PLATFORM_DIR" ] || pd=(-P "$MQB_PLATFORM_DIR")
-		if ! "$MQBRIDGE" "${pd[@]}" -C -c "$OUT/mqbridge.q$q.yaml" >"$OUT/mqbridge.check" 2>&1; then
-			REASON="configuration rejected: $(grep -v '^$' "$OUT/mqbridge.check" | head -n1)"
+		[ -z "$pdir" ] || pd=(-P "$pdir")
+		if ! "$bin" "${pd[@]}" -C -c "$OUT/$p.q$q.yaml" >"$OUT/$p.check" 2>&1; then
+			REASON="configuration rejected: $(grep -v '^$' "$OUT/$p.check" | head -n1)"
 			return 1
 		fi
-		"$MQBRIDGE" "${pd[@]}" -c "$OUT/mqbridge.q$q.yaml" >>"$OUT/$p.out" 2>>"$err" &
+		"$bin" "${pd[@]}" -c "$OUT/$p.q$q.yaml" >>"$OUT/$p.out" 2>>"$err" &
 		;;
 	*) REASON="unknown peer"; return 1 ;;
 	esac
@@ -241,7 +257,7 @@ HZ=$(getconf CLK_TCK)
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "host: $(uname -srm); $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1))"
-	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); bench processes at nice $NICE"
 	for p in $PEERS; do echo "peer $p: $(peer_version "$p")"; done
 	echo "knobs: REPS=$REPS K=$K N_FULL=$N_FULL RATE=$RATE RATE_SECS=$RATE_SECS WINDOW=$WINDOW WARMUP=$WARMUP"
 } >"$OUT/env.txt"
