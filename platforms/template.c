@@ -921,6 +921,8 @@ static void render(struct tent *t)
 			mqb_entity_async_set_attributes(t->e, mine);
 	}
 	mqb_entity_async_set_available(t->e, available);
+	/* logged before the write, whose publication a reader may see first */
+	MQB_LOG_DEBUG(SUB, "%s: rendered, reading %zu entities", mqb_entity_id(t->e), ids.n);
 	mqb_entity_async_write(t->e);
 	json_decref(this_json);
 
@@ -930,7 +932,6 @@ static void render(struct tent *t)
 		MQB_LOG_WARNING(SUB, "%s: out of memory tracking what the templates read; "
 				     "it renders again on the next change it still sees",
 				mqb_entity_id(t->e));
-	MQB_LOG_DEBUG(SUB, "%s: rendered, reading %zu entities", mqb_entity_id(t->e), ids.n);
 	for (size_t i = 0; i < ids.n; i++)
 		free(ids.v[i]);
 	free(ids.v);
