@@ -131,7 +131,9 @@ for q in ('0', '1'):
             lost, dup, n = sums(p, q, mode)
             rss = peak_rss_kb(p, q)
             cpu_cells = ('—', '—') if p == 'broker' else (fmt(c, 4), fmt(1e3 / c if c else None))
-            w(f'| {SHORT[p]} | {q} | {lbl} | {fmt(med(p, q, mode, num("msgps")))} | {cpu_cells[0]} | '
+            rate_got = med(p, q, mode, num("msgps"))
+            behind = ' (fell behind)' if mode == 'rate' and rate_got is not None and rate_got < 0.95 * a.rate else ''
+            w(f'| {SHORT[p]} | {q} | {lbl} | {fmt(rate_got)}{behind} | {cpu_cells[0]} | '
               f'{cpu_cells[1]} | {fmt(med(p, q, mode, num("p50_us")))} | '
               f'{fmt(med(p, q, mode, num("p99_us")))} | {fmt(med(p, q, mode, num("p999_us")))} | '
               f'{fmt(med(p, q, mode, num("max_us")))} | {lost} / {dup} | '
@@ -234,7 +236,7 @@ set title "Messages per CPU-second of the bridge process (higher is better), {da
 set ylabel "messages / CPU-second"
 plot for [i=2:{ncol + 1}] "{tput}" using i:xtic(1) title columnheader(i)
 set output "{lat_png}"
-set terminal pngcairo size 1100,480 font "DejaVu Sans,10"
+set terminal pngcairo size 1250,500 font "DejaVu Sans,10"
 set multiplot layout 1,2 title "Latency at {RATE_LBL}, send to receive (lower is better), {date}"
 set logscale y
 set yrange [10:*]
@@ -280,6 +282,9 @@ for l in env:
     w(f'- {l}')
 w('')
 w('Reproduce: `autoreconf -fi && mkdir /tmp/b && cd /tmp/b && /path/to/configure CFLAGS=-O2 && '
-  'make bench-peers` (about 10 minutes; installs gnuplot, mosquitto, Node.js and Node-RED when missing).')
+  'make bench-peers` (about 6 minutes; as root it installs gnuplot, mosquitto, Node.js, '
+  'python3-paho-mqtt and the pinned Node-RED when missing). `REPS`, `RATE`, `PEERS`, ... are '
+  'read from the environment (`bench/peers/run.sh` lists them); the raw files of a run stay in '
+  'the directory it names at the start.')
 open(a.results, 'w').write('\n'.join(md) + '\n')
 print('\n'.join(md))
