@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -1630,9 +1631,21 @@ static int check_options(const struct mqb_mqtt_options *o)
 	return bad ? -EINVAL : 0;
 }
 
+/* Paho would set OpenSSL up for every client, TLS or not, which costs
+ * megabytes of resident memory; OpenSSL 1.1 and later set themselves up
+ * when a TLS connection first needs them. */
+static void paho_init_once(void)
+{
+	MQTTClient_init_options init = MQTTClient_init_options_initializer;
+	init.do_openssl_init = 0;
+	MQTTClient_global_init(&init);
+}
+
 int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 {
 	MQB_ASSERT_LOOP(core);
+	static pthread_once_t paho_once = PTHREAD_ONCE_INIT;
+	pthread_once(&paho_once, paho_init_once);
 	if (client_of(core))
 		return -EEXIST;
 	if (check_options(opt))
