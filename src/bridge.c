@@ -33,6 +33,8 @@ struct ent {
 	char *attrs;              /* the attributes JSON last sent; NULL: none */
 	struct mqb_mqtt_sub *set; /* the command topic's subscription */
 	unsigned gen;             /* the announcement that last covered it */
+	char *prefix;             /* "<base>/<domain>/<object_id>/", made once */
+	size_t plen;
 };
 
 struct bridge {
@@ -52,11 +54,22 @@ static struct bridge *bridge_of(struct mqb_core *core)
 	return *core__slot(core, CORE_SLOT_BRIDGE);
 }
 
-static char *topic_of(const struct bridge *b, const struct mqb_entity *e, const char *leaf,
-		      char *buf, size_t len)
+static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
+
+/* <base>/<domain>/<object_id>/<leaf>: one copy per message, the prefix
+ * being made once per entity. */
+static char *topic_of(struct bridge *b, struct mqb_entity *e, const char *leaf, char *buf,
+		      size_t len)
 {
-	snprintf(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e), mqb_entity_object_id(e),
-		 leaf);
+	struct ent *x = ent_of(b, e);
+	size_t ll = strlen(leaf);
+	if (x && x->prefix && x->plen + ll < len) {
+		memcpy(buf, x->prefix, x->plen);
+		memcpy(buf + x->plen, leaf, ll + 1);
+	} else {
+		snprintf(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e),
+			 mqb_entity_object_id(e), leaf);
+	}
 	return buf;
 }
 
@@ -67,7 +80,7 @@ static void publish(struct bridge *b, const char *topic, const char *payload, bo
 		MQB_LOG_DEBUG(SUB, "publish to %s: %s", topic, mqb_strerror(rc));
 }
 
-static struct ent *ent_of(struct mqb_entity *e)
+static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
 {
 	void **slot = entity__bridge_slot(e);
 	if (!*slot) {
@@ -75,6 +88,10 @@ static struct ent *ent_of(struct mqb_entity *e)
 		if (!n)
 			return NULL;
 		n->available = -1;
+		size_t len = strlen(b->base) + strlen(mqb_entity_id(e)) + 3;
+		if ((n->prefix = mqb__malloc(len)))
+			n->plen = (size_t)snprintf(n->prefix, len, "%s/%s/%s/", b->base,
+						   mqb_entity_domain(e), mqb_entity_object_id(e));
 		*slot = n;
 	}
 	return *slot;
@@ -254,7 +271,7 @@ static bool mirrored(const struct bridge *b, const char *eid);
 /* Everything about one entity, as after a connect. */
 static void announce_entity(struct bridge *b, struct mqb_entity *e)
 {
-	struct ent *x = ent_of(e);
+	struct ent *x = ent_of(b, e);
 	if (!x)
 		return;
 	x->gen = b->gen;
@@ -345,7 +362,7 @@ static int on_state_changed(void *ud, void *arg, void **result)
 	struct mqb_entity *e = mqb_entities_async_find(b->core, mqb_event_entity_id(ev));
 	if (!e)
 		return 0; /* not ours */
-	struct ent *x = ent_of(e);
+	struct ent *x = ent_of(b, e);
 	if (!x || x->available < 0 || (b->announce_next != SIZE_MAX && x->gen != b->gen)) {
 		/* not announced yet: the announcement (now or after the next
 		 * connect) sends its current values */
@@ -472,7 +489,7 @@ static int on_set(void *ud, void *arg, void **result)
 static void on_added(void *ud, struct mqb_entity *e)
 {
 	struct bridge *b = ud;
-	struct ent *x = ent_of(e);
+	struct ent *x = ent_of(b, e);
 	if (!x)
 		return;
 	if (entity__controllable(e) && !x->set) {
@@ -632,6 +649,7 @@ static void bridge_fini(struct mqb_core *core)
 		struct ent *x = *entity__bridge_slot(e);
 		if (x) {
 			free(x->attrs);
+			mqb__free(x->prefix);
 			mqb__free(x);
 			*entity__bridge_slot(e) = NULL;
 		}

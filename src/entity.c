@@ -663,7 +663,8 @@ int mqb_entity_async_render(struct mqb_entity *e, const char *option,
 	json_t *this_json = NULL;
 	if (!v.core)
 		v.core = core;
-	if (!v.this_state) {
+	if (!v.this_state && mqb_template_uses_name(t, "this")) {
+		/* building `this` costs more than most renders: only when read */
 		struct mqb_state *s = mqb_states_async_get(core, e->entity_id);
 		if (s) {
 			this_json = mqb_state_to_json(s);

@@ -1504,6 +1504,15 @@ bool mqb_template_is_static(const struct mqb_template *t)
 	return t->is_static;
 }
 
+bool mqb_template_uses_name(const struct mqb_template *t, const char *name)
+{
+	size_t len = strlen(name);
+	for (unsigned i = 0; i < t->nslots; i++)
+		if (t->names[i] && t->names[i]->len == len && memcmp(t->names[i]->s, name, len) == 0)
+			return true;
+	return false;
+}
+
 bool mqb_template_uses_now(const struct mqb_template *t)
 {
 	return t->uses_now;

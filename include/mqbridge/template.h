@@ -33,6 +33,10 @@ bool mqb_template_is_static(const struct mqb_template *t);
  * once a minute. */
 bool mqb_template_uses_now(const struct mqb_template *t);
 
+/* True when the template names the variable name anywhere (a caller can
+ * skip building what it does not read, such as `this`). Thread: any. */
+bool mqb_template_uses_name(const struct mqb_template *t, const char *name);
+
 struct mqb_tpl_vars {
 	/* value: the raw payload (may hold NULs; NULL means undefined). */
 	const char *value;
