@@ -18,6 +18,7 @@
 #include "mqbridge/mqtt.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
+#include "mqbridge/template.h"
 
 #include "bridge.h"
 #include "entity_impl.h"
@@ -505,6 +506,83 @@ static void on_added(void *ud, struct mqb_entity *e)
 		announce_entity(b, e);
 }
 
+/* ---- mqtt.publish ----------------------------------------------------------- */
+
+/* A template given in a service call's data: compiled and rendered on the
+ * spot (Home Assistant does the same). NULL with the error logged. */
+static char *render_data(struct bridge *b, const char *what, const char *text, size_t *len)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	char *out = NULL;
+	int rc = mqb_template_compile(text, strlen(text), &t, &err);
+	if (rc == 0) {
+		struct mqb_tpl_vars v = {.core = b->core};
+		rc = mqb_template_render(t, &v, NULL, &out, len, &err);
+	}
+	mqb_template_free(t);
+	if (rc) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: %s: %s (line %u, column %u)", what,
+				rc == -ENOMEM ? "out of memory" : err.message, err.line, err.column);
+		return NULL;
+	}
+	return out;
+}
+
+/* Home Assistant's mqtt.publish: topic or topic_template, payload or
+ * payload_template, qos, retain. */
+static int mqtt_publish_service(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct bridge *b = ud;
+	const json_t *d = mqb_service_call_data(arg);
+	const char *topic = json_string_value(json_object_get(d, "topic"));
+	const char *ttpl = json_string_value(json_object_get(d, "topic_template"));
+	const json_t *pj = json_object_get(d, "payload");
+	const char *ptpl = json_string_value(json_object_get(d, "payload_template"));
+	json_int_t qos = json_is_integer(json_object_get(d, "qos"))
+				 ? json_integer_value(json_object_get(d, "qos"))
+				 : 0;
+	bool retain = json_is_true(json_object_get(d, "retain"));
+	char *tbuf = NULL, *pbuf = NULL;
+	size_t plen = 0, tlen;
+	int rc = -EINVAL;
+	if (ttpl)
+		topic = tbuf = render_data(b, "topic_template", ttpl, &tlen);
+	if (!topic || !mqb_mqtt_topic_valid(topic, strlen(topic))) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: no valid topic (%s)", topic ? topic : "none");
+		goto out;
+	}
+	if (qos < 0 || qos > 2) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: qos must be 0, 1 or 2");
+		goto out;
+	}
+	if (ptpl) {
+		if (!(pbuf = render_data(b, "payload_template", ptpl, &plen)))
+			goto out;
+	} else if (json_is_string(pj)) {
+		pbuf = strdup(json_string_value(pj));
+		plen = pbuf ? strlen(pbuf) : 0;
+	} else if (pj && !json_is_null(pj)) {
+		/* a number or a structure, written as YAML gave it */
+		pbuf = json_dumps(pj, JSON_ENCODE_ANY | JSON_COMPACT);
+		plen = pbuf ? strlen(pbuf) : 0;
+	} else {
+		pbuf = strdup("");
+	}
+	if (!pbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = mqb_mqtt_async_publish(b->core, topic, pbuf, plen, (int)qos, retain, NULL);
+	if (rc)
+		MQB_LOG_WARNING(SUB, "mqtt.publish to %s: %s", topic, mqb_strerror(rc));
+out:
+	free(tbuf);
+	free(pbuf);
+	return rc;
+}
+
 /* ---- the diagnostic sensor ------------------------------------------------ */
 
 static int diag_update(struct mqb_entity *e, void *priv)
@@ -709,6 +787,9 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	    (o->discovery && (rc = mqb_mqtt_async_subscribe(core, t, 0,
 							    &MQB_CALLBACK(on_ha_status, b),
 							    &b->ha_status))))
+		return rc;
+	if ((rc = mqb_services_async_register(core, "mqtt", "publish",
+					      &MQB_CALLBACK(mqtt_publish_service, b), NULL, NULL)))
 		return rc;
 	if (b->ss_base &&
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,

@@ -355,6 +355,35 @@ static void loader_errors(void **state)
 	T_live = false;
 }
 
+/* Home Assistant's mqtt.publish, here from a template switch's actions. */
+static void mqtt_publish_service(void **state)
+{
+	(void)state;
+	start(&T, HEAD
+	      "template:\n"
+	      "  - switch:\n"
+	      "      - name: Relay\n"
+	      "        turn_on:\n"
+	      "          - service: mqtt.publish\n"
+	      "            data: {topic: dev/relay/set, payload_template: \"{{ 'O' ~ 'N' }}\",\n"
+	      "                   retain: true, qos: 1}\n"
+	      "        turn_off:\n"
+	      "          - action: mqtt.publish\n"
+	      "            data: {topic_template: \"dev/{{ 'relay' }}/set\", payload: 0}\n"
+	      "          - action: mqtt.publish\n"
+	      "            data: {topic: \"bad/+/topic\", payload: x}\n");
+	wait_subscribed("mqbridge/tb/switch/relay/set");
+	td_pub(&T, "mqbridge/tb/switch/relay/set", "ON", false);
+	wait_for(&T, "dev/relay/set", "ON");
+	long n = td_count(&T);
+	td_pub(&T, "mqbridge/tb/switch/relay/set", "OFF", false);
+	assert_true(td_wait_after(&T, n, "dev/relay/set", "0", TU_TIMEOUT) >= 0);
+	assert_true(td_log_wait(&T, "mqtt.publish: no valid topic (bad/+/topic)", TU_TIMEOUT));
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
 /* Many entities: every one discovered and its state published. */
 static void many(size_t n)
 {
@@ -410,6 +439,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(blocking_updates, teardown),
 		cmocka_unit_test_teardown(blocking_setup, teardown),
 		cmocka_unit_test_teardown(loader_errors, teardown),
+		cmocka_unit_test_teardown(mqtt_publish_service, teardown),
 		cmocka_unit_test_teardown(thousand_discovered, teardown),
 		cmocka_unit_test_teardown(ten_thousand_load, teardown),
 	};
