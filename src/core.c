@@ -76,21 +76,20 @@ static inline void callq_pop(struct callq *q, struct call *out)
 
 /* ---- ready queue ------------------------------------------------------ */
 
-struct call *core__ready_slot(struct mqb_core *core)
+__thread struct mqb_core *core__running;
+
+struct call *core__ready_slot_slow(struct mqb_core *core)
 {
-	MQB_ASSERT_LOOP(core);
 	struct callq *q = &core->ready;
-	if (__builtin_expect(q->len == q->cap, 0) && (core->loop_done || callq_grow(q)))
+	if (core->loop_done || (q->len == q->cap && callq_grow(q)))
 		return NULL;
-	if (q->len++ == 0)
+	if (q->len++ == 0 && !ev_is_active(&core->idle))
 		ev_idle_start(core->loop, &core->idle);
 	return &q->v[(q->head + q->len - 1) & (q->cap - 1)];
 }
 
 int core__push_ready(struct mqb_core *core, const struct call *c)
 {
-	if (core->loop_done)
-		return -ESHUTDOWN;
 	struct call *slot = core__ready_slot(core);
 	if (!slot)
 		return core->loop_done ? -ESHUTDOWN : -ENOMEM;
@@ -116,6 +115,7 @@ static void run_ready(struct mqb_core *core)
 			callq_pop(&core->ready, &c);
 			core->stat_ready_run++;
 			c.run(core, &c);
+			coro__check_awaits(core);
 		}
 		ev_idle_stop(core->loop, &core->idle);
 		return;
@@ -135,6 +135,7 @@ static void run_ready(struct mqb_core *core)
 		core->ready_spare = batch;
 	}
 	core->ready_running = false;
+	coro__check_awaits(core);
 	if (core->ready.len == 0)
 		ev_idle_stop(core->loop, &core->idle);
 }
@@ -188,6 +189,7 @@ static void drain_inbox(struct mqb_core *core, bool close)
 	}
 	got.head = 0;
 	core->inbox_spare = got;
+	coro__check_awaits(core);
 }
 
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
@@ -235,8 +237,13 @@ static struct call soon_call(void (*fn)(void *arg), void *arg)
 
 int mqb_async_call_soon(struct mqb_core *core, void (*fn)(void *arg), void *arg)
 {
-	struct call c = soon_call(fn, arg);
-	return core__push_ready(core, &c);
+	struct call *c = core__ready_slot(core);
+	if (!c)
+		return core->loop_done ? -ESHUTDOWN : -ENOMEM;
+	c->run = call_soon_run;
+	c->job.fn = (mqb_job_fn)(void (*)(void))fn;
+	c->arg = arg;
+	return 0;
 }
 
 int mqb_call_soon_threadsafe(struct mqb_core *core, void (*fn)(void *arg), void *arg)
@@ -358,8 +365,11 @@ int mqb_core_run(struct mqb_core *core)
 	if (core->stage != STAGE_RUNNING)
 		return core->exit_code;
 	future__cache_enable(true);
+	struct mqb_core *outer = core__running;
+	core__running = core;
 	mqb_bus_async_fire(core, MQB_EVENT_START, NULL);
 	ev_run(core->loop, 0);
+	core__running = outer;
 	future__cache_enable(false);
 	return core->exit_code;
 }
@@ -418,6 +428,7 @@ static void shutdown_final(void *arg)
 		run_ready(core);
 	if (core->ready.len > 0)
 		MQB_LOG_ERROR("core", "shutdown: %zu calls still queued, dropped", core->ready.len);
+	coro__reap(core);
 	if (core->coro_live > 0)
 		MQB_LOG_ERROR("core", "shutdown: %u coroutines did not finish", core->coro_live);
 	core->loop_done = true;
@@ -463,8 +474,11 @@ void mqb_core_free(struct mqb_core *core)
 	/* Once the loop has ended (or never ran) the caller's thread owns the core. */
 	atomic_store(&core->loop_thread_a, pthread_self());
 	if (core->stage != STAGE_CLOSED) {
+		struct mqb_core *outer = core__running;
+		core__running = core;
 		mqb_core_async_stop(core, 0);
 		ev_run(core->loop, 0);
+		core__running = outer;
 	}
 	future__cache_enable(false);
 	for (int i = CORE_NSLOTS - 1; i >= 0; i--)
@@ -494,6 +508,7 @@ void mqb_core_free(struct mqb_core *core)
 void mqb_core_async_stats(struct mqb_core *core, struct mqb_core_stats *out)
 {
 	MQB_ASSERT_LOOP(core);
+	coro__reap(core);
 	*out = (struct mqb_core_stats){
 		.ready_run = core->stat_ready_run,
 		.inbox_run = core->stat_inbox_run,

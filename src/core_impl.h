@@ -67,6 +67,9 @@ struct mqb_core {
 	bool loop_fiber_set;
 	bool coros_cancelled;   /* shutdown cancelled them: new ones start cancelled */
 	struct coro *coros;     /* every live coroutine, for cancellation */
+	struct coro *coro_zombie; /* finished, its stack not yet taken back */
+	struct coro **unchecked; /* awaited since the last coro__check_awaits */
+	unsigned unchecked_n, unchecked_cap;
 	unsigned coro_live;
 	struct sleeper *sleepers;
 
@@ -83,10 +86,32 @@ struct mqb_core {
 
 void callq__free(struct callq *q);
 
+/* The core whose loop this thread is running (in mqb_core_run), if any. */
+extern __thread struct mqb_core *core__running;
+
+/* mqb_core_in_loop_thread, without a call while the loop runs. */
+static inline bool core__in_loop(const struct mqb_core *core)
+{
+	return core == core__running || mqb_core_in_loop_thread(core);
+}
+
+struct call *core__ready_slot_slow(struct mqb_core *core);
+
 /* A free slot at the tail of the ready queue, for the caller to fill at
  * once (the loop will run it); NULL on ENOMEM or once the loop is gone.
  * Loop only. */
-struct call *core__ready_slot(struct mqb_core *core);
+static inline struct call *core__ready_slot(struct mqb_core *core)
+{
+	MQB_ASSERT_LOOP(core);
+	struct callq *q = &core->ready;
+	if (__builtin_expect(q->len == q->cap || core->loop_done, 0))
+		return core__ready_slot_slow(core);
+	/* The watcher stays active across run_ready's rounds, so most pushes
+	 * find it started already. */
+	if (q->len++ == 0 && !ev_is_active(&core->idle))
+		ev_idle_start(core->loop, &core->idle);
+	return &q->v[(q->head + q->len - 1) & (q->cap - 1)];
+}
 /* Push onto the ready queue and make sure the loop will run it. Loop only. */
 int core__push_ready(struct mqb_core *core, const struct call *c);
 /* Push onto the inbox from any thread. internal pushes (completions of work
@@ -111,6 +136,13 @@ void job__release(const struct mqb_job *job, void *arg, mqb_release_fn release, 
 int coro__spawn(struct mqb_core *core, const struct mqb_job *job, void *arg,
 		mqb_release_fn release, struct mqb_future *fut);
 void coro__cancel_all(struct mqb_core *core);
+/* Take back the stack of a coroutine that has finished (coro_live counts it
+ * until then). */
+void coro__reap(struct mqb_core *core);
+/* Coroutines run only from the ready queue and the inbox; at the end of each
+ * run of either, before the loop may block, this makes sure no await made
+ * in it missed a settlement by another thread (future__async_await). */
+void coro__check_awaits(struct mqb_core *core);
 void coro__init(struct mqb_core *core);
 void coro__fini(struct mqb_core *core);
 

@@ -17,11 +17,15 @@ struct coro {
 	mqb_release_fn release;
 	struct mqb_future *fut;     /* settled with the job's outcome; may be NULL */
 	struct mqb_future *waiting; /* what the pending await waits for */
-	int wake_status;            /* 0: woken by the future; -ECANCELED: by shutdown */
-	unsigned refs;              /* 1 while live, +1 per queued call naming it */
+	unsigned refs;              /* 1 while live, +1 per queued call naming it
+	                             * and while in core->unchecked */
 	bool cancelled, finished;
+	bool unchecked;             /* in core->unchecked */
 	struct coro *prev, *next;   /* core->coros */
 };
+/* One is allocated per COROUTINE job: within glibc malloc's fast bins (at
+ * 136 bytes, malloc and free cost 150 instructions more a spawn). */
+_Static_assert(sizeof(struct coro) <= 120, "struct coro outgrew malloc's fast bins");
 
 struct sleeper {
 	ev_timer timer;
@@ -41,10 +45,14 @@ void coro__init(struct mqb_core *core)
 
 void coro__fini(struct mqb_core *core)
 {
+	coro__reap(core);
 	fiber__pool_destroy(&core->fibers);
 	if (core->loop_fiber_set)
 		fiber__fini_thread(&core->loop_fiber);
 	core->loop_fiber_set = false;
+	mqb__free(core->unchecked);
+	core->unchecked = NULL;
+	core->unchecked_cap = 0;
 }
 
 static void coro_unref(struct coro *co)
@@ -53,35 +61,52 @@ static void coro_unref(struct coro *co)
 		mqb__free(co);
 }
 
-static void resume(struct coro *co, int wake_status)
+/* A finished coroutine leaves its stack (it cannot free what it runs on):
+ * the loop takes the stack back here, before the next switch into any
+ * coroutine, and wherever the count of live ones is read. So the switch in
+ * is the last thing the loop does for a resume, and the loop's side of it
+ * returns straight to the ready queue. */
+void coro__reap(struct mqb_core *core)
 {
-	struct mqb_core *core = co->core;
+	struct coro *co = core->coro_zombie;
+	if (!co)
+		return;
+	core->coro_zombie = NULL;
+	fiber__put(&core->fibers, co->fiber);
+	co->fiber = NULL;
+	if (co->prev)
+		co->prev->next = co->next;
+	else
+		core->coros = co->next;
+	if (co->next)
+		co->next->prev = co->prev;
+	core->coro_live--;
+	coro_unref(co);
+}
+
+/* Switch from the loop into co; its await returns msg. Called last by the
+ * ready-queue calls below (a tail call in builds without sanitizer hooks):
+ * when co suspends or finishes, the loop carries on from the ready queue.
+ * co has cleared current by then. */
+static void switch_in(struct mqb_core *core, struct coro *co, int msg)
+{
 	MQB_CHECK(current == NULL, "a coroutine may only be resumed from the loop");
 	/* The loop may have moved to another thread since the last switch
-	 * (a core is created on one thread and run on another). */
-	if (!core->loop_fiber_set || !pthread_equal(core->loop_fiber_thread, pthread_self())) {
+	 * (a core is created on one thread and run on another). Only the
+	 * sanitizers' view of the loop's fiber depends on its thread. */
+	if (__builtin_expect(!core->loop_fiber_set ||
+			     (MQB_FIBER_HOOKS &&
+			      !pthread_equal(core->loop_fiber_thread, pthread_self())), 0)) {
 		if (core->loop_fiber_set)
 			fiber__fini_thread(&core->loop_fiber);
 		fiber__init_thread(&core->loop_fiber);
 		core->loop_fiber_thread = pthread_self();
 		core->loop_fiber_set = true;
 	}
-	co->wake_status = wake_status;
+	if (core->coro_zombie)
+		coro__reap(core);
 	current = co;
-	fiber__switch(&core->loop_fiber, co->fiber);
-	current = NULL;
-	if (co->finished) {
-		fiber__put(&core->fibers, co->fiber);
-		co->fiber = NULL;
-		if (co->prev)
-			co->prev->next = co->next;
-		else
-			core->coros = co->next;
-		if (co->next)
-			co->next->prev = co->prev;
-		core->coro_live--;
-		coro_unref(co);
-	}
+	fiber__transfer(&core->loop_fiber, co->fiber, msg);
 }
 
 static void coro_entry(void *arg)
@@ -92,6 +117,8 @@ static void coro_entry(void *arg)
 	job__release(&co->job, co->arg, co->release, st, result, co->fut);
 	co->fut = NULL;
 	co->finished = true;
+	current = NULL;
+	co->core->coro_zombie = co;
 	fiber__switch_final(co->fiber, &co->core->loop_fiber);
 }
 
@@ -99,7 +126,7 @@ static void start_run(struct mqb_core *core, struct call *c)
 {
 	struct coro *co = c->arg;
 	co->refs--; /* the queued call's; the live reference remains */
-	resume(co, 0);
+	switch_in(core, co, 0);
 }
 
 int coro__spawn(struct mqb_core *core, const struct mqb_job *job, void *arg,
@@ -107,6 +134,7 @@ int coro__spawn(struct mqb_core *core, const struct mqb_job *job, void *arg,
 {
 	if (core->loop_done)
 		return -ESHUTDOWN;
+	coro__reap(core); /* its stack is the one to reuse */
 	struct coro *co = mqb__calloc(1, sizeof *co);
 	if (!co)
 		return -ENOMEM;
@@ -142,16 +170,48 @@ bool mqb_in_coroutine(void)
 	return current != NULL;
 }
 
-/* Registered borrowed: f is compared, never dereferenced, since a cancelled
- * coroutine may have dropped it by the time a queued call runs. */
-static void await_done(struct mqb_future *f, void *ud)
+/* Queued by f's settlement without a reference: f is compared, never
+ * dereferenced, until it is known to be what co still awaits (and so still
+ * holds): a cancelled coroutine may have dropped it by the time this runs.
+ * The await's outcome is handed over with the switch (the value through
+ * c->job.ud, mqb_await's value argument), so that the coroutine's side
+ * returns from mqb_await at once. */
+static void await_run(struct mqb_core *core, struct call *c)
 {
-	struct coro *co = ud;
-	if (co->waiting == f && !co->finished) {
-		co->waiting = NULL;
-		resume(co, 0);
+	struct coro *co = c->arg;
+	struct mqb_future *f = c->fut;
+	if (co->waiting != f || co->finished) {
+		coro_unref(co);
+		return;
 	}
-	coro_unref(co);
+	co->refs--; /* the queued call's; the live reference remains */
+	co->waiting = NULL;
+	void **value = c->job.ud;
+	if (value)
+		*value = future__value(f);
+	switch_in(core, co, future__status(f));
+}
+
+/* Remember co for coro__check_awaits; if that takes memory there is none
+ * of, order the await at once instead. */
+static void await_unchecked(struct mqb_core *core, struct coro *co)
+{
+	if (co->unchecked)
+		return;
+	if (core->unchecked_n == core->unchecked_cap) {
+		unsigned cap = core->unchecked_cap ? core->unchecked_cap * 2 : 16;
+		struct coro **v = mqb__realloc(core->unchecked, cap * sizeof *v);
+		if (!v) {
+			atomic_thread_fence(memory_order_seq_cst);
+			future__await_check(co->waiting);
+			return;
+		}
+		core->unchecked = v;
+		core->unchecked_cap = cap;
+	}
+	co->unchecked = true;
+	co->refs++;
+	core->unchecked[core->unchecked_n++] = co;
 }
 
 int mqb_await(struct mqb_future *f, void **value)
@@ -161,33 +221,49 @@ int mqb_await(struct mqb_future *f, void **value)
 		return -EPERM;
 	if (co->cancelled)
 		return -ECANCELED;
-	if (!mqb_future_done(f)) {
-		/* No reference of our own: the caller holds f across the await. */
-		co->waiting = f;
-		co->refs++;
-		int rc = future__async_add_done_borrowed(f, await_done, co);
-		if (rc) {
-			co->refs--;
-			co->waiting = NULL;
-			return rc;
-		}
-		current = NULL;
-		fiber__switch(co->fiber, &co->core->loop_fiber);
-		/* Back on our stack: resume() set current again. */
-		if (co->wake_status)
-			return co->wake_status;
+	if (future__done(f)) {
+		if (value)
+			*value = future__value(f);
+		return future__status(f);
 	}
-	if (value)
-		*value = mqb_future_value(f);
-	return mqb_future_status(f);
+	/* No reference of our own: the caller holds f across the await. */
+	int rc = future__async_await(f, await_run, co, value);
+	if (rc)
+		return rc;
+	co->waiting = f;
+	co->refs++;
+	await_unchecked(co->core, co);
+	current = NULL;
+	/* Back when await_run or cancel_run switches in, with f's status (and
+	 * *value filled in) or -ECANCELED; current is set again. */
+	return fiber__transfer(co->fiber, &co->core->loop_fiber, 0);
+}
+
+void coro__check_awaits(struct mqb_core *core)
+{
+	unsigned n = core->unchecked_n;
+	if (n == 0)
+		return;
+	core->unchecked_n = 0;
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
+		struct coro *co = core->unchecked[i];
+		co->unchecked = false;
+		if (co->waiting) /* still suspended, so it holds the future */
+			future__await_check(co->waiting);
+		coro_unref(co);
+	}
 }
 
 static void cancel_run(struct mqb_core *core, struct call *c)
 {
 	struct coro *co = c->arg;
-	if (!co->finished)
-		resume(co, -ECANCELED);
-	coro_unref(co);
+	if (co->finished) {
+		coro_unref(co);
+		return;
+	}
+	co->refs--; /* the queued call's; the live reference remains */
+	switch_in(core, co, -ECANCELED);
 }
 
 static void sleeper_unlink(struct sleeper *s)
@@ -204,6 +280,7 @@ static void sleeper_unlink(struct sleeper *s)
 void coro__cancel_all(struct mqb_core *core)
 {
 	core->coros_cancelled = true;
+	coro__reap(core);
 	while (core->sleepers) {
 		struct sleeper *s = core->sleepers;
 		sleeper_unlink(s);
@@ -218,7 +295,7 @@ void coro__cancel_all(struct mqb_core *core)
 		if (!co->waiting)
 			continue; /* not started yet: it will start cancelled */
 		struct mqb_future *f = co->waiting;
-		if (future__remove_done(f, await_done, co))
+		if (future__remove_await(f, await_run, co))
 			co->refs--;
 		co->waiting = NULL;
 		co->refs++;

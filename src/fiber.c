@@ -83,10 +83,11 @@ static _Noreturn void fiber_main(struct mqb_fiber *self);
 /* ------------------------------------------------------------------------ */
 #if !MQB_FIBER_UCONTEXT
 
-/* fiber__asm_swap pushes the callee-saved registers on the current stack,
- * stores the stack pointer in *save_sp, loads to_sp and pops the other
- * context's registers: the C compiler already treats it as an ordinary call
- * that clobbers every caller-saved register, so nothing else needs saving.
+/* fiber__asm_swap (declared in fiber.h) pushes the callee-saved registers
+ * on the current stack, stores the stack pointer in *save_sp, loads to_sp,
+ * pops the other context's registers and returns msg there: the C compiler
+ * already treats it as an ordinary call that clobbers every caller-saved
+ * register, so nothing else needs saving.
  *
  * A fresh stack is built to look like a switched-out one whose return
  * address is fiber__asm_boot; the saved registers carry the fiber and the C
@@ -94,7 +95,6 @@ static _Noreturn void fiber_main(struct mqb_fiber *self);
  *
  * The switch does not maintain a CET shadow stack: the asm build must not run
  * with user shadow stacks enforced (use --with-coro=ucontext there). */
-void fiber__asm_swap(void **save_sp, void *to_sp) __attribute__((visibility("hidden")));
 void fiber__asm_boot(void) __attribute__((visibility("hidden")));
 
 #if defined(__x86_64__)
@@ -105,11 +105,14 @@ void fiber__asm_boot(void) __attribute__((visibility("hidden")));
 #define FIBER_ENDBR ""
 #endif
 
-/* Frame, from the saved rsp up: x87 control word (bytes 0-1, 2-3 zero) and
- * MXCSR (bytes 4-7), r15, r14, r13, r12, rbx, rbp, return address. The x87
- * and SSE control bits are callee-saved in the System V ABI, so each fiber
- * keeps its own rounding mode like a thread does; loading them costs about
- * 4 ns a round trip, so they are loaded only when the two fibers differ. */
+/* Frame, from the saved rsp up: x87 control word (bytes 0-1, 2-3 unused)
+ * and MXCSR (bytes 4-7), r15, r14, r13, r12, rbx, rbp, return address. The
+ * x87 and SSE control bits are callee-saved in the System V ABI, so each
+ * fiber keeps its own rounding mode like a thread does; loading them costs
+ * about 4 ns a round trip, so they are loaded only when the two fibers
+ * differ. Each word is read back at its own size: one 8-byte load over the
+ * two narrower stores just made cannot be forwarded from the store buffer
+ * and cost about 4 ns a switch. */
 __asm__(
 	".pushsection .text\n"
 	".globl fiber__asm_swap\n"
@@ -124,13 +127,16 @@ __asm__(
 	"pushq %r13\n\t"
 	"pushq %r14\n\t"
 	"pushq %r15\n\t"
-	"pushq $0\n\t"
+	"subq $8, %rsp\n\t"
 	"fnstcw (%rsp)\n\t"
 	"stmxcsr 4(%rsp)\n\t"
-	"movq (%rsp), %rax\n\t"
+	"movzwl (%rsp), %eax\n\t"
+	"movl 4(%rsp), %ecx\n\t"
 	"movq %rsp, (%rdi)\n\t"
 	"movq %rsi, %rsp\n\t"
-	"cmpq (%rsp), %rax\n\t"
+	"cmpw (%rsp), %ax\n\t"
+	"jne 2f\n\t"
+	"cmpl 4(%rsp), %ecx\n\t"
 	"jne 2f\n"
 	"1:\n\t"
 	"addq $8, %rsp\n\t"
@@ -140,6 +146,7 @@ __asm__(
 	"popq %r12\n\t"
 	"popq %rbx\n\t"
 	"popq %rbp\n\t"
+	"movl %edx, %eax\n\t"
 	"ret\n"
 	"2:\n\t"
 	"fldcw (%rsp)\n\t"
@@ -233,6 +240,7 @@ __asm__(
 	"msr fpcr, x10\n"
 	"1:\n\t"
 	"add sp, sp, #176\n\t"
+	"mov x0, x2\n\t"
 	"ret\n"
 	".size fiber__asm_swap, .-fiber__asm_swap\n"
 	/* Entered by ret with sp at the aligned top of the stack. */
@@ -268,9 +276,9 @@ static void fiber_prepare(struct mqb_fiber *f)
 
 #endif
 
-static inline void arch_switch(struct mqb_fiber *from, struct mqb_fiber *to)
+static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
 {
-	fiber__asm_swap(&from->sp, to->sp);
+	return fiber__asm_swap(&from->sp, to->sp, msg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -304,10 +312,12 @@ static void fiber_prepare(struct mqb_fiber *f)
 		    (unsigned)(u >> 32), (unsigned)(u & 0xffffffffu));
 }
 
-static inline void arch_switch(struct mqb_fiber *from, struct mqb_fiber *to)
+static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
 {
+	to->msg = msg;
 	if (swapcontext(&from->uc, &to->uc) != 0)
 		abort();
+	return from->msg;
 }
 
 #endif
@@ -357,17 +367,30 @@ static _Noreturn void fiber_main(struct mqb_fiber *self)
 	abort();
 }
 
-void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to)
+#if MQB_FIBER_UCONTEXT || MQB_FIBER_HOOKS
+int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
 {
 	before_switch(from, to, 0);
-	arch_switch(from, to);
+	int got = arch_switch(from, to, msg);
 	after_switch(from, from->asan_fake_stack);
+	return got;
 }
+
+void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to)
+{
+	fiber__transfer(from, to, 0);
+}
+#else
+void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to)
+{
+	fiber__asm_swap(&from->sp, to->sp, 0);
+}
+#endif
 
 _Noreturn void fiber__switch_final(struct mqb_fiber *from, struct mqb_fiber *to)
 {
 	before_switch(from, to, 1);
-	arch_switch(from, to);
+	arch_switch(from, to, 0);
 	fputs("mqbridge: a finished fiber was resumed\n", stderr);
 	abort();
 }

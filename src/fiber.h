@@ -18,6 +18,20 @@
 #define MQB_FIBER_UCONTEXT 0
 #endif
 
+/* Sanitizer builds announce every switch to ASan and TSan (fiber.c); the
+ * others switch inline, with nothing around the few instructions of the
+ * swap. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MQB_FIBER_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MQB_FIBER_HOOKS 1
+#endif
+#endif
+#ifndef MQB_FIBER_HOOKS
+#define MQB_FIBER_HOOKS 0
+#endif
+
 /* One execution context. The loop thread's own stack is a fiber too
  * (fiber__init_thread), so every switch is fiber to fiber. */
 struct mqb_fiber {
@@ -39,6 +53,7 @@ struct mqb_fiber {
 	void *tsan_fiber;      /* __tsan_create_fiber handle (or the thread's own) */
 	unsigned valgrind_stack_id; /* VALGRIND_STACK_REGISTER id, when built with it */
 	struct mqb_fiber *from; /* set by fiber__switch for the entry trampoline */
+	int msg;               /* ucontext: what the switch to this fiber hands it */
 	struct mqb_fiber *next_free; /* free list link in a fiber_pool */
 };
 
@@ -71,6 +86,27 @@ void fiber__put(struct fiber_pool *p, struct mqb_fiber *f);
 /* Save the current context into from, resume to. Returns when something
  * switches back to from. Calls the sanitizer fiber hooks in sanitizer builds. */
 void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to);
+
+/* fiber__switch that hands to a message: the fiber__transfer that last
+ * switched away from to returns msg there (a fiber's first run ignores it,
+ * and fiber__switch drops it). Returns the msg of whatever switches back to
+ * from. Without sanitizer hooks it is the bare swap, inline, so a caller
+ * whose last act it is switches by a tail call and leaves no frame of its
+ * own to return through: after a switch the return-stack predictor holds
+ * the other fiber's return addresses, so every return through a frame left
+ * on the way is mispredicted. */
+#if !MQB_FIBER_UCONTEXT
+int fiber__asm_swap(void **save_sp, void *to_sp, int msg)
+	__attribute__((visibility("hidden")));
+#endif
+#if !MQB_FIBER_UCONTEXT && !MQB_FIBER_HOOKS
+static inline int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
+{
+	return fiber__asm_swap(&from->sp, to->sp, msg);
+}
+#else
+int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg);
+#endif
 /* Last switch out of a fiber whose entry is done: its stack may be reused
  * after this (tells ASan the fiber is gone). Does not return. */
 _Noreturn void fiber__switch_final(struct mqb_fiber *from, struct mqb_fiber *to);

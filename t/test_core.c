@@ -244,6 +244,38 @@ static void a_core_never_run_frees_cleanly_and_runs_what_was_queued(void **s)
 	tu_latch_destroy(&f.done);
 }
 
+static void never_run(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static int never_run_job(void *ud, void *arg, void **result)
+{
+	(*(int *)ud)++;
+	return 0;
+}
+
+static int stop_now(void *ud, void *arg, void **result)
+{
+	mqb_core_async_stop(ud, 0);
+	return 0;
+}
+
+static void the_ready_queue_refuses_work_once_the_loop_is_gone(void **s)
+{
+	struct mqb_core *core;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	assert_int_equal(mqb_async_add_job(core, &MQB_CALLBACK(stop_now, core), NULL, NULL, NULL), 0);
+	assert_int_equal(tu_run(core, TU_TIMEOUT), 0);
+	/* The queue has room left, but nothing would ever run what it took. */
+	int ran = 0;
+	assert_int_equal(mqb_async_call_soon(core, never_run, &ran), -ESHUTDOWN);
+	assert_int_equal(mqb_async_add_job(core, &MQB_CALLBACK(never_run_job, &ran), NULL, NULL, NULL),
+			 -ESHUTDOWN);
+	mqb_core_free(core);
+	assert_int_equal(ran, 0);
+}
+
 static void bad_options_are_rejected(void **s)
 {
 	struct mqb_core_options opt;
@@ -267,6 +299,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(calls_from_one_thread_run_in_the_order_made),
 	cmocka_unit_test(run_fires_start_and_returns_the_exit_code_given_to_stop),
 	cmocka_unit_test(a_core_never_run_frees_cleanly_and_runs_what_was_queued),
+	cmocka_unit_test(the_ready_queue_refuses_work_once_the_loop_is_gone),
 	cmocka_unit_test(bad_options_are_rejected),
 };
 

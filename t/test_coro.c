@@ -3,7 +3,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <ev.h>
@@ -261,6 +263,248 @@ static void a_coroutine_settles_its_future_with_status_and_result(void **st)
 	mqb_future_unref(f);
 }
 
+/* ---- awaits racing a resolver on another thread ------------------------ */
+
+/* An await that is registered while another thread settles the future must
+ * resume exactly once, whichever comes first: the settlement before the
+ * await (it returns at once), during it (the loop's check after its run
+ * hands the continuation over), or after (the resolver does). A missed
+ * hand-over hangs the coroutine, and the watchdog fails the test. */
+#define RACE_ROUNDS 100000
+
+struct race {
+	struct mqb_core *core;
+	long rounds, resumed, wrong;
+	_Atomic(struct mqb_future *) slot; /* for the spinning resolver */
+	atomic_bool quit;
+};
+
+static void unref_arg(void *p)
+{
+	mqb_future_unref(p);
+}
+
+/* Spread the await over the resolver's reaction time, so that its
+ * settlement lands before, during and after the await's registration (with
+ * the spinning resolver below, a check-less registration hangs within a few
+ * thousand rounds). */
+static void vary(long i)
+{
+	for (volatile long k = 0; k < (i * 37) % 1500; k++)
+		;
+}
+
+static int settle_from_pool(void *ud, void *arg, void **result)
+{
+	struct mqb_future *f = arg;
+	return mqb_future_resolve(f, (intptr_t)f & 64 ? -EPIPE : 0, f, NULL);
+}
+
+static int await_pool_settled(void *ud, void *arg, void **result)
+{
+	struct race *r = ud;
+	for (long i = 0; i < r->rounds; i++) {
+		struct mqb_future *f = mqb_future_new(r->core);
+		if (!f)
+			break;
+		/* The job holds a reference of its own until it is released,
+		 * on the loop, after it ran. */
+		if (mqb_async_run_job(r->core, &MQB_EXECUTOR(settle_from_pool, NULL),
+				      mqb_future_ref(f), unref_arg, NULL) != 0) {
+			mqb_future_unref(f);
+			mqb_future_unref(f);
+			break;
+		}
+		vary(i);
+		void *v = NULL;
+		int st = mqb_await(f, &v);
+		r->resumed++;
+		if (st != ((intptr_t)f & 64 ? -EPIPE : 0) || v != f)
+			r->wrong++;
+		mqb_future_unref(f);
+	}
+	mqb_core_async_stop(r->core, 0);
+	return 0;
+}
+
+static void a_loop_made_future_settled_by_a_pool_thread_resumes_its_await_every_time(void **st)
+{
+	struct race r = { .rounds = RACE_ROUNDS };
+	assert_int_equal(mqb_core_new(NULL, &r.core), 0);
+	assert_int_equal(mqb_async_add_job(r.core, &MQB_COROUTINE(await_pool_settled, &r), NULL, NULL,
+					   NULL), 0);
+	assert_int_equal(tu_run(r.core, 6 * TU_TIMEOUT), 0);
+	assert_int_equal(r.resumed, RACE_ROUNDS);
+	assert_int_equal(r.wrong, 0);
+	mqb_core_free(r.core);
+}
+
+/* A thread that takes futures from a slot as soon as they appear and
+ * settles them: its settlement lands within the await's own few hundred
+ * instructions far more often than a pool job's does. */
+static void *spin_resolver(void *arg)
+{
+	struct race *r = arg;
+	unsigned idle = 0;
+	while (!atomic_load(&r->quit)) {
+		struct mqb_future *f = atomic_exchange(&r->slot, NULL);
+		if (f) {
+			mqb_future_resolve(f, 0, f, NULL);
+			mqb_future_unref(f);
+			idle = 0;
+		} else if (++idle % 64 == 0) {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static int await_spin_settled(void *ud, void *arg, void **result)
+{
+	struct race *r = ud;
+	for (long i = 0; i < r->rounds; i++) {
+		struct mqb_future *f = mqb_future_new(r->core);
+		if (!f)
+			break;
+		atomic_store(&r->slot, mqb_future_ref(f));
+		vary(i);
+		void *v = NULL;
+		int st = mqb_await(f, &v);
+		r->resumed++;
+		if (st != 0 || v != f)
+			r->wrong++;
+		mqb_future_unref(f);
+	}
+	mqb_core_async_stop(r->core, 0);
+	return 0;
+}
+
+static void an_await_racing_a_resolver_thread_resumes_exactly_once_every_time(void **st)
+{
+	struct race r = { .rounds = RACE_ROUNDS };
+	assert_int_equal(mqb_core_new(NULL, &r.core), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, spin_resolver, &r), 0);
+	assert_int_equal(mqb_async_add_job(r.core, &MQB_COROUTINE(await_spin_settled, &r), NULL, NULL,
+					   NULL), 0);
+	int rc = tu_run(r.core, 6 * TU_TIMEOUT);
+	atomic_store(&r.quit, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(rc, 0);
+	assert_int_equal(r.resumed, RACE_ROUNDS);
+	assert_int_equal(r.wrong, 0);
+	mqb_core_free(r.core);
+}
+
+/* ---- many awaits on one future ----------------------------------------- */
+
+#define N_AWAITERS 8
+
+struct crowd {
+	struct mqb_core *core;
+	struct mqb_future *f;
+	int order[2 * N_AWAITERS + 1], n;
+	int status[N_AWAITERS];
+	void *value[N_AWAITERS];
+	int index[N_AWAITERS];
+	int step;
+	bool off_loop;
+};
+
+static __thread struct crowd *the_crowd;
+
+static int await_in_crowd(void *ud, void *arg, void **result)
+{
+	int *index = ud;
+	struct crowd *c = the_crowd;
+	c->status[*index] = mqb_await(c->f, &c->value[*index]);
+	c->order[c->n++] = *index;
+	return 0;
+}
+
+static void crowd_continuation(struct mqb_future *f, void *ud)
+{
+	struct crowd *c = the_crowd;
+	c->order[c->n++] = 100 + (int)(intptr_t)ud;
+}
+
+static int settle_crowd(void *ud, void *arg, void **result)
+{
+	struct crowd *c = ud;
+	mqb_future_resolve(c->f, -ENOLINK, (void *)"crowd", NULL);
+	return 0;
+}
+
+static int stop_when_all_ran(void *ud, void *arg, void **result)
+{
+	struct crowd *c = ud;
+	if (c->n < 2 * N_AWAITERS)
+		return mqb_async_add_job(c->core, &MQB_CALLBACK(stop_when_all_ran, c), NULL, NULL,
+					 NULL);
+	mqb_core_async_stop(c->core, 0);
+	return 0;
+}
+
+/* One step per turn of the ready queue: the coroutine spawned by a step
+ * runs up to its await before the next step adds a plain continuation and
+ * spawns the next; the last settles the future. */
+static int gather(void *ud, void *arg, void **result)
+{
+	struct crowd *c = ud;
+	int i = c->step++;
+	if (i > 0 && mqb_future_async_add_done(c->f, crowd_continuation,
+					       (void *)(intptr_t)(i - 1)) != 0)
+		return -EIO;
+	if (i == N_AWAITERS) {
+		if (c->off_loop && mqb_async_run_job(c->core, &MQB_EXECUTOR(settle_crowd, c), NULL,
+						     NULL, NULL) != 0)
+			return -EIO;
+		if (!c->off_loop)
+			settle_crowd(c, NULL, NULL);
+		return mqb_async_add_job(c->core, &MQB_CALLBACK(stop_when_all_ran, c), NULL, NULL,
+					 NULL);
+	}
+	c->index[i] = i;
+	if (mqb_async_add_job(c->core, &MQB_COROUTINE(await_in_crowd, &c->index[i]), NULL, NULL,
+			      NULL) != 0)
+		return -EIO;
+	return mqb_async_add_job(c->core, &MQB_CALLBACK(gather, c), NULL, NULL, NULL);
+}
+
+static void check_crowd(bool off_loop)
+{
+	static struct crowd c;
+	memset(&c, 0, sizeof c);
+	c.off_loop = off_loop;
+	the_crowd = &c;
+	assert_int_equal(mqb_core_new(NULL, &c.core), 0);
+	c.f = mqb_future_new(c.core);
+	assert_non_null(c.f);
+	assert_int_equal(mqb_async_add_job(c.core, &MQB_CALLBACK(gather, &c), NULL, NULL, NULL), 0);
+	assert_int_equal(tu_run(c.core, TU_TIMEOUT), 0);
+	assert_int_equal(c.step, N_AWAITERS + 1);
+	assert_int_equal(c.n, 2 * N_AWAITERS);
+	for (int i = 0; i < N_AWAITERS; i++) {
+		/* Awaits and continuations alike, in the order added. */
+		assert_int_equal(c.order[2 * i], i);
+		assert_int_equal(c.order[2 * i + 1], 100 + i);
+		assert_int_equal(c.status[i], -ENOLINK);
+		assert_string_equal(c.value[i], "crowd");
+	}
+	mqb_future_unref(c.f);
+	mqb_core_free(c.core);
+}
+
+static void awaits_on_one_future_settled_on_the_loop_resume_in_the_order_made(void **st)
+{
+	check_crowd(false);
+}
+
+static void awaits_on_one_future_settled_elsewhere_resume_in_the_order_made(void **st)
+{
+	check_crowd(true);
+}
+
 /* ---- cancellation ----------------------------------------------------- */
 
 struct cancel {
@@ -373,6 +617,40 @@ static int overflow(void *ud, void *arg, void **result)
 	return recurse(0);
 }
 
+struct live {
+	struct mqb_core *core;
+	struct mqb_core_stats during, after;
+};
+
+static int note_live(void *ud, void *arg, void **result)
+{
+	struct live *l = ud;
+	mqb_core_async_stats(l->core, &l->during);
+	return 0;
+}
+
+static int count_after(void *ud, void *arg, void **result)
+{
+	struct live *l = ud;
+	mqb_core_async_stats(l->core, &l->after);
+	mqb_core_async_stop(l->core, 0);
+	return 0;
+}
+
+static void a_finished_coroutine_is_no_longer_counted_live(void **st)
+{
+	struct live l = { 0 };
+	assert_int_equal(mqb_core_new(NULL, &l.core), 0);
+	assert_int_equal(mqb_async_add_job(l.core, &MQB_COROUTINE(note_live, &l), NULL, NULL, NULL), 0);
+	assert_int_equal(mqb_async_add_job(l.core, &MQB_CALLBACK(count_after, &l), NULL, NULL, NULL), 0);
+	assert_int_equal(tu_run(l.core, TU_TIMEOUT), 0);
+	assert_int_equal(l.during.coro_live, 1);
+	/* Its stack is taken back after it switched away for good. */
+	assert_int_equal(l.after.coro_live, 0);
+	assert_int_equal(l.after.coro_spawned, 1);
+	mqb_core_free(l.core);
+}
+
 static void a_coroutine_overflowing_its_stack_dies_of_sigsegv(void **st)
 {
 	pid_t pid = fork();
@@ -399,11 +677,16 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_coroutine_resumes_from_the_ready_queue_not_inside_resolve),
 	cmocka_unit_test(a_future_settled_by_a_pool_thread_resumes_the_coroutine_on_the_loop),
 	cmocka_unit_test(a_coroutine_awaits_executor_results_in_sequence),
+	cmocka_unit_test(a_loop_made_future_settled_by_a_pool_thread_resumes_its_await_every_time),
+	cmocka_unit_test(an_await_racing_a_resolver_thread_resumes_exactly_once_every_time),
+	cmocka_unit_test(awaits_on_one_future_settled_on_the_loop_resume_in_the_order_made),
+	cmocka_unit_test(awaits_on_one_future_settled_elsewhere_resume_in_the_order_made),
 	cmocka_unit_test(awaiting_a_settled_future_returns_at_once),
 	cmocka_unit_test(awaiting_outside_a_coroutine_is_refused),
 	cmocka_unit_test(a_coroutine_settles_its_future_with_status_and_result),
 	cmocka_unit_test(shutdown_cancels_suspended_coroutines_which_unwind),
 	cmocka_unit_test(finished_coroutines_give_their_stacks_back_for_reuse),
+	cmocka_unit_test(a_finished_coroutine_is_no_longer_counted_live),
 	cmocka_unit_test(a_coroutine_overflowing_its_stack_dies_of_sigsegv),
 };
 

@@ -469,6 +469,97 @@ static void result_on_the_loop_thread_returns_edeadlk_at_once(void **state)
 	assert_int_equal(tu_loop_stop(&t), 0);
 }
 
+/* A resolver on the loop checks for blocked threads before its status is
+ * stored (after its claim only): one that starts blocking just then must
+ * still wake. Posted to the loop and waited for at once, many times. */
+#define N_LOOP_WAKES 10000
+
+/* Takes the reference posted with it: the waiter may drop its own as soon
+ * as the status is out, before resolve has returned. */
+static void resolve_posted(void *arg)
+{
+	mqb_future_resolve(arg, -ENOLINK, arg, NULL);
+	mqb_future_unref(arg);
+}
+
+static void a_thread_blocked_in_result_wakes_when_the_loop_settles_every_time(void **state)
+{
+	struct tu_loop t;
+	tu_loop_start(&t, NULL);
+	int failed = 0;
+	double longest = 0;
+	for (int i = 0; i < N_LOOP_WAKES; i++) {
+		struct mqb_future *f = mqb_future_new(t.core);
+		assert_non_null(f);
+		assert_int_equal(mqb_call_soon_threadsafe(t.core, resolve_posted, mqb_future_ref(f)),
+				 0);
+		void *v = NULL;
+		double t0 = tu_now();
+		if (mqb_future_result(f, TU_TIMEOUT, &v) != -ENOLINK || v != f)
+			failed++;
+		if (tu_now() - t0 > longest)
+			longest = tu_now() - t0;
+		mqb_future_unref(f);
+	}
+	assert_int_equal(failed, 0);
+	assert_true(longest < TU_TIMEOUT / 2);
+	assert_int_equal(tu_loop_stop(&t), 0);
+}
+
+/* ---- the last reference ----------------------------------------------- */
+
+/* Dropping the only reference takes no atomic decrement, so references
+ * dropped on several threads at once must still free the value once. */
+#define N_DROPPERS 4
+#define N_DROP_ROUNDS 2000
+
+struct dropper {
+	struct mqb_future *f;
+	struct tu_latch *ready, *go;
+	bool ok;
+};
+
+static void *dropper_main(void *arg)
+{
+	struct dropper *d = arg;
+	tu_latch_count_down(d->ready);
+	d->ok = tu_latch_wait(d->go, TU_TIMEOUT);
+	mqb_future_unref(d->f);
+	return NULL;
+}
+
+static void references_dropped_on_racing_threads_free_the_value_once(void **state)
+{
+	struct tu_loop t;
+	tu_loop_start(&t, NULL);
+	for (int round = 0; round < N_DROP_ROUNDS; round++) {
+		struct tracked v = { 0 };
+		struct tu_latch ready, go;
+		tu_latch_init(&ready, N_DROPPERS);
+		tu_latch_init(&go, 1);
+		struct mqb_future *f = mqb_future_new(t.core);
+		assert_non_null(f);
+		assert_int_equal(mqb_future_resolve(f, 0, &v, tracked_free), 0);
+		struct dropper d[N_DROPPERS];
+		pthread_t th[N_DROPPERS];
+		for (int i = 0; i < N_DROPPERS; i++) {
+			d[i] = (struct dropper){ .f = mqb_future_ref(f), .ready = &ready, .go = &go };
+			assert_int_equal(pthread_create(&th[i], NULL, dropper_main, &d[i]), 0);
+		}
+		assert_true(tu_latch_wait(&ready, TU_TIMEOUT));
+		tu_latch_count_down(&go);
+		mqb_future_unref(f);
+		for (int i = 0; i < N_DROPPERS; i++) {
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+			assert_true(d[i].ok);
+		}
+		assert_int_equal(atomic_load(&v.freed), 1);
+		tu_latch_destroy(&ready);
+		tu_latch_destroy(&go);
+	}
+	assert_int_equal(tu_loop_stop(&t), 0);
+}
+
 /* ---- racing resolvers ------------------------------------------------- */
 
 #define N_RACERS 8
@@ -558,6 +649,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(result_times_out_within_a_bounded_time_while_pending),
 	cmocka_unit_test(result_on_the_loop_thread_returns_edeadlk_at_once),
 	cmocka_unit_test(racing_resolvers_have_exactly_one_winner_whose_value_is_kept),
+	cmocka_unit_test(a_thread_blocked_in_result_wakes_when_the_loop_settles_every_time),
+	cmocka_unit_test(references_dropped_on_racing_threads_free_the_value_once),
 };
 
 TU_MAIN(tests)
