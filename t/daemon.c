@@ -344,7 +344,8 @@ void td_fini(struct td *t)
 		td_stop(t);
 	if (t->mosq) {
 		mosquitto_disconnect(t->mosq);
-		mosquitto_loop_stop(t->mosq, true);
+		/* not forced: a cancelled loop thread may hold the client's locks */
+		mosquitto_loop_stop(t->mosq, false);
 		mosquitto_destroy(t->mosq);
 		mosquitto_lib_cleanup();
 	}

@@ -351,7 +351,7 @@ static const char *retained_payload(struct td *t, const char *topic, char *out, 
 	assert_int_equal(mosquitto_publish(m, NULL, r.probe, 1, "p", 0, false), MOSQ_ERR_SUCCESS);
 	assert_true(ret_wait(&r, &r.probed, 0));
 	mosquitto_disconnect(m);
-	mosquitto_loop_stop(m, true);
+	mosquitto_loop_stop(m, false); /* not forced: a cancelled thread may hold locks */
 	mosquitto_destroy(m);
 	pthread_mutex_destroy(&r.m);
 	if (!r.got)
