@@ -615,10 +615,17 @@ static void list_sockets(int port, int *out, int *n, int max)
 	struct dirent *e;
 	while ((e = readdir(d)) && *n < max) {
 		int fd = atoi(e->d_name);
-		struct stat st;
 		struct sockaddr_storage a;
 		socklen_t len = sizeof a;
-		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+		/* The link's name says "socket:[inode]" without touching the
+		 * descriptor itself, which another pool thread may be creating
+		 * or closing right now (a command's pipe): only sockets are
+		 * asked for their peer. */
+		char link[32];
+		ssize_t ln = e->d_name[0] == '.' || fd == dirfd(d)
+				     ? -1
+				     : readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+		if (ln < 8 || memcmp(link, "socket:[", 8) != 0 ||
 		    getpeername(fd, (struct sockaddr *)&a, &len))
 			continue;
 		int p = a.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&a)->sin_port)
