@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -23,6 +22,7 @@
 #include <MQTTClient.h>
 
 #include "hashmap.h"
+#include "paho.h"
 #include "topic_tree.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/mqtt.h"
@@ -111,6 +111,7 @@ struct outmsg {
 	int token;
 	struct mqb_future *fut;
 	MQTTProperties *props;  /* MQTT 5 only; NULL: none */
+	const struct mqb_paho *paho; /* the library props came from */
 	struct outmsg *next;
 };
 
@@ -132,6 +133,7 @@ struct mqb_mqtt {
 	struct mqb_mqtt_options opt;
 	char *strings[8];       /* owned copies of the options' strings */
 	char *uri, *status_topic;
+	const struct mqb_paho *paho; /* the library the client comes from, for good */
 	MQTTClient client;
 	bool client_lost;       /* an abandoned job may still use the client */
 	enum mqtt_state state;
@@ -139,6 +141,11 @@ struct mqb_mqtt {
 	unsigned attempt;
 	uint64_t rng;
 	int fd;
+	size_t room;            /* half of SO_SNDBUF: the most the socket may hold for a send */
+	size_t outq;            /* what the socket holds unsent or unacknowledged, at most */
+	bool paho_may_hold;     /* Paho may hold messages it read that the socket no longer shows */
+	bool sparse;            /* messages come one per wake-up: see drain */
+	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
 	ev_io io;
 	ev_timer tick, backoff, debounce;
 	ev_timer resend;        /* retries sending while the socket is full */
@@ -181,7 +188,7 @@ void mqb_mqtt_options_init(struct mqb_mqtt_options *opt)
 static void outmsg_free(struct outmsg *o)
 {
 	if (o->props) {
-		MQTTProperties_free(o->props);
+		o->paho->MQTTProperties_free(o->props);
 		mqb__free(o->props);
 	}
 	mqb__free(o->topic);
@@ -240,16 +247,44 @@ static void outq_fail_all(struct outq *q, int status)
 		outmsg_settle(o, status);
 }
 
+/* Bytes a PUBLISH takes on the wire, MQTT 5 properties apart (props_len). */
+static size_t publish_size(size_t tlen, size_t len, int qos, size_t props_len)
+{
+	size_t rest = 2 + tlen + (qos ? 2 : 0) + props_len + len;
+	return 1 + (rest < 128 ? 1 : rest < 16384 ? 2 : rest < 2097152 ? 3 : 4) + rest;
+}
+
+static void read_sndbuf(struct mqb_mqtt *m)
+{
+	int sndbuf = 0;
+	socklen_t len = sizeof sndbuf;
+	if (getsockopt(m->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 && sndbuf > 0)
+		m->room = (size_t)sndbuf / 2;
+	else
+		m->room = SIZE_MAX; /* cannot tell: as if there were room */
+}
+
+/* Paho writes synchronously: with the send buffer full, a publish would
+ * block the loop (Paho waits for the write in 100 ms turns). Messages are
+ * held back while the socket holds half its buffer or more. Asking the
+ * kernel before each publish cost two system calls per message; instead
+ * m->outq adds what we wrote to the kernel's last answer, a bound from
+ * above (the queue only shrinks meanwhile), and the kernel is asked again
+ * when the bound reaches the limit. SO_SNDBUF is read on connect and again
+ * when the queue is at the limit, since the kernel grows the buffer as the
+ * connection needs it. */
 static bool socket_has_room(struct mqb_mqtt *m)
 {
-	/* Paho writes synchronously: with the send buffer full, a publish
-	 * would block the loop. Hold messages back above half the buffer. */
-	int queued = 0, sndbuf = 0;
-	socklen_t len = sizeof sndbuf;
-	if (m->fd < 0 || ioctl(m->fd, SIOCOUTQ, &queued) != 0 ||
-	    getsockopt(m->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0)
+	if (m->fd < 0 || m->outq < m->room)
 		return true;
-	return queued < sndbuf / 2;
+	int queued = 0;
+	if (ioctl(m->fd, SIOCOUTQ, &queued) != 0)
+		return true;
+	m->outq = queued > 0 ? (size_t)queued : 0;
+	if (m->outq < m->room)
+		return true;
+	read_sndbuf(m);
+	return m->outq < m->room;
 }
 
 enum send_result { SENT, RETRY_LATER, FAILED };
@@ -264,22 +299,34 @@ static enum send_result send_one(struct mqb_mqtt *m, struct outmsg *o)
 	pub.retained = o->retain;
 	MQTTClient_deliveryToken dt = 0;
 	int rc;
+	double t0 = mqb__time_mono();
 	if (m->opt.protocol == 5) {
 		if (o->props)
 			pub.properties = *o->props;
-		MQTTResponse r = MQTTClient_publishMessage5(m->client, o->topic, &pub, &dt);
+		MQTTResponse r = m->paho->MQTTClient_publishMessage5(m->client, o->topic, &pub,
+								      &dt);
 		rc = r.reasonCode;
-		MQTTResponse_free(r);
+		m->paho->MQTTResponse_free(r);
 	} else {
-		rc = MQTTClient_publishMessage(m->client, o->topic, &pub, &dt);
+		rc = m->paho->MQTTClient_publishMessage(m->client, o->topic, &pub, &dt);
+	}
+	if (mqb__time_mono() - t0 > 0.05) {
+		/* Paho waited inside (its turns last 100 ms; a publish takes
+		 * microseconds) and may have read messages meanwhile, which
+		 * the socket no longer shows: the next drain takes them all. */
+		m->paho_may_hold = true;
+		ev_timer_start(m->core->loop, &m->more);
 	}
 	if (rc == MQTTCLIENT_MAX_MESSAGES_INFLIGHT)
 		return RETRY_LATER;
 	if (rc != MQTTCLIENT_SUCCESS) {
-		MQB_LOG_WARNING(LOG, "publish to %s failed: %s", o->topic, MQTTClient_strerror(rc));
+		MQB_LOG_WARNING(LOG, "publish to %s failed: %s", o->topic,
+				m->paho->MQTTClient_strerror(rc));
 		return FAILED;
 	}
 	m->stats.published++;
+	m->outq += publish_size(strlen(o->topic), o->len, o->qos,
+				o->props ? (size_t)o->props->length + 1 : m->opt.protocol == 5);
 	if (o->qos == 0) {
 		outmsg_settle(o, 0);
 	} else {
@@ -313,7 +360,7 @@ static void flush_queue(struct mqb_mqtt *m)
 			break;
 		}
 		if (r == FAILED) {
-			if (!MQTTClient_isConnected(m->client)) {
+			if (!m->paho->MQTTClient_isConnected(m->client)) {
 				/* Kept for after the reconnect, at the front. */
 				struct outq one = { o, o, 1 };
 				o->next = NULL;
@@ -343,7 +390,7 @@ static void check_completions(struct mqb_mqtt *m)
 	if (m->inflight.n == 0 || m->opt.protocol == 5)
 		return;
 	MQTTClient_deliveryToken *toks = NULL;
-	if (MQTTClient_getPendingDeliveryTokens(m->client, &toks) != MQTTCLIENT_SUCCESS)
+	if (m->paho->MQTTClient_getPendingDeliveryTokens(m->client, &toks) != MQTTCLIENT_SUCCESS)
 		return;
 	size_t n = 0;
 	while (toks && toks[n] != -1)
@@ -360,7 +407,7 @@ static void check_completions(struct mqb_mqtt *m)
 	}
 	m->inflight = still;
 	if (toks)
-		MQTTClient_free(toks);
+		m->paho->MQTTClient_free(toks);
 }
 
 /* MQTT 5: Paho calls this inside MQTTClient_receive, on the loop thread. */
@@ -482,7 +529,18 @@ out:
  * get their turn. A full batch continues on the next iteration through a
  * zero timer (ev_feed_event would re-run the watcher in this same pass).
  * With TLS, OpenSSL may hold decrypted records the socket no longer shows,
- * so any read also asks for another look. */
+ * so any read also asks for another look.
+ *
+ * Finding out that nothing is left by calling Paho costs two polls, once
+ * per wake-up, which is once per message or nearly at moderate rates. On
+ * plain TCP, Paho reads no further than the packet it returns, so the
+ * socket's FIONREAD tells instead, at one system call: after a message, the
+ * bytes it showed are used up (counted from the message's size) before it
+ * is asked again. That is not enough where Paho holds messages it read
+ * earlier (after a connect or subscribe job, or a publish that waited
+ * inside Paho): then the batch goes on until Paho has nothing. Stopping
+ * early is safe on plain TCP: what the socket still holds wakes the loop
+ * again. */
 static void drain(struct mqb_mqtt *m)
 {
 	struct ev_loop *loop = m->core->loop;
@@ -499,37 +557,61 @@ static void drain(struct mqb_mqtt *m)
 	}
 	ev_timer_stop(loop, &m->more); /* also clears it if pending */
 	unsigned budget = m->opt.inbound_batch - m->batch_used, i;
+	long unread = 0; /* bytes the socket still holds, by the last FIONREAD */
 	for (i = 0; i < budget; i++) {
+		if (i > 0 && unread <= 0 && !m->opt.tls && !m->paho_may_hold) {
+			/* While messages come one per wake-up, the socket is
+			 * not even asked: the loop's next epoll_wait, due
+			 * anyway, tells (ev_io is level-triggered). Every
+			 * fourth wake-up asks, to notice when they queue up. */
+			if (m->sparse && i == 1 && ++m->unchecked < 4)
+				break;
+			m->unchecked = 0;
+			int n = 0;
+			if (ioctl(m->fd, FIONREAD, &n) == 0) {
+				m->sparse = n <= 0 && i == 1;
+				if (n <= 0)
+					break;
+				unread = n;
+			}
+		}
 		char *topic = NULL;
 		int tlen = 0;
 		MQTTClient_message *msg = NULL;
-		int rc = MQTTClient_receive(m->client, &topic, &tlen, &msg, 0);
+		int rc = m->paho->MQTTClient_receive(m->client, &topic, &tlen, &msg, 0);
 		if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
 			if (msg)
-				MQTTClient_freeMessage(&msg);
+				m->paho->MQTTClient_freeMessage(&msg);
 			if (topic)
-				MQTTClient_free(topic);
-			connection_lost(m, MQTTClient_strerror(rc));
+				m->paho->MQTTClient_free(topic);
+			connection_lost(m, m->paho->MQTTClient_strerror(rc));
 			return;
 		}
 		if (!msg) {
 			if (topic)
-				MQTTClient_free(topic);
+				m->paho->MQTTClient_free(topic);
+			m->paho_may_hold = false; /* Paho hands out what it holds first */
 			break;
 		}
 		/* Paho's header says topicLen is set only when the topic holds
 		 * a NUL; 1.3.12 sets it always. A NUL shows as a shorter string. */
 		size_t slen = strlen(topic), len = tlen > 0 ? (size_t)tlen : slen;
+		size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+		/* MQTT 5 properties are not counted: unread stays high, and at
+		 * worst one more receive finds nothing, as without FIONREAD. */
+		unread -= (long)publish_size(len, plen, msg->qos, m->opt.protocol == 5);
+		if (msg->qos > 0)
+			m->outq += 4; /* Paho's PUBACK or PUBREC */
 		handle_message(m, topic, len, slen != len, msg);
-		MQTTClient_freeMessage(&msg);
-		MQTTClient_free(topic);
+		m->paho->MQTTClient_freeMessage(&msg);
+		m->paho->MQTTClient_free(topic);
 		m->batch_used++;
 		if (m->state != ST_CONNECTED)
 			return; /* a handler stopped us */
 	}
 	if (i == budget || (m->opt.tls && i > 0))
 		ev_timer_start(loop, &m->more);
-	if (!MQTTClient_isConnected(m->client)) {
+	if (!m->paho->MQTTClient_isConnected(m->client)) {
 		connection_lost(m, "the broker closed the connection");
 		return;
 	}
@@ -656,15 +738,16 @@ static int subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n)
 		return 0;
 	int rc;
 	if (m->opt.protocol == 5) {
-		MQTTResponse r = MQTTClient_subscribeMany5(m->client, n, filters, qos, NULL, NULL);
+		MQTTResponse r = m->paho->MQTTClient_subscribeMany5(m->client, n, filters, qos,
+								    NULL, NULL);
 		rc = r.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
 		for (int i = 0; r.reasonCodes && i < r.reasonCodeCount; i++)
 			if (r.reasonCodes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 				qos[i] = -1;
-		MQTTResponse_free(r);
+		m->paho->MQTTResponse_free(r);
 	} else {
 		/* Paho writes the granted QoS back into qos[] (0x80: refused). */
-		rc = MQTTClient_subscribeMany(m->client, n, filters, qos);
+		rc = m->paho->MQTTClient_subscribeMany(m->client, n, filters, qos);
 		for (int i = 0; i < n; i++)
 			if (qos[i] == 0x80)
 				qos[i] = -1;
@@ -682,16 +765,19 @@ static int connect_job(void *ud, void *arg, void **result)
 	if (!m->client) {
 		MQTTClient_createOptions co = MQTTClient_createOptions_initializer;
 		co.MQTTVersion = m->opt.protocol == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-		r->rc = MQTTClient_createWithOptions(&m->client, m->uri, m->opt.client_id,
-						     MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+		r->rc = m->paho->MQTTClient_createWithOptions(&m->client, m->uri,
+							      m->opt.client_id,
+							      MQTTCLIENT_PERSISTENCE_NONE, NULL,
+							      &co);
 		if (r->rc != MQTTCLIENT_SUCCESS) {
 			m->client = NULL;
 			return 0;
 		}
 		if (m->opt.protocol == 5)
-			MQTTClient_setPublished(m->client, m, published_cb);
+			m->paho->MQTTClient_setPublished(m->client, m, published_cb);
 	}
-	MQTTClient_setCommandTimeout(m->client, (unsigned long)(m->opt.connect_timeout * 1000));
+	m->paho->MQTTClient_setCommandTimeout(m->client,
+					      (unsigned long)(m->opt.connect_timeout * 1000));
 
 	MQTTClient_connectOptions o = MQTTClient_connectOptions_initializer;
 	MQTTClient_connectOptions o5 = MQTTClient_connectOptions_initializer5;
@@ -741,19 +827,19 @@ static int connect_job(void *ud, void *arg, void **result)
 		MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
 					.value.integer4 = SESSION_EXPIRY };
 		if (!m->opt.clean_session)
-			MQTTProperties_add(&props, &expiry);
+			m->paho->MQTTProperties_add(&props, &expiry);
 		/* The broker then drops what we would drop anyway, before it
 		 * crosses the network: payload, a maximal topic and headers. */
 		uint64_t maxpkt = (uint64_t)m->opt.max_payload + MQB_MQTT_MAX_TOPIC + 64;
 		MQTTProperty mps = { .identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE,
 				     .value.integer4 = maxpkt > 268435455 ? 268435455 : (unsigned)maxpkt };
-		MQTTProperties_add(&props, &mps);
-		MQTTResponse resp = MQTTClient_connect5(m->client, &o, &props, NULL);
+		m->paho->MQTTProperties_add(&props, &mps);
+		MQTTResponse resp = m->paho->MQTTClient_connect5(m->client, &o, &props, NULL);
 		r->rc = resp.reasonCode;
-		MQTTResponse_free(resp);
-		MQTTProperties_free(&props);
+		m->paho->MQTTResponse_free(resp);
+		m->paho->MQTTProperties_free(&props);
 	} else {
-		r->rc = MQTTClient_connect(m->client, &o);
+		r->rc = m->paho->MQTTClient_connect(m->client, &o);
 	}
 	if (r->rc != MQTTCLIENT_SUCCESS)
 		return 0;
@@ -837,7 +923,7 @@ static void connect_finished(struct mqb_future *f, void *ud)
 			why = "connection or TLS handshake failed (is the broker up? does its "
 			      "certificate name this host and chain to the CA?)";
 		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s%s%s", m->uri,
-				why ? why : MQTTClient_strerror(r->rc),
+				why ? why : m->paho->MQTTClient_strerror(r->rc),
 				r->tls_error[0] ? "; TLS: " : "", r->tls_error);
 		conn_req_free(r);
 		m->state = ST_BACKOFF;
@@ -960,11 +1046,11 @@ static int publish_status(struct mqb_mqtt *m, const char *payload)
 	MQTTClient_deliveryToken dt;
 	int rc;
 	if (m->opt.protocol == 5) {
-		MQTTResponse r = MQTTClient_publishMessage5(m->client, o.topic, &pub, &dt);
+		MQTTResponse r = m->paho->MQTTClient_publishMessage5(m->client, o.topic, &pub, &dt);
 		rc = r.reasonCode;
-		MQTTResponse_free(r);
+		m->paho->MQTTResponse_free(r);
 	} else {
-		rc = MQTTClient_publishMessage(m->client, o.topic, &pub, &dt);
+		rc = m->paho->MQTTClient_publishMessage(m->client, o.topic, &pub, &dt);
 	}
 	if (rc == MQTTCLIENT_SUCCESS)
 		m->stats.published++;
@@ -977,13 +1063,17 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	if (m->fd < 0) {
 		/* Without its socket the loop cannot tell when to read. */
 		MQB_LOG_ERROR(LOG, "connected to %s but cannot find the socket", m->uri);
-		MQTTClient_disconnect(m->client, 0);
+		m->paho->MQTTClient_disconnect(m->client, 0);
 		m->state = ST_BACKOFF;
 		schedule_reconnect(m);
 		return;
 	}
 	int one = 1;
 	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	read_sndbuf(m);
+	m->outq = 0; /* a new socket */
+	/* Paho may already hold messages it read during the connect job. */
+	m->paho_may_hold = true;
 	m->state = ST_CONNECTED;
 	m->attempt = 0;
 	m->stats.connected = true;
@@ -1012,7 +1102,6 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	/* Changes made while connecting are sent now. */
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
-	/* Paho may already hold messages it read during the connect job. */
 	drain(m);
 }
 
@@ -1099,11 +1188,13 @@ static int sync_job(void *ud, void *arg, void **result)
 	r->sub_rc = subscribe_all(m, r->sub, r->qos, r->nsub);
 	if (r->nunsub > 0) {
 		if (m->opt.protocol == 5) {
-			MQTTResponse resp = MQTTClient_unsubscribeMany5(m->client, r->nunsub, r->unsub, NULL);
+			MQTTResponse resp = m->paho->MQTTClient_unsubscribeMany5(m->client, r->nunsub,
+										 r->unsub, NULL);
 			r->unsub_rc = resp.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
-			MQTTResponse_free(resp);
+			m->paho->MQTTResponse_free(resp);
 		} else {
-			r->unsub_rc = MQTTClient_unsubscribeMany(m->client, r->nunsub, r->unsub);
+			r->unsub_rc = m->paho->MQTTClient_unsubscribeMany(m->client, r->nunsub,
+									  r->unsub);
 		}
 	}
 	return 0;
@@ -1141,7 +1232,7 @@ static void sync_finished(struct mqb_future *f, void *ud)
 	}
 	sync_req_free(r);
 	m->state = ST_CONNECTED;
-	if (!MQTTClient_isConnected(m->client)) {
+	if (!m->paho->MQTTClient_isConnected(m->client)) {
 		connection_lost(m, "lost while changing subscriptions");
 		return;
 	}
@@ -1152,6 +1243,8 @@ static void sync_finished(struct mqb_future *f, void *ud)
 	start_reading(m);
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
+	/* The job may have read messages while it waited for its acks. */
+	m->paho_may_hold = true;
 	drain(m);
 }
 
@@ -1294,7 +1387,7 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
 
 /* ---- publishing ---------------------------------------------------------- */
 
-static MQTTProperties *props_copy(const struct mqb_mqtt_props *p)
+static MQTTProperties *props_copy(struct mqb_mqtt *m, const struct mqb_mqtt_props *p)
 {
 	MQTTProperties *mp = mqb__calloc(1, sizeof *mp);
 	if (!mp)
@@ -1303,13 +1396,13 @@ static MQTTProperties *props_copy(const struct mqb_mqtt_props *p)
 	if (p->message_expiry) {
 		MQTTProperty e = { .identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL,
 				   .value.integer4 = p->message_expiry };
-		rc |= MQTTProperties_add(mp, &e);
+		rc |= m->paho->MQTTProperties_add(mp, &e);
 	}
 	if (p->content_type) {
 		MQTTProperty c = { .identifier = MQTTPROPERTY_CODE_CONTENT_TYPE };
 		c.value.data.data = (char *)p->content_type;
 		c.value.data.len = (int)strlen(p->content_type);
-		rc |= MQTTProperties_add(mp, &c);
+		rc |= m->paho->MQTTProperties_add(mp, &c);
 	}
 	for (const char *const *u = p->user; u && u[0] && u[1]; u += 2) {
 		MQTTProperty up = { .identifier = MQTTPROPERTY_CODE_USER_PROPERTY };
@@ -1317,10 +1410,10 @@ static MQTTProperties *props_copy(const struct mqb_mqtt_props *p)
 		up.value.data.len = (int)strlen(u[0]);
 		up.value.value.data = (char *)u[1];
 		up.value.value.len = (int)strlen(u[1]);
-		rc |= MQTTProperties_add(mp, &up);
+		rc |= m->paho->MQTTProperties_add(mp, &up);
 	}
 	if (rc) { /* Paho copies the data; -1 means out of memory */
-		MQTTProperties_free(mp);
+		m->paho->MQTTProperties_free(mp);
 		mqb__free(mp);
 		return NULL;
 	}
@@ -1369,7 +1462,8 @@ int mqb_mqtt_async_publish_props(struct mqb_core *core, const char *topic, const
 	o->len = len;
 	o->qos = qos;
 	o->retain = retain;
-	if (props && m->opt.protocol == 5 && !(o->props = props_copy(props))) {
+	o->paho = m->paho;
+	if (props && m->opt.protocol == 5 && !(o->props = props_copy(m, props))) {
 		outmsg_free(o);
 		return -ENOMEM;
 	}
@@ -1524,7 +1618,7 @@ static void leave(struct mqb_mqtt *m)
 {
 	stop_reading(m);
 	publish_status(m, "offline");
-	MQTTClient_disconnect(m->client, 0);
+	m->paho->MQTTClient_disconnect(m->client, 0);
 	m->stats.connected = false;
 	m->state = ST_STOPPED;
 	outq_fail_all(&m->queue, -ECANCELED);
@@ -1569,10 +1663,10 @@ static void mqtt_fini(struct mqb_core *core)
 		MQB_LOG_WARNING(LOG, "leaving the client to a job that did not finish");
 		return;
 	}
-	if (m->state == ST_CONNECTED && MQTTClient_isConnected(m->client))
-		MQTTClient_disconnect(m->client, 0);
+	if (m->state == ST_CONNECTED && m->paho->MQTTClient_isConnected(m->client))
+		m->paho->MQTTClient_disconnect(m->client, 0);
 	if (m->client)
-		MQTTClient_destroy(&m->client);
+		m->paho->MQTTClient_destroy(&m->client);
 	ev_timer_stop(core->loop, &m->backoff);
 	ev_timer_stop(core->loop, &m->debounce);
 	outq_fail_all(&m->queue, -ECANCELED);
@@ -1638,29 +1732,25 @@ static int check_options(const struct mqb_mqtt_options *o)
 	return bad ? -EINVAL : 0;
 }
 
-/* Paho would set OpenSSL up for every client, TLS or not, which costs
- * megabytes of resident memory; OpenSSL 1.1 and later set themselves up
- * when a TLS connection first needs them. */
-static void paho_init_once(void)
-{
-	MQTTClient_init_options init = MQTTClient_init_options_initializer;
-	init.do_openssl_init = 0;
-	MQTTClient_global_init(&init);
-}
-
 int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 {
 	MQB_ASSERT_LOOP(core);
-	static pthread_once_t paho_once = PTHREAD_ONCE_INIT;
-	pthread_once(&paho_once, paho_init_once);
 	if (client_of(core))
 		return -EEXIST;
 	if (check_options(opt))
 		return -EINVAL;
+	/* Without TLS the library without OpenSSL: 2 MiB less resident. */
+	char why[512];
+	const struct mqb_paho *paho = mqb__paho_get(opt->tls, why, sizeof why);
+	if (!paho) {
+		MQB_LOG_ERROR(LOG, "%s", why);
+		return -ELIBACC;
+	}
 	struct mqb_mqtt *m = mqb__calloc(1, sizeof *m);
 	if (!m)
 		return -ENOMEM;
 	m->core = core;
+	m->paho = paho;
 	m->opt = *opt;
 	m->fd = -1;
 	m->state = ST_BACKOFF;

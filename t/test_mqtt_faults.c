@@ -1,6 +1,8 @@
 /* MQTT under faults: a broker killed and restarted under a connected
- * client, a persistent session across a restart of the client, refused
- * credentials, TLS verification, the will when the client's process is
+ * client, a broker that stops reading, a persistent session across a
+ * restart of the client, refused credentials, TLS verification, TLS and
+ * plain clients side by side (each on its own Paho library, OpenSSL only
+ * with TLS), a missing Paho library, the will when the client's process is
  * killed, and a broker that sends topic names no broker should.
  *
  * A real mosquitto everywhere (t/broker.c) except for that last case, which
@@ -17,6 +19,10 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +33,7 @@
 #include "mqbridge/future.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
+#include "paho.h"
 
 static void nap(void)
 {
@@ -133,7 +140,7 @@ static void slurp(int *fd, char *buf, size_t cap, size_t *len)
 /* Spawn argv (argv[0] looked up in PATH) with stdin on /dev/null, default
  * signal dispositions (Paho ignores SIGPIPE for the whole process) and no
  * descriptors but 0, 1 and 2. out_fd and err_fd become its 1 and 2. */
-static pid_t spawn(const char *const argv[], int out_fd, int err_fd)
+static pid_t spawn_env(const char *const argv[], int out_fd, int err_fd, char *const envp[])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -155,7 +162,7 @@ static pid_t spawn(const char *const argv[], int out_fd, int err_fd)
 	posix_spawnattr_setsigdefault(&at, &dfl);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid = -1;
-	int rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+	int rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0)
@@ -163,14 +170,21 @@ static pid_t spawn(const char *const argv[], int out_fd, int err_fd)
 	return pid;
 }
 
-/* Run argv to completion with its output captured; a child still running
- * after timeout seconds is killed. Its exit status, or -1 if killed. */
-static int run(const char *const argv[], double timeout, struct output *o)
+static pid_t spawn(const char *const argv[], int out_fd, int err_fd)
+{
+	return spawn_env(argv, out_fd, err_fd, environ);
+}
+
+/* Run argv to completion with its output captured, with envp for its
+ * environment (NULL: ours); a child still running after timeout seconds is
+ * killed. Its exit status, or -1 if killed. */
+static int run_env(const char *const argv[], char *const envp[], double timeout,
+		   struct output *o)
 {
 	int po[2], pe[2];
 	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-	pid_t pid = spawn(argv, po[1], pe[1]);
+	pid_t pid = spawn_env(argv, po[1], pe[1], envp ? envp : environ);
 	close(po[1]);
 	close(pe[1]);
 	size_t no = 0, ne = 0;
@@ -199,6 +213,11 @@ static int run(const char *const argv[], double timeout, struct output *o)
 		nap();
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run(const char *const argv[], double timeout, struct output *o)
+{
+	return run_env(argv, NULL, timeout, o);
 }
 
 static void run_ok(const char *const argv[])
@@ -575,7 +594,10 @@ static int teardown(void **state)
 			close(fx.fake->out);
 		free(fx.fake);
 	}
+	mqb__paho_set_soname(false, NULL);
+	mqb__paho_set_soname(true, NULL);
 	for (int i = 0; i < fx.nbrokers; i++) {
+		kill(fx.brokers[i]->pid, SIGCONT); /* in case a test stopped it */
 		tu_broker_stop(fx.brokers[i]);
 		free(fx.brokers[i]);
 	}
@@ -713,6 +735,174 @@ static void qos1_publishes_while_the_broker_is_down_wait_for_it_up_to_the_queue_
 	assert_int_equal(st.queue_overflows, BURST - QUEUE_MAX);
 	for (int i = 0; i < BURST; i++)
 		mqb_future_unref(bu.f[i]);
+	passed();
+}
+
+/* ---- a broker that stops reading ------------------------------------------- */
+
+#define STALL_PAYLOAD 4096
+#define STALL_BURST 32
+#define STALL_MAX 4096 /* 16 MiB: far more than the loopback buffers take */
+
+struct stall {
+	struct client *c;
+	char topic[96];
+	char payload[STALL_PAYLOAD];
+	int n; /* published so far */
+	int rc;
+	struct mqb_future *f[STALL_MAX];
+	struct mqb_mqtt_stats st; /* after the last burst */
+};
+
+static void stall_burst(void *arg)
+{
+	struct stall *s = arg;
+	for (int i = 0; i < STALL_BURST && s->n < STALL_MAX; i++) {
+		s->rc = mqb_mqtt_async_publish(s->c->t.core, s->topic, s->payload, sizeof s->payload,
+					       1, false, &s->f[s->n]);
+		if (s->rc)
+			return;
+		s->n++;
+	}
+	s->rc = mqb_mqtt_async_stats(s->c->t.core, &s->st);
+}
+
+/* Paho writes synchronously: a publish into a full socket would block the
+ * loop until the connection dies. The client must hold messages back
+ * instead, and send them once the broker reads again. */
+static void a_broker_that_stops_reading_gets_publishes_held_back_and_the_loop_keeps_running(
+	void **s)
+{
+	struct tu_broker *b = broker_new(NULL);
+	struct client *c = client_new("stall", b->port);
+	c->opt.keepalive = 60;        /* the stall must not end the connection */
+	c->opt.max_inflight = 65535;  /* held back for the socket, not for acks */
+	c->opt.outbound_queue_max = STALL_MAX;
+	client_start(c);
+	wait_connected(c);
+	struct stall *st = calloc(1, sizeof *st);
+	assert_non_null(st);
+	st->c = c;
+	snprintf(st->topic, sizeof st->topic, "%s/stall", c->base);
+	memset(st->payload, 'p', sizeof st->payload);
+
+	assert_int_equal(kill(b->pid, SIGSTOP), 0);
+	do {
+		double t0 = tu_now();
+		tu_on_loop(&c->t, stall_burst, st); /* fails the test if the loop hangs */
+		assert_int_equal(st->rc, 0);
+		if (tu_now() - t0 > 2.0)
+			fail_msg("%d publishes held the loop for %.1f s", STALL_BURST, tu_now() - t0);
+	} while (st->st.queued == 0 && st->n < STALL_MAX);
+	if (st->st.queued == 0)
+		fail_msg("%d publishes of %d bytes to a stopped broker, none held back", st->n,
+			 STALL_PAYLOAD);
+	unsigned held = st->st.queued;
+	assert_true(stats_of(c).connected); /* the loop still answers */
+
+	assert_int_equal(kill(b->pid, SIGCONT), 0);
+	/* Each one is acknowledged by the broker, held back or not. */
+	for (int i = 0; i < st->n; i++) {
+		assert_int_equal(mqb_future_result(st->f[i], TU_TIMEOUT, NULL), 0);
+		mqb_future_unref(st->f[i]);
+	}
+	struct mqb_mqtt_stats after = stats_of(c);
+	assert_int_equal(after.queued, 0);
+	assert_int_equal(after.publish_failures, 0);
+	assert_true(after.connected);
+	assert_int_equal(after.reconnects, 0);
+	print_message("%d publishes of %d bytes to a stopped broker, %u held back\n", st->n,
+		      STALL_PAYLOAD, held);
+	free(st);
+	passed();
+}
+
+/* A publish larger than the socket's buffer makes Paho wait inside, in
+ * 100 ms turns of its own cycle, which reads what has arrived once the write
+ * is done: a message read then is in Paho, and the socket no longer shows it. */
+#define BIG_PAYLOAD (8 << 20)
+
+struct big {
+	struct client *c;
+	int port;
+	char echo[96], topic[96];
+	char *payload;
+	int rc_small, rc_big;
+	int want, waiting; /* bytes the PUBACK and the echo take; in the socket before the big one */
+	double took;
+	struct mqb_future *f;
+};
+
+/* The client's socket to the broker on port (it has no other connection). */
+static int socket_to(int port)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_in a;
+		socklen_t len = sizeof a;
+		if (getpeername(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
+		    ntohs(a.sin_port) == port)
+			return fd;
+	}
+	return -1;
+}
+
+static void publish_small_then_big(void *arg)
+{
+	struct big *b = arg;
+	b->rc_small = mqb_mqtt_async_publish(b->c->t.core, b->echo, "e", 1, 1, false, NULL);
+	/* On the loop, so that the loop does not read them: wait until the
+	 * broker's PUBACK and the echo are both in the socket. */
+	int fd = socket_to(b->port);
+	b->want = 4 + 2 + 2 + (int)strlen(b->echo) + 2 + 1;
+	double end = tu_now() + TU_TIMEOUT;
+	while (fd >= 0 && ioctl(fd, FIONREAD, &b->waiting) == 0 && b->waiting < b->want &&
+	       tu_now() < end)
+		nap();
+	if (b->waiting < b->want)
+		return;
+	double t0 = tu_now();
+	b->rc_big = mqb_mqtt_async_publish(b->c->t.core, b->topic, b->payload, BIG_PAYLOAD, 0,
+					   false, &b->f);
+	b->took = tu_now() - t0;
+}
+
+static void a_message_read_while_a_large_publish_waited_inside_paho_is_not_held_up(void **s)
+{
+	struct tu_broker *b = broker_new(NULL);
+	struct client *c = client_new("big", b->port);
+	struct big *big = calloc(1, sizeof *big);
+	assert_non_null(big);
+	big->c = c;
+	big->port = b->port;
+	snprintf(big->echo, sizeof big->echo, "%s/echo", c->base);
+	snprintf(big->topic, sizeof big->topic, "%s/big", c->base);
+	assert_non_null(big->payload = malloc(BIG_PAYLOAD));
+	memset(big->payload, 'b', BIG_PAYLOAD);
+	c->filter = big->echo;
+	c->opt.max_payload = 2 * BIG_PAYLOAD;
+	c->opt.keepalive = 60; /* the keepalive tick, 15 s away, must not be what reads it */
+	client_start(c);
+	wait_connected(c);
+
+	/* The echo of the small one comes back while the big one is written. */
+	tu_on_loop(&c->t, publish_small_then_big, big);
+	assert_int_equal(big->rc_small, 0);
+	if (big->waiting < big->want)
+		fail_msg("the PUBACK and the echo never reached the socket (%d of %d bytes)",
+			 big->waiting, big->want);
+	assert_int_equal(big->rc_big, 0);
+	double t0 = tu_now();
+	WAIT_FOR(received(c) == 1, 2.0);
+	print_message("the big publish took %.3f s, the echo came %.3f s after it\n", big->took,
+		      tu_now() - t0);
+	if (big->took < 0.1)
+		fail_msg("the big publish did not wait inside Paho (%.3f s): nothing was tested",
+			 big->took);
+	assert_string_equal(c->payload[0], "e");
+	assert_int_equal(mqb_future_result(big->f, TU_TIMEOUT, NULL), 0);
+	mqb_future_unref(big->f);
+	free(big->payload);
+	free(big);
 	passed();
 }
 
@@ -932,6 +1122,174 @@ static void tls_checks_the_host_name_unless_tls_insecure_is_set(void **s)
 	passed();
 }
 
+/* ---- TLS and plain clients: a Paho library each ------------------------------ */
+
+static bool mapped(const char *needle)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void a_tls_client_and_a_plain_client_work_side_by_side_on_their_own_libraries(void **s)
+{
+	make_cert("ca", NULL, NULL);
+	make_cert("server", "ca", "DNS:localhost,IP:127.0.0.1");
+	struct tu_broker *tb = tls_broker("server");
+	struct tu_broker *pb = broker_new(NULL);
+	char ca[128], techo[96], pecho[96];
+	struct client *t = tls_client("side-tls", tb->port, "ca", ca, sizeof ca);
+	struct client *p = client_new("side-plain", pb->port);
+	snprintf(techo, sizeof techo, "%s/echo", t->base);
+	snprintf(pecho, sizeof pecho, "%s/echo", p->base);
+	t->filter = techo;
+	p->filter = pecho;
+	client_start(t);
+	client_start(p);
+	wait_connected(t);
+	wait_connected(p);
+	/* Interleaved, so that each library's state is used while the other's
+	 * client is busy too. */
+	const char *const words[] = { "one", "two", "three" };
+	for (int i = 0; i < 3; i++) {
+		publish_acked(t, techo, words[i]);
+		publish_acked(p, pecho, words[i]);
+	}
+	WAIT_FOR(received(t) == 3 && received(p) == 3, TU_TIMEOUT);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(t->payload[i], words[i]);
+		assert_string_equal(p->payload[i], words[i]);
+	}
+	assert_true(stats_of(t).connected && stats_of(p).connected);
+	/* "libpaho-mqtt3c.so" is no part of "libpaho-mqtt3cs.so": both are here. */
+	assert_true(mapped("libpaho-mqtt3c.so"));
+	assert_true(mapped("libpaho-mqtt3cs.so"));
+	client_stop(t);
+	/* The plain one goes on alone. */
+	publish_acked(p, pecho, "four");
+	WAIT_FOR(received(p) == 4, TU_TIMEOUT);
+	passed();
+}
+
+/* A copy of this program started with this variable set to a broker's port
+ * runs plain_child() instead of the tests: a plain client, alone in a fresh
+ * process, reports what it has mapped once connected. */
+#define PLAIN_CHILD_ENV "MQB_TEST_PLAIN_CHILD_PORT"
+#define PLAIN_CHILD_OK 100
+
+static int plain_child_check(void *ud, void *arg, void **result)
+{
+	static const char *const unwanted[] = { "libpaho-mqtt3cs.so", "libssl.so", "libcrypto.so" };
+	int code = PLAIN_CHILD_OK;
+	bool plain = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f)) {
+		plain |= strstr(line, "libpaho-mqtt3c.so") != NULL;
+		for (int i = 0; i < 3; i++) {
+			if (strstr(line, unwanted[i])) {
+				fprintf(stderr, "mapped: %s", line);
+				code = PLAIN_CHILD_OK + 1 + i;
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!plain) {
+		fprintf(stderr, "libpaho-mqtt3c is not mapped\n");
+		code = PLAIN_CHILD_OK + 10;
+	}
+	mqb_core_async_stop(ud, code);
+	return 0;
+}
+
+/* Nothing of cmocka's here: this runs before main, in the child only. */
+__attribute__((constructor)) static void plain_child(void)
+{
+	const char *port = getenv(PLAIN_CHILD_ENV);
+	if (!port)
+		return;
+	alarm(30); /* never outlive the test */
+	mqb_log_set_level(MQB_LOG_WARNING);
+	struct mqb_core *core;
+	if (mqb_core_new(NULL, &core) != 0)
+		_exit(10);
+	char id[64];
+	snprintf(id, sizeof id, "mqbtest-plain-%ld", (long)getpid());
+	struct mqb_mqtt_options opt;
+	mqb_mqtt_options_init(&opt);
+	opt.host = "127.0.0.1";
+	opt.port = atoi(port);
+	opt.client_id = id;
+	opt.reconnect_min = 0.05;
+	opt.reconnect_max = 0.5;
+	if (mqb_mqtt_new(core, &opt) != 0)
+		_exit(11);
+	if (mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(plain_child_check, core)) != 0)
+		_exit(12);
+	_exit(mqb_core_run(core));
+}
+
+static void a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_library(void **s)
+{
+	struct tu_broker *b = broker_new(NULL);
+	char var[64];
+	snprintf(var, sizeof var, "%s=%d", PLAIN_CHILD_ENV, b->port);
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **envp = calloc(n + 2, sizeof *envp);
+	assert_non_null(envp);
+	memcpy(envp, environ, n * sizeof *envp);
+	envp[n] = var;
+	const char *argv[] = { "/proc/self/exe", NULL };
+	struct output o;
+	int st = run_env(argv, envp, TU_TIMEOUT, &o);
+	free(envp);
+	if (st != PLAIN_CHILD_OK)
+		fail_msg("the child exited with %d (%d: connected, nothing unwanted mapped): %s%s", st,
+			 PLAIN_CHILD_OK, o.out, o.err);
+	passed();
+}
+
+static void a_missing_paho_library_fails_mqb_mqtt_new_with_the_reason_in_words(void **s)
+{
+	struct client *c = client_new("nolib", tu_free_port());
+	c->opt.tls = true;
+	struct mqb_core_options copt;
+	mqb_core_options_init(&copt);
+	tu_loop_start(&c->t, &copt);
+	c->running = true;
+
+	mqb__paho_set_soname(true, "libmqbtest-no-such-paho.so.1");
+	tu_on_loop(&c->t, attach, c);
+	assert_int_equal(c->new_rc, -ELIBACC);
+	if (log_count("cannot load libmqbtest-no-such-paho.so.1: ", "Debian: libpaho-mqtt1.3") != 1)
+		fail_msg("no log line names the library, why it failed and the package");
+
+	/* A library that is there but is not Paho. */
+	mqb__paho_set_soname(true, "libc.so.6");
+	tu_on_loop(&c->t, attach, c);
+	assert_int_equal(c->new_rc, -ELIBACC);
+	if (log_count("cannot load libc.so.6: it has no MQTTClient_", "libpaho-mqtt1.3") != 1)
+		fail_msg("no log line says libc.so.6 lacks Paho's functions");
+
+	/* Failures are not remembered: the right library loads again. */
+	mqb__paho_set_soname(true, NULL);
+	char err[256] = "";
+	const struct mqb_paho *p = mqb__paho_get(true, err, sizeof err);
+	if (!p)
+		fail_msg("%s", err);
+	assert_string_equal(p->soname, "libpaho-mqtt3cs.so.1");
+	assert_ptr_equal(mqb__paho_get(true, err, sizeof err), p); /* loaded once */
+	passed();
+}
+
 /* ---- the will --------------------------------------------------------------- */
 
 static int tell_parent(void *ud, void *arg, void **result)
@@ -1042,11 +1400,16 @@ static void invalid_topic_names_from_the_broker_are_dropped_counted_and_survived
 static const struct CMUnitTest tests[] = {
 	TEST(a_restarted_broker_gets_the_subscriptions_and_the_birth_again),
 	TEST(qos1_publishes_while_the_broker_is_down_wait_for_it_up_to_the_queue_limit),
+	TEST(a_broker_that_stops_reading_gets_publishes_held_back_and_the_loop_keeps_running),
+	TEST(a_message_read_while_a_large_publish_waited_inside_paho_is_not_held_up),
 	TEST(a_persistent_session_keeps_the_messages_sent_while_the_client_was_away),
 	TEST(wrong_credentials_are_refused_logged_and_retried_with_back_off),
 	TEST(tls_connects_when_the_server_certificate_checks_out_against_the_ca),
 	TEST(tls_refuses_a_server_whose_certificate_an_unrelated_ca_signed),
 	TEST(tls_checks_the_host_name_unless_tls_insecure_is_set),
+	TEST(a_tls_client_and_a_plain_client_work_side_by_side_on_their_own_libraries),
+	TEST(a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_library),
+	TEST(a_missing_paho_library_fails_mqb_mqtt_new_with_the_reason_in_words),
 	TEST(a_killed_process_leaves_its_will_offline_retained_on_the_status_topic),
 	TEST(invalid_topic_names_from_the_broker_are_dropped_counted_and_survived),
 };
