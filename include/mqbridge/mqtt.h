@@ -72,7 +72,9 @@ void mqb_mqtt_options_init(struct mqb_mqtt_options *opt);
  * the loop runs; reconnects with capped exponential back-off and jitter
  * until the core stops. On stop it publishes "offline" on <base>/status
  * and disconnects. The options' strings are copied. -EINVAL (bad options:
- * the log says which), -EEXIST (core has one), -ENOMEM. Thread: loop. */
+ * the log says which), -EEXIST (core has one), -ELIBACC (Paho's library,
+ * libpaho-mqtt3c or with TLS libpaho-mqtt3cs, cannot be loaded: the log
+ * says why), -ENOMEM. Thread: loop. */
 int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt);
 
 /* A subscription handle: owned by the client, valid until unsubscribed. */
