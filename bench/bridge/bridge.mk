@@ -4,8 +4,8 @@
 #
 # e2e_load feeds the sensors and counts their states (libmosquitto, found by
 # configure for the tests); fwd_ref is bench/hosting/fwd_ref.c, linked with
-# --as-needed so that only libpaho-mqtt3a, not the daemon's libpaho-mqtt3cs
-# from $(LIBS), is loaded beside it. Knobs (REPS, RATE, CG_N, OUT, ...) come
+# libpaho-mqtt3a and --as-needed, so nothing else of $(LIBS) is loaded beside
+# it. Knobs (REPS, RATE, CG_N, OUT, ...) come
 # from the environment: `REPS=5 make bench-bridge`; about 5 minutes.
 EXTRA_PROGRAMS += bench/bridge/e2e_load bench/bridge/fwd_ref
 bench_bridge_e2e_load_SOURCES = bench/bridge/e2e_load.c
