@@ -204,6 +204,9 @@ static void availability_and_attributes_are_templates_too(void **state)
 	       "40");
 	expect(&t, BASE "sensor/plug_watts/availability", "online");
 	expect(&t, BASE "sensor/plug_watts/state", "40");
+	/* the bridge sends the attributes after the state */
+	expect(&t, BASE "sensor/plug_watts/attributes",
+	       "{\"doubled\":80,\"label\":\"PLUG\",\"phases\":[1,2]}");
 	json_t *a = last_json(&t, BASE "sensor/plug_watts/attributes");
 	assert_int_equal(json_integer_value(json_object_get(a, "doubled")), 80);
 	expect_attr(a, "label", "PLUG");
@@ -460,6 +463,8 @@ static void legacy_sensors_and_delay_on(void **state)
 	      "        delay_on: 2\n");
 	source(&t, "zigbee/door", "closed", BASE "sensor/door_contact/state", "closed");
 	expect(&t, BASE "sensor/door_text/state", "CLOSED");
+	/* the bridge sends the attributes after the state */
+	expect(&t, BASE "sensor/door_text/attributes", "{\"icon\":\"mdi:door\",\"raw\":\"closed\"}");
 	json_t *a = last_json(&t, BASE "sensor/door_text/attributes");
 	expect_attr(a, "icon", "mdi:door");
 	expect_attr(a, "raw", "closed");
