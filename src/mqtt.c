@@ -686,34 +686,63 @@ static int broker_port(const struct mqb_mqtt *m)
 	return m->opt.port ? m->opt.port : m->opt.tls ? 8883 : 1883;
 }
 
+/* The inodes of the TCP sockets whose peer is port, from the kernel's
+ * tables (IPv4 and IPv6). */
+static size_t peer_inodes(int port, unsigned long *out, size_t max)
+{
+	static const char *const tables[] = {"/proc/self/net/tcp", "/proc/self/net/tcp6"};
+	size_t n = 0;
+	for (size_t t = 0; t < 2; t++) {
+		FILE *f = fopen(tables[t], "re");
+		if (!f)
+			continue;
+		char line[512];
+		while (n < max && fgets(line, sizeof line, f)) {
+			unsigned rport;
+			unsigned long inode;
+			/* sl local rem:port st tx:rx tr:when retrnsmt uid timeout inode */
+			if (sscanf(line, "%*s %*s %*[0-9A-Fa-f]:%x %*s %*s %*s %*s %*s %*s %lu", &rport,
+				   &inode) == 2 &&
+			    (int)rport == port && inode)
+				out[n++] = inode;
+		}
+		fclose(f);
+	}
+	return n;
+}
+
 /* Paho has no option for TCP_NODELAY and does not expose its socket: find
- * the connected socket to the broker's port that was not there before. */
+ * the connected socket to the broker's port that was not there before.
+ * Nothing here touches a descriptor (another pool thread may be creating or
+ * closing one right now, a command's pipe): the kernel's TCP table gives
+ * the inodes of sockets connected to the port, /proc/self/fd's link names
+ * ("socket:[inode]") which of our descriptors they are. */
 static void list_sockets(int port, int *out, int *n, int max)
 {
 	*n = 0;
+	unsigned long inodes[256];
+	size_t ni = peer_inodes(port, inodes, 256);
+	if (!ni)
+		return;
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
 		return;
 	struct dirent *e;
 	while ((e = readdir(d)) && *n < max) {
 		int fd = atoi(e->d_name);
-		struct sockaddr_storage a;
-		socklen_t len = sizeof a;
-		/* The link's name says "socket:[inode]" without touching the
-		 * descriptor itself, which another pool thread may be creating
-		 * or closing right now (a command's pipe): only sockets are
-		 * asked for their peer. */
-		char link[32];
+		char link[64];
 		ssize_t ln = e->d_name[0] == '.' || fd == dirfd(d)
 				     ? -1
 				     : readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
-		if (ln < 8 || memcmp(link, "socket:[", 8) != 0 ||
-		    getpeername(fd, (struct sockaddr *)&a, &len))
+		if (ln < 9 || memcmp(link, "socket:[", 8) != 0)
 			continue;
-		int p = a.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&a)->sin_port)
-			: a.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&a)->sin6_port) : -1;
-		if (p == port)
-			out[(*n)++] = fd;
+		link[ln] = '\0';
+		unsigned long inode = strtoul(link + 8, NULL, 10);
+		for (size_t i = 0; i < ni; i++)
+			if (inodes[i] == inode) {
+				out[(*n)++] = fd;
+				break;
+			}
 	}
 	closedir(d);
 }
