@@ -578,6 +578,26 @@ static int render(struct ent *x, const char *option, const struct mqb_template *
 	return rc;
 }
 
+
+/* What a number (min, max, step, mode) or a select (options) offers, the
+ * same in its attributes and in its discovery payload. Nonzero on ENOMEM. */
+static int range_and_options(json_t *o, const struct ent *x)
+{
+	const struct conf *c = x->c;
+	int rc = 0;
+	if (x->dom == D_NUMBER) {
+		rc |= json_object_set_new(o, "min", json_real(c->min));
+		rc |= json_object_set_new(o, "max", json_real(c->max));
+		rc |= json_object_set_new(o, "step", json_real(c->step));
+		rc |= json_object_set_new(o, "mode", json_string(c->mode));
+		return rc;
+	}
+	json_t *opts = json_array();
+	for (size_t i = 0; opts && i < x->noptions; i++)
+		rc |= json_array_append_new(opts, json_string(x->options[i]));
+	return rc | json_object_set_new(o, "options", opts);
+}
+
 /* The attributes this entity shows: the device's JSON attributes, then
  * the domain's own (which win). NULL for none (most sensors: an empty
  * object costs 200 bytes an entity); *nomem on ENOMEM. */
@@ -618,18 +638,9 @@ static json_t *attributes(struct ent *x, bool *nomem)
 			rc |= json_object_set_new(a, "current_position", json_integer(x->position));
 		break;
 	case D_NUMBER:
-		rc |= json_object_set_new(a, "min", json_real(c->min));
-		rc |= json_object_set_new(a, "max", json_real(c->max));
-		rc |= json_object_set_new(a, "step", json_real(c->step));
-		rc |= json_object_set_new(a, "mode", json_string(c->mode));
+	case D_SELECT:
+		rc |= range_and_options(a, x);
 		break;
-	case D_SELECT: {
-		json_t *o = json_array();
-		for (size_t i = 0; o && i < x->noptions; i++)
-			rc |= json_array_append_new(o, json_string(x->options[i]));
-		rc |= json_object_set_new(a, "options", o);
-		break;
-	}
 	default:
 		break;
 	}
@@ -1482,18 +1493,9 @@ static json_t *discovery(struct ent *x)
 			rc |= json_object_set_new(d, "payload_stop", json_null());
 		break;
 	case D_NUMBER:
-		rc |= json_object_set_new(d, "min", json_real(c->min));
-		rc |= json_object_set_new(d, "max", json_real(c->max));
-		rc |= json_object_set_new(d, "step", json_real(c->step));
-		rc |= json_object_set_new(d, "mode", json_string(c->mode));
+	case D_SELECT:
+		rc |= range_and_options(d, x);
 		break;
-	case D_SELECT: {
-		json_t *o = json_array();
-		for (size_t i = 0; o && i < x->noptions; i++)
-			rc |= json_array_append_new(o, json_string(x->options[i]));
-		rc |= json_object_set_new(d, "options", o);
-		break;
-	}
 	default:
 		break;
 	}
