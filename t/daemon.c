@@ -292,6 +292,30 @@ long td_wait(struct td *t, const char *topic, const char *payload, double timeou
 	return td_wait_after(t, 0, topic, payload, timeout);
 }
 
+long td_expect_after(struct td *t, long since, const char *topic, const char *payload)
+{
+	long i = td_wait_after(t, since, topic, payload, TU_TIMEOUT);
+	if (i < 0) {
+		td_dump(t);
+		const char *last = td_last(t, topic);
+		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
+			 last ? last : "(none)");
+	}
+	return i;
+}
+
+long td_expect(struct td *t, const char *topic, const char *payload)
+{
+	return td_expect_after(t, 0, topic, payload);
+}
+
+long td_device(struct td *t, const char *topic, const char *payload)
+{
+	long n = td_count(t);
+	td_pub(t, topic, payload, false);
+	return td_expect_after(t, n, topic, payload);
+}
+
 size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix)
 {
 	size_t n = 0, lp = strlen(prefix), ls = strlen(suffix);

@@ -58,6 +58,13 @@ long td_wait(struct td *t, const char *topic, const char *payload, double timeou
 /* Wait for a payload on topic received after index since. */
 long td_wait_after(struct td *t, long since, const char *topic, const char *payload,
 		   double timeout);
+/* td_wait_after, failing the test with both logs when nothing comes;
+ * td_expect waits from the start. They return the message's index. */
+long td_expect_after(struct td *t, long since, const char *topic, const char *payload);
+long td_expect(struct td *t, const char *topic, const char *payload);
+/* Publish as a device and wait until the watcher has seen it come back
+ * from the broker, so what follows is ordered after it. */
+long td_device(struct td *t, const char *topic, const char *payload);
 /* Messages seen so far (an index to pass to td_wait_after). */
 long td_count(struct td *t);
 /* Messages from index since whose topic starts with prefix and ends with

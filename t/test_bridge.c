@@ -65,15 +65,6 @@ static void assert_key(const json_t *j, const char *key, const char *want)
 			 json_is_string(v) ? json_string_value(v) : "(not a string)");
 }
 
-static void wait_for(struct td *t, const char *topic, const char *payload)
-{
-	if (td_wait(t, topic, payload, TU_TIMEOUT) < 0) {
-		td_dump(t);
-		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
-			 td_last(t, topic) ? td_last(t, topic) : "(none)");
-	}
-}
-
 /* A command topic is subscribed a moment after an entity added late is
  * announced: wait for the broker to have it. */
 static void wait_subscribed(const char *topic)
@@ -88,7 +79,7 @@ static void switch_discovery_and_state(void **state)
 {
 	(void)state;
 	start(&T, HEAD "switch: [{platform: testing, name: Garden pump, state: 'off', icon: 'mdi:pump'}]\n");
-	wait_for(&T, "mqbridge/tb/status", "online");
+	td_expect(&T, "mqbridge/tb/status", "online");
 	json_t *d = discovery(&T, "switch", "garden_pump");
 	assert_key(d, "name", "Garden pump");
 	assert_key(d, "unique_id", "tb_garden_pump");
@@ -113,8 +104,8 @@ static void switch_discovery_and_state(void **state)
 	assert_key(dev, "name", "Test bridge");
 	assert_non_null(json_object_get(dev, "sw_version"));
 	json_decref(d);
-	wait_for(&T, "mqbridge/tb/switch/garden_pump/state", "off");
-	wait_for(&T, "mqbridge/tb/switch/garden_pump/availability", "online");
+	td_expect(&T, "mqbridge/tb/switch/garden_pump/state", "off");
+	td_expect(&T, "mqbridge/tb/switch/garden_pump/availability", "online");
 
 	/* a command goes through switch.turn_on to the entity and back out */
 	long n = td_count(&T);
@@ -134,7 +125,7 @@ static void switch_discovery_and_state(void **state)
 
 	/* a clean stop leaves "offline" retained */
 	assert_int_equal(td_stop(&T), 0);
-	wait_for(&T, "mqbridge/tb/status", "offline");
+	td_expect(&T, "mqbridge/tb/status", "offline");
 	td_fini(&T);
 	T_live = false;
 }
@@ -162,16 +153,16 @@ static void every_domain(void **state)
 	/* a numeric sensor is never handed "unknown" as a value */
 	assert_non_null(strstr(json_string_value(json_object_get(d, "value_template")), "None"));
 	json_decref(d);
-	wait_for(&T, "mqbridge/tb/sensor/outside_temperature/state", "21.5");
-	wait_for(&T, "mqbridge/tb/sensor/outside_temperature/attributes", "{\"source\":\"roof\"}");
-	wait_for(&T, "mqbridge/tb/sensor/gone/state", "unavailable");
-	wait_for(&T, "mqbridge/tb/sensor/gone/availability", "offline");
+	td_expect(&T, "mqbridge/tb/sensor/outside_temperature/state", "21.5");
+	td_expect(&T, "mqbridge/tb/sensor/outside_temperature/attributes", "{\"source\":\"roof\"}");
+	td_expect(&T, "mqbridge/tb/sensor/gone/state", "unavailable");
+	td_expect(&T, "mqbridge/tb/sensor/gone/availability", "offline");
 
 	d = discovery(&T, "binary_sensor", "door");
 	assert_key(d, "payload_on", "on");
 	assert_key(d, "payload_off", "off");
 	json_decref(d);
-	wait_for(&T, "mqbridge/tb/binary_sensor/door/state", "on");
+	td_expect(&T, "mqbridge/tb/binary_sensor/door/state", "on");
 
 	d = discovery(&T, "light", "desk");
 	assert_key(d, "command_topic", "mqbridge/tb/light/desk/set");
@@ -184,8 +175,8 @@ static void every_domain(void **state)
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/light/desk/set");
 	td_pub(&T, "mqbridge/tb/light/desk/set", "{\"state\": \"ON\", \"brightness\": 128}", false);
-	wait_for(&T, "mqbridge/tb/light/desk/state", "on");
-	wait_for(&T, "mqbridge/tb/light/desk/attributes", "{\"brightness\":128}");
+	td_expect(&T, "mqbridge/tb/light/desk/state", "on");
+	td_expect(&T, "mqbridge/tb/light/desk/attributes", "{\"brightness\":128}");
 
 	d = discovery(&T, "cover", "garage_door");
 	assert_key(d, "payload_open", "OPEN");
@@ -195,7 +186,7 @@ static void every_domain(void **state)
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/cover/garage_door/set");
 	td_pub(&T, "mqbridge/tb/cover/garage_door/set", "OPEN", false);
-	wait_for(&T, "mqbridge/tb/cover/garage_door/state", "open");
+	td_expect(&T, "mqbridge/tb/cover/garage_door/state", "open");
 
 	d = discovery(&T, "button", "reboot");
 	assert_key(d, "state_topic", NULL);
@@ -207,17 +198,17 @@ static void every_domain(void **state)
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/number/target/set");
 	td_pub(&T, "mqbridge/tb/number/target/set", "22.5", false);
-	wait_for(&T, "mqbridge/tb/number/target/state", "22.5");
+	td_expect(&T, "mqbridge/tb/number/target/state", "22.5");
 
 	d = discovery(&T, "select", "mode");
 	assert_int_equal(json_array_size(json_object_get(d, "options")), 3);
 	json_decref(d);
 	wait_subscribed("mqbridge/tb/select/mode/set");
 	td_pub(&T, "mqbridge/tb/select/mode/set", "mid", false);
-	wait_for(&T, "mqbridge/tb/select/mode/state", "mid");
+	td_expect(&T, "mqbridge/tb/select/mode/state", "mid");
 
 	/* the bridge's own diagnostic sensor */
-	wait_for(&T, "mqbridge/tb/sensor/tb_bridge/state", "connected");
+	td_expect(&T, "mqbridge/tb/sensor/tb_bridge/state", "connected");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
 	T_live = false;
@@ -229,8 +220,8 @@ static void reannounce(void **state)
 	(void)state;
 	start(&T, HEAD "sensor: [{platform: testing, name: Level, state: '7'}]\n");
 	const char *cfg = "homeassistant/sensor/tb/level/config";
-	wait_for(&T, cfg, NULL);
-	wait_for(&T, "mqbridge/tb/sensor/level/state", "7");
+	td_expect(&T, cfg, NULL);
+	td_expect(&T, "mqbridge/tb/sensor/level/state", "7");
 
 	/* Home Assistant restarted: everything again */
 	long n = td_count(&T);
@@ -268,7 +259,7 @@ static void polled_and_statestream(void **state)
 	      "sensor: [{platform: testing, name: Ticks, scan_interval: 0.05,\n"
 	      "          unit_of_measurement: x}]\n"
 	      "mqtt_statestream: {base_topic: homestate, publish_attributes: true}\n");
-	wait_for(&T, "mqbridge/tb/status", "online");
+	td_expect(&T, "mqbridge/tb/status", "online");
 	/* once connected, every tick goes out on both topics */
 	long n = td_count(&T);
 	long i = td_wait_after(&T, n, "homestate/sensor/ticks/state", NULL, TU_TIMEOUT);
@@ -277,7 +268,7 @@ static void polled_and_statestream(void **state)
 	snprintf(next, sizeof next, "%d", atoi(td_last(&T, "homestate/sensor/ticks/state")) + 2);
 	assert_true(td_wait_after(&T, i, "homestate/sensor/ticks/state", next, TU_TIMEOUT) >= 0);
 	assert_true(td_wait_after(&T, n, "mqbridge/tb/sensor/ticks/state", next, TU_TIMEOUT) >= 0);
-	wait_for(&T, "homestate/sensor/ticks/unit_of_measurement", "\"x\"");
+	td_expect(&T, "homestate/sensor/ticks/unit_of_measurement", "\"x\"");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
 	T_live = false;
@@ -293,8 +284,8 @@ static void blocking_updates(void **state)
 	      "sensor:\n"
 	      "  - {platform: testing, name: Slow a, scan_interval: 0.05, blocking_poll: 0.12}\n"
 	      "  - {platform: testing, name: Slow b, scan_interval: 0.05, blocking_poll: 0.12}\n");
-	wait_for(&T, "mqbridge/tb/sensor/slow_a/state", "3");
-	wait_for(&T, "mqbridge/tb/sensor/slow_b/state", "3");
+	td_expect(&T, "mqbridge/tb/sensor/slow_a/state", "3");
+	td_expect(&T, "mqbridge/tb/sensor/slow_b/state", "3");
 	assert_true(td_log_wait(&T, "took longer than the scheduled update interval", TU_TIMEOUT));
 	/* never two at once */
 	assert_string_equal(td_last(&T, "mqbridge/tb/sensor/slow_a/attributes"),
@@ -310,10 +301,10 @@ static void blocking_setup(void **state)
 {
 	(void)state;
 	start(&T, HEAD "number: [{platform: testing, name: Level, state: '4'}]\n");
-	wait_for(&T, "mqbridge/tb/number/level/state", "4");
+	td_expect(&T, "mqbridge/tb/number/level/state", "4");
 	wait_subscribed("mqbridge/tb/number/level/set");
 	td_pub(&T, "mqbridge/tb/number/level/set", "5", false);
-	wait_for(&T, "mqbridge/tb/number/level/state", "5");
+	td_expect(&T, "mqbridge/tb/number/level/state", "5");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
 	T_live = false;
@@ -374,7 +365,7 @@ static void mqtt_publish_service(void **state)
 	      "            data: {topic: \"bad/+/topic\", payload: x}\n");
 	wait_subscribed("mqbridge/tb/switch/relay/set");
 	td_pub(&T, "mqbridge/tb/switch/relay/set", "ON", false);
-	wait_for(&T, "dev/relay/set", "ON");
+	td_expect(&T, "dev/relay/set", "ON");
 	long n = td_count(&T);
 	td_pub(&T, "mqbridge/tb/switch/relay/set", "OFF", false);
 	assert_true(td_wait_after(&T, n, "dev/relay/set", "0", TU_TIMEOUT) >= 0);

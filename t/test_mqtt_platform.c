@@ -223,32 +223,6 @@ static void stop(struct td *t)
 	end(t);
 }
 
-/* Wait for payload on topic after index since; fail with the logs. */
-static long expect_after(struct td *t, long since, const char *topic, const char *payload)
-{
-	long i = td_wait_after(t, since, topic, payload, TU_TIMEOUT);
-	if (i < 0) {
-		td_dump(t);
-		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
-			 td_last(t, topic) ? td_last(t, topic) : "(none)");
-	}
-	return i;
-}
-
-static long expect(struct td *t, const char *topic, const char *payload)
-{
-	return expect_after(t, 0, topic, payload);
-}
-
-/* Publish from a device and wait until the watcher has seen it come back
- * from the broker, so what follows is ordered after it. */
-static long device(struct td *t, const char *topic, const char *payload)
-{
-	long n = td_count(t);
-	td_pub(t, topic, payload, false);
-	return expect_after(t, n, topic, payload);
-}
-
 /* How often needle occurs in the daemon's log. */
 static int log_count(struct td *t, const char *needle)
 {
@@ -275,7 +249,7 @@ static json_t *discovery(struct td *t, const char *component, const char *object
 {
 	char topic[256];
 	snprintf(topic, sizeof topic, "homeassistant/%s/tm/%s/config", component, object_id);
-	expect(t, topic, NULL);
+	td_expect(t, topic, NULL);
 	json_error_t e;
 	json_t *j = json_loads(td_last(t, topic), 0, &e);
 	if (!j)
@@ -389,7 +363,7 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 	      "    state_topic: tele/living/SENSOR\n"
 	      "    value_template: \"{{ value_json.AM2301.Humidity }}\"\n"
 	      "    json_attributes_topic: tele/living/SENSOR\n");
-	expect(&t, BASE "sensor/plug_power/state", "unknown");
+	td_expect(&t, BASE "sensor/plug_power/state", "unknown");
 	json_t *d = discovery(&t, "sensor", "plug_power");
 	assert_string_equal(json_string_value(json_object_get(d, "unit_of_measurement")), "W");
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "power");
@@ -399,13 +373,13 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 	assert_int_equal(json_integer_value(json_object_get(d, "suggested_display_precision")), 1);
 	json_decref(d);
 
-	long n = device(&t, "tele/plug/SENSOR",
+	long n = td_device(&t, "tele/plug/SENSOR",
 			"{\"Time\":\"2024-05-01T12:00:00\",\"ENERGY\":{\"TotalStartTime\":"
 			"\"2023-11-04T09:12:45\",\"Total\":123.456,\"Yesterday\":1.234,\"Today\":"
 			"0.456,\"Period\":3,\"Power\":42,\"ApparentPower\":50,\"ReactivePower\":27,"
 			"\"Factor\":0.84,\"Voltage\":231,\"Current\":0.217}}");
-	expect_after(&t, n, BASE "sensor/plug_power/state", "42");
-	expect_after(&t, n, BASE "sensor/plug_power/attributes", NULL);
+	td_expect_after(&t, n, BASE "sensor/plug_power/state", "42");
+	td_expect_after(&t, n, BASE "sensor/plug_power/attributes", NULL);
 	json_t *a = json_loads(td_last(&t, BASE "sensor/plug_power/attributes"), 0, NULL);
 	assert_non_null(a);
 	assert_true(json_real_value(json_object_get(a, "today")) == 0.456);
@@ -414,12 +388,12 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 	assert_null(json_object_get(a, "friendly_name"));
 	json_decref(a);
 
-	n = device(&t, "tele/living/SENSOR",
+	n = td_device(&t, "tele/living/SENSOR",
 		   "{\"Time\":\"2024-05-01T12:00:10\",\"AM2301\":{\"Temperature\":21.3,"
 		   "\"Humidity\":45.6,\"DewPoint\":9.1},\"TempUnit\":\"C\"}");
-	expect_after(&t, n, BASE "sensor/living_temperature/state", "21.3");
-	expect_after(&t, n, BASE "sensor/living_humidity/state", "45.6");
-	expect_after(&t, n, BASE "sensor/living_humidity/attributes", NULL);
+	td_expect_after(&t, n, BASE "sensor/living_temperature/state", "21.3");
+	td_expect_after(&t, n, BASE "sensor/living_humidity/state", "45.6");
+	td_expect_after(&t, n, BASE "sensor/living_humidity/attributes", NULL);
 	a = json_loads(td_last(&t, BASE "sensor/living_humidity/attributes"), 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(a, "TempUnit")), "C");
 	assert_true(json_is_object(json_object_get(a, "AM2301")));
@@ -441,18 +415,18 @@ static void plain_numbers_round_as_jinja_does(void **state)
 	      "    - name: Speed\n"
 	      "      state_topic: tesla/speed\n"
 	      "      value_template: '{{ ((value | float) / 1.609344) | round(0) }}'\n");
-	long n = device(&t, "weewx/outTemp_C", "21.456");
-	expect_after(&t, n, BASE "sensor/outside_temperature/state", "21.5");
-	n = device(&t, "weewx/outTemp_C", "7");
-	expect_after(&t, n, BASE "sensor/outside_temperature/state", "7.0");
-	n = device(&t, "weewx/rain", "0.25");
-	expect_after(&t, n, BASE "sensor/rain/state", "0.25");
+	long n = td_device(&t, "weewx/outTemp_C", "21.456");
+	td_expect_after(&t, n, BASE "sensor/outside_temperature/state", "21.5");
+	n = td_device(&t, "weewx/outTemp_C", "7");
+	td_expect_after(&t, n, BASE "sensor/outside_temperature/state", "7.0");
+	n = td_device(&t, "weewx/rain", "0.25");
+	td_expect_after(&t, n, BASE "sensor/rain/state", "0.25");
 	/* "None" makes it unknown; an empty payload changes nothing */
-	n = device(&t, "weewx/rain", "None");
-	expect_after(&t, n, BASE "sensor/rain/state", "unknown");
-	n = device(&t, "tesla/speed", "100");
+	n = td_device(&t, "weewx/rain", "None");
+	td_expect_after(&t, n, BASE "sensor/rain/state", "unknown");
+	n = td_device(&t, "tesla/speed", "100");
 	/* Home Assistant's round gives an integer at precision 0 */
-	expect_after(&t, n, BASE "sensor/speed/state", "62");
+	td_expect_after(&t, n, BASE "sensor/speed/state", "62");
 	stop(&t);
 }
 
@@ -487,39 +461,39 @@ static void tasmota_lwt_availability(void **state)
 	      "      availability_topic: tpl/avail\n"
 	      "      availability_template: \"{{ 'online' if value_json.up else 'offline' }}\"\n");
 	/* unavailable until the LWT says Online */
-	expect(&t, BASE "sensor/gate_power/state", "unavailable");
-	expect(&t, BASE "sensor/gate_power/availability", "offline");
-	long n = device(&t, "tele/gate/LWT", "Online");
-	expect_after(&t, n, BASE "sensor/gate_power/availability", "online");
-	expect_after(&t, n, BASE "sensor/gate_power/state", "unknown");
-	n = device(&t, "tele/gate/SENSOR", "{\"ENERGY\":{\"Power\":5}}");
-	expect_after(&t, n, BASE "sensor/gate_power/state", "5");
-	n = device(&t, "tele/gate/LWT", "Offline");
-	expect_after(&t, n, BASE "sensor/gate_power/state", "unavailable");
+	td_expect(&t, BASE "sensor/gate_power/state", "unavailable");
+	td_expect(&t, BASE "sensor/gate_power/availability", "offline");
+	long n = td_device(&t, "tele/gate/LWT", "Online");
+	td_expect_after(&t, n, BASE "sensor/gate_power/availability", "online");
+	td_expect_after(&t, n, BASE "sensor/gate_power/state", "unknown");
+	n = td_device(&t, "tele/gate/SENSOR", "{\"ENERGY\":{\"Power\":5}}");
+	td_expect_after(&t, n, BASE "sensor/gate_power/state", "5");
+	n = td_device(&t, "tele/gate/LWT", "Offline");
+	td_expect_after(&t, n, BASE "sensor/gate_power/state", "unavailable");
 	/* a value while offline is kept for when it comes back */
-	device(&t, "tele/gate/SENSOR", "{\"ENERGY\":{\"Power\":6}}");
-	n = device(&t, "tele/gate/LWT", "Online");
-	expect_after(&t, n, BASE "sensor/gate_power/state", "6");
+	td_device(&t, "tele/gate/SENSOR", "{\"ENERGY\":{\"Power\":6}}");
+	n = td_device(&t, "tele/gate/LWT", "Online");
+	td_expect_after(&t, n, BASE "sensor/gate_power/state", "6");
 	/* anything else on the LWT topic changes nothing */
-	device(&t, "tele/gate/LWT", "Rebooting");
+	td_device(&t, "tele/gate/LWT", "Rebooting");
 
 	/* all: both topics must say so */
-	device(&t, "both/a", "online");
-	n = device(&t, "both/b", "1");
-	expect_after(&t, n, BASE "sensor/both/availability", "online");
-	n = device(&t, "both/a", "offline");
-	expect_after(&t, n, BASE "sensor/both/availability", "offline");
+	td_device(&t, "both/a", "online");
+	n = td_device(&t, "both/b", "1");
+	td_expect_after(&t, n, BASE "sensor/both/availability", "online");
+	n = td_device(&t, "both/a", "offline");
+	td_expect_after(&t, n, BASE "sensor/both/availability", "offline");
 	/* any: one is enough */
-	n = device(&t, "either/b", "{\"status\":\"online\"}");
-	expect_after(&t, n, BASE "sensor/either/availability", "online");
-	device(&t, "either/a", "offline");
-	n = device(&t, "either/b", "{\"status\":\"offline\"}");
-	expect_after(&t, n, BASE "sensor/either/availability", "offline");
+	n = td_device(&t, "either/b", "{\"status\":\"online\"}");
+	td_expect_after(&t, n, BASE "sensor/either/availability", "online");
+	td_device(&t, "either/a", "offline");
+	n = td_device(&t, "either/b", "{\"status\":\"offline\"}");
+	td_expect_after(&t, n, BASE "sensor/either/availability", "offline");
 	/* availability_template */
-	n = device(&t, "tpl/avail", "{\"up\":true}");
-	expect_after(&t, n, BASE "sensor/templated/availability", "online");
-	n = device(&t, "tpl/avail", "{\"up\":false}");
-	expect_after(&t, n, BASE "sensor/templated/availability", "offline");
+	n = td_device(&t, "tpl/avail", "{\"up\":true}");
+	td_expect_after(&t, n, BASE "sensor/templated/availability", "online");
+	n = td_device(&t, "tpl/avail", "{\"up\":false}");
+	td_expect_after(&t, n, BASE "sensor/templated/availability", "offline");
 	assert_string_equal(td_last(&t, BASE "sensor/gate_power/state"), "6");
 	stop(&t);
 }
@@ -538,29 +512,29 @@ static void expire_after_makes_a_silent_sensor_unavailable(void **state)
 	      "      state_topic: motion/state\n"
 	      "      expire_after: 1\n");
 	/* unavailable until its first message */
-	expect(&t, BASE "sensor/weewx_out/state", "unavailable");
-	expect(&t, BASE "binary_sensor/motion/state", "unavailable");
-	long n = device(&t, "weewx/outTemp_C", "12.5");
-	expect_after(&t, n, BASE "sensor/weewx_out/state", "12.5");
+	td_expect(&t, BASE "sensor/weewx_out/state", "unavailable");
+	td_expect(&t, BASE "binary_sensor/motion/state", "unavailable");
+	long n = td_device(&t, "weewx/outTemp_C", "12.5");
+	td_expect_after(&t, n, BASE "sensor/weewx_out/state", "12.5");
 	double t0 = tu_now();
 	/* every message restarts the clock: keep it alive past the first second */
 	for (int i = 0; i < 3; i++) {
 		struct timespec ts = {0, 400 * 1000 * 1000};
 		nanosleep(&ts, NULL);
-		device(&t, "weewx/outTemp_C", "12.5");
+		td_device(&t, "weewx/outTemp_C", "12.5");
 	}
 	assert_string_equal(td_last(&t, BASE "sensor/weewx_out/state"), "12.5");
 	n = td_count(&t);
-	expect_after(&t, n, BASE "sensor/weewx_out/state", "unavailable");
+	td_expect_after(&t, n, BASE "sensor/weewx_out/state", "unavailable");
 	double gone = tu_now() - t0;
 	assert_true(gone > 1.1); /* the clock was restarted */
 	/* and a message brings it back */
-	n = device(&t, "weewx/outTemp_C", "13");
-	expect_after(&t, n, BASE "sensor/weewx_out/state", "13");
-	expect_after(&t, n, BASE "sensor/weewx_out/availability", "online");
+	n = td_device(&t, "weewx/outTemp_C", "13");
+	td_expect_after(&t, n, BASE "sensor/weewx_out/state", "13");
+	td_expect_after(&t, n, BASE "sensor/weewx_out/availability", "online");
 	/* a payload matching nothing still shows the device is alive */
-	n = device(&t, "motion/state", "garbage");
-	expect_after(&t, n, BASE "binary_sensor/motion/state", "unknown");
+	n = td_device(&t, "motion/state", "garbage");
+	td_expect_after(&t, n, BASE "binary_sensor/motion/state", "unknown");
 	stop(&t);
 }
 
@@ -591,41 +565,41 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "payload_on")), "on");
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "smoke");
 	json_decref(d);
-	long n = device(&t, "home/smoke", "1");
-	expect_after(&t, n, BASE "binary_sensor/smoke/state", "on");
-	n = device(&t, "home/smoke", "0");
-	expect_after(&t, n, BASE "binary_sensor/smoke/state", "off");
+	long n = td_device(&t, "home/smoke", "1");
+	td_expect_after(&t, n, BASE "binary_sensor/smoke/state", "on");
+	n = td_device(&t, "home/smoke", "0");
+	td_expect_after(&t, n, BASE "binary_sensor/smoke/state", "off");
 	/* neither payload: nothing changes, one warning */
-	device(&t, "home/smoke", "2");
-	device(&t, "home/smoke", "ON");
+	td_device(&t, "home/smoke", "2");
+	td_device(&t, "home/smoke", "ON");
 	expect_log(&t, "binary_sensor.smoke: a payload matching neither on nor off on home/smoke: '2'");
-	n = device(&t, "home/smoke", "1");
-	expect_after(&t, n, BASE "binary_sensor/smoke/state", "on");
+	n = td_device(&t, "home/smoke", "1");
+	td_expect_after(&t, n, BASE "binary_sensor/smoke/state", "on");
 	/* the first is a warning, the rest are counted quietly */
 	assert_int_equal(log_count(&t, "matching neither on nor off"), 2);
 	assert_int_equal(log_count(&t, "warning [mqtt] binary_sensor.smoke"), 1);
 
-	n = device(&t, "rtl_433/doorbell/pressed", "true");
-	long on = expect_after(&t, n, BASE "binary_sensor/doorbell/state", "on");
-	expect_after(&t, on, BASE "binary_sensor/doorbell/state", "off");
+	n = td_device(&t, "rtl_433/doorbell/pressed", "true");
+	long on = td_expect_after(&t, n, BASE "binary_sensor/doorbell/state", "on");
+	td_expect_after(&t, on, BASE "binary_sensor/doorbell/state", "off");
 
 	/* force_update: every reading is published, but what matches nothing
 	 * still changes nothing */
-	n = device(&t, "washer/vibration", "ON");
-	long first = expect_after(&t, n, BASE "binary_sensor/vibration/state", "on");
-	device(&t, "washer/vibration", "ON");
-	long second = expect_after(&t, first + 1, BASE "binary_sensor/vibration/state", "on");
-	device(&t, "washer/vibration", "shaking");
-	n = device(&t, "washer/vibration", "OFF");
-	long off = expect_after(&t, n, BASE "binary_sensor/vibration/state", "off");
+	n = td_device(&t, "washer/vibration", "ON");
+	long first = td_expect_after(&t, n, BASE "binary_sensor/vibration/state", "on");
+	td_device(&t, "washer/vibration", "ON");
+	long second = td_expect_after(&t, first + 1, BASE "binary_sensor/vibration/state", "on");
+	td_device(&t, "washer/vibration", "shaking");
+	n = td_device(&t, "washer/vibration", "OFF");
+	long off = td_expect_after(&t, n, BASE "binary_sensor/vibration/state", "off");
 	assert_int_equal(td_wait_after(&t, second + 1, BASE "binary_sensor/vibration/state", NULL,
 				       0),
 			 off);
 
-	n = device(&t, "garadget/status", "{\"status\":\"closed\",\"time\":\"1m\"}");
-	expect_after(&t, n, BASE "binary_sensor/garage_door/state", "off");
-	n = device(&t, "garadget/status", "{\"status\":\"open\"}");
-	expect_after(&t, n, BASE "binary_sensor/garage_door/state", "on");
+	n = td_device(&t, "garadget/status", "{\"status\":\"closed\",\"time\":\"1m\"}");
+	td_expect_after(&t, n, BASE "binary_sensor/garage_door/state", "off");
+	n = td_device(&t, "garadget/status", "{\"status\":\"open\"}");
+	td_expect_after(&t, n, BASE "binary_sensor/garage_door/state", "on");
 	stop(&t);
 }
 
@@ -663,54 +637,54 @@ static void switch_state_and_commands_reach_the_device(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "command_topic")),
 			    BASE "switch/compressor_valve/set");
 	json_decref(d);
-	device(&t, "tele/i3/valve/LWT", "Online");
-	long n = device(&t, "stat/i3/valve/POWER", "ON");
-	expect_after(&t, n, BASE "switch/compressor_valve/state", "on");
-	n = device(&t, "stat/i3/valve/POWER", "OFF");
-	expect_after(&t, n, BASE "switch/compressor_valve/state", "off");
+	td_device(&t, "tele/i3/valve/LWT", "Online");
+	long n = td_device(&t, "stat/i3/valve/POWER", "ON");
+	td_expect_after(&t, n, BASE "switch/compressor_valve/state", "on");
+	n = td_device(&t, "stat/i3/valve/POWER", "OFF");
+	td_expect_after(&t, n, BASE "switch/compressor_valve/state", "off");
 
 	/* a command reaches the device, not retained; with a state topic the
 	 * state waits for the device */
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/compressor_valve/set", "ON", false);
-	expect_after(&t, n, "cmnd/i3/valve/POWER", "ON");
+	td_expect_after(&t, n, "cmnd/i3/valve/POWER", "ON");
 	char buf[256];
 	assert_null(retained_payload(&t, "cmnd/i3/valve/POWER", buf, sizeof buf));
 	assert_string_equal(td_last(&t, BASE "switch/compressor_valve/state"), "off");
-	n = device(&t, "stat/i3/valve/POWER", "ON");
-	expect_after(&t, n, BASE "switch/compressor_valve/state", "on");
+	n = td_device(&t, "stat/i3/valve/POWER", "ON");
+	td_expect_after(&t, n, BASE "switch/compressor_valve/state", "on");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/compressor_valve/set", "TOGGLE", false);
-	expect_after(&t, n, "cmnd/i3/valve/POWER", "OFF");
+	td_expect_after(&t, n, "cmnd/i3/valve/POWER", "OFF");
 
 	/* no state topic: optimistic; payload_on: 1; retain: true */
-	expect(&t, BASE "switch/heater/state", "unknown");
+	td_expect(&t, BASE "switch/heater/state", "unknown");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/heater/set", "ON", false);
-	expect_after(&t, n, "heater/set", "1");
-	expect_after(&t, n, BASE "switch/heater/state", "on");
+	td_expect_after(&t, n, "heater/set", "1");
+	td_expect_after(&t, n, BASE "switch/heater/state", "on");
 	assert_non_null(retained_payload(&t, "heater/set", buf, sizeof buf));
 	assert_string_equal(buf, "1");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/heater/set", "OFF", false);
-	expect_after(&t, n, "heater/set", "0");
-	expect_after(&t, n, BASE "switch/heater/state", "off");
+	td_expect_after(&t, n, "heater/set", "0");
+	td_expect_after(&t, n, BASE "switch/heater/state", "off");
 	json_t *a = json_loads(td_last(&t, BASE "switch/heater/attributes"), 0, NULL);
 	assert_true(json_is_true(json_object_get(a, "assumed_state")));
 	json_decref(a);
 
 	/* state_on/state_off and a command template */
-	n = device(&t, "fan/state", "running");
-	expect_after(&t, n, BASE "switch/fan/state", "on");
-	n = device(&t, "fan/state", "ON"); /* payload_on is not a state */
-	n = device(&t, "fan/state", "stopped");
-	expect_after(&t, n, BASE "switch/fan/state", "off");
+	n = td_device(&t, "fan/state", "running");
+	td_expect_after(&t, n, BASE "switch/fan/state", "on");
+	n = td_device(&t, "fan/state", "ON"); /* payload_on is not a state */
+	n = td_device(&t, "fan/state", "stopped");
+	td_expect_after(&t, n, BASE "switch/fan/state", "off");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/fan/set", "ON", false);
-	expect_after(&t, n, "fan/cmd", "{\"power\": \"ON\"}");
+	td_expect_after(&t, n, "fan/cmd", "{\"power\": \"ON\"}");
 
-	n = device(&t, "stat/pump/POWER", "ON");
-	expect_after(&t, n, BASE "switch/legacy_pump/state", "on");
+	n = td_device(&t, "stat/pump/POWER", "ON");
+	td_expect_after(&t, n, BASE "switch/legacy_pump/state", "on");
 	stop(&t);
 }
 
@@ -747,10 +721,10 @@ static void light_brightness_scales_and_orders_commands(void **state)
 	assert_null(json_object_get(d, "brightness_command_topic"));
 	json_decref(d);
 
-	long n = device(&t, "stat/desk/POWER", "ON");
-	expect_after(&t, n, BASE "light/desk_lamp/state", "on");
-	n = device(&t, "stat/desk/RESULT", "{\"POWER\":\"ON\",\"Dimmer\":50}");
-	expect_after(&t, n, BASE "light/desk_lamp/attributes", NULL);
+	long n = td_device(&t, "stat/desk/POWER", "ON");
+	td_expect_after(&t, n, BASE "light/desk_lamp/state", "on");
+	n = td_device(&t, "stat/desk/RESULT", "{\"POWER\":\"ON\",\"Dimmer\":50}");
+	td_expect_after(&t, n, BASE "light/desk_lamp/attributes", NULL);
 	json_t *a = json_loads(td_last(&t, BASE "light/desk_lamp/attributes"), 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(a, "brightness")), 128);
 	assert_string_equal(json_string_value(json_object_get(a, "color_mode")), "brightness");
@@ -759,30 +733,30 @@ static void light_brightness_scales_and_orders_commands(void **state)
 	/* on_command_type last: brightness first, then ON */
 	n = td_count(&t);
 	td_pub(&t, BASE "light/desk_lamp/set", "{\"state\":\"ON\",\"brightness\":255}", false);
-	long b = expect_after(&t, n, "cmnd/desk/Dimmer", "100");
-	expect_after(&t, b, "cmnd/desk/POWER", "ON");
+	long b = td_expect_after(&t, n, "cmnd/desk/Dimmer", "100");
+	td_expect_after(&t, b, "cmnd/desk/POWER", "ON");
 	n = td_count(&t);
 	td_pub(&t, BASE "light/desk_lamp/set", "OFF", false);
-	expect_after(&t, n, "cmnd/desk/POWER", "OFF");
+	td_expect_after(&t, n, "cmnd/desk/POWER", "OFF");
 
 	/* on_command_type brightness: only the brightness, 255 when unknown */
 	n = td_count(&t);
 	td_pub(&t, BASE "light/strip/set", "ON", false);
-	expect_after(&t, n, "strip/brightness", "255");
-	expect_after(&t, n, BASE "light/strip/state", "on");
+	td_expect_after(&t, n, "strip/brightness", "255");
+	td_expect_after(&t, n, BASE "light/strip/state", "on");
 	n = td_count(&t);
 	td_pub(&t, BASE "light/strip/set", "{\"brightness\":64}", false);
-	expect_after(&t, n, "strip/brightness", "64");
-	expect_after(&t, n, BASE "light/strip/attributes", NULL);
+	td_expect_after(&t, n, "strip/brightness", "64");
+	td_expect_after(&t, n, BASE "light/strip/attributes", NULL);
 	n = td_count(&t);
 	td_pub(&t, BASE "light/strip/set", "OFF", false);
-	expect_after(&t, n, "strip/set", "OFF");
-	expect_after(&t, n, BASE "light/strip/state", "off");
+	td_expect_after(&t, n, "strip/set", "OFF");
+	td_expect_after(&t, n, BASE "light/strip/state", "off");
 
 	n = td_count(&t);
 	td_pub(&t, BASE "light/bulb/set", "ON", false);
-	expect_after(&t, n, "bulb/set", "ON");
-	expect_after(&t, n, BASE "light/bulb/state", "on");
+	td_expect_after(&t, n, "bulb/set", "ON");
+	td_expect_after(&t, n, BASE "light/bulb/state", "on");
 	stop(&t);
 }
 
@@ -814,29 +788,29 @@ static void cover_states_positions_and_commands(void **state)
 	json_t *d = discovery(&t, "cover", "front_gate");
 	assert_true(json_is_null(json_object_get(d, "payload_stop")));
 	json_decref(d);
-	device(&t, "tele/front-gate/LWT", "Online");
-	long n = device(&t, "stat/front-gate/POWER2", "ON");
-	expect_after(&t, n, BASE "cover/front_gate/state", "open");
-	n = device(&t, "stat/front-gate/POWER2", "OFF");
-	expect_after(&t, n, BASE "cover/front_gate/state", "closed");
+	td_device(&t, "tele/front-gate/LWT", "Online");
+	long n = td_device(&t, "stat/front-gate/POWER2", "ON");
+	td_expect_after(&t, n, BASE "cover/front_gate/state", "open");
+	n = td_device(&t, "stat/front-gate/POWER2", "OFF");
+	td_expect_after(&t, n, BASE "cover/front_gate/state", "closed");
 	n = td_count(&t);
 	td_pub(&t, BASE "cover/front_gate/set", "OPEN", false);
-	expect_after(&t, n, "cmnd/front-gate/POWER1", "ON");
+	td_expect_after(&t, n, "cmnd/front-gate/POWER1", "ON");
 	/* payload_stop: null — the cover has no stop */
 	td_pub(&t, BASE "cover/front_gate/set", "STOP", false);
 	expect_log(&t, "cover.stop_cover");
 
-	n = device(&t, "blind/position", "{\"pos\":128}");
-	expect_after(&t, n, BASE "cover/blind/state", "open");
-	expect_after(&t, n, BASE "cover/blind/attributes", "{\"current_position\":50}");
-	n = device(&t, "blind/position", "{\"pos\":0}");
-	expect_after(&t, n, BASE "cover/blind/state", "closed");
+	n = td_device(&t, "blind/position", "{\"pos\":128}");
+	td_expect_after(&t, n, BASE "cover/blind/state", "open");
+	td_expect_after(&t, n, BASE "cover/blind/attributes", "{\"current_position\":50}");
+	n = td_device(&t, "blind/position", "{\"pos\":0}");
+	td_expect_after(&t, n, BASE "cover/blind/state", "closed");
 	n = td_count(&t);
 	td_pub(&t, BASE "cover/blind/set", "75", false);
-	expect_after(&t, n, "blind/set_position", "{\"pos\": 191}");
+	td_expect_after(&t, n, "blind/set_position", "{\"pos\": 191}");
 	n = td_count(&t);
 	td_pub(&t, BASE "cover/blind/set", "CLOSE", false);
-	expect_after(&t, n, "blind/cmd", "CLOSE");
+	td_expect_after(&t, n, "blind/cmd", "CLOSE");
 	stop(&t);
 }
 
@@ -886,44 +860,44 @@ static void button_number_and_select(void **state)
 
 	long n = td_count(&t);
 	td_pub(&t, BASE "button/restart_plug/set", "PRESS", false);
-	expect_after(&t, n, "cmnd/plug/Restart", "1");
+	td_expect_after(&t, n, "cmnd/plug/Restart", "1");
 	/* a button's state is when it was last pressed (the bridge keeps it
 	 * off MQTT; statestream shows it) */
-	expect_after(&t, n, "hs/button/restart_plug/state", NULL);
+	td_expect_after(&t, n, "hs/button/restart_plug/state", NULL);
 	const char *when = td_last(&t, "hs/button/restart_plug/state");
 	assert_int_equal(strlen(when), strlen("2024-05-01T12:00:00.123456+00:00"));
 
-	n = device(&t, "thermostat/target", "21.5");
-	expect_after(&t, n, BASE "number/target_temperature/state", "21.5");
-	device(&t, "thermostat/target", "45");   /* out of range: kept */
-	device(&t, "thermostat/target", "warm"); /* not a number: kept */
+	n = td_device(&t, "thermostat/target", "21.5");
+	td_expect_after(&t, n, BASE "number/target_temperature/state", "21.5");
+	td_device(&t, "thermostat/target", "45");   /* out of range: kept */
+	td_device(&t, "thermostat/target", "warm"); /* not a number: kept */
 	n = td_count(&t);
 	td_pub(&t, BASE "number/target_temperature/set", "22", false);
-	expect_after(&t, n, "thermostat/target/set", "22");
+	td_expect_after(&t, n, "thermostat/target/set", "22");
 	td_pub(&t, BASE "number/target_temperature/set", "31", false);
 	expect_log(&t, "value 31 is outside the range 5 - 30");
 	n = td_count(&t);
 	td_pub(&t, BASE "number/target_temperature/set", "22.5", false);
-	expect_after(&t, n, "thermostat/target/set", "22.5");
+	td_expect_after(&t, n, "thermostat/target/set", "22.5");
 	assert_string_equal(td_last(&t, BASE "number/target_temperature/state"), "21.5");
 	json_t *a = json_loads(td_last(&t, BASE "number/target_temperature/attributes"), 0, NULL);
 	assert_true(json_number_value(json_object_get(a, "max")) == 30);
 	json_decref(a);
 
-	n = device(&t, "valetudo/robot/preset", "max");
-	expect_after(&t, n, BASE "select/vacuum_preset/state", "max");
-	device(&t, "valetudo/robot/preset", "turbo"); /* not an option: kept */
+	n = td_device(&t, "valetudo/robot/preset", "max");
+	td_expect_after(&t, n, BASE "select/vacuum_preset/state", "max");
+	td_device(&t, "valetudo/robot/preset", "turbo"); /* not an option: kept */
 	n = td_count(&t);
 	td_pub(&t, BASE "select/vacuum_preset/set", "min", false);
-	expect_after(&t, n, "valetudo/robot/preset/set", "min");
+	td_expect_after(&t, n, "valetudo/robot/preset/set", "min");
 	td_pub(&t, BASE "select/vacuum_preset/set", "turbo", false);
 	expect_log(&t, "'turbo' is not one of the options");
 	assert_string_equal(td_last(&t, BASE "select/vacuum_preset/state"), "max");
 	/* optimistic without a state topic */
 	n = td_count(&t);
 	td_pub(&t, BASE "select/mode/set", "comfort", false);
-	expect_after(&t, n, "mode/set", "comfort");
-	expect_after(&t, n, BASE "select/mode/state", "comfort");
+	td_expect_after(&t, n, "mode/set", "comfort");
+	td_expect_after(&t, n, BASE "select/mode/state", "comfort");
 	stop(&t);
 }
 
@@ -942,38 +916,38 @@ static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 	      "    - name: Long\n"
 	      "      state_topic: long/state\n"
 	      "      value_template: \"{{ value * 300 }}\"\n");
-	long n = device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":42}}");
-	expect_after(&t, n, BASE "sensor/power/state", "42.0");
+	long n = td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":42}}");
+	td_expect_after(&t, n, BASE "sensor/power/state", "42.0");
 	/* a render error is logged once and the state stays */
-	device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
-	device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
-	device(&t, "tele/plug/SENSOR", "not json at all");
+	td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
+	td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
+	td_device(&t, "tele/plug/SENSOR", "not json at all");
 	expect_log(&t, "sensor.power: value_template: error rendering the template");
-	n = device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":43}}");
-	expect_after(&t, n, BASE "sensor/power/state", "43.0");
+	n = td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":43}}");
+	td_expect_after(&t, n, BASE "sensor/power/state", "43.0");
 	expect_log(&t, "sensor.power: value_template renders again");
 	assert_int_equal(log_count(&t, "sensor.power: value_template: error rendering"), 1);
 
 	/* over 255 bytes, not UTF-8: dropped with a counted warning */
-	n = device(&t, "raw/state", "ok");
-	expect_after(&t, n, BASE "sensor/raw/state", "ok");
+	n = td_device(&t, "raw/state", "ok");
+	td_expect_after(&t, n, BASE "sensor/raw/state", "ok");
 	char big[300];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	device(&t, "raw/state", big);
-	device(&t, "raw/state", "caf\xc3");
+	td_device(&t, "raw/state", big);
+	td_device(&t, "raw/state", "caf\xc3");
 	expect_log(&t, "sensor.raw: state dropped");
 	/* a template output over 255 bytes too */
-	device(&t, "long/state", "ab");
+	td_device(&t, "long/state", "ab");
 	expect_log(&t, "sensor.long: state dropped");
 	/* attributes that are not a JSON object */
-	device(&t, "raw/attrs", "[1, 2]");
-	device(&t, "raw/attrs", "{\"broken\":");
+	td_device(&t, "raw/attrs", "[1, 2]");
+	td_device(&t, "raw/attrs", "{\"broken\":");
 	expect_log(&t, "sensor.raw: JSON attributes that are no object");
-	n = device(&t, "raw/attrs", "{\"rssi\":-61}");
-	expect_after(&t, n, BASE "sensor/raw/attributes", "{\"rssi\":-61}");
-	n = device(&t, "raw/state", "fine");
-	expect_after(&t, n, BASE "sensor/raw/state", "fine");
+	n = td_device(&t, "raw/attrs", "{\"rssi\":-61}");
+	td_expect_after(&t, n, BASE "sensor/raw/attributes", "{\"rssi\":-61}");
+	n = td_device(&t, "raw/state", "fine");
+	td_expect_after(&t, n, BASE "sensor/raw/state", "fine");
 	/* nothing between "ok" and "fine" reached the state topic */
 	long ok = td_wait(&t, BASE "sensor/raw/state", "ok", 0);
 	long fine = td_wait(&t, BASE "sensor/raw/state", "fine", 0);

@@ -37,30 +37,6 @@ static void stop(struct td *t)
 	td_fini(t);
 }
 
-static long expect_after(struct td *t, long since, const char *topic, const char *payload)
-{
-	long i = td_wait_after(t, since, topic, payload, TU_TIMEOUT);
-	if (i < 0) {
-		td_dump(t);
-		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
-			 td_last(t, topic) ? td_last(t, topic) : "(none)");
-	}
-	return i;
-}
-
-static long expect(struct td *t, const char *topic, const char *payload)
-{
-	return expect_after(t, 0, topic, payload);
-}
-
-/* A device publishes; returns the index of its message coming back. */
-static long device(struct td *t, const char *topic, const char *payload)
-{
-	long n = td_count(t);
-	td_pub(t, topic, payload, false);
-	return expect_after(t, n, topic, payload);
-}
-
 /* A device publishes and the bridge republishes the source entity's new
  * state: everything its change caused in the same loop iteration (template
  * renders queued behind it) follows in order. */
@@ -69,7 +45,7 @@ static long source(struct td *t, const char *topic, const char *payload, const c
 {
 	long n = td_count(t);
 	td_pub(t, topic, payload, false);
-	return expect_after(t, n, state_topic, state);
+	return td_expect_after(t, n, state_topic, state);
 }
 
 static int log_count(struct td *t, const char *needle)
@@ -131,14 +107,14 @@ static void a_sum_of_two_sensors_renders_again_on_each_change(void **state)
 	      "        state_class: measurement\n"
 	      "        icon: mdi:thermometer\n"
 	      "        state: \"{{ states('sensor.kitchen') | float(0) + states('sensor.hall') | float(0) }}\"\n");
-	expect(&t, BASE "sensor/heat_sum/state", "0"); /* float(0) of unknown is the int 0 */
+	td_expect(&t, BASE "sensor/heat_sum/state", "0"); /* float(0) of unknown is the int 0 */
 	source(&t, "home/kitchen/temperature", "21.5", BASE "sensor/kitchen/state", "21.5");
-	expect(&t, BASE "sensor/heat_sum/state", "21.5");
+	td_expect(&t, BASE "sensor/heat_sum/state", "21.5");
 	source(&t, "home/hall/temperature", "0.1", BASE "sensor/hall/state", "0.1");
-	expect(&t, BASE "sensor/heat_sum/state", "21.6");
+	td_expect(&t, BASE "sensor/heat_sum/state", "21.6");
 	/* 0.1 + 0.2 renders 0.30000000000000004: Home Assistant writes 0.3 */
 	source(&t, "home/kitchen/temperature", "0.2", BASE "sensor/kitchen/state", "0.2");
-	expect(&t, BASE "sensor/heat_sum/state", "0.3");
+	td_expect(&t, BASE "sensor/heat_sum/state", "0.3");
 	/* a static icon is the entity's own: discovery carries it */
 	json_t *a = last_json(&t, "homeassistant/sensor/tt/heat_sum/config");
 	expect_attr(a, "unit_of_measurement", "°C");
@@ -162,17 +138,17 @@ static void a_binary_sensor_with_a_threshold_on_tasmota_power(void **state)
 	      "      - name: Washer running\n"
 	      "        device_class: running\n"
 	      "        state: \"{{ states('sensor.washer_power') | float(0) > 10 }}\"\n");
-	expect(&t, BASE "binary_sensor/washer_running/state", "off");
+	td_expect(&t, BASE "binary_sensor/washer_running/state", "off");
 #define TELE "{\"Time\":\"2024-05-01T12:00:00\",\"ENERGY\":{\"Total\":12.3," \
 	     "\"Power\":%d,\"Voltage\":230,\"Current\":%.3f}}"
 	char msg[256];
 	snprintf(msg, sizeof msg, TELE, 1800, 7.8);
 	source(&t, "tele/washer/SENSOR", msg, BASE "sensor/washer_power/state", "1800");
-	expect(&t, BASE "binary_sensor/washer_running/state", "on");
+	td_expect(&t, BASE "binary_sensor/washer_running/state", "on");
 	long n = td_count(&t);
 	snprintf(msg, sizeof msg, TELE, 2, 0.01);
 	source(&t, "tele/washer/SENSOR", msg, BASE "sensor/washer_power/state", "2");
-	expect_after(&t, n, BASE "binary_sensor/washer_running/state", "off");
+	td_expect_after(&t, n, BASE "binary_sensor/washer_running/state", "off");
 	stop(&t);
 }
 
@@ -198,14 +174,14 @@ static void availability_and_attributes_are_templates_too(void **state)
 	      "          doubled: \"{{ states('sensor.plug_power') | int(0) * 2 }}\"\n"
 	      "          label: \"{{ 'plug' | upper }}\"\n"
 	      "          phases: \"{{ [1, 2] }}\"\n");
-	expect(&t, BASE "sensor/plug_watts/availability", "offline");
-	device(&t, "tele/plug/LWT", "Online");
+	td_expect(&t, BASE "sensor/plug_watts/availability", "offline");
+	td_device(&t, "tele/plug/LWT", "Online");
 	source(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":40}}", BASE "sensor/plug_power/state",
 	       "40");
-	expect(&t, BASE "sensor/plug_watts/availability", "online");
-	expect(&t, BASE "sensor/plug_watts/state", "40");
+	td_expect(&t, BASE "sensor/plug_watts/availability", "online");
+	td_expect(&t, BASE "sensor/plug_watts/state", "40");
 	/* the bridge sends the attributes after the state */
-	expect(&t, BASE "sensor/plug_watts/attributes",
+	td_expect(&t, BASE "sensor/plug_watts/attributes",
 	       "{\"doubled\":80,\"label\":\"PLUG\",\"phases\":[1,2]}");
 	json_t *a = last_json(&t, BASE "sensor/plug_watts/attributes");
 	assert_int_equal(json_integer_value(json_object_get(a, "doubled")), 80);
@@ -213,8 +189,8 @@ static void availability_and_attributes_are_templates_too(void **state)
 	assert_int_equal(json_array_size(json_object_get(a, "phases")), 2);
 	json_decref(a);
 	long n = td_count(&t);
-	device(&t, "tele/plug/LWT", "Offline");
-	expect_after(&t, n, BASE "sensor/plug_watts/availability", "offline");
+	td_device(&t, "tele/plug/LWT", "Offline");
+	td_expect_after(&t, n, BASE "sensor/plug_watts/availability", "offline");
 	stop(&t);
 }
 
@@ -231,7 +207,7 @@ static void a_render_error_keeps_the_state_and_logs_once(void **state)
 	      "      - name: Meter kw\n"
 	      "        state: \"{{ states('sensor.meter') | float / 1000 }}\"\n");
 	source(&t, "home/meter", "1500", BASE "sensor/meter/state", "1500");
-	expect(&t, BASE "sensor/meter_kw/state", "1.5");
+	td_expect(&t, BASE "sensor/meter_kw/state", "1.5");
 	const char *err = "sensor.meter_kw: state: error rendering the template";
 	int before = log_count(&t, err); /* the first render saw 'unknown' */
 	source(&t, "home/meter", "n/a", BASE "sensor/meter/state", "n/a");
@@ -242,7 +218,7 @@ static void a_render_error_keeps_the_state_and_logs_once(void **state)
 	assert_string_equal(td_last(&t, BASE "sensor/meter_kw/state"), "1.5");
 	assert_int_equal(log_count(&t, err), before + 1);
 	long n = source(&t, "home/meter", "2500", BASE "sensor/meter/state", "2500");
-	expect_after(&t, n, BASE "sensor/meter_kw/state", "2.5");
+	td_expect_after(&t, n, BASE "sensor/meter_kw/state", "2.5");
 	expect_log(&t, "sensor.meter_kw: state renders again");
 	stop(&t);
 }
@@ -274,22 +250,22 @@ static void dependencies_follow_the_branch_taken(void **state)
 	      "          {%- else %}{{ states('sensor.day_rate') }}{% endif %}\n");
 	source(&t, "power/night_mode", "0", BASE "binary_sensor/night/state", "off");
 	source(&t, "power/day", "30", BASE "sensor/day_rate/state", "30");
-	expect(&t, BASE "sensor/rate/state", "30");
+	td_expect(&t, BASE "sensor/rate/state", "30");
 	int r = renders(&t, "sensor.rate");
 	/* the night rate is not read now: its change renders nothing */
 	source(&t, "power/night", "12", BASE "sensor/night_rate/state", "12");
 	long n = source(&t, "power/day", "31", BASE "sensor/day_rate/state", "31");
-	expect_after(&t, n, BASE "sensor/rate/state", "31");
+	td_expect_after(&t, n, BASE "sensor/rate/state", "31");
 	assert_int_equal(renders(&t, "sensor.rate"), r + 1);
 	/* night: now the night rate counts and the day rate does not */
 	source(&t, "power/night_mode", "1", BASE "binary_sensor/night/state", "on");
-	expect(&t, BASE "sensor/rate/state", "12");
+	td_expect(&t, BASE "sensor/rate/state", "12");
 	n = source(&t, "power/night", "11", BASE "sensor/night_rate/state", "11");
-	expect_after(&t, n, BASE "sensor/rate/state", "11");
+	td_expect_after(&t, n, BASE "sensor/rate/state", "11");
 	r = renders(&t, "sensor.rate");
 	source(&t, "power/day", "35", BASE "sensor/day_rate/state", "35");
 	n = source(&t, "power/night", "10", BASE "sensor/night_rate/state", "10");
-	expect_after(&t, n, BASE "sensor/rate/state", "10");
+	td_expect_after(&t, n, BASE "sensor/rate/state", "10");
 	assert_int_equal(renders(&t, "sensor.rate"), r + 1);
 	stop(&t);
 }
@@ -314,11 +290,11 @@ static void changes_in_one_iteration_render_once(void **state)
 	      "        state: \"{{ (states('sensor.voltage') | float(0) * states('sensor.current') | float(0)) | round(1) }}\"\n");
 	source(&t, "tele/dryer/SENSOR", "{\"ENERGY\":{\"Voltage\":230,\"Current\":1.5}}",
 	       BASE "sensor/current/state", "1.5");
-	expect(&t, BASE "sensor/apparent_power/state", "345.0");
+	td_expect(&t, BASE "sensor/apparent_power/state", "345.0");
 	int r = renders(&t, "sensor.apparent_power");
 	long n = source(&t, "tele/dryer/SENSOR", "{\"ENERGY\":{\"Voltage\":240,\"Current\":2}}",
 			BASE "sensor/current/state", "2");
-	expect_after(&t, n, BASE "sensor/apparent_power/state", "480.0");
+	td_expect_after(&t, n, BASE "sensor/apparent_power/state", "480.0");
 	assert_int_equal(renders(&t, "sensor.apparent_power"), r + 1);
 	stop(&t);
 }
@@ -337,7 +313,7 @@ static void a_template_over_a_domain_is_rate_limited(void **state)
 	      "  - sensor:\n"
 	      "      - name: Windows open\n"
 	      "        state: \"{{ states.binary_sensor | selectattr('state', 'eq', 'on') | list | count }}\"\n");
-	expect(&t, BASE "sensor/windows_open/state", "0");
+	td_expect(&t, BASE "sensor/windows_open/state", "0");
 	int r = renders(&t, "sensor.windows_open");
 	double t0 = tu_now();
 	source(&t, "zigbee/window_a", "ON", BASE "binary_sensor/window_a/state", "on");
@@ -345,7 +321,7 @@ static void a_template_over_a_domain_is_rate_limited(void **state)
 	source(&t, "zigbee/window_a", "OFF", BASE "binary_sensor/window_a/state", "off");
 	source(&t, "zigbee/window_a", "ON", BASE "binary_sensor/window_a/state", "on");
 	double t1 = tu_now();
-	expect(&t, BASE "sensor/windows_open/state", "2");
+	td_expect(&t, BASE "sensor/windows_open/state", "2");
 	/* one render per second at most, and one more for the last window */
 	int made = renders(&t, "sensor.windows_open") - r;
 	assert_true(made >= 1);
@@ -371,11 +347,11 @@ static void now_renders_again_every_minute(void **state)
 	      "        state: \"{{ 6 * 7 }}\"\n");
 	unsetenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
 	expect_log(&t, "sensor.tick: calls now(): renders again every minute");
-	long i = expect(&t, BASE "sensor/tick/state", NULL);
+	long i = td_expect(&t, BASE "sensor/tick/state", NULL);
 	char first[64];
 	snprintf(first, sizeof first, "%s", td_last(&t, BASE "sensor/tick/state"));
 	for (int k = 0; k < 2; k++) {
-		i = expect_after(&t, i + 1, BASE "sensor/tick/state", NULL);
+		i = td_expect_after(&t, i + 1, BASE "sensor/tick/state", NULL);
 		assert_true(strcmp(td_last(&t, BASE "sensor/tick/state"), first) != 0);
 	}
 	assert_int_equal(log_count(&t, "sensor.static: calls now()"), 0);
@@ -407,32 +383,32 @@ static void a_template_switch_calls_services_and_follows_its_state(void **state)
 	      "      - name: Holiday mode\n"
 	      "        turn_on: {service: switch.turn_on, data: {entity_id: \"{{ 'switch.pump_relay' }}\"}}\n"
 	      "        turn_off: []\n");
-	expect(&t, BASE "switch/pump/state", "off");
-	expect(&t, BASE "switch/holiday_mode/state", "off");
+	td_expect(&t, BASE "switch/pump/state", "off");
+	td_expect(&t, BASE "switch/holiday_mode/state", "off");
 	/* Home Assistant turns the switch on through the bridge */
 	long n = td_count(&t);
 	td_pub(&t, BASE "switch/pump/set", "ON", false);
-	expect_after(&t, n, "cmnd/pump/POWER", "ON");
+	td_expect_after(&t, n, "cmnd/pump/POWER", "ON");
 	/* not optimistic: on only once the device says so */
 	assert_string_equal(td_last(&t, BASE "switch/pump/state"), "off");
 	source(&t, "stat/pump/POWER", "ON", BASE "switch/pump_relay/state", "on");
-	expect_after(&t, n, BASE "switch/pump/state", "on");
+	td_expect_after(&t, n, BASE "switch/pump/state", "on");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/pump/set", "OFF", false);
-	expect_after(&t, n, "cmnd/pump/POWER", "OFF");
+	td_expect_after(&t, n, "cmnd/pump/POWER", "OFF");
 	source(&t, "stat/pump/POWER", "OFF", BASE "switch/pump_relay/state", "off");
-	expect_after(&t, n, BASE "switch/pump/state", "off");
+	td_expect_after(&t, n, BASE "switch/pump/state", "off");
 	/* optimistic: the state follows the command; its data was a template */
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/holiday_mode/set", "ON", false);
-	expect_after(&t, n, BASE "switch/holiday_mode/state", "on");
-	expect_after(&t, n, "cmnd/pump/POWER", "ON");
+	td_expect_after(&t, n, BASE "switch/holiday_mode/state", "on");
+	td_expect_after(&t, n, "cmnd/pump/POWER", "ON");
 	json_t *a = last_json(&t, BASE "switch/holiday_mode/attributes");
 	assert_true(json_is_true(json_object_get(a, "assumed_state")));
 	json_decref(a);
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/holiday_mode/set", "OFF", false);
-	expect_after(&t, n, BASE "switch/holiday_mode/state", "off");
+	td_expect_after(&t, n, BASE "switch/holiday_mode/state", "off");
 	stop(&t);
 }
 
@@ -462,9 +438,9 @@ static void legacy_sensors_and_delay_on(void **state)
 	      "        value_template: \"{{ is_state('sensor.door_contact', 'open') }}\"\n"
 	      "        delay_on: 2\n");
 	source(&t, "zigbee/door", "closed", BASE "sensor/door_contact/state", "closed");
-	expect(&t, BASE "sensor/door_text/state", "CLOSED");
+	td_expect(&t, BASE "sensor/door_text/state", "CLOSED");
 	/* the bridge sends the attributes after the state */
-	expect(&t, BASE "sensor/door_text/attributes", "{\"icon\":\"mdi:door\",\"raw\":\"closed\"}");
+	td_expect(&t, BASE "sensor/door_text/attributes", "{\"icon\":\"mdi:door\",\"raw\":\"closed\"}");
 	json_t *a = last_json(&t, BASE "sensor/door_text/attributes");
 	expect_attr(a, "icon", "mdi:door");
 	expect_attr(a, "raw", "closed");
@@ -472,12 +448,12 @@ static void legacy_sensors_and_delay_on(void **state)
 	a = last_json(&t, "homeassistant/sensor/tt/door_text/config");
 	expect_attr(a, "name", "Door text");
 	json_decref(a);
-	expect(&t, BASE "binary_sensor/door_left_open/state", "off");
+	td_expect(&t, BASE "binary_sensor/door_left_open/state", "off");
 	/* delay_on: still off once the door's own state is out, on later */
 	source(&t, "zigbee/door", "open", BASE "sensor/door_contact/state", "open");
-	expect(&t, BASE "sensor/door_text/state", "OPEN");
+	td_expect(&t, BASE "sensor/door_text/state", "OPEN");
 	assert_string_equal(td_last(&t, BASE "binary_sensor/door_left_open/state"), "off");
-	expect(&t, BASE "binary_sensor/door_left_open/state", "on");
+	td_expect(&t, BASE "binary_sensor/door_left_open/state", "on");
 	a = last_json(&t, BASE "sensor/door_text/attributes");
 	expect_attr(a, "icon", "mdi:door-open");
 	json_decref(a);
