@@ -349,6 +349,36 @@ bool td_log_wait(struct td *t, const char *needle, double timeout)
 	}
 }
 
+int td_log_count(struct td *t, const char *needle)
+{
+	FILE *f = fopen(t->log, "r");
+	int n = 0;
+	if (!f)
+		return 0;
+	char line[8192];
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+void td_expect_log(struct td *t, const char *needle)
+{
+	if (!td_log_wait(t, needle, TU_TIMEOUT)) {
+		td_dump(t);
+		fail_msg("the log never said '%s'", needle);
+	}
+}
+
+void td_stop_clean(struct td *t)
+{
+	int rc = td_stop(t);
+	if (rc != 0) {
+		td_dump(t);
+		fail_msg("mqbridge exited with %d", rc);
+	}
+}
+
 void td_dump(struct td *t)
 {
 	FILE *f = fopen(t->log, "r");

@@ -72,6 +72,13 @@ long td_count(struct td *t);
 size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix);
 /* Wait until the daemon's log contains needle. */
 bool td_log_wait(struct td *t, const char *needle, double timeout);
+/* How many lines of the daemon's log contain needle. */
+int td_log_count(struct td *t, const char *needle);
+/* td_log_wait, failing the test with both logs. */
+void td_expect_log(struct td *t, const char *needle);
+/* td_stop, failing the test with both logs unless the daemon exits 0 (a
+ * sanitizer's report makes it non-zero). */
+void td_stop_clean(struct td *t);
 /* Print the daemon's log and the broker's (for failures). */
 void td_dump(struct td *t);
 /* Stop everything and remove the directory. */

@@ -48,36 +48,6 @@ static void start(const char *yaml)
 	td_start(&T, NULL);
 }
 
-static long wait_for(const char *topic, const char *payload)
-{
-	long i = td_wait(&T, topic, payload, TU_TIMEOUT);
-	if (i < 0) {
-		td_dump(&T);
-		fail_msg("no '%s' on %s (last: %s)", payload ? payload : "(any)", topic,
-			 td_last(&T, topic) ? td_last(&T, topic) : "(none)");
-	}
-	return i;
-}
-
-static long wait_after(long since, const char *topic, const char *payload)
-{
-	long i = td_wait_after(&T, since, topic, payload, TU_TIMEOUT);
-	if (i < 0) {
-		td_dump(&T);
-		fail_msg("no '%s' on %s after message %ld (last: %s)", payload ? payload : "(any)",
-			 topic, since, td_last(&T, topic) ? td_last(&T, topic) : "(none)");
-	}
-	return i;
-}
-
-static void wait_log(const char *needle)
-{
-	if (!td_log_wait(&T, needle, TU_TIMEOUT)) {
-		td_dump(&T);
-		fail_msg("the log never said '%s'", needle);
-	}
-}
-
 /* A command topic is subscribed a moment after the entity is announced:
  * wait for the broker to have it before publishing to it. */
 static void wait_subscribed(const char *topic)
@@ -87,16 +57,6 @@ static void wait_subscribed(const char *topic)
 	if (!tu_broker_log_wait(&T.broker, needle, 1, TU_TIMEOUT)) {
 		td_dump(&T);
 		fail_msg("never subscribed to %s", topic);
-	}
-}
-
-/* A clean stop: exit status 0 (under ASan also: nothing leaked). */
-static void stop_clean(void)
-{
-	int rc = td_stop(&T);
-	if (rc != 0) {
-		td_dump(&T);
-		fail_msg("the daemon exited with %d", rc);
 	}
 }
 
@@ -195,14 +155,14 @@ static void a_sensor_state_arrives_in_both_layouts(void **state)
 			"    name: Where\n"
 			"    command: pwd\n");
 	td_start(&T, NULL);
-	wait_for(BASE "sensor/cpu_temperature/state", "48.3");
-	wait_for(BASE "sensor/load/state", "0.42");
+	td_expect(&T, BASE "sensor/cpu_temperature/state", "48.3");
+	td_expect(&T, BASE "sensor/load/state", "0.42");
 	/* commands run in the configuration's directory */
 	char real[PATH_MAX];
 	assert_non_null(realpath(T.dir, real));
-	wait_for(BASE "sensor/where/state", real);
+	td_expect(&T, BASE "sensor/where/state", real);
 	/* the discovery carries the sensor's own keys */
-	wait_for("homeassistant/sensor/tc/cpu_temperature/config", NULL);
+	td_expect(&T, "homeassistant/sensor/tc/cpu_temperature/config", NULL);
 	json_t *d = json_loads(td_last(&T, "homeassistant/sensor/tc/cpu_temperature/config"), 0,
 			       NULL);
 	assert_non_null(d);
@@ -210,7 +170,7 @@ static void a_sensor_state_arrives_in_both_layouts(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "temperature");
 	assert_string_equal(json_string_value(json_object_get(d, "unique_id")), "cpu_temp_1");
 	json_decref(d);
-	stop_clean();
+	td_stop_clean(&T);
 	td_fini(&T);
 	T_live = false;
 }
@@ -226,19 +186,19 @@ static void a_failing_command_keeps_the_old_state_and_is_logged(void **state)
 	char path[256];
 	path_in(path, sizeof path, "outside");
 	td_write_file(&T, "outside", "21.5\n", NULL, 0);
-	wait_for(BASE "sensor/outside/state", "21.5");
+	td_expect(&T, BASE "sensor/outside/state", "21.5");
 	long n = td_count(&T);
 	assert_int_equal(unlink(path), 0);
 	/* the status and what it printed on stderr, both in the log */
-	wait_log("sensor.outside: command failed (exit status 1); keeping the old state: cat ");
-	wait_log("No such file or directory");
+	td_expect_log(&T, "sensor.outside: command failed (exit status 1); keeping the old state: cat ");
+	td_expect_log(&T, "No such file or directory");
 	/* a few more polls fail; the state stays as it was */
 	assert_true(td_wait_after(&T, n, BASE "sensor/outside/state", NULL, 0.6) < 0);
 	assert_string_equal(td_last(&T, BASE "sensor/outside/state"), "21.5");
 	/* and comes back with the command */
 	td_write_file(&T, "outside", "19\n", NULL, 0);
-	wait_after(n, BASE "sensor/outside/state", "19");
-	stop_clean();
+	td_expect_after(&T, n, BASE "sensor/outside/state", "19");
+	td_stop_clean(&T);
 }
 
 static void json_attributes_and_availability(void **state)
@@ -268,8 +228,8 @@ static void json_attributes_and_availability(void **state)
 			"      availability: \"{{ value == 'Online' }}\"\n"
 			"      scan_interval: 0.2\n");
 	td_start(&T, NULL);
-	wait_for(BASE "sensor/plug_power/state", "230");
-	wait_for(BASE "sensor/plug_power/attributes", NULL);
+	td_expect(&T, BASE "sensor/plug_power/state", "230");
+	td_expect(&T, BASE "sensor/plug_power/attributes", NULL);
 	json_t *a = json_loads(td_last(&T, BASE "sensor/plug_power/attributes"), 0, NULL);
 	assert_non_null(a);
 	assert_true(json_real_value(json_object_get(a, "Total")) == 12.5);
@@ -277,13 +237,13 @@ static void json_attributes_and_availability(void **state)
 	assert_null(json_object_get(a, "Power"));
 	json_decref(a);
 
-	wait_for(BASE "sensor/plug_seen/state", "Online");
-	wait_for(BASE "sensor/plug_seen/availability", "online");
+	td_expect(&T, BASE "sensor/plug_seen/state", "Online");
+	td_expect(&T, BASE "sensor/plug_seen/availability", "online");
 	long n = td_count(&T);
 	td_write_file(&T, "online", "Offline\n", NULL, 0);
-	wait_after(n, BASE "sensor/plug_seen/availability", "offline");
-	wait_after(n, BASE "sensor/plug_seen/state", "unavailable");
-	stop_clean();
+	td_expect_after(&T, n, BASE "sensor/plug_seen/availability", "offline");
+	td_expect_after(&T, n, BASE "sensor/plug_seen/state", "unavailable");
+	td_stop_clean(&T);
 	td_fini(&T);
 	T_live = false;
 }
@@ -300,16 +260,16 @@ static void a_binary_sensor_maps_its_payloads(void **state)
 		   "      device_class: door\n"
 		   "      scan_interval: 0.2\n");
 	td_write_file(&T, "door", "1\n", NULL, 0);
-	wait_for(BASE "binary_sensor/door/state", "on");
+	td_expect(&T, BASE "binary_sensor/door/state", "on");
 	long n = td_count(&T);
 	td_write_file(&T, "door", "0\n", NULL, 0);
-	wait_after(n, BASE "binary_sensor/door/state", "off");
+	td_expect_after(&T, n, BASE "binary_sensor/door/state", "off");
 	/* neither payload: no change, one warning */
 	n = td_count(&T);
 	td_write_file(&T, "door", "ajar\n", NULL, 0);
-	wait_log("'ajar' is neither payload_on ('1') nor payload_off ('0')");
+	td_expect_log(&T, "'ajar' is neither payload_on ('1') nor payload_off ('0')");
 	assert_true(td_wait_after(&T, n, BASE "binary_sensor/door/state", NULL, 0.5) < 0);
-	stop_clean();
+	td_stop_clean(&T);
 }
 
 /* ---- switches and covers ------------------------------------------------ */
@@ -327,11 +287,11 @@ static void a_switch_commanded_over_mqtt_runs_only_its_own_commands(void **state
 	char on[256], file[256];
 	path_in(on, sizeof on, "pump_on");
 	path_in(file, sizeof file, "FILE");
-	wait_for(BASE "switch/pump/state", "off");
+	td_expect(&T, BASE "switch/pump/state", "off");
 	wait_subscribed(BASE "switch/pump/set");
 	long n = td_count(&T);
 	td_pub(&T, BASE "switch/pump/set", "ON", false);
-	wait_after(n, BASE "switch/pump/state", "on");
+	td_expect_after(&T, n, BASE "switch/pump/state", "on");
 	assert_true(exists(on));
 
 	/* payloads that would be commands if they reached a shell */
@@ -345,16 +305,16 @@ static void a_switch_commanded_over_mqtt_runs_only_its_own_commands(void **state
 	/* a real command after them: once it has run, they have been seen */
 	n = td_count(&T);
 	td_pub(&T, BASE "switch/pump/set", "OFF", false);
-	wait_after(n, BASE "switch/pump/state", "off");
+	td_expect_after(&T, n, BASE "switch/pump/state", "off");
 	assert_false(exists(on));
 	assert_false(exists(file));
-	wait_log("ignoring command 'ON; touch ");
+	td_expect_log(&T, "ignoring command 'ON; touch ");
 
 	n = td_count(&T);
 	td_pub(&T, BASE "switch/pump/set", "TOGGLE", false);
-	wait_after(n, BASE "switch/pump/state", "on");
+	td_expect_after(&T, n, BASE "switch/pump/state", "on");
 	assert_false(exists(file));
-	stop_clean();
+	td_stop_clean(&T);
 }
 
 static void an_optimistic_switch_follows_its_commands(void **state)
@@ -369,19 +329,19 @@ static void an_optimistic_switch_follows_its_commands(void **state)
 		   "        command_off: 'false'\n");
 	char path[256];
 	path_in(path, sizeof path, "heater");
-	wait_for(BASE "switch/heater/state", "off");
+	td_expect(&T, BASE "switch/heater/state", "off");
 	wait_subscribed(BASE "switch/heater/set");
 	long n = td_count(&T);
 	td_pub(&T, BASE "switch/heater/set", "ON", false);
-	wait_after(n, BASE "switch/heater/state", "on");
+	td_expect_after(&T, n, BASE "switch/heater/state", "on");
 	assert_true(exists(path));
 	/* a failing command changes nothing, and says so */
 	n = td_count(&T);
 	td_pub(&T, BASE "switch/heater/set", "OFF", false);
-	wait_log("switch.heater: command_off failed (exit status 1): false");
+	td_expect_log(&T, "switch.heater: command_off failed (exit status 1): false");
 	assert_true(td_wait_after(&T, n, BASE "switch/heater/state", NULL, 0.5) < 0);
 	assert_string_equal(td_last(&T, BASE "switch/heater/state"), "on");
-	stop_clean();
+	td_stop_clean(&T);
 }
 
 static void template_output_reaches_a_command_as_one_argument(void **state)
@@ -406,11 +366,11 @@ static void template_output_reaches_a_command_as_one_argument(void **state)
 	snprintf(label, sizeof label, "x; touch %s $(touch %s) `touch %s`\n", file, file, file);
 	td_write_file(&T, "label", label, NULL, 0);
 	label[strlen(label) - 1] = '\0';
-	wait_for(BASE "sensor/label/state", label);
+	td_expect(&T, BASE "sensor/label/state", label);
 	wait_subscribed(BASE "switch/writer/set");
 	long n = td_count(&T);
 	td_pub(&T, BASE "switch/writer/set", "ON", false);
-	wait_after(n, BASE "switch/writer/state", "on");
+	td_expect_after(&T, n, BASE "switch/writer/state", "on");
 	/* the whole label, one argument, written by the fixed script */
 	char got[1024] = "";
 	FILE *f = fopen(out, "r");
@@ -420,7 +380,7 @@ static void template_output_reaches_a_command_as_one_argument(void **state)
 	got[strcspn(got, "\n")] = '\0';
 	assert_string_equal(got, label);
 	assert_false(exists(file));
-	stop_clean();
+	td_stop_clean(&T);
 }
 
 /* Wait for the cover's attributes to say current_position: want. */
@@ -456,19 +416,19 @@ static void a_cover_reads_its_position(void **state)
 		   "      command_state: cat %DIR%/pos\n"
 		   "      scan_interval: 3600\n");
 	td_write_file(&T, "pos", "0\n", NULL, 0);
-	wait_for(BASE "cover/garage_door/state", "closed");
+	td_expect(&T, BASE "cover/garage_door/state", "closed");
 	wait_subscribed(BASE "cover/garage_door/set");
 	long n = td_count(&T);
 	td_pub(&T, BASE "cover/garage_door/set", "OPEN", false);
-	wait_after(n, BASE "cover/garage_door/state", "open");
+	td_expect_after(&T, n, BASE "cover/garage_door/state", "open");
 	wait_position(n, 100);
 	n = td_count(&T);
 	td_pub(&T, BASE "cover/garage_door/set", "STOP", false);
 	wait_position(n, 50);
 	n = td_count(&T);
 	td_pub(&T, BASE "cover/garage_door/set", "CLOSE", false);
-	wait_after(n, BASE "cover/garage_door/state", "closed");
-	stop_clean();
+	td_expect_after(&T, n, BASE "cover/garage_door/state", "closed");
+	td_stop_clean(&T);
 }
 
 /* ---- processes ------------------------------------------------------------ */
@@ -482,13 +442,13 @@ static void a_command_timeout_leaves_no_process_behind(void **state)
 		   "      command: \"echo $$ > %DIR%/pgid; sleep 1000 & sleep 1000 & wait\"\n"
 		   "      command_timeout: 0.5\n"
 		   "      scan_interval: 3600\n");
-	wait_for(BASE "sensor/hung/state", "unknown");
-	wait_log("sensor.hung: command failed (timed out after 0.5 s (process group killed))");
+	td_expect(&T, BASE "sensor/hung/state", "unknown");
+	td_expect_log(&T, "sensor.hung: command failed (timed out after 0.5 s (process group killed))");
 	pid_t pgid = read_pgid("pgid");
 	assert_true(group_gone(pgid, TU_TIMEOUT));
 	/* still unknown: a failure sets nothing */
 	assert_string_equal(td_last(&T, BASE "sensor/hung/state"), "unknown");
-	stop_clean();
+	td_stop_clean(&T);
 }
 
 static void stopping_the_daemon_kills_a_running_command(void **state)

@@ -266,34 +266,6 @@ static void write_config(struct td *t, const char *sensors)
 	free(yaml);
 }
 
-static void expect(struct td *t, const char *topic, const char *payload)
-{
-	if (td_wait(t, topic, payload, TU_TIMEOUT) < 0) {
-		td_dump(t);
-		fail_msg("no '%s' on %s", payload ? payload : "(anything)", topic);
-	}
-}
-
-static void expect_log(struct td *t, const char *needle)
-{
-	if (!td_log_wait(t, needle, TU_TIMEOUT)) {
-		td_dump(t);
-		fail_msg("the log never said '%s'", needle);
-	}
-}
-
-static int log_count(struct td *t, const char *needle)
-{
-	FILE *f = fopen(t->log, "r");
-	int n = 0;
-	char line[4096];
-	while (f && fgets(line, sizeof line, f))
-		n += strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /* Append text to dir/name, as a logger would. */
 static void append(struct td *t, const char *name, const char *text)
 {
@@ -303,16 +275,6 @@ static void append(struct td *t, const char *name, const char *text)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-}
-
-/* A clean stop: exit status 0 (a sanitizer's report makes it 1). */
-static void stop_clean(struct td *t)
-{
-	int rc = td_stop(t);
-	if (rc != 0) {
-		td_dump(t);
-		fail_msg("mqbridge exited with %d", rc);
-	}
 }
 
 #define STATE(id) BASE "/sensor/" id "/state"
@@ -329,17 +291,17 @@ static void the_sensor_follows_lines_appended_to_the_file(void **state)
 			 "    unit_of_measurement: \"\xc2\xb0" "C\"\n"
 			 "    scan_interval: 0.1\n");
 	td_start(&t, NULL);
-	expect(&t, STATE("outside_temperature"), "20.1");
+	td_expect(&t, STATE("outside_temperature"), "20.1");
 	append(&t, "outside.log", "20.7\n");
-	expect(&t, STATE("outside_temperature"), "20.7");
+	td_expect(&t, STATE("outside_temperature"), "20.7");
 	/* a line still being written: no newline yet */
 	append(&t, "outside.log", "21.5");
-	expect(&t, STATE("outside_temperature"), "21.5");
+	td_expect(&t, STATE("outside_temperature"), "21.5");
 	append(&t, "outside.log", "\r\n  22.0  \r\n");
-	expect(&t, STATE("outside_temperature"), "22.0");
+	td_expect(&t, STATE("outside_temperature"), "22.0");
 	/* Home Assistant's unit and the file sensor's icon in discovery */
 	const char *cfg = "homeassistant/sensor/fl/outside_temperature/config";
-	expect(&t, cfg, NULL);
+	td_expect(&t, cfg, NULL);
 	json_t *d = json_loads(td_last(&t, cfg), 0, NULL);
 	assert_non_null(d);
 	assert_string_equal(json_string_value(json_object_get(d, "name")), "Outside temperature");
@@ -347,7 +309,7 @@ static void the_sensor_follows_lines_appended_to_the_file(void **state)
 			    "\xc2\xb0" "C");
 	assert_string_equal(json_string_value(json_object_get(d, "icon")), "mdi:file");
 	json_decref(d);
-	stop_clean(&t);
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 
@@ -369,19 +331,19 @@ static void value_template_makes_the_state_and_a_bad_line_keeps_it(void **state)
 			 "    value_template: \"{{ (value | float * 1.8 + 32) | round(1) }}\"\n"
 			 "    scan_interval: 0.1\n");
 	td_start(&t, NULL);
-	expect(&t, STATE("kitchen"), "21.5");
-	expect(&t, STATE("fahrenheit"), "70.7");
+	td_expect(&t, STATE("kitchen"), "21.5");
+	td_expect(&t, STATE("fahrenheit"), "70.7");
 	append(&t, "sensor.jsonl", "{\"temperature\": 22.04, \"humidity\": 41}\n");
-	expect(&t, STATE("kitchen"), "22.0");
+	td_expect(&t, STATE("kitchen"), "22.0");
 	/* a line the template cannot take: logged once, the state stays */
 	append(&t, "plain.log", "sensor offline\n");
-	expect_log(&t, "sensor.fahrenheit: value_template: error rendering");
+	td_expect_log(&t, "sensor.fahrenheit: value_template: error rendering");
 	assert_false(td_log_wait(&t, "this line is never logged", 0.5));
-	assert_int_equal(log_count(&t, "sensor.fahrenheit: value_template: error rendering"), 1);
+	assert_int_equal(td_log_count(&t, "sensor.fahrenheit: value_template: error rendering"), 1);
 	assert_string_equal(td_last(&t, STATE("fahrenheit")), "70.7");
 	append(&t, "plain.log", "22\n");
-	expect(&t, STATE("fahrenheit"), "71.6");
-	stop_clean(&t);
+	td_expect(&t, STATE("fahrenheit"), "71.6");
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 
@@ -395,21 +357,21 @@ static void a_missing_file_is_logged_once_until_it_appears(void **state)
 			 "    file_path: %DIR%/later.log\n"
 			 "    scan_interval: 0.1\n");
 	td_start(&t, NULL);
-	expect(&t, STATE("later"), "unknown");
-	expect_log(&t, "later.log: No such file or directory; keeping the state unknown");
+	td_expect(&t, STATE("later"), "unknown");
+	td_expect_log(&t, "later.log: No such file or directory; keeping the state unknown");
 	/* ten more reads of a file still missing: no more warnings (a check
 	 * of absence, so it waits its full bound) */
 	assert_false(td_log_wait(&t, "this line is never logged", 1.0));
-	assert_int_equal(log_count(&t, "later.log: No such file or directory"), 1);
+	assert_int_equal(td_log_count(&t, "later.log: No such file or directory"), 1);
 	append(&t, "later.log", "here\n");
-	expect(&t, STATE("later"), "here");
-	expect_log(&t, "later.log reads again");
+	td_expect(&t, STATE("later"), "here");
+	td_expect_log(&t, "later.log reads again");
 	/* gone again (rotated away): the state stays, one more warning */
 	char path[256];
 	snprintf(path, sizeof path, "%s/later.log", t.dir);
 	unlink(path);
-	expect_log(&t, "later.log: No such file or directory; keeping the state here");
-	stop_clean(&t);
+	td_expect_log(&t, "later.log: No such file or directory; keeping the state here");
+	td_stop_clean(&t);
 	assert_string_equal(td_last(&t, STATE("later")), "here");
 	td_fini(&t);
 }
@@ -425,11 +387,11 @@ static void an_empty_file_keeps_the_state_until_a_line_comes(void **state)
 			 "    scan_interval: 0.1\n");
 	td_start(&t, NULL);
 	/* Home Assistant's default name */
-	expect(&t, STATE("file"), "unknown");
-	expect_log(&t, "empty.log: the file is empty");
+	td_expect(&t, STATE("file"), "unknown");
+	td_expect_log(&t, "empty.log: the file is empty");
 	append(&t, "empty.log", "first\n");
-	expect(&t, STATE("file"), "first");
-	stop_clean(&t);
+	td_expect(&t, STATE("file"), "first");
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 
@@ -456,8 +418,8 @@ static void a_huge_file_gives_its_last_line_at_once(void **state)
 			 "    file_path: %DIR%/huge.log\n"
 			 "    value_template: \"{{ value.split('=')[1] }}\"\n");
 	td_start(&t, NULL);
-	expect(&t, STATE("log"), "1013.2");
-	stop_clean(&t);
+	td_expect(&t, STATE("log"), "1013.2");
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 

@@ -223,28 +223,6 @@ static void stop(struct td *t)
 	end(t);
 }
 
-/* How often needle occurs in the daemon's log. */
-static int log_count(struct td *t, const char *needle)
-{
-	FILE *f = fopen(t->log, "r");
-	int n = 0;
-	if (!f)
-		return 0;
-	char line[8192];
-	while (fgets(line, sizeof line, f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
-static void expect_log(struct td *t, const char *needle)
-{
-	if (!td_log_wait(t, needle, TU_TIMEOUT)) {
-		td_dump(t);
-		fail_msg("the log never said '%s'", needle);
-	}
-}
-
 static json_t *discovery(struct td *t, const char *component, const char *object_id)
 {
 	char topic[256];
@@ -572,12 +550,12 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 	/* neither payload: nothing changes, one warning */
 	td_device(&t, "home/smoke", "2");
 	td_device(&t, "home/smoke", "ON");
-	expect_log(&t, "binary_sensor.smoke: a payload matching neither on nor off on home/smoke: '2'");
+	td_expect_log(&t, "binary_sensor.smoke: a payload matching neither on nor off on home/smoke: '2'");
 	n = td_device(&t, "home/smoke", "1");
 	td_expect_after(&t, n, BASE "binary_sensor/smoke/state", "on");
 	/* the first is a warning, the rest are counted quietly */
-	assert_int_equal(log_count(&t, "matching neither on nor off"), 2);
-	assert_int_equal(log_count(&t, "warning [mqtt] binary_sensor.smoke"), 1);
+	assert_int_equal(td_log_count(&t, "matching neither on nor off"), 2);
+	assert_int_equal(td_log_count(&t, "warning [mqtt] binary_sensor.smoke"), 1);
 
 	n = td_device(&t, "rtl_433/doorbell/pressed", "true");
 	long on = td_expect_after(&t, n, BASE "binary_sensor/doorbell/state", "on");
@@ -798,7 +776,7 @@ static void cover_states_positions_and_commands(void **state)
 	td_expect_after(&t, n, "cmnd/front-gate/POWER1", "ON");
 	/* payload_stop: null — the cover has no stop */
 	td_pub(&t, BASE "cover/front_gate/set", "STOP", false);
-	expect_log(&t, "cover.stop_cover");
+	td_expect_log(&t, "cover.stop_cover");
 
 	n = td_device(&t, "blind/position", "{\"pos\":128}");
 	td_expect_after(&t, n, BASE "cover/blind/state", "open");
@@ -875,7 +853,7 @@ static void button_number_and_select(void **state)
 	td_pub(&t, BASE "number/target_temperature/set", "22", false);
 	td_expect_after(&t, n, "thermostat/target/set", "22");
 	td_pub(&t, BASE "number/target_temperature/set", "31", false);
-	expect_log(&t, "value 31 is outside the range 5 - 30");
+	td_expect_log(&t, "value 31 is outside the range 5 - 30");
 	n = td_count(&t);
 	td_pub(&t, BASE "number/target_temperature/set", "22.5", false);
 	td_expect_after(&t, n, "thermostat/target/set", "22.5");
@@ -891,7 +869,7 @@ static void button_number_and_select(void **state)
 	td_pub(&t, BASE "select/vacuum_preset/set", "min", false);
 	td_expect_after(&t, n, "valetudo/robot/preset/set", "min");
 	td_pub(&t, BASE "select/vacuum_preset/set", "turbo", false);
-	expect_log(&t, "'turbo' is not one of the options");
+	td_expect_log(&t, "'turbo' is not one of the options");
 	assert_string_equal(td_last(&t, BASE "select/vacuum_preset/state"), "max");
 	/* optimistic without a state topic */
 	n = td_count(&t);
@@ -922,11 +900,11 @@ static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 	td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
 	td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":\"n/a\"}}");
 	td_device(&t, "tele/plug/SENSOR", "not json at all");
-	expect_log(&t, "sensor.power: value_template: error rendering the template");
+	td_expect_log(&t, "sensor.power: value_template: error rendering the template");
 	n = td_device(&t, "tele/plug/SENSOR", "{\"ENERGY\":{\"Power\":43}}");
 	td_expect_after(&t, n, BASE "sensor/power/state", "43.0");
-	expect_log(&t, "sensor.power: value_template renders again");
-	assert_int_equal(log_count(&t, "sensor.power: value_template: error rendering"), 1);
+	td_expect_log(&t, "sensor.power: value_template renders again");
+	assert_int_equal(td_log_count(&t, "sensor.power: value_template: error rendering"), 1);
 
 	/* over 255 bytes, not UTF-8: dropped with a counted warning */
 	n = td_device(&t, "raw/state", "ok");
@@ -936,14 +914,14 @@ static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 	big[sizeof big - 1] = '\0';
 	td_device(&t, "raw/state", big);
 	td_device(&t, "raw/state", "caf\xc3");
-	expect_log(&t, "sensor.raw: state dropped");
+	td_expect_log(&t, "sensor.raw: state dropped");
 	/* a template output over 255 bytes too */
 	td_device(&t, "long/state", "ab");
-	expect_log(&t, "sensor.long: state dropped");
+	td_expect_log(&t, "sensor.long: state dropped");
 	/* attributes that are not a JSON object */
 	td_device(&t, "raw/attrs", "[1, 2]");
 	td_device(&t, "raw/attrs", "{\"broken\":");
-	expect_log(&t, "sensor.raw: JSON attributes that are no object");
+	td_expect_log(&t, "sensor.raw: JSON attributes that are no object");
 	n = td_device(&t, "raw/attrs", "{\"rssi\":-61}");
 	td_expect_after(&t, n, BASE "sensor/raw/attributes", "{\"rssi\":-61}");
 	n = td_device(&t, "raw/state", "fine");

@@ -502,37 +502,6 @@ static double number_of(struct td *t, const char *id)
 	return d;
 }
 
-static void expect(struct td *t, const char *topic, const char *payload)
-{
-	if (td_wait(t, topic, payload, TU_TIMEOUT) < 0) {
-		td_dump(t);
-		fail_msg("no '%s' on %s", payload ? payload : "(anything)", topic);
-	}
-}
-
-/* Occurrences of needle in the daemon's log. */
-static int log_count(struct td *t, const char *needle)
-{
-	FILE *f = fopen(t->log, "r");
-	int n = 0;
-	char line[4096];
-	while (f && fgets(line, sizeof line, f))
-		n += strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
-/* A clean stop: exit status 0 (a sanitizer's report makes it 1). */
-static void stop_clean(struct td *t)
-{
-	int rc = td_stop(t);
-	if (rc != 0) {
-		td_dump(t);
-		fail_msg("mqbridge exited with %d", rc);
-	}
-}
-
 static void states_arrive_on_the_sensors_topics(void **state)
 {
 	(void)state;
@@ -572,7 +541,7 @@ static void states_arrive_on_the_sensors_topics(void **state)
 	assert_string_equal(state_of(&t, "process_mqbridge"), "on");
 
 	/* discovery carries Home Assistant's unit, classes and icon */
-	expect(&t, "homeassistant/sensor/sm/memory_use_percent/config", NULL);
+	td_expect(&t, "homeassistant/sensor/sm/memory_use_percent/config", NULL);
 	json_t *d = json_loads(td_last(&t, "homeassistant/sensor/sm/memory_use_percent/config"), 0,
 			       NULL);
 	assert_non_null(d);
@@ -581,16 +550,16 @@ static void states_arrive_on_the_sensors_topics(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "state_class")), "measurement");
 	assert_string_equal(json_string_value(json_object_get(d, "icon")), "mdi:memory");
 	json_decref(d);
-	expect(&t, "homeassistant/sensor/sm/last_boot/config", NULL);
+	td_expect(&t, "homeassistant/sensor/sm/last_boot/config", NULL);
 	d = json_loads(td_last(&t, "homeassistant/sensor/sm/last_boot/config"), 0, NULL);
 	assert_non_null(d);
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "timestamp");
 	json_decref(d);
-	expect(&t, "homeassistant/sensor/sm/disk_use_percent/config", NULL);
+	td_expect(&t, "homeassistant/sensor/sm/disk_use_percent/config", NULL);
 	d = json_loads(td_last(&t, "homeassistant/sensor/sm/disk_use_percent/config"), 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(d, "name")), "Disk use (percent) /");
 	json_decref(d);
-	stop_clean(&t);
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 
@@ -603,12 +572,12 @@ static void without_resources_it_monitors_the_root_disk(void **state)
 			 "  - platform: systemmonitor\n");
 	td_start(&t, NULL);
 	assert_true(number_of(&t, "disk_use") >= 0);
-	expect(&t, "homeassistant/sensor/sm/disk_use/config", NULL);
+	td_expect(&t, "homeassistant/sensor/sm/disk_use/config", NULL);
 	json_t *d = json_loads(td_last(&t, "homeassistant/sensor/sm/disk_use/config"), 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(d, "unit_of_measurement")), "GiB");
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "data_size");
 	json_decref(d);
-	stop_clean(&t);
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 
@@ -625,16 +594,16 @@ static void a_missing_source_makes_its_sensor_unavailable_logged_once(void **sta
 			 "      - {type: disk_free, arg: /nonexistent/mqb}\n"
 			 "      - {type: load_15m}\n");
 	td_start(&t, NULL);
-	expect(&t, BASE "/sensor/network_in_mqbno0/availability", "offline");
-	expect(&t, BASE "/sensor/network_in_mqbno0/state", "unavailable");
-	expect(&t, BASE "/sensor/disk_free_nonexistent_mqb/availability", "offline");
+	td_expect(&t, BASE "/sensor/network_in_mqbno0/availability", "offline");
+	td_expect(&t, BASE "/sensor/network_in_mqbno0/state", "unavailable");
+	td_expect(&t, BASE "/sensor/disk_free_nonexistent_mqb/availability", "offline");
 	assert_true(number_of(&t, "load_15m") >= 0);
 	/* ten more polls of a source still missing: no more warnings (a
 	 * check of absence, so it waits its full bound) */
 	assert_false(td_log_wait(&t, "this line is never logged", 1.0));
-	assert_int_equal(log_count(&t, "Network in mqbno0: no interface 'mqbno0'"), 1);
-	assert_int_equal(log_count(&t, "Disk free /nonexistent/mqb: cannot read disk usage"), 1);
-	stop_clean(&t);
+	assert_int_equal(td_log_count(&t, "Network in mqbno0: no interface 'mqbno0'"), 1);
+	assert_int_equal(td_log_count(&t, "Disk free /nonexistent/mqb: cannot read disk usage"), 1);
+	td_stop_clean(&t);
 	td_fini(&t);
 }
 

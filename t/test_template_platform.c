@@ -48,27 +48,6 @@ static long source(struct td *t, const char *topic, const char *payload, const c
 	return td_expect_after(t, n, state_topic, state);
 }
 
-static int log_count(struct td *t, const char *needle)
-{
-	FILE *f = fopen(t->log, "r");
-	int n = 0;
-	if (!f)
-		return 0;
-	char line[8192];
-	while (fgets(line, sizeof line, f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
-static void expect_log(struct td *t, const char *needle)
-{
-	if (!td_log_wait(t, needle, TU_TIMEOUT)) {
-		td_dump(t);
-		fail_msg("the log never said '%s'", needle);
-	}
-}
-
 static json_t *last_json(struct td *t, const char *topic)
 {
 	const char *s = td_last(t, topic);
@@ -209,17 +188,17 @@ static void a_render_error_keeps_the_state_and_logs_once(void **state)
 	source(&t, "home/meter", "1500", BASE "sensor/meter/state", "1500");
 	td_expect(&t, BASE "sensor/meter_kw/state", "1.5");
 	const char *err = "sensor.meter_kw: state: error rendering the template";
-	int before = log_count(&t, err); /* the first render saw 'unknown' */
+	int before = td_log_count(&t, err); /* the first render saw 'unknown' */
 	source(&t, "home/meter", "n/a", BASE "sensor/meter/state", "n/a");
-	expect_log(&t, "float got invalid input 'n/a'");
+	td_expect_log(&t, "float got invalid input 'n/a'");
 	source(&t, "home/meter", "err", BASE "sensor/meter/state", "err");
 	/* a later change of something else: what the bad renders wrote is out */
 	source(&t, "home/other", "1", BASE "sensor/other/state", "1");
 	assert_string_equal(td_last(&t, BASE "sensor/meter_kw/state"), "1.5");
-	assert_int_equal(log_count(&t, err), before + 1);
+	assert_int_equal(td_log_count(&t, err), before + 1);
 	long n = source(&t, "home/meter", "2500", BASE "sensor/meter/state", "2500");
 	td_expect_after(&t, n, BASE "sensor/meter_kw/state", "2.5");
-	expect_log(&t, "sensor.meter_kw: state renders again");
+	td_expect_log(&t, "sensor.meter_kw: state renders again");
 	stop(&t);
 }
 
@@ -227,7 +206,7 @@ static int renders(struct td *t, const char *entity_id)
 {
 	char needle[128];
 	snprintf(needle, sizeof needle, "%s: rendered", entity_id);
-	return log_count(t, needle);
+	return td_log_count(t, needle);
 }
 
 /* Which entities a template reads changes with its branches: after each
@@ -346,7 +325,7 @@ static void now_renders_again_every_minute(void **state)
 	      "      - name: Static\n"
 	      "        state: \"{{ 6 * 7 }}\"\n");
 	unsetenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
-	expect_log(&t, "sensor.tick: calls now(): renders again every minute");
+	td_expect_log(&t, "sensor.tick: calls now(): renders again every minute");
 	long i = td_expect(&t, BASE "sensor/tick/state", NULL);
 	char first[64];
 	snprintf(first, sizeof first, "%s", td_last(&t, BASE "sensor/tick/state"));
@@ -354,7 +333,7 @@ static void now_renders_again_every_minute(void **state)
 		i = td_expect_after(&t, i + 1, BASE "sensor/tick/state", NULL);
 		assert_true(strcmp(td_last(&t, BASE "sensor/tick/state"), first) != 0);
 	}
-	assert_int_equal(log_count(&t, "sensor.static: calls now()"), 0);
+	assert_int_equal(td_log_count(&t, "sensor.static: calls now()"), 0);
 	assert_int_equal(renders(&t, "sensor.static"), 1);
 	stop(&t);
 }
