@@ -22,7 +22,7 @@
 #include "mqbridge/states.h"
 /* Internal, for one "piece" figure only: the bare fiber switch under await.
  * Nothing else here goes behind the public API. */
-#include "fiber.h"
+#include "core/fiber.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)

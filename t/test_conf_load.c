@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "lib/internal.h"
 #include "mqbridge/config.h"
 
 /* ---- helpers ------------------------------------------------------------ */

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "daemon_config.h"
-#include "internal.h"
+#include "daemon/options.h"
+#include "lib/internal.h"
 
 /* ---- finding the data ----------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "dtoa.h"
+#include "lib/dtoa.h"
 
 static double from_bits(uint64_t b)
 {

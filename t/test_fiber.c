@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fiber.h"
+#include "core/fiber.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

@@ -33,7 +33,7 @@
 #include "mqbridge/future.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
-#include "paho.h"
+#include "mqtt/paho.h"
 
 static void nap(void)
 {

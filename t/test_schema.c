@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "lib/internal.h"
 #include "mqbridge/config.h"
 
 /* ---- the schema under test ------------------------------------------------ */

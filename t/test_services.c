@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "lib/internal.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/error.h"

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "lib/internal.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/error.h"
 #include "mqbridge/states.h"

@@ -6,7 +6,7 @@
 #include <mosquitto.h>
 
 #include "testutil.h"
-#include "topic_tree.h"
+#include "mqtt/topic_tree.h"
 #include "mqbridge/mqtt.h"
 
 struct match_case {

@@ -11,8 +11,8 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "internal.h"
-#include "tpl_int.h"
+#include "lib/internal.h"
+#include "template/tpl_int.h"
 #include "mqbridge/template.h"
 
 /* Until src/tpl_int.h declares it. */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checks the aarch64 fiber switch without aarch64 hardware: builds src/fiber.c
+# Checks the aarch64 fiber switch without aarch64 hardware: builds src/core/fiber.c
 # with t/test_fiber.c by cross-compiler, both flavours (own assembly and
 # ucontext), and runs them under qemu-user. Extra arguments go to the tests
 # (a test-name filter). Installs the Debian packages it needs when missing.
@@ -87,7 +87,7 @@ for uc in 0 1; do
 		flags+=(-DFIBER_NO_CMOCKA)
 	fi
 	aarch64-linux-gnu-gcc "${flags[@]}" -o "$work/test_fiber_$uc" \
-		"$top/src/fiber.c" "$top/t/test_fiber.c" "${libs[@]}"
+		"$top/src/core/fiber.c" "$top/t/test_fiber.c" "${libs[@]}"
 	if [ $uc = 0 ]; then
 		echo "== aarch64, assembly switch (cmocka: $cmocka)"
 	else

@@ -1,0 +1,476 @@
+/* Configuration nodes and the error list: the data the loader (conf_load.c)
+ * builds and the schema code reads. Nodes live in one arena per document,
+ * so a document is freed in a few calls however many nodes it holds. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mqbridge/config.h"
+
+#include "config/config_impl.h"
+
+/* ---- nodes -------------------------------------------------------------- */
+
+struct mqb_conf_node {
+	struct mqb_conf_mark mark;
+	enum mqb_conf_kind kind;
+	unsigned flags;  /* CONF_* */
+	unsigned height; /* collections: 1 + the deepest child; 0 for the rest */
+	size_t weight;   /* this node and all below it, shared nodes counted each time */
+	size_t len;      /* scalar bytes; sequence items; mapping pairs */
+	union {
+		const char *text;                   /* scalars and nulls, NUL-terminated */
+		const struct mqb_conf_node **items; /* maps: key, value, key, value, ... */
+	} u;
+};
+
+/* The arena: blocks of growing size, bump allocation, freed all at once. */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	alignas(max_align_t) unsigned char data[];
+};
+
+#define ARENA_FIRST 4096u
+#define ARENA_MAX (256u * 1024u)
+#define ARENA_ALIGN (alignof(max_align_t))
+
+struct mqb_conf_doc {
+	struct arena_block *blocks; /* the first is the one being filled */
+	size_t next_size;
+	const struct mqb_conf_node *root;
+};
+
+struct mqb_conf_doc *conf__doc_new(void)
+{
+	struct mqb_conf_doc *doc = mqb__calloc(1, sizeof *doc);
+	if (doc)
+		doc->next_size = ARENA_FIRST;
+	return doc;
+}
+
+void mqb_conf_doc_free(struct mqb_conf_doc *doc)
+{
+	if (!doc)
+		return;
+	for (struct arena_block *b = doc->blocks, *next; b; b = next) {
+		next = b->next;
+		mqb__free(b);
+	}
+	mqb__free(doc);
+}
+
+void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n)
+{
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (n == 0)
+		n = ARENA_ALIGN;
+	struct arena_block *b = doc->blocks;
+	if (b && b->size - b->used >= n) {
+		void *p = b->data + b->used;
+		b->used += n;
+		return p;
+	}
+	/* A large request gets a block of its own behind the current one, so
+	 * the space left in the current block is not lost. */
+	bool own = n > doc->next_size / 4;
+	size_t size = own ? n : doc->next_size;
+	struct arena_block *nb = mqb__malloc(sizeof *nb + size);
+	if (!nb)
+		return NULL;
+	nb->size = size;
+	nb->used = n;
+	if (own && b) {
+		nb->next = b->next;
+		b->next = nb;
+	} else {
+		nb->next = b;
+		doc->blocks = nb;
+		if (!own && doc->next_size < ARENA_MAX)
+			doc->next_size *= 2;
+	}
+	return nb->data;
+}
+
+char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n)
+{
+	if (n == SIZE_MAX)
+		return NULL;
+	char *p = conf__doc_alloc(doc, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *root)
+{
+	doc->root = root;
+}
+
+const struct mqb_conf_node *mqb_conf_root(const struct mqb_conf_doc *doc)
+{
+	return doc ? doc->root : NULL;
+}
+
+struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
+				     const struct mqb_conf_mark *mark, const char *text, size_t len,
+				     unsigned flags)
+{
+	struct mqb_conf_node *n = conf__doc_alloc(doc, sizeof *n);
+	if (!n)
+		return NULL;
+	memset(n, 0, sizeof *n);
+	n->mark = *mark;
+	n->kind = kind;
+	n->flags = flags;
+	n->weight = 1;
+	if (kind == MQB_CONF_SCALAR || kind == MQB_CONF_NULL) {
+		char *t = conf__doc_strndup(doc, text ? text : "", text ? len : 0);
+		if (!t)
+			return NULL;
+		n->u.text = t;
+		n->len = text ? len : 0;
+	} else {
+		n->height = 1;
+	}
+	return n;
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
+			    const struct mqb_conf_node *const *v, size_t nv)
+{
+	const struct mqb_conf_node **items = NULL;
+	if (nv) {
+		if (nv > SIZE_MAX / sizeof *items)
+			return -ENOMEM;
+		items = conf__doc_alloc(doc, nv * sizeof *items);
+		if (!items)
+			return -ENOMEM;
+		memcpy(items, v, nv * sizeof *items);
+	}
+	size_t weight = 1;
+	unsigned height = 0;
+	for (size_t i = 0; i < nv; i++) {
+		weight = add_sat(weight, v[i]->weight);
+		if (v[i]->height > height)
+			height = v[i]->height;
+	}
+	n->u.items = items;
+	n->len = n->kind == MQB_CONF_MAP ? nv / 2 : nv;
+	n->weight = weight;
+	n->height = height + 1;
+	return 0;
+}
+
+struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb_conf_node *n,
+				      const struct mqb_conf_mark *mark, unsigned add_flags)
+{
+	struct mqb_conf_node *c = conf__doc_alloc(doc, sizeof *c);
+	if (!c)
+		return NULL;
+	*c = *n;
+	c->mark = *mark;
+	c->flags |= add_flags;
+	return c;
+}
+
+/* Everything below a secret is secret. A node already marked has had its
+ * children marked, so shared nodes are visited once. */
+void conf__node_mark_secret(const struct mqb_conf_node *cn)
+{
+	struct mqb_conf_node *n = (struct mqb_conf_node *)cn;
+	if (n->flags & CONF_SECRET)
+		return;
+	n->flags |= CONF_SECRET;
+	if (n->kind == MQB_CONF_SEQ || n->kind == MQB_CONF_MAP) {
+		size_t nv = n->kind == MQB_CONF_MAP ? 2 * n->len : n->len;
+		for (size_t i = 0; i < nv; i++)
+			conf__node_mark_secret(n->u.items[i]);
+	}
+}
+
+size_t conf__node_weight(const struct mqb_conf_node *n)
+{
+	return n->weight;
+}
+
+unsigned conf__node_height(const struct mqb_conf_node *n)
+{
+	return n->height;
+}
+
+bool conf__node_broken(const struct mqb_conf_node *n)
+{
+	return n->flags & CONF_BROKEN;
+}
+
+enum mqb_conf_kind mqb_conf_kind(const struct mqb_conf_node *n)
+{
+	return n ? n->kind : MQB_CONF_NULL;
+}
+
+struct mqb_conf_mark mqb_conf_mark(const struct mqb_conf_node *n)
+{
+	struct mqb_conf_mark none = { NULL, 0, 0 };
+	return n ? n->mark : none;
+}
+
+const char *mqb_conf_scalar(const struct mqb_conf_node *n, size_t *len)
+{
+	if (!n || (n->kind != MQB_CONF_SCALAR && n->kind != MQB_CONF_NULL)) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = n->len;
+	return n->u.text;
+}
+
+bool mqb_conf_quoted(const struct mqb_conf_node *n)
+{
+	return n && (n->flags & CONF_QUOTED);
+}
+
+unsigned conf__node_flags(const struct mqb_conf_node *n)
+{
+	return n ? n->flags : 0;
+}
+
+bool mqb_conf_is_secret(const struct mqb_conf_node *n)
+{
+	return n && (n->flags & CONF_SECRET);
+}
+
+size_t mqb_conf_len(const struct mqb_conf_node *n)
+{
+	return n && (n->kind == MQB_CONF_SEQ || n->kind == MQB_CONF_MAP) ? n->len : 0;
+}
+
+const struct mqb_conf_node *mqb_conf_item(const struct mqb_conf_node *seq, size_t i)
+{
+	return seq && seq->kind == MQB_CONF_SEQ && i < seq->len ? seq->u.items[i] : NULL;
+}
+
+const struct mqb_conf_node *mqb_conf_key(const struct mqb_conf_node *map, size_t i)
+{
+	return map && map->kind == MQB_CONF_MAP && i < map->len ? map->u.items[2 * i] : NULL;
+}
+
+const struct mqb_conf_node *mqb_conf_value(const struct mqb_conf_node *map, size_t i)
+{
+	return map && map->kind == MQB_CONF_MAP && i < map->len ? map->u.items[2 * i + 1] : NULL;
+}
+
+const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const char *key)
+{
+	if (!map || map->kind != MQB_CONF_MAP || !key)
+		return NULL;
+	size_t klen = strlen(key);
+	for (size_t i = 0; i < map->len; i++) {
+		const struct mqb_conf_node *k = map->u.items[2 * i];
+		if (k->kind == MQB_CONF_SCALAR && k->len == klen && memcmp(k->u.text, key, klen) == 0)
+			return map->u.items[2 * i + 1];
+	}
+	return NULL;
+}
+
+/* One character of s at i as shown on one line: control characters become
+ * escapes or '?', a UTF-8 sequence stays whole. Returns the bytes of s used;
+ * *out and *outlen are what to show. */
+static size_t display_piece(const char *s, size_t len, size_t i, const char **out, size_t *outlen)
+{
+	unsigned char c = (unsigned char)s[i];
+	size_t n = 1;
+	switch (c) {
+	case '\n': *out = "\\n"; *outlen = 2; return 1;
+	case '\t': *out = "\\t"; *outlen = 2; return 1;
+	case '\r': *out = "\\r"; *outlen = 2; return 1;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		*out = "?";
+		*outlen = 1;
+		return 1;
+	}
+	if (c >= 0x80)
+		while (i + n < len && n < 4 && ((unsigned char)s[i + n] & 0xc0) == 0x80)
+			n++;
+	*out = s + i;
+	*outlen = n;
+	return n;
+}
+
+/* Copy s into buf (buflen > 0) on one line; text that does not fit is cut
+ * at a character boundary and ends in "…". */
+static void display_text(const char *s, size_t len, char *buf, size_t buflen)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";
+	const size_t elen = sizeof ellipsis - 1;
+	size_t room = buflen - 1, total = 0, o = 0;
+	const char *p;
+	size_t plen;
+	for (size_t i = 0; i < len && total <= room;) {
+		i += display_piece(s, len, i, &p, &plen);
+		total += plen;
+	}
+	bool cut = total > room;
+	size_t limit = cut && room >= elen ? room - elen : room;
+	for (size_t i = 0; i < len;) {
+		size_t used = display_piece(s, len, i, &p, &plen);
+		if (o + plen > limit)
+			break;
+		memcpy(buf + o, p, plen);
+		o += plen;
+		i += used;
+	}
+	if (cut && room >= elen) {
+		memcpy(buf + o, ellipsis, elen);
+		o += elen;
+	}
+	buf[o] = '\0';
+}
+
+const char *mqb_conf_display(const struct mqb_conf_node *n, char *buf, size_t buflen)
+{
+	if (!buf || buflen == 0)
+		return "";
+	const char *what = NULL;
+	if (n && (n->flags & CONF_SECRET))
+		what = "(secret)";
+	else if (!n || n->kind == MQB_CONF_NULL)
+		what = "null";
+	else if (n->kind == MQB_CONF_MAP)
+		what = "a mapping";
+	else if (n->kind == MQB_CONF_SEQ)
+		what = "a sequence";
+	if (what)
+		display_text(what, strlen(what), buf, buflen);
+	else
+		display_text(n->u.text, n->len, buf, buflen);
+	return buf;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+void mqb_conf_errors_init(struct mqb_conf_errors *e)
+{
+	e->v = NULL;
+	e->n = e->cap = 0;
+}
+
+void mqb_conf_errors_fini(struct mqb_conf_errors *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++) {
+		mqb__free((char *)e->v[i].mark.file);
+		mqb__free(e->v[i].path);
+		mqb__free(e->v[i].message);
+	}
+	mqb__free(e->v);
+	mqb_conf_errors_init(e);
+}
+
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	char *s = mqb__malloc((size_t)n + 1);
+	if (s)
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+/* Errors own copies of the path, the message and the mark's file name: the
+ * document the mark pointed into is usually freed before they are printed. */
+int conf__errorv(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
+		 const char *fmt, va_list ap)
+{
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 8;
+		if (cap > SIZE_MAX / sizeof *e->v)
+			return -ENOMEM;
+		struct mqb_conf_error *v = mqb__realloc(e->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		e->v = v;
+		e->cap = cap;
+	}
+	struct mqb_conf_error err = { { NULL, 0, 0 }, NULL, NULL };
+	if (mark) {
+		err.mark = *mark;
+		err.mark.file = NULL;
+		if (mark->file && !(err.mark.file = mqb__strdup(mark->file)))
+			goto nomem;
+	}
+	if (!(err.path = mqb__strdup(path ? path : "")))
+		goto nomem;
+	if (!(err.message = vformat(fmt, ap)))
+		goto nomem;
+	e->v[e->n++] = err;
+	return 0;
+nomem:
+	mqb__free((char *)err.mark.file);
+	mqb__free(err.path);
+	return -ENOMEM;
+}
+
+void mqb_conf_error(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (conf__errorv(e, mark, path, fmt, ap) < 0)
+		MQB_LOG_ERROR("conf", "out of memory recording a configuration error");
+	va_end(ap);
+}
+
+void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		const struct mqb_conf_error *err = &e->v[i];
+		if (err->mark.file && err->mark.line)
+			fprintf(to, "%s:%u:%u: ", err->mark.file, err->mark.line, err->mark.column);
+		else if (err->mark.file)
+			fprintf(to, "%s: ", err->mark.file);
+		if (err->path && err->path[0])
+			fprintf(to, "%s: ", err->path);
+		fprintf(to, "%s\n", err->message);
+	}
+}
+
+void mqb_conf_verror_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+			const char *path, const char *fmt, va_list ap)
+{
+	struct mqb_conf_mark m;
+	if (node)
+		m = mqb_conf_mark(node);
+	conf__errorv(e, node ? &m : NULL, path, fmt, ap);
+}
+
+void mqb_conf_error_at(struct mqb_conf_errors *e, const struct mqb_conf_node *node,
+		       const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mqb_conf_verror_at(e, node, path, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,547 @@
+/* Fibers: guard-paged stacks recycled through a per-thread pool, and the
+ * context switch under coroutines (own assembly on x86-64 and aarch64, glibc
+ * ucontext elsewhere), told to ASan and TSan so they follow the stack swaps. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/fiber.h"
+
+/* gcc announces sanitizers with macros, clang 14 only through __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FIBER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FIBER_ASAN 1
+#endif
+#endif
+#ifndef FIBER_ASAN
+#define FIBER_ASAN 0
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define FIBER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FIBER_TSAN 1
+#endif
+#endif
+#ifndef FIBER_TSAN
+#define FIBER_TSAN 0
+#endif
+
+#if FIBER_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if FIBER_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Memcheck takes a jump of the stack pointer by less than 2 MB for stack
+ * growth and marks the memory in between unusable, so it must be told where
+ * each fiber stack is. The client requests are a few no-op instructions when
+ * not under valgrind, and run only when a stack is mapped or unmapped. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define FIBER_VALGRIND 1
+#endif
+#endif
+#ifndef FIBER_VALGRIND
+#define FIBER_VALGRIND 0
+#endif
+
+/*
+ * Memory layout of one fiber, low to high addresses:
+ *
+ *   stack_map: [guard page, PROT_NONE][stack ... grows down][struct mqb_fiber]
+ *
+ * The struct lives in the top bytes of its own mapping, so a fiber costs one
+ * mmap and no malloc, and an overflow runs into the guard page before it can
+ * reach anything else. The mapping is sized so that the usable stack below
+ * the struct is at least the pool's stack_size; the fiber's stack_size says
+ * exactly how much.
+ */
+#define FIBER_HDR_SIZE ((sizeof(struct mqb_fiber) + 63) & ~(size_t)63)
+
+static size_t page_size(void)
+{
+	long v = sysconf(_SC_PAGESIZE);
+
+	return v > 0 ? (size_t)v : 4096;
+}
+
+static _Noreturn void fiber_main(struct mqb_fiber *self);
+
+/* ------------------------------------------------------------------------ */
+#if !MQB_FIBER_UCONTEXT
+
+/* fiber__asm_swap (declared in fiber.h) pushes the callee-saved registers
+ * on the current stack, stores the stack pointer in *save_sp, loads to_sp,
+ * pops the other context's registers and returns msg there: the C compiler
+ * already treats it as an ordinary call that clobbers every caller-saved
+ * register, so nothing else needs saving.
+ *
+ * A fresh stack is built to look like a switched-out one whose return
+ * address is fiber__asm_boot; the saved registers carry the fiber and the C
+ * function to run, because boot cannot take arguments.
+ *
+ * The switch does not maintain a CET shadow stack: the asm build must not run
+ * with user shadow stacks enforced (use --with-coro=ucontext there). */
+void fiber__asm_boot(void) __attribute__((visibility("hidden")));
+
+#if defined(__x86_64__)
+
+#if defined(__CET__) && (__CET__ & 1)
+#define FIBER_ENDBR "endbr64\n\t"
+#else
+#define FIBER_ENDBR ""
+#endif
+
+/* Frame, from the saved rsp up: x87 control word (bytes 0-1, 2-3 unused)
+ * and MXCSR (bytes 4-7), r15, r14, r13, r12, rbx, rbp, return address. The
+ * x87 and SSE control bits are callee-saved in the System V ABI, so each
+ * fiber keeps its own rounding mode like a thread does; loading them costs
+ * about 4 ns a round trip, so they are loaded only when the two fibers
+ * differ. Each word is read back at its own size: one 8-byte load over the
+ * two narrower stores just made cannot be forwarded from the store buffer
+ * and cost about 4 ns a switch. */
+__asm__(
+	".pushsection .text\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, @function\n"
+	".p2align 4\n"
+	"fiber__asm_swap:\n\t"
+	FIBER_ENDBR
+	"pushq %rbp\n\t"
+	"pushq %rbx\n\t"
+	"pushq %r12\n\t"
+	"pushq %r13\n\t"
+	"pushq %r14\n\t"
+	"pushq %r15\n\t"
+	"subq $8, %rsp\n\t"
+	"fnstcw (%rsp)\n\t"
+	"stmxcsr 4(%rsp)\n\t"
+	"movzwl (%rsp), %eax\n\t"
+	"movl 4(%rsp), %ecx\n\t"
+	"movq %rsp, (%rdi)\n\t"
+	"movq %rsi, %rsp\n\t"
+	"cmpw (%rsp), %ax\n\t"
+	"jne 2f\n\t"
+	"cmpl 4(%rsp), %ecx\n\t"
+	"jne 2f\n"
+	"1:\n\t"
+	"addq $8, %rsp\n\t"
+	"popq %r15\n\t"
+	"popq %r14\n\t"
+	"popq %r13\n\t"
+	"popq %r12\n\t"
+	"popq %rbx\n\t"
+	"popq %rbp\n\t"
+	"movl %edx, %eax\n\t"
+	"ret\n"
+	"2:\n\t"
+	"fldcw (%rsp)\n\t"
+	"ldmxcsr 4(%rsp)\n\t"
+	"jmp 1b\n"
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by ret with rsp 16-byte aligned, so the call below gives
+	 * fiber_main the ABI's entry alignment. The undefined return address
+	 * ends debugger backtraces here. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, @function\n"
+	".p2align 4\n"
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined rip\n\t"
+	"movq %r12, %rdi\n\t"
+	"call *%r13\n\t"
+	"ud2\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint64_t *sp = (uint64_t *)(void *)f; /* top of stack, 64-byte aligned */
+	uint16_t cw;
+	uint32_t mxcsr;
+
+	/* A new fiber inherits its creator's floating-point modes, as a new
+	 * thread does. */
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	*--sp = (uint64_t)(uintptr_t)fiber__asm_boot; /* at 8 mod 16 */
+	*--sp = 0;                                /* rbp: ends the frame chain */
+	*--sp = 0;                                /* rbx */
+	*--sp = (uint64_t)(uintptr_t)f;           /* r12 */
+	*--sp = (uint64_t)(uintptr_t)fiber_main;  /* r13 */
+	*--sp = 0;                                /* r14 */
+	*--sp = 0;                                /* r15 */
+	*--sp = (uint64_t)cw | (uint64_t)mxcsr << 32;
+	f->sp = sp;
+}
+
+#elif defined(__aarch64__)
+
+/* Frame (176 bytes, sp stays 16-byte aligned): x19..x30 at 0..95, d8..d15
+ * at 96..159, FPCR at 160. FPCR holds the rounding mode, which AAPCS64
+ * preserves across calls; writing it can be slow on some cores, so it is
+ * written only when the two fibers differ. hint #34 is BTI c (a no-op on
+ * cores without BTI). */
+__asm__(
+	".pushsection .text\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, %function\n"
+	".p2align 2\n"
+	"fiber__asm_swap:\n\t"
+	"hint #34\n\t"
+	"sub sp, sp, #176\n\t"
+	"stp x19, x20, [sp, #0]\n\t"
+	"stp x21, x22, [sp, #16]\n\t"
+	"stp x23, x24, [sp, #32]\n\t"
+	"stp x25, x26, [sp, #48]\n\t"
+	"stp x27, x28, [sp, #64]\n\t"
+	"stp x29, x30, [sp, #80]\n\t"
+	"stp d8, d9, [sp, #96]\n\t"
+	"stp d10, d11, [sp, #112]\n\t"
+	"stp d12, d13, [sp, #128]\n\t"
+	"stp d14, d15, [sp, #144]\n\t"
+	"mrs x9, fpcr\n\t"
+	"str x9, [sp, #160]\n\t"
+	"mov x10, sp\n\t"
+	"str x10, [x0]\n\t"
+	"mov sp, x1\n\t"
+	"ldp x19, x20, [sp, #0]\n\t"
+	"ldp x21, x22, [sp, #16]\n\t"
+	"ldp x23, x24, [sp, #32]\n\t"
+	"ldp x25, x26, [sp, #48]\n\t"
+	"ldp x27, x28, [sp, #64]\n\t"
+	"ldp x29, x30, [sp, #80]\n\t"
+	"ldp d8, d9, [sp, #96]\n\t"
+	"ldp d10, d11, [sp, #112]\n\t"
+	"ldp d12, d13, [sp, #128]\n\t"
+	"ldp d14, d15, [sp, #144]\n\t"
+	"ldr x10, [sp, #160]\n\t"
+	"cmp x9, x10\n\t"
+	"b.eq 1f\n\t"
+	"msr fpcr, x10\n"
+	"1:\n\t"
+	"add sp, sp, #176\n\t"
+	"mov x0, x2\n\t"
+	"ret\n"
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by ret with sp at the aligned top of the stack. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, %function\n"
+	".p2align 2\n"
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined x30\n\t"
+	"mov x0, x19\n\t"
+	"blr x20\n\t"
+	"brk #0x3e8\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint64_t *sp = (uint64_t *)(void *)f - 22; /* 176 bytes below the top */
+	uint64_t fpcr;
+
+	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+	memset(sp, 0, 176);                       /* x29 = 0 ends the frame chain */
+	sp[0] = (uint64_t)(uintptr_t)f;           /* x19 */
+	sp[1] = (uint64_t)(uintptr_t)fiber_main;  /* x20 */
+	sp[11] = (uint64_t)(uintptr_t)fiber__asm_boot; /* x30 */
+	sp[20] = fpcr;
+	f->sp = sp;
+}
+
+#endif
+
+static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
+{
+	return fiber__asm_swap(&from->sp, to->sp, msg);
+}
+
+/* ------------------------------------------------------------------------ */
+#else /* MQB_FIBER_UCONTEXT */
+
+/* makecontext passes int arguments only, so the pointer travels in halves. */
+static void fiber_main_uc(unsigned hi, unsigned lo)
+{
+	fiber_main((struct mqb_fiber *)(uintptr_t)((uint64_t)hi << 32 | lo));
+}
+
+/* getcontext returns twice as far as the compiler knows; kept out of line so
+ * no caller's locals count as clobbered. */
+static __attribute__((noinline)) int fiber_getcontext(ucontext_t *uc)
+{
+	return getcontext(uc);
+}
+
+/* getcontext costs a sigprocmask system call, so it runs once per mapping;
+ * a recycled fiber's uc was last filled by swapcontext, which makecontext
+ * accepts just the same. */
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint64_t u = (uint64_t)(uintptr_t)f;
+
+	f->uc.uc_stack.ss_sp = f->stack_lo;
+	f->uc.uc_stack.ss_size = f->stack_size;
+	f->uc.uc_stack.ss_flags = 0;
+	f->uc.uc_link = NULL;
+	makecontext(&f->uc, (void (*)(void))fiber_main_uc, 2,
+		    (unsigned)(u >> 32), (unsigned)(u & 0xffffffffu));
+}
+
+static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
+{
+	to->msg = msg;
+	if (swapcontext(&from->uc, &to->uc) != 0)
+		abort();
+	return from->msg;
+}
+
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Sanitizer hooks. ASan must learn the new stack's bounds before the switch
+ * and keeps a per-fiber fake stack (detect_stack_use_after_return); TSan
+ * keeps a per-fiber shadow call stack. */
+
+static inline void before_switch(struct mqb_fiber *from, struct mqb_fiber *to, int final)
+{
+#if FIBER_ASAN
+	__sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake_stack,
+				       to->stack_lo, to->stack_size);
+#endif
+#if FIBER_TSAN
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	to->from = from;
+}
+
+static inline void after_switch(struct mqb_fiber *self, void *fake_stack)
+{
+#if FIBER_ASAN
+	struct mqb_fiber *prev = self->from;
+
+	__sanitizer_finish_switch_fiber(fake_stack, &self->asan_from_bottom,
+					&self->asan_from_size);
+	/* A thread's stack bounds are known to ASan, not to us: they come back
+	 * here the first time the thread switches away, which is always before
+	 * anything can switch to it. */
+	if (prev && !prev->stack_lo) {
+		prev->stack_lo = (void *)(uintptr_t)self->asan_from_bottom;
+		prev->stack_size = self->asan_from_size;
+	}
+#else
+	(void)self;
+	(void)fake_stack;
+#endif
+}
+
+static _Noreturn void fiber_main(struct mqb_fiber *self)
+{
+	after_switch(self, NULL);
+	self->entry(self->entry_arg);
+	fputs("mqbridge: fiber entry returned instead of calling fiber__switch_final\n", stderr);
+	abort();
+}
+
+#if MQB_FIBER_UCONTEXT || MQB_FIBER_HOOKS
+int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
+{
+	before_switch(from, to, 0);
+	int got = arch_switch(from, to, msg);
+	after_switch(from, from->asan_fake_stack);
+	return got;
+}
+
+void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to)
+{
+	fiber__transfer(from, to, 0);
+}
+#else
+void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to)
+{
+	fiber__asm_swap(&from->sp, to->sp, 0);
+}
+#endif
+
+_Noreturn void fiber__switch_final(struct mqb_fiber *from, struct mqb_fiber *to)
+{
+	before_switch(from, to, 1);
+	arch_switch(from, to, 0);
+	fputs("mqbridge: a finished fiber was resumed\n", stderr);
+	abort();
+}
+
+void fiber__init_thread(struct mqb_fiber *self)
+{
+	memset(self, 0, sizeof *self);
+#if FIBER_TSAN
+	self->tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+void fiber__fini_thread(struct mqb_fiber *self)
+{
+	/* The thread's TSan fiber belongs to the thread; nothing was allocated. */
+	memset(self, 0, sizeof *self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stacks and the pool. */
+
+static struct mqb_fiber *fiber_map(size_t stack_size)
+{
+	size_t page = page_size();
+	size_t body, map_size;
+	char *map;
+	struct mqb_fiber *f;
+
+	if (stack_size > SIZE_MAX / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	body = (stack_size + FIBER_HDR_SIZE + page - 1) / page * page;
+	map_size = page + body;
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map, page, PROT_NONE) != 0) {
+		int e = errno;
+
+		munmap(map, map_size);
+		errno = e;
+		return NULL;
+	}
+	f = (struct mqb_fiber *)(void *)(map + map_size - FIBER_HDR_SIZE);
+	memset(f, 0, sizeof *f);
+	f->stack_map = map;
+	f->stack_map_size = map_size;
+	f->stack_lo = map + page;
+	f->stack_size = body - FIBER_HDR_SIZE;
+#if FIBER_VALGRIND
+	f->valgrind_stack_id = VALGRIND_STACK_REGISTER(f->stack_lo, (char *)f->stack_lo + f->stack_size);
+#endif
+#if MQB_FIBER_UCONTEXT
+	if (fiber_getcontext(&f->uc) != 0) {
+		munmap(map, map_size);
+		errno = ENOMEM;
+		return NULL;
+	}
+#endif
+	return f;
+}
+
+static void fiber_unmap(struct mqb_fiber *f)
+{
+	void *map = f->stack_map;
+	size_t map_size = f->stack_map_size;
+
+#if FIBER_TSAN
+	if (f->tsan_fiber)
+		__tsan_destroy_fiber(f->tsan_fiber);
+#endif
+#if FIBER_VALGRIND
+	VALGRIND_STACK_DEREGISTER(f->valgrind_stack_id);
+#endif
+#if FIBER_ASAN
+	/* Frames abandoned by switch_final leave poisoned redzones; a later
+	 * mapping at this address must not inherit them. */
+	__asan_unpoison_memory_region(f->stack_lo, f->stack_size);
+#endif
+	munmap(map, map_size);
+}
+
+void fiber__pool_init(struct fiber_pool *p, size_t stack_size, unsigned max_free)
+{
+	size_t page = page_size();
+
+	if (stack_size == 0)
+		stack_size = 1;
+	if (stack_size > SIZE_MAX - page)
+		stack_size = SIZE_MAX - page; /* fiber__get then fails with ENOMEM */
+	p->free = NULL;
+	p->stack_size = (stack_size + page - 1) / page * page;
+	p->nfree = 0;
+	p->max_free = max_free;
+	p->mmaps = 0;
+}
+
+void fiber__pool_destroy(struct fiber_pool *p)
+{
+	while (p->free) {
+		struct mqb_fiber *f = p->free;
+
+		p->free = f->next_free;
+		fiber_unmap(f);
+	}
+	p->nfree = 0;
+}
+
+struct mqb_fiber *fiber__get(struct fiber_pool *p, void (*entry)(void *), void *arg)
+{
+	struct mqb_fiber *f = p->free;
+
+	if (f) {
+		p->free = f->next_free;
+		p->nfree--;
+	} else {
+		f = fiber_map(p->stack_size);
+		if (!f)
+			return NULL;
+		p->mmaps++;
+	}
+#if FIBER_ASAN
+	__asan_unpoison_memory_region(f->stack_lo, f->stack_size);
+#endif
+#if FIBER_TSAN
+	/* A fresh TSan fiber each time: the old one's shadow call stack still
+	 * holds the frames its last run abandoned. */
+	f->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	f->next_free = NULL;
+	f->entry = entry;
+	f->entry_arg = arg;
+	f->asan_fake_stack = NULL;
+	f->from = NULL;
+	fiber_prepare(f);
+	return f;
+}
+
+void fiber__put(struct fiber_pool *p, struct mqb_fiber *f)
+{
+#if FIBER_TSAN
+	__tsan_destroy_fiber(f->tsan_fiber);
+	f->tsan_fiber = NULL;
+#endif
+	if (p->nfree < p->max_free) {
+		f->next_free = p->free;
+		p->free = f;
+		p->nfree++;
+	} else {
+		fiber_unmap(f);
+	}
+}

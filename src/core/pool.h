@@ -1,0 +1,25 @@
+/* The executor: a bounded pool of threads for blocking jobs. Submission and
+ * completion happen on the loop thread; the job runs on a worker. */
+#ifndef MQB_POOL_H
+#define MQB_POOL_H
+
+#include "core/core_impl.h"
+
+int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, double slow_seconds,
+	      struct pool **out);
+/* -EAGAIN when the queue is full, -ESHUTDOWN once closed. fut (may be
+ * NULL) is a reference settled and dropped on completion; on error it is
+ * not taken. */
+int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
+		 struct mqb_future *fut);
+/* Stop accepting and cancel every queued job (-ECANCELED, on the loop). */
+void pool__close(struct pool *p);
+/* Jobs on a thread now. */
+unsigned pool__running(struct pool *p);
+/* Join the workers; jobs still running are abandoned (their futures settle
+ * with -ECANCELED now, their results are freed when they end) and logged. */
+void pool__join(struct pool *p);
+void pool__free(struct pool *p);
+void pool__stats(struct pool *p, struct mqb_core_stats *out);
+
+#endif

@@ -1,0 +1,553 @@
+/* The state machine: entity_id -> the entity's current immutable state, with
+ * Home Assistant's rules for what counts as a change and which timestamps
+ * move. Every change is announced on the bus as state_changed. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/internal.h"
+#include "lib/hashmap.h"
+#include "lib/jsonref.h"
+#include "lib/utf8.h"
+#include "mqbridge/bus.h"
+#include "mqbridge/error.h"
+#include "mqbridge/states.h"
+
+/* One allocation per state: the entity id and the state string live after
+ * the struct ("light.kitchen\0on\0"), so a write costs one malloc and a
+ * reader on another thread needs nothing but its reference. */
+struct mqb_state {
+	atomic_uint refs;
+	uint16_t id_len;
+	uint16_t domain_len;
+	uint16_t value_len;
+	json_t *attributes; /* an object, never NULL; never modified */
+	double last_changed;
+	double last_updated;
+	char data[];
+};
+
+struct states {
+	struct hashmap map; /* entity id (pointing into the state) -> struct mqb_state * */
+	/* The attributes of every state written without any: one shared
+	 * object, so such a write allocates no JSON (counted with jsonref.h,
+	 * as states holding it live on any thread). */
+	json_t *empty;
+};
+
+/* ---- states ---- */
+
+struct mqb_state *mqb_state_ref(struct mqb_state *s)
+{
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+void mqb_state_unref(struct mqb_state *s)
+{
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	jsonref__put(s->attributes);
+	mqb__free(s);
+}
+
+const char *mqb_state_entity_id(const struct mqb_state *s) { return s->data; }
+const char *mqb_state_domain(const struct mqb_state *s) { return s->data; }
+size_t mqb_state_domain_len(const struct mqb_state *s) { return s->domain_len; }
+const char *mqb_state_object_id(const struct mqb_state *s) { return s->data + s->domain_len + 1; }
+const char *mqb_state_value(const struct mqb_state *s) { return s->data + s->id_len + 1; }
+const json_t *mqb_state_attributes(const struct mqb_state *s) { return s->attributes; }
+double mqb_state_last_changed(const struct mqb_state *s) { return s->last_changed; }
+double mqb_state_last_updated(const struct mqb_state *s) { return s->last_updated; }
+
+/* Takes the reference to attributes (an object), also on failure. */
+static struct mqb_state *state_new(const char *id, size_t id_len, size_t domain_len,
+				   const char *value, size_t value_len, json_t *attributes,
+				   double last_changed, double last_updated)
+{
+	struct mqb_state *s = mqb__malloc(sizeof(*s) + id_len + value_len + 2);
+	if (!s) {
+		jsonref__put(attributes);
+		return NULL;
+	}
+	atomic_init(&s->refs, 1);
+	s->id_len = (uint16_t)id_len;
+	s->domain_len = (uint16_t)domain_len;
+	s->value_len = (uint16_t)value_len;
+	s->attributes = attributes;
+	s->last_changed = last_changed;
+	s->last_updated = last_updated;
+	memcpy(s->data, id, id_len);
+	s->data[id_len] = '\0';
+	memcpy(s->data + id_len + 1, value, value_len);
+	s->data[id_len + 1 + value_len] = '\0';
+	return s;
+}
+
+/* Python's datetime.isoformat() of a UTC time, as Home Assistant's
+ * State.as_dict() writes it: "2024-05-01T12:00:00.123456+00:00", the
+ * fraction left out when it is zero. */
+static char *digits(char *p, long v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
+/* Python's isoformat in UTC, as Home Assistant writes times. The calendar
+ * date comes from the day count by the proleptic Gregorian rules (eras of
+ * 400 years), without gmtime_r and strftime, which cost more than the
+ * rest of a state's JSON together. Years outside 0..9999 are null. */
+size_t states__isoformat(double t, char buf[48])
+{
+	if (!(t > -62135596800.0 && t < 253402300800.0))
+		return 0;
+	long long sec = (long long)t;
+	if ((double)sec > t)
+		sec--;
+	long usec = (long)((t - (double)sec) * 1e6 + 0.5);
+	if (usec >= 1000000) {
+		sec++;
+		usec -= 1000000;
+	}
+	long long days = sec / 86400, rem = sec % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	long long doe = z - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long long mp = (5 * doy + 2) / 153;
+	long d = (long)(doy - (153 * mp + 2) / 5 + 1);
+	long m = (long)(mp < 10 ? mp + 3 : mp - 9);
+	long y = (long)(yoe + era * 400 + (m <= 2));
+	char *p = digits(buf, y, 4);
+	*p++ = '-';
+	p = digits(p, m, 2);
+	*p++ = '-';
+	p = digits(p, d, 2);
+	*p++ = 'T';
+	p = digits(p, (long)(rem / 3600), 2);
+	*p++ = ':';
+	p = digits(p, (long)(rem / 60 % 60), 2);
+	*p++ = ':';
+	p = digits(p, (long)(rem % 60), 2);
+	if (usec) {
+		*p++ = '.';
+		p = digits(p, usec, 6);
+	}
+	memcpy(p, "+00:00", 7);
+	return (size_t)(p + 6 - buf);
+}
+
+static json_t *iso_time(double t)
+{
+	char buf[48];
+	return states__isoformat(t, buf) ? json_string(buf) : json_null();
+}
+
+json_t *mqb_state_to_json(const struct mqb_state *s)
+{
+	if (!s)
+		return NULL;
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	/* The _new setters take their argument even when they fail; a NULL
+	 * value makes them fail, which is caught below. */
+	int rc = json_object_set_new(o, "entity_id", json_stringn(s->data, s->id_len));
+	rc |= json_object_set_new(o, "state", json_stringn(mqb_state_value(s), s->value_len));
+	/* A copy: the attributes are shared between threads (jsonref.h). */
+	rc |= json_object_set_new(o, "attributes", json_deep_copy(s->attributes));
+	rc |= json_object_set_new(o, "last_changed", iso_time(s->last_changed));
+	rc |= json_object_set_new(o, "last_updated", iso_time(s->last_updated));
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- validation ---- */
+
+/* Character classes of an entity id; anything else (NUL included) is 0. */
+enum { C_BAD, C_ALNUM, C_UNDERSCORE, C_DOT };
+static const unsigned char id_class[256] = {
+	['0' ... '9'] = C_ALNUM, ['a' ... 'z'] = C_ALNUM, ['_'] = C_UNDERSCORE, ['.'] = C_DOT,
+};
+
+/* Home Assistant's VALID_ENTITY_ID,
+ *   ^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$
+ * with its limits (id <= 255, domain <= 64), written out by hand. The regex
+ * says: two non-empty parts of [a-z0-9_] around one dot, neither starting
+ * nor ending with '_', and no "__" (the lookahead (?!.+__) allows one only
+ * at the very start, where (?!_) forbids it anyway). Put another way: runs
+ * of [a-z0-9] joined by single '_' or by the one '.', and no run empty,
+ * which is the loop below.
+ * We are stricter than the regex as Python runs it in two places: \d there
+ * also matches non-ASCII digits, and $ matches before a trailing newline;
+ * neither can make an id anything else in mqbridge accepts.
+ * Returns the id's length, or -1; *domain_len gets the domain's. */
+static long entity_id_check(const char *id, size_t *domain_len)
+{
+	const unsigned char *start = (const unsigned char *)id, *p = start, *run = start;
+	const unsigned char *dot = NULL;
+	for (;;) {
+		unsigned k;
+		while ((k = id_class[*p]) == C_ALNUM)
+			p++;
+		if (p == run) /* an empty run: "_a", "a__b", "a_.b", "a.", "" ... */
+			return -1;
+		if (k == C_BAD)
+			break;
+		if (k == C_DOT) {
+			if (dot)
+				return -1;
+			dot = p;
+		}
+		run = ++p;
+	}
+	long n = (long)(p - start);
+	if (*p || !dot || n > MQB_MAX_ENTITY_ID_LEN || dot - start > MQB_MAX_DOMAIN_LEN)
+		return -1;
+	*domain_len = (size_t)(dot - start);
+	return n;
+}
+
+bool mqb_entity_id_valid(const char *entity_id)
+{
+	size_t d;
+	return entity_id && entity_id_check(entity_id, &d) >= 0;
+}
+
+/* Home Assistant lowercases the id before it stores or looks up a state
+ * (StateMachine.async_set/async_remove), so "Light.Kitchen" names
+ * light.kitchen. The common case, an id already valid, costs one pass; only
+ * an invalid id is lowercased into buf and checked again. */
+static long entity_id_normalize(const char **id, char buf[MQB_MAX_ENTITY_ID_LEN + 1],
+				size_t *domain_len)
+{
+	long n = entity_id_check(*id, domain_len);
+	if (n >= 0)
+		return n;
+	size_t i;
+	bool upper = false;
+	for (i = 0; (*id)[i]; i++) {
+		if (i == MQB_MAX_ENTITY_ID_LEN)
+			return -1;
+		char c = (*id)[i];
+		if (c >= 'A' && c <= 'Z') {
+			c = (char)(c - 'A' + 'a');
+			upper = true;
+		}
+		buf[i] = c;
+	}
+	buf[i] = '\0';
+	if (!upper)
+		return -1;
+	n = entity_id_check(buf, domain_len);
+	if (n >= 0)
+		*id = buf;
+	return n;
+}
+
+/* At most MQB_MAX_STATE_LEN bytes (Home Assistant counts characters; we
+ * count bytes, what MQTT and storage see) of well-formed UTF-8. Returns the
+ * length in bytes, or -1. */
+static long state_value_check(const char *state)
+{
+	size_t n = strnlen(state, MQB_MAX_STATE_LEN + 1);
+	return n <= MQB_MAX_STATE_LEN && utf8__valid(state, n, false) ? (long)n : -1;
+}
+
+bool mqb_state_value_valid(const char *state)
+{
+	return state && state_value_check(state) >= 0;
+}
+
+/* ---- the state machine, on the loop ---- */
+
+int states__init(struct mqb_core *core)
+{
+	struct states *st = mqb__calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	hashmap__init(&st->map);
+	st->empty = json_object();
+	if (!st->empty) {
+		mqb__free(st);
+		return -ENOMEM;
+	}
+	*core__states(core) = st;
+	return 0;
+}
+
+void states__fini(struct mqb_core *core)
+{
+	struct states *st = *core__states(core);
+	if (!st)
+		return;
+	size_t it = 0;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&st->map, &it)))
+		mqb_state_unref(e->value);
+	hashmap__fini(&st->map);
+	jsonref__put(st->empty);
+	mqb__free(st);
+	*core__states(core) = NULL;
+}
+
+static bool attributes_equal(const json_t *a, const json_t *b)
+{
+	/* Pointer equality first: the common write keeps the shared empty
+	 * object, and json_equal would walk two objects to say the same. */
+	return a == b || json_equal(a, b);
+}
+
+int mqb_states_async_set(struct mqb_core *core, const char *entity_id, const char *state,
+			 json_t *attributes, bool force_update)
+{
+	MQB_ASSERT_LOOP(core);
+	struct states *st = *core__states(core);
+	char idbuf[MQB_MAX_ENTITY_ID_LEN + 1];
+	struct hashmap_entry *e = NULL;
+	size_t domain_len;
+	long id_len;
+	int rc;
+
+	if (!entity_id || !state || (attributes && !json_is_object(attributes))) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	/* Look up first: an id equal to a stored one is valid by construction,
+	 * so the usual write (an existing entity) skips the character check. */
+	size_t len = strlen(entity_id);
+	if (len <= MQB_MAX_ENTITY_ID_LEN)
+		e = hashmap__find(&st->map, entity_id, len);
+	if (e) {
+		id_len = (long)len;
+		domain_len = ((struct mqb_state *)e->value)->domain_len;
+	} else {
+		const char *given = entity_id;
+		id_len = entity_id_normalize(&entity_id, idbuf, &domain_len);
+		if (id_len < 0) {
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (entity_id != given) /* lowercased: it may exist after all */
+			e = hashmap__find(&st->map, entity_id, (size_t)id_len);
+	}
+	long value_len = state_value_check(state);
+	if (value_len < 0) {
+		rc = -MQB_E_INVALID_STATE;
+		goto fail;
+	}
+	if (!attributes)
+		attributes = jsonref__get(st->empty);
+
+	struct mqb_state *old = e ? e->value : NULL;
+	/* As Home Assistant: force_update makes the state count as changed,
+	 * so last_changed moves too (core.py: same_state = old.state == new
+	 * and not force_update; last_changed = old's if same_state). */
+	bool same_state = old && !force_update && old->value_len == (size_t)value_len &&
+			  memcmp(mqb_state_value(old), state, (size_t)value_len) == 0;
+	if (same_state && attributes_equal(old->attributes, attributes)) {
+		jsonref__put(attributes);
+		return 0;
+	}
+
+	double now = mqb__time_wall();
+	struct mqb_state *s = state_new(entity_id, (size_t)id_len, domain_len, state,
+					(size_t)value_len, attributes,
+					same_state ? old->last_changed : now, now);
+	if (!s)
+		return -ENOMEM;
+	/* Make the event before the table changes, so that running out of
+	 * memory leaves everything as it was rather than a silent change. */
+	struct mqb_event *ev = bus__event_state_changed(s->data, old, s);
+	if (!ev) {
+		mqb_state_unref(s);
+		return -ENOMEM;
+	}
+	if (e) {
+		/* Replace in place: one probe for the whole write. The key now
+		 * points at the new state's copy of the id. */
+		e->key = s->data;
+		e->value = s;
+	} else {
+		rc = hashmap__put(&st->map, s->data, (size_t)id_len, s, NULL);
+		if (rc < 0) {
+			mqb_event_unref(ev);
+			mqb_state_unref(s);
+			return rc;
+		}
+	}
+	/* The table's reference to the old state passes to nobody: the event
+	 * holds its own for as long as listeners want it. */
+	mqb_state_unref(old);
+	rc = bus__async_fire_event(core, ev);
+	mqb_event_unref(ev);
+	return rc < 0 ? rc : 0;
+
+fail:
+	json_decref(attributes);
+	return rc;
+}
+
+/* Exact id first, then lowercased, as Home Assistant's get does. */
+static struct hashmap_entry *lookup(struct states *st, const char *entity_id)
+{
+	size_t len = strlen(entity_id);
+	struct hashmap_entry *e = hashmap__find(&st->map, entity_id, len);
+	if (e || len > MQB_MAX_ENTITY_ID_LEN)
+		return e;
+	char buf[MQB_MAX_ENTITY_ID_LEN + 1];
+	bool upper = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = entity_id[i];
+		if (c >= 'A' && c <= 'Z') {
+			c = (char)(c - 'A' + 'a');
+			upper = true;
+		}
+		buf[i] = c;
+	}
+	return upper ? hashmap__find(&st->map, buf, len) : NULL;
+}
+
+struct mqb_state *mqb_states_async_get(struct mqb_core *core, const char *entity_id)
+{
+	MQB_ASSERT_LOOP(core);
+	if (!entity_id)
+		return NULL;
+	struct hashmap_entry *e = lookup(*core__states(core), entity_id);
+	return e ? mqb_state_ref(e->value) : NULL;
+}
+
+int mqb_states_async_remove(struct mqb_core *core, const char *entity_id)
+{
+	MQB_ASSERT_LOOP(core);
+	struct states *st = *core__states(core);
+	if (!entity_id)
+		return -EINVAL;
+	struct hashmap_entry *e = lookup(st, entity_id);
+	if (!e)
+		return -MQB_E_NOTFOUND;
+	struct mqb_state *old = e->value;
+	struct mqb_event *ev = bus__event_state_changed(old->data, old, NULL);
+	if (!ev)
+		return -ENOMEM;
+	hashmap__remove(&st->map, old->data, old->id_len);
+	mqb_state_unref(old);
+	int rc = bus__async_fire_event(core, ev);
+	mqb_event_unref(ev);
+	return rc < 0 ? rc : 0;
+}
+
+size_t mqb_states_async_count(struct mqb_core *core)
+{
+	MQB_ASSERT_LOOP(core);
+	return hashmap__count(&(*core__states(core))->map);
+}
+
+static int cmp_state_id(const void *a, const void *b)
+{
+	const struct mqb_state *const *x = a, *const *y = b;
+	return strcmp((*x)->data, (*y)->data);
+}
+
+int mqb_states_async_foreach(struct mqb_core *core,
+			     int (*fn)(void *ud, const struct mqb_state *s), void *ud)
+{
+	MQB_ASSERT_LOOP(core);
+	struct states *st = *core__states(core);
+	size_t n = hashmap__count(&st->map);
+	if (!fn)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	/* Sorted on a snapshot: the table's order is its hash order, and
+	 * callers (re-announcing every state, templates) want a stable one. */
+	struct mqb_state **v = mqb__malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t it = 0, i = 0;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&st->map, &it)))
+		v[i++] = e->value;
+	qsort(v, n, sizeof(*v), cmp_state_id);
+	int rc = 0;
+	for (i = 0; i < n && !rc; i++)
+		rc = fn(ud, v[i]);
+	mqb__free(v);
+	return rc;
+}
+
+/* ---- thread-safe flavours: the arguments travel on the caller's stack,
+ * which stays put while mqb_call_threadsafe waits. ---- */
+
+struct set_args {
+	const char *entity_id;
+	const char *state;
+	json_t *attributes;
+	bool force_update;
+	bool taken; /* the loop took attributes; otherwise the caller drops it */
+	struct mqb_state *got;
+};
+
+static int set_on_loop(void *ud, void *arg, void **result)
+{
+	struct set_args *a = ud;
+	a->taken = true;
+	return mqb_states_async_set(arg, a->entity_id, a->state, a->attributes, a->force_update);
+}
+
+int mqb_states_set(struct mqb_core *core, const char *entity_id, const char *state,
+		   json_t *attributes, bool force_update)
+{
+	struct set_args a = { entity_id, state, attributes, force_update, false, NULL };
+	int rc = mqb_call_threadsafe(core, set_on_loop, &a, core);
+	if (!a.taken)
+		json_decref(attributes);
+	return rc;
+}
+
+static int get_on_loop(void *ud, void *arg, void **result)
+{
+	struct set_args *a = ud;
+	a->got = mqb_states_async_get(arg, a->entity_id);
+	return 0;
+}
+
+int mqb_states_get(struct mqb_core *core, const char *entity_id, struct mqb_state **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	struct set_args a = { .entity_id = entity_id };
+	int rc = mqb_call_threadsafe(core, get_on_loop, &a, core);
+	if (rc < 0) {
+		mqb_state_unref(a.got);
+		return rc;
+	}
+	*out = a.got;
+	return 0;
+}
+
+static int remove_on_loop(void *ud, void *arg, void **result)
+{
+	struct set_args *a = ud;
+	return mqb_states_async_remove(arg, a->entity_id);
+}
+
+int mqb_states_remove(struct mqb_core *core, const char *entity_id)
+{
+	struct set_args a = { .entity_id = entity_id };
+	return mqb_call_threadsafe(core, remove_on_loop, &a, core);
+}

@@ -1,0 +1,301 @@
+/* The integration loader: NAME.so modules found in the platform directories
+ * (dlopen, API version checked), each entity configuration checked against
+ * its domain's schema, and the setups run at start-up, blocking ones in the
+ * pool and async ones on the loop. */
+#include "lib/internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqbridge/coro.h"
+#include "mqbridge/future.h"
+#include "mqbridge/platform.h"
+#include "mqbridge/template.h"
+
+#include "config/config_impl.h"
+#include "daemon/options.h"
+#include "ha/entity_impl.h"
+#include "daemon/loader.h"
+#include "config/schema.h"
+
+#define SUB "loader"
+
+/* Modules stay loaded for the life of the process, as Home Assistant's
+ * integrations stay imported: descriptors and their tables are static data
+ * that entities point at. Loading happens on the main thread before the
+ * core starts. */
+struct module {
+	char *name;
+	void *handle;                        /* NULL: loading failed */
+	const struct mqb_platform_desc *desc;
+	char *error;                         /* why it failed */
+	struct module *next;
+};
+static struct module *modules;
+
+static struct module *module_load(const char *name, const char *const *dirs, size_t ndirs)
+{
+	for (struct module *m = modules; m; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	struct module *m = mqb__calloc(1, sizeof *m);
+	if (!m || !(m->name = mqb__strdup(name))) {
+		mqb__free(m);
+		return NULL;
+	}
+	char msg[2048] = "";
+	bool found = false;
+	for (size_t i = 0; i < ndirs && !m->handle; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s.so", dirs[i], name);
+		if (access(path, F_OK) != 0)
+			continue;
+		found = true;
+		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			snprintf(msg, sizeof msg, "cannot load %.1024s: %.512s", path, dlerror());
+			break;
+		}
+		const struct mqb_platform_desc *d = dlsym(h, MQB_PLATFORM_SYMBOL);
+		if (!d) {
+			snprintf(msg, sizeof msg, "%.1024s has no %s", path, MQB_PLATFORM_SYMBOL);
+			dlclose(h);
+			break;
+		}
+		if (d->api_version != MQB_PLATFORM_API_VERSION) {
+			snprintf(msg, sizeof msg,
+				 "%.1024s was built for platform API %u; this mqbridge has %u", path,
+				 d->api_version, MQB_PLATFORM_API_VERSION);
+			dlclose(h);
+			break;
+		}
+		if (!d->name || strcmp(d->name, name) != 0) {
+			snprintf(msg, sizeof msg, "%.1024s calls itself '%.64s'", path,
+				 d->name ? d->name : "(null)");
+			dlclose(h);
+			break;
+		}
+		m->handle = h;
+		m->desc = d;
+	}
+	if (!found) {
+		size_t off = (size_t)snprintf(msg, sizeof msg, "no integration '%s' (no %s.so in",
+					      name, name);
+		for (size_t i = 0; i < ndirs && off < sizeof msg; i++)
+			off += (size_t)snprintf(msg + off, sizeof msg - off, " %s", dirs[i]);
+		if (off < sizeof msg)
+			snprintf(msg + off, sizeof msg - off, ")");
+	}
+	if (!m->handle)
+		m->error = mqb__strdup(msg);
+	m->next = modules;
+	modules = m;
+	return m;
+}
+
+void conf_items__free(struct conf_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		mqb__free(v[i].path);
+		mqb__free(v[i].conf);
+	}
+	mqb__free(v);
+}
+
+/* The item without its `platform:` key (a legacy element), for the
+ * domain's schema, which does not know that key. Built in the document's
+ * arena, so its nodes keep their positions. */
+static const struct mqb_conf_node *without_platform(struct mqb_conf_doc *doc,
+						    const struct mqb_conf_node *item)
+{
+	if (!mqb_conf_get(item, "platform"))
+		return item;
+	size_t n = mqb_conf_len(item), k = 0;
+	const struct mqb_conf_node **kids = mqb__malloc((2 * n + 1) * sizeof *kids);
+	if (!kids)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = mqb_conf_scalar(mqb_conf_key(item, i), NULL);
+		if (key && strcmp(key, "platform") == 0)
+			continue;
+		kids[k++] = mqb_conf_key(item, i);
+		kids[k++] = mqb_conf_value(item, i);
+	}
+	struct mqb_conf_mark m = mqb_conf_mark(item);
+	struct mqb_conf_node *copy = conf__node_new(doc, MQB_CONF_MAP, &m, NULL, 0, 0);
+	if (!copy || conf__node_set_children(doc, copy, kids, k) < 0)
+		copy = NULL;
+	mqb__free(kids);
+	return copy;
+}
+
+size_t platforms__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n,
+			const char *const *dirs, size_t ndirs, struct mqb_conf_errors *errs,
+			bool *oom)
+{
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct conf_item *it = &items[i];
+		const struct mqb_conf_node *pn = mqb_conf_get(it->node, "platform");
+		const struct mqb_conf_node *at = pn ? pn : it->node;
+		struct module *m = module_load(it->integration, dirs, ndirs);
+		if (!m) {
+			*oom = true;
+			continue;
+		}
+		if (!m->handle) {
+			mqb_conf_error_at(errs, at, it->path, "%s", m->error ? m->error : "cannot load");
+			found++;
+			continue;
+		}
+		const struct mqb_platform_domain *dom = NULL;
+		for (size_t d = 0; d < m->desc->ndomains; d++)
+			if (strcmp(m->desc->domains[d].domain, it->domain) == 0)
+				dom = &m->desc->domains[d];
+		if (!dom) {
+			mqb_conf_error_at(errs, at, it->path,
+					  "integration '%s' has no %s platform", it->integration,
+					  it->domain);
+			found++;
+			continue;
+		}
+		const struct mqb_conf_node *node = without_platform(doc, it->node);
+		if (!node) {
+			*oom = true;
+			continue;
+		}
+		it->desc = m->desc;
+		it->dom = dom;
+		it->conf = mqb__calloc(1, dom->conf_size ? dom->conf_size : 1);
+		if (!it->conf) {
+			*oom = true;
+			continue;
+		}
+		size_t before = errs->n;
+		size_t bad = mqb_schema_apply(dom->schema, node, it->path, it->conf, errs);
+		if (!bad && dom->check) {
+			dom->check(it->conf, node, it->path, errs);
+			bad = errs->n - before;
+		}
+		found += bad;
+	}
+	return found;
+}
+
+int mqb_template_from_conf(const struct mqb_conf_node *node, struct mqb_template **out)
+{
+	*out = NULL;
+	if (!node)
+		return 0;
+	size_t len;
+	const char *text = mqb_conf_scalar(node, &len);
+	if (!text)
+		return -EINVAL;
+	struct mqb_tpl_error e;
+	int rc = mqb_template_compile(text, len, out, &e);
+	if (rc == -EINVAL) {
+		struct mqb_conf_mark m = schema__template_mark(node, e.line, e.column);
+		MQB_LOG_ERROR(SUB, "%s:%u:%u: invalid template: %s", m.file ? m.file : "?", m.line,
+			      m.column, e.message);
+	}
+	return rc;
+}
+
+/* ---- setting up ------------------------------------------------------------ */
+
+struct setup {
+	struct mqb_core *core;
+	struct conf_item *items;
+	size_t n;
+	size_t pending;
+	size_t failed;
+	void (*done)(void *ud, size_t failed);
+	void *ud;
+};
+
+struct setup_one {
+	struct setup *s;
+	struct conf_item *it;
+	struct mqb_platform *p;
+};
+
+static int run_setup(void *ud, void *arg, void **result)
+{
+	(void)ud;
+	(void)result;
+	struct setup_one *o = arg;
+	const struct mqb_platform_domain *dom = o->it->dom;
+	return dom->setup_platform ? dom->setup_platform(o->p, o->it->conf, o->it->path)
+				   : dom->async_setup_platform(o->p, o->it->conf, o->it->path);
+}
+
+static void setup_finished(struct setup *s)
+{
+	if (--s->pending)
+		return;
+	s->done(s->ud, s->failed);
+	mqb__free(s);
+}
+
+static void setup_done(struct mqb_future *f, void *ud)
+{
+	struct setup_one *o = ud;
+	int rc = mqb_future_status(f);
+	if (rc && rc != -ECANCELED) {
+		MQB_LOG_ERROR(SUB, "%s (%s %s): setting up failed: %s", o->it->path,
+			      o->it->integration, o->it->domain, mqb_strerror(rc));
+		o->s->failed++;
+	}
+	mqb_future_unref(f);
+	struct setup *s = o->s;
+	mqb__free(o);
+	setup_finished(s);
+}
+
+int platforms__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
+			   void (*done)(void *ud, size_t failed), void *ud)
+{
+	MQB_ASSERT_LOOP(core);
+	struct setup *s = mqb__calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	*s = (struct setup){core, items, n, 1, 0, done, ud};
+	for (size_t i = 0; i < n; i++) {
+		struct conf_item *it = &items[i];
+		if (!it->dom)
+			continue;
+		struct setup_one *o = mqb__calloc(1, sizeof *o);
+		struct mqb_platform *p = entities__platform(core, it->desc, it->dom);
+		if (!o || !p) {
+			mqb__free(o);
+			s->failed++;
+			continue;
+		}
+		*o = (struct setup_one){s, it, p};
+		struct mqb_job job = it->dom->setup_platform ? MQB_EXECUTOR(run_setup, NULL)
+							     : MQB_COROUTINE(run_setup, NULL);
+		job.name = it->dom->setup_platform ? "setup_platform" : "async_setup_platform";
+		struct mqb_future *f = NULL;
+		int rc = mqb_async_add_job(core, &job, o, NULL, &f);
+		if (rc == 0 && (rc = mqb_future_async_add_done(f, setup_done, o)) != 0) {
+			/* the setup runs but its end would go unheard: o stays
+			 * with the job (out of memory only) */
+			mqb_future_unref(f);
+			MQB_LOG_ERROR(SUB, "%s: %s", it->path, mqb_strerror(rc));
+			s->failed++;
+			continue;
+		}
+		if (rc) {
+			MQB_LOG_ERROR(SUB, "%s: cannot set up: %s", it->path, mqb_strerror(rc));
+			s->failed++;
+			mqb__free(o);
+			continue;
+		}
+		s->pending++;
+	}
+	setup_finished(s);
+	return 0;
+}

@@ -1,0 +1,413 @@
+/* mqbridge: the daemon's entry point. Its order is the start-up order:
+ * arguments, configuration (--check-config stops there), log, core and
+ * pool, signals, pid file, platforms, MQTT, the loop. man/mqbridge.8 is the
+ * contract for what it accepts and how it exits. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <ev.h>
+
+#include "daemon/options.h"
+#include "mqbridge/core.h"
+#include "mqbridge/error.h"
+#include "mqbridge/log.h"
+#include "mqbridge/mqtt.h"
+#include "ha/bridge.h"
+#include "ha/entity_impl.h"
+#include "daemon/pidfile.h"
+#include "daemon/loader.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/mqbridge/mqbridge.yaml"
+#ifndef PLATFORMDIR
+#define PLATFORMDIR "/usr/local/lib/mqbridge/platforms"
+#endif
+
+/* 0 is a clean stop; EXIT_CONFIG is sysexits.h's EX_CONFIG. */
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 78 };
+
+struct args {
+	const char *config;
+	bool check_config;
+	bool have_level;
+	enum mqb_log_level level;
+	int verbosity;                  /* each -v one up, each -q one down */
+	const char *log_file;           /* NULL: stderr; "syslog" */
+	const char **platform_dirs;     /* for the platform loader, in order given */
+	size_t n_platform_dirs;
+	const char *pid_file;
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"Usage: mqbridge [OPTIONS]\n"
+		"Home Assistant's integration core, with MQTT at its centre: a daemon\n"
+		"that bridges sensors, switches and commands to an MQTT broker.\n"
+		"\n"
+		"  -c, --config FILE        configuration file\n"
+		"                           (default " DEFAULT_CONFIG ")\n"
+		"  -C, --check-config       validate the configuration, print every error, exit\n"
+		"  -l, --log-level LEVEL    debug, info, warning or error (overrides the file)\n"
+		"  -v, --verbose            log one level more (repeatable)\n"
+		"  -q, --quiet              log one level less (repeatable)\n"
+		"  -L, --log-file FILE      log to FILE (reopened on SIGHUP), or to syslog if\n"
+		"                           FILE is \"syslog\"\n"
+		"  -P, --platform-dir DIR   load integrations from DIR (repeatable)\n"
+		"  -p, --pid-file FILE      write the process id to FILE\n"
+		"  -V, --version            print the version and exit\n"
+		"  -h, --help               print this help and exit\n"
+		"\n"
+		"Exit status: 0 clean stop, 1 runtime failure, 2 usage error,\n"
+		"78 configuration error. See mqbridge(8) and mqbridge.yaml(5).\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mqbridge: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\nTry 'mqbridge --help' for more information.\n", stderr);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* -1 to go on, or the exit code. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-file", required_argument, NULL, 'L' },
+		{ "platform-dir", required_argument, NULL, 'P' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	a->config = DEFAULT_CONFIG;
+	opterr = 0; /* our own messages, without argv[0]'s path */
+	int c;
+	while ((c = getopt_long(argc, argv, ":c:Cl:vqL:P:p:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'C':
+			a->check_config = true;
+			break;
+		case 'l':
+			if (mqb_log_level_parse(optarg, &a->level))
+				return usage_error("--log-level: '%s' is not one of debug, info, "
+						   "warning, error", optarg);
+			a->have_level = true;
+			break;
+		case 'v':
+			a->verbosity++;
+			break;
+		case 'q':
+			a->verbosity--;
+			break;
+		case 'L':
+			if (!*optarg)
+				return usage_error("--log-file: empty file name");
+			a->log_file = optarg;
+			break;
+		case 'P': {
+			struct stat st;
+			if (stat(optarg, &st) < 0)
+				return usage_error("--platform-dir: '%s': %s", optarg, strerror(errno));
+			if (!S_ISDIR(st.st_mode))
+				return usage_error("--platform-dir: '%s' is not a directory", optarg);
+			const char **v = realloc(a->platform_dirs,
+						 (a->n_platform_dirs + 1) * sizeof *v);
+			if (!v) {
+				fprintf(stderr, "mqbridge: out of memory\n");
+				return EXIT_RUNTIME;
+			}
+			v[a->n_platform_dirs++] = optarg;
+			a->platform_dirs = v;
+			break;
+		}
+		case 'p':
+			if (!*optarg)
+				return usage_error("--pid-file: empty file name");
+			a->pid_file = optarg;
+			break;
+		case 'V':
+			printf("mqbridge %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default: /* optopt: a known option given what it does not take */
+			if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+				return usage_error("option '%s' takes no argument", argv[optind - 1]);
+			if (optopt)
+				return usage_error("unknown option '-%c'", optopt);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/* 0, or the exit code: every error is printed, each as
+ * file:line:column: path: message. */
+static int load_config(const struct args *a, struct daemon_config *cfg)
+{
+	struct mqb_conf_errors errs;
+	mqb_conf_errors_init(&errs);
+	int rc = daemon_config__load(a->config, cfg, &errs);
+	if (rc) {
+		if (errs.n)
+			mqb_conf_errors_print(&errs, stderr);
+		else
+			fprintf(stderr, "mqbridge: %s: %s\n", a->config, mqb_strerror(rc));
+	}
+	mqb_conf_errors_fini(&errs);
+	if (rc == -ENOMEM)
+		return EXIT_RUNTIME;
+	return rc ? EXIT_CONFIG : 0;
+}
+
+/* The command line's level overrides the file's; -v and -q move from it. */
+static enum mqb_log_level log_level(const struct args *a, const struct daemon_config *cfg)
+{
+	int level = a->have_level ? (int)a->level
+		  : cfg->have_log_level ? (int)cfg->log_level : (int)MQB_LOG_INFO;
+	level -= a->verbosity;
+	if (level < (int)MQB_LOG_DEBUG)
+		level = MQB_LOG_DEBUG;
+	if (level > (int)MQB_LOG_ERROR)
+		level = MQB_LOG_ERROR;
+	return (enum mqb_log_level)level;
+}
+
+/* Lines go to a file or syslog, not (only) to stderr. */
+static bool log_elsewhere;
+
+/* A start-up failure once the log may be elsewhere: the person starting
+ * the daemon sees it on stderr, and the log has it too. */
+static void startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void startup_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mqbridge: %s\n", msg);
+	if (log_elsewhere)
+		MQB_LOG_ERROR("main", "%s", msg);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	MQB_LOG_INFO("main", "%s: stopping", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+	mqb_core_async_stop(w->data, 0);
+}
+
+/* Log rotation: the old file was renamed; write to a new one at the path. */
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (!mqb_log_is_file()) {
+		MQB_LOG_INFO("main", "SIGHUP: not logging to a file, nothing to reopen");
+		return;
+	}
+	int rc = mqb_log_reopen();
+	if (rc)
+		MQB_LOG_WARNING("main", "cannot reopen the log file: %s; still writing to the old one",
+				mqb_strerror(rc));
+	else
+		MQB_LOG_INFO("main", "log file reopened");
+}
+
+/* The configuration file's directory, absolute. */
+static int set_config_dir(struct mqb_core *core, const char *config)
+{
+	char *copy = strdup(config), *real = NULL;
+	if (!copy)
+		return -ENOMEM;
+	char *slash = strrchr(copy, '/');
+	if (!slash)
+		real = realpath(".", NULL);
+	else if (slash == copy)
+		real = strdup("/");
+	else {
+		*slash = '\0';
+		real = realpath(copy, NULL);
+	}
+	free(copy);
+	int rc = entities__set_config_dir(core, real ? real : "/");
+	free(real);
+	return rc;
+}
+
+/* Every platform's setup has finished: polling starts. */
+static void platforms_ready(void *ud, size_t failed)
+{
+	struct mqb_core *core = ud;
+	if (failed)
+		MQB_LOG_WARNING("main", "%zu configuration item(s) could not be set up (see above)",
+				failed);
+	MQB_LOG_INFO("main", "%zu entities set up", mqb_entities_async_count(core));
+	entities__async_start(core);
+}
+
+int main(int argc, char **argv)
+{
+	struct args args = { 0 };
+	struct daemon_config cfg = { 0 };
+	struct mqb_core *core = NULL;
+	struct pidfile *pidfile = NULL;
+	ev_signal sig[3];
+	bool have_cfg = false, have_signals = false;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &args)) >= 0)
+		goto out;
+
+	/* -P directories first, then the installed modules. */
+	const char **dirs = realloc(args.platform_dirs,
+				    (args.n_platform_dirs + 1) * sizeof *args.platform_dirs);
+	if (!dirs) {
+		fprintf(stderr, "mqbridge: out of memory\n");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	args.platform_dirs = dirs;
+	dirs[args.n_platform_dirs] = PLATFORMDIR;
+	daemon_config__set_platform_dirs(dirs, args.n_platform_dirs + 1);
+	if ((rc = load_config(&args, &cfg)))
+		goto out;
+	have_cfg = true;
+	if (args.check_config) {
+		printf("configuration OK\n");
+		goto out;
+	}
+
+	mqb_log_set_level(log_level(&args, &cfg));
+	if (args.log_file && (rc = mqb_log_open(args.log_file))) {
+		fprintf(stderr, "mqbridge: --log-file: '%s': %s\n", args.log_file, mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	log_elsewhere = args.log_file != NULL;
+	MQB_LOG_INFO("main", "mqbridge %s starting with %s", PACKAGE_VERSION, args.config);
+
+	if ((rc = mqb_core_new(&cfg.core, &core))) {
+		startup_error("cannot start the core: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	/* Paho ignores SIGPIPE too; a closed stderr must not kill us either. */
+	signal(SIGPIPE, SIG_IGN);
+	struct ev_loop *loop = mqb_core_async_loop(core);
+	ev_signal_init(&sig[0], on_stop_signal, SIGTERM);
+	ev_signal_init(&sig[1], on_stop_signal, SIGINT);
+	ev_signal_init(&sig[2], on_sighup, SIGHUP);
+	for (int i = 0; i < 3; i++) {
+		sig[i].data = core;
+		ev_signal_start(loop, &sig[i]);
+	}
+	have_signals = true;
+
+	/* After the signal watchers: once the file exists, SIGTERM stops us
+	 * cleanly. Before platforms and MQTT: a second instance must not
+	 * connect with the first one's client id. */
+	if (args.pid_file) {
+		pid_t holder;
+		if ((rc = pidfile__create(args.pid_file, &pidfile, &holder))) {
+			if (rc == -EEXIST && holder)
+				startup_error("pid file %s is held by process %ld, which is running",
+					      args.pid_file, (long)holder);
+			else if (rc == -EEXIST)
+				startup_error("pid file %s: another mqbridge is starting",
+					      args.pid_file);
+			else
+				startup_error("pid file %s: %s", args.pid_file, mqb_strerror(rc));
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+
+	for (size_t i = 0; i < args.n_platform_dirs; i++)
+		MQB_LOG_DEBUG("main", "platform directory %s", args.platform_dirs[i]);
+
+	/* Entities publish through the bridge: with any entity configured,
+	 * the default broker is used when no mqtt: block names one. */
+	if (cfg.have_mqtt || cfg.nitems) {
+		if ((rc = mqb_mqtt_new(core, &cfg.mqtt))) {
+			startup_error("cannot start the MQTT client: %s", mqb_strerror(rc));
+			rc = rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
+			goto out;
+		}
+	} else {
+		MQB_LOG_INFO("main", "no mqtt: block and no entities in %s: not connecting to a "
+			     "broker", args.config);
+	}
+	if ((rc = entities__init(core, cfg.node_id)) || (rc = set_config_dir(core, args.config))) {
+		startup_error("cannot start the entity registry: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (cfg.have_mqtt || cfg.nitems) {
+		struct bridge_options bo = {
+			.base_topic = cfg.mqtt.base_topic,
+			.node_id = cfg.node_id,
+			.name = cfg.name,
+			.discovery = cfg.discovery,
+			.discovery_prefix = cfg.discovery_prefix,
+			.statestream_base = cfg.statestream_base,
+			.statestream_attributes = cfg.statestream_attributes,
+			.statestream_timestamps = cfg.statestream_timestamps,
+			.statestream_include = cfg.statestream_include,
+			.statestream_exclude = cfg.statestream_exclude,
+		};
+		if ((rc = bridge__async_init(core, &bo))) {
+			startup_error("cannot start the bridge: %s", mqb_strerror(rc));
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	if ((rc = platforms__async_setup(core, cfg.items, cfg.nitems, platforms_ready, core))) {
+		startup_error("cannot set up the platforms: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+
+	MQB_LOG_INFO("main", "mqbridge %s running (pid %ld)", PACKAGE_VERSION, (long)getpid());
+	rc = mqb_core_run(core);
+	MQB_LOG_INFO("main", "stopped (exit code %d)", rc);
+out:
+	if (have_signals)
+		for (int i = 0; i < 3; i++)
+			ev_signal_stop(mqb_core_async_loop(core), &sig[i]);
+	mqb_core_free(core);
+	pidfile__remove(pidfile);
+	if (have_cfg)
+		daemon_config__fini(&cfg);
+	free(args.platform_dirs);
+	mqb_log_close();
+	return rc;
+}

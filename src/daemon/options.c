@@ -1,0 +1,930 @@
+/* The daemon's own configuration: the `mqbridge:` and `mqtt:` blocks as
+ * schema tables (data), the top-level integrations a file may name, Home
+ * Assistant's packages merged in, and the result turned into core and MQTT
+ * options for main.c and --check-config. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/options.h"
+#include "config/schema.h"
+#include "mqbridge/config.h"
+
+/* Shared with src/schema.c; they have no header of their own yet. */
+
+#define NODE_ID_MAX 64
+
+/* ---- the tables ----------------------------------------------------------- */
+
+/* What the tables write into; copied into struct daemon_config after. */
+struct mqbridge_block {
+	const char *node_id, *name, *log_level;
+	unsigned executor_threads, executor_queue;
+	double shutdown_timeout;
+	const struct mqb_conf_node *packages;
+};
+
+struct tls_block {
+	const char *ca_certs, *ca_path, *certfile, *keyfile;
+	bool insecure;
+};
+
+struct mqtt_block {
+	const char *broker, *client_id, *username, *password, *protocol;
+	int port, keepalive;
+	bool clean_session, discovery;
+	const char *base_topic, *discovery_prefix;
+	struct tls_block tls;
+	size_t max_payload;
+	unsigned max_inflight, outbound_queue;
+	double reconnect_min, reconnect_max;
+};
+
+static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
+static const char *const protocols[] = {"3.1.1", "5", NULL};
+
+#define MB(f) .offset = offsetof(struct mqbridge_block, f), .stored = true
+static const struct mqb_schema_key mqbridge_keys[] = {
+	{.key = "node_id", .type = MQB_S_STRING, MB(node_id),
+	 .doc = "this bridge's id in topics and discovery: a-z, 0-9, _ and -, at most 64 "
+		"(default: the host name, sanitised)"},
+	{.key = "name", .type = MQB_S_STRING, MB(name),
+	 .doc = "the device name Home Assistant shows (default: node_id)"},
+	{.key = "log_level", .type = MQB_S_ENUM, .choices = log_levels, MB(log_level),
+	 .doc = "debug, info, warning or error (the command line overrides it)"},
+	{.key = "executor_threads", .type = MQB_S_UINT, .def = "4", .min = 1, .max = 64,
+	 MB(executor_threads), .doc = "threads running blocking work (commands, files)"},
+	{.key = "executor_queue", .type = MQB_S_UINT, .def = "1024", .min = 1, .max = 100000,
+	 MB(executor_queue), .doc = "jobs that may wait for an executor thread"},
+	{.key = "shutdown_timeout", .type = MQB_S_DURATION, .def = "10", .min = 0.1, .max = 3600,
+	 MB(shutdown_timeout), .doc = "bound on each stage of a graceful stop"},
+	{.key = "packages", .type = MQB_S_ANY, MB(packages),
+	 .doc = "named packages whose integrations are merged into the configuration"},
+};
+static const struct mqb_schema mqbridge_schema = {
+	"mqbridge", mqbridge_keys, sizeof mqbridge_keys / sizeof mqbridge_keys[0]};
+
+#define TLS(f) .offset = offsetof(struct tls_block, f), .stored = true
+static const struct mqb_schema_key tls_keys[] = {
+	{.key = "ca_certs", .type = MQB_S_STRING, TLS(ca_certs),
+	 .doc = "file of CA certificates (default: the system's)"},
+	{.key = "ca_path", .type = MQB_S_STRING, TLS(ca_path),
+	 .doc = "directory of CA certificates"},
+	{.key = "certfile", .type = MQB_S_STRING, TLS(certfile), .doc = "client certificate"},
+	{.key = "keyfile", .type = MQB_S_STRING, TLS(keyfile), .doc = "client private key"},
+	{.key = "insecure", .type = MQB_S_BOOL, .def = "false", TLS(insecure),
+	 .doc = "skip certificate and host name verification"},
+};
+static const struct mqb_schema tls_schema = {"mqtt.tls", tls_keys,
+					     sizeof tls_keys / sizeof tls_keys[0]};
+
+/* The MQTT entity domains of Home Assistant's modern layout. */
+static const char *const mqtt_domains[] = {
+	"sensor", "binary_sensor", "switch", "light", "cover", "button", "number", "select",
+};
+#define NDOMAINS (sizeof mqtt_domains / sizeof mqtt_domains[0])
+
+#define MQ(f) .offset = offsetof(struct mqtt_block, f), .stored = true
+#define DOMAIN(d) {.key = d, .type = MQB_S_ANY, .doc = "MQTT " d " entities (a list)"}
+static const struct mqb_schema_key mqtt_keys[] = {
+	{.key = "broker", .type = MQB_S_STRING, .def = "localhost", MQ(broker),
+	 .doc = "broker host name or address"},
+	{.key = "port", .type = MQB_S_INT, .min = 1, .max = 65535, MQ(port),
+	 .doc = "broker port (default 1883, 8883 with tls)"},
+	{.key = "client_id", .type = MQB_S_STRING, MQ(client_id),
+	 .doc = "MQTT client id (default mqbridge-<node_id>)"},
+	{.key = "username", .type = MQB_S_STRING, MQ(username), .doc = "user name"},
+	{.key = "password", .type = MQB_S_STRING, MQ(password), .doc = "password (use !secret)"},
+	{.key = "keepalive", .type = MQB_S_INT, .def = "60", .min = 1, .max = 65535, MQ(keepalive),
+	 .doc = "seconds between pings"},
+	{.key = "clean_session", .type = MQB_S_BOOL, .def = "true", MQ(clean_session),
+	 .doc = "false keeps QoS 1 and 2 messages across reconnects"},
+	{.key = "protocol", .type = MQB_S_ENUM, .def = "3.1.1", .choices = protocols,
+	 MQ(protocol), .doc = "MQTT version: \"3.1.1\" or \"5\""},
+	{.key = "base_topic", .type = MQB_S_TOPIC, MQ(base_topic),
+	 .doc = "prefix of the bridge's own topics (default mqbridge/<node_id>)"},
+	{.key = "discovery", .type = MQB_S_BOOL, .def = "true", MQ(discovery),
+	 .doc = "publish Home Assistant discovery"},
+	{.key = "discovery_prefix", .type = MQB_S_TOPIC, .def = "homeassistant",
+	 MQ(discovery_prefix), .doc = "Home Assistant's discovery prefix"},
+	{.key = "tls", .type = MQB_S_MAP, .sub = &tls_schema, MQ(tls),
+	 .doc = "connect with TLS (its presence turns TLS on)"},
+	{.key = "max_payload", .type = MQB_S_SIZE, .def = "1048576", .min = 1, .max = 268435455,
+	 MQ(max_payload), .doc = "larger inbound messages are dropped (bytes)"},
+	{.key = "max_inflight", .type = MQB_S_UINT, .def = "256", .min = 1, .max = 65535,
+	 MQ(max_inflight), .doc = "QoS 1 and 2 publishes awaiting their acknowledgement"},
+	{.key = "outbound_queue", .type = MQB_S_UINT, .def = "1000", .min = 1, .max = 100000,
+	 MQ(outbound_queue), .doc = "publishes queued while disconnected"},
+	{.key = "reconnect_min", .type = MQB_S_DURATION, .def = "1", .min = 0.1, .max = 3600,
+	 MQ(reconnect_min), .doc = "first reconnect delay"},
+	{.key = "reconnect_max", .type = MQB_S_DURATION, .def = "60", .min = 0.1, .max = 86400,
+	 MQ(reconnect_max), .doc = "longest reconnect delay"},
+	DOMAIN("sensor"), DOMAIN("binary_sensor"), DOMAIN("switch"), DOMAIN("light"),
+	DOMAIN("cover"), DOMAIN("button"), DOMAIN("number"), DOMAIN("select"),
+};
+static const struct mqb_schema mqtt_schema = {"mqtt", mqtt_keys,
+					      sizeof mqtt_keys / sizeof mqtt_keys[0]};
+
+struct statestream_block {
+	const char *base_topic;
+	bool publish_attributes, publish_timestamps;
+	const struct mqb_conf_node *include, *exclude;
+};
+
+/* Home Assistant's entity filter: which entities the mirror covers. */
+static const struct mqb_schema_key filter_item[] = {
+	{.key = "item", .type = MQB_S_STRING},
+};
+static const struct mqb_schema filter_list = {"filter", filter_item, 1};
+static const struct mqb_schema_key filter_keys[] = {
+	{.key = "domains", .type = MQB_S_LIST, .sub = &filter_list, .doc = "domains"},
+	{.key = "entities", .type = MQB_S_LIST, .sub = &filter_list, .doc = "entity ids"},
+	{.key = "entity_globs", .type = MQB_S_LIST, .sub = &filter_list,
+	 .doc = "entity id patterns (* and ?)"},
+};
+static const struct mqb_schema filter_schema = {"mqtt_statestream.include", filter_keys,
+						sizeof filter_keys / sizeof filter_keys[0]};
+#define SS(f) .offset = offsetof(struct statestream_block, f), .stored = true
+static const struct mqb_schema_key statestream_keys[] = {
+	{.key = "base_topic", .type = MQB_S_TOPIC, .required = true, SS(base_topic),
+	 .doc = "topic prefix of the mirror: <base_topic>/<domain>/<object_id>/state"},
+	{.key = "publish_attributes", .type = MQB_S_BOOL, .def = "false", SS(publish_attributes),
+	 .doc = "also one topic per attribute, its value as JSON"},
+	{.key = "publish_timestamps", .type = MQB_S_BOOL, .def = "false", SS(publish_timestamps),
+	 .doc = "also last_changed and last_updated"},
+	{.key = "include", .type = MQB_S_MAP, .sub = &filter_schema, .doc = "mirror only these"},
+	{.key = "exclude", .type = MQB_S_MAP, .sub = &filter_schema, .doc = "never mirror these"},
+};
+static const struct mqb_schema statestream_schema = {
+	"mqtt_statestream", statestream_keys, sizeof statestream_keys / sizeof statestream_keys[0]};
+
+static const struct mqb_schema *const core_schemas[] = {&mqbridge_schema, &mqtt_schema,
+							&statestream_schema,
+							 &tls_schema};
+
+static void register_once(void)
+{
+	for (size_t i = 0; i < sizeof core_schemas / sizeof core_schemas[0]; i++)
+		schema__register(core_schemas[i]);
+}
+
+void config__register_schemas(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_once);
+}
+
+/* The top-level keys: Home Assistant's integrations that mqbridge has or
+ * will have, and what shape Home Assistant wants each in. LIST ones take
+ * cv.ensure_list (a mapping is a list of one), may be labelled ("sensor
+ * 2:", "automation old:") and merge from packages by concatenation;
+ * MAPPING ones merge key by key. */
+enum shape { LIST, MAPPING, OWN };
+
+static const struct integration {
+	const char *name;
+	enum shape shape;
+} integrations[] = {
+	{"mqbridge", OWN},       {"mqtt", OWN},
+	{"sensor", LIST},        {"binary_sensor", LIST}, {"switch", LIST},
+	{"light", LIST},         {"cover", LIST},         {"command_line", LIST},
+	{"button", LIST},        {"number", LIST},        {"select", LIST},
+	{"template", LIST},      {"automation", LIST},    {"group", MAPPING},
+	{"script", MAPPING},     {"input_boolean", MAPPING}, {"input_number", MAPPING},
+	{"input_select", MAPPING}, {"input_text", MAPPING}, {"timer", MAPPING},
+	{"mqtt_statestream", MAPPING}, {"homeassistant", MAPPING},
+};
+#define NINTEGRATIONS (sizeof integrations / sizeof integrations[0])
+
+/* "sensor", or "sensor 2" for a LIST integration. */
+static const struct integration *find_integration(const char *key)
+{
+	for (size_t i = 0; i < NINTEGRATIONS; i++) {
+		const struct integration *in = &integrations[i];
+		size_t n = strlen(in->name);
+		if (strncmp(key, in->name, n) != 0)
+			continue;
+		if (key[n] == '\0' || (in->shape == LIST && key[n] == ' ' && key[n + 1]))
+			return in;
+	}
+	return NULL;
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+/* Where a piece of configuration came from: the main file or a package. */
+struct source {
+	const struct integration *in;
+	const struct mqb_conf_node *value;
+	char *path;
+};
+
+struct load {
+	struct mqb_conf_errors *errs;
+	struct source *src;
+	size_t nsrc, capsrc;
+	struct mqbridge_block mb;
+	struct mqtt_block mq;
+	const struct mqb_conf_node *mqtt_settings; /* the block holding them, or NULL */
+	char *mqtt_path;                           /* and its path */
+	bool mqtt_seen;                            /* an mqtt: block anywhere */
+	size_t found;                              /* problems found */
+	bool oom;
+	struct conf_item *items;                   /* entity configurations */
+	size_t nitems, capitems;
+};
+
+/* A path for a message; NULL when out of memory (callers fall back on a
+ * shorter one). Free with mqb__free. */
+static char *__attribute__((format(printf, 1, 2))) path_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = n < 0 ? NULL : mqb__malloc((size_t)n + 1);
+	if (s) {
+		va_start(ap, fmt);
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	return s;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+err(struct load *l, const struct mqb_conf_node *at, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mqb_conf_verror_at(l->errs, at, path, fmt, ap);
+	va_end(ap);
+	l->found++;
+}
+
+static void apply_schema(struct load *l, const struct mqb_schema *s,
+			 const struct mqb_conf_node *node, const char *path, void *target)
+{
+	l->found += mqb_schema_apply(s, node, path, target, l->errs);
+}
+
+static const char *where(const struct mqb_conf_node *n, char *buf, size_t len)
+{
+	struct mqb_conf_mark m = mqb_conf_mark(n);
+	snprintf(buf, len, "%s:%u:%u", m.file ? m.file : "?", m.line, m.column);
+	return buf;
+}
+
+static bool is_mqtt_domain(const char *key)
+{
+	for (size_t i = 0; i < NDOMAINS; i++)
+		if (strcmp(key, mqtt_domains[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A list of entity mappings, as cv.ensure_list takes it. */
+static void check_entity_list(struct load *l, const struct mqb_conf_node *v, const char *path)
+{
+	char buf[96];
+	switch (mqb_conf_kind(v)) {
+	case MQB_CONF_NULL:
+	case MQB_CONF_MAP:
+		return;
+	case MQB_CONF_SCALAR:
+		err(l, v, path, "expected a list of mappings, got %s",
+		    schema__describe(v, buf, sizeof buf));
+		return;
+	case MQB_CONF_SEQ:
+		break;
+	}
+	for (size_t i = 0; i < mqb_conf_len(v); i++) {
+		const struct mqb_conf_node *item = mqb_conf_item(v, i);
+		if (mqb_conf_kind(item) == MQB_CONF_MAP)
+			continue;
+		char *p = path_fmt("%s[%zu]", path, i);
+		err(l, item, p ? p : path, "expected a mapping, got %s",
+		    schema__describe(item, buf, sizeof buf));
+		mqb__free(p);
+	}
+}
+
+static bool has_settings(const struct mqb_conf_node *block)
+{
+	for (size_t i = 0; i < mqb_conf_len(block); i++) {
+		const char *k = mqb_conf_scalar(mqb_conf_key(block, i), NULL);
+		if (!k || is_mqtt_domain(k))
+			continue;
+		for (size_t j = 0; j < mqtt_schema.nkeys; j++)
+			if (strcmp(k, mqtt_schema.keys[j].key) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* One mapping of the mqtt: block: domains of entities, and perhaps the
+ * connection settings, which only one block may hold. */
+static void modern_block(struct load *l, const struct mqb_conf_node *block, const char *path,
+			 const void *ud);
+
+static void mqtt_block(struct load *l, const struct mqb_conf_node *block, const char *path)
+{
+	char buf[96];
+	if (mqb_conf_kind(block) == MQB_CONF_NULL)
+		return;
+	if (mqb_conf_kind(block) != MQB_CONF_MAP) {
+		err(l, block, path, "expected a mapping, got %s",
+		    schema__describe(block, buf, sizeof buf));
+		return;
+	}
+	struct mqtt_block scratch = {0};
+	void *target = &scratch;
+	if (has_settings(block)) {
+		if (l->mqtt_settings)
+			err(l, block, path,
+			    "the connection settings are already given at %s; give them in one place",
+			    where(l->mqtt_settings, buf, sizeof buf));
+		else {
+			l->mqtt_settings = block;
+			l->mqtt_path = mqb__strdup(path);
+			l->oom |= !l->mqtt_path;
+			target = &l->mq;
+		}
+	}
+	apply_schema(l, &mqtt_schema, block, path, target);
+	for (size_t i = 0; i < mqb_conf_len(block); i++) {
+		const char *k = mqb_conf_scalar(mqb_conf_key(block, i), NULL);
+		if (!k || !is_mqtt_domain(k))
+			continue;
+		char *p = path_fmt("%s.%s", path, k);
+		check_entity_list(l, mqb_conf_value(block, i), p ? p : path);
+		mqb__free(p);
+	}
+	modern_block(l, block, path, "mqtt");
+}
+
+/* mqtt: a mapping (one block) or a list of them. */
+static void mqtt_source(struct load *l, const struct mqb_conf_node *v, const char *path)
+{
+	l->mqtt_seen = true;
+	if (mqb_conf_kind(v) != MQB_CONF_SEQ) {
+		mqtt_block(l, v, path);
+		return;
+	}
+	for (size_t i = 0; i < mqb_conf_len(v); i++) {
+		char *p = path_fmt("%s[%zu]", path, i);
+		mqtt_block(l, mqb_conf_item(v, i), p ? p : path);
+		mqb__free(p);
+	}
+}
+
+static void add_source(struct load *l, const struct integration *in,
+		       const struct mqb_conf_node *value, const char *path)
+{
+	if (l->nsrc == l->capsrc) {
+		size_t cap = l->capsrc ? 2 * l->capsrc : 16;
+		struct source *s = mqb__realloc(l->src, cap * sizeof *s);
+		if (!s) {
+			l->oom = true;
+			return;
+		}
+		l->src = s;
+		l->capsrc = cap;
+	}
+	char *p = mqb__strdup(path);
+	if (!p) {
+		l->oom = true;
+		return;
+	}
+	l->src[l->nsrc++] = (struct source){in, value, p};
+}
+
+static void add_item(struct load *l, const char *integration, const char *domain,
+		     const struct mqb_conf_node *node, const char *path)
+{
+	if (l->nitems == l->capitems) {
+		size_t cap = l->capitems ? 2 * l->capitems : 32;
+		struct conf_item *v = mqb__realloc(l->items, cap * sizeof *v);
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->items = v;
+		l->capitems = cap;
+	}
+	char *p = mqb__strdup(path);
+	if (!p) {
+		l->oom = true;
+		return;
+	}
+	l->items[l->nitems++] = (struct conf_item){.integration = integration, .domain = domain,
+						    .node = node, .path = p};
+}
+
+/* Each element of a list (or a mapping standing for a list of one) with
+ * the path of each. */
+static void each_item(struct load *l, const struct mqb_conf_node *v, const char *path,
+		      void (*fn)(struct load *l, const struct mqb_conf_node *item, const char *path,
+				 const void *ud),
+		      const void *ud)
+{
+	if (mqb_conf_kind(v) == MQB_CONF_MAP) {
+		fn(l, v, path, ud);
+		return;
+	}
+	if (mqb_conf_kind(v) != MQB_CONF_SEQ)
+		return;
+	for (size_t i = 0; i < mqb_conf_len(v); i++) {
+		const struct mqb_conf_node *item = mqb_conf_item(v, i);
+		if (mqb_conf_kind(item) != MQB_CONF_MAP)
+			continue; /* already an error */
+		char *p = path_fmt("%s[%zu]", path, i);
+		fn(l, item, p ? p : path, ud);
+		mqb__free(p);
+	}
+}
+
+/* A legacy `<domain>: - platform: NAME` element. */
+static void legacy_item(struct load *l, const struct mqb_conf_node *item, const char *path,
+			const void *ud)
+{
+	char buf[96];
+	const char *domain = ud;
+	const struct mqb_conf_node *pn = mqb_conf_get(item, "platform");
+	const char *platform = pn && mqb_conf_kind(pn) == MQB_CONF_SCALAR ? mqb_conf_scalar(pn, NULL)
+									  : NULL;
+	if (!pn)
+		err(l, item, path, "required key 'platform' not provided");
+	else if (!platform || !*platform)
+		err(l, pn, path, "'platform' must be an integration name, got %s",
+		    schema__describe(pn, buf, sizeof buf));
+	else
+		add_item(l, platform, domain, item, path);
+}
+
+/* Keys a modern template: block may hold besides its domains: those of
+ * trigger-based entities, which mqbridge does not have. */
+static const char *const template_block_keys[] = {
+	"trigger", "triggers", "condition", "conditions", "action", "actions", "variables",
+	"unique_id",
+};
+
+static bool is_one_of(const char *k, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(k, v[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One mapping of a modern block (`command_line: - switch: {...}`,
+ * `template: - sensor: [...]`, `mqtt: {sensor: [...]}`): each key a
+ * domain, whose value is one entity or a list of them. */
+static void modern_block(struct load *l, const struct mqb_conf_node *block, const char *path,
+			 const void *ud)
+{
+	const char *integration = ud;
+	bool is_template = strcmp(integration, "template") == 0;
+	for (size_t i = 0; i < mqb_conf_len(block); i++) {
+		const struct mqb_conf_node *kn = mqb_conf_key(block, i);
+		const char *k = mqb_conf_scalar(kn, NULL);
+		if (!k)
+			continue;
+		char *p = path_fmt("%s.%s", path, k);
+		const char *kp = p ? p : path;
+		if (is_mqtt_domain(k)) {
+			const struct mqb_conf_node *v = mqb_conf_value(block, i);
+			const char *domain = NULL;
+			for (size_t j = 0; j < NDOMAINS; j++)
+				if (strcmp(k, mqtt_domains[j]) == 0)
+					domain = mqtt_domains[j];
+			if (mqb_conf_kind(v) == MQB_CONF_MAP)
+				add_item(l, integration, domain, v, kp);
+			for (size_t n = 0; mqb_conf_kind(v) == MQB_CONF_SEQ && n < mqb_conf_len(v); n++) {
+				if (mqb_conf_kind(mqb_conf_item(v, n)) != MQB_CONF_MAP)
+					continue; /* already an error */
+				char *q = path_fmt("%s[%zu]", kp, n);
+				add_item(l, integration, domain, mqb_conf_item(v, n), q ? q : kp);
+				mqb__free(q);
+			}
+		} else if (is_template && (strcmp(k, "trigger") == 0 || strcmp(k, "triggers") == 0)) {
+			err(l, kn, kp, "trigger-based template entities are not supported");
+		} else if (strcmp(integration, "mqtt") != 0 &&
+			   !(is_template && is_one_of(k, template_block_keys,
+						      sizeof template_block_keys /
+							      sizeof template_block_keys[0]))) {
+			err(l, kn, kp, "unknown entity domain '%s' for %s", k, integration);
+		}
+		mqb__free(p);
+	}
+}
+
+/* Every entity configuration: legacy domain lists, the modern blocks of
+ * command_line: and template:, and the domains of each mqtt: block. */
+static void collect_items(struct load *l)
+{
+	for (size_t i = 0; i < l->nsrc; i++) {
+		const struct source *src = &l->src[i];
+		const char *name = src->in->name;
+		bool domain = false;
+		for (size_t j = 0; j < NDOMAINS; j++)
+			domain |= strcmp(name, mqtt_domains[j]) == 0;
+		if (domain)
+			each_item(l, src->value, src->path, legacy_item, name);
+		else if (strcmp(name, "command_line") == 0 || strcmp(name, "template") == 0)
+			each_item(l, src->value, src->path, modern_block, name);
+	}
+}
+
+/* Values of MAPPING integrations merge as Home Assistant's packages do
+ * (_recursive_merge): mappings merge key by key, lists concatenate, and
+ * anything else given twice is an error naming both places. */
+static void merge_check(struct load *l, const struct mqb_conf_node *a,
+			const struct mqb_conf_node *b, const char *path, const char *integration)
+{
+	char buf[96];
+	for (size_t i = 0; i < mqb_conf_len(b); i++) {
+		const struct mqb_conf_node *kn = mqb_conf_key(b, i);
+		const char *k = mqb_conf_scalar(kn, NULL);
+		const struct mqb_conf_node *va = k ? mqb_conf_get(a, k) : NULL;
+		if (!va)
+			continue;
+		const struct mqb_conf_node *vb = mqb_conf_value(b, i);
+		enum mqb_conf_kind ka = mqb_conf_kind(va), kb = mqb_conf_kind(vb);
+		if (kb == MQB_CONF_MAP && mqb_conf_len(vb) == 0)
+			continue; /* an empty mapping adds nothing */
+		char *p = path_fmt("%s.%s", path, k);
+		if (ka == MQB_CONF_MAP && kb == MQB_CONF_MAP)
+			merge_check(l, va, vb, p ? p : path, integration);
+		else if (kb == MQB_CONF_SEQ && ka != MQB_CONF_MAP)
+			; /* cv.ensure_list(a) + b */
+		else if (ka != MQB_CONF_NULL || kb == MQB_CONF_MAP)
+			err(l, vb, p ? p : path,
+			    "integration '%s' has duplicate key '%s' (also defined at %s)",
+			    integration, k, where(va, buf, sizeof buf));
+		mqb__free(p);
+	}
+}
+
+static void check_shape(struct load *l, const struct integration *in,
+			const struct mqb_conf_node *v, const char *path)
+{
+	char buf[96];
+	enum mqb_conf_kind k = mqb_conf_kind(v);
+	if (in->shape == LIST)
+		check_entity_list(l, v, path);
+	else if (k != MQB_CONF_MAP && k != MQB_CONF_NULL)
+		err(l, v, path, "expected a mapping, got %s", schema__describe(v, buf, sizeof buf));
+}
+
+static void unknown_integration(struct load *l, const struct mqb_conf_node *kn, const char *key,
+				const char *path)
+{
+	const char *names[NINTEGRATIONS];
+	for (size_t i = 0; i < NINTEGRATIONS; i++)
+		names[i] = integrations[i].name;
+	const char *near = schema__suggest(key, names, NINTEGRATIONS);
+	if (near)
+		err(l, kn, path, "unknown integration '%s' (did you mean '%s'?)", key, near);
+	else
+		err(l, kn, path, "unknown integration '%s'", key);
+}
+
+/* One top-level key of the main file (prefix "") or of a package. */
+static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct mqb_conf_node *v,
+		    const char *prefix, bool in_package)
+{
+	char buf[96];
+	const char *key = mqb_conf_kind(kn) == MQB_CONF_SCALAR ? mqb_conf_scalar(kn, NULL) : NULL;
+	if (!key) {
+		err(l, kn, prefix, "expected an integration name, got %s",
+		    schema__describe(kn, buf, sizeof buf));
+		return;
+	}
+	char *path = *prefix ? path_fmt("%s.%s", prefix, key) : mqb__strdup(key);
+	if (!path) {
+		l->oom = true;
+		return;
+	}
+	const struct integration *in = find_integration(key);
+	if (!in) {
+		unknown_integration(l, kn, key, path);
+	} else if (strcmp(in->name, "mqbridge") == 0) {
+		if (in_package)
+			err(l, kn, path, "a package cannot set the 'mqbridge' options");
+		else
+			apply_schema(l, &mqbridge_schema, v, path, &l->mb);
+	} else if (strcmp(in->name, "mqtt") == 0) {
+		mqtt_source(l, v, path);
+	} else {
+		check_shape(l, in, v, path);
+		if (in->shape == MAPPING && mqb_conf_kind(v) == MQB_CONF_MAP)
+			for (size_t i = 0; i < l->nsrc; i++)
+				if (l->src[i].in == in &&
+				    mqb_conf_kind(l->src[i].value) == MQB_CONF_MAP)
+					merge_check(l, l->src[i].value, v, path, in->name);
+		add_source(l, in, v, path);
+	}
+	mqb__free(path);
+}
+
+/* packages: { name: { integration: ... } } */
+static void packages(struct load *l, const struct mqb_conf_node *pk, const char *path)
+{
+	char buf[96];
+	if (!pk || mqb_conf_kind(pk) == MQB_CONF_NULL)
+		return;
+	if (mqb_conf_kind(pk) != MQB_CONF_MAP) {
+		err(l, pk, path, "expected a mapping of package names to configurations, got %s",
+		    schema__describe(pk, buf, sizeof buf));
+		return;
+	}
+	for (size_t i = 0; i < mqb_conf_len(pk); i++) {
+		const char *name = mqb_conf_scalar(mqb_conf_key(pk, i), NULL);
+		const struct mqb_conf_node *p = mqb_conf_value(pk, i);
+		char *pp = path_fmt("%s.%s", path, name ? name : "?");
+		if (!pp) {
+			l->oom = true;
+			return;
+		}
+		if (mqb_conf_kind(p) == MQB_CONF_MAP) {
+			for (size_t j = 0; j < mqb_conf_len(p); j++) {
+				const char *k = mqb_conf_scalar(mqb_conf_key(p, j), NULL);
+				if (k && strcmp(k, "homeassistant") == 0)
+					continue; /* Home Assistant's core settings: not ours */
+				top_key(l, mqb_conf_key(p, j), mqb_conf_value(p, j), pp, true);
+			}
+		} else if (mqb_conf_kind(p) != MQB_CONF_NULL) {
+			err(l, p, pp, "expected a mapping, got %s",
+			    schema__describe(p, buf, sizeof buf));
+		}
+		mqb__free(pp);
+	}
+}
+
+/* [a-z0-9_-], whatever the locale */
+static bool node_id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static bool node_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NODE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!node_id_char(s[i]))
+			return false;
+	return true;
+}
+
+/* The host name, lower case, everything but [a-z0-9_-] made '_'. */
+static void host_node_id(char *out, size_t len)
+{
+	char host[256] = "";
+	if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+		snprintf(host, sizeof host, "mqbridge");
+	size_t i = 0;
+	for (; host[i] && i < len - 1 && i < NODE_ID_MAX; i++) {
+		char c = host[i] >= 'A' && host[i] <= 'Z' ? (char)(host[i] - 'A' + 'a') : host[i];
+		out[i] = node_id_char(c) ? c : '_';
+	}
+	out[i] = '\0';
+}
+
+/* ---- derived strings ------------------------------------------------------ */
+
+/* Strings made up here (the host's node_id, mqbridge-<node_id>, ...)
+ * outlive the load: the config owns them. */
+struct config_derived {
+	char node_id[NODE_ID_MAX + 1];
+	char client_id[NODE_ID_MAX + 16];
+	char base_topic[NODE_ID_MAX + 16];
+};
+
+static struct config_derived *derived_new(struct daemon_config *owner)
+{
+	owner->derived = mqb__calloc(1, sizeof *owner->derived);
+	return owner->derived;
+}
+
+static void derived_free(struct daemon_config *owner)
+{
+	mqb__free(owner->derived);
+	owner->derived = NULL;
+}
+
+/* ---- the whole file ------------------------------------------------------- */
+
+static const struct mqb_conf_node *get_packages(const struct mqb_conf_node *block)
+{
+	if (!block || mqb_conf_kind(block) != MQB_CONF_MAP)
+		return NULL;
+	return mqb_conf_get(block, "packages");
+}
+
+/* An error about key of the mapping s at path. */
+static void __attribute__((format(printf, 5, 6)))
+key_err(struct load *l, const struct mqb_conf_node *s, const char *path, const char *key,
+	const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	char *p = path_fmt("%s.%s", path, key);
+	err(l, mqb_conf_get(s, key), p ? p : path, "%s", msg);
+	mqb__free(p);
+}
+
+/* What one key of the mqtt: settings alone cannot say. */
+static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const char *path)
+{
+	const struct mqtt_block *m = &l->mq;
+	if (mqb_conf_get(s, "password") && !mqb_conf_get(s, "username"))
+		key_err(l, s, path, "password", "a password needs a username");
+	/* (NaN, for a value that was wrong, compares false) */
+	if (m->reconnect_min > m->reconnect_max) {
+		if (mqb_conf_get(s, "reconnect_min"))
+			key_err(l, s, path, "reconnect_min", "must not be more than reconnect_max (%g)",
+				m->reconnect_max);
+		else
+			key_err(l, s, path, "reconnect_max", "must not be less than reconnect_min (%g)",
+				m->reconnect_min);
+	}
+	if (m->client_id && !*m->client_id)
+		key_err(l, s, path, "client_id", "must not be empty");
+	if (m->broker && !*m->broker)
+		key_err(l, s, path, "broker", "must not be empty");
+	if (mqb_conf_get(s, "tls") && !m->tls.certfile != !m->tls.keyfile)
+		key_err(l, s, path, "tls", "certfile and keyfile go together: give both or neither");
+}
+
+static const char *const *platform_dirs;
+static size_t nplatform_dirs;
+
+/* Check root and fill out (whose doc the caller sets). 0; -EINVAL with
+ * the problems in errs; -ENOMEM. */
+static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
+		 struct daemon_config *out, struct mqb_conf_errors *errs)
+{
+	char buf[96];
+	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN}};
+	size_t before = errs->n;
+	const struct mqb_conf_node *mb_node = NULL, *ha_node = NULL;
+
+	if (root && mqb_conf_kind(root) != MQB_CONF_MAP && mqb_conf_kind(root) != MQB_CONF_NULL) {
+		err(&l, root, "", "expected a mapping of integrations, got %s",
+		    schema__describe(root, buf, sizeof buf));
+		return -EINVAL;
+	}
+	size_t n = root && mqb_conf_kind(root) == MQB_CONF_MAP ? mqb_conf_len(root) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = mqb_conf_scalar(mqb_conf_key(root, i), NULL);
+		if (k && strcmp(k, "mqbridge") == 0)
+			mb_node = mqb_conf_value(root, i);
+		if (k && strcmp(k, "homeassistant") == 0)
+			ha_node = mqb_conf_value(root, i);
+		top_key(&l, mqb_conf_key(root, i), mqb_conf_value(root, i), "", false);
+	}
+	if (!mb_node)
+		apply_schema(&l, &mqbridge_schema, NULL, "mqbridge", &l.mb);
+	packages(&l, l.mb.packages, "mqbridge.packages");
+	packages(&l, get_packages(ha_node), "homeassistant.packages");
+	if (!l.mqtt_settings)
+		apply_schema(&l, &mqtt_schema, NULL, "mqtt", &l.mq);
+	collect_items(&l);
+	struct statestream_block ss = {0};
+	const struct source *ss_src = NULL;
+	for (size_t i = 0; i < l.nsrc; i++)
+		if (strcmp(l.src[i].in->name, "mqtt_statestream") == 0) {
+			ss_src = &l.src[i];
+			if (mqb_conf_kind(ss_src->value) == MQB_CONF_MAP) {
+				apply_schema(&l, &statestream_schema, ss_src->value, ss_src->path,
+					     &ss);
+				ss.include = mqb_conf_get(ss_src->value, "include");
+				ss.exclude = mqb_conf_get(ss_src->value, "exclude");
+			}
+		}
+	if (platform_dirs && !l.oom)
+		l.found += platforms__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
+					    errs, &l.oom);
+
+	/* what one key alone cannot say */
+	if (l.mb.node_id && !node_id_valid(l.mb.node_id)) {
+		const struct mqb_conf_node *at = mqb_conf_get(mb_node, "node_id");
+		err(&l, at, "mqbridge.node_id",
+		    "must be 1 to %d characters of a-z, 0-9, '_' and '-'; got %s", NODE_ID_MAX,
+		    schema__describe(at, buf, sizeof buf));
+	}
+	if (l.mqtt_settings && l.mqtt_path)
+		mqtt_checks(&l, l.mqtt_settings, l.mqtt_path);
+
+	/* a problem memory ran out recording still fails the load */
+	int rc = l.oom ? -ENOMEM : l.found > errs->n - before ? -ENOMEM : l.found ? -EINVAL : 0;
+	struct config_derived *d = rc ? NULL : derived_new(out);
+	if (!rc && !d)
+		rc = -ENOMEM;
+	if (!rc) {
+		const char *node_id = l.mb.node_id;
+		if (!node_id) {
+			host_node_id(d->node_id, sizeof d->node_id);
+			node_id = d->node_id;
+		}
+		snprintf(d->client_id, sizeof d->client_id, "mqbridge-%s", node_id);
+		snprintf(d->base_topic, sizeof d->base_topic, "mqbridge/%s", node_id);
+
+		out->node_id = node_id;
+		out->name = l.mb.name ? l.mb.name : node_id;
+		out->have_log_level = l.mb.log_level &&
+				      mqb_log_level_parse(l.mb.log_level, &out->log_level) == 0;
+		mqb_core_options_init(&out->core);
+		out->core.executor_threads = l.mb.executor_threads;
+		out->core.executor_queue_max = l.mb.executor_queue;
+		out->core.shutdown_timeout = l.mb.shutdown_timeout;
+
+		struct mqb_mqtt_options *o = &out->mqtt;
+		mqb_mqtt_options_init(o);
+		/* entities under mqtt: want a broker, the default one if none is given */
+		out->have_mqtt = l.mqtt_seen;
+		o->host = l.mq.broker;
+		o->tls = l.mqtt_settings && mqb_conf_get(l.mqtt_settings, "tls");
+		o->port = l.mq.port ? l.mq.port : o->tls ? 8883 : 1883;
+		o->client_id = l.mq.client_id ? l.mq.client_id : d->client_id;
+		o->username = l.mq.username;
+		o->password = l.mq.password;
+		o->keepalive = l.mq.keepalive;
+		o->clean_session = l.mq.clean_session;
+		o->protocol = l.mq.protocol && strcmp(l.mq.protocol, "5") == 0 ? 5 : 4;
+		o->tls_insecure = l.mq.tls.insecure;
+		o->ca_file = l.mq.tls.ca_certs;
+		o->ca_path = l.mq.tls.ca_path;
+		o->cert_file = l.mq.tls.certfile;
+		o->key_file = l.mq.tls.keyfile;
+		o->base_topic = l.mq.base_topic ? l.mq.base_topic : d->base_topic;
+		o->max_payload = l.mq.max_payload;
+		o->max_inflight = l.mq.max_inflight;
+		o->outbound_queue_max = l.mq.outbound_queue;
+		o->reconnect_min = l.mq.reconnect_min;
+		o->reconnect_max = l.mq.reconnect_max;
+		out->statestream_base = ss_src ? ss.base_topic : NULL;
+		out->statestream_attributes = ss.publish_attributes;
+		out->statestream_include = ss.include;
+		out->statestream_exclude = ss.exclude;
+		out->statestream_timestamps = ss.publish_timestamps;
+		out->discovery = l.mq.discovery;
+		out->discovery_prefix = l.mq.discovery_prefix;
+	}
+	if (!rc) {
+		out->items = l.items;
+		out->nitems = l.nitems;
+	} else {
+		conf_items__free(l.items, l.nitems);
+	}
+	mqb__free(l.mqtt_path);
+	for (size_t i = 0; i < l.nsrc; i++)
+		mqb__free(l.src[i].path);
+	mqb__free(l.src);
+	return rc;
+}
+
+void daemon_config__set_platform_dirs(const char *const *dirs, size_t n)
+{
+	platform_dirs = dirs;
+	nplatform_dirs = n;
+}
+
+int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_conf_errors *errs)
+{
+	memset(out, 0, sizeof *out);
+	config__register_schemas();
+	struct mqb_conf_doc *doc = NULL;
+	int rc = mqb_conf_load(path, NULL, &doc, errs);
+	if (rc < 0)
+		return rc;
+	rc = apply(doc, mqb_conf_root(doc), out, errs);
+	if (rc < 0) {
+		derived_free(out);
+		mqb_conf_doc_free(doc);
+		memset(out, 0, sizeof *out);
+		return rc;
+	}
+	out->doc = doc;
+	return 0;
+}
+
+void daemon_config__fini(struct daemon_config *c)
+{
+	if (!c)
+		return;
+	derived_free(c);
+	conf_items__free(c->items, c->nitems);
+	mqb_conf_doc_free(c->doc);
+	memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,814 @@
+/* The bridge (DESIGN §8): every entity's state, attributes and availability
+ * out to <base>/<domain>/<object_id>/..., Home Assistant discovery for each,
+ * <base>/.../set commands in as service calls, everything re-announced after
+ * each connect and when Home Assistant comes back online; and
+ * mqtt_statestream, Home Assistant's mirror of every state. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <fnmatch.h>
+#include <ev.h>
+
+#include "mqbridge/bus.h"
+#include "mqbridge/mqtt.h"
+#include "mqbridge/services.h"
+#include "mqbridge/states.h"
+#include "mqbridge/template.h"
+
+#include "ha/bridge.h"
+#include "ha/entity_impl.h"
+
+#define SUB "bridge"
+/* Announcing pauses while this many publishes wait for the broker, so a
+ * reconnect with thousands of entities never overflows the client's queue. */
+#define ANNOUNCE_BACKLOG 200
+
+/* What the bridge last published for an entity. */
+struct ent {
+	int available;            /* -1: nothing yet */
+	char *attrs;              /* the attributes JSON last sent; NULL: none */
+	struct mqb_mqtt_sub *set; /* the command topic's subscription */
+	unsigned gen;             /* the announcement that last covered it */
+	char *prefix;             /* "<base>/<domain>/<object_id>/", made once */
+	size_t plen;
+};
+
+struct bridge {
+	struct mqb_core *core;
+	struct bridge_options o;
+	char *base, *prefix, *node_id, *name;
+	size_t announce_next;     /* the next entity to announce; SIZE_MAX: idle */
+	unsigned gen;             /* announcements begun */
+	ev_timer announce_timer;
+	struct mqb_mqtt_sub *ha_status;
+	struct mqb_entity *diag;
+	char *ss_base;
+};
+
+static struct bridge *bridge_of(struct mqb_core *core)
+{
+	return *core__slot(core, CORE_SLOT_BRIDGE);
+}
+
+static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
+
+/* <base>/<domain>/<object_id>/<leaf>: one copy per message, the prefix
+ * being made once per entity. */
+static char *topic_of(struct bridge *b, struct mqb_entity *e, const char *leaf, char *buf,
+		      size_t len)
+{
+	struct ent *x = ent_of(b, e);
+	size_t ll = strlen(leaf);
+	if (x && x->prefix && x->plen + ll < len) {
+		memcpy(buf, x->prefix, x->plen);
+		memcpy(buf + x->plen, leaf, ll + 1);
+	} else {
+		snprintf(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e),
+			 mqb_entity_object_id(e), leaf);
+	}
+	return buf;
+}
+
+static void publish(struct bridge *b, const char *topic, const char *payload, bool retain)
+{
+	int rc = mqb_mqtt_async_publish(b->core, topic, payload, strlen(payload), 0, retain, NULL);
+	if (rc && rc != -ENOTCONN && rc != -ESHUTDOWN)
+		MQB_LOG_DEBUG(SUB, "publish to %s: %s", topic, mqb_strerror(rc));
+}
+
+static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
+{
+	void **slot = entity__bridge_slot(e);
+	if (!*slot) {
+		struct ent *n = mqb__calloc(1, sizeof *n);
+		if (!n)
+			return NULL;
+		n->available = -1;
+		size_t len = strlen(b->base) + strlen(mqb_entity_id(e)) + 3;
+		if ((n->prefix = mqb__malloc(len)))
+			n->plen = (size_t)snprintf(n->prefix, len, "%s/%s/%s/", b->base,
+						   mqb_entity_domain(e), mqb_entity_object_id(e));
+		*slot = n;
+	}
+	return *slot;
+}
+
+/* ---- discovery ------------------------------------------------------------ */
+
+static const char *const none_if_not_a_value =
+	"{{ None if value in ('unknown', 'unavailable') else value }}";
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+/* Home Assistant's discovery payload for e, keys per DESIGN §8. */
+static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
+{
+	const struct entity_meta *m = entity__meta(e);
+	const char *domain = mqb_entity_domain(e);
+	char t[512], uid[512];
+	json_t *d = json_object();
+	if (!d)
+		return NULL;
+	if (m->name)
+		set_str(d, "name", m->name);
+	else
+		json_object_set_new(d, "name", json_null());
+	if (m->unique_id)
+		set_str(d, "unique_id", m->unique_id);
+	else {
+		snprintf(uid, sizeof uid, "%s_%s", b->node_id, mqb_entity_object_id(e));
+		set_str(d, "unique_id", uid);
+	}
+	set_str(d, "object_id", mqb_entity_object_id(e));
+	set_str(d, "default_entity_id", mqb_entity_id(e));
+	bool button = strcmp(domain, "button") == 0;
+	if (!button)
+		set_str(d, "state_topic", topic_of(b, e, "state", t, sizeof t));
+	set_str(d, "json_attributes_topic", topic_of(b, e, "attributes", t, sizeof t));
+	json_t *avail = json_array();
+	snprintf(t, sizeof t, "%s/status", b->base);
+	json_array_append_new(avail, json_pack("{ss}", "topic", t));
+	json_array_append_new(avail,
+			      json_pack("{ss}", "topic", topic_of(b, e, "availability", t, sizeof t)));
+	json_object_set_new(d, "availability", avail);
+	set_str(d, "availability_mode", "all");
+	json_object_set_new(d, "device",
+			    json_pack("{s[s]s:s,s:s,s:s}", "identifiers", b->node_id, "name",
+				      b->name, "sw_version", PACKAGE_VERSION, "manufacturer",
+				      "mqbridge"));
+	set_str(d, "unit_of_measurement", m->unit);
+	set_str(d, "device_class", m->device_class);
+	set_str(d, "state_class", m->state_class);
+	set_str(d, "icon", m->icon);
+	set_str(d, "entity_category", m->category);
+	if (entity__controllable(e))
+		set_str(d, "command_topic", topic_of(b, e, "set", t, sizeof t));
+	if (strcmp(domain, "binary_sensor") == 0) {
+		set_str(d, "payload_on", "on");
+		set_str(d, "payload_off", "off");
+		set_str(d, "value_template", "{{ value if value in ('on', 'off') else 'None' }}");
+	} else if (strcmp(domain, "switch") == 0 || strcmp(domain, "input_boolean") == 0) {
+		set_str(d, "state_on", "on");
+		set_str(d, "state_off", "off");
+		set_str(d, "payload_on", "ON");
+		set_str(d, "payload_off", "OFF");
+		set_str(d, "value_template", "{{ value if value in ('on', 'off') else 'None' }}");
+	} else if (strcmp(domain, "light") == 0) {
+		set_str(d, "payload_on", "ON");
+		set_str(d, "payload_off", "OFF");
+		set_str(d, "state_value_template",
+			"{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}");
+	} else if (strcmp(domain, "cover") == 0) {
+		set_str(d, "payload_open", "OPEN");
+		set_str(d, "payload_close", "CLOSE");
+		set_str(d, "payload_stop", "STOP");
+		set_str(d, "state_open", "open");
+		set_str(d, "state_opening", "opening");
+		set_str(d, "state_closed", "closed");
+		set_str(d, "state_closing", "closing");
+		set_str(d, "value_template", none_if_not_a_value);
+	} else if (button) {
+		set_str(d, "payload_press", "PRESS");
+	} else {
+		/* sensor, number, select: a numeric sensor must never be sent
+		 * "unknown" as its value */
+		set_str(d, "value_template", none_if_not_a_value);
+	}
+	json_object_update(d, (json_t *)m->discovery);
+	if (strcmp(domain, "light") == 0) {
+		/* the basic schema dims through its own topics: both are ours */
+		bool dim = json_is_true(json_object_get(d, "brightness"));
+		json_object_del(d, "brightness");
+		json_object_del(d, "supported_color_modes");
+		if (dim) {
+			set_str(d, "brightness_command_topic", topic_of(b, e, "set", t, sizeof t));
+			set_str(d, "brightness_command_template",
+				"{\"state\": \"ON\", \"brightness\": {{ value }}}");
+			set_str(d, "brightness_state_topic", topic_of(b, e, "attributes", t, sizeof t));
+			set_str(d, "brightness_value_template",
+				"{{ value_json.brightness if value_json.brightness is number else '' }}");
+			json_object_set_new(d, "brightness_scale", json_integer(255));
+		}
+	} else if (strcmp(domain, "cover") == 0 && json_object_get(d, "position_open")) {
+		/* positions: 0-100 on /set, the current one in the attributes */
+		set_str(d, "set_position_topic", topic_of(b, e, "set", t, sizeof t));
+		set_str(d, "position_topic", topic_of(b, e, "attributes", t, sizeof t));
+		set_str(d, "position_template",
+			"{{ value_json.current_position if value_json.current_position is number "
+			"else '' }}");
+	}
+	return d;
+}
+
+static const char *component_of(const char *domain)
+{
+	/* input_boolean has no MQTT component: Home Assistant sees a switch */
+	return strcmp(domain, "input_boolean") == 0 ? "switch" : domain;
+}
+
+static void announce_discovery(struct bridge *b, struct mqb_entity *e)
+{
+	if (!b->o.discovery)
+		return;
+	json_t *d = discovery_json(b, e);
+	char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	json_decref(d);
+	if (!s)
+		return;
+	char t[512];
+	snprintf(t, sizeof t, "%s/%s/%s/%s/config", b->prefix,
+		 component_of(mqb_entity_domain(e)), b->node_id, mqb_entity_object_id(e));
+	publish(b, t, s, true);
+	free(s);
+}
+
+/* ---- states out --------------------------------------------------------- */
+
+static void send_availability(struct bridge *b, struct mqb_entity *e, struct ent *x)
+{
+	char t[512];
+	bool a = mqb_entity_async_available(e);
+	publish(b, topic_of(b, e, "availability", t, sizeof t), a ? "online" : "offline", true);
+	x->available = a;
+}
+
+static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *x, bool always)
+{
+	const json_t *a = mqb_entity_async_attributes(e);
+	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	if (!s)
+		return;
+	if (!always && x->attrs && strcmp(x->attrs, s) == 0) {
+		free(s);
+		return;
+	}
+	char t[512];
+	if (a || x->attrs)
+		publish(b, topic_of(b, e, "attributes", t, sizeof t), s, true);
+	free(x->attrs);
+	x->attrs = s;
+}
+
+static void send_state(struct bridge *b, struct mqb_entity *e, const char *state)
+{
+	char t[512];
+	if (strcmp(mqb_entity_domain(e), "button") == 0)
+		return;
+	publish(b, topic_of(b, e, "state", t, sizeof t), state, true);
+}
+
+static void mirror_state(struct bridge *b, const struct mqb_state *ns, const struct mqb_state *os);
+static bool mirrored(const struct bridge *b, const char *eid);
+
+/* Everything about one entity, as after a connect. */
+static void announce_entity(struct bridge *b, struct mqb_entity *e)
+{
+	struct ent *x = ent_of(b, e);
+	if (!x)
+		return;
+	x->gen = b->gen;
+	announce_discovery(b, e);
+	send_availability(b, e, x);
+	struct mqb_state *s = mqb_states_async_get(b->core, mqb_entity_id(e));
+	send_state(b, e, s ? mqb_state_value(s) : mqb_entity_async_state(e));
+	if (s && b->ss_base && mirrored(b, mqb_entity_id(e)))
+		mirror_state(b, s, NULL);
+	mqb_state_unref(s);
+	send_attributes(b, e, x, true);
+}
+
+static bool connected(struct bridge *b)
+{
+	struct mqb_mqtt_stats st;
+	return mqb_mqtt_async_stats(b->core, &st) == 0 && st.connected;
+}
+
+static void announce_some(struct bridge *b)
+{
+	struct mqb_mqtt_stats st;
+	size_t n = mqb_entities_async_count(b->core);
+	while (b->announce_next < n) {
+		if (mqb_mqtt_async_stats(b->core, &st) || !st.connected) {
+			b->announce_next = SIZE_MAX; /* the next connect starts over */
+			return;
+		}
+		if (st.queued >= ANNOUNCE_BACKLOG) {
+			ev_timer_set(&b->announce_timer, 0.005, 0);
+			ev_timer_start(mqb_core_async_loop(b->core), &b->announce_timer);
+			return;
+		}
+		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
+	}
+	if (b->announce_next != SIZE_MAX)
+		MQB_LOG_INFO(SUB, "announced %zu entities", n);
+	b->announce_next = SIZE_MAX;
+}
+
+static void announce_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	announce_some(w->data);
+}
+
+static void announce_all(struct bridge *b)
+{
+	ev_timer_stop(mqb_core_async_loop(b->core), &b->announce_timer);
+	b->announce_next = 0;
+	b->gen++;
+	announce_some(b);
+}
+
+static int on_connect(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct bridge *b = ud;
+	if (b->diag)
+		mqb_entity_async_schedule_update(b->diag);
+	announce_all(b);
+	return 0;
+}
+
+static int on_ha_status(void *ud, void *arg, void **result)
+{
+	(void)result;
+	const struct mqb_mqtt_message *msg = arg;
+	const char *p = mqb_mqtt_message_payload(msg);
+	if (strcmp(p, "online") == 0) {
+		MQB_LOG_INFO(SUB, "Home Assistant is online: announcing everything again");
+		announce_all(ud);
+	}
+	return 0;
+}
+
+/* state_changed: publish what changed of one of our entities. */
+static int on_state_changed(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct bridge *b = ud;
+	const struct mqb_event *ev = arg;
+	const struct mqb_state *ns = mqb_event_new_state(ev);
+	if (!ns)
+		return 0;
+	struct mqb_entity *e = mqb_entities_async_find(b->core, mqb_event_entity_id(ev));
+	if (!e)
+		return 0; /* not ours */
+	struct ent *x = ent_of(b, e);
+	if (!x || x->available < 0 || (b->announce_next != SIZE_MAX && x->gen != b->gen)) {
+		/* not announced yet: the announcement (now or after the next
+		 * connect) sends its current values */
+		return 0;
+	}
+	if ((int)mqb_entity_async_available(e) != x->available)
+		send_availability(b, e, x);
+	const struct mqb_state *os = mqb_event_old_state(ev);
+	if (!os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0 ||
+	    entity__meta(e)->force_update)
+		send_state(b, e, mqb_state_value(ns));
+	send_attributes(b, e, x, false);
+	return 0;
+}
+
+/* ---- commands in -------------------------------------------------------- */
+
+static bool is(const char *p, const char *word)
+{
+	return strcasecmp(p, word) == 0;
+}
+
+/* The service a /set payload asks for, and its data (entity_id added by
+ * the caller). NULL: not a command this domain takes. */
+static const char *command_of(const char *domain, const char *p, json_t *data)
+{
+	if (strcmp(domain, "switch") == 0 || strcmp(domain, "input_boolean") == 0 ||
+	    strcmp(domain, "light") == 0) {
+		if (is(p, "ON"))
+			return "turn_on";
+		if (is(p, "OFF"))
+			return "turn_off";
+		if (is(p, "TOGGLE"))
+			return "toggle";
+		if (strcmp(domain, "light") != 0 || p[0] != '{')
+			return NULL;
+		json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+		const char *service = NULL;
+		if (json_is_object(j)) {
+			const char *st = json_string_value(json_object_get(j, "state"));
+			json_t *br = json_object_get(j, "brightness");
+			if (st && is(st, "OFF"))
+				service = "turn_off";
+			else if ((st && is(st, "ON")) || (!st && json_is_number(br)))
+				service = "turn_on";
+			if (service && json_is_number(br) && strcmp(service, "turn_on") == 0) {
+				double v = json_number_value(br);
+				if (v >= 0 && v <= 255)
+					json_object_set_new(data, "brightness",
+							    json_integer((json_int_t)lround(v)));
+				else
+					service = NULL;
+			}
+		}
+		json_decref(j);
+		return service;
+	}
+	if (strcmp(domain, "cover") == 0) {
+		if (is(p, "OPEN"))
+			return "open_cover";
+		if (is(p, "CLOSE"))
+			return "close_cover";
+		if (is(p, "STOP"))
+			return "stop_cover";
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end != p && !*end && v >= 0 && v <= 100) {
+			json_object_set_new(data, "position", json_integer(v));
+			return "set_cover_position";
+		}
+		return NULL;
+	}
+	if (strcmp(domain, "button") == 0)
+		return is(p, "PRESS") ? "press" : NULL;
+	if (strcmp(domain, "number") == 0) {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p || *end || !isfinite(v))
+			return NULL;
+		json_object_set_new(data, "value", json_real(v));
+		return "set_value";
+	}
+	if (strcmp(domain, "select") == 0) {
+		if (!*p)
+			return NULL;
+		json_object_set_new(data, "option", json_string(p));
+		return "select_option";
+	}
+	return NULL;
+}
+
+static int on_set(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct mqb_entity *e = ud;
+	struct mqb_core *core = mqb_entity_core(e);
+	const struct mqb_mqtt_message *msg = arg;
+	const char *p = mqb_mqtt_message_payload(msg);
+	const char *domain = mqb_entity_domain(e);
+	json_t *data = json_object();
+	if (!data)
+		return -ENOMEM;
+	const char *service = NULL;
+	json_t *probe = json_string(p); /* NULL when not UTF-8 */
+	bool text = probe && strlen(p) == mqb_mqtt_message_len(msg);
+	json_decref(probe);
+	if (text)
+		service = command_of(domain, p, data);
+	if (!service) {
+		MQB_LOG_WARNING(SUB, "%s: ignoring command '%.64s' on %s: not one %s takes",
+				mqb_entity_id(e), text ? p : "(not UTF-8 text)",
+				mqb_mqtt_message_topic(msg), domain);
+		json_decref(data);
+		return 0;
+	}
+	json_object_set_new(data, "entity_id", json_string(mqb_entity_id(e)));
+	int rc = mqb_services_async_call(core, domain, service, data, NULL);
+	if (rc)
+		MQB_LOG_WARNING(SUB, "%s: %s.%s: %s", mqb_entity_id(e), domain, service,
+				mqb_strerror(rc));
+	return 0;
+}
+
+static void on_added(void *ud, struct mqb_entity *e)
+{
+	struct bridge *b = ud;
+	struct ent *x = ent_of(b, e);
+	if (!x)
+		return;
+	if (entity__controllable(e) && !x->set) {
+		char t[512];
+		int rc = mqb_mqtt_async_subscribe(b->core, topic_of(b, e, "set", t, sizeof t), 0,
+						  &MQB_CALLBACK(on_set, e), &x->set);
+		if (rc)
+			MQB_LOG_ERROR(SUB, "%s: cannot subscribe to %s: %s", mqb_entity_id(e), t,
+				      mqb_strerror(rc));
+	}
+	/* One added after start-up is announced now; the others with the connect. */
+	if (b->announce_next == SIZE_MAX && connected(b))
+		announce_entity(b, e);
+}
+
+/* ---- mqtt.publish ----------------------------------------------------------- */
+
+/* A template given in a service call's data: compiled and rendered on the
+ * spot (Home Assistant does the same). NULL with the error logged. */
+static char *render_data(struct bridge *b, const char *what, const char *text, size_t *len)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	char *out = NULL;
+	int rc = mqb_template_compile(text, strlen(text), &t, &err);
+	if (rc == 0) {
+		struct mqb_tpl_vars v = {.core = b->core};
+		rc = mqb_template_render(t, &v, NULL, &out, len, &err);
+	}
+	mqb_template_free(t);
+	if (rc) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: %s: %s (line %u, column %u)", what,
+				rc == -ENOMEM ? "out of memory" : err.message, err.line, err.column);
+		return NULL;
+	}
+	return out;
+}
+
+/* Home Assistant's mqtt.publish: topic or topic_template, payload or
+ * payload_template, qos, retain. */
+static int mqtt_publish_service(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct bridge *b = ud;
+	const json_t *d = mqb_service_call_data(arg);
+	const char *topic = json_string_value(json_object_get(d, "topic"));
+	const char *ttpl = json_string_value(json_object_get(d, "topic_template"));
+	const json_t *pj = json_object_get(d, "payload");
+	const char *ptpl = json_string_value(json_object_get(d, "payload_template"));
+	json_int_t qos = json_is_integer(json_object_get(d, "qos"))
+				 ? json_integer_value(json_object_get(d, "qos"))
+				 : 0;
+	bool retain = json_is_true(json_object_get(d, "retain"));
+	char *tbuf = NULL, *pbuf = NULL;
+	size_t plen = 0, tlen;
+	int rc = -EINVAL;
+	if (ttpl)
+		topic = tbuf = render_data(b, "topic_template", ttpl, &tlen);
+	if (!topic || !mqb_mqtt_topic_valid(topic, strlen(topic))) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: no valid topic (%s)", topic ? topic : "none");
+		goto out;
+	}
+	if (qos < 0 || qos > 2) {
+		MQB_LOG_WARNING(SUB, "mqtt.publish: qos must be 0, 1 or 2");
+		goto out;
+	}
+	if (ptpl) {
+		if (!(pbuf = render_data(b, "payload_template", ptpl, &plen)))
+			goto out;
+	} else if (json_is_string(pj)) {
+		pbuf = strdup(json_string_value(pj));
+		plen = pbuf ? strlen(pbuf) : 0;
+	} else if (pj && !json_is_null(pj)) {
+		/* a number or a structure, written as YAML gave it */
+		pbuf = json_dumps(pj, JSON_ENCODE_ANY | JSON_COMPACT);
+		plen = pbuf ? strlen(pbuf) : 0;
+	} else {
+		pbuf = strdup("");
+	}
+	if (!pbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = mqb_mqtt_async_publish(b->core, topic, pbuf, plen, (int)qos, retain, NULL);
+	if (rc)
+		MQB_LOG_WARNING(SUB, "mqtt.publish to %s: %s", topic, mqb_strerror(rc));
+out:
+	free(tbuf);
+	free(pbuf);
+	return rc;
+}
+
+/* ---- the diagnostic sensor ------------------------------------------------ */
+
+static int diag_update(struct mqb_entity *e, void *priv)
+{
+	struct bridge *b = priv;
+	struct mqb_mqtt_stats st;
+	if (mqb_mqtt_async_stats(b->core, &st))
+		return -ENOTCONN;
+	json_t *a = json_pack("{sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,si,si,si}",
+			      "connects", (json_int_t)st.connects,
+			      "reconnects", (json_int_t)st.reconnects,
+			      "connect_failures", (json_int_t)st.connect_failures,
+			      "received", (json_int_t)st.received,
+			      "dispatched", (json_int_t)st.dispatched,
+			      "dropped_invalid_topic", (json_int_t)st.dropped_invalid_topic,
+			      "dropped_too_large", (json_int_t)st.dropped_too_large,
+			      "dropped_handler_busy", (json_int_t)st.dropped_handler_busy,
+			      "published", (json_int_t)st.published,
+			      "publish_failures", (json_int_t)st.publish_failures,
+			      "queue_overflows", (json_int_t)st.queue_overflows,
+			      "entities", (json_int_t)mqb_entities_async_count(b->core),
+			      "queued", (int)st.queued, "inflight", (int)st.inflight,
+			      "subscriptions", (int)st.subscriptions);
+	mqb_entity_async_set_state(e, st.connected ? "connected" : "disconnected");
+	mqb_entity_async_set_attributes(e, a);
+	return mqb_entity_async_write(e);
+}
+
+static const struct mqb_entity_ops diag_ops = {.async_update = diag_update};
+static const struct mqb_platform_domain diag_domain = {.domain = "sensor"};
+static const struct mqb_platform_desc diag_desc = {MQB_PLATFORM_API_VERSION, "mqbridge",
+						   &diag_domain, 1};
+
+/* ---- mqtt_statestream ----------------------------------------------------- */
+
+/* Home Assistant's layout: the state, then every attribute as JSON (all of
+ * them on each change, as its statestream does), then the timestamps. */
+static void mirror_state(struct bridge *b, const struct mqb_state *ns, const struct mqb_state *os)
+{
+	char t[768];
+	const char *eid = mqb_state_entity_id(ns);
+	const char *dot = strchr(eid, '.');
+	if (!dot)
+		return;
+	int dl = (int)(dot - eid);
+	if (!os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0) {
+		snprintf(t, sizeof t, "%s/%.*s/%s/state", b->ss_base, dl, eid, dot + 1);
+		publish(b, t, mqb_state_value(ns), true);
+	}
+	if (b->o.statestream_timestamps) {
+		json_t *j = mqb_state_to_json(ns);
+		const char *keys[] = {"last_changed", "last_updated"};
+		for (int i = 0; j && i < 2; i++) {
+			char *s = json_dumps(json_object_get(j, keys[i]), JSON_ENCODE_ANY);
+			snprintf(t, sizeof t, "%s/%.*s/%s/%s", b->ss_base, dl, eid, dot + 1, keys[i]);
+			if (s)
+				publish(b, t, s, true);
+			free(s);
+		}
+		json_decref(j);
+	}
+	if (b->o.statestream_attributes) {
+		const json_t *na = mqb_state_attributes(ns);
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)na, k, v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			snprintf(t, sizeof t, "%s/%.*s/%s/%s", b->ss_base, dl, eid, dot + 1, k);
+			if (s && mqb_mqtt_topic_valid(t, strlen(t)))
+				publish(b, t, s, true);
+			free(s);
+		}
+	}
+}
+
+static bool in_list(const struct mqb_conf_node *filter, const char *key, const char *s,
+		    size_t len, bool glob)
+{
+	const struct mqb_conf_node *l = filter ? mqb_conf_get(filter, key) : NULL;
+	if (!l)
+		return false;
+	size_t n = mqb_conf_kind(l) == MQB_CONF_SEQ ? mqb_conf_len(l) : 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqb_conf_node *it = mqb_conf_kind(l) == MQB_CONF_SEQ ? mqb_conf_item(l, i)
+										  : l;
+		const char *v = mqb_conf_scalar(it, NULL);
+		if (!v)
+			continue;
+		if (glob ? fnmatch(v, s, 0) == 0 : strlen(v) == len && strncmp(v, s, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool has_lists(const struct mqb_conf_node *f)
+{
+	return f && (mqb_conf_get(f, "domains") || mqb_conf_get(f, "entities") ||
+		     mqb_conf_get(f, "entity_globs"));
+}
+
+/* Home Assistant's entity filter, in its order: an entity named in include
+ * or exclude decides; then an excluding domain or glob; then, when there
+ * is an include list, only its domains and globs pass. */
+static bool mirrored(const struct bridge *b, const char *eid)
+{
+	const struct mqb_conf_node *inc = b->o.statestream_include, *exc = b->o.statestream_exclude;
+	size_t len = strlen(eid);
+	const char *dot = strchr(eid, '.');
+	size_t dl = dot ? (size_t)(dot - eid) : len;
+	if (in_list(inc, "entities", eid, len, false))
+		return true;
+	if (in_list(exc, "entities", eid, len, false))
+		return false;
+	if (in_list(exc, "domains", eid, dl, false) || in_list(exc, "entity_globs", eid, len, true))
+		return false;
+	if (!has_lists(inc))
+		return true;
+	return in_list(inc, "domains", eid, dl, false) || in_list(inc, "entity_globs", eid, len, true);
+}
+
+static int on_any_state(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct bridge *b = ud;
+	const struct mqb_event *ev = arg;
+	const struct mqb_state *ns = mqb_event_new_state(ev);
+	if (ns && connected(b) && mirrored(b, mqb_state_entity_id(ns)))
+		mirror_state(b, ns, mqb_event_old_state(ev));
+	return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static void bridge_fini(struct mqb_core *core)
+{
+	struct bridge *b = bridge_of(core);
+	if (!b)
+		return;
+	size_t n = mqb_entities_async_count(core);
+	for (size_t i = 0; i < n; i++) {
+		struct mqb_entity *e = mqb_entities_async_get(core, i);
+		struct ent *x = *entity__bridge_slot(e);
+		if (x) {
+			free(x->attrs);
+			mqb__free(x->prefix);
+			mqb__free(x);
+			*entity__bridge_slot(e) = NULL;
+		}
+	}
+	ev_timer_stop(mqb_core_async_loop(core), &b->announce_timer);
+	mqb__free(b->base);
+	mqb__free(b->prefix);
+	mqb__free(b->node_id);
+	mqb__free(b->name);
+	mqb__free(b->ss_base);
+	mqb__free(b);
+	*core__slot(core, CORE_SLOT_BRIDGE) = NULL;
+}
+
+static int on_stop(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct bridge *b = ud;
+	ev_timer_stop(mqb_core_async_loop(b->core), &b->announce_timer);
+	b->announce_next = SIZE_MAX;
+	return 0;
+}
+
+int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
+{
+	MQB_ASSERT_LOOP(core);
+	struct bridge *b = mqb__calloc(1, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	b->core = core;
+	b->o = *o;
+	b->announce_next = SIZE_MAX;
+	if (!(b->base = mqb__strdup(o->base_topic)) ||
+	    !(b->prefix = mqb__strdup(o->discovery_prefix ? o->discovery_prefix : "homeassistant")) ||
+	    !(b->node_id = mqb__strdup(o->node_id)) ||
+	    !(b->name = mqb__strdup(o->name ? o->name : o->node_id)) ||
+	    (o->statestream_base && !(b->ss_base = mqb__strdup(o->statestream_base)))) {
+		*core__slot(core, CORE_SLOT_BRIDGE) = b;
+		bridge_fini(core);
+		return -ENOMEM;
+	}
+	b->o.base_topic = b->o.discovery_prefix = b->o.node_id = b->o.name = NULL;
+	b->o.statestream_base = NULL;
+	ev_timer_init(&b->announce_timer, announce_timer_cb, 0, 0);
+	b->announce_timer.data = b;
+	*core__slot(core, CORE_SLOT_BRIDGE) = b;
+	core__set_slot_fini(core, CORE_SLOT_BRIDGE, bridge_fini);
+	entities__on_added(core, on_added, b);
+	int rc;
+	char t[512];
+	snprintf(t, sizeof t, "%s/status", b->prefix);
+	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
+				       &MQB_CALLBACK(on_state_changed, b), NULL)) ||
+	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, b), NULL)) ||
+	    (rc = mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(on_connect, b))) ||
+	    (o->discovery && (rc = mqb_mqtt_async_subscribe(core, t, 0,
+							    &MQB_CALLBACK(on_ha_status, b),
+							    &b->ha_status))))
+		return rc;
+	if ((rc = mqb_services_async_register(core, "mqtt", "publish",
+					      &MQB_CALLBACK(mqtt_publish_service, b), NULL, NULL)))
+		return rc;
+	if (b->ss_base &&
+	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
+				       &MQB_CALLBACK(on_any_state, b), NULL)))
+		return rc;
+	/* the bridge's own diagnostic sensor */
+	struct mqb_platform *p = entities__platform(core, &diag_desc, &diag_domain);
+	char name[256];
+	snprintf(name, sizeof name, "%s bridge", b->name);
+	char object_id[256];
+	snprintf(object_id, sizeof object_id, "%s_bridge", b->node_id);
+	struct mqb_entity_info info = {
+		.name = name,
+		.object_id = object_id,
+		.icon = "mdi:bridge",
+		.entity_category = "diagnostic",
+		.scan_interval = o->diagnostic_interval > 0 ? o->diagnostic_interval : 30,
+	};
+	if (!p)
+		return -ENOMEM;
+	return mqb_platform_async_add_entity(p, &info, &diag_ops, b, &b->diag);
+}

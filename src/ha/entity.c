@@ -1,0 +1,868 @@
+/* The entity registry: platforms (an integration's domain) and the entities
+ * they add, their ids, cached values and their writes to the state
+ * machine; polling with Home Assistant's skip-and-warn and parallel_updates;
+ * and the entity services of each domain, dispatched to the entity. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <ev.h>
+
+#include "mqbridge/bus.h"
+#include "mqbridge/coro.h"
+#include "mqbridge/future.h"
+#include "mqbridge/services.h"
+#include "mqbridge/states.h"
+#include "mqbridge/template.h"
+
+#include "ha/entity_impl.h"
+#include "lib/hashmap.h"
+
+#define SUB "entity"
+
+/* An update running longer than this is logged by name (Home Assistant's
+ * SLOW_UPDATE_WARNING). */
+#define SLOW_UPDATE 10.0
+
+struct mqb_platform {
+	struct registry *reg;
+	const struct mqb_platform_desc *desc;
+	const struct mqb_platform_domain *dom;
+	unsigned limit;           /* updates at once; 0: unbounded */
+	bool limit_set;
+	unsigned running;
+	struct mqb_entity **waiting; /* FIFO of entities whose update waits for a slot */
+	size_t nwaiting, capwaiting, headwaiting;
+	struct mqb_platform *next;
+};
+
+struct mqb_entity {
+	struct registry *reg;
+	struct mqb_platform *p;
+	char *entity_id;          /* owns: "domain.object_id" */
+	const char *object_id;    /* inside entity_id */
+	struct entity_meta meta;  /* strings owned */
+	json_t *discovery;
+	const struct mqb_entity_ops *ops;
+	void *priv;
+	char *state;              /* NULL: unknown */
+	json_t *attributes;       /* NULL: none */
+	bool available;
+	bool updating, waiting;
+	bool render_failed;       /* a render error was logged; quiet until one succeeds */
+	bool invalid_logged;
+	bool removed;
+	double update_started;
+	ev_timer poll;
+	ev_timer slow;
+	void *bridge;
+	unsigned long long invalid_states;
+};
+
+struct registry {
+	struct mqb_core *core;
+	char *node_id;
+	char *config_dir;
+	struct mqb_platform *platforms;
+	struct mqb_entity **v;    /* in the order added */
+	size_t n, cap;
+	struct hashmap by_id;
+	bool started, stopping;
+	char registered[8][16];   /* domains whose services are registered */
+	size_t nregistered;
+	void (*on_added)(void *ud, struct mqb_entity *e);
+	void *on_added_ud;
+};
+
+static struct registry *reg_of(struct mqb_core *core)
+{
+	return *core__slot(core, CORE_SLOT_ENTITIES);
+}
+
+/* ---- slugify ------------------------------------------------------------ */
+
+/* Latin-1 Supplement and Latin Extended-A letters without their accents
+ * (what unidecode gives python-slugify for the names people write). */
+static const char *const latin1[64] = {
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+	"d", "n", "o", "o", "o", "o", "o", "x", "o", "u", "u", "u", "u", "y", "th", "ss",
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+	"d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u", "u", "y", "th", "y",
+};
+static const char ext_a[] = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllllllln"
+			    "nnnnnnnnoooooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+char *mqb_slugify(const char *name, char *out, size_t outlen)
+{
+	size_t o = 0;
+	bool sep = false;
+	if (!outlen)
+		return out;
+	for (const unsigned char *s = (const unsigned char *)name; s && *s;) {
+		const char *rep = NULL;
+		char one[2] = {0, 0};
+		if (*s < 0x80) {
+			unsigned char c = *s++;
+			if (c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c - 'A' + 'a');
+			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+				one[0] = (char)c;
+				rep = one;
+			}
+		} else if ((*s & 0xE0) == 0xC0 && (s[1] & 0xC0) == 0x80) {
+			unsigned cp = ((unsigned)(*s & 0x1F) << 6) | (s[1] & 0x3F);
+			s += 2;
+			if (cp >= 0xC0 && cp < 0x100)
+				rep = latin1[cp - 0xC0];
+			else if (cp >= 0x100 && cp < 0x100 + sizeof ext_a - 1) {
+				one[0] = ext_a[cp - 0x100];
+				rep = one;
+			}
+		} else {
+			s++;
+			while ((*s & 0xC0) == 0x80)
+				s++;
+		}
+		if (!rep || !*rep) {
+			sep = o > 0;
+			continue;
+		}
+		if (sep && o + 1 < outlen)
+			out[o++] = '_';
+		sep = false;
+		for (; *rep && o + 1 < outlen; rep++)
+			out[o++] = *rep;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- platforms ---------------------------------------------------------- */
+
+struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_platform_desc *desc,
+					const struct mqb_platform_domain *dom)
+{
+	struct registry *r = reg_of(core);
+	for (struct mqb_platform *p = r->platforms; p; p = p->next)
+		if (p->desc == desc && p->dom == dom)
+			return p;
+	struct mqb_platform *p = mqb__calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->reg = r;
+	p->desc = desc;
+	p->dom = dom;
+	p->limit = dom->parallel_updates;
+	p->limit_set = dom->parallel_updates > 0;
+	p->next = r->platforms;
+	r->platforms = p;
+	return p;
+}
+
+struct mqb_core *mqb_platform_core(const struct mqb_platform *p)
+{
+	return p->reg->core;
+}
+
+const char *mqb_platform_integration(const struct mqb_platform *p)
+{
+	return p->desc->name;
+}
+
+const char *mqb_platform_domain(const struct mqb_platform *p)
+{
+	return p->dom->domain;
+}
+
+const char *mqb_platform_node_id(const struct mqb_platform *p)
+{
+	return p->reg->node_id;
+}
+
+const char *mqb_platform_config_dir(const struct mqb_platform *p)
+{
+	return p->reg->config_dir ? p->reg->config_dir : "/";
+}
+
+int entities__set_config_dir(struct mqb_core *core, const char *dir)
+{
+	struct registry *r = reg_of(core);
+	char *copy = mqb__strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	mqb__free(r->config_dir);
+	r->config_dir = copy;
+	return 0;
+}
+
+/* ---- the registry ------------------------------------------------------- */
+
+static void entity_free(struct mqb_entity *e)
+{
+	if (e->ops && e->ops->free)
+		e->ops->free(e->priv);
+	mqb__free(e->entity_id);
+	mqb__free((char *)e->meta.name);
+	mqb__free((char *)e->meta.unique_id);
+	mqb__free((char *)e->meta.icon);
+	mqb__free((char *)e->meta.device_class);
+	mqb__free((char *)e->meta.state_class);
+	mqb__free((char *)e->meta.unit);
+	mqb__free((char *)e->meta.category);
+	json_decref(e->discovery);
+	json_decref(e->attributes);
+	mqb__free(e->state);
+	mqb__free(e->bridge);
+	mqb__free(e);
+}
+
+static void registry_fini(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	if (!r)
+		return;
+	struct ev_loop *loop = mqb_core_async_loop(core);
+	for (size_t i = 0; i < r->n; i++) {
+		ev_timer_stop(loop, &r->v[i]->poll);
+		ev_timer_stop(loop, &r->v[i]->slow);
+		entity_free(r->v[i]);
+	}
+	for (struct mqb_platform *p = r->platforms, *next; p; p = next) {
+		next = p->next;
+		mqb__free(p->waiting);
+		mqb__free(p);
+	}
+	hashmap__fini(&r->by_id);
+	mqb__free(r->v);
+	mqb__free(r->node_id);
+	mqb__free(r->config_dir);
+	mqb__free(r);
+	*core__slot(core, CORE_SLOT_ENTITIES) = NULL;
+}
+
+/* mqbridge_stop: entities stop their timers and subscriptions while the
+ * loop still runs. */
+static int on_stop(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct registry *r = ud;
+	struct ev_loop *loop = mqb_core_async_loop(r->core);
+	r->stopping = true;
+	for (size_t i = 0; i < r->n; i++) {
+		struct mqb_entity *e = r->v[i];
+		ev_timer_stop(loop, &e->poll);
+		ev_timer_stop(loop, &e->slow);
+		if (!e->removed && e->ops->async_will_remove)
+			e->ops->async_will_remove(e, e->priv);
+		e->removed = true;
+	}
+	return 0;
+}
+
+int entities__init(struct mqb_core *core, const char *node_id)
+{
+	MQB_ASSERT_LOOP(core);
+	if (reg_of(core))
+		return -EEXIST;
+	struct registry *r = mqb__calloc(1, sizeof *r);
+	if (!r || !(r->node_id = mqb__strdup(node_id ? node_id : "mqbridge"))) {
+		mqb__free(r);
+		return -ENOMEM;
+	}
+	r->core = core;
+	hashmap__init(&r->by_id);
+	*core__slot(core, CORE_SLOT_ENTITIES) = r;
+	core__set_slot_fini(core, CORE_SLOT_ENTITIES, registry_fini);
+	int rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, r), NULL);
+	if (rc) {
+		registry_fini(core);
+		return rc;
+	}
+	return 0;
+}
+
+const char *entities__node_id(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	return r ? r->node_id : NULL;
+}
+
+void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_entity *e),
+			void *ud)
+{
+	struct registry *r = reg_of(core);
+	r->on_added = fn;
+	r->on_added_ud = ud;
+}
+
+size_t mqb_entities_async_count(struct mqb_core *core)
+{
+	MQB_ASSERT_LOOP(core);
+	struct registry *r = reg_of(core);
+	return r ? r->n : 0;
+}
+
+struct mqb_entity *mqb_entities_async_get(struct mqb_core *core, size_t i)
+{
+	MQB_ASSERT_LOOP(core);
+	struct registry *r = reg_of(core);
+	return r && i < r->n ? r->v[i] : NULL;
+}
+
+struct mqb_entity *mqb_entities_async_find(struct mqb_core *core, const char *entity_id)
+{
+	MQB_ASSERT_LOOP(core);
+	struct registry *r = reg_of(core);
+	return r ? hashmap__get(&r->by_id, entity_id, strlen(entity_id)) : NULL;
+}
+
+/* ---- entity services ---------------------------------------------------- */
+
+/* The services of each controllable domain, as Home Assistant names them. */
+static const struct domain_services {
+	const char *domain;
+	const char *services[5];
+} domain_services[] = {
+	{"switch", {"turn_on", "turn_off", "toggle"}},
+	{"light", {"turn_on", "turn_off", "toggle"}},
+	{"cover", {"open_cover", "close_cover", "stop_cover", "set_cover_position"}},
+	{"button", {"press"}},
+	{"number", {"set_value"}},
+	{"select", {"select_option"}},
+	{"input_boolean", {"turn_on", "turn_off", "toggle"}},
+};
+
+static int command_one(struct mqb_entity *e, const char *service, const json_t *data)
+{
+	int rc = e->ops->async_command(e, e->priv, service, data);
+	if (rc == -ENOTSUP && strcmp(service, "toggle") == 0) {
+		bool on = e->state && strcmp(e->state, "on") == 0;
+		rc = e->ops->async_command(e, e->priv, on ? "turn_off" : "turn_on", data);
+	}
+	if (rc && rc != -ECANCELED)
+		MQB_LOG_WARNING(SUB, "%s: %s.%s failed: %s", e->entity_id, mqb_entity_domain(e),
+				service, mqb_strerror(rc));
+	return rc;
+}
+
+/* A service call: its entity_id (a string, a comma-separated string or a
+ * list) names the targets, also inside target:. Runs as a COROUTINE, so
+ * an entity's command may await. */
+static int service_handler(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct registry *r = ud;
+	const struct mqb_service_call *call = arg;
+	const char *domain = mqb_service_call_domain(call);
+	const char *service = mqb_service_call_service(call);
+	const json_t *data = mqb_service_call_data(call);
+	const json_t *ids = json_object_get(data, "entity_id");
+	if (!ids)
+		ids = json_object_get(json_object_get(data, "target"), "entity_id");
+	json_t *one = NULL;
+	if (json_is_string(ids)) {
+		one = json_array();
+		char *copy = mqb__strdup(json_string_value(ids));
+		for (char *save = NULL, *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok;
+		     tok = strtok_r(NULL, ", ", &save))
+			json_array_append_new(one, json_string(tok));
+		mqb__free(copy);
+		ids = one;
+	}
+	int status = 0;
+	size_t i;
+	const json_t *id;
+	json_array_foreach(ids, i, id) {
+		const char *eid = json_string_value(id);
+		struct mqb_entity *e = eid ? hashmap__get(&r->by_id, eid, strlen(eid)) : NULL;
+		if (!e || strcmp(mqb_entity_domain(e), domain) != 0 || !e->ops->async_command) {
+			MQB_LOG_WARNING(SUB, "%s.%s: no such entity %s", domain, service,
+					eid ? eid : "(not a string)");
+			status = -MQB_E_NOTFOUND;
+			continue;
+		}
+		int rc = command_one(e, service, data);
+		if (rc)
+			status = rc;
+	}
+	json_decref(one);
+	return status;
+}
+
+static int register_services(struct registry *r, const char *domain)
+{
+	for (size_t i = 0; i < r->nregistered; i++)
+		if (strcmp(r->registered[i], domain) == 0)
+			return 0;
+	for (size_t d = 0; d < sizeof domain_services / sizeof domain_services[0]; d++) {
+		const struct domain_services *ds = &domain_services[d];
+		if (strcmp(ds->domain, domain) != 0)
+			continue;
+		for (size_t s = 0; s < 5 && ds->services[s]; s++) {
+			int rc = mqb_services_async_register(r->core, domain, ds->services[s],
+							     &MQB_COROUTINE(service_handler, r),
+							     NULL, NULL);
+			if (rc)
+				return rc;
+		}
+		if (r->nregistered < sizeof r->registered / sizeof r->registered[0])
+			snprintf(r->registered[r->nregistered++], sizeof r->registered[0], "%s",
+				 domain);
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- adding ------------------------------------------------------------- */
+
+static int dup_opt(const char *s, const char **out)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	return (*out = mqb__strdup(s)) ? 0 : -ENOMEM;
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void slow_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entity_info *info,
+				  const struct mqb_entity_ops *ops, void *priv,
+				  struct mqb_entity **out)
+{
+	struct registry *r = p->reg;
+	MQB_ASSERT_LOOP(r->core);
+	static const struct mqb_entity_ops no_ops;
+	if (!ops)
+		ops = &no_ops;
+	char slug[MQB_MAX_ENTITY_ID_LEN + 1];
+	const char *base = info->object_id ? info->object_id : info->name;
+	if (base)
+		mqb_slugify(base, slug, sizeof slug - strlen(p->dom->domain) - 8);
+	else
+		slug[0] = '\0';
+	if (!slug[0]) {
+		MQB_LOG_ERROR(SUB, "%s %s: an entity needs a name or an object_id",
+			      p->desc->name, p->dom->domain);
+		if (ops->free)
+			ops->free(priv);
+		return -EINVAL;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct mqb_entity **v = mqb__realloc(r->v, cap * sizeof *v);
+		if (!v)
+			goto nomem_priv;
+		r->v = v;
+		r->cap = cap;
+	}
+	struct mqb_entity *e = mqb__calloc(1, sizeof *e);
+	if (!e)
+		goto nomem_priv;
+	e->reg = r;
+	e->p = p;
+	e->ops = ops;
+	e->priv = priv;
+	e->available = !info->unavailable;
+	size_t len = strlen(p->dom->domain) + 1 + strlen(slug) + 12;
+	if (!(e->entity_id = mqb__malloc(len)))
+		goto nomem;
+	snprintf(e->entity_id, len, "%s.%s", p->dom->domain, slug);
+	for (unsigned n = 2; hashmap__get(&r->by_id, e->entity_id, strlen(e->entity_id)); n++)
+		snprintf(e->entity_id, len, "%s.%s_%u", p->dom->domain, slug, n);
+	e->object_id = e->entity_id + strlen(p->dom->domain) + 1;
+	if (dup_opt(info->name, &e->meta.name) || dup_opt(info->unique_id, &e->meta.unique_id) ||
+	    dup_opt(info->icon, &e->meta.icon) || dup_opt(info->device_class, &e->meta.device_class) ||
+	    dup_opt(info->state_class, &e->meta.state_class) ||
+	    dup_opt(info->unit_of_measurement, &e->meta.unit) ||
+	    dup_opt(info->entity_category, &e->meta.category))
+		goto nomem;
+	e->discovery = info->discovery ? json_deep_copy(info->discovery) : json_object();
+	if (!e->discovery)
+		goto nomem;
+	e->meta.discovery = e->discovery;
+	e->meta.force_update = info->force_update;
+	e->meta.scan_interval = info->scan_interval;
+	if (info->state && !(e->state = mqb__strdup(info->state)))
+		goto nomem;
+	if (hashmap__put(&r->by_id, e->entity_id, strlen(e->entity_id), e, NULL))
+		goto nomem;
+	if (ops->async_command) {
+		int rc = register_services(r, p->dom->domain);
+		if (rc) {
+			hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
+			entity_free(e);
+			return rc;
+		}
+	}
+	ev_timer_init(&e->poll, poll_cb, 0, 0);
+	e->poll.data = e;
+	ev_timer_init(&e->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
+	e->slow.data = e;
+	if (!p->limit_set && (ops->update || ops->async_update)) {
+		/* Home Assistant: 1 for blocking updates, unbounded for async */
+		p->limit = ops->update ? 1 : 0;
+		p->limit_set = true;
+	}
+	r->v[r->n++] = e;
+	if (ops->async_added) {
+		int rc = ops->async_added(e, priv);
+		if (rc)
+			MQB_LOG_ERROR(SUB, "%s: setting up failed: %s", e->entity_id,
+				      mqb_strerror(rc));
+	}
+	if (out)
+		*out = e;
+	MQB_LOG_DEBUG(SUB, "added %s (%s)", e->entity_id, p->desc->name);
+	mqb_entity_async_write(e);
+	if (r->on_added)
+		r->on_added(r->on_added_ud, e);
+	if (r->started && e->meta.scan_interval > 0 && (ops->update || ops->async_update)) {
+		ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
+		ev_timer_start(mqb_core_async_loop(r->core), &e->poll);
+		mqb_entity_async_schedule_update(e);
+	}
+	return 0;
+nomem:
+	e->ops = NULL; /* priv is freed below, once */
+	entity_free(e);
+nomem_priv:
+	if (ops->free)
+		ops->free(priv);
+	return -ENOMEM;
+}
+
+struct add_call {
+	struct mqb_platform *p;
+	const struct mqb_entity_info *info;
+	const struct mqb_entity_ops *ops;
+	void *priv;
+	struct mqb_entity **out;
+};
+
+static int add_on_loop(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct add_call *c = ud;
+	return mqb_platform_async_add_entity(c->p, c->info, c->ops, c->priv, c->out);
+}
+
+int mqb_platform_add_entity(struct mqb_platform *p, const struct mqb_entity_info *info,
+			    const struct mqb_entity_ops *ops, void *priv, struct mqb_entity **out)
+{
+	struct add_call c = {p, info, ops, priv, out};
+	int rc = mqb_call_threadsafe(p->reg->core, add_on_loop, &c, NULL);
+	if (rc == -EDEADLK || rc == -ESHUTDOWN) {
+		if (ops && ops->free)
+			ops->free(priv);
+	}
+	return rc;
+}
+
+/* ---- properties --------------------------------------------------------- */
+
+const char *mqb_entity_id(const struct mqb_entity *e) { return e->entity_id; }
+const char *mqb_entity_domain(const struct mqb_entity *e) { return e->p->dom->domain; }
+const char *mqb_entity_object_id(const struct mqb_entity *e) { return e->object_id; }
+const char *mqb_entity_name(const struct mqb_entity *e) { return e->meta.name; }
+struct mqb_core *mqb_entity_core(const struct mqb_entity *e) { return e->reg->core; }
+struct mqb_platform *mqb_entity_platform(const struct mqb_entity *e) { return e->p; }
+const struct entity_meta *entity__meta(const struct mqb_entity *e) { return &e->meta; }
+bool entity__controllable(const struct mqb_entity *e) { return e->ops->async_command != NULL; }
+void **entity__bridge_slot(struct mqb_entity *e) { return &e->bridge; }
+
+int mqb_entity_async_set_state(struct mqb_entity *e, const char *state)
+{
+	MQB_ASSERT_LOOP(e->reg->core);
+	if (state && !mqb_state_value_valid(state)) {
+		e->invalid_states++;
+		if (!e->invalid_logged)
+			MQB_LOG_WARNING(SUB,
+					"%s: state dropped (over %d bytes or not UTF-8); the old one "
+					"stays (logged once; %llu so far)",
+					e->entity_id, MQB_MAX_STATE_LEN, e->invalid_states);
+		e->invalid_logged = true;
+		return -MQB_E_INVALID_STATE;
+	}
+	if (state && e->state && strcmp(state, e->state) == 0)
+		return 0;
+	char *s = NULL;
+	if (state && !(s = mqb__strdup(state)))
+		return -ENOMEM;
+	mqb__free(e->state);
+	e->state = s;
+	return 0;
+}
+
+int mqb_entity_async_set_attributes(struct mqb_entity *e, json_t *attributes)
+{
+	MQB_ASSERT_LOOP(e->reg->core);
+	if (attributes && !json_is_object(attributes)) {
+		json_decref(attributes);
+		return -EINVAL;
+	}
+	json_decref(e->attributes);
+	e->attributes = attributes;
+	return 0;
+}
+
+void mqb_entity_async_set_available(struct mqb_entity *e, bool available)
+{
+	MQB_ASSERT_LOOP(e->reg->core);
+	e->available = available;
+}
+
+const char *mqb_entity_async_state(const struct mqb_entity *e)
+{
+	return e->state ? e->state : "unknown";
+}
+
+bool mqb_entity_async_available(const struct mqb_entity *e) { return e->available; }
+const json_t *mqb_entity_async_attributes(const struct mqb_entity *e) { return e->attributes; }
+
+static int set_str(json_t *o, const char *key, const char *v)
+{
+	return v ? json_object_set_new(o, key, json_string(v)) : 0;
+}
+
+int mqb_entity_async_write(struct mqb_entity *e)
+{
+	struct mqb_core *core = e->reg->core;
+	MQB_ASSERT_LOOP(core);
+	if (e->removed)
+		return -ESHUTDOWN;
+	json_t *attrs = e->attributes ? json_copy(e->attributes) : json_object();
+	if (!attrs)
+		return -ENOMEM;
+	if (set_str(attrs, "unit_of_measurement", e->meta.unit) ||
+	    set_str(attrs, "device_class", e->meta.device_class) ||
+	    set_str(attrs, "state_class", e->meta.state_class) ||
+	    set_str(attrs, "icon", e->meta.icon) || set_str(attrs, "friendly_name", e->meta.name)) {
+		json_decref(attrs);
+		return -ENOMEM;
+	}
+	const char *state = !e->available ? "unavailable" : e->state ? e->state : "unknown";
+	int rc = mqb_states_async_set(core, e->entity_id, state, attrs, e->meta.force_update);
+	if (rc)
+		MQB_LOG_WARNING(SUB, "%s: writing the state failed: %s", e->entity_id,
+				mqb_strerror(rc));
+	return rc;
+}
+
+int mqb_entity_async_render(struct mqb_entity *e, const char *option,
+			    const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+			    char **out, size_t *len)
+{
+	struct mqb_core *core = e->reg->core;
+	MQB_ASSERT_LOOP(core);
+	struct mqb_tpl_vars v = vars ? *vars : (struct mqb_tpl_vars){0};
+	json_t *this_json = NULL;
+	if (!v.core)
+		v.core = core;
+	if (!v.this_state && mqb_template_uses_name(t, "this")) {
+		/* building `this` costs more than most renders: only when read */
+		struct mqb_state *s = mqb_states_async_get(core, e->entity_id);
+		if (s) {
+			this_json = mqb_state_to_json(s);
+			mqb_state_unref(s);
+		}
+		v.this_state = this_json;
+	}
+	struct mqb_tpl_error err;
+	int rc = mqb_template_render(t, &v, NULL, out, len, &err);
+	json_decref(this_json);
+	if (rc == 0) {
+		if (e->render_failed)
+			MQB_LOG_INFO(SUB, "%s: %s renders again", e->entity_id, option);
+		e->render_failed = false;
+		return 0;
+	}
+	if (!e->render_failed)
+		MQB_LOG_WARNING(SUB,
+				"%s: %s: error rendering the template (line %u, column %u): %s; "
+				"the state stays %s",
+				e->entity_id, option, err.line, err.column,
+				rc == -ENOMEM ? "out of memory" : err.message,
+				mqb_entity_async_state(e));
+	e->render_failed = true;
+	return rc;
+}
+
+/* ---- polling ------------------------------------------------------------ */
+
+static void update_begin(struct mqb_entity *e);
+
+static void update_end(struct mqb_entity *e)
+{
+	struct mqb_platform *p = e->p;
+	ev_timer_stop(mqb_core_async_loop(e->reg->core), &e->slow);
+	e->updating = false;
+	p->running--;
+	while (p->nwaiting && !e->reg->stopping && (!p->limit || p->running < p->limit)) {
+		struct mqb_entity *next = p->waiting[p->headwaiting];
+		p->headwaiting = (p->headwaiting + 1) % p->capwaiting;
+		p->nwaiting--;
+		next->waiting = false;
+		update_begin(next);
+	}
+}
+
+struct blocking_update {
+	struct mqb_entity *e;
+	struct mqb_entity_update u;
+};
+
+static int run_update(void *ud, void *arg, void **result)
+{
+	(void)ud;
+	(void)result;
+	struct blocking_update *b = arg;
+	return b->e->ops->update(b->e->priv, &b->u);
+}
+
+static void update_done(struct mqb_future *f, void *ud)
+{
+	struct blocking_update *b = ud;
+	struct mqb_entity *e = b->e;
+	int rc = mqb_future_status(f);
+	if (rc == 0 && !e->removed) {
+		if (b->u.state) {
+			mqb_entity_async_set_state(e, b->u.state);
+		}
+		if (b->u.attributes) {
+			mqb_entity_async_set_attributes(e, b->u.attributes);
+			b->u.attributes = NULL;
+		}
+		if (b->u.available >= 0)
+			e->available = b->u.available;
+		mqb_entity_async_write(e);
+	} else if (rc && rc != -ECANCELED) {
+		MQB_LOG_DEBUG(SUB, "%s: update failed: %s", e->entity_id, mqb_strerror(rc));
+	}
+	free(b->u.state);
+	json_decref(b->u.attributes);
+	mqb__free(b);
+	mqb_future_unref(f);
+	update_end(e);
+}
+
+static int run_async_update(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct mqb_entity *e = ud;
+	int rc = e->ops->async_update(e, e->priv);
+	if (rc && rc != -ECANCELED)
+		MQB_LOG_DEBUG(SUB, "%s: update failed: %s", e->entity_id, mqb_strerror(rc));
+	if (e->updating)
+		update_end(e);
+	return rc;
+}
+
+static void update_begin(struct mqb_entity *e)
+{
+	struct mqb_core *core = e->reg->core;
+	e->updating = true;
+	e->p->running++;
+	e->update_started = ev_now(mqb_core_async_loop(core));
+	ev_timer_start(mqb_core_async_loop(core), &e->slow);
+	int rc;
+	if (e->ops->update) {
+		struct blocking_update *b = mqb__calloc(1, sizeof *b);
+		struct mqb_future *f = NULL;
+		if (!b) {
+			rc = -ENOMEM;
+		} else {
+			b->e = e;
+			b->u.available = -1;
+			rc = mqb_async_add_job(core, &MQB_EXECUTOR(run_update, NULL), b, NULL, &f);
+			if (rc == 0 && (rc = mqb_future_async_add_done(f, update_done, b))) {
+				/* the job runs, but nothing would hear of it: wait for it
+				 * no longer (it frees nothing of ours: b is leaked only
+				 * when the core is out of memory) */
+				mqb_future_unref(f);
+				b = NULL;
+			}
+			if (rc && b)
+				mqb__free(b);
+		}
+	} else {
+		rc = mqb_async_add_job(core, &MQB_COROUTINE(run_async_update, e), NULL, NULL, NULL);
+	}
+	if (rc) {
+		if (rc != -ESHUTDOWN)
+			MQB_LOG_WARNING(SUB, "%s: cannot start an update: %s", e->entity_id,
+					mqb_strerror(rc));
+		update_end(e);
+	}
+}
+
+void mqb_entity_async_schedule_update(struct mqb_entity *e)
+{
+	struct mqb_platform *p = e->p;
+	MQB_ASSERT_LOOP(e->reg->core);
+	if (e->removed || e->reg->stopping || !(e->ops->update || e->ops->async_update))
+		return;
+	if (e->updating || e->waiting) {
+		MQB_LOG_WARNING(SUB,
+				"updating %s %s took longer than the scheduled update interval "
+				"(%g s): this update is skipped",
+				p->desc->name, e->entity_id, e->meta.scan_interval);
+		return;
+	}
+	if (p->limit && p->running >= p->limit) {
+		if (p->nwaiting == p->capwaiting) {
+			size_t cap = p->capwaiting ? 2 * p->capwaiting : 8;
+			struct mqb_entity **w = mqb__malloc(cap * sizeof *w);
+			if (!w)
+				return;
+			for (size_t i = 0; i < p->nwaiting; i++)
+				w[i] = p->waiting[(p->headwaiting + i) % p->capwaiting];
+			mqb__free(p->waiting);
+			p->waiting = w;
+			p->capwaiting = cap;
+			p->headwaiting = 0;
+		}
+		p->waiting[(p->headwaiting + p->nwaiting++) % p->capwaiting] = e;
+		e->waiting = true;
+		return;
+	}
+	update_begin(e);
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	mqb_entity_async_schedule_update(w->data);
+}
+
+static void slow_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct mqb_entity *e = w->data;
+	MQB_LOG_WARNING(SUB, "update of %s is taking over %.0f seconds", e->entity_id,
+			ev_now(loop) - e->update_started);
+}
+
+void entities__async_start(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	MQB_ASSERT_LOOP(core);
+	if (!r || r->started)
+		return;
+	r->started = true;
+	struct ev_loop *loop = mqb_core_async_loop(core);
+	for (size_t i = 0; i < r->n; i++) {
+		struct mqb_entity *e = r->v[i];
+		if (e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
+			ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
+			ev_timer_start(loop, &e->poll);
+			mqb_entity_async_schedule_update(e);
+		}
+	}
+}

@@ -1,0 +1,1870 @@
+/* Jinja's own filters, tests and functions (Home Assistant's live in
+ * tpl_ha.c and win over these), the registry lookup, and the str methods
+ * and %-formatting the evaluator uses. */
+#include "lib/internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "template/tpl_int.h"
+
+struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
+struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+
+const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind)
+{
+	const struct tpl_builtin *tabs[2] = { tpl_ha_builtins, tpl_jinja_builtins };
+	for (int t = 0; t < 2; t++)
+		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
+			if ((b->kinds & kind) && strlen(b->name) == len && memcmp(b->name, name, len) == 0)
+				return b;
+	return NULL;
+}
+
+/* Positional argument i or keyword name, or NULL. */
+static const struct tv *arg(const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
+			    size_t nkw, size_t i, const char *name)
+{
+	if (i < nargs)
+		return &args[i];
+	for (size_t k = 0; k < nkw; k++)
+		if (strcmp(kw[k].name, name) == 0)
+			return &kw[k].v;
+	return NULL;
+}
+
+#define ARG(i, name) arg(args, nargs, kw, nkw, i, name)
+#define FN(name) static struct tv name(struct tpl_ctx *cx, const struct tv *args, size_t nargs, \
+				       const struct tpl_kwarg *kw, size_t nkw)
+
+static bool argbool(const struct tv *v, bool dflt)
+{
+	return v ? tv_truthy(*v) : dflt;
+}
+
+static const struct tv_str *as_str(struct tpl_ctx *cx, struct tv v)
+{
+	return tv_to_str(cx, v);
+}
+
+/* ---- case mapping -----------------------------------------------------------
+ * Python's str.lower()/upper() for ASCII, Latin-1 Supplement, Latin
+ * Extended-A, basic Greek and Cyrillic, independent of the C locale. A
+ * mapping may expand ('ß'.upper() is 'SS'); out holds up to 2 code points. */
+
+static size_t cp_lower(uint32_t c, uint32_t out[2])
+{
+	uint32_t r = c;
+	if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7))
+		r = c + 0x20;
+	else if (c == 0x130) {
+		out[0] = 'i';
+		out[1] = 0x307;
+		return 2;
+	} else if ((c >= 0x100 && c <= 0x137 && c != 0x131) || (c >= 0x14A && c <= 0x177))
+		r = c | 1;
+	else if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+		r = (c & 1) ? c + 1 : c;
+	else if (c == 0x178)
+		r = 0xFF;
+	else if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+		r = c + 0x20;
+	else if (c == 0x386)
+		r = 0x3AC;
+	else if (c >= 0x388 && c <= 0x38A)
+		r = c + 0x25;
+	else if (c == 0x38C)
+		r = 0x3CC;
+	else if (c == 0x38E || c == 0x38F)
+		r = c + 0x3F;
+	else if (c >= 0x410 && c <= 0x42F)
+		r = c + 0x20;
+	else if (c >= 0x400 && c <= 0x40F)
+		r = c + 0x50;
+	out[0] = r;
+	return 1;
+}
+
+static size_t cp_upper(uint32_t c, uint32_t out[2])
+{
+	uint32_t r = c;
+	if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7))
+		r = c - 0x20;
+	else if (c == 0xDF) {
+		out[0] = out[1] = 'S';
+		return 2;
+	} else if (c == 0x149) {
+		out[0] = 0x2BC;
+		out[1] = 'N';
+		return 2;
+	} else if (c == 0xFF)
+		r = 0x178;
+	else if (c == 0xB5)
+		r = 0x39C;
+	else if (c == 0x131)
+		r = 'I';
+	else if (c == 0x17F)
+		r = 'S';
+	else if ((c >= 0x100 && c <= 0x137 && c != 0x130) || (c >= 0x14A && c <= 0x177))
+		r = c & ~(uint32_t)1;
+	else if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+		r = (c & 1) ? c : c - 1;
+	else if (c == 0x3C2)
+		r = 0x3A3;
+	else if (c >= 0x3B1 && c <= 0x3C9)
+		r = c - 0x20;
+	else if (c == 0x3AC)
+		r = 0x386;
+	else if (c >= 0x3AD && c <= 0x3AF)
+		r = c - 0x25;
+	else if (c == 0x3CC)
+		r = 0x38C;
+	else if (c == 0x3CD || c == 0x3CE)
+		r = c - 0x3F;
+	else if (c >= 0x430 && c <= 0x44F)
+		r = c - 0x20;
+	else if (c >= 0x450 && c <= 0x45F)
+		r = c - 0x50;
+	out[0] = r;
+	return 1;
+}
+
+static bool cp_is_upper(uint32_t c)
+{
+	uint32_t o[2];
+	return cp_lower(c, o) != 1 || o[0] != c;
+}
+
+static bool cp_is_lower(uint32_t c)
+{
+	uint32_t o[2];
+	return c == 0xDF || c == 0x138 || c == 0x149 || c == 0x131 || cp_upper(c, o) != 1 ||
+	       o[0] != c;
+}
+
+/* Decode one code point at s[*i] (a stray byte stands for itself). */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	const unsigned char *p = (const unsigned char *)s + *i;
+	size_t left = n - *i;
+	uint32_t c = p[0];
+	size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
+		   (c & 0xF8) == 0xF0 ? 4 : 1;
+	if (k > left)
+		k = 1;
+	for (size_t j = 1; j < k; j++)
+		if ((p[j] & 0xC0) != 0x80)
+			k = 1;
+	if (k == 2)
+		c = (c & 0x1F) << 6 | (p[1] & 0x3F);
+	else if (k == 3)
+		c = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+	else if (k == 4)
+		c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
+		    (p[3] & 0x3F);
+	*i += k;
+	return c;
+}
+
+static void utf8_put(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t c)
+{
+	char u[4];
+	size_t n;
+	if (c < 0x80) {
+		u[0] = (char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (char)(0xC0 | c >> 6);
+		u[1] = (char)(0x80 | (c & 0x3F));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (char)(0xE0 | c >> 12);
+		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
+		u[2] = (char)(0x80 | (c & 0x3F));
+		n = 3;
+	} else {
+		u[0] = (char)(0xF0 | c >> 18);
+		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
+		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
+		u[3] = (char)(0x80 | (c & 0x3F));
+		n = 4;
+	}
+	tpl_buf_add(cx, b, u, n);
+}
+
+enum case_mode {
+	CASE_LOWER,
+	CASE_UPPER,
+	CASE_SWAP,       /* str.swapcase() */
+	CASE_CAPITALIZE, /* str.capitalize(): the first upper, the rest lower */
+	CASE_WORDS,      /* Jinja's title filter: words split at -, space, ( { [ < */
+	CASE_PYTITLE,    /* str.title(): upper after an uncased character */
+};
+
+static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m)
+{
+	struct tpl_buf b = { 0 };
+	uint32_t o[2];
+	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
+	for (size_t i = 0; i < s->len;) {
+		uint32_t c = utf8_next(s->s, s->len, &i);
+		bool up;
+		switch (m) {
+		case CASE_LOWER: up = false; break;
+		case CASE_UPPER: up = true; break;
+		case CASE_SWAP: up = cp_is_lower(c); break;
+		case CASE_CAPITALIZE: up = start; start = false; break;
+		case CASE_WORDS:
+			up = start;
+			start = c == '-' || c == ' ' || (c >= '\t' && c <= '\r') || c == '(' ||
+				c == '{' || c == '[' || c == '<';
+			break;
+		default: /* CASE_PYTITLE */
+			up = start;
+			start = !(cp_is_lower(c) || cp_is_upper(c));
+			break;
+		}
+		if (m == CASE_SWAP && !up && !cp_is_upper(c)) {
+			utf8_put(cx, &b, c);
+			continue;
+		}
+		size_t n = up ? cp_upper(c, o) : cp_lower(c, o);
+		for (size_t k = 0; k < n; k++)
+			utf8_put(cx, &b, o[k]);
+	}
+	return tpl_buf_done(cx, &b);
+}
+
+static struct tv str_map(struct tpl_ctx *cx, struct tv v, enum case_mode m)
+{
+	return tv_strv(str_case(cx, as_str(cx, v), m));
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+FN(f_default)
+{
+	const struct tv *d = ARG(1, "default_value");
+	bool boolean = argbool(ARG(2, "boolean"), false);
+	if (args[0].t == TV_UNDEFINED || (boolean && !tv_truthy(args[0])))
+		return d ? *d : tv_string(cx, "", 0);
+	return args[0];
+}
+
+static int64_t length_of(struct tpl_ctx *cx, struct tv v)
+{
+	switch (v.t) {
+	case TV_UNDEFINED: return 0;
+	case TV_STR: return (int64_t)tpl_utf8_len(v.s->s, v.s->len);
+	case TV_LIST: return (int64_t)v.l->n;
+	case TV_DICT: case TV_NAMESPACE: return (int64_t)v.d->n;
+	case TV_STATE: case TV_CALLABLE: return (int64_t)tpl_iterate(cx, v).l->n;
+	default: tpl_fail(cx, "object of type '%s' has no len()", tv_type_name(v));
+	}
+}
+
+FN(f_length) { return tv_int(length_of(cx, args[0])); }
+
+static struct tv copy_list(struct tpl_ctx *cx, struct tv l)
+{
+	struct tv r = tv_list_new(cx, l.l->n);
+	if (l.l->n)
+		memcpy(r.l->v, l.l->v, l.l->n * sizeof *r.l->v);
+	r.l->n = l.l->n;
+	return r;
+}
+
+FN(f_list) { return copy_list(cx, tpl_iterate(cx, args[0])); }
+
+/* Items, or each item's attribute when attribute= is given. */
+static struct tv items_attr(struct tpl_ctx *cx, struct tv v, const struct tv *attr)
+{
+	struct tv l = tpl_iterate(cx, v);
+	if (!attr || attr->t == TV_NONE)
+		return l;
+	struct tv r = tv_list_new(cx, l.l->n);
+	const struct tv_str *path = as_str(cx, *attr);
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		r.l->v[r.l->n++] = tpl_getattr_path(cx, l.l->v[i], path);
+	}
+	return r;
+}
+
+FN(f_join)
+{
+	const struct tv *sep = ARG(1, "d");
+	struct tv l = items_attr(cx, args[0], ARG(2, "attribute"));
+	const struct tv_str *s = sep ? as_str(cx, *sep) : NULL;
+	struct tpl_buf b = { 0 };
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		if (i && s)
+			tpl_buf_add(cx, &b, s->s, s->len);
+		tpl_buf_str(cx, &b, l.l->v[i]);
+	}
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+FN(f_lower) { return str_map(cx, args[0], CASE_LOWER); }
+FN(f_upper) { return str_map(cx, args[0], CASE_UPPER); }
+FN(f_title) { return str_map(cx, args[0], CASE_WORDS); }
+FN(f_capitalize) { return str_map(cx, args[0], CASE_CAPITALIZE); }
+
+/* Jinja's escape (markupsafe): & < > ' " as entities; None and the rest by
+ * str(), undefined as "". */
+FN(f_escape)
+{
+	(void)nargs; (void)kw; (void)nkw;
+	if (args[0].t == TV_UNDEFINED)
+		return tv_string(cx, "", 0);
+	const struct tv_str *s = as_str(cx, args[0]);
+	struct tpl_buf b = { 0 };
+	for (size_t i = 0; i < s->len; i++) {
+		switch (s->s[i]) {
+		case '&': tpl_buf_add(cx, &b, "&amp;", 5); break;
+		case '<': tpl_buf_add(cx, &b, "&lt;", 4); break;
+		case '>': tpl_buf_add(cx, &b, "&gt;", 4); break;
+		case '\'': tpl_buf_add(cx, &b, "&#39;", 5); break;
+		case '"': tpl_buf_add(cx, &b, "&#34;", 5); break;
+		default: tpl_buf_addc(cx, &b, s->s[i]); break;
+		}
+	}
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+static struct tv strip(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *chars, bool l,
+		       bool r)
+{
+	const char *set = " \t\n\r\f\v";
+	size_t setn = 6;
+	if (chars && chars->t == TV_STR) {
+		set = chars->s->s;
+		setn = chars->s->len;
+	}
+	size_t a = 0, e = s->len;
+	while (l && a < e && memchr(set, s->s[a], setn))
+		a++;
+	while (r && e > a && memchr(set, s->s[e - 1], setn))
+		e--;
+	return tv_string(cx, s->s + a, e - a);
+}
+
+FN(f_trim) { return strip(cx, as_str(cx, args[0]), ARG(1, "chars"), true, true); }
+
+static struct tv replace(struct tpl_ctx *cx, const struct tv_str *s, const struct tv_str *old,
+			 const struct tv_str *new, int64_t count)
+{
+	struct tpl_buf b = { 0 };
+	size_t i = 0;
+	int64_t done = 0;
+	if (old->len == 0) {
+		for (; i <= s->len; i++) {
+			if (count < 0 || done < count) {
+				tpl_buf_add(cx, &b, new->s, new->len);
+				done++;
+			}
+			if (i < s->len)
+				tpl_buf_addc(cx, &b, s->s[i]);
+		}
+		return tv_strv(tpl_buf_done(cx, &b));
+	}
+	while (i < s->len) {
+		const char *f = (count < 0 || done < count)
+			? memmem(s->s + i, s->len - i, old->s, old->len) : NULL;
+		if (!f) {
+			tpl_buf_add(cx, &b, s->s + i, s->len - i);
+			break;
+		}
+		tpl_buf_add(cx, &b, s->s + i, (size_t)(f - s->s) - i);
+		tpl_buf_add(cx, &b, new->s, new->len);
+		i = (size_t)(f - s->s) + old->len;
+		done++;
+	}
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+FN(f_replace)
+{
+	const struct tv *c = ARG(3, "count");
+	return replace(cx, as_str(cx, args[0]), as_str(cx, args[1]), as_str(cx, args[2]),
+		       c && c->t == TV_INT ? c->i : -1);
+}
+
+FN(f_string) { return tv_strv(as_str(cx, args[0])); }
+
+FN(f_abs)
+{
+	struct tv v = args[0];
+	if (v.t == TV_INT) {
+		if (v.i == INT64_MIN)
+			tpl_fail(cx, "integer overflow");
+		return tv_int(v.i < 0 ? -v.i : v.i);
+	}
+	if (v.t == TV_BOOL)
+		return tv_int(v.b);
+	if (v.t == TV_FLOAT)
+		return tv_float(fabs(v.f));
+	if (v.t == TV_TIMEDELTA) {
+		v.td = fabs(v.td);
+		return v;
+	}
+	tpl_check_defined(cx, v);
+	tpl_fail(cx, "bad operand type for abs(): '%s'", tv_type_name(v));
+}
+
+FN(f_first)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	return l.l->n ? l.l->v[0] : tv_undef();
+}
+
+FN(f_last)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	return l.l->n ? l.l->v[l.l->n - 1] : tv_undef();
+}
+
+/* Sort keys: lower-cased strings unless case-sensitive. */
+static struct tv sort_key(struct tpl_ctx *cx, struct tv v, bool cs, const struct tv_str *attr)
+{
+	if (attr)
+		v = tpl_getattr_path(cx, v, attr);
+	if (!cs && v.t == TV_STR)
+		return str_map(cx, v, CASE_LOWER);
+	return v;
+}
+
+struct sortctx {
+	struct tpl_ctx *cx;
+	struct tv *keys;
+	bool reverse;
+};
+
+static void merge_sort(struct sortctx *sc, size_t *idx, size_t *tmp, size_t n)
+{
+	if (n < 2)
+		return;
+	size_t h = n / 2;
+	merge_sort(sc, idx, tmp, h);
+	merge_sort(sc, idx + h, tmp, n - h);
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n) {
+		int c = tv_compare(sc->cx, sc->keys[idx[j]], sc->keys[idx[i]]);
+		if (sc->reverse)
+			c = -c;
+		if (c < 0)
+			tmp[k++] = idx[j++];
+		else
+			tmp[k++] = idx[i++];
+	}
+	while (i < h)
+		tmp[k++] = idx[i++];
+	while (j < n)
+		tmp[k++] = idx[j++];
+	memcpy(idx, tmp, n * sizeof *idx);
+}
+
+static struct tv sorted(struct tpl_ctx *cx, struct tv l, bool reverse, bool cs,
+			const struct tv *attr)
+{
+	size_t n = l.l->n;
+	const struct tv_str *a = attr && attr->t != TV_NONE ? as_str(cx, *attr) : NULL;
+	struct sortctx sc = { cx, tpl_alloc(cx, (n + 1) * sizeof(struct tv)), reverse };
+	size_t *idx = tpl_alloc(cx, (n + 1) * sizeof *idx), *tmp = tpl_alloc(cx, (n + 1) * sizeof *idx);
+	for (size_t i = 0; i < n; i++) {
+		tpl_tick(cx);
+		sc.keys[i] = sort_key(cx, l.l->v[i], cs, a);
+		idx[i] = i;
+	}
+	merge_sort(&sc, idx, tmp, n);
+	struct tv r = tv_list_new(cx, n);
+	for (size_t i = 0; i < n; i++)
+		r.l->v[i] = l.l->v[idx[i]];
+	r.l->n = n;
+	return r;
+}
+
+FN(f_sort)
+{
+	return sorted(cx, tpl_iterate(cx, args[0]), argbool(ARG(1, "reverse"), false),
+		      argbool(ARG(2, "case_sensitive"), false), ARG(3, "attribute"));
+}
+
+static struct tv minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
+			const struct tpl_kwarg *kw, size_t nkw, int sign)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	bool cs = argbool(ARG(1, "case_sensitive"), false);
+	const struct tv *attr = ARG(2, "attribute");
+	const struct tv_str *a = attr && attr->t != TV_NONE ? as_str(cx, *attr) : NULL;
+	if (!l.l->n)
+		return tv_undef();
+	size_t best = 0;
+	struct tv bk = sort_key(cx, l.l->v[0], cs, a);
+	for (size_t i = 1; i < l.l->n; i++) {
+		tpl_tick(cx);
+		struct tv k = sort_key(cx, l.l->v[i], cs, a);
+		if (tv_compare(cx, k, bk) * sign > 0) {
+			best = i;
+			bk = k;
+		}
+	}
+	return l.l->v[best];
+}
+
+FN(f_min) { return minmax(cx, args, nargs, kw, nkw, -1); }
+FN(f_max) { return minmax(cx, args, nargs, kw, nkw, 1); }
+
+/* Python's min()/max() as Home Assistant offers them as functions: one
+ * argument is iterated, several are compared among themselves. */
+static struct tv py_minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
+			   const char *name, int sign)
+{
+	const struct tv *v = args;
+	size_t n = nargs;
+	if (nargs == 1) {
+		struct tv l = tpl_iterate(cx, args[0]);
+		v = l.l->v;
+		n = l.l->n;
+		if (!n)
+			tpl_fail(cx, "%s() arg is an empty sequence", name);
+	}
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++) {
+		tpl_tick(cx);
+		if (tv_compare(cx, v[i], v[best]) * sign > 0)
+			best = i;
+	}
+	return v[best];
+}
+
+FN(fn_min)
+{
+	if (nkw)
+		tpl_fail(cx, "min() got an unexpected keyword argument '%s'", kw[0].name);
+	return py_minmax(cx, args, nargs, "min", -1);
+}
+
+FN(fn_max)
+{
+	if (nkw)
+		tpl_fail(cx, "max() got an unexpected keyword argument '%s'", kw[0].name);
+	return py_minmax(cx, args, nargs, "max", 1);
+}
+
+static struct tv add(struct tpl_ctx *cx, struct tv a, struct tv b)
+{
+	if (a.t == TV_INT && b.t == TV_INT) {
+		int64_t r;
+		if (__builtin_add_overflow(a.i, b.i, &r))
+			tpl_fail(cx, "integer overflow");
+		return tv_int(r);
+	}
+	if (tv_is_number(a) && tv_is_number(b)) {
+		if (a.t != TV_FLOAT && b.t != TV_FLOAT)
+			return tv_int((a.t == TV_INT ? a.i : a.b) + (b.t == TV_INT ? b.i : b.b));
+		return tv_float(tv_as_double(a) + tv_as_double(b));
+	}
+	if (a.t == TV_LIST && b.t == TV_LIST) {
+		struct tv r = copy_list(cx, a);
+		for (size_t i = 0; i < b.l->n; i++)
+			tv_list_push(cx, &r, b.l->v[i]);
+		return r;
+	}
+	if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
+		a.td += b.td;
+		return a;
+	}
+	tpl_fail(cx, "unsupported operand type(s) for +: '%s' and '%s'", tv_type_name(a),
+		 tv_type_name(b));
+}
+
+FN(f_sum)
+{
+	struct tv l = items_attr(cx, args[0], ARG(1, "attribute"));
+	const struct tv *st = ARG(2, "start");
+	struct tv acc = st ? *st : tv_int(0);
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		acc = add(cx, acc, l.l->v[i]);
+	}
+	return acc;
+}
+
+FN(f_unique)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	bool cs = argbool(ARG(1, "case_sensitive"), false);
+	const struct tv *attr = ARG(2, "attribute");
+	const struct tv_str *a = attr && attr->t != TV_NONE ? as_str(cx, *attr) : NULL;
+	struct tv r = tv_list_new(cx, l.l->n), seen = tv_list_new(cx, l.l->n);
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		struct tv k = sort_key(cx, l.l->v[i], cs, a);
+		bool dup = false;
+		for (size_t j = 0; j < seen.l->n && !dup; j++)
+			dup = tv_equal(seen.l->v[j], k);
+		if (!dup) {
+			seen.l->v[seen.l->n++] = k;
+			r.l->v[r.l->n++] = l.l->v[i];
+		}
+	}
+	return r;
+}
+
+static const struct tpl_builtin *find_named(struct tpl_ctx *cx, struct tv name, enum tpl_kind kind)
+{
+	if (name.t != TV_STR)
+		tpl_fail(cx, "expected a %s name", kind == TPL_TEST ? "test" : "filter");
+	const struct tpl_builtin *b = tpl_builtin_find(name.s->s, name.s->len, kind);
+	if (!b)
+		tpl_fail(cx, "no %s named '%s'", kind == TPL_TEST ? "test" : "filter", name.s->s);
+	return b;
+}
+
+FN(f_map)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	struct tv r = tv_list_new(cx, l.l->n);
+	if (nargs < 2) {
+		const struct tv *attr = ARG(99, "attribute"), *dflt = ARG(99, "default");
+		if (!attr)
+			tpl_fail(cx, "map requires a filter name or attribute=");
+		const struct tv_str *a = as_str(cx, *attr);
+		for (size_t i = 0; i < l.l->n; i++) {
+			tpl_tick(cx);
+			struct tv v = tpl_getattr_path(cx, l.l->v[i], a);
+			r.l->v[r.l->n++] = v.t == TV_UNDEFINED && dflt ? *dflt : v;
+		}
+		return r;
+	}
+	const struct tpl_builtin *f = find_named(cx, args[1], TPL_FILTER);
+	struct tv a[16];
+	if (nargs - 1 > 16)
+		tpl_fail(cx, "too many arguments");
+	for (size_t i = 2; i < nargs; i++)
+		a[i - 1] = args[i];
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		a[0] = l.l->v[i];
+		r.l->v[r.l->n++] = tpl_call_builtin(cx, f, a, nargs - 1, kw, nkw);
+	}
+	return r;
+}
+
+/* select/reject (attr: NULL) and selectattr/rejectattr. */
+static struct tv filter_items(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
+			      const struct tpl_kwarg *kw, size_t nkw, bool keep, bool by_attr)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	struct tv r = tv_list_new(cx, l.l->n);
+	size_t first = 1;
+	const struct tv_str *attr = NULL;
+	if (by_attr) {
+		if (nargs < 2)
+			tpl_fail(cx, "missing attribute name");
+		attr = as_str(cx, args[1]);
+		first = 2;
+	}
+	const struct tpl_builtin *test = nargs > first ? find_named(cx, args[first], TPL_TEST) : NULL;
+	struct tv a[16];
+	if (nargs - first > 16)
+		tpl_fail(cx, "too many arguments");
+	for (size_t i = first + 1; i < nargs; i++)
+		a[i - first] = args[i];
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		struct tv v = attr ? tpl_getattr_path(cx, l.l->v[i], attr) : l.l->v[i];
+		bool ok;
+		if (test) {
+			a[0] = v;
+			ok = tv_truthy(tpl_call_builtin(cx, test, a, nargs - first, kw, nkw));
+		} else {
+			ok = tv_truthy(v);
+		}
+		if (ok == keep)
+			r.l->v[r.l->n++] = l.l->v[i];
+	}
+	return r;
+}
+
+FN(f_select) { return filter_items(cx, args, nargs, kw, nkw, true, false); }
+FN(f_reject) { return filter_items(cx, args, nargs, kw, nkw, false, false); }
+FN(f_selectattr) { return filter_items(cx, args, nargs, kw, nkw, true, true); }
+FN(f_rejectattr) { return filter_items(cx, args, nargs, kw, nkw, false, true); }
+
+/* Python's json.dumps(sort_keys=True) with Jinja's HTML-safe escapes. */
+static void json_str(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
+{
+	tpl_buf_addc(cx, b, '"');
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		char e[16];
+		unsigned long cp = c;
+		size_t len = 1;
+		if (c >= 0x80) {
+			if ((c & 0xe0) == 0xc0 && i + 1 < n) {
+				cp = ((c & 0x1fUL) << 6) | (s[i + 1] & 0x3f);
+				len = 2;
+			} else if ((c & 0xf0) == 0xe0 && i + 2 < n) {
+				cp = ((c & 0x0fUL) << 12) | ((s[i + 1] & 0x3fUL) << 6) | (s[i + 2] & 0x3f);
+				len = 3;
+			} else if ((c & 0xf8) == 0xf0 && i + 3 < n) {
+				cp = ((c & 0x07UL) << 18) | ((s[i + 1] & 0x3fUL) << 12) |
+				     ((s[i + 2] & 0x3fUL) << 6) | (s[i + 3] & 0x3f);
+				len = 4;
+			}
+		}
+		i += len;
+		if (cp == '"' || cp == '\\') {
+			e[0] = '\\';
+			e[1] = (char)cp;
+			tpl_buf_add(cx, b, e, 2);
+		} else if (cp == '\n') {
+			tpl_buf_add(cx, b, "\\n", 2);
+		} else if (cp == '\r') {
+			tpl_buf_add(cx, b, "\\r", 2);
+		} else if (cp == '\t') {
+			tpl_buf_add(cx, b, "\\t", 2);
+		} else if (cp == '\b') {
+			tpl_buf_add(cx, b, "\\b", 2);
+		} else if (cp == '\f') {
+			tpl_buf_add(cx, b, "\\f", 2);
+		} else if (cp < 0x20 || cp >= 0x7f || cp == '<' || cp == '>' || cp == '&' || cp == '\'') {
+			if (cp >= 0x10000) {
+				unsigned long v = cp - 0x10000;
+				snprintf(e, sizeof e, "\\u%04lx\\u%04lx", 0xd800 + (v >> 10),
+					 0xdc00 + (v & 0x3ff));
+				tpl_buf_add(cx, b, e, 12);
+			} else {
+				snprintf(e, sizeof e, "\\u%04lx", cp);
+				tpl_buf_add(cx, b, e, 6);
+			}
+		} else {
+			tpl_buf_addc(cx, b, (char)cp);
+		}
+	}
+	tpl_buf_addc(cx, b, '"');
+}
+
+static void json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
+{
+	char tmp[48];
+	if (depth > 64)
+		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
+	switch (v.t) {
+	case TV_NONE:
+		tpl_buf_add(cx, b, "null", 4);
+		return;
+	case TV_BOOL:
+		if (v.b)
+			tpl_buf_add(cx, b, "true", 4);
+		else
+			tpl_buf_add(cx, b, "false", 5);
+		return;
+	case TV_INT:
+		tpl_buf_add(cx, b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i));
+		return;
+	case TV_FLOAT:
+		if (isnan(v.f))
+			tpl_buf_add(cx, b, "NaN", 3);
+		else if (isinf(v.f))
+			tpl_buf_add(cx, b, v.f < 0 ? "-Infinity" : "Infinity", v.f < 0 ? 9 : 8);
+		else
+			tpl_buf_add(cx, b, tmp, dtoa__repr(v.f, tmp));
+		return;
+	case TV_STR:
+		json_str(cx, b, v.s->s, v.s->len);
+		return;
+	case TV_LIST:
+		tpl_buf_addc(cx, b, '[');
+		for (size_t i = 0; i < v.l->n; i++) {
+			if (i)
+				tpl_buf_add(cx, b, ", ", 2);
+			json_dump(cx, b, v.l->v[i], depth + 1);
+		}
+		tpl_buf_addc(cx, b, ']');
+		return;
+	case TV_DICT: {
+		struct tv keys = tv_list_new(cx, v.d->n);
+		for (size_t i = 0; i < v.d->n; i++)
+			keys.l->v[keys.l->n++] = v.d->k[i];
+		keys = sorted(cx, keys, false, true, NULL);
+		tpl_buf_addc(cx, b, '{');
+		for (size_t i = 0; i < keys.l->n; i++) {
+			if (i)
+				tpl_buf_add(cx, b, ", ", 2);
+			const struct tv_str *k = as_str(cx, keys.l->v[i]);
+			json_str(cx, b, k->s, k->len);
+			tpl_buf_add(cx, b, ": ", 2);
+			json_dump(cx, b, *tv_dict_get(&v, keys.l->v[i]), depth + 1);
+		}
+		tpl_buf_addc(cx, b, '}');
+		return;
+	}
+	default:
+		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
+	}
+}
+
+FN(f_tojson)
+{
+	struct tpl_buf b = { 0 };
+	json_dump(cx, &b, args[0], 0);
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+FN(f_format)
+{
+	struct tv l = tv_list_new(cx, nargs);
+	for (size_t i = 1; i < nargs; i++)
+		l.l->v[l.l->n++] = args[i];
+	if (nkw) {
+		struct tv d = tv_dict_new(cx, nkw);
+		for (size_t i = 0; i < nkw; i++)
+			tv_dict_set(cx, &d, tv_cstr(cx, kw[i].name), kw[i].v);
+		return tpl_percent_format(cx, tv_strv(as_str(cx, args[0])), d);
+	}
+	return tpl_percent_format(cx, tv_strv(as_str(cx, args[0])), l);
+}
+
+FN(f_reverse)
+{
+	struct tv v = args[0];
+	if (v.t == TV_STR) {
+		struct tv l = tpl_iterate(cx, v);
+		struct tpl_buf b = { 0 };
+		for (size_t i = l.l->n; i-- > 0;)
+			tpl_buf_add(cx, &b, l.l->v[i].s->s, l.l->v[i].s->len);
+		return tv_strv(tpl_buf_done(cx, &b));
+	}
+	struct tv l = tpl_iterate(cx, v);
+	struct tv r = tv_list_new(cx, l.l->n);
+	for (size_t i = l.l->n; i-- > 0;)
+		r.l->v[r.l->n++] = l.l->v[i];
+	return r;
+}
+
+static struct tv pairs(struct tpl_ctx *cx, struct tv d)
+{
+	struct tv r = tv_list_new(cx, d.d->n);
+	for (size_t i = 0; i < d.d->n; i++) {
+		struct tv p = tv_make_tuple(tv_list_new(cx, 2));
+		p.l->v[0] = d.d->k[i];
+		p.l->v[1] = d.d->v[i];
+		p.l->n = 2;
+		r.l->v[r.l->n++] = p;
+	}
+	return r;
+}
+
+FN(f_items)
+{
+	if (args[0].t == TV_UNDEFINED)
+		return tv_list_new(cx, 0);
+	if (args[0].t != TV_DICT && args[0].t != TV_NAMESPACE)
+		tpl_fail(cx, "can only get item pairs from a mapping");
+	return pairs(cx, args[0]);
+}
+
+FN(f_dictsort)
+{
+	if (args[0].t != TV_DICT)
+		tpl_fail(cx, "dictsort expects a mapping");
+	const struct tv *by = ARG(2, "by");
+	bool byval = by && by->t == TV_STR && strcmp(by->s->s, "value") == 0;
+	struct tv idx = tv_cstr(cx, byval ? "1" : "0");
+	return sorted(cx, pairs(cx, args[0]), argbool(ARG(3, "reverse"), false),
+		      argbool(ARG(1, "case_sensitive"), false), &idx);
+}
+
+/* Python's float(str): whitespace, underscores between digits, inf/nan. */
+bool tpl_parse_float(const char *s, size_t n, double *out);
+bool tpl_parse_float(const char *s, size_t n, double *out)
+{
+	char buf[128];
+	size_t k = 0;
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (!n || n >= sizeof buf)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '_') {
+			if (i == 0 || i + 1 == n || !isdigit((unsigned char)s[i - 1]) ||
+			    !isdigit((unsigned char)s[i + 1]))
+				return false;
+			continue;
+		}
+		if (c == 'x' || c == 'X' || c == 'p' || c == 'P' || c == '(' )
+			return false;
+		buf[k++] = c;
+	}
+	buf[k] = 0;
+	char *end;
+	double d = dtoa__strtod(buf, &end);
+	if (end != buf + k || end == buf)
+		return false;
+	/* strtod takes "infinity" and "nan(...)": Python takes inf, infinity, nan */
+	*out = d;
+	return true;
+}
+
+bool tpl_parse_int(const char *s, size_t n, int base, int64_t *out);
+bool tpl_parse_int(const char *s, size_t n, int base, int64_t *out)
+{
+	char buf[80];
+	size_t k = 0;
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (!n || n >= sizeof buf)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '_') {
+			if (i == 0 || i + 1 == n || s[i + 1] == '_')
+				return false;
+			continue;
+		}
+		buf[k++] = s[i];
+	}
+	buf[k] = 0;
+	char *p = buf;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!isalnum((unsigned char)*p))
+		return false;
+	errno = 0;
+	char *end;
+	long long v = strtoll(buf, &end, base);
+	if (*end || errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+FN(f_int)
+{
+	const struct tv *d = ARG(1, "default");
+	const struct tv *bs = ARG(2, "base");
+	int base = bs && bs->t == TV_INT ? (int)bs->i : 10;
+	struct tv v = args[0];
+	int64_t i;
+	double f;
+	switch (v.t) {
+	case TV_INT: return v;
+	case TV_BOOL: return tv_int(v.b);
+	case TV_FLOAT:
+		if (isfinite(v.f) && fabs(v.f) < 9.2e18)
+			return tv_int((int64_t)v.f);
+		break;
+	case TV_STR:
+		if (tpl_parse_int(v.s->s, v.s->len, base, &i))
+			return tv_int(i);
+		if (base == 10 && tpl_parse_float(v.s->s, v.s->len, &f) && isfinite(f) &&
+		    fabs(f) < 9.2e18)
+			return tv_int((int64_t)f);
+		break;
+	default:
+		break;
+	}
+	return d ? *d : tv_int(0);
+}
+
+FN(f_float)
+{
+	const struct tv *d = ARG(1, "default");
+	struct tv v = args[0];
+	double f;
+	if (v.t == TV_FLOAT)
+		return v;
+	if (v.t == TV_INT || v.t == TV_BOOL)
+		return tv_float(tv_as_double(v));
+	if (v.t == TV_STR && tpl_parse_float(v.s->s, v.s->len, &f))
+		return tv_float(f);
+	return d ? *d : tv_float(0.0);
+}
+
+FN(f_round)
+{
+	const struct tv *pr = ARG(1, "precision"), *m = ARG(2, "method");
+	int64_t nd = pr ? (pr->t == TV_INT ? pr->i : pr->t == TV_BOOL ? pr->b : -1000) : 0;
+	if (nd == -1000)
+		tpl_fail(cx, "round() precision must be an integer");
+	const char *method = m && m->t == TV_STR ? m->s->s : "common";
+	struct tv v = args[0];
+	if (!tv_is_number(v)) {
+		tpl_check_defined(cx, v);
+		tpl_fail(cx, "type %s doesn't define __round__ method", tv_type_name(v));
+	}
+	double x = tv_as_double(v);
+	if (strcmp(method, "common") == 0)
+		return tv_float(dtoa__round(x, nd));
+	double p = pow(10.0, (double)nd);
+	if (strcmp(method, "floor") == 0)
+		return tv_float(floor(x * p) / p);
+	if (strcmp(method, "ceil") == 0)
+		return tv_float(ceil(x * p) / p);
+	tpl_fail(cx, "method must be common, ceil or floor");
+}
+
+FN(f_batch)
+{
+	struct tv l = tpl_iterate(cx, args[0]);
+	int64_t n = args[1].t == TV_INT ? args[1].i : 0;
+	const struct tv *fill = ARG(2, "fill_with");
+	if (n <= 0)
+		tpl_fail(cx, "batch size must be positive");
+	struct tv r = tv_list_new(cx, 0), cur = tv_list_new(cx, 0);
+	for (size_t i = 0; i < l.l->n; i++) {
+		tpl_tick(cx);
+		tv_list_push(cx, &cur, l.l->v[i]);
+		if ((int64_t)cur.l->n == n) {
+			tv_list_push(cx, &r, cur);
+			cur = tv_list_new(cx, 0);
+		}
+	}
+	if (cur.l->n) {
+		if (fill && fill->t != TV_NONE)
+			while ((int64_t)cur.l->n < n)
+				tv_list_push(cx, &cur, *fill);
+		tv_list_push(cx, &r, cur);
+	}
+	return r;
+}
+
+FN(f_center)
+{
+	const struct tv_str *s = as_str(cx, args[0]);
+	const struct tv *w = ARG(1, "width");
+	int64_t width = w && w->t == TV_INT ? w->i : 80;
+	int64_t len = (int64_t)tpl_utf8_len(s->s, s->len);
+	if (width <= len)
+		return tv_strv(s);
+	if (width > (int64_t)cx->max_output)
+		tpl_fail_code(cx, -E2BIG, "output too long");
+	int64_t pad = width - len, left = pad / 2 + (pad & width & 1);
+	struct tpl_buf b = { 0 };
+	for (int64_t i = 0; i < left; i++)
+		tpl_buf_addc(cx, &b, ' ');
+	tpl_buf_add(cx, &b, s->s, s->len);
+	for (int64_t i = 0; i < pad - left; i++)
+		tpl_buf_addc(cx, &b, ' ');
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+FN(f_wordcount)
+{
+	const struct tv_str *s = as_str(cx, args[0]);
+	int64_t n = 0;
+	bool in = false;
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char c = (unsigned char)s->s[i];
+		bool w = isalnum(c) || c == '_' || c >= 0x80;
+		if (w && !in)
+			n++;
+		in = w;
+	}
+	return tv_int(n);
+}
+
+FN(f_truncate)
+{
+	const struct tv_str *s = as_str(cx, args[0]);
+	const struct tv *lv = ARG(1, "length"), *kwv = ARG(2, "killwords"), *ev = ARG(3, "end"),
+			*lw = ARG(4, "leeway");
+	int64_t length = lv && lv->t == TV_INT ? lv->i : 255;
+	bool killwords = argbool(kwv, false);
+	const struct tv_str *end = ev ? as_str(cx, *ev) : tpl_str(cx, "...", 3);
+	int64_t leeway = lw && lw->t == TV_INT ? lw->i : 5;
+	int64_t endlen = (int64_t)tpl_utf8_len(end->s, end->len);
+	if (length < endlen)
+		tpl_fail(cx, "expected length >= %lld, got %lld", (long long)endlen, (long long)length);
+	struct tv chars = tpl_iterate(cx, tv_strv(s));
+	int64_t n = (int64_t)chars.l->n;
+	if (n <= length + leeway)
+		return tv_strv(s);
+	int64_t keep = length - endlen;
+	size_t bytes = 0;
+	for (int64_t i = 0; i < keep; i++)
+		bytes += chars.l->v[i].s->len;
+	struct tpl_buf b = { 0 };
+	if (!killwords) {
+		size_t cut = bytes;
+		while (cut > 0 && s->s[cut - 1] != ' ')
+			cut--;
+		if (cut > 0)
+			bytes = cut - 1;
+	}
+	tpl_buf_add(cx, &b, s->s, bytes);
+	tpl_buf_add(cx, &b, end->s, end->len);
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+FN(t_defined) { return tv_bool(args[0].t != TV_UNDEFINED); }
+FN(t_undefined) { return tv_bool(args[0].t == TV_UNDEFINED); }
+FN(t_none) { return tv_bool(args[0].t == TV_NONE); }
+FN(t_number) { return tv_bool(tv_is_number(args[0])); }
+FN(t_string) { return tv_bool(args[0].t == TV_STR); }
+FN(t_mapping) { return tv_bool(args[0].t == TV_DICT); }
+FN(t_iterable)
+{
+	enum tv_type t = args[0].t;
+	return tv_bool(t == TV_STR || t == TV_LIST || t == TV_DICT || t == TV_UNDEFINED);
+}
+FN(t_sequence)
+{
+	enum tv_type t = args[0].t;
+	return tv_bool(t == TV_STR || t == TV_LIST || t == TV_DICT || t == TV_UNDEFINED);
+}
+FN(t_integer) { return tv_bool(args[0].t == TV_INT); }
+FN(t_float) { return tv_bool(args[0].t == TV_FLOAT); }
+FN(t_boolean) { return tv_bool(args[0].t == TV_BOOL); }
+FN(t_true) { return tv_bool(args[0].t == TV_BOOL && args[0].b); }
+FN(t_false) { return tv_bool(args[0].t == TV_BOOL && !args[0].b); }
+FN(t_eq) { return tv_bool(tv_equal(args[0], args[1])); }
+FN(t_ne) { return tv_bool(!tv_equal(args[0], args[1])); }
+FN(t_lt) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<") < 0); }
+FN(t_le) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<=") <= 0); }
+FN(t_gt) { return tv_bool(tv_compare_op(cx, args[0], args[1], ">") > 0); }
+FN(t_ge) { return tv_bool(tv_compare_op(cx, args[0], args[1], ">=") >= 0); }
+FN(t_in)
+{
+	struct tv h = args[1], n = args[0];
+	if (h.t == TV_STR) {
+		if (n.t != TV_STR)
+			tpl_fail(cx, "'in <string>' requires string as left operand");
+		return tv_bool(memmem(h.s->s, h.s->len, n.s->s, n.s->len) != NULL || !n.s->len);
+	}
+	if (h.t == TV_DICT)
+		return tv_bool(tv_dict_get(&h, n) != NULL);
+	struct tv l = tpl_iterate(cx, h);
+	for (size_t i = 0; i < l.l->n; i++)
+		if (tv_equal(l.l->v[i], n))
+			return tv_bool(true);
+	return tv_bool(false);
+}
+
+static int64_t need_int(struct tpl_ctx *cx, struct tv v)
+{
+	if (v.t == TV_INT)
+		return v.i;
+	if (v.t == TV_BOOL)
+		return v.b;
+	tpl_check_defined(cx, v);
+	tpl_fail(cx, "expected an integer, got '%s'", tv_type_name(v));
+}
+
+FN(t_even)
+{
+	if (args[0].t == TV_FLOAT)
+		return tv_bool(fmod(args[0].f, 2) == 0);
+	return tv_bool(need_int(cx, args[0]) % 2 == 0);
+}
+FN(t_odd)
+{
+	if (args[0].t == TV_FLOAT)
+		return tv_bool(fabs(fmod(args[0].f, 2)) == 1);
+	return tv_bool(need_int(cx, args[0]) % 2 != 0);
+}
+FN(t_divisibleby)
+{
+	int64_t d = need_int(cx, args[1]);
+	if (d == 0)
+		tpl_fail(cx, "integer division or modulo by zero");
+	if (d == -1)
+		return tv_bool(true);
+	return tv_bool(need_int(cx, args[0]) % d == 0);
+}
+static struct tv case_test(struct tv v, bool upper)
+{
+	if (v.t != TV_STR)
+		return tv_bool(false);
+	bool cased = false;
+	for (size_t i = 0; i < v.s->len; i++) {
+		unsigned char c = (unsigned char)v.s->s[i];
+		if (upper ? islower(c) : isupper(c))
+			return tv_bool(false);
+		cased |= isalpha(c);
+	}
+	return tv_bool(cased);
+}
+FN(t_lower) { return case_test(args[0], false); }
+FN(t_upper) { return case_test(args[0], true); }
+FN(t_callable) { return tv_bool(args[0].t == TV_CALLABLE); }
+FN(t_sameas)
+{
+	struct tv a = args[0], b = args[1];
+	if (a.t != b.t)
+		return tv_bool(false);
+	if (a.t == TV_NONE || a.t == TV_UNDEFINED)
+		return tv_bool(true);
+	if (a.t == TV_BOOL)
+		return tv_bool(a.b == b.b);
+	return tv_bool(a.p == b.p);
+}
+
+/* ---- functions ---------------------------------------------------------- */
+
+FN(fn_range)
+{
+	int64_t start = 0, stop, step = 1;
+	if (nargs == 1) {
+		stop = need_int(cx, args[0]);
+	} else {
+		start = need_int(cx, args[0]);
+		stop = need_int(cx, args[1]);
+		if (nargs > 2)
+			step = need_int(cx, args[2]);
+	}
+	if (step == 0)
+		tpl_fail(cx, "range() arg 3 must not be zero");
+	struct tv l = tv_list_new(cx, 0);
+	for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+		tpl_tick(cx);
+		tv_list_push(cx, &l, tv_int(i));
+		if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step))
+			break;
+	}
+	return l;
+}
+
+FN(fn_dict)
+{
+	struct tv d = tv_dict_new(cx, nkw);
+	if (nargs == 1) {
+		if (args[0].t == TV_DICT) {
+			for (size_t i = 0; i < args[0].d->n; i++)
+				tv_dict_set(cx, &d, args[0].d->k[i], args[0].d->v[i]);
+		} else {
+			struct tv l = tpl_iterate(cx, args[0]);
+			for (size_t i = 0; i < l.l->n; i++) {
+				struct tv p = l.l->v[i];
+				if (p.t != TV_LIST || p.l->n != 2)
+					tpl_fail(cx, "dictionary update sequence element has wrong length");
+				tv_dict_set(cx, &d, p.l->v[0], p.l->v[1]);
+			}
+		}
+	}
+	for (size_t i = 0; i < nkw; i++)
+		tv_dict_set(cx, &d, tv_cstr(cx, kw[i].name), kw[i].v);
+	return d;
+}
+
+FN(fn_namespace)
+{
+	struct tv d = fn_dict(cx, args, nargs, kw, nkw);
+	d.t = TV_NAMESPACE;
+	return d;
+}
+
+#define F(n, fn, lo, hi) { n, TPL_FILTER, fn, lo, hi, false }
+#define T(n, fn, lo, hi) { n, TPL_TEST, fn, lo, hi, false }
+const struct tpl_builtin tpl_jinja_builtins[] = {
+	F("default", f_default, 1, 3), F("d", f_default, 1, 3),
+	F("length", f_length, 1, 1), F("count", f_length, 1, 1),
+	F("list", f_list, 1, 1), F("join", f_join, 1, 3),
+	F("lower", f_lower, 1, 1), F("upper", f_upper, 1, 1), F("title", f_title, 1, 1),
+	F("capitalize", f_capitalize, 1, 1), F("trim", f_trim, 1, 2),
+	F("escape", f_escape, 1, 1), F("e", f_escape, 1, 1),
+	F("replace", f_replace, 3, 4), F("string", f_string, 1, 1),
+	F("abs", f_abs, 1, 1), F("first", f_first, 1, 1), F("last", f_last, 1, 1),
+	F("min", f_min, 1, 3), F("max", f_max, 1, 3), F("sum", f_sum, 1, 3),
+	F("sort", f_sort, 1, 4), F("unique", f_unique, 1, 3),
+	F("map", f_map, 1, 16), F("select", f_select, 1, 16), F("reject", f_reject, 1, 16),
+	F("selectattr", f_selectattr, 2, 16), F("rejectattr", f_rejectattr, 2, 16),
+	F("tojson", f_tojson, 1, 2), F("format", f_format, 1, 32),
+	F("reverse", f_reverse, 1, 1), F("dictsort", f_dictsort, 1, 4),
+	F("items", f_items, 1, 1), F("int", f_int, 1, 3), F("float", f_float, 1, 2),
+	F("round", f_round, 1, 3), F("batch", f_batch, 2, 3), F("center", f_center, 1, 2),
+	F("wordcount", f_wordcount, 1, 1), F("truncate", f_truncate, 1, 5),
+	T("defined", t_defined, 1, 1), T("undefined", t_undefined, 1, 1),
+	T("none", t_none, 1, 1), T("number", t_number, 1, 1), T("string", t_string, 1, 1),
+	T("mapping", t_mapping, 1, 1), T("iterable", t_iterable, 1, 1),
+	T("sequence", t_sequence, 1, 1), T("integer", t_integer, 1, 1),
+	T("float", t_float, 1, 1), T("boolean", t_boolean, 1, 1), T("true", t_true, 1, 1),
+	T("false", t_false, 1, 1),
+	T("eq", t_eq, 2, 2), T("==", t_eq, 2, 2), T("equalto", t_eq, 2, 2),
+	T("ne", t_ne, 2, 2), T("!=", t_ne, 2, 2),
+	T("lt", t_lt, 2, 2), T("<", t_lt, 2, 2), T("lessthan", t_lt, 2, 2),
+	T("le", t_le, 2, 2), T("<=", t_le, 2, 2),
+	T("gt", t_gt, 2, 2), T(">", t_gt, 2, 2), T("greaterthan", t_gt, 2, 2),
+	T("ge", t_ge, 2, 2), T(">=", t_ge, 2, 2),
+	T("in", t_in, 2, 2), T("even", t_even, 1, 1), T("odd", t_odd, 1, 1),
+	T("divisibleby", t_divisibleby, 2, 2), T("lower", t_lower, 1, 1),
+	T("upper", t_upper, 1, 1), T("callable", t_callable, 1, 1), T("sameas", t_sameas, 2, 2),
+	{ "range", TPL_FUNCTION, fn_range, 1, 3, false },
+	{ "dict", TPL_FUNCTION, fn_dict, 0, 1, false },
+	{ "namespace", TPL_FUNCTION, fn_namespace, 0, 1, false },
+	{ "min", TPL_FUNCTION, fn_min, 1, 1000, false },
+	{ "max", TPL_FUNCTION, fn_max, 1, 1000, false },
+	{ NULL, 0, NULL, 0, 0, false },
+};
+
+/* ---- formatting --------------------------------------------------------- */
+
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+
+/* Python's %-formatting: %s %r %d %i %f %F %e %E %g %G %x %X %o %c %%, with
+ * flags, width and precision; args a tuple (list), a dict for %(name)s, or
+ * a single value. */
+struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
+{
+	const char *s = fmt.s->s, *e = s + fmt.s->len;
+	struct tpl_buf b = { 0 };
+	size_t ai = 0;
+	bool tuple = args.t == TV_LIST;
+	while (s < e) {
+		if (*s != '%') {
+			tpl_buf_addc(cx, &b, *s++);
+			continue;
+		}
+		s++;
+		if (s < e && *s == '%') {
+			tpl_buf_addc(cx, &b, '%');
+			s++;
+			continue;
+		}
+		struct tv v;
+		bool have = false;
+		if (s < e && *s == '(') {
+			const char *k = ++s;
+			while (s < e && *s != ')')
+				s++;
+			if (s >= e || args.t != TV_DICT)
+				tpl_fail(cx, "format requires a mapping");
+			const struct tv *x = tv_dict_get(&args, tv_string(cx, k, (size_t)(s - k)));
+			if (!x)
+				tpl_fail(cx, "KeyError: '%.*s'", (int)(s - k), k);
+			v = *x;
+			have = true;
+			s++;
+		}
+		char spec[32] = "%";
+		size_t sn = 1;
+		while (s < e && strchr("-+ #0", *s) && sn < 8)
+			spec[sn++] = *s++;
+		while (s < e && isdigit((unsigned char)*s) && sn < 16)
+			spec[sn++] = *s++;
+		if (s < e && *s == '.') {
+			spec[sn++] = *s++;
+			while (s < e && isdigit((unsigned char)*s) && sn < 24)
+				spec[sn++] = *s++;
+		}
+		if (s >= e)
+			tpl_fail(cx, "incomplete format");
+		char conv = *s++;
+		if (!have) {
+			if (tuple) {
+				if (ai >= args.l->n)
+					tpl_fail(cx, "not enough arguments for format string");
+				v = args.l->v[ai++];
+			} else {
+				if (ai++)
+					tpl_fail(cx, "not enough arguments for format string");
+				v = args;
+			}
+		}
+		char out[512];
+		int n;
+		switch (conv) {
+		case 's': case 'r': {
+			const struct tv_str *x = conv == 's' ? tv_to_str(cx, v) : tv_repr(cx, v);
+			spec[sn++] = '*';
+			spec[sn++] = 's';
+			spec[sn] = 0;
+			(void)spec;
+			/* width/precision on %s: apply by hand */
+			int width = 0, prec = -1;
+			bool left = false;
+			const char *q = spec + 1;
+			while (*q && strchr("-+ #0", *q)) {
+				if (*q == '-')
+					left = true;
+				q++;
+			}
+			width = atoi(q);
+			const char *dot = strchr(spec, '.');
+			if (dot)
+				prec = atoi(dot + 1);
+			size_t len = x->len;
+			if (prec >= 0 && (size_t)prec < len)
+				len = (size_t)prec;
+			size_t cps = tpl_utf8_len(x->s, len);
+			if (!left)
+				for (size_t i = cps; (int)i < width; i++)
+					tpl_buf_addc(cx, &b, ' ');
+			tpl_buf_add(cx, &b, x->s, len);
+			if (left)
+				for (size_t i = cps; (int)i < width; i++)
+					tpl_buf_addc(cx, &b, ' ');
+			continue;
+		}
+		case 'd': case 'i': case 'x': case 'X': case 'o': case 'c': {
+			if (!tv_is_number(v))
+				tpl_fail(cx, "%%%c format: a number is required, not %s", conv,
+					 tv_type_name(v));
+			long long x = v.t == TV_FLOAT ? (long long)v.f : v.t == TV_INT ? v.i : v.b;
+			spec[sn++] = 'l';
+			spec[sn++] = 'l';
+			spec[sn++] = conv == 'i' ? 'd' : conv == 'c' ? 'c' : conv;
+			spec[sn] = 0;
+			if (conv == 'c') {
+				spec[sn - 3] = 'c';
+				spec[sn - 2] = 0;
+				n = snprintf(out, sizeof out, spec, (int)x);
+			} else {
+				n = snprintf(out, sizeof out, spec, x);
+			}
+			break;
+		}
+		case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
+			if (!tv_is_number(v))
+				tpl_fail(cx, "must be real number, not %s", tv_type_name(v));
+			spec[sn++] = conv;
+			spec[sn] = 0;
+			n = snprintf(out, sizeof out, spec, tv_as_double(v));
+			break;
+		}
+		default:
+			tpl_fail(cx, "unsupported format character '%c'", conv);
+		}
+		if (n < 0)
+			n = 0;
+		if ((size_t)n >= sizeof out)
+			n = sizeof out - 1;
+		tpl_buf_add(cx, &b, out, (size_t)n);
+	}
+	if (tuple && ai < args.l->n)
+		tpl_fail(cx, "not all arguments converted during string formatting");
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+/* str.format's spec: [[fill]align][sign][0][width][,][.prec][type]. */
+static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, const char *spec,
+			size_t n)
+{
+	char fill = ' ', align = 0, sign = '-';
+	size_t i = 0;
+	if (n >= 2 && strchr("<>^=", spec[1])) {
+		fill = spec[0];
+		align = spec[1];
+		i = 2;
+	} else if (n >= 1 && strchr("<>^=", spec[0])) {
+		align = spec[0];
+		i = 1;
+	}
+	if (i < n && strchr("+- ", spec[i]))
+		sign = spec[i++];
+	if (i < n && spec[i] == '0') {
+		if (!align) {
+			fill = '0';
+			align = '=';
+		}
+		i++;
+	}
+	int width = 0, prec = -1;
+	while (i < n && isdigit((unsigned char)spec[i]))
+		width = width * 10 + (spec[i++] - '0');
+	bool comma = false;
+	if (i < n && spec[i] == ',') {
+		comma = true;
+		i++;
+	}
+	if (i < n && spec[i] == '.') {
+		prec = 0;
+		i++;
+		while (i < n && isdigit((unsigned char)spec[i]))
+			prec = prec * 10 + (spec[i++] - '0');
+	}
+	char type = i < n ? spec[i] : 0;
+	char body[512];
+	int len;
+	(void)comma;
+	if (type == 0 && v.t == TV_STR)
+		type = 's';
+	switch (type) {
+	case 's': {
+		const struct tv_str *s = tv_to_str(cx, v);
+		len = snprintf(body, sizeof body, "%.*s", prec >= 0 ? prec : (int)s->len, s->s);
+		if (!align)
+			align = '<';
+		break;
+	}
+	case 'd': case 'x': case 'X': case 'o': case 'b':
+		if (v.t != TV_INT && v.t != TV_BOOL)
+			tpl_fail(cx, "Unknown format code '%c' for object of type '%s'", type,
+				 tv_type_name(v));
+		if (type == 'b') {
+			uint64_t x = (uint64_t)(v.t == TV_INT ? (v.i < 0 ? -v.i : v.i) : v.b);
+			char t[70];
+			int k = 0;
+			do {
+				t[k++] = (char)('0' + (x & 1));
+				x >>= 1;
+			} while (x);
+			len = 0;
+			if (v.t == TV_INT && v.i < 0)
+				body[len++] = '-';
+			while (k)
+				body[len++] = t[--k];
+			body[len] = 0;
+		} else {
+			char f[8] = { '%', sign == '+' ? '+' : sign == ' ' ? ' ' : '%', 'l', 'l',
+				      type, 0 };
+			len = snprintf(body, sizeof body, f[1] == '%' ? f + 1 : f,
+				       (long long)(v.t == TV_INT ? v.i : v.b));
+		}
+		break;
+	case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case '%': {
+		if (!tv_is_number(v))
+			tpl_fail(cx, "Unknown format code '%c' for object of type '%s'", type,
+				 tv_type_name(v));
+		double x = tv_as_double(v);
+		char ff[8];
+		snprintf(ff, sizeof ff, "%%%s.*%c", sign == '+' ? "+" : sign == ' ' ? " " : "",
+			 type == '%' ? 'f' : type);
+		if (type == '%')
+			x *= 100;
+		len = snprintf(body, sizeof body, ff, prec >= 0 ? prec : 6, x);
+		if (type == '%' && len + 1 < (int)sizeof body) {
+			body[len++] = '%';
+			body[len] = 0;
+		}
+		break;
+	}
+	case 0: {
+		const struct tv_str *s = tv_to_str(cx, v);
+		if (prec >= 0 && v.t == TV_FLOAT) {
+			len = snprintf(body, sizeof body, "%.*g", prec, v.f);
+		} else {
+			len = snprintf(body, sizeof body, "%s", s->s);
+		}
+		if (!align)
+			align = tv_is_number(v) ? '>' : '<';
+		break;
+	}
+	default:
+		tpl_fail(cx, "Unknown format code '%c'", type);
+	}
+	if (len < 0)
+		len = 0;
+	if (len >= (int)sizeof body)
+		len = sizeof body - 1;
+	if (!align)
+		align = '>';
+	int pad = width - (int)tpl_utf8_len(body, (size_t)len);
+	if (pad <= 0) {
+		tpl_buf_add(cx, b, body, (size_t)len);
+		return;
+	}
+	int left = align == '>' ? pad : align == '^' ? pad / 2 : align == '=' ? pad : 0;
+	int start = 0;
+	if (align == '=' && len && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) {
+		tpl_buf_addc(cx, b, body[0]);
+		start = 1;
+	}
+	for (int k = 0; k < left; k++)
+		tpl_buf_addc(cx, b, fill);
+	tpl_buf_add(cx, b, body + start, (size_t)(len - start));
+	for (int k = 0; k < pad - left; k++)
+		tpl_buf_addc(cx, b, fill);
+}
+
+static struct tv str_format(struct tpl_ctx *cx, const struct tv_str *f, const struct tv *args,
+			    size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
+{
+	struct tpl_buf b = { 0 };
+	size_t auto_i = 0;
+	for (size_t i = 0; i < f->len; i++) {
+		char c = f->s[i];
+		if (c == '}' && i + 1 < f->len && f->s[i + 1] == '}') {
+			tpl_buf_addc(cx, &b, '}');
+			i++;
+			continue;
+		}
+		if (c != '{') {
+			tpl_buf_addc(cx, &b, c);
+			continue;
+		}
+		if (i + 1 < f->len && f->s[i + 1] == '{') {
+			tpl_buf_addc(cx, &b, '{');
+			i++;
+			continue;
+		}
+		size_t j = i + 1;
+		while (j < f->len && f->s[j] != '}')
+			j++;
+		if (j >= f->len)
+			tpl_fail(cx, "Single '{' encountered in format string");
+		const char *fld = f->s + i + 1;
+		size_t fl = j - i - 1;
+		const char *colon = memchr(fld, ':', fl);
+		size_t namelen = colon ? (size_t)(colon - fld) : fl;
+		struct tv v;
+		if (namelen == 0) {
+			if (auto_i >= nargs)
+				tpl_fail(cx, "Replacement index %zu out of range", auto_i);
+			v = args[auto_i++];
+		} else if (isdigit((unsigned char)fld[0])) {
+			size_t k = (size_t)strtoul(fld, NULL, 10);
+			if (k >= nargs)
+				tpl_fail(cx, "Replacement index %zu out of range", k);
+			v = args[k];
+		} else {
+			const struct tv *x = NULL;
+			for (size_t k = 0; k < nkw; k++)
+				if (strlen(kw[k].name) == namelen && memcmp(kw[k].name, fld, namelen) == 0)
+					x = &kw[k].v;
+			if (!x)
+				tpl_fail(cx, "KeyError: '%.*s'", (int)namelen, fld);
+			v = *x;
+		}
+		if (colon)
+			format_spec(cx, &b, v, colon + 1, fl - namelen - 1);
+		else
+			tpl_buf_str(cx, &b, v);
+		i = j;
+	}
+	return tv_strv(tpl_buf_done(cx, &b));
+}
+
+static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *sepv,
+		       int64_t maxsplit, bool right)
+{
+	struct tv l = tv_list_new(cx, 4);
+	const char *p = s->s;
+	size_t n = s->len;
+	if (!sepv || sepv->t == TV_NONE) {
+		/* runs of whitespace; leading/trailing ignored */
+		struct tv parts = tv_list_new(cx, 4);
+		size_t i = 0;
+		if (!right) {
+			while (i < n) {
+				while (i < n && isspace((unsigned char)p[i]))
+					i++;
+				if (i >= n)
+					break;
+				size_t st = i;
+				if (maxsplit >= 0 && (int64_t)parts.l->n == maxsplit) {
+					size_t e = n;
+					while (e > st && isspace((unsigned char)p[e - 1]))
+						e--;
+					tv_list_push(cx, &parts, tv_string(cx, p + st, e - st));
+					break;
+				}
+				while (i < n && !isspace((unsigned char)p[i]))
+					i++;
+				tv_list_push(cx, &parts, tv_string(cx, p + st, i - st));
+			}
+			return parts;
+		}
+		size_t e = n;
+		while (e > 0) {
+			while (e > 0 && isspace((unsigned char)p[e - 1]))
+				e--;
+			if (!e)
+				break;
+			size_t en = e;
+			if (maxsplit >= 0 && (int64_t)parts.l->n == maxsplit) {
+				size_t st = 0;
+				while (st < en && isspace((unsigned char)p[st]))
+					st++;
+				tv_list_push(cx, &parts, tv_string(cx, p + st, en - st));
+				break;
+			}
+			while (e > 0 && !isspace((unsigned char)p[e - 1]))
+				e--;
+			tv_list_push(cx, &parts, tv_string(cx, p + e, en - e));
+		}
+		for (size_t a = 0, z = parts.l->n; a < z / 2; a++) {
+			struct tv t = parts.l->v[a];
+			parts.l->v[a] = parts.l->v[z - 1 - a];
+			parts.l->v[z - 1 - a] = t;
+		}
+		return parts;
+	}
+	const struct tv_str *sep = tv_to_str(cx, *sepv);
+	if (!sep->len)
+		tpl_fail(cx, "empty separator");
+	if (!right) {
+		size_t i = 0;
+		int64_t done = 0;
+		for (;;) {
+			const char *f = (maxsplit < 0 || done < maxsplit)
+				? memmem(p + i, n - i, sep->s, sep->len) : NULL;
+			if (!f) {
+				tv_list_push(cx, &l, tv_string(cx, p + i, n - i));
+				return l;
+			}
+			tv_list_push(cx, &l, tv_string(cx, p + i, (size_t)(f - p) - i));
+			i = (size_t)(f - p) + sep->len;
+			done++;
+		}
+	}
+	/* rsplit with a separator */
+	size_t e = n;
+	int64_t done = 0;
+	struct tv rev = tv_list_new(cx, 4);
+	for (;;) {
+		ssize_t found = -1;
+		if (maxsplit < 0 || done < maxsplit)
+			for (ssize_t k = (ssize_t)e - (ssize_t)sep->len; k >= 0; k--)
+				if (memcmp(p + k, sep->s, sep->len) == 0) {
+					found = k;
+					break;
+				}
+		if (found < 0) {
+			tv_list_push(cx, &rev, tv_string(cx, p, e));
+			break;
+		}
+		tv_list_push(cx, &rev, tv_string(cx, p + found + sep->len, e - (size_t)found - sep->len));
+		e = (size_t)found;
+		done++;
+	}
+	for (size_t k = rev.l->n; k-- > 0;)
+		tv_list_push(cx, &l, rev.l->v[k]);
+	return l;
+}
+
+static bool affix(struct tpl_ctx *cx, const struct tv_str *s, struct tv a, bool end)
+{
+	if (a.t == TV_LIST) {
+		for (size_t i = 0; i < a.l->n; i++)
+			if (affix(cx, s, a.l->v[i], end))
+				return true;
+		return false;
+	}
+	if (a.t != TV_STR)
+		tpl_fail(cx, "%swith first arg must be str or a tuple of str", end ? "ends" : "starts");
+	if (a.s->len > s->len)
+		return false;
+	return memcmp(s->s + (end ? s->len - a.s->len : 0), a.s->s, a.s->len) == 0;
+}
+
+static struct tv classify(const struct tv_str *s, int (*f)(int))
+{
+	if (!s->len)
+		return tv_bool(false);
+	for (size_t i = 0; i < s->len; i++)
+		if (!f((unsigned char)s->s[i]))
+			return tv_bool(false);
+	return tv_bool(true);
+}
+
+struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
+{
+	const struct tv_str *s = sv.s;
+	const struct tv *a0 = ARG(0, "x"), *a1 = ARG(1, "y");
+	if (!strcmp(m, "lower"))
+		return str_map(cx, sv, CASE_LOWER);
+	if (!strcmp(m, "upper"))
+		return str_map(cx, sv, CASE_UPPER);
+	if (!strcmp(m, "swapcase"))
+		return str_map(cx, sv, CASE_SWAP);
+	if (!strcmp(m, "capitalize"))
+		return str_map(cx, sv, CASE_CAPITALIZE);
+	if (!strcmp(m, "title"))
+		return str_map(cx, sv, CASE_PYTITLE);
+	if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip"))
+		return strip(cx, s, a0, m[0] != 'r', m[0] != 'l');
+	if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {
+		const struct tv *sep = ARG(0, "sep"), *ms = ARG(1, "maxsplit");
+		return split(cx, s, sep, ms && ms->t == TV_INT ? ms->i : -1, m[0] == 'r');
+	}
+	if (!strcmp(m, "replace") && nargs >= 2) {
+		const struct tv *c = ARG(2, "count");
+		return replace(cx, s, tv_to_str(cx, args[0]), tv_to_str(cx, args[1]),
+			       c && c->t == TV_INT ? c->i : -1);
+	}
+	if ((!strcmp(m, "startswith") || !strcmp(m, "endswith")) && a0)
+		return tv_bool(affix(cx, s, *a0, m[0] == 'e'));
+	if ((!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index")) && a0 &&
+	    a0->t == TV_STR) {
+		ssize_t pos = -1;
+		if (m[0] == 'r') {
+			for (ssize_t k = (ssize_t)s->len - (ssize_t)a0->s->len; k >= 0; k--)
+				if (memcmp(s->s + k, a0->s->s, a0->s->len) == 0) {
+					pos = k;
+					break;
+				}
+		} else {
+			const char *f = memmem(s->s, s->len, a0->s->s, a0->s->len);
+			pos = f ? f - s->s : (a0->s->len ? -1 : 0);
+		}
+		if (pos < 0 && m[0] == 'i')
+			tpl_fail(cx, "substring not found");
+		return tv_int(pos < 0 ? -1 : (int64_t)tpl_utf8_len(s->s, (size_t)pos));
+	}
+	if (!strcmp(m, "count") && a0 && a0->t == TV_STR) {
+		if (!a0->s->len)
+			return tv_int((int64_t)tpl_utf8_len(s->s, s->len) + 1);
+		int64_t c = 0;
+		const char *p = s->s, *e = s->s + s->len;
+		while ((p = memmem(p, (size_t)(e - p), a0->s->s, a0->s->len))) {
+			c++;
+			p += a0->s->len;
+		}
+		return tv_int(c);
+	}
+	if (!strcmp(m, "join") && a0) {
+		struct tv l = tpl_iterate(cx, *a0);
+		struct tpl_buf b = { 0 };
+		for (size_t i = 0; i < l.l->n; i++) {
+			if (l.l->v[i].t != TV_STR)
+				tpl_fail(cx, "sequence item %zu: expected str instance, %s found", i,
+					 tv_type_name(l.l->v[i]));
+			if (i)
+				tpl_buf_add(cx, &b, s->s, s->len);
+			tpl_buf_add(cx, &b, l.l->v[i].s->s, l.l->v[i].s->len);
+		}
+		return tv_strv(tpl_buf_done(cx, &b));
+	}
+	if (!strcmp(m, "format"))
+		return str_format(cx, s, args, nargs, kw, nkw);
+	if (!strcmp(m, "isdigit") || !strcmp(m, "isnumeric") || !strcmp(m, "isdecimal"))
+		return classify(s, isdigit);
+	if (!strcmp(m, "isalpha"))
+		return classify(s, isalpha);
+	if (!strcmp(m, "isalnum"))
+		return classify(s, isalnum);
+	if (!strcmp(m, "isspace"))
+		return classify(s, isspace);
+	if (!strcmp(m, "islower"))
+		return case_test(sv, false);
+	if (!strcmp(m, "isupper"))
+		return case_test(sv, true);
+	if (!strcmp(m, "zfill") && a0 && a0->t == TV_INT) {
+		int64_t len = (int64_t)tpl_utf8_len(s->s, s->len);
+		if (a0->i <= len)
+			return sv;
+		if (a0->i > (int64_t)cx->max_output)
+			tpl_fail_code(cx, -E2BIG, "output too long");
+		struct tpl_buf b = { 0 };
+		size_t st = 0;
+		if (s->len && (s->s[0] == '-' || s->s[0] == '+')) {
+			tpl_buf_addc(cx, &b, s->s[0]);
+			st = 1;
+		}
+		for (int64_t i = len; i < a0->i; i++)
+			tpl_buf_addc(cx, &b, '0');
+		tpl_buf_add(cx, &b, s->s + st, s->len - st);
+		return tv_strv(tpl_buf_done(cx, &b));
+	}
+	(void)a1;
+	tpl_fail(cx, "'str' object has no attribute '%s'", m);
+}

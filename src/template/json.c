@@ -1,0 +1,768 @@
+/* value_json without jansson: a JSON text (RFC 8259) parsed straight into
+ * the render's arena values, with the results Python's json.loads gives
+ * (objects become insertion-ordered dicts whose duplicate keys keep their
+ * first position and their last value; integers ints, reals floats).
+ *
+ * One pass, recursive descent bounded at JSON_MAX_DEPTH. The members of
+ * the containers being parsed wait on a scratch stack (on the C stack, then
+ * the arena) so each list or dict is allocated once, at its exact size; the
+ * stack's abandoned copies stay in the arena until the render ends, so a
+ * huge flat array takes up to three times its list's size. Strings are
+ * scanned for their end 8 bytes at a time while plain ASCII (UTF-8 and
+ * control characters checked on the way) and copied; only those holding
+ * escapes take a second, decoding pass. Numbers are read into a 64-bit
+ * mantissa: integers that fit int64 and reals Clinger's fast path covers
+ * need no strtod. The work is linear in len (dicts with many keys find
+ * duplicates by hashing), and nothing is read at or past text + len. */
+#include "lib/internal.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template/tpl_int.h"
+
+/* tpl_json_parse (declared in tpl_int.h) parses text[0..len) as one JSON
+ * value (RFC 8259, whitespace around it allowed) into arena values. Memory
+ * is tpl_alloc's: running out ends the render as it does (-ENOMEM, or
+ * -E2BIG past the render's bound). */
+
+#define JSON_MAX_DEPTH 64   /* nested arrays and objects; deeper is rejected */
+#define JSON_STACK0 32      /* scratch entries on the C stack before the arena */
+#define JSON_DEDUP_SCAN 16  /* dicts up to this many members find duplicates by scanning */
+
+typedef const unsigned char *cur;  /* where parsing is; NULL: not JSON */
+
+struct jp {
+	struct tpl_ctx *cx;
+	cur end;
+	struct tv *stk;     /* members of the open containers (dicts: key, value, ...) */
+	size_t sp, cap;
+	unsigned depth;
+};
+
+/* Bytes inside a string: 0 plain ASCII, 1 '"', 2 '\\', 3 a control
+ * character, 4 the lead of a UTF-8 sequence (or an invalid byte). */
+#define C3 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3
+#define C0 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define C4 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4
+static const unsigned char str_class[256] = {
+	C3, C3,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x20: '"' at 0x22 */
+	C0, C0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,  /* 0x50: '\\' at 0x5c */
+	C0, C0,
+	C4, C4, C4, C4, C4, C4, C4, C4,
+};
+#undef C0
+#undef C3
+#undef C4
+
+static inline bool is_ws(unsigned c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline cur skip_ws(cur p, cur end)
+{
+	if (p < end && *p <= ' ') { /* most tokens follow no whitespace ... */
+		if (*p == ' ' && end - p > 1 && p[1] > ' ')
+			return p + 1; /* ... or one space */
+		while (p < end && is_ws(*p))
+			p++;
+	}
+	return p;
+}
+
+/* A value's type, with the word it shares (utcoffset) zeroed in the same
+ * store: copies load values a word at a time, and a load that needs two
+ * stores waits for them to land. Its payload is stored on its own. */
+static inline void set_type(struct tv *out, enum tv_type t)
+{
+	out->t = t;
+	out->utcoffset = 0;
+}
+
+/* tpl_alloc's fast path inline (a payload's values are many small
+ * allocations); the slow path and its failure are tpl_alloc's. */
+static inline void *arena_alloc(struct tpl_ctx *cx, size_t n)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if ((size_t)(cx->end - cx->cur) >= n) {
+		void *r = cx->cur;
+		cx->cur += n;
+		return r;
+	}
+	return tpl_alloc(cx, n);
+}
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Nonzero when one of the 8 bytes in v needs a look in a string: below
+ * 0x20, '"', '\\' or non-ASCII, the lowest set bit marking the first.
+ * A byte below 0x80 gets its high bit from x - ONES * n only when it is
+ * below n, and then borrows from the bytes above it only; bytes from 0x80
+ * up are marked by v itself and borrow nothing. */
+static inline uint64_t str_special(uint64_t v)
+{
+	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+	return (v | (v - ONES * 0x20) | (q - ONES) | (b - ONES)) & HIGHS;
+}
+
+static void stack_grow(struct jp *j)
+{
+	size_t cap = j->cap * 2;
+	struct tv *s = tpl_alloc(j->cx, cap * sizeof *s);
+	memcpy(s, j->stk, j->sp * sizeof *s);
+	j->stk = s;
+	j->cap = cap;
+}
+
+/* Room for n more entries on the scratch stack; their index. */
+static inline size_t reserve(struct jp *j, size_t n)
+{
+	while (j->cap - j->sp < n)
+		stack_grow(j);
+	size_t i = j->sp;
+	j->sp += n;
+	return i;
+}
+
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlongs,
+ * surrogates or code points past U+10FFFF) starting with the non-ASCII
+ * byte at p, or 0. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t avail = (size_t)(end - p);
+	if (c >= 0xc2 && c <= 0xdf)
+		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
+			return 0; /* overlong; a surrogate */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+			return 0; /* overlong; past U+10FFFF */
+		return 4;
+	}
+	return 0; /* a continuation byte, 0xc0, 0xc1, 0xf5..0xff */
+}
+
+static int hex4(const unsigned char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned c = p[i];
+		int d;
+		if (c >= '0' && c <= '9')
+			d = (int)(c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			d = (int)((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Decode s[0..n) (the body of a string holding escapes, its UTF-8 already
+ * checked) into o; the length written, or (size_t)-1 for a bad escape. The
+ * result is never longer than n. */
+static size_t unescape(const unsigned char *s, size_t n, char *o)
+{
+	const unsigned char *end = s + n;
+	char *o0 = o;
+	while (s < end) {
+		if (*s != '\\') {
+			*o++ = (char)*s++;
+			continue;
+		}
+		/* the scan guaranteed a byte after each backslash */
+		unsigned c = s[1];
+		s += 2;
+		switch (c) {
+		case '"': *o++ = '"'; continue;
+		case '\\': *o++ = '\\'; continue;
+		case '/': *o++ = '/'; continue;
+		case 'b': *o++ = '\b'; continue;
+		case 'f': *o++ = '\f'; continue;
+		case 'n': *o++ = '\n'; continue;
+		case 'r': *o++ = '\r'; continue;
+		case 't': *o++ = '\t'; continue;
+		case 'u': break;
+		default: return (size_t)-1;
+		}
+		if (end - s < 4)
+			return (size_t)-1;
+		int h = hex4(s);
+		if (h < 0)
+			return (size_t)-1;
+		s += 4;
+		uint32_t cp = (uint32_t)h;
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return (size_t)-1; /* a lone low surrogate */
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			/* a high surrogate needs \uDC00..\uDFFF right after it
+			 * (Python would keep a lone one; jansson rejects it) */
+			if (end - s < 6 || s[0] != '\\' || s[1] != 'u')
+				return (size_t)-1;
+			int l = hex4(s + 2);
+			if (l < 0xdc00 || l > 0xdfff)
+				return (size_t)-1;
+			s += 6;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)l - 0xdc00);
+		}
+		/* \u0000 is kept: a string is a length and bytes (JSON_ALLOW_NUL) */
+		if (cp < 0x80) {
+			*o++ = (char)cp;
+		} else if (cp < 0x800) {
+			*o++ = (char)(0xc0 | cp >> 6);
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			*o++ = (char)(0xe0 | cp >> 12);
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else {
+			*o++ = (char)(0xf0 | cp >> 18);
+			*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return (size_t)(o - o0);
+}
+
+/* The rest of a string from p, the first byte past s (its body's start)
+ * that is not plain ASCII: escapes, UTF-8 and control characters. */
+static cur string_slow(struct jp *j, cur s, cur p, struct tv *out)
+{
+	cur end = j->end;
+	bool escapes = false;
+	for (;;) {
+		while (p < end && !str_class[*p])
+			p++;
+		if (p >= end)
+			return NULL; /* unterminated */
+		switch (str_class[*p]) {
+		case 1:
+			goto closed;
+		case 2:
+			if (end - p < 2)
+				return NULL;
+			escapes = true;
+			p += 2; /* the escape itself is checked when decoding */
+			continue;
+		case 3:
+			return NULL; /* a raw control character */
+		default: {
+			size_t n = utf8_seq(p, end);
+			if (!n)
+				return NULL;
+			p += n;
+		}
+		}
+	}
+closed:;
+	size_t n = (size_t)(p - s);
+	struct tv_str *r = arena_alloc(j->cx, sizeof *r + n + 1);
+	if (escapes) {
+		n = unescape(s, n, r->s);
+		if (n == (size_t)-1)
+			return NULL;
+	} else {
+		memcpy(r->s, s, n);
+	}
+	r->len = n;
+	r->s[n] = 0;
+	set_type(out, TV_STR);
+	out->s = r;
+	return p + 1;
+}
+
+/* p at the opening quote; past the closing one, or NULL. */
+static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur p, struct tv *out)
+{
+	cur s = ++p, end = j->end;
+	/* plain ASCII 8 bytes at a time, then byte by byte, to the first byte
+	 * that matters */
+	for (;;) {
+		if (end - p < 8) {
+			while (p < end && !str_class[*p])
+				p++;
+			break;
+		}
+		uint64_t m = str_special(load64(p));
+		if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			p += __builtin_ctzll(m) >> 3;
+#else
+			while (!str_class[*p])
+				p++;
+#endif
+			break;
+		}
+		p += 8;
+	}
+	if (p >= end || *p != '"')
+		return string_slow(j, s, p, out);
+	size_t n = (size_t)(p - s);
+	struct tv_str *r;
+	if (n < 16 && end - s >= 16) {
+		/* most keys and short values: 16 bytes in one copy */
+		r = arena_alloc(j->cx, sizeof *r + 16);
+		memcpy(r->s, s, 16);
+	} else {
+		size_t room = (n + 8) & ~(size_t)7; /* n + 1 up to 8s */
+		r = arena_alloc(j->cx, sizeof *r + room);
+		/* short strings by words: room >= n rounded up to 8 */
+		if (n <= 32 && (size_t)(end - s) >= room) {
+			for (size_t i = 0; i < n; i += 8)
+				memcpy(r->s + i, s + i, 8);
+		} else {
+			memcpy(r->s, s, n);
+		}
+	}
+	r->len = n;
+	r->s[n] = 0;
+	set_type(out, TV_STR);
+	out->s = r;
+	return p + 1;
+}
+
+static inline bool is_digit(cur p, cur end)
+{
+	return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Numbers go straight into their slot, a word at a time (see set_type):
+ * a value built on the stack and then copied made the copy wait. */
+static inline void set_int(struct tv *out, int64_t i)
+{
+	set_type(out, TV_INT);
+	out->i = i;
+}
+
+static inline void set_float(struct tv *out, double f)
+{
+	set_type(out, TV_FLOAT);
+	out->f = f;
+}
+
+/* Powers of ten a double holds exactly (5^22 < 2^53). */
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Numbers as Python's json.loads reads them: without a fraction or an
+ * exponent an int, else a float correctly rounded (1e999 is inf, as in
+ * Python). Python's ints are unbounded; an integer outside int64 becomes
+ * the nearest double here (Python keeps it exact; jansson refused the whole
+ * payload). Python also refuses integers of more than 4300 digits, which
+ * become inf here. NaN and Infinity, which json.loads accepts, are not JSON
+ * and are rejected, as jansson did. */
+static __attribute__((noinline)) cur number_slow(struct jp *j, cur p, struct tv *out)
+{
+	cur start = p, end = j->end;
+	bool neg = false, isint = true, exact = true;
+	uint64_t m = 0;  /* the significant digits, up to 19 */
+	int nd = 0;      /* how many are in m (leading zeros do not count) */
+	int e10 = 0;     /* value = m * 10^e10 while exact */
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	if (!is_digit(p, end))
+		return NULL;
+	if (*p == '0') {
+		p++;
+	} else {
+		do {
+			if (nd < 19) {
+				m = m * 10 + (unsigned)(*p - '0');
+				nd++;
+			} else {
+				exact = false;
+			}
+			p++;
+		} while (is_digit(p, end));
+	}
+	if (p < end && *p == '.') {
+		isint = false;
+		p++;
+		if (!is_digit(p, end))
+			return NULL;
+		do {
+			/* leading zeros do not fill m; past 19 digits (or 1000
+			 * leading zeros) only zeros keep the value exact */
+			if (nd < 19 && e10 > -1000) {
+				m = m * 10 + (unsigned)(*p - '0');
+				nd += m != 0;
+				e10--;
+			} else if (*p != '0') {
+				exact = false;
+			}
+			p++;
+		} while (is_digit(p, end));
+	}
+	if (p < end && (*p | 0x20) == 'e') {
+		isint = false;
+		p++;
+		bool eneg = false;
+		if (p < end && (*p == '+' || *p == '-')) {
+			eneg = *p == '-';
+			p++;
+		}
+		if (!is_digit(p, end))
+			return NULL;
+		int ev = 0;
+		do {
+			if (ev < 100000)
+				ev = ev * 10 + (*p - '0');
+			p++;
+		} while (is_digit(p, end));
+		e10 += eneg ? -ev : ev;
+	}
+	if (isint && exact) {
+		if (!neg && m <= (uint64_t)INT64_MAX) {
+			set_int(out, (int64_t)m);
+			return p;
+		}
+		if (neg && m <= (uint64_t)INT64_MAX + 1) {
+			set_int(out, m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m);
+			return p;
+		}
+	}
+#if FLT_EVAL_METHOD == 0
+	/* Clinger's fast path: m and 10^|e10| are exact doubles, so one
+	 * correctly rounded multiplication or division is what strtod gives. */
+	if (exact && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+		double d = (double)m;
+		if (m)
+			d = e10 < 0 ? d / pow10_exact[-e10] : d * pow10_exact[e10];
+		set_float(out, neg ? -d : d);
+		return p;
+	}
+#endif
+	/* strtod on a copy: the text need not be NUL-terminated. (It reads the
+	 * locale's decimal point, as the engine's other strtod calls do; the
+	 * daemon stays in the C locale.) */
+	size_t n = (size_t)(p - start);
+	char buf[64];
+	char *b = n < sizeof buf ? buf : tpl_alloc(j->cx, n + 1);
+	memcpy(b, start, n);
+	b[n] = 0;
+	set_float(out, strtod(b, NULL));
+	return p;
+}
+
+/* The common short numbers (up to 18 integer digits, 19 digits in all,
+ * no exponent) in one pass; anything else from the start by number_slow. */
+static inline __attribute__((always_inline)) cur parse_number(struct jp *j, cur p, struct tv *out)
+{
+	cur s = p, end = j->end;
+	bool neg = *p == '-';
+	p += neg;
+	if (p >= end || (unsigned)(*p - '0') > 9)
+		return NULL;
+	uint64_t m = (unsigned)(*p++ - '0');
+	unsigned d;
+	if (m) /* after a leading 0 a digit is trailing garbage */
+		while (p < end && (d = (unsigned)(*p - '0')) <= 9) {
+			m = m * 10 + d;
+			p++;
+		}
+	size_t nint = (size_t)(p - s) - neg;
+	if (nint > 18)
+		return number_slow(j, s, out);
+	if (p < end && *p == '.') {
+		cur f = ++p;
+		while (p < end && (d = (unsigned)(*p - '0')) <= 9) {
+			m = m * 10 + d;
+			p++;
+		}
+		size_t nfrac = (size_t)(p - f);
+		if (!nfrac)
+			return NULL;
+#if FLT_EVAL_METHOD == 0
+		/* Clinger's fast path, as in number_slow */
+		if (nint + nfrac <= 19 && nfrac <= 22 && m <= (UINT64_C(1) << 53) &&
+		    !(p < end && (*p | 0x20) == 'e')) {
+			double v = (double)m / pow10_exact[nfrac];
+			set_float(out, neg ? -v : v);
+			return p;
+		}
+#endif
+		return number_slow(j, s, out);
+	}
+	if (p < end && (*p | 0x20) == 'e')
+		return number_slow(j, s, out);
+	set_int(out, neg ? -(int64_t)m : (int64_t)m);
+	return p;
+}
+
+static void finish_list(struct jp *j, size_t base, struct tv *out)
+{
+	size_t n = j->sp - base;
+	/* a list is a tv_list_x (tv_list_new), its items right after it */
+	struct tv_list_x *x = arena_alloc(j->cx, sizeof *x + n * sizeof(struct tv));
+	struct tv_list *l = &x->l;
+	x->tuple = false;
+	l->n = l->cap = n;
+	l->v = n ? (struct tv *)(void *)(x + 1) : NULL;
+	if (n)
+		memcpy(l->v, j->stk + base, n * sizeof *l->v);
+	j->sp = base;
+	set_type(out, TV_LIST);
+	out->l = l;
+}
+
+static size_t key_hash(const struct tv_str *k)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < k->len; i++)
+		h = (h ^ (unsigned char)k->s[i]) * UINT64_C(0x100000001b3);
+	return (size_t)(h ^ h >> 29);
+}
+
+static inline bool key_eq(const struct tv_str *a, const struct tv_str *b)
+{
+	return a->len == b->len && a->s[0] == b->s[0] && memcmp(a->s, b->s, a->len) == 0;
+}
+
+/* The pairs on the stack from base become a dict; a repeated key keeps its
+ * first position and takes the last value (Python's dict). */
+static void finish_dict(struct jp *j, size_t base, struct tv *out)
+{
+	size_t n = (j->sp - base) / 2;
+	struct tv_dict *d = arena_alloc(j->cx, sizeof *d + 2 * n * sizeof(struct tv));
+	const struct tv *src = j->stk + base;
+	d->cap = n;
+	d->k = n ? (struct tv *)(d + 1) : NULL;
+	d->v = n ? d->k + n : NULL;
+	size_t c = 0;
+	if (n <= JSON_DEDUP_SCAN) {
+		/* a 64-bit filter on length and first byte: a key whose bit
+		 * is clear is new without a scan */
+		uint64_t seen = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct tv_str *k = src[2 * i].s;
+			size_t f = 0;
+			unsigned bit = (unsigned)(k->len * 4 + (unsigned char)k->s[0]) & 63;
+			if (seen >> bit & 1) {
+				while (f < c && !key_eq(d->k[f].s, k))
+					f++;
+			} else {
+				seen |= UINT64_C(1) << bit;
+				f = c;
+			}
+			if (f == c) {
+				d->k[c] = src[2 * i];
+				c++;
+			}
+			d->v[f] = src[2 * i + 1];
+		}
+	} else {
+		size_t size = 64;
+		while (size < 2 * n)
+			size *= 2;
+		size_t *slot = tpl_alloc(j->cx, size * sizeof *slot); /* index + 1; 0 empty */
+		memset(slot, 0, size * sizeof *slot);
+		for (size_t i = 0; i < n; i++) {
+			const struct tv_str *k = src[2 * i].s;
+			size_t h = key_hash(k) & (size - 1);
+			while (slot[h] && !key_eq(d->k[slot[h] - 1].s, k))
+				h = (h + 1) & (size - 1);
+			if (!slot[h]) {
+				d->k[c] = src[2 * i];
+				slot[h] = ++c;
+			}
+			d->v[slot[h] - 1] = src[2 * i + 1];
+		}
+	}
+	d->n = c;
+	j->sp = base;
+	set_type(out, TV_DICT);
+	out->d = d;
+}
+
+static cur parse_value(struct jp *j, cur p, struct tv *out);
+
+/* After an element of an array or object: a ',' and white space (*closed
+ * false), or the closing bracket (*closed true). NULL for anything else. */
+static cur after_element(cur p, cur end, char close, bool *closed)
+{
+	p = skip_ws(p, end);
+	if (p >= end)
+		return NULL;
+	*closed = *p == close;
+	if (*closed)
+		return p + 1;
+	return *p == ',' ? skip_ws(p + 1, end) : NULL;
+}
+
+/* p just past '['. */
+static __attribute__((noinline)) cur parse_array(struct jp *j, cur p, struct tv *out)
+{
+	cur end = j->end;
+	size_t base = j->sp;
+	p = skip_ws(p, end);
+	if (p < end && *p == ']') {
+		p++;
+	} else {
+		for (;;) {
+			struct tv v;
+			p = parse_value(j, p, &v);
+			if (!p)
+				return NULL;
+			size_t i = reserve(j, 1); /* before reading j->stk: it may move */
+			j->stk[i] = v;
+			bool closed;
+			if (!(p = after_element(p, end, ']', &closed)))
+				return NULL;
+			if (closed)
+				break;
+		}
+	}
+	finish_list(j, base, out);
+	return p;
+}
+
+/* p just past '{'. */
+static __attribute__((noinline)) cur parse_object(struct jp *j, cur p, struct tv *out)
+{
+	cur end = j->end;
+	size_t base = j->sp;
+	p = skip_ws(p, end);
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			/* the key straight onto the stack; the value after it, as
+			 * a nested container may move the stack */
+			size_t i = reserve(j, 2);
+			if (p >= end || *p != '"' || !(p = parse_string(j, p, &j->stk[i])))
+				return NULL;
+			if (end - p >= 2 && memcmp(p, ": ", 2) == 0) {
+				p += 2; /* the usual spacing, in one comparison */
+				if (p < end && *p <= ' ')
+					p = skip_ws(p, end);
+			} else {
+				p = skip_ws(p, end);
+				if (p >= end || *p != ':')
+					return NULL;
+				p = skip_ws(p + 1, end);
+			}
+			if (p >= end)
+				return NULL;
+			/* strings and numbers without parse_value's dispatch,
+			 * straight into their slot (they cannot move the stack) */
+			if (*p == '"') {
+				p = parse_string(j, p, &j->stk[i + 1]);
+			} else if ((unsigned)(*p - '0') <= 9 || *p == '-') {
+				p = parse_number(j, p, &j->stk[i + 1]);
+			} else {
+				struct tv v;
+				if ((p = parse_value(j, p, &v)))
+					j->stk[i + 1] = v;
+			}
+			if (!p)
+				return NULL;
+			if (end - p >= 2 && memcmp(p, ", ", 2) == 0) {
+				p += 2;
+				if (p < end && *p <= ' ')
+					p = skip_ws(p, end);
+				continue;
+			}
+			if (p < end && *p == ',') {
+				p = skip_ws(p + 1, end);
+				continue;
+			}
+			bool closed;
+			if (!(p = after_element(p, end, '}', &closed)))
+				return NULL;
+			if (closed)
+				break;
+		}
+	}
+	finish_dict(j, base, out);
+	return p;
+}
+
+/* p at the value's first byte (whitespace skipped); past its end, or NULL. */
+static cur parse_value(struct jp *j, cur p, struct tv *out)
+{
+	cur end = j->end;
+	if (p >= end)
+		return NULL;
+	switch (*p) {
+	case '"':
+		return parse_string(j, p, out);
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return parse_number(j, p, out);
+	case 't':
+		if (end - p < 4 || memcmp(p, "true", 4) != 0)
+			return NULL;
+		*out = tv_bool(true);
+		return p + 4;
+	case 'f':
+		if (end - p < 5 || memcmp(p, "false", 5) != 0)
+			return NULL;
+		*out = tv_bool(false);
+		return p + 5;
+	case 'n':
+		if (end - p < 4 || memcmp(p, "null", 4) != 0)
+			return NULL;
+		*out = tv_none();
+		return p + 4;
+	case '[':
+	case '{':
+		if (j->depth == JSON_MAX_DEPTH)
+			return NULL;
+		j->depth++;
+		p = *p == '[' ? parse_array(j, p + 1, out) : parse_object(j, p + 1, out);
+		j->depth--;
+		return p;
+	default:
+		return NULL;
+	}
+}
+
+bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out)
+{
+	if (!text || !len)
+		return false;
+	struct tv stack0[JSON_STACK0];
+	struct jp j = {
+		.cx = cx,
+		.end = (cur)text + len,
+		.stk = stack0,
+		.cap = JSON_STACK0,
+	};
+	struct tv v;
+	cur p = parse_value(&j, skip_ws((cur)text, j.end), &v);
+	if (!p || skip_ws(p, j.end) != j.end)
+		return false;
+	/* by members, as v was built (a wider load would wait on them) */
+	out->t = v.t;
+	out->utcoffset = v.utcoffset;
+	out->p = v.p;
+	return true;
+}

@@ -1,0 +1,609 @@
+/* Template values: Python's semantics for truthiness, equality, ordering,
+ * str() and repr(), and conversion to and from JSON. Everything lives in
+ * the render's arena. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "template/tpl_int.h"
+
+const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len)
+{
+	struct tv_str *r = tpl_alloc(cx, sizeof *r + len + 1);
+	r->len = len;
+	if (len)
+		memcpy(r->s, s, len);
+	r->s[len] = 0;
+	return r;
+}
+
+struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len)
+{
+	return tv_strv(tpl_str(cx, s, len));
+}
+
+struct tv tv_cstr(struct tpl_ctx *cx, const char *s)
+{
+	return tv_string(cx, s, strlen(s));
+}
+
+struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
+{
+	struct tv v = { .t = TV_LIST };
+	struct tv_list_x *x = tpl_alloc(cx, sizeof *x);
+	struct tv_list *l = &x->l;
+	x->tuple = false;
+	l->n = 0;
+	l->cap = cap;
+	l->v = cap ? tpl_alloc(cx, cap * sizeof *l->v) : NULL;
+	v.l = l;
+	return v;
+}
+
+void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v)
+{
+	struct tv_list *l = list->l;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct tv *nv = tpl_alloc(cx, cap * sizeof *nv);
+		if (l->n)
+			memcpy(nv, l->v, l->n * sizeof *nv);
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = v;
+}
+
+struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap)
+{
+	struct tv v = { .t = TV_DICT };
+	struct tv_dict *d = tpl_alloc(cx, sizeof *d);
+	d->n = 0;
+	d->cap = cap;
+	d->k = cap ? tpl_alloc(cx, cap * sizeof *d->k) : NULL;
+	d->v = cap ? tpl_alloc(cx, cap * sizeof *d->v) : NULL;
+	v.d = d;
+	return v;
+}
+
+static ssize_t dict_find(const struct tv_dict *d, struct tv key)
+{
+	if (key.t == TV_STR) {
+		for (size_t i = 0; i < d->n; i++)
+			if (d->k[i].t == TV_STR && d->k[i].s->len == key.s->len &&
+			    memcmp(d->k[i].s->s, key.s->s, key.s->len) == 0)
+				return (ssize_t)i;
+		return -1;
+	}
+	for (size_t i = 0; i < d->n; i++)
+		if (tv_equal(d->k[i], key))
+			return (ssize_t)i;
+	return -1;
+}
+
+void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v)
+{
+	struct tv_dict *d = dict->d;
+	ssize_t i = dict_find(d, key);
+	if (i >= 0) {
+		d->v[i] = v;
+		return;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 4;
+		struct tv *nk = tpl_alloc(cx, cap * sizeof *nk), *nv = tpl_alloc(cx, cap * sizeof *nv);
+		if (d->n) {
+			memcpy(nk, d->k, d->n * sizeof *nk);
+			memcpy(nv, d->v, d->n * sizeof *nv);
+		}
+		d->k = nk;
+		d->v = nv;
+		d->cap = cap;
+	}
+	d->k[d->n] = key;
+	d->v[d->n++] = v;
+}
+
+const struct tv *tv_dict_get(const struct tv *dict, struct tv key)
+{
+	if (dict->t != TV_DICT && dict->t != TV_NAMESPACE)
+		return NULL;
+	ssize_t i = dict_find(dict->d, key);
+	return i < 0 ? NULL : &dict->d->v[i];
+}
+
+struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
+{
+	if (!j)
+		return tv_undef();
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		struct tv d = tv_dict_new(cx, json_object_size(j));
+		const char *k;
+		json_t *v;
+		/* json_object_foreach takes a non-const object; it does not modify it. */
+		json_object_foreach((json_t *)j, k, v) {
+			struct tv_dict *dd = d.d;
+			/* keys are unique in a jansson object: append directly */
+			dd->k[dd->n] = tv_string(cx, k, strlen(k));
+			dd->v[dd->n++] = tv_from_json(cx, v);
+		}
+		return d;
+	}
+	case JSON_ARRAY: {
+		size_t n = json_array_size(j);
+		struct tv l = tv_list_new(cx, n);
+		for (size_t i = 0; i < n; i++)
+			l.l->v[i] = tv_from_json(cx, json_array_get(j, i));
+		l.l->n = n;
+		return l;
+	}
+	case JSON_STRING:
+		return tv_string(cx, json_string_value(j), json_string_length(j));
+	case JSON_INTEGER:
+		return tv_int(json_integer_value(j));
+	case JSON_REAL:
+		return tv_float(json_real_value(j));
+	case JSON_TRUE:
+		return tv_bool(true);
+	case JSON_FALSE:
+		return tv_bool(false);
+	case JSON_NULL:
+	default:
+		return tv_none();
+	}
+}
+
+static json_t *json_or_fail(struct tpl_ctx *cx, json_t *j)
+{
+	if (!j)
+		tpl_fail_code(cx, -ENOMEM, "out of memory");
+	return j;
+}
+
+json_t *tv_to_json(struct tpl_ctx *cx, struct tv v)
+{
+	switch (v.t) {
+	case TV_NONE:
+		return json_null();
+	case TV_BOOL:
+		return json_boolean(v.b);
+	case TV_INT:
+		return json_or_fail(cx, json_integer(v.i));
+	case TV_FLOAT:
+		if (!isfinite(v.f))
+			tpl_fail(cx, "cannot serialize %s to JSON", isnan(v.f) ? "nan" : "inf");
+		return json_or_fail(cx, json_real(v.f));
+	case TV_STR:
+		return json_or_fail(cx, json_stringn(v.s->s, v.s->len));
+	case TV_LIST: {
+		json_t *a = json_or_fail(cx, json_array());
+		for (size_t i = 0; i < v.l->n; i++) {
+			json_t *e = NULL;
+			/* a failure below would leak a: build children first */
+			e = tv_to_json(cx, v.l->v[i]);
+			if (json_array_append_new(a, e)) {
+				json_decref(a);
+				tpl_fail_code(cx, -ENOMEM, "out of memory");
+			}
+		}
+		return a;
+	}
+	case TV_DICT:
+	case TV_NAMESPACE: {
+		json_t *o = json_or_fail(cx, json_object());
+		for (size_t i = 0; i < v.d->n; i++) {
+			const struct tv_str *k = tv_to_str(cx, v.d->k[i]);
+			json_t *e = tv_to_json(cx, v.d->v[i]);
+			if (json_object_setn_new(o, k->s, k->len, e)) {
+				json_decref(o);
+				tpl_fail_code(cx, -ENOMEM, "out of memory");
+			}
+		}
+		return o;
+	}
+	case TV_DATETIME:
+	case TV_TIMEDELTA:
+	case TV_STATE: {
+		const struct tv_str *s = tv_to_str(cx, v);
+		return json_or_fail(cx, json_stringn(s->s, s->len));
+	}
+	default:
+		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
+	}
+}
+
+bool tv_truthy(struct tv v)
+{
+	switch (v.t) {
+	case TV_UNDEFINED:
+	case TV_NONE:
+		return false;
+	case TV_BOOL:
+		return v.b;
+	case TV_INT:
+		return v.i != 0;
+	case TV_FLOAT:
+		return v.f != 0.0;
+	case TV_STR:
+		return v.s->len != 0;
+	case TV_LIST:
+		return v.l->n != 0;
+	case TV_DICT:
+		return v.d->n != 0;
+	case TV_TIMEDELTA:
+		return v.td != 0.0;
+	default:
+		return true;
+	}
+}
+
+bool tv_is_number(struct tv v)
+{
+	return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL;
+}
+
+double tv_as_double(struct tv v)
+{
+	return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.t == TV_BOOL ? (double)v.b : 0.0;
+}
+
+static int64_t as_int(struct tv v)
+{
+	return v.t == TV_INT ? v.i : (int64_t)v.b;
+}
+
+bool tv_equal(struct tv a, struct tv b)
+{
+	if (tv_is_number(a) && tv_is_number(b)) {
+		if (a.t != TV_FLOAT && b.t != TV_FLOAT)
+			return as_int(a) == as_int(b);
+		return tv_as_double(a) == tv_as_double(b);
+	}
+	if (a.t != b.t)
+		return false;
+	switch (a.t) {
+	case TV_UNDEFINED:
+	case TV_NONE:
+		return true;
+	case TV_STR:
+		return a.s->len == b.s->len && memcmp(a.s->s, b.s->s, a.s->len) == 0;
+	case TV_LIST:
+		if (a.l->n != b.l->n || tv_is_tuple(a) != tv_is_tuple(b))
+			return false;
+		for (size_t i = 0; i < a.l->n; i++)
+			if (!tv_equal(a.l->v[i], b.l->v[i]))
+				return false;
+		return true;
+	case TV_DICT:
+	case TV_NAMESPACE:
+		if (a.t == TV_NAMESPACE)
+			return a.d == b.d;
+		if (a.d->n != b.d->n)
+			return false;
+		for (size_t i = 0; i < a.d->n; i++) {
+			const struct tv *o = tv_dict_get(&b, a.d->k[i]);
+			if (!o || !tv_equal(a.d->v[i], *o))
+				return false;
+		}
+		return true;
+	case TV_DATETIME:
+		return a.ts == b.ts;
+	case TV_TIMEDELTA:
+		return a.td == b.td;
+	default:
+		return a.p == b.p;
+	}
+}
+
+const char *tv_type_name(struct tv v)
+{
+	switch (v.t) {
+	case TV_UNDEFINED: return "Undefined";
+	case TV_NONE: return "NoneType";
+	case TV_BOOL: return "bool";
+	case TV_INT: return "int";
+	case TV_FLOAT: return "float";
+	case TV_STR: return "str";
+	case TV_LIST: return tv_is_tuple(v) ? "tuple" : "list";
+	case TV_DICT: return "dict";
+	case TV_DATETIME: return "datetime.datetime";
+	case TV_TIMEDELTA: return "datetime.timedelta";
+	case TV_NAMESPACE: return "Namespace";
+	case TV_STATE: return "TemplateState";
+	default: return "function";
+	}
+}
+
+static int cmp3(double a, double b)
+{
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+{
+	if (tv_is_number(a) && tv_is_number(b)) {
+		if (a.t != TV_FLOAT && b.t != TV_FLOAT) {
+			int64_t x = as_int(a), y = as_int(b);
+			return x < y ? -1 : x > y;
+		}
+		return cmp3(tv_as_double(a), tv_as_double(b));
+	}
+	if (a.t == TV_UNDEFINED || b.t == TV_UNDEFINED)
+		tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
+	if (a.t == b.t && tv_is_tuple(a) == tv_is_tuple(b)) {
+		switch (a.t) {
+		case TV_STR: {
+			size_t n = a.s->len < b.s->len ? a.s->len : b.s->len;
+			int c = memcmp(a.s->s, b.s->s, n);
+			if (c)
+				return c < 0 ? -1 : 1;
+			return a.s->len < b.s->len ? -1 : a.s->len > b.s->len;
+		}
+		case TV_LIST:
+			for (size_t i = 0; i < a.l->n && i < b.l->n; i++) {
+				if (tv_equal(a.l->v[i], b.l->v[i]))
+					continue;
+				return tv_compare_op(cx, a.l->v[i], b.l->v[i], op);
+			}
+			return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
+		case TV_DATETIME:
+			return cmp3(a.ts, b.ts);
+		case TV_TIMEDELTA:
+			return cmp3(a.td, b.td);
+		default:
+			break;
+		}
+	}
+	tpl_fail(cx, "'%s' not supported between instances of '%s' and '%s'", op, tv_type_name(a),
+		 tv_type_name(b));
+}
+
+int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
+{
+	return tv_compare_op(cx, a, b, "<");
+}
+
+/* ---- str() and repr() --------------------------------------------------- */
+
+void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 32;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = tpl_alloc(cx, cap);
+		if (b->len)
+			memcpy(p, b->p, b->len);
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c)
+{
+	tpl_buf_add(cx, b, &c, 1);
+}
+
+const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b)
+{
+	return tpl_str(cx, b->p ? b->p : "", b->len);
+}
+
+static void buf_repr_str(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_str *s)
+{
+	char q = '\'';
+	if (memchr(s->s, '\'', s->len) && !memchr(s->s, '"', s->len))
+		q = '"';
+	tpl_buf_addc(cx, b, q);
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char c = (unsigned char)s->s[i];
+		char e[8];
+		if (c == (unsigned char)q || c == '\\') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			tpl_buf_add(cx, b, e, 2);
+		} else if (c == '\n') {
+			tpl_buf_add(cx, b, "\\n", 2);
+		} else if (c == '\r') {
+			tpl_buf_add(cx, b, "\\r", 2);
+		} else if (c == '\t') {
+			tpl_buf_add(cx, b, "\\t", 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(e, sizeof e, "\\x%02x", c);
+			tpl_buf_add(cx, b, e, 4);
+		} else {
+			tpl_buf_addc(cx, b, (char)c);
+		}
+	}
+	tpl_buf_addc(cx, b, q);
+}
+
+static void buf_repr(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth);
+
+static void buf_dict(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
+{
+	tpl_buf_addc(cx, b, '{');
+	for (size_t i = 0; i < v.d->n; i++) {
+		if (i)
+			tpl_buf_add(cx, b, ", ", 2);
+		buf_repr(cx, b, v.d->k[i], depth + 1);
+		tpl_buf_add(cx, b, ": ", 2);
+		buf_repr(cx, b, v.d->v[i], depth + 1);
+	}
+	tpl_buf_addc(cx, b, '}');
+}
+
+static void buf_datetime(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
+{
+	double local = v.ts + v.utcoffset;
+	double sec = floor(local);
+	long us = lround((local - sec) * 1e6);
+	if (us >= 1000000) {
+		sec += 1;
+		us -= 1000000;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char s[80];
+	int n = snprintf(s, sizeof s, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (us)
+		n += snprintf(s + n, sizeof s - (size_t)n, ".%06ld", us);
+	int off = v.utcoffset, a = off < 0 ? -off : off;
+	n += snprintf(s + n, sizeof s - (size_t)n, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600,
+		      a / 60 % 60);
+	if (a % 60)
+		n += snprintf(s + n, sizeof s - (size_t)n, ":%02d", a % 60);
+	tpl_buf_add(cx, b, s, (size_t)n);
+}
+
+static void buf_timedelta(struct tpl_ctx *cx, struct tpl_buf *b, double td)
+{
+	double total_us = round(td * 1e6);
+	double days = floor(total_us / 86400e6);
+	double rest = total_us - days * 86400e6;
+	long long r = (long long)rest;
+	long long us = r % 1000000, secs = r / 1000000;
+	char s[96];
+	int n = 0;
+	if (days != 0)
+		n = snprintf(s, sizeof s, "%.0f day%s, ", days, fabs(days) == 1 ? "" : "s");
+	n += snprintf(s + n, sizeof s - (size_t)n, "%lld:%02lld:%02lld", secs / 3600, secs / 60 % 60,
+		      secs % 60);
+	if (us)
+		n += snprintf(s + n, sizeof s - (size_t)n, ".%06lld", us);
+	tpl_buf_add(cx, b, s, (size_t)n);
+}
+
+static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
+{
+	char tmp[48];
+	size_t n;
+	if (depth > 64)
+		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
+	switch (v.t) {
+	case TV_UNDEFINED:
+		return;
+	case TV_NONE:
+		tpl_buf_add(cx, b, "None", 4);
+		return;
+	case TV_BOOL:
+		if (v.b)
+			tpl_buf_add(cx, b, "True", 4);
+		else
+			tpl_buf_add(cx, b, "False", 5);
+		return;
+	case TV_INT:
+		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		tpl_buf_add(cx, b, tmp, n);
+		return;
+	case TV_FLOAT:
+		n = dtoa__repr(v.f, tmp);
+		tpl_buf_add(cx, b, tmp, n);
+		return;
+	case TV_STR:
+		tpl_buf_add(cx, b, v.s->s, v.s->len);
+		return;
+	case TV_LIST: {
+		bool tuple = tv_is_tuple(v);
+		tpl_buf_addc(cx, b, tuple ? '(' : '[');
+		for (size_t i = 0; i < v.l->n; i++) {
+			if (i)
+				tpl_buf_add(cx, b, ", ", 2);
+			buf_repr(cx, b, v.l->v[i], depth + 1);
+		}
+		if (tuple && v.l->n == 1)
+			tpl_buf_addc(cx, b, ',');
+		tpl_buf_addc(cx, b, tuple ? ')' : ']');
+		return;
+	}
+	case TV_DICT:
+		buf_dict(cx, b, v, depth);
+		return;
+	case TV_NAMESPACE:
+		tpl_buf_add(cx, b, "<Namespace ", 11);
+		buf_dict(cx, b, v, depth);
+		tpl_buf_addc(cx, b, '>');
+		return;
+	case TV_DATETIME:
+		buf_datetime(cx, b, v);
+		return;
+	case TV_TIMEDELTA:
+		buf_timedelta(cx, b, v.td);
+		return;
+	default: {
+		/* state objects and bound builtins: tpl_ha.c knows their text */
+		struct tv s = tpl_ha_getattr(cx, v, "__str__", 7);
+		if (s.t == TV_STR)
+			tpl_buf_add(cx, b, s.s->s, s.s->len);
+		else
+			tpl_buf_add(cx, b, "<object>", 8);
+		return;
+	}
+	}
+}
+
+static void buf_repr(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
+{
+	if (v.t == TV_STR) {
+		buf_repr_str(cx, b, v.s);
+	} else if (v.t == TV_UNDEFINED) {
+		tpl_buf_add(cx, b, "Undefined", 9);
+	} else if (v.t == TV_DATETIME || v.t == TV_TIMEDELTA) {
+		/* Python's repr differs (datetime.datetime(...)); rare inside lists */
+		buf_str(cx, b, v, depth);
+	} else {
+		buf_str(cx, b, v, depth);
+	}
+}
+
+void tpl_buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
+{
+	buf_str(cx, b, v, 0);
+}
+
+const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v)
+{
+	if (v.t == TV_STR)
+		return v.s;
+	char tmp[48];
+	size_t n;
+	switch (v.t) {
+	case TV_INT:
+		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		return tpl_str(cx, tmp, n);
+	case TV_FLOAT:
+		n = dtoa__repr(v.f, tmp);
+		return tpl_str(cx, tmp, n);
+	default: {
+		struct tpl_buf b = { 0 };
+		buf_str(cx, &b, v, 0);
+		return tpl_buf_done(cx, &b);
+	}
+	}
+}
+
+const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v)
+{
+	struct tpl_buf b = { 0 };
+	buf_repr(cx, &b, v, 0);
+	return tpl_buf_done(cx, &b);
+}
+
+size_t tpl_utf8_len(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
