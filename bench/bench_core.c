@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_core: per-operation cost of the async core (dispatcher, coroutines,
  * futures, executor, thread-safe calls, state writes), each beside a bare
  * reference measured in the same run, so the figures are ratios that hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_mqtt: the MQTT forwarder of bench/hosting/fwd_ref.c, built on
  * mqbridge's own API instead of raw Paho. It subscribes in/+ with a CALLBACK
  * job; for each message it does fwd_ref's work (scan the payload for "seq":,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_template: renders per second of the most common MQTT value
  * template, `{{ value_json.temperature | float | round(1) }}`, over a ~120-byte
  * JSON payload given as the raw string each time (vars.value_json NULL, so

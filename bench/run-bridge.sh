@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-bridge.sh: issue 6's end-to-end benchmark (`make bench-bridge`): the
 # daemon running 100 MQTT sensors with value_template "{{ value_json.temperature }}"
 # beside the reference Paho MQTTAsync forwarder, same run, same broker, same load.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-core.sh BENCH_CORE: the async core's benchmark report (`make bench`).
 # Times every benchmark (ns/op beside its reference), counts instructions per
 # op under callgrind when valgrind is installed, prints one Markdown table.

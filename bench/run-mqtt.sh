@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-mqtt.sh BENCH_MQTT: mqbridge's MQTT forwarder (bench/bench_mqtt.c) beside
 # the reference forwarder (bench/hosting/fwd_ref.c: Paho MQTTAsync, the work
 # done inside Paho's callback, TCP_NODELAY set), same run, same broker, same

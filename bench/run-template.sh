@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-template.sh BENCH_TEMPLATE: the template engine's benchmark report.
 # Renders/s of `{{ value_json.temperature | float | round(1) }}` over a JSON
 # payload parsed on every render, ours beside Jinja2's (Home Assistant's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the configuration loader: any bytes as a main file
  * in a scratch directory that holds a few files to include and a
  * secrets.yaml, then every node walked and every error printed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for templates: compile any bytes and render what
  * compiles, with small bounds and no core. The input is the template, then
  * optionally a NUL and the payload given as `value` (and parsed for

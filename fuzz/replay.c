@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs a fuzz target over saved inputs without libFuzzer: every file named
  * on the command line, every file in a directory named, or with no
  * arguments fuzz/<FUZZ_CORPUS> (from $srcdir under `make check`). Linked

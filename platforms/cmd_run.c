@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command_line integration's process runner and word splitter (see
  * cmd_run.h): commands run in a session of their own with clean signal
  * state and bounded output, and a timeout kills their whole process group. */

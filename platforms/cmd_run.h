@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Running the command_line integration's commands: a runner that starts a
  * command in its own session and process group with clean signal state,
  * captures bounded output and kills the whole group on a timeout; and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command_line integration (Home Assistant's, both layouts): sensors,
  * binary sensors, switches and covers whose values come from commands run
  * in the executor pool by cmd_run.c. A failing command keeps the old state

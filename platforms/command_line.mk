@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment for platforms/command_line, included from platforms/platforms.mk
 # The module, with its process runner (also unit-tested on its own in
 # t/test_cmd_run); only the descriptor is exported.

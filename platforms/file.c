@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The file integration: Home Assistant's `sensor: - platform: file`, whose
  * state is the last line of a file, read from the end in the pool and put
  * through value_template on the loop. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mqtt integration: Home Assistant's MQTT entities (sensor,
  * binary_sensor, switch, light with the basic schema, cover, button, number,
  * select) with its option names, defaults and state rules, turning device

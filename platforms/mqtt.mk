@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment for platforms/mqtt, included from platforms/platforms.mk
 platform_PROGRAMS += platforms/mqtt.so
 platforms_mqtt_so_SOURCES = platforms/mqtt.c platforms/mqtt_util.c platforms/mqtt_util.h

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mqtt integration's pure helpers (platforms/mqtt_util.h): the parts of
  * Home Assistant's MQTT entities that are arithmetic or bookkeeping, kept
  * apart from the core so they are tested on their own. */

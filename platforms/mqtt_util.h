@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mqtt integration's pure helpers: availability bookkeeping, payload
  * matching, Home Assistant's number formatting, brightness and position
  * scaling, and JSON attributes. Nothing here touches the core, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Integrations, each built as a loadable module NAME.so (DESIGN §5): the
 # daemon exports the core's symbols (-rdynamic, the whole core archive) and
 # a module links nothing of the core itself.

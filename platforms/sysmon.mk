@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment for platforms/sysmon, included from platforms/platforms.mk
 # The file and systemmonitor integrations share sysmon_read.c: the reads of
 # /proc, /sys and of a file's last line, which their tests also call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reads behind the systemmonitor and file integrations: /proc and /sys
  * parsers, Home Assistant's figures (psutil's arithmetic, Python's
  * rounding), and the last line of a file read from its end. */

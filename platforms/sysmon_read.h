@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reads behind the systemmonitor and file integrations, without the
  * daemon: /proc and /sys parsers, the figures Home Assistant's
  * systemmonitor computes from them, and a bounded read of a file's last

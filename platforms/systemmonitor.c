@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The systemmonitor integration: Home Assistant's legacy `sensor: -
  * platform: systemmonitor` with its `resources` list, one sensor per
  * resource, read from /proc, /sys, statvfs and getifaddrs in the pool. */

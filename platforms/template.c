@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Home Assistant's template integration: sensor, binary_sensor and switch
  * entities whose state, availability, icon and attributes are templates
  * over other entities, re-rendered when an entity a render read changes

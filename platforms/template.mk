@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment for platforms/template, included from platforms/platforms.mk
 platform_PROGRAMS += platforms/template.so
 platforms_template_so_SOURCES = platforms/template.c \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template platform's dependency index (template_deps.h): a hash table
  * of entity ids, each with a doubly linked list of edges to the template
  * entities that read it, so adding, dropping and visiting a dependency are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template platform's dependency index: entity id -> the template
  * entities whose last render read it, so that one state change costs
  * O(its dependents), not O(all templates). Pure data, no core: unit-tested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Home Assistant's reading of a rendered template (template_result.h): the
  * literal parsing of _parse_result and the result_as_boolean,
  * switch and sensor rules on top of it. */

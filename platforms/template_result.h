@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a template entity makes of a rendered string, by Home Assistant's
  * rules: the render is stripped and parsed as a Python literal where it
  * clearly is one (template/__init__.py _parse_result), then a sensor's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test broker: mosquitto per test; see broker.h. Readiness and log lines are
  * waited for with bounds, polling the condition (not sleeping and hoping). */
 #include "config.h"

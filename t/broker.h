@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A real mosquitto for tests: started on a free port of 127.0.0.1 with its
  * own configuration file and log, stopped by its PID, its log dumped when a
  * test fails. Never a fixed port, never a mock broker. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end test harness: runs the real mqbridge on a configuration the
  * test writes, against a real mosquitto, and records every message a
  * watching libmosquitto client receives, for bounded waits. */

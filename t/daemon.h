@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests: the real mqbridge binary run on a configuration the test
  * writes, against a real mosquitto (t/broker.c), watched by an MQTT client
  * (libmosquitto) that records every message it sees. Waits are bounded. */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A fault-injecting fake MQTT 3.1.1 broker for t/test_mqtt_faults.c.
 
 It sends what a real broker never would: once the client subscribes to "#",

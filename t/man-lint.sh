@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The man pages are clean under `mandoc -Tlint -W warning` (STYLE.md).
 # Exit 77 (skipped) without mandoc. MANDOC may name it; srcdir locates man/.
 : "${srcdir:=$(dirname "$0")/..}"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge end to end (DESIGN §8): the real daemon with the test-only
  * `testing` integration (t/platforms/testing.c) against a real mosquitto:
  * discovery key by key, states, availability, commands in, re-announcing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event bus: each listener kind gets the event when the dispatcher
  * says, "*" gets everything, listen_once, listeners added and removed while
  * an event is being delivered, and the thread-safe flavours. */

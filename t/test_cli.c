@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command line as a user meets it: the built mqbridge binary run as a
  * child process. --help against the man page, exit codes and where output
  * goes, --check-config, the pid file, signals and log reopening.

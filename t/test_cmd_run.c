@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command_line runner and word splitter without the daemon: exit
  * status, output and its bounds, timeouts that leave nothing of the
  * process group alive, clean signal state and descriptors in the child,

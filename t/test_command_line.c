@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command_line integration end to end: the real daemon runs real
  * commands against a real mosquitto. States arrive on <base>/<domain>/<id>/
  * state; a failing command keeps the old state and logs why; commands with

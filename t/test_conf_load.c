@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The configuration loader: marks, scalars, anchors and merge keys, Home
  * Assistant's tags on the tree in t/data/load/, and the bounds that turn a
  * hostile file into an error found fast. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's configuration files end to end: every t/data/bad/NAME.yaml
  * must fail with exactly the lines in NAME.err (loaded from inside the
  * directory, so marks read "NAME.yaml:line:column"), and every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core: thread-safe calls into the loop, refusals that prevent
  * deadlocks (-EDEADLK on the loop, -ESHUTDOWN once stopping), and the staged
  * shutdown with its start and stop events. */

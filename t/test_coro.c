@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutines: await without blocking the loop, resumption only from the
  * ready queue, cancellation at shutdown, recycled guard-paged stacks. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dtoa: repr, round and strtod against Python on tricky values (the tables
  * were printed by python3), and against libc's exact conversions (snprintf
  * and strtod) on a million random doubles: the output must read back, no

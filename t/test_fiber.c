@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests for fibers: that a switch preserves everything the ABI says it must,
  * that stacks are recycled without system calls, and that an overflow hits
  * the guard page. Builds with -DFIBER_NO_CMOCKA for targets without cmocka. */

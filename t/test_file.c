@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The file integration: the last line of a file as Home Assistant's file
  * sensor takes it, read from the end within bounds (huge files, no final
  * newline, empty and missing files, /proc), and the daemon following a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: settled once from any thread, continuations only ever on the loop
  * (never inside the resolver), blocking waits from other threads with a
  * bound, and -EDEADLK instead of a deadlock on the loop thread.

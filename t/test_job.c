@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dispatcher's table (DESIGN §2): for run_job and add_job and each kind,
  * when the job runs relative to the caller and to what is already queued,
  * and on which thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MQTT client against a real mosquitto: handlers of each job kind,
  * shared broker subscriptions, wildcard dispatch, birth and clean stop,
  * publishes with futures, refusals, stats and payload edge cases.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MQTT under faults: a broker killed and restarted under a connected
  * client, a broker that stops reading, a persistent session across a
  * restart of the client, refused credentials, TLS verification, TLS and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mqtt integration (platforms/mqtt.c): its helpers alone, then every
  * domain end to end — the real daemon against a real mosquitto, fed the
  * payloads real devices send (Tasmota's tele/<dev>/SENSOR JSON and

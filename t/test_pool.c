@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor pool: EXECUTOR jobs run on worker threads and complete on the
  * loop, the queue is bounded (-EAGAIN, the caller keeps its argument), slow
  * jobs are logged by name, and the staged shutdown cancels queued jobs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Schema tables applied to YAML: each case is a snippet and the exact
  * error lines it gives, or the values it stores (Home Assistant's
  * coercion, ranges, choices, durations, topics, lists, nested paths,

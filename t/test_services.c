@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The service registry: register, replace, remove, call; validation before
  * anything runs; the call_service event; each handler kind settling the
  * caller's future; and calls from other threads. */

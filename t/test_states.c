@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The state machine against Home Assistant's rules: which writes fire
  * state_changed, which timestamps move, which entity ids and state strings
  * are accepted, and the thread-safe flavours. */

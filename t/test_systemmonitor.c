@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The systemmonitor integration: its parsers on the /proc and /sys samples
  * in t/data/sysmon, the figures Home Assistant computes from them (psutil's
  * arithmetic, Python's rounding), the real machine's values, and the

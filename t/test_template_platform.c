@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template integration (platforms/template.c) end to end: the real
  * daemon against a real mosquitto, with MQTT sensors fed the payloads real
  * devices send as the sources the templates read; and its configuration

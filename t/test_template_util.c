@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template platform's pure parts, without the daemon: the dependency
  * index (entity id -> dependents) and Home Assistant's reading of a
  * rendered template (platforms/template_deps.c, template_result.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The topic tree and topic validation, checked case by case against
  * libmosquitto's own matcher (mosquitto_topic_matches_sub) as an oracle. */
 #include "config.h"

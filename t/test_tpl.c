@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template engine's own behaviour: syntax, evaluation, Python's value
  * semantics and formatting, errors with positions, bounds, and allocation
  * failures. (The differential suite against real Jinja2 lives elsewhere.) */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Home Assistant's template functions through the public API: forgiving
  * float/int/round, states and state objects, datetimes, iif, JSON and the
  * regex filters, with the values Home Assistant documents. now() is fixed

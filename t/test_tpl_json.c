@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tpl_json_parse, the template engine's own JSON parser for value_json:
  * what Python's json.loads gives (the expected reprs below were printed by
  * python3 -c 'import json; print(repr(json.loads(...)))'), where it differs

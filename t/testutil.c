@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared test helpers; see testutil.h. Waits are on conditions with a
  * bound, never sleeps that hope the other thread was quick enough. */
 #include "config.h"

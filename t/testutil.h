@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared test helpers: a core whose loop runs on its own thread, a loop run
  * on the test's thread under a watchdog, and latches for bounded waits. */
 #ifndef MQB_TESTUTIL_H

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Differential test of the template engine against the real Jinja2.
 
 Every case in t/data/tpl/*.jsonl (one JSON object a line; '#' lines are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tpl-diff.sh: the template engine against the real Jinja2 (make check).
 # Renders t/data/tpl/*.jsonl with t/tpl_render and with Jinja2 set up as Home
 # Assistant's, compares outputs exactly. Skips (77) when /usr/bin/python3

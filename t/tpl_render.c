@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tpl_render: the C side of the template differential test (t/tpl-diff.py).
  *
  * Reads cases, one JSON object per line (blank lines and lines starting

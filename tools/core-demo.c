@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small demonstration of the async core and the MQTT client, run by
  * `./quickstart run` until the bridge exists: a coroutine ticks, executor
  * jobs do blocking reads of /proc, a service toggles a switch, a listener

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Sums the test results of the given build directories and prints
 # "N passed, N failed". cmocka programs count their cases (from the summary
 # in their log); other tests count once, by automake's verdict in their .trs

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Checks the aarch64 fiber switch without aarch64 hardware: builds src/core/fiber.c
 # with t/test_fiber.c by cross-compiler, both flavours (own assembly and
 # ucontext), and runs them under qemu-user. Extra arguments go to the tests

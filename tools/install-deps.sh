@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what mqbridge needs to build, test and run, from Debian's packages
 # by name. Skips apt entirely when everything is already there.
 set -eu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment for the end-to-end bridge benchmark, included from Makefile.am:
 # `make bench-bridge` runs bench/run-bridge.sh (issue 6) on the daemon and its
 # mqtt module built here, beside the reference Paho forwarder, in one run.

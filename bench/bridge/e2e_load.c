@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/bridge/e2e_load.c - the end-to-end benchmark's load generator and
  * delivery counter (bench/run-bridge.sh): sensor payloads into in/<k>, states
  * back from out/#, counted by the temperature each message carries.

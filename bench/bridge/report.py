@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/bridge/report.py OUT: the Markdown report of bench/run-bridge.sh from
 its raw files in OUT (raw.tsv, callgrind.tsv, env.txt, cg/): one table of
 medians against issue 6's targets, then where each peer's instructions go.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/hosting/checks.sh - brief correctness experiments for each forwarder
 # (not a test suite).  Own private mosquitto on a free 127.0.0.1 port.
 #   1. probe_sync: what blocks in the synchronous MQTTClient

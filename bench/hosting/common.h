@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/hosting/common.h - shared bits of the hosting-benchmark forwarders.
  *
  * Header-only (static functions) so every forwarder is one gcc command.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fwd_async_ev.c - variant (a): Paho MQTTAsync whose messageArrived only
  * hands the message over to a libev loop thread (the main thread), which does
  * the job and publishes with MQTTAsync_sendMessage.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fwd_mosq_ev.c - variant (c), for comparison: libmosquitto (not Paho)
  * driven from a libev loop on one thread, the way that library is designed
  * to be hosted: mosquitto_socket() in an ev_io, mosquitto_loop_read() on

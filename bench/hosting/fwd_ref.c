@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fwd_ref.c - reference forwarder: Paho MQTTAsync, the job done directly in
  * Paho's messageArrived callback (receive thread), publishing with
  * MQTTAsync_sendMessage from that callback.  TCP_NODELAY is set on Paho's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fwd_sync_ev.c - variant (b): Paho MQTTClient in synchronous mode (no
  * MQTTClient_setCallbacks, hence no background thread) driven from a libev
  * loop on the main thread.

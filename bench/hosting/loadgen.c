@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen.c - MQTT 3.1.1 load generator on raw sockets (no library).
  *
  * Publishes N messages over K topics in/<k> (-k, default 100) at QoS q,

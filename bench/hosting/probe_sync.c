@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* probe_sync.c - what blocks in Paho's synchronous MQTTClient (1.3.12 as
  * shipped by Debian), measured rather than read from the header:
  *   A  MQTTClient_yield(): how long one call takes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/hosting/run.sh - measure how Paho can be hosted in a libev loop.
 #
 # Starts a private mosquitto on a free 127.0.0.1 port, then for each

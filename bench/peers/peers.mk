@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment, included from Makefile.am: `make bench-peers` measures
 # mqbridge against the peers users would pick instead (Node-RED, a Python
 # paho bridge, a bare Paho MQTTAsync forwarder) and writes bench/results.md

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/peers/py_bridge.py - the bridge job in Python, on Debian's
 python3-paho-mqtt, in the shape of Home Assistant's own MQTT integration.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/peers/report.py - the table, the targets and the plots of a
 bench/peers/run.sh run: reads OUT/raw.tsv, OUT/skipped.tsv and OUT/env.txt,
 writes RESULTS (Markdown) and PLOTS/*.png (gnuplot).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/peers/run.sh - mqbridge against what users would pick instead, one
 # run, one table, plots (`make bench-peers`, which builds the C programs and
 # passes their paths here).

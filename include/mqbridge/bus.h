@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event bus: event_type + JSON data + time fired. Listeners are jobs,
  * run per their kind when an event fires (a CALLBACK inside the fire, as in
  * Home Assistant's current core); "*" listens to every event. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Configuration: Home Assistant's YAML (tags !secret, !include,
  * !include_dir_*, !env_var; anchors, aliases, << merge keys), loaded into
  * nodes that remember file:line:column, and validated against declarative

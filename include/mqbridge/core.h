@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core: one libev loop on one thread owning bus, states and services, a
  * ready queue ("call soon"), an inbox other threads hand work to, and the
  * executor pool. Shutdown runs in stages with bounded waits. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutines: COROUTINE jobs run on their own stack on the loop thread and
  * suspend on a future without blocking the loop. Resumed only from the loop's
  * ready queue. Cancelled at shutdown: the pending await returns -ECANCELED. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Entities: what a platform adds and the bridge mirrors to MQTT. An entity
  * caches its state, attributes and availability (no property does I/O);
  * the platform changes them on the loop and writes them to the state

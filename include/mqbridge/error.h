@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes: 0 is success, a negative errno is failure (libuv's rule: a call
  * that fails never runs its callback). Codes errno lacks are listed here. */
 #ifndef MQBRIDGE_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: one-shot results, resolvable from any thread, awaitable in a
  * coroutine, blockable from other threads, chainable on the loop.
  * Reference-counted: every function returning one hands the caller a reference

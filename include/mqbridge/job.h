@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Jobs: a handler handed to the core, with the kind its author declares (C
  * cannot look inside a function, so this plays Home Assistant's @callback).
  * The dispatcher runs each per its kind; see doc/dispatcher.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging with levels and subsystem tags, printf-checked, safe from any
  * thread. Lines go to stderr until mqb_log_open chooses a file or syslog;
  * a sink set with mqb_log_set_sink takes precedence over both. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MQTT on the loop: one Paho client per core, hosted so that every handler
  * is dispatched on the loop thread per its job kind (doc/mqtt-hosting.md).
  * Subscriptions are reference-counted per filter; topics are validated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Integrations as loadable modules: each platforms/NAME.c is built as
  * NAME.so and exports one descriptor, checked for its API version when the
  * configuration first names it (Home Assistant's loader). A descriptor

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The service registry: domain.service -> a job, with a validator for the
  * call's data. A call fires call_service, runs the handler per its kind and
  * returns a future settled with the handler's status. */

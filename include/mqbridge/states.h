@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The state machine, with Home Assistant's semantics: entity ids
  * domain.object_id of [a-z0-9_], states of at most 255 bytes of UTF-8,
  * last_changed (the state string changed) and last_updated (anything

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Templates: Home Assistant's Jinja2 dialect, compiled once (when the
  * configuration loads) and rendered without I/O under bounds on loop
  * iterations, recursion and output size. A render records the entities it

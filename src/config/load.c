@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The configuration loader: libyaml's event stream turned into nodes, with
  * Home Assistant's tags (!secret, !include, !include_dir_*, !env_var),
  * anchors and << merge keys. Every bound is checked as the events arrive,

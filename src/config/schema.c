@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Schema tables applied to configuration nodes: Home Assistant's scalar
  * coercion (cv.string, cv.boolean, cv.positive_int, cv.time_period, ...),
  * defaults, ranges, "did you mean" for unknown keys, and every problem

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the schema validator shares with the configuration code: the
  * registry of tables, "did you mean", and how a node is described in a
  * message. */

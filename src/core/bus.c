@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event bus: listeners per event type (and "*" for all), each a job the
  * dispatcher runs per its kind, so a CALLBACK listener runs inside the fire
  * as in Home Assistant's current core. Events are immutable and shared. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core: the loop, its ready queue ("call soon"), the inbox through which
  * other threads hand work to the loop, thread-safe calls, and the staged
  * shutdown. See doc/dispatcher.md for why it is shaped this way. */

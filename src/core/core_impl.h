@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's definition, shared by the dispatcher's own files (core, job,
  * future, coro, pool). Platforms see only the opaque handle. */
 #ifndef MQB_CORE_IMPL_H

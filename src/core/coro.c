@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutines: COROUTINE jobs on their own fiber, suspended by mqb_await on a
  * future and resumed only from the loop's ready queue (never inside whoever
  * settled the future). Shutdown cancels them: a pending await returns

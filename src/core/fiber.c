@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fibers: guard-paged stacks recycled through a per-thread pool, and the
  * context switch under coroutines (own assembly on x86-64 and aarch64, glibc
  * ucontext elsewhere), told to ASan and TSan so they follow the stack swaps. */

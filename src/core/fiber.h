@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fibers: the machine-level half of coroutines — a stack with a guard page and
  * a context switch (own assembly on x86-64 and aarch64, glibc ucontext
  * elsewhere), with the ASan/TSan fiber hooks. coro.c builds await on top. */

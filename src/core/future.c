@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: settled once from any thread; blocked on from other threads,
  * chained on the loop. The loop's own path takes no lock; threads that block
  * use mutex/condvar pairs striped by address, so a future carries none of its

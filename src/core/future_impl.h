@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Future internals the coroutine code needs: the struct (future.c says how
  * its fields are shared between threads), so that an await reads a status
  * without a call, and the await's own registration. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dispatcher: runs a job per its declared kind, as Home Assistant's
  * async_run_hass_job / _async_add_hass_job do (DESIGN §2). CALLBACK jobs are
  * queued by value on the ready queue, so add_job allocates nothing unless the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: a fixed set of worker threads and a bounded FIFO. Jobs are
  * submitted and completed on the loop thread (completion goes through the
  * core's inbox, libuv's after_work pattern); a full queue is -EAGAIN, counted,

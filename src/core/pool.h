@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: a bounded pool of threads for blocking jobs. Submission and
  * completion happen on the loop thread; the job runs on a worker. */
 #ifndef MQB_POOL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The service registry: "domain.service" -> a handler job and a validator.
  * A call is checked before anything happens, announced as call_service,
  * then its handler is run per its kind; the caller gets the job's future. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The state machine: entity_id -> the entity's current immutable state, with
  * Home Assistant's rules for what counts as a change and which timestamps
  * move. Every change is announced on the bus as state_changed. */

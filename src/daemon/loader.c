@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The integration loader: NAME.so modules found in the platform directories
  * (dlopen, API version checked), each entity configuration checked against
  * its domain's schema, and the setups run at start-up, blocking ones in the

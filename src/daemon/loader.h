@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What main.c asks of the integration loader (src/platform.c) once the
  * configuration is checked: run every item's setup. */
 #ifndef MQB_PLATFORM_IMPL_H

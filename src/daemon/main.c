@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqbridge: the daemon's entry point. Its order is the start-up order:
  * arguments, configuration (--check-config stops there), log, core and
  * pool, signals, pid file, platforms, MQTT, the loop. man/mqbridge.8 is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's own configuration: the `mqbridge:` and `mqtt:` blocks as
  * schema tables (data), the top-level integrations a file may name, Home
  * Assistant's packages merged in, and the result turned into core and MQTT

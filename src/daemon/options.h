@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's own configuration: the `mqbridge:` and `mqtt:` blocks of the
  * file turned into core and MQTT options (src/config.c), for main.c and for
  * --check-config. */

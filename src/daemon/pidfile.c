@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pid file: refuses a second instance, replaces a stale file, and is
  * removed at exit only while it still names this process.
  *

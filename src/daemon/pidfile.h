@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's pid file: one instance per file, a stale file (its process
  * gone) replaced, removed at exit only while it still names us. */
 #ifndef MQB_PIDFILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge (DESIGN §8): every entity's state, attributes and availability
  * out to <base>/<domain>/<object_id>/..., Home Assistant discovery for each,
  * <base>/.../set commands in as service calls, everything re-announced after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge between the entities and MQTT (src/bridge.c): what main.c
  * starts once the MQTT client exists. */
 #ifndef MQB_BRIDGE_H

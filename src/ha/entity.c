@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entity registry: platforms (an integration's domain) and the entities
  * they add, their ids, cached values and their writes to the state
  * machine; polling with Home Assistant's skip-and-warn and parallel_updates;

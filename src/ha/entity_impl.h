@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the entity registry (entity.c) shares with the platform loader and
  * the bridge: creating platforms, an entity's description, and a slot per
  * entity for the bridge's bookkeeping. */

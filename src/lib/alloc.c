@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocation wrappers: every allocation of the core goes through here so a
  * test can make the Nth one fail and check the error path (curl's torture
  * idea, made small). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Doubles to and from decimal text the way Python does it. repr's shortest
  * round trip is a search in the manner of Giulietti's Schubfach ("The
  * Schubfach way to render doubles", 2020): scale the value and its rounding

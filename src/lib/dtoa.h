@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Doubles to and from decimal text as Python does it: repr's shortest
  * round trip, round(x, n), and strtod with a fast exact path. */
 #ifndef MQB_DTOA_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # automake fragment, included from Makefile.am: the dtoa module (doubles to
 # and from decimal text as Python does it) and its test.
 libmqbcore_a_SOURCES += src/lib/dtoa.c src/lib/dtoa.h

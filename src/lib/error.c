@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqb_strerror: one table for the codes errno lacks, glibc's descriptions
  * for the rest (strerrordesc_np is thread-safe, unlike strerror). */
 #include "lib/internal.h"

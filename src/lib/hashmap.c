@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's string-keyed hash map (see hashmap.h): linear probing keeps a
  * lookup to one or two cache lines, and backward-shift deletion keeps the
  * table free of tombstones however long the daemon runs. */

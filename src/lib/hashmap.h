@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small string-keyed hash map for the core's tables (states, listeners,
  * services): open addressing with linear probing and backward-shift
  * deletion, so there are no tombstones and lookups stay short.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the core's own modules share and platforms never see: the thread
  * checks, allocation wrappers, clocks and the per-core module slots. */
 #ifndef MQB_INTERNAL_H

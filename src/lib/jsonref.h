@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reference counting for JSON objects that several threads hold at once
  * (state attributes, event and service-call data).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging: one line per message, level and subsystem tag, timestamps, from
  * any thread, to stderr, a file (reopened on SIGHUP for log rotation) or
  * syslog. Lines are formatted into a stack buffer and written with one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UTF-8 validation (RFC 3629), byte by byte with an ASCII fast path: states
  * and topics are mostly ASCII. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UTF-8 validation shared by states (Home Assistant rejects non-UTF-8
  * states) and MQTT topics (the spec requires well-formed UTF-8). */
 #ifndef MQB_UTF8_H

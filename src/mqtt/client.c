@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MQTT on the loop: one synchronous Paho MQTTClient driven only by the loop
  * thread (doc/mqtt-hosting.md has the measurements behind this). Connecting
  * and subscription changes block inside Paho, so they run as executor jobs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MQTT topic matching (MQTT 3.1.1 §4.7, 5.0 §4.7-4.8): '+' is one level,
  * '#' the rest including the parent level ("a/#" matches "a"), and neither
  * matches a topic starting with '$' in the first level. Validation of topic

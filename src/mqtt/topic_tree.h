@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The subscription table: MQTT topic filters mapped to values, matched
  * against a topic level by level. Filters without wildcards sit in a hash
  * map (one lookup per message); only wildcard filters are walked, and the

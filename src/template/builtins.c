@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Jinja's own filters, tests and functions (Home Assistant's live in
  * tpl_ha.c and win over these), the registry lookup, and the str methods
  * and %-formatting the evaluator uses. */

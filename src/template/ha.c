@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Home Assistant's template functions: forgiving float/int/round, the state
  * machine as states()/is_state()/state_attr()/expand() and state objects,
  * datetimes and timedeltas, iif, to_json/from_json and the regex_* family.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* value_json without jansson: a JSON text (RFC 8259) parsed straight into
  * the render's arena values, with the results Python's json.loads gives
  * (objects become insertion-ordered dicts whose duplicate keys keep their

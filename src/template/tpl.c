@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template engine: a lexer and recursive-descent parser for Home
  * Assistant's Jinja2 dialect into a tree compiled once, and an evaluator
  * that renders it into a per-render arena under bounds. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template engine's insides shared by its files: the value model
  * (Jinja's types, allocated in a per-render arena), the render context, and
  * the registry of filters, functions and tests. tpl.c parses and

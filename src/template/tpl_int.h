@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The template engine's private insides shared by tpl.c, tpl_value.c and
  * tpl_builtins.c (not by tpl_ha.c, which sees only tpl.h). */
 #ifndef MQB_TPL_INT_H

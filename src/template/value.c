@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Template values: Python's semantics for truthiness, equality, ordering,
  * str() and repr(), and conversion to and from JSON. Everything lives in
  * the render's arena. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A test-only module built for another platform API: the loader must
  * refuse it with a configuration error, not crash. */
 #include "mqbridge/platform.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A test-only integration: entities of every controllable domain whose
  * state comes from their configuration and whose commands simply set it
  * (optimistic), so t/test_bridge.c sees the bridge alone at work. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // bench/peers/node-red/settings.js - Node-RED as the bench runs it: headless
 // (no editor, no HTTP nodes, so no HTTP server at all), and were anything to
 // listen, it would be on 127.0.0.1 only.  The broker port and the QoS come from
