@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "lib/internal.h"
+#include "core/hass.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/error.h"
 #include "mqbridge/states.h"

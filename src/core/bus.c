@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/internal.h"
+#include "core/hass.h"
 #include "lib/hashmap.h"
 #include "lib/jsonref.h"
 #include "mqbridge/bus.h"

@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "core/fiber.h"
+#include "core/hass.h"
 #include "mqbridge/job.h"
 
 struct mqb_core;

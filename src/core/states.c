@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lib/internal.h"
+#include "core/hass.h"
 #include "lib/hashmap.h"
 #include "lib/jsonref.h"
 #include "lib/utf8.h"

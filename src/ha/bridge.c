@@ -5,6 +5,7 @@
  * each connect and when Home Assistant comes back online; and
  * mqtt_statestream, Home Assistant's mirror of every state. */
 #include "lib/internal.h"
+#include "core/hass.h"
 
 #include <errno.h>
 #include <math.h>

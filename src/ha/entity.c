@@ -4,6 +4,7 @@
  * machine; polling with Home Assistant's skip-and-warn and parallel_updates;
  * and the entity services of each domain, dispatched to the entity. */
 #include "lib/internal.h"
+#include "core/hass.h"
 
 #include <errno.h>
 #include <math.h>
