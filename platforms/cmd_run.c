@@ -2,7 +2,7 @@
 /* The command_line integration's process runner and word splitter (see
  * cmd_run.h): commands run in a session of their own with clean signal
  * state and bounded output, and a timeout kills their whole process group. */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include "cmd_run.h"
 

@@ -3,7 +3,7 @@
  * binary sensors, switches and covers whose values come from commands run
  * in the executor pool by cmd_run.c. A failing command keeps the old state
  * and is logged; no MQTT payload or template output ever reaches a shell. */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <limits.h>
