@@ -164,13 +164,6 @@ int core__push_inbox(struct mqb_core *core, const struct call *c, bool internal)
 	return rc;
 }
 
-int core__push_any(struct mqb_core *core, const struct call *c)
-{
-	if (mqb_core_in_loop_thread(core))
-		return core__push_ready(core, c);
-	return core__push_inbox(core, c, true);
-}
-
 /* Take everything in the inbox at once (swap with the spare ring, so the
  * lock is held for a pointer swap) and run it outside the lock. */
 static void drain_inbox(struct mqb_core *core, bool close)

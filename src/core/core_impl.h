@@ -123,8 +123,6 @@ int core__push_inbox(struct mqb_core *core, const struct call *c, bool internal)
 /* From another thread: push c to the inbox (not internal), with a new
  * future in c->fut that *out shares when out is not NULL. */
 int core__post(struct mqb_core *core, struct call *c, struct mqb_future **out);
-/* Push to the ready queue on the loop thread, else to the inbox (internal). */
-int core__push_any(struct mqb_core *core, const struct call *c);
 
 /* Called by the pool when its in-flight count may have reached zero. */
 void core__shutdown_progress(struct mqb_core *core);

@@ -21,10 +21,9 @@ struct services **core__services(struct mqb_core *core);
 void **core__mqtt(struct mqb_core *core);
 void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core));
 
-/* Slots of the modules built on the core (entities, the bridge, the
- * platform loader); freed with the core, last slot first, before the MQTT
- * client. */
-enum core_slot { CORE_SLOT_PLATFORMS, CORE_SLOT_ENTITIES, CORE_SLOT_BRIDGE, CORE_NSLOTS };
+/* Slots of the modules built on the core (entities, the bridge); freed
+ * with the core, last slot first, before the MQTT client. */
+enum core_slot { CORE_SLOT_ENTITIES, CORE_SLOT_BRIDGE, CORE_NSLOTS };
 void **core__slot(struct mqb_core *core, enum core_slot s);
 void core__set_slot_fini(struct mqb_core *core, enum core_slot s,
 			 void (*fini)(struct mqb_core *core));

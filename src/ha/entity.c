@@ -286,12 +286,6 @@ int entities__init(struct mqb_core *core, const char *node_id)
 	return 0;
 }
 
-const char *entities__node_id(struct mqb_core *core)
-{
-	struct registry *r = reg_of(core);
-	return r ? r->node_id : NULL;
-}
-
 void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_entity *e),
 			void *ud)
 {

@@ -21,7 +21,6 @@ struct entity_meta {
 
 /* Create the registry on core. node_id is copied. Thread: loop. */
 int entities__init(struct mqb_core *core, const char *node_id);
-const char *entities__node_id(struct mqb_core *core);
 /* Where the configuration file is (for mqb_platform_config_dir); copied.
  * Thread: loop, before the platforms are set up. */
 int entities__set_config_dir(struct mqb_core *core, const char *dir);
