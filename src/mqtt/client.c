@@ -1697,8 +1697,6 @@ static void mqtt_fini(struct mqb_core *core)
 		m->paho->MQTTClient_disconnect(m->client, 0);
 	if (m->client)
 		m->paho->MQTTClient_destroy(&m->client);
-	ev_timer_stop(core->loop, &m->backoff);
-	ev_timer_stop(core->loop, &m->debounce);
 	outq_fail_all(&m->queue, -ECANCELED);
 	outq_fail_all(&m->inflight, -ECANCELED);
 	size_t it = 0;
