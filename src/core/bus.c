@@ -62,6 +62,11 @@ struct bus {
 	json_t *empty; /* the data of events fired without any (never modified) */
 };
 
+static inline struct bus *bus_of(struct mqb_core *core)
+{
+	return core__slot(core, CORE_SLOT_BUS);
+}
+
 /* ---- events ---- */
 
 struct mqb_event *mqb_event_ref(struct mqb_event *ev)
@@ -277,7 +282,7 @@ static int listen(struct mqb_core *core, const char *event_type, const struct mq
 		  bool once, struct mqb_listener **out)
 {
 	MQB_ASSERT_LOOP(core);
-	struct bus *b = *core__bus(core);
+	struct bus *b = bus_of(core);
 	if (out)
 		*out = NULL;
 	long len = type_check(event_type);
@@ -328,7 +333,7 @@ void mqb_bus_async_unlisten(struct mqb_core *core, struct mqb_listener *l)
 {
 	MQB_ASSERT_LOOP(core);
 	if (l)
-		listener_remove(*core__bus(core), l);
+		listener_remove(bus_of(core), l);
 }
 
 size_t mqb_bus_async_listener_count(struct mqb_core *core, const char *event_type)
@@ -337,7 +342,7 @@ size_t mqb_bus_async_listener_count(struct mqb_core *core, const char *event_typ
 	long len = type_check(event_type);
 	if (len < 0)
 		return 0;
-	struct listeners *l = list_get(*core__bus(core), event_type, (size_t)len);
+	struct listeners *l = list_get(bus_of(core), event_type, (size_t)len);
 	return l ? l->count : 0;
 }
 
@@ -375,7 +380,7 @@ static void walk(struct mqb_core *core, struct bus *b, struct listeners *l,
 int bus__async_fire_event(struct mqb_core *core, struct mqb_event *ev)
 {
 	MQB_ASSERT_LOOP(core);
-	struct bus *b = *core__bus(core);
+	struct bus *b = bus_of(core);
 	struct listeners *l = ev->state_changed ? b->state_changed
 						: list_get(b, ev->type, ev->type_len);
 	uint64_t limit = b->seq;
@@ -398,7 +403,7 @@ static int data_check(json_t **data, json_t *empty)
 int mqb_bus_async_fire(struct mqb_core *core, const char *event_type, json_t *data)
 {
 	MQB_ASSERT_LOOP(core);
-	struct bus *b = *core__bus(core);
+	struct bus *b = bus_of(core);
 	long len = type_check(event_type);
 	int rc = len < 0 ? -EINVAL : data_check(&data, b->empty);
 	if (rc < 0) {
@@ -497,26 +502,24 @@ static struct listeners *pinned(struct bus *b, const char *type)
 	return l;
 }
 
-int bus__init(struct mqb_core *core)
+struct bus *bus__new(void)
 {
 	struct bus *b = mqb__calloc(1, sizeof(*b));
 	if (!b)
-		return -ENOMEM;
+		return NULL;
 	hashmap__init(&b->types);
-	*core__bus(core) = b;
 	b->empty = json_object();
 	b->all = pinned(b, MQB_MATCH_ALL);
 	b->state_changed = pinned(b, MQB_EVENT_STATE_CHANGED);
 	if (!b->empty || !b->all || !b->state_changed) {
-		bus__fini(core);
-		return -ENOMEM;
+		bus__free(b);
+		return NULL;
 	}
-	return 0;
+	return b;
 }
 
-void bus__fini(struct mqb_core *core)
+void bus__free(struct bus *b)
 {
-	struct bus *b = *core__bus(core);
 	if (!b)
 		return;
 	size_t it = 0;
@@ -533,5 +536,4 @@ void bus__fini(struct mqb_core *core)
 	hashmap__fini(&b->types);
 	jsonref__put(b->empty);
 	mqb__free(b);
-	*core__bus(core) = NULL;
 }

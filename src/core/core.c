@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The core: the loop, its ready queue ("call soon"), the inbox through which
- * other threads hand work to the loop, thread-safe calls, and the staged
- * shutdown. See doc/dispatcher.md for why it is shaped this way. */
+ * other threads hand work to the loop, thread-safe calls, the staged
+ * shutdown, and the slots the layers above hang their state on. It knows
+ * nothing of Home Assistant: hass.c composes. See doc/dispatcher.md for why
+ * it is shaped this way. */
 #include "core/core_impl.h"
 
 #include <errno.h>
@@ -9,7 +11,6 @@
 
 #include "core/future_impl.h"
 #include "core/pool.h"
-#include "mqbridge/bus.h"
 #include "mqbridge/log.h"
 #include "mqbridge/error.h"
 
@@ -305,7 +306,7 @@ int mqb_call_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *ar
 
 /* ---- life cycle ------------------------------------------------------- */
 
-int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
+int core__new(const struct mqb_core_options *opt, struct mqb_core **out)
 {
 	struct mqb_core_options defaults;
 	if (!opt) {
@@ -342,8 +343,6 @@ int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
 	if ((rc = pool__new(core, opt->executor_threads, opt->executor_queue_max,
 			    opt->slow_job_seconds, &core->pool)))
 		goto fail;
-	if ((rc = bus__init(core)) || (rc = states__init(core)) || (rc = services__init(core)))
-		goto fail;
 	*out = core;
 	return 0;
 fail:
@@ -361,7 +360,9 @@ int mqb_core_run(struct mqb_core *core)
 	future__cache_enable(true);
 	struct mqb_core *outer = core__running;
 	core__running = core;
-	mqb_bus_async_fire(core, MQB_EVENT_START, NULL);
+	for (unsigned i = 0; i < CORE_SLOTS_MAX; i++)
+		if (core->slot_ops[i] && core->slot_ops[i]->start)
+			core->slot_ops[i]->start(core, core->slot[i]);
 	ev_run(core->loop, 0);
 	core__running = outer;
 	future__cache_enable(false);
@@ -439,8 +440,10 @@ void mqb_core_async_stop(struct mqb_core *core, int exit_code)
 	core->stage = STAGE_STOPPING;
 	atomic_store(&core->stopping, true);
 	MQB_LOG_DEBUG("core", "stopping (exit code %d)", exit_code);
-	/* Stage 1: tell listeners; their queued work runs before stage 2. */
-	mqb_bus_async_fire(core, MQB_EVENT_STOP, NULL);
+	/* Stage 1: tell the slots; what they queue runs before stage 2. */
+	for (unsigned i = 0; i < CORE_SLOTS_MAX; i++)
+		if (core->slot_ops[i] && core->slot_ops[i]->stop)
+			core->slot_ops[i]->stop(core, core->slot[i]);
 	struct call c = soon_call(shutdown_drain, core);
 	if (core__push_ready(core, &c))
 		shutdown_drain(core);
@@ -475,14 +478,12 @@ void mqb_core_free(struct mqb_core *core)
 		core__running = outer;
 	}
 	future__cache_enable(false);
-	for (int i = CORE_NSLOTS - 1; i >= 0; i--)
-		if (core->slot_fini[i])
-			core->slot_fini[i](core);
-	if (core->mqtt_fini)
-		core->mqtt_fini(core);
-	services__fini(core);
-	states__fini(core);
-	bus__fini(core);
+	for (unsigned i = CORE_SLOTS_MAX; i-- > 0;) {
+		if (core->slot_ops[i] && core->slot_ops[i]->fini)
+			core->slot_ops[i]->fini(core, core->slot[i]);
+		core->slot_ops[i] = NULL;
+		core->slot[i] = NULL;
+	}
 	if (core->pool)
 		pool__free(core->pool);
 	coro__fini(core);
@@ -514,38 +515,16 @@ void mqb_core_async_stats(struct mqb_core *core, struct mqb_core_stats *out)
 		pool__stats(core->pool, out);
 }
 
-struct bus **core__bus(struct mqb_core *core)
+void *core__slot(struct mqb_core *core, unsigned id)
 {
-	return &core->bus;
+	return core->slot[id];
 }
 
-struct states **core__states(struct mqb_core *core)
+void core__slot_set(struct mqb_core *core, unsigned id, void *state,
+		    const struct core_slot_ops *ops)
 {
-	return &core->states;
-}
-
-struct services **core__services(struct mqb_core *core)
-{
-	return &core->services;
-}
-
-void **core__mqtt(struct mqb_core *core)
-{
-	return &core->mqtt;
-}
-
-void **core__slot(struct mqb_core *core, enum core_slot s)
-{
-	return &core->slot[s];
-}
-
-void core__set_slot_fini(struct mqb_core *core, enum core_slot s,
-			 void (*fini)(struct mqb_core *core))
-{
-	core->slot_fini[s] = fini;
-}
-
-void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core))
-{
-	core->mqtt_fini = fini;
+	MQB_CHECK(id < CORE_SLOTS_MAX && !core->slot_ops[id] && !core->slot[id],
+		  "slot %u is taken", id);
+	core->slot[id] = state;
+	core->slot_ops[id] = ops;
 }

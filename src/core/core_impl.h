@@ -11,7 +11,7 @@
 #include <ev.h>
 
 #include "core/fiber.h"
-#include "core/hass.h"
+#include "core/loop.h"
 #include "mqbridge/job.h"
 
 struct mqb_core;
@@ -75,13 +75,9 @@ struct mqb_core {
 	unsigned coro_live;
 	struct sleeper *sleepers;
 
-	struct bus *bus;
-	struct states *states;
-	struct services *services;
-	void *mqtt;             /* the MQTT client, if one is attached */
-	void (*mqtt_fini)(struct mqb_core *core);
-	void *slot[CORE_NSLOTS];  /* entities, bridge, ...: see internal.h */
-	void (*slot_fini[CORE_NSLOTS])(struct mqb_core *core);
+	/* What the layers above hang off the core (core/loop.h) */
+	void *slot[CORE_SLOTS_MAX];
+	const struct core_slot_ops *slot_ops[CORE_SLOTS_MAX];
 
 	unsigned long long stat_ready_run, stat_inbox_run, stat_coro_spawned;
 };

@@ -1,38 +1,41 @@
 /* SPDX-License-Identifier: MIT */
-/* Home Assistant's objects on the core (bus, states, services) and the
- * per-core slots of the modules built on it: what the core's own files and
- * the layers above share, and platforms never see. */
+/* Home Assistant's core on the loop (hass.c composes it): what hangs off a
+ * core, slot by slot, and what the bus, the state machine and the service
+ * registry share with each other and with the layers above. Platforms
+ * never see it. */
 #ifndef MQB_CORE_HASS_H
 #define MQB_CORE_HASS_H
 
 #include <stddef.h>
 
+#include "core/loop.h"
+
 struct mqb_core;
 
-/* Module state hung off the core; each module creates and frees its own. */
+/* The slots (core/loop.h), in the order the core starts them; they are
+ * freed last first, so each may use those before it until its end. */
+enum core_slot {
+	CORE_SLOT_BUS,       /* struct bus: bus.c */
+	CORE_SLOT_STATES,    /* struct states: states.c */
+	CORE_SLOT_SERVICES,  /* struct services: services.c */
+	CORE_SLOT_MQTT,      /* the MQTT client: mqtt/client.c */
+	CORE_SLOT_ENTITIES,  /* the entity registry: ha/entity.c */
+	CORE_SLOT_BRIDGE,    /* the bridge: ha/bridge.c */
+	CORE_NSLOTS
+};
+_Static_assert(CORE_NSLOTS <= CORE_SLOTS_MAX, "raise CORE_SLOTS_MAX");
+
+/* Home Assistant's three objects, each made empty and freed with what it
+ * still holds. NULL on ENOMEM. */
 struct bus;
 struct states;
 struct services;
-struct bus **core__bus(struct mqb_core *core);
-struct states **core__states(struct mqb_core *core);
-struct services **core__services(struct mqb_core *core);
-/* The MQTT client's slot and the function that frees it with the core
- * (set once, by mqb_mqtt_new). */
-void **core__mqtt(struct mqb_core *core);
-void core__set_mqtt_fini(struct mqb_core *core, void (*fini)(struct mqb_core *core));
-
-/* Slots of the modules built on the core (entities, the bridge); freed
- * with the core, last slot first, before the MQTT client. */
-enum core_slot { CORE_SLOT_ENTITIES, CORE_SLOT_BRIDGE, CORE_NSLOTS };
-void **core__slot(struct mqb_core *core, enum core_slot s);
-void core__set_slot_fini(struct mqb_core *core, enum core_slot s,
-			 void (*fini)(struct mqb_core *core));
-int bus__init(struct mqb_core *core);
-void bus__fini(struct mqb_core *core);
-int states__init(struct mqb_core *core);
-void states__fini(struct mqb_core *core);
-int services__init(struct mqb_core *core);
-void services__fini(struct mqb_core *core);
+struct bus *bus__new(void);
+void bus__free(struct bus *b);
+struct states *states__new(void);
+void states__free(struct states *st);
+struct services *services__new(void);
+void services__free(struct services *sv);
 
 struct mqb_event;
 struct mqb_state;

@@ -33,6 +33,11 @@ struct services {
 	struct hashmap map; /* key (pointing into the service) -> struct service * */
 };
 
+static inline struct services *services_of(struct mqb_core *core)
+{
+	return core__slot(core, CORE_SLOT_SERVICES);
+}
+
 struct mqb_service_call {
 	atomic_uint refs;
 	json_t *data;
@@ -117,19 +122,16 @@ static long make_key(const char *domain, const char *service, char *key, size_t 
 
 /* ---- the registry, on the loop ---- */
 
-int services__init(struct mqb_core *core)
+struct services *services__new(void)
 {
 	struct services *sv = mqb__calloc(1, sizeof(*sv));
-	if (!sv)
-		return -ENOMEM;
-	hashmap__init(&sv->map);
-	*core__services(core) = sv;
-	return 0;
+	if (sv)
+		hashmap__init(&sv->map);
+	return sv;
 }
 
-void services__fini(struct mqb_core *core)
+void services__free(struct services *sv)
 {
-	struct services *sv = *core__services(core);
 	if (!sv)
 		return;
 	size_t it = 0;
@@ -138,7 +140,6 @@ void services__fini(struct mqb_core *core)
 		mqb__free(e->value);
 	hashmap__fini(&sv->map);
 	mqb__free(sv);
-	*core__services(core) = NULL;
 }
 
 /* {domain, service} for service_registered and service_removed. */
@@ -158,7 +159,7 @@ int mqb_services_async_register(struct mqb_core *core, const char *domain, const
 				void *validate_ud)
 {
 	MQB_ASSERT_LOOP(core);
-	struct services *sv = *core__services(core);
+	struct services *sv = services_of(core);
 	char key[KEY_MAX_LEN + 1];
 	size_t domain_len;
 	long len = make_key(domain, service, key, &domain_len);
@@ -189,7 +190,7 @@ int mqb_services_async_register(struct mqb_core *core, const char *domain, const
 int mqb_services_async_remove(struct mqb_core *core, const char *domain, const char *service)
 {
 	MQB_ASSERT_LOOP(core);
-	struct services *sv = *core__services(core);
+	struct services *sv = services_of(core);
 	char key[KEY_MAX_LEN + 1];
 	size_t domain_len;
 	long len = make_key(domain, service, key, &domain_len);
@@ -210,7 +211,7 @@ bool mqb_services_async_has(struct mqb_core *core, const char *domain, const cha
 	char key[KEY_MAX_LEN + 1];
 	size_t domain_len;
 	long len = make_key(domain, service, key, &domain_len);
-	return len >= 0 && hashmap__get(&(*core__services(core))->map, key, (size_t)len);
+	return len >= 0 && hashmap__get(&services_of(core)->map, key, (size_t)len);
 }
 
 static struct mqb_service_call *call_new(const struct service *s, json_t *data)
@@ -265,7 +266,7 @@ static int settle_wrapper(void *ud, void *arg, void **result)
 static int call(struct mqb_core *core, const char *domain, const char *service, json_t *data,
 		struct mqb_future *settle, struct mqb_future **out)
 {
-	struct services *sv = *core__services(core);
+	struct services *sv = services_of(core);
 	char key[KEY_MAX_LEN + 1];
 	size_t domain_len;
 	struct mqb_service_call *c = NULL;

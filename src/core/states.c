@@ -41,6 +41,11 @@ struct states {
 	json_t *empty;
 };
 
+static inline struct states *states_of(struct mqb_core *core)
+{
+	return core__slot(core, CORE_SLOT_STATES);
+}
+
 /* ---- states ---- */
 
 struct mqb_state *mqb_state_ref(struct mqb_state *s)
@@ -276,24 +281,22 @@ bool mqb_state_value_valid(const char *state)
 
 /* ---- the state machine, on the loop ---- */
 
-int states__init(struct mqb_core *core)
+struct states *states__new(void)
 {
 	struct states *st = mqb__calloc(1, sizeof(*st));
 	if (!st)
-		return -ENOMEM;
+		return NULL;
 	hashmap__init(&st->map);
 	st->empty = json_object();
 	if (!st->empty) {
 		mqb__free(st);
-		return -ENOMEM;
+		return NULL;
 	}
-	*core__states(core) = st;
-	return 0;
+	return st;
 }
 
-void states__fini(struct mqb_core *core)
+void states__free(struct states *st)
 {
-	struct states *st = *core__states(core);
 	if (!st)
 		return;
 	size_t it = 0;
@@ -303,7 +306,6 @@ void states__fini(struct mqb_core *core)
 	hashmap__fini(&st->map);
 	jsonref__put(st->empty);
 	mqb__free(st);
-	*core__states(core) = NULL;
 }
 
 static bool attributes_equal(const json_t *a, const json_t *b)
@@ -317,7 +319,7 @@ int mqb_states_async_set(struct mqb_core *core, const char *entity_id, const cha
 			 json_t *attributes, bool force_update)
 {
 	MQB_ASSERT_LOOP(core);
-	struct states *st = *core__states(core);
+	struct states *st = states_of(core);
 	char idbuf[MQB_MAX_ENTITY_ID_LEN + 1];
 	struct hashmap_entry *e = NULL;
 	size_t domain_len;
@@ -428,14 +430,14 @@ struct mqb_state *mqb_states_async_get(struct mqb_core *core, const char *entity
 	MQB_ASSERT_LOOP(core);
 	if (!entity_id)
 		return NULL;
-	struct hashmap_entry *e = lookup(*core__states(core), entity_id);
+	struct hashmap_entry *e = lookup(states_of(core), entity_id);
 	return e ? mqb_state_ref(e->value) : NULL;
 }
 
 int mqb_states_async_remove(struct mqb_core *core, const char *entity_id)
 {
 	MQB_ASSERT_LOOP(core);
-	struct states *st = *core__states(core);
+	struct states *st = states_of(core);
 	if (!entity_id)
 		return -EINVAL;
 	struct hashmap_entry *e = lookup(st, entity_id);
@@ -455,7 +457,7 @@ int mqb_states_async_remove(struct mqb_core *core, const char *entity_id)
 size_t mqb_states_async_count(struct mqb_core *core)
 {
 	MQB_ASSERT_LOOP(core);
-	return hashmap__count(&(*core__states(core))->map);
+	return hashmap__count(&states_of(core)->map);
 }
 
 static int cmp_state_id(const void *a, const void *b)
@@ -468,7 +470,7 @@ int mqb_states_async_foreach(struct mqb_core *core,
 			     int (*fn)(void *ud, const struct mqb_state *s), void *ud)
 {
 	MQB_ASSERT_LOOP(core);
-	struct states *st = *core__states(core);
+	struct states *st = states_of(core);
 	size_t n = hashmap__count(&st->map);
 	if (!fn)
 		return -EINVAL;

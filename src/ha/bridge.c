@@ -52,11 +52,6 @@ struct bridge {
 	char *ss_base;
 };
 
-static struct bridge *bridge_of(struct mqb_core *core)
-{
-	return *core__slot(core, CORE_SLOT_BRIDGE);
-}
-
 static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
 
 /* <base>/<domain>/<object_id>/<leaf>: one copy per message, the prefix
@@ -718,11 +713,9 @@ static int on_any_state(void *ud, void *arg, void **result)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static void bridge_fini(struct mqb_core *core)
+static void bridge_free(struct bridge *b)
 {
-	struct bridge *b = bridge_of(core);
-	if (!b)
-		return;
+	struct mqb_core *core = b->core;
 	size_t n = mqb_entities_async_count(core);
 	for (size_t i = 0; i < n; i++) {
 		struct mqb_entity *e = mqb_entities_async_get(core, i);
@@ -741,7 +734,11 @@ static void bridge_fini(struct mqb_core *core)
 	mqb__free(b->name);
 	mqb__free(b->ss_base);
 	mqb__free(b);
-	*core__slot(core, CORE_SLOT_BRIDGE) = NULL;
+}
+
+static void bridge_fini(struct mqb_core *core, void *bridge)
+{
+	bridge_free(bridge);
 }
 
 static int on_stop(void *ud, void *arg, void **result)
@@ -768,16 +765,15 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	    !(b->node_id = mqb__strdup(o->node_id)) ||
 	    !(b->name = mqb__strdup(o->name ? o->name : o->node_id)) ||
 	    (o->statestream_base && !(b->ss_base = mqb__strdup(o->statestream_base)))) {
-		*core__slot(core, CORE_SLOT_BRIDGE) = b;
-		bridge_fini(core);
+		bridge_free(b);
 		return -ENOMEM;
 	}
 	b->o.base_topic = b->o.discovery_prefix = b->o.node_id = b->o.name = NULL;
 	b->o.statestream_base = NULL;
 	ev_timer_init(&b->announce_timer, announce_timer_cb, 0, 0);
 	b->announce_timer.data = b;
-	*core__slot(core, CORE_SLOT_BRIDGE) = b;
-	core__set_slot_fini(core, CORE_SLOT_BRIDGE, bridge_fini);
+	static const struct core_slot_ops ops = {.fini = bridge_fini};
+	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);
 	entities__on_added(core, on_added, b);
 	int rc;
 	char t[512];

@@ -80,7 +80,7 @@ struct registry {
 
 static struct registry *reg_of(struct mqb_core *core)
 {
-	return *core__slot(core, CORE_SLOT_ENTITIES);
+	return core__slot(core, CORE_SLOT_ENTITIES);
 }
 
 /* ---- slugify ------------------------------------------------------------ */
@@ -220,11 +220,9 @@ static void entity_free(struct mqb_entity *e)
 	mqb__free(e);
 }
 
-static void registry_fini(struct mqb_core *core)
+static void registry_free(struct registry *r)
 {
-	struct registry *r = reg_of(core);
-	if (!r)
-		return;
+	struct mqb_core *core = r->core;
 	struct ev_loop *loop = mqb_core_async_loop(core);
 	for (size_t i = 0; i < r->n; i++) {
 		ev_timer_stop(loop, &r->v[i]->poll);
@@ -241,7 +239,11 @@ static void registry_fini(struct mqb_core *core)
 	mqb__free(r->node_id);
 	mqb__free(r->config_dir);
 	mqb__free(r);
-	*core__slot(core, CORE_SLOT_ENTITIES) = NULL;
+}
+
+static void registry_fini(struct mqb_core *core, void *registry)
+{
+	registry_free(registry);
 }
 
 /* mqbridge_stop: entities stop their timers and subscriptions while the
@@ -276,13 +278,13 @@ int entities__init(struct mqb_core *core, const char *node_id)
 	}
 	r->core = core;
 	hashmap__init(&r->by_id);
-	*core__slot(core, CORE_SLOT_ENTITIES) = r;
-	core__set_slot_fini(core, CORE_SLOT_ENTITIES, registry_fini);
 	int rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, r), NULL);
 	if (rc) {
-		registry_fini(core);
+		registry_free(r);
 		return rc;
 	}
+	static const struct core_slot_ops ops = {.fini = registry_fini};
+	core__slot_set(core, CORE_SLOT_ENTITIES, r, &ops);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
  * loop's. Subscriptions are shared per filter; topics are validated here
  * because Paho hands over NULs, bad UTF-8 and wildcards. */
 #include "core/core_impl.h"
+#include "core/hass.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -164,7 +165,7 @@ struct mqb_mqtt {
 
 static struct mqb_mqtt *client_of(struct mqb_core *core)
 {
-	return *core__mqtt(core);
+	return core__slot(core, CORE_SLOT_MQTT);
 }
 
 void mqb_mqtt_options_init(struct mqb_mqtt_options *opt)
@@ -1674,11 +1675,9 @@ static int mqtt_stop(void *ud, void *arg, void **result)
 	return 0;
 }
 
-static void mqtt_fini(struct mqb_core *core)
+static void mqtt_fini(struct mqb_core *core, void *client)
 {
-	struct mqb_mqtt *m = client_of(core);
-	if (!m)
-		return;
+	struct mqb_mqtt *m = client;
 	/* After the loop ended: a connect or sync job cut short by the
 	 * shutdown may have left Paho mid-call on a detached thread. */
 	if (m->state == ST_CONNECTING || m->state == ST_SYNCING)
@@ -1686,7 +1685,6 @@ static void mqtt_fini(struct mqb_core *core)
 	stop_reading(m);
 	ev_timer_stop(core->loop, &m->backoff);
 	ev_timer_stop(core->loop, &m->debounce);
-	*core__mqtt(core) = NULL;
 	if (m->client_lost) {
 		/* Its strings and the client are still in use on that thread:
 		 * leaking them is the only safe choice. */
@@ -1786,8 +1784,6 @@ int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 	if (!m->rng)
 		m->rng = 1;
 	hashmap__init(&m->filters);
-	*core__mqtt(core) = m;
-	core__set_mqtt_fini(core, mqtt_fini);
 	int rc = -ENOMEM;
 	if (copy_option(m, &m->opt.host, 0) || copy_option(m, &m->opt.client_id, 1) ||
 	    copy_option(m, &m->opt.username, 2) || copy_option(m, &m->opt.password, 3) ||
@@ -1824,10 +1820,12 @@ int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
 	m->debounce.data = m;
 	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(mqtt_stop, m), NULL)))
 		goto fail;
+	static const struct core_slot_ops ops = {.fini = mqtt_fini};
+	core__slot_set(core, CORE_SLOT_MQTT, m, &ops);
 	/* Connect once the loop runs (so start-up subscriptions ride along). */
 	ev_timer_start(core->loop, &m->backoff);
 	return 0;
 fail:
-	mqtt_fini(core);
+	mqtt_fini(core, m);
 	return rc;
 }

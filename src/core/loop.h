@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* What the loop (core.c) offers the layers built on it, and no more: a core
+ * with nothing of Home Assistant in it, and per-core slots, the one way a
+ * module (the bus, the MQTT client, the entity registry, ...) hangs its
+ * state off a core and hears of the core's start, stop and end. */
+#ifndef MQB_CORE_LOOP_H
+#define MQB_CORE_LOOP_H
+
+struct mqb_core;
+struct mqb_core_options;
+
+/* Room for this many slots; their numbers are given out in core/hass.h. */
+#define CORE_SLOTS_MAX 8
+
+/* What the loop calls for a filled slot; each may be NULL. */
+struct core_slot_ops {
+	/* mqb_core_run, before the loop starts: the slots in order. */
+	void (*start)(struct mqb_core *core, void *state);
+	/* The first stage of the shutdown, the slots in order: what it
+	 * queues runs before anything is cancelled. */
+	void (*stop)(struct mqb_core *core, void *state);
+	/* mqb_core_free, once the loop has ended: the last slot first. The
+	 * slot is empty when it returns. */
+	void (*fini)(struct mqb_core *core, void *state);
+};
+
+/* The loop alone: mqb_core_new without Home Assistant's objects (hass.c
+ * adds them). 0, -EINVAL, -ENOMEM. Thread: any; it becomes the loop's. */
+int core__new(const struct mqb_core_options *opt, struct mqb_core **out);
+
+/* The state in slot id (NULL: empty). Thread: loop. */
+void *core__slot(struct mqb_core *core, unsigned id);
+/* Fill slot id, empty until now: the loop calls ops (static, not copied)
+ * from here on and state belongs to the slot until ops->fini.
+ * Thread: loop. */
+void core__slot_set(struct mqb_core *core, unsigned id, void *state,
+		    const struct core_slot_ops *ops);
+
+#endif
