@@ -26,7 +26,7 @@ static int setup(void **state)
 	if (srcdir) {
 		snprintf(data_dir, sizeof data_dir, "%s/t/data", srcdir);
 	} else {
-		/* t/test_config.c -> t/data, relative to where we were compiled */
+		/* t/test_options.c -> t/data, relative to where we were compiled */
 		snprintf(data_dir, sizeof data_dir, "%s", __FILE__);
 		char *slash = strrchr(data_dir, '/');
 		if (slash)
@@ -36,7 +36,7 @@ static int setup(void **state)
 	}
 	char real[PATH_MAX];
 	if (!realpath(data_dir, real)) {
-		fprintf(stderr, "test_config: no data directory at %s\n", data_dir);
+		fprintf(stderr, "test_options: no data directory at %s\n", data_dir);
 		return -1;
 	}
 	snprintf(data_dir, sizeof data_dir, "%s", real);
