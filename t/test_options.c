@@ -136,8 +136,8 @@ static void run_bad(void *arg)
 		}
 		struct mqb_conf_errors errs;
 		mqb_conf_errors_init(&errs);
-		struct daemon_config c;
-		int rc = daemon_config__load(name, &c, &errs);
+		struct daemon_options c;
+		int rc = options__load(name, &c, &errs);
 		char *got = errors_text(&errs);
 		if (rc != -EINVAL || strcmp(got, want) != 0) {
 			fprintf(stderr, "---- %s: rc %d\nwant:\n%sgot:\n%s", name, rc, want, got);
@@ -145,7 +145,7 @@ static void run_bad(void *arg)
 		}
 		/* a failed load leaves nothing to free */
 		if (rc == 0)
-			daemon_config__fini(&c);
+			options__fini(&c);
 		else
 			assert_null(c.doc);
 		/* no secret value reaches a message */
@@ -168,7 +168,7 @@ static void each_bad_file_gives_exactly_its_err_lines(void **state)
 
 /* ---- good files ----------------------------------------------------------- */
 
-static void check_minimal(const struct daemon_config *c)
+static void check_minimal(const struct daemon_options *c)
 {
 	/* every default, and the host's name as node_id */
 	char host[256] = "", want[80];
@@ -205,7 +205,7 @@ static void check_minimal(const struct daemon_config *c)
 	assert_true(c->core.shutdown_timeout == 10.0);
 }
 
-static void check_design_example(const struct daemon_config *c)
+static void check_design_example(const struct daemon_options *c)
 {
 	assert_string_equal(c->node_id, "garage");
 	assert_string_equal(c->name, "Garage");
@@ -227,7 +227,7 @@ static void check_design_example(const struct daemon_config *c)
 	assert_int_equal(c->core.executor_threads, 4);
 }
 
-static void check_list_form(const struct daemon_config *c)
+static void check_list_form(const struct daemon_options *c)
 {
 	assert_true(c->have_mqtt);
 	assert_string_equal(c->mqtt.host, "mqtt.lan");
@@ -236,7 +236,7 @@ static void check_list_form(const struct daemon_config *c)
 	assert_string_equal(c->node_id, "pantry");
 }
 
-static void check_coercion(const struct daemon_config *c)
+static void check_coercion(const struct daemon_options *c)
 {
 	assert_string_equal(c->node_id, "42");
 	assert_int_equal(c->mqtt.protocol, 5);
@@ -252,7 +252,7 @@ static void check_coercion(const struct daemon_config *c)
 	assert_int_equal(c->log_level, MQB_LOG_WARNING);
 }
 
-static void check_durations(const struct daemon_config *c)
+static void check_durations(const struct daemon_options *c)
 {
 	assert_true(c->core.shutdown_timeout == 30.0);
 	assert_true(c->mqtt.reconnect_min == 90.0); /* a plain 1:30 is YAML 1.1's 90 */
@@ -260,34 +260,34 @@ static void check_durations(const struct daemon_config *c)
 	assert_int_equal(c->mqtt.port, 1884);
 }
 
-static void check_env(const struct daemon_config *c)
+static void check_env(const struct daemon_options *c)
 {
 	assert_string_equal(c->mqtt.host, "broker.example");
 	assert_string_equal(c->mqtt.username, "fallback-user");
 }
 
-static void check_includes(const struct daemon_config *c)
+static void check_includes(const struct daemon_options *c)
 {
 	assert_true(c->have_mqtt);
 	assert_string_equal(c->mqtt.host, "10.1.2.3");
 	assert_string_equal(c->node_id, "attic");
 }
 
-static void check_packages(const struct daemon_config *c)
+static void check_packages(const struct daemon_options *c)
 {
 	assert_string_equal(c->node_id, "house");
 	assert_true(c->have_mqtt);
 	assert_string_equal(c->mqtt.host, "broker.house");
 }
 
-static void check_anchors(const struct daemon_config *c)
+static void check_anchors(const struct daemon_options *c)
 {
 	assert_string_equal(c->mqtt.host, "anchored.lan");
 	assert_int_equal(c->mqtt.keepalive, 45);
 	assert_string_equal(c->discovery_prefix, "ha");
 }
 
-static void check_entities_only(const struct daemon_config *c)
+static void check_entities_only(const struct daemon_options *c)
 {
 	/* mqtt: with entities alone still connects, to the default broker */
 	assert_true(c->have_mqtt);
@@ -295,7 +295,7 @@ static void check_entities_only(const struct daemon_config *c)
 	assert_int_equal(c->mqtt.port, 1883);
 }
 
-static void check_tls_only_ca(const struct daemon_config *c)
+static void check_tls_only_ca(const struct daemon_options *c)
 {
 	assert_true(c->mqtt.tls);
 	assert_int_equal(c->mqtt.port, 8883);
@@ -305,7 +305,7 @@ static void check_tls_only_ca(const struct daemon_config *c)
 
 static const struct good_check {
 	const char *file;
-	void (*check)(const struct daemon_config *c);
+	void (*check)(const struct daemon_options *c);
 } good_checks[] = {
 	{"minimal.yaml", check_minimal},
 	{"design_example.yaml", check_design_example},
@@ -332,8 +332,8 @@ static void run_good(void *arg)
 	for (size_t i = 0; names[i]; i++) {
 		struct mqb_conf_errors errs;
 		mqb_conf_errors_init(&errs);
-		struct daemon_config c;
-		int rc = daemon_config__load(names[i], &c, &errs);
+		struct daemon_options c;
+		int rc = options__load(names[i], &c, &errs);
 		if (rc != 0 || errs.n) {
 			char *got = errors_text(&errs);
 			fprintf(stderr, "---- %s: rc %d\n%s", names[i], rc, got);
@@ -347,7 +347,7 @@ static void run_good(void *arg)
 				good_checks[k].check(&c);
 				r->checked++;
 			}
-		daemon_config__fini(&c);
+		options__fini(&c);
 		mqb_conf_errors_fini(&errs);
 	}
 	free_list(names);
@@ -369,12 +369,12 @@ static void a_missing_file_is_one_error(void **state)
 {
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
-	struct daemon_config c;
-	assert_true(daemon_config__load("/nonexistent/mqbridge.yaml", &c, &errs) < 0);
+	struct daemon_options c;
+	assert_true(options__load("/nonexistent/mqbridge.yaml", &c, &errs) < 0);
 	assert_int_equal(errs.n, 1);
 	assert_null(c.doc);
 	mqb_conf_errors_fini(&errs);
-	daemon_config__fini(NULL);
+	options__fini(NULL);
 }
 
 static void two_configs_live_side_by_side(void **state)
@@ -384,13 +384,13 @@ static void two_configs_live_side_by_side(void **state)
 	snprintf(b, sizeof b, "%s/good/mqtt_list_form.yaml", data_dir);
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
-	struct daemon_config ca, cb;
-	assert_int_equal(daemon_config__load(a, &ca, &errs), 0);
-	assert_int_equal(daemon_config__load(b, &cb, &errs), 0);
-	daemon_config__fini(&ca);
+	struct daemon_options ca, cb;
+	assert_int_equal(options__load(a, &ca, &errs), 0);
+	assert_int_equal(options__load(b, &cb, &errs), 0);
+	options__fini(&ca);
 	assert_string_equal(cb.mqtt.client_id, "mqbridge-pantry");
 	assert_string_equal(cb.mqtt.base_topic, "mqbridge/pantry");
-	daemon_config__fini(&cb);
+	options__fini(&cb);
 	assert_int_equal(errs.n, 0);
 	mqb_conf_errors_fini(&errs);
 }
@@ -407,12 +407,12 @@ static void failing_allocations_never_crash(void **state)
 	for (unsigned long fail = 1; fail < 400; fail++) {
 		struct mqb_conf_errors errs;
 		mqb_conf_errors_init(&errs);
-		struct daemon_config c;
+		struct daemon_options c;
 		mqb__alloc_fail_after(fail);
-		int rc = daemon_config__load(path, &c, &errs);
+		int rc = options__load(path, &c, &errs);
 		mqb__alloc_fail_after(0);
 		if (rc == 0)
-			daemon_config__fini(&c);
+			options__fini(&c);
 		else
 			assert_null(c.doc);
 		mqb_conf_errors_fini(&errs);

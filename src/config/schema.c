@@ -2,8 +2,9 @@
 /* Schema tables applied to configuration nodes: Home Assistant's scalar
  * coercion (cv.string, cv.boolean, cv.positive_int, cv.time_period, ...),
  * defaults, ranges, "did you mean" for unknown keys, and every problem
- * collected as file:line:column, path and message. The registry of tables
- * (mqb_schema_all) lives here too. */
+ * collected as file:line:column, path and message; and a template option
+ * it checked, compiled for the module that uses it (mqb_template_from_conf).
+ * The registry of tables (mqb_schema_all) lives here too. */
 #include "lib/internal.h"
 
 #include <ctype.h>
@@ -20,6 +21,7 @@
 #include "mqbridge/config.h"
 #include "config/schema.h"
 #include "mqbridge/mqtt.h"
+#include "mqbridge/platform.h"
 #include "mqbridge/template.h"
 #include "config/config_impl.h"
 
@@ -678,8 +680,8 @@ static bool block_position(const struct mqb_conf_mark *at, size_t offset,
 /* Where line/column of a template's text are in the file: exact for plain
  * and quoted scalars on one line without escapes, and for block scalars
  * (found in the source). */
-struct mqb_conf_mark schema__template_mark(const struct mqb_conf_node *node, unsigned line,
-					   unsigned column)
+static struct mqb_conf_mark template_mark(const struct mqb_conf_node *node, unsigned line,
+					  unsigned column)
 {
 	struct mqb_conf_mark m = mqb_conf_mark(node);
 	unsigned flags = conf__node_flags(node);
@@ -719,8 +721,29 @@ static void check_template(struct walk *w, const struct mqb_conf_node *node)
 		mqb_conf_error(w->errs, NULL, path_str(&w->path), "out of memory compiling the template");
 		return;
 	}
-	struct mqb_conf_mark m = schema__template_mark(node, e.line, e.column);
+	struct mqb_conf_mark m = template_mark(node, e.line, e.column);
 	mqb_conf_error(w->errs, &m, path_str(&w->path), "invalid template: %s", e.message);
+}
+
+/* A template option the walk above checked, compiled again for the module
+ * that uses it. */
+int mqb_template_from_conf(const struct mqb_conf_node *node, struct mqb_template **out)
+{
+	*out = NULL;
+	if (!node)
+		return 0;
+	size_t len;
+	const char *text = mqb_conf_scalar(node, &len);
+	if (!text)
+		return -EINVAL;
+	struct mqb_tpl_error e;
+	int rc = mqb_template_compile(text, len, out, &e);
+	if (rc == -EINVAL) {
+		struct mqb_conf_mark m = template_mark(node, e.line, e.column);
+		MQB_LOG_ERROR("conf", "%s:%u:%u: invalid template: %s", m.file ? m.file : "?", m.line,
+			      m.column, e.message);
+	}
+	return rc;
 }
 
 /* Check one present value (node) against k; store it in field (may be

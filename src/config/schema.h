@@ -15,10 +15,6 @@ void schema__register(const struct mqb_schema *s);
 const char *schema__suggest(const char *word, const char *const *cands, size_t n);
 /* "an integer", "'abc'", "(secret)", ... for messages. */
 const char *schema__describe(const struct mqb_conf_node *n, char *buf, size_t buflen);
-/* Where a template's line and column (1-based, within its text) are in
- * the file. */
-struct mqb_conf_mark schema__template_mark(const struct mqb_conf_node *node, unsigned line,
-					   unsigned column);
 /* Register the daemon's own tables (mqbridge:, mqtt:, ...). */
 void config__register_schemas(void);
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The integration loader: NAME.so modules found in the platform directories
- * (dlopen, API version checked), each entity configuration checked against
- * its domain's schema, and the setups run at start-up, blocking ones in the
- * pool and async ones on the loop. */
+/* The integration loader. An integration is a module, NAME.so, whose
+ * descriptor (struct mqb_platform_desc) lists its entity domains; this
+ * finds it in the platform directories (dlopen, API version checked),
+ * checks each entity configuration against its domain's schema, and at
+ * start-up runs each one's setup on a platform (struct mqb_platform, one
+ * configured integration x domain, made by the entity registry): blocking
+ * setups in the pool, async ones on the loop. */
 #include "lib/internal.h"
 
 #include <dlfcn.h>
@@ -14,13 +17,11 @@
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
 #include "mqbridge/platform.h"
-#include "mqbridge/template.h"
 
 #include "config/config_impl.h"
-#include "daemon/options.h"
-#include "ha/entity_impl.h"
-#include "daemon/loader.h"
 #include "config/schema.h"
+#include "daemon/loader.h"
+#include "ha/entity_impl.h"
 
 #define SUB "loader"
 
@@ -97,15 +98,6 @@ static struct module *module_load(const char *name, const char *const *dirs, siz
 	return m;
 }
 
-void conf_items__free(struct conf_item *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		mqb__free(v[i].path);
-		mqb__free(v[i].conf);
-	}
-	mqb__free(v);
-}
-
 /* The item without its `platform:` key (a legacy element), for the
  * domain's schema, which does not know that key. Built in the document's
  * arena, so its nodes keep their positions. */
@@ -133,7 +125,7 @@ static const struct mqb_conf_node *without_platform(struct mqb_conf_doc *doc,
 	return copy;
 }
 
-size_t platforms__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n,
+size_t loader__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n,
 			const char *const *dirs, size_t ndirs, struct mqb_conf_errors *errs,
 			bool *oom)
 {
@@ -184,25 +176,6 @@ size_t platforms__check(struct mqb_conf_doc *doc, struct conf_item *items, size_
 		found += bad;
 	}
 	return found;
-}
-
-int mqb_template_from_conf(const struct mqb_conf_node *node, struct mqb_template **out)
-{
-	*out = NULL;
-	if (!node)
-		return 0;
-	size_t len;
-	const char *text = mqb_conf_scalar(node, &len);
-	if (!text)
-		return -EINVAL;
-	struct mqb_tpl_error e;
-	int rc = mqb_template_compile(text, len, out, &e);
-	if (rc == -EINVAL) {
-		struct mqb_conf_mark m = schema__template_mark(node, e.line, e.column);
-		MQB_LOG_ERROR(SUB, "%s:%u:%u: invalid template: %s", m.file ? m.file : "?", m.line,
-			      m.column, e.message);
-	}
-	return rc;
 }
 
 /* ---- setting up ------------------------------------------------------------ */
@@ -256,7 +229,7 @@ static void setup_done(struct mqb_future *f, void *ud)
 	setup_finished(s);
 }
 
-int platforms__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
+int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
 			   void (*done)(void *ud, size_t failed), void *ud)
 {
 	MQB_ASSERT_LOOP(core);

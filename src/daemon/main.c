@@ -174,11 +174,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* 0, or the exit code: every error is printed, each as
  * file:line:column: path: message. */
-static int load_config(const struct args *a, struct daemon_config *cfg)
+static int load_options(const struct args *a, struct daemon_options *opts)
 {
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
-	int rc = daemon_config__load(a->config, cfg, &errs);
+	int rc = options__load(a->config, opts, &errs);
 	if (rc) {
 		if (errs.n)
 			mqb_conf_errors_print(&errs, stderr);
@@ -192,10 +192,10 @@ static int load_config(const struct args *a, struct daemon_config *cfg)
 }
 
 /* The command line's level overrides the file's; -v and -q move from it. */
-static enum mqb_log_level log_level(const struct args *a, const struct daemon_config *cfg)
+static enum mqb_log_level log_level(const struct args *a, const struct daemon_options *opts)
 {
 	int level = a->have_level ? (int)a->level
-		  : cfg->have_log_level ? (int)cfg->log_level : (int)MQB_LOG_INFO;
+		  : opts->have_log_level ? (int)opts->log_level : (int)MQB_LOG_INFO;
 	level -= a->verbosity;
 	if (level < (int)MQB_LOG_DEBUG)
 		level = MQB_LOG_DEBUG;
@@ -278,11 +278,11 @@ static void platforms_ready(void *ud, size_t failed)
 int main(int argc, char **argv)
 {
 	struct args args = { 0 };
-	struct daemon_config cfg = { 0 };
+	struct daemon_options opts = { 0 };
 	struct mqb_core *core = NULL;
 	struct pidfile *pidfile = NULL;
 	ev_signal sig[3];
-	bool have_cfg = false, have_signals = false;
+	bool have_opts = false, have_signals = false;
 	int rc;
 
 	if ((rc = parse_args(argc, argv, &args)) >= 0)
@@ -298,16 +298,16 @@ int main(int argc, char **argv)
 	}
 	args.platform_dirs = dirs;
 	dirs[args.n_platform_dirs] = PLATFORMDIR;
-	daemon_config__set_platform_dirs(dirs, args.n_platform_dirs + 1);
-	if ((rc = load_config(&args, &cfg)))
+	options__set_platform_dirs(dirs, args.n_platform_dirs + 1);
+	if ((rc = load_options(&args, &opts)))
 		goto out;
-	have_cfg = true;
+	have_opts = true;
 	if (args.check_config) {
 		printf("configuration OK\n");
 		goto out;
 	}
 
-	mqb_log_set_level(log_level(&args, &cfg));
+	mqb_log_set_level(log_level(&args, &opts));
 	if (args.log_file && (rc = mqb_log_open(args.log_file))) {
 		fprintf(stderr, "mqbridge: --log-file: '%s': %s\n", args.log_file, mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
 	log_elsewhere = args.log_file != NULL;
 	MQB_LOG_INFO("main", "mqbridge %s starting with %s", PACKAGE_VERSION, args.config);
 
-	if ((rc = mqb_core_new(&cfg.core, &core))) {
+	if ((rc = mqb_core_new(&opts.core, &core))) {
 		startup_error("cannot start the core: %s", mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
 		goto out;
@@ -357,8 +357,8 @@ int main(int argc, char **argv)
 
 	/* Entities publish through the bridge: with any entity configured,
 	 * the default broker is used when no mqtt: block names one. */
-	if (cfg.have_mqtt || cfg.nitems) {
-		if ((rc = mqb_mqtt_new(core, &cfg.mqtt))) {
+	if (opts.have_mqtt || opts.nitems) {
+		if ((rc = mqb_mqtt_new(core, &opts.mqtt))) {
 			startup_error("cannot start the MQTT client: %s", mqb_strerror(rc));
 			rc = rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
 			goto out;
@@ -367,23 +367,23 @@ int main(int argc, char **argv)
 		MQB_LOG_INFO("main", "no mqtt: block and no entities in %s: not connecting to a "
 			     "broker", args.config);
 	}
-	if ((rc = entities__init(core, cfg.node_id)) || (rc = set_config_dir(core, args.config))) {
+	if ((rc = entities__init(core, opts.node_id)) || (rc = set_config_dir(core, args.config))) {
 		startup_error("cannot start the entity registry: %s", mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	if (cfg.have_mqtt || cfg.nitems) {
+	if (opts.have_mqtt || opts.nitems) {
 		struct bridge_options bo = {
-			.base_topic = cfg.mqtt.base_topic,
-			.node_id = cfg.node_id,
-			.name = cfg.name,
-			.discovery = cfg.discovery,
-			.discovery_prefix = cfg.discovery_prefix,
-			.statestream_base = cfg.statestream_base,
-			.statestream_attributes = cfg.statestream_attributes,
-			.statestream_timestamps = cfg.statestream_timestamps,
-			.statestream_include = cfg.statestream_include,
-			.statestream_exclude = cfg.statestream_exclude,
+			.base_topic = opts.mqtt.base_topic,
+			.node_id = opts.node_id,
+			.name = opts.name,
+			.discovery = opts.discovery,
+			.discovery_prefix = opts.discovery_prefix,
+			.statestream_base = opts.statestream_base,
+			.statestream_attributes = opts.statestream_attributes,
+			.statestream_timestamps = opts.statestream_timestamps,
+			.statestream_include = opts.statestream_include,
+			.statestream_exclude = opts.statestream_exclude,
 		};
 		if ((rc = bridge__async_init(core, &bo))) {
 			startup_error("cannot start the bridge: %s", mqb_strerror(rc));
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((rc = platforms__async_setup(core, cfg.items, cfg.nitems, platforms_ready, core))) {
+	if ((rc = loader__async_setup(core, opts.items, opts.nitems, platforms_ready, core))) {
 		startup_error("cannot set up the platforms: %s", mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
 		goto out;
@@ -406,8 +406,8 @@ out:
 			ev_signal_stop(mqb_core_async_loop(core), &sig[i]);
 	mqb_core_free(core);
 	pidfile__remove(pidfile);
-	if (have_cfg)
-		daemon_config__fini(&cfg);
+	if (have_opts)
+		options__fini(&opts);
 	free(args.platform_dirs);
 	mqb_log_close();
 	return rc;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's own configuration: the `mqbridge:` and `mqtt:` blocks as
- * schema tables (data), the top-level integrations a file may name, Home
- * Assistant's packages merged in, and the result turned into core and MQTT
- * options for main.c and --check-config. */
+/* The daemon's options, from the configuration file (src/config/ loads
+ * and checks it): the `mqbridge:` and `mqtt:` blocks as schema tables
+ * (data), the top-level integrations a file may name, Home Assistant's
+ * packages merged in, the entity configurations collected for the
+ * integration loader, and the result turned into core and MQTT options for
+ * main.c and --check-config. */
 #include "lib/internal.h"
 
 #include <errno.h>
@@ -12,17 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/options.h"
 #include "config/schema.h"
+#include "daemon/loader.h"
+#include "daemon/options.h"
 #include "mqbridge/config.h"
-
-/* Shared with src/schema.c; they have no header of their own yet. */
 
 #define NODE_ID_MAX 64
 
 /* ---- the tables ----------------------------------------------------------- */
 
-/* What the tables write into; copied into struct daemon_config after. */
+/* What the tables write into; copied into struct daemon_options after. */
 struct mqbridge_block {
 	const char *node_id, *name, *log_level;
 	unsigned executor_threads, executor_queue;
@@ -404,6 +405,16 @@ static void add_source(struct load *l, const struct integration *in,
 	l->src[l->nsrc++] = (struct source){in, value, p};
 }
 
+/* The items and what the loader gave each (loader.c allocates conf). */
+static void items_free(struct conf_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		mqb__free(v[i].path);
+		mqb__free(v[i].conf);
+	}
+	mqb__free(v);
+}
+
 static void add_item(struct load *l, const char *integration, const char *domain,
 		     const struct mqb_conf_node *node, const char *path)
 {
@@ -701,20 +712,20 @@ static void host_node_id(char *out, size_t len)
 /* ---- derived strings ------------------------------------------------------ */
 
 /* Strings made up here (the host's node_id, mqbridge-<node_id>, ...)
- * outlive the load: the config owns them. */
-struct config_derived {
+ * outlive the load: the options own them. */
+struct options_derived {
 	char node_id[NODE_ID_MAX + 1];
 	char client_id[NODE_ID_MAX + 16];
 	char base_topic[NODE_ID_MAX + 16];
 };
 
-static struct config_derived *derived_new(struct daemon_config *owner)
+static struct options_derived *derived_new(struct daemon_options *owner)
 {
 	owner->derived = mqb__calloc(1, sizeof *owner->derived);
 	return owner->derived;
 }
 
-static void derived_free(struct daemon_config *owner)
+static void derived_free(struct daemon_options *owner)
 {
 	mqb__free(owner->derived);
 	owner->derived = NULL;
@@ -773,7 +784,7 @@ static size_t nplatform_dirs;
 /* Check root and fill out (whose doc the caller sets). 0; -EINVAL with
  * the problems in errs; -ENOMEM. */
 static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
-		 struct daemon_config *out, struct mqb_conf_errors *errs)
+		 struct daemon_options *out, struct mqb_conf_errors *errs)
 {
 	char buf[96];
 	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN}};
@@ -814,7 +825,7 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 			}
 		}
 	if (platform_dirs && !l.oom)
-		l.found += platforms__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
+		l.found += loader__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
 					    errs, &l.oom);
 
 	/* what one key alone cannot say */
@@ -829,7 +840,7 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 
 	/* a problem memory ran out recording still fails the load */
 	int rc = l.oom ? -ENOMEM : l.found > errs->n - before ? -ENOMEM : l.found ? -EINVAL : 0;
-	struct config_derived *d = rc ? NULL : derived_new(out);
+	struct options_derived *d = rc ? NULL : derived_new(out);
 	if (!rc && !d)
 		rc = -ENOMEM;
 	if (!rc) {
@@ -886,7 +897,7 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 		out->items = l.items;
 		out->nitems = l.nitems;
 	} else {
-		conf_items__free(l.items, l.nitems);
+		items_free(l.items, l.nitems);
 	}
 	mqb__free(l.mqtt_path);
 	for (size_t i = 0; i < l.nsrc; i++)
@@ -895,13 +906,13 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 	return rc;
 }
 
-void daemon_config__set_platform_dirs(const char *const *dirs, size_t n)
+void options__set_platform_dirs(const char *const *dirs, size_t n)
 {
 	platform_dirs = dirs;
 	nplatform_dirs = n;
 }
 
-int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_conf_errors *errs)
+int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs)
 {
 	memset(out, 0, sizeof *out);
 	config__register_schemas();
@@ -920,12 +931,12 @@ int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_
 	return 0;
 }
 
-void daemon_config__fini(struct daemon_config *c)
+void options__fini(struct daemon_options *o)
 {
-	if (!c)
+	if (!o)
 		return;
-	derived_free(c);
-	conf_items__free(c->items, c->nitems);
-	mqb_conf_doc_free(c->doc);
-	memset(c, 0, sizeof *c);
+	derived_free(o);
+	items_free(o->items, o->nitems);
+	mqb_conf_doc_free(o->doc);
+	memset(o, 0, sizeof *o);
 }

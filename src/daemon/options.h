@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's own configuration: the `mqbridge:` and `mqtt:` blocks of the
- * file turned into core and MQTT options (src/config.c), for main.c and for
- * --check-config. */
-#ifndef MQB_DAEMON_CONFIG_H
-#define MQB_DAEMON_CONFIG_H
+/* The daemon's options: what the configuration file (src/config/ reads
+ * it) says of the daemon itself, its `mqbridge:` and `mqtt:` blocks turned
+ * into core and MQTT options, and the entity configurations it holds for
+ * the integration loader; for main.c and --check-config. */
+#ifndef MQB_DAEMON_OPTIONS_H
+#define MQB_DAEMON_OPTIONS_H
 
 #include <stdbool.h>
 
@@ -12,35 +13,12 @@
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
 
-struct config_derived;
-struct mqb_platform_desc;
-struct mqb_platform_domain;
+struct options_derived;
+struct conf_item;
 
-/* One entity configuration (a legacy `- platform:` element, or an element
- * of a modern block), and once the platforms are checked, its module's
- * domain and the options its schema filled. */
-struct conf_item {
-	const char *integration, *domain;   /* point into the document or static tables */
-	const struct mqb_conf_node *node;
-	char *path;                         /* owned */
-	const struct mqb_platform_desc *desc;
-	const struct mqb_platform_domain *dom;
-	void *conf;                         /* owned: dom->conf_size bytes */
-};
-void conf_items__free(struct conf_item *v, size_t n);
-
-/* Load every module the items name from dirs (in order) and check each
- * item against its domain's schema and check(); fill desc, dom and conf.
- * Returns the number of problems found (added to errs); *oom set when
- * memory ran out. Thread: the main thread, before the core starts
- * (src/platform.c). */
-size_t platforms__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n,
-			const char *const *dirs, size_t ndirs, struct mqb_conf_errors *errs,
-			bool *oom);
-
-struct daemon_config {
+struct daemon_options {
 	struct mqb_conf_doc *doc;        /* owns the strings below that come from the file */
-	struct config_derived *derived;  /* owns the ones made up (node_id from the host name, ...) */
+	struct options_derived *derived; /* owns the ones made up (node_id from the host name, ...) */
 	const char *node_id;             /* [a-z0-9_-]; default: the host name, sanitised */
 	const char *name;                /* device name shown by Home Assistant */
 	bool have_log_level;
@@ -54,18 +32,19 @@ struct daemon_config {
 	bool statestream_attributes, statestream_timestamps;
 	/* {domains, entities, entity_globs} mappings, or NULL */
 	const struct mqb_conf_node *statestream_include, *statestream_exclude;
-	struct conf_item *items;         /* owned: every entity configuration */
+	struct conf_item *items;         /* owned: every entity configuration (daemon/loader.h) */
 	size_t nitems;
 };
 
-/* Where daemon_config__load looks for integration modules; until this is
- * called (tests of the loader alone), entity items are collected but not
+/* Where options__load looks for integration modules; until this is
+ * called (tests of the options alone), entity items are collected but not
  * checked against their platforms. dirs must outlive the loads. */
-void daemon_config__set_platform_dirs(const char *const *dirs, size_t n);
+void options__set_platform_dirs(const char *const *dirs, size_t n);
 
-/* Load and validate path. 0; -EINVAL with every problem in errs (as
- * file:line:column: path: message); -ENOMEM. Thread: any. */
-int daemon_config__load(const char *path, struct daemon_config *out, struct mqb_conf_errors *errs);
-void daemon_config__fini(struct daemon_config *c);
+/* Load and validate the configuration file at path. 0; -EINVAL with every
+ * problem in errs (as file:line:column: path: message); -ENOMEM.
+ * Thread: any. */
+int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs);
+void options__fini(struct daemon_options *o); /* accepts NULL */
 
 #endif

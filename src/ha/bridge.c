@@ -2,8 +2,10 @@
 /* The bridge (DESIGN §8): every entity's state, attributes and availability
  * out to <base>/<domain>/<object_id>/..., Home Assistant discovery for each,
  * <base>/.../set commands in as service calls, everything re-announced after
- * each connect and when Home Assistant comes back online; and
- * mqtt_statestream, Home Assistant's mirror of every state. */
+ * each connect and when Home Assistant comes back online; mqtt_statestream,
+ * Home Assistant's mirror of every state; and the bridge's own diagnostic
+ * sensor, on a platform (integration x domain) of its own, mqbridge x sensor,
+ * whose descriptor no module provides. */
 #include "lib/internal.h"
 #include "core/hass.h"
 

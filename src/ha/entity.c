@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The entity registry: platforms (an integration's domain) and the entities
- * they add, their ids, cached values and their writes to the state
- * machine; polling with Home Assistant's skip-and-warn and parallel_updates;
- * and the entity services of each domain, dispatched to the entity. */
+/* The entity registry: platforms and the entities they add, their ids,
+ * cached values and their writes to the state machine; polling with Home
+ * Assistant's skip-and-warn and parallel_updates; and the entity services
+ * of each domain, dispatched to the entity. A platform here is struct
+ * mqb_platform, one configured integration x domain (mqtt's sensors), not
+ * the module's descriptor (struct mqb_platform_desc) nor the loader
+ * (daemon/loader.c) that makes one out of the other. */
 #include "lib/internal.h"
 #include "core/hass.h"
 

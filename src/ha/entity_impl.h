@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* What the entity registry (entity.c) shares with the platform loader and
- * the bridge: creating platforms, an entity's description, and a slot per
- * entity for the bridge's bookkeeping. */
+/* What the entity registry (entity.c) shares with the integration loader
+ * and the bridge: the platforms (struct mqb_platform, one configured
+ * integration x domain), an entity's description, and a slot per entity
+ * for the bridge's bookkeeping. */
 #ifndef MQB_ENTITY_IMPL_H
 #define MQB_ENTITY_IMPL_H
 
