@@ -25,6 +25,7 @@
 #include "mqbridge/core.h"
 #include "mqbridge/job.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 
 struct opts {
 	const char *host;
@@ -163,7 +164,7 @@ static void print_stats(const struct fwd *f, const struct mqb_mqtt_stats *ms)
 int main(int argc, char **argv)
 {
 	struct fwd f = { 0 };
-	struct mqb_mqtt_options mo;
+	struct mqtt_options mo;
 	struct mqb_mqtt_stats ms = { 0 };
 	sigset_t stopset, old;
 	int rc;
@@ -183,7 +184,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	mqb_mqtt_options_init(&mo);
+	mqtt__options_init(&mo);
 	mo.host = f.o.host;
 	mo.port = f.o.port;
 	mo.client_id = f.o.id;
@@ -191,7 +192,7 @@ int main(int argc, char **argv)
 	mo.clean_session = true;
 	if (f.o.maxinflight > 0)
 		mo.max_inflight = (unsigned)f.o.maxinflight;
-	if ((rc = mqb_mqtt_new(f.core, &mo)) != 0 ||
+	if ((rc = mqtt__new(f.core, &mo)) != 0 ||
 	    (rc = mqb_mqtt_async_on_connect(f.core, &MQB_CALLBACK(on_connect, &f))) != 0 ||
 	    (rc = mqb_mqtt_async_subscribe(f.core, "in/+", f.o.qos, &MQB_CALLBACK(on_message, &f),
 					   NULL)) != 0) {

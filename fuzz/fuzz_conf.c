@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mqbridge/config.h"
+#include "config/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -108,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mqb_conf_errors errs;
 	struct mqb_conf_doc *doc = NULL;
 	mqb_conf_errors_init(&errs);
-	int rc = mqb_conf_load_string("fuzz.yaml", dir, (const char *)data, size, NULL, &doc, &errs);
+	int rc = conf__load_string("fuzz.yaml", dir, (const char *)data, size, NULL, &doc, &errs);
 	if (rc == 0) {
 		if (mqb_conf_root(doc))
 			walk(mqb_conf_root(doc), 0);

@@ -25,6 +25,7 @@
 
 #include "testutil.h"
 #include "mqbridge/config.h"
+#include "daemon/options.h"
 
 extern char **environ;
 
@@ -797,7 +798,7 @@ static void man_page_documents_every_configuration_key(void **state)
 	int n = man_items(man, "\n.Sh THE MQBRIDGE BLOCK", "\n.Sh INTEGRATIONS", items, 64);
 
 	const struct mqb_schema *const *all;
-	size_t ns = mqb_schema_all(&all), checked = 0;
+	size_t ns = options__schemas(&all), checked = 0;
 	for (size_t i = 0; i < ns; i++) {
 		if (!documented_here(all[i]))
 			continue;

@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "lib/internal.h"
 #include "mqbridge/config.h"
+#include "config/load.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -58,7 +59,7 @@ static struct mqb_conf_doc *load_ok(const char *rel)
 	struct mqb_conf_errors e;
 	struct mqb_conf_doc *doc = NULL;
 	mqb_conf_errors_init(&e);
-	int rc = mqb_conf_load(data(rel), NULL, &doc, &e);
+	int rc = conf__load(data(rel), NULL, &doc, &e);
 	if (rc != 0)
 		print_errors(&e);
 	assert_int_equal(rc, 0);
@@ -72,7 +73,7 @@ static struct mqb_conf_doc *load_str_ok(const char *text, const char *dir)
 	struct mqb_conf_errors e;
 	struct mqb_conf_doc *doc = NULL;
 	mqb_conf_errors_init(&e);
-	int rc = mqb_conf_load_string("test.yaml", dir, text, strlen(text), NULL, &doc, &e);
+	int rc = conf__load_string("test.yaml", dir, text, strlen(text), NULL, &doc, &e);
 	if (rc != 0)
 		print_errors(&e);
 	assert_int_equal(rc, 0);
@@ -81,23 +82,23 @@ static struct mqb_conf_doc *load_str_ok(const char *text, const char *dir)
 }
 
 /* Load text that must fail; the errors stay in e for the caller. */
-static void load_str_fails(const char *text, const char *dir, const struct mqb_conf_limits *lim,
+static void load_str_fails(const char *text, const char *dir, const struct conf_limits *lim,
 			   struct mqb_conf_errors *e)
 {
 	struct mqb_conf_doc *doc = (struct mqb_conf_doc *)1;
 	mqb_conf_errors_init(e);
-	int rc = mqb_conf_load_string("test.yaml", dir, text, strlen(text), lim, &doc, e);
+	int rc = conf__load_string("test.yaml", dir, text, strlen(text), lim, &doc, e);
 	assert_int_equal(rc, -EINVAL);
 	assert_null(doc);
 	assert_true(e->n > 0);
 }
 
-static void load_fails(const char *rel, const struct mqb_conf_limits *lim,
+static void load_fails(const char *rel, const struct conf_limits *lim,
 		       struct mqb_conf_errors *e)
 {
 	struct mqb_conf_doc *doc = (struct mqb_conf_doc *)1;
 	mqb_conf_errors_init(e);
-	int rc = mqb_conf_load(data(rel), lim, &doc, e);
+	int rc = conf__load(data(rel), lim, &doc, e);
 	assert_int_equal(rc, -EINVAL);
 	assert_null(doc);
 	assert_true(e->n > 0);
@@ -642,7 +643,7 @@ static void block_nesting_is_allowed_to_the_limit_and_not_past_it(void **state)
 		struct mqb_conf_errors e;
 		struct mqb_conf_doc *doc = NULL;
 		mqb_conf_errors_init(&e);
-		int rc = mqb_conf_load_string("deep.yaml", NULL, s, o, NULL, &doc, &e);
+		int rc = conf__load_string("deep.yaml", NULL, s, o, NULL, &doc, &e);
 		if (depth == 64) {
 			assert_int_equal(rc, 0);
 			mqb_conf_doc_free(doc);
@@ -685,7 +686,7 @@ static void a_file_over_the_size_limit_is_refused_before_parsing(void **state)
 	struct mqb_conf_doc *doc = NULL;
 	mqb_conf_errors_init(&e);
 	double t0 = tu_now();
-	assert_int_equal(mqb_conf_load(tmp_path("big.yaml"), NULL, &doc, &e), -EINVAL);
+	assert_int_equal(conf__load(tmp_path("big.yaml"), NULL, &doc, &e), -EINVAL);
 	assert_true(tu_now() - t0 < 1.0);
 	assert_int_equal(e.n, 1);
 	error_with(&e, "is larger than 1048576 bytes");
@@ -729,7 +730,7 @@ static void includes_nested_past_the_limit_are_an_error(void **state)
 	struct mqb_conf_doc *doc = load_ok("chain/1.yaml");
 	assert_string_equal(text(at(mqb_conf_root(doc), "next.next.next.end")), "true");
 	mqb_conf_doc_free(doc);
-	struct mqb_conf_limits lim = { .max_includes = 2 };
+	struct conf_limits lim = { .max_includes = 2 };
 	struct mqb_conf_errors e;
 	load_fails("chain/1.yaml", &lim, &e);
 	assert_mark_is(error_with(&e, "includes nested deeper than 2")->mark, "chain/3.yaml", 1, 7);
@@ -777,9 +778,9 @@ static void many_anchors_and_aliases_load_fast(void **state)
 	struct mqb_conf_doc *doc;
 	struct mqb_conf_errors e;
 	mqb_conf_errors_init(&e);
-	struct mqb_conf_limits lim = { .max_nodes = 200000, .max_file_size = 4u << 20 };
+	struct conf_limits lim = { .max_nodes = 200000, .max_file_size = 4u << 20 };
 	double t0 = tu_now();
-	assert_int_equal(mqb_conf_load_string("w.yaml", NULL, s, o, &lim, &doc, &e), 0);
+	assert_int_equal(conf__load_string("w.yaml", NULL, s, o, &lim, &doc, &e), 0);
 	assert_true(tu_now() - t0 < 2.0);
 	assert_string_equal(text(at(mqb_conf_root(doc), "b19999")), "19999");
 	mqb_conf_doc_free(doc);
@@ -845,7 +846,7 @@ static void every_failed_allocation_is_reported_as_enomem(void **state)
 		struct mqb_conf_doc *doc = (struct mqb_conf_doc *)1;
 		mqb_conf_errors_init(&e);
 		mqb__alloc_fail_after(n);
-		rc = mqb_conf_load(data("tree/configuration.yaml"), NULL, &doc, &e);
+		rc = conf__load(data("tree/configuration.yaml"), NULL, &doc, &e);
 		mqb__alloc_fail_after(0);
 		if (rc == -ENOMEM)
 			assert_null(doc);
@@ -866,7 +867,7 @@ static void failed_allocations_on_error_paths_are_enomem_too(void **state)
 		struct mqb_conf_doc *doc = (struct mqb_conf_doc *)1;
 		mqb_conf_errors_init(&e);
 		mqb__alloc_fail_after(n);
-		rc = mqb_conf_load(data("leak/main.yaml"), NULL, &doc, &e);
+		rc = conf__load(data("leak/main.yaml"), NULL, &doc, &e);
 		mqb__alloc_fail_after(0);
 		assert_true(rc == -ENOMEM || rc == -EINVAL);
 		assert_null(doc);

@@ -27,6 +27,7 @@
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 
 extern char **environ;
 
@@ -67,7 +68,7 @@ struct fx {
 	bool loop_running;
 	bool passed;
 	char cid[64], base[64];
-	struct mqb_mqtt_options opt;
+	struct mqtt_options opt;
 	pthread_mutex_t m;
 	pthread_cond_t c;
 	int connects; /* on_connect jobs run */
@@ -248,7 +249,7 @@ static void fx_options(struct fx *fx, const char *name)
 {
 	snprintf(fx->cid, sizeof fx->cid, "mqbt-%s", name);
 	snprintf(fx->base, sizeof fx->base, "mqbtest/%s", name);
-	mqb_mqtt_options_init(&fx->opt);
+	mqtt__options_init(&fx->opt);
 	fx->opt.host = "127.0.0.1";
 	fx->opt.port = fx->b.port;
 	fx->opt.client_id = fx->cid;
@@ -259,14 +260,14 @@ static void fx_options(struct fx *fx, const char *name)
 
 struct new_call {
 	struct fx *fx;
-	const struct mqb_mqtt_options *opt;
+	const struct mqtt_options *opt;
 	int rc, on_connect_rc;
 };
 
 static void do_new(void *arg)
 {
 	struct new_call *c = arg;
-	c->rc = mqb_mqtt_new(c->fx->t.core, c->opt);
+	c->rc = mqtt__new(c->fx->t.core, c->opt);
 	if (c->rc == 0)
 		c->on_connect_rc = mqb_mqtt_async_on_connect(
 			c->fx->t.core, &MQB_CALLBACK(on_connected, c->fx));
@@ -1085,11 +1086,11 @@ static void noclient_calls(void *arg)
 					     &MQB_CALLBACK(on_message, NULL), &c->sub);
 	c->stats_rc = mqb_mqtt_async_stats(c->core, &st);
 	/* Bad options attach nothing. */
-	struct mqb_mqtt_options opt;
-	mqb_mqtt_options_init(&opt);
+	struct mqtt_options opt;
+	mqtt__options_init(&opt);
 	opt.host = "127.0.0.1";
 	opt.client_id = NULL;
-	c->new_rc = mqb_mqtt_new(c->core, &opt);
+	c->new_rc = mqtt__new(c->core, &opt);
 	c->sub_rc_after = mqb_mqtt_async_subscribe(c->core, "a/b", 0,
 						   &MQB_CALLBACK(on_message, NULL), &c->sub);
 }
@@ -1113,7 +1114,7 @@ static void a_core_takes_only_one_client(void **state)
 	struct fx *fx = *state;
 	fx_options(fx, "one");
 	fx_start(fx);
-	struct mqb_mqtt_options second = fx->opt;
+	struct mqtt_options second = fx->opt;
 	second.client_id = "mqbt-one-second";
 	struct new_call c = { .fx = fx, .opt = &second };
 	tu_on_loop(&fx->t, do_new, &c);

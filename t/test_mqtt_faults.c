@@ -34,6 +34,7 @@
 #include "mqbridge/future.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 #include "mqtt/paho.h"
 
 static void nap(void)
@@ -236,7 +237,7 @@ static void run_ok(const char *const argv[])
 struct client {
 	struct tu_loop t;
 	bool running;
-	struct mqb_mqtt_options opt;
+	struct mqtt_options opt;
 	char id[64], base[64];
 	int new_rc, on_connect_rc, sub_rc;
 	const char *filter; /* subscribed before the first connect, if set */
@@ -396,7 +397,7 @@ static struct client *client_new(const char *name, int port)
 	tu_latch_init(&c->reconnected, 2);
 	snprintf(c->id, sizeof c->id, "mqbtest-%s-%ld", name, (long)getpid());
 	snprintf(c->base, sizeof c->base, "mqbtest/%s", name);
-	mqb_mqtt_options_init(&c->opt);
+	mqtt__options_init(&c->opt);
 	c->opt.host = "127.0.0.1";
 	c->opt.port = port;
 	c->opt.client_id = c->id;
@@ -412,7 +413,7 @@ static void attach(void *arg)
 {
 	struct client *c = arg;
 	struct mqb_core *core = c->t.core;
-	c->new_rc = mqb_mqtt_new(core, &c->opt);
+	c->new_rc = mqtt__new(core, &c->opt);
 	if (c->new_rc != 0)
 		return;
 	c->on_connect_rc = mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(count_connect, c));
@@ -1222,14 +1223,14 @@ __attribute__((constructor)) static void plain_child(void)
 		_exit(10);
 	char id[64];
 	snprintf(id, sizeof id, "mqbtest-plain-%ld", (long)getpid());
-	struct mqb_mqtt_options opt;
-	mqb_mqtt_options_init(&opt);
+	struct mqtt_options opt;
+	mqtt__options_init(&opt);
 	opt.host = "127.0.0.1";
 	opt.port = atoi(port);
 	opt.client_id = id;
 	opt.reconnect_min = 0.05;
 	opt.reconnect_max = 0.5;
-	if (mqb_mqtt_new(core, &opt) != 0)
+	if (mqtt__new(core, &opt) != 0)
 		_exit(11);
 	if (mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(plain_child_check, core)) != 0)
 		_exit(12);
@@ -1258,7 +1259,7 @@ static void a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_
 	passed();
 }
 
-static void a_missing_paho_library_fails_mqb_mqtt_new_with_the_reason_in_words(void **s)
+static void a_missing_paho_library_fails_mqtt_new_with_the_reason_in_words(void **s)
 {
 	struct client *c = client_new("nolib", tu_free_port());
 	c->opt.tls = true;
@@ -1312,8 +1313,8 @@ static void __attribute__((noreturn)) will_child(int port, int fd)
 		_exit(10);
 	char id[64];
 	snprintf(id, sizeof id, "mqbtest-will-%ld", (long)getpid());
-	struct mqb_mqtt_options opt;
-	mqb_mqtt_options_init(&opt);
+	struct mqtt_options opt;
+	mqtt__options_init(&opt);
 	opt.host = "127.0.0.1";
 	opt.port = port;
 	opt.client_id = id;
@@ -1322,7 +1323,7 @@ static void __attribute__((noreturn)) will_child(int port, int fd)
 	opt.reconnect_min = 0.05;
 	opt.reconnect_max = 0.5;
 	/* Before mqb_core_run this thread is the loop thread. */
-	if (mqb_mqtt_new(core, &opt) != 0)
+	if (mqtt__new(core, &opt) != 0)
 		_exit(11);
 	if (mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(tell_parent, &fd)) != 0)
 		_exit(12);
@@ -1410,7 +1411,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(tls_checks_the_host_name_unless_tls_insecure_is_set),
 	TEST(a_tls_client_and_a_plain_client_work_side_by_side_on_their_own_libraries),
 	TEST(a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_library),
-	TEST(a_missing_paho_library_fails_mqb_mqtt_new_with_the_reason_in_words),
+	TEST(a_missing_paho_library_fails_mqtt_new_with_the_reason_in_words),
 	TEST(a_killed_process_leaves_its_will_offline_retained_on_the_status_topic),
 	TEST(invalid_topic_names_from_the_broker_are_dropped_counted_and_survived),
 };

@@ -12,6 +12,8 @@
 #include "testutil.h"
 #include "lib/internal.h"
 #include "mqbridge/config.h"
+#include "config/load.h"
+#include "daemon/options.h"
 
 /* ---- the schema under test ------------------------------------------------ */
 
@@ -359,7 +361,7 @@ static void check_case(const struct scase *c, size_t idx)
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
 	struct mqb_conf_doc *doc = NULL;
-	int rc = mqb_conf_load_string("t", secrets_dir, c->yaml, strlen(c->yaml), NULL, &doc, &errs);
+	int rc = conf__load_string("t", secrets_dir, c->yaml, strlen(c->yaml), NULL, &doc, &errs);
 	if (rc != 0) {
 		char *got = errors_text(&errs);
 		fail_msg("case %zu %s: load failed (%d): %s", idx, c->yaml, rc, got);
@@ -436,7 +438,7 @@ static void strings_point_into_the_document(void **state)
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
 	struct mqb_conf_doc *doc = NULL;
-	assert_int_equal(mqb_conf_load_string("t", NULL, yaml, strlen(yaml), NULL, &doc, &errs), 0);
+	assert_int_equal(conf__load_string("t", NULL, yaml, strlen(yaml), NULL, &doc, &errs), 0);
 	struct tgt t;
 	memset(&t, 0, sizeof t);
 	assert_int_equal(mqb_schema_apply(&test_schema, mqb_conf_root(doc), "", &t, &errs), 0);
@@ -446,10 +448,10 @@ static void strings_point_into_the_document(void **state)
 	mqb_conf_errors_fini(&errs);
 }
 
-static void every_registered_schema_has_docs_and_defaults_that_parse(void **state)
+static void every_daemon_schema_has_docs_and_defaults_that_parse(void **state)
 {
 	const struct mqb_schema *const *all;
-	size_t n = mqb_schema_all(&all);
+	size_t n = options__schemas(&all);
 	assert_true(n >= 3);
 	bool mqtt = false, mqbridge = false;
 	for (size_t i = 0; i < n; i++) {
@@ -476,7 +478,7 @@ static void every_registered_schema_has_docs_and_defaults_that_parse(void **stat
 	assert_true(mqtt && mqbridge);
 	/* asking again gives the same list */
 	const struct mqb_schema *const *again;
-	assert_int_equal(mqb_schema_all(&again), n);
+	assert_int_equal(options__schemas(&again), n);
 }
 
 static void nothing_under_a_secret_is_shown(void **state)
@@ -485,7 +487,7 @@ static void nothing_under_a_secret_is_shown(void **state)
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
 	struct mqb_conf_doc *doc = NULL;
-	assert_int_equal(mqb_conf_load_string("t", secrets_dir, yaml, strlen(yaml), NULL, &doc, &errs),
+	assert_int_equal(conf__load_string("t", secrets_dir, yaml, strlen(yaml), NULL, &doc, &errs),
 			 0);
 	struct tgt t;
 	memset(&t, 0, sizeof t);
@@ -512,7 +514,7 @@ static void failing_allocations_never_crash(void **state)
 		struct mqb_conf_errors errs;
 		mqb_conf_errors_init(&errs);
 		struct mqb_conf_doc *doc = NULL;
-		assert_int_equal(mqb_conf_load_string("t", NULL, yaml, strlen(yaml), NULL, &doc, &errs),
+		assert_int_equal(conf__load_string("t", NULL, yaml, strlen(yaml), NULL, &doc, &errs),
 				 0);
 		struct tgt t;
 		memset(&t, 0, sizeof t);
@@ -533,7 +535,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(absent_mapping_stores_the_defaults),
 		cmocka_unit_test(defaults_point_at_the_table),
 		cmocka_unit_test(strings_point_into_the_document),
-		cmocka_unit_test(every_registered_schema_has_docs_and_defaults_that_parse),
+		cmocka_unit_test(every_daemon_schema_has_docs_and_defaults_that_parse),
 		cmocka_unit_test(nothing_under_a_secret_is_shown),
 		cmocka_unit_test(failing_allocations_never_crash),
 	};

@@ -19,6 +19,7 @@
 #include "mqbridge/coro.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 
@@ -127,14 +128,14 @@ int main(int argc, char **argv)
 	}
 	struct ev_loop *loop = mqb_core_async_loop(core);
 	if (argc > 1) {
-		struct mqb_mqtt_options o;
-		mqb_mqtt_options_init(&o);
+		struct mqtt_options o;
+		mqtt__options_init(&o);
 		o.host = "127.0.0.1";
 		o.port = atoi(argv[1]);
 		o.client_id = "mqbridge-demo";
 		o.base_topic = BASE;
 		o.reconnect_max = 5;
-		if ((rc = mqb_mqtt_new(core, &o)) ||
+		if ((rc = mqtt__new(core, &o)) ||
 		    (rc = mqb_mqtt_async_subscribe(core, BASE "/switch/demo/set", 1,
 						   &MQB_CALLBACK(on_set, core), NULL))) {
 			fprintf(stderr, "core-demo: mqtt: %s\n", strerror(-rc));

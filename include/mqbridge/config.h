@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Configuration: Home Assistant's YAML (tags !secret, !include,
- * !include_dir_*, !env_var; anchors, aliases, << merge keys), loaded into
- * nodes that remember file:line:column, and validated against declarative
- * schema tables that components and platforms contribute. Every error is
- * collected (one pass reports them all) as "file:line:column: path: msg". */
+ * !include_dir_*, !env_var; anchors, aliases, << merge keys), loaded by the
+ * daemon into nodes that remember file:line:column, and validated against
+ * declarative schema tables: the daemon's own and each integration's. Every
+ * error is collected (one pass reports them all) as
+ * "file:line:column: path: msg". */
 #ifndef MQBRIDGE_CONFIG_H
 #define MQBRIDGE_CONFIG_H
 
@@ -77,32 +78,12 @@ void mqb_conf_verror_at(struct mqb_conf_errors *e, const struct mqb_conf_node *n
  * found. */
 void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to);
 
-/* ---- loading ------------------------------------------------------------ */
+/* ---- documents ---------------------------------------------------------- */
 
-/* Bounds that make a hostile or broken file an error found fast, never a
- * hang or an exhausted machine (libyaml 0.2.5 has no nesting limit and
- * slows quadratically with depth). 0 means the default. */
-struct mqb_conf_limits {
-	size_t max_file_size;   /* bytes per file (1 MiB) */
-	unsigned max_depth;     /* nesting of collections (64) */
-	size_t max_nodes;       /* nodes in the document, aliases counted as expanded (100,000) */
-	unsigned max_includes;  /* include nesting (16); cycles are always errors */
-};
-
-/* Load path (and what it includes). On success 0 and *out; otherwise
- * -EINVAL with the reasons in errs (or -ENOMEM). Secrets come from
- * secrets.yaml beside the file that names them (then its parent
- * directories, never above the main file's directory), as Home Assistant
- * does. Thread: any. */
-int mqb_conf_load(const char *path, const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
-		  struct mqb_conf_errors *errs);
-/* The same from memory; name is used in marks; includes and secrets are
- * looked up relative to dir (NULL: the current directory). */
-int mqb_conf_load_string(const char *name, const char *dir, const char *text, size_t len,
-			 const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
-			 struct mqb_conf_errors *errs);
+/* A loaded file and what it includes (the daemon loads it): its root,
+ * and freeing it with every node (accepts NULL). Thread: any. */
 const struct mqb_conf_node *mqb_conf_root(const struct mqb_conf_doc *doc);
-void mqb_conf_doc_free(struct mqb_conf_doc *doc); /* accepts NULL */
+void mqb_conf_doc_free(struct mqb_conf_doc *doc);
 
 /* ---- schemas ------------------------------------------------------------ */
 
@@ -158,9 +139,5 @@ struct mqb_schema {
  * those it ran out of memory recording). Thread: any. */
 size_t mqb_schema_apply(const struct mqb_schema *s, const struct mqb_conf_node *node,
 			const char *path, void *target, struct mqb_conf_errors *errs);
-
-/* For tools and tests: every schema registered (the core's and each loaded
- * integration's), to check the man page lists every key. */
-size_t mqb_schema_all(const struct mqb_schema *const **out);
 
 #endif

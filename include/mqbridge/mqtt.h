@@ -44,39 +44,8 @@ bool mqb_mqtt_message_retained(const struct mqb_mqtt_message *m);
 
 /* ---- the client ------------------------------------------------------ */
 
-struct mqb_mqtt;
-
-struct mqb_mqtt_options {
-	const char *host;           /* broker host name or address ("localhost") */
-	int port;                   /* 0: 1883, or 8883 with tls */
-	const char *client_id;      /* required; stable, for clean_session false */
-	const char *username, *password; /* may be NULL */
-	int keepalive;              /* seconds (60); a dead broker is noticed after ~1.5x */
-	bool clean_session;         /* true; false keeps QoS 1/2 messages across reconnects */
-	int protocol;               /* 4: MQTT 3.1.1 (default), 5: MQTT 5 */
-	bool tls;                   /* TLS, with certificate and host name verification */
-	bool tls_insecure;          /* turn both verifications off */
-	const char *ca_file, *ca_path, *cert_file, *key_file;
-	const char *base_topic;     /* "<base>/status": birth online, will offline; NULL: none */
-	size_t max_payload;         /* larger inbound messages are dropped and counted (1 MiB) */
-	unsigned max_inflight;      /* QoS>0 publishes awaiting their ack (256) */
-	unsigned outbound_queue_max; /* publishes queued while disconnected (1000) */
-	unsigned inbound_batch;     /* messages handled per loop turn before yielding (64) */
-	double reconnect_min, reconnect_max; /* back-off bounds, seconds (1, 60) */
-	double connect_timeout;     /* seconds (10) */
-};
-
-/* Thread: any. Fills in the defaults above. */
-void mqb_mqtt_options_init(struct mqb_mqtt_options *opt);
-
-/* Attach an MQTT client to core (one per core) and start connecting once
- * the loop runs; reconnects with capped exponential back-off and jitter
- * until the core stops. On stop it publishes "offline" on <base>/status
- * and disconnects. The options' strings are copied. -EINVAL (bad options:
- * the log says which), -EEXIST (core has one), -ELIBACC (Paho's library,
- * libpaho-mqtt3c or with TLS libpaho-mqtt3cs, cannot be loaded: the log
- * says why), -ENOMEM. Thread: loop. */
-int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt);
+/* The daemon attaches the one client to the core and configures it;
+ * modules subscribe and publish through it. */
 
 /* A subscription handle: owned by the client, valid until unsubscribed. */
 struct mqb_mqtt_sub;

@@ -21,6 +21,7 @@
 #include "mqbridge/config.h"
 
 #include "config/config_impl.h"
+#include "config/load.h"
 
 #define DEFAULT_FILE_SIZE ((size_t)1 << 20)
 #define DEFAULT_DEPTH 64u
@@ -62,7 +63,7 @@ struct cached_secrets {
 struct loader {
 	struct mqb_conf_doc *doc;
 	struct mqb_conf_errors *errs;
-	struct mqb_conf_limits lim;
+	struct conf_limits lim;
 	size_t nodes;       /* so far, aliases counted as expanded */
 	size_t dir_entries; /* directory entries looked at by !include_dir_* */
 	size_t nerrors;
@@ -1331,7 +1332,7 @@ static void parse(struct file *f, const unsigned char *buf, size_t len)
 
 /* ---- entry points ------------------------------------------------------- */
 
-static int loader_init(struct loader *L, const struct mqb_conf_limits *lim,
+static int loader_init(struct loader *L, const struct conf_limits *lim,
 		       struct mqb_conf_errors *errs)
 {
 	memset(L, 0, sizeof *L);
@@ -1388,7 +1389,7 @@ static void load_main(struct loader *L, struct file *f, const unsigned char *tex
 		conf__doc_set_root(L->doc, f->root);
 }
 
-int mqb_conf_load(const char *path, const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
+int conf__load(const char *path, const struct conf_limits *lim, struct mqb_conf_doc **out,
 		  struct mqb_conf_errors *errs)
 {
 	MQB_CHECK(path && out && errs, "path, out and errs are required");
@@ -1418,8 +1419,8 @@ int mqb_conf_load(const char *path, const struct mqb_conf_limits *lim, struct mq
 	return loader_fini(&L, out);
 }
 
-int mqb_conf_load_string(const char *name, const char *dir, const char *text, size_t len,
-			 const struct mqb_conf_limits *lim, struct mqb_conf_doc **out,
+int conf__load_string(const char *name, const char *dir, const char *text, size_t len,
+			 const struct conf_limits *lim, struct mqb_conf_doc **out,
 			 struct mqb_conf_errors *errs)
 {
 	MQB_CHECK(out && errs && (text || len == 0), "out, errs and text are required");

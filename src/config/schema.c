@@ -3,15 +3,13 @@
  * coercion (cv.string, cv.boolean, cv.positive_int, cv.time_period, ...),
  * defaults, ranges, "did you mean" for unknown keys, and every problem
  * collected as file:line:column, path and message; and a template option
- * it checked, compiled for the module that uses it (mqb_template_from_conf).
- * The registry of tables (mqb_schema_all) lives here too. */
+ * it checked, compiled for the module that uses it (mqb_template_from_conf). */
 #include "lib/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,9 +22,6 @@
 #include "mqbridge/platform.h"
 #include "mqbridge/template.h"
 #include "config/config_impl.h"
-
-/* Shared with src/config.c; they have no header of their own yet. */
-void config__register_schemas(void);
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -924,34 +919,4 @@ size_t mqb_schema_apply(const struct mqb_schema *s, const struct mqb_conf_node *
 	apply_map(&w, s, node, target);
 	mqb__free(w.path.s);
 	return w.found;
-}
-
-/* ---- the registry --------------------------------------------------------- */
-
-#define SCHEMA_MAX 512
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct mqb_schema *registry[SCHEMA_MAX];
-static size_t nregistry;
-
-/* Add s (kept by pointer, for the life of the process). Thread: any. */
-void schema__register(const struct mqb_schema *s)
-{
-	pthread_mutex_lock(&registry_lock);
-	bool have = false;
-	for (size_t i = 0; i < nregistry; i++)
-		have |= registry[i] == s;
-	MQB_CHECK(have || nregistry < SCHEMA_MAX, "too many schemas");
-	if (!have)
-		registry[nregistry++] = s;
-	pthread_mutex_unlock(&registry_lock);
-}
-
-size_t mqb_schema_all(const struct mqb_schema *const **out)
-{
-	config__register_schemas();
-	pthread_mutex_lock(&registry_lock);
-	size_t n = nregistry;
-	pthread_mutex_unlock(&registry_lock);
-	*out = registry;
-	return n;
 }

@@ -22,6 +22,7 @@
 #include "mqbridge/error.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 #include "ha/bridge.h"
 #include "ha/entity_impl.h"
 #include "daemon/pidfile.h"
@@ -358,7 +359,7 @@ int main(int argc, char **argv)
 	/* Entities publish through the bridge: with any entity configured,
 	 * the default broker is used when no mqtt: block names one. */
 	if (opts.have_mqtt || opts.nitems) {
-		if ((rc = mqb_mqtt_new(core, &opts.mqtt))) {
+		if ((rc = mqtt__new(core, &opts.mqtt))) {
 			startup_error("cannot start the MQTT client: %s", mqb_strerror(rc));
 			rc = rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
 			goto out;

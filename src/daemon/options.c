@@ -9,11 +9,11 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config/load.h"
 #include "config/schema.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
@@ -165,20 +165,13 @@ static const struct mqb_schema_key statestream_keys[] = {
 static const struct mqb_schema statestream_schema = {
 	"mqtt_statestream", statestream_keys, sizeof statestream_keys / sizeof statestream_keys[0]};
 
-static const struct mqb_schema *const core_schemas[] = {&mqbridge_schema, &mqtt_schema,
-							&statestream_schema,
-							 &tls_schema};
+static const struct mqb_schema *const tables[] = {&mqbridge_schema, &mqtt_schema,
+						  &statestream_schema, &tls_schema};
 
-static void register_once(void)
+size_t options__schemas(const struct mqb_schema *const **out)
 {
-	for (size_t i = 0; i < sizeof core_schemas / sizeof core_schemas[0]; i++)
-		schema__register(core_schemas[i]);
-}
-
-void config__register_schemas(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, register_once);
+	*out = tables;
+	return sizeof tables / sizeof tables[0];
 }
 
 /* The top-level keys: Home Assistant's integrations that mqbridge has or
@@ -861,8 +854,8 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 		out->core.executor_queue_max = l.mb.executor_queue;
 		out->core.shutdown_timeout = l.mb.shutdown_timeout;
 
-		struct mqb_mqtt_options *o = &out->mqtt;
-		mqb_mqtt_options_init(o);
+		struct mqtt_options *o = &out->mqtt;
+		mqtt__options_init(o);
 		/* entities under mqtt: want a broker, the default one if none is given */
 		out->have_mqtt = l.mqtt_seen;
 		o->host = l.mq.broker;
@@ -915,9 +908,8 @@ void options__set_platform_dirs(const char *const *dirs, size_t n)
 int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs)
 {
 	memset(out, 0, sizeof *out);
-	config__register_schemas();
 	struct mqb_conf_doc *doc = NULL;
-	int rc = mqb_conf_load(path, NULL, &doc, errs);
+	int rc = conf__load(path, NULL, &doc, errs);
 	if (rc < 0)
 		return rc;
 	rc = apply(doc, mqb_conf_root(doc), out, errs);

@@ -11,7 +11,7 @@
 #include "mqbridge/config.h"
 #include "mqbridge/core.h"
 #include "mqbridge/log.h"
-#include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 
 struct options_derived;
 struct conf_item;
@@ -25,7 +25,7 @@ struct daemon_options {
 	enum mqb_log_level log_level;
 	struct mqb_core_options core;    /* executor_threads, ... */
 	bool have_mqtt;                  /* an mqtt: block (entities alone use the default broker) */
-	struct mqb_mqtt_options mqtt;    /* base_topic defaults to mqbridge/<node_id> */
+	struct mqtt_options mqtt;    /* base_topic defaults to mqbridge/<node_id> */
 	bool discovery;                  /* true */
 	const char *discovery_prefix;    /* "homeassistant" */
 	const char *statestream_base;    /* mqtt_statestream: base_topic; NULL: none */
@@ -46,5 +46,10 @@ void options__set_platform_dirs(const char *const *dirs, size_t n);
  * Thread: any. */
 int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs);
 void options__fini(struct daemon_options *o); /* accepts NULL */
+
+/* The schema tables of the daemon's own blocks (mqbridge:, mqtt:,
+ * mqtt.tls, mqtt_statestream:), for the tests that hold them against the
+ * man page. Thread: any. */
+size_t options__schemas(const struct mqb_schema *const **out);
 
 #endif

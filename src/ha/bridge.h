@@ -24,7 +24,7 @@ struct bridge_options {
 	double diagnostic_interval;    /* seconds; 0: 30 */
 };
 
-/* Attach the bridge to core (after entities__init and mqb_mqtt_new,
+/* Attach the bridge to core (after entities__init and mqtt__new,
  * before the platforms add entities). Strings are copied. Thread: loop. */
 int bridge__async_init(struct mqb_core *core, const struct bridge_options *o);
 

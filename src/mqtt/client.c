@@ -28,6 +28,7 @@
 #include "mqtt/topic_tree.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/mqtt.h"
+#include "mqtt/client.h"
 
 #define LOG "mqtt"
 #define SESSION_EXPIRY (7 * 24 * 3600) /* MQTT 5 sessions kept a week when not clean */
@@ -132,7 +133,7 @@ enum mqtt_state {
 
 struct mqb_mqtt {
 	struct mqb_core *core;
-	struct mqb_mqtt_options opt;
+	struct mqtt_options opt;
 	char *strings[8];       /* owned copies of the options' strings */
 	char *uri, *status_topic;
 	const struct mqb_paho *paho; /* the library the client comes from, for good */
@@ -168,9 +169,9 @@ static struct mqb_mqtt *client_of(struct mqb_core *core)
 	return core__slot(core, CORE_SLOT_MQTT);
 }
 
-void mqb_mqtt_options_init(struct mqb_mqtt_options *opt)
+void mqtt__options_init(struct mqtt_options *opt)
 {
-	*opt = (struct mqb_mqtt_options){
+	*opt = (struct mqtt_options){
 		.host = "localhost",
 		.keepalive = 60,
 		.clean_session = true,
@@ -1728,7 +1729,7 @@ static int copy_option(struct mqb_mqtt *m, const char **field, int slot)
 	return 0;
 }
 
-static int check_options(const struct mqb_mqtt_options *o)
+static int check_options(const struct mqtt_options *o)
 {
 	const char *bad = NULL;
 	if (!o->host || !*o->host)
@@ -1758,7 +1759,7 @@ static int check_options(const struct mqb_mqtt_options *o)
 	return bad ? -EINVAL : 0;
 }
 
-int mqb_mqtt_new(struct mqb_core *core, const struct mqb_mqtt_options *opt)
+int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 {
 	MQB_ASSERT_LOOP(core);
 	if (client_of(core))
