@@ -232,6 +232,9 @@ struct load {
 	bool oom;
 	struct conf_item *items;                   /* entity configurations */
 	size_t nitems, capitems;
+	const struct mqb_conf_node *mb_node;       /* the mqbridge: block, or NULL */
+	bool have_ss;                              /* an mqtt_statestream: block */
+	struct statestream_block ss;
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -774,124 +777,160 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 static const char *const *platform_dirs;
 static size_t nplatform_dirs;
 
+/* Every top-level key of root, the packages they name, and the defaults
+ * of the blocks not given. false: root is not even a mapping. */
+static bool read_top_level(struct load *l, const struct mqb_conf_node *root)
+{
+	char buf[96];
+	if (root && mqb_conf_kind(root) != MQB_CONF_MAP && mqb_conf_kind(root) != MQB_CONF_NULL) {
+		err(l, root, "", "expected a mapping of integrations, got %s",
+		    schema__describe(root, buf, sizeof buf));
+		return false;
+	}
+	const struct mqb_conf_node *ha_node = NULL;
+	size_t n = root && mqb_conf_kind(root) == MQB_CONF_MAP ? mqb_conf_len(root) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = mqb_conf_scalar(mqb_conf_key(root, i), NULL);
+		if (k && strcmp(k, "mqbridge") == 0)
+			l->mb_node = mqb_conf_value(root, i);
+		if (k && strcmp(k, "homeassistant") == 0)
+			ha_node = mqb_conf_value(root, i);
+		top_key(l, mqb_conf_key(root, i), mqb_conf_value(root, i), "", false);
+	}
+	if (!l->mb_node)
+		apply_schema(l, &mqbridge_schema, NULL, "mqbridge", &l->mb);
+	packages(l, l->mb.packages, "mqbridge.packages");
+	packages(l, get_packages(ha_node), "homeassistant.packages");
+	if (!l->mqtt_settings)
+		apply_schema(l, &mqtt_schema, NULL, "mqtt", &l->mq);
+	return true;
+}
+
+/* mqtt_statestream:, if given (its last source wins). */
+static void read_statestream(struct load *l)
+{
+	for (size_t i = 0; i < l->nsrc; i++) {
+		const struct source *src = &l->src[i];
+		if (strcmp(src->in->name, "mqtt_statestream") != 0)
+			continue;
+		l->have_ss = true;
+		if (mqb_conf_kind(src->value) == MQB_CONF_MAP) {
+			apply_schema(l, &statestream_schema, src->value, src->path, &l->ss);
+			l->ss.include = mqb_conf_get(src->value, "include");
+			l->ss.exclude = mqb_conf_get(src->value, "exclude");
+		}
+	}
+}
+
+/* What no one key can say alone. */
+static void check_across_keys(struct load *l)
+{
+	char buf[96];
+	if (l->mb.node_id && !node_id_valid(l->mb.node_id)) {
+		const struct mqb_conf_node *at = mqb_conf_get(l->mb_node, "node_id");
+		err(l, at, "mqbridge.node_id",
+		    "must be 1 to %d characters of a-z, 0-9, '_' and '-'; got %s", NODE_ID_MAX,
+		    schema__describe(at, buf, sizeof buf));
+	}
+	if (l->mqtt_settings && l->mqtt_path)
+		mqtt_checks(l, l->mqtt_settings, l->mqtt_path);
+}
+
+/* 0, -EINVAL for the problems found, or -ENOMEM: also when memory ran out
+ * recording one (found, but fewer than that many recorded). */
+static int load_result(const struct load *l, size_t recorded)
+{
+	if (l->oom || l->found > recorded)
+		return -ENOMEM;
+	return l->found ? -EINVAL : 0;
+}
+
+static void fill_mqtt(const struct load *l, const struct options_derived *d,
+		      struct mqtt_options *o)
+{
+	mqtt__options_init(o);
+	o->host = l->mq.broker;
+	o->tls = l->mqtt_settings && mqb_conf_get(l->mqtt_settings, "tls");
+	o->port = l->mq.port ? l->mq.port : o->tls ? 8883 : 1883;
+	o->client_id = l->mq.client_id ? l->mq.client_id : d->client_id;
+	o->username = l->mq.username;
+	o->password = l->mq.password;
+	o->keepalive = l->mq.keepalive;
+	o->clean_session = l->mq.clean_session;
+	o->protocol = l->mq.protocol && strcmp(l->mq.protocol, "5") == 0 ? 5 : 4;
+	o->tls_insecure = l->mq.tls.insecure;
+	o->ca_file = l->mq.tls.ca_certs;
+	o->ca_path = l->mq.tls.ca_path;
+	o->cert_file = l->mq.tls.certfile;
+	o->key_file = l->mq.tls.keyfile;
+	o->base_topic = l->mq.base_topic ? l->mq.base_topic : d->base_topic;
+	o->max_payload = l->mq.max_payload;
+	o->max_inflight = l->mq.max_inflight;
+	o->outbound_queue_max = l->mq.outbound_queue;
+	o->reconnect_min = l->mq.reconnect_min;
+	o->reconnect_max = l->mq.reconnect_max;
+}
+
+/* The options out of a load that found no problem: the names made up
+ * where none were given, then every block's values. 0 or -ENOMEM. */
+static int fill_out(struct load *l, struct daemon_options *out)
+{
+	struct options_derived *d = derived_new(out);
+	if (!d)
+		return -ENOMEM;
+	const char *node_id = l->mb.node_id;
+	if (!node_id) {
+		host_node_id(d->node_id, sizeof d->node_id);
+		node_id = d->node_id;
+	}
+	snprintf(d->client_id, sizeof d->client_id, "mqbridge-%s", node_id);
+	snprintf(d->base_topic, sizeof d->base_topic, "mqbridge/%s", node_id);
+
+	out->node_id = node_id;
+	out->name = l->mb.name ? l->mb.name : node_id;
+	out->have_log_level = l->mb.log_level &&
+			      mqb_log_level_parse(l->mb.log_level, &out->log_level) == 0;
+	mqb_core_options_init(&out->core);
+	out->core.executor_threads = l->mb.executor_threads;
+	out->core.executor_queue_max = l->mb.executor_queue;
+	out->core.shutdown_timeout = l->mb.shutdown_timeout;
+	/* entities under mqtt: want a broker, the default one if none is given */
+	out->have_mqtt = l->mqtt_seen;
+	fill_mqtt(l, d, &out->mqtt);
+	out->discovery = l->mq.discovery;
+	out->discovery_prefix = l->mq.discovery_prefix;
+	out->statestream_base = l->have_ss ? l->ss.base_topic : NULL;
+	out->statestream_attributes = l->ss.publish_attributes;
+	out->statestream_timestamps = l->ss.publish_timestamps;
+	out->statestream_include = l->ss.include;
+	out->statestream_exclude = l->ss.exclude;
+	out->items = l->items;
+	out->nitems = l->nitems;
+	l->items = NULL;
+	l->nitems = 0;
+	return 0;
+}
+
 /* Check root and fill out (whose doc the caller sets). 0; -EINVAL with
  * the problems in errs; -ENOMEM. */
 static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 		 struct daemon_options *out, struct mqb_conf_errors *errs)
 {
-	char buf[96];
 	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN}};
 	size_t before = errs->n;
-	const struct mqb_conf_node *mb_node = NULL, *ha_node = NULL;
-
-	if (root && mqb_conf_kind(root) != MQB_CONF_MAP && mqb_conf_kind(root) != MQB_CONF_NULL) {
-		err(&l, root, "", "expected a mapping of integrations, got %s",
-		    schema__describe(root, buf, sizeof buf));
-		return -EINVAL;
-	}
-	size_t n = root && mqb_conf_kind(root) == MQB_CONF_MAP ? mqb_conf_len(root) : 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *k = mqb_conf_scalar(mqb_conf_key(root, i), NULL);
-		if (k && strcmp(k, "mqbridge") == 0)
-			mb_node = mqb_conf_value(root, i);
-		if (k && strcmp(k, "homeassistant") == 0)
-			ha_node = mqb_conf_value(root, i);
-		top_key(&l, mqb_conf_key(root, i), mqb_conf_value(root, i), "", false);
-	}
-	if (!mb_node)
-		apply_schema(&l, &mqbridge_schema, NULL, "mqbridge", &l.mb);
-	packages(&l, l.mb.packages, "mqbridge.packages");
-	packages(&l, get_packages(ha_node), "homeassistant.packages");
-	if (!l.mqtt_settings)
-		apply_schema(&l, &mqtt_schema, NULL, "mqtt", &l.mq);
+	int rc = -EINVAL;
+	if (!read_top_level(&l, root))
+		goto out;
 	collect_items(&l);
-	struct statestream_block ss = {0};
-	const struct source *ss_src = NULL;
-	for (size_t i = 0; i < l.nsrc; i++)
-		if (strcmp(l.src[i].in->name, "mqtt_statestream") == 0) {
-			ss_src = &l.src[i];
-			if (mqb_conf_kind(ss_src->value) == MQB_CONF_MAP) {
-				apply_schema(&l, &statestream_schema, ss_src->value, ss_src->path,
-					     &ss);
-				ss.include = mqb_conf_get(ss_src->value, "include");
-				ss.exclude = mqb_conf_get(ss_src->value, "exclude");
-			}
-		}
+	read_statestream(&l);
 	if (platform_dirs && !l.oom)
 		l.found += loader__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
-					    errs, &l.oom);
-
-	/* what one key alone cannot say */
-	if (l.mb.node_id && !node_id_valid(l.mb.node_id)) {
-		const struct mqb_conf_node *at = mqb_conf_get(mb_node, "node_id");
-		err(&l, at, "mqbridge.node_id",
-		    "must be 1 to %d characters of a-z, 0-9, '_' and '-'; got %s", NODE_ID_MAX,
-		    schema__describe(at, buf, sizeof buf));
-	}
-	if (l.mqtt_settings && l.mqtt_path)
-		mqtt_checks(&l, l.mqtt_settings, l.mqtt_path);
-
-	/* a problem memory ran out recording still fails the load */
-	int rc = l.oom ? -ENOMEM : l.found > errs->n - before ? -ENOMEM : l.found ? -EINVAL : 0;
-	struct options_derived *d = rc ? NULL : derived_new(out);
-	if (!rc && !d)
-		rc = -ENOMEM;
-	if (!rc) {
-		const char *node_id = l.mb.node_id;
-		if (!node_id) {
-			host_node_id(d->node_id, sizeof d->node_id);
-			node_id = d->node_id;
-		}
-		snprintf(d->client_id, sizeof d->client_id, "mqbridge-%s", node_id);
-		snprintf(d->base_topic, sizeof d->base_topic, "mqbridge/%s", node_id);
-
-		out->node_id = node_id;
-		out->name = l.mb.name ? l.mb.name : node_id;
-		out->have_log_level = l.mb.log_level &&
-				      mqb_log_level_parse(l.mb.log_level, &out->log_level) == 0;
-		mqb_core_options_init(&out->core);
-		out->core.executor_threads = l.mb.executor_threads;
-		out->core.executor_queue_max = l.mb.executor_queue;
-		out->core.shutdown_timeout = l.mb.shutdown_timeout;
-
-		struct mqtt_options *o = &out->mqtt;
-		mqtt__options_init(o);
-		/* entities under mqtt: want a broker, the default one if none is given */
-		out->have_mqtt = l.mqtt_seen;
-		o->host = l.mq.broker;
-		o->tls = l.mqtt_settings && mqb_conf_get(l.mqtt_settings, "tls");
-		o->port = l.mq.port ? l.mq.port : o->tls ? 8883 : 1883;
-		o->client_id = l.mq.client_id ? l.mq.client_id : d->client_id;
-		o->username = l.mq.username;
-		o->password = l.mq.password;
-		o->keepalive = l.mq.keepalive;
-		o->clean_session = l.mq.clean_session;
-		o->protocol = l.mq.protocol && strcmp(l.mq.protocol, "5") == 0 ? 5 : 4;
-		o->tls_insecure = l.mq.tls.insecure;
-		o->ca_file = l.mq.tls.ca_certs;
-		o->ca_path = l.mq.tls.ca_path;
-		o->cert_file = l.mq.tls.certfile;
-		o->key_file = l.mq.tls.keyfile;
-		o->base_topic = l.mq.base_topic ? l.mq.base_topic : d->base_topic;
-		o->max_payload = l.mq.max_payload;
-		o->max_inflight = l.mq.max_inflight;
-		o->outbound_queue_max = l.mq.outbound_queue;
-		o->reconnect_min = l.mq.reconnect_min;
-		o->reconnect_max = l.mq.reconnect_max;
-		out->statestream_base = ss_src ? ss.base_topic : NULL;
-		out->statestream_attributes = ss.publish_attributes;
-		out->statestream_include = ss.include;
-		out->statestream_exclude = ss.exclude;
-		out->statestream_timestamps = ss.publish_timestamps;
-		out->discovery = l.mq.discovery;
-		out->discovery_prefix = l.mq.discovery_prefix;
-	}
-	if (!rc) {
-		out->items = l.items;
-		out->nitems = l.nitems;
-	} else {
-		items_free(l.items, l.nitems);
-	}
+					 errs, &l.oom);
+	check_across_keys(&l);
+	if (!(rc = load_result(&l, errs->n - before)))
+		rc = fill_out(&l, out);
+out:
+	items_free(l.items, l.nitems);
 	mqb__free(l.mqtt_path);
 	for (size_t i = 0; i < l.nsrc; i++)
 		mqb__free(l.src[i].path);
