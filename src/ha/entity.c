@@ -430,6 +430,103 @@ static int dup_opt(const char *s, const char **out)
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void slow_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
+/* An entity id is domain.slug, and a clash adds _2, _3, ...: the slug is cut
+ * so that the id with this many more bytes (a million clashes) still fits
+ * in MQB_MAX_ENTITY_ID_LEN. */
+#define CLASH_SUFFIX_MAX 7
+
+/* A new entity of p, not yet in the registry: its id, unique now, its
+ * description copied, its timers made. It owns priv from the start, so
+ * priv is freed when this fails. 0, -EINVAL (no name to make an id of,
+ * logged) or -ENOMEM. */
+static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info,
+		      const struct mqb_entity_ops *ops, void *priv, struct mqb_entity **out)
+{
+	struct registry *r = p->reg;
+	const char *domain = p->dom->domain;
+	struct mqb_entity *e = NULL;
+	char slug[MQB_MAX_ENTITY_ID_LEN + 1] = "";
+	const char *base = info->object_id ? info->object_id : info->name;
+	int rc = -EINVAL;
+	size_t room = MQB_MAX_ENTITY_ID_LEN - strlen(domain) - 1 - CLASH_SUFFIX_MAX;
+	if (base)
+		mqb_slugify(base, slug, room + 1);
+	if (!slug[0]) {
+		MQB_LOG_ERROR(SUB, "%s %s: an entity needs a name or an object_id", p->desc->name,
+			      domain);
+		goto out;
+	}
+	rc = -ENOMEM;
+	if (!(e = mqb__calloc(1, sizeof *e)))
+		goto out;
+	e->reg = r;
+	e->p = p;
+	e->ops = ops;
+	e->priv = priv;
+	e->available = !info->unavailable;
+	size_t len = strlen(domain) + 1 + strlen(slug) + sizeof "_4294967295";
+	if (!(e->entity_id = mqb__malloc(len)))
+		goto out;
+	snprintf(e->entity_id, len, "%s.%s", domain, slug);
+	for (unsigned n = 2; hashmap__get(&r->by_id, e->entity_id, strlen(e->entity_id)); n++)
+		snprintf(e->entity_id, len, "%s.%s_%u", domain, slug, n);
+	e->object_id = e->entity_id + strlen(domain) + 1;
+	if (dup_opt(info->name, &e->meta.name) || dup_opt(info->unique_id, &e->meta.unique_id) ||
+	    dup_opt(info->icon, &e->meta.icon) || dup_opt(info->device_class, &e->meta.device_class) ||
+	    dup_opt(info->state_class, &e->meta.state_class) ||
+	    dup_opt(info->unit_of_measurement, &e->meta.unit) ||
+	    dup_opt(info->entity_category, &e->meta.category))
+		goto out;
+	if (!(e->discovery = info->discovery ? json_deep_copy(info->discovery) : json_object()))
+		goto out;
+	e->meta.discovery = e->discovery;
+	e->meta.force_update = info->force_update;
+	e->meta.scan_interval = info->scan_interval;
+	if (info->state && !(e->state = mqb__strdup(info->state)))
+		goto out;
+	ev_timer_init(&e->poll, poll_cb, 0, 0);
+	e->poll.data = e;
+	ev_timer_init(&e->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
+	e->slow.data = e;
+	rc = 0;
+out:
+	if (rc && e)
+		entity_free(e);
+	else if (rc && ops->free)
+		ops->free(priv);
+	*out = rc ? NULL : e;
+	return rc;
+}
+
+/* Put e in the registry, with its domain's services registered when it
+ * takes commands; on error the registry is as it was. */
+static int registry_add(struct registry *r, struct mqb_entity *e)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct mqb_entity **v = mqb__realloc(r->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	if (hashmap__put(&r->by_id, e->entity_id, strlen(e->entity_id), e, NULL))
+		return -ENOMEM;
+	int rc = e->ops->async_command ? register_services(r, e->p->dom->domain) : 0;
+	if (rc) {
+		hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
+		return rc;
+	}
+	struct mqb_platform *p = e->p;
+	if (!p->limit_set && (e->ops->update || e->ops->async_update)) {
+		/* Home Assistant: 1 for blocking updates, unbounded for async */
+		p->limit = e->ops->update ? 1 : 0;
+		p->limit_set = true;
+	}
+	r->v[r->n++] = e;
+	return 0;
+}
+
 int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entity_info *info,
 				  const struct mqb_entity_ops *ops, void *priv,
 				  struct mqb_entity **out)
@@ -437,103 +534,28 @@ int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entit
 	struct registry *r = p->reg;
 	MQB_ASSERT_LOOP(r->core);
 	static const struct mqb_entity_ops no_ops;
-	if (!ops)
-		ops = &no_ops;
-	char slug[MQB_MAX_ENTITY_ID_LEN + 1];
-	const char *base = info->object_id ? info->object_id : info->name;
-	if (base)
-		mqb_slugify(base, slug, sizeof slug - strlen(p->dom->domain) - 8);
-	else
-		slug[0] = '\0';
-	if (!slug[0]) {
-		MQB_LOG_ERROR(SUB, "%s %s: an entity needs a name or an object_id",
-			      p->desc->name, p->dom->domain);
-		if (ops->free)
-			ops->free(priv);
-		return -EINVAL;
+	struct mqb_entity *e;
+	int rc = entity_new(p, info, ops ? ops : &no_ops, priv, &e);
+	if (rc)
+		return rc;
+	if ((rc = registry_add(r, e))) {
+		entity_free(e);
+		return rc;
 	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		struct mqb_entity **v = mqb__realloc(r->v, cap * sizeof *v);
-		if (!v)
-			goto nomem_priv;
-		r->v = v;
-		r->cap = cap;
-	}
-	struct mqb_entity *e = mqb__calloc(1, sizeof *e);
-	if (!e)
-		goto nomem_priv;
-	e->reg = r;
-	e->p = p;
-	e->ops = ops;
-	e->priv = priv;
-	e->available = !info->unavailable;
-	size_t len = strlen(p->dom->domain) + 1 + strlen(slug) + 12;
-	if (!(e->entity_id = mqb__malloc(len)))
-		goto nomem;
-	snprintf(e->entity_id, len, "%s.%s", p->dom->domain, slug);
-	for (unsigned n = 2; hashmap__get(&r->by_id, e->entity_id, strlen(e->entity_id)); n++)
-		snprintf(e->entity_id, len, "%s.%s_%u", p->dom->domain, slug, n);
-	e->object_id = e->entity_id + strlen(p->dom->domain) + 1;
-	if (dup_opt(info->name, &e->meta.name) || dup_opt(info->unique_id, &e->meta.unique_id) ||
-	    dup_opt(info->icon, &e->meta.icon) || dup_opt(info->device_class, &e->meta.device_class) ||
-	    dup_opt(info->state_class, &e->meta.state_class) ||
-	    dup_opt(info->unit_of_measurement, &e->meta.unit) ||
-	    dup_opt(info->entity_category, &e->meta.category))
-		goto nomem;
-	e->discovery = info->discovery ? json_deep_copy(info->discovery) : json_object();
-	if (!e->discovery)
-		goto nomem;
-	e->meta.discovery = e->discovery;
-	e->meta.force_update = info->force_update;
-	e->meta.scan_interval = info->scan_interval;
-	if (info->state && !(e->state = mqb__strdup(info->state)))
-		goto nomem;
-	if (hashmap__put(&r->by_id, e->entity_id, strlen(e->entity_id), e, NULL))
-		goto nomem;
-	if (ops->async_command) {
-		int rc = register_services(r, p->dom->domain);
-		if (rc) {
-			hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
-			entity_free(e);
-			return rc;
-		}
-	}
-	ev_timer_init(&e->poll, poll_cb, 0, 0);
-	e->poll.data = e;
-	ev_timer_init(&e->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
-	e->slow.data = e;
-	if (!p->limit_set && (ops->update || ops->async_update)) {
-		/* Home Assistant: 1 for blocking updates, unbounded for async */
-		p->limit = ops->update ? 1 : 0;
-		p->limit_set = true;
-	}
-	r->v[r->n++] = e;
-	if (ops->async_added) {
-		int rc = ops->async_added(e, priv);
-		if (rc)
-			MQB_LOG_ERROR(SUB, "%s: setting up failed: %s", e->entity_id,
-				      mqb_strerror(rc));
-	}
+	if (e->ops->async_added && (rc = e->ops->async_added(e, priv)))
+		MQB_LOG_ERROR(SUB, "%s: setting up failed: %s", e->entity_id, mqb_strerror(rc));
 	if (out)
 		*out = e;
 	MQB_LOG_DEBUG(SUB, "added %s (%s)", e->entity_id, p->desc->name);
 	mqb_entity_async_write(e);
 	if (r->on_added)
 		r->on_added(r->on_added_ud, e);
-	if (r->started && e->meta.scan_interval > 0 && (ops->update || ops->async_update)) {
+	if (r->started && e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
 		ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
 		ev_timer_start(mqb_core_async_loop(r->core), &e->poll);
 		mqb_entity_async_schedule_update(e);
 	}
 	return 0;
-nomem:
-	e->ops = NULL; /* priv is freed below, once */
-	entity_free(e);
-nomem_priv:
-	if (ops->free)
-		ops->free(priv);
-	return -ENOMEM;
 }
 
 struct add_call {
