@@ -3,9 +3,10 @@
  * arguments, configuration (--check-config stops there), log, core and
  * pool, signals, pid file, platforms, MQTT, the loop. man/mqbridge.8 is the
  * contract for what it accepts and how it exits. */
-#include "config.h"
+#include "lib/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -137,8 +138,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return usage_error("--platform-dir: '%s': %s", optarg, strerror(errno));
 			if (!S_ISDIR(st.st_mode))
 				return usage_error("--platform-dir: '%s' is not a directory", optarg);
-			const char **v = realloc(a->platform_dirs,
-						 (a->n_platform_dirs + 1) * sizeof *v);
+			const char **v = mqb__realloc(a->platform_dirs,
+						      (a->n_platform_dirs + 1) * sizeof *v);
 			if (!v) {
 				fprintf(stderr, "mqbridge: out of memory\n");
 				return EXIT_RUNTIME;
@@ -244,24 +245,18 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 		MQB_LOG_INFO("main", "log file reopened");
 }
 
-/* The configuration file's directory, absolute. */
+/* The configuration file's directory, absolute ("/" when it cannot be
+ * resolved). */
 static int set_config_dir(struct mqb_core *core, const char *config)
 {
-	char *copy = strdup(config), *real = NULL;
-	if (!copy)
+	char real[PATH_MAX];
+	const char *slash = strrchr(config, '/');
+	char *dir = slash ? mqb__strndup(config, slash == config ? 1 : (size_t)(slash - config))
+			  : mqb__strdup(".");
+	if (!dir)
 		return -ENOMEM;
-	char *slash = strrchr(copy, '/');
-	if (!slash)
-		real = realpath(".", NULL);
-	else if (slash == copy)
-		real = strdup("/");
-	else {
-		*slash = '\0';
-		real = realpath(copy, NULL);
-	}
-	free(copy);
-	int rc = entities__set_config_dir(core, real ? real : "/");
-	free(real);
+	int rc = entities__set_config_dir(core, realpath(dir, real) ? real : "/");
+	mqb__free(dir);
 	return rc;
 }
 
@@ -290,8 +285,8 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* -P directories first, then the installed modules. */
-	const char **dirs = realloc(args.platform_dirs,
-				    (args.n_platform_dirs + 1) * sizeof *args.platform_dirs);
+	const char **dirs = mqb__realloc(args.platform_dirs,
+					 (args.n_platform_dirs + 1) * sizeof *args.platform_dirs);
 	if (!dirs) {
 		fprintf(stderr, "mqbridge: out of memory\n");
 		rc = EXIT_RUNTIME;
@@ -409,7 +404,7 @@ out:
 	pidfile__remove(pidfile);
 	if (have_opts)
 		options__fini(&opts);
-	free(args.platform_dirs);
+	mqb__free(args.platform_dirs);
 	mqb_log_close();
 	return rc;
 }

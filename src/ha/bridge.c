@@ -243,7 +243,7 @@ static void send_availability(struct bridge *b, struct mqb_entity *e, struct ent
 static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *x, bool always)
 {
 	const json_t *a = mqb_entity_async_attributes(e);
-	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : mqb__strdup("{}");
 	if (!s)
 		return;
 	if (!always && x->attrs && strcmp(x->attrs, s) == 0) {
@@ -560,14 +560,14 @@ static int mqtt_publish_service(void *ud, void *arg, void **result)
 		if (!(pbuf = render_data(b, "payload_template", ptpl, &plen)))
 			goto out;
 	} else if (json_is_string(pj)) {
-		pbuf = strdup(json_string_value(pj));
+		pbuf = mqb__strdup(json_string_value(pj));
 		plen = pbuf ? strlen(pbuf) : 0;
 	} else if (pj && !json_is_null(pj)) {
 		/* a number or a structure, written as YAML gave it */
 		pbuf = json_dumps(pj, JSON_ENCODE_ANY | JSON_COMPACT);
 		plen = pbuf ? strlen(pbuf) : 0;
 	} else {
-		pbuf = strdup("");
+		pbuf = mqb__strdup("");
 	}
 	if (!pbuf) {
 		rc = -ENOMEM;
