@@ -376,6 +376,48 @@ static void mqtt_publish_service(void **state)
 	T_live = false;
 }
 
+/* A long base topic, object id or attribute name makes long topics: each
+ * one goes out whole, never cut short. */
+static void long_topics_go_out_whole(void **state)
+{
+	(void)state;
+	char base[320], oid[224], key[320], ss[320];
+	snprintf(base, sizeof base, "long/%0300d", 0);
+	memset(oid, 'o', 200);
+	oid[200] = '\0';
+	memset(key, 'k', 300);
+	key[300] = '\0';
+	snprintf(ss, sizeof ss, "mirror/%0300d", 0);
+	char yaml[2048];
+	snprintf(yaml, sizeof yaml,
+		 "mqbridge: {node_id: tb, name: Test bridge}\n"
+		 "mqtt: {broker: 127.0.0.1, port: %%PORT%%, base_topic: %s}\n"
+		 "sensor: [{platform: testing, object_id: %s, state: '7', attributes: {%s: v}}]\n"
+		 "mqtt_statestream: {base_topic: %s, publish_attributes: true}\n",
+		 base, oid, key, ss);
+	start(&T, yaml);
+	char topic[1200];
+	snprintf(topic, sizeof topic, "%s/status", base);
+	td_expect(&T, topic, "online");
+	snprintf(topic, sizeof topic, "%s/sensor/%s/availability", base, oid);
+	td_expect(&T, topic, "online");
+	snprintf(topic, sizeof topic, "%s/sensor/%s/attributes", base, oid);
+	td_expect(&T, topic, NULL);
+	snprintf(topic, sizeof topic, "%s/sensor/%s/state", base, oid);
+	td_expect(&T, topic, "7");
+	json_t *d = discovery(&T, "sensor", oid);
+	assert_key(d, "state_topic", topic);
+	char uid[256];
+	snprintf(uid, sizeof uid, "tb_%s", oid);
+	assert_key(d, "unique_id", uid);
+	json_decref(d);
+	snprintf(topic, sizeof topic, "%s/sensor/%s/%s", ss, oid, key);
+	td_expect(&T, topic, "\"v\"");
+	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
 /* Many entities: every one discovered and its state published. */
 static void many(size_t n)
 {
@@ -432,6 +474,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(blocking_setup, teardown),
 		cmocka_unit_test_teardown(loader_errors, teardown),
 		cmocka_unit_test_teardown(mqtt_publish_service, teardown),
+		cmocka_unit_test_teardown(long_topics_go_out_whole, teardown),
 		cmocka_unit_test_teardown(thousand_discovered, teardown),
 		cmocka_unit_test_teardown(ten_thousand_load, teardown),
 	};

@@ -243,14 +243,8 @@ static char *__attribute__((format(printf, 1, 2))) path_fmt(const char *fmt, ...
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *s = mqb__vfmt(NULL, 0, fmt, ap);
 	va_end(ap);
-	char *s = n < 0 ? NULL : mqb__malloc((size_t)n + 1);
-	if (s) {
-		va_start(ap, fmt);
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
 	return s;
 }
 

@@ -56,25 +56,34 @@ struct bridge {
 
 static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
 
+/* Topics are as long as the base topic and the ids make them: built in
+ * the caller's buffer (TOPIC_BUF bytes, enough for the usual ones) and
+ * allocated when that is too short, never cut. Free with mqb__fmt_free. */
+#define TOPIC_BUF 256
+
 /* <base>/<domain>/<object_id>/<leaf>: one copy per message, the prefix
- * being made once per entity. */
+ * being made once per entity. NULL on ENOMEM. */
 static char *topic_of(struct bridge *b, struct mqb_entity *e, const char *leaf, char *buf,
 		      size_t len)
 {
 	struct ent *x = ent_of(b, e);
+	if (!x || !x->prefix)
+		return mqb__fmt(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e),
+				mqb_entity_object_id(e), leaf);
 	size_t ll = strlen(leaf);
-	if (x && x->prefix && x->plen + ll < len) {
-		memcpy(buf, x->prefix, x->plen);
-		memcpy(buf + x->plen, leaf, ll + 1);
-	} else {
-		snprintf(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e),
-			 mqb_entity_object_id(e), leaf);
+	char *t = x->plen + ll < len ? buf : mqb__malloc(x->plen + ll + 1);
+	if (t) {
+		memcpy(t, x->prefix, x->plen);
+		memcpy(t + x->plen, leaf, ll + 1);
 	}
-	return buf;
+	return t;
 }
 
+/* topic NULL: it could not be made (out of memory), nothing is sent. */
 static void publish(struct bridge *b, const char *topic, const char *payload, bool retain)
 {
+	if (!topic)
+		return;
 	int rc = mqb_mqtt_async_publish(b->core, topic, payload, strlen(payload), 0, retain, NULL);
 	if (rc && rc != -ENOTCONN && rc != -ESHUTDOWN)
 		MQB_LOG_DEBUG(SUB, "publish to %s: %s", topic, mqb_strerror(rc));
@@ -108,36 +117,41 @@ static void set_str(json_t *o, const char *k, const char *v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-/* Home Assistant's discovery payload for e, keys per DESIGN §8. */
+/* Home Assistant's discovery payload for e, keys per DESIGN §8. NULL on
+ * ENOMEM. */
 static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 {
 	const struct entity_meta *m = entity__meta(e);
 	const char *domain = mqb_entity_domain(e);
-	char t[512], uid[512];
+	char sb[TOPIC_BUF], ab[TOPIC_BUF], vb[TOPIC_BUF], cb[TOPIC_BUF], bb[TOPIC_BUF];
+	char *state = topic_of(b, e, "state", sb, sizeof sb);
+	char *attributes = topic_of(b, e, "attributes", ab, sizeof ab);
+	char *availability = topic_of(b, e, "availability", vb, sizeof vb);
+	char *set = topic_of(b, e, "set", cb, sizeof cb);
+	char *status = mqb__fmt(bb, sizeof bb, "%s/status", b->base);
+	char *uid = m->unique_id ? NULL
+				 : mqb__fmt(NULL, 0, "%s_%s", b->node_id, mqb_entity_object_id(e));
 	json_t *d = json_object();
-	if (!d)
-		return NULL;
+	if (!d || !state || !attributes || !availability || !set || !status ||
+	    (!m->unique_id && !uid)) {
+		json_decref(d);
+		d = NULL;
+		goto out;
+	}
 	if (m->name)
 		set_str(d, "name", m->name);
 	else
 		json_object_set_new(d, "name", json_null());
-	if (m->unique_id)
-		set_str(d, "unique_id", m->unique_id);
-	else {
-		snprintf(uid, sizeof uid, "%s_%s", b->node_id, mqb_entity_object_id(e));
-		set_str(d, "unique_id", uid);
-	}
+	set_str(d, "unique_id", m->unique_id ? m->unique_id : uid);
 	set_str(d, "object_id", mqb_entity_object_id(e));
 	set_str(d, "default_entity_id", mqb_entity_id(e));
 	bool button = strcmp(domain, "button") == 0;
 	if (!button)
-		set_str(d, "state_topic", topic_of(b, e, "state", t, sizeof t));
-	set_str(d, "json_attributes_topic", topic_of(b, e, "attributes", t, sizeof t));
+		set_str(d, "state_topic", state);
+	set_str(d, "json_attributes_topic", attributes);
 	json_t *avail = json_array();
-	snprintf(t, sizeof t, "%s/status", b->base);
-	json_array_append_new(avail, json_pack("{ss}", "topic", t));
-	json_array_append_new(avail,
-			      json_pack("{ss}", "topic", topic_of(b, e, "availability", t, sizeof t)));
+	json_array_append_new(avail, json_pack("{ss}", "topic", status));
+	json_array_append_new(avail, json_pack("{ss}", "topic", availability));
 	json_object_set_new(d, "availability", avail);
 	set_str(d, "availability_mode", "all");
 	json_object_set_new(d, "device",
@@ -150,7 +164,7 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 	set_str(d, "icon", m->icon);
 	set_str(d, "entity_category", m->category);
 	if (entity__controllable(e))
-		set_str(d, "command_topic", topic_of(b, e, "set", t, sizeof t));
+		set_str(d, "command_topic", set);
 	if (strcmp(domain, "binary_sensor") == 0) {
 		set_str(d, "payload_on", "on");
 		set_str(d, "payload_off", "off");
@@ -189,22 +203,29 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 		json_object_del(d, "brightness");
 		json_object_del(d, "supported_color_modes");
 		if (dim) {
-			set_str(d, "brightness_command_topic", topic_of(b, e, "set", t, sizeof t));
+			set_str(d, "brightness_command_topic", set);
 			set_str(d, "brightness_command_template",
 				"{\"state\": \"ON\", \"brightness\": {{ value }}}");
-			set_str(d, "brightness_state_topic", topic_of(b, e, "attributes", t, sizeof t));
+			set_str(d, "brightness_state_topic", attributes);
 			set_str(d, "brightness_value_template",
 				"{{ value_json.brightness if value_json.brightness is number else '' }}");
 			json_object_set_new(d, "brightness_scale", json_integer(255));
 		}
 	} else if (strcmp(domain, "cover") == 0 && json_object_get(d, "position_open")) {
 		/* positions: 0-100 on /set, the current one in the attributes */
-		set_str(d, "set_position_topic", topic_of(b, e, "set", t, sizeof t));
-		set_str(d, "position_topic", topic_of(b, e, "attributes", t, sizeof t));
+		set_str(d, "set_position_topic", set);
+		set_str(d, "position_topic", attributes);
 		set_str(d, "position_template",
 			"{{ value_json.current_position if value_json.current_position is number "
 			"else '' }}");
 	}
+out:
+	mqb__fmt_free(state, sb);
+	mqb__fmt_free(attributes, ab);
+	mqb__fmt_free(availability, vb);
+	mqb__fmt_free(set, cb);
+	mqb__fmt_free(status, bb);
+	mqb__free(uid);
 	return d;
 }
 
@@ -223,10 +244,11 @@ static void announce_discovery(struct bridge *b, struct mqb_entity *e)
 	json_decref(d);
 	if (!s)
 		return;
-	char t[512];
-	snprintf(t, sizeof t, "%s/%s/%s/%s/config", b->prefix,
-		 component_of(mqb_entity_domain(e)), b->node_id, mqb_entity_object_id(e));
+	char buf[TOPIC_BUF];
+	char *t = mqb__fmt(buf, sizeof buf, "%s/%s/%s/%s/config", b->prefix,
+			   component_of(mqb_entity_domain(e)), b->node_id, mqb_entity_object_id(e));
 	publish(b, t, s, true);
+	mqb__fmt_free(t, buf);
 	free(s);
 }
 
@@ -234,9 +256,11 @@ static void announce_discovery(struct bridge *b, struct mqb_entity *e)
 
 static void send_availability(struct bridge *b, struct mqb_entity *e, struct ent *x)
 {
-	char t[512];
+	char buf[TOPIC_BUF];
 	bool a = mqb_entity_async_available(e);
-	publish(b, topic_of(b, e, "availability", t, sizeof t), a ? "online" : "offline", true);
+	char *t = topic_of(b, e, "availability", buf, sizeof buf);
+	publish(b, t, a ? "online" : "offline", true);
+	mqb__fmt_free(t, buf);
 	x->available = a;
 }
 
@@ -250,19 +274,24 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 		free(s);
 		return;
 	}
-	char t[512];
-	if (a || x->attrs)
-		publish(b, topic_of(b, e, "attributes", t, sizeof t), s, true);
+	if (a || x->attrs) {
+		char buf[TOPIC_BUF];
+		char *t = topic_of(b, e, "attributes", buf, sizeof buf);
+		publish(b, t, s, true);
+		mqb__fmt_free(t, buf);
+	}
 	free(x->attrs);
 	x->attrs = s;
 }
 
 static void send_state(struct bridge *b, struct mqb_entity *e, const char *state)
 {
-	char t[512];
 	if (strcmp(mqb_entity_domain(e), "button") == 0)
 		return;
-	publish(b, topic_of(b, e, "state", t, sizeof t), state, true);
+	char buf[TOPIC_BUF];
+	char *t = topic_of(b, e, "state", buf, sizeof buf);
+	publish(b, t, state, true);
+	mqb__fmt_free(t, buf);
 }
 
 static void mirror_state(struct bridge *b, const struct mqb_state *ns, const struct mqb_state *os);
@@ -348,6 +377,18 @@ static int on_ha_status(void *ud, void *arg, void **result)
 		announce_all(ud);
 	}
 	return 0;
+}
+
+/* <discovery_prefix>/status: Home Assistant's birth and will. */
+static int subscribe_ha_status(struct bridge *b)
+{
+	char buf[TOPIC_BUF];
+	char *t = mqb__fmt(buf, sizeof buf, "%s/status", b->prefix);
+	int rc = t ? mqb_mqtt_async_subscribe(b->core, t, 0, &MQB_CALLBACK(on_ha_status, b),
+					      &b->ha_status)
+		   : -ENOMEM;
+	mqb__fmt_free(t, buf);
+	return rc;
 }
 
 /* state_changed: publish what changed of one of our entities. */
@@ -493,12 +534,14 @@ static void on_added(void *ud, struct mqb_entity *e)
 	if (!x)
 		return;
 	if (entity__controllable(e) && !x->set) {
-		char t[512];
-		int rc = mqb_mqtt_async_subscribe(b->core, topic_of(b, e, "set", t, sizeof t), 0,
-						  &MQB_CALLBACK(on_set, e), &x->set);
+		char buf[TOPIC_BUF];
+		char *t = topic_of(b, e, "set", buf, sizeof buf);
+		int rc = t ? mqb_mqtt_async_subscribe(b->core, t, 0, &MQB_CALLBACK(on_set, e), &x->set)
+			   : -ENOMEM;
 		if (rc)
-			MQB_LOG_ERROR(SUB, "%s: cannot subscribe to %s: %s", mqb_entity_id(e), t,
-				      mqb_strerror(rc));
+			MQB_LOG_ERROR(SUB, "%s: cannot subscribe to %s: %s", mqb_entity_id(e),
+				      t ? t : "its set topic", mqb_strerror(rc));
+		mqb__fmt_free(t, buf);
 	}
 	/* One added after start-up is announced now; the others with the connect. */
 	if (b->announce_next == SIZE_MAX && connected(b))
@@ -615,30 +658,63 @@ static const struct mqb_platform_domain diag_domain = {.domain = "sensor"};
 static const struct mqb_platform_desc diag_desc = {MQB_PLATFORM_API_VERSION, "mqbridge",
 						   &diag_domain, 1};
 
+/* "<name> bridge", sensor.<node_id>_bridge. */
+static int add_diagnostic_sensor(struct bridge *b, double interval)
+{
+	struct mqb_platform *p = entities__platform(b->core, &diag_desc, &diag_domain);
+	char *name = mqb__fmt(NULL, 0, "%s bridge", b->name);
+	char *object_id = mqb__fmt(NULL, 0, "%s_bridge", b->node_id);
+	struct mqb_entity_info info = {
+		.name = name,
+		.object_id = object_id,
+		.icon = "mdi:bridge",
+		.entity_category = "diagnostic",
+		.scan_interval = interval,
+	};
+	int rc = p && name && object_id
+			 ? mqb_platform_async_add_entity(p, &info, &diag_ops, b, &b->diag)
+			 : -ENOMEM;
+	mqb__free(name);
+	mqb__free(object_id);
+	return rc;
+}
+
 /* ---- mqtt_statestream ----------------------------------------------------- */
+
+/* Home Assistant's layout: the state, then every attribute as JSON (all of
+ * them on each change, as its statestream does), then the timestamps. */
+/* <statestream base>/<domain>/<object_id>/<leaf>, or NULL on ENOMEM. */
+static char *mirror_topic(struct bridge *b, const char *eid, const char *dot, const char *leaf,
+			  char *buf, size_t len)
+{
+	return mqb__fmt(buf, len, "%s/%.*s/%s/%s", b->ss_base, (int)(dot - eid), eid, dot + 1,
+			leaf);
+}
 
 /* Home Assistant's layout: the state, then every attribute as JSON (all of
  * them on each change, as its statestream does), then the timestamps. */
 static void mirror_state(struct bridge *b, const struct mqb_state *ns, const struct mqb_state *os)
 {
-	char t[768];
+	char buf[TOPIC_BUF];
+	char *t;
 	const char *eid = mqb_state_entity_id(ns);
 	const char *dot = strchr(eid, '.');
 	if (!dot)
 		return;
-	int dl = (int)(dot - eid);
 	if (!os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0) {
-		snprintf(t, sizeof t, "%s/%.*s/%s/state", b->ss_base, dl, eid, dot + 1);
+		t = mirror_topic(b, eid, dot, "state", buf, sizeof buf);
 		publish(b, t, mqb_state_value(ns), true);
+		mqb__fmt_free(t, buf);
 	}
 	if (b->o.statestream_timestamps) {
 		json_t *j = mqb_state_to_json(ns);
 		const char *keys[] = {"last_changed", "last_updated"};
 		for (int i = 0; j && i < 2; i++) {
 			char *s = json_dumps(json_object_get(j, keys[i]), JSON_ENCODE_ANY);
-			snprintf(t, sizeof t, "%s/%.*s/%s/%s", b->ss_base, dl, eid, dot + 1, keys[i]);
+			t = mirror_topic(b, eid, dot, keys[i], buf, sizeof buf);
 			if (s)
 				publish(b, t, s, true);
+			mqb__fmt_free(t, buf);
 			free(s);
 		}
 		json_decref(j);
@@ -649,9 +725,10 @@ static void mirror_state(struct bridge *b, const struct mqb_state *ns, const str
 		json_t *v;
 		json_object_foreach((json_t *)na, k, v) {
 			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-			snprintf(t, sizeof t, "%s/%.*s/%s/%s", b->ss_base, dl, eid, dot + 1, k);
-			if (s && mqb_mqtt_topic_valid(t, strlen(t)))
+			t = mirror_topic(b, eid, dot, k, buf, sizeof buf);
+			if (s && t && mqb_mqtt_topic_valid(t, strlen(t)))
 				publish(b, t, s, true);
+			mqb__fmt_free(t, buf);
 			free(s);
 		}
 	}
@@ -778,15 +855,11 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);
 	entities__on_added(core, on_added, b);
 	int rc;
-	char t[512];
-	snprintf(t, sizeof t, "%s/status", b->prefix);
 	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				       &MQB_CALLBACK(on_state_changed, b), NULL)) ||
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, b), NULL)) ||
 	    (rc = mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(on_connect, b))) ||
-	    (o->discovery && (rc = mqb_mqtt_async_subscribe(core, t, 0,
-							    &MQB_CALLBACK(on_ha_status, b),
-							    &b->ha_status))))
+	    (o->discovery && (rc = subscribe_ha_status(b))))
 		return rc;
 	if ((rc = mqb_services_async_register(core, "mqtt", "publish",
 					      &MQB_CALLBACK(mqtt_publish_service, b), NULL, NULL)))
@@ -795,20 +868,5 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				       &MQB_CALLBACK(on_any_state, b), NULL)))
 		return rc;
-	/* the bridge's own diagnostic sensor */
-	struct mqb_platform *p = entities__platform(core, &diag_desc, &diag_domain);
-	char name[256];
-	snprintf(name, sizeof name, "%s bridge", b->name);
-	char object_id[256];
-	snprintf(object_id, sizeof object_id, "%s_bridge", b->node_id);
-	struct mqb_entity_info info = {
-		.name = name,
-		.object_id = object_id,
-		.icon = "mdi:bridge",
-		.entity_category = "diagnostic",
-		.scan_interval = o->diagnostic_interval > 0 ? o->diagnostic_interval : 30,
-	};
-	if (!p)
-		return -ENOMEM;
-	return mqb_platform_async_add_entity(p, &info, &diag_ops, b, &b->diag);
+	return add_diagnostic_sensor(b, o->diagnostic_interval > 0 ? o->diagnostic_interval : 30);
 }

@@ -4,7 +4,9 @@
  * idea, made small). */
 #include "lib/internal.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,6 +52,29 @@ char *mqb__strdup(const char *s)
 char *mqb__strndup(const char *s, size_t n)
 {
 	return should_fail() ? NULL : strndup(s, n);
+}
+
+char *mqb__vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(buf, buf ? len : 0, fmt, ap);
+	char *s = NULL;
+	if (n >= 0 && buf && (size_t)n < len)
+		s = buf;
+	else if (n >= 0 && (s = mqb__malloc((size_t)n + 1)))
+		vsnprintf(s, (size_t)n + 1, fmt, again);
+	va_end(again);
+	return s;
+}
+
+char *mqb__fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = mqb__vfmt(buf, len, fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 double mqb__time_wall(void)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,17 @@ void *mqb__realloc(void *p, size_t n);
 char *mqb__strdup(const char *s);
 char *mqb__strndup(const char *s, size_t n);
 #define mqb__free free
+/* printf into buf when the text fits in len bytes (nothing allocated),
+ * else into a new allocation; buf may be NULL to always allocate. NULL on
+ * ENOMEM. Free what it returns with mqb__fmt_free(s, buf). */
+char *mqb__fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+char *mqb__vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static inline void mqb__fmt_free(char *s, const char *buf)
+{
+	if (s != buf)
+		mqb__free(s);
+}
 /* Tests: make allocation number n (1-based, counted from now) and every later
  * one fail; 0 turns failures off. */
 void mqb__alloc_fail_after(unsigned long n);
