@@ -10,11 +10,9 @@
 #include "core/hass.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <fnmatch.h>
 #include <ev.h>
 
@@ -25,6 +23,7 @@
 #include "mqbridge/template.h"
 
 #include "ha/bridge.h"
+#include "ha/domains.h"
 #include "ha/entity_impl.h"
 
 #define SUB "bridge"
@@ -108,32 +107,44 @@ static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
 
 /* ---- discovery ------------------------------------------------------------ */
 
-static const char *const none_if_not_a_value =
-	"{{ None if value in ('unknown', 'unavailable') else value }}";
-
 static void set_str(json_t *o, const char *k, const char *v)
 {
 	if (v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-/* Home Assistant's discovery payload for e, keys per DESIGN §8. NULL on
- * ENOMEM. */
-static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
+/* The object id e is announced with: its own, or <domain>_<object_id>
+ * when its domain is announced as another component (DESIGN §10). NULL
+ * on ENOMEM; free with mqb__fmt_free(id, buf). */
+static char *discovery_object_id(struct mqb_entity *e, const struct domain *dom, char *buf,
+				 size_t len)
+{
+	bool prefixed = dom->component != NULL;
+	return mqb__fmt(buf, len, "%s%s%s", prefixed ? mqb_entity_domain(e) : "",
+			prefixed ? "_" : "", mqb_entity_object_id(e));
+}
+
+/* Home Assistant's discovery payload for e, announced as object_id of
+ * component, keys per DESIGN §8: the same for every entity, then the
+ * domain's (ha/domains.c), then the entity's own, then what the domain
+ * makes of them. NULL on ENOMEM. */
+static json_t *discovery_json(struct bridge *b, struct mqb_entity *e, const struct domain *dom,
+			      const char *component, const char *object_id)
 {
 	const struct entity_meta *m = entity__meta(e);
-	const char *domain = mqb_entity_domain(e);
 	char sb[TOPIC_BUF], ab[TOPIC_BUF], vb[TOPIC_BUF], cb[TOPIC_BUF], bb[TOPIC_BUF];
 	char *state = topic_of(b, e, "state", sb, sizeof sb);
-	char *attributes = topic_of(b, e, "attributes", ab, sizeof ab);
 	char *availability = topic_of(b, e, "availability", vb, sizeof vb);
-	char *set = topic_of(b, e, "set", cb, sizeof cb);
 	char *status = mqb__fmt(bb, sizeof bb, "%s/status", b->base);
-	char *uid = m->unique_id ? NULL
-				 : mqb__fmt(NULL, 0, "%s_%s", b->node_id, mqb_entity_object_id(e));
+	struct domain_topics topics = {
+		.set = topic_of(b, e, "set", cb, sizeof cb),
+		.attributes = topic_of(b, e, "attributes", ab, sizeof ab),
+	};
+	char *uid = m->unique_id ? NULL : mqb__fmt(NULL, 0, "%s_%s", b->node_id, object_id);
+	char *default_id = mqb__fmt(NULL, 0, "%s.%s", component, object_id);
 	json_t *d = json_object();
-	if (!d || !state || !attributes || !availability || !set || !status ||
-	    (!m->unique_id && !uid)) {
+	if (!d || !state || !topics.attributes || !availability || !topics.set || !status ||
+	    (!m->unique_id && !uid) || !default_id) {
 		json_decref(d);
 		d = NULL;
 		goto out;
@@ -143,12 +154,11 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 	else
 		json_object_set_new(d, "name", json_null());
 	set_str(d, "unique_id", m->unique_id ? m->unique_id : uid);
-	set_str(d, "object_id", mqb_entity_object_id(e));
-	set_str(d, "default_entity_id", mqb_entity_id(e));
-	bool button = strcmp(domain, "button") == 0;
-	if (!button)
+	set_str(d, "object_id", object_id);
+	set_str(d, "default_entity_id", default_id);
+	if (!dom->stateless)
 		set_str(d, "state_topic", state);
-	set_str(d, "json_attributes_topic", attributes);
+	set_str(d, "json_attributes_topic", topics.attributes);
 	json_t *avail = json_array();
 	json_array_append_new(avail, json_pack("{ss}", "topic", status));
 	json_array_append_new(avail, json_pack("{ss}", "topic", availability));
@@ -164,92 +174,42 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e)
 	set_str(d, "icon", m->icon);
 	set_str(d, "entity_category", m->category);
 	if (entity__controllable(e))
-		set_str(d, "command_topic", set);
-	if (strcmp(domain, "binary_sensor") == 0) {
-		set_str(d, "payload_on", "on");
-		set_str(d, "payload_off", "off");
-		set_str(d, "value_template", "{{ value if value in ('on', 'off') else 'None' }}");
-	} else if (strcmp(domain, "switch") == 0 || strcmp(domain, "input_boolean") == 0) {
-		set_str(d, "state_on", "on");
-		set_str(d, "state_off", "off");
-		set_str(d, "payload_on", "ON");
-		set_str(d, "payload_off", "OFF");
-		set_str(d, "value_template", "{{ value if value in ('on', 'off') else 'None' }}");
-	} else if (strcmp(domain, "light") == 0) {
-		set_str(d, "payload_on", "ON");
-		set_str(d, "payload_off", "OFF");
-		set_str(d, "state_value_template",
-			"{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}");
-	} else if (strcmp(domain, "cover") == 0) {
-		set_str(d, "payload_open", "OPEN");
-		set_str(d, "payload_close", "CLOSE");
-		set_str(d, "payload_stop", "STOP");
-		set_str(d, "state_open", "open");
-		set_str(d, "state_opening", "opening");
-		set_str(d, "state_closed", "closed");
-		set_str(d, "state_closing", "closing");
-		set_str(d, "value_template", none_if_not_a_value);
-	} else if (button) {
-		set_str(d, "payload_press", "PRESS");
-	} else {
-		/* sensor, number, select: a numeric sensor must never be sent
-		 * "unknown" as its value */
-		set_str(d, "value_template", none_if_not_a_value);
-	}
+		set_str(d, "command_topic", topics.set);
+	for (const char *const *kv = dom->discovery; kv && *kv; kv += 2)
+		set_str(d, kv[0], kv[1]);
 	json_object_update(d, (json_t *)m->discovery);
-	if (strcmp(domain, "light") == 0) {
-		/* the basic schema dims through its own topics: both are ours */
-		bool dim = json_is_true(json_object_get(d, "brightness"));
-		json_object_del(d, "brightness");
-		json_object_del(d, "supported_color_modes");
-		if (dim) {
-			set_str(d, "brightness_command_topic", set);
-			set_str(d, "brightness_command_template",
-				"{\"state\": \"ON\", \"brightness\": {{ value }}}");
-			set_str(d, "brightness_state_topic", attributes);
-			set_str(d, "brightness_value_template",
-				"{{ value_json.brightness if value_json.brightness is number else '' }}");
-			json_object_set_new(d, "brightness_scale", json_integer(255));
-		}
-	} else if (strcmp(domain, "cover") == 0 && json_object_get(d, "position_open")) {
-		/* positions: 0-100 on /set, the current one in the attributes */
-		set_str(d, "set_position_topic", set);
-		set_str(d, "position_topic", attributes);
-		set_str(d, "position_template",
-			"{{ value_json.current_position if value_json.current_position is number "
-			"else '' }}");
-	}
+	if (dom->discovery_after)
+		dom->discovery_after(d, &topics);
 out:
 	mqb__fmt_free(state, sb);
-	mqb__fmt_free(attributes, ab);
+	mqb__fmt_free((char *)topics.attributes, ab);
 	mqb__fmt_free(availability, vb);
-	mqb__fmt_free(set, cb);
+	mqb__fmt_free((char *)topics.set, cb);
 	mqb__fmt_free(status, bb);
 	mqb__free(uid);
+	mqb__free(default_id);
 	return d;
-}
-
-static const char *component_of(const char *domain)
-{
-	/* input_boolean has no MQTT component: Home Assistant sees a switch */
-	return strcmp(domain, "input_boolean") == 0 ? "switch" : domain;
 }
 
 static void announce_discovery(struct bridge *b, struct mqb_entity *e)
 {
 	if (!b->o.discovery)
 		return;
-	json_t *d = discovery_json(b, e);
+	const struct domain *dom = domains__get(mqb_entity_domain(e));
+	const char *component = domain__component(dom, mqb_entity_domain(e));
+	char ob[TOPIC_BUF], tb[TOPIC_BUF];
+	char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
+	json_t *d = object_id ? discovery_json(b, e, dom, component, object_id) : NULL;
 	char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	json_decref(d);
-	if (!s)
-		return;
-	char buf[TOPIC_BUF];
-	char *t = mqb__fmt(buf, sizeof buf, "%s/%s/%s/%s/config", b->prefix,
-			   component_of(mqb_entity_domain(e)), b->node_id, mqb_entity_object_id(e));
-	publish(b, t, s, true);
-	mqb__fmt_free(t, buf);
+	char *t = s ? mqb__fmt(tb, sizeof tb, "%s/%s/%s/%s/config", b->prefix, component,
+			       b->node_id, object_id)
+		    : NULL;
+	if (s)
+		publish(b, t, s, true);
+	mqb__fmt_free(t, tb);
 	free(s);
+	mqb__fmt_free(object_id, ob);
 }
 
 /* ---- states out --------------------------------------------------------- */
@@ -286,7 +246,7 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 
 static void send_state(struct bridge *b, struct mqb_entity *e, const char *state)
 {
-	if (strcmp(mqb_entity_domain(e), "button") == 0)
+	if (domains__get(mqb_entity_domain(e))->stateless)
 		return;
 	char buf[TOPIC_BUF];
 	char *t = topic_of(b, e, "state", buf, sizeof buf);
@@ -421,80 +381,6 @@ static int on_state_changed(void *ud, void *arg, void **result)
 
 /* ---- commands in -------------------------------------------------------- */
 
-static bool is(const char *p, const char *word)
-{
-	return strcasecmp(p, word) == 0;
-}
-
-/* The service a /set payload asks for, and its data (entity_id added by
- * the caller). NULL: not a command this domain takes. */
-static const char *command_of(const char *domain, const char *p, json_t *data)
-{
-	if (strcmp(domain, "switch") == 0 || strcmp(domain, "input_boolean") == 0 ||
-	    strcmp(domain, "light") == 0) {
-		if (is(p, "ON"))
-			return "turn_on";
-		if (is(p, "OFF"))
-			return "turn_off";
-		if (is(p, "TOGGLE"))
-			return "toggle";
-		if (strcmp(domain, "light") != 0 || p[0] != '{')
-			return NULL;
-		json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
-		const char *service = NULL;
-		if (json_is_object(j)) {
-			const char *st = json_string_value(json_object_get(j, "state"));
-			json_t *br = json_object_get(j, "brightness");
-			if (st && is(st, "OFF"))
-				service = "turn_off";
-			else if ((st && is(st, "ON")) || (!st && json_is_number(br)))
-				service = "turn_on";
-			if (service && json_is_number(br) && strcmp(service, "turn_on") == 0) {
-				double v = json_number_value(br);
-				if (v >= 0 && v <= 255)
-					json_object_set_new(data, "brightness",
-							    json_integer((json_int_t)lround(v)));
-				else
-					service = NULL;
-			}
-		}
-		json_decref(j);
-		return service;
-	}
-	if (strcmp(domain, "cover") == 0) {
-		if (is(p, "OPEN"))
-			return "open_cover";
-		if (is(p, "CLOSE"))
-			return "close_cover";
-		if (is(p, "STOP"))
-			return "stop_cover";
-		char *end;
-		long v = strtol(p, &end, 10);
-		if (end != p && !*end && v >= 0 && v <= 100) {
-			json_object_set_new(data, "position", json_integer(v));
-			return "set_cover_position";
-		}
-		return NULL;
-	}
-	if (strcmp(domain, "button") == 0)
-		return is(p, "PRESS") ? "press" : NULL;
-	if (strcmp(domain, "number") == 0) {
-		char *end;
-		double v = strtod(p, &end);
-		if (end == p || *end || !isfinite(v))
-			return NULL;
-		json_object_set_new(data, "value", json_real(v));
-		return "set_value";
-	}
-	if (strcmp(domain, "select") == 0) {
-		if (!*p)
-			return NULL;
-		json_object_set_new(data, "option", json_string(p));
-		return "select_option";
-	}
-	return NULL;
-}
-
 static int on_set(void *ud, void *arg, void **result)
 {
 	(void)result;
@@ -510,8 +396,9 @@ static int on_set(void *ud, void *arg, void **result)
 	json_t *probe = json_string(p); /* NULL when not UTF-8 */
 	bool text = probe && strlen(p) == mqb_mqtt_message_len(msg);
 	json_decref(probe);
-	if (text)
-		service = command_of(domain, p, data);
+	const struct domain *dom = domains__get(domain);
+	if (text && dom->command)
+		service = dom->command(p, data);
 	if (!service) {
 		MQB_LOG_WARNING(SUB, "%s: ignoring command '%.64s' on %s: not one %s takes",
 				mqb_entity_id(e), text ? p : "(not UTF-8 text)",

@@ -2,7 +2,7 @@
 /* The entity registry: platforms and the entities they add, their ids,
  * cached values and their writes to the state machine; polling with Home
  * Assistant's skip-and-warn and parallel_updates; and the entity services
- * of each domain, dispatched to the entity. A platform here is struct
+ * of each domain (ha/domains.c), dispatched to the entity. A platform here is struct
  * mqb_platform, one configured integration x domain (mqtt's sensors), not
  * the module's descriptor (struct mqb_platform_desc) nor the loader
  * (daemon/loader.c) that makes one out of the other. */
@@ -22,6 +22,7 @@
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 
+#include "ha/domains.h"
 #include "ha/entity_impl.h"
 #include "lib/hashmap.h"
 
@@ -75,8 +76,8 @@ struct registry {
 	size_t n, cap;
 	struct hashmap by_id;
 	bool started, stopping;
-	char registered[8][16];   /* domains whose services are registered */
-	size_t nregistered;
+	const struct domain **registered; /* domains whose services are registered */
+	size_t nregistered, capregistered;
 	void (*on_added)(void *ud, struct mqb_entity *e);
 	void *on_added_ud;
 };
@@ -238,6 +239,7 @@ static void registry_free(struct registry *r)
 		mqb__free(p);
 	}
 	hashmap__fini(&r->by_id);
+	mqb__free(r->registered);
 	mqb__free(r->v);
 	mqb__free(r->node_id);
 	mqb__free(r->config_dir);
@@ -322,20 +324,6 @@ struct mqb_entity *mqb_entities_async_find(struct mqb_core *core, const char *en
 
 /* ---- entity services ---------------------------------------------------- */
 
-/* The services of each controllable domain, as Home Assistant names them. */
-static const struct domain_services {
-	const char *domain;
-	const char *services[5];
-} domain_services[] = {
-	{"switch", {"turn_on", "turn_off", "toggle"}},
-	{"light", {"turn_on", "turn_off", "toggle"}},
-	{"cover", {"open_cover", "close_cover", "stop_cover", "set_cover_position"}},
-	{"button", {"press"}},
-	{"number", {"set_value"}},
-	{"select", {"select_option"}},
-	{"input_boolean", {"turn_on", "turn_off", "toggle"}},
-};
-
 static int command_one(struct mqb_entity *e, const char *service, const json_t *data)
 {
 	int rc = e->ops->async_command(e, e->priv, service, data);
@@ -393,27 +381,30 @@ static int service_handler(void *ud, void *arg, void **result)
 	return status;
 }
 
+/* The domain's entity services (ha/domains.c), once per registry. */
 static int register_services(struct registry *r, const char *domain)
 {
-	for (size_t i = 0; i < r->nregistered; i++)
-		if (strcmp(r->registered[i], domain) == 0)
-			return 0;
-	for (size_t d = 0; d < sizeof domain_services / sizeof domain_services[0]; d++) {
-		const struct domain_services *ds = &domain_services[d];
-		if (strcmp(ds->domain, domain) != 0)
-			continue;
-		for (size_t s = 0; s < 5 && ds->services[s]; s++) {
-			int rc = mqb_services_async_register(r->core, domain, ds->services[s],
-							     &MQB_COROUTINE(service_handler, r),
-							     NULL, NULL);
-			if (rc)
-				return rc;
-		}
-		if (r->nregistered < sizeof r->registered / sizeof r->registered[0])
-			snprintf(r->registered[r->nregistered++], sizeof r->registered[0], "%s",
-				 domain);
+	const struct domain *d = domains__get(domain);
+	if (!d->services)
 		return 0;
+	for (size_t i = 0; i < r->nregistered; i++)
+		if (r->registered[i] == d)
+			return 0;
+	if (r->nregistered == r->capregistered) {
+		size_t cap = r->capregistered ? 2 * r->capregistered : 8;
+		const struct domain **v = mqb__realloc(r->registered, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		r->registered = v;
+		r->capregistered = cap;
 	}
+	for (const char *const *s = d->services; *s; s++) {
+		int rc = mqb_services_async_register(r->core, domain, *s,
+						     &MQB_COROUTINE(service_handler, r), NULL, NULL);
+		if (rc)
+			return rc;
+	}
+	r->registered[r->nregistered++] = d;
 	return 0;
 }
 

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* The entity domains, one row each: Home Assistant's services of the
+ * domain, the discovery component and keys the bridge announces it with
+ * (DESIGN §8: a real Home Assistant shown only these must make working
+ * entities), and the /set payloads it takes, as Home Assistant's MQTT
+ * platform of the same component sends them. */
+#include "lib/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ha/domains.h"
+
+/* ---- discovery ---------------------------------------------------------- */
+
+/* A value Home Assistant can show: a numeric sensor must never be sent
+ * "unknown" or "unavailable" as its value (the availability says so). */
+#define NONE_IF_NOT_A_VALUE "{{ None if value in ('unknown', 'unavailable') else value }}"
+#define ON_OFF_OR_NONE "{{ value if value in ('on', 'off') else 'None' }}"
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	json_object_set_new(o, k, json_string(v));
+}
+
+/* The basic schema dims through its own topics, both of them ours: the
+ * JSON schema's keys go. */
+static void light_after(json_t *d, const struct domain_topics *t)
+{
+	bool dim = json_is_true(json_object_get(d, "brightness"));
+	json_object_del(d, "brightness");
+	json_object_del(d, "supported_color_modes");
+	if (!dim)
+		return;
+	set_str(d, "brightness_command_topic", t->set);
+	set_str(d, "brightness_command_template", "{\"state\": \"ON\", \"brightness\": {{ value }}}");
+	set_str(d, "brightness_state_topic", t->attributes);
+	set_str(d, "brightness_value_template",
+		"{{ value_json.brightness if value_json.brightness is number else '' }}");
+	json_object_set_new(d, "brightness_scale", json_integer(255));
+}
+
+/* Positions: 0-100 on /set, the current one in the attributes. */
+static void cover_after(json_t *d, const struct domain_topics *t)
+{
+	if (!json_object_get(d, "position_open"))
+		return;
+	set_str(d, "set_position_topic", t->set);
+	set_str(d, "position_topic", t->attributes);
+	set_str(d, "position_template",
+		"{{ value_json.current_position if value_json.current_position is number "
+		"else '' }}");
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static bool is(const char *p, const char *word)
+{
+	return strcasecmp(p, word) == 0;
+}
+
+static const char *on_off(const char *p, json_t *data)
+{
+	if (is(p, "ON"))
+		return "turn_on";
+	if (is(p, "OFF"))
+		return "turn_off";
+	if (is(p, "TOGGLE"))
+		return "toggle";
+	return NULL;
+}
+
+/* ON/OFF/TOGGLE, or the JSON the basic schema's brightness template sends. */
+static const char *light_command(const char *p, json_t *data)
+{
+	const char *service = on_off(p, data);
+	if (service || p[0] != '{')
+		return service;
+	json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(j)) {
+		const char *st = json_string_value(json_object_get(j, "state"));
+		json_t *br = json_object_get(j, "brightness");
+		if (st && is(st, "OFF"))
+			service = "turn_off";
+		else if ((st && is(st, "ON")) || (!st && json_is_number(br)))
+			service = "turn_on";
+		if (service && json_is_number(br) && strcmp(service, "turn_on") == 0) {
+			double v = json_number_value(br);
+			if (v >= 0 && v <= 255)
+				json_object_set_new(data, "brightness",
+						    json_integer((json_int_t)lround(v)));
+			else
+				service = NULL;
+		}
+	}
+	json_decref(j);
+	return service;
+}
+
+static const char *cover_command(const char *p, json_t *data)
+{
+	if (is(p, "OPEN"))
+		return "open_cover";
+	if (is(p, "CLOSE"))
+		return "close_cover";
+	if (is(p, "STOP"))
+		return "stop_cover";
+	char *end;
+	long v = strtol(p, &end, 10);
+	if (end == p || *end || v < 0 || v > 100)
+		return NULL;
+	json_object_set_new(data, "position", json_integer(v));
+	return "set_cover_position";
+}
+
+static const char *button_command(const char *p, json_t *data)
+{
+	return is(p, "PRESS") ? "press" : NULL;
+}
+
+static const char *number_command(const char *p, json_t *data)
+{
+	char *end;
+	double v = strtod(p, &end);
+	if (end == p || *end || !isfinite(v))
+		return NULL;
+	json_object_set_new(data, "value", json_real(v));
+	return "set_value";
+}
+
+static const char *select_command(const char *p, json_t *data)
+{
+	if (!*p)
+		return NULL;
+	json_object_set_new(data, "option", json_string(p));
+	return "select_option";
+}
+
+/* ---- the rows ----------------------------------------------------------- */
+
+#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const char *const on_off_services[] = {"turn_on", "turn_off", "toggle", NULL};
+/* A switch's states are on/off whatever its payloads: the discovery maps. */
+static const char *const switch_discovery[] = {
+	"state_on", "on", "state_off", "off", "payload_on", "ON", "payload_off", "OFF",
+	"value_template", ON_OFF_OR_NONE, NULL};
+static const char *const value_discovery[] = {"value_template", NONE_IF_NOT_A_VALUE, NULL};
+
+static const struct domain domains[] = {
+	{.name = "sensor", .discovery = value_discovery},
+	{.name = "binary_sensor",
+	 .discovery = LIST("payload_on", "on", "payload_off", "off", "value_template",
+			   ON_OFF_OR_NONE)},
+	{.name = "switch", .services = on_off_services, .discovery = switch_discovery,
+	 .command = on_off},
+	{.name = "light", .services = on_off_services,
+	 .discovery = LIST("payload_on", "ON", "payload_off", "OFF", "state_value_template",
+			   "{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}"),
+	 .discovery_after = light_after, .command = light_command},
+	{.name = "cover",
+	 .services = LIST("open_cover", "close_cover", "stop_cover", "set_cover_position"),
+	 .discovery = LIST("payload_open", "OPEN", "payload_close", "CLOSE", "payload_stop", "STOP",
+			   "state_open", "open", "state_opening", "opening", "state_closed",
+			   "closed", "state_closing", "closing", "value_template",
+			   NONE_IF_NOT_A_VALUE),
+	 .discovery_after = cover_after, .command = cover_command},
+	{.name = "button", .services = LIST("press"), .stateless = true,
+	 .discovery = LIST("payload_press", "PRESS"), .command = button_command},
+	{.name = "number", .services = LIST("set_value"), .discovery = value_discovery,
+	 .command = number_command},
+	{.name = "select", .services = LIST("select_option"), .discovery = value_discovery,
+	 .command = select_command},
+	/* Home Assistant has no MQTT input_boolean: it sees a switch. */
+	{.name = "input_boolean", .component = "switch", .services = on_off_services,
+	 .discovery = switch_discovery, .command = on_off},
+};
+
+/* Any other domain shows a value and takes no command. */
+static const struct domain other = {.discovery = value_discovery};
+
+const struct domain *domains__get(const char *name)
+{
+	for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++)
+		if (strcmp(domains[i].name, name) == 0)
+			return &domains[i];
+	return &other;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* The entity domains' table (src/ha/domains.c): each /set payload as Home
+ * Assistant's MQTT platform of the component sends it, the services each
+ * command names being the domain's own, and a domain announced as another
+ * component (input_boolean as a switch, DESIGN §10). */
+#include "config.h"
+
+#include <string.h>
+#include <jansson.h>
+
+#include "testutil.h"
+#include "ha/domains.h"
+
+/* The service payload p asks of domain, and its data as compact JSON in
+ * data_out (NULL: none expected). */
+static const char *command(const char *domain, const char *p, char *data_out, size_t len)
+{
+	const struct domain *d = domains__get(domain);
+	assert_non_null(d->command);
+	json_t *data = json_object();
+	const char *service = d->command(p, data);
+	char *s = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+	snprintf(data_out, len, "%s", s);
+	free(s);
+	json_decref(data);
+	return service;
+}
+
+static void assert_command(const char *domain, const char *p, const char *service,
+			   const char *data)
+{
+	char got[256];
+	const char *s = command(domain, p, got, sizeof got);
+	if (!service) {
+		if (s)
+			fail_msg("%s: '%s' gave %s", domain, p, s);
+		return;
+	}
+	if (!s || strcmp(s, service) != 0)
+		fail_msg("%s: '%s' gave %s, not %s", domain, p, s ? s : "nothing", service);
+	assert_string_equal(got, data ? data : "{}");
+}
+
+static void switch_takes_on_off_and_toggle_in_any_case(void **state)
+{
+	assert_command("switch", "ON", "turn_on", NULL);
+	assert_command("switch", "off", "turn_off", NULL);
+	assert_command("switch", "Toggle", "toggle", NULL);
+	assert_command("switch", "ON; touch /tmp/x", NULL, NULL);
+	assert_command("switch", "", NULL, NULL);
+}
+
+/* The basic schema's brightness_command_template sends this JSON. */
+static void light_takes_the_json_its_brightness_template_sends(void **state)
+{
+	assert_command("light", "ON", "turn_on", NULL);
+	assert_command("light", "{\"state\": \"ON\", \"brightness\": 128}", "turn_on",
+		       "{\"brightness\":128}");
+	assert_command("light", "{\"brightness\": 12.6}", "turn_on", "{\"brightness\":13}");
+	assert_command("light", "{\"state\": \"OFF\", \"brightness\": 9}", "turn_off", NULL);
+	assert_command("light", "{\"state\": \"ON\", \"brightness\": 256}", NULL, NULL);
+	assert_command("light", "{\"state\": \"dim\"}", NULL, NULL);
+	assert_command("light", "{not json", NULL, NULL);
+}
+
+static void cover_takes_open_close_stop_and_a_position_from_0_to_100(void **state)
+{
+	assert_command("cover", "OPEN", "open_cover", NULL);
+	assert_command("cover", "close", "close_cover", NULL);
+	assert_command("cover", "STOP", "stop_cover", NULL);
+	assert_command("cover", "0", "set_cover_position", "{\"position\":0}");
+	assert_command("cover", "100", "set_cover_position", "{\"position\":100}");
+	assert_command("cover", "101", NULL, NULL);
+	assert_command("cover", "-1", NULL, NULL);
+	assert_command("cover", "50%", NULL, NULL);
+}
+
+static void button_number_and_select_take_their_one_command(void **state)
+{
+	assert_command("button", "PRESS", "press", NULL);
+	assert_command("button", "ON", NULL, NULL);
+	assert_command("number", "22.5", "set_value", "{\"value\":22.5}");
+	assert_command("number", "nan", NULL, NULL);
+	assert_command("number", "12abc", NULL, NULL);
+	assert_command("select", "mid", "select_option", "{\"option\":\"mid\"}");
+	assert_command("select", "", NULL, NULL);
+}
+
+static bool has_service(const struct domain *d, const char *service)
+{
+	for (const char *const *s = d->services; s && *s; s++)
+		if (strcmp(*s, service) == 0)
+			return true;
+	return false;
+}
+
+/* A command turns into a call of a service the registry registered for
+ * the domain: a row that names one it lacks would be refused. */
+static void every_command_calls_a_service_of_its_own_domain(void **state)
+{
+	static const struct {
+		const char *domain, *payload;
+	} cases[] = {
+		{"switch", "ON"}, {"switch", "OFF"}, {"switch", "TOGGLE"},
+		{"input_boolean", "ON"}, {"input_boolean", "TOGGLE"},
+		{"light", "ON"}, {"light", "OFF"}, {"light", "{\"brightness\": 3}"},
+		{"cover", "OPEN"}, {"cover", "CLOSE"}, {"cover", "STOP"}, {"cover", "40"},
+		{"button", "PRESS"}, {"number", "1"}, {"select", "x"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char data[256];
+		const char *s = command(cases[i].domain, cases[i].payload, data, sizeof data);
+		assert_non_null(s);
+		if (!has_service(domains__get(cases[i].domain), s))
+			fail_msg("%s: %s is not one of its services", cases[i].domain, s);
+	}
+}
+
+static void input_boolean_is_announced_as_a_switch_and_commanded_as_one(void **state)
+{
+	const struct domain *d = domains__get("input_boolean");
+	assert_string_equal(d->name, "input_boolean");
+	assert_string_equal(domain__component(d, "input_boolean"), "switch");
+	assert_false(d->stateless);
+	assert_true(has_service(d, "turn_on") && has_service(d, "turn_off") &&
+		    has_service(d, "toggle"));
+	assert_command("input_boolean", "OFF", "turn_off", NULL);
+	/* the switch's payloads and states */
+	bool state_on = false;
+	for (const char *const *kv = d->discovery; *kv; kv += 2)
+		state_on |= strcmp(kv[0], "state_on") == 0 && strcmp(kv[1], "on") == 0;
+	assert_true(state_on);
+	/* a native domain is announced as itself */
+	assert_null(domains__get("switch")->component);
+	assert_string_equal(domain__component(domains__get("switch"), "switch"), "switch");
+}
+
+/* A domain without a row shows a value: never sent "unknown" as one, and
+ * it takes no command. */
+static void a_domain_without_a_row_shows_a_value_and_takes_no_command(void **state)
+{
+	const struct domain *d = domains__get("weather");
+	assert_null(d->name);
+	assert_null(d->command);
+	assert_null(d->services);
+	assert_string_equal(domain__component(d, "weather"), "weather");
+	assert_string_equal(d->discovery[0], "value_template");
+	assert_non_null(strstr(d->discovery[1], "None"));
+	assert_true(domains__get("button")->stateless);
+	assert_false(domains__get("sensor")->stateless);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(switch_takes_on_off_and_toggle_in_any_case),
+	cmocka_unit_test(light_takes_the_json_its_brightness_template_sends),
+	cmocka_unit_test(cover_takes_open_close_stop_and_a_position_from_0_to_100),
+	cmocka_unit_test(button_number_and_select_take_their_one_command),
+	cmocka_unit_test(every_command_calls_a_service_of_its_own_domain),
+	cmocka_unit_test(input_boolean_is_announced_as_a_switch_and_commanded_as_one),
+	cmocka_unit_test(a_domain_without_a_row_shows_a_value_and_takes_no_command),
+};
+
+TU_MAIN(tests)
