@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* mqbridge: the daemon's entry point. Its order is the start-up order:
- * arguments, configuration (--check-config stops there), log, core and
- * pool, signals, pid file, platforms, MQTT, the loop. man/mqbridge.8 is the
- * contract for what it accepts and how it exits. */
+ * arguments, options from the configuration file (--check-config stops
+ * there), log, core and pool, signals, pid file, then the daemon itself
+ * (daemon.c: MQTT, entities, bridge, platforms), the loop. man/mqbridge.8
+ * is the contract for what it accepts and how it exits. */
 #include "lib/internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,16 +18,12 @@
 #include <unistd.h>
 #include <ev.h>
 
+#include "daemon/daemon.h"
 #include "daemon/options.h"
+#include "daemon/pidfile.h"
 #include "mqbridge/core.h"
 #include "mqbridge/error.h"
 #include "mqbridge/log.h"
-#include "mqbridge/mqtt.h"
-#include "mqtt/client.h"
-#include "ha/bridge.h"
-#include "ha/entity_impl.h"
-#include "daemon/pidfile.h"
-#include "daemon/loader.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -245,32 +241,6 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 		MQB_LOG_INFO("main", "log file reopened");
 }
 
-/* The configuration file's directory, absolute ("/" when it cannot be
- * resolved). */
-static int set_config_dir(struct mqb_core *core, const char *config)
-{
-	char real[PATH_MAX];
-	const char *slash = strrchr(config, '/');
-	char *dir = slash ? mqb__strndup(config, slash == config ? 1 : (size_t)(slash - config))
-			  : mqb__strdup(".");
-	if (!dir)
-		return -ENOMEM;
-	int rc = entities__set_config_dir(core, realpath(dir, real) ? real : "/");
-	mqb__free(dir);
-	return rc;
-}
-
-/* Every platform's setup has finished: polling starts. */
-static void platforms_ready(void *ud, size_t failed)
-{
-	struct mqb_core *core = ud;
-	if (failed)
-		MQB_LOG_WARNING("main", "%zu configuration item(s) could not be set up (see above)",
-				failed);
-	MQB_LOG_INFO("main", "%zu entities set up", mqb_entities_async_count(core));
-	entities__async_start(core);
-}
-
 int main(int argc, char **argv)
 {
 	struct args args = { 0 };
@@ -351,45 +321,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < args.n_platform_dirs; i++)
 		MQB_LOG_DEBUG("main", "platform directory %s", args.platform_dirs[i]);
 
-	/* Entities publish through the bridge: with any entity configured,
-	 * the default broker is used when no mqtt: block names one. */
-	if (opts.have_mqtt || opts.nitems) {
-		if ((rc = mqtt__new(core, &opts.mqtt))) {
-			startup_error("cannot start the MQTT client: %s", mqb_strerror(rc));
-			rc = rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
-			goto out;
-		}
-	} else {
-		MQB_LOG_INFO("main", "no mqtt: block and no entities in %s: not connecting to a "
-			     "broker", args.config);
-	}
-	if ((rc = entities__init(core, opts.node_id)) || (rc = set_config_dir(core, args.config))) {
-		startup_error("cannot start the entity registry: %s", mqb_strerror(rc));
-		rc = EXIT_RUNTIME;
-		goto out;
-	}
-	if (opts.have_mqtt || opts.nitems) {
-		struct bridge_options bo = {
-			.base_topic = opts.mqtt.base_topic,
-			.node_id = opts.node_id,
-			.name = opts.name,
-			.discovery = opts.discovery,
-			.discovery_prefix = opts.discovery_prefix,
-			.statestream_base = opts.statestream_base,
-			.statestream_attributes = opts.statestream_attributes,
-			.statestream_timestamps = opts.statestream_timestamps,
-			.statestream_include = opts.statestream_include,
-			.statestream_exclude = opts.statestream_exclude,
-		};
-		if ((rc = bridge__async_init(core, &bo))) {
-			startup_error("cannot start the bridge: %s", mqb_strerror(rc));
-			rc = EXIT_RUNTIME;
-			goto out;
-		}
-	}
-	if ((rc = loader__async_setup(core, opts.items, opts.nitems, platforms_ready, core))) {
-		startup_error("cannot set up the platforms: %s", mqb_strerror(rc));
-		rc = EXIT_RUNTIME;
+	enum daemon_step failed;
+	if ((rc = daemon__async_start(core, &opts, args.config, &failed))) {
+		startup_error("cannot %s: %s", daemon__step_name(failed), mqb_strerror(rc));
+		/* the options passed their checks, but the client may see more */
+		rc = failed == DAEMON_MQTT && rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
 		goto out;
 	}
 

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon assembled on a core, in the order the parts need each other:
+ * the MQTT client, the entity registry, the bridge between them, then the
+ * integrations' platforms (one configured integration x domain each, set
+ * up by the loader), whose entities start polling once every setup is
+ * done. main.c calls it; tests call it in-process. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "daemon/loader.h"
+#include "daemon/options.h"
+#include "ha/bridge.h"
+#include "ha/entity_impl.h"
+#include "mqtt/client.h"
+
+/* The start-up's own log lines keep main's tag: they are the daemon's. */
+#define SUB "main"
+
+/* The configuration file's directory, absolute ("/" when it cannot be
+ * resolved). */
+static int set_config_dir(struct mqb_core *core, const char *config)
+{
+	char real[PATH_MAX];
+	const char *slash = strrchr(config, '/');
+	char *dir = slash ? mqb__strndup(config, slash == config ? 1 : (size_t)(slash - config))
+			  : mqb__strdup(".");
+	if (!dir)
+		return -ENOMEM;
+	int rc = entities__set_config_dir(core, realpath(dir, real) ? real : "/");
+	mqb__free(dir);
+	return rc;
+}
+
+/* Every platform's setup has finished: polling starts. */
+static void platforms_ready(void *ud, size_t failed)
+{
+	struct mqb_core *core = ud;
+	if (failed)
+		MQB_LOG_WARNING(SUB, "%zu configuration item(s) could not be set up (see above)",
+				failed);
+	MQB_LOG_INFO(SUB, "%zu entities set up", mqb_entities_async_count(core));
+	entities__async_start(core);
+}
+
+static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
+{
+	struct bridge_options bo = {
+		.base_topic = o->mqtt.base_topic,
+		.node_id = o->node_id,
+		.name = o->name,
+		.discovery = o->discovery,
+		.discovery_prefix = o->discovery_prefix,
+		.statestream_base = o->statestream_base,
+		.statestream_attributes = o->statestream_attributes,
+		.statestream_timestamps = o->statestream_timestamps,
+		.statestream_include = o->statestream_include,
+		.statestream_exclude = o->statestream_exclude,
+	};
+	return bridge__async_init(core, &bo);
+}
+
+int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
+			const char *config_path, enum daemon_step *failed)
+{
+	MQB_ASSERT_LOOP(core);
+	/* Entities publish through the bridge: with any entity configured,
+	 * the default broker is used when no mqtt: block names one. */
+	bool mqtt = opts->have_mqtt || opts->nitems;
+	enum daemon_step step = DAEMON_MQTT;
+	int rc = 0;
+	if (mqtt && (rc = mqtt__new(core, &opts->mqtt)))
+		goto out;
+	if (!mqtt)
+		MQB_LOG_INFO(SUB, "no mqtt: block and no entities in %s: not connecting to a broker",
+			     config_path);
+	step = DAEMON_ENTITIES;
+	if ((rc = entities__init(core, opts->node_id)) || (rc = set_config_dir(core, config_path)))
+		goto out;
+	step = DAEMON_BRIDGE;
+	if (mqtt && (rc = start_bridge(core, opts)))
+		goto out;
+	step = DAEMON_PLATFORMS;
+	rc = loader__async_setup(core, opts->items, opts->nitems, platforms_ready, core);
+out:
+	if (rc && failed)
+		*failed = step;
+	return rc;
+}
+
+const char *daemon__step_name(enum daemon_step step)
+{
+	switch (step) {
+	case DAEMON_MQTT:
+		return "start the MQTT client";
+	case DAEMON_ENTITIES:
+		return "start the entity registry";
+	case DAEMON_BRIDGE:
+		return "start the bridge";
+	case DAEMON_PLATFORMS:
+		return "set up the platforms";
+	}
+	return "start";
+}
