@@ -253,6 +253,24 @@ static void reannounce(void **state)
 	T_live = false;
 }
 
+/* Home Assistant's birth: the bridge says again that it is online, with
+ * the rest of the re-announcement (DESIGN §8). */
+static void home_assistant_online_hears_the_bridge_online_again(void **state)
+{
+	(void)state;
+	start(&T, HEAD "sensor: [{platform: testing, name: Level, state: '7'}]\n");
+	td_expect(&T, "mqbridge/tb/status", "online");
+	td_expect(&T, "mqbridge/tb/sensor/level/state", "7");
+	long n = td_count(&T);
+	td_pub(&T, "homeassistant/status", "online", false);
+	long i = td_expect_after(&T, n, "mqbridge/tb/status", "online");
+	/* before the entities' own availability, which it qualifies */
+	assert_true(td_expect_after(&T, n, "mqbridge/tb/sensor/level/availability", "online") > i);
+	td_stop_clean(&T);
+	td_fini(&T);
+	T_live = false;
+}
+
 static void polled_and_statestream(void **state)
 {
 	(void)state;
@@ -469,6 +487,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(switch_discovery_and_state, teardown),
 		cmocka_unit_test_teardown(every_domain, teardown),
 		cmocka_unit_test_teardown(reannounce, teardown),
+		cmocka_unit_test_teardown(home_assistant_online_hears_the_bridge_online_again, teardown),
 		cmocka_unit_test_teardown(polled_and_statestream, teardown),
 		cmocka_unit_test_teardown(blocking_updates, teardown),
 		cmocka_unit_test_teardown(blocking_setup, teardown),

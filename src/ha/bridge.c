@@ -327,6 +327,19 @@ static int on_connect(void *ud, void *arg, void **result)
 	return 0;
 }
 
+/* <base>/status online, as the client's birth says it after a connect
+ * (retained, QoS 1), for a Home Assistant that came back: the bridge's
+ * availability comes first in the re-announcement (DESIGN §8). */
+static void say_online(struct bridge *b)
+{
+	char buf[TOPIC_BUF];
+	char *t = mqb__fmt(buf, sizeof buf, "%s/status", b->base);
+	int rc = t ? mqb_mqtt_async_publish(b->core, t, "online", 6, 1, true, NULL) : -ENOMEM;
+	if (rc && rc != -ESHUTDOWN)
+		MQB_LOG_WARNING(SUB, "cannot say online on %s/status: %s", b->base, mqb_strerror(rc));
+	mqb__fmt_free(t, buf);
+}
+
 static int on_ha_status(void *ud, void *arg, void **result)
 {
 	(void)result;
@@ -334,6 +347,7 @@ static int on_ha_status(void *ud, void *arg, void **result)
 	const char *p = mqb_mqtt_message_payload(msg);
 	if (strcmp(p, "online") == 0) {
 		MQB_LOG_INFO(SUB, "Home Assistant is online: announcing everything again");
+		say_online(ud);
 		announce_all(ud);
 	}
 	return 0;
