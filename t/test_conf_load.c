@@ -414,6 +414,28 @@ static void a_missing_secret_names_the_secret_and_the_file_asking(void **state)
 	mqb_conf_errors_fini(&e);
 }
 
+/* As every other error, it names the option that asked, by its path from
+ * the main file's root, through includes. */
+static void a_missing_secret_names_the_option_that_asked_for_it(void **state)
+{
+	struct mqb_conf_errors e;
+	load_str_fails("mqtt:\n  username: !secret mqtt_user\n", data("tree"), NULL, &e);
+	const struct mqb_conf_error *err = error_with(&e, "secret 'mqtt_user' is not defined");
+	assert_string_equal(err->path, "mqtt.username");
+	mqb_conf_errors_fini(&e);
+
+	load_str_fails("mqtt:\n  sensor:\n    - name: a\n    - state_topic: !secret nope\n",
+		       data("tree"), NULL, &e);
+	assert_string_equal(error_with(&e, "secret 'nope'")->path, "mqtt.sensor[1].state_topic");
+	mqb_conf_errors_fini(&e);
+
+	load_str_fails("mqtt: !include incl/missing_secret.yaml\n", data("tree"), NULL, &e);
+	err = error_with(&e, "secret 'not_anywhere'");
+	assert_string_equal(err->path, "mqtt.username");
+	assert_mark_is(err->mark, "incl/missing_secret.yaml", 1, 11);
+	mqb_conf_errors_fini(&e);
+}
+
 static void a_secret_inside_secrets_yaml_is_an_error(void **state)
 {
 	struct mqb_conf_errors e;
@@ -893,6 +915,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(secrets_come_from_beside_the_file_and_from_parent_directories),
 	cmocka_unit_test(secrets_are_never_looked_for_above_the_main_directory),
 	cmocka_unit_test(a_missing_secret_names_the_secret_and_the_file_asking),
+	cmocka_unit_test(a_missing_secret_names_the_option_that_asked_for_it),
 	cmocka_unit_test(a_secret_inside_secrets_yaml_is_an_error),
 	cmocka_unit_test(secret_values_never_appear_in_error_text),
 	cmocka_unit_test(include_puts_the_files_root_in_place_with_its_own_marks),

@@ -108,9 +108,10 @@ static bool stopped(const struct loader *L)
 	return L->fatal || L->rc;
 }
 
-static void lerrv(struct loader *L, const struct mqb_conf_mark *m, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-static void lerrv(struct loader *L, const struct mqb_conf_mark *m, const char *fmt, va_list ap)
+static void lerrv_at(struct loader *L, const struct mqb_conf_mark *m, const char *path,
+		     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void lerrv_at(struct loader *L, const struct mqb_conf_mark *m, const char *path,
+		     const char *fmt, va_list ap)
 {
 	if (stopped(L))
 		return;
@@ -119,7 +120,7 @@ static void lerrv(struct loader *L, const struct mqb_conf_mark *m, const char *f
 		L->fatal = true;
 		return;
 	}
-	if (conf__errorv(L->errs, m, "", fmt, ap) < 0)
+	if (conf__errorv(L->errs, m, path, fmt, ap) < 0)
 		L->rc = -ENOMEM;
 }
 
@@ -129,7 +130,19 @@ static void lerr(struct loader *L, const struct mqb_conf_mark *m, const char *fm
 {
 	va_list ap;
 	va_start(ap, fmt);
-	lerrv(L, m, fmt, ap);
+	lerrv_at(L, m, "", fmt, ap);
+	va_end(ap);
+}
+
+/* An error about the value at path (schema paths: "mqtt.sensor[2].name"). */
+static void lerr_at(struct loader *L, const struct mqb_conf_mark *m, const char *path,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void lerr_at(struct loader *L, const struct mqb_conf_mark *m, const char *path,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	lerrv_at(L, m, path ? path : "", fmt, ap);
 	va_end(ap);
 }
 
@@ -140,7 +153,7 @@ static void lfatal(struct loader *L, const struct mqb_conf_mark *m, const char *
 {
 	va_list ap;
 	va_start(ap, fmt);
-	lerrv(L, m, fmt, ap);
+	lerrv_at(L, m, "", fmt, ap);
 	va_end(ap);
 	L->fatal = true;
 }
@@ -939,6 +952,39 @@ static struct cached_secrets *secrets_in(struct file *f, const struct mqb_conf_m
 	return stopped(L) ? NULL : s;
 }
 
+/* path with a key (key NULL: the index) after it; path is freed. NULL on
+ * ENOMEM. */
+static char *path_add(char *path, const char *key, size_t index)
+{
+	char *p = NULL;
+	if (path && key)
+		p = mqb__fmt(NULL, 0, "%s%s%s", path, *path ? "." : "", key);
+	else if (path)
+		p = mqb__fmt(NULL, 0, "%s[%zu]", path, index);
+	mqb__free(path);
+	return p;
+}
+
+/* Where the parse of f is, as the path from the main file's root that the
+ * schema's errors give ("mqtt.sensor[2].name"), through the files that
+ * include f. NULL on ENOMEM. */
+static char *position_path(const struct file *f)
+{
+	char *path = f->parent ? position_path(f->parent) : mqb__strdup("");
+	for (size_t i = 0; path && i < f->nframes; i++) {
+		/* A frame's children so far are pending up to the next frame's. */
+		const struct frame *fr = &f->frames[i];
+		size_t end = i + 1 < f->nframes ? f->frames[i + 1].start : f->pending.n;
+		size_t n = end - fr->start;
+		char buf[80];
+		if (mqb_conf_kind(fr->node) == MQB_CONF_SEQ)
+			path = path_add(path, NULL, n);
+		else if (n % 2) /* a key waiting for its value */
+			path = path_add(path, mqb_conf_display(f->pending.v[end - 1], buf, sizeof buf), 0);
+	}
+	return path;
+}
+
 /* The value of secret name from secrets.yaml beside the file asking, else
  * in the directories above it up to the main file's, never above. */
 static const struct mqb_conf_node *do_secret(struct file *f, const struct mqb_conf_mark *m,
@@ -980,9 +1026,11 @@ static const struct mqb_conf_node *do_secret(struct file *f, const struct mqb_co
 	if (stopped(L))
 		return NULL;
 	if (!v) {
+		char *path = failed ? NULL : position_path(f);
 		if (!failed)
-			lerr(L, m, "secret '%s' is not defined in any %s (asked for by %s)", name,
-			     SECRETS_YAML, f->path);
+			lerr_at(L, m, path, "secret '%s' is not defined in any %s (asked for by %s)",
+				name, SECRETS_YAML, f->path);
+		mqb__free(path);
 		return broken(L, m);
 	}
 	if (!place_shared(f, m, v, false))
