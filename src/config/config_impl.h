@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* How the loader builds documents (conf_load.c) out of conf.c's nodes: an
+/* How the loader builds documents (load.c) out of node.c's nodes: an
  * arena per document, nodes with flags, and the sizes the bounds need. */
 #ifndef MQB_CONF_IMPL_H
 #define MQB_CONF_IMPL_H

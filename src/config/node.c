@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Configuration nodes and the error list: the data the loader (conf_load.c)
+/* Configuration nodes and the error list: the data the loader (load.c)
  * builds and the schema code reads. Nodes live in one arena per document,
  * so a document is freed in a few calls however many nodes it holds. */
 #include "lib/internal.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The bridge between the entities and MQTT (src/bridge.c): what main.c
+/* The bridge between the entities and MQTT (bridge.c): what the daemon
  * starts once the MQTT client exists. */
 #ifndef MQB_BRIDGE_H
 #define MQB_BRIDGE_H

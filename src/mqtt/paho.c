@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Loads libpaho-mqtt3c (plain TCP) or libpaho-mqtt3cs (TLS, with OpenSSL) on
- * first use and resolves the functions src/mqtt.c calls; a library that is
+ * first use and resolves the functions client.c calls; a library that is
  * missing or lacks one of them is an error in words, not a crash. */
 #include "mqtt/paho.h"
 

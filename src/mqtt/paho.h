@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Paho MQTT C loaded at run time, so that only a TLS client brings OpenSSL
  * (about 2 MiB resident) into the process: a table of the functions
- * src/mqtt.c calls, one per library, each loaded once and never closed. */
+ * client.c calls, one per library, each loaded once and never closed. */
 #ifndef MQB_PAHO_H
 #define MQB_PAHO_H
 
