@@ -39,6 +39,7 @@ struct ent {
 	unsigned gen;             /* the announcement that last covered it */
 	char *prefix;             /* "<base>/<domain>/<object_id>/", made once */
 	size_t plen;
+	const struct domain *dom; /* its domain's row */
 };
 
 struct bridge {
@@ -96,6 +97,7 @@ static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
 		if (!n)
 			return NULL;
 		n->available = -1;
+		n->dom = domains__get(mqb_entity_domain(e));
 		size_t len = strlen(b->base) + strlen(mqb_entity_id(e)) + 3;
 		if ((n->prefix = mqb__malloc(len)))
 			n->plen = (size_t)snprintf(n->prefix, len, "%s/%s/%s/", b->base,
@@ -244,9 +246,9 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 	x->attrs = s;
 }
 
-static void send_state(struct bridge *b, struct mqb_entity *e, const char *state)
+static void send_state(struct bridge *b, struct mqb_entity *e, struct ent *x, const char *state)
 {
-	if (domains__get(mqb_entity_domain(e))->stateless)
+	if (x->dom->stateless)
 		return;
 	char buf[TOPIC_BUF];
 	char *t = topic_of(b, e, "state", buf, sizeof buf);
@@ -267,7 +269,7 @@ static void announce_entity(struct bridge *b, struct mqb_entity *e)
 	announce_discovery(b, e);
 	send_availability(b, e, x);
 	struct mqb_state *s = mqb_states_async_get(b->core, mqb_entity_id(e));
-	send_state(b, e, s ? mqb_state_value(s) : mqb_entity_async_state(e));
+	send_state(b, e, x, s ? mqb_state_value(s) : mqb_entity_async_state(e));
 	if (s && b->ss_base && mirrored(b, mqb_entity_id(e)))
 		mirror_state(b, s, NULL);
 	mqb_state_unref(s);
@@ -388,7 +390,7 @@ static int on_state_changed(void *ud, void *arg, void **result)
 	const struct mqb_state *os = mqb_event_old_state(ev);
 	if (!os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0 ||
 	    entity__meta(e)->force_update)
-		send_state(b, e, mqb_state_value(ns));
+		send_state(b, e, x, mqb_state_value(ns));
 	send_attributes(b, e, x, false);
 	return 0;
 }
