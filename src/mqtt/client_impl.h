@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* The MQTT client's insides, shared by its three files: client.c
+ * (connecting, back-off, stopping), io.c (reading and dispatching,
+ * the outbound queue, publish completions) and subs.c (subscriptions,
+ * their debounce and the jobs that sync them with the broker). */
+#ifndef MQB_MQTT_CLIENT_IMPL_H
+#define MQB_MQTT_CLIENT_IMPL_H
+
+#include "core/core_impl.h"
+#include "core/hass.h"
+
+#include <stdint.h>
+#include <MQTTClient.h>
+
+#include "lib/hashmap.h"
+#include "mqtt/client.h"
+#include "mqtt/paho.h"
+#include "mqtt/topic_tree.h"
+#include "mqbridge/mqtt.h"
+
+#define LOG "mqtt"
+#define SESSION_EXPIRY (7 * 24 * 3600) /* MQTT 5 sessions kept a week when not clean */
+
+struct filter;
+
+struct mqb_mqtt_sub {
+	struct mqb_job job;
+	int qos;
+	struct filter *f;
+	unsigned refs;          /* 1 while registered, +1 while a dispatch holds it */
+	bool removed;
+	struct mqb_mqtt_sub *prev, *next; /* f->subs */
+};
+
+/* One broker subscription, shared by every handler on the same filter. */
+struct filter {
+	char *filter;
+	int qos;                /* the highest any handler asked for */
+	int broker_qos;         /* what the broker granted in this session; -1: none */
+	struct mqb_mqtt_sub *subs;
+	unsigned nsubs;
+};
+
+/* A publish waiting for the connection (queue) or for its ack (inflight). */
+struct outmsg {
+	char *topic;
+	void *payload;
+	size_t len;
+	int qos;
+	bool retain;
+	int token;
+	struct mqb_future *fut;
+	MQTTProperties *props;  /* MQTT 5 only; NULL: none */
+	const struct mqb_paho *paho; /* the library props came from */
+	struct outmsg *next;
+};
+
+struct outq {
+	struct outmsg *head, *tail;
+	unsigned n;
+};
+
+enum mqtt_state {
+	ST_BACKOFF,    /* waiting to (re)connect */
+	ST_CONNECTING, /* the connect job owns the client */
+	ST_CONNECTED,
+	ST_SYNCING,    /* a subscription job owns the client */
+	ST_STOPPED,
+};
+
+struct mqb_mqtt {
+	struct mqb_core *core;
+	struct mqtt_options opt;
+	char *strings[8];       /* owned copies of the options' strings */
+	char *uri, *status_topic;
+	const struct mqb_paho *paho; /* the library the client comes from, for good */
+	MQTTClient client;
+	bool client_lost;       /* an abandoned job may still use the client */
+	enum mqtt_state state;
+	bool stopping, ever_connected, dirty;
+	unsigned attempt;
+	uint64_t rng;
+	int fd;
+	size_t room;            /* half of SO_SNDBUF: the most the socket may hold for a send */
+	size_t outq;            /* what the socket holds unsent or unacknowledged, at most */
+	bool paho_may_hold;     /* Paho may hold messages it read that the socket no longer shows */
+	bool sparse;            /* messages come one per wake-up: see mqtt__drain */
+	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
+	ev_io io;
+	ev_timer tick, backoff, debounce;
+	ev_timer resend;        /* retries sending while the socket is full */
+	ev_timer more;          /* another read next loop iteration */
+	unsigned batch_iter;    /* the loop iteration batch_used counts for */
+	unsigned batch_used;    /* messages read in that iteration */
+	struct hashmap filters; /* filter string -> struct filter */
+	struct topic_tree *tree;
+	struct outq queue, inflight;
+	struct mqb_job *on_connect;
+	unsigned non_connect;
+	struct mqb_mqtt_stats stats;
+	double last_drop_log;
+};
+
+static inline struct mqb_mqtt *client_of(struct mqb_core *core)
+{
+	return core__slot(core, CORE_SLOT_MQTT);
+}
+
+/* io.c */
+void mqtt__outq_prepend(struct outq *to, struct outq *from);
+void mqtt__outq_fail_all(struct outq *q, int status);
+void mqtt__read_sndbuf(struct mqb_mqtt *m);
+void mqtt__flush_queue(struct mqb_mqtt *m);
+void mqtt__published_cb(void *ctx, int dt, int packet_type, MQTTProperties *props,
+			enum MQTTReasonCodes rc);
+void mqtt__sub_unref(struct mqb_mqtt_sub *s);
+void mqtt__drain(struct mqb_mqtt *m);
+void mqtt__more_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void mqtt__resend_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void mqtt__io_cb(struct ev_loop *loop, ev_io *w, int revents);
+void mqtt__tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* client.c */
+int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n);
+int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
+			 mqb_future_done_fn done);
+bool mqtt__job_cut_short(struct mqb_mqtt *m, struct mqb_future *f);
+void mqtt__start_reading(struct mqb_mqtt *m);
+void mqtt__stop_reading(struct mqb_mqtt *m);
+void mqtt__connection_lost(struct mqb_mqtt *m, const char *why);
+void mqtt__leave(struct mqb_mqtt *m);
+
+/* subs.c */
+void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+#endif
