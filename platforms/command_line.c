@@ -1051,7 +1051,7 @@ static const struct mqb_platform_domain domains[] = {
 	 .check = check_item, .setup_platform = setup_cover},
 };
 
-__attribute__((visibility("default"))) const struct mqb_platform_desc mqb_platform_descriptor = {
+const struct mqb_platform_desc mqb_platform_descriptor = {
 	.api_version = MQB_PLATFORM_API_VERSION,
 	.name = "command_line",
 	.domains = domains,

@@ -9,9 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Each module links its own copy: keep it out of the module's exports. */
-#pragma GCC visibility push(hidden)
-
 /* ---- resource types ------------------------------------------------------ */
 
 /* Home Assistant's systemmonitor resource types (its SENSOR_TYPES). */
@@ -175,7 +172,5 @@ int sysmon_last_line(int fd, size_t max_line, char **line, size_t *len);
 
 /* True when s[0..len) is valid UTF-8. */
 bool sysmon_utf8_valid(const char *s, size_t len);
-
-#pragma GCC visibility pop
 
 #endif

@@ -58,6 +58,12 @@ struct mqb_platform_desc {
 	size_t ndomains;
 };
 
+/* What a module defines, and the only symbol it exports: declared here
+ * visible, so a module built with -fvisibility=hidden (as it should be:
+ * its helpers stay its own) still exports its definition. */
+extern __attribute__((visibility("default"))) const struct mqb_platform_desc
+	mqb_platform_descriptor;
+
 /* Thread: any. */
 struct mqb_core *mqb_platform_core(const struct mqb_platform *p);
 const char *mqb_platform_integration(const struct mqb_platform *p); /* "mqtt" */
