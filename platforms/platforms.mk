@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Integrations, each built as a loadable module NAME.so (DESIGN §5): the
-# daemon exports the core's symbols (-rdynamic, the whole core archive) and
-# a module links nothing of the core itself. Every symbol of a module is
+# daemon exports the public API (mqbridge.sym, Makefile.am) and a module
+# links nothing of the core itself. Every symbol of a module is
 # hidden but its descriptor (platform.h declares it visible), so modules
 # never see each other's helpers; t/exports.sh checks it.
 platformdir = $(pkglibdir)/platforms
