@@ -677,49 +677,6 @@ static void thread_safe_calls_after_shutdown_return_eshutdown(void **unused)
 	tu_latch_destroy(&t.started);
 }
 
-/* The hand-made calendar agrees with gmtime_r and strftime everywhere
- * from year 1 to 9999, fractions included. */
-static void isoformat_matches_gmtime(void **state)
-{
-	(void)state;
-	uint64_t x = 0x9E3779B97F4A7C15ull;
-	for (int i = 0; i < 1000000; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		double t = -62135596800.0 + (double)(x % 315537897600ull);
-		if (i % 3 == 1)
-			t += (double)(x % 1000000) / 1e6;
-		if (i % 3 == 2)
-			t = 1.7e9 + (double)(x % 100000000) / 1000.0;
-		char got[48], want[64];
-		assert_true(states__isoformat(t, got) > 0);
-		time_t sec = (time_t)t;
-		if ((double)sec > t)
-			sec--;
-		long usec = (long)((t - (double)sec) * 1e6 + 0.5);
-		if (usec >= 1000000) {
-			sec++;
-			usec -= 1000000;
-		}
-		struct tm tm;
-		assert_non_null(gmtime_r(&sec, &tm));
-		int n = snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d",
-				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-				 tm.tm_sec);
-		if (usec)
-			snprintf(want + n, sizeof want - (size_t)n, ".%06ld+00:00", usec);
-		else
-			snprintf(want + n, sizeof want - (size_t)n, "+00:00");
-		if (strcmp(got, want) != 0)
-			fail_msg("%.6f: got %s, want %s", t, got, want);
-	}
-	char b[48];
-	assert_int_equal(states__isoformat(253402300800.0, b), 0);
-	assert_int_equal(states__isoformat(0, b), 25);
-	assert_string_equal(b, "1970-01-01T00:00:00+00:00");
-}
-
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(writes_fire_and_move_timestamps_as_the_table_says),
 	cmocka_unit_test(entity_ids_are_checked_like_home_assistants_regex),
@@ -736,7 +693,6 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(four_threads_can_set_states_at_once),
 	cmocka_unit_test(blocking_calls_on_the_loop_thread_return_edeadlk),
 	cmocka_unit_test(thread_safe_calls_after_shutdown_return_eshutdown),
-	cmocka_unit_test(isoformat_matches_gmtime),
 };
 
 TU_MAIN(tests)

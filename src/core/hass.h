@@ -43,9 +43,6 @@ struct mqb_state;
  * NULL); its JSON data is built on first use. */
 struct mqb_event *bus__event_state_changed(const char *entity_id, struct mqb_state *old_state,
 					   struct mqb_state *new_state);
-/* t as Python's isoformat in UTC ("2024-05-01T12:00:00.123456+00:00", the
- * fraction only when not zero); its length, or 0 outside years 1..9999. */
-size_t states__isoformat(double t, char buf[48]);
 /* Deliver ev to its listeners; the caller keeps its reference. Thread: loop. */
 int bus__async_fire_event(struct mqb_core *core, struct mqb_event *ev);
 

@@ -18,6 +18,7 @@
 #include "mqbridge/bus.h"
 #include "mqbridge/error.h"
 #include "mqbridge/states.h"
+#include "mqbridge/text.h"
 
 /* One allocation per state: the entity id and the state string live after
  * the struct ("light.kitchen\0on\0"), so a write costs one malloc and a
@@ -96,68 +97,12 @@ static struct mqb_state *state_new(const char *id, size_t id_len, size_t domain_
 	return s;
 }
 
-/* Python's datetime.isoformat() of a UTC time, as Home Assistant's
- * State.as_dict() writes it: "2024-05-01T12:00:00.123456+00:00", the
- * fraction left out when it is zero. */
-static char *digits(char *p, long v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v /= 10)
-		p[i] = (char)('0' + v % 10);
-	return p + n;
-}
-
-/* Python's isoformat in UTC, as Home Assistant writes times. The calendar
- * date comes from the day count by the proleptic Gregorian rules (eras of
- * 400 years), without gmtime_r and strftime, which cost more than the
- * rest of a state's JSON together. Years outside 0..9999 are null. */
-size_t states__isoformat(double t, char buf[48])
-{
-	if (!(t > -62135596800.0 && t < 253402300800.0))
-		return 0;
-	long long sec = (long long)t;
-	if ((double)sec > t)
-		sec--;
-	long usec = (long)((t - (double)sec) * 1e6 + 0.5);
-	if (usec >= 1000000) {
-		sec++;
-		usec -= 1000000;
-	}
-	long long days = sec / 86400, rem = sec % 86400;
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-	long long doe = z - era * 146097;
-	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	long long mp = (5 * doy + 2) / 153;
-	long d = (long)(doy - (153 * mp + 2) / 5 + 1);
-	long m = (long)(mp < 10 ? mp + 3 : mp - 9);
-	long y = (long)(yoe + era * 400 + (m <= 2));
-	char *p = digits(buf, y, 4);
-	*p++ = '-';
-	p = digits(p, m, 2);
-	*p++ = '-';
-	p = digits(p, d, 2);
-	*p++ = 'T';
-	p = digits(p, (long)(rem / 3600), 2);
-	*p++ = ':';
-	p = digits(p, (long)(rem / 60 % 60), 2);
-	*p++ = ':';
-	p = digits(p, (long)(rem % 60), 2);
-	if (usec) {
-		*p++ = '.';
-		p = digits(p, usec, 6);
-	}
-	memcpy(p, "+00:00", 7);
-	return (size_t)(p + 6 - buf);
-}
-
+/* Times as Home Assistant's State.as_dict() writes them: Python's
+ * isoformat in UTC, null outside the years it can write. */
 static json_t *iso_time(double t)
 {
-	char buf[48];
-	return states__isoformat(t, buf) ? json_string(buf) : json_null();
+	char buf[MQB_ISOFORMAT_MAX];
+	return mqb_isoformat(t, buf) ? json_string(buf) : json_null();
 }
 
 json_t *mqb_state_to_json(const struct mqb_state *s)

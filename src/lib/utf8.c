@@ -1,11 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /* UTF-8 validation (RFC 3629), byte by byte with an ASCII fast path: states
- * and topics are mostly ASCII. */
+ * and topics are mostly ASCII. One decoder serves both. */
 #include "config.h"
 
-#include <stdint.h>
-
 #include "lib/utf8.h"
+
+size_t utf8__decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	if (len == 0)
+		return 0;
+	unsigned c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	size_t n;
+	uint32_t v, min;
+	if ((c & 0xe0) == 0xc0) {
+		n = 1, v = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2, v = c & 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0; /* a continuation byte, or 0xf8..0xff */
+	}
+	if (len <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n + 1;
+}
 
 bool utf8__valid(const char *str, size_t len, bool allow_nul)
 {
@@ -18,27 +49,11 @@ bool utf8__valid(const char *str, size_t len, bool allow_nul)
 			s++;
 			continue;
 		}
-		unsigned n;
-		uint32_t cp, min;
-		if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false; /* a continuation byte, or 0xf8..0xff */
-		}
-		if ((size_t)(end - s) <= n)
+		uint32_t cp;
+		size_t n = utf8__decode(s, (size_t)(end - s), &cp);
+		if (!n)
 			return false;
-		for (unsigned i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += n + 1;
+		s += n;
 	}
 	return true;
 }

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 validation shared by states (Home Assistant rejects non-UTF-8
- * states) and MQTT topics (the spec requires well-formed UTF-8). */
+/* UTF-8 validation and decoding shared by states (Home Assistant rejects
+ * non-UTF-8 states), MQTT topics (the spec requires well-formed UTF-8) and
+ * the text helpers modules use (lib/text.c). */
 #ifndef MQB_UTF8_H
 #define MQB_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
  * allow_nul: whether U+0000 may appear (MQTT forbids it in topics). */
 bool utf8__valid(const char *s, size_t len, bool allow_nul);
+
+/* The well-formed sequence s starts with (at most len bytes): its length,
+ * 1 to 4, with *cp set; 0 if there is none. */
+size_t utf8__decode(const unsigned char *s, size_t len, uint32_t *cp);
 
 #endif
