@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 
 extern char **environ;
 
@@ -554,81 +555,14 @@ const char *cmd_describe(const struct cmd_result *res, double timeout, char *buf
 
 /* ---- text -------------------------------------------------------------- */
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-void cmd_strip(char **s, size_t *len)
-{
-	char *p = *s;
-	size_t n = *len;
-	while (n && is_space(*p)) {
-		p++;
-		n--;
-	}
-	while (n && is_space(p[n - 1]))
-		n--;
-	*s = p;
-	*len = n;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	uint32_t cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-bool cmd_utf8_ok(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		if (!p[i])
-			return false;
-		size_t k = utf8_seq(p + i, len - i);
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 const char *cmd_printable(const char *s, size_t len, char *buf, size_t buflen)
 {
-	char *p = (char *)s;
 	size_t o = 0;
-	cmd_strip(&p, &len);
-	const unsigned char *u = (const unsigned char *)p;
+	const unsigned char *u = (const unsigned char *)mqb_strip_bytes(s, &len);
 	for (size_t i = 0; i < len;) {
 		char esc[8];
 		size_t elen, adv = 1;
+		uint32_t cp;
 		if (u[i] == '\n' || u[i] == '\t' || u[i] == '\r') {
 			esc[0] = '\\';
 			esc[1] = u[i] == '\n' ? 'n' : u[i] == '\t' ? 't' : 'r';
@@ -639,7 +573,7 @@ const char *cmd_printable(const char *s, size_t len, char *buf, size_t buflen)
 		} else if (u[i] < 0x80) {
 			esc[0] = (char)u[i];
 			elen = 1;
-		} else if ((adv = utf8_seq(u + i, len - i))) {
+		} else if ((adv = mqb_utf8_decode((const char *)u + i, len - i, &cp))) {
 			memcpy(esc, u + i, adv);
 			elen = adv;
 		} else {
@@ -665,9 +599,8 @@ const char *cmd_printable(const char *s, size_t len, char *buf, size_t buflen)
 /* s without surrounding blanks, lower-cased into buf; false when too long. */
 static bool trimmed_lower(const char *s, char *buf, size_t buflen)
 {
-	char *p = (char *)s;
 	size_t len = strlen(s);
-	cmd_strip(&p, &len);
+	const char *p = mqb_strip_bytes(s, &len);
 	if (len >= buflen)
 		return false;
 	for (size_t i = 0; i < len; i++)

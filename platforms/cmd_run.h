@@ -87,13 +87,6 @@ const char *cmd_describe(const struct cmd_result *res, double timeout, char *buf
  * "..." (buflen > 4). Returns buf. Thread: any. */
 const char *cmd_printable(const char *s, size_t len, char *buf, size_t buflen);
 
-/* Home Assistant's output.strip(): leading and trailing ASCII white space
- * removed in place (*s moves forward). Thread: any. */
-void cmd_strip(char **s, size_t *len);
-
-/* True when s[0..len) is valid UTF-8 without NUL. Thread: any. */
-bool cmd_utf8_ok(const char *s, size_t len);
-
 /* ---- reading what a command printed ------------------------------------ */
 
 /* Home Assistant's result_as_boolean (cv.boolean) for an availability

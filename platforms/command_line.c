@@ -21,6 +21,7 @@
 #include "mqbridge/log.h"
 #include "mqbridge/platform.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 
 #include "cmd_run.h"
 
@@ -174,8 +175,7 @@ static void check_command(const struct mqb_conf_node *n, const char *path, const
 		mqb_conf_error_at(errs, n, p, "a command cannot hold a NUL character");
 		return;
 	}
-	char *t = (char *)text;
-	cmd_strip(&t, &len);
+	mqb_strip_bytes(text, &len);
 	if (!len) {
 		mqb_conf_error_at(errs, n, p, "the command is empty");
 		return;
@@ -551,10 +551,10 @@ static char *output_of(const struct cl_entity *ce, const struct cl_cmd *c,
 			      eid(ce), c->option, CMD_MAX_STDOUT);
 		return NULL;
 	}
-	char *s = r->out;
+	/* Home Assistant: stdout.strip().decode("utf-8") */
 	size_t n = r->out_len;
-	cmd_strip(&s, &n);
-	if (!cmd_utf8_ok(s, n)) {
+	const char *s = mqb_strip_bytes(r->out, &n);
+	if (!mqb_utf8_valid(s, n)) {
 		MQB_LOG_WARNING(SUB, "%s: %s printed something that is not UTF-8 text; keeping "
 				     "the old state",
 				eid(ce), c->option);
@@ -890,8 +890,7 @@ static int json_keys_of(const struct mqb_conf_node *n, char ***out)
 			if (!word)
 				goto nomem;
 			size_t wl = strlen(word);
-			char *w = word;
-			cmd_strip(&w, &wl);
+			const char *w = mqb_strip_bytes(word, &wl);
 			memmove(word, w, wl);
 			word[wl] = '\0';
 			if (wl) {

@@ -3,7 +3,7 @@
  * binary_sensor, switch, light with the basic schema, cover, button, number,
  * select) with its option names, defaults and state rules, turning device
  * topics into entity states and service calls into device commands. */
-/* strdup, gmtime_r, clock_gettime: a module has no config.h */
+/* strdup, clock_gettime: a module has no config.h */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "mqbridge/mqtt.h"
 #include "mqbridge/platform.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 #include "mqtt_util.h"
 
 #define SUB "mqtt"
@@ -574,8 +575,14 @@ static int render(struct ent *x, const char *option, const struct mqb_template *
 	}
 	struct mqb_tpl_vars v = {.value = payload, .value_len = len, .variables = x->vars};
 	int rc = mqb_entity_async_render(x->e, option, t, &v, out, outlen);
-	if (rc == 0)
-		*outlen = mqtt_strip(*out, *outlen);
+	if (rc == 0) {
+		/* Home Assistant strips what a value template renders */
+		size_t n = *outlen;
+		const char *s = mqb_strip(*out, &n);
+		memmove(*out, s, n);
+		(*out)[n] = '\0';
+		*outlen = n;
+	}
 	return rc;
 }
 
@@ -798,8 +805,9 @@ static bool number_value(struct ent *x, const char *topic, const char *v, size_t
 		ignored(x, topic, "a number out of range", v);
 		return false;
 	}
-	char buf[64];
-	return set_state(x, mqtt_format_number(d, buf, sizeof buf));
+	char buf[MQB_NUMBER_MAX];
+	mqb_format_number(d, buf);
+	return set_state(x, buf);
 }
 
 static bool select_value(struct ent *x, const char *topic, const char *v)
@@ -1062,9 +1070,9 @@ static int light_on(struct ent *x, const json_t *data)
 	const struct conf *c = x->c;
 	double b = -1, pct;
 	if (data_number(data, "brightness", &b))
-		b = b < 0 ? 0 : b > 255 ? 255 : mqtt_round(b);
+		b = b < 0 ? 0 : b > 255 ? 255 : mqb_round(b, 0);
 	else if (data_number(data, "brightness_pct", &pct))
-		b = mqtt_round((pct < 0 ? 0 : pct > 100 ? 100 : pct) * 255 / 100);
+		b = mqb_round((pct < 0 ? 0 : pct > 100 ? 100 : pct) * 255 / 100, 0);
 	else
 		b = -1;
 	if (b == 0) /* Home Assistant: turning on at brightness 0 turns off */
@@ -1158,7 +1166,7 @@ static int cover_command(struct ent *x, const char *service, const json_t *data)
 				eid(x));
 		return -EINVAL;
 	}
-	int pct = (int)mqtt_round(p);
+	int pct = (int)mqb_round(p, 0);
 	char buf[32];
 	snprintf(buf, sizeof buf, "%d",
 		 mqtt_position_device(pct, c->position_closed, c->position_open));
@@ -1181,9 +1189,9 @@ static int button_command(struct ent *x, const char *service)
 		/* a button's state is when it was last pressed */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		char when[48];
-		set_state(x, mqtt_iso_time((double)ts.tv_sec + ts.tv_nsec / 1e9, when,
-					   sizeof when));
+		char when[MQB_ISOFORMAT_MAX];
+		mqb_isoformat((double)ts.tv_sec + ts.tv_nsec / 1e9, when);
+		set_state(x, when);
 		commit(x);
 	}
 	return rc;
@@ -1199,15 +1207,16 @@ static int number_command(struct ent *x, const char *service, const json_t *data
 		MQB_LOG_WARNING(SUB, "%s: set_value needs a number", eid(x));
 		return -EINVAL;
 	}
-	char buf[64], lo[64], hi[64];
+	char buf[MQB_NUMBER_MAX];
+	mqb_format_number(v, buf);
 	if (v < c->min || v > c->max) {
-		MQB_LOG_WARNING(SUB, "%s: value %s is outside the range %s - %s", eid(x),
-				mqtt_format_number(v, buf, sizeof buf),
-				mqtt_format_number(c->min, lo, sizeof lo),
-				mqtt_format_number(c->max, hi, sizeof hi));
+		char lo[MQB_NUMBER_MAX], hi[MQB_NUMBER_MAX];
+		mqb_format_number(c->min, lo);
+		mqb_format_number(c->max, hi);
+		MQB_LOG_WARNING(SUB, "%s: value %s is outside the range %s - %s", eid(x), buf, lo,
+				hi);
 		return -EINVAL;
 	}
-	mqtt_format_number(v, buf, sizeof buf);
 	int rc = send(x, c->command_topic, "command_template", x->cmd_tpl, buf);
 	if (rc == 0 && x->optimistic) {
 		set_state(x, buf);

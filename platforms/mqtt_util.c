@@ -2,9 +2,6 @@
 /* The mqtt integration's pure helpers (platforms/mqtt_util.h): the parts of
  * Home Assistant's MQTT entities that are arithmetic or bookkeeping, kept
  * apart from the core so they are tested on their own. */
-/* strdup, gmtime_r, clock_gettime: a module has no config.h */
-#define _POSIX_C_SOURCE 200809L
-
 #include "mqtt_util.h"
 
 #include <ctype.h>
@@ -14,7 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "mqbridge/text.h"
 
 /* ---- availability ------------------------------------------------------ */
 
@@ -86,31 +84,12 @@ bool mqtt_payload_has_nul(const char *payload, size_t len)
 	return len && memchr(payload, '\0', len) != NULL;
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-size_t mqtt_strip(char *s, size_t len)
-{
-	size_t b = 0;
-	while (b < len && is_space(s[b]))
-		b++;
-	while (len > b && is_space(s[len - 1]))
-		len--;
-	if (b)
-		memmove(s, s + b, len - b);
-	s[len - b] = '\0';
-	return len - b;
-}
-
 bool mqtt_parse_number(const char *s, size_t len, double *out)
 {
-	size_t b = 0, e = len;
-	while (b < e && is_space(s[b]))
-		b++;
-	while (e > b && is_space(s[e - 1]))
-		e--;
+	/* float() takes white space around the number */
+	size_t n = len;
+	const char *t = mqb_strip_bytes(s, &n);
+	size_t b = (size_t)(t - s), e = b + n;
 	size_t i = b, digits = 0;
 	if (i < e && (s[i] == '+' || s[i] == '-'))
 		i++;
@@ -145,44 +124,19 @@ bool mqtt_parse_number(const char *s, size_t len, double *out)
 	return true;
 }
 
-char *mqtt_format_number(double v, char *out, size_t outlen)
-{
-	/* Home Assistant: `int(value) if value.is_integer() else value` */
-	if (v == floor(v) && fabs(v) < 9.2e18) {
-		snprintf(out, outlen, "%lld", (long long)v);
-		return out;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, outlen, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	return out;
-}
-
 /* ---- scaling ----------------------------------------------------------- */
-
-double mqtt_round(double v)
-{
-	double f = floor(v), d = v - f;
-	if (d > 0.5)
-		return f + 1;
-	if (d < 0.5)
-		return f;
-	return fmod(f, 2) == 0 ? f : f + 1;
-}
 
 int mqtt_brightness_from_device(double v, int scale)
 {
 	if (!(v > 0) || scale <= 0)
 		return -1;
-	double b = mqtt_round(v / scale * 255);
+	double b = mqb_round(v / scale * 255, 0);
 	return b > 255 ? 255 : b < 0 ? 0 : (int)b;
 }
 
 int mqtt_brightness_to_device(int b255, int scale)
 {
-	double d = mqtt_round((double)b255 / 255 * scale);
+	double d = mqb_round((double)b255 / 255 * scale, 0);
 	if (d > scale)
 		d = scale;
 	if (d < 1)
@@ -202,7 +156,7 @@ int mqtt_position_percent(double v, int closed, int open)
 
 int mqtt_position_device(int percent, int closed, int open)
 {
-	return (int)mqtt_round((double)(open - closed) * percent / 100 + closed);
+	return (int)mqb_round((double)(open - closed) * percent / 100 + closed, 0);
 }
 
 /* ---- attributes -------------------------------------------------------- */
@@ -239,20 +193,3 @@ int mqtt_json_attributes(const char *payload, size_t len, json_t **out, char *er
 	return 0;
 }
 
-/* ---- time -------------------------------------------------------------- */
-
-char *mqtt_iso_time(double t, char *out, size_t outlen)
-{
-	time_t s = (time_t)floor(t);
-	long us = (long)((t - (double)s) * 1e6);
-	if (us < 0)
-		us = 0;
-	if (us > 999999)
-		us = 999999;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	char date[32];
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%06ld+00:00", date, us);
-	return out;
-}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The mqtt integration's pure helpers: availability bookkeeping, payload
- * matching, Home Assistant's number formatting, brightness and position
- * scaling, and JSON attributes. Nothing here touches the core, so
- * t/test_mqtt_platform.c checks it directly. */
+ * matching, reading numbers, brightness and position scaling, and JSON
+ * attributes (the text helpers it shares are mqbridge/text.h). Nothing
+ * here touches the core, so t/test_mqtt_platform.c checks it directly. */
 #ifndef MQB_PLATFORMS_MQTT_UTIL_H
 #define MQB_PLATFORMS_MQTT_UTIL_H
 
@@ -37,22 +37,12 @@ enum mqtt_avail_mode mqtt_avail_mode_parse(const char *s);
 bool mqtt_payload_is(const char *want, const char *payload, size_t len);
 /* Whether the bytes hold a NUL: such a payload is never a state. */
 bool mqtt_payload_has_nul(const char *payload, size_t len);
-/* Leading and trailing ASCII white space off, in place (Home Assistant
- * strips what a template renders). Returns the new length. */
-size_t mqtt_strip(char *s, size_t len);
-
 /* Python's float() on a payload, without inf, nan or '_': optional white
  * space, sign, digits with an optional fraction and exponent. */
 bool mqtt_parse_number(const char *s, size_t len, double *out);
-/* A number as Home Assistant sends it: an integral value as an integer
- * ("3" for 3.0), anything else in the shortest form that reads back the
- * same ("0.1"). Returns out. */
-char *mqtt_format_number(double v, char *out, size_t outlen);
 
 /* ---- scaling ----------------------------------------------------------- */
 
-/* Python's round(): half to even. */
-double mqtt_round(double v);
 /* A device's brightness (0..scale) as Home Assistant's 0..255, or -1 when
  * it is not a positive number (Home Assistant ignores 0 there). */
 int mqtt_brightness_from_device(double v, int scale);
@@ -73,11 +63,5 @@ int mqtt_position_device(int percent, int closed, int open);
  * why in err (not JSON, not an object); -ENOMEM. */
 int mqtt_json_attributes(const char *payload, size_t len, json_t **out, char *err,
 			 size_t errlen);
-
-/* ---- time -------------------------------------------------------------- */
-
-/* Unix time t as Home Assistant writes it, ISO 8601 in UTC with
- * microseconds: "2024-05-01T12:00:00.123456+00:00". Returns out. */
-char *mqtt_iso_time(double t, char *out, size_t outlen);
 
 #endif

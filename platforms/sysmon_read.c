@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mqbridge/text.h"
+
 /* ---- resource types ------------------------------------------------------ */
 
 /* Home Assistant picks the icon by the word size (sys.maxsize > 2**32). */
@@ -111,30 +113,21 @@ int sysmon_type_find(const char *key)
 
 char *sysmon_fmt(double x, int ndigits, char *out, size_t outlen)
 {
-	/* printf rounds the exact binary value, ties to even, as Python's
-	 * round() does; repr then drops the zeros a shorter string makes
-	 * needless, keeping one digit after the point. */
-	snprintf(out, outlen, "%.*f", ndigits, x);
-	if (ndigits > 0) {
-		size_t n = strlen(out);
-		while (n > 0 && out[n - 1] == '0' && out[n - 2] != '.')
-			out[--n] = '\0';
-	}
+	/* round(x, n) is a float, printed as repr; round(x) an int */
+	char buf[MQB_NUMBER_MAX];
+	if (ndigits > 0)
+		mqb_format_double(mqb_round(x, ndigits), buf);
+	else
+		mqb_format_number(mqb_round(x, 0), buf);
+	snprintf(out, outlen, "%s", buf);
 	return out;
-}
-
-static double round_to(double x, int ndigits)
-{
-	char buf[64];
-	snprintf(buf, sizeof buf, "%.*f", ndigits, x);
-	return strtod(buf, NULL);
 }
 
 double sysmon_percent(double used, double total)
 {
 	if (total == 0)
 		return 0.0;
-	return round_to(used / total * 100, 1);
+	return mqb_round(used / total * 100, 1);
 }
 
 /* ---- /proc parsers ---------------------------------------------------------- */
@@ -210,7 +203,7 @@ double sysmon_cpu_percent(const struct sysmon_cpu_times *a, const struct sysmon_
 	double busy = all - d[3] - d[4];
 	if (all <= 0)
 		return 0.0;
-	return round_to(busy / all * 100, 1);
+	return mqb_round(busy / all * 100, 1);
 }
 
 int sysmon_parse_meminfo(const char *text, struct sysmon_meminfo *out)
@@ -320,7 +313,7 @@ bool sysmon_throughput(unsigned long long before, unsigned long long after, doub
 {
 	if (!(dt > 0) || after < before)
 		return false;
-	*mbps = round_to((double)(after - before) / 1e6 / dt, 3);
+	*mbps = mqb_round((double)(after - before) / 1e6 / dt, 3);
 	return true;
 }
 
@@ -515,7 +508,7 @@ int sysmon_cpu_temperature(const char *sys, double *celsius)
 			else
 				snprintf(label, sizeof label, "%s %u", v[j].name, k);
 			if (is_cpu_sensor(label) || is_cpu_sensor(v[j].name)) {
-				*celsius = round_to(v[j].celsius, 1);
+				*celsius = mqb_round(v[j].celsius, 1);
 				rc = 0;
 			}
 		}
@@ -800,13 +793,12 @@ int sysmon_res_read(struct sysmon_res *r, const struct sysmon_paths *p, double n
 		free(text);
 		if (rc < 0)
 			return malformed(p, "stat", why, whylen);
-		time_t t = (time_t)bt;
-		struct tm tm;
-		if (!gmtime_r(&t, &tm))
-			return malformed(p, "stat", why, whylen);
 		/* a timestamp sensor's state: ISO 8601 in UTC, as Python's
 		 * isoformat() writes it */
-		strftime(out, n, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		char iso[MQB_ISOFORMAT_MAX];
+		if (!mqb_isoformat((double)bt, iso))
+			return malformed(p, "stat", why, whylen);
+		snprintf(out, n, "%s", iso);
 		r->boot_read = true;
 		return 1;
 	}
@@ -852,50 +844,6 @@ int sysmon_res_read(struct sysmon_res *r, const struct sysmon_paths *p, double n
 
 /* ---- the last line of a file ------------------------------------------------------ */
 
-bool sysmon_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
-		unsigned c = *p++;
-		if (c < 0x80)
-			continue;
-		unsigned need;
-		uint32_t cp;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if ((size_t)(end - p) < need)
-			return false;
-		for (unsigned i = 0; i < need; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		p += need;
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-	}
-	return true;
-}
-
-/* Python's str.strip() on the ASCII whitespace it knows (and the
- * separators \x1c-\x1f it counts as whitespace too). */
-static bool py_space(unsigned char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
 /* Read [off, off + want) (or less at end of file) into buf. */
 static int pread_all(int fd, char *buf, size_t want, off_t off, size_t *got)
 {
@@ -938,14 +886,14 @@ static void last_line_in(const char *buf, size_t n, size_t *start, size_t *end, 
 static int finish_line(const char *buf, size_t s, size_t e, size_t max_line, char **line,
 		       size_t *len)
 {
-	while (s < e && py_space((unsigned char)buf[s]))
-		s++;
-	while (e > s && py_space((unsigned char)buf[e - 1]))
-		e--;
+	/* Home Assistant: readlines()[-1].strip() */
+	size_t n = e - s;
+	s = (size_t)(mqb_strip(buf + s, &n) - buf);
+	e = s + n;
 	if (e - s > max_line)
 		return -E2BIG;
 	/* a NUL would cut the state short where it is used as a string */
-	if (!sysmon_utf8_valid(buf + s, e - s) || memchr(buf + s, '\0', e - s))
+	if (!mqb_utf8_valid(buf + s, e - s))
 		return -EILSEQ;
 	char *out = malloc(e - s + 1);
 	if (!out)

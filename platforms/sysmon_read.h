@@ -170,7 +170,4 @@ int sysmon_read_file(const char *path, char *buf, size_t cap, size_t *len);
  * Thread: any. */
 int sysmon_last_line(int fd, size_t max_line, char **line, size_t *len);
 
-/* True when s[0..len) is valid UTF-8. */
-bool sysmon_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -24,6 +24,7 @@
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 
 #include "template_deps.h"
 #include "template_result.h"
@@ -896,7 +897,7 @@ static void render(struct tent *t)
 		if (!sides[i].s->t || render_side(t, sides[i].s, &vars, &out, &len))
 			continue;
 		size_t n = len;
-		const char *v = tres_strip(out, &n);
+		const char *v = mqb_strip(out, &n);
 		if (n)
 			json_object_set_new(attrs, sides[i].attr, json_stringn(v, n));
 		else
@@ -1383,7 +1384,7 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 	if (t->icon.t && mqb_template_is_static(t->icon.t)) {
 		size_t n;
 		const char *s = mqb_conf_scalar(sp->icon, &n);
-		s = tres_strip(s, &n);
+		s = mqb_strip(s, &n);
 		info.icon = static_icon = n ? strndup(s, n) : NULL;
 		mqb_template_free(t->icon.t);
 		t->icon.t = NULL;

@@ -13,22 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mqbridge/text.h"
+
+/* White space between a literal's tokens. */
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-const char *tres_strip(const char *s, size_t *len)
-{
-	size_t n = *len;
-	while (n && is_space(*s)) {
-		s++;
-		n--;
-	}
-	while (n && is_space(s[n - 1]))
-		n--;
-	*len = n;
-	return s;
 }
 
 static bool eq(const char *s, size_t len, const char *lit)
@@ -90,7 +80,7 @@ static double number_value(const char *s, size_t len)
 
 int tres_bool(const char *s, size_t len, bool none_is_unknown)
 {
-	s = tres_strip(s, &len);
+	s = mqb_strip(s, &len);
 	switch (tres_kind(s, len)) {
 	case TRES_NONE:
 		return none_is_unknown ? -1 : 0;
@@ -112,7 +102,7 @@ int tres_bool(const char *s, size_t len, bool none_is_unknown)
 
 bool tres_switch_on(const char *s, size_t len)
 {
-	s = tres_strip(s, &len);
+	s = mqb_strip(s, &len);
 	return eq(s, len, "True") || ieq(s, len, "true") || ieq(s, len, "on");
 }
 
@@ -142,7 +132,7 @@ static void format_float(double x, char *buf, size_t bufsize)
 const char *tres_sensor_state(const char *s, size_t *len, char *buf, size_t bufsize)
 {
 	size_t n = *len;
-	s = tres_strip(s, &n);
+	s = mqb_strip(s, &n);
 	*len = n;
 	switch (tres_kind(s, n)) {
 	case TRES_NONE:
@@ -362,7 +352,7 @@ static json_t *lit_value(struct lit *l)
 
 json_t *tres_json(const char *s, size_t len)
 {
-	s = tres_strip(s, &len);
+	s = mqb_strip(s, &len);
 	switch (tres_kind(s, len)) {
 	case TRES_NONE:
 		return json_null();

@@ -11,10 +11,6 @@
 #include <stddef.h>
 #include <jansson.h>
 
-/* Python's str.strip() for ASCII whitespace: *len is updated, the start
- * returned. */
-const char *tres_strip(const char *s, size_t *len);
-
 enum tres_kind {
 	TRES_STRING, /* anything else: the stripped text itself */
 	TRES_NONE,   /* "None" */

@@ -22,6 +22,7 @@
 
 #include "testutil.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 #include "../platforms/cmd_run.h"
 
 static const enum cmd_spawn methods[] = {CMD_SPAWN_DEFAULT, CMD_SPAWN_FORK};
@@ -385,30 +386,15 @@ static void commands_run_from_many_threads_at_once(void **state);
 static void output_is_stripped_as_home_assistant_does(void **state)
 {
 	(void)state;
-	char text[] = " \t21.5\r\n\n";
-	char *s = text;
+	const char *text = " \t21.5\r\n\n";
 	size_t len = strlen(text);
-	cmd_strip(&s, &len);
+	const char *s = mqb_strip_bytes(text, &len);
 	assert_int_equal(len, 4);
 	assert_memory_equal(s, "21.5", 4);
 
-	char blank[] = "\n\n";
-	s = blank;
 	len = 2;
-	cmd_strip(&s, &len);
+	mqb_strip_bytes("\n\n", &len);
 	assert_int_equal(len, 0);
-}
-
-static void utf8_is_checked(void **state)
-{
-	(void)state;
-	assert_true(cmd_utf8_ok("21.5 \xc2\xb0" "C", 8));
-	assert_true(cmd_utf8_ok("K\xc3\xbc" "che \xf0\x9f\x8c\xa1", 11));
-	assert_false(cmd_utf8_ok("\xff", 1));
-	assert_false(cmd_utf8_ok("\xc0\xaf", 2));         /* overlong */
-	assert_false(cmd_utf8_ok("\xed\xa0\x80", 3));     /* surrogate */
-	assert_false(cmd_utf8_ok("\xc3", 1));             /* cut */
-	assert_false(cmd_utf8_ok("a\0b", 3));
 }
 
 static void log_text_is_made_printable_and_bounded(void **state)
@@ -426,7 +412,7 @@ static void log_text_is_made_printable_and_bounded(void **state)
 	assert_string_equal(buf + strlen(buf) - 3, "...");
 	char tiny[8];
 	cmd_printable("\xc2\xb0\xc2\xb0\xc2\xb0\xc2\xb0", 8, tiny, sizeof tiny);
-	assert_true(cmd_utf8_ok(tiny, strlen(tiny) - 3));
+	assert_true(mqb_utf8_valid(tiny, strlen(tiny) - 3));
 }
 
 static void availability_follows_home_assistants_booleans(void **state)
@@ -836,7 +822,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(a_bad_spec_is_refused),
 		cmocka_unit_test(commands_run_from_many_threads_at_once),
 		cmocka_unit_test(output_is_stripped_as_home_assistant_does),
-		cmocka_unit_test(utf8_is_checked),
 		cmocka_unit_test(log_text_is_made_printable_and_bounded),
 		cmocka_unit_test(availability_follows_home_assistants_booleans),
 		cmocka_unit_test(a_switch_template_means_on_for_true_on_and_1),

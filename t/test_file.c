@@ -113,6 +113,8 @@ static void the_last_line_is_the_state(void **state)
 	LAST("20.1\r\n21.5", "21.5");
 	/* stripped at both ends as str.strip() */
 	LAST("a\n \t 21.5 \t\n", "21.5");
+	/* python3: '\x1c\xa021.5\u3000'.strip() == '21.5' */
+	LAST("a\n\x1c\xc2\xa0" "21.5\xe3\x80\x80\n", "21.5");
 	LAST("{\"temperature\": 21.5}\n", "{\"temperature\": 21.5}");
 	LAST("caf\xc3\xa9\n", "caf\xc3\xa9");
 }
@@ -229,19 +231,6 @@ static void proc_files_without_a_size_are_read_from_the_start(void **state)
 		assert_true(atoi(line) > 0);
 		free(line);
 	}
-}
-
-static void utf8_validation_refuses_overlongs_and_surrogates(void **state)
-{
-	(void)state;
-	assert_true(sysmon_utf8_valid("", 0));
-	assert_true(sysmon_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
-	assert_false(sysmon_utf8_valid("\xc0\xaf", 2));         /* overlong / */
-	assert_false(sysmon_utf8_valid("\xe0\x80\xaf", 3));     /* overlong / */
-	assert_false(sysmon_utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
-	assert_false(sysmon_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
-	assert_false(sysmon_utf8_valid("\xc3", 1));             /* cut short */
-	assert_false(sysmon_utf8_valid("\x80", 1));
 }
 
 /* ---- through the daemon ------------------------------------------------------ */
@@ -457,8 +446,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(a_long_last_line_is_read_whole_across_windows),
 		cmocka_unit_test(a_huge_file_is_read_from_its_end),
 		cmocka_unit_test(proc_files_without_a_size_are_read_from_the_start),
-		cmocka_unit_test(utf8_validation_refuses_overlongs_and_surrogates),
-		cmocka_unit_test(the_sensor_follows_lines_appended_to_the_file),
+			cmocka_unit_test(the_sensor_follows_lines_appended_to_the_file),
 		cmocka_unit_test(value_template_makes_the_state_and_a_bad_line_keeps_it),
 		cmocka_unit_test(a_missing_file_is_logged_once_until_it_appears),
 		cmocka_unit_test(an_empty_file_keeps_the_state_until_a_line_comes),

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "testutil.h"
 #include "../platforms/mqtt_util.h"
+#include "mqbridge/text.h"
 
 /* ---- the helpers ------------------------------------------------------- */
 
@@ -65,16 +66,23 @@ static void availability_follows_home_assistants_modes(void **state)
 	assert_int_equal(mqtt_avail_mode_parse(NULL), MQTT_AVAIL_LATEST);
 }
 
+/* The text.h helpers the module sends numbers with. */
+static const char *number(double v)
+{
+	static char b[MQB_NUMBER_MAX];
+	mqb_format_number(v, b);
+	return b;
+}
+
 static void numbers_read_and_print_as_home_assistant_does(void **state)
 {
 	(void)state;
-	char b[64];
-	assert_string_equal(mqtt_format_number(3.0, b, sizeof b), "3");
-	assert_string_equal(mqtt_format_number(-2.5, b, sizeof b), "-2.5");
-	assert_string_equal(mqtt_format_number(0.1, b, sizeof b), "0.1");
-	assert_string_equal(mqtt_format_number(21.456, b, sizeof b), "21.456");
-	assert_string_equal(mqtt_format_number(1e16, b, sizeof b), "10000000000000000");
-	assert_string_equal(mqtt_format_number(1.0 / 3, b, sizeof b), "0.3333333333333333");
+	assert_string_equal(number(3.0), "3");
+	assert_string_equal(number(-2.5), "-2.5");
+	assert_string_equal(number(0.1), "0.1");
+	assert_string_equal(number(21.456), "21.456");
+	assert_string_equal(number(1e16), "10000000000000000");
+	assert_string_equal(number(1.0 / 3), "0.3333333333333333");
 	double d;
 	assert_true(mqtt_parse_number(" 42\n", 4, &d));
 	assert_true(d == 42);
@@ -91,12 +99,12 @@ static void numbers_read_and_print_as_home_assistant_does(void **state)
 	assert_false(mqtt_parse_number("1 2", 3, &d));
 	assert_false(mqtt_parse_number("12\0", 3, &d));
 	/* Python's round: half to even */
-	assert_true(mqtt_round(0.5) == 0);
-	assert_true(mqtt_round(1.5) == 2);
-	assert_true(mqtt_round(2.5) == 2);
-	assert_true(mqtt_round(127.5) == 128);
-	assert_true(mqtt_round(-0.5) == 0);
-	assert_true(mqtt_round(2.6) == 3);
+	assert_true(mqb_round(0.5, 0) == 0);
+	assert_true(mqb_round(1.5, 0) == 2);
+	assert_true(mqb_round(2.5, 0) == 2);
+	assert_true(mqb_round(127.5, 0) == 128);
+	assert_true(mqb_round(-0.5, 0) == 0);
+	assert_true(mqb_round(2.6, 0) == 3);
 }
 
 static void brightness_scales_both_ways_and_never_rounds_to_zero(void **state)
@@ -155,20 +163,20 @@ static void json_attributes_must_be_an_object_without_blocked_keys(void **state)
 static void strip_and_payload_matching(void **state)
 {
 	(void)state;
-	char s[] = "  ON \n";
-	assert_int_equal(mqtt_strip(s, strlen(s)), 2);
-	assert_string_equal(s, "ON");
-	char e[] = " \t";
-	assert_int_equal(mqtt_strip(e, 2), 0);
-	assert_string_equal(e, "");
+	size_t n = 6;
+	assert_memory_equal(mqb_strip("  ON \n", &n), "ON", 2);
+	assert_int_equal(n, 2);
+	n = 2;
+	mqb_strip(" \t", &n);
+	assert_int_equal(n, 0);
 	assert_true(mqtt_payload_is("ON", "ON", 2));
 	assert_false(mqtt_payload_is("ON", "ON\0x", 4));
 	assert_false(mqtt_payload_is(NULL, "", 0));
 	assert_true(mqtt_payload_has_nul("a\0b", 3));
 	assert_false(mqtt_payload_has_nul("ab", 2));
-	char when[48];
-	assert_string_equal(mqtt_iso_time(1714564800.123456, when, sizeof when),
-			    "2024-05-01T12:00:00.123456+00:00");
+	char when[MQB_ISOFORMAT_MAX];
+	mqb_isoformat(1714564800.123456, when);
+	assert_string_equal(when, "2024-05-01T12:00:00.123456+00:00");
 }
 
 /* ---- end to end -------------------------------------------------------- */

@@ -166,6 +166,15 @@ static void switch_results_are_on_for_true_and_on_only(void **state)
 	assert_false(tres_switch_on("off", 3));
 }
 
+/* Home Assistant strips a render with str.strip(), whose white space
+ * goes beyond ASCII: python3 '\xa0on\u3000'.strip() == 'on'. */
+static void results_are_stripped_as_python_str_strip_does(void **state)
+{
+	(void)state;
+	assert_true(tres_switch_on("\xc2\xa0on\xe3\x80\x80", 7));
+	assert_int_equal(tres_bool("\x1ctrue\x1f", 6, true), 1);
+}
+
 static void sensor_state(const char *in, const char *want)
 {
 	char buf[64];
@@ -272,6 +281,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(many_dependents_and_growth),
 	cmocka_unit_test(binary_sensor_results_follow_result_as_boolean),
 	cmocka_unit_test(switch_results_are_on_for_true_and_on_only),
+	cmocka_unit_test(results_are_stripped_as_python_str_strip_does),
 	cmocka_unit_test(sensor_states_are_written_as_home_assistant_writes_them),
 	cmocka_unit_test(attributes_are_typed_as_parse_result_types_them),
 	cmocka_unit_test(rate_limits_follow_what_the_template_iterates),
