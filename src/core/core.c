@@ -387,6 +387,7 @@ static void shutdown_drain(void *arg)
 	core->stage = STAGE_DRAINING;
 	pool__close(core->pool);
 	coro__cancel_all(core);
+	timer__close(core);
 	ev_timer_init(&core->stage_timer, stage_timer_cb, core->opt.shutdown_timeout, 0);
 	core->stage_timer.data = core;
 	ev_timer_start(core->loop, &core->stage_timer);
@@ -484,6 +485,7 @@ void mqb_core_free(struct mqb_core *core)
 		core->slot_ops[i] = NULL;
 		core->slot[i] = NULL;
 	}
+	timer__fini(core);
 	if (core->pool)
 		pool__free(core->pool);
 	coro__fini(core);

@@ -35,6 +35,7 @@ struct callq {
 struct pool;
 struct coro;
 struct sleeper;
+struct mqb_timer;
 
 struct mqb_core {
 	struct ev_loop *loop;
@@ -74,6 +75,10 @@ struct mqb_core {
 	unsigned unchecked_n, unchecked_cap;
 	unsigned coro_live;
 	struct sleeper *sleepers;
+
+	struct mqb_timer *timers; /* every timer not yet freed (timer.c) */
+	bool timers_closed;     /* shutdown disarmed them: no new ones */
+	double wall_shift;      /* what tests added to the wall clock */
 
 	/* What the layers above hang off the core (core/loop.h) */
 	void *slot[CORE_SLOTS_MAX];
@@ -141,5 +146,11 @@ void coro__reap(struct mqb_core *core);
 void coro__check_awaits(struct mqb_core *core);
 void coro__init(struct mqb_core *core);
 void coro__fini(struct mqb_core *core);
+
+/* timer.c: disarm every timer, freeing those nobody holds a handle to
+ * (the second stage of shutdown); free every timer left (the core is
+ * being freed, its owners with it). */
+void timer__close(struct mqb_core *core);
+void timer__fini(struct mqb_core *core);
 
 #endif

@@ -28,6 +28,11 @@ struct core_slot_ops {
  * adds them). 0, -EINVAL, -ENOMEM. Thread: any; it becomes the loop's. */
 int core__new(const struct mqb_core_options *opt, struct mqb_core **out);
 
+/* Tests: move the wall clock the timers follow (mqb_async_call_at and
+ * mqb_async_now, timer.c) by seconds, as a stepped system clock would.
+ * Thread: loop. */
+void timer__shift_wall(struct mqb_core *core, double seconds);
+
 /* The state in slot id (NULL: empty). Thread: loop. */
 void *core__slot(struct mqb_core *core, unsigned id);
 /* Fill slot id, empty until now: the loop calls ops (static, not copied)
