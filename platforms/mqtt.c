@@ -3,11 +3,10 @@
  * binary_sensor, switch, light with the basic schema, cover, button, number,
  * select) with its option names, defaults and state rules, turning device
  * topics into entity states and service calls into device commands. */
-/* strdup, clock_gettime: a module has no config.h */
+/* strdup: a module has no config.h */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <ev.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <jansson.h>
 
 #include "mqbridge/config.h"
@@ -27,6 +25,7 @@
 #include "mqbridge/platform.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
+#include "mqbridge/timer.h"
 #include "mqtt_util.h"
 
 #define SUB "mqtt"
@@ -515,7 +514,7 @@ struct ent {
 	size_t nsubs;
 	json_t *vars;               /* entity_id and name, for every render */
 	json_t *json_attrs;         /* from json_attributes_topic; NULL: none yet */
-	ev_timer expire, off_delay;
+	struct mqb_timer *expire, *off_delay; /* NULL: not configured */
 	bool expired;
 	bool optimistic, bright_optimistic;
 	int brightness;             /* 0..255; -1: unknown */
@@ -526,11 +525,6 @@ struct ent {
 	size_t noptions;
 	unsigned long long ignored; /* payloads that meant nothing */
 };
-
-static struct ev_loop *loop_of(struct ent *x)
-{
-	return mqb_core_async_loop(x->core);
-}
 
 static const char *eid(const struct ent *x)
 {
@@ -682,11 +676,10 @@ static bool set_state(struct ent *x, const char *state)
 
 /* ---- timers ------------------------------------------------------------ */
 
-static void expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void expire_cb(struct mqb_timer *t, void *ud)
 {
-	(void)revents;
-	struct ent *x = w->data;
-	ev_timer_stop(loop, w);
+	(void)t;
+	struct ent *x = ud;
 	if (x->expired)
 		return;
 	MQB_LOG_DEBUG(SUB, "%s: no message for %u s: unavailable", eid(x), x->c->expire_after);
@@ -698,20 +691,18 @@ static void expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * made an expired entity available again. */
 static bool restart_expiry(struct ent *x)
 {
-	if (!x->c->expire_after)
+	if (!x->expire)
 		return false;
-	x->expire.repeat = x->c->expire_after;
-	ev_timer_again(loop_of(x), &x->expire);
+	mqb_async_timer_rearm(x->expire, x->c->expire_after);
 	bool was = x->expired;
 	x->expired = false;
 	return was;
 }
 
-static void off_delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void off_delay_cb(struct mqb_timer *t, void *ud)
 {
-	(void)revents;
-	struct ent *x = w->data;
-	ev_timer_stop(loop, w);
+	(void)t;
+	struct ent *x = ud;
 	set_state(x, "off");
 	commit(x);
 }
@@ -747,10 +738,8 @@ static bool on_off_value(struct ent *x, const char *topic, const char *v, const 
 		return false;
 	}
 	if (strcmp(v, on) == 0) {
-		if (x->dom == D_BINARY && x->c->off_delay) {
-			x->off_delay.repeat = x->c->off_delay;
-			ev_timer_again(loop_of(x), &x->off_delay);
-		}
+		if (x->off_delay)
+			mqb_async_timer_rearm(x->off_delay, x->c->off_delay);
 		return set_state(x, "on");
 	}
 	if (strcmp(v, off) == 0)
@@ -1187,10 +1176,8 @@ static int button_command(struct ent *x, const char *service)
 		      x->c->payload_press);
 	if (rc == 0) {
 		/* a button's state is when it was last pressed */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
 		char when[MQB_ISOFORMAT_MAX];
-		mqb_isoformat((double)ts.tv_sec + ts.tv_nsec / 1e9, when);
+		mqb_isoformat(mqb_async_now(x->core), when);
 		set_state(x, when);
 		commit(x);
 	}
@@ -1295,14 +1282,15 @@ static int async_added(struct mqb_entity *e, void *priv)
 	struct ent *x = priv;
 	const struct conf *c = x->c;
 	x->e = e;
-	ev_timer_init(&x->expire, expire_cb, 0, 0);
-	x->expire.data = x;
-	ev_timer_init(&x->off_delay, off_delay_cb, 0, 0);
-	x->off_delay.data = x;
 	if (c->expire_after) {
+		if (mqb_async_timer_new(x->core, expire_cb, x, &x->expire))
+			return -ENOMEM;
 		/* unavailable until the first message (DESIGN §7) */
 		x->expired = true;
 	}
+	if (x->dom == D_BINARY && c->off_delay &&
+	    mqb_async_timer_new(x->core, off_delay_cb, x, &x->off_delay))
+		return -ENOMEM;
 	mqb_entity_async_set_available(e, mqtt_avail_ok(&x->avail) && !x->expired);
 	bool nomem;
 	json_t *a = attributes(x, &nomem);
@@ -1330,8 +1318,8 @@ static void async_will_remove(struct mqb_entity *e, void *priv)
 	for (size_t i = 0; i < x->nsubs; i++)
 		mqb_mqtt_async_unsubscribe(x->core, x->subs[i].handle);
 	x->nsubs = 0;
-	ev_timer_stop(loop_of(x), &x->expire);
-	ev_timer_stop(loop_of(x), &x->off_delay);
+	mqb_async_timer_stop(x->expire);
+	mqb_async_timer_stop(x->off_delay);
 }
 
 static void ent_free(void *priv)
@@ -1339,6 +1327,8 @@ static void ent_free(void *priv)
 	struct ent *x = priv;
 	if (!x)
 		return;
+	mqb_async_timer_cancel(x->expire);
+	mqb_async_timer_cancel(x->off_delay);
 	mqb_template_free(x->value_tpl);
 	mqb_template_free(x->cmd_tpl);
 	mqb_template_free(x->attr_tpl);

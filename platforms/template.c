@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ev.h>
 
 #include "mqbridge/bus.h"
 #include "mqbridge/core.h"
@@ -25,6 +24,7 @@
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
+#include "mqbridge/timer.h"
 
 #include "template_deps.h"
 #include "template_result.h"
@@ -517,7 +517,7 @@ struct hub {
 	size_t nents;
 	struct tent *dirty, **dirty_tail;
 	bool flush_queued;
-	ev_periodic minute;
+	struct mqb_timer *minute;     /* while an entity calls now() */
 	unsigned now_users;
 	double tick;                  /* 60, or the test hook's */
 };
@@ -566,23 +566,18 @@ struct tent {
 	struct tent *dirty_next;
 	bool dirty, removed, uses_now;
 	double rate;                  /* seconds between renders; 0: none */
-	double last_render;
-	ev_timer rate_timer;
+	double last_render;           /* mqb_time_monotonic() */
+	struct mqb_timer *rate_timer; /* NULL: no rate limit */
 	/* binary_sensor */
 	double delay_on, delay_off, auto_off;
 	int on;                       /* -1 unknown, 0, 1 */
 	int last_result;              /* -2: none yet */
 	int delayed;                  /* the state a running delay sets */
-	ev_timer delay, autooff;
+	struct mqb_timer *delay, *autooff; /* NULL: not configured */
 	/* switch */
 	struct actions turn_on, turn_off;
 	bool optimistic, busy;
 };
-
-static double loop_now(struct hub *h)
-{
-	return ev_now(mqb_core_async_loop(h->core));
-}
 
 static void flush(void *arg);
 
@@ -645,11 +640,10 @@ static int on_start(void *ud, void *arg, void **result)
 	return 0;
 }
 
-static void minute_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+static void minute_cb(struct mqb_timer *timer, void *ud)
 {
-	(void)loop;
-	(void)revents;
-	struct hub *h = w->data;
+	(void)timer;
+	struct hub *h = ud;
 	for (struct tent *t = h->ents; t; t = t->next)
 		if (t->uses_now)
 			mark_dirty(t);
@@ -675,8 +669,6 @@ static struct hub *hub_get(struct mqb_core *core)
 	 * for the clock (t/test_template_platform.c). */
 	const char *tick = getenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
 	h->tick = tick && atof(tick) > 0 ? atof(tick) : 60;
-	ev_periodic_init(&h->minute, minute_cb, 0, h->tick, NULL);
-	h->minute.data = h;
 	h->next = hubs;
 	hubs = h;
 	return h;
@@ -699,7 +691,7 @@ static void hub_put(struct hub *h)
 			*pp = h->next;
 			break;
 		}
-	ev_periodic_stop(mqb_core_async_loop(h->core), &h->minute);
+	mqb_async_timer_cancel(h->minute);
 	if (h->changed)
 		mqb_bus_async_unlisten(h->core, h->changed);
 	if (h->start)
@@ -769,28 +761,22 @@ static void binary_set(struct tent *t, int on)
 {
 	t->on = on;
 	set_state(t, on < 0 ? NULL : on ? "on" : "off");
-	if (on == 1 && t->auto_off > 0) {
-		struct ev_loop *loop = mqb_core_async_loop(t->hub->core);
-		ev_timer_stop(loop, &t->autooff);
-		ev_timer_set(&t->autooff, t->auto_off, 0);
-		ev_timer_start(loop, &t->autooff);
-	}
+	if (on == 1 && t->autooff)
+		mqb_async_timer_rearm(t->autooff, t->auto_off);
 }
 
-static void delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void delay_cb(struct mqb_timer *timer, void *ud)
 {
-	(void)loop;
-	(void)revents;
-	struct tent *t = w->data;
+	(void)timer;
+	struct tent *t = ud;
 	binary_set(t, t->delayed);
 	mqb_entity_async_write(t->e);
 }
 
-static void autooff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void autooff_cb(struct mqb_timer *timer, void *ud)
 {
-	(void)loop;
-	(void)revents;
-	struct tent *t = w->data;
+	(void)timer;
+	struct tent *t = ud;
 	t->on = 0;
 	set_state(t, "off");
 	mqb_entity_async_write(t->e);
@@ -803,24 +789,22 @@ static void autooff_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * auto_off does not turn the state on again). */
 static void binary_result(struct tent *t, int r)
 {
-	struct ev_loop *loop = mqb_core_async_loop(t->hub->core);
 	if (t->auto_off > 0) {
 		if (r == t->last_result)
 			return;
 		if (r != 1)
-			ev_timer_stop(loop, &t->autooff);
+			mqb_async_timer_stop(t->autooff);
 	}
 	t->last_result = r;
-	ev_timer_stop(loop, &t->delay);
+	mqb_async_timer_stop(t->delay);
 	if (r == t->on)
 		return;
-	if (r < 0 || (r == 1 && t->delay_on <= 0) || (r == 0 && t->delay_off <= 0)) {
+	if (r < 0 || (r == 1 && t->delay_on <= 0) || (r == 0 && t->delay_off <= 0) || !t->delay) {
 		binary_set(t, r);
 		return;
 	}
 	t->delayed = r;
-	ev_timer_set(&t->delay, r ? t->delay_on : t->delay_off, 0);
-	ev_timer_start(loop, &t->delay);
+	mqb_async_timer_rearm(t->delay, r ? t->delay_on : t->delay_off);
 }
 
 static void apply_state(struct tent *t, const char *out, size_t len)
@@ -937,14 +921,13 @@ static void render(struct tent *t)
 	for (size_t i = 0; i < ids.n; i++)
 		free(ids.v[i]);
 	free(ids.v);
-	t->last_render = loop_now(h);
+	t->last_render = mqb_time_monotonic();
 }
 
-static void rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void rate_cb(struct mqb_timer *timer, void *ud)
 {
-	(void)loop;
-	(void)revents;
-	struct tent *t = w->data;
+	(void)timer;
+	struct tent *t = ud;
 	if (!t->removed)
 		render(t);
 }
@@ -968,17 +951,15 @@ static void flush(void *arg)
 		t->dirty = false;
 		if (t->removed)
 			continue;
-		double wait = t->rate > 0 ? t->last_render + t->rate - loop_now(h) : 0;
+		double wait = t->rate_timer ? t->last_render + t->rate - mqb_time_monotonic() : 0;
 		if (wait > 0) {
 			/* Home Assistant's rate limit for templates over all states
 			 * (a minute) or a domain's (a second). */
-			if (!ev_is_active(&t->rate_timer)) {
-				ev_timer_set(&t->rate_timer, wait, 0);
-				ev_timer_start(mqb_core_async_loop(h->core), &t->rate_timer);
-			}
+			if (!mqb_async_timer_active(t->rate_timer))
+				mqb_async_timer_rearm(t->rate_timer, wait);
 			continue;
 		}
-		ev_timer_stop(mqb_core_async_loop(h->core), &t->rate_timer);
+		mqb_async_timer_stop(t->rate_timer);
 		render(t);
 	}
 }
@@ -1089,10 +1070,18 @@ static int switch_command(struct mqb_entity *e, void *priv, const char *service,
 static int ent_added(struct mqb_entity *e, void *priv)
 {
 	struct tent *t = priv;
+	struct hub *h = t->hub;
 	t->e = e;
-	if (t->uses_now && t->hub->now_users++ == 0) {
-		ev_periodic_start(mqb_core_async_loop(t->hub->core), &t->hub->minute);
-		MQB_LOG_DEBUG(SUB, "now() re-renders every %g s, on the minute", t->hub->tick);
+	if ((t->rate > 0 && mqb_async_timer_new(h->core, rate_cb, t, &t->rate_timer)) ||
+	    ((t->delay_on > 0 || t->delay_off > 0) &&
+	     mqb_async_timer_new(h->core, delay_cb, t, &t->delay)) ||
+	    (t->auto_off > 0 && mqb_async_timer_new(h->core, autooff_cb, t, &t->autooff)))
+		return -ENOMEM;
+	if (t->uses_now && h->now_users++ == 0) {
+		/* each minute on the minute, as Home Assistant re-renders now() */
+		if (mqb_async_track_wall_interval(h->core, h->tick, 0, minute_cb, h, &h->minute))
+			MQB_LOG_ERROR(SUB, "now(): no timer to render again every minute");
+		MQB_LOG_DEBUG(SUB, "now() re-renders every %g s, on the minute", h->tick);
 	}
 	if (t->uses_now)
 		MQB_LOG_DEBUG(SUB, "%s: calls now(): renders again every minute", mqb_entity_id(e));
@@ -1107,15 +1096,16 @@ static void ent_will_remove(struct mqb_entity *e, void *priv)
 	(void)e;
 	struct tent *t = priv;
 	struct hub *h = t->hub;
-	struct ev_loop *loop = mqb_core_async_loop(h->core);
 	t->removed = true;
 	unlink_dirty(t);
-	ev_timer_stop(loop, &t->rate_timer);
-	ev_timer_stop(loop, &t->delay);
-	ev_timer_stop(loop, &t->autooff);
+	mqb_async_timer_stop(t->rate_timer);
+	mqb_async_timer_stop(t->delay);
+	mqb_async_timer_stop(t->autooff);
 	tdeps_clear(h->deps, &t->who);
-	if (t->uses_now && t->e && --h->now_users == 0)
-		ev_periodic_stop(loop, &h->minute);
+	if (t->uses_now && t->e && --h->now_users == 0) {
+		mqb_async_timer_cancel(h->minute);
+		h->minute = NULL;
+	}
 }
 
 static void free_actions(struct actions *as)
@@ -1143,6 +1133,9 @@ static void ent_free(void *priv)
 			break;
 		}
 	h->nents--;
+	mqb_async_timer_cancel(t->rate_timer);
+	mqb_async_timer_cancel(t->delay);
+	mqb_async_timer_cancel(t->autooff);
 	mqb_template_free(t->state);
 	mqb_template_free(t->avail.t);
 	mqb_template_free(t->icon.t);
@@ -1337,10 +1330,6 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 	t->delay_on = sp->delay_on;
 	t->delay_off = sp->delay_off;
 	t->auto_off = sp->auto_off;
-	ev_timer_init(&t->rate_timer, rate_cb, 0, 0);
-	ev_timer_init(&t->delay, delay_cb, 0, 0);
-	ev_timer_init(&t->autooff, autooff_cb, 0, 0);
-	t->rate_timer.data = t->delay.data = t->autooff.data = t;
 	int rc;
 	if ((rc = compile(sp->state, &t->state, t)) || (rc = compile(sp->avail, &t->avail.t, t)) ||
 	    (rc = compile(sp->icon, &t->icon.t, t)) || (rc = compile(sp->picture, &t->picture.t, t)))
