@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <ev.h>
 
+#include "core/loop.h"
 #include "mqbridge/core.h"
 #include "mqbridge/job.h"
 #include "mqbridge/mqtt.h"
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	struct ev_loop *loop = mqb_core_async_loop(f.core);
+	struct ev_loop *loop = core__loop(f.core);
 	ev_signal sigint, sigterm;
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);

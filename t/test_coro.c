@@ -12,6 +12,7 @@
 #include <ev.h>
 
 #include "testutil.h"
+#include "core/loop.h"
 #include "mqbridge/coro.h"
 
 /* The stack-overflow case must die of the SIGSEGV the guard page raises;
@@ -58,10 +59,10 @@ static void hundred_sleeping_coroutines_finish_together_while_a_timer_fires(void
 		assert_int_equal(mqb_async_add_job(s.core, &j, NULL, NULL, NULL), 0);
 	ev_timer_init(&s.tick, tick_cb, 0.005, 0.005);
 	s.tick.data = &s;
-	ev_timer_start(mqb_core_async_loop(s.core), &s.tick);
+	ev_timer_start(core__loop(s.core), &s.tick);
 	s.started = tu_now();
 	assert_int_equal(tu_run(s.core, TU_TIMEOUT), 0);
-	ev_timer_stop(mqb_core_async_loop(s.core), &s.tick);
+	ev_timer_stop(core__loop(s.core), &s.tick);
 	assert_int_equal(s.finished, 100);
 	assert_int_equal(s.failed, 0);
 	double took = s.all_done - s.started;

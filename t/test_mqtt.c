@@ -22,6 +22,7 @@
 #include <ev.h>
 
 #include "testutil.h"
+#include "core/loop.h"
 #include "broker.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
@@ -1275,7 +1276,7 @@ struct fair_call {
 static void fair_watch(void *arg)
 {
 	struct fair_call *c = arg;
-	struct ev_loop *loop = mqb_core_async_loop(c->fx->t.core);
+	struct ev_loop *loop = core__loop(c->fx->t.core);
 	if (c->stop) {
 		ev_prepare_stop(loop, &c->f->prep);
 		return;

@@ -8,6 +8,7 @@
 #include <ev.h>
 
 #include "testutil.h"
+#include "core/loop.h"
 
 double tu_now(void)
 {
@@ -147,11 +148,11 @@ int tu_run(struct mqb_core *core, double timeout)
 	ev_timer wd;
 	ev_timer_init(&wd, watchdog_cb, timeout, 0);
 	wd.data = core;
-	ev_timer_start(mqb_core_async_loop(core), &wd);
-	ev_unref(mqb_core_async_loop(core));
+	ev_timer_start(core__loop(core), &wd);
+	ev_unref(core__loop(core));
 	int rc = mqb_core_run(core);
-	ev_ref(mqb_core_async_loop(core));
-	ev_timer_stop(mqb_core_async_loop(core), &wd);
+	ev_ref(core__loop(core));
+	ev_timer_stop(core__loop(core), &wd);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "mqbridge/bus.h"
+#include "core/loop.h"
 #include "mqbridge/core.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/log.h"
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "core-demo: %s\n", strerror(-rc));
 		return 1;
 	}
-	struct ev_loop *loop = mqb_core_async_loop(core);
+	struct ev_loop *loop = core__loop(core);
 	if (argc > 1) {
 		struct mqtt_options o;
 		mqtt__options_init(&o);

@@ -12,7 +12,6 @@
 #include "mqbridge/future.h"
 
 struct mqb_core;
-struct ev_loop;
 
 struct mqb_core_options {
 	unsigned executor_threads;   /* pool threads (default 4) */
@@ -53,9 +52,6 @@ void mqb_core_free(struct mqb_core *core);
 bool mqb_core_in_loop_thread(const struct mqb_core *core);
 /* Thread: any. True once shutdown has begun. */
 bool mqb_core_is_stopping(const struct mqb_core *core);
-/* Thread: loop. For modules that add their own watchers. */
-struct ev_loop *mqb_core_async_loop(struct mqb_core *core);
-
 /* Queue fn(arg) on the loop's ready queue, after what is already there.
  * Thread: loop. -ENOMEM, or -ESHUTDOWN once the loop is gone. */
 int mqb_async_call_soon(struct mqb_core *core, void (*fn)(void *arg), void *arg);

@@ -210,7 +210,7 @@ bool mqb_core_is_stopping(const struct mqb_core *core)
 	return atomic_load(&((struct mqb_core *)core)->stopping);
 }
 
-struct ev_loop *mqb_core_async_loop(struct mqb_core *core)
+struct ev_loop *core__loop(struct mqb_core *core)
 {
 	MQB_ASSERT_LOOP(core);
 	return core->loop;

@@ -8,6 +8,7 @@
 
 struct mqb_core;
 struct mqb_core_options;
+struct ev_loop;
 
 /* Room for this many slots; their numbers are given out in core/hass.h. */
 #define CORE_SLOTS_MAX 8
@@ -27,6 +28,11 @@ struct core_slot_ops {
 /* The loop alone: mqb_core_new without Home Assistant's objects (hass.c
  * adds them). 0, -EINVAL, -ENOMEM. Thread: any; it becomes the loop's. */
 int core__new(const struct mqb_core_options *opt, struct mqb_core **out);
+
+/* The core's libev loop, for the daemon's own watchers (signals) and the
+ * layers above that still use libev directly; modules have timer.h.
+ * Thread: loop. */
+struct ev_loop *core__loop(struct mqb_core *core);
 
 /* Tests: move the wall clock the timers follow (mqb_async_call_at and
  * mqb_async_now, timer.c) by seconds, as a stepped system clock would.

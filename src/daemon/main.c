@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <ev.h>
 
+#include "core/loop.h"
 #include "daemon/daemon.h"
 #include "daemon/options.h"
 #include "daemon/pidfile.h"
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
 	}
 	/* Paho ignores SIGPIPE too; a closed stderr must not kill us either. */
 	signal(SIGPIPE, SIG_IGN);
-	struct ev_loop *loop = mqb_core_async_loop(core);
+	struct ev_loop *loop = core__loop(core);
 	ev_signal_init(&sig[0], on_stop_signal, SIGTERM);
 	ev_signal_init(&sig[1], on_stop_signal, SIGINT);
 	ev_signal_init(&sig[2], on_sighup, SIGHUP);
@@ -335,7 +336,7 @@ int main(int argc, char **argv)
 out:
 	if (have_signals)
 		for (int i = 0; i < 3; i++)
-			ev_signal_stop(mqb_core_async_loop(core), &sig[i]);
+			ev_signal_stop(core__loop(core), &sig[i]);
 	mqb_core_free(core);
 	pidfile__remove(pidfile);
 	if (have_opts)

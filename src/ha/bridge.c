@@ -293,7 +293,7 @@ static void announce_some(struct bridge *b)
 		}
 		if (st.queued >= ANNOUNCE_BACKLOG) {
 			ev_timer_set(&b->announce_timer, 0.005, 0);
-			ev_timer_start(mqb_core_async_loop(b->core), &b->announce_timer);
+			ev_timer_start(core__loop(b->core), &b->announce_timer);
 			return;
 		}
 		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
@@ -312,7 +312,7 @@ static void announce_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void announce_all(struct bridge *b)
 {
-	ev_timer_stop(mqb_core_async_loop(b->core), &b->announce_timer);
+	ev_timer_stop(core__loop(b->core), &b->announce_timer);
 	b->announce_next = 0;
 	b->gen++;
 	announce_some(b);
@@ -709,7 +709,7 @@ static void bridge_free(struct bridge *b)
 			*entity__bridge_slot(e) = NULL;
 		}
 	}
-	ev_timer_stop(mqb_core_async_loop(core), &b->announce_timer);
+	ev_timer_stop(core__loop(core), &b->announce_timer);
 	mqb__free(b->base);
 	mqb__free(b->prefix);
 	mqb__free(b->node_id);
@@ -728,7 +728,7 @@ static int on_stop(void *ud, void *arg, void **result)
 	(void)arg;
 	(void)result;
 	struct bridge *b = ud;
-	ev_timer_stop(mqb_core_async_loop(b->core), &b->announce_timer);
+	ev_timer_stop(core__loop(b->core), &b->announce_timer);
 	b->announce_next = SIZE_MAX;
 	return 0;
 }

@@ -227,7 +227,7 @@ static void entity_free(struct mqb_entity *e)
 static void registry_free(struct registry *r)
 {
 	struct mqb_core *core = r->core;
-	struct ev_loop *loop = mqb_core_async_loop(core);
+	struct ev_loop *loop = core__loop(core);
 	for (size_t i = 0; i < r->n; i++) {
 		ev_timer_stop(loop, &r->v[i]->poll);
 		ev_timer_stop(loop, &r->v[i]->slow);
@@ -258,7 +258,7 @@ static int on_stop(void *ud, void *arg, void **result)
 	(void)arg;
 	(void)result;
 	struct registry *r = ud;
-	struct ev_loop *loop = mqb_core_async_loop(r->core);
+	struct ev_loop *loop = core__loop(r->core);
 	r->stopping = true;
 	for (size_t i = 0; i < r->n; i++) {
 		struct mqb_entity *e = r->v[i];
@@ -543,7 +543,7 @@ int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entit
 		r->on_added(r->on_added_ud, e);
 	if (r->started && e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
 		ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
-		ev_timer_start(mqb_core_async_loop(r->core), &e->poll);
+		ev_timer_start(core__loop(r->core), &e->poll);
 		mqb_entity_async_schedule_update(e);
 	}
 	return 0;
@@ -713,7 +713,7 @@ static void update_begin(struct mqb_entity *e);
 static void update_end(struct mqb_entity *e)
 {
 	struct mqb_platform *p = e->p;
-	ev_timer_stop(mqb_core_async_loop(e->reg->core), &e->slow);
+	ev_timer_stop(core__loop(e->reg->core), &e->slow);
 	e->updating = false;
 	p->running--;
 	while (p->nwaiting && !e->reg->stopping && (!p->limit || p->running < p->limit)) {
@@ -782,8 +782,8 @@ static void update_begin(struct mqb_entity *e)
 	struct mqb_core *core = e->reg->core;
 	e->updating = true;
 	e->p->running++;
-	e->update_started = ev_now(mqb_core_async_loop(core));
-	ev_timer_start(mqb_core_async_loop(core), &e->slow);
+	e->update_started = ev_now(core__loop(core));
+	ev_timer_start(core__loop(core), &e->slow);
 	int rc;
 	if (e->ops->update) {
 		struct blocking_update *b = mqb__calloc(1, sizeof *b);
@@ -870,7 +870,7 @@ void entities__async_start(struct mqb_core *core)
 	if (!r || r->started)
 		return;
 	r->started = true;
-	struct ev_loop *loop = mqb_core_async_loop(core);
+	struct ev_loop *loop = core__loop(core);
 	for (size_t i = 0; i < r->n; i++) {
 		struct mqb_entity *e = r->v[i];
 		if (e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
