@@ -507,22 +507,19 @@ struct tent;
 
 /* What all template entities of one core share: the dependency index, the
  * state_changed listener, the queue of entities to render and the minute
- * timer of now(). Lives while an entity does. */
+ * timer of now(). Kept with the core (mqb_core_async_data), which frees it
+ * after the entities. */
 struct hub {
-	struct hub *next;
 	struct mqb_core *core;
 	struct tdeps *deps;
 	struct mqb_listener *changed, *start;
 	struct tent *ents;            /* every entity, for start and the minute */
-	size_t nents;
 	struct tent *dirty, **dirty_tail;
 	bool flush_queued;
 	struct mqb_timer *minute;     /* while an entity calls now() */
 	unsigned now_users;
 	double tick;                  /* 60, or the test hook's */
 };
-
-static struct hub *hubs; /* the loop thread's: one core per daemon */
 
 /* ---- entities ------------------------------------------------------------ */
 
@@ -649,17 +646,29 @@ static void minute_cb(struct mqb_timer *timer, void *ud)
 			mark_dirty(t);
 }
 
+static void hub_free(void *p)
+{
+	struct hub *h = p;
+	mqb_async_timer_cancel(h->minute);
+	if (h->changed)
+		mqb_bus_async_unlisten(h->core, h->changed);
+	if (h->start)
+		mqb_bus_async_unlisten(h->core, h->start);
+	tdeps_free(h->deps);
+	free(h);
+}
+
 static struct hub *hub_get(struct mqb_core *core)
 {
-	for (struct hub *h = hubs; h; h = h->next)
-		if (h->core == core)
-			return h;
-	struct hub *h = calloc(1, sizeof *h);
-	if (!h || !(h->deps = tdeps_new()))
-		goto fail;
+	struct hub *h = mqb_core_async_data(core, SUB);
+	if (h)
+		return h;
+	if (!(h = calloc(1, sizeof *h)))
+		return NULL;
 	h->core = core;
 	h->dirty_tail = &h->dirty;
-	if (mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
+	if (!(h->deps = tdeps_new()) ||
+	    mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				 &MQB_CALLBACK(on_state_changed, h), &h->changed))
 		goto fail;
 	if (mqb_bus_async_listen_once(core, MQB_EVENT_START, &MQB_CALLBACK(on_start, h),
@@ -669,38 +678,12 @@ static struct hub *hub_get(struct mqb_core *core)
 	 * for the clock (t/test_template_platform.c). */
 	const char *tick = getenv("MQBRIDGE_TEST_TEMPLATE_MINUTE");
 	h->tick = tick && atof(tick) > 0 ? atof(tick) : 60;
-	h->next = hubs;
-	hubs = h;
+	if (mqb_core_async_set_data(core, SUB, h, hub_free))
+		goto fail;
 	return h;
 fail:
-	if (h) {
-		if (h->changed)
-			mqb_bus_async_unlisten(core, h->changed);
-		tdeps_free(h->deps);
-	}
-	free(h);
+	hub_free(h);
 	return NULL;
-}
-
-static void hub_put(struct hub *h)
-{
-	if (h->nents > 0)
-		return;
-	for (struct hub **pp = &hubs; *pp; pp = &(*pp)->next)
-		if (*pp == h) {
-			*pp = h->next;
-			break;
-		}
-	mqb_async_timer_cancel(h->minute);
-	if (h->changed)
-		mqb_bus_async_unlisten(h->core, h->changed);
-	if (h->start)
-		mqb_bus_async_unlisten(h->core, h->start);
-	tdeps_free(h->deps);
-	if (h->flush_queued)
-		h->core = NULL; /* the queued flush frees it */
-	else
-		free(h);
 }
 
 /* ---- rendering ----------------------------------------------------------- */
@@ -938,10 +921,6 @@ static void flush(void *arg)
 {
 	struct hub *h = arg;
 	h->flush_queued = false;
-	if (!h->core) { /* torn down while this was queued */
-		free(h);
-		return;
-	}
 	struct tent *list = h->dirty;
 	h->dirty = NULL;
 	h->dirty_tail = &h->dirty;
@@ -1132,7 +1111,6 @@ static void ent_free(void *priv)
 			*pp = t->next;
 			break;
 		}
-	h->nents--;
 	mqb_async_timer_cancel(t->rate_timer);
 	mqb_async_timer_cancel(t->delay);
 	mqb_async_timer_cancel(t->autooff);
@@ -1150,7 +1128,6 @@ static void ent_free(void *priv)
 	free_actions(&t->turn_on);
 	free_actions(&t->turn_off);
 	free(t);
-	hub_put(h);
 }
 
 static const struct mqb_entity_ops ent_ops = {
@@ -1312,15 +1289,12 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 	if (!h)
 		return -ENOMEM;
 	struct tent *t = calloc(1, sizeof *t);
-	if (!t) {
-		hub_put(h);
+	if (!t)
 		return -ENOMEM;
-	}
 	t->hub = h;
 	t->kind = sp->kind;
 	t->next = h->ents;
 	h->ents = t;
-	h->nents++;
 	t->on = -1;
 	t->last_result = -2;
 	t->state_option = sp->state_option;

@@ -72,6 +72,21 @@ int mqb_run_callback_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, 
  * (mqb_states_set, …) are built on this. Thread: any but the loop. */
 int mqb_call_threadsafe(struct mqb_core *core, mqb_job_fn fn, void *ud, void *arg);
 
+/* Per-core storage for a module's state (Home Assistant's hass.data): what
+ * a module shares between its entities lives with the core, not in a
+ * process global. key is the module's own name ("template"), copied.
+ * Thread: loop. The data stored under key, or NULL. */
+void *mqb_core_async_data(struct mqb_core *core, const char *key);
+/* Store data under key, replacing (and freeing) what was there; data NULL
+ * removes the entry. data_free (may be NULL) is called with data when it
+ * is replaced or removed, or when the core is freed: after every entity
+ * (so entities may use the data until their own free) and before the MQTT
+ * client, bus, states and timers go (so it may unsubscribe, unlisten and
+ * cancel). 0, -EINVAL (no
+ * key), -ENOMEM (nothing stored, data not freed). Thread: loop. */
+int mqb_core_async_set_data(struct mqb_core *core, const char *key, void *data,
+			    mqb_release_fn data_free);
+
 struct mqb_core_stats {
 	unsigned long long ready_run;          /* ready-queue entries run */
 	unsigned long long inbox_run;          /* thread-safe calls taken from the inbox */

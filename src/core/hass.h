@@ -19,6 +19,7 @@ enum core_slot {
 	CORE_SLOT_STATES,    /* struct states: states.c */
 	CORE_SLOT_SERVICES,  /* struct services: services.c */
 	CORE_SLOT_MQTT,      /* the MQTT client: mqtt/client.c */
+	CORE_SLOT_DATA,      /* what modules keep (mqb_core_async_data): data.c */
 	CORE_SLOT_ENTITIES,  /* the entity registry: ha/entity.c */
 	CORE_SLOT_BRIDGE,    /* the bridge: ha/bridge.c */
 	CORE_NSLOTS
