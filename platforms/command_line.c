@@ -44,7 +44,7 @@ struct cl_conf {
 #define C(f) .offset = offsetof(struct cl_conf, f), .stored = true
 
 static const struct mqb_schema_key string_item[] = {{.key = "item", .type = MQB_S_STRING}};
-static const struct mqb_schema string_list = {"command_line.json_attributes", string_item, 1};
+static const struct mqb_schema string_list = MQB_SCHEMA("command_line.json_attributes", string_item);
 
 static const char *const state_classes[] = {"measurement", "total", "total_increasing", NULL};
 
@@ -120,9 +120,8 @@ static const struct mqb_schema_key binary_keys[] = {
 	 .doc = "legacy spelling of icon"}
 
 static const struct mqb_schema_key legacy_switch_keys[] = {SWITCH_KEYS};
-static const struct mqb_schema legacy_switch_schema = {
-	"switch.command_line.switches", legacy_switch_keys,
-	sizeof legacy_switch_keys / sizeof legacy_switch_keys[0]};
+static const struct mqb_schema legacy_switch_schema =
+	MQB_SCHEMA("switch.command_line.switches", legacy_switch_keys);
 
 static const struct mqb_schema_key switch_keys[] = {
 	SWITCH_KEYS,
@@ -149,8 +148,7 @@ static const struct mqb_schema_key cover_keys[] = {
 };
 
 #define SCHEMA(n, keys) \
-	static const struct mqb_schema n##_schema = {"command_line." #n, keys, \
-						     sizeof keys / sizeof keys[0]}
+	static const struct mqb_schema n##_schema = MQB_SCHEMA("command_line." #n, keys)
 SCHEMA(sensor, sensor_keys);
 SCHEMA(binary_sensor, binary_keys);
 SCHEMA(switch, switch_keys);
@@ -262,7 +260,7 @@ static void check_switch(const void *conf, const struct mqb_conf_node *node, con
 		"command_on", "command_off",  "command_state", "command_timeout", "name",
 		"friendly_name", "value_template", "availability", "icon", "icon_template",
 		"unique_id"};
-	for (size_t i = 0; i < sizeof modern_only / sizeof modern_only[0]; i++) {
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(modern_only); i++) {
 		const struct mqb_conf_node *k = mqb_conf_get(node, modern_only[i]);
 		if (k) {
 			char kp[256];
@@ -373,7 +371,7 @@ static void cl_free(void *priv)
 		return;
 	struct cl_cmd *cmds[] = {&ce->cmd, &ce->on, &ce->off, &ce->state,
 				 &ce->open, &ce->close, &ce->stop};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(cmds); i++)
 		cmd_fini(cmds[i]);
 	mqb_template_free(ce->value_tpl);
 	mqb_template_free(ce->avail_tpl);
@@ -1054,5 +1052,5 @@ const struct mqb_platform_desc mqb_platform_descriptor = {
 	.api_version = MQB_PLATFORM_API_VERSION,
 	.name = "command_line",
 	.domains = domains,
-	.ndomains = sizeof domains / sizeof domains[0],
+	.ndomains = MQB_ARRAY_SIZE(domains),
 };

@@ -49,8 +49,7 @@ static const struct mqb_schema_key file_keys[] = {
 	{.key = "scan_interval", .type = MQB_S_DURATION, .def = "30", .min = 0.1, .max = 31536000,
 	 FC(scan_interval), .doc = "seconds between reads"},
 };
-static const struct mqb_schema file_schema = {"sensor.file", file_keys,
-					      sizeof file_keys / sizeof file_keys[0]};
+static const struct mqb_schema file_schema = MQB_SCHEMA("sensor.file", file_keys);
 
 struct file_sensor {
 	const char *path;          /* in the configuration document */
@@ -193,8 +192,8 @@ static const struct mqb_platform_domain file_domains[] = {
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
-	MQB_PLATFORM_API_VERSION,
-	"file",
-	file_domains,
-	sizeof file_domains / sizeof file_domains[0],
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "file",
+	.domains = file_domains,
+	.ndomains = MQB_ARRAY_SIZE(file_domains),
 };

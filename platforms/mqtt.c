@@ -95,11 +95,12 @@ static const struct mqb_schema_key avail_item_keys[] = {
 	{.key = "value_template", .type = MQB_S_TEMPLATE, AV(value_template),
 	 .doc = "template extracting the availability payload"},
 };
-static const struct mqb_schema avail_item_schema = {"mqtt availability", avail_item_keys, 4};
+static const struct mqb_schema avail_item_schema = MQB_SCHEMA("mqtt availability", avail_item_keys);
 static const struct mqb_schema_key avail_list_keys[] = {
 	{.key = "item", .type = MQB_S_MAP, .sub = &avail_item_schema},
 };
-static const struct mqb_schema avail_list_schema = {"mqtt availability list", avail_list_keys, 1};
+static const struct mqb_schema avail_list_schema =
+	MQB_SCHEMA("mqtt availability list", avail_list_keys);
 
 static const struct mqb_schema_key device_keys[] = {
 	{.key = "identifiers", .type = MQB_S_ANY, .doc = "ids (a string or a list)"},
@@ -115,13 +116,13 @@ static const struct mqb_schema_key device_keys[] = {
 	{.key = "suggested_area", .type = MQB_S_STRING, .doc = "area"},
 	{.key = "configuration_url", .type = MQB_S_STRING, .doc = "where to configure it"},
 };
-static const struct mqb_schema device_schema = {"mqtt device", device_keys,
-						sizeof device_keys / sizeof device_keys[0]};
+static const struct mqb_schema device_schema = MQB_SCHEMA("mqtt device", device_keys);
 
 static const struct mqb_schema_key option_list_keys[] = {
 	{.key = "option", .type = MQB_S_STRING},
 };
-static const struct mqb_schema option_list_schema = {"mqtt select options", option_list_keys, 1};
+static const struct mqb_schema option_list_schema =
+	MQB_SCHEMA("mqtt select options", option_list_keys);
 
 static const char *const avail_modes[] = {"latest", "all", "any", NULL};
 static const char *const categories[] = {"config", "diagnostic", NULL};
@@ -347,7 +348,7 @@ static const struct mqb_schema_key select_keys[] = {
 	RETAIN,
 };
 
-#define SCHEMA(n, k) static const struct mqb_schema n##_schema = {"mqtt " #n, k, sizeof k / sizeof k[0]}
+#define SCHEMA(n, k) static const struct mqb_schema n##_schema = MQB_SCHEMA("mqtt " #n, k)
 SCHEMA(sensor, sensor_keys);
 SCHEMA(binary_sensor, binary_sensor_keys);
 SCHEMA(switch, switch_keys);
@@ -1511,10 +1512,10 @@ static int setup(struct mqb_platform *p, const void *conf, const char *path)
 	const struct conf *c = conf;
 	const char *domain = mqb_platform_domain(p);
 	size_t di = 0;
-	while (di < sizeof domains_by_name / sizeof domains_by_name[0] &&
+	while (di < MQB_ARRAY_SIZE(domains_by_name) &&
 	       strcmp(domains_by_name[di].domain, domain) != 0)
 		di++;
-	if (di == sizeof domains_by_name / sizeof domains_by_name[0])
+	if (di == MQB_ARRAY_SIZE(domains_by_name))
 		return -EINVAL;
 	struct ent *x = calloc(1, sizeof *x);
 	if (!x)
@@ -1604,4 +1605,8 @@ static const struct mqb_platform_domain domains[] = {
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
-	MQB_PLATFORM_API_VERSION, "mqtt", domains, sizeof domains / sizeof domains[0]};
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "mqtt",
+	.domains = domains,
+	.ndomains = MQB_ARRAY_SIZE(domains),
+};

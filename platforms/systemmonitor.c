@@ -30,14 +30,13 @@ static const struct mqb_schema_key resource_keys[] = {
 	{.key = "arg", .type = MQB_S_STRING,
 	 .doc = "the mount point, interface or process name the type needs"},
 };
-static const struct mqb_schema resource_schema = {
-	"sensor.systemmonitor.resources", resource_keys,
-	sizeof resource_keys / sizeof resource_keys[0]};
+static const struct mqb_schema resource_schema =
+	MQB_SCHEMA("sensor.systemmonitor.resources", resource_keys);
 static const struct mqb_schema_key resource_item[] = {
 	{.key = "resource", .type = MQB_S_MAP, .sub = &resource_schema},
 };
-static const struct mqb_schema resource_list = {"sensor.systemmonitor.resources[]",
-						resource_item, 1};
+static const struct mqb_schema resource_list =
+	MQB_SCHEMA("sensor.systemmonitor.resources[]", resource_item);
 
 #define SC(f) .offset = offsetof(struct sysmon_conf, f), .stored = true
 static const struct mqb_schema_key sysmon_keys[] = {
@@ -48,8 +47,7 @@ static const struct mqb_schema_key sysmon_keys[] = {
 	{.key = "scan_interval", .type = MQB_S_DURATION, .def = "15", .min = 0.1, .max = 31536000,
 	 SC(scan_interval), .doc = "seconds between reads"},
 };
-static const struct mqb_schema sysmon_schema = {"sensor.systemmonitor", sysmon_keys,
-						sizeof sysmon_keys / sizeof sysmon_keys[0]};
+static const struct mqb_schema sysmon_schema = MQB_SCHEMA("sensor.systemmonitor", sysmon_keys);
 
 /* A resource as configured: its type (-1 if the schema refused it) and
  * argument (NULL when absent). */
@@ -247,8 +245,8 @@ static const struct mqb_platform_domain sysmon_domains[] = {
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
-	MQB_PLATFORM_API_VERSION,
-	"systemmonitor",
-	sysmon_domains,
-	sizeof sysmon_domains / sizeof sysmon_domains[0],
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "systemmonitor",
+	.domains = sysmon_domains,
+	.ndomains = MQB_ARRAY_SIZE(sysmon_domains),
 };

@@ -122,13 +122,9 @@ static const struct mqb_schema_key switch_keys[] = {
 	{.key = "switches", .type = MQB_S_ANY, IC(switches),
 	 .doc = "legacy layout: mapping of object ids to switches"},
 };
-#define NKEYS(a) (sizeof a / sizeof a[0])
-static const struct mqb_schema sensor_schema = {"sensor.template", sensor_keys,
-						NKEYS(sensor_keys)};
-static const struct mqb_schema binary_schema = {"binary_sensor.template", binary_keys,
-						NKEYS(binary_keys)};
-static const struct mqb_schema switch_schema = {"switch.template", switch_keys,
-						NKEYS(switch_keys)};
+static const struct mqb_schema sensor_schema = MQB_SCHEMA("sensor.template", sensor_keys);
+static const struct mqb_schema binary_schema = MQB_SCHEMA("binary_sensor.template", binary_keys);
+static const struct mqb_schema switch_schema = MQB_SCHEMA("switch.template", switch_keys);
 
 #define LC(f) .offset = offsetof(struct legacy_conf, f), .stored = true
 #define LEGACY_COMMON                                                                      \
@@ -173,9 +169,9 @@ static const struct mqb_schema_key legacy_switch_keys[] = {
 	 .doc = "service calls run by switch.turn_off"},
 };
 static const struct mqb_schema legacy_schemas[] = {
-	{"sensor.template.sensors", legacy_sensor_keys, NKEYS(legacy_sensor_keys)},
-	{"binary_sensor.template.sensors", legacy_binary_keys, NKEYS(legacy_binary_keys)},
-	{"switch.template.switches", legacy_switch_keys, NKEYS(legacy_switch_keys)},
+	MQB_SCHEMA("sensor.template.sensors", legacy_sensor_keys),
+	MQB_SCHEMA("binary_sensor.template.sensors", legacy_binary_keys),
+	MQB_SCHEMA("switch.template.switches", legacy_switch_keys),
 };
 
 /* One service call of turn_on/turn_off. */
@@ -192,8 +188,7 @@ static const struct mqb_schema_key action_keys[] = {
 	ACTION_KEYS
 #undef X
 };
-static const struct mqb_schema action_schema = {"template action", action_keys,
-						NKEYS(action_keys)};
+static const struct mqb_schema action_schema = MQB_SCHEMA("template action", action_keys);
 
 /* ---- checking ------------------------------------------------------------ */
 
@@ -1470,4 +1465,8 @@ static const struct mqb_platform_domain domains[] = {
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
-	MQB_PLATFORM_API_VERSION, "template", domains, sizeof domains / sizeof domains[0]};
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "template",
+	.domains = domains,
+	.ndomains = MQB_ARRAY_SIZE(domains),
+};

@@ -120,6 +120,10 @@ struct mqb_schema_key {
 	size_t offset;              /* where the value goes in the target struct */
 	bool stored;                /* false: validated only, not stored */
 	const char *doc;            /* one line for the man page */
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). Two, not four: a module has hundreds of
+	 * keys, each paying for them. */
+	void *reserved[2];
 };
 
 struct mqb_schema {
@@ -127,6 +131,24 @@ struct mqb_schema {
 	const struct mqb_schema_key *keys;
 	size_t nkeys;
 };
+
+/* The number of elements of an array; a pointer does not compile (GCC
+ * and clang), so a table passed on as one cannot be miscounted. */
+#ifdef __GNUC__
+#define MQB_ARRAY_SIZE(a) \
+	(sizeof(a) / sizeof((a)[0]) + \
+	 0 * sizeof(struct { \
+		 int mqb_not_an_array \
+			 : __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0])) ? -1 : 1; \
+	 }))
+#else
+#define MQB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* A schema over a table of keys, counted by the compiler:
+ *   static const struct mqb_schema s = MQB_SCHEMA("mqtt sensor", sensor_keys); */
+#define MQB_SCHEMA(name_, keys_) \
+	{ .name = (name_), .keys = (keys_), .nkeys = MQB_ARRAY_SIZE(keys_) }
 
 /* Check node against schema, write what it finds (and the defaults) into
  * target, and add every problem to errs with path as the prefix: unknown

@@ -49,6 +49,9 @@ struct mqb_entity_ops {
 			     const json_t *data);
 	/* Free priv, after async_will_remove. Thread: loop. */
 	void (*free)(void *priv);
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). */
+	void *reserved[4];
 };
 
 /* How an entity is described, copied when it is added. Strings may be
@@ -67,6 +70,9 @@ struct mqb_entity_info {
 	/* Initial values: state (NULL: "unknown"), available (default true). */
 	const char *state;
 	bool unavailable;
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). */
+	void *reserved[4];
 };
 
 /* Add an entity to platform p. ops and priv are the platform's: ops must

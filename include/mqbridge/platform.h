@@ -16,8 +16,24 @@
 struct mqb_core;
 struct mqb_template;
 
-/* Bumped whenever a descriptor's or this API's layout changes. */
-#define MQB_PLATFORM_API_VERSION 1
+/* The API a module is built against; the loader refuses a module built
+ * for another (got N, expected M). Bumped when a layout a module shares
+ * changes or a function goes; new functions and new uses of reserved
+ * fields keep it. What each version brought:
+ *   2: text.h (UTF-8, strip, Python's repr and round, Home Assistant's
+ *      number text, isoformat) and timer.h (call later, call at, every
+ *      interval, wall-clock boundaries), in place of the copies and the
+ *      libev watchers modules had; mqb_core_async_data, per-core storage;
+ *      mqb_core_async_loop removed (libev is no longer part of the API),
+ *      and what only the daemon uses: the YAML loader (mqb_conf_load*,
+ *      mqb_conf_doc_free, struct mqb_conf_limits), mqb_schema_all, the
+ *      MQTT client's construction (mqb_mqtt_new, mqb_mqtt_options);
+ *      reserved fields at the end of mqb_platform_domain,
+ *      mqb_platform_desc, mqb_entity_ops, mqb_entity_info, mqb_schema_key
+ *      and mqb_tpl_vars; MQB_SCHEMA and MQB_ARRAY_SIZE; the daemon exports
+ *      only the functions of these headers, a module only its descriptor.
+ *   1: the first. */
+#define MQB_PLATFORM_API_VERSION 2
 /* The symbol every module exports: const struct mqb_platform_desc. */
 #define MQB_PLATFORM_SYMBOL "mqb_platform_descriptor"
 
@@ -49,13 +65,19 @@ struct mqb_platform_domain {
 	 * Assistant's default (1 for blocking update, unbounded for
 	 * async_update). */
 	unsigned parallel_updates;
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). */
+	void *reserved[4];
 };
 
 struct mqb_platform_desc {
 	unsigned api_version;           /* MQB_PLATFORM_API_VERSION */
 	const char *name;               /* "command_line": the file is NAME.so */
 	const struct mqb_platform_domain *domains;
-	size_t ndomains;
+	size_t ndomains;                /* MQB_ARRAY_SIZE(domains) */
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). */
+	void *reserved[4];
 };
 
 /* What a module defines, and the only symbol it exports: declared here

@@ -56,6 +56,9 @@ struct mqb_tpl_vars {
 	/* Called once per entity id read (for dependency tracking). */
 	void (*on_entity)(void *ud, const char *entity_id);
 	void *ud;
+	/* Room to grow without a new API version; zero (designated
+	 * initialisers leave it so). */
+	void *reserved[4];
 };
 
 struct mqb_tpl_limits {

@@ -69,8 +69,9 @@ static struct module *module_load(const char *name, const char *const *dirs, siz
 		}
 		if (d->api_version != MQB_PLATFORM_API_VERSION) {
 			snprintf(msg, sizeof msg,
-				 "%.1024s was built for platform API %u; this mqbridge has %u", path,
-				 d->api_version, MQB_PLATFORM_API_VERSION);
+				 "%.1024s was built for another platform API (got %u, expected %u): "
+				 "rebuild it against this mqbridge's headers",
+				 path, d->api_version, MQB_PLATFORM_API_VERSION);
 			dlclose(h);
 			break;
 		}

@@ -558,8 +558,12 @@ static int diag_update(struct mqb_entity *e, void *priv)
 
 static const struct mqb_entity_ops diag_ops = {.async_update = diag_update};
 static const struct mqb_platform_domain diag_domain = {.domain = "sensor"};
-static const struct mqb_platform_desc diag_desc = {MQB_PLATFORM_API_VERSION, "mqbridge",
-						   &diag_domain, 1};
+static const struct mqb_platform_desc diag_desc = {
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "mqbridge",
+	.domains = &diag_domain,
+	.ndomains = 1,
+};
 
 /* "<name> bridge", sensor.<node_id>_bridge. */
 static int add_diagnostic_sensor(struct bridge *b, double interval)

@@ -36,7 +36,7 @@ static const struct mqb_schema_key keys[] = {
 	{.key = "attributes", .type = MQB_S_ANY, C(attributes)},
 	{.key = "blocking_poll", .type = MQB_S_DURATION, .def = "0", C(blocking_poll)},
 };
-static const struct mqb_schema schema = {"testing", keys, sizeof keys / sizeof keys[0]};
+static const struct mqb_schema schema = MQB_SCHEMA("testing", keys);
 
 /* Commands: the state the service asks for, as Home Assistant would show it. */
 static int command(struct mqb_entity *e, void *priv, const char *service, const json_t *data)
@@ -187,4 +187,8 @@ static const struct mqb_platform_domain domains[] = {
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {
-	MQB_PLATFORM_API_VERSION, "testing", domains, sizeof domains / sizeof domains[0]};
+	.api_version = MQB_PLATFORM_API_VERSION,
+	.name = "testing",
+	.domains = domains,
+	.ndomains = MQB_ARRAY_SIZE(domains),
+};
