@@ -36,3 +36,34 @@ t_platforms_nodesc_so_SOURCES = t/platforms/nodesc.c
 t_platforms_nodesc_so_CFLAGS = $(MODULE_CFLAGS)
 t_platforms_nodesc_so_LDFLAGS = $(MODULE_LINK)
 t_platforms_nodesc_so_LDADD =
+
+# An integration built out of tree, as a third party builds one: the
+# public headers and mqbridge.pc installed (DESTDIR) into t/oot/stage,
+# t/oot/hello.c compiled with what `pkg-config --cflags mqbridge` says and
+# installed where its platformdir says; test_module_oot runs the daemon
+# with it and exports.sh checks its exports.
+OOT_STAGE = $(abs_top_builddir)/t/oot/stage
+OOT_PKG_CONFIG = PKG_CONFIG_PATH='$(OOT_STAGE)$(pkgconfigdir)' \
+	PKG_CONFIG_SYSROOT_DIR='$(OOT_STAGE)' $(PKG_CONFIG)
+t/oot/stage.stamp: $(pkginclude_HEADERS) mqbridge.pc
+	$(AM_V_GEN)rm -rf '$(OOT_STAGE)' && $(MKDIR_P) t/oot && \
+	$(MAKE) $(AM_MAKEFLAGS) install-pkgincludeHEADERS install-pkgconfigDATA \
+		DESTDIR='$(OOT_STAGE)' >/dev/null && touch $@
+t/oot/hello.stamp: $(srcdir)/t/oot/hello.c t/oot/stage.stamp
+	$(AM_V_CCLD)set -e; \
+	cflags=`$(OOT_PKG_CONFIG) --cflags mqbridge`; \
+	dir=`$(OOT_PKG_CONFIG) --variable=platformdir mqbridge`; \
+	case $$dir in '$(OOT_STAGE)'*) ;; *) dir='$(OOT_STAGE)'$$dir ;; esac; \
+	if test "$$dir" != '$(OOT_STAGE)$(platformdir)'; then \
+		echo "mqbridge.pc: platformdir $$dir is not $(platformdir)" >&2; exit 1; fi; \
+	$(MKDIR_P) "$$dir"; \
+	$(CC) -std=c11 -Wall -Wextra -Werror -g $(SAN_CFLAGS) $$cflags \
+		-fPIC -fvisibility=hidden -shared -o "$$dir/hello.so" $(srcdir)/t/oot/hello.c; \
+	touch $@
+check_DATA = t/oot/hello.stamp
+TEST_PROGS += t/test_module_oot
+t_test_module_oot_SOURCES = t/test_module_oot.c $(DAEMON_TEST_UTIL)
+t_test_module_oot_CPPFLAGS = $(AM_CPPFLAGS) -DOOT_PLATFORMDIR='"$(OOT_STAGE)$(platformdir)"'
+t_test_module_oot_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_module_oot_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+EXTRA_t_test_module_oot_DEPENDENCIES = t/oot/hello.stamp

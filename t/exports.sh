@@ -15,7 +15,7 @@ fail() { echo "exports: $*" >&2; status=1; }
 # Defined dynamic symbols of $1, one name a line.
 exported() { nm -D --defined-only "$1" | awk 'NF >= 3 { print $3 }' | sort -u; }
 
-for so in platforms/*.so t/platforms/*.so; do
+for so in platforms/*.so t/platforms/*.so $(find t/oot -name "*.so" 2>/dev/null); do
 	[ -f "$so" ] || continue
 	extra=$(exported "$so" | grep -v -x -e mqb_platform_descriptor -e '_init' -e '_fini' \
 		-e '__bss_start' -e '_edata' -e '_end')
@@ -41,7 +41,7 @@ else
 fi
 missing=$(comm -13 exports.daemon.$$ exports.api.$$)
 [ -z "$missing" ] || fail "declared in include/mqbridge/ but not exported:" $missing
-for so in platforms/*.so t/platforms/*.so; do
+for so in platforms/*.so t/platforms/*.so $(find t/oot -name "*.so" 2>/dev/null); do
 	[ -f "$so" ] || continue
 	missing=$(nm -D --undefined-only "$so" | awk '{ print $NF }' | grep '^mqb' | sort -u |
 		comm -23 - exports.daemon.$$)
