@@ -21,13 +21,13 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
+#include "mqbridge/timer.h"
 
 extern char **environ;
 
@@ -46,13 +46,6 @@ extern char **environ;
 
 /* How often a running command's cancel callback is asked. */
 #define CANCEL_POLL_MS 100
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- descriptors ------------------------------------------------------- */
 
@@ -386,7 +379,7 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	io.out_w = pout[1];
 	io.err_w = perr[1];
 
-	double start = mono_now();
+	double start = mqb_time_monotonic();
 #ifdef HAVE_FULL_POSIX_SPAWN
 	if (spec->spawn == CMD_SPAWN_DEFAULT)
 		rc = spawn_posix(&io, &pid);
@@ -411,7 +404,7 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	bool exited = false;
 	enum cmd_how stop = CMD_EXITED;
 	while (pout[0] >= 0 || perr[0] >= 0 || !exited) {
-		double now = mono_now();
+		double now = mqb_time_monotonic();
 		if (deadline && now >= deadline) {
 			stop = CMD_TIMEOUT;
 			break;
@@ -465,7 +458,7 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	pid_t w;
 	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		;
-	res->seconds = mono_now() - start;
+	res->seconds = mqb_time_monotonic() - start;
 	if (rc)
 		goto out;
 	if (w < 0) {

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mqbridge/config.h"
 #include "mqbridge/entity.h"
 #include "mqbridge/log.h"
 #include "mqbridge/platform.h"
+#include "mqbridge/timer.h"
 
 #include "sysmon_read.h"
 
@@ -144,18 +144,11 @@ static const struct sysmon_paths real_paths = {
 	.first_cpu_interval = 0.25,
 };
 
-static double monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int sysmon_update(void *priv, struct mqb_entity_update *u)
 {
 	struct sysmon_entity *s = priv;
 	char state[256], why[512];
-	int rc = sysmon_res_read(&s->res, &real_paths, monotonic_now(), state, sizeof state, why,
+	int rc = sysmon_res_read(&s->res, &real_paths, mqb_time_monotonic(), state, sizeof state, why,
 				 sizeof why);
 	if (rc == -ENOMEM)
 		return rc;
