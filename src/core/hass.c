@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "mqbridge/bus.h"
+#include "mqbridge/location.h"
 
 /* Home Assistant fires homeassistant_start and homeassistant_stop on its
  * bus (core.py, async_start and async_stop); the bus's slot carries them. */
@@ -38,10 +39,26 @@ static void services_fini(struct mqb_core *core, void *services)
 	services__free(services);
 }
 
+static void location_fini(struct mqb_core *core, void *loc)
+{
+	mqb__free(loc);
+}
+
+const struct mqb_location *mqb_core_location(const struct mqb_core *core)
+{
+	return core__slot((struct mqb_core *)core, CORE_SLOT_LOCATION);
+}
+
+void hass__set_location(struct mqb_core *core, const struct mqb_location *loc)
+{
+	*(struct mqb_location *)core__slot(core, CORE_SLOT_LOCATION) = *loc;
+}
+
 static const struct core_slot_ops bus_ops = {
 	.start = fire_start, .stop = fire_stop, .fini = bus_fini};
 static const struct core_slot_ops states_ops = {.fini = states_fini};
 static const struct core_slot_ops services_ops = {.fini = services_fini};
+static const struct core_slot_ops location_ops = {.fini = location_fini};
 
 int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
 {
@@ -52,7 +69,9 @@ int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
 	struct bus *bus = bus__new();
 	struct states *states = bus ? states__new() : NULL;
 	struct services *services = states ? services__new() : NULL;
-	if (!services) {
+	struct mqb_location *loc = services ? mqb__calloc(1, sizeof *loc) : NULL;
+	if (!loc) {
+		services__free(services);
 		states__free(states);
 		bus__free(bus);
 		mqb_core_free(core);
@@ -61,6 +80,7 @@ int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
 	core__slot_set(core, CORE_SLOT_BUS, bus, &bus_ops);
 	core__slot_set(core, CORE_SLOT_STATES, states, &states_ops);
 	core__slot_set(core, CORE_SLOT_SERVICES, services, &services_ops);
+	core__slot_set(core, CORE_SLOT_LOCATION, loc, &location_ops);
 	*out = core;
 	return 0;
 }

@@ -18,6 +18,7 @@ enum core_slot {
 	CORE_SLOT_BUS,       /* struct bus: bus.c */
 	CORE_SLOT_STATES,    /* struct states: states.c */
 	CORE_SLOT_SERVICES,  /* struct services: services.c */
+	CORE_SLOT_LOCATION,  /* struct mqb_location: hass.c */
 	CORE_SLOT_MQTT,      /* the MQTT client: mqtt/client.c */
 	CORE_SLOT_DATA,      /* what modules keep (mqb_core_async_data): data.c */
 	CORE_SLOT_ENTITIES,  /* the entity registry: ha/entity.c */
@@ -46,5 +47,10 @@ struct mqb_event *bus__event_state_changed(const char *entity_id, struct mqb_sta
 					   struct mqb_state *new_state);
 /* Deliver ev to its listeners; the caller keeps its reference. Thread: loop. */
 int bus__async_fire_event(struct mqb_core *core, struct mqb_event *ev);
+
+struct mqb_location;
+/* Set the core's location (copied), for the daemon and tests. Thread: loop,
+ * before anything reads it from another thread. */
+void hass__set_location(struct mqb_core *core, const struct mqb_location *loc);
 
 #endif

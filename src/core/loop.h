@@ -11,7 +11,7 @@ struct mqb_core_options;
 struct ev_loop;
 
 /* Room for this many slots; their numbers are given out in core/hass.h. */
-#define CORE_SLOTS_MAX 8
+#define CORE_SLOTS_MAX 16
 
 /* What the loop calls for a filled slot; each may be NULL. */
 struct core_slot_ops {
