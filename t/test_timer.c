@@ -354,6 +354,34 @@ static void bad_arguments_and_no_memory_change_nothing(void **state)
 	fx_free(f);
 }
 
+/* ---- the fake clock ------------------------------------------------------ */
+
+static void advance_an_hour(struct mqb_timer *t, void *ud)
+{
+	struct fx *f = ud;
+	timer__advance(f->core, 3600);
+}
+
+/* Tests of what waits for minutes (a delay, a state held `for:`) move a
+ * fake clock instead of sleeping: an hour passes at once, the timers due
+ * within it fire, later ones wait, and the wall clock has moved too. */
+static void advancing_the_fake_clock_fires_what_is_due(void **state)
+{
+	struct fx *f = fx_new();
+	f->stop_after = 2;
+	double before = 0;
+	assert_int_equal(mqb_async_call_later(f->core, 1800, count, f, NULL), 0);
+	assert_int_equal(mqb_async_track_time_interval(f->core, 3000, count, f, NULL), 0);
+	assert_int_equal(mqb_async_call_later(f->core, 7200, count, f, NULL), 0);
+	before = mqb_async_now(f->core);
+	assert_int_equal(mqb_async_call_later(f->core, 0, advance_an_hour, f, NULL), 0);
+	assert_int_equal(tu_run(f->core, TU_TIMEOUT), 0);
+	assert_int_equal(f->fired, 2);
+	assert_true(f->wall - before >= 3600);
+	assert_true(f->wall - before < 3600 + TU_TIMEOUT);
+	fx_free(f);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_call_later_fires_once_after_its_delay),
 	cmocka_unit_test(a_handle_outlives_its_shot_and_can_be_rearmed),
@@ -369,6 +397,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(ten_thousand_timers_fire_in_order_and_half_cancel),
 	cmocka_unit_test(shutdown_disarms_timers_and_refuses_new_ones),
 	cmocka_unit_test(bad_arguments_and_no_memory_change_nothing),
+	cmocka_unit_test(advancing_the_fake_clock_fires_what_is_due),
 };
 
 TU_MAIN(tests)

@@ -38,6 +38,11 @@ struct ev_loop *core__loop(struct mqb_core *core);
  * mqb_async_now, timer.c) by seconds, as a stepped system clock would.
  * Thread: loop. */
 void timer__shift_wall(struct mqb_core *core, double seconds);
+/* Tests: a fake clock. Time passes by seconds at once: every monotonic
+ * timer has that much less to wait (those due fire in the next loop
+ * iteration) and the wall clock moves as timer__shift_wall moves it.
+ * mqb_async_sleep's own timers are not moved. Thread: loop. */
+void timer__advance(struct mqb_core *core, double seconds);
 
 /* The state in slot id (NULL: empty). Thread: loop. */
 void *core__slot(struct mqb_core *core, unsigned id);

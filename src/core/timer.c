@@ -294,3 +294,18 @@ void timer__shift_wall(struct mqb_core *core, double seconds)
 			arm_wall(t);
 		}
 }
+
+void timer__advance(struct mqb_core *core, double seconds)
+{
+	MQB_ASSERT_LOOP(core);
+	/* Monotonic timers keep what remains minus seconds (due ones fire in
+	 * the next iteration); the wall clock moves with them. */
+	for (struct mqb_timer *t = core->timers; t; t = t->next)
+		if (is_mono(t) && ev_is_active(&t->w.mono)) {
+			double left = ev_timer_remaining(core->loop, &t->w.mono) - seconds;
+			ev_timer_stop(core->loop, &t->w.mono);
+			ev_timer_set(&t->w.mono, left > 0 ? left : 0, t->interval);
+			ev_timer_start(core->loop, &t->w.mono);
+		}
+	timer__shift_wall(core, seconds);
+}
