@@ -31,6 +31,7 @@ struct mqb_timer {
 	bool owned;             /* the caller holds the handle */
 	bool firing;            /* fn is running */
 	bool cancelled;         /* given back inside fn: freed when fn returns */
+	bool passed;            /* timer__advance went past its next boundary */
 };
 
 static bool is_mono(const struct mqb_timer *t)
@@ -307,5 +308,17 @@ void timer__advance(struct mqb_core *core, double seconds)
 			ev_timer_set(&t->w.mono, left > 0 ? left : 0, t->interval);
 			ev_timer_start(core->loop, &t->w.mono);
 		}
+	/* A boundary of a wall interval that the time passed over fires once,
+	 * as it would have had the time passed; a stepped clock
+	 * (timer__shift_wall) skips it, as libev does after a jump. */
+	double until = ev_now(core->loop) + seconds;
+	for (struct mqb_timer *t = core->timers; t; t = t->next)
+		t->passed = t->kind == T_WALL && ev_is_active(&t->w.wall) && seconds > 0 &&
+			    ev_periodic_at(&t->w.wall) <= until;
 	timer__shift_wall(core, seconds);
+	for (struct mqb_timer *t = core->timers; t; t = t->next)
+		if (t->passed) {
+			t->passed = false;
+			ev_feed_event(core->loop, &t->w.wall, EV_PERIODIC);
+		}
 }
