@@ -20,6 +20,8 @@ enum core_slot {
 	CORE_SLOT_SERVICES,  /* struct services: services.c */
 	CORE_SLOT_LOCATION,  /* struct mqb_location: hass.c */
 	CORE_SLOT_MQTT,      /* the MQTT client: mqtt/client.c */
+	CORE_SLOT_TRACK,     /* state and template trackers: ha/track.c (freed after
+			      * the modules' data, whose owners cancel theirs) */
 	CORE_SLOT_DATA,      /* what modules keep (mqb_core_async_data): data.c */
 	CORE_SLOT_ENTITIES,  /* the entity registry: ha/entity.c */
 	CORE_SLOT_BRIDGE,    /* the bridge: ha/bridge.c */

@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+# automake fragment, included from Makefile.am: Home Assistant's event
+# helpers (track), triggers and the sun, with their tests.
+libmqbcore_a_SOURCES += src/ha/track.c
+TEST_PROGS += t/test_track
+t_test_track_SOURCES = t/test_track.c $(TEST_UTIL)
+pkginclude_HEADERS += include/mqbridge/track.h
