@@ -5,3 +5,7 @@ libmqbcore_a_SOURCES += src/ha/track.c
 TEST_PROGS += t/test_track
 t_test_track_SOURCES = t/test_track.c $(TEST_UTIL)
 pkginclude_HEADERS += include/mqbridge/track.h
+libmqbcore_a_SOURCES += src/lib/sun.c
+TEST_PROGS += t/test_sun
+t_test_sun_SOURCES = t/test_sun.c $(TEST_UTIL)
+pkginclude_HEADERS += include/mqbridge/sun.h
