@@ -253,7 +253,7 @@ static bool parse_int(const char *s, size_t len, long long *out)
 
 /* A decimal number: [+-](digits[.digits]|.digits)([eE][+-]digits); no hex,
  * no inf or nan. */
-static bool parse_float(const char *s, size_t len, double *out)
+bool schema__parse_float(const char *s, size_t len, double *out)
 {
 	size_t i = 0, digits = 0;
 	if (i < len && (s[i] == '+' || s[i] == '-'))
@@ -289,7 +289,7 @@ static bool parse_float(const char *s, size_t len, double *out)
 	return true;
 }
 
-static bool parse_bool(const char *s, size_t len, bool *out)
+bool schema__parse_bool(const char *s, size_t len, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1", "enable", NULL};
 	static const char *const no[] = {"false", "no", "off", "0", "disable", NULL};
@@ -385,9 +385,9 @@ static bool parse_hms(const char *s, size_t len, double *out)
 	return true;
 }
 
-static bool parse_duration(const char *s, size_t len, bool plain, double *out)
+bool schema__parse_duration(const char *s, size_t len, bool plain, double *out)
 {
-	if (parse_float(s, len, out))
+	if (schema__parse_float(s, len, out))
 		return true;
 	if (plain && parse_sexagesimal(s, len, out))
 		return true;
@@ -432,15 +432,15 @@ static enum verdict coerce(const struct mqb_schema_key *k, const char *text, siz
 			return V_TYPE;
 		return k->type == MQB_S_UINT && i > UINT_MAX ? V_RANGE : V_OK;
 	case MQB_S_FLOAT:
-		if (!parse_float(text, len, &v->d))
+		if (!schema__parse_float(text, len, &v->d))
 			return V_TYPE;
 		return in_range(k, v->d) ? V_OK : V_RANGE;
 	case MQB_S_DURATION:
-		if (!parse_duration(text, len, plain, &v->d))
+		if (!schema__parse_duration(text, len, plain, &v->d))
 			return V_TYPE;
 		return in_range(k, v->d) ? V_OK : V_RANGE;
 	case MQB_S_BOOL:
-		return parse_bool(text, len, &v->b) ? V_OK : V_TYPE;
+		return schema__parse_bool(text, len, &v->b) ? V_OK : V_TYPE;
 	case MQB_S_ENUM:
 		for (size_t c = 0; k->choices && k->choices[c]; c++)
 			if (strlen(k->choices[c]) == len &&
@@ -701,23 +701,38 @@ static struct mqb_conf_mark template_mark(const struct mqb_conf_node *node, unsi
 	return m;
 }
 
-static void check_template(struct walk *w, const struct mqb_conf_node *node)
+int schema__compile_template(const struct mqb_conf_node *node, const char *path,
+			     struct mqb_conf_errors *errs, struct mqb_template **out)
 {
 	size_t len;
 	const char *text = mqb_conf_scalar(node, &len);
 	struct mqb_template *t = NULL;
 	struct mqb_tpl_error e;
+	*out = NULL;
+	if (!text) {
+		mqb_conf_error_at(errs, node, path, "expected a template (a string)");
+		return -EINVAL;
+	}
 	int rc = mqb_template_compile(text, len, &t, &e);
-	mqb_template_free(t);
-	if (rc == 0)
-		return;
-	w->found++;
+	if (rc == 0) {
+		*out = t;
+		return 0;
+	}
 	if (rc == -ENOMEM) {
-		mqb_conf_error(w->errs, NULL, path_str(&w->path), "out of memory compiling the template");
-		return;
+		mqb_conf_error(errs, NULL, path, "out of memory compiling the template");
+		return rc;
 	}
 	struct mqb_conf_mark m = template_mark(node, e.line, e.column);
-	mqb_conf_error(w->errs, &m, path_str(&w->path), "invalid template: %s", e.message);
+	mqb_conf_error(errs, &m, path, "invalid template: %s", e.message);
+	return rc;
+}
+
+static void check_template(struct walk *w, const struct mqb_conf_node *node)
+{
+	struct mqb_template *t;
+	if (schema__compile_template(node, path_str(&w->path), w->errs, &t) < 0)
+		w->found++;
+	mqb_template_free(t);
 }
 
 /* A template option the walk above checked, compiled again for the module

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* What the schema validator shares with the code that reads the daemon's
- * options: "did you mean", and how a node is described in a message. */
+ * options and with the script engine's own checks: "did you mean", how a
+ * node is described in a message, and Home Assistant's scalar coercions. */
 #ifndef MQB_SCHEMA_H
 #define MQB_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mqbridge/config.h"
@@ -12,5 +14,23 @@
 const char *schema__suggest(const char *word, const char *const *cands, size_t n);
 /* "an integer", "'abc'", "(secret)", ... for messages. */
 const char *schema__describe(const struct mqb_conf_node *n, char *buf, size_t buflen);
+/* A decimal number: [+-](digits[.digits]|.digits)([eE][+-]digits), finite;
+ * no hex, inf or nan. */
+bool schema__parse_float(const char *s, size_t len, double *out);
+/* Home Assistant's cv.boolean on text: true/yes/on/1/enable,
+ * false/no/off/0/disable, any case. */
+bool schema__parse_bool(const char *s, size_t len, bool *out);
+/* A duration written as text, Home Assistant's cv.time_period_str or
+ * seconds: "90", "1.5", "HH:MM", "[-+]HH:MM:SS[.fff]"; plain (an unquoted
+ * scalar) also reads YAML 1.1's sexagesimal 1:30 as 90 seconds, as PyYAML
+ * does. */
+bool schema__parse_duration(const char *s, size_t len, bool plain, double *out);
+
+struct mqb_template;
+/* Compile a scalar node as a template: 0 with *out; otherwise *out NULL, a
+ * negative errno, and the error added to errs at the template's own line
+ * and column within the file. Thread: any. */
+int schema__compile_template(const struct mqb_conf_node *node, const char *path,
+			     struct mqb_conf_errors *errs, struct mqb_template **out);
 
 #endif

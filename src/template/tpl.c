@@ -225,7 +225,7 @@ static void emit_data(struct parser *p, const char *s, size_t n, bool lstrip, bo
 	}
 }
 
-static size_t unescape(const char *s, size_t n, char *o)
+size_t tpl__unescape(const char *s, size_t n, char *o)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -389,7 +389,7 @@ static size_t lex_tag(struct parser *p, size_t i, bool block, bool *strip_after)
 			}
 			struct tok *t = emit(p, T_STR, s + i, j + 1 - i);
 			char *b = cmalloc(p, j - i + 4);
-			size_t k = unescape(s + i + 1, j - i - 1, b);
+			size_t k = tpl__unescape(s + i + 1, j - i - 1, b);
 			t->str = cstr(p, b, k);
 			i = j + 1;
 			continue;

@@ -113,6 +113,10 @@ struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_st
 /* Call a builtin with argument-count checks. */
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+/* A string literal's text between its quotes, s[0..n), with Python's
+ * backslash escapes decoded into o (at least n bytes: never longer).
+ * Returns the length written. */
+size_t tpl__unescape(const char *s, size_t n, char *o);
 /* UTF-8 code points in s. */
 size_t tpl_utf8_len(const char *s, size_t n);
 
