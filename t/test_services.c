@@ -438,6 +438,70 @@ static void blocking_register_on_the_loop_thread_returns_edeadlk(void **unused)
 	tu_loop_stop(&t);
 }
 
+
+/* ---- response data ---- */
+
+/* Answers {"asked": <return_response>} when asked. */
+static int respond(void *ud, void *arg, void **result)
+{
+	int *n = ud;
+	(*n)++;
+	*result = json_pack("{s:b}", "asked", mqb_service_call_return_response(arg));
+	return 0;
+}
+
+/* Home Assistant's SupportsResponse (tests/test_core.py::
+ * test_serviceregistry_async_return_response, ::
+ * test_serviceregistry_return_response_arguments and ::
+ * test_serviceregistry_return_response_optional): a response when asked,
+ * refusals before anything runs when the caller and the service disagree,
+ * with the reason where the caller wants it. */
+static void a_service_answers_when_asked_and_refuses_what_it_cannot(void **unused)
+{
+	struct mqb_core *core = core_new();
+	int n = 0;
+	struct mqb_job job = MQB_CALLBACK(respond, &n);
+	assert_int_equal(mqb_services_async_register_response(core, "t", "optional", &job, NULL, NULL,
+							      MQB_SERVICE_RESPONSE_OPTIONAL), 0);
+	assert_int_equal(mqb_services_async_register_response(core, "t", "only", &job, NULL, NULL,
+							      MQB_SERVICE_RESPONSE_ONLY), 0);
+	assert_int_equal(mqb_services_async_register(core, "t", "none", &job, NULL, NULL), 0);
+	assert_int_equal(mqb_services_async_supports_response(core, "t", "optional"),
+			 MQB_SERVICE_RESPONSE_OPTIONAL);
+	assert_int_equal(mqb_services_async_supports_response(core, "t", "none"),
+			 MQB_SERVICE_RESPONSE_NONE);
+	assert_int_equal(mqb_services_async_supports_response(core, "t", "nope"), -MQB_E_NOTFOUND);
+
+	char msg[128] = "";
+	struct mqb_service_call_options opt = { .return_response = true, .errmsg = msg,
+						.errlen = sizeof msg };
+	struct mqb_future *f = NULL;
+	assert_int_equal(mqb_services_async_call_opt(core, "t", "optional", NULL, &opt, &f), 0);
+	assert_int_equal(mqb_future_status(f), 0);
+	json_t *r = mqb_future_value(f);
+	assert_true(json_is_true(json_object_get(r, "asked")));
+	mqb_future_unref(f);
+	assert_int_equal(mqb_services_async_call_opt(core, "t", "only", NULL, &opt, &f), 0);
+	mqb_future_unref(f);
+
+	assert_int_equal(mqb_services_async_call_opt(core, "t", "none", NULL, &opt, &f), -EINVAL);
+	assert_null(f);
+	assert_string_equal(msg, "An action which does not return responses can't be called with "
+				 "return_response=True");
+	opt.return_response = false;
+	assert_int_equal(mqb_services_async_call_opt(core, "t", "only", NULL, &opt, &f), -EINVAL);
+	assert_string_equal(msg, "The action requires responses and must be called with "
+				 "return_response=True");
+	assert_int_equal(mqb_services_async_call_opt(core, "t", "nope", NULL, &opt, &f),
+			 -MQB_E_NOTFOUND);
+	/* not asked: the handler knows, and the plain call is the same */
+	assert_int_equal(mqb_services_async_call(core, "t", "optional", NULL, &f), 0);
+	assert_true(json_is_false(json_object_get(mqb_future_value(f), "asked")));
+	mqb_future_unref(f);
+	assert_int_equal(n, 3);
+	mqb_core_free(core);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_registered_service_is_called_with_its_data),
 	cmocka_unit_test(registering_again_replaces_the_handler_and_announces_it),
@@ -449,6 +513,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(each_handler_kind_settles_the_future_with_its_status_and_result),
 	cmocka_unit_test(a_thread_safe_call_settles_its_future_with_errors_found_on_the_loop),
 	cmocka_unit_test(blocking_register_on_the_loop_thread_returns_edeadlk),
+	cmocka_unit_test(a_service_answers_when_asked_and_refuses_what_it_cannot),
 };
 
 TU_MAIN(tests)

@@ -312,7 +312,7 @@ static size_t span_digits(const char *s, size_t i, size_t len)
 
 /* YAML 1.1's sexagesimal integer, which PyYAML (and so Home Assistant)
  * reads from a plain 1:30 as 90: [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+ */
-static bool parse_sexagesimal(const char *s, size_t len, double *out)
+bool schema__parse_sexagesimal(const char *s, size_t len, double *out)
 {
 	size_t i = 0;
 	bool neg = false;
@@ -389,7 +389,7 @@ bool schema__parse_duration(const char *s, size_t len, bool plain, double *out)
 {
 	if (schema__parse_float(s, len, out))
 		return true;
-	if (plain && parse_sexagesimal(s, len, out))
+	if (plain && schema__parse_sexagesimal(s, len, out))
 		return true;
 	return parse_hms(s, len, out);
 }

@@ -20,6 +20,9 @@ bool schema__parse_float(const char *s, size_t len, double *out);
 /* Home Assistant's cv.boolean on text: true/yes/on/1/enable,
  * false/no/off/0/disable, any case. */
 bool schema__parse_bool(const char *s, size_t len, bool *out);
+/* YAML 1.1's sexagesimal integer, [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+, as
+ * PyYAML reads a plain 1:30 (90). */
+bool schema__parse_sexagesimal(const char *s, size_t len, double *out);
 /* A duration written as text, Home Assistant's cv.time_period_str or
  * seconds: "90", "1.5", "HH:MM", "[-+]HH:MM:SS[.fff]"; plain (an unquoted
  * scalar) also reads YAML 1.1's sexagesimal 1:30 as 90 seconds, as PyYAML

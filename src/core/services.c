@@ -5,7 +5,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/internal.h"
@@ -25,6 +27,7 @@ struct service {
 	struct mqb_job handler;
 	mqb_service_validate_fn validate;
 	void *validate_ud;
+	enum mqb_service_response response;
 	size_t domain_len;
 	char key[]; /* "domain.service", lowercased: the map's key */
 };
@@ -46,6 +49,7 @@ struct mqb_service_call {
 	struct mqb_future *settle;
 	struct mqb_job handler;
 	const char *service;
+	bool return_response;
 	char domain[]; /* "domain\0service\0" */
 };
 
@@ -81,6 +85,7 @@ static void call_release(void *p)
 const char *mqb_service_call_domain(const struct mqb_service_call *c) { return c->domain; }
 const char *mqb_service_call_service(const struct mqb_service_call *c) { return c->service; }
 const json_t *mqb_service_call_data(const struct mqb_service_call *c) { return c->data; }
+bool mqb_service_call_return_response(const struct mqb_service_call *c) { return c->return_response; }
 
 /* ---- names ---- */
 
@@ -154,9 +159,23 @@ static void fire_name_event(struct mqb_core *core, const char *type, const struc
 	mqb_bus_async_fire(core, type, d);
 }
 
+static void release_response(void *p)
+{
+	json_decref(p);
+}
+
 int mqb_services_async_register(struct mqb_core *core, const char *domain, const char *service,
 				const struct mqb_job *handler, mqb_service_validate_fn validate,
 				void *validate_ud)
+{
+	return mqb_services_async_register_response(core, domain, service, handler, validate,
+						    validate_ud, MQB_SERVICE_RESPONSE_NONE);
+}
+
+int mqb_services_async_register_response(struct mqb_core *core, const char *domain,
+					 const char *service, const struct mqb_job *handler,
+					 mqb_service_validate_fn validate, void *validate_ud,
+					 enum mqb_service_response supports)
 {
 	MQB_ASSERT_LOOP(core);
 	struct services *sv = services_of(core);
@@ -169,8 +188,11 @@ int mqb_services_async_register(struct mqb_core *core, const char *domain, const
 	if (!s)
 		return -ENOMEM;
 	s->handler = *handler;
+	if (supports != MQB_SERVICE_RESPONSE_NONE && !s->handler.result_free)
+		s->handler.result_free = release_response;
 	s->validate = validate;
 	s->validate_ud = validate_ud;
+	s->response = supports;
 	s->domain_len = domain_len;
 	memcpy(s->key, key, (size_t)len + 1);
 	void *old = NULL;
@@ -214,6 +236,17 @@ bool mqb_services_async_has(struct mqb_core *core, const char *domain, const cha
 	return len >= 0 && hashmap__get(&services_of(core)->map, key, (size_t)len);
 }
 
+int mqb_services_async_supports_response(struct mqb_core *core, const char *domain,
+					 const char *service)
+{
+	MQB_ASSERT_LOOP(core);
+	char key[KEY_MAX_LEN + 1];
+	size_t domain_len;
+	long len = make_key(domain, service, key, &domain_len);
+	const struct service *s = len < 0 ? NULL : hashmap__get(&services_of(core)->map, key, (size_t)len);
+	return s ? (int)s->response : -MQB_E_NOTFOUND;
+}
+
 static struct mqb_service_call *call_new(const struct service *s, json_t *data)
 {
 	size_t n = strlen(s->key) + 1;
@@ -224,6 +257,7 @@ static struct mqb_service_call *call_new(const struct service *s, json_t *data)
 	c->data = data;
 	c->settle = NULL;
 	c->handler = s->handler;
+	c->return_response = false;
 	memcpy(c->domain, s->key, n);
 	c->domain[s->domain_len] = '\0';
 	c->service = c->domain + s->domain_len + 1;
@@ -260,12 +294,29 @@ static int settle_wrapper(void *ud, void *arg, void **result)
 	return rc;
 }
 
-/* The loop half of both calls. settle (may be NULL) is a thread-safe
+/* A refusal's reason: to the caller's buffer, else to the log. */
+static void __attribute__((format(printf, 3, 4)))
+refuse(const struct mqb_service_call_options *opt, const char *key, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (opt && opt->errmsg && opt->errlen)
+		snprintf(opt->errmsg, opt->errlen, "%s", msg);
+	else
+		MQB_LOG_WARNING("services", "%s: %s", key, msg);
+}
+
+/* The loop half of every call. settle (may be NULL) is a thread-safe
  * caller's future: the handler settles it, and this function does when it
  * fails. Takes data. */
 static int call(struct mqb_core *core, const char *domain, const char *service, json_t *data,
-		struct mqb_future *settle, struct mqb_future **out)
+		const struct mqb_service_call_options *opt, struct mqb_future *settle,
+		struct mqb_future **out)
 {
+	bool want_response = opt && opt->return_response;
 	struct services *sv = services_of(core);
 	char key[KEY_MAX_LEN + 1];
 	size_t domain_len;
@@ -290,11 +341,22 @@ static int call(struct mqb_core *core, const char *domain, const char *service, 
 		rc = -MQB_E_NOTFOUND;
 		goto fail;
 	}
+	if (want_response && s->response == MQB_SERVICE_RESPONSE_NONE) {
+		refuse(opt, s->key, "An action which does not return responses can't be called "
+				    "with return_response=True");
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (!want_response && s->response == MQB_SERVICE_RESPONSE_ONLY) {
+		refuse(opt, s->key, "The action requires responses and must be called with "
+				    "return_response=True");
+		rc = -EINVAL;
+		goto fail;
+	}
 	if (s->validate) {
 		char msg[256] = "";
 		if (s->validate(s->validate_ud, data, msg, sizeof(msg)) != 0) {
-			MQB_LOG_WARNING("services", "%.*s.%s: %s", (int)domain_len, s->key,
-					s->key + domain_len + 1, msg[0] ? msg : "invalid data");
+			refuse(opt, s->key, "%s", msg[0] ? msg : "invalid data");
 			rc = -EINVAL;
 			goto fail;
 		}
@@ -304,6 +366,7 @@ static int call(struct mqb_core *core, const char *domain, const char *service, 
 		rc = -ENOMEM;
 		goto fail;
 	}
+	c->return_response = want_response;
 	data = NULL; /* the call has it */
 	rc = fire_call_service(core, c);
 	if (rc < 0)
@@ -344,7 +407,17 @@ int mqb_services_async_call(struct mqb_core *core, const char *domain, const cha
 	MQB_ASSERT_LOOP(core);
 	if (out)
 		*out = NULL;
-	return call(core, domain, service, data, NULL, out);
+	return call(core, domain, service, data, NULL, NULL, out);
+}
+
+int mqb_services_async_call_opt(struct mqb_core *core, const char *domain, const char *service,
+				json_t *data, const struct mqb_service_call_options *opt,
+				struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(core);
+	if (out)
+		*out = NULL;
+	return call(core, domain, service, data, opt, NULL, out);
 }
 
 /* ---- thread-safe flavours ---- */
@@ -384,7 +457,7 @@ struct call_request {
 static void call_on_loop(void *arg)
 {
 	struct call_request *r = arg;
-	call(r->core, r->domain, r->service, r->data, r->settle, NULL);
+	call(r->core, r->domain, r->service, r->data, NULL, r->settle, NULL);
 	mqb_future_unref(r->settle);
 	mqb__free(r);
 }

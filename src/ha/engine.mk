@@ -6,3 +6,7 @@ libmqbcore_a_SOURCES += src/template/native.c src/template/native.h \
 	src/ha/duration.c src/ha/duration.h
 TEST_PROGS += t/test_duration
 t_test_duration_SOURCES = t/test_duration.c $(TEST_UTIL)
+libmqbcore_a_SOURCES += src/ha/cv.c src/ha/cv.h src/ha/tval.c src/ha/tval.h \
+	src/ha/condition.c src/ha/condition_impl.h
+TEST_PROGS += t/test_condition
+t_test_condition_SOURCES = t/test_condition.c $(TEST_UTIL)

@@ -665,9 +665,7 @@ static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
 	return tv_cstr(cx, "");
 }
 
-/* ISO 8601 as Home Assistant's parse_datetime takes it. *aware false: no
- * offset given. */
-static bool parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
+bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
 {
 	int Y, M, D, h = 0, m = 0, sec = 0, n = 0;
 	double frac = 0;
@@ -757,7 +755,7 @@ static struct tv ha_as_timestamp(struct tpl_ctx *cx, const struct tv *a, size_t 
 	bool aware;
 	if (a[0].t == TV_DATETIME)
 		return tv_float(a[0].ts);
-	if (parse_iso(str_of(cx, a[0]), &ts, &off, &aware))
+	if (tpl__parse_iso(str_of(cx, a[0]), &ts, &off, &aware))
 		return tv_float(ts);
 	if (def)
 		return *def;
@@ -776,7 +774,7 @@ static struct tv ha_as_datetime(struct tpl_ctx *cx, const struct tv *a, size_t n
 		return a[0];
 	if (to_double(a[0], &ts) && isfinite(ts))
 		return tv_dt(ts, 0);
-	if (a[0].t == TV_STR && parse_iso(a[0].s->s, &ts, &off, &aware))
+	if (a[0].t == TV_STR && tpl__parse_iso(a[0].s->s, &ts, &off, &aware))
 		return tv_dt(ts, off);
 	if (def)
 		return *def;

@@ -139,6 +139,12 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len,
 			     const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
 			     size_t nkw);
+/* ISO 8601 as Home Assistant's dt_util.parse_datetime takes it
+ * ("2021-06-03 13:00:00+00:00", "...T...Z", a date alone): *ts Unix time,
+ * *off the offset it gave (seconds east), *aware false when it gave none
+ * (then it is a local time). Shared with the script engine's time
+ * conditions. */
+bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
 
