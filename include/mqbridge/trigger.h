@@ -35,12 +35,14 @@ void mqb_triggers_free(struct mqb_triggers *t); /* accepts NULL; detach first */
  * their index, as in Home Assistant). Thread: any. */
 size_t mqb_triggers_count(const struct mqb_triggers *t);
 
-/* A firing: trigger is the `trigger` variable (platform, id, idx, alias,
+/* A firing. trigger is the `trigger` variable (id, idx, alias, platform,
  * description, and each platform's keys: entity_id, from_state, to_state,
- * for, topic, payload, payload_json, qos, event, now, ...); a new
- * reference the callee owns. Runs on the loop and must not block: start a
- * run (a coroutine) from it. */
-typedef void (*mqb_trigger_fn)(void *ud, json_t *trigger);
+ * for, topic, payload, payload_json, qos, event, now, ...); variables is
+ * what the trigger's own `variables:` rendered (NULL when it has none),
+ * which Home Assistant merges into the run's variables over the
+ * automation's. New references the callee owns. Runs on the loop and must
+ * not block: start a run (a coroutine) from it. */
+typedef void (*mqb_trigger_fn)(void *ud, json_t *trigger, json_t *variables);
 
 /* One attachment of a list. */
 struct mqb_trigger_attach;

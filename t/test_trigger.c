@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: MIT */
+/* Triggers (mqbridge/trigger.h) against Home Assistant's own tests:
+ * tests/components/homeassistant/triggers/test_<platform>.py unless a case
+ * names another file (the template, mqtt and sun triggers' are under their
+ * components). Each case compiles YAML, attaches it to a core whose loop
+ * is this thread, changes states and moves the fake clock (no sleeps);
+ * the mqtt cases talk to a real mosquitto. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+#include <ev.h>
+
+#include "testutil.h"
+#include "broker.h"
+#include "config/load.h"
+#include "core/hass.h"
+#include "core/loop.h"
+#include "lib/internal.h"
+#include "mqtt/client.h"
+#include "mqbridge/bus.h"
+#include "mqbridge/location.h"
+#include "mqbridge/log.h"
+#include "mqbridge/mqtt.h"
+#include "mqbridge/states.h"
+#include "mqbridge/template.h"
+#include "mqbridge/timer.h"
+#include "mqbridge/trigger.h"
+
+struct fx {
+	struct mqb_core *core;
+	struct mqb_conf_doc *doc;
+	struct mqb_triggers *ts;
+	struct mqb_trigger_attach *att;
+	json_t *fired;      /* the `trigger` of each firing */
+	json_t *vars;       /* the variables of each firing (null: none) */
+	bool detach_in_fire;
+	int warnings, errors;
+	char last_log[512];
+};
+
+static struct fx *current;
+
+static void log_sink(void *ud, enum mqb_log_level level, const char *subsystem, const char *msg)
+{
+	(void)ud;
+	(void)subsystem;
+	if (!current)
+		return;
+	if (level == MQB_LOG_WARNING)
+		current->warnings++;
+	if (level == MQB_LOG_ERROR)
+		current->errors++;
+	if (level >= MQB_LOG_WARNING)
+		snprintf(current->last_log, sizeof current->last_log, "%s", msg);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	assert_int_equal(mqb_core_new(NULL, &f->core), 0);
+	f->fired = json_array();
+	f->vars = json_array();
+	setenv("TZ", "UTC", 1);
+	tzset();
+	current = f;
+	mqb_log_set_sink(log_sink, NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	mqb_triggers_async_detach(f->att);
+	mqb_triggers_free(f->ts);
+	mqb_conf_doc_free(f->doc);
+	mqb_core_free(f->core);
+	json_decref(f->fired);
+	json_decref(f->vars);
+	mqb_log_set_sink(NULL, NULL);
+	current = NULL;
+	free(f);
+	unsetenv("TZ");
+	tzset();
+	return 0;
+}
+
+static void pump(struct fx *f)
+{
+	for (int i = 0; i < 8; i++)
+		ev_run(core__loop(f->core), EVRUN_NOWAIT);
+}
+
+static void advance(struct fx *f, double seconds)
+{
+	timer__advance(f->core, seconds);
+	pump(f);
+}
+
+static void on_fire(void *ud, json_t *trigger, json_t *vars)
+{
+	struct fx *f = ud;
+	json_array_append_new(f->fired, trigger);
+	json_array_append_new(f->vars, vars ? vars : json_null());
+	if (f->detach_in_fire) {
+		mqb_triggers_async_detach(f->att);
+		f->att = NULL;
+	}
+}
+
+static size_t fired(struct fx *f)
+{
+	return json_array_size(f->fired);
+}
+
+static void compile_ok(struct fx *f, const char *yaml)
+{
+	struct mqb_conf_errors errs;
+	assert_null(f->att); /* detach first */
+	mqb_triggers_free(f->ts);
+	f->ts = NULL;
+	mqb_conf_doc_free(f->doc);
+	f->doc = NULL;
+	mqb_conf_errors_init(&errs);
+	if (conf__load_string("t.yaml", NULL, yaml, strlen(yaml), NULL, &f->doc, &errs) ||
+	    mqb_triggers_compile(mqb_conf_get(mqb_conf_root(f->doc), "t"), "t", &errs, &f->ts)) {
+		mqb_conf_errors_print(&errs, stderr);
+		fail_msg("does not compile:\n%s", yaml);
+	}
+	mqb_conf_errors_fini(&errs);
+}
+
+/* Compile yaml (the triggers under t:) and attach them, with
+ * trigger_variables (JSON, may be NULL). */
+static void attach(struct fx *f, const char *yaml, const char *vars_json)
+{
+	compile_ok(f, yaml);
+	json_t *vars = vars_json ? json_loads(vars_json, 0, NULL) : NULL;
+	struct mqb_trigger_attach_options opt = {.variables = vars, .log_name = "automation.test"};
+	assert_int_equal(mqb_triggers_async_attach(f->core, f->ts, &opt, on_fire, f, &f->att), 0);
+	json_decref(vars);
+}
+
+static void detach(struct fx *f)
+{
+	mqb_triggers_async_detach(f->att);
+	f->att = NULL;
+}
+
+/* yaml must not compile; the first error holds want, at line:column when
+ * line is not 0. */
+static void compile_fails(const char *yaml, const char *want, unsigned line, unsigned column)
+{
+	struct mqb_conf_errors errs;
+	struct mqb_conf_doc *doc = NULL;
+	struct mqb_triggers *ts = NULL;
+	mqb_conf_errors_init(&errs);
+	assert_int_equal(conf__load_string("t.yaml", NULL, yaml, strlen(yaml), NULL, &doc, &errs), 0);
+	size_t n = mqb_triggers_compile(mqb_conf_get(mqb_conf_root(doc), "t"), "t", &errs, &ts);
+	if (n == 0)
+		fail_msg("compiled:\n%s", yaml);
+	assert_null(ts);
+	if (!strstr(errs.v[0].message, want))
+		fail_msg("'%s' lacks '%s'", errs.v[0].message, want);
+	if (line && (errs.v[0].mark.line != line || errs.v[0].mark.column != column))
+		fail_msg("'%s' at %u:%u, not %u:%u", errs.v[0].message, errs.v[0].mark.line,
+			 errs.v[0].mark.column, line, column);
+	mqb_conf_errors_fini(&errs);
+	mqb_conf_doc_free(doc);
+}
+
+/* Render text with firing i's trigger (and its variables) as a run would. */
+static void expect_render(struct fx *f, size_t i, const char *text, const char *want)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	assert_int_equal(mqb_template_compile(text, strlen(text), &t, &err), 0);
+	json_t *vars = json_array_get(f->vars, i);
+	struct mqb_tpl_vars tv = {.trigger = json_array_get(f->fired, i),
+				  .variables = json_is_object(vars) ? vars : NULL, .core = f->core};
+	char *out = NULL;
+	size_t len;
+	if (mqb_template_render(t, &tv, NULL, &out, &len, &err))
+		fail_msg("%s: %s", text, err.message);
+	if (strcmp(out, want))
+		fail_msg("%s rendered '%s', not '%s'", text, out, want);
+	free(out);
+	mqb_template_free(t);
+}
+
+/* Firings due in one loop iteration come in no set order: one of them
+ * renders want. */
+static void expect_any_render(struct fx *f, const char *text, const char *want)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	assert_int_equal(mqb_template_compile(text, strlen(text), &t, &err), 0);
+	bool found = false;
+	for (size_t i = 0; i < fired(f) && !found; i++) {
+		struct mqb_tpl_vars tv = {.trigger = json_array_get(f->fired, i), .core = f->core};
+		char *out = NULL;
+		size_t len;
+		if (mqb_template_render(t, &tv, NULL, &out, &len, &err) == 0)
+			found = strcmp(out, want) == 0;
+		free(out);
+	}
+	mqb_template_free(t);
+	if (!found)
+		fail_msg("no firing renders %s as '%s'", text, want);
+}
+
+static void set(struct fx *f, const char *id, const char *state, const char *attrs_json)
+{
+	json_t *a = attrs_json ? json_loads(attrs_json, 0, NULL) : NULL;
+	assert_int_equal(mqb_states_async_set(f->core, id, state, a, false), 0);
+}
+
+static void force(struct fx *f, const char *id, const char *state)
+{
+	assert_int_equal(mqb_states_async_set(f->core, id, state, NULL, true), 0);
+}
+
+/* ---- vectors: the research's port-ready tables ------------------------------ */
+
+/* A step: S set the state (arg "state" or "state {json attributes}"),
+ * F force it, R remove the entity, T let arg seconds pass; then want
+ * firings in all. */
+struct step {
+	char op;
+	const char *arg;
+	int want;
+};
+
+struct vector {
+	const char *cite;
+	const char *init;           /* the entity's state before attaching; NULL: none */
+	const char *conf;           /* the trigger's keys besides entity_id */
+	struct step steps[12];
+};
+
+static void run_vector(struct fx *f, const struct vector *v, const char *platform)
+{
+	char yaml[1024];
+	if (v->init) {
+		const char *sp = strchr(v->init, ' ');
+		char st[64];
+		snprintf(st, sizeof st, "%.*s", sp ? (int)(sp - v->init) : (int)strlen(v->init), v->init);
+		set(f, "test.entity", st, sp ? sp + 1 : NULL);
+	}
+	snprintf(yaml, sizeof yaml, "t:\n  - trigger: %s\n    entity_id: test.entity\n%s",
+		 platform, v->conf);
+	attach(f, yaml, NULL);
+	for (int i = 0; v->steps[i].op; i++) {
+		const struct step *s = &v->steps[i];
+		char st[64];
+		const char *sp = s->arg ? strchr(s->arg, ' ') : NULL;
+		if (s->arg)
+			snprintf(st, sizeof st, "%.*s", sp ? (int)(sp - s->arg) : (int)strlen(s->arg),
+				 s->arg);
+		switch (s->op) {
+		case 'S':
+			set(f, "test.entity", st, sp ? sp + 1 : NULL);
+			break;
+		case 'F':
+			force(f, "test.entity", st);
+			break;
+		case 'R':
+			assert_int_equal(mqb_states_async_remove(f->core, "test.entity"), 0);
+			break;
+		case 'T':
+			advance(f, atof(s->arg));
+			break;
+		}
+		if ((int)fired(f) != s->want)
+			fail_msg("%s: step %d (%c %s): %zu firings, not %d", v->cite, i + 1, s->op,
+				 s->arg ? s->arg : "", fired(f), s->want);
+	}
+}
+
+static void run_vectors(void **state, const struct vector *v, size_t n, const char *platform)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct fx *f = *state;
+		run_vector(f, &v[i], platform);
+		teardown(state);
+		setup(state);
+	}
+}
+
+#define STEPS(...) {__VA_ARGS__}
+
+static const struct vector state_vectors[] = {
+	{"test_state.py::test_if_fires_on_entity_change_with_from_filter", "hello",
+	 "    from: hello\n", STEPS({'S', "world", 1})},
+	{"::test_if_fires_on_entity_change_with_not_from_filter", "hello", "    not_from: hello\n",
+	 STEPS({'S', "world", 0}, {'S', "universum", 1})},
+	{"::test_if_fires_on_entity_change_with_to_filter", "hello", "    to: world\n",
+	 STEPS({'S', "world", 1})},
+	{"::test_if_fires_on_entity_change_with_not_to_filter", "hello", "    not_to: world\n",
+	 STEPS({'S', "world", 0}, {'S', "universum", 1})},
+	{"::test_if_fires_on_entity_change_with_from_filter_all", "hello", "    from:\n",
+	 STEPS({'S', "world", 1}, {'S', "world {\"attribute\": 5}", 1})},
+	{"::test_if_fires_on_entity_change_with_to_filter_all", "hello", "    to: ~\n",
+	 STEPS({'S', "world", 1}, {'S', "world {\"attribute\": 5}", 1})},
+	{"::test_if_fires_on_attribute_change_with_to_filter", "hello", "    to: world\n",
+	 STEPS({'S', "world {\"test_attribute\": 11}", 1}, {'S', "world {\"test_attribute\": 12}", 1})},
+	{"::test_if_fires_on_entity_change_with_both_filters", "hello",
+	 "    from: hello\n    to: world\n", STEPS({'S', "world", 1})},
+	{"::test_if_fires_on_entity_change_with_not_from_to", "hello",
+	 "    not_from: [hello, galaxy]\n    to: [galaxy, universe]\n",
+	 STEPS({'S', "world", 0}, {'S', "galaxy", 1}, {'S', "milky_way", 1}, {'S', "universe", 2})},
+	{"::test_if_fires_on_entity_change_with_from_not_to", "hello",
+	 "    from: [hello, galaxy]\n    not_to: [galaxy, universe]\n",
+	 STEPS({'S', "world", 1}, {'S', "hello", 1}, {'S', "galaxy", 1}, {'S', "milky_way", 2},
+	       {'S', "universe", 2})},
+	{"::test_if_not_fires_if_to_filter_not_match", "hello", "    from: hello\n    to: world\n",
+	 STEPS({'S', "moon", 0})},
+	{"::test_if_not_fires_if_from_filter_not_match", "bye", "    from: hello\n    to: world\n",
+	 STEPS({'S', "world", 0})},
+	{"::test_if_not_fires_on_entity_change_with_for", "hello",
+	 "    to: world\n    for:\n      seconds: 5\n",
+	 STEPS({'S', "world", 0}, {'S', "not_world", 0}, {'T', "10", 0})},
+	{"::test_if_fires_on_entity_change_with_for_attribute_change", "hello",
+	 "    to: world\n    for:\n      seconds: 5\n",
+	 STEPS({'S', "world", 0}, {'T', "4", 0}, {'S', "world {\"mock_attr\": \"attr_change\"}", 0},
+	       {'T', "4", 1})},
+	{"::test_if_fires_on_entity_change_with_for_multiple_force_update", "hello",
+	 "    to: world\n    for:\n      seconds: 5\n",
+	 STEPS({'F', "world", 0}, {'T', "1", 0}, {'F', "world", 0}, {'T', "1", 0}, {'F', "world", 0},
+	       {'T', "1", 0}, {'F', "world", 0}, {'T', "1", 0}, {'T', "4", 1})},
+	{"::test_if_fires_on_entity_change_with_for_without_to", "hello", "    for: 5\n",
+	 STEPS({'S', "hello", 0}, {'T', "2", 0}, {'S', "world", 0}, {'T', "4", 0}, {'T', "10", 1})},
+	{"::test_if_does_not_fires_on_entity_change_with_for_without_to_2", "hello", "    for: 5\n",
+	 STEPS({'S', "0", 0}, {'T', "1", 0}, {'S', "1", 0}, {'T', "1", 0}, {'S', "2", 0},
+	       {'T', "1", 0}, {'S', "3", 0}, {'T', "1", 0}, {'S', "4", 0}, {'T', "1", 0})},
+	{"::test_if_fires_on_change_from_with_for", "playing",
+	 "    from: playing\n    for: '00:00:30'\n",
+	 STEPS({'S', "paused", 0}, {'S', "stopped", 0}, {'T', "60", 1})},
+	{"::test_if_not_fires_on_change_from_with_for", "playing",
+	 "    from: playing\n    for: '00:00:30'\n",
+	 STEPS({'S', "paused", 0}, {'S', "playing", 0}, {'T', "60", 0})},
+	{"::test_attribute_if_fires_on_entity_where_attr_stays_constant", "hello {\"name\": \"hello\"}",
+	 "    attribute: name\n",
+	 STEPS({'S', "hello {\"name\": \"hello\"}", 0},
+	       {'S', "hello {\"name\": \"hello\", \"other\": \"x\"}", 0},
+	       {'S', "hello {\"name\": \"world\", \"other\": \"x\"}", 1})},
+	{"::test_attribute_if_fires_on_entity_where_attr_stays_constant_filter",
+	 "bla {\"name\": \"other_name\"}", "    attribute: name\n    to: best_name\n",
+	 STEPS({'S', "bla {\"name\": \"best_name\"}", 1},
+	       {'S', "bla {\"name\": \"best_name\", \"other\": \"changed\"}", 1},
+	       {'S', "bla {\"name\": \"other_name\"}", 1})},
+	{"::test_attribute_if_fires_on_entity_where_attr_stays_constant_all",
+	 "hello {\"name\": \"hello\"}", "    attribute: name\n    to: ~\n",
+	 STEPS({'S', "hello {\"name\": \"name_1\"}", 1},
+	       {'S', "hello {\"name\": \"name_1\", \"other\": \"x\"}", 1},
+	       {'S', "hello {\"name\": \"name_2\"}", 2})},
+	{"::test_attribute_if_fires_on_entity_change_with_both_filters_boolean",
+	 "bla {\"happening\": false}", "    attribute: happening\n    from: false\n    to: true\n",
+	 STEPS({'S', "bla {\"happening\": true}", 1})},
+};
+
+static void state_trigger_vectors(void **state)
+{
+	run_vectors(state, state_vectors, sizeof state_vectors / sizeof *state_vectors, "state");
+}
+
+/* below: 10 unless the case says */
+static const struct vector numeric_vectors[] = {
+	{"test_numeric_state.py::test_if_fires_on_entity_change_over_to_below", "11",
+	 "    below: 10\n", STEPS({'S', "9", 1})},
+	{"::test_if_not_fires_on_entity_change_below_to_below", "11", "    below: 10\n",
+	 STEPS({'S', "9", 1}, {'S', "5", 1}, {'S', "3", 1})},
+	{"::test_if_not_below_fires_on_entity_change_to_equal", "11", "    below: 10\n",
+	 STEPS({'S', "10", 0})},
+	{"::test_if_not_fires_on_initial_entity_below", "9", "    below: 10\n", STEPS({'S', "8", 0})},
+	{"::test_if_not_fires_on_initial_entity_above", "11", "    above: 10\n", STEPS({'S', "12", 0})},
+	{"::test_if_fires_on_entity_unavailable_at_startup", NULL, "    above: 10\n",
+	 STEPS({'S', "11", 0})},
+	{"::test_if_not_fires_on_entity_change_above_to_above", "9", "    above: 10\n",
+	 STEPS({'S', "12", 1}, {'S', "15", 1})},
+	{"::test_if_not_fires_on_entity_removal", "11", "    below: 10\n", STEPS({'R', NULL, 0})},
+	{"::test_if_fires_on_entity_change_below_range", "11", "    above: 5\n    below: 10\n",
+	 STEPS({'S', "9", 1})},
+	{"::test_if_fires_on_entity_change_below_above_range", NULL, "    above: 5\n    below: 10\n",
+	 STEPS({'S', "4", 0})},
+	{"::test_if_fires_on_entity_change_with_for", "0",
+	 "    above: 8\n    below: 12\n    for:\n      seconds: 5\n",
+	 STEPS({'S', "9", 0}, {'T', "10", 1})},
+	{"::test_if_not_fires_on_entity_change_with_for", "0",
+	 "    above: 8\n    below: 12\n    for:\n      seconds: 5\n",
+	 STEPS({'S', "9", 0}, {'S', "15", 0}, {'T', "10", 0})},
+	{"::test_if_fires_on_entity_change_with_for_attribute_change", "0",
+	 "    above: 8\n    below: 12\n    for:\n      seconds: 5\n",
+	 STEPS({'S', "9", 0}, {'T', "4", 0}, {'S', "9 {\"mock_attr\": \"attr_change\"}", 0},
+	       {'T', "4", 1})},
+	{"::test_if_not_fires_on_error_with_for_template", "0",
+	 "    above: 100\n    for: '00:00:05'\n",
+	 STEPS({'S', "101", 0}, {'T', "3", 0}, {'S', "unavailable", 0}, {'T', "3", 0},
+	       {'S', "101", 0}, {'T', "3", 0})},
+	{"(derived) unavailable re-arms", "11", "    above: 10\n",
+	 STEPS({'S', "unavailable", 0}, {'S', "11", 1})},
+	{"::test_if_fires_on_attribute_change_with_attribute_below", "entity {\"test_attribute\": 11}",
+	 "    value_template: '{{ state.attributes.test_attribute }}'\n    below: 10\n",
+	 STEPS({'S', "entity {\"test_attribute\": 9}", 1})},
+	{"::test_if_not_fires_on_entity_change_with_attribute_below", "entity {\"test_attribute\": 11}",
+	 "    value_template: '{{ state.attributes.test_attribute }}'\n    below: 10\n",
+	 STEPS({'S', "9 {\"test_attribute\": 11}", 0})},
+	{"::test_template_list", "entity {\"test_attribute\": [11, 15, 11]}",
+	 "    value_template: '{{ state.attributes.test_attribute[2] }}'\n    below: 10\n",
+	 STEPS({'S', "entity {\"test_attribute\": [11, 15, 3]}", 1})},
+	{"::test_attribute_if_fires_on_entity_change_with_both_filters",
+	 "bla {\"test-measurement\": 1}", "    attribute: test-measurement\n    above: 3\n",
+	 STEPS({'S', "bla {\"test-measurement\": 4}", 1})},
+};
+
+static void numeric_state_trigger_vectors(void **state)
+{
+	run_vectors(state, numeric_vectors, sizeof numeric_vectors / sizeof *numeric_vectors,
+		    "numeric_state");
+}
+
+/* ---- state ----------------------------------------------------------------- */
+
+/* test_state.py::test_if_fires_on_entity_change: the trigger variable,
+ * and nothing after the automation is turned off (detached). */
+static void state_fires_with_the_trigger_variable(void **state)
+{
+	struct fx *f = *state;
+	set(f, "test.entity", "hello", NULL);
+	attach(f, "t:\n  - trigger: state\n    entity_id: test.entity\n", NULL);
+	set(f, "test.entity", "world", NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0,
+		      "{{ trigger.platform }} - {{ trigger.entity_id }} - "
+		      "{{ trigger.from_state.state }} - {{ trigger.to_state.state }} - "
+		      "{{ trigger.for }} - {{ trigger.id }}",
+		      "state - test.entity - hello - world - None - 0");
+	expect_render(f, 0, "{{ trigger.idx }} {{ trigger.alias }} {{ trigger.description }}",
+		      "0 None state of test.entity");
+	detach(f);
+	set(f, "test.entity", "planet", NULL);
+	assert_int_equal(fired(f), 1);
+}
+
+/* ::test_if_fires_on_entity_creation_and_removal */
+static void state_sees_creation_and_removal(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n"
+	       "  - trigger: state\n    entity_id: test.entity_0\n"
+	       "  - trigger: state\n    entity_id: test.entity_1\n    from: hello\n"
+	       "  - trigger: state\n    entity_id: test.entity_2\n    to: world\n",
+	       NULL);
+	set(f, "test.entity_0", "hello", NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.from_state }}", "None");
+	assert_int_equal(mqb_states_async_remove(f->core, "test.entity_0"), 0);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.to_state }}", "None");
+	set(f, "test.entity_1", "hello", NULL);
+	assert_int_equal(fired(f), 2);
+	assert_int_equal(mqb_states_async_remove(f->core, "test.entity_1"), 0);
+	assert_int_equal(fired(f), 3);
+	set(f, "test.entity_2", "world", NULL);
+	assert_int_equal(fired(f), 4);
+	expect_render(f, 3, "{{ trigger.idx }}", "2");
+	assert_int_equal(mqb_states_async_remove(f->core, "test.entity_2"), 0);
+	assert_int_equal(fired(f), 4);
+}
+
+/* ::test_if_fires_on_entities_change_overlap: one for: timer per entity. */
+static void state_for_runs_a_timer_per_entity(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: [test.entity_1, test.entity_2]\n"
+	       "    to: world\n    for:\n      seconds: 5\n",
+	       NULL);
+	set(f, "test.entity_1", "world", NULL);
+	advance(f, 1);
+	set(f, "test.entity_2", "world", NULL);
+	advance(f, 1);
+	set(f, "test.entity_2", "hello", NULL);
+	advance(f, 1);
+	set(f, "test.entity_2", "world", NULL);
+	advance(f, 3);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.entity_id }} {{ trigger.for }}", "test.entity_1 0:00:05");
+	advance(f, 3);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.entity_id }}", "test.entity_2");
+}
+
+/* ::test_if_fires_on_entities_change_overlap_for_template and
+ * ::test_if_fires_on_change_with_for_template_1..4: for: rendered per
+ * entity when it matches, trigger_variables visible. */
+static void state_for_templates_render_per_entity(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: [test.entity_1, test.entity_2]\n"
+	       "    to: world\n"
+	       "    for: '{{ 5 if trigger.entity_id == \"test.entity_1\" else 10 }}'\n"
+	       "  - trigger: state\n    entity_id: test.entity_3\n    to: world\n"
+	       "    for:\n      seconds: '{{ seconds }}'\n"
+	       "  - trigger: state\n    entity_id: test.entity_4\n    to: world\n"
+	       "    for: '00:00:{{ 5 }}'\n",
+	       "{\"seconds\": 7}");
+	set(f, "test.entity_1", "world", NULL);
+	set(f, "test.entity_2", "world", NULL);
+	set(f, "test.entity_3", "world", NULL);
+	set(f, "test.entity_4", "world", NULL);
+	advance(f, 5.5);
+	assert_int_equal(fired(f), 2);
+	expect_any_render(f, "{{ trigger.entity_id }} {{ trigger.for }}", "test.entity_1 0:00:05");
+	expect_any_render(f, "{{ trigger.entity_id }} {{ trigger.for }}", "test.entity_4 0:00:05");
+	advance(f, 2);
+	assert_int_equal(fired(f), 3);
+	expect_render(f, 2, "{{ trigger.for }}", "0:00:07");
+	advance(f, 3);
+	assert_int_equal(fired(f), 4);
+	expect_render(f, 3, "{{ trigger.entity_id }} {{ trigger.for }}", "test.entity_2 0:00:10");
+}
+
+/* ::test_invalid_for_template_1: an undefined name renders nothing, which
+ * is no duration: an error is logged and nothing fires. */
+static void state_for_that_renders_no_duration_logs(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: test.entity\n    to: world\n"
+	       "    for:\n      seconds: '{{ five }}'\n",
+	       NULL);
+	set(f, "test.entity", "world", NULL);
+	advance(f, 10);
+	assert_int_equal(fired(f), 0);
+	assert_int_equal(f->errors, 1);
+	assert_non_null(strstr(f->last_log, "Error rendering 'automation.test' for template"));
+}
+
+/* ::test_variables_priority: a trigger_variable named trigger is the real
+ * trigger where the for: renders. */
+static void state_trigger_variable_wins_over_a_variable(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: [test.entity_1, test.entity_2]\n"
+	       "    to: world\n"
+	       "    for: '{{ 5 if trigger.entity_id == \"test.entity_1\" else 10 }}'\n",
+	       "{\"trigger\": \"illegal\"}");
+	set(f, "test.entity_1", "world", NULL);
+	advance(f, 6);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.for }}", "0:00:05");
+}
+
+/* ::test_if_not_fires_on_entities_change_with_for_after_stop and
+ * ::test_attribute_if_not_fires_on_entities_change_with_for_after_stop:
+ * turning off cancels pending for: timers; an entity's removal does too. */
+static void state_for_ends_with_the_attachment_and_the_entity(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: test.entity\n    attribute: name\n"
+	       "    from: hello\n    to: world\n    for: 5\n",
+	       NULL);
+	set(f, "test.entity", "x", "{\"name\": \"hello\"}");
+	set(f, "test.entity", "x", "{\"name\": \"world\"}");
+	advance(f, 2);
+	set(f, "test.entity", "x", "{\"name\": \"world\", \"other\": 1}");
+	advance(f, 10);
+	assert_int_equal(fired(f), 1);
+	set(f, "test.entity", "x", "{\"name\": \"hello\"}");
+	set(f, "test.entity", "x", "{\"name\": \"world\"}");
+	assert_int_equal(mqb_states_async_remove(f->core, "test.entity"), 0);
+	advance(f, 10);
+	assert_int_equal(fired(f), 1);
+	set(f, "test.entity", "x", "{\"name\": \"hello\"}");
+	set(f, "test.entity", "x", "{\"name\": \"world\"}");
+	detach(f);
+	advance(f, 10);
+	assert_int_equal(fired(f), 1);
+}
+
+/* A detach inside the owner's callback, with another trigger of the list
+ * matching the same change: the second is not called, nothing leaks. */
+static void detach_inside_the_callback_is_safe(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: state\n    entity_id: test.entity\n"
+	       "  - trigger: state\n    entity_id: test.entity\n",
+	       NULL);
+	f->detach_in_fire = true;
+	set(f, "test.entity", "on", NULL);
+	assert_int_equal(fired(f), 1);
+	assert_null(f->att);
+	set(f, "test.entity", "off", NULL);
+	assert_int_equal(fired(f), 1);
+}
+
+/* Issue 13's cost property at the trigger level: ten thousand state
+ * triggers on as many entities, one change, one firing. */
+static void ten_thousand_state_triggers_one_change_fires_one(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 10000 };
+	size_t cap = 64 + N * 64;
+	char *yaml = malloc(cap);
+	assert_non_null(yaml);
+	size_t len = (size_t)snprintf(yaml, cap, "t:\n");
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(yaml + len, cap - len,
+					"  - trigger: state\n    entity_id: sensor.s%d\n", i);
+	attach(f, yaml, NULL);
+	free(yaml);
+	set(f, "sensor.s4242", "on", NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.idx }} {{ trigger.entity_id }}", "4242 sensor.s4242");
+	set(f, "sensor.other", "on", NULL);
+	assert_int_equal(fired(f), 1);
+}
+
+/* helpers/trigger.py: ids default to the position, disabled triggers keep
+ * theirs; a trigger's own variables render with `trigger` in scope. */
+static void ids_positions_and_variables(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n"
+	       "  - trigger: state\n    entity_id: test.a\n    enabled: false\n"
+	       "  - platform: state\n    entity_id: test.a\n    id: my_id\n    alias: Mine\n"
+	       "    variables:\n      who: '{{ trigger.entity_id }}'\n      n: 5\n"
+	       "  - trigger: state\n    entity_id: test.a\n",
+	       NULL);
+	set(f, "test.a", "on", NULL);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 0, "{{ trigger.id }} {{ trigger.idx }} {{ trigger.alias }} {{ who }} {{ n + 1 }}",
+		      "my_id 1 Mine test.a 6");
+	expect_render(f, 1, "{{ trigger.id }} {{ trigger.idx }}", "2 2");
+	assert_true(json_is_null(json_array_get(f->vars, 1)));
+}
+
+/* test_state.py::test_if_fails_setup_if_to_boolean_value and friends:
+ * configuration errors at their file:line:column. */
+static void configuration_errors_have_positions(void **state)
+{
+	(void)state;
+	compile_fails("t:\n  - trigger: state\n    entity_id: test.entity\n    to: true\n",
+		      "expected str for dictionary value @ data['to']", 4, 9);
+	compile_fails("t:\n  - trigger: state\n    entity_id: test.entity\n    from: 5\n",
+		      "expected str", 4, 11);
+	compile_fails("t:\n  - trigger: state\n    entity_id: test.entity\n    for:\n      invalid: 5\n",
+		      "", 0, 0);
+	compile_fails("t:\n  - trigger: state\n    entity_id: test.entity\n    from: a\n    not_from: b\n",
+		      "two or more values in the same group of exclusion 'from'", 5, 15);
+	compile_fails("t:\n  - trigger: nonsense\n", "Invalid trigger nonsense specified", 2, 14);
+	compile_fails("t:\n  - trigger: state\n    platform: state\n    entity_id: a.b\n",
+		      "Cannot specify both 'platform' and 'trigger'", 2, 14);
+	compile_fails("t:\n  - trigger: state\n    entity_id: Not An Id\n",
+		      "is an invalid entity ID", 3, 16);
+	compile_fails("t:\n  - trigger: state\n    entity_id: a.b\n    tp: x\n",
+		      "extra keys not allowed", 4, 5);
+	compile_fails("t:\n  - trigger: state\n    entity_id: a.b\n    id: 1\n",
+		      "expected str for dictionary value @ data['id']", 4, 9);
+	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n",
+		      "must contain at least one of below, above.", 2, 5);
+	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n    above: 1200\n"
+		      "    below: 1000\n",
+		      "A value can never be above 1200.0 and below 1000.0 at the same time", 2, 5);
+	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n"
+		      "    above: input_datetime.some_input\n",
+		      "does not belong to domain", 4, 12);
+}
+
+/* ---- numeric_state ------------------------------------------------------------ */
+
+/* ::test_if_fires_on_entity_change_below (with an input_number threshold)
+ * and ::test_template_string: trigger.below as Home Assistant stores it. */
+static void numeric_state_thresholds_from_entities(void **state)
+{
+	struct fx *f = *state;
+	set(f, "input_number.value_10", "10", NULL);
+	set(f, "test.entity", "11", NULL);
+	attach(f,
+	       "t:\n  - trigger: numeric_state\n    entity_id: test.entity\n"
+	       "    below: input_number.value_10\n"
+	       "  - trigger: numeric_state\n    entity_id: test.entity\n    below: 10\n",
+	       NULL);
+	set(f, "test.entity", "9", NULL);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 0,
+		      "{{ trigger.platform }} - {{ trigger.entity_id }} - {{ trigger.below }} - "
+		      "{{ trigger.above }} - {{ trigger.from_state.state }} - "
+		      "{{ trigger.to_state.state }}",
+		      "numeric_state - test.entity - input_number.value_10 - None - 11 - 9");
+	expect_render(f, 1, "{{ trigger.below }} {{ trigger.description }}",
+		      "10.0 numeric state of test.entity");
+	set(f, "test.entity", "12", NULL);
+	detach(f);
+	set(f, "test.entity", "9", NULL);
+	assert_int_equal(fired(f), 2);
+}
+
+/* ::test_if_not_fires_and_warns_if_below_entity_unknown: one warning. */
+static void numeric_state_warns_of_an_unknown_threshold(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: numeric_state\n    entity_id: test.entity\n"
+	       "    below: input_number.unknown\n",
+	       NULL);
+	int before = f->warnings; /* the entity is missing at attach: one warning */
+	set(f, "test.entity", "1", NULL);
+	assert_int_equal(fired(f), 0);
+	assert_int_equal(f->warnings - before, 1);
+	assert_non_null(strstr(f->last_log, "unknown 'below' entity input_number.unknown"));
+}
+
+/* ::test_template_variable: trigger_variables in value_template. */
+static void numeric_state_value_template_sees_trigger_variables(void **state)
+{
+	struct fx *f = *state;
+	set(f, "test.entity", "entity", "{\"test_attribute\": [11, 15, 11]}");
+	attach(f,
+	       "t:\n  - trigger: numeric_state\n    entity_id: test.entity\n"
+	       "    value_template: '{{ state.attributes.test_attribute[2] * multiplier }}'\n"
+	       "    below: 10\n",
+	       "{\"multiplier\": 3}");
+	set(f, "test.entity", "entity", "{\"test_attribute\": [11, 15, 3]}");
+	assert_int_equal(fired(f), 1);
+	set(f, "test.entity", "entity", "{\"test_attribute\": [11, 15, 4]}");
+	assert_int_equal(fired(f), 1);
+}
+
+static const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+	T(state_trigger_vectors),
+	T(state_fires_with_the_trigger_variable),
+	T(state_sees_creation_and_removal),
+	T(state_for_runs_a_timer_per_entity),
+	T(state_for_templates_render_per_entity),
+	T(state_for_that_renders_no_duration_logs),
+	T(state_trigger_variable_wins_over_a_variable),
+	T(state_for_ends_with_the_attachment_and_the_entity),
+	T(detach_inside_the_callback_is_safe),
+	T(ten_thousand_state_triggers_one_change_fires_one),
+	T(ids_positions_and_variables),
+	T(configuration_errors_have_positions),
+	T(numeric_state_trigger_vectors),
+	T(numeric_state_thresholds_from_entities),
+	T(numeric_state_warns_of_an_unknown_threshold),
+	T(numeric_state_value_template_sees_trigger_variables),
+};
+
+TU_MAIN(tests)
