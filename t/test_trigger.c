@@ -675,6 +675,8 @@ static void configuration_errors_have_positions(void **state)
 	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n"
 		      "    above: input_datetime.some_input\n",
 		      "does not belong to domain", 4, 12);
+	compile_fails("t:\n  - trigger: event\n    event_type: state_reported\n",
+		      "Can't listen to state_reported", 3, 17);
 }
 
 /* ---- numeric_state ------------------------------------------------------------ */
@@ -737,6 +739,106 @@ static void numeric_state_value_template_sees_trigger_variables(void **state)
 	assert_int_equal(fired(f), 1);
 }
 
+/* ---- event, homeassistant ---------------------------------------------------- */
+
+static void fire_event(struct fx *f, const char *type, const char *data)
+{
+	assert_int_equal(mqb_bus_async_fire(f->core, type, data ? json_loads(data, 0, NULL) : NULL),
+			 0);
+}
+
+/* test_event.py::test_if_fires_on_event, ::test_if_fires_on_multiple_events,
+ * ::test_if_fires_on_templated_event. */
+static void event_fires_for_its_types(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: event\n    event_type: [test_event, test2_event]\n"
+	       "  - trigger: event\n    event_type: '{{ event_type }}'\n",
+	       "{\"event_type\": \"templated_event\"}");
+	fire_event(f, "test_event", "{\"some\": 1}");
+	fire_event(f, "test2_event", NULL);
+	fire_event(f, "templated_event", NULL);
+	fire_event(f, "other_event", NULL);
+	assert_int_equal(fired(f), 3);
+	expect_render(f, 0,
+		      "{{ trigger.platform }} - {{ trigger.event.event_type }} - "
+		      "{{ trigger.event.data.some }} - {{ trigger.id }} - {{ trigger.description }}",
+		      "event - test_event - 1 - 0 - event 'test_event'");
+	detach(f);
+	fire_event(f, "test_event", NULL);
+	assert_int_equal(fired(f), 3);
+}
+
+/* ::test_if_fires_on_event_with_data_and_context (data part),
+ * ::test_if_fires_on_event_with_nested_data, ::test_if_fires_on_sample_zha_event,
+ * ::test_event_data_with_list, ::test_if_fires_on_event_with_empty_data. */
+static void event_data_is_a_subset(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n"
+	       "  - trigger: event\n    event_type: e1\n"
+	       "    event_data:\n      some_attr: some_value\n      second_attr: second_value\n"
+	       "  - trigger: event\n    event_type: e2\n"
+	       "    event_data:\n      parent_attr:\n        some_attr: some_value\n"
+	       "  - trigger: event\n    event_type: zha_event\n"
+	       "    event_data:\n      args:\n        attribute_id: 0\n        value: True\n"
+	       "  - trigger: event\n    event_type: e3\n    event_data:\n      some_attr: [1, 2]\n"
+	       "  - trigger: event\n    event_type: e4\n    event_data: {}\n",
+	       NULL);
+	fire_event(f, "e1", "{\"some_attr\": \"some_value\", \"second_attr\": \"second_value\", "
+			    "\"another\": \"value\"}");
+	assert_int_equal(fired(f), 1);
+	fire_event(f, "e1", "{\"some_attr\": \"some_value\"}");
+	assert_int_equal(fired(f), 1);
+	fire_event(f, "e2", "{\"parent_attr\": {\"some_attr\": \"some_value\", \"another\": 1}}");
+	assert_int_equal(fired(f), 2);
+	fire_event(f, "zha_event", "{\"args\": {\"attribute_id\": 0, \"attribute_name\": \"on_off\", "
+				   "\"value\": true}}");
+	fire_event(f, "zha_event", "{\"args\": {\"attribute_id\": 0, \"value\": false}}");
+	assert_int_equal(fired(f), 3);
+	fire_event(f, "e3", "{\"some_attr\": [1, 2]}");
+	fire_event(f, "e3", "{\"some_attr\": 1}");
+	fire_event(f, "e3", "{\"some_attr\": [1, 2, 3]}");
+	assert_int_equal(fired(f), 4);
+	fire_event(f, "e4", "{\"any_attr\": {}}");
+	assert_int_equal(fired(f), 5);
+}
+
+/* ::test_if_not_fires_if_event_context_not_matches: events here carry no
+ * context, so one asked for is never there (and the log says so). */
+static void event_context_never_matches(void **state)
+{
+	struct fx *f = *state;
+	attach(f, "t:\n  - trigger: event\n    event_type: e\n    context:\n      user_id: abc\n",
+	       NULL);
+	assert_int_equal(f->warnings, 1);
+	fire_event(f, "e", NULL);
+	assert_int_equal(fired(f), 0);
+}
+
+/* test_homeassistant.py::test_if_fires_on_hass_start and
+ * ::test_if_fires_on_hass_shutdown: once each. */
+static void homeassistant_start_and_shutdown(void **state)
+{
+	struct fx *f = *state;
+	attach(f,
+	       "t:\n  - trigger: homeassistant\n    event: start\n"
+	       "  - trigger: homeassistant\n    event: shutdown\n",
+	       NULL);
+	fire_event(f, MQB_EVENT_START, NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.platform }} {{ trigger.event }} {{ trigger.id }}",
+		      "homeassistant start 0");
+	fire_event(f, MQB_EVENT_START, NULL);
+	assert_int_equal(fired(f), 1);
+	fire_event(f, MQB_EVENT_STOP, NULL);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.event }} - {{ trigger.description }}",
+		      "shutdown - Home Assistant stopping");
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	T(state_trigger_vectors),
@@ -755,6 +857,10 @@ static const struct CMUnitTest tests[] = {
 	T(numeric_state_thresholds_from_entities),
 	T(numeric_state_warns_of_an_unknown_threshold),
 	T(numeric_state_value_template_sees_trigger_variables),
+	T(event_fires_for_its_types),
+	T(event_data_is_a_subset),
+	T(event_context_never_matches),
+	T(homeassistant_start_and_shutdown),
 };
 
 TU_MAIN(tests)

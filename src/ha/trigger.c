@@ -24,7 +24,7 @@
 #define SUB "trigger"
 
 static const struct trig_ops *const platforms[] = {
-	&trigger__state, &trigger__numeric_state,
+	&trigger__state, &trigger__numeric_state, &trigger__event, &trigger__homeassistant,
 };
 
 /* TRIGGER_BASE_SCHEMA's keys. */
