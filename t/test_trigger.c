@@ -100,6 +100,26 @@ static void advance(struct fx *f, double seconds)
 	pump(f);
 }
 
+/* The wall clock at h:m:s UTC of a day. */
+static double utc(int y, int mo, int d, int h, int mi, int s)
+{
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+			.tm_min = mi, .tm_sec = s};
+	return (double)timegm(&tm);
+}
+
+static void clock_to(struct fx *f, double t)
+{
+	timer__shift_wall(f->core, t - mqb_async_now(f->core));
+	pump(f);
+}
+
+/* Move the clock forward to t, as time passing (timers due fire). */
+static void advance_to(struct fx *f, double t)
+{
+	advance(f, t - mqb_async_now(f->core));
+}
+
 static void on_fire(void *ud, json_t *trigger, json_t *vars)
 {
 	struct fx *f = ud;
@@ -675,6 +695,9 @@ static void configuration_errors_have_positions(void **state)
 	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n"
 		      "    above: input_datetime.some_input\n",
 		      "does not belong to domain", 4, 12);
+	compile_fails("t:\n  - trigger: time\n    at: 1:00:05\n", "Expected HH:MM, HH:MM:SS", 3, 9);
+	compile_fails("t:\n  - trigger: time\n    at: '25:00'\n", "Expected HH:MM", 3, 9);
+	compile_fails("t:\n  - trigger: time\n    at: binary_sensor.bla\n", "Expected HH:MM", 3, 9);
 	compile_fails("t:\n  - trigger: event\n    event_type: state_reported\n",
 		      "Can't listen to state_reported", 3, 17);
 }
@@ -839,6 +862,177 @@ static void homeassistant_start_and_shutdown(void **state)
 		      "shutdown - Home Assistant stopping");
 }
 
+/* ---- time, time_pattern ------------------------------------------------------- */
+
+/* test_time.py::test_if_fires_using_at and ::test_if_fires_using_multiple_at. */
+static void time_fires_at_its_times(void **state)
+{
+	struct fx *f = *state;
+	clock_to(f, utc(2024, 5, 1, 4, 59, 0));
+	attach(f, "t:\n  - trigger: time\n    at: ['5:00:00', '06:00']\n", NULL);
+	advance_to(f, utc(2024, 5, 1, 4, 59, 59));
+	assert_int_equal(fired(f), 0);
+	advance_to(f, utc(2024, 5, 1, 5, 0, 1));
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.platform }} - {{ trigger.now[11:13] | int }} - {{ trigger.id }}",
+		      "time - 5 - 0");
+	expect_render(f, 0, "{{ trigger.entity_id }} {{ trigger.description }}", "None time");
+	advance_to(f, utc(2024, 5, 1, 6, 0, 1));
+	assert_int_equal(fired(f), 2);
+	advance_to(f, utc(2024, 5, 2, 5, 0, 1));
+	assert_int_equal(fired(f), 3);
+	/* test_untrack_time_change: turned off, nothing more */
+	detach(f);
+	advance_to(f, utc(2024, 5, 3, 6, 0, 1));
+	assert_int_equal(fired(f), 3);
+}
+
+/* ::test_if_fires_using_at_input_datetime (time only, date and time, date
+ * only) and ::test_datetime_in_past_on_load. */
+static void time_follows_input_datetimes(void **state)
+{
+	struct fx *f = *state;
+	clock_to(f, utc(2024, 5, 1, 12, 0, 0));
+	set(f, "input_datetime.t", "08:00:00",
+	    "{\"has_date\": false, \"has_time\": true, \"hour\": 8, \"minute\": 0, \"second\": 0}");
+	set(f, "input_datetime.d", "2024-05-02 14:30:00",
+	    "{\"has_date\": true, \"has_time\": true, \"year\": 2024, \"month\": 5, \"day\": 2, "
+	    "\"hour\": 14, \"minute\": 30, \"second\": 0}");
+	set(f, "input_datetime.past", "2024-04-29 00:00:00",
+	    "{\"has_date\": true, \"has_time\": false, \"year\": 2024, \"month\": 4, \"day\": 29, "
+	    "\"hour\": 0, \"minute\": 0, \"second\": 0}");
+	attach(f, "t:\n  - trigger: time\n    at: [input_datetime.t, input_datetime.d, "
+		  "input_datetime.past]\n",
+	       NULL);
+	advance_to(f, utc(2024, 5, 2, 8, 0, 1));
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.entity_id }} - {{ trigger.description }}",
+		      "input_datetime.t - time set in input_datetime.t");
+	advance_to(f, utc(2024, 5, 2, 14, 30, 1));
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.now }}", "2024-05-02 14:30:00+00:00");
+	/* moved a day on: fires again at the new time */
+	set(f, "input_datetime.d", "2024-05-03 15:30:00",
+	    "{\"has_date\": true, \"has_time\": true, \"year\": 2024, \"month\": 5, \"day\": 3, "
+	    "\"hour\": 15, \"minute\": 30, \"second\": 0}");
+	/* the one in the past, set to tomorrow: a date at midnight */
+	set(f, "input_datetime.past", "2024-05-03 00:00:00",
+	    "{\"has_date\": true, \"has_time\": false, \"year\": 2024, \"month\": 5, \"day\": 3, "
+	    "\"hour\": 0, \"minute\": 0, \"second\": 0}");
+	advance_to(f, utc(2024, 5, 3, 0, 0, 1));
+	assert_int_equal(fired(f), 3);
+	expect_render(f, 2, "{{ trigger.entity_id }}", "input_datetime.past");
+	advance_to(f, utc(2024, 5, 3, 15, 30, 1));
+	assert_int_equal(fired(f), 5); /* 08:00 daily, then 15:30 */
+	expect_render(f, 4, "{{ trigger.entity_id }}", "input_datetime.d");
+}
+
+/* ::test_if_fires_using_at_sensor: a timestamp sensor, moved, broken, and
+ * one without the device class; with an offset. */
+static void time_follows_timestamp_sensors(void **state)
+{
+	struct fx *f = *state;
+	clock_to(f, utc(2024, 5, 1, 12, 0, 0));
+	set(f, "sensor.next_alarm", "2024-05-01T14:00:00+00:00", "{\"device_class\": \"timestamp\"}");
+	attach(f,
+	       "t:\n  - trigger: time\n    at:\n      - sensor.next_alarm\n"
+	       "      - entity_id: sensor.next_alarm\n        offset: '-00:30:00'\n",
+	       NULL);
+	advance_to(f, utc(2024, 5, 1, 13, 30, 1));
+	assert_int_equal(fired(f), 1);
+	advance_to(f, utc(2024, 5, 1, 14, 0, 1));
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.entity_id }} {{ trigger.now }}",
+		      "sensor.next_alarm 2024-05-01 14:00:00+00:00");
+	set(f, "sensor.next_alarm", "2024-05-02T15:00:00+02:00", "{\"device_class\": \"timestamp\"}");
+	static const char *const broken[] = {"unknown", "unavailable", "invalid-ts"};
+	for (int i = 0; i < 3; i++)
+		set(f, "sensor.next_alarm", broken[i], "{\"device_class\": \"timestamp\"}");
+	set(f, "sensor.next_alarm", "2024-05-02T15:00:00+02:00", NULL);
+	advance_to(f, utc(2024, 5, 3, 0, 0, 0));
+	assert_int_equal(fired(f), 2);
+}
+
+/* tests/util/test_dt.py::test_find_next_time_expression_entering_dst and
+ * ::test_find_next_time_expression_exiting_dst (Europe/Vienna, 02:30): a
+ * time the clock skips fires the next day; one it repeats fires twice. */
+static void time_across_daylight_saving_changes(void **state)
+{
+	struct fx *f = *state;
+	setenv("TZ", "Europe/Vienna", 1);
+	tzset();
+	/* 2021-03-28 00:00 CET = 2021-03-27 23:00 UTC */
+	clock_to(f, utc(2021, 3, 27, 23, 0, 0));
+	attach(f, "t:\n  - trigger: time\n    at: '02:30'\n", NULL);
+	advance_to(f, utc(2021, 3, 28, 22, 0, 0)); /* 2021-03-29 00:00 CEST */
+	assert_int_equal(fired(f), 0);
+	advance_to(f, utc(2021, 3, 29, 0, 30, 1)); /* 02:30:01 CEST */
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.now[:16] }} {{ trigger.now[-6:] }}", "2021-03-29 02:30 +02:00");
+	detach(f);
+	/* 2021-10-31: 02:30 CEST is 00:30 UTC, 02:30 CET 01:30 UTC */
+	clock_to(f, utc(2021, 10, 30, 22, 0, 0));
+	attach(f, "t:\n  - trigger: time\n    at: '02:30'\n", NULL);
+	advance_to(f, utc(2021, 10, 31, 0, 29, 59));
+	assert_int_equal(fired(f), 1);
+	advance_to(f, utc(2021, 10, 31, 0, 30, 1));
+	assert_int_equal(fired(f), 2);
+	advance_to(f, utc(2021, 10, 31, 1, 29, 59));
+	assert_int_equal(fired(f), 2);
+	advance_to(f, utc(2021, 10, 31, 1, 30, 1));
+	assert_int_equal(fired(f), 3);
+	advance_to(f, utc(2021, 11, 1, 1, 29, 59));
+	assert_int_equal(fired(f), 3);
+	advance_to(f, utc(2021, 11, 1, 1, 30, 1));
+	assert_int_equal(fired(f), 4);
+}
+
+/* test_time_pattern.py::test_if_fires_when_all_matches,
+ * ::test_default_values, ::test_if_fires_periodic_seconds. */
+static void time_pattern_matches_and_defaults(void **state)
+{
+	struct fx *f = *state;
+	clock_to(f, utc(2024, 5, 1, 0, 0, 30));
+	attach(f,
+	       "t:\n  - trigger: time_pattern\n    minutes: '2'\n"
+	       "  - trigger: time_pattern\n    hours: 1\n    minutes: 2\n    seconds: 3\n",
+	       NULL);
+	advance_to(f, utc(2024, 5, 1, 0, 2, 0));
+	assert_int_equal(fired(f), 1);
+	advance_to(f, utc(2024, 5, 1, 1, 2, 0));
+	assert_int_equal(fired(f), 2); /* 00:02:00 and 01:02:00 */
+	advance_to(f, utc(2024, 5, 1, 1, 2, 2));
+	assert_int_equal(fired(f), 2); /* not 01:02:01: seconds default to 0 */
+	advance_to(f, utc(2024, 5, 1, 1, 2, 3));
+	assert_int_equal(fired(f), 3);
+	expect_render(f, 2, "{{ trigger.platform }} {{ trigger.idx }} {{ trigger.description }}",
+		      "time_pattern 1 time pattern");
+	advance_to(f, utc(2024, 5, 1, 2, 2, 0));
+	assert_int_equal(fired(f), 4);
+	detach(f);
+	json_array_clear(f->fired);
+	attach(f, "t:\n  - trigger: time_pattern\n    seconds: '/10'\n", NULL);
+	for (int i = 0; i < 6; i++)
+		advance(f, 10);
+	assert_int_equal(fired(f), 6);
+}
+
+/* ::test_invalid_schemas. */
+static void time_pattern_refuses_what_home_assistant_refuses(void **state)
+{
+	(void)state;
+	compile_fails("t:\n  - trigger: time_pattern\n",
+		      "must contain at least one of hours, minutes, seconds.", 2, 5);
+	compile_fails("t:\n  - trigger: time_pattern\n    minutes: '/'\n", "invalid time_pattern value",
+		      3, 14);
+	compile_fails("t:\n  - trigger: time_pattern\n    minutes: '*/5'\n",
+		      "invalid time_pattern value", 3, 14);
+	compile_fails("t:\n  - trigger: time_pattern\n    minutes: '/90'\n",
+		      "must be a value between 0 and 59", 3, 14);
+	compile_fails("t:\n  - trigger: time_pattern\n    seconds: 100\n",
+		      "must be a value between 0 and 59", 3, 14);
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	T(state_trigger_vectors),
@@ -861,6 +1055,12 @@ static const struct CMUnitTest tests[] = {
 	T(event_data_is_a_subset),
 	T(event_context_never_matches),
 	T(homeassistant_start_and_shutdown),
+	T(time_fires_at_its_times),
+	T(time_follows_input_datetimes),
+	T(time_follows_timestamp_sensors),
+	T(time_across_daylight_saving_changes),
+	T(time_pattern_matches_and_defaults),
+	T(time_pattern_refuses_what_home_assistant_refuses),
 };
 
 TU_MAIN(tests)
