@@ -687,6 +687,8 @@ static void configuration_errors_have_positions(void **state)
 		      "extra keys not allowed", 4, 5);
 	compile_fails("t:\n  - trigger: state\n    entity_id: a.b\n    id: 1\n",
 		      "expected str for dictionary value @ data['id']", 4, 9);
+	compile_fails("t:\n  - trigger: template\n    value_template: '{{ '\n", "invalid template",
+		      3, 25 /* the template's own column */);
 	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n",
 		      "must contain at least one of below, above.", 2, 5);
 	compile_fails("t:\n  - trigger: numeric_state\n    entity_id: a.b\n    above: 1200\n"
@@ -1033,6 +1035,124 @@ static void time_pattern_refuses_what_home_assistant_refuses(void **state)
 		      "must be a value between 0 and 59", 3, 14);
 }
 
+/* ---- template ------------------------------------------------------------------ */
+
+/* components/template/test_trigger.py::test_general (the not is_state
+ * case), ::test_if_fires_on_change_with_template_advanced. */
+static void template_fires_on_false_to_true(void **state)
+{
+	struct fx *f = *state;
+	set(f, "test.entity", "hello", NULL);
+	attach(f, "t:\n  - trigger: template\n    value_template: "
+		  "'{{ not is_state(\"test.entity\", \"world\") }}'\n",
+	       NULL);
+	static const struct {
+		const char *to;
+		int want;
+	} seq[] = {{"world", 0}, {"home", 1}, {"work", 1}, {"not_home", 1}, {"world", 1}, {"home", 2}};
+	for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+		set(f, "test.entity", seq[i].to, NULL);
+		assert_int_equal(fired(f), seq[i].want);
+	}
+	expect_render(f, 0,
+		      "{{ trigger.platform }} - {{ trigger.entity_id }} - "
+		      "{{ trigger.from_state.state }} - {{ trigger.to_state.state }} - "
+		      "{{ trigger.for }}",
+		      "template - test.entity - world - home - None");
+}
+
+/* ::test_general: Home Assistant's truthiness, and templates true from the
+ * start that never fire. */
+static void template_truthiness(void **state)
+{
+	struct fx *f = *state;
+	set(f, "test.entity", "hello", NULL);
+	attach(f,
+	       "t:\n"
+	       "  - trigger: template\n    value_template: "
+	       "'{{ states.test.entity.state == \"world\" and \"TrUE\" }}'\n"
+	       "  - trigger: template\n    value_template: 'true'\n"
+	       "  - trigger: template\n    value_template: '{{ \"Anything other than true is false.\" }}'\n"
+	       "  - trigger: template\n    value_template: '{{ is_state(\"test.entity\", \"hello\") }}'\n"
+	       "  - trigger: template\n    value_template: '{{ xyz | round(0) }}'\n"
+	       "  - trigger: template\n    value_template: "
+	       "'{{ 1 if is_state(\"test.entity\", \"world\") else 0 }}'\n",
+	       NULL);
+	set(f, "test.entity", "world", NULL);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 0, "{{ trigger.idx }}", "0");
+	expect_render(f, 1, "{{ trigger.idx }}", "5");
+}
+
+/* ::test_if_not_fires_because_fail: an error neither arms nor fires. */
+static void template_errors_do_not_arm(void **state)
+{
+	struct fx *f = *state;
+	attach(f, "t:\n  - trigger: template\n    value_template: "
+		  "'{{ 84 / states.test.number.state | int == 42 }}'\n",
+	       NULL);
+	set(f, "test.number", "1", NULL);
+	assert_int_equal(fired(f), 0);
+	set(f, "test.number", "2", NULL);
+	assert_int_equal(fired(f), 1);
+	set(f, "test.number", "0", NULL);
+	assert_int_equal(fired(f), 1);
+	set(f, "test.number", "2", NULL);
+	assert_int_equal(fired(f), 1);
+}
+
+/* ::test_if_fires_on_change_with_for_advanced,
+ * ::test_if_fires_on_change_with_for_0_advanced,
+ * ::test_if_not_fires_on_change_with_for,
+ * ::test_if_not_fires_when_turned_off_with_for. */
+static void template_for(void **state)
+{
+	struct fx *f = *state;
+	set(f, "test.entity", "hello", NULL);
+	attach(f,
+	       "t:\n  - trigger: template\n    value_template: '{{ is_state(\"test.entity\", \"world\") }}'\n"
+	       "    for:\n      seconds: 5\n"
+	       "  - trigger: template\n    value_template: '{{ is_state(\"test.entity\", \"world\") }}'\n"
+	       "    for:\n      seconds: 0\n",
+	       NULL);
+	set(f, "test.entity", "world", NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.for }} {{ trigger.idx }}", "0:00:00 1");
+	advance(f, 10);
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.platform }} - {{ trigger.entity_id }} - {{ trigger.for }}",
+		      "template - test.entity - 0:00:05");
+	set(f, "test.entity", "hello", NULL);
+	set(f, "test.entity", "world", NULL);
+	assert_int_equal(fired(f), 3);
+	advance(f, 4);
+	set(f, "test.entity", "hello", NULL);
+	advance(f, 6);
+	assert_int_equal(fired(f), 3);
+	set(f, "test.entity", "world", NULL);
+	detach(f);
+	advance(f, 10);
+	assert_int_equal(fired(f), 4);
+}
+
+/* ::test_if_fires_on_time_change: now() renders each minute. */
+static void template_follows_the_minute(void **state)
+{
+	struct fx *f = *state;
+	clock_to(f, utc(2024, 5, 1, 12, 1, 0));
+	attach(f, "t:\n  - trigger: template\n    value_template: '{{ utcnow().minute % 2 == 0 }}'\n",
+	       NULL);
+	advance_to(f, utc(2024, 5, 1, 12, 2, 1));
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.entity_id }} - {{ trigger.description }}",
+		      "None - time change or manual update via template");
+	advance_to(f, utc(2024, 5, 1, 12, 4, 1));
+	assert_int_equal(fired(f), 1);
+	advance_to(f, utc(2024, 5, 1, 12, 5, 1));
+	advance_to(f, utc(2024, 5, 1, 12, 8, 1));
+	assert_int_equal(fired(f), 2);
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	T(state_trigger_vectors),
@@ -1061,6 +1181,11 @@ static const struct CMUnitTest tests[] = {
 	T(time_across_daylight_saving_changes),
 	T(time_pattern_matches_and_defaults),
 	T(time_pattern_refuses_what_home_assistant_refuses),
+	T(template_fires_on_false_to_true),
+	T(template_truthiness),
+	T(template_errors_do_not_arm),
+	T(template_for),
+	T(template_follows_the_minute),
 };
 
 TU_MAIN(tests)
