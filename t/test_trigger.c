@@ -700,6 +700,7 @@ static void configuration_errors_have_positions(void **state)
 	compile_fails("t:\n  - trigger: time\n    at: 1:00:05\n", "Expected HH:MM, HH:MM:SS", 3, 9);
 	compile_fails("t:\n  - trigger: time\n    at: '25:00'\n", "Expected HH:MM", 3, 9);
 	compile_fails("t:\n  - trigger: time\n    at: binary_sensor.bla\n", "Expected HH:MM", 3, 9);
+	compile_fails("t:\n  - trigger: sun\n    event: noon\n", "value must be one of", 3, 12);
 	compile_fails("t:\n  - trigger: event\n    event_type: state_reported\n",
 		      "Can't listen to state_reported", 3, 17);
 }
@@ -1153,6 +1154,54 @@ static void template_follows_the_minute(void **state)
 	assert_int_equal(fired(f), 2);
 }
 
+/* ---- sun ------------------------------------------------------------------------ */
+
+static void sun_place(struct fx *f)
+{
+	struct mqb_location loc = {.latitude = 32.87336, .longitude = -117.22743, .set = true};
+	snprintf(loc.time_zone, sizeof loc.time_zone, "America/Los_Angeles");
+	hass__set_location(f->core, &loc);
+	setenv("TZ", "America/Los_Angeles", 1);
+	tzset();
+}
+
+/* components/sun/test_trigger.py::test_sunset_trigger and
+ * ::test_sunset_trigger_with_offset. */
+static void sun_fires_at_sunset(void **state)
+{
+	struct fx *f = *state;
+	sun_place(f);
+	clock_to(f, utc(2015, 9, 15, 23, 0, 0));
+	attach(f,
+	       "t:\n  - trigger: sun\n    event: sunset\n"
+	       "  - trigger: sun\n    event: SunSet\n    offset: '0:30:00'\n",
+	       NULL);
+	advance_to(f, utc(2015, 9, 16, 2, 0, 0));
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.platform }} - {{ trigger.event }} - {{ trigger.id }}",
+		      "sun - sunset - 0");
+	advance_to(f, utc(2015, 9, 16, 2, 30, 0));
+	assert_int_equal(fired(f), 2);
+	expect_render(f, 1, "{{ trigger.platform }} - {{ trigger.event }} - {{ trigger.offset }}",
+		      "sun - sunset - 0:30:00");
+	expect_render(f, 1, "{{ trigger.description }}", "sunset with offset");
+}
+
+/* ::test_sunrise_trigger: the clock jumps two days: one firing, no catch
+ * up; ::test_sunrise_trigger_with_offset: 30 minutes before. */
+static void sun_fires_once_after_a_jump(void **state)
+{
+	struct fx *f = *state;
+	sun_place(f);
+	clock_to(f, utc(2015, 9, 13, 23, 0, 0));
+	attach(f, "t:\n  - trigger: sun\n    event: sunrise\n"
+		  "  - trigger: sun\n    event: sunrise\n    offset: '-0:30:00'\n", NULL);
+	advance_to(f, utc(2015, 9, 16, 14, 0, 0));
+	assert_int_equal(fired(f), 2);
+	expect_any_render(f, "{{ trigger.idx }} {{ trigger.offset }}", "1 -1 day, 23:30:00");
+	expect_any_render(f, "{{ trigger.idx }} {{ trigger.offset }}", "0 0:00:00");
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	T(state_trigger_vectors),
@@ -1186,6 +1235,8 @@ static const struct CMUnitTest tests[] = {
 	T(template_errors_do_not_arm),
 	T(template_for),
 	T(template_follows_the_minute),
+	T(sun_fires_at_sunset),
+	T(sun_fires_once_after_a_jump),
 };
 
 TU_MAIN(tests)
