@@ -700,6 +700,7 @@ static void configuration_errors_have_positions(void **state)
 	compile_fails("t:\n  - trigger: time\n    at: 1:00:05\n", "Expected HH:MM, HH:MM:SS", 3, 9);
 	compile_fails("t:\n  - trigger: time\n    at: '25:00'\n", "Expected HH:MM", 3, 9);
 	compile_fails("t:\n  - trigger: time\n    at: binary_sensor.bla\n", "Expected HH:MM", 3, 9);
+	compile_fails("t:\n  - trigger: mqtt\n    topic: 'a/#/b'\n", "invalid MQTT topic filter", 3, 12);
 	compile_fails("t:\n  - trigger: sun\n    event: noon\n", "value must be one of", 3, 12);
 	compile_fails("t:\n  - trigger: event\n    event_type: state_reported\n",
 		      "Can't listen to state_reported", 3, 17);
@@ -1202,6 +1203,133 @@ static void sun_fires_once_after_a_jump(void **state)
 	expect_any_render(f, "{{ trigger.idx }} {{ trigger.offset }}", "0 0:00:00");
 }
 
+/* ---- mqtt ----------------------------------------------------------------------- */
+
+struct mq {
+	struct tu_broker b;
+	char cid[32];
+	bool connected;
+};
+
+static int on_connect(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	((struct mq *)ud)->connected = true;
+	return 0;
+}
+
+static void noop(struct mqb_timer *t, void *ud)
+{
+	(void)t;
+	(void)ud;
+}
+
+/* Run the loop until *flag or a bounded time has passed. */
+static bool pump_until(struct fx *f, const bool *flag, size_t want)
+{
+	double end = tu_now() + TU_TIMEOUT;
+	while (tu_now() < end) {
+		if ((flag && *flag) || (!flag && fired(f) >= want))
+			return true;
+		mqb_async_call_later(f->core, 0.02, noop, NULL, NULL);
+		ev_run(core__loop(f->core), EVRUN_ONCE);
+	}
+	return false;
+}
+
+static void settle(struct fx *f, double seconds)
+{
+	double end = tu_now() + seconds;
+	while (tu_now() < end) {
+		mqb_async_call_later(f->core, 0.02, noop, NULL, NULL);
+		ev_run(core__loop(f->core), EVRUN_ONCE);
+	}
+}
+
+static void mqtt_start(struct fx *f, struct mq *m)
+{
+	tu_broker_start(&m->b, "set_tcp_nodelay true\n");
+	struct mqtt_options opt;
+	mqtt__options_init(&opt);
+	snprintf(m->cid, sizeof m->cid, "mqbtrig-%d", (int)getpid());
+	opt.host = "127.0.0.1";
+	opt.port = m->b.port;
+	opt.client_id = m->cid;
+	assert_int_equal(mqtt__new(f->core, &opt), 0);
+	assert_int_equal(mqb_mqtt_async_on_connect(f->core, &MQB_CALLBACK(on_connect, m)), 0);
+	if (!pump_until(f, &m->connected, 0)) {
+		tu_broker_dump_log(&m->b);
+		fail_msg("no connection to the broker");
+	}
+}
+
+static void publish(struct fx *f, const char *topic, const char *payload)
+{
+	assert_int_equal(mqb_mqtt_async_publish(f->core, topic, payload, strlen(payload), 0, false,
+						NULL),
+			 0);
+}
+
+/* components/mqtt/test_trigger.py::test_if_fires_on_topic_match,
+ * ::test_if_fires_on_topic_and_payload_match(2),
+ * ::test_if_fires_on_templated_topic_and_payload_match,
+ * ::test_if_fires_on_payload_template,
+ * ::test_if_not_fires_on_topic_but_no_payload_match; and a wildcard. */
+static void mqtt_fires_on_its_topics_and_payloads(void **state)
+{
+	struct fx *f = *state;
+	struct mq m = {0};
+	mqtt_start(f, &m);
+	attach(f,
+	       "t:\n"
+	       "  - trigger: mqtt\n    topic: test-topic\n"
+	       "  - trigger: mqtt\n    topic: zero\n    payload: '0'\n"
+	       "  - trigger: mqtt\n    topic: 'test-topic-{{ (16 ** 0.5) | round | int }}'\n"
+	       "    payload: '{{ \"foo\" | regex_replace(\"foo\", \"bar\") }}'\n"
+	       "  - trigger: mqtt\n    topic: json\n    payload: hello\n"
+	       "    value_template: '{{ value_json.wanted_key }}'\n"
+	       "  - trigger: mqtt\n    topic: 'home/+/temp'\n    qos: 1\n",
+	       NULL);
+	settle(f, 0.3); /* the subscriptions reach the broker */
+	publish(f, "test-topic", "{ \"hello\": \"world\" }");
+	if (!pump_until(f, NULL, 1)) {
+		tu_broker_dump_log(&m.b);
+		fail_msg("no firing");
+	}
+	expect_render(f, 0,
+		      "{{ trigger.platform }} - {{ trigger.topic }} - {{ trigger.payload }} - "
+		      "{{ trigger.payload_json.hello }} - {{ trigger.id }}",
+		      "mqtt - test-topic - { \"hello\": \"world\" } - world - 0");
+	publish(f, "zero", "00");
+	publish(f, "zero", "0");
+	publish(f, "test-topic-", "foo");
+	publish(f, "test-topic-4", "foo");
+	publish(f, "test-topic-4", "bar");
+	publish(f, "json", "hello");
+	publish(f, "json", "{\"unwanted_key\": \"hello\"}");
+	publish(f, "json", "{\"wanted_key\": \"hello\"}");
+	publish(f, "home/kitchen/temp", "21");
+	if (!pump_until(f, NULL, 5))
+		fail_msg("%zu firings", fired(f));
+	settle(f, 0.2);
+	assert_int_equal(fired(f), 5);
+	expect_render(f, 1, "{{ trigger.idx }} {{ trigger.payload }} {{ trigger.payload_json }}",
+		      "1 0 0");
+	expect_render(f, 2, "{{ trigger.idx }} {{ trigger.topic }}", "2 test-topic-4");
+	expect_render(f, 3, "{{ trigger.idx }} {{ trigger.payload_json.wanted_key }}", "3 hello");
+	expect_render(f, 4, "{{ trigger.topic }} {{ trigger.description }}",
+		      "home/kitchen/temp mqtt topic home/kitchen/temp");
+	detach(f);
+	publish(f, "test-topic", "again");
+	settle(f, 0.3);
+	assert_int_equal(fired(f), 5);
+	mqb_core_free(f->core); /* the client goes before the broker */
+	f->core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &f->core), 0);
+	tu_broker_stop(&m.b);
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	T(state_trigger_vectors),
@@ -1237,6 +1365,7 @@ static const struct CMUnitTest tests[] = {
 	T(template_follows_the_minute),
 	T(sun_fires_at_sunset),
 	T(sun_fires_once_after_a_jump),
+	T(mqtt_fires_on_its_topics_and_payloads),
 };
 
 TU_MAIN(tests)
