@@ -8,8 +8,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/hass.h"
 #include "daemon/daemon.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
@@ -44,6 +47,19 @@ static void platforms_ready(void *ud, size_t failed)
 				failed);
 	MQB_LOG_INFO(SUB, "%zu entities set up", mqb_entities_async_count(core));
 	entities__async_start(core);
+	/* Home Assistant fires homeassistant_start once its integrations are
+	 * set up: automations' start triggers, template entities' first
+	 * render. */
+	hass__async_fire_start(core);
+}
+
+/* j if it is an object, else NULL (a null block customizes nothing). */
+static json_t *object_or_null(json_t *j)
+{
+	if (json_is_object(j))
+		return j;
+	json_decref(j);
+	return NULL;
 }
 
 static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
@@ -69,7 +85,7 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	MQB_ASSERT_LOOP(core);
 	/* Entities publish through the bridge: with any entity configured,
 	 * the default broker is used when no mqtt: block names one. */
-	bool mqtt = opts->have_mqtt || opts->nitems;
+	bool mqtt = opts->have_mqtt || opts->nitems || opts->ncomponents;
 	enum daemon_step step = DAEMON_MQTT;
 	int rc = 0;
 	if (mqtt && (rc = mqtt__new(core, &opts->mqtt)))
@@ -77,6 +93,27 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if (!mqtt)
 		MQB_LOG_INFO(SUB, "no mqtt: block and no entities in %s: not connecting to a broker",
 			     config_path);
+	hass__defer_start(core);
+	/* Local times (time triggers, now() in templates) are read in
+	 * homeassistant:'s time zone: the process's own from here. */
+	hass__set_location(core, &opts->location);
+	if (opts->customize || opts->customize_domain || opts->customize_glob) {
+		json_t *c = mqb_conf_to_json(opts->customize);
+		json_t *d = mqb_conf_to_json(opts->customize_domain);
+		json_t *g = mqb_conf_to_json(opts->customize_glob);
+		if (!c || !d || !g) {
+			json_decref(c);
+			json_decref(d);
+			json_decref(g);
+			rc = -ENOMEM;
+			goto out;
+		}
+		hass__set_customize(core, object_or_null(c), object_or_null(d), object_or_null(g));
+	}
+	if (opts->location.time_zone[0]) {
+		setenv("TZ", opts->location.time_zone, 1);
+		tzset();
+	}
 	step = DAEMON_ENTITIES;
 	if ((rc = entities__init(core, opts->node_id)) || (rc = set_config_dir(core, config_path)))
 		goto out;
@@ -84,7 +121,8 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if (mqtt && (rc = start_bridge(core, opts)))
 		goto out;
 	step = DAEMON_PLATFORMS;
-	rc = loader__async_setup(core, opts->items, opts->nitems, platforms_ready, core);
+	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
+				 opts->ncomponents, platforms_ready, core);
 out:
 	if (rc && failed)
 		*failed = step;

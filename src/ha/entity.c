@@ -192,6 +192,17 @@ const char *mqb_platform_config_dir(const struct mqb_platform *p)
 	return p->reg->config_dir ? p->reg->config_dir : "/";
 }
 
+const char *entities__node_id(struct mqb_core *core)
+{
+	return reg_of(core)->node_id;
+}
+
+const char *entities__config_dir(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	return r->config_dir ? r->config_dir : "/";
+}
+
 int entities__set_config_dir(struct mqb_core *core, const char *dir)
 {
 	struct registry *r = reg_of(core);
@@ -655,7 +666,8 @@ int mqb_entity_async_write(struct mqb_entity *e)
 	if (set_str(attrs, "unit_of_measurement", e->meta.unit) ||
 	    set_str(attrs, "device_class", e->meta.device_class) ||
 	    set_str(attrs, "state_class", e->meta.state_class) ||
-	    set_str(attrs, "icon", e->meta.icon) || set_str(attrs, "friendly_name", e->meta.name)) {
+	    set_str(attrs, "icon", e->meta.icon) || set_str(attrs, "friendly_name", e->meta.name) ||
+	    hass__async_customize(core, e->entity_id, attrs)) {
 		json_decref(attrs);
 		return -ENOMEM;
 	}

@@ -25,6 +25,10 @@ int entities__init(struct mqb_core *core, const char *node_id);
 /* Where the configuration file is (for mqb_platform_config_dir); copied.
  * Thread: loop, before the platforms are set up. */
 int entities__set_config_dir(struct mqb_core *core, const char *dir);
+/* The node id and the configuration's directory the registry was given.
+ * Thread: any (set before the platforms are). */
+const char *entities__node_id(struct mqb_core *core);
+const char *entities__config_dir(struct mqb_core *core);
 /* A platform for (desc, dom), made once per pair; owned by the registry.
  * NULL on ENOMEM. Thread: loop. */
 struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_platform_desc *desc,
