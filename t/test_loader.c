@@ -145,6 +145,58 @@ static void homeassistant_block_locates_and_customizes(void **state)
 	T_live = false;
 }
 
+/* Home Assistant's <domain>.reload: the file is read again and the
+ * component gets its block as it is now. Entries gone lose their entity
+ * and everything retained of it (no ghost in Home Assistant), new and
+ * changed ones are set up, an unchanged one is left alone; a file with
+ * problems changes nothing and says where they are. */
+static void a_reload_replaces_what_changed_and_clears_what_went(void **state)
+{
+	(void)state;
+	td_init(&T, NULL);
+	T_live = true;
+	td_write_config(&T, HEAD
+			"testcomp:\n"
+			"  a: {state: first}\n"
+			"  b: {state: second}\n"
+			"  c: {state: third}\n");
+	td_start(&T, "-P", tdir, NULL);
+	td_expect(&T, BASE "sensor/testcomp_a/state", "first+started");
+	td_expect(&T, BASE "sensor/testcomp_b/state", "second+started");
+	td_expect(&T, BASE "sensor/testcomp_c/state", "third+started");
+	td_expect(&T, "homeassistant/sensor/tl/testcomp_b/config", NULL);
+	td_write_config(&T, HEAD
+			"testcomp:\n"
+			"  a: {state: first}\n"
+			"  c: {state: changed}\n"
+			"  d: {state: fourth}\n");
+	long since = td_count(&T);
+	td_pub(&T, "testcomp/reload", "go", false);
+	td_expect_after(&T, since, "testcomp/reloaded", "0");
+	td_expect_after(&T, since, BASE "sensor/testcomp_b/state", "");
+	td_expect_after(&T, since, BASE "sensor/testcomp_b/availability", "");
+	td_expect_after(&T, since, "homeassistant/sensor/tl/testcomp_b/config", "");
+	td_expect_after(&T, since, BASE "sensor/testcomp_c/state", "changed");
+	td_expect_after(&T, since, BASE "sensor/testcomp_d/state", "fourth");
+	td_expect_log(&T, "testcomp reloaded: 3 entries");
+	/* a was not touched: nothing of it went out again */
+	assert_int_equal(td_count_topic(&T, since, BASE "sensor/testcomp_a/", ""), 0);
+
+	td_write_config(&T, HEAD
+			"testcomp:\n"
+			"  a: {state: first}\n"
+			"  e: {stat: typo}\n");
+	since = td_count(&T);
+	td_pub(&T, "testcomp/reload", "go", false);
+	td_expect_after(&T, since, "testcomp/reloaded", "-22");
+	td_expect_log(&T, "mqbridge.yaml:5:6: testcomp.e: required key 'state' not provided");
+	td_expect_log(&T, "testcomp.reload: the configuration has problems; the running one stays");
+	assert_int_equal(td_count_topic(&T, since, BASE "sensor/", ""), 0);
+	td_stop_clean(&T);
+	td_fini(&T);
+	T_live = false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *b = getenv("abs_top_builddir");
@@ -154,6 +206,8 @@ int main(int argc, char **argv)
 					  teardown),
 		cmocka_unit_test_teardown(component_errors_point_at_their_place, teardown),
 		cmocka_unit_test_teardown(homeassistant_block_locates_and_customizes, teardown),
+		cmocka_unit_test_teardown(a_reload_replaces_what_changed_and_clears_what_went,
+					  teardown),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);

@@ -16,6 +16,7 @@
 
 struct mqb_core;
 struct mqb_template;
+struct mqb_future;
 
 /* The API a module is built against; the loader refuses a module built
  * for another (got N, expected M). Bumped when a layout a module shares
@@ -120,8 +121,16 @@ struct mqb_component {
 	 * daemon runs on without it). */
 	int (*async_setup)(struct mqb_integration *in, const struct mqb_component_entry *entries,
 			   size_t n);
+	/* Take the block as the configuration file has it now (Home
+	 * Assistant's <domain>.reload service, mqb_integration_async_reload):
+	 * a COROUTINE on the loop with the new entries, already checked.
+	 * Entities and runs of entries that did not change should go on;
+	 * the old entries are valid until it returns, not after. NULL: the
+	 * component cannot reload. */
+	int (*async_reload)(struct mqb_integration *in, const struct mqb_component_entry *entries,
+			    size_t n);
 	/* Room to grow without a new API version; zero. */
-	void *reserved[4];
+	void *reserved[3];
 };
 
 struct mqb_platform_desc {
@@ -164,6 +173,13 @@ const char *mqb_integration_config_dir(const struct mqb_integration *in);
  * Thread: loop. */
 struct mqb_platform *mqb_integration_async_platform(struct mqb_integration *in,
 						     const char *domain);
+/* Read the configuration file again (in the pool), check this
+ * component's block as at start-up, and hand it to the component's
+ * async_reload. *out (may be NULL) gets a future settled with 0 once the
+ * component has taken it, or the error: -EINVAL when the file has
+ * problems (each logged with its file:line:column; the running block
+ * stays), -ENOTSUP without async_reload, -ENOMEM. Thread: loop. */
+int mqb_integration_async_reload(struct mqb_integration *in, struct mqb_future **out);
 
 /* Compile a template option that the loader already checked (the schema
  * type MQB_S_TEMPLATE stores its node). 0 with *out (NULL when node is

@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,8 @@
 /* Modules stay loaded for the life of the process, as Home Assistant's
  * integrations stay imported: descriptors and their tables are static data
  * that entities point at. Loading happens on the main thread before the
- * core starts. */
+ * core starts, and in the pool when a component reloads: the list has a
+ * lock. */
 struct module {
 	char *name;
 	void *handle;                        /* NULL: loading failed */
@@ -38,8 +40,19 @@ struct module {
 	struct module *next;
 };
 static struct module *modules;
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct module *module_load_locked(const char *name, const char *const *dirs, size_t ndirs);
 
 static struct module *module_load(const char *name, const char *const *dirs, size_t ndirs)
+{
+	pthread_mutex_lock(&modules_lock);
+	struct module *m = module_load_locked(name, dirs, ndirs);
+	pthread_mutex_unlock(&modules_lock);
+	return m;
+}
+
+static struct module *module_load_locked(const char *name, const char *const *dirs, size_t ndirs)
 {
 	for (struct module *m = modules; m; m = m->next)
 		if (strcmp(m->name, name) == 0)

@@ -47,4 +47,10 @@ void **entity__bridge_slot(struct mqb_entity *e);
 void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_entity *e),
 			void *ud);
 
+/* Call fn when an entity is removed (mqb_entity_async_remove), before its
+ * state goes, with its index in the registry's order (the entities after
+ * it move down by one); one function, set by the bridge. Thread: loop. */
+void entities__on_removed(struct mqb_core *core,
+			  void (*fn)(void *ud, struct mqb_entity *e, size_t index), void *ud);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "ha/entity_impl.h"
 #include "ha/integration.h"
+#include "mqbridge/future.h"
 #include "mqbridge/platform.h"
 
 struct mqb_integration {
@@ -20,14 +21,22 @@ struct mqb_integration {
 	 * mqb_platform (which points at it, so they go with the core). */
 	struct mqb_platform_domain **doms;
 	size_t ndoms;
+	/* What the block of the last reload came with (the daemon's copy of
+	 * the file it read), kept while the component may point into it. */
+	void *adopted;
+	void (*adopted_free)(void *);
+	bool reloading;
 	struct mqb_integration *next;
 };
 
 #define DATA_KEY "mqbridge.integrations"
 
-/* Every integration of a core, freed after its entities (core data). */
+/* Every integration of a core, freed after its entities (core data), and
+ * who reads the configuration again for a reload (the daemon). */
 struct all {
 	struct mqb_integration *list;
+	integration_reload_fn reload;
+	void *reload_ud;
 };
 
 static void all_free(void *p)
@@ -36,6 +45,8 @@ static void all_free(void *p)
 	while (a->list) {
 		struct mqb_integration *in = a->list;
 		a->list = in->next;
+		if (in->adopted_free)
+			in->adopted_free(in->adopted);
 		for (size_t i = 0; i < in->ndoms; i++) {
 			mqb__free((char *)in->doms[i]->domain);
 			mqb__free(in->doms[i]);
@@ -46,8 +57,7 @@ static void all_free(void *p)
 	mqb__free(a);
 }
 
-struct mqb_integration *integration__async_new(struct mqb_core *core,
-					       const struct mqb_platform_desc *desc)
+static struct all *all_of(struct mqb_core *core)
 {
 	struct all *a = mqb_core_async_data(core, DATA_KEY);
 	if (!a) {
@@ -58,6 +68,15 @@ struct mqb_integration *integration__async_new(struct mqb_core *core,
 			return NULL;
 		}
 	}
+	return a;
+}
+
+struct mqb_integration *integration__async_new(struct mqb_core *core,
+					       const struct mqb_platform_desc *desc)
+{
+	struct all *a = all_of(core);
+	if (!a)
+		return NULL;
 	for (struct mqb_integration *in = a->list; in; in = in->next)
 		if (in->desc == desc)
 			return in;
@@ -121,4 +140,60 @@ struct mqb_platform *mqb_integration_async_platform(struct mqb_integration *in,
 		dom = row;
 	}
 	return entities__platform(in->core, in->desc, dom);
+}
+
+int integration__async_set_reload(struct mqb_core *core, integration_reload_fn fn, void *ud)
+{
+	struct all *a = all_of(core);
+	if (!a)
+		return -ENOMEM;
+	a->reload = fn;
+	a->reload_ud = ud;
+	return 0;
+}
+
+const struct mqb_platform_desc *integration__desc(const struct mqb_integration *in)
+{
+	return in->desc;
+}
+
+void integration__async_adopt(struct mqb_integration *in, void *owner, void (*owner_free)(void *))
+{
+	if (in->adopted_free)
+		in->adopted_free(in->adopted);
+	in->adopted = owner;
+	in->adopted_free = owner_free;
+}
+
+void integration__async_reload_done(struct mqb_integration *in)
+{
+	in->reloading = false;
+}
+
+int mqb_integration_async_reload(struct mqb_integration *in, struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(in->core);
+	struct all *a = all_of(in->core);
+	if (!a)
+		return -ENOMEM;
+	if (!in->desc->component || !in->desc->component->async_reload || !a->reload)
+		return -ENOTSUP;
+	/* Home Assistant serialises reloads of one integration; a second
+	 * while one runs would race it for the same entities. */
+	if (in->reloading)
+		return -EBUSY;
+	struct mqb_future *f = mqb_future_new(in->core);
+	if (!f)
+		return -ENOMEM;
+	int rc = a->reload(a->reload_ud, in, f);
+	if (rc) {
+		mqb_future_unref(f);
+		return rc;
+	}
+	in->reloading = true;
+	if (out)
+		*out = f;
+	else
+		mqb_future_unref(f);
+	return 0;
 }
