@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 #include "lib/internal.h"
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 #include "mqbridge/template.h"
 
 struct rcase {

@@ -13,11 +13,8 @@
 
 #include "testutil.h"
 #include "lib/internal.h"
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 #include "mqbridge/template.h"
-
-/* Until src/tpl_int.h declares it. */
-bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
 
 /* A render context as mqb_template_render makes one, without an arena of
  * its own: every allocation goes through tpl_alloc's malloc'd blocks. */

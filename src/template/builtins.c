@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
 struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
 struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
@@ -25,19 +25,7 @@ const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tp
 	return NULL;
 }
 
-/* Positional argument i or keyword name, or NULL. */
-static const struct tv *arg(const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
-			    size_t nkw, size_t i, const char *name)
-{
-	if (i < nargs)
-		return &args[i];
-	for (size_t k = 0; k < nkw; k++)
-		if (strcmp(kw[k].name, name) == 0)
-			return &kw[k].v;
-	return NULL;
-}
-
-#define ARG(i, name) arg(args, nargs, kw, nkw, i, name)
+#define ARG(i, name) tpl_arg(args, nargs, kw, nkw, i, name)
 #define FN(name) static struct tv name(struct tpl_ctx *cx, const struct tv *args, size_t nargs, \
 				       const struct tpl_kwarg *kw, size_t nkw)
 

@@ -3,7 +3,7 @@
  * machine as states()/is_state()/state_attr()/expand() and state objects,
  * datetimes and timedeltas, iif, to_json/from_json and the regex_* family.
  * Home Assistant's documentation and observable behaviour are the spec. */
-#include "config.h"
+#include "lib/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +16,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "lib/dtoa.h"
 #include "template/tpl.h"
 #include "mqbridge/states.h"
 
@@ -34,29 +33,11 @@ struct tv_state {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static struct tv tv_none(void) { return (struct tv){ .t = TV_NONE }; }
-static struct tv tv_undef(void) { return (struct tv){ .t = TV_UNDEFINED }; }
-static struct tv tv_bool(bool b) { return (struct tv){ .t = TV_BOOL, .b = b }; }
-static struct tv tv_int(int64_t i) { return (struct tv){ .t = TV_INT, .i = i }; }
-static struct tv tv_float(double f) { return (struct tv){ .t = TV_FLOAT, .f = f }; }
 static struct tv tv_dt(double ts, int32_t off)
 {
 	return (struct tv){ .t = TV_DATETIME, .utcoffset = off, .ts = ts };
 }
 static struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
-static struct tv tv_cstr(struct tpl_ctx *cx, const char *s) { return tv_string(cx, s, strlen(s)); }
-
-/* Positional argument i, else keyword name, else NULL. */
-static const struct tv *arg(const struct tv *a, size_t na, const struct tpl_kwarg *kw, size_t nkw,
-			    size_t i, const char *name)
-{
-	if (i < na)
-		return &a[i];
-	for (size_t k = 0; k < nkw; k++)
-		if (strcmp(kw[k].name, name) == 0)
-			return &kw[k].v;
-	return NULL;
-}
 
 /* Fail on a keyword argument not in names (NULL-terminated). Most calls
  * have none, and the names array is not even built for them. */
@@ -87,9 +68,6 @@ _Noreturn static void no_default(struct tpl_ctx *cx, const char *fn, struct tv v
 	tpl_fail(cx, "%s got invalid input '%s' and no default was specified", fn, str_of(cx, v));
 }
 
-static bool is_num(struct tv v) { return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL; }
-static double num(struct tv v) { return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.b; }
-
 /* Trimmed view of a string (Python's float()/int() strip whitespace). */
 static void trim(const char *s, size_t len, const char **b, size_t *n)
 {
@@ -105,8 +83,8 @@ static void trim(const char *s, size_t len, const char **b, size_t *n)
 static bool str_to_double(struct tv v, double *out);
 static inline bool to_double(struct tv v, double *out)
 {
-	if (is_num(v)) {
-		*out = num(v);
+	if (tv_is_number(v)) {
+		*out = tv_as_double(v);
 		return true;
 	}
 	return v.t == TV_STR && str_to_double(v, out);
@@ -194,7 +172,7 @@ static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	kw_check(cx, "float", kw, nkw, KW("default"));
 	tpl_check_defined(cx, a[0]);
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	double d;
 	if (to_double(a[0], &d))
 		return tv_float(d);
@@ -213,7 +191,7 @@ static struct tv ha_bool(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	static const char *const yes[] = { "1", "true", "yes", "on", "enable" };
 	static const char *const no[] = { "0", "false", "no", "off", "disable" };
 	kw_check(cx, "bool", kw, nkw, KW("default"));
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	struct tv v = a[0];
 	if (v.t == TV_BOOL)
 		return v;
@@ -247,8 +225,8 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	kw_check(cx, "int", kw, nkw, KW("default", "base"));
 	tpl_check_defined(cx, a[0]);
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
-	const struct tv *bv = arg(a, na, kw, nkw, 2, "base");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
+	const struct tv *bv = tpl_arg(a, na, kw, nkw, 2, "base");
 	int base = 10;
 	if (bv) {
 		if (bv->t != TV_INT || (bv->i != 0 && (bv->i < 2 || bv->i > 36)))
@@ -277,9 +255,9 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	kw_check(cx, "round", kw, nkw, KW("precision", "method", "default"));
 	tpl_check_defined(cx, a[0]);
-	const struct tv *pv = arg(a, na, kw, nkw, 1, "precision");
-	const struct tv *mv = arg(a, na, kw, nkw, 2, "method");
-	const struct tv *def = arg(a, na, kw, nkw, 3, "default");
+	const struct tv *pv = tpl_arg(a, na, kw, nkw, 1, "precision");
+	const struct tv *mv = tpl_arg(a, na, kw, nkw, 2, "method");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 3, "default");
 	int64_t prec = 0;
 	if (pv) {
 		if (pv->t == TV_INT)
@@ -325,11 +303,11 @@ static struct tv arith_default(struct tpl_ctx *cx, const char *fn, char op, cons
 			       size_t na, const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, fn, kw, nkw, KW("amount", "default"));
-	const struct tv *amt = arg(a, na, kw, nkw, 1, "amount");
-	const struct tv *def = arg(a, na, kw, nkw, 2, "default");
+	const struct tv *amt = tpl_arg(a, na, kw, nkw, 1, "amount");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 2, "default");
 	double x;
-	if (amt && is_num(*amt) && to_double(a[0], &x))
-		return tv_float(op == '*' ? x * num(*amt) : x + num(*amt));
+	if (amt && tv_is_number(*amt) && to_double(a[0], &x))
+		return tv_float(op == '*' ? x * tv_as_double(*amt) : x + tv_as_double(*amt));
 	if (def)
 		return *def;
 	no_default(cx, fn, a[0]);
@@ -409,7 +387,7 @@ static struct tv ha_states(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	struct tv st = entity_arg(cx, a[0]);
 	if (st.t != TV_STATE)
 		return tv_cstr(cx, "unknown");
-	const struct tv *wu = arg(a, na, kw, nkw, 2, "with_unit");
+	const struct tv *wu = tpl_arg(a, na, kw, nkw, 2, "with_unit");
 	if (wu && tv_truthy(*wu)) {
 		const struct tv *u = tv_dict_get(&st.st->attributes, tv_cstr(cx, "unit_of_measurement"));
 		if (u && u->t == TV_STR) {
@@ -751,7 +729,7 @@ static struct tv ha_as_timestamp(struct tpl_ctx *cx, const struct tv *a, size_t 
 				 const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "as_timestamp", kw, nkw, KW("default"));
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	double ts;
 	int32_t off;
 	bool aware;
@@ -768,7 +746,7 @@ static struct tv ha_as_datetime(struct tpl_ctx *cx, const struct tv *a, size_t n
 				const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "as_datetime", kw, nkw, KW("default"));
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	double ts;
 	int32_t off;
 	bool aware;
@@ -797,8 +775,8 @@ static struct tv ha_strptime(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			     const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "strptime", kw, nkw, KW("format", "default"));
-	const struct tv *fv = arg(a, na, kw, nkw, 1, "format");
-	const struct tv *def = arg(a, na, kw, nkw, 2, "default");
+	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "format");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 2, "default");
 	if (a[0].t == TV_STR && fv && fv->t == TV_STR) {
 		struct tm tm;
 		memset(&tm, 0, sizeof tm);
@@ -824,9 +802,9 @@ static struct tv ha_strptime(struct tpl_ctx *cx, const struct tv *a, size_t na,
 static struct tv ts_arg(struct tpl_ctx *cx, const char *fn, struct tv v, const struct tv *def,
 			bool *ok)
 {
-	*ok = is_num(v) && isfinite(num(v)) && fabs(num(v)) < 1e14;
+	*ok = tv_is_number(v) && isfinite(tv_as_double(v)) && fabs(tv_as_double(v)) < 1e14;
 	if (*ok)
-		return tv_float(num(v));
+		return tv_float(tv_as_double(v));
 	if (def)
 		return *def;
 	no_default(cx, fn, v);
@@ -836,9 +814,9 @@ static struct tv ha_timestamp_custom(struct tpl_ctx *cx, const struct tv *a, siz
 				     const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "timestamp_custom", kw, nkw, KW("format_string", "local", "default"));
-	const struct tv *fv = arg(a, na, kw, nkw, 1, "format_string");
-	const struct tv *lv = arg(a, na, kw, nkw, 2, "local");
-	const struct tv *def = arg(a, na, kw, nkw, 3, "default");
+	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "format_string");
+	const struct tv *lv = tpl_arg(a, na, kw, nkw, 2, "local");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 3, "default");
 	bool ok;
 	struct tv t = ts_arg(cx, "timestamp_custom", a[0], def, &ok);
 	if (!ok)
@@ -857,7 +835,7 @@ static struct tv ha_timestamp_local(struct tpl_ctx *cx, const struct tv *a, size
 				    const struct tpl_kwarg *kw, size_t nkw)
 {
 	bool ok;
-	struct tv t = ts_arg(cx, "timestamp_local", a[0], arg(a, na, kw, nkw, 1, "default"), &ok);
+	struct tv t = ts_arg(cx, "timestamp_local", a[0], tpl_arg(a, na, kw, nkw, 1, "default"), &ok);
 	if (!ok)
 		return t;
 	return (struct tv){ .t = TV_STR, .s = dt_iso(cx, tv_dt(t.f, local_offset(t.f)), 'T') };
@@ -867,7 +845,7 @@ static struct tv ha_timestamp_utc(struct tpl_ctx *cx, const struct tv *a, size_t
 				  const struct tpl_kwarg *kw, size_t nkw)
 {
 	bool ok;
-	struct tv t = ts_arg(cx, "timestamp_utc", a[0], arg(a, na, kw, nkw, 1, "default"), &ok);
+	struct tv t = ts_arg(cx, "timestamp_utc", a[0], tpl_arg(a, na, kw, nkw, 1, "default"), &ok);
 	if (!ok)
 		return t;
 	return (struct tv){ .t = TV_STR, .s = dt_iso(cx, tv_dt(t.f, 0), 'T') };
@@ -904,13 +882,13 @@ static struct tv ha_timedelta(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	kw_check(cx, "timedelta", kw, nkw, names);
 	double s = 0;
 	for (size_t i = 0; names[i]; i++) {
-		const struct tv *v = arg(a, na, kw, nkw, i, names[i]);
+		const struct tv *v = tpl_arg(a, na, kw, nkw, i, names[i]);
 		if (!v)
 			continue;
-		if (!is_num(*v))
+		if (!tv_is_number(*v))
 			tpl_fail(cx, "unsupported type for timedelta %s component: %s", names[i],
 				 str_of(cx, *v));
-		s += num(*v) * unit[i];
+		s += tv_as_double(*v) * unit[i];
 	}
 	if (fabs(s) > 999999999.0 * 86400)
 		tpl_fail(cx, "timedelta out of range");
@@ -923,9 +901,9 @@ static struct tv ha_iif(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "iif", kw, nkw, KW("if_true", "if_false", "if_none"));
-	const struct tv *t = arg(a, na, kw, nkw, 1, "if_true");
-	const struct tv *f = arg(a, na, kw, nkw, 2, "if_false");
-	const struct tv *n = arg(a, na, kw, nkw, 3, "if_none");
+	const struct tv *t = tpl_arg(a, na, kw, nkw, 1, "if_true");
+	const struct tv *f = tpl_arg(a, na, kw, nkw, 2, "if_false");
+	const struct tv *n = tpl_arg(a, na, kw, nkw, 3, "if_none");
 	if (a[0].t == TV_NONE && n)
 		return *n;
 	if (tv_truthy(a[0]))
@@ -1114,9 +1092,9 @@ static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			    const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "to_json", kw, nkw, KW("ensure_ascii", "pretty_print", "sort_keys"));
-	const struct tv *ea = arg(a, na, kw, nkw, 1, "ensure_ascii");
-	const struct tv *pp = arg(a, na, kw, nkw, 2, "pretty_print");
-	const struct tv *sk = arg(a, na, kw, nkw, 3, "sort_keys");
+	const struct tv *ea = tpl_arg(a, na, kw, nkw, 1, "ensure_ascii");
+	const struct tv *pp = tpl_arg(a, na, kw, nkw, 2, "pretty_print");
+	const struct tv *sk = tpl_arg(a, na, kw, nkw, 3, "sort_keys");
 	struct json_opt o = { pp && tv_truthy(*pp), sk && tv_truthy(*sk), ea && tv_truthy(*ea) };
 	struct sb b = { cx, NULL, 0, 0 };
 	json_val(&b, a[0], &o, 0);
@@ -1127,7 +1105,7 @@ static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "from_json", kw, nkw, KW("default"));
-	const struct tv *def = arg(a, na, kw, nkw, 1, "default");
+	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	if (a[0].t == TV_STR) {
 		json_error_t e;
 		json_t *j = json_loadb(a[0].s->s, a[0].s->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
@@ -1343,8 +1321,8 @@ struct rx_args {
 static struct rx_args rx_args(struct tpl_ctx *cx, const char *fn, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw, size_t icase_pos)
 {
-	const struct tv *fv = arg(a, na, kw, nkw, 1, "find");
-	const struct tv *ic = arg(a, na, kw, nkw, icase_pos, "ignorecase");
+	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "find");
+	const struct tv *ic = tpl_arg(a, na, kw, nkw, icase_pos, "ignorecase");
 	struct rx_args r;
 	r.value = a[0].t == TV_STR ? a[0].s : tv_to_str(cx, a[0]);
 	const char *find = fv ? str_of(cx, *fv) : "";
@@ -1415,7 +1393,7 @@ static struct tv ha_regex_findall_index(struct tpl_ctx *cx, const struct tv *a, 
 					const struct tpl_kwarg *kw, size_t nkw)
 {
 	kw_check(cx, "regex_findall_index", kw, nkw, KW("find", "index", "ignorecase"));
-	const struct tv *iv = arg(a, na, kw, nkw, 2, "index");
+	const struct tv *iv = tpl_arg(a, na, kw, nkw, 2, "index");
 	struct tv all = findall(cx, a, na, kw, nkw, 3);
 	int64_t i = 0;
 	if (iv) {
@@ -1435,7 +1413,7 @@ static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t
 {
 	kw_check(cx, "regex_replace", kw, nkw, KW("find", "replace", "ignorecase"));
 	struct rx_args r = rx_args(cx, "regex_replace", a, na, kw, nkw, 3);
-	const struct tv *rv = arg(a, na, kw, nkw, 2, "replace");
+	const struct tv *rv = tpl_arg(a, na, kw, nkw, 2, "replace");
 	const char *rep = rv ? str_of(cx, *rv) : "";
 	struct sb b = { cx, NULL, 0, 0 };
 	sb_put(&b, "", 0);
@@ -1676,7 +1654,7 @@ static struct tv dt_replace(struct tpl_ctx *cx, struct tv v, const struct tv *a,
 	int *fields[] = { &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us };
 	static const int lo[] = { 1, 1, 1, 0, 0, 0, 0 }, hi[] = { 9999, 12, 31, 23, 59, 59, 999999 };
 	for (size_t i = 0; names[i]; i++) {
-		const struct tv *x = arg(a, na, kw, nkw, i, names[i]);
+		const struct tv *x = tpl_arg(a, na, kw, nkw, i, names[i]);
 		if (!x)
 			continue;
 		if (x->t != TV_INT || x->i < lo[i] || x->i > hi[i])
@@ -1707,7 +1685,7 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 			return tv_float(obj.ts);
 		if (name_is(name, len, "isoformat")) {
 			char sep = 'T';
-			const struct tv *s = arg(args, nargs, kw, nkw, 0, "sep");
+			const struct tv *s = tpl_arg(args, nargs, kw, nkw, 0, "sep");
 			if (s && s->t == TV_STR && s->s->len == 1)
 				sep = s->s->s[0];
 			return (struct tv){ .t = TV_STR, .s = dt_iso(cx, obj, sep) };

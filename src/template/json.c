@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
-/* tpl_json_parse (declared in tpl_int.h) parses text[0..len) as one JSON
+/* tpl_json_parse (declared in tpl.h) parses text[0..len) as one JSON
  * value (RFC 8259, whitespace around it allowed) into arena values. Memory
  * is tpl_alloc's: running out ends the render as it does (-ENOMEM, or
  * -E2BIG past the render's bound). */

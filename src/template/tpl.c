@@ -9,7 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
 /* ---- compiled form ------------------------------------------------------ */
 

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* The template engine's insides shared by its files: the value model
- * (Jinja's types, allocated in a per-render arena), the render context, and
- * the registry of filters, functions and tests. tpl.c parses and
- * evaluates; tpl_value.c implements values; tpl_builtins.c holds Jinja's
- * own filters and tests; tpl_ha.c Home Assistant's. */
+/* The template engine's one internal header, shared by all its files: the
+ * value model (Jinja's types, allocated in a per-render arena), the render
+ * context, and the registry of filters, functions and tests. tpl.c parses
+ * and evaluates; value.c implements values; json.c parses value_json;
+ * builtins.c holds Jinja's own filters and tests; ha.c Home Assistant's. */
 #ifndef MQB_TPL_H
 #define MQB_TPL_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <jansson.h>
 
+#include "lib/dtoa.h"
 #include "mqbridge/template.h"
+
+/* ---- values ------------------------------------------------------------- */
 
 enum tv_type {
 	TV_UNDEFINED,   /* a missing name or key: renders as "", is falsy, fails most operations */
@@ -29,11 +34,13 @@ enum tv_type {
 	TV_STATE,       /* a Home Assistant state object (states.x.y, expand()) */
 	TV_CALLABLE,    /* a bound builtin used as a value (states.sensor, loop.cycle) */
 };
+/* A slot not yet looked up (never visible outside the evaluator). */
+#define TV_UNRESOLVED ((enum tv_type)0x7f)
 
 struct tv_str { size_t len; char s[]; };       /* NUL-terminated */
 struct tv_list { size_t n, cap; struct tv *v; };
 struct tv_dict { size_t n, cap; struct tv *k, *v; };
-struct tv_state;                                 /* tpl_ha.c */
+struct tv_state;                                 /* ha.c */
 
 /* A value is small and copied freely; what it points to lives in the
  * render's arena (or in the compiled template, for literals). Sixteen
@@ -56,13 +63,38 @@ struct tv {
 	};
 };
 
-struct tpl_ctx;   /* one render: arena, vars, limits, error */
+/* Every list is allocated as this (tv_list_new): Python's tuples are lists
+ * with the flag set, and differ only in repr, type name and equality. */
+struct tv_list_x {
+	struct tv_list l;
+	bool tuple;
+};
+static inline bool tv_is_tuple(struct tv v)
+{
+	return v.t == TV_LIST && ((const struct tv_list_x *)(const void *)v.l)->tuple;
+}
+/* Mark a fresh list as a tuple (returns it). */
+static inline struct tv tv_make_tuple(struct tv v)
+{
+	((struct tv_list_x *)(void *)v.l)->tuple = true;
+	return v;
+}
+
+static inline struct tv tv_int(int64_t i) { struct tv v = { .t = TV_INT }; v.i = i; return v; }
+static inline struct tv tv_float(double f) { struct tv v = { .t = TV_FLOAT }; v.f = f; return v; }
+static inline struct tv tv_bool(bool b) { struct tv v = { .t = TV_BOOL }; v.b = b; return v; }
+static inline struct tv tv_none(void) { struct tv v = { .t = TV_NONE }; return v; }
+static inline struct tv tv_undef(void) { struct tv v = { .t = TV_UNDEFINED }; v.p = NULL; return v; }
+static inline struct tv tv_strv(const struct tv_str *s) { struct tv v = { .t = TV_STR }; v.s = s; return v; }
+
+struct tpl_ctx;   /* one render: arena, vars, limits, error (below) */
 
 /* Arena: freed in one go when the render ends. Never NULL: out of memory
  * ends the render with -ENOMEM (the helpers longjmp out). */
 void *tpl_alloc(struct tpl_ctx *cx, size_t n);
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len);
 struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len);
+struct tv tv_cstr(struct tpl_ctx *cx, const char *s);
 struct tv tv_list_new(struct tpl_ctx *cx, size_t cap);
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v);
 struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap);
@@ -72,19 +104,86 @@ const struct tv *tv_dict_get(const struct tv *dict, struct tv key);
 /* json -> value (objects become dicts, arrays lists); value -> json (new reference). */
 struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j);
 json_t *tv_to_json(struct tpl_ctx *cx, struct tv v);
+/* Parse JSON text straight into arena values (json.c), as Python's
+ * json.loads would; false (and *out untouched) when it is not JSON. */
+bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
 
 /* Jinja's semantics. */
 bool tv_truthy(struct tv v);
 bool tv_equal(struct tv a, struct tv b);
 /* <0, 0, >0; a render error (tpl_fail) for types Python cannot order. */
 int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b);
+/* The same, with the operator named in the error. */
+int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op);
+/* Numbers: true for bool/int/float; as double. */
+bool tv_is_number(struct tv v);
+double tv_as_double(struct tv v);
 /* str(v) as Python prints it: floats as repr (21.5, 1e-05, 2.0, inf),
  * True/False, None, lists and dicts in Python's repr. */
 const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v);
+/* Python's repr() of v (strings quoted). */
+const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v);
+/* Python's type name, for messages. */
+const char *tv_type_name(struct tv v);
+/* UTF-8 code points in s. */
+size_t tpl_utf8_len(const char *s, size_t n);
 
-/* End the render with an error (printf-style message): never returns. */
+/* Growable byte buffer in the arena. */
+struct tpl_buf {
+	char *p;
+	size_t len, cap;
+};
+void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n);
+void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c);
+void tpl_buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v); /* str(v) */
+const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b);
+
+/* ---- the render --------------------------------------------------------- */
+
+struct tpl_blk {
+	struct tpl_blk *next;
+	size_t cap;
+	max_align_t mem[];
+};
+
+struct tpl_seen {
+	struct tpl_seen *next;
+	const char *id;
+};
+
+/* {% break %} / {% continue %} unwinding to the innermost for loop. */
+enum loop_ctl { LOOP_NEXT, LOOP_BREAK, LOOP_CONTINUE };
+
+struct tpl_ctx {
+	int code;                        /* -EINVAL, -ELOOP, -E2BIG, -ENOMEM */
+	struct mqb_tpl_error *err;
+	const struct mqb_tpl_vars *vars;
+	const struct mqb_template *t;
+	unsigned long iter, max_iter;
+	unsigned depth, max_depth;
+	size_t max_output;
+	unsigned line, col;              /* where evaluation is, for errors */
+	char *cur, *end;                 /* arena bump pointer */
+	struct tpl_blk *blocks;          /* malloc'd blocks, freed at the end */
+	char *out;
+	size_t outlen, outcap;
+	bool out_heap;
+	struct tpl_seen *seen;           /* entity ids reported (once each) */
+	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
+	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
+	struct tv *slots;
+	json_t *parsed;                  /* value parsed by us: decref at the end */
+	bool value_json_done;
+	struct tv value_json;
+	jmp_buf jb;                      /* last: the render's memset stops before */
+};
+
+/* End the render with an error (printf-style message): never returns.
+ * tpl_fail's code is -EINVAL. */
 _Noreturn void tpl_fail(struct tpl_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+_Noreturn void tpl_fail_code(struct tpl_ctx *cx, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* tpl_fail ("'x' is undefined") when v is undefined: for builtins that,
  * like Python, refuse an undefined value even when given a default. */
 _Noreturn void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v);
@@ -100,7 +199,16 @@ const struct mqb_tpl_vars *tpl_vars(struct tpl_ctx *cx);
 /* Report an entity id read (dependency tracking). */
 void tpl_read_entity(struct tpl_ctx *cx, const char *entity_id);
 
-/* ---- builtins ---------------------------------------------------------- */
+/* Items of an iterable as a list (str: characters, dict: keys,
+ * undefined: empty); a render error for what cannot be iterated. */
+struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v);
+/* Jinja's getattr-then-getitem (x.name), and getitem-then-getattr (x[k]). */
+struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
+struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key);
+/* A dotted attribute path ("a.b.0") as selectattr/map/sort take it. */
+struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_str *path);
+
+/* ---- builtins ----------------------------------------------------------- */
 
 enum tpl_kind { TPL_FILTER = 1, TPL_FUNCTION = 2, TPL_TEST = 4 };
 
@@ -122,16 +230,32 @@ struct tpl_builtin {
 	bool uses_now;
 };
 
+/* Positional argument i, else the keyword argument name, else NULL. */
+static inline const struct tv *tpl_arg(const struct tv *args, size_t nargs,
+				       const struct tpl_kwarg *kw, size_t nkw, size_t i,
+				       const char *name)
+{
+	if (i < nargs)
+		return &args[i];
+	for (size_t k = 0; k < nkw; k++)
+		if (strcmp(kw[k].name, name) == 0)
+			return &kw[k].v;
+	return NULL;
+}
+
 /* Home Assistant's entries win over Jinja's of the same name and kind
  * (its float/int/round take defaults and fail on bad input). */
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind);
 /* Each file's table, NULL-terminated by name. */
 extern const struct tpl_builtin tpl_jinja_builtins[];
 extern const struct tpl_builtin tpl_ha_builtins[];
+/* Call a builtin with argument-count checks. */
+struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
+			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
 
 /* Attribute access on values the engine does not own (states.sensor.x,
  * a state's .state/.attributes/.last_changed, datetime .hour ...):
- * tpl_ha.c answers; undefined when it does not know the name. */
+ * ha.c answers; undefined when it does not know the name. */
 struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
 /* Method calls on those values (now().strftime('%H'), x.timestamp(),
  * timedelta.total_seconds()); tpl_fail when there is no such method. The

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len)
 {
