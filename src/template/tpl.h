@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The template engine's one internal header, shared by all its files: the
  * value model (Jinja's types, allocated in a per-render arena), the render
- * context, and the registry of filters, functions and tests. tpl.c parses
- * and evaluates; value.c implements values; json.c parses value_json;
- * builtins.c holds Jinja's own filters and tests; ha.c Home Assistant's. */
+ * context, the registry of filters, functions and tests, and the compiled
+ * form. lex.c and parse.c compile; eval.c renders; value.c implements
+ * values; json.c parses value_json; builtins.c holds Jinja's own filters
+ * and tests; ha.c Home Assistant's. */
 #ifndef MQB_TPL_H
 #define MQB_TPL_H
 
@@ -265,5 +266,102 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 			     size_t nkw);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
+
+/* ---- the compiled form (lex.c, parse.c, eval.c) ------------------------- */
+
+enum nk {
+	N_CONST, N_NAME, N_LIST, N_TUPLE, N_DICT, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_METHOD,
+	N_FILTER, N_TEST, N_NOT, N_NEG, N_POS, N_BIN, N_AND, N_OR, N_CMP, N_COND,
+};
+
+enum op {
+	OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
+	OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN,
+};
+
+struct node {
+	unsigned char kind, op;
+	bool neg;
+	unsigned line, col;
+	unsigned slot;
+	struct node *a, *b, *c;
+	struct node **args;          /* N_LIST/TUPLE/DICT (k,v pairs), calls, N_CMP operands */
+	unsigned char *ops;          /* N_CMP */
+	unsigned nargs, nkw;
+	const struct tv_str **kwn;   /* keyword names (after the positional args) */
+	const struct tpl_builtin *bi;
+	const struct tv_str *name;
+	struct tv k;
+};
+
+enum sk { S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE };
+
+struct stmt {
+	unsigned char kind;
+	bool has_set, uses_loop;
+	unsigned line, col;
+	struct stmt *next;
+	const struct tv_str *text;
+	struct node *e, *cond;
+	struct stmt *body, *els;
+	unsigned *targets;
+	unsigned ntargets;
+	unsigned loop_slot;
+	const struct tv_str *attr;
+};
+
+struct cblk {
+	struct cblk *next;
+	max_align_t mem[];
+};
+
+struct mqb_template {
+	struct cblk *blocks;
+	struct stmt *body;
+	const struct tv_str **names;  /* by slot */
+	unsigned nslots;
+	bool is_static, uses_now;
+	const struct tv_str *static_text;
+};
+
+enum tk { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
+
+struct tok {
+	unsigned char kind;
+	unsigned line, col;
+	const char *s;
+	size_t n;
+	const struct tv_str *str;
+	int64_t i;
+	double f;
+};
+
+struct parser {
+	const char *src;
+	size_t len;
+	struct tok *toks;
+	size_t ntok, captok, pos;
+	jmp_buf jb;
+	int code;
+	struct mqb_tpl_error *err;
+	struct mqb_template *t;
+	size_t namecap;
+	unsigned depth;
+	unsigned stmt_depth;
+	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
+	bool in_loop_body_set; /* a set seen while parsing the current for body */
+	unsigned loop_refs;
+	/* position tracking */
+	size_t lpos;
+	unsigned lline, lcol;
+};
+
+/* lex.c: the lexer, and the compile-time allocation and errors the parser
+ * shares with it. */
+void *cmalloc(struct parser *p, size_t n);
+_Noreturn void perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+const struct tv_str *cstr(struct parser *p, const char *s, size_t n);
+void lex(struct parser *p);
 
 #endif
