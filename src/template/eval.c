@@ -424,8 +424,6 @@ static int64_t iv(struct tv v)
 	return v.t == TV_INT ? v.i : v.b;
 }
 
-struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
-
 static struct tv repeat(struct tpl_ctx *cx, struct tv s, int64_t n)
 {
 	if (n <= 0)
@@ -705,9 +703,6 @@ static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_fi
 	cx->col = n->col;
 	return tpl_call_builtin(cx, n->bi, args, n->nargs, kw, n->nkw);
 }
-
-struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
-			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
 
 static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *name,
 			const struct tv *args, size_t nargs, const struct tpl_kwarg *kw, size_t nkw)

@@ -254,6 +254,15 @@ extern const struct tpl_builtin tpl_ha_builtins[];
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
 
+/* str methods ('a,b'.split(','), s.startswith(...)): builtins.c. */
+struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+/* Python's `fmt % args` (args a tuple, a dict for %(name)s, or one value)
+ * and fmt.format(*args, **kw): format.c. */
+struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
+struct tv tpl_str_format(struct tpl_ctx *cx, const struct tv_str *fmt, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+
 /* Attribute access on values the engine does not own (states.sensor.x,
  * a state's .state/.attributes/.last_changed, datetime .hour ...):
  * ha.c answers; undefined when it does not know the name. */
