@@ -365,6 +365,34 @@ static void iif_and_json_follow_home_assistant(void **state)
 	RUN(NULL, c);
 }
 
+/* Home Assistant's test_to_json_ensure_ascii (tests/helpers/template):
+ * with ensure_ascii, to_json is json.dumps(ensure_ascii=True, indent=2 if
+ * pretty_print else None, sort_keys=sort_keys), whose separators are ", "
+ * and ": " on one line; without it, orjson's "," and ":". */
+static void to_json_with_ensure_ascii_is_pythons_json_dumps(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'Bar ҝ éèà' | to_json(ensure_ascii=True) }}",
+		  "\"Bar \\u049d \\u00e9\\u00e8\\u00e0\"", NULL },
+		{ "{{ 'Bar ҝ éèà' | to_json(ensure_ascii=False) }}", "\"Bar ҝ éèà\"", NULL },
+		{ "{{ {'Foo': 'Bar'} | to_json(pretty_print=True, ensure_ascii=True) }}",
+		  "{\n  \"Foo\": \"Bar\"\n}", NULL },
+		{ "{{ {'Z': 26, 'A': 1, 'M': 13} | to_json(sort_keys=True, ensure_ascii=True) }}",
+		  "{\"A\": 1, \"M\": 13, \"Z\": 26}", NULL },
+		{ "{{ {'Z': 26, 'A': 1, 'M': 13} | to_json(sort_keys=True) }}",
+		  "{\"A\":1,\"M\":13,\"Z\":26}", NULL },
+		{ "{{ [1, [2]] | to_json(ensure_ascii=True) }}", "[1, [2]]", NULL },
+		{ "{{ [1, [2]] | to_json(ensure_ascii=True, pretty_print=True) }}",
+		  "[\n  1,\n  [\n    2\n  ]\n]", NULL },
+		/* json.dumps escapes DEL too; NaN is NaN there, null in orjson */
+		{ "{{ '\x7f' | to_json(ensure_ascii=True) }} {{ '\x7f' | to_json }}",
+		  "\"\\u007f\" \"\x7f\"", NULL },
+		{ "{{ (0 * 1e999) | to_json(ensure_ascii=True) }} {{ (0 * 1e999) | to_json }}",
+		  "NaN null", NULL },
+	};
+	RUN(NULL, c);
+}
+
 static void regex_filters_take_pythons_syntax(void **state)
 {
 	static const struct tcase c[] = {
@@ -429,6 +457,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(datetimes_format_parse_and_compute_as_python),
 	cmocka_unit_test(now_is_marked_as_time_dependent),
 	cmocka_unit_test(iif_and_json_follow_home_assistant),
+	cmocka_unit_test(to_json_with_ensure_ascii_is_pythons_json_dumps),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
 };
 

@@ -425,7 +425,7 @@ static struct tv sort_key(struct tpl_ctx *cx, struct tv v, bool cs, const struct
 
 struct sortctx {
 	struct tpl_ctx *cx;
-	struct tv *keys;
+	const struct tv *keys;
 	bool reverse;
 };
 
@@ -453,19 +453,27 @@ static void merge_sort(struct sortctx *sc, size_t *idx, size_t *tmp, size_t n)
 	memcpy(idx, tmp, n * sizeof *idx);
 }
 
+size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse)
+{
+	struct sortctx sc = { cx, keys, reverse };
+	size_t *idx = tpl_alloc(cx, (n + 1) * sizeof *idx), *tmp = tpl_alloc(cx, (n + 1) * sizeof *idx);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	merge_sort(&sc, idx, tmp, n);
+	return idx;
+}
+
 static struct tv sorted(struct tpl_ctx *cx, struct tv l, bool reverse, bool cs,
 			const struct tv *attr)
 {
 	size_t n = l.l->n;
 	const struct tv_str *a = attr && attr->t != TV_NONE ? as_str(cx, *attr) : NULL;
-	struct sortctx sc = { cx, tpl_alloc(cx, (n + 1) * sizeof(struct tv)), reverse };
-	size_t *idx = tpl_alloc(cx, (n + 1) * sizeof *idx), *tmp = tpl_alloc(cx, (n + 1) * sizeof *idx);
+	struct tv *keys = tpl_alloc(cx, (n + 1) * sizeof *keys);
 	for (size_t i = 0; i < n; i++) {
 		tpl_tick(cx);
-		sc.keys[i] = sort_key(cx, l.l->v[i], cs, a);
-		idx[i] = i;
+		keys[i] = sort_key(cx, l.l->v[i], cs, a);
 	}
-	merge_sort(&sc, idx, tmp, n);
+	size_t *idx = tpl_sort_index(cx, keys, n, reverse);
 	struct tv r = tv_list_new(cx, n);
 	for (size_t i = 0; i < n; i++)
 		r.l->v[i] = l.l->v[idx[i]];
@@ -682,124 +690,20 @@ FN(f_reject) { return filter_items(cx, args, nargs, kw, nkw, false, false); }
 FN(f_selectattr) { return filter_items(cx, args, nargs, kw, nkw, true, true); }
 FN(f_rejectattr) { return filter_items(cx, args, nargs, kw, nkw, false, true); }
 
-/* Python's json.dumps(sort_keys=True) with Jinja's HTML-safe escapes. */
-static void json_str(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
-{
-	tpl_buf_addc(cx, b, '"');
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		char e[16];
-		unsigned long cp = c;
-		size_t len = 1;
-		if (c >= 0x80) {
-			if ((c & 0xe0) == 0xc0 && i + 1 < n) {
-				cp = ((c & 0x1fUL) << 6) | (s[i + 1] & 0x3f);
-				len = 2;
-			} else if ((c & 0xf0) == 0xe0 && i + 2 < n) {
-				cp = ((c & 0x0fUL) << 12) | ((s[i + 1] & 0x3fUL) << 6) | (s[i + 2] & 0x3f);
-				len = 3;
-			} else if ((c & 0xf8) == 0xf0 && i + 3 < n) {
-				cp = ((c & 0x07UL) << 18) | ((s[i + 1] & 0x3fUL) << 12) |
-				     ((s[i + 2] & 0x3fUL) << 6) | (s[i + 3] & 0x3f);
-				len = 4;
-			}
-		}
-		i += len;
-		if (cp == '"' || cp == '\\') {
-			e[0] = '\\';
-			e[1] = (char)cp;
-			tpl_buf_add(cx, b, e, 2);
-		} else if (cp == '\n') {
-			tpl_buf_add(cx, b, "\\n", 2);
-		} else if (cp == '\r') {
-			tpl_buf_add(cx, b, "\\r", 2);
-		} else if (cp == '\t') {
-			tpl_buf_add(cx, b, "\\t", 2);
-		} else if (cp == '\b') {
-			tpl_buf_add(cx, b, "\\b", 2);
-		} else if (cp == '\f') {
-			tpl_buf_add(cx, b, "\\f", 2);
-		} else if (cp < 0x20 || cp >= 0x7f || cp == '<' || cp == '>' || cp == '&' || cp == '\'') {
-			if (cp >= 0x10000) {
-				unsigned long v = cp - 0x10000;
-				snprintf(e, sizeof e, "\\u%04lx\\u%04lx", 0xd800 + (v >> 10),
-					 0xdc00 + (v & 0x3ff));
-				tpl_buf_add(cx, b, e, 12);
-			} else {
-				snprintf(e, sizeof e, "\\u%04lx", cp);
-				tpl_buf_add(cx, b, e, 6);
-			}
-		} else {
-			tpl_buf_addc(cx, b, (char)cp);
-		}
-	}
-	tpl_buf_addc(cx, b, '"');
-}
-
-static void json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
-{
-	char tmp[48];
-	if (depth > 64)
-		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
-	switch (v.t) {
-	case TV_NONE:
-		tpl_buf_add(cx, b, "null", 4);
-		return;
-	case TV_BOOL:
-		if (v.b)
-			tpl_buf_add(cx, b, "true", 4);
-		else
-			tpl_buf_add(cx, b, "false", 5);
-		return;
-	case TV_INT:
-		tpl_buf_add(cx, b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i));
-		return;
-	case TV_FLOAT:
-		if (isnan(v.f))
-			tpl_buf_add(cx, b, "NaN", 3);
-		else if (isinf(v.f))
-			tpl_buf_add(cx, b, v.f < 0 ? "-Infinity" : "Infinity", v.f < 0 ? 9 : 8);
-		else
-			tpl_buf_add(cx, b, tmp, dtoa__repr(v.f, tmp));
-		return;
-	case TV_STR:
-		json_str(cx, b, v.s->s, v.s->len);
-		return;
-	case TV_LIST:
-		tpl_buf_addc(cx, b, '[');
-		for (size_t i = 0; i < v.l->n; i++) {
-			if (i)
-				tpl_buf_add(cx, b, ", ", 2);
-			json_dump(cx, b, v.l->v[i], depth + 1);
-		}
-		tpl_buf_addc(cx, b, ']');
-		return;
-	case TV_DICT: {
-		struct tv keys = tv_list_new(cx, v.d->n);
-		for (size_t i = 0; i < v.d->n; i++)
-			keys.l->v[keys.l->n++] = v.d->k[i];
-		keys = sorted(cx, keys, false, true, NULL);
-		tpl_buf_addc(cx, b, '{');
-		for (size_t i = 0; i < keys.l->n; i++) {
-			if (i)
-				tpl_buf_add(cx, b, ", ", 2);
-			const struct tv_str *k = as_str(cx, keys.l->v[i]);
-			json_str(cx, b, k->s, k->len);
-			tpl_buf_add(cx, b, ": ", 2);
-			json_dump(cx, b, *tv_dict_get(&v, keys.l->v[i]), depth + 1);
-		}
-		tpl_buf_addc(cx, b, '}');
-		return;
-	}
-	default:
-		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
-	}
-}
-
+/* Jinja's tojson: json.dumps(sort_keys=True, indent=indent) made safe to
+ * embed in HTML (htmlsafe_json_dumps). */
 FN(f_tojson)
 {
+	const struct tv *indent = ARG(1, "indent");
+	struct tpl_json_style st = { .dumps = true, .ascii = true, .html_safe = true,
+				     .sort_keys = true, .indent = -1 };
+	if (indent && indent->t != TV_NONE) {
+		if (indent->t != TV_INT || indent->i < 0 || indent->i > 64)
+			tpl_fail(cx, "tojson: indent must be an integer from 0 to 64");
+		st.indent = (int)indent->i;
+	}
 	struct tpl_buf b = { 0 };
-	json_dump(cx, &b, args[0], 0);
+	tpl_json_dump(cx, &b, args[0], &st);
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 

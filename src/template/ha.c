@@ -911,183 +911,6 @@ static struct tv ha_iif(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	return f ? *f : tv_bool(false);
 }
 
-struct sb {
-	struct tpl_ctx *cx;
-	char *p;
-	size_t n, cap;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap : 64);
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = tpl_alloc(b->cx, cap);
-		if (b->n)
-			memcpy(p, b->p, b->n);
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-static void sb_puts(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void json_str(struct sb *b, const char *s, size_t n, bool ascii)
-{
-	sb_put(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[16];
-		if (c == '"' || c == '\\') {
-			e[0] = '\\';
-			e[1] = (char)c;
-			sb_put(b, e, 2);
-		} else if (c < 0x20) {
-			const char *m = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" :
-					c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-			if (!m) {
-				snprintf(e, sizeof e, "\\u%04x", c);
-				m = e;
-			}
-			sb_puts(b, m);
-		} else if (c >= 0x80 && ascii) {
-			/* decode one UTF-8 sequence; invalid bytes pass as U+FFFD */
-			unsigned cp = 0xfffd;
-			int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			if (len > 1 && i + (size_t)len <= n) {
-				cp = c & (0x3f >> (len - 1));
-				for (int k = 1; k < len; k++)
-					cp = cp << 6 | ((unsigned char)s[i + k] & 0x3f);
-				i += (size_t)len - 1;
-			}
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				snprintf(e, sizeof e, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
-			} else {
-				snprintf(e, sizeof e, "\\u%04x", cp);
-			}
-			sb_puts(b, e);
-		} else {
-			sb_put(b, (const char *)&c, 1);
-		}
-	}
-	sb_put(b, "\"", 1);
-}
-
-struct json_opt {
-	bool pretty, sort, ascii;
-};
-
-static void json_val(struct sb *b, struct tv v, const struct json_opt *o, unsigned depth);
-
-static void json_nl(struct sb *b, const struct json_opt *o, unsigned depth)
-{
-	if (!o->pretty)
-		return;
-	sb_put(b, "\n", 1);
-	for (unsigned i = 0; i < depth; i++)
-		sb_put(b, "  ", 2);
-}
-
-static int key_cmp(const void *x, const void *y)
-{
-	const struct tv *a = *(const struct tv *const *)x, *b = *(const struct tv *const *)y;
-	return strcmp(a->s->s, b->s->s);
-}
-
-static void json_val(struct sb *b, struct tv v, const struct json_opt *o, unsigned depth)
-{
-	struct tpl_ctx *cx = b->cx;
-	char num_buf[64];
-	if (depth > 200)
-		tpl_fail(cx, "to_json: nesting too deep");
-	switch (v.t) {
-	case TV_UNDEFINED:
-	case TV_NONE:
-		sb_puts(b, "null");
-		break;
-	case TV_BOOL:
-		sb_puts(b, v.b ? "true" : "false");
-		break;
-	case TV_INT:
-		snprintf(num_buf, sizeof num_buf, "%lld", (long long)v.i);
-		sb_puts(b, num_buf);
-		break;
-	case TV_FLOAT:
-		if (!isfinite(v.f)) {
-			sb_puts(b, "null");
-		} else {
-			dtoa__repr(v.f, num_buf);
-			sb_puts(b, num_buf);
-		}
-		break;
-	case TV_STR:
-		json_str(b, v.s->s, v.s->len, o->ascii);
-		break;
-	case TV_DATETIME: {
-		const struct tv_str *s = dt_iso(cx, v, 'T');
-		json_str(b, s->s, s->len, o->ascii);
-		break;
-	}
-	case TV_LIST:
-		sb_put(b, "[", 1);
-		for (size_t i = 0; i < v.l->n; i++) {
-			if (i)
-				sb_put(b, ",", 1);
-			json_nl(b, o, depth + 1);
-			json_val(b, v.l->v[i], o, depth + 1);
-		}
-		if (v.l->n)
-			json_nl(b, o, depth);
-		sb_put(b, "]", 1);
-		break;
-	case TV_DICT:
-	case TV_NAMESPACE: {
-		size_t n = v.d->n;
-		const struct tv **keys = tpl_alloc(cx, (n ? n : 1) * sizeof *keys);
-		struct tv *ks = tpl_alloc(cx, (n ? n : 1) * sizeof *ks);
-		for (size_t i = 0; i < n; i++) {
-			ks[i] = v.d->k[i].t == TV_STR ? v.d->k[i]
-						       : (struct tv){ .t = TV_STR, .s = tv_to_str(cx, v.d->k[i]) };
-			keys[i] = &ks[i];
-		}
-		if (o->sort && n > 1)
-			qsort(keys, n, sizeof *keys, key_cmp);
-		sb_put(b, "{", 1);
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				sb_put(b, ",", 1);
-			json_nl(b, o, depth + 1);
-			json_str(b, keys[i]->s->s, keys[i]->s->len, o->ascii);
-			sb_puts(b, o->pretty ? ": " : ":");
-			json_val(b, v.d->v[keys[i] - ks], o, depth + 1);
-		}
-		if (n)
-			json_nl(b, o, depth);
-		sb_put(b, "}", 1);
-		break;
-	}
-	case TV_STATE: {
-		const struct tv_state *st = v.st;
-		if (st->domain)
-			tpl_fail(cx, "Type is not JSON serializable: DomainStates");
-		struct tv d = tv_dict_new(cx, 5);
-		tv_dict_set(cx, &d, tv_cstr(cx, "entity_id"), tv_cstr(cx, st->entity_id));
-		tv_dict_set(cx, &d, tv_cstr(cx, "state"), tv_cstr(cx, st->state));
-		tv_dict_set(cx, &d, tv_cstr(cx, "attributes"), st->attributes);
-		tv_dict_set(cx, &d, tv_cstr(cx, "last_changed"), tv_dt(st->last_changed, 0));
-		tv_dict_set(cx, &d, tv_cstr(cx, "last_updated"), tv_dt(st->last_updated, 0));
-		json_val(b, d, o, depth);
-		break;
-	}
-	default:
-		tpl_fail(cx, "Type is not JSON serializable: %s", str_of(cx, v));
-	}
-}
-
 static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			    const struct tpl_kwarg *kw, size_t nkw)
 {
@@ -1095,10 +918,21 @@ static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	const struct tv *ea = tpl_arg(a, na, kw, nkw, 1, "ensure_ascii");
 	const struct tv *pp = tpl_arg(a, na, kw, nkw, 2, "pretty_print");
 	const struct tv *sk = tpl_arg(a, na, kw, nkw, 3, "sort_keys");
-	struct json_opt o = { pp && tv_truthy(*pp), sk && tv_truthy(*sk), ea && tv_truthy(*ea) };
-	struct sb b = { cx, NULL, 0, 0 };
-	json_val(&b, a[0], &o, 0);
-	return tv_string(cx, b.p, b.n);
+	/* Home Assistant's to_json is orjson; ensure_ascii, which orjson
+	 * lacks, falls back to json.dumps(ensure_ascii=True, indent=2 if
+	 * pretty_print else None, sort_keys=sort_keys) (its
+	 * test_to_json_ensure_ascii compares with json.dumps) */
+	bool ascii = ea && tv_truthy(*ea);
+	struct tpl_json_style st = {
+		.dumps = ascii,
+		.ascii = ascii,
+		.sort_keys = sk && tv_truthy(*sk),
+		.ha_types = true,
+		.indent = pp && tv_truthy(*pp) ? 2 : -1,
+	};
+	struct tpl_buf b = { 0 };
+	tpl_json_dump(cx, &b, a[0], &st);
+	return tv_strv(tpl_buf_done(cx, &b));
 }
 
 static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -1415,17 +1249,16 @@ static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t
 	struct rx_args r = rx_args(cx, "regex_replace", a, na, kw, nkw, 3);
 	const struct tv *rv = tpl_arg(a, na, kw, nkw, 2, "replace");
 	const char *rep = rv ? str_of(cx, *rv) : "";
-	struct sb b = { cx, NULL, 0, 0 };
-	sb_put(&b, "", 0);
+	struct tpl_buf b = { 0 };
 	regmatch_t m[RX_MAXGROUPS];
 	size_t pos = 0, copied = 0;
 	const struct tv_str *s = r.value;
 	while (pos <= s->len && rx_exec(r.rx, s, pos, m)) {
 		tpl_tick(cx);
-		sb_put(&b, s->s + copied, (size_t)m[0].rm_so - copied);
+		tpl_buf_add(cx, &b, s->s + copied, (size_t)m[0].rm_so - copied);
 		for (const char *p = rep; *p; p++) {
 			if (*p != '\\' || !p[1]) {
-				sb_put(&b, p, 1);
+				tpl_buf_add(cx, &b, p, 1);
 				continue;
 			}
 			p++;
@@ -1444,27 +1277,27 @@ static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t
 				const char *e = *p == 'n' ? "\n" : *p == 't' ? "\t" : *p == '\\' ? "\\" : NULL;
 				if (!e)
 					tpl_fail(cx, "regex_replace: bad escape \\%c in '%s'", *p, rep);
-				sb_puts(&b, e);
+				tpl_buf_puts(cx, &b, e);
 				continue;
 			}
 			if (k > r.rx->ngroups)
 				tpl_fail(cx, "regex_replace: invalid group reference %zu", k);
 			struct tv g = rx_group(cx, r.rx, s, m, k);
-			sb_put(&b, g.s->s, g.s->len);
+			tpl_buf_add(cx, &b, g.s->s, g.s->len);
 		}
 		copied = (size_t)m[0].rm_eo;
 		if (m[0].rm_eo > m[0].rm_so) {
 			pos = (size_t)m[0].rm_eo;
 		} else {
 			if ((size_t)m[0].rm_eo < s->len)
-				sb_put(&b, s->s + m[0].rm_eo, 1);
+				tpl_buf_add(cx, &b, s->s + m[0].rm_eo, 1);
 			copied = (size_t)m[0].rm_eo + 1;
 			pos = copied;
 		}
 	}
 	if (copied < s->len)
-		sb_put(&b, s->s + copied, s->len - copied);
-	return tv_string(cx, b.p, b.n);
+		tpl_buf_add(cx, &b, s->s + copied, s->len - copied);
+	return tv_strv(tpl_buf_done(cx, &b));
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -1519,6 +1352,33 @@ const struct tpl_builtin tpl_ha_builtins[] = {
 struct tv tpl_ha_states_object(struct tpl_ctx *cx)
 {
 	return (struct tv){ .t = TV_CALLABLE, .p = &tpl_ha_builtins[0] };
+}
+
+struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v)
+{
+	switch (v.t) {
+	case TV_UNDEFINED:
+		return tv_none();
+	case TV_NAMESPACE:
+		v.t = TV_DICT;
+		return v;
+	case TV_DATETIME:
+		return tv_strv(dt_iso(cx, v, 'T'));
+	case TV_STATE: {
+		const struct tv_state *st = v.st;
+		if (st->domain)
+			tpl_fail(cx, "Object of type DomainStates is not JSON serializable");
+		struct tv d = tv_dict_new(cx, 5);
+		tv_dict_set(cx, &d, tv_cstr(cx, "entity_id"), tv_cstr(cx, st->entity_id));
+		tv_dict_set(cx, &d, tv_cstr(cx, "state"), tv_cstr(cx, st->state));
+		tv_dict_set(cx, &d, tv_cstr(cx, "attributes"), st->attributes);
+		tv_dict_set(cx, &d, tv_cstr(cx, "last_changed"), tv_dt(st->last_changed, 0));
+		tv_dict_set(cx, &d, tv_cstr(cx, "last_updated"), tv_dt(st->last_updated, 0));
+		return d;
+	}
+	default:
+		return v;
+	}
 }
 
 static bool name_is(const char *name, size_t len, const char *lit)
@@ -1714,31 +1574,31 @@ static const struct tv_str *ha_to_str(struct tpl_ctx *cx, struct tv v)
 	case TV_TIMEDELTA:
 		return td_str(cx, v.td);
 	case TV_STATE: {
-		struct sb b = { cx, NULL, 0, 0 };
+		struct tpl_buf b = { 0 };
 		if (v.st->domain) {
-			sb_puts(&b, "<template DomainStates('");
-			sb_puts(&b, v.st->domain);
-			sb_puts(&b, "')>");
-			return tpl_str(cx, b.p, b.n);
+			tpl_buf_puts(cx, &b, "<template DomainStates('");
+			tpl_buf_puts(cx, &b, v.st->domain);
+			tpl_buf_puts(cx, &b, "')>");
+			return tpl_buf_done(cx, &b);
 		}
 		const struct tv_dict *d = v.st->attributes.d;
-		sb_puts(&b, "<template TemplateState(<state ");
-		sb_puts(&b, v.st->entity_id);
-		sb_puts(&b, "=");
-		sb_puts(&b, v.st->state);
-		sb_puts(&b, "; ");
+		tpl_buf_puts(cx, &b, "<template TemplateState(<state ");
+		tpl_buf_puts(cx, &b, v.st->entity_id);
+		tpl_buf_puts(cx, &b, "=");
+		tpl_buf_puts(cx, &b, v.st->state);
+		tpl_buf_puts(cx, &b, "; ");
 		for (size_t i = 0; d && i < d->n; i++) {
 			if (i)
-				sb_puts(&b, ", ");
-			sb_puts(&b, str_of(cx, d->k[i]));
-			sb_puts(&b, "=");
-			sb_puts(&b, str_of(cx, d->v[i]));
+				tpl_buf_puts(cx, &b, ", ");
+			tpl_buf_puts(cx, &b, str_of(cx, d->k[i]));
+			tpl_buf_puts(cx, &b, "=");
+			tpl_buf_puts(cx, &b, str_of(cx, d->v[i]));
 		}
-		sb_puts(&b, " @ ");
+		tpl_buf_puts(cx, &b, " @ ");
 		const struct tv_str *t = dt_iso(cx, tv_dt(v.st->last_changed, local_offset(v.st->last_changed)), 'T');
-		sb_put(&b, t->s, t->len);
-		sb_puts(&b, ">)>");
-		return tpl_str(cx, b.p, b.n);
+		tpl_buf_add(cx, &b, t->s, t->len);
+		tpl_buf_puts(cx, &b, ">)>");
+		return tpl_buf_done(cx, &b);
 	}
 	case TV_CALLABLE:
 		if (v.p == &tpl_ha_builtins[0])

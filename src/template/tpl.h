@@ -129,6 +129,10 @@ const char *tv_type_name(struct tv v);
 /* UTF-8 code points in s. */
 size_t tpl_utf8_len(const char *s, size_t n);
 
+/* How deep lists and dicts may nest where a value is walked (str(),
+ * JSON, comparisons): deeper is a render error (-ELOOP). */
+#define TV_MAX_NEST 64
+
 /* Growable byte buffer in the arena. */
 struct tpl_buf {
 	char *p;
@@ -136,8 +140,23 @@ struct tpl_buf {
 };
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n);
 void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c);
+void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s);
 void tpl_buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v); /* str(v) */
 const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b);
+
+/* How JSON text is written (json.c): Jinja's tojson is Python's
+ * json.dumps, Home Assistant's to_json orjson unless ensure_ascii. */
+struct tpl_json_style {
+	bool dumps;      /* Python's json.dumps: ", " and ": " on one line, NaN;
+			  * else orjson: "," and ":", NaN as null */
+	bool ascii;      /* ensure_ascii: \uXXXX for all but printable ASCII */
+	bool html_safe;  /* tojson: < > & ' as \uXXXX too */
+	bool sort_keys;  /* json.dumps sorts the keys, orjson their text */
+	bool ha_types;   /* to_json: datetimes, states, namespaces, undefined */
+	int indent;      /* spaces per level, one member a line; -1: one line */
+};
+void tpl_json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
+		   const struct tpl_json_style *st);
 
 /* ---- the render --------------------------------------------------------- */
 
@@ -275,6 +294,11 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 			     size_t nkw);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
+/* v as to_json writes it: a datetime as its isoformat, a state object as
+ * a dict, a namespace as a dict, undefined as None; others as they are. */
+struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v);
+/* The order of keys[0..n) (stable, by tv_compare): indices, in the arena. */
+size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse);
 
 /* ---- the compiled form (lex.c, parse.c, eval.c) ------------------------- */
 

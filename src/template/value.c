@@ -393,6 +393,11 @@ void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c)
 	tpl_buf_add(cx, b, &c, 1);
 }
 
+void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s)
+{
+	tpl_buf_add(cx, b, s, strlen(s));
+}
+
 const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b)
 {
 	return tpl_str(cx, b->p ? b->p : "", b->len);
@@ -489,7 +494,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 {
 	char tmp[48];
 	size_t n;
-	if (depth > 64)
+	if (depth > TV_MAX_NEST)
 		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 	switch (v.t) {
 	case TV_UNDEFINED:
