@@ -98,6 +98,33 @@ static void float_and_int_convert_forgivingly_and_fail_without_a_default(void **
 	RUN(NULL, c);
 }
 
+/* Python's float() and int() on strings, which Home Assistant's float and
+ * int filters call: strtod's extras ("nan(123)", hex) and misplaced
+ * underscores are refused, and there is no length limit. */
+static void float_and_int_read_strings_as_python_does(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'nan(123)' | float(0) }}", "0", NULL },
+		{ "{{ '0x1p3' | float(0) }} {{ '1.5e' | float(0) }} {{ '.' | float(0) }}", "0 0 0",
+		  NULL },
+		{ "{{ ' -Infinity ' | float }} {{ 'NaN' | float }} {{ 'inf' | is_number }}",
+		  "-inf nan False", NULL },
+		{ "{{ '1_000.5' | float }} {{ '1e1_0' | float }} {{ '.5' | float }} {{ '5.' | float }}",
+		  "1000.5 10000000000.0 0.5 5.0", NULL },
+		{ "{{ '1__0' | float(0) }} {{ '_1' | float(0) }} {{ '1_' | float(0) }}"
+		  " {{ '1_.5' | float(0) }} {{ '1._5' | float(0) }}", "0 0 0 0 0", NULL },
+		{ "{{ ('0' * 500 ~ '1.5') | float }}", "1.5", NULL },
+		{ "{{ ('0' * 500 ~ '7') | int }}", "7", NULL },
+		{ "{{ '0x_1f' | int(base=16) }} {{ '0b101' | int(base=0) }} {{ '1_0' | int }}",
+		  "31 5 10", NULL },
+		{ "{{ '1__0' | int(-1) }} {{ '0x' | int(-1, 16) }} {{ 'z' | int(-1, 36) }}",
+		  "-1 -1 35", NULL },
+		{ "{{ '-9223372036854775808' | int }} {{ '9223372036854775808' | int(-1) }}",
+		  "-9223372036854775808 -1", NULL },
+	};
+	RUN(NULL, c);
+}
+
 static void round_is_pythons_and_returns_an_int_at_precision_zero(void **state)
 {
 	static const struct tcase c[] = {
@@ -448,6 +475,7 @@ static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(bad_input_is_an_error_or_a_default_never_a_crash),
 	cmocka_unit_test(float_and_int_convert_forgivingly_and_fail_without_a_default),
+	cmocka_unit_test(float_and_int_read_strings_as_python_does),
 	cmocka_unit_test(round_is_pythons_and_returns_an_int_at_precision_zero),
 	cmocka_unit_test(state_functions_read_the_state_machine),
 	cmocka_unit_test(every_entity_is_unknown_without_a_core),

@@ -68,90 +68,149 @@ _Noreturn static void no_default(struct tpl_ctx *cx, const char *fn, struct tv v
 	tpl_fail(cx, "%s got invalid input '%s' and no default was specified", fn, str_of(cx, v));
 }
 
-/* Trimmed view of a string (Python's float()/int() strip whitespace). */
-static void trim(const char *s, size_t len, const char **b, size_t *n)
+/* Python's str.strip() for float() and int(): white space is isspace()
+ * and, in Python, the separators \x1c to \x1f too. */
+static void py_strip(const char **s, size_t *n)
 {
-	while (len && isspace((unsigned char)*s))
-		s++, len--;
-	while (len && isspace((unsigned char)s[len - 1]))
+	const unsigned char *p = (const unsigned char *)*s;
+	size_t len = *n;
+	while (len && (isspace(*p) || (*p >= 0x1c && *p <= 0x1f)))
+		p++, len--;
+	while (len && (isspace(p[len - 1]) || (p[len - 1] >= 0x1c && p[len - 1] <= 0x1f)))
 		len--;
-	*b = s;
+	*s = (const char *)p;
 	*n = len;
 }
 
-/* Python's float(v): numbers here, strings by str_to_double. */
-static bool str_to_double(struct tv v, double *out);
-static inline bool to_double(struct tv v, double *out)
+/* A run of digits with single underscores between them (PEP 515) from
+ * s[*i..n), copied without the underscores to buf[*j..): how many digits.
+ * An underscore that is not between two digits stops the run, and the
+ * caller, finding it left over, refuses the text. */
+static size_t digit_part(const char *s, size_t n, size_t *i, char *buf, size_t *j)
+{
+	size_t d = 0;
+	while (*i < n) {
+		if (isdigit((unsigned char)s[*i])) {
+			buf[(*j)++] = s[(*i)++];
+			d++;
+		} else if (s[*i] == '_' && d && *i + 1 < n && isdigit((unsigned char)s[*i + 1])) {
+			(*i)++;
+		} else {
+			break;
+		}
+	}
+	return d;
+}
+
+/* Python's float(str): [sign] (digits [. [digits]] | . digits) [e [sign]
+ * digits], or inf, infinity, nan in any case, surrounded by white space;
+ * any length. What strtod takes beyond that ("nan(1)", "0x1p3") Python
+ * refuses, and so does this. Overflow is inf, as in Python. */
+static bool py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out)
+{
+	py_strip(&s, &n);
+	if (!n)
+		return false;
+	char stack[128];
+	char *buf = n < sizeof stack ? stack : tpl_alloc(cx, n + 1);
+	size_t i = 0, j = 0;
+	bool neg = false;
+	if (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-';
+		buf[j++] = s[i++];
+	}
+	const char *w = s + i;
+	size_t wn = n - i;
+	if ((wn == 3 && strncasecmp(w, "inf", 3) == 0) ||
+	    (wn == 8 && strncasecmp(w, "infinity", 8) == 0)) {
+		*out = neg ? -INFINITY : INFINITY;
+		return true;
+	}
+	if (wn == 3 && strncasecmp(w, "nan", 3) == 0) {
+		*out = neg ? -NAN : NAN;
+		return true;
+	}
+	size_t digits = digit_part(s, n, &i, buf, &j);
+	if (i < n && s[i] == '.') {
+		buf[j++] = s[i++];
+		digits += digit_part(s, n, &i, buf, &j);
+	}
+	if (!digits)
+		return false;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		buf[j++] = s[i++];
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			buf[j++] = s[i++];
+		if (!digit_part(s, n, &i, buf, &j))
+			return false;
+	}
+	if (i != n)
+		return false;
+	buf[j] = 0;
+	*out = dtoa__strtod(buf, NULL);
+	return true;
+}
+
+static int digit_value(unsigned char c)
+{
+	return isdigit(c) ? c - '0' : isalpha(c) ? tolower(c) - 'a' + 10 : 99;
+}
+
+/* Python's int(str, base) for base 0 or 2..36: an optional 0x/0o/0b
+ * prefix matching the base (any of them for base 0, which otherwise reads
+ * decimal without leading zeros), digits of the base with single
+ * underscores between them (also right after the prefix), surrounded by
+ * white space. Python's ints are unbounded; past int64 is not a number
+ * here. */
+static bool py_int(const char *s, size_t n, int base, int64_t *out)
+{
+	py_strip(&s, &n);
+	size_t i = 0;
+	bool neg = false, prefixed = false;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	if (n - i >= 2 && s[i] == '0') {
+		int c = tolower((unsigned char)s[i + 1]);
+		int pb = c == 'x' ? 16 : c == 'o' ? 8 : c == 'b' ? 2 : 0;
+		if (pb && (base == 0 || base == pb)) {
+			base = pb;
+			prefixed = true;
+			i += 2;
+			if (i + 1 < n && s[i] == '_' && digit_value((unsigned char)s[i + 1]) < base)
+				i++;
+		}
+	}
+	bool base0 = base == 0;
+	if (base0)
+		base = 10;
+	uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+	size_t first = i, nd = 0;
+	while (i < n) {
+		int d = digit_value((unsigned char)s[i]);
+		if (s[i] == '_' && nd && i + 1 < n && digit_value((unsigned char)s[i + 1]) < base) {
+			i++;
+			continue;
+		}
+		if (d >= base || v > (limit - (uint64_t)d) / (uint64_t)base)
+			return false;
+		v = v * (uint64_t)base + (uint64_t)d;
+		nd++;
+		i++;
+	}
+	if (!nd || (base0 && !prefixed && s[first] == '0' && v != 0))
+		return false;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+/* Python's float(v) for a number or a string. */
+static bool to_double(struct tpl_ctx *cx, struct tv v, double *out)
 {
 	if (tv_is_number(v)) {
 		*out = tv_as_double(v);
 		return true;
 	}
-	return v.t == TV_STR && str_to_double(v, out);
-}
-
-static bool str_to_double(struct tv v, double *out)
-{
-	const char *s;
-	size_t n;
-	trim(v.s->s, v.s->len, &s, &n);
-	if (n == 0 || n > 400 || memchr(s, 'x', n) || memchr(s, 'X', n))
-		return false;
-	char buf[408], *end;
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {    /* 1_000.5: underscores between digits */
-		if (s[i] == '_' && i > 0 && i + 1 < n && isdigit((unsigned char)s[i - 1]) &&
-		    isdigit((unsigned char)s[i + 1]))
-			continue;
-		buf[j++] = s[i];
-	}
-	buf[j] = 0;
-	double d = dtoa__strtod(buf, &end);
-	if (end != buf + j)
-		return false;
-	*out = d;               /* overflow gives inf, as Python */
-	return true;
-}
-
-/* Python's int(str, base). */
-static bool str_to_int(const char *s, size_t len, int base, int64_t *out)
-{
-	const char *p;
-	size_t n;
-	trim(s, len, &p, &n);
-	char buf[80];
-	if (n == 0 || n >= sizeof buf)
-		return false;
-	size_t j = 0, i = 0;
-	if (p[0] == '+' || p[0] == '-')
-		buf[j++] = p[i++];
-	if (i + 1 < n && p[i] == '0' && base != 10) {
-		char c = (char)tolower((unsigned char)p[i + 1]);
-		int pb = c == 'x' ? 16 : c == 'o' ? 8 : c == 'b' ? 2 : 0;
-		if (pb && (base == 0 || base == pb)) {
-			base = pb;
-			i += 2;
-		}
-	}
-	if (base == 0)
-		base = 10;
-	for (; i < n; i++) {
-		if (p[i] == '_' && j > 0 && isalnum((unsigned char)buf[j - 1]) && i + 1 < n)
-			continue;
-		if (!isalnum((unsigned char)p[i]))
-			return false;
-		buf[j++] = p[i];
-	}
-	buf[j] = 0;
-	if (j == 0 || !isalnum((unsigned char)buf[j - 1]))
-		return false;
-	char *end;
-	errno = 0;
-	long long v = strtoll(buf, &end, base);
-	if (*end || errno)
-		return false;
-	*out = v;
-	return true;
+	return v.t == TV_STR && py_float(cx, v.s->s, v.s->len, out);
 }
 
 static bool dbl_to_int(double d, int64_t *out)
@@ -174,7 +233,7 @@ static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	tpl_check_defined(cx, a[0]);
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	double d;
-	if (to_double(a[0], &d))
+	if (to_double(cx, a[0], &d))
 		return tv_float(d);
 	if (def)
 		return *def;
@@ -240,10 +299,10 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		return v;
 	if (v.t == TV_BOOL)
 		return tv_int(v.b);
-	if (v.t == TV_STR && str_to_int(v.s->s, v.s->len, base, &i))
+	if (v.t == TV_STR && py_int(v.s->s, v.s->len, base, &i))
 		return tv_int(i);
 	/* Jinja's quirk, kept by Home Assistant: "42.23" | int is 42. */
-	if (to_double(v, &d) && dbl_to_int(d, &i))
+	if (to_double(cx, v, &d) && dbl_to_int(d, &i))
 		return tv_int(i);
 	if (def)
 		return *def;
@@ -269,7 +328,7 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	}
 	const char *method = mv && mv->t == TV_STR ? mv->s->s : "common";
 	double x;
-	if (!to_double(a[0], &x))
+	if (!to_double(cx, a[0], &x))
 		goto bad;
 	if (!mv || strcmp(method, "common") == 0) {
 		x = dtoa__round(x, prec);
@@ -306,7 +365,7 @@ static struct tv arith_default(struct tpl_ctx *cx, const char *fn, char op, cons
 	const struct tv *amt = tpl_arg(a, na, kw, nkw, 1, "amount");
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 2, "default");
 	double x;
-	if (amt && tv_is_number(*amt) && to_double(a[0], &x))
+	if (amt && tv_is_number(*amt) && to_double(cx, a[0], &x))
 		return tv_float(op == '*' ? x * tv_as_double(*amt) : x + tv_as_double(*amt));
 	if (def)
 		return *def;
@@ -329,7 +388,7 @@ static struct tv ha_is_number(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw)
 {
 	double d;
-	return tv_bool(to_double(a[0], &d) && isfinite(d));
+	return tv_bool(to_double(cx, a[0], &d) && isfinite(d));
 }
 
 /* ---- states -------------------------------------------------------------- */
@@ -752,7 +811,7 @@ static struct tv ha_as_datetime(struct tpl_ctx *cx, const struct tv *a, size_t n
 	bool aware;
 	if (a[0].t == TV_DATETIME)
 		return a[0];
-	if (to_double(a[0], &ts) && isfinite(ts))
+	if (to_double(cx, a[0], &ts) && isfinite(ts))
 		return tv_dt(ts, 0);
 	if (a[0].t == TV_STR && parse_iso(a[0].s->s, &ts, &off, &aware))
 		return tv_dt(ts, off);

@@ -263,8 +263,9 @@ static inline const struct tv *tpl_arg(const struct tv *args, size_t nargs,
 	return NULL;
 }
 
-/* Home Assistant's entries win over Jinja's of the same name and kind
- * (its float/int/round take defaults and fail on bad input). */
+/* The builtin of that name and kind. Home Assistant's table is searched
+ * before Jinja's, but none has an entry the other has too: one would
+ * never be reached. */
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind);
 /* Each file's table, NULL-terminated by name. */
 extern const struct tpl_builtin tpl_jinja_builtins[];
