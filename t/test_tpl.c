@@ -314,6 +314,22 @@ static void case_mapping_covers_latin_letters(void **s)
 	CHECK(c);
 }
 
+/* A payload is bytes; a byte that starts no UTF-8 sequence is no letter
+ * to case-map (it stays as it is) and no code point to escape (ensure_ascii
+ * writes U+FFFD, as Python's decode(errors='replace') would). */
+static void bytes_that_are_not_utf8_pass_through_case_mapping(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ value | upper }}|{{ value.swapcase() }}|{{ value | title }}", "a\xc9" "b\xff" "c",
+		  "A\xc9" "B\xff" "C|A\xc9" "B\xff" "C|A\xc9" "b\xff" "c" },
+		{ "{{ value | tojson }}|{{ value | to_json(ensure_ascii=true) }}", "\xe9" "t\xc3\xa9",
+		  "\"\\ufffdt\\u00e9\"|\"\\ufffdt\\u00e9\"" },
+		{ "{{ value | to_json }}", "\xe9" "t", "\"\xe9" "t\"" },
+	};
+	(void)s;
+	CHECK(c);
+}
+
 static void syntax_errors_carry_line_and_column(void **s)
 {
 	static const struct ecase c[] = {
@@ -597,6 +613,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(tuples_print_as_python_tuples),
 	cmocka_unit_test(loop_controls_break_and_continue),
 	cmocka_unit_test(case_mapping_covers_latin_letters),
+	cmocka_unit_test(bytes_that_are_not_utf8_pass_through_case_mapping),
 	cmocka_unit_test(syntax_errors_carry_line_and_column),
 	cmocka_unit_test(unknown_filters_tests_and_functions_fail_at_compile_time),
 	cmocka_unit_test(render_errors_report_python_messages),

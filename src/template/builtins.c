@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "template/tpl.h"
 
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind)
@@ -130,54 +131,10 @@ static bool cp_is_lower(uint32_t c)
 	       o[0] != c;
 }
 
-/* Decode one code point at s[*i] (a stray byte stands for itself). */
-static uint32_t utf8_next(const char *s, size_t n, size_t *i)
-{
-	const unsigned char *p = (const unsigned char *)s + *i;
-	size_t left = n - *i;
-	uint32_t c = p[0];
-	size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
-		   (c & 0xF8) == 0xF0 ? 4 : 1;
-	if (k > left)
-		k = 1;
-	for (size_t j = 1; j < k; j++)
-		if ((p[j] & 0xC0) != 0x80)
-			k = 1;
-	if (k == 2)
-		c = (c & 0x1F) << 6 | (p[1] & 0x3F);
-	else if (k == 3)
-		c = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-	else if (k == 4)
-		c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
-		    (p[3] & 0x3F);
-	*i += k;
-	return c;
-}
-
 static void utf8_put(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t c)
 {
 	char u[4];
-	size_t n;
-	if (c < 0x80) {
-		u[0] = (char)c;
-		n = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xC0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3F));
-		n = 2;
-	} else if (c < 0x10000) {
-		u[0] = (char)(0xE0 | c >> 12);
-		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[2] = (char)(0x80 | (c & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (char)(0xF0 | c >> 18);
-		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
-		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[3] = (char)(0x80 | (c & 0x3F));
-		n = 4;
-	}
-	tpl_buf_add(cx, b, u, n);
+	tpl_buf_add(cx, b, u, utf8__encode(c, u));
 }
 
 enum case_mode {
@@ -195,7 +152,15 @@ static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s,
 	uint32_t o[2];
 	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
 	for (size_t i = 0; i < s->len;) {
-		uint32_t c = utf8_next(s->s, s->len, &i);
+		uint32_t c;
+		size_t len = utf8__decode((const unsigned char *)s->s + i, s->len - i, &c);
+		/* a byte that is not UTF-8 stays as it is, an uncased letter */
+		bool bad = !len;
+		if (bad) {
+			len = 1;
+			c = 0xfffd;
+		}
+		i += len;
 		bool up;
 		switch (m) {
 		case CASE_LOWER: up = false; break;
@@ -212,8 +177,8 @@ static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s,
 			start = !(cp_is_lower(c) || cp_is_upper(c));
 			break;
 		}
-		if (m == CASE_SWAP && !up && !cp_is_upper(c)) {
-			utf8_put(cx, &b, c);
+		if (bad || (m == CASE_SWAP && !up && !cp_is_upper(c))) {
+			tpl_buf_add(cx, &b, s->s + i - len, len);
 			continue;
 		}
 		size_t n = up ? cp_upper(c, o) : cp_lower(c, o);

@@ -142,33 +142,6 @@ static inline size_t reserve(struct jp *j, size_t n)
 	return i;
 }
 
-/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlongs,
- * surrogates or code points past U+10FFFF) starting with the non-ASCII
- * byte at p, or 0. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t avail = (size_t)(end - p);
-	if (c >= 0xc2 && c <= 0xdf)
-		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0; /* overlong; a surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-			return 0; /* overlong; past U+10FFFF */
-		return 4;
-	}
-	return 0; /* a continuation byte, 0xc0, 0xc1, 0xf5..0xff */
-}
-
 static int hex4(const unsigned char *p)
 {
 	int v = 0;
@@ -234,21 +207,7 @@ static size_t unescape(const unsigned char *s, size_t n, char *o)
 			cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)l - 0xdc00);
 		}
 		/* \u0000 is kept: a string is a length and bytes (JSON_ALLOW_NUL) */
-		if (cp < 0x80) {
-			*o++ = (char)cp;
-		} else if (cp < 0x800) {
-			*o++ = (char)(0xc0 | cp >> 6);
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			*o++ = (char)(0xe0 | cp >> 12);
-			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else {
-			*o++ = (char)(0xf0 | cp >> 18);
-			*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		}
+		o += utf8__encode(cp, o);
 	}
 	return (size_t)(o - o0);
 }
@@ -276,7 +235,8 @@ static cur string_slow(struct jp *j, cur s, cur p, struct tv *out)
 		case 3:
 			return NULL; /* a raw control character */
 		default: {
-			size_t n = utf8_seq(p, end);
+			uint32_t cp;
+			size_t n = utf8__decode(p, (size_t)(end - p), &cp);
 			if (!n)
 				return NULL;
 			p += n;

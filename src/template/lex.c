@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "template/tpl.h"
 
 /* ---- lexer -------------------------------------------------------------- */
@@ -171,21 +172,7 @@ static size_t unescape(const char *s, size_t n, char *o)
 			cp = cp * 16 + (unsigned long)d;
 			i++;
 		}
-		if (cp < 0x80) {
-			o[k++] = (char)cp;
-		} else if (cp < 0x800) {
-			o[k++] = (char)(0xc0 | (cp >> 6));
-			o[k++] = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			o[k++] = (char)(0xe0 | (cp >> 12));
-			o[k++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			o[k++] = (char)(0x80 | (cp & 0x3f));
-		} else {
-			o[k++] = (char)(0xf0 | ((cp >> 18) & 7));
-			o[k++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			o[k++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			o[k++] = (char)(0x80 | (cp & 0x3f));
-		}
+		k += utf8__encode((uint32_t)cp, o + k);
 	}
 	return k;
 }
