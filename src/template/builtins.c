@@ -14,8 +14,9 @@
 
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind)
 {
-	const struct tpl_builtin *tabs[2] = { tpl_ha_builtins, tpl_jinja_builtins };
-	for (int t = 0; t < 2; t++)
+	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
+					     tpl_ha_regex_builtins, tpl_jinja_builtins };
+	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
 		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
 			if ((b->kinds & kind) && strlen(b->name) == len && memcmp(b->name, name, len) == 0)
 				return b;

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Home Assistant's template functions: forgiving float/int/round, the state
  * machine as states()/is_state()/state_attr()/expand() and state objects,
- * datetimes and timedeltas, iif, to_json/from_json and the regex_* family.
- * Home Assistant's documentation and observable behaviour are the spec. */
+ * iif and to_json/from_json (datetimes are in ha_time.c, the regex_* family
+ * in ha_regex.c). Home Assistant's documentation and observable behaviour
+ * are the spec. */
 #include "lib/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +28,10 @@ struct tv_state {
 	double last_changed, last_updated;
 };
 
-#define NAIVE_LOCAL 1           /* naive datetimes are taken as local time */
+/* ---- helpers the three files share -------------------------------------- */
 
-/* ---- small helpers ------------------------------------------------------ */
-
-static struct tv tv_dt(double ts, int32_t off)
-{
-	return (struct tv){ .t = TV_DATETIME, .utcoffset = off, .ts = ts };
-}
-static struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
-
-/* Fail on a keyword argument not in names (NULL-terminated). Most calls
- * have none, and the names array is not even built for them. */
-#define kw_check(cx, fn, kw, nkw, names) \
-	do { if (nkw) kw_check_names(cx, fn, kw, nkw, names); } while (0)
-static void kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
-			   size_t nkw, const char *const *names)
+void tpl_kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
+			size_t nkw, const char *const *names)
 {
 	for (size_t k = 0; k < nkw; k++) {
 		const char *const *n = names;
@@ -54,18 +41,17 @@ static void kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_
 			tpl_fail(cx, "%s() got an unexpected keyword argument '%s'", fn, kw[k].name);
 	}
 }
-#define KW(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static const char *str_of(struct tpl_ctx *cx, struct tv v)
+const char *tpl_str_of(struct tpl_ctx *cx, struct tv v)
 {
 	if (v.t == TV_STR)
 		return v.s->s;
 	return tv_to_str(cx, v)->s;
 }
 
-_Noreturn static void no_default(struct tpl_ctx *cx, const char *fn, struct tv v)
+void tpl_no_default(struct tpl_ctx *cx, const char *fn, struct tv v)
 {
-	tpl_fail(cx, "%s got invalid input '%s' and no default was specified", fn, str_of(cx, v));
+	tpl_fail(cx, "%s got invalid input '%s' and no default was specified", fn, tpl_str_of(cx, v));
 }
 
 /* Python's str.strip() for float() and int(): white space is isspace()
@@ -204,7 +190,7 @@ static bool py_int(const char *s, size_t n, int base, int64_t *out)
 }
 
 /* Python's float(v) for a number or a string. */
-static bool to_double(struct tpl_ctx *cx, struct tv v, double *out)
+bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out)
 {
 	if (tv_is_number(v)) {
 		*out = tv_as_double(v);
@@ -229,15 +215,15 @@ static bool dbl_to_int(double d, int64_t *out)
 static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "float", kw, nkw, KW("default"));
+	tpl_kw_check(cx, "float", kw, nkw, TPL_KW("default"));
 	tpl_check_defined(cx, a[0]);
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	double d;
-	if (to_double(cx, a[0], &d))
+	if (tpl_to_double(cx, a[0], &d))
 		return tv_float(d);
 	if (def)
 		return *def;
-	no_default(cx, "float", a[0]);
+	tpl_no_default(cx, "float", a[0]);
 }
 
 /* Home Assistant's bool: booleans as they are, numbers by != 0, and the
@@ -249,7 +235,7 @@ static struct tv ha_bool(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	static const char *const yes[] = { "1", "true", "yes", "on", "enable" };
 	static const char *const no[] = { "0", "false", "no", "off", "disable" };
-	kw_check(cx, "bool", kw, nkw, KW("default"));
+	tpl_kw_check(cx, "bool", kw, nkw, TPL_KW("default"));
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	struct tv v = a[0];
 	if (v.t == TV_BOOL)
@@ -276,13 +262,13 @@ static struct tv ha_bool(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	}
 	if (def)
 		return *def;
-	no_default(cx, "bool", v);
+	tpl_no_default(cx, "bool", v);
 }
 
 static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "int", kw, nkw, KW("default", "base"));
+	tpl_kw_check(cx, "int", kw, nkw, TPL_KW("default", "base"));
 	tpl_check_defined(cx, a[0]);
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	const struct tv *bv = tpl_arg(a, na, kw, nkw, 2, "base");
@@ -302,17 +288,17 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	if (v.t == TV_STR && py_int(v.s->s, v.s->len, base, &i))
 		return tv_int(i);
 	/* Jinja's quirk, kept by Home Assistant: "42.23" | int is 42. */
-	if (to_double(cx, v, &d) && dbl_to_int(d, &i))
+	if (tpl_to_double(cx, v, &d) && dbl_to_int(d, &i))
 		return tv_int(i);
 	if (def)
 		return *def;
-	no_default(cx, "int", v);
+	tpl_no_default(cx, "int", v);
 }
 
 static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "round", kw, nkw, KW("precision", "method", "default"));
+	tpl_kw_check(cx, "round", kw, nkw, TPL_KW("precision", "method", "default"));
 	tpl_check_defined(cx, a[0]);
 	const struct tv *pv = tpl_arg(a, na, kw, nkw, 1, "precision");
 	const struct tv *mv = tpl_arg(a, na, kw, nkw, 2, "method");
@@ -328,7 +314,7 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	}
 	const char *method = mv && mv->t == TV_STR ? mv->s->s : "common";
 	double x;
-	if (!to_double(cx, a[0], &x))
+	if (!tpl_to_double(cx, a[0], &x))
 		goto bad;
 	if (!mv || strcmp(method, "common") == 0) {
 		x = dtoa__round(x, prec);
@@ -355,21 +341,21 @@ static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
 bad:
 	if (def)
 		return *def;
-	no_default(cx, "round", a[0]);
+	tpl_no_default(cx, "round", a[0]);
 }
 
 static struct tv arith_default(struct tpl_ctx *cx, const char *fn, char op, const struct tv *a,
 			       size_t na, const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, fn, kw, nkw, KW("amount", "default"));
+	tpl_kw_check(cx, fn, kw, nkw, TPL_KW("amount", "default"));
 	const struct tv *amt = tpl_arg(a, na, kw, nkw, 1, "amount");
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 2, "default");
 	double x;
-	if (amt && tv_is_number(*amt) && to_double(cx, a[0], &x))
+	if (amt && tv_is_number(*amt) && tpl_to_double(cx, a[0], &x))
 		return tv_float(op == '*' ? x * tv_as_double(*amt) : x + tv_as_double(*amt));
 	if (def)
 		return *def;
-	no_default(cx, fn, a[0]);
+	tpl_no_default(cx, fn, a[0]);
 }
 
 static struct tv ha_multiply(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -388,7 +374,7 @@ static struct tv ha_is_number(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw)
 {
 	double d;
-	return tv_bool(to_double(cx, a[0], &d) && isfinite(d));
+	return tv_bool(tpl_to_double(cx, a[0], &d) && isfinite(d));
 }
 
 /* ---- states -------------------------------------------------------------- */
@@ -440,7 +426,7 @@ static struct tv entity_arg(struct tpl_ctx *cx, struct tv v)
 static struct tv ha_states(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			   const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "states", kw, nkw, KW("rounded", "with_unit"));
+	tpl_kw_check(cx, "states", kw, nkw, TPL_KW("rounded", "with_unit"));
 	if (na < 1)
 		tpl_fail(cx, "states() takes an entity id");
 	struct tv st = entity_arg(cx, a[0]);
@@ -591,375 +577,12 @@ static struct tv domain_states(struct tpl_ctx *cx, const char *name, size_t len)
 	return w.list;
 }
 
-/* ---- datetimes ----------------------------------------------------------- */
-
-static int32_t local_offset(double ts)
-{
-	time_t t = (time_t)floor(ts);
-	struct tm tm;
-	if (!localtime_r(&t, &tm))
-		return 0;
-	return (int32_t)tm.tm_gmtoff;
-}
-
-static double wall_now(struct tpl_ctx *cx)
-{
-	const struct mqb_tpl_vars *v = tpl_vars(cx);
-	if (v && v->now != 0)
-		return v->now;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Broken-down local fields of dt (in its own offset) and microseconds. */
-static void dt_split(struct tv v, struct tm *tm, int *usec)
-{
-	double fl = floor(v.ts);
-	long long us = llround((v.ts - fl) * 1e6);
-	time_t t = (time_t)fl;
-	if (us >= 1000000) {
-		us -= 1000000;
-		t++;
-	}
-	time_t lt = t + v.utcoffset;
-	gmtime_r(&lt, tm);
-	tm->tm_gmtoff = v.utcoffset;
-	tm->tm_zone = "UTC";
-	if (v.utcoffset != 0) {
-		struct tm l;
-		tm->tm_zone = "";
-		if (localtime_r(&t, &l) && l.tm_gmtoff == v.utcoffset)
-			tm->tm_zone = l.tm_zone;
-	}
-	*usec = (int)us;
-}
-
-static const struct tv_str *dt_iso(struct tpl_ctx *cx, struct tv v, char sep)
-{
-	struct tm tm;
-	int us;
-	dt_split(v, &tm, &us);
-	char buf[64], frac[16] = "";
-	if (us)
-		snprintf(frac, sizeof frac, ".%06d", us);
-	int off = v.utcoffset, a = off < 0 ? -off : off;
-	snprintf(buf, sizeof buf, "%04d-%02d-%02d%c%02d:%02d:%02d%s%c%02d:%02d", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, sep, tm.tm_hour, tm.tm_min, tm.tm_sec, frac,
-		 off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
-	return tpl_str(cx, buf, strlen(buf));
-}
-
-static const struct tv_str *td_str(struct tpl_ctx *cx, double td)
-{
-	long long us = llround(td * 1e6), day = 86400000000LL;
-	long long days = us / day, rem = us % day;
-	if (rem < 0) {
-		rem += day;
-		days--;
-	}
-	char buf[96], head[48] = "", frac[16] = "";
-	if (days)
-		snprintf(head, sizeof head, "%lld day%s, ", days, days == 1 || days == -1 ? "" : "s");
-	if (rem % 1000000)
-		snprintf(frac, sizeof frac, ".%06lld", rem % 1000000);
-	long long s = rem / 1000000;
-	snprintf(buf, sizeof buf, "%s%lld:%02lld:%02lld%s", head, s / 3600, s / 60 % 60, s % 60, frac);
-	return tpl_str(cx, buf, strlen(buf));
-}
-
-static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
-{
-	struct tm tm;
-	int us;
-	dt_split(v, &tm, &us);
-	/* %f (microseconds) is Python's; glibc has none. */
-	size_t fl = strlen(fmt);
-	char *f = tpl_alloc(cx, fl * 3 + 1), *o = f;
-	for (size_t i = 0; i < fl; i++) {
-		if (fmt[i] == '%' && fmt[i + 1] == 'f') {
-			o += sprintf(o, "%06d", us);
-			i++;
-		} else if (fmt[i] == '%' && fmt[i + 1]) {
-			*o++ = fmt[i++];
-			*o++ = fmt[i];
-		} else {
-			*o++ = fmt[i];
-		}
-	}
-	*o = 0;
-	if (!*f)
-		return tv_cstr(cx, "");
-	for (size_t cap = 256; cap <= 65536; cap *= 4) {
-		char *buf = tpl_alloc(cx, cap);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		size_t n = strftime(buf, cap, f, &tm);
-#pragma GCC diagnostic pop
-		if (n)
-			return tv_string(cx, buf, n);
-	}
-	return tv_cstr(cx, "");
-}
-
-/* ISO 8601 as Home Assistant's parse_datetime takes it. *aware false: no
- * offset given. */
-static bool parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
-{
-	int Y, M, D, h = 0, m = 0, sec = 0, n = 0;
-	double frac = 0;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
-		return false;
-	s += n;
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		if (!isdigit((unsigned char)s[1]) || sscanf(s + 1, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5)
-			return false;
-		s += 1 + n;
-		if (*s == ':') {
-			if (!isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
-				return false;
-			sec = (s[1] - '0') * 10 + s[2] - '0';
-			s += 3;
-			if (*s == '.' || *s == ',') {
-				double p = 0.1;
-				s++;
-				if (!isdigit((unsigned char)*s))
-					return false;
-				while (isdigit((unsigned char)*s)) {
-					frac += (*s++ - '0') * p;
-					p /= 10;
-				}
-			}
-		}
-	}
-	*aware = false;
-	*off = 0;
-	if (*s == 'Z' || *s == 'z') {
-		*aware = true;
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		int oh, om = 0, k = 0;
-		int sign = *s == '-' ? -1 : 1;
-		s++;
-		if (sscanf(s, "%2d%n", &oh, &k) != 1 || k != 2)
-			return false;
-		s += 2;
-		if (*s == ':')
-			s++;
-		if (isdigit((unsigned char)*s)) {
-			if (sscanf(s, "%2d%n", &om, &k) != 1 || k != 2)
-				return false;
-			s += 2;
-		}
-		*aware = true;
-		*off = sign * (oh * 3600 + om * 60);
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
-		return false;
-	struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-			 .tm_hour = h, .tm_min = m, .tm_sec = sec, .tm_isdst = -1 };
-	if (*aware) {
-		*ts = (double)timegm(&tm) - *off + frac;
-	} else {
-		*ts = (double)mktime(&tm) + frac;      /* naive: local time */
-		*off = local_offset(*ts);
-	}
-	return true;
-}
-
-static struct tv ha_now(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			const struct tpl_kwarg *kw, size_t nkw)
-{
-	double t = wall_now(cx);
-	return tv_dt(t, local_offset(t));
-}
-
-static struct tv ha_utcnow(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			   const struct tpl_kwarg *kw, size_t nkw)
-{
-	return tv_dt(wall_now(cx), 0);
-}
-
-static struct tv ha_as_timestamp(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				 const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "as_timestamp", kw, nkw, KW("default"));
-	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
-	double ts;
-	int32_t off;
-	bool aware;
-	if (a[0].t == TV_DATETIME)
-		return tv_float(a[0].ts);
-	if (parse_iso(str_of(cx, a[0]), &ts, &off, &aware))
-		return tv_float(ts);
-	if (def)
-		return *def;
-	no_default(cx, "as_timestamp", a[0]);
-}
-
-static struct tv ha_as_datetime(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "as_datetime", kw, nkw, KW("default"));
-	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
-	double ts;
-	int32_t off;
-	bool aware;
-	if (a[0].t == TV_DATETIME)
-		return a[0];
-	if (to_double(cx, a[0], &ts) && isfinite(ts))
-		return tv_dt(ts, 0);
-	if (a[0].t == TV_STR && parse_iso(a[0].s->s, &ts, &off, &aware))
-		return tv_dt(ts, off);
-	if (def)
-		return *def;
-	if (a[0].t == TV_STR)
-		return tv_none();
-	no_default(cx, "as_datetime", a[0]);
-}
-
-static struct tv ha_as_local(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			     const struct tpl_kwarg *kw, size_t nkw)
-{
-	if (a[0].t != TV_DATETIME)
-		tpl_fail(cx, "as_local got invalid input '%s': not a datetime", str_of(cx, a[0]));
-	return tv_dt(a[0].ts, local_offset(a[0].ts));
-}
-
-static struct tv ha_strptime(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			     const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "strptime", kw, nkw, KW("format", "default"));
-	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "format");
-	const struct tv *def = tpl_arg(a, na, kw, nkw, 2, "default");
-	if (a[0].t == TV_STR && fv && fv->t == TV_STR) {
-		struct tm tm;
-		memset(&tm, 0, sizeof tm);
-		tm.tm_mday = 1;
-		tm.tm_year = 0;      /* Python's default date: 1900-01-01 */
-		const char *end = strptime(a[0].s->s, fv->s->s, &tm);
-		if (end && !*end) {
-			if (strstr(fv->s->s, "%z")) {
-				int32_t off = (int32_t)tm.tm_gmtoff;
-				tm.tm_isdst = 0;
-				return tv_dt((double)timegm(&tm) - off, off);
-			}
-			tm.tm_isdst = -1;
-			double ts = (double)mktime(&tm);
-			return tv_dt(ts, local_offset(ts));
-		}
-	}
-	if (def)
-		return *def;
-	no_default(cx, "strptime", a[0]);
-}
-
-static struct tv ts_arg(struct tpl_ctx *cx, const char *fn, struct tv v, const struct tv *def,
-			bool *ok)
-{
-	*ok = tv_is_number(v) && isfinite(tv_as_double(v)) && fabs(tv_as_double(v)) < 1e14;
-	if (*ok)
-		return tv_float(tv_as_double(v));
-	if (def)
-		return *def;
-	no_default(cx, fn, v);
-}
-
-static struct tv ha_timestamp_custom(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				     const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "timestamp_custom", kw, nkw, KW("format_string", "local", "default"));
-	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "format_string");
-	const struct tv *lv = tpl_arg(a, na, kw, nkw, 2, "local");
-	const struct tv *def = tpl_arg(a, na, kw, nkw, 3, "default");
-	bool ok;
-	struct tv t = ts_arg(cx, "timestamp_custom", a[0], def, &ok);
-	if (!ok)
-		return t;
-	const char *fmt = "%Y-%m-%d %H:%M:%S";
-	if (fv) {
-		if (fv->t != TV_STR)
-			tpl_fail(cx, "timestamp_custom: the format must be a string");
-		fmt = fv->s->s;
-	}
-	bool local = lv ? tv_truthy(*lv) : true;
-	return dt_strftime(cx, tv_dt(t.f, local ? local_offset(t.f) : 0), fmt);
-}
-
-static struct tv ha_timestamp_local(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				    const struct tpl_kwarg *kw, size_t nkw)
-{
-	bool ok;
-	struct tv t = ts_arg(cx, "timestamp_local", a[0], tpl_arg(a, na, kw, nkw, 1, "default"), &ok);
-	if (!ok)
-		return t;
-	return (struct tv){ .t = TV_STR, .s = dt_iso(cx, tv_dt(t.f, local_offset(t.f)), 'T') };
-}
-
-static struct tv ha_timestamp_utc(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				  const struct tpl_kwarg *kw, size_t nkw)
-{
-	bool ok;
-	struct tv t = ts_arg(cx, "timestamp_utc", a[0], tpl_arg(a, na, kw, nkw, 1, "default"), &ok);
-	if (!ok)
-		return t;
-	return (struct tv){ .t = TV_STR, .s = dt_iso(cx, tv_dt(t.f, 0), 'T') };
-}
-
-static struct tv ha_today_at(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			     const struct tpl_kwarg *kw, size_t nkw)
-{
-	const char *s = na > 0 ? str_of(cx, a[0]) : "";
-	int h = 0, m = 0, sec = 0, n = 0;
-	if (*s) {
-		int k = sscanf(s, "%2d:%2d%n:%2d%n", &h, &m, &n, &sec, &n);
-		if (k < 2 || s[n] || h > 23 || m > 59 || sec > 59 || h < 0 || m < 0 || sec < 0)
-			tpl_fail(cx, "could not convert str to datetime: '%s'", s);
-	}
-	double t = wall_now(cx);
-	time_t tt = (time_t)floor(t);
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	double r = (double)mktime(&tm);
-	return tv_dt(r, local_offset(r));
-}
-
-static struct tv ha_timedelta(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			      const struct tpl_kwarg *kw, size_t nkw)
-{
-	static const char *const names[] = { "days", "seconds", "microseconds", "milliseconds",
-					     "minutes", "hours", "weeks", NULL };
-	static const double unit[] = { 86400, 1, 1e-6, 1e-3, 60, 3600, 604800 };
-	kw_check(cx, "timedelta", kw, nkw, names);
-	double s = 0;
-	for (size_t i = 0; names[i]; i++) {
-		const struct tv *v = tpl_arg(a, na, kw, nkw, i, names[i]);
-		if (!v)
-			continue;
-		if (!tv_is_number(*v))
-			tpl_fail(cx, "unsupported type for timedelta %s component: %s", names[i],
-				 str_of(cx, *v));
-		s += tv_as_double(*v) * unit[i];
-	}
-	if (fabs(s) > 999999999.0 * 86400)
-		tpl_fail(cx, "timedelta out of range");
-	return tv_td(s);
-}
-
 /* ---- iif, json ------------------------------------------------------------ */
 
 static struct tv ha_iif(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "iif", kw, nkw, KW("if_true", "if_false", "if_none"));
+	tpl_kw_check(cx, "iif", kw, nkw, TPL_KW("if_true", "if_false", "if_none"));
 	const struct tv *t = tpl_arg(a, na, kw, nkw, 1, "if_true");
 	const struct tv *f = tpl_arg(a, na, kw, nkw, 2, "if_false");
 	const struct tv *n = tpl_arg(a, na, kw, nkw, 3, "if_none");
@@ -973,7 +596,7 @@ static struct tv ha_iif(struct tpl_ctx *cx, const struct tv *a, size_t na,
 static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			    const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "to_json", kw, nkw, KW("ensure_ascii", "pretty_print", "sort_keys"));
+	tpl_kw_check(cx, "to_json", kw, nkw, TPL_KW("ensure_ascii", "pretty_print", "sort_keys"));
 	const struct tv *ea = tpl_arg(a, na, kw, nkw, 1, "ensure_ascii");
 	const struct tv *pp = tpl_arg(a, na, kw, nkw, 2, "pretty_print");
 	const struct tv *sk = tpl_arg(a, na, kw, nkw, 3, "sort_keys");
@@ -997,7 +620,7 @@ static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw)
 {
-	kw_check(cx, "from_json", kw, nkw, KW("default"));
+	tpl_kw_check(cx, "from_json", kw, nkw, TPL_KW("default"));
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	if (a[0].t == TV_STR) {
 		json_error_t e;
@@ -1010,353 +633,7 @@ static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	}
 	if (def)
 		return *def;
-	no_default(cx, "from_json", a[0]);
-}
-
-/* ---- regular expressions ------------------------------------------------- */
-
-#define RX_MAXGROUPS 32
-
-struct rx {
-	regex_t re;
-	size_t ngroups;                   /* Python's capturing groups */
-	unsigned char pgroup[RX_MAXGROUPS]; /* Python group k -> POSIX group */
-};
-
-struct rx_cache_entry {
-	char *pattern;
-	int icase;
-	struct rx *rx;
-};
-
-static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rx_cache_entry rx_cache[256];
-static size_t rx_cached;
-
-/* Python's syntax to POSIX ERE (glibc's: \w \W \s \S \b \B are known). */
-static const char *rx_translate(const char *p, char *out, size_t cap, struct rx *rx, int *icase)
-{
-	size_t o = 0, posix_groups = 0;
-	bool in_br = false;
-	rx->ngroups = 0;
-#define PUT(s)                                                  \
-	do {                                                    \
-		const char *s_ = (s);                           \
-		size_t l_ = strlen(s_);                         \
-		if (o + l_ + 1 > cap)                           \
-			return "pattern too long";              \
-		memcpy(out + o, s_, l_);                        \
-		o += l_;                                        \
-	} while (0)
-	if (strncmp(p, "(?i)", 4) == 0) {
-		*icase = 1;
-		p += 4;
-	}
-	for (; *p; p++) {
-		char c[2] = { *p, 0 };
-		if (in_br) {
-			if (*p == '\\' && p[1]) {
-				p++;
-				switch (*p) {
-				case 'd': PUT("0-9"); break;
-				case 'w': PUT("[:alnum:]_"); break;
-				case 's': PUT("[:space:]"); break;
-				case 'n': PUT("\n"); break;
-				case 't': PUT("\t"); break;
-				case 'r': PUT("\r"); break;
-				case '\\': PUT("\\"); break;
-				case 'D': case 'W': case 'S': case ']': case '[': case '^': case '-':
-					return "this escape inside [] is not supported";
-				default: c[0] = *p; PUT(c); break;
-				}
-			} else {
-				if (*p == ']')
-					in_br = false;
-				PUT(c);
-			}
-			continue;
-		}
-		if (*p == '[') {
-			in_br = true;
-			PUT("[");
-			if (p[1] == '^') {
-				PUT("^");
-				p++;
-			}
-			if (p[1] == ']') {
-				PUT("]");
-				p++;
-			}
-			continue;
-		}
-		if (*p == '\\') {
-			p++;
-			switch (*p) {
-			case 0: return "bad escape (end of pattern)";
-			case 'd': PUT("[0-9]"); break;
-			case 'D': PUT("[^0-9]"); break;
-			case 'w': case 'W': case 's': case 'S': case 'b': case 'B':
-				c[0] = *p;
-				PUT("\\"); PUT(c); break;
-			case 'n': PUT("\n"); break;
-			case 't': PUT("\t"); break;
-			case 'r': PUT("\r"); break;
-			case 'A': PUT("^"); break;
-			case 'Z': case 'z': PUT("$"); break;
-			default:
-				if (isalnum((unsigned char)*p))
-					return "unsupported escape";
-				c[0] = *p;
-				PUT("\\"); PUT(c); break;
-			}
-			continue;
-		}
-		if (*p == '(') {
-			if (posix_groups + 1 >= RX_MAXGROUPS)
-				return "too many groups";
-			posix_groups++;
-			if (p[1] == '?') {
-				if (p[2] == ':')
-					p += 2;
-				else if (p[2] == 'P' && p[3] == '<') {
-					const char *e = strchr(p, '>');
-					if (!e)
-						return "bad group name";
-					p = e;
-					rx->pgroup[++rx->ngroups] = (unsigned char)posix_groups;
-				} else
-					return "lookaround and inline flags are not supported";
-			} else {
-				rx->pgroup[++rx->ngroups] = (unsigned char)posix_groups;
-			}
-			PUT("(");
-			continue;
-		}
-		if ((*p == '*' || *p == '+' || *p == '?' || *p == '}') && p[1] == '?')
-			return "non-greedy quantifiers are not supported";
-		PUT(c);
-	}
-#undef PUT
-	out[o] = 0;
-	return NULL;
-}
-
-static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase_arg)
-{
-	int icase = icase_arg;
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_cached; i++)
-		if (rx_cache[i].icase == icase && strcmp(rx_cache[i].pattern, pattern) == 0) {
-			struct rx *r = rx_cache[i].rx;
-			pthread_mutex_unlock(&rx_lock);
-			return r;
-		}
-	pthread_mutex_unlock(&rx_lock);
-
-	size_t cap = strlen(pattern) * 12 + 16;
-	char *ere = tpl_alloc(cx, cap);
-	struct rx tmp;
-	int ic = icase;
-	const char *err = rx_translate(pattern, ere, cap, &tmp, &ic);
-	if (err)
-		tpl_fail(cx, "regex '%s': %s", pattern, err);
-	struct rx *r = malloc(sizeof *r);
-	char *pcopy = strdup(pattern);
-	if (!r || !pcopy) {
-		free(r);
-		free(pcopy);
-		tpl_fail(cx, "out of memory compiling a regex");
-	}
-	*r = tmp;
-	int rc = regcomp(&r->re, ere, REG_EXTENDED | (ic ? REG_ICASE : 0));
-	if (rc) {
-		char msg[128];
-		regerror(rc, &r->re, msg, sizeof msg);
-		free(r);
-		free(pcopy);
-		tpl_fail(cx, "regex '%s': %s", pattern, msg);
-	}
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_cached; i++)   /* another thread won the race */
-		if (rx_cache[i].icase == icase && strcmp(rx_cache[i].pattern, pattern) == 0) {
-			struct rx *w = rx_cache[i].rx;
-			pthread_mutex_unlock(&rx_lock);
-			regfree(&r->re);
-			free(r);
-			free(pcopy);
-			return w;
-		}
-	if (rx_cached < sizeof rx_cache / sizeof rx_cache[0]) {
-		rx_cache[rx_cached++] = (struct rx_cache_entry){ pcopy, icase, r };
-		pthread_mutex_unlock(&rx_lock);
-		return r;
-	}
-	pthread_mutex_unlock(&rx_lock);
-	/* The cache is full: this one is kept too (patterns come from
-	 * templates, a bounded set in practice), but not looked up again. */
-	free(pcopy);
-	return r;
-}
-
-/* One search from start; m[0..RX_MAXGROUPS). */
-static bool rx_exec(const struct rx *r, const struct tv_str *s, size_t start, regmatch_t *m)
-{
-	m[0].rm_so = (regoff_t)start;
-	m[0].rm_eo = (regoff_t)s->len;
-	return regexec(&r->re, s->s, RX_MAXGROUPS, m, REG_STARTEND | (start ? REG_NOTBOL : 0)) == 0;
-}
-
-struct rx_args {
-	const struct tv_str *value;
-	struct rx *rx;
-};
-
-static struct rx_args rx_args(struct tpl_ctx *cx, const char *fn, const struct tv *a, size_t na,
-			      const struct tpl_kwarg *kw, size_t nkw, size_t icase_pos)
-{
-	const struct tv *fv = tpl_arg(a, na, kw, nkw, 1, "find");
-	const struct tv *ic = tpl_arg(a, na, kw, nkw, icase_pos, "ignorecase");
-	struct rx_args r;
-	r.value = a[0].t == TV_STR ? a[0].s : tv_to_str(cx, a[0]);
-	const char *find = fv ? str_of(cx, *fv) : "";
-	r.rx = rx_get(cx, find, ic && tv_truthy(*ic));
-	return r;
-}
-
-static struct tv ha_regex_match(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "regex_match", kw, nkw, KW("find", "ignorecase"));
-	struct rx_args r = rx_args(cx, "regex_match", a, na, kw, nkw, 2);
-	regmatch_t m[RX_MAXGROUPS];
-	return tv_bool(rx_exec(r.rx, r.value, 0, m) && m[0].rm_so == 0);
-}
-
-static struct tv ha_regex_search(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				 const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "regex_search", kw, nkw, KW("find", "ignorecase"));
-	struct rx_args r = rx_args(cx, "regex_search", a, na, kw, nkw, 2);
-	regmatch_t m[RX_MAXGROUPS];
-	return tv_bool(rx_exec(r.rx, r.value, 0, m));
-}
-
-static struct tv rx_group(struct tpl_ctx *cx, const struct rx *r, const struct tv_str *s,
-			  const regmatch_t *m, size_t k)
-{
-	size_t g = k ? r->pgroup[k] : 0;
-	if (m[g].rm_so < 0)
-		return tv_cstr(cx, "");
-	return tv_string(cx, s->s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-}
-
-static struct tv findall(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			 const struct tpl_kwarg *kw, size_t nkw, size_t icase_pos)
-{
-	struct rx_args r = rx_args(cx, "regex_findall", a, na, kw, nkw, icase_pos);
-	struct tv out = tv_list_new(cx, 4);
-	regmatch_t m[RX_MAXGROUPS];
-	size_t pos = 0;
-	while (pos <= r.value->len && rx_exec(r.rx, r.value, pos, m)) {
-		tpl_tick(cx);
-		struct tv item;
-		if (r.rx->ngroups == 0) {
-			item = rx_group(cx, r.rx, r.value, m, 0);
-		} else if (r.rx->ngroups == 1) {
-			item = rx_group(cx, r.rx, r.value, m, 1);
-		} else {
-			item = tv_list_new(cx, r.rx->ngroups);
-			for (size_t k = 1; k <= r.rx->ngroups; k++)
-				tv_list_push(cx, &item, rx_group(cx, r.rx, r.value, m, k));
-		}
-		tv_list_push(cx, &out, item);
-		pos = m[0].rm_eo > m[0].rm_so ? (size_t)m[0].rm_eo : (size_t)m[0].rm_eo + 1;
-	}
-	return out;
-}
-
-static struct tv ha_regex_findall(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				  const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "regex_findall", kw, nkw, KW("find", "ignorecase"));
-	return findall(cx, a, na, kw, nkw, 2);
-}
-
-static struct tv ha_regex_findall_index(struct tpl_ctx *cx, const struct tv *a, size_t na,
-					const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "regex_findall_index", kw, nkw, KW("find", "index", "ignorecase"));
-	const struct tv *iv = tpl_arg(a, na, kw, nkw, 2, "index");
-	struct tv all = findall(cx, a, na, kw, nkw, 3);
-	int64_t i = 0;
-	if (iv) {
-		if (iv->t != TV_INT)
-			tpl_fail(cx, "regex_findall_index: index must be an integer");
-		i = iv->i;
-	}
-	if (i < 0)
-		i += (int64_t)all.l->n;
-	if (i < 0 || (size_t)i >= all.l->n)
-		tpl_fail(cx, "regex_findall_index: list index out of range");
-	return all.l->v[i];
-}
-
-static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t na,
-				  const struct tpl_kwarg *kw, size_t nkw)
-{
-	kw_check(cx, "regex_replace", kw, nkw, KW("find", "replace", "ignorecase"));
-	struct rx_args r = rx_args(cx, "regex_replace", a, na, kw, nkw, 3);
-	const struct tv *rv = tpl_arg(a, na, kw, nkw, 2, "replace");
-	const char *rep = rv ? str_of(cx, *rv) : "";
-	struct tpl_buf b = { 0 };
-	regmatch_t m[RX_MAXGROUPS];
-	size_t pos = 0, copied = 0;
-	const struct tv_str *s = r.value;
-	while (pos <= s->len && rx_exec(r.rx, s, pos, m)) {
-		tpl_tick(cx);
-		tpl_buf_add(cx, &b, s->s + copied, (size_t)m[0].rm_so - copied);
-		for (const char *p = rep; *p; p++) {
-			if (*p != '\\' || !p[1]) {
-				tpl_buf_add(cx, &b, p, 1);
-				continue;
-			}
-			p++;
-			size_t k = 0;
-			if (isdigit((unsigned char)*p)) {
-				k = (size_t)(*p - '0');
-				if (isdigit((unsigned char)p[1]))
-					k = k * 10 + (size_t)(*++p - '0');
-			} else if (*p == 'g' && p[1] == '<') {
-				char *end;
-				k = strtoul(p + 2, &end, 10);
-				if (*end != '>' || end == p + 2)
-					tpl_fail(cx, "regex_replace: bad group reference in '%s'", rep);
-				p = end;
-			} else {
-				const char *e = *p == 'n' ? "\n" : *p == 't' ? "\t" : *p == '\\' ? "\\" : NULL;
-				if (!e)
-					tpl_fail(cx, "regex_replace: bad escape \\%c in '%s'", *p, rep);
-				tpl_buf_puts(cx, &b, e);
-				continue;
-			}
-			if (k > r.rx->ngroups)
-				tpl_fail(cx, "regex_replace: invalid group reference %zu", k);
-			struct tv g = rx_group(cx, r.rx, s, m, k);
-			tpl_buf_add(cx, &b, g.s->s, g.s->len);
-		}
-		copied = (size_t)m[0].rm_eo;
-		if (m[0].rm_eo > m[0].rm_so) {
-			pos = (size_t)m[0].rm_eo;
-		} else {
-			if ((size_t)m[0].rm_eo < s->len)
-				tpl_buf_add(cx, &b, s->s + m[0].rm_eo, 1);
-			copied = (size_t)m[0].rm_eo + 1;
-			pos = copied;
-		}
-	}
-	if (copied < s->len)
-		tpl_buf_add(cx, &b, s->s + copied, s->len - copied);
-	return tv_strv(tpl_buf_done(cx, &b));
+	tpl_no_default(cx, "from_json", a[0]);
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -1379,27 +656,9 @@ const struct tpl_builtin tpl_ha_builtins[] = {
 	{ "multiply", U | F, ha_multiply, 1, 3, false },
 	{ "add", U | F, ha_add, 1, 3, false },
 	{ "is_number", U | F | T, ha_is_number, 1, 1, false },
-	{ "now", U, ha_now, 0, 0, true },
-	{ "utcnow", U, ha_utcnow, 0, 0, true },
-	{ "today_at", U | F, ha_today_at, 0, 1, true },
-	{ "as_timestamp", U | F, ha_as_timestamp, 1, 2, false },
-	{ "as_datetime", U | F, ha_as_datetime, 1, 2, false },
-	{ "as_local", U | F, ha_as_local, 1, 1, false },
-	{ "strptime", U | F, ha_strptime, 1, 3, false },
-	{ "timestamp_custom", U | F, ha_timestamp_custom, 1, 4, false },
-	{ "timestamp_local", U | F, ha_timestamp_local, 1, 2, false },
-	{ "timestamp_utc", U | F, ha_timestamp_utc, 1, 2, false },
-	{ "timedelta", U, ha_timedelta, 0, 7, false },
 	{ "iif", U | F, ha_iif, 1, 4, false },
 	{ "to_json", F, ha_to_json, 1, 4, false },
 	{ "from_json", F, ha_from_json, 1, 2, false },
-	{ "regex_match", F, ha_regex_match, 1, 3, false },
-	{ "regex_search", F, ha_regex_search, 1, 3, false },
-	{ "match", T, ha_regex_match, 1, 3, false },
-	{ "search", T, ha_regex_search, 1, 3, false },
-	{ "regex_replace", F, ha_regex_replace, 1, 4, false },
-	{ "regex_findall", F, ha_regex_findall, 1, 3, false },
-	{ "regex_findall_index", F, ha_regex_findall_index, 1, 4, false },
 	{ NULL, 0, NULL, 0, 0, false },
 };
 #undef F
@@ -1422,7 +681,7 @@ struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v)
 		v.t = TV_DICT;
 		return v;
 	case TV_DATETIME:
-		return tv_strv(dt_iso(cx, v, 'T'));
+		return tv_strv(tpl_dt_iso(cx, v, 'T'));
 	case TV_STATE: {
 		const struct tv_state *st = v.st;
 		if (st->domain)
@@ -1440,11 +699,6 @@ struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v)
 	}
 }
 
-static bool name_is(const char *name, size_t len, const char *lit)
-{
-	return strlen(lit) == len && memcmp(name, lit, len) == 0;
-}
-
 static bool valid_domain(const char *s, size_t len)
 {
 	if (len == 0 || len > MQB_MAX_DOMAIN_LEN)
@@ -1460,7 +714,7 @@ static const struct tv_str *ha_to_str(struct tpl_ctx *cx, struct tv v);
 struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len)
 {
 	char id[MQB_MAX_ENTITY_ID_LEN + 1];
-	if (name_is(name, len, "__str__")) {
+	if (tpl_name_is(name, len, "__str__")) {
 		const struct tv_str *s = ha_to_str(cx, obj);
 		return s ? (struct tv){ .t = TV_STR, .s = s } : tv_undef();
 	}
@@ -1475,7 +729,7 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 			id[len] = 0;
 			return get_state(cx, id);
 		}
-		if (name_is(name, len, "__iter__"))
+		if (tpl_name_is(name, len, "__iter__"))
 			return domain_states(cx, NULL, 0);
 		if (!valid_domain(name, len))
 			tpl_fail(cx, "Invalid domain name '%.*s'", (int)len, name);
@@ -1489,7 +743,7 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 	case TV_STATE: {
 		const struct tv_state *st = obj.st;
 		if (st->domain) {                 /* states.sensor.x, states.sensor['x'] */
-			if (name_is(name, len, "__iter__"))
+			if (tpl_name_is(name, len, "__iter__"))
 				return domain_states(cx, st->domain, st->domain_len);
 			if (st->domain_len + 1 + len > MQB_MAX_ENTITY_ID_LEN)
 				return tv_none();
@@ -1499,21 +753,21 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 			id[st->domain_len + 1 + len] = 0;
 			return get_state(cx, id);   /* None when missing, as Home Assistant */
 		}
-		if (name_is(name, len, "state"))
+		if (tpl_name_is(name, len, "state"))
 			return tv_cstr(cx, st->state);
-		if (name_is(name, len, "entity_id"))
+		if (tpl_name_is(name, len, "entity_id"))
 			return tv_cstr(cx, st->entity_id);
-		if (name_is(name, len, "domain"))
+		if (tpl_name_is(name, len, "domain"))
 			return tv_string(cx, st->entity_id, st->domain_len);
-		if (name_is(name, len, "object_id"))
+		if (tpl_name_is(name, len, "object_id"))
 			return tv_cstr(cx, st->entity_id + st->domain_len + 1);
-		if (name_is(name, len, "attributes"))
+		if (tpl_name_is(name, len, "attributes"))
 			return st->attributes;
-		if (name_is(name, len, "last_changed"))
+		if (tpl_name_is(name, len, "last_changed"))
 			return tv_dt(st->last_changed, 0);
-		if (name_is(name, len, "last_updated") || name_is(name, len, "last_reported"))
+		if (tpl_name_is(name, len, "last_updated") || tpl_name_is(name, len, "last_reported"))
 			return tv_dt(st->last_updated, 0);
-		if (name_is(name, len, "name")) {
+		if (tpl_name_is(name, len, "name")) {
 			const struct tv *fn = tv_dict_get(&st->attributes, tv_cstr(cx, "friendly_name"));
 			if (fn && fn->t == TV_STR)
 				return *fn;
@@ -1524,104 +778,28 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 				b[i] = o[i] == '_' ? ' ' : o[i];
 			return tv_string(cx, b, n);
 		}
-		if (name_is(name, len, "state_with_unit")) {
+		if (tpl_name_is(name, len, "state_with_unit")) {
 			struct tv a = tv_cstr(cx, st->entity_id);
 			return ha_states(cx, &a, 1,
 					 (const struct tpl_kwarg[]){ { "with_unit", tv_bool(true) } }, 1);
 		}
 		return tv_undef();
 	}
-	case TV_DATETIME: {
-		struct tm tm;
-		int us;
-		dt_split(obj, &tm, &us);
-		if (name_is(name, len, "year")) return tv_int(tm.tm_year + 1900);
-		if (name_is(name, len, "month")) return tv_int(tm.tm_mon + 1);
-		if (name_is(name, len, "day")) return tv_int(tm.tm_mday);
-		if (name_is(name, len, "hour")) return tv_int(tm.tm_hour);
-		if (name_is(name, len, "minute")) return tv_int(tm.tm_min);
-		if (name_is(name, len, "second")) return tv_int(tm.tm_sec);
-		if (name_is(name, len, "microsecond")) return tv_int(us);
-		return tv_undef();
-	}
-	case TV_TIMEDELTA: {
-		long long usec = llround(obj.td * 1e6), day = 86400000000LL;
-		long long d = usec / day, rem = usec % day;
-		if (rem < 0) {
-			rem += day;
-			d--;
-		}
-		if (name_is(name, len, "days")) return tv_int(d);
-		if (name_is(name, len, "seconds")) return tv_int(rem / 1000000);
-		if (name_is(name, len, "microseconds")) return tv_int(rem % 1000000);
-		return tv_undef();
-	}
+	case TV_DATETIME:
+	case TV_TIMEDELTA:
+		return tpl_ha_time_getattr(cx, obj, name, len);
 	default:
 		return tv_undef();
 	}
-}
-
-static struct tv dt_replace(struct tpl_ctx *cx, struct tv v, const struct tv *a, size_t na,
-			    const struct tpl_kwarg *kw, size_t nkw)
-{
-	static const char *const names[] = { "year", "month", "day", "hour", "minute", "second",
-					     "microsecond", NULL };
-	kw_check(cx, "replace", kw, nkw, names);
-	struct tm tm;
-	int us;
-	dt_split(v, &tm, &us);
-	int *fields[] = { &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us };
-	static const int lo[] = { 1, 1, 1, 0, 0, 0, 0 }, hi[] = { 9999, 12, 31, 23, 59, 59, 999999 };
-	for (size_t i = 0; names[i]; i++) {
-		const struct tv *x = tpl_arg(a, na, kw, nkw, i, names[i]);
-		if (!x)
-			continue;
-		if (x->t != TV_INT || x->i < lo[i] || x->i > hi[i])
-			tpl_fail(cx, "replace(): %s out of range", names[i]);
-		*fields[i] = (int)x->i - (i == 0 ? 1900 : i == 1 ? 1 : 0);
-	}
-	int mday = tm.tm_mday, mon = tm.tm_mon;
-	time_t t = timegm(&tm);
-	if (tm.tm_mday != mday || tm.tm_mon != mon)
-		tpl_fail(cx, "replace(): day is out of range for month");
-	return tv_dt((double)t - v.utcoffset + us / 1e6, v.utcoffset);
 }
 
 struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len,
 			     const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
 			     size_t nkw)
 {
-	if (obj.t == TV_DATETIME) {
-		struct tm tm;
-		int us;
-		dt_split(obj, &tm, &us);
-		if (name_is(name, len, "strftime")) {
-			if (nargs != 1 || args[0].t != TV_STR)
-				tpl_fail(cx, "strftime() takes a format string");
-			return dt_strftime(cx, obj, args[0].s->s);
-		}
-		if (name_is(name, len, "timestamp"))
-			return tv_float(obj.ts);
-		if (name_is(name, len, "isoformat")) {
-			char sep = 'T';
-			const struct tv *s = tpl_arg(args, nargs, kw, nkw, 0, "sep");
-			if (s && s->t == TV_STR && s->s->len == 1)
-				sep = s->s->s[0];
-			return (struct tv){ .t = TV_STR, .s = dt_iso(cx, obj, sep) };
-		}
-		if (name_is(name, len, "weekday"))
-			return tv_int((tm.tm_wday + 6) % 7);
-		if (name_is(name, len, "isoweekday"))
-			return tv_int(tm.tm_wday ? tm.tm_wday : 7);
-		if (name_is(name, len, "replace"))
-			return dt_replace(cx, obj, args, nargs, kw, nkw);
-		if (name_is(name, len, "astimezone") && nargs == 0)
-			return tv_dt(obj.ts, local_offset(obj.ts));
-	} else if (obj.t == TV_TIMEDELTA) {
-		if (name_is(name, len, "total_seconds"))
-			return tv_float(obj.td);
-	}
-	tpl_fail(cx, "'%s' has no method '%.*s'", str_of(cx, obj), (int)len, name);
+	if (obj.t == TV_DATETIME || obj.t == TV_TIMEDELTA)
+		return tpl_ha_time_call_method(cx, obj, name, len, args, nargs, kw, nkw);
+	tpl_fail(cx, "'%s' has no method '%.*s'", tpl_str_of(cx, obj), (int)len, name);
 }
 
 /* str() of the values this file owns (the engine asks for "__str__"). */
@@ -1629,9 +807,9 @@ static const struct tv_str *ha_to_str(struct tpl_ctx *cx, struct tv v)
 {
 	switch (v.t) {
 	case TV_DATETIME:
-		return dt_iso(cx, v, ' ');
+		return tpl_dt_iso(cx, v, ' ');
 	case TV_TIMEDELTA:
-		return td_str(cx, v.td);
+		return tpl_td_str(cx, v.td);
 	case TV_STATE: {
 		struct tpl_buf b = { 0 };
 		if (v.st->domain) {
@@ -1649,12 +827,12 @@ static const struct tv_str *ha_to_str(struct tpl_ctx *cx, struct tv v)
 		for (size_t i = 0; d && i < d->n; i++) {
 			if (i)
 				tpl_buf_puts(cx, &b, ", ");
-			tpl_buf_puts(cx, &b, str_of(cx, d->k[i]));
+			tpl_buf_puts(cx, &b, tpl_str_of(cx, d->k[i]));
 			tpl_buf_puts(cx, &b, "=");
-			tpl_buf_puts(cx, &b, str_of(cx, d->v[i]));
+			tpl_buf_puts(cx, &b, tpl_str_of(cx, d->v[i]));
 		}
 		tpl_buf_puts(cx, &b, " @ ");
-		const struct tv_str *t = dt_iso(cx, tv_dt(v.st->last_changed, local_offset(v.st->last_changed)), 'T');
+		const struct tv_str *t = tpl_dt_iso(cx, tv_dt(v.st->last_changed, tpl_local_offset(v.st->last_changed)), 'T');
 		tpl_buf_add(cx, &b, t->s, t->len);
 		tpl_buf_puts(cx, &b, ">)>");
 		return tpl_buf_done(cx, &b);

@@ -87,6 +87,11 @@ static inline struct tv tv_bool(bool b) { struct tv v = { .t = TV_BOOL }; v.b = 
 static inline struct tv tv_none(void) { struct tv v = { .t = TV_NONE }; return v; }
 static inline struct tv tv_undef(void) { struct tv v = { .t = TV_UNDEFINED }; v.p = NULL; return v; }
 static inline struct tv tv_strv(const struct tv_str *s) { struct tv v = { .t = TV_STR }; v.s = s; return v; }
+static inline struct tv tv_dt(double ts, int32_t off)
+{
+	return (struct tv){ .t = TV_DATETIME, .utcoffset = off, .ts = ts };
+}
+static inline struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
 
 struct tpl_ctx;   /* one render: arena, vars, limits, error (below) */
 
@@ -270,6 +275,8 @@ const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tp
 /* Each file's table, NULL-terminated by name. */
 extern const struct tpl_builtin tpl_jinja_builtins[];
 extern const struct tpl_builtin tpl_ha_builtins[];
+extern const struct tpl_builtin tpl_ha_time_builtins[];
+extern const struct tpl_builtin tpl_ha_regex_builtins[];
 /* Call a builtin with argument-count checks. */
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
@@ -300,6 +307,36 @@ struct tv tpl_ha_states_object(struct tpl_ctx *cx);
 struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v);
 /* The order of keys[0..n) (stable, by tv_compare): indices, in the arena. */
 size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse);
+
+/* ---- what Home Assistant's files share (ha.c, ha_time.c, ha_regex.c) ---- */
+
+/* Fail on a keyword argument not in names (NULL-terminated). Most calls
+ * have none, and the names array is not even built for them. */
+#define tpl_kw_check(cx, fn, kw, nkw, names) \
+	do { if (nkw) tpl_kw_check_names(cx, fn, kw, nkw, names); } while (0)
+#define TPL_KW(...) ((const char *const[]){ __VA_ARGS__, NULL })
+void tpl_kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
+			size_t nkw, const char *const *names);
+/* str(v) as a C string. */
+const char *tpl_str_of(struct tpl_ctx *cx, struct tv v);
+/* "fn got invalid input 'v' and no default was specified" */
+_Noreturn void tpl_no_default(struct tpl_ctx *cx, const char *fn, struct tv v);
+/* Python's float(v) for a number or a string. */
+bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out);
+static inline bool tpl_name_is(const char *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+/* Seconds east of UTC of local time at ts. */
+int32_t tpl_local_offset(double ts);
+/* dt.isoformat(sep) and str(timedelta). */
+const struct tv_str *tpl_dt_iso(struct tpl_ctx *cx, struct tv v, char sep);
+const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
+/* A datetime's or timedelta's attributes and methods (ha_time.c). */
+struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
+struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char *name,
+				  size_t len, const struct tv *args, size_t nargs,
+				  const struct tpl_kwarg *kw, size_t nkw);
 
 /* ---- the compiled form (lex.c, parse.c, eval.c) ------------------------- */
 
