@@ -330,6 +330,24 @@ static void bytes_that_are_not_utf8_pass_through_case_mapping(void **s)
 	CHECK(c);
 }
 
+/* Home Assistant's table is searched first: an entry of the same name and
+ * kind in another table could never run (Jinja's int, float and round sat
+ * there unreachable until they were removed). */
+static void every_builtin_is_reachable_by_its_name(void **s)
+{
+	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
+					     tpl_ha_regex_builtins, tpl_jinja_builtins };
+	static const enum tpl_kind kinds[] = { TPL_FILTER, TPL_FUNCTION, TPL_TEST };
+	(void)s;
+	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
+		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
+			for (size_t k = 0; k < 3; k++)
+				if ((b->kinds & kinds[k]) &&
+				    tpl_builtin_find(b->name, strlen(b->name), kinds[k]) != b)
+					fail_msg("%s (kind %d) is hidden by another entry", b->name,
+						 kinds[k]);
+}
+
 static void syntax_errors_carry_line_and_column(void **s)
 {
 	static const struct ecase c[] = {
@@ -614,6 +632,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(loop_controls_break_and_continue),
 	cmocka_unit_test(case_mapping_covers_latin_letters),
 	cmocka_unit_test(bytes_that_are_not_utf8_pass_through_case_mapping),
+	cmocka_unit_test(every_builtin_is_reachable_by_its_name),
 	cmocka_unit_test(syntax_errors_carry_line_and_column),
 	cmocka_unit_test(unknown_filters_tests_and_functions_fail_at_compile_time),
 	cmocka_unit_test(render_errors_report_python_messages),
