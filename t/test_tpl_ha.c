@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "template/tpl.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 
@@ -447,6 +448,37 @@ static void regex_filters_take_pythons_syntax(void **state)
 	RUN(NULL, c);
 }
 
+/* A pattern taken from a state (regex_match(states('input_text.x'))) can
+ * be new at every render. Once 256 were cached, each new one was compiled,
+ * used and never freed (code-review §3.2, rx_get): the cache now evicts
+ * the least recently used and frees it once no render holds it. Under
+ * ASan the leak check fails the old code too. */
+static void the_regex_cache_frees_the_patterns_it_evicts(void **state)
+{
+	char *out = NULL;
+	struct mqb_tpl_error err;
+	/* 1,000 patterns in one render: all held until it ends */
+	assert_int_equal(render(NULL, "{% for i in range(1000) %}"
+				"{{ ('x' ~ i) is match('x' ~ i ~ '$') }}{% endfor %}",
+				&out, &err, NULL, NULL), 0);
+	assert_int_equal(strlen(out), 4000);
+	free(out);
+	assert_true(tpl_regex_live() <= 256);
+	/* one new pattern in each of 1,000 renders */
+	for (int i = 0; i < 1000; i++) {
+		char tpl[96];
+		snprintf(tpl, sizeof tpl, "{{ 'a%d' | regex_search('^a%d$') }}", i, i);
+		assert_int_equal(render(NULL, tpl, &out, &err, NULL, NULL), 0);
+		assert_string_equal(out, "True");
+		free(out);
+	}
+	assert_true(tpl_regex_live() <= 256);
+	/* a pattern evicted long ago compiles again and still matches */
+	assert_int_equal(render(NULL, "{{ 'x7' is match('x7$') }}", &out, &err, NULL, NULL), 0);
+	assert_string_equal(out, "True");
+	free(out);
+}
+
 static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 {
 	static const struct tcase c[] = {
@@ -487,6 +519,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(iif_and_json_follow_home_assistant),
 	cmocka_unit_test(to_json_with_ensure_ascii_is_pythons_json_dumps),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
+	cmocka_unit_test(the_regex_cache_frees_the_patterns_it_evicts),
 };
 
 TU_MAIN(tests)

@@ -1178,6 +1178,8 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 		if (len)
 			*len = cx.outlen;
 	}
+	for (struct tpl_cleanup *c = cx.cleanups; c; c = c->next)
+		c->fn(c->p);
 	if (cx.parsed)
 		json_decref(cx.parsed);
 	struct tpl_blk *b = cx.blocks;

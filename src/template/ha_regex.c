@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <regex.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,21 +15,81 @@
 
 #define RX_MAXGROUPS 32
 
+/* A compiled pattern, shared by the renders of every thread. refs counts
+ * the cache's reference and each render's that uses it (under rx_lock):
+ * the cache may evict a pattern a render on another thread still holds,
+ * and the last one to let go frees it. */
 struct rx {
 	regex_t re;
 	size_t ngroups;                   /* Python's capturing groups */
 	unsigned char pgroup[RX_MAXGROUPS]; /* Python group k -> POSIX group */
+	char *pattern;
+	bool icase;
+	unsigned refs;
+	uint64_t used;                    /* rx_clock at the last lookup */
 };
 
-struct rx_cache_entry {
-	char *pattern;
-	int icase;
-	struct rx *rx;
-};
+/* Templates name few patterns, but one taken from a state
+ * (regex_match(states('input_text.x'))) can bring a new one each render:
+ * the cache keeps the RX_CACHE most recently used and frees the rest. */
+#define RX_CACHE 256
 
 static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rx_cache_entry rx_cache[256];
+static struct rx *rx_cache[RX_CACHE];
 static size_t rx_cached;
+static uint64_t rx_clock;
+static size_t rx_live;                    /* compiled and not yet freed */
+
+size_t tpl_regex_live(void)
+{
+	pthread_mutex_lock(&rx_lock);
+	size_t n = rx_live;
+	pthread_mutex_unlock(&rx_lock);
+	return n;
+}
+
+static void rx_unref_locked(struct rx *r)
+{
+	if (--r->refs)
+		return;
+	regfree(&r->re);
+	mqb__free(r->pattern);
+	mqb__free(r);
+	rx_live--;
+}
+
+/* The render's reference, dropped when it ends (tpl_on_end). */
+static void rx_release(void *p)
+{
+	pthread_mutex_lock(&rx_lock);
+	rx_unref_locked(p);
+	pthread_mutex_unlock(&rx_lock);
+}
+
+static struct rx *rx_cache_find_locked(const char *pattern, bool icase)
+{
+	for (size_t i = 0; i < rx_cached; i++)
+		if (rx_cache[i]->icase == icase && strcmp(rx_cache[i]->pattern, pattern) == 0)
+			return rx_cache[i];
+	return NULL;
+}
+
+/* Add r, evicting the least recently used pattern when the cache is full. */
+static void rx_cache_add_locked(struct rx *r)
+{
+	size_t slot = rx_cached;
+	if (rx_cached == RX_CACHE) {
+		slot = 0;
+		for (size_t i = 1; i < RX_CACHE; i++)
+			if (rx_cache[i]->used < rx_cache[slot]->used)
+				slot = i;
+		rx_unref_locked(rx_cache[slot]);
+	} else {
+		rx_cached++;
+	}
+	r->refs++;
+	rx_cache[slot] = r;
+}
 
 /* Python's syntax to POSIX ERE (glibc's: \w \W \s \S \b \B are known). */
 static const char *rx_translate(const char *p, char *out, size_t cap, struct rx *rx, int *icase)
@@ -138,18 +199,9 @@ static const char *rx_translate(const char *p, char *out, size_t cap, struct rx 
 	return NULL;
 }
 
-static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase_arg)
+/* Compile pattern (nothing is allocated when this fails). */
+static struct rx *rx_compile(struct tpl_ctx *cx, const char *pattern, bool icase)
 {
-	int icase = icase_arg;
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_cached; i++)
-		if (rx_cache[i].icase == icase && strcmp(rx_cache[i].pattern, pattern) == 0) {
-			struct rx *r = rx_cache[i].rx;
-			pthread_mutex_unlock(&rx_lock);
-			return r;
-		}
-	pthread_mutex_unlock(&rx_lock);
-
 	size_t cap = strlen(pattern) * 12 + 16;
 	char *ere = tpl_alloc(cx, cap);
 	struct rx tmp;
@@ -157,41 +209,69 @@ static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase_arg
 	const char *err = rx_translate(pattern, ere, cap, &tmp, &ic);
 	if (err)
 		tpl_fail(cx, "regex '%s': %s", pattern, err);
-	struct rx *r = malloc(sizeof *r);
-	char *pcopy = strdup(pattern);
+	struct rx *r = mqb__malloc(sizeof *r);
+	char *pcopy = mqb__strdup(pattern);
 	if (!r || !pcopy) {
-		free(r);
-		free(pcopy);
-		tpl_fail(cx, "out of memory compiling a regex");
+		mqb__free(r);
+		mqb__free(pcopy);
+		tpl_fail_code(cx, -ENOMEM, "out of memory compiling a regex");
 	}
 	*r = tmp;
 	int rc = regcomp(&r->re, ere, REG_EXTENDED | (ic ? REG_ICASE : 0));
 	if (rc) {
 		char msg[128];
 		regerror(rc, &r->re, msg, sizeof msg);
-		free(r);
-		free(pcopy);
+		mqb__free(r);
+		mqb__free(pcopy);
 		tpl_fail(cx, "regex '%s': %s", pattern, msg);
 	}
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_cached; i++)   /* another thread won the race */
-		if (rx_cache[i].icase == icase && strcmp(rx_cache[i].pattern, pattern) == 0) {
-			struct rx *w = rx_cache[i].rx;
-			pthread_mutex_unlock(&rx_lock);
-			regfree(&r->re);
-			free(r);
-			free(pcopy);
-			return w;
+	r->pattern = pcopy;
+	r->icase = icase;
+	r->refs = 0;
+	return r;
+}
+
+/* The compiled pattern, held until the render ends. */
+static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase)
+{
+	/* one the render holds already: no lock, no new reference */
+	for (const struct tpl_cleanup *c = cx->cleanups; c; c = c->next)
+		if (c->fn == rx_release) {
+			struct rx *r = c->p;
+			if (r->icase == icase && strcmp(r->pattern, pattern) == 0)
+				return r;
 		}
-	if (rx_cached < sizeof rx_cache / sizeof rx_cache[0]) {
-		rx_cache[rx_cached++] = (struct rx_cache_entry){ pcopy, icase, r };
-		pthread_mutex_unlock(&rx_lock);
-		return r;
+	/* allocated first: running out of memory must not strand a reference */
+	struct tpl_cleanup *hold = tpl_alloc(cx, sizeof *hold);
+	pthread_mutex_lock(&rx_lock);
+	struct rx *r = rx_cache_find_locked(pattern, icase);
+	if (r) {
+		r->refs++;
+		r->used = ++rx_clock;
 	}
 	pthread_mutex_unlock(&rx_lock);
-	/* The cache is full: this one is kept too (patterns come from
-	 * templates, a bounded set in practice), but not looked up again. */
-	free(pcopy);
+	if (!r) {
+		struct rx *fresh = rx_compile(cx, pattern, icase);
+		pthread_mutex_lock(&rx_lock);
+		r = rx_cache_find_locked(pattern, icase); /* another thread won the race */
+		if (r) {
+			r->refs++;
+		} else {
+			r = fresh;
+			fresh = NULL;
+			r->refs = 1;
+			rx_live++;
+			rx_cache_add_locked(r);
+		}
+		r->used = ++rx_clock;
+		pthread_mutex_unlock(&rx_lock);
+		if (fresh) {
+			regfree(&fresh->re);
+			mqb__free(fresh->pattern);
+			mqb__free(fresh);
+		}
+	}
+	tpl_on_end(cx, hold, rx_release, r);
 	return r;
 }
 

@@ -176,6 +176,13 @@ struct tpl_seen {
 	const char *id;
 };
 
+/* Something the render holds outside its arena, released when it ends. */
+struct tpl_cleanup {
+	struct tpl_cleanup *next;
+	void (*fn)(void *p);
+	void *p;
+};
+
 /* {% break %} / {% continue %} unwinding to the innermost for loop. */
 enum loop_ctl { LOOP_NEXT, LOOP_BREAK, LOOP_CONTINUE };
 
@@ -194,6 +201,7 @@ struct tpl_ctx {
 	size_t outlen, outcap;
 	bool out_heap;
 	struct tpl_seen *seen;           /* entity ids reported (once each) */
+	struct tpl_cleanup *cleanups;    /* run when the render ends, newest first */
 	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
 	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
 	struct tv *slots;
@@ -219,6 +227,17 @@ static inline void tpl_check_defined(struct tpl_ctx *cx, struct tv v)
 }
 /* Count one loop iteration against the bound (tpl_fail when over). */
 void tpl_tick(struct tpl_ctx *cx);
+/* Call fn(p) when the render ends, however it ends. Allocate the node
+ * (tpl_alloc) before taking what it releases, then link it in: running
+ * out of memory in between would strand the reference. */
+static inline void tpl_on_end(struct tpl_ctx *cx, struct tpl_cleanup *c, void (*fn)(void *),
+			      void *p)
+{
+	c->fn = fn;
+	c->p = p;
+	c->next = cx->cleanups;
+	cx->cleanups = c;
+}
 /* The render's variables (for Home Assistant's functions). */
 const struct mqb_tpl_vars *tpl_vars(struct tpl_ctx *cx);
 /* Report an entity id read (dependency tracking). */
@@ -332,6 +351,9 @@ int32_t tpl_local_offset(double ts);
 /* dt.isoformat(sep) and str(timedelta). */
 const struct tv_str *tpl_dt_iso(struct tpl_ctx *cx, struct tv v, char sep);
 const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
+/* Compiled regexes alive now: those cached and those renders hold
+ * (ha_regex.c). For tests: the cache must free what it evicts. */
+size_t tpl_regex_live(void);
 /* A datetime's or timedelta's attributes and methods (ha_time.c). */
 struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
 struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char *name,
