@@ -11,9 +11,9 @@
 #include "lib/utf8.h"
 #include "template/tpl.h"
 
-/* ---- lexer -------------------------------------------------------------- */
+/* ---- what the parser shares ------------------------------------------------ */
 
-_Noreturn void perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+_Noreturn void tpl_perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
 {
 	if (p->err) {
 		va_list ap;
@@ -37,7 +37,7 @@ _Noreturn static void pnomem(struct parser *p)
 	longjmp(p->jb, 1);
 }
 
-void *cmalloc(struct parser *p, size_t n)
+void *tpl_cmalloc(struct parser *p, size_t n)
 {
 	struct cblk *b = mqb__malloc(sizeof *b + n);
 	if (!b)
@@ -86,9 +86,9 @@ static struct tok *emit(struct parser *p, enum tk kind, const char *s, size_t n)
 	return t;
 }
 
-const struct tv_str *cstr(struct parser *p, const char *s, size_t n)
+const struct tv_str *tpl_cstr(struct parser *p, const char *s, size_t n)
 {
-	struct tv_str *r = cmalloc(p, sizeof *r + n + 1);
+	struct tv_str *r = tpl_cmalloc(p, sizeof *r + n + 1);
 	r->len = n;
 	if (n)
 		memcpy(r->s, s, n);
@@ -115,7 +115,7 @@ static void emit_data(struct parser *p, const char *s, size_t n, bool lstrip, bo
 		return;
 	struct tok *t = emit(p, T_DATA, s, n);
 	if (memchr(s, '\r', n)) { /* Jinja writes newlines as \n */
-		char *b = cmalloc(p, n + 1);
+		char *b = tpl_cmalloc(p, n + 1);
 		size_t o = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (s[i] == '\r') {
@@ -126,9 +126,9 @@ static void emit_data(struct parser *p, const char *s, size_t n, bool lstrip, bo
 				b[o++] = s[i];
 			}
 		}
-		t->str = cstr(p, b, o);
+		t->str = tpl_cstr(p, b, o);
 	} else {
-		t->str = cstr(p, s, n);
+		t->str = tpl_cstr(p, s, n);
 	}
 }
 
@@ -177,29 +177,150 @@ static size_t unescape(const char *s, size_t n, char *o)
 	return k;
 }
 
-static const char *const ops3[] = { NULL };
-static const char *const ops2[] = { "//", "**", "==", "!=", "<=", ">=", NULL };
+/* Index of the first byte at or after i that is not white space. */
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && is_ws(s[i]))
+		i++;
+	return i;
+}
 
-/* Tokens of one tag from i up to its end; returns the index after it and
- * whether the end had '-'. */
+static bool is_name_start(char c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Whether s[i..n) starts with word and no name character follows it. */
+static bool at_word(const char *s, size_t n, size_t i, const char *word)
+{
+	size_t len = strlen(word);
+	return n - i >= len && memcmp(s + i, word, len) == 0 &&
+	       (i + len == n || !(is_name_start(s[i + len]) || is_digit(s[i + len])));
+}
+
+_Noreturn static void lex_error_at(struct parser *p, size_t off, const char *msg)
+{
+	unsigned line, col;
+	where(p, off, &line, &col);
+	tpl_perr(p, line, col, "%s", msg);
+}
+
+/* ---- inside {{ }} and {% %} ----------------------------------------------- */
+
+/* A number literal at i: an int, or a float when a fraction or an exponent
+ * follows; underscores between digits are dropped, as in Python. Returns
+ * the index after it. */
+static size_t lex_number(struct parser *p, size_t i)
+{
+	const char *s = p->src;
+	size_t n = p->len, end = i;
+	bool isf = false;
+	char digits[128];   /* the literal without underscores, for strtod */
+	size_t nd = 0;
+	/* room is kept for the '.', an exponent's 'e' and sign: a literal
+	 * longer than the buffer keeps its first digits (and overflows) */
+	while (end < n && (is_digit(s[end]) || s[end] == '_')) {
+		if (s[end] != '_' && nd < sizeof digits - 8)
+			digits[nd++] = s[end];
+		end++;
+	}
+	/* a fraction, unless this number follows a '.' (x.0.1 is x[0][1]) */
+	bool after_dot = p->ntok && p->toks[p->ntok - 1].kind == T_OP &&
+			 p->toks[p->ntok - 1].s[0] == '.';
+	if (end + 1 < n && s[end] == '.' && is_digit(s[end + 1]) && !after_dot) {
+		isf = true;
+		digits[nd++] = s[end++];
+		while (end < n && (is_digit(s[end]) || s[end] == '_')) {
+			if (s[end] != '_' && nd < sizeof digits - 8)
+				digits[nd++] = s[end];
+			end++;
+		}
+	}
+	if (end < n && (s[end] == 'e' || s[end] == 'E')) {
+		size_t exp = end + 1;
+		if (exp < n && (s[exp] == '+' || s[exp] == '-'))
+			exp++;
+		if (exp < n && is_digit(s[exp])) {
+			isf = true;
+			while (end < exp)
+				digits[nd++] = s[end++];
+			while (end < n && (is_digit(s[end]) || s[end] == '_')) {
+				if (s[end] != '_' && nd < sizeof digits - 1)
+					digits[nd++] = s[end];
+				end++;
+			}
+		}
+	}
+	digits[nd] = 0;
+	struct tok *t = emit(p, isf ? T_FLOAT : T_INT, s + i, end - i);
+	if (isf) {
+		t->f = strtod(digits, NULL);
+	} else {
+		errno = 0;
+		unsigned long long v = strtoull(digits, NULL, 10);
+		if (errno || v > INT64_MAX)
+			tpl_perr(p, t->line, t->col, "integer literal too large");
+		t->i = (int64_t)v;
+	}
+	return end;
+}
+
+/* A string literal whose quote is at i; returns the index after its
+ * closing quote. */
+static size_t lex_string(struct parser *p, size_t i)
+{
+	const char *s = p->src;
+	size_t n = p->len, close = i + 1;
+	while (close < n && s[close] != s[i]) {
+		if (s[close] == '\\')
+			close++;
+		close++;
+	}
+	if (close >= n)
+		lex_error_at(p, i, "unexpected end of string");
+	struct tok *t = emit(p, T_STR, s + i, close + 1 - i);
+	/* unescaping never lengthens: \xNN is 2 bytes for 4, \U........ 4 for 10 */
+	char *b = tpl_cmalloc(p, close - i + 4);
+	size_t len = unescape(s + i + 1, close - i - 1, b);
+	t->str = tpl_cstr(p, b, len);
+	return close + 1;
+}
+
+/* The length of the operator at i, or 0. */
+static size_t op_len(const char *s, size_t n, size_t i)
+{
+	static const char *const two[] = { "//", "**", "==", "!=", "<=", ">=" };
+	if (i + 1 < n)
+		for (size_t k = 0; k < sizeof two / sizeof two[0]; k++)
+			if (s[i] == two[k][0] && s[i + 1] == two[k][1])
+				return 2;
+	return strchr("+-*/%~<>()[]{},.:|=", s[i]) ? 1 : 0;
+}
+
+/* The tokens of one tag whose body starts at i, up to and with its end
+ * ("}}" or "%}", "-}}" or "-%}" when it strips the white space after it).
+ * Returns the index after the end and whether it strips. */
 static size_t lex_tag(struct parser *p, size_t i, bool block, bool *strip_after)
 {
 	const char *s = p->src;
+	const char *end = block ? "%}" : "}}";
 	size_t n = p->len;
-	int braces = 0;
-	(void)ops3;
+	int braces = 0;   /* "}}" inside a dict literal {'a': {'b': 1}} is no end */
 	for (;;) {
-		while (i < n && is_ws(s[i]))
-			i++;
+		i = skip_ws(s, n, i);
 		if (i >= n) {
 			unsigned l, c;
 			where(p, n, &l, &c);
-			perr(p, l, c, "unexpected end of template, expected '%s'", block ? "%}" : "}}");
+			tpl_perr(p, l, c, "unexpected end of template, expected '%s'", end);
 		}
 		char c = s[i];
 		if (braces == 0) {
-			const char *end = block ? "%}" : "}}";
-			if (c == '-' && i + 2 < n + 0 && s[i + 1] == end[0] && s[i + 2] == end[1]) {
+			if (c == '-' && i + 2 < n && s[i + 1] == end[0] && s[i + 2] == end[1]) {
 				emit(p, block ? T_BEND : T_VEND, s + i, 3);
 				*strip_after = true;
 				return i + 3;
@@ -210,206 +331,137 @@ static size_t lex_tag(struct parser *p, size_t i, bool block, bool *strip_after)
 				return i + 2;
 			}
 		}
-		if (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-			size_t j = i + 1;
-			while (j < n && (s[j] == '_' || (s[j] >= 'a' && s[j] <= 'z') ||
-					 (s[j] >= 'A' && s[j] <= 'Z') || (s[j] >= '0' && s[j] <= '9')))
-				j++;
-			emit(p, T_NAME, s + i, j - i);
-			i = j;
+		if (is_name_start(c)) {
+			size_t e = i + 1;
+			while (e < n && (is_name_start(s[e]) || is_digit(s[e])))
+				e++;
+			emit(p, T_NAME, s + i, e - i);
+			i = e;
 			continue;
 		}
-		if (c >= '0' && c <= '9') {
-			size_t j = i;
-			bool isf = false;
-			char buf[128];
-			size_t k = 0;
-			while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
-				if (s[j] != '_' && k < sizeof buf - 8)
-					buf[k++] = s[j];
-				j++;
-			}
-			if (j + 1 < n && s[j] == '.' && s[j + 1] >= '0' && s[j + 1] <= '9' &&
-			    !(p->ntok && p->toks[p->ntok - 1].kind == T_OP && p->toks[p->ntok - 1].s[0] == '.')) {
-				isf = true;
-				buf[k++] = s[j++];
-				while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
-					if (s[j] != '_' && k < sizeof buf - 8)
-						buf[k++] = s[j];
-					j++;
-				}
-			}
-			if (j < n && (s[j] == 'e' || s[j] == 'E')) {
-				size_t e = j + 1;
-				if (e < n && (s[e] == '+' || s[e] == '-'))
-					e++;
-				if (e < n && s[e] >= '0' && s[e] <= '9') {
-					isf = true;
-					while (j < e)
-						buf[k++] = s[j++];
-					while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
-						if (s[j] != '_' && k < sizeof buf - 1)
-							buf[k++] = s[j];
-						j++;
-					}
-				}
-			}
-			buf[k] = 0;
-			struct tok *t = emit(p, isf ? T_FLOAT : T_INT, s + i, j - i);
-			if (isf) {
-				t->f = strtod(buf, NULL);
-			} else {
-				errno = 0;
-				unsigned long long v = strtoull(buf, NULL, 10);
-				if (errno || v > INT64_MAX)
-					perr(p, t->line, t->col, "integer literal too large");
-				t->i = (int64_t)v;
-			}
-			i = j;
+		if (is_digit(c)) {
+			i = lex_number(p, i);
 			continue;
 		}
 		if (c == '\'' || c == '"') {
-			size_t j = i + 1;
-			while (j < n && s[j] != c) {
-				if (s[j] == '\\')
-					j++;
-				j++;
-			}
-			if (j >= n) {
-				unsigned l, cc;
-				where(p, i, &l, &cc);
-				perr(p, l, cc, "unexpected end of string");
-			}
-			struct tok *t = emit(p, T_STR, s + i, j + 1 - i);
-			char *b = cmalloc(p, j - i + 4);
-			size_t k = unescape(s + i + 1, j - i - 1, b);
-			t->str = cstr(p, b, k);
-			i = j + 1;
+			i = lex_string(p, i);
 			continue;
 		}
-		size_t oplen = 0;
-		for (int k = 0; ops2[k]; k++)
-			if (i + 1 < n && s[i] == ops2[k][0] && s[i + 1] == ops2[k][1])
-				oplen = 2;
-		if (!oplen && strchr("+-*/%~<>()[]{},.:|=", c))
-			oplen = 1;
-		if (!oplen) {
+		size_t len = op_len(s, n, i);
+		if (!len) {
 			unsigned l, cc;
 			where(p, i, &l, &cc);
-			perr(p, l, cc, "unexpected char '%c'", c);
+			tpl_perr(p, l, cc, "unexpected char '%c'", c);
 		}
 		if (c == '{')
 			braces++;
 		if (c == '}') {
-			if (braces == 0) {
-				unsigned l, cc;
-				where(p, i, &l, &cc);
-				perr(p, l, cc, "unexpected '}'");
-			}
+			if (braces == 0)
+				lex_error_at(p, i, "unexpected '}'");
 			braces--;
 		}
-		emit(p, T_OP, s + i, oplen);
-		i += oplen;
+		emit(p, T_OP, s + i, len);
+		i += len;
 	}
 }
 
-void lex(struct parser *p)
+/* ---- between tags ---------------------------------------------------------- */
+
+/* The index of the next tag opener ("{{", "{%" or "{#") at or after i, or
+ * n when there is none. */
+static size_t find_tag(const char *s, size_t n, size_t i)
+{
+	for (; i + 1 < n; i++)
+		if (s[i] == '{' && (s[i + 1] == '{' || s[i + 1] == '%' || s[i + 1] == '#'))
+			return i;
+	return n;
+}
+
+/* A comment opened at open whose text starts at body: skipped up to its
+ * "#}". Returns the index after it and whether it ends "-#}". */
+static size_t lex_comment(struct parser *p, size_t open, size_t body, bool *strip_after)
 {
 	const char *s = p->src;
-	size_t n = p->len;
-	size_t i = 0;
-	bool lstrip = false;
-	/* keep_trailing_newline=False */
+	size_t n = p->len, close = body;
+	while (close + 1 < n && !(s[close] == '#' && s[close + 1] == '}'))
+		close++;
+	if (close + 1 >= n)
+		lex_error_at(p, open, "missing end of comment tag");
+	*strip_after = close > body && s[close - 1] == '-';
+	return close + 2;
+}
+
+/* When the block tag opened at open with its body at body is {% raw %},
+ * everything up to the next {% endraw %} is data: emitted as such, and
+ * the index after endraw's "%}" returned with whether it strips after
+ * ("-%}"). 0 when the tag is not raw. */
+static size_t lex_raw(struct parser *p, size_t open, size_t body, bool *strip_after)
+{
+	const char *s = p->src;
+	size_t n = p->len, i = skip_ws(s, n, body);
+	if (!at_word(s, n, i, "raw"))
+		return 0;
+	i = skip_ws(s, n, i + 3);
+	bool lstrip = i < n && s[i] == '-';    /* {% raw -%}: strip the text's start */
+	i += lstrip;
+	if (i + 1 >= n || s[i] != '%' || s[i + 1] != '}')
+		lex_error_at(p, i, "expected '%}' after 'raw'");
+	size_t text = i + 2;
+	for (size_t at = text; at + 1 < n; at++) {
+		if (s[at] != '{' || s[at + 1] != '%')
+			continue;
+		size_t k = at + 2;
+		bool rstrip = k < n && s[k] == '-';     /* {%- endraw %}: strip its end */
+		k += rstrip || (k < n && s[k] == '+');
+		k = skip_ws(s, n, k);
+		if (n - k < 6 || memcmp(s + k, "endraw", 6) != 0)
+			continue;
+		k = skip_ws(s, n, k + 6);
+		bool after = k < n && s[k] == '-';
+		k += after;
+		if (k + 1 < n && s[k] == '%' && s[k + 1] == '}') {
+			emit_data(p, s + text, at - text, lstrip, rstrip);
+			*strip_after = after;
+			return k + 2;
+		}
+	}
+	lex_error_at(p, open, "missing endraw for raw");
+}
+
+void tpl_lex(struct parser *p)
+{
+	const char *s = p->src;
+	size_t n = p->len, i = 0;
+	bool lstrip = false;   /* the tag before ended with '-': strip the data's start */
+	/* Jinja drops one trailing newline (keep_trailing_newline=False) */
 	if (n && s[n - 1] == '\n')
 		n--;
 	if (n && s[n - 1] == '\r')
 		n--;
 	p->len = n;
 	while (i < n) {
-		size_t q = i;
-		while (q + 1 < n && !(s[q] == '{' && (s[q + 1] == '{' || s[q + 1] == '%' || s[q + 1] == '#')))
-			q++;
-		if (q + 1 >= n) {
+		size_t open = find_tag(s, n, i);
+		if (open == n) {
 			emit_data(p, s + i, n - i, lstrip, false);
 			break;
 		}
-		char c = s[q + 1];
-		bool rstrip = q + 2 < n && s[q + 2] == '-';
-		size_t body = q + 2 + (q + 2 < n && (s[q + 2] == '-' || s[q + 2] == '+'));
-		if (c == '#') {
-			size_t e = body;
-			while (e + 1 < n && !(s[e] == '#' && s[e + 1] == '}'))
-				e++;
-			if (e + 1 >= n) {
-				unsigned l, cc;
-				where(p, q, &l, &cc);
-				perr(p, l, cc, "missing end of comment tag");
-			}
-			emit_data(p, s + i, q - i, lstrip, rstrip);
-			lstrip = e > body && s[e - 1] == '-';
-			i = e + 2;
+		char kind = s[open + 1];                        /* '{', '%' or '#' */
+		bool rstrip = open + 2 < n && s[open + 2] == '-'; /* {{- {%- {#- */
+		size_t body = open + 2 + (open + 2 < n && (s[open + 2] == '-' || s[open + 2] == '+'));
+		emit_data(p, s + i, open - i, lstrip, rstrip);
+		if (kind == '#') {
+			i = lex_comment(p, open, body, &lstrip);
 			continue;
 		}
-		emit_data(p, s + i, q - i, lstrip, rstrip);
-		if (c == '%') {
-			/* {% raw %} ... {% endraw %} */
-			size_t j = body;
-			while (j < n && is_ws(s[j]))
-				j++;
-			if (j + 3 <= n && memcmp(s + j, "raw", 3) == 0 &&
-			    (j + 3 == n || !(s[j + 3] == '_' || (s[j + 3] >= 'a' && s[j + 3] <= 'z') ||
-					     (s[j + 3] >= '0' && s[j + 3] <= '9')))) {
-				j += 3;
-				while (j < n && is_ws(s[j]))
-					j++;
-				bool ls = false;
-				if (j < n && s[j] == '-') {
-					ls = true;
-					j++;
-				}
-				if (j + 1 >= n || s[j] != '%' || s[j + 1] != '}') {
-					unsigned l, cc;
-					where(p, j, &l, &cc);
-					perr(p, l, cc, "expected '%%}' after 'raw'");
-				}
-				j += 2;
-				/* find {%-? endraw -?%} */
-				size_t k = j;
-				for (;;) {
-					if (k + 1 >= n) {
-						unsigned l, cc;
-						where(p, q, &l, &cc);
-						perr(p, l, cc, "missing endraw for raw");
-					}
-					if (s[k] == '{' && s[k + 1] == '%') {
-						size_t m = k + 2;
-						bool rs = m < n && s[m] == '-';
-						if (rs || (m < n && s[m] == '+'))
-							m++;
-						while (m < n && is_ws(s[m]))
-							m++;
-						if (m + 6 <= n && memcmp(s + m, "endraw", 6) == 0) {
-							m += 6;
-							while (m < n && is_ws(s[m]))
-								m++;
-							bool as = m < n && s[m] == '-';
-							if (as)
-								m++;
-							if (m + 1 < n && s[m] == '%' && s[m + 1] == '}') {
-								emit_data(p, s + j, k - j, ls, rs);
-								lstrip = as;
-								i = m + 2;
-								break;
-							}
-						}
-					}
-					k++;
-				}
+		if (kind == '%') {
+			size_t after = lex_raw(p, open, body, &lstrip);
+			if (after) {
+				i = after;
 				continue;
 			}
 		}
-		emit(p, c == '{' ? T_VBEGIN : T_BBEGIN, s + q, body - q);
-		i = lex_tag(p, body, c == '%', &lstrip);
+		emit(p, kind == '{' ? T_VBEGIN : T_BBEGIN, s + open, body - open);
+		i = lex_tag(p, body, kind == '%', &lstrip);
 	}
 	emit(p, T_EOF, s + n, 0);
 }

@@ -42,7 +42,7 @@ _Noreturn static void unexpected(struct parser *p)
 {
 	char b[64];
 	struct tok *t = cur(p);
-	perr(p, t->line, t->col, "unexpected '%s'", tok_desc(t, b, sizeof b));
+	tpl_perr(p, t->line, t->col, "unexpected '%s'", tok_desc(t, b, sizeof b));
 }
 
 static void expect_op(struct parser *p, const char *s)
@@ -50,14 +50,14 @@ static void expect_op(struct parser *p, const char *s)
 	if (!is_op(p, s)) {
 		char b[64];
 		struct tok *t = cur(p);
-		perr(p, t->line, t->col, "expected '%s', got '%s'", s, tok_desc(t, b, sizeof b));
+		tpl_perr(p, t->line, t->col, "expected '%s', got '%s'", s, tok_desc(t, b, sizeof b));
 	}
 	p->pos++;
 }
 
 static struct node *mk(struct parser *p, enum nk kind, const struct tok *t)
 {
-	struct node *n = cmalloc(p, sizeof *n);
+	struct node *n = tpl_cmalloc(p, sizeof *n);
 	n->kind = (unsigned char)kind;
 	n->line = t->line;
 	n->col = t->col;
@@ -72,13 +72,13 @@ static unsigned slot_of(struct parser *p, const char *s, size_t n)
 			return i;
 	if (t->nslots == p->namecap) {
 		size_t cap = p->namecap ? p->namecap * 2 : 16;
-		const struct tv_str **nn = cmalloc(p, cap * sizeof *nn);
+		const struct tv_str **nn = tpl_cmalloc(p, cap * sizeof *nn);
 		if (t->nslots)
 			memcpy(nn, t->names, t->nslots * sizeof *nn);
 		t->names = nn;
 		p->namecap = cap;
 	}
-	t->names[t->nslots] = cstr(p, s, n);
+	t->names[t->nslots] = tpl_cstr(p, s, n);
 	return t->nslots++;
 }
 
@@ -92,7 +92,7 @@ static void enter(struct parser *p)
 {
 	if (++p->depth > 200) {
 		struct tok *t = cur(p);
-		perr(p, t->line, t->col, "expression nested too deeply");
+		tpl_perr(p, t->line, t->col, "expression nested too deeply");
 	}
 }
 
@@ -118,15 +118,15 @@ static void parse_args(struct parser *p, struct node *n, struct node *first)
 			struct tok *t = cur(p);
 			if (t->kind == T_NAME && tok_is(peek(p, 1), T_OP, "=")) {
 				if (nk == 32)
-					perr(p, t->line, t->col, "too many arguments");
-				kwn[nk] = cstr(p, t->s, t->n);
+					tpl_perr(p, t->line, t->col, "too many arguments");
+				kwn[nk] = tpl_cstr(p, t->s, t->n);
 				p->pos += 2;
 				kwv[nk++] = parse_expr(p);
 			} else {
 				if (nk)
-					perr(p, t->line, t->col, "positional argument follows keyword argument");
+					tpl_perr(p, t->line, t->col, "positional argument follows keyword argument");
 				if (np == 64)
-					perr(p, t->line, t->col, "too many arguments");
+					tpl_perr(p, t->line, t->col, "too many arguments");
 				pos[np++] = parse_expr(p);
 			}
 		}
@@ -134,11 +134,11 @@ static void parse_args(struct parser *p, struct node *n, struct node *first)
 	}
 	n->nargs = np;
 	n->nkw = nk;
-	n->args = cmalloc(p, (np + nk + 1) * sizeof *n->args);
+	n->args = tpl_cmalloc(p, (np + nk + 1) * sizeof *n->args);
 	memcpy(n->args, pos, np * sizeof *pos);
 	memcpy(n->args + np, kwv, nk * sizeof *kwv);
 	if (nk) {
-		n->kwn = cmalloc(p, nk * sizeof *n->kwn);
+		n->kwn = tpl_cmalloc(p, nk * sizeof *n->kwn);
 		memcpy(n->kwn, kwn, nk * sizeof *kwn);
 	}
 }
@@ -147,7 +147,7 @@ static void check_arity(struct parser *p, struct node *n, const char *what)
 {
 	const struct tpl_builtin *b = n->bi;
 	if (n->nargs > b->max_args)
-		perr(p, n->line, n->col, "%s '%s' takes at most %u argument%s", what, b->name,
+		tpl_perr(p, n->line, n->col, "%s '%s' takes at most %u argument%s", what, b->name,
 		     b->max_args - (n->kind != N_CALL), b->max_args - (n->kind != N_CALL) == 1 ? "" : "s");
 	if (b->uses_now)
 		p->t->uses_now = true;
@@ -161,7 +161,7 @@ static struct node *parse_filter(struct parser *p, struct node *val)
 	struct node *n = mk(p, N_FILTER, t);
 	n->bi = tpl_builtin_find(t->s, t->n, TPL_FILTER);
 	if (!n->bi)
-		perr(p, t->line, t->col, "no filter named '%.*s'", (int)t->n, t->s);
+		tpl_perr(p, t->line, t->col, "no filter named '%.*s'", (int)t->n, t->s);
 	p->pos++;
 	parse_args(p, n, val);
 	check_arity(p, n, "filter");
@@ -198,26 +198,26 @@ static struct node *parse_test(struct parser *p, struct node *val)
 	n->neg = neg;
 	n->bi = tpl_builtin_find(nm, nl, TPL_TEST);
 	if (!n->bi)
-		perr(p, t->line, t->col, "no test named '%.*s'", (int)nl, nm);
+		tpl_perr(p, t->line, t->col, "no test named '%.*s'", (int)nl, nm);
 	p->pos++;
 	if (is_op(p, "(")) {
 		parse_args(p, n, val);
 	} else if (starts_primary(p)) {
 		struct node *arg = parse_postfix(p, parse_primary(p));
-		n->args = cmalloc(p, 2 * sizeof *n->args);
+		n->args = tpl_cmalloc(p, 2 * sizeof *n->args);
 		n->args[0] = val;
 		n->args[1] = arg;
 		n->nargs = 2;
 	} else {
-		n->args = cmalloc(p, sizeof *n->args);
+		n->args = tpl_cmalloc(p, sizeof *n->args);
 		n->args[0] = val;
 		n->nargs = 1;
 	}
 	if (n->nargs + n->nkw < n->bi->min_args)
-		perr(p, n->line, n->col, "test '%s' needs an argument", n->bi->name);
+		tpl_perr(p, n->line, n->col, "test '%s' needs an argument", n->bi->name);
 	check_arity(p, n, "test");
 	if (is_name(p, "is"))
-		perr(p, cur(p)->line, cur(p)->col, "cannot chain multiple tests with is");
+		tpl_perr(p, cur(p)->line, cur(p)->col, "cannot chain multiple tests with is");
 	return n;
 }
 
@@ -269,7 +269,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 			if (a->kind == T_NAME) {
 				struct node *x = mk(p, N_ATTR, a);
 				x->a = n;
-				x->name = cstr(p, a->s, a->n);
+				x->name = tpl_cstr(p, a->s, a->n);
 				n = x;
 			} else if (a->kind == T_INT) {
 				struct node *x = mk(p, N_ITEM, a), *k = mk(p, N_CONST, a);
@@ -278,7 +278,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				x->b = k;
 				n = x;
 			} else {
-				perr(p, a->line, a->col, "expected name or number");
+				tpl_perr(p, a->line, a->col, "expected name or number");
 			}
 			p->pos++;
 		} else if (is_op(p, "[")) {
@@ -303,9 +303,9 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				 * tuple's element: x[1, :2] means nothing here. */
 				for (unsigned k = 0; k < ni; k++)
 					if (items[k]->kind == N_SLICE)
-						perr(p, items[k]->line, items[k]->col,
+						tpl_perr(p, items[k]->line, items[k]->col,
 						     "a slice cannot be part of a tuple subscript");
-				tu->args = cmalloc(p, ni * sizeof *items);
+				tu->args = tpl_cmalloc(p, ni * sizeof *items);
 				memcpy(tu->args, items, ni * sizeof *items);
 				tu->nargs = ni;
 				x->b = tu;
@@ -319,7 +319,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				x->kind = N_SLICE;
 				x->b = sl->a;
 				x->c = sl->b;
-				x->args = cmalloc(p, sizeof *x->args);
+				x->args = tpl_cmalloc(p, sizeof *x->args);
 				x->args[0] = sl->c;
 			}
 			n = x;
@@ -332,11 +332,11 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				x->col = n->col;
 				x->bi = tpl_builtin_find(nm->s, nm->len, TPL_FUNCTION);
 				if (!x->bi)
-					perr(p, n->line, n->col, "no function named '%s'", nm->s);
+					tpl_perr(p, n->line, n->col, "no function named '%s'", nm->s);
 				parse_args(p, x, NULL);
 				check_arity(p, x, "function");
 				if (x->nargs + x->nkw < x->bi->min_args)
-					perr(p, n->line, n->col, "function '%s' needs %u argument%s",
+					tpl_perr(p, n->line, n->col, "function '%s' needs %u argument%s",
 					     x->bi->name, x->bi->min_args, x->bi->min_args == 1 ? "" : "s");
 			} else if (n->kind == N_ATTR) {
 				x = mk(p, N_METHOD, t);
@@ -346,7 +346,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				x->name = n->name;
 				parse_args(p, x, NULL);
 			} else {
-				perr(p, t->line, t->col, "this value cannot be called");
+				tpl_perr(p, t->line, t->col, "this value cannot be called");
 			}
 			n = x;
 		} else {
@@ -371,7 +371,7 @@ static struct node *parse_seq(struct parser *p, enum nk kind, const char *close,
 		if (is_op(p, close))
 			break;
 		if (ni >= 254)
-			perr(p, cur(p)->line, cur(p)->col, "literal too long");
+			tpl_perr(p, cur(p)->line, cur(p)->col, "literal too long");
 		items[ni++] = parse_expr(p);
 		if (kind == N_DICT) {
 			expect_op(p, ":");
@@ -379,7 +379,7 @@ static struct node *parse_seq(struct parser *p, enum nk kind, const char *close,
 		}
 	}
 	p->pos++;
-	n->args = cmalloc(p, (ni + 1) * sizeof *items);
+	n->args = tpl_cmalloc(p, (ni + 1) * sizeof *items);
 	memcpy(n->args, items, ni * sizeof *items);
 	n->nargs = ni;
 	return n;
@@ -411,10 +411,10 @@ static struct node *parse_primary(struct parser *p)
 		const struct tv_str *s = t->str;
 		while (cur(p)->kind == T_STR) { /* "a" "b" */
 			const struct tv_str *s2 = cur(p)->str;
-			char *b = cmalloc(p, s->len + s2->len + 1);
+			char *b = tpl_cmalloc(p, s->len + s2->len + 1);
 			memcpy(b, s->s, s->len);
 			memcpy(b + s->len, s2->s, s2->len);
-			s = cstr(p, b, s->len + s2->len);
+			s = tpl_cstr(p, b, s->len + s2->len);
 			p->pos++;
 		}
 		n->k = tv_strv(s);
@@ -577,9 +577,9 @@ static struct node *parse_compare(struct parser *p)
 		return first;
 	struct node *c = mk(p, N_CMP, t0);
 	c->nargs = n + 1;
-	c->args = cmalloc(p, (n + 1) * sizeof *opnds);
+	c->args = tpl_cmalloc(p, (n + 1) * sizeof *opnds);
 	memcpy(c->args, opnds, (n + 1) * sizeof *opnds);
-	c->ops = cmalloc(p, n);
+	c->ops = tpl_cmalloc(p, n);
 	memcpy(c->ops, ops, n);
 	return c;
 }
@@ -665,7 +665,7 @@ static struct node *parse_tuple(struct parser *p)
 		items[ni++] = parse_expr(p);
 	}
 	struct node *tu = mk(p, N_TUPLE, t);
-	tu->args = cmalloc(p, ni * sizeof *items);
+	tu->args = tpl_cmalloc(p, ni * sizeof *items);
 	memcpy(tu->args, items, ni * sizeof *items);
 	tu->nargs = ni;
 	return tu;
@@ -680,7 +680,7 @@ static void expect_end(struct parser *p, enum tk kind)
 
 static struct stmt *mks(struct parser *p, enum sk kind, const struct tok *t)
 {
-	struct stmt *s = cmalloc(p, sizeof *s);
+	struct stmt *s = tpl_cmalloc(p, sizeof *s);
 	s->kind = (unsigned char)kind;
 	s->line = t->line;
 	s->col = t->col;
@@ -702,7 +702,7 @@ static unsigned parse_targets(struct parser *p, unsigned *targets)
 		if (t->kind != T_NAME)
 			unexpected(p);
 		if (n == 8)
-			perr(p, t->line, t->col, "too many targets");
+			tpl_perr(p, t->line, t->col, "too many targets");
 		targets[n++] = slot_of(p, t->s, t->n);
 		p->pos++;
 		if (!is_op(p, ","))
@@ -777,10 +777,10 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 	struct stmt *s = mks(p, S_FOR, t);
 	unsigned tg[8];
 	s->ntargets = parse_targets(p, tg);
-	s->targets = cmalloc(p, s->ntargets * sizeof *tg);
+	s->targets = tpl_cmalloc(p, s->ntargets * sizeof *tg);
 	memcpy(s->targets, tg, s->ntargets * sizeof *tg);
 	if (!is_name(p, "in"))
-		perr(p, cur(p)->line, cur(p)->col, "expected 'in'");
+		tpl_perr(p, cur(p)->line, cur(p)->col, "expected 'in'");
 	p->pos++;
 	/* no inline if here: "if" filters the loop */
 	{
@@ -799,7 +799,7 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 				items[ni++] = parse_or(p);
 			}
 			struct node *tu = mk(p, N_TUPLE, t0);
-			tu->args = cmalloc(p, ni * sizeof *items);
+			tu->args = tpl_cmalloc(p, ni * sizeof *items);
 			memcpy(tu->args, items, ni * sizeof *items);
 			tu->nargs = ni;
 			n = tu;
@@ -811,7 +811,7 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 		s->cond = parse_expr(p);
 	}
 	if (is_name(p, "recursive"))
-		perr(p, cur(p)->line, cur(p)->col, "recursive loops are not supported");
+		tpl_perr(p, cur(p)->line, cur(p)->col, "recursive loops are not supported");
 	expect_end(p, T_BEND);
 	p->loop_depth++;
 	s->body = parse_body(p, ends, "for");
@@ -839,16 +839,16 @@ static struct stmt *parse_set(struct parser *p, struct tok *t)
 	if (nt->kind == T_NAME && tok_is(peek(p, 1), T_OP, ".")) {
 		struct tok *at = peek(p, 2);
 		if (at->kind != T_NAME)
-			perr(p, at->line, at->col, "expected name");
+			tpl_perr(p, at->line, at->col, "expected name");
 		s->kind = S_SETATTR;
 		tg[0] = slot_of(p, nt->s, nt->n);
 		s->ntargets = 1;
-		s->attr = cstr(p, at->s, at->n);
+		s->attr = tpl_cstr(p, at->s, at->n);
 		p->pos += 3;
 	} else {
 		s->ntargets = parse_targets(p, tg);
 	}
-	s->targets = cmalloc(p, s->ntargets * sizeof *tg);
+	s->targets = tpl_cmalloc(p, s->ntargets * sizeof *tg);
 	memcpy(s->targets, tg, s->ntargets * sizeof *tg);
 	if (cur(p)->kind == T_BEND && s->kind == S_SET && s->ntargets == 1) {
 		static const char *const ends[] = { "endset", NULL };
@@ -869,13 +869,13 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 {
 	struct stmt *head = NULL, **tail = &head;
 	if (++p->stmt_depth > 100)
-		perr(p, cur(p)->line, cur(p)->col, "blocks nested too deeply");
+		tpl_perr(p, cur(p)->line, cur(p)->col, "blocks nested too deeply");
 	for (;;) {
 		struct tok *t = cur(p);
 		struct stmt *s = NULL;
 		if (t->kind == T_EOF) {
 			if (ends)
-				perr(p, t->line, t->col, "unexpected end of template, expected 'end%s'",
+				tpl_perr(p, t->line, t->col, "unexpected end of template, expected 'end%s'",
 				     opener);
 			break;
 		}
@@ -909,12 +909,12 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 			else if (tok_is(nm, T_NAME, "break") || tok_is(nm, T_NAME, "continue")) {
 				/* Home Assistant enables Jinja's loopcontrols extension */
 				if (!p->loop_depth)
-					perr(p, nm->line, nm->col, "'%.*s' outside loop", (int)nm->n,
+					tpl_perr(p, nm->line, nm->col, "'%.*s' outside loop", (int)nm->n,
 					     nm->s);
 				s = mks(p, nm->s[0] == 'b' ? S_BREAK : S_CONTINUE, nm);
 				expect_end(p, T_BEND);
 			} else
-				perr(p, nm->line, nm->col, "unknown tag '%.*s'", (int)nm->n, nm->s);
+				tpl_perr(p, nm->line, nm->col, "unknown tag '%.*s'", (int)nm->n, nm->s);
 		} else {
 			unexpected(p);
 		}
@@ -955,7 +955,7 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		mqb__free(t);
 		return p.code;
 	}
-	lex(&p);
+	tpl_lex(&p);
 	t->body = parse_body(&p, NULL, NULL);
 	t->is_static = true;
 	for (size_t i = 0; i < p.ntok; i++)
@@ -966,14 +966,14 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		size_t n = 0;
 		for (struct stmt *s = t->body; s; s = s->next)
 			n += s->text->len;
-		char *c = cmalloc(&p, n + 1);
+		char *c = tpl_cmalloc(&p, n + 1);
 		(void)b;
 		n = 0;
 		for (struct stmt *s = t->body; s; s = s->next) {
 			memcpy(c + n, s->text->s, s->text->len);
 			n += s->text->len;
 		}
-		t->static_text = cstr(&p, c, n);
+		t->static_text = tpl_cstr(&p, c, n);
 	}
 	mqb__free(p.toks);
 	*out = t;

@@ -451,10 +451,11 @@ struct parser {
 
 /* lex.c: the lexer, and the compile-time allocation and errors the parser
  * shares with it. */
-void *cmalloc(struct parser *p, size_t n);
-_Noreturn void perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+void *tpl_cmalloc(struct parser *p, size_t n);
+_Noreturn void tpl_perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-const struct tv_str *cstr(struct parser *p, const char *s, size_t n);
-void lex(struct parser *p);
+const struct tv_str *tpl_cstr(struct parser *p, const char *s, size_t n);
+/* The whole text into p->toks, ending with T_EOF. */
+void tpl_lex(struct parser *p);
 
 #endif
