@@ -12,6 +12,9 @@
 
 /* ---- render context ----------------------------------------------------- */
 
+/* A render's first 32 KiB come from a per-thread buffer: the common
+ * sensor template then calls malloc once (its output). A render nested in
+ * another on the same thread (tls_busy) starts with malloc'd blocks. */
 #define TLS_ARENA 2048 /* max_align_t units: 32 KiB on x86-64 */
 static _Thread_local max_align_t tls_arena[TLS_ARENA];
 static _Thread_local bool tls_busy;
@@ -131,6 +134,10 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n);
 /* Whether the name nm is the string literal lit (no strcmp call). */
 #define NAME_IS(nm, lit) ((nm)->len == sizeof(lit) - 1 && memcmp((nm)->s, lit, sizeof(lit) - 1) == 0)
 
+/* A name's value at its first use in the render, looked up as Home
+ * Assistant's variables shadow each other: value, value_json (parsed now,
+ * once), trigger, this, the caller's variables, then states. A name
+ * nothing defines is undefined, carrying its name for the error. */
 static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 {
 	const struct tv_str *nm = cx->t->names[slot];
@@ -171,6 +178,8 @@ static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 	return u;
 }
 
+/* Slots start TV_UNRESOLVED and are resolved once: most names a
+ * template reads are never assigned, and resolving value_json parses. */
 static inline struct tv lookup(struct tpl_ctx *cx, unsigned slot)
 {
 	if (cx->slots[slot].t == TV_UNRESOLVED)
@@ -973,6 +982,12 @@ static void assign(struct tpl_ctx *cx, const unsigned *targets, unsigned n, stru
 
 static void exec(struct tpl_ctx *cx, const struct stmt *s);
 
+/* Jinja's for: the loop variable and what the body assigns are gone
+ * after the loop (saved restores every slot), and an assignment in one
+ * iteration is not seen by the next (snap, taken before the first, is
+ * put back before each other) -- only namespaces carry values out. The
+ * filter (for x in l if cond) runs first, over the whole list, so
+ * loop.length and loop.last count what the filter kept. */
 static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 {
 	struct tv it = eval(cx, s->e);
@@ -1090,6 +1105,8 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 			break;
 		}
 		case S_SETBLOCK: {
+			/* the body renders into the output, which is then cut
+			 * back: its bound applies to the captured text too */
 			size_t mark = cx->outlen;
 			exec(cx, s->body);
 			struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);

@@ -64,6 +64,7 @@ static struct node *mk(struct parser *p, enum nk kind, const struct tok *t)
 	return n;
 }
 
+/* The slot of a name: every use of one name shares it (see mqb_template). */
 static unsigned slot_of(struct parser *p, const char *s, size_t n)
 {
 	struct mqb_template *t = p->t;
@@ -82,6 +83,14 @@ static unsigned slot_of(struct parser *p, const char *s, size_t n)
 	return t->nslots++;
 }
 
+/* Expressions by recursive descent, one function per precedence level of
+ * Jinja's, loosest first: parse_expr (x if c else y) > parse_or > parse_and
+ * > parse_not > parse_compare (== != < <= > >= in, not in; chained) >
+ * parse_math1 (+ -) > parse_concat (~) > parse_math2 (* / // %) >
+ * parse_pow (**) > parse_unary (- +, then filters and tests, which bind
+ * tighter than any operator) > parse_postfix (.x [k] (args)) >
+ * parse_primary. enter() bounds the recursion so that a deeply nested
+ * text is an error, not a stack overflow. */
 static struct node *parse_expr(struct parser *p);
 static struct node *parse_or(struct parser *p);
 static struct node *parse_unary(struct parser *p, bool with_filter);
@@ -312,10 +321,9 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 			}
 			expect_op(p, "]");
 			if (x->b->kind == N_SLICE) {
-				x->b->kind = N_SLICE;
+				/* a[lo:hi:step] becomes one N_SLICE node on a, its
+				 * bounds in b, c and args[0] (see enum nk) */
 				struct node *sl = x->b;
-				sl->line = x->line;
-				sl->col = x->col;
 				x->kind = N_SLICE;
 				x->b = sl->a;
 				x->c = sl->b;

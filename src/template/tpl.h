@@ -362,9 +362,24 @@ struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char 
 
 /* ---- the compiled form (lex.c, parse.c, eval.c) ------------------------- */
 
+/* Expression nodes ("node kinds"). What a, b, c and args hold: */
 enum nk {
-	N_CONST, N_NAME, N_LIST, N_TUPLE, N_DICT, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_METHOD,
-	N_FILTER, N_TEST, N_NOT, N_NEG, N_POS, N_BIN, N_AND, N_OR, N_CMP, N_COND,
+	N_CONST,   /* k */
+	N_NAME,    /* slot: the name's index in mqb_template.names */
+	N_LIST, N_TUPLE,   /* args[nargs] */
+	N_DICT,    /* args: key, value, key, value ... */
+	N_ATTR,    /* a.name */
+	N_ITEM,    /* a[b] */
+	N_SLICE,   /* a[b:c:args[0]], any of the three may be NULL */
+	N_CALL,    /* bi(args); nkw keyword args after the nargs positional ones, named kwn */
+	N_METHOD,  /* a.name(args) */
+	N_FILTER,  /* bi(args[0], ...): args[0] is the value filtered */
+	N_TEST,    /* bi(args[0], ...), negated when neg ("is not") */
+	N_NOT, N_NEG, N_POS,  /* a */
+	N_BIN,     /* a op b */
+	N_AND, N_OR,          /* a, b: b is evaluated only when needed */
+	N_CMP,     /* args[0] ops[0] args[1] ops[1] ... (Python's chained 1 < x < 3) */
+	N_COND,    /* b if a else c (c NULL: undefined) */
 };
 
 enum op {
@@ -373,62 +388,83 @@ enum op {
 };
 
 struct node {
-	unsigned char kind, op;
-	bool neg;
-	unsigned line, col;
-	unsigned slot;
+	unsigned char kind, op;      /* enum nk; enum op for N_BIN */
+	bool neg;                    /* N_TEST: "is not" */
+	unsigned line, col;          /* for render errors */
+	unsigned slot;               /* N_NAME */
 	struct node *a, *b, *c;
 	struct node **args;          /* N_LIST/TUPLE/DICT (k,v pairs), calls, N_CMP operands */
 	unsigned char *ops;          /* N_CMP */
 	unsigned nargs, nkw;
 	const struct tv_str **kwn;   /* keyword names (after the positional args) */
-	const struct tpl_builtin *bi;
-	const struct tv_str *name;
-	struct tv k;
+	const struct tpl_builtin *bi; /* N_CALL, N_FILTER, N_TEST: found at compile time */
+	const struct tv_str *name;   /* N_ATTR, N_METHOD */
+	struct tv k;                 /* N_CONST: a value in the compiled template */
 };
 
-enum sk { S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE };
+/* Statements ("statement kinds"); a body is a list linked by next. */
+enum sk {
+	S_TEXT,      /* text */
+	S_OUT,       /* {{ e }} */
+	S_IF,        /* if e: body, else els (elif is an S_IF in els) */
+	S_FOR,       /* for targets in e [if cond]: body, else els */
+	S_SET,       /* set targets = e */
+	S_SETATTR,   /* set targets[0].attr = e (a namespace) */
+	S_SETBLOCK,  /* set targets[0]: body's output */
+	S_BREAK, S_CONTINUE,
+};
 
 struct stmt {
-	unsigned char kind;
+	unsigned char kind;          /* enum sk */
+	/* S_FOR: whether the body assigns (its assignments are undone at
+	 * each iteration, Jinja's scoping) and reads loop (the loop object
+	 * is built only then): both decided at compile time to keep simple
+	 * loops cheap */
 	bool has_set, uses_loop;
 	unsigned line, col;
 	struct stmt *next;
-	const struct tv_str *text;
+	const struct tv_str *text;   /* S_TEXT */
 	struct node *e, *cond;
 	struct stmt *body, *els;
-	unsigned *targets;
+	unsigned *targets;           /* slots assigned: S_FOR, S_SET ("a, b = ...") */
 	unsigned ntargets;
-	unsigned loop_slot;
-	const struct tv_str *attr;
+	unsigned loop_slot;          /* S_FOR: the slot of the name "loop" */
+	const struct tv_str *attr;   /* S_SETATTR */
 };
 
+/* The compiled template's memory: blocks freed together. */
 struct cblk {
 	struct cblk *next;
 	max_align_t mem[];
 };
 
+/* Every name the template uses has a slot: a render resolves it on first
+ * use (value, value_json, states ...) and assignments overwrite it, so a
+ * variable is an array index, not a lookup by name. */
 struct mqb_template {
 	struct cblk *blocks;
 	struct stmt *body;
 	const struct tv_str **names;  /* by slot */
 	unsigned nslots;
 	bool is_static, uses_now;
-	const struct tv_str *static_text;
+	const struct tv_str *static_text; /* is_static: the whole output */
 };
 
+/* Tokens: text between tags, tag delimiters, and what is inside tags. */
 enum tk { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
 
 struct tok {
-	unsigned char kind;
+	unsigned char kind;          /* enum tk */
 	unsigned line, col;
-	const char *s;
+	const char *s;               /* the source text */
 	size_t n;
-	const struct tv_str *str;
-	int64_t i;
-	double f;
+	const struct tv_str *str;    /* T_STR unescaped, T_DATA with \r\n as \n */
+	int64_t i;                   /* T_INT */
+	double f;                    /* T_FLOAT */
 };
 
+/* Compilation: the lexer fills toks, the parser walks them from pos.
+ * Errors longjmp to jb with code and err set. */
 struct parser {
 	const char *src;
 	size_t len;
@@ -438,13 +474,12 @@ struct parser {
 	int code;
 	struct mqb_tpl_error *err;
 	struct mqb_template *t;
-	size_t namecap;
-	unsigned depth;
-	unsigned stmt_depth;
+	size_t namecap;        /* room in t->names */
+	unsigned depth;        /* expression nesting, bounded (no stack overflow) */
+	unsigned stmt_depth;   /* block nesting, bounded */
 	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
-	bool in_loop_body_set; /* a set seen while parsing the current for body */
-	unsigned loop_refs;
-	/* position tracking */
+	/* where() counts lines from the last position asked, not from the
+	 * start: tokens come in order, so the whole text is read once */
 	size_t lpos;
 	unsigned lline, lcol;
 };
