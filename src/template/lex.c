@@ -88,12 +88,7 @@ static struct tok *emit(struct parser *p, enum tk kind, const char *s, size_t n)
 
 const struct tv_str *tpl_cstr(struct parser *p, const char *s, size_t n)
 {
-	struct tv_str *r = tpl_cmalloc(p, sizeof *r + n + 1);
-	r->len = n;
-	if (n)
-		memcpy(r->s, s, n);
-	r->s[n] = 0;
-	return r;
+	return tv_str_fill(tpl_cmalloc(p, sizeof(struct tv_str) + n + 1), s, n);
 }
 
 static bool is_ws(char c)

@@ -93,6 +93,16 @@ static inline struct tv tv_dt(double ts, int32_t off)
 }
 static inline struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
 
+/* Fill r, allocated with room for n + 1 bytes, with s[0..n) and a NUL. */
+static inline const struct tv_str *tv_str_fill(struct tv_str *r, const char *s, size_t n)
+{
+	r->len = n;
+	if (n)
+		memcpy(r->s, s, n);
+	r->s[n] = 0;
+	return r;
+}
+
 struct tpl_ctx;   /* one render: arena, vars, limits, error (below) */
 
 /* Arena: freed in one go when the render ends. Never NULL: out of memory

@@ -14,12 +14,7 @@
 
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len)
 {
-	struct tv_str *r = tpl_alloc(cx, sizeof *r + len + 1);
-	r->len = len;
-	if (len)
-		memcpy(r->s, s, len);
-	r->s[len] = 0;
-	return r;
+	return tv_str_fill(tpl_alloc(cx, sizeof(struct tv_str) + len + 1), s, len);
 }
 
 struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len)
