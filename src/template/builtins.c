@@ -150,6 +150,7 @@ enum case_mode {
 static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m)
 {
 	struct tpl_buf b = { 0 };
+	tpl_work_n(cx, s->len, TPL_W_CHAR);
 	uint32_t o[2];
 	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
 	for (size_t i = 0; i < s->len;) {
@@ -209,7 +210,7 @@ static int64_t length_of(struct tpl_ctx *cx, struct tv v)
 {
 	switch (v.t) {
 	case TV_UNDEFINED: return 0;
-	case TV_STR: return (int64_t)tpl_utf8_len(v.s->s, v.s->len);
+	case TV_STR: tpl_work(cx, TPL_W_SCAN(v.s->len)); return (int64_t)tpl_utf8_len(v.s->s, v.s->len);
 	case TV_LIST: return (int64_t)v.l->n;
 	case TV_DICT: case TV_NAMESPACE: return (int64_t)v.d->n;
 	case TV_STATE: case TV_CALLABLE: return (int64_t)tpl_iterate(cx, v).l->n;
@@ -221,6 +222,7 @@ FN(f_length) { return tv_int(length_of(cx, args[0])); }
 
 static struct tv copy_list(struct tpl_ctx *cx, struct tv l)
 {
+	tpl_work(cx, l.l->n);
 	struct tv r = tv_list_new(cx, l.l->n);
 	if (l.l->n)
 		memcpy(r.l->v, l.l->v, l.l->n * sizeof *r.l->v);
@@ -297,9 +299,11 @@ static struct tv strip(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 		setn = chars->s->len;
 	}
 	size_t a = 0, e = s->len;
-	while (l && a < e && memchr(set, s->s[a], setn))
+	/* each byte stripped is looked for in the set */
+	uint64_t step = 1 + TPL_W_BYTES(setn);
+	while (l && a < e && (tpl_work(cx, step), memchr(set, s->s[a], setn)))
 		a++;
-	while (r && e > a && memchr(set, s->s[e - 1], setn))
+	while (r && e > a && (tpl_work(cx, step), memchr(set, s->s[e - 1], setn)))
 		e--;
 	return tv_string(cx, s->s + a, e - a);
 }
@@ -326,6 +330,9 @@ static struct tv replace(struct tpl_ctx *cx, const struct tv_str *s, const struc
 	while (i < s->len) {
 		const char *f = (count < 0 || done < count)
 			? memmem(s->s + i, s->len - i, old->s, old->len) : NULL;
+		/* memmem (two-way) is linear in what it passed, and the needle */
+		tpl_work(cx, 1 + TPL_W_BYTES((f ? (size_t)(f - s->s) : s->len) - i) +
+			     TPL_W_BYTES(old->len));
 		if (!f) {
 			tpl_buf_add(cx, &b, s->s + i, s->len - i);
 			break;
@@ -566,7 +573,7 @@ FN(f_unique)
 		struct tv k = sort_key(cx, l.l->v[i], cs, a);
 		bool dup = false;
 		for (size_t j = 0; j < seen.l->n && !dup; j++)
-			dup = tv_equal(seen.l->v[j], k);
+			dup = tv_equal(cx, seen.l->v[j], k);
 		if (!dup) {
 			seen.l->v[seen.l->n++] = k;
 			r.l->v[r.l->n++] = l.l->v[i];
@@ -690,6 +697,8 @@ FN(f_format)
 FN(f_reverse)
 {
 	struct tv v = args[0];
+	if (v.t == TV_LIST)
+		tpl_work(cx, v.l->n);
 	if (v.t == TV_STR) {
 		struct tv l = tpl_iterate(cx, v);
 		struct tpl_buf b = { 0 };
@@ -706,6 +715,7 @@ FN(f_reverse)
 
 static struct tv pairs(struct tpl_ctx *cx, struct tv d)
 {
+	tpl_work_n(cx, d.d->n, TPL_W_ITEM * 2);
 	struct tv r = tv_list_new(cx, d.d->n);
 	for (size_t i = 0; i < d.d->n; i++) {
 		struct tv p = tv_make_tuple(tv_list_new(cx, 2));
@@ -754,9 +764,11 @@ FN(f_batch)
 		}
 	}
 	if (cur.l->n) {
-		if (fill && fill->t != TV_NONE)
+		if (fill && fill->t != TV_NONE) {
+			tpl_work_n(cx, (uint64_t)n - cur.l->n, TPL_W_ITEM);
 			while ((int64_t)cur.l->n < n)
 				tv_list_push(cx, &cur, *fill);
+		}
 		tv_list_push(cx, &r, cur);
 	}
 	return r;
@@ -773,6 +785,7 @@ FN(f_center)
 	if (width > (int64_t)cx->max_output)
 		tpl_fail_code(cx, -E2BIG, "output too long");
 	int64_t pad = width - len, left = pad / 2 + (pad & width & 1);
+	tpl_work_n(cx, (uint64_t)pad, TPL_W_CHAR);
 	struct tpl_buf b = { 0 };
 	for (int64_t i = 0; i < left; i++)
 		tpl_buf_addc(cx, &b, ' ');
@@ -785,6 +798,7 @@ FN(f_center)
 FN(f_wordcount)
 {
 	const struct tv_str *s = as_str(cx, args[0]);
+	tpl_work(cx, TPL_W_SCAN(s->len));
 	int64_t n = 0;
 	bool in = false;
 	for (size_t i = 0; i < s->len; i++) {
@@ -853,8 +867,8 @@ FN(t_float) { return tv_bool(args[0].t == TV_FLOAT); }
 FN(t_boolean) { return tv_bool(args[0].t == TV_BOOL); }
 FN(t_true) { return tv_bool(args[0].t == TV_BOOL && args[0].b); }
 FN(t_false) { return tv_bool(args[0].t == TV_BOOL && !args[0].b); }
-FN(t_eq) { return tv_bool(tv_equal(args[0], args[1])); }
-FN(t_ne) { return tv_bool(!tv_equal(args[0], args[1])); }
+FN(t_eq) { return tv_bool(tv_equal(cx, args[0], args[1])); }
+FN(t_ne) { return tv_bool(!tv_equal(cx, args[0], args[1])); }
 FN(t_lt) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<") < 0); }
 FN(t_le) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<=") <= 0); }
 FN(t_gt) { return tv_bool(tv_compare_op(cx, args[0], args[1], ">") > 0); }
@@ -865,13 +879,14 @@ FN(t_in)
 	if (h.t == TV_STR) {
 		if (n.t != TV_STR)
 			tpl_fail(cx, "'in <string>' requires string as left operand");
+		tpl_work(cx, TPL_W_BYTES(h.s->len) + n.s->len);
 		return tv_bool(memmem(h.s->s, h.s->len, n.s->s, n.s->len) != NULL || !n.s->len);
 	}
 	if (h.t == TV_DICT)
-		return tv_bool(tv_dict_get(&h, n) != NULL);
+		return tv_bool(tv_dict_get(cx, &h, n) != NULL);
 	struct tv l = tpl_iterate(cx, h);
 	for (size_t i = 0; i < l.l->n; i++)
-		if (tv_equal(l.l->v[i], n))
+		if (tv_equal(cx, l.l->v[i], n))
 			return tv_bool(true);
 	return tv_bool(false);
 }
@@ -907,10 +922,11 @@ FN(t_divisibleby)
 		return tv_bool(true);
 	return tv_bool(need_int(cx, args[0]) % d == 0);
 }
-static struct tv case_test(struct tv v, bool upper)
+static struct tv case_test(struct tpl_ctx *cx, struct tv v, bool upper)
 {
 	if (v.t != TV_STR)
 		return tv_bool(false);
+	tpl_work(cx, TPL_W_SCAN(v.s->len));
 	bool cased = false;
 	for (size_t i = 0; i < v.s->len; i++) {
 		unsigned char c = (unsigned char)v.s->s[i];
@@ -920,8 +936,8 @@ static struct tv case_test(struct tv v, bool upper)
 	}
 	return tv_bool(cased);
 }
-FN(t_lower) { return case_test(args[0], false); }
-FN(t_upper) { return case_test(args[0], true); }
+FN(t_lower) { return case_test(cx, args[0], false); }
+FN(t_upper) { return case_test(cx, args[0], true); }
 FN(t_callable) { return tv_bool(args[0].t == TV_CALLABLE); }
 FN(t_sameas)
 {
@@ -1031,6 +1047,25 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	{ NULL, 0, NULL, 0, 0, false },
 };
 
+/* The last occurrence of needle (m > 0 bytes) in hay[0..end), or -1. It
+ * compares by hand from the end back, to charge each place with the bytes
+ * it really compared: a backward memmem would be O(end * m) on "aaa...". */
+static ssize_t last_index(struct tpl_ctx *cx, const char *hay, size_t end, const char *needle,
+			  size_t m)
+{
+	if (m > end)
+		return -1;
+	for (size_t k = end - m + 1; k-- > 0;) {
+		size_t j = 0;
+		while (j < m && hay[k + j] == needle[j])
+			j++;
+		tpl_work(cx, 1 + TPL_W_SCAN(j));
+		if (j == m)
+			return (ssize_t)k;
+	}
+	return -1;
+}
+
 static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *sepv,
 		       int64_t maxsplit, bool right)
 {
@@ -1039,6 +1074,7 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 	size_t n = s->len;
 	if (!sepv || sepv->t == TV_NONE) {
 		/* runs of whitespace; leading/trailing ignored */
+		tpl_work(cx, 2 * TPL_W_SCAN(n));
 		struct tv parts = tv_list_new(cx, 4);
 		size_t i = 0;
 		if (!right) {
@@ -1095,6 +1131,7 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 		for (;;) {
 			const char *f = (maxsplit < 0 || done < maxsplit)
 				? memmem(p + i, n - i, sep->s, sep->len) : NULL;
+			tpl_work(cx, TPL_W_BYTES((f ? (size_t)(f - p) : n) - i) + TPL_W_BYTES(sep->len));
 			if (!f) {
 				tv_list_push(cx, &l, tv_string(cx, p + i, n - i));
 				return l;
@@ -1111,11 +1148,7 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 	for (;;) {
 		ssize_t found = -1;
 		if (maxsplit < 0 || done < maxsplit)
-			for (ssize_t k = (ssize_t)e - (ssize_t)sep->len; k >= 0; k--)
-				if (memcmp(p + k, sep->s, sep->len) == 0) {
-					found = k;
-					break;
-				}
+			found = last_index(cx, p, e, sep->s, sep->len);
 		if (found < 0) {
 			tv_list_push(cx, &rev, tv_string(cx, p, e));
 			break;
@@ -1141,13 +1174,15 @@ static bool affix(struct tpl_ctx *cx, const struct tv_str *s, struct tv a, bool 
 		tpl_fail(cx, "%swith first arg must be str or a tuple of str", end ? "ends" : "starts");
 	if (a.s->len > s->len)
 		return false;
+	tpl_work(cx, 1 + TPL_W_BYTES(a.s->len));
 	return memcmp(s->s + (end ? s->len - a.s->len : 0), a.s->s, a.s->len) == 0;
 }
 
-static struct tv classify(const struct tv_str *s, int (*f)(int))
+static struct tv classify(struct tpl_ctx *cx, const struct tv_str *s, int (*f)(int))
 {
 	if (!s->len)
 		return tv_bool(false);
+	tpl_work(cx, TPL_W_SCAN(s->len));
 	for (size_t i = 0; i < s->len; i++)
 		if (!f((unsigned char)s->s[i]))
 			return tv_bool(false);
@@ -1186,12 +1221,10 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 	    a0->t == TV_STR) {
 		ssize_t pos = -1;
 		if (m[0] == 'r') {
-			for (ssize_t k = (ssize_t)s->len - (ssize_t)a0->s->len; k >= 0; k--)
-				if (memcmp(s->s + k, a0->s->s, a0->s->len) == 0) {
-					pos = k;
-					break;
-				}
+			pos = a0->s->len ? last_index(cx, s->s, s->len, a0->s->s, a0->s->len)
+					 : (ssize_t)s->len;
 		} else {
+			tpl_work(cx, TPL_W_BYTES(s->len) + TPL_W_BYTES(a0->s->len));
 			const char *f = memmem(s->s, s->len, a0->s->s, a0->s->len);
 			pos = f ? f - s->s : (a0->s->len ? -1 : 0);
 		}
@@ -1204,7 +1237,9 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 			return tv_int((int64_t)tpl_utf8_len(s->s, s->len) + 1);
 		int64_t c = 0;
 		const char *p = s->s, *e = s->s + s->len;
+		tpl_work(cx, TPL_W_BYTES(s->len) + TPL_W_BYTES(a0->s->len));
 		while ((p = memmem(p, (size_t)(e - p), a0->s->s, a0->s->len))) {
+			tpl_work(cx, 1 + TPL_W_BYTES(a0->s->len));
 			c++;
 			p += a0->s->len;
 		}
@@ -1226,17 +1261,17 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 	if (!strcmp(m, "format"))
 		return tpl_str_format(cx, s, args, nargs, kw, nkw);
 	if (!strcmp(m, "isdigit") || !strcmp(m, "isnumeric") || !strcmp(m, "isdecimal"))
-		return classify(s, isdigit);
+		return classify(cx, s, isdigit);
 	if (!strcmp(m, "isalpha"))
-		return classify(s, isalpha);
+		return classify(cx, s, isalpha);
 	if (!strcmp(m, "isalnum"))
-		return classify(s, isalnum);
+		return classify(cx, s, isalnum);
 	if (!strcmp(m, "isspace"))
-		return classify(s, isspace);
+		return classify(cx, s, isspace);
 	if (!strcmp(m, "islower"))
-		return case_test(sv, false);
+		return case_test(cx, sv, false);
 	if (!strcmp(m, "isupper"))
-		return case_test(sv, true);
+		return case_test(cx, sv, true);
 	if (!strcmp(m, "zfill") && a0 && a0->t == TV_INT) {
 		int64_t len = (int64_t)tpl_utf8_len(s->s, s->len);
 		if (a0->i <= len)

@@ -79,6 +79,13 @@ void tpl_tick(struct tpl_ctx *cx)
 {
 	if (++cx->iter > cx->max_iter)
 		tpl_fail_code(cx, -ELOOP, "more than %lu loop iterations", cx->max_iter);
+	tpl_work(cx, TPL_W_ITEM);
+}
+
+void tpl_work_exhausted(struct tpl_ctx *cx)
+{
+	tpl_fail_code(cx, -ELOOP, "the render needs more than %llu steps of work",
+		      (unsigned long long)cx->max_work);
 }
 
 const struct mqb_tpl_vars *tpl_vars(struct tpl_ctx *cx)
@@ -91,9 +98,11 @@ void tpl_read_entity(struct tpl_ctx *cx, const char *entity_id)
 {
 	if (!cx->vars || !cx->vars->on_entity)
 		return;
-	for (const struct tpl_seen *s = cx->seen; s; s = s->next)
+	for (const struct tpl_seen *s = cx->seen; s; s = s->next) {
+		tpl_work(cx, TPL_W_ITEM);
 		if (strcmp(s->id, entity_id) == 0)
 			return;
+	}
 	struct tpl_seen *s = tpl_alloc(cx, sizeof *s);
 	s->id = tpl_str(cx, entity_id, strlen(entity_id))->s;
 	s->next = cx->seen;
@@ -111,6 +120,7 @@ void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v)
 
 static void out_add(struct tpl_ctx *cx, const char *s, size_t n)
 {
+	tpl_work(cx, TPL_W_BYTES(n));
 	if (cx->outlen + n > cx->max_output)
 		tpl_fail_code(cx, -E2BIG, "output longer than %zu bytes", cx->max_output);
 	if (cx->outlen + n + 1 > cx->outcap) {
@@ -196,6 +206,7 @@ struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
 		return tv_list_new(cx, 0);
 	case TV_DICT:
 	case TV_NAMESPACE: {
+		tpl_work(cx, v.d->n);
 		struct tv l = tv_list_new(cx, v.d->n);
 		if (v.d->n)
 			memcpy(l.l->v, v.d->k, v.d->n * sizeof *l.l->v);
@@ -203,6 +214,7 @@ struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
 		return l;
 	}
 	case TV_STR: {
+		tpl_work(cx, (uint64_t)v.s->len * TPL_W_ITEM);
 		struct tv l = tv_list_new(cx, v.s->len);
 		const char *s = v.s->s;
 		size_t n = v.s->len;
@@ -236,6 +248,7 @@ struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_
 	case TV_DICT:
 	case TV_NAMESPACE: {
 		const struct tv_dict *d = obj.d;
+		tpl_work(cx, d->n);
 		for (size_t i = 0; i < d->n; i++)
 			if (d->k[i].t == TV_STR && d->k[i].s->len == len &&
 			    memcmp(d->k[i].s->s, name, len) == 0)
@@ -255,8 +268,9 @@ struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_
 	return u;
 }
 
-static bool ascii_only(const char *s, size_t n)
+static bool ascii_only(struct tpl_ctx *cx, const char *s, size_t n)
 {
+	tpl_work(cx, TPL_W_SCAN(n));
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] >= 0x80)
 			return false;
@@ -266,6 +280,7 @@ static bool ascii_only(const char *s, size_t n)
 /* Byte offsets of each code point (n+1 entries) when s is not ASCII. */
 static size_t *cp_offsets(struct tpl_ctx *cx, const char *s, size_t n, size_t *count)
 {
+	tpl_work(cx, 2 * TPL_W_SCAN(n));
 	size_t c = tpl_utf8_len(s, n), k = 0;
 	size_t *o = tpl_alloc(cx, (c + 1) * sizeof *o);
 	for (size_t i = 0; i < n; i++)
@@ -284,7 +299,7 @@ struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
 		break;
 	case TV_DICT:
 	case TV_NAMESPACE: {
-		const struct tv *v = tv_dict_get(&obj, key);
+		const struct tv *v = tv_dict_get(cx, &obj, key);
 		if (v)
 			return *v;
 		break;
@@ -302,7 +317,7 @@ struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
 	case TV_STR:
 		if (key.t == TV_INT || key.t == TV_BOOL) {
 			int64_t i = key.t == TV_INT ? key.i : key.b;
-			if (ascii_only(obj.s->s, obj.s->len)) {
+			if (ascii_only(cx, obj.s->s, obj.s->len)) {
 				int64_t n = (int64_t)obj.s->len;
 				if (i < 0)
 					i += n;
@@ -337,6 +352,7 @@ struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
 struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_str *path)
 {
 	const char *s = path->s, *e = s + path->len;
+	tpl_work(cx, path->len);
 	while (s <= e) {
 		const char *d = memchr(s, '.', (size_t)(e - s));
 		if (!d)
@@ -389,7 +405,7 @@ static struct tv do_slice(struct tpl_ctx *cx, struct tv obj, struct tv a, struct
 	int64_t n;
 	if (str) {
 		size_t cnt;
-		if (ascii_only(obj.s->s, obj.s->len))
+		if (ascii_only(cx, obj.s->s, obj.s->len))
 			cnt = obj.s->len;
 		else
 			off = cp_offsets(cx, obj.s->s, obj.s->len, &cnt);
@@ -405,8 +421,13 @@ static struct tv do_slice(struct tpl_ctx *cx, struct tv obj, struct tv a, struct
 		if (hi < lo)
 			hi = lo;
 		size_t bs = off ? off[lo] : (size_t)lo, be = off ? off[hi] : (size_t)hi;
+		tpl_work(cx, TPL_W_BYTES(be - bs));
 		return tv_string(cx, obj.s->s + bs, be - bs);
 	}
+	/* the items taken: |hi - lo| / |step| rounded up (step may be huge) */
+	uint64_t span = step > 0 ? (hi > lo ? (uint64_t)(hi - lo) : 0) : (lo > hi ? (uint64_t)(lo - hi) : 0);
+	uint64_t stride = step > 0 ? (uint64_t)step : step == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-step;
+	tpl_work(cx, (span + stride - 1) / stride * TPL_W_ITEM);
 	struct tpl_buf buf = { 0 };
 	struct tv l = str ? tv_undef() : tv_list_new(cx, 0);
 	for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
@@ -433,18 +454,26 @@ static int64_t iv(struct tv v)
 	return v.t == TV_INT ? v.i : v.b;
 }
 
+/* s * n for a string or a list. */
 static struct tv repeat(struct tpl_ctx *cx, struct tv s, int64_t n)
 {
-	if (n <= 0)
+	size_t len = s.t == TV_STR ? s.s->len : s.l->n;
+	/* as in Python, "" * n is "" at once however large n is: nothing
+	 * bounded the empty loop this once took n times */
+	if (n <= 0 || len == 0)
 		return s.t == TV_STR ? tv_string(cx, "", 0) : tv_list_new(cx, 0);
 	if (s.t == TV_STR) {
-		if (s.s->len && (uint64_t)n > cx->max_output / s.s->len + 1)
+		if ((uint64_t)n > cx->max_output / len + 1)
 			tpl_fail_code(cx, -E2BIG, "string repetition too long");
+		tpl_work(cx, (uint64_t)n + TPL_W_BYTES(len * (size_t)n));
 		char *b = tpl_alloc(cx, s.s->len * (size_t)n + 1);
 		for (int64_t i = 0; i < n; i++)
 			memcpy(b + s.s->len * (size_t)i, s.s->s, s.s->len);
 		return tv_string(cx, b, s.s->len * (size_t)n);
 	}
+	if ((uint64_t)n > cx->max_work / len)
+		tpl_work_exhausted(cx);
+	tpl_work(cx, (uint64_t)n * len * TPL_W_ITEM);
 	struct tv l = tv_list_new(cx, 0);
 	for (int64_t i = 0; i < n; i++) {
 		tpl_tick(cx);
@@ -470,6 +499,7 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 			return tv_float(tv_as_double(a) + tv_as_double(b));
 		if (a.t == TV_STR && b.t == TV_STR) {
 			size_t n = a.s->len + b.s->len;
+			tpl_work(cx, TPL_W_BYTES(n));
 			struct tv_str *s = tpl_alloc(cx, sizeof *s + n + 1);
 			s->len = n;
 			memcpy(s->s, a.s->s, a.s->len);
@@ -478,6 +508,7 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 			return tv_strv(s);
 		}
 		if (a.t == TV_LIST && b.t == TV_LIST) {
+			tpl_work(cx, a.l->n + b.l->n);
 			struct tv l = tv_list_new(cx, a.l->n + b.l->n);
 			if (a.l->n)
 				memcpy(l.l->v, a.l->v, a.l->n * sizeof *l.l->v);
@@ -639,16 +670,18 @@ static bool contains(struct tpl_ctx *cx, struct tv needle, struct tv hay)
 		if (needle.t != TV_STR)
 			tpl_fail(cx, "'in <string>' requires string as left operand, not %s",
 				 tv_type_name(needle));
+		/* glibc's memmem is linear in both (two-way) */
+		tpl_work(cx, TPL_W_BYTES(hay.s->len) + needle.s->len);
 		return needle.s->len == 0 ||
 		       memmem(hay.s->s, hay.s->len, needle.s->s, needle.s->len) != NULL;
 	case TV_LIST:
 		for (size_t i = 0; i < hay.l->n; i++)
-			if (tv_equal(hay.l->v[i], needle))
+			if (tv_equal(cx, hay.l->v[i], needle))
 				return true;
 		return false;
 	case TV_DICT:
 	case TV_NAMESPACE:
-		return tv_dict_get(&hay, needle) != NULL;
+		return tv_dict_get(cx, &hay, needle) != NULL;
 	case TV_UNDEFINED:
 		return false;
 	default: {
@@ -661,8 +694,8 @@ static bool contains(struct tpl_ctx *cx, struct tv needle, struct tv hay)
 static bool compare(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 {
 	switch (op) {
-	case OP_EQ: return tv_equal(a, b);
-	case OP_NE: return !tv_equal(a, b);
+	case OP_EQ: return tv_equal(cx, a, b);
+	case OP_NE: return !tv_equal(cx, a, b);
 	case OP_LT: return tv_compare_op(cx, a, b, "<") < 0;
 	case OP_LE: return tv_compare_op(cx, a, b, "<=") <= 0;
 	case OP_GT: return tv_compare_op(cx, a, b, ">") > 0;
@@ -726,14 +759,14 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 	case TV_LIST:
 		if (strcmp(m, "index") == 0 && nargs >= 1) {
 			for (size_t i = 0; i < obj.l->n; i++)
-				if (tv_equal(obj.l->v[i], args[0]))
+				if (tv_equal(cx, obj.l->v[i], args[0]))
 					return tv_int((int64_t)i);
 			tpl_fail(cx, "value is not in list");
 		}
 		if (strcmp(m, "count") == 0 && nargs == 1) {
 			int64_t c = 0;
 			for (size_t i = 0; i < obj.l->n; i++)
-				c += tv_equal(obj.l->v[i], args[0]);
+				c += tv_equal(cx, obj.l->v[i], args[0]);
 			return tv_int(c);
 		}
 		if (strcmp(m, "append") == 0 && nargs == 1) {
@@ -746,6 +779,7 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 		const struct tv_dict *d = obj.d;
 		bool items = strcmp(m, "items") == 0;
 		if (items || strcmp(m, "keys") == 0 || strcmp(m, "values") == 0) {
+			tpl_work(cx, (uint64_t)d->n * TPL_W_ITEM);
 			struct tv l = tv_list_new(cx, d->n);
 			for (size_t i = 0; i < d->n; i++) {
 				if (items) {
@@ -762,7 +796,7 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 			return l;
 		}
 		if (strcmp(m, "get") == 0 && nargs >= 1 && nargs <= 2) {
-			const struct tv *v = tv_dict_get(&obj, args[0]);
+			const struct tv *v = tv_dict_get(cx, &obj, args[0]);
 			return v ? *v : nargs == 2 ? args[1] : tv_none();
 		}
 		if (strcmp(m, "cycle") == 0 && nargs >= 1) {
@@ -771,7 +805,7 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 			if (i0.t == TV_INT)
 				return args[i0.i % (int64_t)nargs];
 		}
-		const struct tv *f = tv_dict_get(&obj, tv_strv(name));
+		const struct tv *f = tv_dict_get(cx, &obj, tv_strv(name));
 		if (f)
 			tpl_fail(cx, "'%s' is not callable", tv_type_name(*f));
 		break;
@@ -789,6 +823,7 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 
 static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 {
+	tpl_work(cx, TPL_W_NODE);
 	switch ((enum nk)n->kind) {
 	case N_CONST:
 		return n->k;
@@ -995,6 +1030,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 	cx->col = s->col;
 	struct tv items = tpl_iterate(cx, it);
 	unsigned ns = cx->t->nslots;
+	tpl_work(cx, ns);
 	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
 	memcpy(saved, cx->slots, ns * sizeof *saved);
 	if (s->cond) {
@@ -1026,6 +1062,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 	for (size_t i = 0; i < items.l->n; i++) {
 		tpl_tick(cx);
 		if (snap) {
+			tpl_work(cx, ns);
 			if (first_iter)
 				memcpy(snap, cx->slots, ns * sizeof *snap);
 			else
@@ -1071,6 +1108,7 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
 	}
 	for (; s; s = s->next) {
+		tpl_work(cx, TPL_W_NODE);
 		switch ((enum sk)s->kind) {
 		case S_TEXT:
 			out_add(cx, s->text->s, s->text->len);
@@ -1109,6 +1147,7 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 			 * back: its bound applies to the captured text too */
 			size_t mark = cx->outlen;
 			exec(cx, s->body);
+			tpl_work(cx, TPL_W_BYTES(cx->outlen - mark));
 			struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);
 			cx->outlen = mark;
 			cx->slots[s->targets[0]] = v;
@@ -1131,12 +1170,21 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 			const struct mqb_tpl_limits *lim, char **out, size_t *len,
 			struct mqb_tpl_error *err)
 {
+	return tpl_render(t, vars, lim, TPL_MAX_WORK, out, len, err, NULL);
+}
+
+int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+	       const struct mqb_tpl_limits *lim, uint64_t max_work, char **out, size_t *len,
+	       struct mqb_tpl_error *err, uint64_t *work)
+{
 	static const struct mqb_tpl_limits dflt = { 100000, 64, 256 * 1024 };
 	if (!lim)
 		lim = &dflt;
 	*out = NULL;
 	if (len)
 		*len = 0;
+	if (work)
+		*work = 0;
 	if (t->is_static) {
 		const struct tv_str *s = t->static_text;
 		if (s->len > lim->max_output) {
@@ -1167,6 +1215,7 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 	cx.max_iter = lim->max_iterations;
 	cx.max_depth = lim->max_depth;
 	cx.max_output = lim->max_output;
+	cx.max_work = max_work;
 	/* Room for intermediate values well beyond the output itself. */
 	cx.max_heap = lim->max_output > (SIZE_MAX - (4u << 20)) / 16 ? SIZE_MAX
 		      : lim->max_output * 16 + (4u << 20);
@@ -1207,5 +1256,7 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 	}
 	if (own_tls)
 		tls_busy = false;
+	if (work)
+		*work = cx.work;
 	return rc;
 }

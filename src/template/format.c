@@ -5,11 +5,62 @@
 #include "lib/internal.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "template/tpl.h"
 
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
+
+/* A width or precision: its digits from *s, saturating (the caller
+ * refuses what exceeds the output bound before anything loops on it). */
+static size_t read_count(const char **s, const char *e)
+{
+	size_t v = 0;
+	for (; *s < e && isdigit((unsigned char)**s); (*s)++)
+		v = v > SIZE_MAX / 20 ? SIZE_MAX / 2 : v * 10 + (size_t)(**s - '0');
+	return v;
+}
+
+/* A width or precision fills that many bytes at least: past the output
+ * bound it could only fail later (Python would build the whole string),
+ * so it fails now; below, it is work. */
+static void check_count(struct tpl_ctx *cx, size_t n)
+{
+	if (n > cx->max_output || n > INT_MAX)
+		tpl_fail_code(cx, -E2BIG, "format width or precision %zu is longer than the output "
+			      "bound", n);
+	tpl_work(cx, TPL_W_BYTES(n) + 1);
+}
+
+/* snprintf(fmt, ...) appended to b, however long. */
+__attribute__((format(printf, 3, 4)))
+static void buf_printf(struct tpl_ctx *cx, struct tpl_buf *b, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		char *tmp = tpl_alloc(cx, (size_t)n + 1);
+		vsnprintf(tmp, (size_t)n + 1, fmt, ap2);
+		tpl_buf_add(cx, b, tmp, (size_t)n);
+	}
+	va_end(ap2);
+}
+
+/* n copies of c. */
+static void buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n)
+{
+	if (!n)
+		return;
+	char *tmp = tpl_alloc(cx, n);
+	memset(tmp, c, n);
+	tpl_buf_add(cx, b, tmp, n);
+}
 
 /* Python's %-formatting: %s %r %d %i %f %F %e %E %g %G %x %X %o %c %%, with
  * flags, width and precision; args a tuple (list), a dict for %(name)s, or
@@ -39,24 +90,40 @@ struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
 				s++;
 			if (s >= e || args.t != TV_DICT)
 				tpl_fail(cx, "format requires a mapping");
-			const struct tv *x = tv_dict_get(&args, tv_string(cx, k, (size_t)(s - k)));
+			const struct tv *x = tv_dict_get(cx, &args, tv_string(cx, k, (size_t)(s - k)));
 			if (!x)
 				tpl_fail(cx, "KeyError: '%.*s'", (int)(s - k), k);
 			v = *x;
 			have = true;
 			s++;
 		}
-		char spec[32] = "%";
+		/* flags, width and precision, rebuilt for snprintf with
+		 * the width and precision known to be bounded */
+		char spec[64] = "%";
 		size_t sn = 1;
-		while (s < e && strchr("-+ #0", *s) && sn < 8)
-			spec[sn++] = *s++;
-		while (s < e && isdigit((unsigned char)*s) && sn < 16)
-			spec[sn++] = *s++;
-		if (s < e && *s == '.') {
-			spec[sn++] = *s++;
-			while (s < e && isdigit((unsigned char)*s) && sn < 24)
-				spec[sn++] = *s++;
+		bool left = false, have_width = false, have_prec = false;
+		while (s < e && strchr("-+ #0", *s)) {
+			left |= *s == '-';
+			if (sn < 8)
+				spec[sn++] = *s;
+			s++;
 		}
+		size_t width = 0, prec = 0;
+		if (s < e && isdigit((unsigned char)*s)) {
+			have_width = true;
+			width = read_count(&s, e);
+			check_count(cx, width);
+		}
+		if (s < e && *s == '.') {
+			s++;
+			have_prec = true;
+			prec = read_count(&s, e);
+			check_count(cx, prec);
+		}
+		if (have_width)
+			sn += (size_t)snprintf(spec + sn, sizeof spec - sn, "%zu", width);
+		if (have_prec)
+			sn += (size_t)snprintf(spec + sn, sizeof spec - sn, ".%zu", prec);
 		if (s >= e)
 			tpl_fail(cx, "incomplete format");
 		char conv = *s++;
@@ -71,39 +138,21 @@ struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
 				v = args;
 			}
 		}
-		char out[512];
-		int n;
 		switch (conv) {
 		case 's': case 'r': {
+			/* width and precision count code points: by hand */
 			const struct tv_str *x = conv == 's' ? tv_to_str(cx, v) : tv_repr(cx, v);
-			spec[sn++] = '*';
-			spec[sn++] = 's';
-			spec[sn] = 0;
-			(void)spec;
-			/* width/precision on %s: apply by hand */
-			int width = 0, prec = -1;
-			bool left = false;
-			const char *q = spec + 1;
-			while (*q && strchr("-+ #0", *q)) {
-				if (*q == '-')
-					left = true;
-				q++;
-			}
-			width = atoi(q);
-			const char *dot = strchr(spec, '.');
-			if (dot)
-				prec = atoi(dot + 1);
 			size_t len = x->len;
-			if (prec >= 0 && (size_t)prec < len)
-				len = (size_t)prec;
+			if (have_prec && prec < len)
+				len = prec;
+			tpl_work(cx, TPL_W_SCAN(len));
 			size_t cps = tpl_utf8_len(x->s, len);
+			size_t pad = width > cps ? width - cps : 0;
 			if (!left)
-				for (size_t i = cps; (int)i < width; i++)
-					tpl_buf_addc(cx, &b, ' ');
+				buf_fill(cx, &b, ' ', pad);
 			tpl_buf_add(cx, &b, x->s, len);
 			if (left)
-				for (size_t i = cps; (int)i < width; i++)
-					tpl_buf_addc(cx, &b, ' ');
+				buf_fill(cx, &b, ' ', pad);
 			continue;
 		}
 		case 'd': case 'i': case 'x': case 'X': case 'o': case 'c': {
@@ -118,28 +167,23 @@ struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
 			if (conv == 'c') {
 				spec[sn - 3] = 'c';
 				spec[sn - 2] = 0;
-				n = snprintf(out, sizeof out, spec, (int)x);
+				buf_printf(cx, &b, spec, (int)x);
 			} else {
-				n = snprintf(out, sizeof out, spec, x);
+				buf_printf(cx, &b, spec, x);
 			}
-			break;
+			continue;
 		}
 		case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
 			if (!tv_is_number(v))
 				tpl_fail(cx, "must be real number, not %s", tv_type_name(v));
 			spec[sn++] = conv;
 			spec[sn] = 0;
-			n = snprintf(out, sizeof out, spec, tv_as_double(v));
-			break;
+			buf_printf(cx, &b, spec, tv_as_double(v));
+			continue;
 		}
 		default:
 			tpl_fail(cx, "unsupported format character '%c'", conv);
 		}
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof out)
-			n = sizeof out - 1;
-		tpl_buf_add(cx, &b, out, (size_t)n);
 	}
 	if (tuple && ai < args.l->n)
 		tpl_fail(cx, "not all arguments converted during string formatting");
@@ -169,30 +213,26 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 		}
 		i++;
 	}
-	int width = 0, prec = -1;
-	while (i < n && isdigit((unsigned char)spec[i]))
-		width = width * 10 + (spec[i++] - '0');
-	bool comma = false;
-	if (i < n && spec[i] == ',') {
-		comma = true;
-		i++;
+	const char *p = spec + i, *e = spec + n;
+	size_t width = read_count(&p, e), prec = 0;
+	check_count(cx, width);
+	bool have_prec = false;
+	if (p < e && *p == ',')   /* thousands separators: not written */
+		p++;
+	if (p < e && *p == '.') {
+		p++;
+		have_prec = true;
+		prec = read_count(&p, e);
+		check_count(cx, prec);
 	}
-	if (i < n && spec[i] == '.') {
-		prec = 0;
-		i++;
-		while (i < n && isdigit((unsigned char)spec[i]))
-			prec = prec * 10 + (spec[i++] - '0');
-	}
-	char type = i < n ? spec[i] : 0;
-	char body[512];
-	int len;
-	(void)comma;
+	char type = p < e ? *p : 0;
+	struct tpl_buf body = { 0 };
 	if (type == 0 && v.t == TV_STR)
 		type = 's';
 	switch (type) {
 	case 's': {
 		const struct tv_str *s = tv_to_str(cx, v);
-		len = snprintf(body, sizeof body, "%.*s", prec >= 0 ? prec : (int)s->len, s->s);
+		tpl_buf_add(cx, &body, s->s, have_prec && prec < s->len ? prec : s->len);
 		if (!align)
 			align = '<';
 		break;
@@ -202,24 +242,23 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 			tpl_fail(cx, "Unknown format code '%c' for object of type '%s'", type,
 				 tv_type_name(v));
 		if (type == 'b') {
-			uint64_t x = (uint64_t)(v.t == TV_INT ? (v.i < 0 ? -v.i : v.i) : v.b);
+			int64_t i64 = v.t == TV_INT ? v.i : v.b;
+			uint64_t x = i64 < 0 ? 0 - (uint64_t)i64 : (uint64_t)i64;
 			char t[70];
 			int k = 0;
 			do {
 				t[k++] = (char)('0' + (x & 1));
 				x >>= 1;
 			} while (x);
-			len = 0;
-			if (v.t == TV_INT && v.i < 0)
-				body[len++] = '-';
+			if (i64 < 0)
+				tpl_buf_addc(cx, &body, '-');
 			while (k)
-				body[len++] = t[--k];
-			body[len] = 0;
+				tpl_buf_addc(cx, &body, t[--k]);
 		} else {
 			char f[8] = { '%', sign == '+' ? '+' : sign == ' ' ? ' ' : '%', 'l', 'l',
 				      type, 0 };
-			len = snprintf(body, sizeof body, f[1] == '%' ? f + 1 : f,
-				       (long long)(v.t == TV_INT ? v.i : v.b));
+			buf_printf(cx, &body, f[1] == '%' ? f + 1 : f,
+				   (long long)(v.t == TV_INT ? v.i : v.b));
 		}
 		break;
 	case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case '%': {
@@ -232,49 +271,42 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 			 type == '%' ? 'f' : type);
 		if (type == '%')
 			x *= 100;
-		len = snprintf(body, sizeof body, ff, prec >= 0 ? prec : 6, x);
-		if (type == '%' && len + 1 < (int)sizeof body) {
-			body[len++] = '%';
-			body[len] = 0;
-		}
+		buf_printf(cx, &body, ff, have_prec ? (int)prec : 6, x);
+		if (type == '%')
+			tpl_buf_addc(cx, &body, '%');
 		break;
 	}
-	case 0: {
-		const struct tv_str *s = tv_to_str(cx, v);
-		if (prec >= 0 && v.t == TV_FLOAT) {
-			len = snprintf(body, sizeof body, "%.*g", prec, v.f);
-		} else {
-			len = snprintf(body, sizeof body, "%s", s->s);
-		}
+	case 0:
+		if (have_prec && v.t == TV_FLOAT)
+			buf_printf(cx, &body, "%.*g", (int)prec, v.f);
+		else
+			tpl_buf_str(cx, &body, v);
 		if (!align)
 			align = tv_is_number(v) ? '>' : '<';
 		break;
-	}
 	default:
 		tpl_fail(cx, "Unknown format code '%c'", type);
 	}
-	if (len < 0)
-		len = 0;
-	if (len >= (int)sizeof body)
-		len = sizeof body - 1;
+	const char *text = body.p ? body.p : "";
+	size_t len = body.len;
 	if (!align)
 		align = '>';
-	int pad = width - (int)tpl_utf8_len(body, (size_t)len);
-	if (pad <= 0) {
-		tpl_buf_add(cx, b, body, (size_t)len);
+	tpl_work(cx, TPL_W_SCAN(len));
+	size_t cps = tpl_utf8_len(text, len);
+	if (width <= cps) {
+		tpl_buf_add(cx, b, text, len);
 		return;
 	}
-	int left = align == '>' ? pad : align == '^' ? pad / 2 : align == '=' ? pad : 0;
-	int start = 0;
-	if (align == '=' && len && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) {
-		tpl_buf_addc(cx, b, body[0]);
+	size_t pad = width - cps;
+	size_t left = align == '>' ? pad : align == '^' ? pad / 2 : align == '=' ? pad : 0;
+	size_t start = 0;
+	if (align == '=' && len && (text[0] == '-' || text[0] == '+' || text[0] == ' ')) {
+		tpl_buf_addc(cx, b, text[0]);
 		start = 1;
 	}
-	for (int k = 0; k < left; k++)
-		tpl_buf_addc(cx, b, fill);
-	tpl_buf_add(cx, b, body + start, (size_t)(len - start));
-	for (int k = 0; k < pad - left; k++)
-		tpl_buf_addc(cx, b, fill);
+	buf_fill(cx, b, fill, left);
+	tpl_buf_add(cx, b, text + start, len - start);
+	buf_fill(cx, b, fill, pad - left);
 }
 
 struct tv tpl_str_format(struct tpl_ctx *cx, const struct tv_str *f, const struct tv *args,

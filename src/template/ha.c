@@ -94,6 +94,7 @@ static size_t digit_part(const char *s, size_t n, size_t *i, char *buf, size_t *
  * refuses, and so does this. Overflow is inf, as in Python. */
 static bool py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out)
 {
+	tpl_work(cx, TPL_W_SCAN(n));
 	py_strip(&s, &n);
 	if (!n)
 		return false;
@@ -148,8 +149,9 @@ static int digit_value(unsigned char c)
  * underscores between them (also right after the prefix), surrounded by
  * white space. Python's ints are unbounded; past int64 is not a number
  * here. */
-static bool py_int(const char *s, size_t n, int base, int64_t *out)
+static bool py_int(struct tpl_ctx *cx, const char *s, size_t n, int base, int64_t *out)
 {
+	tpl_work(cx, TPL_W_SCAN(n));
 	py_strip(&s, &n);
 	size_t i = 0;
 	bool neg = false, prefixed = false;
@@ -285,7 +287,7 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		return v;
 	if (v.t == TV_BOOL)
 		return tv_int(v.b);
-	if (v.t == TV_STR && py_int(v.s->s, v.s->len, base, &i))
+	if (v.t == TV_STR && py_int(cx, v.s->s, v.s->len, base, &i))
 		return tv_int(i);
 	/* Jinja's quirk, kept by Home Assistant: "42.23" | int is 42. */
 	if (tpl_to_double(cx, v, &d) && dbl_to_int(d, &i))
@@ -434,7 +436,7 @@ static struct tv ha_states(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		return tv_cstr(cx, "unknown");
 	const struct tv *wu = tpl_arg(a, na, kw, nkw, 2, "with_unit");
 	if (wu && tv_truthy(*wu)) {
-		const struct tv *u = tv_dict_get(&st.st->attributes, tv_cstr(cx, "unit_of_measurement"));
+		const struct tv *u = tv_dict_get(cx, &st.st->attributes, tv_cstr(cx, "unit_of_measurement"));
 		if (u && u->t == TV_STR) {
 			size_t l1 = strlen(st.st->state), l2 = u->s->len;
 			char *b = tpl_alloc(cx, l1 + l2 + 2);
@@ -454,11 +456,11 @@ static struct tv ha_is_state(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	if (st.t != TV_STATE)
 		return tv_bool(false);
 	struct tv want = a[1], have = tv_cstr(cx, st.st->state);
-	if (tv_equal(have, want))
+	if (tv_equal(cx, have, want))
 		return tv_bool(true);
 	if (want.t == TV_LIST)
 		for (size_t i = 0; i < want.l->n; i++)
-			if (tv_equal(have, want.l->v[i]))
+			if (tv_equal(cx, have, want.l->v[i]))
 				return tv_bool(true);
 	return tv_bool(false);
 }
@@ -468,7 +470,7 @@ static struct tv attr_of(struct tpl_ctx *cx, struct tv entity, struct tv name)
 	struct tv st = entity_arg(cx, entity);
 	if (st.t != TV_STATE)
 		return tv_none();
-	const struct tv *v = tv_dict_get(&st.st->attributes, name);
+	const struct tv *v = tv_dict_get(cx, &st.st->attributes, name);
 	return v ? *v : tv_none();
 }
 
@@ -482,7 +484,7 @@ static struct tv ha_is_state_attr(struct tpl_ctx *cx, const struct tv *a, size_t
 				  const struct tpl_kwarg *kw, size_t nkw)
 {
 	struct tv v = attr_of(cx, a[0], a[1]);
-	return tv_bool(v.t != TV_NONE && tv_equal(v, a[2]));
+	return tv_bool(v.t != TV_NONE && tv_equal(cx, v, a[2]));
 }
 
 static struct tv ha_has_value(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -517,14 +519,14 @@ static void expand_one(struct expand *e, struct tv v, unsigned depth)
 	if (v.t != TV_STR && v.t != TV_STATE)
 		return;
 	struct tv key = v.t == TV_STR ? v : tv_cstr(cx, v.st->entity_id);
-	if (tv_dict_get(&e->seen, key))
+	if (tv_dict_get(cx, &e->seen, key))
 		return;
 	tv_dict_set(cx, &e->seen, key, tv_bool(true));
 	struct tv st = entity_arg(cx, v);
 	if (st.t != TV_STATE)
 		return;
 	if (st.st->domain_len == 5 && memcmp(st.st->entity_id, "group", 5) == 0) {
-		const struct tv *m = tv_dict_get(&st.st->attributes, tv_cstr(cx, "entity_id"));
+		const struct tv *m = tv_dict_get(cx, &st.st->attributes, tv_cstr(cx, "entity_id"));
 		if (m && (m->t == TV_LIST || m->t == TV_STR))
 			expand_one(e, *m, depth + 1);
 		return;
@@ -544,8 +546,13 @@ static struct tv ha_expand(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	struct expand e = { cx, tv_list_new(cx, 8), tv_dict_new(cx, 8) };
 	for (size_t i = 0; i < na; i++)
 		expand_one(&e, a[i], 0);
-	if (e.found.l->n > 1)
-		qsort(e.found.l->v, e.found.l->n, sizeof(struct tv), state_cmp);
+	if (e.found.l->n > 1) {
+		size_t n = e.found.l->n, log2n = 1;
+		while (n >> log2n)
+			log2n++;
+		tpl_work_n(cx, n * log2n, TPL_W_ITEM);
+		qsort(e.found.l->v, n, sizeof(struct tv), state_cmp);
+	}
 	return e.found;
 }
 
@@ -559,6 +566,7 @@ struct domain_walk {
 static int domain_add(void *ud, const struct mqb_state *s)
 {
 	struct domain_walk *w = ud;
+	tpl_work(w->cx, TPL_W_ITEM);
 	if (!w->domain || (mqb_state_domain_len(s) == w->len &&
 			   memcmp(mqb_state_domain(s), w->domain, w->len) == 0)) {
 		tpl_read_entity(w->cx, mqb_state_entity_id(s));
@@ -624,6 +632,7 @@ static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
 	if (a[0].t == TV_STR) {
 		json_error_t e;
+		tpl_work(cx, TPL_W_SCAN(a[0].s->len));
 		json_t *j = json_loadb(a[0].s->s, a[0].s->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 		if (j) {
 			struct tv r = tv_from_json(cx, j);
@@ -768,7 +777,7 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 		if (tpl_name_is(name, len, "last_updated") || tpl_name_is(name, len, "last_reported"))
 			return tv_dt(st->last_updated, 0);
 		if (tpl_name_is(name, len, "name")) {
-			const struct tv *fn = tv_dict_get(&st->attributes, tv_cstr(cx, "friendly_name"));
+			const struct tv *fn = tv_dict_get(cx, &st->attributes, tv_cstr(cx, "friendly_name"));
 			if (fn && fn->t == TV_STR)
 				return *fn;
 			const char *o = st->entity_id + st->domain_len + 1;

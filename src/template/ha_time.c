@@ -95,6 +95,7 @@ static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
 	dt_split(v, &tm, &us);
 	/* %f (microseconds) is Python's; glibc has none. */
 	size_t fl = strlen(fmt);
+	tpl_work(cx, TPL_W_SCAN(fl));
 	char *f = tpl_alloc(cx, fl * 3 + 1), *o = f;
 	for (size_t i = 0; i < fl; i++) {
 		if (fmt[i] == '%' && fmt[i + 1] == 'f') {
@@ -111,6 +112,7 @@ static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
 	if (!*f)
 		return tv_cstr(cx, "");
 	for (size_t cap = 256; cap <= 65536; cap *= 4) {
+		tpl_work(cx, TPL_W_SCAN(fl) + TPL_W_BYTES(cap));
 		char *buf = tpl_alloc(cx, cap);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -124,8 +126,9 @@ static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
 
 /* ISO 8601 as Home Assistant's parse_datetime takes it. *aware false: no
  * offset given. */
-static bool parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
+static bool parse_iso(struct tpl_ctx *cx, const char *s, double *ts, int32_t *off, bool *aware)
 {
+	tpl_work(cx, TPL_W_SCAN(strlen(s)));
 	int Y, M, D, h = 0, m = 0, sec = 0, n = 0;
 	double frac = 0;
 	while (isspace((unsigned char)*s))
@@ -214,7 +217,7 @@ static struct tv ha_as_timestamp(struct tpl_ctx *cx, const struct tv *a, size_t 
 	bool aware;
 	if (a[0].t == TV_DATETIME)
 		return tv_float(a[0].ts);
-	if (parse_iso(tpl_str_of(cx, a[0]), &ts, &off, &aware))
+	if (parse_iso(cx, tpl_str_of(cx, a[0]), &ts, &off, &aware))
 		return tv_float(ts);
 	if (def)
 		return *def;
@@ -233,7 +236,7 @@ static struct tv ha_as_datetime(struct tpl_ctx *cx, const struct tv *a, size_t n
 		return a[0];
 	if (tpl_to_double(cx, a[0], &ts) && isfinite(ts))
 		return tv_dt(ts, 0);
-	if (a[0].t == TV_STR && parse_iso(a[0].s->s, &ts, &off, &aware))
+	if (a[0].t == TV_STR && parse_iso(cx, a[0].s->s, &ts, &off, &aware))
 		return tv_dt(ts, off);
 	if (def)
 		return *def;
@@ -261,6 +264,7 @@ static struct tv ha_strptime(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		memset(&tm, 0, sizeof tm);
 		tm.tm_mday = 1;
 		tm.tm_year = 0;      /* Python's default date: 1900-01-01 */
+		tpl_work(cx, TPL_W_SCAN(a[0].s->len + fv->s->len));
 		const char *end = strptime(a[0].s->s, fv->s->s, &tm);
 		if (end && !*end) {
 			if (strstr(fv->s->s, "%z")) {

@@ -714,6 +714,8 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 {
 	if (!text || !len)
 		return false;
+	/* linear in len: charged up front, the values it builds as they come */
+	tpl_work(cx, TPL_W_SCAN(len));
 	struct tv stack0[JSON_STACK0];
 	struct jp j = {
 		.cx = cx,

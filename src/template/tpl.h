@@ -116,17 +116,16 @@ void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v);
 struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap);
 void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v);
 /* The value stored under key, or NULL. */
-const struct tv *tv_dict_get(const struct tv *dict, struct tv key);
-/* json -> value (objects become dicts, arrays lists); value -> json (new reference). */
+const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct tv key);
+/* json -> value (objects become dicts, arrays lists). */
 struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j);
-json_t *tv_to_json(struct tpl_ctx *cx, struct tv v);
 /* Parse JSON text straight into arena values (json.c), as Python's
  * json.loads would; false (and *out untouched) when it is not JSON. */
 bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
 
 /* Jinja's semantics. */
 bool tv_truthy(struct tv v);
-bool tv_equal(struct tv a, struct tv b);
+bool tv_equal(struct tpl_ctx *cx, struct tv a, struct tv b);
 /* <0, 0, >0; a render error (tpl_fail) for types Python cannot order. */
 int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b);
 /* The same, with the operator named in the error. */
@@ -213,6 +212,7 @@ struct tpl_ctx {
 	struct tpl_seen *seen;           /* entity ids reported (once each) */
 	struct tpl_cleanup *cleanups;    /* run when the render ends, newest first */
 	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
+	uint64_t work, max_work;         /* work done, and the budget */
 	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
 	struct tv *slots;
 	json_t *parsed;                  /* value parsed by us: decref at the end */
@@ -220,6 +220,41 @@ struct tpl_ctx {
 	struct tv value_json;
 	jmp_buf jb;                      /* last: the render's memset stops before */
 };
+
+/* ---- work ------------------------------------------------------------------
+ * Every render is bounded in work, not only in iterations, depth, output
+ * and memory: "" * 31655867268351 grows no output and iterates nothing,
+ * yet it would spin for hours. Every loop whose trip count the data
+ * decides charges its steps with tpl_work, before it takes them where it
+ * can; past the budget the render fails with -ELOOP, as past the
+ * iteration bound. A unit is about a nanosecond of CPU on the slowest
+ * path (bench_template --worst measures each pathological case), so the
+ * budget is roughly 10 ms for any template and any input. It is a count,
+ * not a clock: the same render succeeds or fails on any machine, loaded
+ * or not. */
+#define TPL_MAX_WORK UINT64_C(10000000)
+#define TPL_W_NODE 4            /* evaluating an expression node or a statement */
+#define TPL_W_ITEM 2            /* visiting a value: copying, comparing, pushing it */
+#define TPL_W_CHAR 2            /* a character decoded, mapped and written again */
+#define TPL_W_SCAN(n) ((uint64_t)(n) / 4)   /* bytes a plain loop looks at */
+#define TPL_W_BYTES(n) ((uint64_t)(n) / 16) /* bytes memcpy, memchr and such run over */
+
+_Noreturn void tpl_work_exhausted(struct tpl_ctx *cx);
+/* Charge n units; the render fails when they exceed its budget. */
+static inline void tpl_work(struct tpl_ctx *cx, uint64_t n)
+{
+	/* work <= max_work always holds, so this cannot overflow */
+	if (n > cx->max_work - cx->work)
+		tpl_work_exhausted(cx);
+	cx->work += n;
+}
+/* Charge count steps of weight units each (count may be any size). */
+static inline void tpl_work_n(struct tpl_ctx *cx, uint64_t count, unsigned weight)
+{
+	if (count > cx->max_work / weight)
+		tpl_work_exhausted(cx);
+	tpl_work(cx, count * weight);
+}
 
 /* End the render with an error (printf-style message): never returns.
  * tpl_fail's code is -EINVAL. */
@@ -235,8 +270,10 @@ static inline void tpl_check_defined(struct tpl_ctx *cx, struct tv v)
 	if (v.t == TV_UNDEFINED)
 		tpl_fail_undefined(cx, v);
 }
-/* Count one loop iteration against the bound (tpl_fail when over). */
+/* Count one loop iteration against the bound (tpl_fail when over); it is
+ * TPL_W_ITEM of work too. */
 void tpl_tick(struct tpl_ctx *cx);
+
 /* Call fn(p) when the render ends, however it ends. Allocate the node
  * (tpl_alloc) before taking what it releases, then link it in: running
  * out of memory in between would strand the reference. */
@@ -261,6 +298,13 @@ struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_
 struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key);
 /* A dotted attribute path ("a.b.0") as selectattr/map/sort take it. */
 struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_str *path);
+
+/* mqb_template_render with a work budget of max_work (mqb_template_render
+ * gives TPL_MAX_WORK); *work, when not NULL, is set to the work the render
+ * did, whether it succeeded or not. For tests, benchmarks and fuzzing. */
+int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+	       const struct mqb_tpl_limits *lim, uint64_t max_work, char **out, size_t *len,
+	       struct mqb_tpl_error *err, uint64_t *work);
 
 /* ---- builtins ----------------------------------------------------------- */
 

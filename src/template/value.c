@@ -43,8 +43,10 @@ struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v)
 {
 	struct tv_list *l = list->l;
+	tpl_work(cx, TPL_W_ITEM);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4;
+		tpl_work(cx, l->n);
 		struct tv *nv = tpl_alloc(cx, cap * sizeof *nv);
 		if (l->n)
 			memcpy(nv, l->v, l->n * sizeof *nv);
@@ -66,9 +68,12 @@ struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap)
 	return v;
 }
 
-static ssize_t dict_find(const struct tv_dict *d, struct tv key)
+/* A dict looks its keys up one by one: dicts in templates are small, and a
+ * large one (a payload's) pays for each lookup in work. */
+static ssize_t dict_find(struct tpl_ctx *cx, const struct tv_dict *d, struct tv key)
 {
 	if (key.t == TV_STR) {
+		tpl_work(cx, d->n);
 		for (size_t i = 0; i < d->n; i++)
 			if (d->k[i].t == TV_STR && d->k[i].s->len == key.s->len &&
 			    memcmp(d->k[i].s->s, key.s->s, key.s->len) == 0)
@@ -76,7 +81,7 @@ static ssize_t dict_find(const struct tv_dict *d, struct tv key)
 		return -1;
 	}
 	for (size_t i = 0; i < d->n; i++)
-		if (tv_equal(d->k[i], key))
+		if (tv_equal(cx, d->k[i], key))
 			return (ssize_t)i;
 	return -1;
 }
@@ -84,13 +89,14 @@ static ssize_t dict_find(const struct tv_dict *d, struct tv key)
 void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v)
 {
 	struct tv_dict *d = dict->d;
-	ssize_t i = dict_find(d, key);
+	ssize_t i = dict_find(cx, d, key);
 	if (i >= 0) {
 		d->v[i] = v;
 		return;
 	}
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 4;
+		tpl_work(cx, 2 * d->n);
 		struct tv *nk = tpl_alloc(cx, cap * sizeof *nk), *nv = tpl_alloc(cx, cap * sizeof *nv);
 		if (d->n) {
 			memcpy(nk, d->k, d->n * sizeof *nk);
@@ -104,11 +110,11 @@ void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v
 	d->v[d->n++] = v;
 }
 
-const struct tv *tv_dict_get(const struct tv *dict, struct tv key)
+const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct tv key)
 {
 	if (dict->t != TV_DICT && dict->t != TV_NAMESPACE)
 		return NULL;
-	ssize_t i = dict_find(dict->d, key);
+	ssize_t i = dict_find(cx, dict->d, key);
 	return i < 0 ? NULL : &dict->d->v[i];
 }
 
@@ -116,6 +122,7 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 {
 	if (!j)
 		return tv_undef();
+	tpl_work(cx, TPL_W_ITEM);
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
 		struct tv d = tv_dict_new(cx, json_object_size(j));
@@ -139,6 +146,7 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 		return l;
 	}
 	case JSON_STRING:
+		tpl_work(cx, TPL_W_BYTES(json_string_length(j)));
 		return tv_string(cx, json_string_value(j), json_string_length(j));
 	case JSON_INTEGER:
 		return tv_int(json_integer_value(j));
@@ -151,65 +159,6 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 	case JSON_NULL:
 	default:
 		return tv_none();
-	}
-}
-
-static json_t *json_or_fail(struct tpl_ctx *cx, json_t *j)
-{
-	if (!j)
-		tpl_fail_code(cx, -ENOMEM, "out of memory");
-	return j;
-}
-
-json_t *tv_to_json(struct tpl_ctx *cx, struct tv v)
-{
-	switch (v.t) {
-	case TV_NONE:
-		return json_null();
-	case TV_BOOL:
-		return json_boolean(v.b);
-	case TV_INT:
-		return json_or_fail(cx, json_integer(v.i));
-	case TV_FLOAT:
-		if (!isfinite(v.f))
-			tpl_fail(cx, "cannot serialize %s to JSON", isnan(v.f) ? "nan" : "inf");
-		return json_or_fail(cx, json_real(v.f));
-	case TV_STR:
-		return json_or_fail(cx, json_stringn(v.s->s, v.s->len));
-	case TV_LIST: {
-		json_t *a = json_or_fail(cx, json_array());
-		for (size_t i = 0; i < v.l->n; i++) {
-			json_t *e = NULL;
-			/* a failure below would leak a: build children first */
-			e = tv_to_json(cx, v.l->v[i]);
-			if (json_array_append_new(a, e)) {
-				json_decref(a);
-				tpl_fail_code(cx, -ENOMEM, "out of memory");
-			}
-		}
-		return a;
-	}
-	case TV_DICT:
-	case TV_NAMESPACE: {
-		json_t *o = json_or_fail(cx, json_object());
-		for (size_t i = 0; i < v.d->n; i++) {
-			const struct tv_str *k = tv_to_str(cx, v.d->k[i]);
-			json_t *e = tv_to_json(cx, v.d->v[i]);
-			if (json_object_setn_new(o, k->s, k->len, e)) {
-				json_decref(o);
-				tpl_fail_code(cx, -ENOMEM, "out of memory");
-			}
-		}
-		return o;
-	}
-	case TV_DATETIME:
-	case TV_TIMEDELTA:
-	case TV_STATE: {
-		const struct tv_str *s = tv_to_str(cx, v);
-		return json_or_fail(cx, json_stringn(s->s, s->len));
-	}
-	default:
-		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
 	}
 }
 
@@ -253,8 +202,9 @@ static int64_t as_int(struct tv v)
 	return v.t == TV_INT ? v.i : (int64_t)v.b;
 }
 
-bool tv_equal(struct tv a, struct tv b)
+static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 {
+	tpl_work(cx, TPL_W_ITEM);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT)
 			return as_int(a) == as_int(b);
@@ -267,12 +217,17 @@ bool tv_equal(struct tv a, struct tv b)
 	case TV_NONE:
 		return true;
 	case TV_STR:
-		return a.s->len == b.s->len && memcmp(a.s->s, b.s->s, a.s->len) == 0;
+		if (a.s->len != b.s->len)
+			return false;
+		tpl_work(cx, TPL_W_BYTES(a.s->len));
+		return memcmp(a.s->s, b.s->s, a.s->len) == 0;
 	case TV_LIST:
 		if (a.l->n != b.l->n || tv_is_tuple(a) != tv_is_tuple(b))
 			return false;
+		if (depth >= TV_MAX_NEST)
+			tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 		for (size_t i = 0; i < a.l->n; i++)
-			if (!tv_equal(a.l->v[i], b.l->v[i]))
+			if (!equal(cx, a.l->v[i], b.l->v[i], depth + 1))
 				return false;
 		return true;
 	case TV_DICT:
@@ -281,9 +236,11 @@ bool tv_equal(struct tv a, struct tv b)
 			return a.d == b.d;
 		if (a.d->n != b.d->n)
 			return false;
+		if (depth >= TV_MAX_NEST)
+			tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 		for (size_t i = 0; i < a.d->n; i++) {
-			const struct tv *o = tv_dict_get(&b, a.d->k[i]);
-			if (!o || !tv_equal(a.d->v[i], *o))
+			const struct tv *o = tv_dict_get(cx, &b, a.d->k[i]);
+			if (!o || !equal(cx, a.d->v[i], *o, depth + 1))
 				return false;
 		}
 		return true;
@@ -294,6 +251,11 @@ bool tv_equal(struct tv a, struct tv b)
 	default:
 		return a.p == b.p;
 	}
+}
+
+bool tv_equal(struct tpl_ctx *cx, struct tv a, struct tv b)
+{
+	return equal(cx, a, b, 0);
 }
 
 const char *tv_type_name(struct tv v)
@@ -320,8 +282,9 @@ static int cmp3(double a, double b)
 	return a < b ? -1 : a > b ? 1 : 0;
 }
 
-int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op, unsigned depth)
 {
+	tpl_work(cx, TPL_W_ITEM);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT) {
 			int64_t x = as_int(a), y = as_int(b);
@@ -335,16 +298,19 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 		switch (a.t) {
 		case TV_STR: {
 			size_t n = a.s->len < b.s->len ? a.s->len : b.s->len;
+			tpl_work(cx, TPL_W_BYTES(n));
 			int c = memcmp(a.s->s, b.s->s, n);
 			if (c)
 				return c < 0 ? -1 : 1;
 			return a.s->len < b.s->len ? -1 : a.s->len > b.s->len;
 		}
 		case TV_LIST:
+			if (depth >= TV_MAX_NEST)
+				tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 			for (size_t i = 0; i < a.l->n && i < b.l->n; i++) {
-				if (tv_equal(a.l->v[i], b.l->v[i]))
+				if (equal(cx, a.l->v[i], b.l->v[i], depth + 1))
 					continue;
-				return tv_compare_op(cx, a.l->v[i], b.l->v[i], op);
+				return compare(cx, a.l->v[i], b.l->v[i], op, depth + 1);
 			}
 			return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
 		case TV_DATETIME:
@@ -359,6 +325,11 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 		 tv_type_name(b));
 }
 
+int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+{
+	return compare(cx, a, b, op, 0);
+}
+
 int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 {
 	return tv_compare_op(cx, a, b, "<");
@@ -368,7 +339,9 @@ int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 {
+	tpl_work(cx, 1 + TPL_W_BYTES(n));
 	if (b->len + n + 1 > b->cap) {
+		tpl_work(cx, TPL_W_BYTES(b->len));
 		size_t cap = b->cap ? b->cap * 2 : 32;
 		while (cap < b->len + n + 1)
 			cap *= 2;
