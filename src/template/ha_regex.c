@@ -1,28 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* Home Assistant's regex_match, regex_search, regex_findall(_index) and
- * regex_replace, and the match/search tests: Python's re syntax translated
- * to POSIX extended regular expressions, compiled once into a cache. */
+ * regex_replace, and the match/search tests, on Python's re syntax
+ * (regex.c), with the compiled patterns kept in a cache shared by all
+ * renders. */
 #include "lib/internal.h"
 
 #include <ctype.h>
-#include <pthread.h>
-#include <regex.h>
 #include <errno.h>
-#include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "template/tpl.h"
-
-#define RX_MAXGROUPS 32
 
 /* A compiled pattern, shared by the renders of every thread. refs counts
  * the cache's reference and each render's that uses it (under rx_lock):
  * the cache may evict a pattern a render on another thread still holds,
  * and the last one to let go frees it. */
 struct rx {
-	regex_t re;
-	size_t ngroups;                   /* Python's capturing groups */
-	unsigned char pgroup[RX_MAXGROUPS]; /* Python group k -> POSIX group */
+	struct rx_prog *prog;
 	char *pattern;
 	bool icase;
 	unsigned refs;
@@ -52,7 +47,7 @@ static void rx_unref_locked(struct rx *r)
 {
 	if (--r->refs)
 		return;
-	regfree(&r->re);
+	tpl_rx_free(r->prog);
 	mqb__free(r->pattern);
 	mqb__free(r);
 	rx_live--;
@@ -91,143 +86,22 @@ static void rx_cache_add_locked(struct rx *r)
 	rx_cache[slot] = r;
 }
 
-/* Python's syntax to POSIX ERE (glibc's: \w \W \s \S \b \B are known). */
-static const char *rx_translate(const char *p, char *out, size_t cap, struct rx *rx, int *icase)
-{
-	size_t o = 0, posix_groups = 0;
-	bool in_br = false;
-	rx->ngroups = 0;
-#define PUT(s)                                                  \
-	do {                                                    \
-		const char *s_ = (s);                           \
-		size_t l_ = strlen(s_);                         \
-		if (o + l_ + 1 > cap)                           \
-			return "pattern too long";              \
-		memcpy(out + o, s_, l_);                        \
-		o += l_;                                        \
-	} while (0)
-	if (strncmp(p, "(?i)", 4) == 0) {
-		*icase = 1;
-		p += 4;
-	}
-	for (; *p; p++) {
-		char c[2] = { *p, 0 };
-		if (in_br) {
-			if (*p == '\\' && p[1]) {
-				p++;
-				switch (*p) {
-				case 'd': PUT("0-9"); break;
-				case 'w': PUT("[:alnum:]_"); break;
-				case 's': PUT("[:space:]"); break;
-				case 'n': PUT("\n"); break;
-				case 't': PUT("\t"); break;
-				case 'r': PUT("\r"); break;
-				case '\\': PUT("\\"); break;
-				case 'D': case 'W': case 'S': case ']': case '[': case '^': case '-':
-					return "this escape inside [] is not supported";
-				default: c[0] = *p; PUT(c); break;
-				}
-			} else {
-				if (*p == ']')
-					in_br = false;
-				PUT(c);
-			}
-			continue;
-		}
-		if (*p == '[') {
-			in_br = true;
-			PUT("[");
-			if (p[1] == '^') {
-				PUT("^");
-				p++;
-			}
-			if (p[1] == ']') {
-				PUT("]");
-				p++;
-			}
-			continue;
-		}
-		if (*p == '\\') {
-			p++;
-			switch (*p) {
-			case 0: return "bad escape (end of pattern)";
-			case 'd': PUT("[0-9]"); break;
-			case 'D': PUT("[^0-9]"); break;
-			case 'w': case 'W': case 's': case 'S': case 'b': case 'B':
-				c[0] = *p;
-				PUT("\\"); PUT(c); break;
-			case 'n': PUT("\n"); break;
-			case 't': PUT("\t"); break;
-			case 'r': PUT("\r"); break;
-			case 'A': PUT("^"); break;
-			case 'Z': case 'z': PUT("$"); break;
-			default:
-				if (isalnum((unsigned char)*p))
-					return "unsupported escape";
-				c[0] = *p;
-				PUT("\\"); PUT(c); break;
-			}
-			continue;
-		}
-		if (*p == '(') {
-			if (posix_groups + 1 >= RX_MAXGROUPS)
-				return "too many groups";
-			posix_groups++;
-			if (p[1] == '?') {
-				if (p[2] == ':')
-					p += 2;
-				else if (p[2] == 'P' && p[3] == '<') {
-					const char *e = strchr(p, '>');
-					if (!e)
-						return "bad group name";
-					p = e;
-					rx->pgroup[++rx->ngroups] = (unsigned char)posix_groups;
-				} else
-					return "lookaround and inline flags are not supported";
-			} else {
-				rx->pgroup[++rx->ngroups] = (unsigned char)posix_groups;
-			}
-			PUT("(");
-			continue;
-		}
-		if ((*p == '*' || *p == '+' || *p == '?' || *p == '}') && p[1] == '?')
-			return "non-greedy quantifiers are not supported";
-		PUT(c);
-	}
-#undef PUT
-	out[o] = 0;
-	return NULL;
-}
-
-/* Compile pattern (nothing is allocated when this fails). */
+/* Compile pattern (nothing stays allocated when this fails). */
 static struct rx *rx_compile(struct tpl_ctx *cx, const char *pattern, bool icase)
 {
-	size_t cap = strlen(pattern) * 12 + 16;
-	char *ere = tpl_alloc(cx, cap);
-	struct rx tmp;
-	int ic = icase;
-	const char *err = rx_translate(pattern, ere, cap, &tmp, &ic);
-	if (err)
+	const char *err;
+	struct rx_prog *prog = tpl_rx_compile(cx, pattern, strlen(pattern), icase, &err);
+	if (!prog)
 		tpl_fail(cx, "regex '%s': %s", pattern, err);
 	struct rx *r = mqb__malloc(sizeof *r);
 	char *pcopy = mqb__strdup(pattern);
 	if (!r || !pcopy) {
+		tpl_rx_free(prog);
 		mqb__free(r);
 		mqb__free(pcopy);
 		tpl_fail_code(cx, -ENOMEM, "out of memory compiling a regex");
 	}
-	*r = tmp;
-	int rc = regcomp(&r->re, ere, REG_EXTENDED | (ic ? REG_ICASE : 0));
-	if (rc) {
-		char msg[128];
-		regerror(rc, &r->re, msg, sizeof msg);
-		mqb__free(r);
-		mqb__free(pcopy);
-		tpl_fail(cx, "regex '%s': %s", pattern, msg);
-	}
-	r->pattern = pcopy;
-	r->icase = icase;
-	r->refs = 0;
+	*r = (struct rx){ .prog = prog, .pattern = pcopy, .icase = icase };
 	return r;
 }
 
@@ -266,7 +140,7 @@ static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase)
 		r->used = ++rx_clock;
 		pthread_mutex_unlock(&rx_lock);
 		if (fresh) {
-			regfree(&fresh->re);
+			tpl_rx_free(fresh->prog);
 			mqb__free(fresh->pattern);
 			mqb__free(fresh);
 		}
@@ -275,17 +149,11 @@ static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase)
 	return r;
 }
 
-/* One search from start; m[0..RX_MAXGROUPS). */
-static bool rx_exec(const struct rx *r, const struct tv_str *s, size_t start, regmatch_t *m)
-{
-	m[0].rm_so = (regoff_t)start;
-	m[0].rm_eo = (regoff_t)s->len;
-	return regexec(&r->re, s->s, RX_MAXGROUPS, m, REG_STARTEND | (start ? REG_NOTBOL : 0)) == 0;
-}
-
 struct rx_args {
 	const struct tv_str *value;
 	struct rx *rx;
+	struct rx_vm *vm;
+	size_t ngroups;
 };
 
 static struct rx_args rx_args(struct tpl_ctx *cx, const char *fn, const struct tv *a, size_t na,
@@ -297,7 +165,27 @@ static struct rx_args rx_args(struct tpl_ctx *cx, const char *fn, const struct t
 	r.value = a[0].t == TV_STR ? a[0].s : tv_to_str(cx, a[0]);
 	const char *find = fv ? tpl_str_of(cx, *fv) : "";
 	r.rx = rx_get(cx, find, ic && tv_truthy(*ic));
+	r.vm = tpl_rx_vm(cx, r.rx->prog);
+	r.ngroups = tpl_rx_groups(r.rx->prog);
 	return r;
+}
+
+static bool rx_search(struct tpl_ctx *cx, const struct rx_args *r, size_t start, bool anchored,
+		      const int32_t **caps)
+{
+	return tpl_rx_search(cx, r->vm, r->value->s, r->value->len, start, anchored, false, caps);
+}
+
+/* The next match of findall and sub after the one at m (m NULL: the
+ * first): from m's end, and after an empty match (Python 3.7) one that is
+ * not empty there, else any further on. */
+static bool rx_next(struct tpl_ctx *cx, const struct rx_args *r, const int32_t **m)
+{
+	size_t pos = *m ? (size_t)(*m)[1] : 0;
+	bool advance = *m && (*m)[0] == (*m)[1];
+	if (pos > r->value->len)
+		return false;
+	return tpl_rx_search(cx, r->vm, r->value->s, r->value->len, pos, false, advance, m);
 }
 
 static struct tv ha_regex_match(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -305,8 +193,8 @@ static struct tv ha_regex_match(struct tpl_ctx *cx, const struct tv *a, size_t n
 {
 	tpl_kw_check(cx, "regex_match", kw, nkw, TPL_KW("find", "ignorecase"));
 	struct rx_args r = rx_args(cx, "regex_match", a, na, kw, nkw, 2);
-	regmatch_t m[RX_MAXGROUPS];
-	return tv_bool(rx_exec(r.rx, r.value, 0, m) && m[0].rm_so == 0);
+	const int32_t *m;
+	return tv_bool(rx_search(cx, &r, 0, true, &m));
 }
 
 static struct tv ha_regex_search(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -314,17 +202,16 @@ static struct tv ha_regex_search(struct tpl_ctx *cx, const struct tv *a, size_t 
 {
 	tpl_kw_check(cx, "regex_search", kw, nkw, TPL_KW("find", "ignorecase"));
 	struct rx_args r = rx_args(cx, "regex_search", a, na, kw, nkw, 2);
-	regmatch_t m[RX_MAXGROUPS];
-	return tv_bool(rx_exec(r.rx, r.value, 0, m));
+	const int32_t *m;
+	return tv_bool(rx_search(cx, &r, 0, false, &m));
 }
 
-static struct tv rx_group(struct tpl_ctx *cx, const struct rx *r, const struct tv_str *s,
-			  const regmatch_t *m, size_t k)
+/* Group k of the match m ("" when it took no part, as findall gives it). */
+static struct tv rx_group(struct tpl_ctx *cx, const struct tv_str *s, const int32_t *m, size_t k)
 {
-	size_t g = k ? r->pgroup[k] : 0;
-	if (m[g].rm_so < 0)
+	if (m[2 * k] < 0)
 		return tv_cstr(cx, "");
-	return tv_string(cx, s->s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+	return tv_string(cx, s->s + m[2 * k], (size_t)(m[2 * k + 1] - m[2 * k]));
 }
 
 static struct tv findall(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -332,22 +219,18 @@ static struct tv findall(struct tpl_ctx *cx, const struct tv *a, size_t na,
 {
 	struct rx_args r = rx_args(cx, "regex_findall", a, na, kw, nkw, icase_pos);
 	struct tv out = tv_list_new(cx, 4);
-	regmatch_t m[RX_MAXGROUPS];
-	size_t pos = 0;
-	while (pos <= r.value->len && rx_exec(r.rx, r.value, pos, m)) {
+	const int32_t *m = NULL;
+	while (rx_next(cx, &r, &m)) {
 		tpl_tick(cx);
 		struct tv item;
-		if (r.rx->ngroups == 0) {
-			item = rx_group(cx, r.rx, r.value, m, 0);
-		} else if (r.rx->ngroups == 1) {
-			item = rx_group(cx, r.rx, r.value, m, 1);
+		if (r.ngroups <= 1) {
+			item = rx_group(cx, r.value, m, r.ngroups);
 		} else {
-			item = tv_list_new(cx, r.rx->ngroups);
-			for (size_t k = 1; k <= r.rx->ngroups; k++)
-				tv_list_push(cx, &item, rx_group(cx, r.rx, r.value, m, k));
+			item = tv_list_new(cx, r.ngroups);
+			for (size_t k = 1; k <= r.ngroups; k++)
+				tv_list_push(cx, &item, rx_group(cx, r.value, m, k));
 		}
 		tv_list_push(cx, &out, item);
-		pos = m[0].rm_eo > m[0].rm_so ? (size_t)m[0].rm_eo : (size_t)m[0].rm_eo + 1;
 	}
 	return out;
 }
@@ -378,6 +261,41 @@ static struct tv ha_regex_findall_index(struct tpl_ctx *cx, const struct tv *a, 
 	return all.l->v[i];
 }
 
+/* The replacement for match m: rep with \1, \g<1> and \n \t \\. */
+static void rx_expand(struct tpl_ctx *cx, struct tpl_buf *b, const char *rep, const struct rx_args *r,
+		      const int32_t *m)
+{
+	for (const char *p = rep; *p; p++) {
+		if (*p != '\\' || !p[1]) {
+			tpl_buf_add(cx, b, p, 1);
+			continue;
+		}
+		p++;
+		size_t k = 0;
+		if (isdigit((unsigned char)*p)) {
+			k = (size_t)(*p - '0');
+			if (isdigit((unsigned char)p[1]))
+				k = k * 10 + (size_t)(*++p - '0');
+		} else if (*p == 'g' && p[1] == '<') {
+			char *end;
+			k = strtoul(p + 2, &end, 10);
+			if (*end != '>' || end == p + 2)
+				tpl_fail(cx, "regex_replace: bad group reference in '%s'", rep);
+			p = end;
+		} else {
+			const char *e = *p == 'n' ? "\n" : *p == 't' ? "\t" : *p == '\\' ? "\\" : NULL;
+			if (!e)
+				tpl_fail(cx, "regex_replace: bad escape \\%c in '%s'", *p, rep);
+			tpl_buf_puts(cx, b, e);
+			continue;
+		}
+		if (k > r->ngroups)
+			tpl_fail(cx, "regex_replace: invalid group reference %zu", k);
+		struct tv g = rx_group(cx, r->value, m, k);
+		tpl_buf_add(cx, b, g.s->s, g.s->len);
+	}
+}
+
 static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t na,
 				  const struct tpl_kwarg *kw, size_t nkw)
 {
@@ -386,50 +304,14 @@ static struct tv ha_regex_replace(struct tpl_ctx *cx, const struct tv *a, size_t
 	const struct tv *rv = tpl_arg(a, na, kw, nkw, 2, "replace");
 	const char *rep = rv ? tpl_str_of(cx, *rv) : "";
 	struct tpl_buf b = { 0 };
-	regmatch_t m[RX_MAXGROUPS];
-	size_t pos = 0, copied = 0;
+	const int32_t *m = NULL;
+	size_t copied = 0;
 	const struct tv_str *s = r.value;
-	while (pos <= s->len && rx_exec(r.rx, s, pos, m)) {
+	while (rx_next(cx, &r, &m)) {
 		tpl_tick(cx);
-		tpl_buf_add(cx, &b, s->s + copied, (size_t)m[0].rm_so - copied);
-		for (const char *p = rep; *p; p++) {
-			if (*p != '\\' || !p[1]) {
-				tpl_buf_add(cx, &b, p, 1);
-				continue;
-			}
-			p++;
-			size_t k = 0;
-			if (isdigit((unsigned char)*p)) {
-				k = (size_t)(*p - '0');
-				if (isdigit((unsigned char)p[1]))
-					k = k * 10 + (size_t)(*++p - '0');
-			} else if (*p == 'g' && p[1] == '<') {
-				char *end;
-				k = strtoul(p + 2, &end, 10);
-				if (*end != '>' || end == p + 2)
-					tpl_fail(cx, "regex_replace: bad group reference in '%s'", rep);
-				p = end;
-			} else {
-				const char *e = *p == 'n' ? "\n" : *p == 't' ? "\t" : *p == '\\' ? "\\" : NULL;
-				if (!e)
-					tpl_fail(cx, "regex_replace: bad escape \\%c in '%s'", *p, rep);
-				tpl_buf_puts(cx, &b, e);
-				continue;
-			}
-			if (k > r.rx->ngroups)
-				tpl_fail(cx, "regex_replace: invalid group reference %zu", k);
-			struct tv g = rx_group(cx, r.rx, s, m, k);
-			tpl_buf_add(cx, &b, g.s->s, g.s->len);
-		}
-		copied = (size_t)m[0].rm_eo;
-		if (m[0].rm_eo > m[0].rm_so) {
-			pos = (size_t)m[0].rm_eo;
-		} else {
-			if ((size_t)m[0].rm_eo < s->len)
-				tpl_buf_add(cx, &b, s->s + m[0].rm_eo, 1);
-			copied = (size_t)m[0].rm_eo + 1;
-			pos = copied;
-		}
+		tpl_buf_add(cx, &b, s->s + copied, (size_t)m[0] - copied);
+		rx_expand(cx, &b, rep, &r, m);
+		copied = (size_t)m[1];
 	}
 	if (copied < s->len)
 		tpl_buf_add(cx, &b, s->s + copied, s->len - copied);

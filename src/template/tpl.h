@@ -408,6 +408,26 @@ const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
 /* Compiled regexes alive now: those cached and those renders hold
  * (ha_regex.c). For tests: the cache must free what it evicts. */
 size_t tpl_regex_live(void);
+
+/* regex.c: Python's re syntax compiled for a Pike VM. tpl_rx_compile
+ * returns NULL with *err set when the pattern is refused; the program is
+ * mqb__malloc'd (free it with tpl_rx_free) and immutable, so renders on
+ * several threads may share it. */
+struct rx_prog;
+struct rx_vm;
+struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t len, bool icase,
+			       const char **err);
+void tpl_rx_free(struct rx_prog *prog);
+size_t tpl_rx_groups(const struct rx_prog *prog);
+/* A matcher's memory for prog, in the render's arena, reused by searches. */
+struct rx_vm *tpl_rx_vm(struct tpl_ctx *cx, const struct rx_prog *prog);
+/* Search s[0..len) from start for the leftmost match (anchored: one that
+ * begins at start), as Python's re.search (re.match); advance refuses an
+ * empty match at start, as findall and sub do after an empty match there.
+ * *caps then holds 2 * (groups + 1) byte offsets, group k at [2k, 2k + 1],
+ * -1 for a group that took no part; valid until the next search. */
+bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t len, size_t start,
+		   bool anchored, bool advance, const int32_t **caps);
 /* A datetime's or timedelta's attributes and methods (ha_time.c). */
 struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
 struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char *name,
