@@ -27,7 +27,7 @@ _Noreturn void tpl_perr(struct parser *p, unsigned line, unsigned col, const cha
 	longjmp(p->jb, 1);
 }
 
-_Noreturn static void pnomem(struct parser *p)
+_Noreturn void tpl_pnomem(struct parser *p)
 {
 	if (p->err) {
 		snprintf(p->err->message, sizeof p->err->message, "out of memory");
@@ -41,7 +41,7 @@ void *tpl_cmalloc(struct parser *p, size_t n)
 {
 	struct cblk *b = mqb__malloc(sizeof *b + n);
 	if (!b)
-		pnomem(p);
+		tpl_pnomem(p);
 	b->next = p->t->blocks;
 	p->t->blocks = b;
 	memset(b->mem, 0, n);
@@ -73,7 +73,7 @@ static struct tok *emit(struct parser *p, enum tk kind, const char *s, size_t n)
 		size_t cap = p->captok ? p->captok * 2 : 64;
 		struct tok *nt = mqb__realloc(p->toks, cap * sizeof *nt);
 		if (!nt)
-			pnomem(p);
+			tpl_pnomem(p);
 		p->toks = nt;
 		p->captok = cap;
 	}

@@ -64,13 +64,37 @@ static struct node *mk(struct parser *p, enum nk kind, const struct tok *t)
 	return n;
 }
 
-/* The slot of a name: every use of one name shares it (see mqb_template). */
+static size_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
+	return (size_t)(h ^ h >> 29);
+}
+
+/* Index slot in the parser's hash of names (capacity a power of two). */
+static void index_slot(struct parser *p, unsigned slot)
+{
+	const struct tv_str *nm = p->t->names[slot];
+	size_t mask = p->index_cap - 1, h = name_hash(nm->s, nm->len) & mask;
+	while (p->index[h])
+		h = (h + 1) & mask;
+	p->index[h] = slot + 1;
+}
+
+/* The slot of a name: every use of one name shares it (see mqb_template).
+ * Names are found by hashing: a template may hold many thousands. */
 static unsigned slot_of(struct parser *p, const char *s, size_t n)
 {
 	struct mqb_template *t = p->t;
-	for (unsigned i = 0; i < t->nslots; i++)
-		if (t->names[i]->len == n && memcmp(t->names[i]->s, s, n) == 0)
-			return i;
+	if (p->index_cap) {
+		size_t mask = p->index_cap - 1;
+		for (size_t h = name_hash(s, n) & mask; p->index[h]; h = (h + 1) & mask) {
+			const struct tv_str *nm = t->names[p->index[h] - 1];
+			if (nm->len == n && memcmp(nm->s, s, n) == 0)
+				return p->index[h] - 1;
+		}
+	}
 	if (t->nslots == p->namecap) {
 		size_t cap = p->namecap ? p->namecap * 2 : 16;
 		const struct tv_str **nn = tpl_cmalloc(p, cap * sizeof *nn);
@@ -78,8 +102,18 @@ static unsigned slot_of(struct parser *p, const char *s, size_t n)
 			memcpy(nn, t->names, t->nslots * sizeof *nn);
 		t->names = nn;
 		p->namecap = cap;
+		/* the index stays at most half full */
+		unsigned *index = mqb__calloc(2 * cap, sizeof *index);
+		if (!index)
+			tpl_pnomem(p);
+		mqb__free(p->index);
+		p->index = index;
+		p->index_cap = 2 * cap;
+		for (unsigned i = 0; i < t->nslots; i++)
+			index_slot(p, i);
 	}
 	t->names[t->nslots] = tpl_cstr(p, s, n);
+	index_slot(p, t->nslots);
 	return t->nslots++;
 }
 
@@ -959,6 +993,7 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 	p.t = t;
 	if (setjmp(p.jb)) {
 		mqb__free(p.toks);
+		mqb__free(p.index);
 		template_free_blocks(t);
 		mqb__free(t);
 		return p.code;
@@ -984,6 +1019,7 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		t->static_text = tpl_cstr(&p, c, n);
 	}
 	mqb__free(p.toks);
+	mqb__free(p.index);
 	*out = t;
 	return 0;
 }

@@ -549,6 +549,8 @@ struct parser {
 	struct mqb_tpl_error *err;
 	struct mqb_template *t;
 	size_t namecap;        /* room in t->names */
+	unsigned *index;       /* t->names by hash: slot + 1, 0 empty */
+	size_t index_cap;
 	unsigned depth;        /* expression nesting, bounded (no stack overflow) */
 	unsigned stmt_depth;   /* block nesting, bounded */
 	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
@@ -563,6 +565,7 @@ struct parser {
 void *tpl_cmalloc(struct parser *p, size_t n);
 _Noreturn void tpl_perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+_Noreturn void tpl_pnomem(struct parser *p);
 const struct tv_str *tpl_cstr(struct parser *p, const char *s, size_t n);
 /* The whole text into p->toks, ending with T_EOF. */
 void tpl_lex(struct parser *p);
