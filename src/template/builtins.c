@@ -255,6 +255,7 @@ FN(f_join)
 	struct tpl_buf b = { 0 };
 	for (size_t i = 0; i < l.l->n; i++) {
 		tpl_tick(cx);
+		tpl_work(cx, TPL_W_ITEM);
 		if (i && s)
 			tpl_buf_add(cx, &b, s->s, s->len);
 		tpl_buf_str(cx, &b, l.l->v[i]);
@@ -785,13 +786,10 @@ FN(f_center)
 	if (width > (int64_t)cx->max_output)
 		tpl_fail_code(cx, -E2BIG, "output too long");
 	int64_t pad = width - len, left = pad / 2 + (pad & width & 1);
-	tpl_work_n(cx, (uint64_t)pad, TPL_W_CHAR);
 	struct tpl_buf b = { 0 };
-	for (int64_t i = 0; i < left; i++)
-		tpl_buf_addc(cx, &b, ' ');
+	tpl_buf_fill(cx, &b, ' ', (size_t)left);
 	tpl_buf_add(cx, &b, s->s, s->len);
-	for (int64_t i = 0; i < pad - left; i++)
-		tpl_buf_addc(cx, &b, ' ');
+	tpl_buf_fill(cx, &b, ' ', (size_t)(pad - left));
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 
@@ -1073,8 +1071,9 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 	const char *p = s->s;
 	size_t n = s->len;
 	if (!sepv || sepv->t == TV_NONE) {
-		/* runs of whitespace; leading/trailing ignored */
-		tpl_work(cx, 2 * TPL_W_SCAN(n));
+		/* runs of whitespace; leading/trailing ignored: at most a
+		 * string for every other byte */
+		tpl_work(cx, (uint64_t)n * 2 * TPL_W_CHAR);
 		struct tv parts = tv_list_new(cx, 4);
 		size_t i = 0;
 		if (!right) {
@@ -1239,7 +1238,7 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 		const char *p = s->s, *e = s->s + s->len;
 		tpl_work(cx, TPL_W_BYTES(s->len) + TPL_W_BYTES(a0->s->len));
 		while ((p = memmem(p, (size_t)(e - p), a0->s->s, a0->s->len))) {
-			tpl_work(cx, 1 + TPL_W_BYTES(a0->s->len));
+			tpl_work(cx, 4 + TPL_W_BYTES(a0->s->len));
 			c++;
 			p += a0->s->len;
 		}
@@ -1284,8 +1283,7 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 			tpl_buf_addc(cx, &b, s->s[0]);
 			st = 1;
 		}
-		for (int64_t i = len; i < a0->i; i++)
-			tpl_buf_addc(cx, &b, '0');
+		tpl_buf_fill(cx, &b, '0', (size_t)(a0->i - len));
 		tpl_buf_add(cx, &b, s->s + st, s->len - st);
 		return tv_strv(tpl_buf_done(cx, &b));
 	}

@@ -34,6 +34,8 @@ void *tpl_alloc(struct tpl_ctx *cx, size_t n)
 		tpl_fail_code(cx, -E2BIG, "the render needs more than %zu bytes of memory",
 			      cx->max_heap);
 	cx->heap_used += cap;
+	/* fresh memory costs its page faults, whoever writes it */
+	tpl_work(cx, TPL_W_MEMORY(cap));
 	struct tpl_blk *b = mqb__malloc(sizeof *b + cap);
 	if (!b)
 		tpl_fail_code(cx, -ENOMEM, "out of memory");
@@ -214,7 +216,8 @@ struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
 		return l;
 	}
 	case TV_STR: {
-		tpl_work(cx, (uint64_t)v.s->len * TPL_W_ITEM);
+		/* each character a string of its own */
+		tpl_work(cx, (uint64_t)v.s->len * 2 * TPL_W_ITEM);
 		struct tv l = tv_list_new(cx, v.s->len);
 		const char *s = v.s->s;
 		size_t n = v.s->len;
@@ -427,9 +430,10 @@ static struct tv do_slice(struct tpl_ctx *cx, struct tv obj, struct tv a, struct
 	/* the items taken: |hi - lo| / |step| rounded up (step may be huge) */
 	uint64_t span = step > 0 ? (hi > lo ? (uint64_t)(hi - lo) : 0) : (lo > hi ? (uint64_t)(lo - hi) : 0);
 	uint64_t stride = step > 0 ? (uint64_t)step : step == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-step;
-	tpl_work(cx, (span + stride - 1) / stride * TPL_W_ITEM);
+	uint64_t count = (span + stride - 1) / stride;
+	tpl_work(cx, count * 2 * TPL_W_ITEM);
 	struct tpl_buf buf = { 0 };
-	struct tv l = str ? tv_undef() : tv_list_new(cx, 0);
+	struct tv l = str ? tv_undef() : tv_list_new(cx, (size_t)count);
 	for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
 		if (str) {
 			size_t bs = off ? off[i] : (size_t)i, be = off ? off[i + 1] : (size_t)i + 1;
@@ -465,11 +469,16 @@ static struct tv repeat(struct tpl_ctx *cx, struct tv s, int64_t n)
 	if (s.t == TV_STR) {
 		if ((uint64_t)n > cx->max_output / len + 1)
 			tpl_fail_code(cx, -E2BIG, "string repetition too long");
-		tpl_work(cx, (uint64_t)n + TPL_W_BYTES(len * (size_t)n));
-		char *b = tpl_alloc(cx, s.s->len * (size_t)n + 1);
-		for (int64_t i = 0; i < n; i++)
-			memcpy(b + s.s->len * (size_t)i, s.s->s, s.s->len);
-		return tv_string(cx, b, s.s->len * (size_t)n);
+		size_t total = len * (size_t)n;
+		tpl_work(cx, 2 * TPL_W_BYTES(total) + 1);
+		struct tv_str *r = tpl_alloc(cx, sizeof *r + total + 1);
+		/* one copy, then the text so far doubled: log n memcpy calls */
+		memcpy(r->s, s.s->s, len);
+		for (size_t have = len; have < total; have *= 2)
+			memcpy(r->s + have, r->s, have < total - have ? have : total - have);
+		r->len = total;
+		r->s[total] = 0;
+		return tv_strv(r);
 	}
 	if ((uint64_t)n > cx->max_work / len)
 		tpl_work_exhausted(cx);
@@ -975,7 +984,7 @@ static void output(struct tpl_ctx *cx, struct tv v)
 		out_add(cx, v.s->s, v.s->len);
 		return;
 	case TV_INT:
-		k = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		k = tpl_int_text(v.i, tmp);
 		out_add(cx, tmp, k);
 		return;
 	case TV_FLOAT:

@@ -26,14 +26,18 @@ static size_t read_count(const char **s, const char *e)
 
 /* A width or precision fills that many bytes at least: past the output
  * bound it could only fail later (Python would build the whole string),
- * so it fails now; below, it is work. */
-static void check_count(struct tpl_ctx *cx, size_t n)
+ * so it fails now. Below, it is work: snprintf pads a byte at a time
+ * (twice: once to measure), and a float's digits cost more. */
+static void check_count(struct tpl_ctx *cx, size_t n, unsigned weight)
 {
 	if (n > cx->max_output || n > INT_MAX)
 		tpl_fail_code(cx, -E2BIG, "format width or precision %zu is longer than the output "
 			      "bound", n);
-	tpl_work(cx, TPL_W_BYTES(n) + 1);
+	tpl_work_n(cx, n, weight);
 }
+
+#define W_PAD 3     /* a byte of width snprintf fills */
+#define W_DIGIT 10  /* a digit of a float's precision */
 
 /* snprintf(fmt, ...) appended to b, however long. */
 __attribute__((format(printf, 3, 4)))
@@ -52,15 +56,6 @@ static void buf_printf(struct tpl_ctx *cx, struct tpl_buf *b, const char *fmt, .
 	va_end(ap2);
 }
 
-/* n copies of c. */
-static void buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n)
-{
-	if (!n)
-		return;
-	char *tmp = tpl_alloc(cx, n);
-	memset(tmp, c, n);
-	tpl_buf_add(cx, b, tmp, n);
-}
 
 /* Python's %-formatting: %s %r %d %i %f %F %e %E %g %G %x %X %o %c %%, with
  * flags, width and precision; args a tuple (list), a dict for %(name)s, or
@@ -112,13 +107,13 @@ struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
 		if (s < e && isdigit((unsigned char)*s)) {
 			have_width = true;
 			width = read_count(&s, e);
-			check_count(cx, width);
+			check_count(cx, width, W_PAD);
 		}
 		if (s < e && *s == '.') {
 			s++;
 			have_prec = true;
 			prec = read_count(&s, e);
-			check_count(cx, prec);
+			check_count(cx, prec, W_DIGIT);
 		}
 		if (have_width)
 			sn += (size_t)snprintf(spec + sn, sizeof spec - sn, "%zu", width);
@@ -149,10 +144,10 @@ struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
 			size_t cps = tpl_utf8_len(x->s, len);
 			size_t pad = width > cps ? width - cps : 0;
 			if (!left)
-				buf_fill(cx, &b, ' ', pad);
+				tpl_buf_fill(cx, &b, ' ', pad);
 			tpl_buf_add(cx, &b, x->s, len);
 			if (left)
-				buf_fill(cx, &b, ' ', pad);
+				tpl_buf_fill(cx, &b, ' ', pad);
 			continue;
 		}
 		case 'd': case 'i': case 'x': case 'X': case 'o': case 'c': {
@@ -215,7 +210,7 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 	}
 	const char *p = spec + i, *e = spec + n;
 	size_t width = read_count(&p, e), prec = 0;
-	check_count(cx, width);
+	check_count(cx, width, W_PAD);
 	bool have_prec = false;
 	if (p < e && *p == ',')   /* thousands separators: not written */
 		p++;
@@ -223,7 +218,7 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 		p++;
 		have_prec = true;
 		prec = read_count(&p, e);
-		check_count(cx, prec);
+		check_count(cx, prec, W_DIGIT);
 	}
 	char type = p < e ? *p : 0;
 	struct tpl_buf body = { 0 };
@@ -304,9 +299,9 @@ static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, cons
 		tpl_buf_addc(cx, b, text[0]);
 		start = 1;
 	}
-	buf_fill(cx, b, fill, left);
+	tpl_buf_fill(cx, b, fill, left);
 	tpl_buf_add(cx, b, text + start, len - start);
-	buf_fill(cx, b, fill, pad - left);
+	tpl_buf_fill(cx, b, fill, pad - left);
 }
 
 struct tv tpl_str_format(struct tpl_ctx *cx, const struct tv_str *f, const struct tv *args,

@@ -146,6 +146,9 @@ static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase)
 		}
 	}
 	tpl_on_end(cx, hold, rx_release, r);
+	/* what compiling costs, whether this render compiled it or found
+	 * it cached: a render's work must not depend on other renders */
+	tpl_work(cx, 2 * (strlen(pattern) + tpl_rx_size(r->prog)));
 	return r;
 }
 

@@ -714,8 +714,8 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 {
 	if (!text || !len)
 		return false;
-	/* linear in len: charged up front, the values it builds as they come */
-	tpl_work(cx, TPL_W_SCAN(len));
+	/* linear in len: charged up front (numbers cost about a unit a byte) */
+	tpl_work(cx, len);
 	struct tv stack0[JSON_STACK0];
 	struct jp j = {
 		.cx = cx,
@@ -769,6 +769,7 @@ static void dump_string(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, si
 			const struct tpl_json_style *st)
 {
 	tpl_buf_addc(cx, b, '"');
+	tpl_work(cx, 2 * TPL_W_SCAN(n));
 	size_t run = 0; /* bytes from s + i - run that need no escape */
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
@@ -886,6 +887,7 @@ static void dump_dict(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_dic
 	tpl_buf_addc(cx, b, '{');
 	for (size_t i = 0; i < n; i++) {
 		size_t k = order ? order[i] : i;
+		tpl_work(cx, 2 * TPL_W_ITEM);
 		if (i)
 			tpl_buf_add(cx, b, ", ", st->dumps && st->indent < 0 ? 2 : 1);
 		dump_newline(cx, b, st, depth + 1);

@@ -20,7 +20,8 @@
 #define RX_MAX_GROUPS 32    /* capturing groups */
 #define RX_MAX_NEST 32      /* groups inside groups */
 #define RX_INF UINT32_MAX   /* an unbounded repeat's max */
-#define RX_BAD_BYTE 0x110000u/* + the byte: a subject byte that is not UTF-8 */
+#define RX_BAD_BYTE 0x110000u
+#define W_STEP 4            /* work for a thread's step or an epsilon move *//* + the byte: a subject byte that is not UTF-8 */
 
 /* ---- the program ----------------------------------------------------------- */
 
@@ -721,7 +722,6 @@ struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t l
 		*err = "pattern too long";
 		return NULL;
 	}
-	tpl_work(cx, len * TPL_W_ITEM);
 	struct rxp P = { .cx = cx, .p = pattern, .start = pattern, .end = pattern + len,
 			 .icase = icase };
 	parse_flags(&P);
@@ -737,7 +737,6 @@ struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t l
 		*err = "pattern too large (its repeats expand too far)";
 		return NULL;
 	}
-	tpl_work(cx, size * TPL_W_ITEM);
 	size_t bytes = sizeof(struct rx_prog) + size * sizeof(struct rx_inst) +
 		       P.ncls * sizeof(struct rx_class) + P.nrng * sizeof(struct rx_range);
 	struct rx_prog *prog = mqb__malloc(bytes);
@@ -769,6 +768,11 @@ void tpl_rx_free(struct rx_prog *prog)
 size_t tpl_rx_groups(const struct rx_prog *prog)
 {
 	return prog->ngroups;
+}
+
+size_t tpl_rx_size(const struct rx_prog *prog)
+{
+	return prog->ninst;
 }
 
 /* ---- the Pike VM ----------------------------------------------------------------
@@ -887,7 +891,7 @@ static void add_thread(struct tpl_ctx *cx, struct rx_vm *vm, struct rx_list *l, 
 			steps += vm->ncap / 8;
 		}
 	}
-	tpl_work(cx, steps * TPL_W_ITEM);
+	tpl_work(cx, steps * W_STEP);
 }
 
 static bool consumes(const struct rx_prog *prog, const struct rx_inst *in, uint32_t c)
@@ -909,6 +913,7 @@ bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t l
 	const struct rx_prog *prog = vm->prog;
 	struct rx_list *cl = &vm->list[0], *nl = &vm->list[1];
 	bool matched = false;
+	tpl_work(cx, 4 * W_STEP + vm->ncap);
 	size_t pos = start;
 	cl->n = 0;
 	vm->gen++;
@@ -927,7 +932,7 @@ bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t l
 		uint32_t c = pos < len ? decode_at(s, len, pos, &clen) : 0;
 		nl->n = 0;
 		vm->gen++;
-		tpl_work(cx, (uint64_t)cl->n * TPL_W_ITEM);
+		tpl_work(cx, (uint64_t)cl->n * W_STEP);
 		for (uint32_t i = 0; i < cl->n; i++) {
 			const struct rx_inst *in = &prog->inst[cl->pc[i]];
 			int32_t *tc = &cl->caps[(size_t)i * vm->ncap];

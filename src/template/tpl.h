@@ -142,6 +142,8 @@ const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v);
 const char *tv_type_name(struct tv v);
 /* UTF-8 code points in s. */
 size_t tpl_utf8_len(const char *s, size_t n);
+/* i in decimal into buf (at least 21 bytes, no NUL); its length. */
+size_t tpl_int_text(int64_t i, char *buf);
 
 /* How deep lists and dicts may nest where a value is walked (str(),
  * JSON, comparisons): deeper is a render error (-ELOOP). */
@@ -155,6 +157,7 @@ struct tpl_buf {
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n);
 void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c);
 void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s);
+void tpl_buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n); /* n times c */
 void tpl_buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v); /* str(v) */
 const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b);
 
@@ -233,11 +236,12 @@ struct tpl_ctx {
  * not a clock: the same render succeeds or fails on any machine, loaded
  * or not. */
 #define TPL_MAX_WORK UINT64_C(10000000)
-#define TPL_W_NODE 4            /* evaluating an expression node or a statement */
+#define TPL_W_NODE 8            /* evaluating an expression node or a statement */
 #define TPL_W_ITEM 2            /* visiting a value: copying, comparing, pushing it */
-#define TPL_W_CHAR 2            /* a character decoded, mapped and written again */
-#define TPL_W_SCAN(n) ((uint64_t)(n) / 4)   /* bytes a plain loop looks at */
-#define TPL_W_BYTES(n) ((uint64_t)(n) / 16) /* bytes memcpy, memchr and such run over */
+#define TPL_W_CHAR 3            /* a character decoded, mapped and written again */
+#define TPL_W_SCAN(n) ((uint64_t)(n))       /* bytes a plain loop looks at */
+#define TPL_W_BYTES(n) ((uint64_t)(n) / 8)  /* bytes memcpy, memchr and such run over */
+#define TPL_W_MEMORY(n) ((uint64_t)(n) / 8) /* bytes of a new arena block (first touch) */
 
 _Noreturn void tpl_work_exhausted(struct tpl_ctx *cx);
 /* Charge n units; the render fails when they exceed its budget. */
@@ -412,13 +416,16 @@ size_t tpl_regex_live(void);
 /* regex.c: Python's re syntax compiled for a Pike VM. tpl_rx_compile
  * returns NULL with *err set when the pattern is refused; the program is
  * mqb__malloc'd (free it with tpl_rx_free) and immutable, so renders on
- * several threads may share it. */
+ * several threads may share it. Compiling charges no work: a pattern is at
+ * most 16 KiB and its program 4,096 instructions, and the caller charges
+ * for each use alike, cached or not. */
 struct rx_prog;
 struct rx_vm;
 struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t len, bool icase,
 			       const char **err);
 void tpl_rx_free(struct rx_prog *prog);
 size_t tpl_rx_groups(const struct rx_prog *prog);
+size_t tpl_rx_size(const struct rx_prog *prog);   /* instructions */
 /* A matcher's memory for prog, in the render's arena, reused by searches. */
 struct rx_vm *tpl_rx_vm(struct tpl_ctx *cx, const struct rx_prog *prog);
 /* Search s[0..len) from start for the leftmost match (anchored: one that

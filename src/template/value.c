@@ -14,6 +14,7 @@
 
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len)
 {
+	tpl_work(cx, 2 + TPL_W_BYTES(len));
 	return tv_str_fill(tpl_alloc(cx, sizeof(struct tv_str) + len + 1), s, len);
 }
 
@@ -73,12 +74,13 @@ struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap)
 static ssize_t dict_find(struct tpl_ctx *cx, const struct tv_dict *d, struct tv key)
 {
 	if (key.t == TV_STR) {
-		tpl_work(cx, d->n);
-		for (size_t i = 0; i < d->n; i++)
+		size_t i = 0;
+		for (; i < d->n; i++)
 			if (d->k[i].t == TV_STR && d->k[i].s->len == key.s->len &&
 			    memcmp(d->k[i].s->s, key.s->s, key.s->len) == 0)
-				return (ssize_t)i;
-		return -1;
+				break;
+		tpl_work(cx, (1 + i) * TPL_W_ITEM);
+		return i < d->n ? (ssize_t)i : -1;
 	}
 	for (size_t i = 0; i < d->n; i++)
 		if (tv_equal(cx, d->k[i], key))
@@ -204,7 +206,7 @@ static int64_t as_int(struct tv v)
 
 static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 {
-	tpl_work(cx, TPL_W_ITEM);
+	tpl_work(cx, TPL_W_ITEM + 1);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT)
 			return as_int(a) == as_int(b);
@@ -284,7 +286,7 @@ static int cmp3(double a, double b)
 
 static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op, unsigned depth)
 {
-	tpl_work(cx, TPL_W_ITEM);
+	tpl_work(cx, 3 * TPL_W_ITEM);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT) {
 			int64_t x = as_int(a), y = as_int(b);
@@ -339,7 +341,7 @@ int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 {
-	tpl_work(cx, 1 + TPL_W_BYTES(n));
+	tpl_work(cx, 3 + TPL_W_BYTES(n));
 	if (b->len + n + 1 > b->cap) {
 		tpl_work(cx, TPL_W_BYTES(b->len));
 		size_t cap = b->cap ? b->cap * 2 : 32;
@@ -359,6 +361,15 @@ void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c)
 {
 	tpl_buf_add(cx, b, &c, 1);
+}
+
+void tpl_buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n)
+{
+	if (!n)
+		return;
+	char *tmp = tpl_alloc(cx, n);
+	memset(tmp, c, n);
+	tpl_buf_add(cx, b, tmp, n);
 }
 
 void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s)
@@ -477,7 +488,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 			tpl_buf_add(cx, b, "False", 5);
 		return;
 	case TV_INT:
-		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		n = tpl_int_text(v.i, tmp);
 		tpl_buf_add(cx, b, tmp, n);
 		return;
 	case TV_FLOAT:
@@ -553,7 +564,7 @@ const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v)
 	size_t n;
 	switch (v.t) {
 	case TV_INT:
-		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		n = tpl_int_text(v.i, tmp);
 		return tpl_str(cx, tmp, n);
 	case TV_FLOAT:
 		n = dtoa__repr(v.f, tmp);
@@ -571,6 +582,22 @@ const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v)
 	struct tpl_buf b = { 0 };
 	buf_repr(cx, &b, v, 0);
 	return tpl_buf_done(cx, &b);
+}
+
+size_t tpl_int_text(int64_t i, char *buf)
+{
+	char t[20];
+	size_t n = 0, k = 0;
+	uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		buf[k++] = '-';
+	while (n)
+		buf[k++] = t[--n];
+	return k;
 }
 
 size_t tpl_utf8_len(const char *s, size_t n)
