@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for templates: compile any bytes and render what
- * compiles, with small bounds and no core. The input is the template, then
+ * compiles, with small bounds and no core, under the work budget every
+ * render has (TPL_MAX_WORK, about 10 ms). The input is the template, then
  * optionally a NUL and the payload given as `value` (and parsed for
- * value_json). Nothing may crash, leak or hang. */
+ * value_json). Nothing may crash, leak or hang: run it with -timeout=1,
+ * and an input slower than that is a loop the budget does not count. */
 #include "config.h"
 
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "mqbridge/template.h"
+#include "template/tpl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				      .max_output = 64 * 1024 };
 	char *out = NULL;
 	size_t len = 0;
-	if (mqb_template_render(t, &vars, &lim, &out, &len, &err) == 0) {
+	uint64_t work;
+	int rc = tpl_render(t, &vars, &lim, TPL_MAX_WORK, &out, &len, &err, &work);
+	if (work > TPL_MAX_WORK)
+		abort();
+	if (rc == 0) {
 		/* The contract: NUL-terminated, len bytes, within the bound. */
 		if (out[len] != 0 || len > lim.max_output)
 			abort();
