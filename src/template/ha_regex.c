@@ -269,11 +269,14 @@ static void rx_expand(struct tpl_ctx *cx, struct tpl_buf *b, const char *rep, co
 		      const int32_t *m)
 {
 	for (const char *p = rep; *p; p++) {
-		if (*p != '\\' || !p[1]) {
-			tpl_buf_add(cx, b, p, 1);
-			continue;
+		/* the text up to the next escape in one piece */
+		const char *esc = strchr(p, '\\');
+		if (!esc || !esc[1]) {
+			tpl_buf_puts(cx, b, p);
+			return;
 		}
-		p++;
+		tpl_buf_add(cx, b, p, (size_t)(esc - p));
+		p = esc + 1;
 		size_t k = 0;
 		if (isdigit((unsigned char)*p)) {
 			k = (size_t)(*p - '0');
