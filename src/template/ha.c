@@ -92,7 +92,7 @@ static size_t digit_part(const char *s, size_t n, size_t *i, char *buf, size_t *
  * digits], or inf, infinity, nan in any case, surrounded by white space;
  * any length. What strtod takes beyond that ("nan(1)", "0x1p3") Python
  * refuses, and so does this. Overflow is inf, as in Python. */
-static bool py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out)
+bool tpl_py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out)
 {
 	tpl_work(cx, TPL_W_SCAN(n));
 	py_strip(&s, &n);
@@ -189,16 +189,6 @@ static bool py_int(struct tpl_ctx *cx, const char *s, size_t n, int base, int64_
 		return false;
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return true;
-}
-
-/* Python's float(v) for a number or a string. */
-bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out)
-{
-	if (tv_is_number(v)) {
-		*out = tv_as_double(v);
-		return true;
-	}
-	return v.t == TV_STR && py_float(cx, v.s->s, v.s->len, out);
 }
 
 static bool dbl_to_int(double d, int64_t *out)

@@ -131,8 +131,14 @@ int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b);
 /* The same, with the operator named in the error. */
 int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op);
 /* Numbers: true for bool/int/float; as double. */
-bool tv_is_number(struct tv v);
-double tv_as_double(struct tv v);
+static inline bool tv_is_number(struct tv v)
+{
+	return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL;
+}
+static inline double tv_as_double(struct tv v)
+{
+	return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.t == TV_BOOL ? (double)v.b : 0.0;
+}
 /* str(v) as Python prints it: floats as repr (21.5, 1e-05, 2.0, inf),
  * True/False, None, lists and dicts in Python's repr. */
 const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v);
@@ -398,8 +404,17 @@ void tpl_kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwa
 const char *tpl_str_of(struct tpl_ctx *cx, struct tv v);
 /* "fn got invalid input 'v' and no default was specified" */
 _Noreturn void tpl_no_default(struct tpl_ctx *cx, const char *fn, struct tv v);
+/* Python's float(str), any length (ha.c). */
+bool tpl_py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out);
 /* Python's float(v) for a number or a string. */
-bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out);
+static inline bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out)
+{
+	if (tv_is_number(v)) {
+		*out = tv_as_double(v);
+		return true;
+	}
+	return v.t == TV_STR && tpl_py_float(cx, v.s->s, v.s->len, out);
+}
 static inline bool tpl_name_is(const char *name, size_t len, const char *lit)
 {
 	return strlen(lit) == len && memcmp(name, lit, len) == 0;

@@ -189,16 +189,6 @@ bool tv_truthy(struct tv v)
 	}
 }
 
-bool tv_is_number(struct tv v)
-{
-	return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL;
-}
-
-double tv_as_double(struct tv v)
-{
-	return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.t == TV_BOOL ? (double)v.b : 0.0;
-}
-
 static int64_t as_int(struct tv v)
 {
 	return v.t == TV_INT ? v.i : (int64_t)v.b;
