@@ -166,7 +166,7 @@ static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 				if (vars->value_json) {
 					cx->value_json = tv_from_json(cx, vars->value_json);
 				} else {
-					/* Straight into the arena (src/tpl_json.c):
+					/* Straight into the arena (json.c):
 					 * a payload that is not JSON leaves it
 					 * undefined, as in Home Assistant. */
 					tpl_json_parse(cx, vars->value, vars->value_len,

@@ -516,7 +516,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 		buf_timedelta(cx, b, v.td);
 		return;
 	default: {
-		/* state objects and bound builtins: tpl_ha.c knows their text */
+		/* state objects and bound builtins: ha.c knows their text */
 		struct tv s = tpl_ha_getattr(cx, v, "__str__", 7);
 		if (s.t == TV_STR)
 			tpl_buf_add(cx, b, s.s->s, s.s->len);
