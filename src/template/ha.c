@@ -385,6 +385,11 @@ static struct tv make_state(struct tpl_ctx *cx, const struct mqb_state *s)
 }
 
 /* The state object of entity_id (reporting the read), or None. */
+static void release_state(void *s)
+{
+	mqb_state_unref(s);
+}
+
 static struct tv get_state(struct tpl_ctx *cx, const char *id)
 {
 	char low[MQB_MAX_ENTITY_ID_LEN + 1];
@@ -397,12 +402,14 @@ static struct tv get_state(struct tpl_ctx *cx, const char *id)
 	const struct mqb_tpl_vars *v = tpl_vars(cx);
 	if (!v || !v->core || !mqb_entity_id_valid(low))
 		return tv_none();
+	/* the state's reference is dropped when the render ends: making
+	 * its value may end the render (work, memory) */
+	struct tpl_cleanup *hold = tpl_alloc(cx, sizeof *hold);
 	struct mqb_state *s = mqb_states_async_get(v->core, low);
 	if (!s)
 		return tv_none();
-	struct tv r = make_state(cx, s);
-	mqb_state_unref(s);
-	return r;
+	tpl_on_end(cx, hold, release_state, s);
+	return make_state(cx, s);
 }
 
 /* The entity argument: an id string or a state object. */
@@ -546,33 +553,57 @@ static struct tv ha_expand(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	return e.found;
 }
 
+/* The walk over the state machine never leaves its callback by a longjmp
+ * (the walk's snapshot would leak): it counts, then notes the states, and
+ * only then are they made into values, which may end the render. */
 struct domain_walk {
-	struct tpl_ctx *cx;
 	const char *domain;
 	size_t len;
-	struct tv list;
+	struct mqb_state **v;   /* referenced until the render ends */
+	size_t n, cap;
 };
 
-static int domain_add(void *ud, const struct mqb_state *s)
+static int domain_note(void *ud, const struct mqb_state *s)
 {
 	struct domain_walk *w = ud;
-	tpl_work(w->cx, TPL_W_ITEM);
-	if (!w->domain || (mqb_state_domain_len(s) == w->len &&
-			   memcmp(mqb_state_domain(s), w->domain, w->len) == 0)) {
-		tpl_read_entity(w->cx, mqb_state_entity_id(s));
-		tv_list_push(w->cx, &w->list, make_state(w->cx, s));
-	}
+	if (w->domain && (mqb_state_domain_len(s) != w->len ||
+			  memcmp(mqb_state_domain(s), w->domain, w->len) != 0))
+		return 0;
+	if (w->v && w->n < w->cap)
+		w->v[w->n] = mqb_state_ref((struct mqb_state *)s);
+	w->n++;
 	return 0;
+}
+
+static void release_states(void *p)
+{
+	struct domain_walk *w = p;
+	for (size_t i = 0; i < w->n && i < w->cap; i++)
+		mqb_state_unref(w->v[i]);
 }
 
 /* The states of a domain (all when name is NULL), sorted by entity id. */
 static struct tv domain_states(struct tpl_ctx *cx, const char *name, size_t len)
 {
-	struct domain_walk w = { cx, name, len, tv_list_new(cx, 4) };
+	struct domain_walk *w = tpl_alloc(cx, sizeof *w);
+	*w = (struct domain_walk){ name, len, NULL, 0, 0 };
 	const struct mqb_tpl_vars *v = tpl_vars(cx);
-	if (v && v->core)
-		mqb_states_async_foreach(v->core, domain_add, &w);
-	return w.list;
+	if (!v || !v->core)
+		return tv_list_new(cx, 0);
+	mqb_states_async_foreach(v->core, domain_note, w);
+	tpl_work_n(cx, w->n, TPL_W_ITEM);
+	w->cap = w->n;
+	w->v = tpl_alloc(cx, (w->cap + 1) * sizeof *w->v);
+	struct tpl_cleanup *hold = tpl_alloc(cx, sizeof *hold);
+	w->n = 0;
+	mqb_states_async_foreach(v->core, domain_note, w);
+	tpl_on_end(cx, hold, release_states, w);
+	struct tv list = tv_list_new(cx, w->n);
+	for (size_t i = 0; i < w->n && i < w->cap; i++) {
+		tpl_read_entity(cx, mqb_state_entity_id(w->v[i]));
+		tv_list_push(cx, &list, make_state(cx, w->v[i]));
+	}
+	return list;
 }
 
 /* ---- iif, json ------------------------------------------------------------ */
@@ -615,6 +646,11 @@ static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 
+static void release_json(void *j)
+{
+	json_decref(j);
+}
+
 static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			      const struct tpl_kwarg *kw, size_t nkw)
 {
@@ -624,11 +660,13 @@ static struct tv ha_from_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		json_error_t e;
 		/* jansson parses at about 25 ns a byte, its tree built and freed */
 		tpl_work_n(cx, a[0].s->len, 20);
+		/* the tree is freed when the render ends: converting it may end
+		 * the render (work, memory) */
+		struct tpl_cleanup *hold = tpl_alloc(cx, sizeof *hold);
 		json_t *j = json_loadb(a[0].s->s, a[0].s->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 		if (j) {
-			struct tv r = tv_from_json(cx, j);
-			json_decref(j);
-			return r;
+			tpl_on_end(cx, hold, release_json, j);
+			return tv_from_json(cx, j);
 		}
 	}
 	if (def)

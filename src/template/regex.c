@@ -737,26 +737,29 @@ struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t l
 		*err = "pattern too large (its repeats expand too far)";
 		return NULL;
 	}
+	/* the code is generated in the arena (which may end the render),
+	 * then copied into the one allocation the caller owns */
+	struct rx_prog draft = { (uint32_t)size, P.ngroups, P.icase,
+				 tpl_alloc(cx, size * sizeof(struct rx_inst)), NULL, NULL };
+	struct rxe E = { &draft, 0, cx };
+	emit(&E, RX_SAVE, 0, 0);
+	gen(&E, tree);
+	emit(&E, RX_SAVE, 1, 0);
+	emit(&E, RX_MATCH, 0, 0);
 	size_t bytes = sizeof(struct rx_prog) + size * sizeof(struct rx_inst) +
 		       P.ncls * sizeof(struct rx_class) + P.nrng * sizeof(struct rx_range);
 	struct rx_prog *prog = mqb__malloc(bytes);
 	if (!prog)
 		tpl_fail_code(cx, -ENOMEM, "out of memory compiling a regex");
-	prog->ninst = (uint32_t)size;
-	prog->ngroups = P.ngroups;
-	prog->icase = P.icase;
+	*prog = draft;
 	prog->inst = (struct rx_inst *)(prog + 1);
 	prog->cls = (struct rx_class *)(prog->inst + size);
 	prog->rng = (struct rx_range *)(prog->cls + P.ncls);
+	memcpy(prog->inst, draft.inst, size * sizeof *draft.inst);
 	if (P.ncls)
 		memcpy(prog->cls, P.cls, P.ncls * sizeof *P.cls);
 	if (P.nrng)
 		memcpy(prog->rng, P.rng, P.nrng * sizeof *P.rng);
-	struct rxe E = { prog, 0, cx };
-	emit(&E, RX_SAVE, 0, 0);
-	gen(&E, tree);
-	emit(&E, RX_SAVE, 1, 0);
-	emit(&E, RX_MATCH, 0, 0);
 	return prog;
 }
 
