@@ -37,7 +37,7 @@ static void check_count(struct tpl_ctx *cx, size_t n, unsigned weight)
 }
 
 #define W_PAD 3     /* a byte of width snprintf fills */
-#define W_DIGIT 10  /* a digit of a float's precision */
+#define W_DIGIT 25  /* a digit of a float's precision (glibc: 20 ns at 2,000) */
 
 /* snprintf(fmt, ...) appended to b, however long. */
 __attribute__((format(printf, 3, 4)))

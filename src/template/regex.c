@@ -935,7 +935,8 @@ bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t l
 		uint32_t c = pos < len ? decode_at(s, len, pos, &clen) : 0;
 		nl->n = 0;
 		vm->gen++;
-		tpl_work(cx, (uint64_t)cl->n * W_STEP);
+		/* the position itself (decoding, a start thread) and each thread */
+		tpl_work(cx, ((uint64_t)cl->n + 2) * W_STEP);
 		for (uint32_t i = 0; i < cl->n; i++) {
 			const struct rx_inst *in = &prog->inst[cl->pc[i]];
 			int32_t *tc = &cl->caps[(size_t)i * vm->ncap];
