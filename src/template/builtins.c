@@ -318,14 +318,21 @@ static struct tv replace(struct tpl_ctx *cx, const struct tv_str *s, const struc
 	size_t i = 0;
 	int64_t done = 0;
 	if (old->len == 0) {
-		for (; i <= s->len; i++) {
-			if (count < 0 || done < count) {
-				tpl_buf_add(cx, &b, new->s, new->len);
-				done++;
-			}
-			if (i < s->len)
-				tpl_buf_addc(cx, &b, s->s[i]);
+		/* new before each character (not byte) and at the end, as
+		 * Python's "é".replace("", "-") is "-é-" */
+		while (count < 0 || done < count) {
+			tpl_work(cx, 3 * TPL_W_CHAR);
+			tpl_buf_add(cx, &b, new->s, new->len);
+			done++;
+			if (i >= s->len)
+				break;
+			size_t n = 1;
+			while (i + n < s->len && ((unsigned char)s->s[i + n] & 0xc0) == 0x80)
+				n++;
+			tpl_buf_add(cx, &b, s->s + i, n);
+			i += n;
 		}
+		tpl_buf_add(cx, &b, s->s + i, s->len - i);
 		return tv_strv(tpl_buf_done(cx, &b));
 	}
 	while (i < s->len) {
