@@ -830,9 +830,9 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 	tpl_fail(cx, "'%s' object has no attribute '%s'", tv_type_name(obj), m);
 }
 
+/* Its work is charged by the statement that evaluates it (stmt.cost). */
 static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 {
-	tpl_work(cx, TPL_W_NODE);
 	switch ((enum nk)n->kind) {
 	case N_CONST:
 		return n->k;
@@ -1046,6 +1046,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 		struct tv f = tv_list_new(cx, items.l->n);
 		for (size_t i = 0; i < items.l->n; i++) {
 			tpl_tick(cx);
+			tpl_work(cx, TPL_W_NODE * (uint64_t)s->cond_cost);
 			assign(cx, s->targets, s->ntargets, items.l->v[i]);
 			if (tv_truthy(eval(cx, s->cond)))
 				f.l->v[f.l->n++] = items.l->v[i];
@@ -1117,7 +1118,7 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
 	}
 	for (; s; s = s->next) {
-		tpl_work(cx, TPL_W_NODE);
+		tpl_work(cx, TPL_W_NODE * (1 + (uint64_t)s->cost));
 		switch ((enum sk)s->kind) {
 		case S_TEXT:
 			out_add(cx, s->text->s, s->text->len);

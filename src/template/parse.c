@@ -5,6 +5,7 @@
 #include "lib/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "template/tpl.h"
@@ -756,11 +757,23 @@ static unsigned parse_targets(struct parser *p, unsigned *targets)
 	return n;
 }
 
+/* The nodes of an expression: its evaluation's work (see struct stmt). */
+static unsigned expr_cost(const struct node *n)
+{
+	if (!n)
+		return 0;
+	uint64_t c = 1 + (uint64_t)expr_cost(n->a) + expr_cost(n->b) + expr_cost(n->c);
+	for (unsigned i = 0; n->args && i < n->nargs + n->nkw; i++)
+		c += expr_cost(n->args[i]);
+	return c > UINT_MAX ? UINT_MAX : (unsigned)c;
+}
+
 static struct stmt *parse_if(struct parser *p, struct tok *t)
 {
 	static const char *const ends[] = { "elif", "else", "endif", NULL };
 	struct stmt *s = mks(p, S_IF, t);
 	s->e = parse_tuple(p);
+	s->cost = expr_cost(s->e);
 	expect_end(p, T_BEND);
 	s->body = parse_body(p, ends, "if");
 	struct tok *e = cur(p);
@@ -852,6 +865,8 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 		p->pos++;
 		s->cond = parse_expr(p);
 	}
+	s->cost = expr_cost(s->e);
+	s->cond_cost = expr_cost(s->cond);
 	if (is_name(p, "recursive"))
 		tpl_perr(p, cur(p)->line, cur(p)->col, "recursive loops are not supported");
 	expect_end(p, T_BEND);
@@ -903,6 +918,7 @@ static struct stmt *parse_set(struct parser *p, struct tok *t)
 	}
 	expect_op(p, "=");
 	s->e = parse_tuple(p);
+	s->cost = expr_cost(s->e);
 	expect_end(p, T_BEND);
 	return s;
 }
@@ -929,6 +945,7 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 			p->pos++;
 			s = mks(p, S_OUT, cur(p));
 			s->e = parse_tuple(p);
+			s->cost = expr_cost(s->e);
 			expect_end(p, T_VEND);
 		} else if (t->kind == T_BBEGIN) {
 			p->pos++;

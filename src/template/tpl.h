@@ -525,6 +525,9 @@ struct stmt {
 	unsigned *targets;           /* slots assigned: S_FOR, S_SET ("a, b = ...") */
 	unsigned ntargets;
 	unsigned loop_slot;          /* S_FOR: the slot of the name "loop" */
+	/* the nodes of e and of cond: what evaluating them costs, charged
+	 * as work once per statement (per item for cond) rather than per node */
+	unsigned cost, cond_cost;
 	const struct tv_str *attr;   /* S_SETATTR */
 };
 
