@@ -122,6 +122,9 @@ static void float_and_int_read_strings_as_python_does(void **state)
 		  "-1 -1 35", NULL },
 		{ "{{ '-9223372036854775808' | int }} {{ '9223372036854775808' | int(-1) }}",
 		  "-9223372036854775808 -1", NULL },
+		/* str.isspace() around the number, but for \x1c-\x1f */
+		{ "{{ '\\u00a012.5\\u2003' | float }} {{ '\\u3000 7' | int }}", "12.5 7", NULL },
+		{ "{{ '7\\x1c' | float(0) }} {{ '\\x1f7' | int(0) }}", "0 0", NULL },
 	};
 	RUN(NULL, c);
 }

@@ -17,6 +17,7 @@
 
 #include "template/tpl.h"
 #include "mqbridge/states.h"
+#include "mqbridge/text.h"
 
 /* A state object, or (domain != NULL) states.<domain>. */
 struct tv_state {
@@ -54,18 +55,21 @@ void tpl_no_default(struct tpl_ctx *cx, const char *fn, struct tv v)
 	tpl_fail(cx, "%s got invalid input '%s' and no default was specified", fn, tpl_str_of(cx, v));
 }
 
-/* Python's str.strip() for float() and int(): white space is isspace()
- * and, in Python, the separators \x1c to \x1f too. */
-static void py_strip(const char **s, size_t *n)
+/* The white space Python's float() and int() skip around a number:
+ * str.isspace() (mqb_strip), except \x1c to \x1f, which they refuse
+ * (only non-ASCII white space is turned into a space before parsing).
+ * False when the text has one of those at either end. */
+static bool number_strip(const char **s, size_t *n)
 {
-	const unsigned char *p = (const unsigned char *)*s;
-	size_t len = *n;
-	while (len && (isspace(*p) || (*p >= 0x1c && *p <= 0x1f)))
-		p++, len--;
-	while (len && (isspace(p[len - 1]) || (p[len - 1] >= 0x1c && p[len - 1] <= 0x1f)))
-		len--;
-	*s = (const char *)p;
-	*n = len;
+	const char *start = *s, *end = *s + *n;
+	*s = mqb_strip(*s, n);
+	for (const char *p = start; p < *s; p++)
+		if (*p >= 0x1c && *p <= 0x1f)
+			return false;
+	for (const char *p = *s + *n; p < end; p++)
+		if (*p >= 0x1c && *p <= 0x1f)
+			return false;
+	return true;
 }
 
 /* A run of digits with single underscores between them (PEP 515) from
@@ -95,8 +99,7 @@ static size_t digit_part(const char *s, size_t n, size_t *i, char *buf, size_t *
 bool tpl_py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out)
 {
 	tpl_work(cx, TPL_W_SCAN(n));
-	py_strip(&s, &n);
-	if (!n)
+	if (!number_strip(&s, &n) || !n)
 		return false;
 	char stack[128];
 	char *buf = n < sizeof stack ? stack : tpl_alloc(cx, n + 1);
@@ -152,7 +155,8 @@ static int digit_value(unsigned char c)
 static bool py_int(struct tpl_ctx *cx, const char *s, size_t n, int base, int64_t *out)
 {
 	tpl_work(cx, TPL_W_SCAN(n));
-	py_strip(&s, &n);
+	if (!number_strip(&s, &n))
+		return false;
 	size_t i = 0;
 	bool neg = false, prefixed = false;
 	if (i < n && (s[i] == '+' || s[i] == '-'))
