@@ -28,6 +28,7 @@
 
 #include "mqbridge/template.h"
 #include "template/tpl.h"
+#include "../t/tpl_cases.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)
@@ -70,26 +71,6 @@ static void render_once(const struct mqb_template *t, char **out, size_t *len)
 	}
 }
 
-/* A case's payload: value, or value_tpl rendered with room to spare. */
-static char *case_value(const json_t *c)
-{
-	const char *v = json_string_value(json_object_get(c, "value"));
-	const char *vt = json_string_value(json_object_get(c, "value_tpl"));
-	if (v || !vt)
-		return v ? strdup(v) : NULL;
-	struct mqb_template *t;
-	struct mqb_tpl_error err;
-	struct mqb_tpl_limits big = { 10000000, 64, 64u << 20 };
-	char *out = NULL;
-	if (mqb_template_compile(vt, strlen(vt), &t, &err) ||
-	    tpl_render(t, NULL, &big, UINT64_MAX, &out, NULL, &err, NULL)) {
-		fprintf(stderr, "bench_template: value_tpl: %s\n", err.message);
-		exit(1);
-	}
-	mqb_template_free(t);
-	return out;
-}
-
 /* Each case rendered under the work budget, the best of 5 timed. */
 static int worst(const char *path)
 {
@@ -107,9 +88,13 @@ static int worst(const char *path)
 	json_array_foreach(cases, i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
 		const char *text = json_string_value(json_object_get(c, "template"));
-		char *value = case_value(c);
-		struct mqb_template *t;
 		struct mqb_tpl_error err;
+		char *value = tpl_case_value(c, &err);
+		if (!value && json_object_get(c, "value_tpl")) {
+			fprintf(stderr, "bench_template: %s: value_tpl: %s\n", id, err.message);
+			return 1;
+		}
+		struct mqb_template *t;
 		if (mqb_template_compile(text, strlen(text), &t, &err)) {
 			fprintf(stderr, "bench_template: %s: %s\n", id, err.message);
 			return 1;

@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "lib/internal.h"
 #include "template/tpl.h"
+#include "tpl_cases.h"
 #include "mqbridge/template.h"
 
 struct rcase {
@@ -644,24 +645,6 @@ static void the_issue_12_payload_renders_at_once_instead_of_spinning(void **s)
 	mqb_template_free(t);
 }
 
-/* A case's payload: "value", or "value_tpl" rendered with room to spare
- * (the large payloads would not fit the file). */
-static char *case_value(const json_t *c)
-{
-	const char *v = json_string_value(json_object_get(c, "value"));
-	const char *vt = json_string_value(json_object_get(c, "value_tpl"));
-	if (v || !vt)
-		return v ? strdup(v) : NULL;
-	struct mqb_template *t;
-	struct mqb_tpl_error err;
-	struct mqb_tpl_limits big = { 10000000, 64, 64u << 20 };
-	char *out = NULL;
-	assert_int_equal(mqb_template_compile(vt, strlen(vt), &t, &err), 0);
-	assert_int_equal(tpl_render(t, NULL, &big, UINT64_MAX, &out, NULL, &err, NULL), 0);
-	mqb_template_free(t);
-	return out;
-}
-
 /* t/data/tpl/pathological.json lists what made renders slow without
  * bound: repetitions of empty strings, widths and precisions, quadratic
  * unique/in/dict lookups and comparisons, a regex that backtracks, rfind
@@ -686,9 +669,11 @@ static void every_known_pathological_input_ends_within_the_work_budget(void **s)
 		const char *text = json_string_value(json_object_get(c, "template"));
 		const char *expect = json_string_value(json_object_get(c, "expect"));
 		int want = !strcmp(expect, "ok") ? 0 : !strcmp(expect, "E2BIG") ? -E2BIG : -ELOOP;
-		char *value = case_value(c);
-		struct mqb_template *t;
 		struct mqb_tpl_error err = { 0 };
+		char *value = tpl_case_value(c, &err);
+		if (json_object_get(c, "value_tpl"))
+			assert_non_null(value);
+		struct mqb_template *t;
 		assert_int_equal(mqb_template_compile(text, strlen(text), &t, &err), 0);
 		struct mqb_tpl_vars v = { .value = value, .value_len = value ? strlen(value) : 0 };
 		char *out = NULL;
