@@ -222,12 +222,7 @@ FN(f_length) { return tv_int(length_of(cx, args[0])); }
 
 static struct tv copy_list(struct tpl_ctx *cx, struct tv l)
 {
-	tpl_work(cx, l.l->n);
-	struct tv r = tv_list_new(cx, l.l->n);
-	if (l.l->n)
-		memcpy(r.l->v, l.l->v, l.l->n * sizeof *r.l->v);
-	r.l->n = l.l->n;
-	return r;
+	return tv_list_of(cx, l.l->v, l.l->n);
 }
 
 FN(f_list) { return copy_list(cx, tpl_iterate(cx, args[0])); }

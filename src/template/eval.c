@@ -207,14 +207,8 @@ struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
 	case TV_UNDEFINED:
 		return tv_list_new(cx, 0);
 	case TV_DICT:
-	case TV_NAMESPACE: {
-		tpl_work(cx, v.d->n);
-		struct tv l = tv_list_new(cx, v.d->n);
-		if (v.d->n)
-			memcpy(l.l->v, v.d->k, v.d->n * sizeof *l.l->v);
-		l.l->n = v.d->n;
-		return l;
-	}
+	case TV_NAMESPACE:
+		return tv_list_of(cx, v.d->k, v.d->n);
 	case TV_STR: {
 		/* each character a string of its own */
 		tpl_work(cx, (uint64_t)v.s->len * 2 * TPL_W_ITEM);

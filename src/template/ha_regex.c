@@ -191,22 +191,26 @@ static bool rx_next(struct tpl_ctx *cx, const struct rx_args *r, const int32_t *
 	return tpl_rx_search(cx, r->vm, r->value->s, r->value->len, pos, false, advance, m);
 }
 
+/* regex_match (anchored: Python's re.match) and regex_search. */
+static struct tv rx_found(struct tpl_ctx *cx, const char *fn, bool anchored, const struct tv *a,
+			  size_t na, const struct tpl_kwarg *kw, size_t nkw)
+{
+	tpl_kw_check(cx, fn, kw, nkw, TPL_KW("find", "ignorecase"));
+	struct rx_args r = rx_args(cx, fn, a, na, kw, nkw, 2);
+	const int32_t *m;
+	return tv_bool(rx_search(cx, &r, 0, anchored, &m));
+}
+
 static struct tv ha_regex_match(struct tpl_ctx *cx, const struct tv *a, size_t na,
 				const struct tpl_kwarg *kw, size_t nkw)
 {
-	tpl_kw_check(cx, "regex_match", kw, nkw, TPL_KW("find", "ignorecase"));
-	struct rx_args r = rx_args(cx, "regex_match", a, na, kw, nkw, 2);
-	const int32_t *m;
-	return tv_bool(rx_search(cx, &r, 0, true, &m));
+	return rx_found(cx, "regex_match", true, a, na, kw, nkw);
 }
 
 static struct tv ha_regex_search(struct tpl_ctx *cx, const struct tv *a, size_t na,
 				 const struct tpl_kwarg *kw, size_t nkw)
 {
-	tpl_kw_check(cx, "regex_search", kw, nkw, TPL_KW("find", "ignorecase"));
-	struct rx_args r = rx_args(cx, "regex_search", a, na, kw, nkw, 2);
-	const int32_t *m;
-	return tv_bool(rx_search(cx, &r, 0, false, &m));
+	return rx_found(cx, "regex_search", false, a, na, kw, nkw);
 }
 
 /* Group k of the match m ("" when it took no part, as findall gives it). */

@@ -113,6 +113,8 @@ struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len);
 struct tv tv_cstr(struct tpl_ctx *cx, const char *s);
 struct tv tv_list_new(struct tpl_ctx *cx, size_t cap);
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v);
+/* A new list of a copy of v[0..n). */
+struct tv tv_list_of(struct tpl_ctx *cx, const struct tv *v, size_t n);
 struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap);
 void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v);
 /* The value stored under key, or NULL. */

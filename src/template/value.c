@@ -41,6 +41,16 @@ struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
 	return v;
 }
 
+struct tv tv_list_of(struct tpl_ctx *cx, const struct tv *v, size_t n)
+{
+	tpl_work(cx, n);
+	struct tv l = tv_list_new(cx, n);
+	if (n)
+		memcpy(l.l->v, v, n * sizeof *v);
+	l.l->n = n;
+	return l;
+}
+
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v)
 {
 	struct tv_list *l = list->l;
