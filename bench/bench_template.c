@@ -6,11 +6,16 @@
  * figure beside Jinja2's, measured in the same run.
  *
  * usage: bench_template [-n N] [--callgrind] [--check]
+ *        bench_template --worst CASES.json
  *   -n N         renders in the measured loop (default 1,000,000; 1,000
  *                with --callgrind)
  *   --callgrind  count only the measured loop (CALLGRIND_START/STOP_
  *                INSTRUMENTATION; run under --instr-atstart=no)
  *   --check      render once and print the output
+ *   --worst      time each pathological case (t/data/tpl/pathological.json)
+ *                under the work budget: its outcome, the work it counted,
+ *                milliseconds and nanoseconds per unit, then the slowest.
+ *                This is what the budget (TPL_MAX_WORK) is calibrated on.
  * Prints: "renders_per_sec R", "ns_per_render X", "output O". */
 #include "config.h"
 
@@ -22,6 +27,8 @@
 #include <time.h>
 
 #include "mqbridge/template.h"
+#include "template/tpl.h"
+#include "../t/tpl_cases.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)
@@ -64,6 +71,68 @@ static void render_once(const struct mqb_template *t, char **out, size_t *len)
 	}
 }
 
+/* Each case rendered under the work budget, the best of 5 timed. */
+static int worst(const char *path)
+{
+	json_error_t jerr;
+	json_t *cases = json_load_file(path, 0, &jerr);
+	if (!json_is_array(cases)) {
+		fprintf(stderr, "bench_template: %s: %s\n", path, jerr.text);
+		return 1;
+	}
+	double slowest = 0, dearest = 0;
+	const char *slowest_id = "", *dearest_id = "";
+	size_t i;
+	json_t *c;
+	printf("%-28s %6s %10s %8s %8s\n", "case", "rc", "work", "ms", "ns/unit");
+	json_array_foreach(cases, i, c) {
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *text = json_string_value(json_object_get(c, "template"));
+		struct mqb_tpl_error err;
+		char *value = tpl_case_value(c, &err);
+		if (!value && json_object_get(c, "value_tpl")) {
+			fprintf(stderr, "bench_template: %s: value_tpl: %s\n", id, err.message);
+			return 1;
+		}
+		struct mqb_template *t;
+		if (mqb_template_compile(text, strlen(text), &t, &err)) {
+			fprintf(stderr, "bench_template: %s: %s\n", id, err.message);
+			return 1;
+		}
+		struct mqb_tpl_vars vars = { .value = value, .value_len = value ? strlen(value) : 0,
+					     .now = 1700000000.0 };
+		double best = 1e9;
+		uint64_t work = 0;
+		int rc = 0;
+		for (int r = 0; r < 5; r++) {
+			char *out = NULL;
+			double t0 = now_s();
+			rc = tpl_render(t, &vars, NULL, TPL_MAX_WORK, &out, NULL, &err, &work);
+			double dt = now_s() - t0;
+			free(out);
+			if (dt < best)
+				best = dt;
+		}
+		double ns_unit = work ? best * 1e9 / (double)work : 0;
+		printf("%-28s %6d %10llu %8.3f %8.2f %s\n", id, rc, (unsigned long long)work,
+		       best * 1e3, ns_unit, rc ? err.message : "");
+		if (best > slowest) {
+			slowest = best;
+			slowest_id = id;
+		}
+		if (work > 100000 && ns_unit > dearest) {
+			dearest = ns_unit;
+			dearest_id = id;
+		}
+		mqb_template_free(t);
+		free(value);
+	}
+	printf("slowest %s %.3f ms; dearest unit %s %.2f ns; budget %llu units\n", slowest_id,
+	       slowest * 1e3, dearest_id, dearest, (unsigned long long)TPL_MAX_WORK);
+	json_decref(cases);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mqb_template *t = NULL;
@@ -80,10 +149,13 @@ int main(int argc, char **argv)
 			cg = true;
 		} else if (!strcmp(argv[i], "--check")) {
 			check = true;
+		} else if (!strcmp(argv[i], "--worst") && i + 1 < argc) {
+			return worst(argv[i + 1]);
 		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
 			n = strtol(argv[++i], NULL, 10);
 		} else {
-			fprintf(stderr, "usage: bench_template [-n N] [--callgrind] [--check]\n");
+			fprintf(stderr, "usage: bench_template [-n N] [--callgrind] [--check] | "
+				"--worst CASES.json\n");
 			return 2;
 		}
 	}

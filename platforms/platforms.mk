@@ -67,3 +67,17 @@ t_test_module_oot_CPPFLAGS = $(AM_CPPFLAGS) -DOOT_PLATFORMDIR='"$(OOT_STAGE)$(pl
 t_test_module_oot_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_module_oot_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
 EXTRA_t_test_module_oot_DEPENDENCIES = t/oot/hello.stamp
+# A test-only component, built twice: a mapping of ids and a list.
+check_PROGRAMS += t/platforms/testcomp.so t/platforms/testlist.so
+t_platforms_testcomp_so_SOURCES = t/platforms/testcomp.c
+t_platforms_testcomp_so_CFLAGS = $(MODULE_CFLAGS)
+t_platforms_testcomp_so_LDFLAGS = $(MODULE_LINK)
+t_platforms_testcomp_so_LDADD =
+t_platforms_testlist_so_SOURCES = t/platforms/testcomp.c
+t_platforms_testlist_so_CFLAGS = $(MODULE_CFLAGS) -DTESTCOMP_LIST
+t_platforms_testlist_so_LDFLAGS = $(MODULE_LINK)
+t_platforms_testlist_so_LDADD =
+TEST_PROGS += t/test_loader
+t_test_loader_SOURCES = t/test_loader.c $(DAEMON_TEST_UTIL)
+t_test_loader_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_loader_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

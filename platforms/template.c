@@ -666,7 +666,8 @@ static struct hub *hub_get(struct mqb_core *core)
 	    mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				 &MQB_CALLBACK(on_state_changed, h), &h->changed))
 		goto fail;
-	if (mqb_bus_async_listen_once(core, MQB_EVENT_START, &MQB_CALLBACK(on_start, h),
+	if (!mqb_core_async_started(core) &&
+	    mqb_bus_async_listen_once(core, MQB_EVENT_START, &MQB_CALLBACK(on_start, h),
 				      &h->start))
 		h->start = NULL;
 	/* Test hook: the minute of now() in seconds, so a test need not wait
@@ -1061,7 +1062,11 @@ static int ent_added(struct mqb_entity *e, void *priv)
 		MQB_LOG_DEBUG(SUB, "%s: calls now(): renders again every minute", mqb_entity_id(e));
 	if (t->kind == K_SWITCH && !t->state)
 		set_state(t, "off"); /* optimistic: Home Assistant starts off */
-	mark_dirty(t); /* the first render, once the setup that added it returns */
+	/* The first render: on mqbridge_start, when every entity it may read
+	 * is there, as Home Assistant renders at homeassistant_start; at once
+	 * (once the setup that added it returns) if that has fired. */
+	if (mqb_core_async_started(h->core))
+		mark_dirty(t);
 	return 0;
 }
 
@@ -1139,58 +1144,6 @@ static const struct mqb_entity_ops switch_ops = {
 
 /* ---- setup --------------------------------------------------------------- */
 
-/* A YAML node as JSON, scalars typed as PyYAML types plain ones. */
-static json_t *node_json(const struct mqb_conf_node *n)
-{
-	switch (mqb_conf_kind(n)) {
-	case MQB_CONF_NULL:
-		return json_null();
-	case MQB_CONF_SEQ: {
-		json_t *a = json_array();
-		for (size_t i = 0; a && i < mqb_conf_len(n); i++)
-			if (json_array_append_new(a, node_json(mqb_conf_item(n, i)))) {
-				json_decref(a);
-				return NULL;
-			}
-		return a;
-	}
-	case MQB_CONF_MAP: {
-		json_t *o = json_object();
-		for (size_t i = 0; o && i < mqb_conf_len(n); i++) {
-			const char *k = mqb_conf_scalar(mqb_conf_key(n, i), NULL);
-			json_t *v = node_json(mqb_conf_value(n, i));
-			if (!k || !v || json_object_set_new(o, k, v)) {
-				json_decref(o);
-				return NULL;
-			}
-		}
-		return o;
-	}
-	case MQB_CONF_SCALAR:
-		break;
-	}
-	size_t len;
-	const char *s = mqb_conf_scalar(n, &len);
-	if (!mqb_conf_quoted(n)) {
-		static const char *const t[] = {"true", "yes", "on"}, *const f[] = {"false", "no", "off"};
-		for (int i = 0; i < 3; i++) {
-			if (strcasecmp(s, t[i]) == 0)
-				return json_true();
-			if (strcasecmp(s, f[i]) == 0)
-				return json_false();
-		}
-		char *end;
-		errno = 0;
-		long long i = strtoll(s, &end, 10);
-		if (len && *end == '\0' && !errno)
-			return json_integer(i);
-		double d = strtod(s, &end);
-		if (len && *end == '\0' && isfinite(d))
-			return json_real(d);
-	}
-	return json_stringn(s, len);
-}
-
 static int build_actions(const struct mqb_conf_node *n, struct actions *out)
 {
 	out->v = NULL;
@@ -1225,13 +1178,13 @@ static int build_actions(const struct mqb_conf_node *n, struct actions *out)
 		out->n++;
 		a->continue_on_error = coe && strcasecmp(coe, "true") == 0;
 		const struct mqb_conf_node *dn = ac.data ? ac.data : ac.data_template;
-		a->data = dn && mqb_conf_kind(dn) == MQB_CONF_MAP ? node_json(dn) : json_object();
+		a->data = dn && mqb_conf_kind(dn) == MQB_CONF_MAP ? mqb_conf_to_json(dn) : json_object();
 		if (!a->data)
 			return -ENOMEM;
 		const struct mqb_conf_node *ids =
 			ac.target ? mqb_conf_get(ac.target, "entity_id") : ac.entity_id;
 		if (ids) {
-			json_t *j = node_json(ids);
+			json_t *j = mqb_conf_to_json(ids);
 			if (!j || json_object_set_new(a->data, "entity_id", j))
 				return -ENOMEM;
 		}
@@ -1320,7 +1273,7 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 			}
 		}
 	}
-	if (sp->variables && !(t->variables = node_json(sp->variables))) {
+	if (sp->variables && !(t->variables = mqb_conf_to_json(sp->variables))) {
 		rc = -ENOMEM;
 		goto fail;
 	}

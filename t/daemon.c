@@ -42,7 +42,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	x->topic = strdup(msg->topic);
 	x->payload = malloc((size_t)msg->payloadlen + 1);
 	if (x->topic && x->payload) {
-		memcpy(x->payload, msg->payload, (size_t)msg->payloadlen);
+		if (msg->payloadlen) /* an empty one (a cleared retained topic) has none */
+			memcpy(x->payload, msg->payload, (size_t)msg->payloadlen);
 		x->payload[msg->payloadlen] = '\0';
 		x->len = (size_t)msg->payloadlen;
 		x->retain = msg->retain;

@@ -782,11 +782,11 @@ static const struct man_item *man_find(const struct man_item *v, int n, const ch
 static bool documented_here(const struct mqb_schema *s)
 {
 	return strcmp(s->name, "mqbridge") == 0 || strcmp(s->name, "mqtt") == 0 ||
-	       strncmp(s->name, "mqtt.", 5) == 0;
+	       strncmp(s->name, "mqtt.", 5) == 0 || strcmp(s->name, "homeassistant") == 0;
 }
 
-/* Every key of the mqbridge: and mqtt: tables has an item, with its
- * default in it; every item is a key of the tables. */
+/* Every key of the mqbridge:, homeassistant: and mqtt: tables has an
+ * item, with its default in it; every item is a key of the tables. */
 static void man_page_documents_every_configuration_key(void **state)
 {
 	char manpath[PATH_MAX];

@@ -9,7 +9,8 @@
 
 #include "testutil.h"
 #include "lib/internal.h"
-#include "template/tpl_int.h"
+#include "template/tpl.h"
+#include "tpl_cases.h"
 #include "mqbridge/template.h"
 
 struct rcase {
@@ -314,6 +315,40 @@ static void case_mapping_covers_latin_letters(void **s)
 	CHECK(c);
 }
 
+/* A payload is bytes; a byte that starts no UTF-8 sequence is no letter
+ * to case-map (it stays as it is) and no code point to escape (ensure_ascii
+ * writes U+FFFD, as Python's decode(errors='replace') would). */
+static void bytes_that_are_not_utf8_pass_through_case_mapping(void **s)
+{
+	static const struct rcase c[] = {
+		{ "{{ value | upper }}|{{ value.swapcase() }}|{{ value | title }}", "a\xc9" "b\xff" "c",
+		  "A\xc9" "B\xff" "C|A\xc9" "B\xff" "C|A\xc9" "b\xff" "c" },
+		{ "{{ value | tojson }}|{{ value | to_json(ensure_ascii=true) }}", "\xe9" "t\xc3\xa9",
+		  "\"\\ufffdt\\u00e9\"|\"\\ufffdt\\u00e9\"" },
+		{ "{{ value | to_json }}", "\xe9" "t", "\"\xe9" "t\"" },
+	};
+	(void)s;
+	CHECK(c);
+}
+
+/* Home Assistant's table is searched first: an entry of the same name and
+ * kind in another table could never run (Jinja's int, float and round sat
+ * there unreachable until they were removed). */
+static void every_builtin_is_reachable_by_its_name(void **s)
+{
+	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
+					     tpl_ha_regex_builtins, tpl_jinja_builtins };
+	static const enum tpl_kind kinds[] = { TPL_FILTER, TPL_FUNCTION, TPL_TEST };
+	(void)s;
+	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
+		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
+			for (size_t k = 0; k < 3; k++)
+				if ((b->kinds & kinds[k]) &&
+				    tpl_builtin_find(b->name, strlen(b->name), kinds[k]) != b)
+					fail_msg("%s (kind %d) is hidden by another entry", b->name,
+						 kinds[k]);
+}
+
 static void syntax_errors_carry_line_and_column(void **s)
 {
 	static const struct ecase c[] = {
@@ -588,6 +623,120 @@ static void failing_allocations_never_crash(void **s)
 	assert_true(succeeded);
 }
 
+/* ---- the work bound ---------------------------------------------------------- */
+
+/* Issue 12: this payload made "" * 31655867268351, which looped that many
+ * times without growing the output and spun for hours. */
+static void the_issue_12_payload_renders_at_once_instead_of_spinning(void **s)
+{
+	const char *tpl = "{{ value_json.ENERGY.Voltage * value_json.ENERGY.Current }}";
+	const char *payload = "{\"ENERGY\": {\"Voltage\": \"\", \"Current\": 31655867268351}}";
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	(void)s;
+	assert_int_equal(mqb_template_compile(tpl, strlen(tpl), &t, &err), 0);
+	struct mqb_tpl_vars v = { .value = payload, .value_len = strlen(payload) };
+	char *out;
+	uint64_t work;
+	assert_int_equal(tpl_render(t, &v, NULL, TPL_MAX_WORK, &out, NULL, &err, &work), 0);
+	assert_string_equal(out, "");
+	assert_true(work < 1000);   /* counted, not timed */
+	free(out);
+	mqb_template_free(t);
+}
+
+/* t/data/tpl/pathological.json lists what made renders slow without
+ * bound: repetitions of empty strings, widths and precisions, quadratic
+ * unique/in/dict lookups and comparisons, a regex that backtracks, rfind
+ * and rsplit, strip with a large set, big JSON, case mapping, slices, and
+ * loops whose bodies are long. Each must end as the file says (rendered,
+ * or refused by the work, memory or iteration bound) having counted at
+ * most the budget: the engine stops when the budget runs out, whatever
+ * the time (bench_template --worst times them: about 10 ms at most). */
+static void every_known_pathological_input_ends_within_the_work_budget(void **s)
+{
+	json_error_t jerr;
+	json_t *cases = json_load_file(TPL_DATA_DIR "/pathological.json", 0, &jerr);
+	(void)s;
+	if (!json_is_array(cases))
+		fail_msg("%s/pathological.json: %s", TPL_DATA_DIR, jerr.text);
+	assert_true(json_array_size(cases) >= 30);
+	size_t i;
+	json_t *c;
+	int failures = 0;
+	json_array_foreach(cases, i, c) {
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *text = json_string_value(json_object_get(c, "template"));
+		const char *expect = json_string_value(json_object_get(c, "expect"));
+		int want = !strcmp(expect, "ok") ? 0 : !strcmp(expect, "E2BIG") ? -E2BIG : -ELOOP;
+		struct mqb_tpl_error err = { 0 };
+		char *value = tpl_case_value(c, &err);
+		if (json_object_get(c, "value_tpl"))
+			assert_non_null(value);
+		struct mqb_template *t;
+		assert_int_equal(mqb_template_compile(text, strlen(text), &t, &err), 0);
+		struct mqb_tpl_vars v = { .value = value, .value_len = value ? strlen(value) : 0 };
+		char *out = NULL;
+		uint64_t work, again;
+		int rc = tpl_render(t, &v, NULL, TPL_MAX_WORK, &out, NULL, &err, &work);
+		free(out);
+		/* a count, not a clock: the same render does the same work */
+		assert_int_equal(tpl_render(t, &v, NULL, TPL_MAX_WORK, &out, NULL, &err, &again), rc);
+		free(out);
+		if (rc != want || work > TPL_MAX_WORK || again != work) {
+			print_error("%s: rc %d (want %d) work %llu (again %llu): %s\n", id, rc, want,
+				    (unsigned long long)work, (unsigned long long)again, err.message);
+			failures++;
+		}
+		mqb_template_free(t);
+		free(value);
+	}
+	json_decref(cases);
+	assert_int_equal(failures, 0);
+}
+
+/* Past the budget a render fails as past the iteration bound: -ELOOP,
+ * with a message saying which bound. */
+static void a_render_past_its_work_budget_fails_with_eloop(void **s)
+{
+	const char *tpl = "{% for i in range(1000) %}{{ i * 2 }}{% endfor %}";
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	char *out;
+	uint64_t all, part;
+	(void)s;
+	assert_int_equal(mqb_template_compile(tpl, strlen(tpl), &t, &err), 0);
+	assert_int_equal(tpl_render(t, NULL, NULL, TPL_MAX_WORK, &out, NULL, &err, &all), 0);
+	free(out);
+	assert_int_equal(tpl_render(t, NULL, NULL, all / 2, &out, NULL, &err, &part), -ELOOP);
+	assert_null(out);
+	assert_true(part <= all / 2);
+	assert_non_null(strstr(err.message, "steps of work"));
+	assert_int_equal(tpl_render(t, NULL, NULL, all, &out, NULL, &err, &part), 0);
+	assert_int_equal(part, all);
+	free(out);
+	mqb_template_free(t);
+}
+
+/* Lists nested in a loop can be deeper than the stack: comparing them is a
+ * render error, not a crash. */
+static void comparing_values_nested_past_the_bound_is_an_error(void **s)
+{
+	char *out = NULL;
+	struct mqb_tpl_error err;
+	(void)s;
+	assert_int_equal(render("{% set ns = namespace(a=[], b=[]) %}{% for i in range(20000) %}"
+				"{% set ns.a = [ns.a] %}{% set ns.b = [ns.b] %}{% endfor %}"
+				"{{ ns.a == ns.b }}{{ ns.a < ns.b }}", NULL, NULL, &out, &err), -ELOOP);
+	assert_non_null(strstr(err.message, "nested too deeply"));
+	assert_int_equal(render("{{ '%999999999d' % 1 }}", NULL, NULL, &out, &err), -E2BIG);
+	assert_int_equal(render("{{ '{:.999999999f}'.format(1) }}", NULL, NULL, &out, &err), -E2BIG);
+	assert_int_equal(render("{{ ('%5d|%-4s|%.3f|%05.1f' % (42, 'ab', 1.5, 2.25)) }}", NULL, NULL,
+				&out, &err), 0);
+	assert_string_equal(out, "   42|ab  |1.500|002.2");
+	free(out);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(mqtt_value_templates_render_as_jinja_does),
 	cmocka_unit_test(expressions_follow_jinja_precedence_and_python_arithmetic),
@@ -597,6 +746,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(tuples_print_as_python_tuples),
 	cmocka_unit_test(loop_controls_break_and_continue),
 	cmocka_unit_test(case_mapping_covers_latin_letters),
+	cmocka_unit_test(bytes_that_are_not_utf8_pass_through_case_mapping),
+	cmocka_unit_test(every_builtin_is_reachable_by_its_name),
 	cmocka_unit_test(syntax_errors_carry_line_and_column),
 	cmocka_unit_test(unknown_filters_tests_and_functions_fail_at_compile_time),
 	cmocka_unit_test(render_errors_report_python_messages),
@@ -607,6 +758,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(static_templates_and_now_are_flagged),
 	cmocka_unit_test(renders_can_reuse_a_compiled_template),
 	cmocka_unit_test(failing_allocations_never_crash),
+	cmocka_unit_test(the_issue_12_payload_renders_at_once_instead_of_spinning),
+	cmocka_unit_test(every_known_pathological_input_ends_within_the_work_budget),
+	cmocka_unit_test(a_render_past_its_work_budget_fails_with_eloop),
+	cmocka_unit_test(comparing_values_nested_past_the_bound_is_an_error),
 };
 
 TU_MAIN(tests)

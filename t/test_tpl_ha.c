@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "template/tpl.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 
@@ -94,6 +95,36 @@ static void float_and_int_convert_forgivingly_and_fail_without_a_default(void **
 		{ "{{ '3' | multiply(2) }}", "6.0", NULL },
 		{ "{{ 'a' | multiply(2, 0) }}", "0", NULL },
 		{ "{{ 'a' | multiply(2) }}", NULL, "multiply got invalid input 'a'" },
+	};
+	RUN(NULL, c);
+}
+
+/* Python's float() and int() on strings, which Home Assistant's float and
+ * int filters call: strtod's extras ("nan(123)", hex) and misplaced
+ * underscores are refused, and there is no length limit. */
+static void float_and_int_read_strings_as_python_does(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'nan(123)' | float(0) }}", "0", NULL },
+		{ "{{ '0x1p3' | float(0) }} {{ '1.5e' | float(0) }} {{ '.' | float(0) }}", "0 0 0",
+		  NULL },
+		{ "{{ ' -Infinity ' | float }} {{ 'NaN' | float }} {{ 'inf' | is_number }}",
+		  "-inf nan False", NULL },
+		{ "{{ '1_000.5' | float }} {{ '1e1_0' | float }} {{ '.5' | float }} {{ '5.' | float }}",
+		  "1000.5 10000000000.0 0.5 5.0", NULL },
+		{ "{{ '1__0' | float(0) }} {{ '_1' | float(0) }} {{ '1_' | float(0) }}"
+		  " {{ '1_.5' | float(0) }} {{ '1._5' | float(0) }}", "0 0 0 0 0", NULL },
+		{ "{{ ('0' * 500 ~ '1.5') | float }}", "1.5", NULL },
+		{ "{{ ('0' * 500 ~ '7') | int }}", "7", NULL },
+		{ "{{ '0x_1f' | int(base=16) }} {{ '0b101' | int(base=0) }} {{ '1_0' | int }}",
+		  "31 5 10", NULL },
+		{ "{{ '1__0' | int(-1) }} {{ '0x' | int(-1, 16) }} {{ 'z' | int(-1, 36) }}",
+		  "-1 -1 35", NULL },
+		{ "{{ '-9223372036854775808' | int }} {{ '9223372036854775808' | int(-1) }}",
+		  "-9223372036854775808 -1", NULL },
+		/* str.isspace() around the number, but for \x1c-\x1f */
+		{ "{{ '\\u00a012.5\\u2003' | float }} {{ '\\u3000 7' | int }}", "12.5 7", NULL },
+		{ "{{ '7\\x1c' | float(0) }} {{ '\\x1f7' | int(0) }}", "0 0", NULL },
 	};
 	RUN(NULL, c);
 }
@@ -365,6 +396,34 @@ static void iif_and_json_follow_home_assistant(void **state)
 	RUN(NULL, c);
 }
 
+/* Home Assistant's test_to_json_ensure_ascii (tests/helpers/template):
+ * with ensure_ascii, to_json is json.dumps(ensure_ascii=True, indent=2 if
+ * pretty_print else None, sort_keys=sort_keys), whose separators are ", "
+ * and ": " on one line; without it, orjson's "," and ":". */
+static void to_json_with_ensure_ascii_is_pythons_json_dumps(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'Bar ҝ éèà' | to_json(ensure_ascii=True) }}",
+		  "\"Bar \\u049d \\u00e9\\u00e8\\u00e0\"", NULL },
+		{ "{{ 'Bar ҝ éèà' | to_json(ensure_ascii=False) }}", "\"Bar ҝ éèà\"", NULL },
+		{ "{{ {'Foo': 'Bar'} | to_json(pretty_print=True, ensure_ascii=True) }}",
+		  "{\n  \"Foo\": \"Bar\"\n}", NULL },
+		{ "{{ {'Z': 26, 'A': 1, 'M': 13} | to_json(sort_keys=True, ensure_ascii=True) }}",
+		  "{\"A\": 1, \"M\": 13, \"Z\": 26}", NULL },
+		{ "{{ {'Z': 26, 'A': 1, 'M': 13} | to_json(sort_keys=True) }}",
+		  "{\"A\":1,\"M\":13,\"Z\":26}", NULL },
+		{ "{{ [1, [2]] | to_json(ensure_ascii=True) }}", "[1, [2]]", NULL },
+		{ "{{ [1, [2]] | to_json(ensure_ascii=True, pretty_print=True) }}",
+		  "[\n  1,\n  [\n    2\n  ]\n]", NULL },
+		/* json.dumps escapes DEL too; NaN is NaN there, null in orjson */
+		{ "{{ '\x7f' | to_json(ensure_ascii=True) }} {{ '\x7f' | to_json }}",
+		  "\"\\u007f\" \"\x7f\"", NULL },
+		{ "{{ (0 * 1e999) | to_json(ensure_ascii=True) }} {{ (0 * 1e999) | to_json }}",
+		  "NaN null", NULL },
+	};
+	RUN(NULL, c);
+}
+
 static void regex_filters_take_pythons_syntax(void **state)
 {
 	static const struct tcase c[] = {
@@ -390,6 +449,69 @@ static void regex_filters_take_pythons_syntax(void **state)
 		{ "{{ 'x' | regex_match('(') }}", NULL, "regex" },
 	};
 	RUN(NULL, c);
+}
+
+/* A pattern taken from a state (regex_match(states('input_text.x'))) can
+ * be new at every render. Once 256 were cached, each new one was compiled,
+ * used and never freed (code-review §3.2, rx_get): the cache now evicts
+ * the least recently used and frees it once no render holds it. Under
+ * ASan the leak check fails the old code too. */
+static void the_regex_cache_frees_the_patterns_it_evicts(void **state)
+{
+	char *out = NULL;
+	struct mqb_tpl_error err;
+	/* 1,000 patterns in one render: all held until it ends */
+	assert_int_equal(render(NULL, "{% for i in range(1000) %}"
+				"{{ ('x' ~ i) is match('x' ~ i ~ '$') }}{% endfor %}",
+				&out, &err, NULL, NULL), 0);
+	assert_int_equal(strlen(out), 4000);
+	free(out);
+	assert_true(tpl_regex_live() <= 256);
+	/* one new pattern in each of 1,000 renders */
+	for (int i = 0; i < 1000; i++) {
+		char tpl[96];
+		snprintf(tpl, sizeof tpl, "{{ 'a%d' | regex_search('^a%d$') }}", i, i);
+		assert_int_equal(render(NULL, tpl, &out, &err, NULL, NULL), 0);
+		assert_string_equal(out, "True");
+		free(out);
+	}
+	assert_true(tpl_regex_live() <= 256);
+	/* a pattern evicted long ago compiles again and still matches */
+	assert_int_equal(render(NULL, "{{ 'x7' is match('x7$') }}", &out, &err, NULL, NULL), 0);
+	assert_string_equal(out, "True");
+	free(out);
+}
+
+/* A render that ends early (here: its work budget, at every point it can
+ * run out) still lets go of what it holds outside its arena: state
+ * references, from_json's tree, a regex, the states a walk noted. The
+ * ASan build's leak check fails this test when one is kept. */
+static void a_render_ended_anywhere_by_its_budget_releases_what_it_holds(void **state)
+{
+	const char *tpls[] = {
+		"{{ states.light.kitchen.state }}{{ '[1, {\"a\": [2, 3]}, \"x\"]' | from_json }}",
+		"{{ expand('group.lights') | count }}",
+		"{% for s in states %}{{ s.entity_id }}{% endfor %}",
+		"{{ states.light | count }}{{ 'abc' | regex_findall('b') }}",
+	};
+	struct mqb_core *core = core_with_states();
+	for (size_t i = 0; i < sizeof tpls / sizeof tpls[0]; i++) {
+		struct mqb_template *t;
+		struct mqb_tpl_error err;
+		struct mqb_tpl_vars vars = { .core = core, .now = NOW };
+		char *out;
+		uint64_t all;
+		assert_int_equal(mqb_template_compile(tpls[i], strlen(tpls[i]), &t, &err), 0);
+		assert_int_equal(tpl_render(t, &vars, NULL, TPL_MAX_WORK, &out, NULL, &err, &all), 0);
+		free(out);
+		for (uint64_t budget = 0; budget < all; budget++) {
+			assert_int_equal(tpl_render(t, &vars, NULL, budget, &out, NULL, &err, NULL),
+					 -ELOOP);
+			assert_null(out);
+		}
+		mqb_template_free(t);
+	}
+	mqb_core_free(core);
 }
 
 static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
@@ -420,6 +542,7 @@ static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(bad_input_is_an_error_or_a_default_never_a_crash),
 	cmocka_unit_test(float_and_int_convert_forgivingly_and_fail_without_a_default),
+	cmocka_unit_test(float_and_int_read_strings_as_python_does),
 	cmocka_unit_test(round_is_pythons_and_returns_an_int_at_precision_zero),
 	cmocka_unit_test(state_functions_read_the_state_machine),
 	cmocka_unit_test(every_entity_is_unknown_without_a_core),
@@ -429,7 +552,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(datetimes_format_parse_and_compute_as_python),
 	cmocka_unit_test(now_is_marked_as_time_dependent),
 	cmocka_unit_test(iif_and_json_follow_home_assistant),
+	cmocka_unit_test(to_json_with_ensure_ascii_is_pythons_json_dumps),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
+	cmocka_unit_test(the_regex_cache_frees_the_patterns_it_evicts),
+	cmocka_unit_test(a_render_ended_anywhere_by_its_budget_releases_what_it_holds),
 };
 
 TU_MAIN(tests)

@@ -13,11 +13,8 @@
 
 #include "testutil.h"
 #include "lib/internal.h"
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 #include "mqbridge/template.h"
-
-/* Until src/tpl_int.h declares it. */
-bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
 
 /* A render context as mqb_template_render makes one, without an arena of
  * its own: every allocation goes through tpl_alloc's malloc'd blocks. */
@@ -28,6 +25,7 @@ static void ctx_init(struct tpl_ctx *cx)
 	cx->max_depth = 64;
 	cx->max_output = 1 << 20;
 	cx->max_heap = SIZE_MAX;
+	cx->max_work = UINT64_MAX;
 }
 
 static void ctx_free(struct tpl_ctx *cx)
@@ -391,7 +389,7 @@ static void duplicate_keys_keep_their_first_place_and_their_last_value(void **s)
 		assert_string_equal(v.d->k[i].s->s, k);
 		assert_int_equal(v.d->v[i].t, TV_INT);
 		assert_int_equal(v.d->v[i].i, i + 1000);
-		const struct tv *got = tv_dict_get(&v, v.d->k[i]);
+		const struct tv *got = tv_dict_get(&cx, &v, v.d->k[i]);
 		assert_non_null(got);
 		assert_int_equal(got->i, i + 1000);
 	}

@@ -157,10 +157,13 @@ def ha_add(value, amount, default=_SENTINEL):
 
 
 def ha_to_json(value, ensure_ascii=False, pretty_print=False, sort_keys=False):
-    if pretty_print:
-        return json.dumps(value, ensure_ascii=ensure_ascii, indent=2, sort_keys=sort_keys)
-    return json.dumps(value, ensure_ascii=ensure_ascii, separators=(",", ":"),
-                      sort_keys=sort_keys)
+    # Home Assistant: json.dumps when ensure_ascii (orjson cannot), else
+    # orjson, whose output json.dumps gives with these separators.
+    indent = 2 if pretty_print else None
+    if ensure_ascii:
+        return json.dumps(value, ensure_ascii=True, indent=indent, sort_keys=sort_keys)
+    return json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=sort_keys,
+                      separators=(",", ": " if pretty_print else ":"))
 
 
 def ha_from_json(value):

@@ -5,6 +5,7 @@
 #ifndef MQBRIDGE_BUS_H
 #define MQBRIDGE_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -40,6 +41,12 @@ const json_t *mqb_event_data(const struct mqb_event *ev);
 const struct mqb_state *mqb_event_old_state(const struct mqb_event *ev);
 const struct mqb_state *mqb_event_new_state(const struct mqb_event *ev);
 const char *mqb_event_entity_id(const struct mqb_event *ev); /* state_changed only */
+
+/* Whether mqbridge_start has fired: the daemon fires it once every
+ * integration is set up (Home Assistant's CoreState.running). Something
+ * set up later (a reload) acts at once instead of waiting for it.
+ * Thread: loop. */
+bool mqb_core_async_started(struct mqb_core *core);
 
 struct mqb_listener;
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <jansson.h>
 
 /* ---- nodes -------------------------------------------------------------- */
 
@@ -48,6 +49,14 @@ const struct mqb_conf_node *mqb_conf_key(const struct mqb_conf_node *map, size_t
 const struct mqb_conf_node *mqb_conf_value(const struct mqb_conf_node *map, size_t i);
 /* The value of a scalar key in a mapping, or NULL. */
 const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const char *key);
+
+/* The node as JSON, each plain scalar typed as Home Assistant's YAML
+ * loader (PyYAML's YAML 1.1 rules) types it: null and ~, the booleans
+ * yes/no/true/false/on/off, integers (also 0x, 0o, 0b and 1:30 as 90),
+ * floats with a '.'; quoted and !secret scalars stay strings, as do
+ * .inf, .nan and integers beyond 64 bits. A new reference; NULL on
+ * ENOMEM. Thread: any. */
+json_t *mqb_conf_to_json(const struct mqb_conf_node *n);
 
 /* ---- errors ------------------------------------------------------------- */
 

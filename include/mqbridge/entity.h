@@ -89,6 +89,16 @@ int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entit
 int mqb_platform_add_entity(struct mqb_platform *p, const struct mqb_entity_info *info,
 			    const struct mqb_entity_ops *ops, void *priv, struct mqb_entity **out);
 
+/* Take e out of the core: ops->async_will_remove runs, its state is
+ * removed from the state machine (state_changed with new_state null), the
+ * bridge clears what it announced of it (its retained discovery, state,
+ * attributes and availability, so Home Assistant drops it too), and its
+ * id is free for a new entity. priv is freed with ops->free once no
+ * update or command runs with it any more; e must not be used after this
+ * returns. For a reload; at shutdown the core removes everything itself.
+ * 0, -EALREADY (removed, or the core is stopping). Thread: loop. */
+int mqb_entity_async_remove(struct mqb_entity *e);
+
 /* Thread: any (immutable once added). */
 const char *mqb_entity_id(const struct mqb_entity *e);        /* "sensor.kitchen" */
 const char *mqb_entity_domain(const struct mqb_entity *e);    /* "sensor" */

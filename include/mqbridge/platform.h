@@ -3,7 +3,8 @@
  * NAME.so and exports one descriptor, checked for its API version when the
  * configuration first names it (Home Assistant's loader). A descriptor
  * lists the entity domains the integration provides, each with its option
- * schema and its setup. */
+ * schema and its setup, and the integration's own top-level block if it
+ * has one (a component: automation:, input_boolean:). */
 #ifndef MQBRIDGE_PLATFORM_H
 #define MQBRIDGE_PLATFORM_H
 
@@ -15,6 +16,7 @@
 
 struct mqb_core;
 struct mqb_template;
+struct mqb_future;
 
 /* The API a module is built against; the loader refuses a module built
  * for another (got N, expected M). Bumped when a layout a module shares
@@ -32,6 +34,8 @@ struct mqb_template;
  *      mqb_platform_desc, mqb_entity_ops, mqb_entity_info, mqb_schema_key
  *      and mqb_tpl_vars; MQB_SCHEMA and MQB_ARRAY_SIZE; the daemon exports
  *      only the functions of these headers, a module only its descriptor.
+ *      Components: a module's own top-level block (mqb_component,
+ *      mqb_platform_desc.component, struct mqb_integration).
  *   1: the first. */
 #define MQB_PLATFORM_API_VERSION 2
 /* The symbol every module exports: const struct mqb_platform_desc. */
@@ -70,14 +74,76 @@ struct mqb_platform_domain {
 	void *reserved[4];
 };
 
+/* An integration's own top-level block, as Home Assistant's async_setup
+ * (hass, config) gets it: `automation:`, `script:`, `input_boolean:`,
+ * `sun:`. The loader gathers it from the main file, labelled keys
+ * ("automation kitchen:") and packages, in file order. */
+enum mqb_component_shape {
+	/* A list of items (a mapping is a list of one, cv.ensure_list);
+	 * labelled keys and packages add their items: automation:. */
+	MQB_COMPONENT_LIST,
+	/* A mapping of object ids to their options; labelled keys and
+	 * packages add their keys, and one given twice is an error naming
+	 * both: script:, input_boolean:, timer:. */
+	MQB_COMPONENT_MAPPING,
+	/* One mapping of options, or nothing (`sun:`); packages merge into it
+	 * key by key: mqtt_eventstream:. */
+	MQB_COMPONENT_BLOCK,
+};
+
+/* One piece of a component's configuration, where it came from. */
+struct mqb_component_entry {
+	/* MAPPING: the object id and its key's node; otherwise NULL. */
+	const char *key;
+	const struct mqb_conf_node *key_node;
+	/* The item (LIST), the key's value (MAPPING), the block (BLOCK); a
+	 * MAPPING value or a BLOCK may be a null node. */
+	const struct mqb_conf_node *node;
+	/* For errors and logs: "automation[2]", "script.wake",
+	 * "mqbridge.packages.garage.automation[0]". */
+	const char *path;
+};
+
+/* One configured component, as the loader hands it to the module. */
+struct mqb_integration;
+
+struct mqb_component {
+	enum mqb_component_shape shape;
+	/* Check the entries (all of them, in the order found): add every
+	 * problem with mqb_conf_error_at, as `mqbridge -C` shows them. May
+	 * be NULL. Thread: any. */
+	void (*check)(const struct mqb_component_entry *entries, size_t n,
+		      struct mqb_conf_errors *errs);
+	/* Set the component up from its checked entries: a COROUTINE on the
+	 * loop, run with the platforms' setups before mqbridge_start fires.
+	 * The entries, their nodes and paths live as long as the core (until
+	 * a reload hands new ones). 0 or a negative errno (logged; the
+	 * daemon runs on without it). */
+	int (*async_setup)(struct mqb_integration *in, const struct mqb_component_entry *entries,
+			   size_t n);
+	/* Take the block as the configuration file has it now (Home
+	 * Assistant's <domain>.reload service, mqb_integration_async_reload):
+	 * a COROUTINE on the loop with the new entries, already checked.
+	 * Entities and runs of entries that did not change should go on;
+	 * the old entries are valid until it returns, not after. NULL: the
+	 * component cannot reload. */
+	int (*async_reload)(struct mqb_integration *in, const struct mqb_component_entry *entries,
+			    size_t n);
+	/* Room to grow without a new API version; zero. */
+	void *reserved[3];
+};
+
 struct mqb_platform_desc {
 	unsigned api_version;           /* MQB_PLATFORM_API_VERSION */
 	const char *name;               /* "command_line": the file is NAME.so */
 	const struct mqb_platform_domain *domains;
 	size_t ndomains;                /* MQB_ARRAY_SIZE(domains) */
+	/* The integration's own top-level block (its key is name); NULL:
+	 * it has none and provides entity platforms only. */
+	const struct mqb_component *component;
 	/* Room to grow without a new API version; zero (designated
 	 * initialisers leave it so). */
-	void *reserved[4];
+	void *reserved[3];
 };
 
 /* What a module defines, and the only symbol it exports: declared here
@@ -96,6 +162,24 @@ const char *mqb_platform_node_id(const struct mqb_platform *p);
 /* The directory of the main configuration file (absolute), where commands
  * run and relative paths start, as in Home Assistant. Thread: any. */
 const char *mqb_platform_config_dir(const struct mqb_platform *p);
+
+/* A component's integration in a core. Thread: any. */
+struct mqb_core *mqb_integration_core(const struct mqb_integration *in);
+const char *mqb_integration_name(const struct mqb_integration *in); /* "automation" */
+const char *mqb_integration_node_id(const struct mqb_integration *in);
+const char *mqb_integration_config_dir(const struct mqb_integration *in);
+/* The platform that adds the component's entities of domain (usually its
+ * own name: automation.x), made on first use; NULL on ENOMEM.
+ * Thread: loop. */
+struct mqb_platform *mqb_integration_async_platform(struct mqb_integration *in,
+						     const char *domain);
+/* Read the configuration file again (in the pool), check this
+ * component's block as at start-up, and hand it to the component's
+ * async_reload. *out (may be NULL) gets a future settled with 0 once the
+ * component has taken it, or the error: -EINVAL when the file has
+ * problems (each logged with its file:line:column; the running block
+ * stays), -ENOTSUP without async_reload, -ENOMEM. Thread: loop. */
+int mqb_integration_async_reload(struct mqb_integration *in, struct mqb_future **out);
 
 /* Compile a template option that the loader already checked (the schema
  * type MQB_S_TEMPLATE stores its node). 0 with *out (NULL when node is

@@ -935,3 +935,143 @@ size_t mqb_schema_apply(const struct mqb_schema *s, const struct mqb_conf_node *
 	mqb__free(w.path.s);
 	return w.found;
 }
+
+/* ---- a node as JSON ---------------------------------------------------------- */
+
+static bool any_of(const char *s, const char *const *v)
+{
+	for (; *v; v++)
+		if (strcmp(s, *v) == 0)
+			return true;
+	return false;
+}
+
+/* PyYAML's implicit integer without the sexagesimal form: [-+]? then
+ * 0b[01_]+, 0[0-7_]+, 0x[0-9a-fA-F_]+ or 0|[1-9][0-9_]*. */
+static bool yaml_int(const char *s, size_t len, long long *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	if (i == len)
+		return false;
+	unsigned base = 10;
+	if (s[i] == '0' && i + 1 < len) {
+		base = s[i + 1] == 'b' ? 2 : s[i + 1] == 'x' ? 16 : 8;
+		i += base == 8 ? 1 : 2;
+		if (i == len)
+			return false;
+	}
+	unsigned long long v = 0;
+	bool big = false, digit = false;
+	for (; i < len; i++) {
+		if (s[i] == '_')
+			continue;
+		int d = isdigit((unsigned char)s[i]) ? s[i] - '0'
+			: isxdigit((unsigned char)s[i]) ? tolower((unsigned char)s[i]) - 'a' + 10 : 99;
+		if ((unsigned)d >= base)
+			return false;
+		if (v > (ULLONG_MAX - (unsigned)d) / base)
+			big = true;
+		v = v * base + (unsigned)d;
+		digit = true;
+	}
+	if (!digit || big || v > (unsigned long long)LLONG_MAX + neg)
+		return false; /* beyond what JSON here holds: kept as text */
+	*out = neg ? (long long)(0 - v) : (long long)v;
+	return true;
+}
+
+/* PyYAML's implicit float, which needs a '.':
+ * [-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)? */
+static bool yaml_float(const char *s, size_t len, double *out)
+{
+	char buf[96];
+	size_t i = 0, o = 0;
+	if (len >= sizeof buf)
+		return false;
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		buf[o++] = s[i++];
+	if (i < len && !isdigit((unsigned char)s[i]) && s[i] != '.')
+		return false;
+	while (i < len && (isdigit((unsigned char)s[i]) || s[i] == '_'))
+		if (s[i++] != '_')
+			buf[o++] = s[i - 1];
+	if (i == len || s[i] != '.')
+		return false;
+	buf[o++] = s[i++];
+	while (i < len && (isdigit((unsigned char)s[i]) || s[i] == '_'))
+		if (s[i++] != '_')
+			buf[o++] = s[i - 1];
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		buf[o++] = s[i++];
+		if (i == len || (s[i] != '+' && s[i] != '-'))
+			return false;
+		buf[o++] = s[i++];
+		if (i == len)
+			return false;
+		while (i < len && isdigit((unsigned char)s[i]))
+			buf[o++] = s[i++];
+	}
+	if (i != len || (o == 1 && buf[0] == '.'))
+		return false;
+	buf[o] = '\0';
+	*out = strtod(buf, NULL);
+	return isfinite(*out);
+}
+
+json_t *mqb_conf_to_json(const struct mqb_conf_node *n)
+{
+	static const char *const nulls[] = {"~", "null", "Null", "NULL", "", NULL};
+	static const char *const trues[] = {"yes", "Yes", "YES", "true", "True", "TRUE",
+					    "on", "On", "ON", NULL};
+	static const char *const falses[] = {"no", "No", "NO", "false", "False", "FALSE",
+					     "off", "Off", "OFF", NULL};
+	switch (n ? mqb_conf_kind(n) : MQB_CONF_NULL) {
+	case MQB_CONF_NULL:
+		return json_null();
+	case MQB_CONF_SEQ: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < mqb_conf_len(n); i++)
+			if (json_array_append_new(a, mqb_conf_to_json(mqb_conf_item(n, i)))) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
+	case MQB_CONF_MAP: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < mqb_conf_len(n); i++) {
+			const char *k = mqb_conf_scalar(mqb_conf_key(n, i), NULL);
+			json_t *v = mqb_conf_to_json(mqb_conf_value(n, i));
+			if (!k || !v || json_object_set_new(o, k, v)) {
+				json_decref(o);
+				return NULL;
+			}
+		}
+		return o;
+	}
+	case MQB_CONF_SCALAR:
+		break;
+	}
+	size_t len;
+	const char *s = mqb_conf_scalar(n, &len);
+	if (!mqb_conf_quoted(n) && !mqb_conf_is_secret(n) && strlen(s) == len) {
+		long long i;
+		double d;
+		if (any_of(s, nulls))
+			return json_null();
+		if (any_of(s, trues))
+			return json_true();
+		if (any_of(s, falses))
+			return json_false();
+		if (yaml_int(s, len, &i))
+			return json_integer(i);
+		if (schema__parse_sexagesimal(s, len, &d) && d == (double)(long long)d)
+			return json_integer((long long)d);
+		if (yaml_float(s, len, &d))
+			return json_real(d);
+	}
+	return json_stringn(s, len);
+}

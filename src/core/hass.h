@@ -7,6 +7,7 @@
 #define MQB_CORE_HASS_H
 
 #include <stddef.h>
+#include <jansson.h>
 
 #include "core/loop.h"
 
@@ -18,7 +19,7 @@ enum core_slot {
 	CORE_SLOT_BUS,       /* struct bus: bus.c */
 	CORE_SLOT_STATES,    /* struct states: states.c */
 	CORE_SLOT_SERVICES,  /* struct services: services.c */
-	CORE_SLOT_LOCATION,  /* struct mqb_location: hass.c */
+	CORE_SLOT_CONFIG,    /* Home Assistant's core configuration: hass.c */
 	CORE_SLOT_MQTT,      /* the MQTT client: mqtt/client.c */
 	CORE_SLOT_TRACK,     /* state and template trackers: ha/track.c (freed after
 			      * the modules' data, whose owners cancel theirs) */
@@ -54,5 +55,18 @@ struct mqb_location;
 /* Set the core's location (copied), for the daemon and tests. Thread: loop,
  * before anything reads it from another thread. */
 void hass__set_location(struct mqb_core *core, const struct mqb_location *loc);
+/* mqbridge_start is not fired when the loop starts but by
+ * hass__async_fire_start, once the embedder has set its integrations up
+ * (Home Assistant fires homeassistant_start after bootstrap). Thread:
+ * loop, before mqb_core_run. */
+void hass__defer_start(struct mqb_core *core);
+/* homeassistant: customize, customize_domain and customize_glob, each an
+ * object of attribute objects (references taken; NULL: none). Thread:
+ * loop. */
+void hass__set_customize(struct mqb_core *core, json_t *exact, json_t *domain, json_t *glob);
+/* Merge what customize says of entity_id into attrs, as Home Assistant
+ * does when an entity writes its state. 0 or -ENOMEM. Thread: loop. */
+int hass__async_customize(struct mqb_core *core, const char *entity_id, json_t *attrs);
+void hass__async_fire_start(struct mqb_core *core);
 
 #endif

@@ -8,13 +8,19 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/hass.h"
 #include "daemon/daemon.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
 #include "ha/bridge.h"
 #include "ha/entity_impl.h"
+#include "ha/integration.h"
+#include "mqbridge/coro.h"
+#include "mqbridge/future.h"
 #include "mqtt/client.h"
 
 /* The start-up's own log lines keep main's tag: they are the daemon's. */
@@ -44,6 +50,19 @@ static void platforms_ready(void *ud, size_t failed)
 				failed);
 	MQB_LOG_INFO(SUB, "%zu entities set up", mqb_entities_async_count(core));
 	entities__async_start(core);
+	/* Home Assistant fires homeassistant_start once its integrations are
+	 * set up: automations' start triggers, template entities' first
+	 * render. */
+	hass__async_fire_start(core);
+}
+
+/* j if it is an object, else NULL (a null block customizes nothing). */
+static json_t *object_or_null(json_t *j)
+{
+	if (json_is_object(j))
+		return j;
+	json_decref(j);
+	return NULL;
 }
 
 static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
@@ -63,13 +82,113 @@ static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
 	return bridge__async_init(core, &bo);
 }
 
+/* ---- reloading a component ------------------------------------------------- */
+
+/* What a reload reads, and what it hands to the component. */
+struct reload {
+	struct mqb_core *core;
+	struct mqb_integration *in;
+	struct mqb_future *fut;
+	const char *path;                 /* the daemon's (main's argument) */
+	struct daemon_options *opts;      /* the file as it is now */
+	struct mqb_conf_errors errs;
+};
+
+static void options_free(void *p)
+{
+	options__fini(p);
+	mqb__free(p);
+}
+
+/* Pool: the whole file again, checked as at start-up. */
+static int reload_read(void *ud, void *arg, void **result)
+{
+	(void)ud;
+	(void)result;
+	struct reload *r = arg;
+	return options__load(r->path, r->opts, &r->errs);
+}
+
+/* A coroutine: read the file in the pool, then hand the component its
+ * block (none, if the file no longer has one). */
+static int reload_run(void *ud, void *arg, void **result)
+{
+	(void)ud;
+	(void)result;
+	struct reload *r = arg;
+	const char *name = mqb_integration_name(r->in);
+	struct mqb_future *read = NULL;
+	int rc = mqb_async_add_job(r->core, &MQB_EXECUTOR(reload_read, NULL), r, NULL, &read);
+	if (rc == 0) {
+		rc = mqb_await(read, NULL);
+		mqb_future_unref(read);
+	}
+	if (rc == -EINVAL) {
+		for (size_t i = 0; i < r->errs.n; i++) {
+			const struct mqb_conf_error *e = &r->errs.v[i];
+			MQB_LOG_ERROR(SUB, "%s.reload: %s:%u:%u: %s: %s", name,
+				      e->mark.file ? e->mark.file : "?", e->mark.line, e->mark.column,
+				      e->path, e->message);
+		}
+		MQB_LOG_ERROR(SUB, "%s.reload: the configuration has problems; the running one stays",
+			      name);
+	}
+	if (rc == 0) {
+		const struct mqb_component_entry *entries = NULL;
+		size_t n = 0;
+		for (size_t i = 0; i < r->opts->ncomponents; i++)
+			if (strcmp(r->opts->components[i].name, name) == 0) {
+				entries = r->opts->components[i].entries;
+				n = r->opts->components[i].n;
+			}
+		const struct mqb_component *comp = integration__desc(r->in)->component;
+		rc = comp->async_reload(r->in, entries, n);
+		if (rc == 0) {
+			MQB_LOG_INFO(SUB, "%s reloaded: %zu entr%s", name, n, n == 1 ? "y" : "ies");
+			integration__async_adopt(r->in, r->opts, options_free);
+			r->opts = NULL;
+		} else {
+			MQB_LOG_ERROR(SUB, "%s.reload: %s", name, mqb_strerror(rc));
+		}
+	}
+	integration__async_reload_done(r->in);
+	mqb_future_resolve(r->fut, rc, NULL, NULL);
+	mqb_future_unref(r->fut);
+	if (r->opts)
+		options_free(r->opts);
+	mqb_conf_errors_fini(&r->errs);
+	mqb__free(r);
+	return rc;
+}
+
+static int reload_start(void *ud, struct mqb_integration *in, struct mqb_future *f)
+{
+	struct reload *r = mqb__calloc(1, sizeof *r);
+	struct daemon_options *o = r ? mqb__calloc(1, sizeof *o) : NULL;
+	if (!o) {
+		mqb__free(r);
+		return -ENOMEM;
+	}
+	*r = (struct reload){.core = mqb_integration_core(in), .in = in, .fut = mqb_future_ref(f),
+			     .path = ud, .opts = o};
+	mqb_conf_errors_init(&r->errs);
+	struct mqb_job job = MQB_COROUTINE(reload_run, NULL);
+	int rc = mqb_async_add_job(r->core, &job, r, NULL, NULL);
+	if (rc) {
+		mqb_future_unref(r->fut);
+		mqb__free(o);
+		mqb__free(r);
+	}
+	return rc;
+}
+
 int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
 			const char *config_path, enum daemon_step *failed)
 {
 	MQB_ASSERT_LOOP(core);
 	/* Entities publish through the bridge: with any entity configured,
 	 * the default broker is used when no mqtt: block names one. */
-	bool mqtt = opts->have_mqtt || opts->nitems;
+	bool mqtt = opts->have_mqtt || opts->nitems || opts->ncomponents;
 	enum daemon_step step = DAEMON_MQTT;
 	int rc = 0;
 	if (mqtt && (rc = mqtt__new(core, &opts->mqtt)))
@@ -77,6 +196,27 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if (!mqtt)
 		MQB_LOG_INFO(SUB, "no mqtt: block and no entities in %s: not connecting to a broker",
 			     config_path);
+	hass__defer_start(core);
+	/* Local times (time triggers, now() in templates) are read in
+	 * homeassistant:'s time zone: the process's own from here. */
+	hass__set_location(core, &opts->location);
+	if (opts->customize || opts->customize_domain || opts->customize_glob) {
+		json_t *c = mqb_conf_to_json(opts->customize);
+		json_t *d = mqb_conf_to_json(opts->customize_domain);
+		json_t *g = mqb_conf_to_json(opts->customize_glob);
+		if (!c || !d || !g) {
+			json_decref(c);
+			json_decref(d);
+			json_decref(g);
+			rc = -ENOMEM;
+			goto out;
+		}
+		hass__set_customize(core, object_or_null(c), object_or_null(d), object_or_null(g));
+	}
+	if (opts->location.time_zone[0]) {
+		setenv("TZ", opts->location.time_zone, 1);
+		tzset();
+	}
 	step = DAEMON_ENTITIES;
 	if ((rc = entities__init(core, opts->node_id)) || (rc = set_config_dir(core, config_path)))
 		goto out;
@@ -84,7 +224,11 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if (mqtt && (rc = start_bridge(core, opts)))
 		goto out;
 	step = DAEMON_PLATFORMS;
-	rc = loader__async_setup(core, opts->items, opts->nitems, platforms_ready, core);
+	/* config_path outlives the core (main's argument, a test's buffer) */
+	if ((rc = integration__async_set_reload(core, reload_start, (void *)config_path)))
+		goto out;
+	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
+				 opts->ncomponents, platforms_ready, core);
 out:
 	if (rc && failed)
 		*failed = step;

@@ -13,8 +13,10 @@ enum daemon_step { DAEMON_MQTT, DAEMON_ENTITIES, DAEMON_BRIDGE, DAEMON_PLATFORMS
 /* Attach to core what opts asks for, in this order: the MQTT client (when
  * an mqtt: block or any entity wants a broker), the entity registry (its
  * config_dir that of config_path), the bridge (with the client), and the
- * setup of every integration item; polling starts once all setups have
- * finished. opts must outlive the core. 0, or a negative errno with *failed
+ * setup of every integration item and component; polling starts and
+ * mqbridge_start fires once all setups have finished. opts and
+ * config_path (read again when a component reloads) must outlive the
+ * core. 0, or a negative errno with *failed
  * (may be NULL) naming the step; the core keeps what the steps before it
  * made. Thread: loop, before mqb_core_run. */
 int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,

@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,13 +23,15 @@
 #include "config/schema.h"
 #include "daemon/loader.h"
 #include "ha/entity_impl.h"
+#include "ha/integration.h"
 
 #define SUB "loader"
 
 /* Modules stay loaded for the life of the process, as Home Assistant's
  * integrations stay imported: descriptors and their tables are static data
  * that entities point at. Loading happens on the main thread before the
- * core starts. */
+ * core starts, and in the pool when a component reloads: the list has a
+ * lock. */
 struct module {
 	char *name;
 	void *handle;                        /* NULL: loading failed */
@@ -37,8 +40,19 @@ struct module {
 	struct module *next;
 };
 static struct module *modules;
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct module *module_load_locked(const char *name, const char *const *dirs, size_t ndirs);
 
 static struct module *module_load(const char *name, const char *const *dirs, size_t ndirs)
+{
+	pthread_mutex_lock(&modules_lock);
+	struct module *m = module_load_locked(name, dirs, ndirs);
+	pthread_mutex_unlock(&modules_lock);
+	return m;
+}
+
+static struct module *module_load_locked(const char *name, const char *const *dirs, size_t ndirs)
 {
 	for (struct module *m = modules; m; m = m->next)
 		if (strcmp(m->name, name) == 0)
@@ -179,6 +193,78 @@ size_t loader__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n
 	return found;
 }
 
+/* ---- components ------------------------------------------------------------ */
+
+int loader__probe_component(const char *name, const char *const *dirs, size_t ndirs,
+			    enum mqb_component_shape *shape)
+{
+	struct module *m = module_load(name, dirs, ndirs);
+	if (!m)
+		return -ENOMEM;
+	if (!m->handle || !m->desc->component)
+		return 0;
+	*shape = m->desc->component->shape;
+	return 1;
+}
+
+static const char *const shape_names[] = {
+	[MQB_COMPONENT_LIST] = "a list",
+	[MQB_COMPONENT_MAPPING] = "a mapping of ids",
+	[MQB_COMPONENT_BLOCK] = "one mapping of options",
+};
+
+size_t loader__check_components(struct conf_component *comps, size_t n, const char *const *dirs,
+				size_t ndirs, struct mqb_conf_errors *errs, bool *oom)
+{
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct conf_component *c = &comps[i];
+		/* errors go at the first place the block was given */
+		const struct mqb_conf_node *at = c->n ? (c->entries[0].key_node ? c->entries[0].key_node
+										 : c->entries[0].node)
+						      : NULL;
+		const char *path = c->n ? c->entries[0].path : c->name;
+		struct module *m = module_load(c->name, dirs, ndirs);
+		if (!m) {
+			*oom = true;
+			continue;
+		}
+		if (!m->handle) {
+			mqb_conf_error_at(errs, at, path, "%s", m->error ? m->error : "cannot load");
+			found++;
+			continue;
+		}
+		const struct mqb_component *comp = m->desc->component;
+		if (!comp) {
+			mqb_conf_error_at(errs, at, path,
+					  "integration '%s' has no configuration block of its own",
+					  c->name);
+			found++;
+			continue;
+		}
+		if ((unsigned)comp->shape > MQB_COMPONENT_BLOCK) {
+			mqb_conf_error_at(errs, at, path, "integration '%s' has a component of no known "
+					  "shape (%u)", c->name, (unsigned)comp->shape);
+			found++;
+			continue;
+		}
+		if (comp->shape != c->shape) {
+			mqb_conf_error_at(errs, at, path,
+					  "integration '%s' takes %s, but its block was read as %s",
+					  c->name, shape_names[comp->shape], shape_names[c->shape]);
+			found++;
+			continue;
+		}
+		c->desc = m->desc;
+		if (comp->check) {
+			size_t before = errs->n;
+			comp->check(c->entries, c->n, errs);
+			found += errs->n - before;
+		}
+	}
+	return found;
+}
+
 /* ---- setting up ------------------------------------------------------------ */
 
 struct setup {
@@ -191,10 +277,14 @@ struct setup {
 	void *ud;
 };
 
+/* One setup: an entity configuration on its platform, or a component on
+ * its integration. */
 struct setup_one {
 	struct setup *s;
 	struct conf_item *it;
 	struct mqb_platform *p;
+	struct conf_component *c;
+	struct mqb_integration *in;
 };
 
 static int run_setup(void *ud, void *arg, void **result)
@@ -202,6 +292,8 @@ static int run_setup(void *ud, void *arg, void **result)
 	(void)ud;
 	(void)result;
 	struct setup_one *o = arg;
+	if (o->c)
+		return o->c->desc->component->async_setup(o->in, o->c->entries, o->c->n);
 	const struct mqb_platform_domain *dom = o->it->dom;
 	return dom->setup_platform ? dom->setup_platform(o->p, o->it->conf, o->it->path)
 				   : dom->async_setup_platform(o->p, o->it->conf, o->it->path);
@@ -220,8 +312,11 @@ static void setup_done(struct mqb_future *f, void *ud)
 	struct setup_one *o = ud;
 	int rc = mqb_future_status(f);
 	if (rc && rc != -ECANCELED) {
-		MQB_LOG_ERROR(SUB, "%s (%s %s): setting up failed: %s", o->it->path,
-			      o->it->integration, o->it->domain, mqb_strerror(rc));
+		if (o->c)
+			MQB_LOG_ERROR(SUB, "%s: setting up failed: %s", o->c->name, mqb_strerror(rc));
+		else
+			MQB_LOG_ERROR(SUB, "%s (%s %s): setting up failed: %s", o->it->path,
+				      o->it->integration, o->it->domain, mqb_strerror(rc));
 		o->s->failed++;
 	}
 	mqb_future_unref(f);
@@ -230,14 +325,54 @@ static void setup_done(struct mqb_future *f, void *ud)
 	setup_finished(s);
 }
 
+/* Start one setup as a job (a pool job for a blocking platform setup,
+ * else a coroutine); its end is counted by setup_done. */
+static void start_one(struct setup *s, struct setup_one *o, bool blocking, const char *what)
+{
+	struct mqb_job job = blocking ? MQB_EXECUTOR(run_setup, NULL) : MQB_COROUTINE(run_setup, NULL);
+	job.name = blocking ? "setup_platform" : o->c ? "async_setup" : "async_setup_platform";
+	struct mqb_future *f = NULL;
+	int rc = mqb_async_add_job(s->core, &job, o, NULL, &f);
+	if (rc == 0 && (rc = mqb_future_async_add_done(f, setup_done, o)) != 0) {
+		/* the setup runs but its end would go unheard: o stays with
+		 * the job (out of memory only) */
+		mqb_future_unref(f);
+		MQB_LOG_ERROR(SUB, "%s: %s", what, mqb_strerror(rc));
+		s->failed++;
+		return;
+	}
+	if (rc) {
+		MQB_LOG_ERROR(SUB, "%s: cannot set up: %s", what, mqb_strerror(rc));
+		s->failed++;
+		mqb__free(o);
+		return;
+	}
+	s->pending++;
+}
+
 int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
-			   void (*done)(void *ud, size_t failed), void *ud)
+			struct conf_component *comps, size_t ncomps,
+			void (*done)(void *ud, size_t failed), void *ud)
 {
 	MQB_ASSERT_LOOP(core);
 	struct setup *s = mqb__calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	*s = (struct setup){core, items, n, 1, 0, done, ud};
+	for (size_t i = 0; i < ncomps; i++) {
+		struct conf_component *c = &comps[i];
+		if (!c->desc)
+			continue;
+		struct setup_one *o = mqb__calloc(1, sizeof *o);
+		struct mqb_integration *in = o ? integration__async_new(core, c->desc) : NULL;
+		if (!in) {
+			mqb__free(o);
+			s->failed++;
+			continue;
+		}
+		*o = (struct setup_one){.s = s, .c = c, .in = in};
+		start_one(s, o, false, c->name);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct conf_item *it = &items[i];
 		if (!it->dom)
@@ -249,27 +384,8 @@ int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n
 			s->failed++;
 			continue;
 		}
-		*o = (struct setup_one){s, it, p};
-		struct mqb_job job = it->dom->setup_platform ? MQB_EXECUTOR(run_setup, NULL)
-							     : MQB_COROUTINE(run_setup, NULL);
-		job.name = it->dom->setup_platform ? "setup_platform" : "async_setup_platform";
-		struct mqb_future *f = NULL;
-		int rc = mqb_async_add_job(core, &job, o, NULL, &f);
-		if (rc == 0 && (rc = mqb_future_async_add_done(f, setup_done, o)) != 0) {
-			/* the setup runs but its end would go unheard: o stays
-			 * with the job (out of memory only) */
-			mqb_future_unref(f);
-			MQB_LOG_ERROR(SUB, "%s: %s", it->path, mqb_strerror(rc));
-			s->failed++;
-			continue;
-		}
-		if (rc) {
-			MQB_LOG_ERROR(SUB, "%s: cannot set up: %s", it->path, mqb_strerror(rc));
-			s->failed++;
-			mqb__free(o);
-			continue;
-		}
-		s->pending++;
+		*o = (struct setup_one){.s = s, .it = it, .p = p};
+		start_one(s, o, it->dom->setup_platform != NULL, it->path);
 	}
 	setup_finished(s);
 	return 0;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "mqbridge/config.h"
+#include "mqbridge/platform.h"
 
 struct mqb_core;
 struct mqb_platform_desc;
@@ -29,6 +30,29 @@ struct conf_item {
 	void *conf;                         /* owned: dom->conf_size bytes */
 };
 
+/* An integration's own top-level block (mqb_component): every entry of
+ * it the options' loader found, in order, and once checked, its module's
+ * descriptor. Freed with the options. */
+struct conf_component {
+	char *name;                         /* owned: "automation" */
+	enum mqb_component_shape shape;     /* as its block was read */
+	struct mqb_component_entry *entries; /* owned, with their paths */
+	size_t n, cap;
+	const struct mqb_platform_desc *desc;
+};
+
+/* Whether the module name (looked for in dirs) has a top-level block of
+ * its own: 1 with *shape, 0 (no such module, or none), -ENOMEM.
+ * Thread: the main thread, before the core starts. */
+int loader__probe_component(const char *name, const char *const *dirs, size_t ndirs,
+			    enum mqb_component_shape *shape);
+
+/* Check phase for components: load each one's module, check that it has
+ * a component of the shape its block was read in, and run its check().
+ * Returns the problems found; *oom as loader__check. */
+size_t loader__check_components(struct conf_component *c, size_t n, const char *const *dirs,
+				size_t ndirs, struct mqb_conf_errors *errs, bool *oom);
+
 /* Check phase: load every module the items name from dirs (in order) and
  * check each item against its domain's schema and check(); fill desc, dom
  * and conf. Returns the number of problems found (added to errs); *oom set
@@ -37,9 +61,11 @@ size_t loader__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n
 		     const char *const *dirs, size_t ndirs, struct mqb_conf_errors *errs, bool *oom);
 
 /* Setup phase: run the setup of every checked item (blocking ones in the
- * pool, async ones as coroutines); done(ud, failed) runs on the loop when
- * all have finished. items must outlive that. 0 or -ENOMEM. Thread: loop. */
+ * pool, async ones as coroutines) and of every checked component (as
+ * coroutines); done(ud, failed) runs on the loop when all have finished.
+ * items and comps must outlive that. 0 or -ENOMEM. Thread: loop. */
 int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
+			struct conf_component *comps, size_t ncomps,
 			void (*done)(void *ud, size_t failed), void *ud);
 
 #endif

@@ -165,8 +165,56 @@ static const struct mqb_schema_key statestream_keys[] = {
 static const struct mqb_schema statestream_schema = {
 	"mqtt_statestream", statestream_keys, sizeof statestream_keys / sizeof statestream_keys[0]};
 
+/* Home Assistant's core configuration (homeassistant:). mqbridge reads
+ * where it is (the sun, local times) and its time zone; the rest is
+ * accepted so a main file copied from Home Assistant loads, and said to
+ * have no effect in the man page. */
+struct ha_block {
+	const char *name, *time_zone, *unit_system;
+	double latitude, longitude, elevation;
+	const struct mqb_conf_node *customize, *customize_domain, *customize_glob;
+};
+static const char *const unit_systems[] = {"metric", "us_customary", "imperial", NULL};
+#define HA(f) .offset = offsetof(struct ha_block, f), .stored = true
+#define HA_IGNORED(k, t, d) {.key = k, .type = t, .doc = d}
+static const struct mqb_schema_key ha_keys[] = {
+	{.key = "name", .type = MQB_S_STRING, HA(name), .doc = "the installation's name"},
+	{.key = "latitude", .type = MQB_S_FLOAT, .min = -90, .max = 90, HA(latitude),
+	 .doc = "where the sun is seen from: degrees north"},
+	{.key = "longitude", .type = MQB_S_FLOAT, .min = -180, .max = 180,
+	 HA(longitude), .doc = "degrees east"},
+	{.key = "elevation", .type = MQB_S_FLOAT, .def = "0", .min = -1000, .max = 10000,
+	 HA(elevation), .doc = "metres above sea level"},
+	{.key = "time_zone", .type = MQB_S_STRING, HA(time_zone),
+	 .doc = "the IANA time zone local times are read in (default: the system's)"},
+	{.key = "unit_system", .type = MQB_S_ENUM, .choices = unit_systems, HA(unit_system),
+	 .doc = "metric, us_customary or imperial"},
+	{.key = "customize", .type = MQB_S_ANY, HA(customize),
+	 .doc = "per-entity attribute overrides"},
+	{.key = "packages", .type = MQB_S_ANY, .doc = "packages merged into the configuration"},
+	{.key = "customize_domain", .type = MQB_S_ANY, HA(customize_domain),
+	 .doc = "attribute overrides for every entity of a domain"},
+	{.key = "customize_glob", .type = MQB_S_ANY, HA(customize_glob),
+	 .doc = "attribute overrides for the entities a pattern matches"},
+	HA_IGNORED("radius", MQB_S_FLOAT, "accepted, no effect"),
+	HA_IGNORED("currency", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("country", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("language", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("temperature_unit", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("external_url", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("internal_url", MQB_S_STRING, "accepted, no effect"),
+	HA_IGNORED("allowlist_external_dirs", MQB_S_ANY, "accepted, no effect"),
+	HA_IGNORED("allowlist_external_urls", MQB_S_ANY, "accepted, no effect"),
+	HA_IGNORED("media_dirs", MQB_S_ANY, "accepted, no effect"),
+	HA_IGNORED("legacy_templates", MQB_S_BOOL, "accepted, no effect"),
+	HA_IGNORED("auth_providers", MQB_S_ANY, "accepted, no effect"),
+	HA_IGNORED("auth_mfa_modules", MQB_S_ANY, "accepted, no effect"),
+	HA_IGNORED("debug", MQB_S_BOOL, "accepted, no effect"),
+};
+static const struct mqb_schema ha_schema = MQB_SCHEMA("homeassistant", ha_keys);
+
 static const struct mqb_schema *const tables[] = {&mqbridge_schema, &mqtt_schema,
-						  &statestream_schema, &tls_schema};
+						  &statestream_schema, &tls_schema, &ha_schema};
 
 size_t options__schemas(const struct mqb_schema *const **out)
 {
@@ -178,34 +226,48 @@ size_t options__schemas(const struct mqb_schema *const **out)
  * will have, and what shape Home Assistant wants each in. LIST ones take
  * cv.ensure_list (a mapping is a list of one), may be labelled ("sensor
  * 2:", "automation old:") and merge from packages by concatenation;
- * MAPPING ones merge key by key. */
-enum shape { LIST, MAPPING, OWN };
+ * MAPPING ones merge key by key; a BLOCK is one mapping of options. A
+ * COMPONENT is set up by the module of its name (its own top-level block,
+ * mqb_component); a key no table names may still be one, if a module of
+ * that name says so. */
+enum shape { LIST, MAPPING, BLOCK, OWN };
 
 static const struct integration {
 	const char *name;
 	enum shape shape;
+	bool component;  /* the module NAME.so sets it up */
+	bool labels;     /* "NAME label:" keys add to it */
 } integrations[] = {
-	{"mqbridge", OWN},       {"mqtt", OWN},
-	{"sensor", LIST},        {"binary_sensor", LIST}, {"switch", LIST},
-	{"light", LIST},         {"cover", LIST},         {"command_line", LIST},
-	{"button", LIST},        {"number", LIST},        {"select", LIST},
-	{"template", LIST},      {"automation", LIST},    {"group", MAPPING},
-	{"script", MAPPING},     {"input_boolean", MAPPING}, {"input_number", MAPPING},
-	{"input_select", MAPPING}, {"input_text", MAPPING}, {"timer", MAPPING},
-	{"mqtt_statestream", MAPPING}, {"homeassistant", MAPPING},
+	{"mqbridge", OWN, false, false},         {"mqtt", OWN, false, false},
+	{"sensor", LIST, false, true},           {"binary_sensor", LIST, false, true},
+	{"switch", LIST, false, true},           {"light", LIST, false, true},
+	{"cover", LIST, false, true},            {"command_line", LIST, false, true},
+	{"button", LIST, false, true},           {"number", LIST, false, true},
+	{"select", LIST, false, true},           {"template", LIST, false, true},
+	{"automation", LIST, true, true},        {"script", MAPPING, true, true},
+	{"group", MAPPING, true, false},         {"input_boolean", MAPPING, true, false},
+	{"input_number", MAPPING, true, false},  {"input_select", MAPPING, true, false},
+	{"input_text", MAPPING, true, false},    {"input_datetime", MAPPING, true, false},
+	{"input_button", MAPPING, true, false},  {"counter", MAPPING, true, false},
+	{"timer", MAPPING, true, false},         {"shell_command", MAPPING, true, false},
+	{"sun", BLOCK, true, false},             {"mqtt_eventstream", BLOCK, true, false},
+	{"mqtt_statestream", MAPPING, false, false}, {"homeassistant", MAPPING, false, false},
 };
-#define NINTEGRATIONS (sizeof integrations / sizeof integrations[0])
+#define NINTEGRATIONS MQB_ARRAY_SIZE(integrations)
 
-/* "sensor", or "sensor 2" for a LIST integration. */
-static const struct integration *find_integration(const char *key)
+/* "sensor", or "sensor 2" where labels are allowed; *label_at gets where
+ * the label starts (0: none). */
+static const struct integration *find_integration(const char *key, size_t *base_len)
 {
 	for (size_t i = 0; i < NINTEGRATIONS; i++) {
 		const struct integration *in = &integrations[i];
 		size_t n = strlen(in->name);
 		if (strncmp(key, in->name, n) != 0)
 			continue;
-		if (key[n] == '\0' || (in->shape == LIST && key[n] == ' ' && key[n + 1]))
+		if (key[n] == '\0' || (in->labels && key[n] == ' ' && key[n + 1])) {
+			*base_len = n;
 			return in;
+		}
 	}
 	return NULL;
 }
@@ -235,6 +297,12 @@ struct load {
 	const struct mqb_conf_node *mb_node;       /* the mqbridge: block, or NULL */
 	bool have_ss;                              /* an mqtt_statestream: block */
 	struct statestream_block ss;
+	struct ha_block ha;
+	const struct mqb_conf_node *ha_node;       /* the homeassistant: block, or NULL */
+	struct integration **dyn;                  /* components only a module names */
+	size_t ndyn;
+	struct conf_component *comps;              /* components' configurations */
+	size_t ncomps, capcomps;
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -542,6 +610,110 @@ static void collect_items(struct load *l)
 	}
 }
 
+/* ---- components ------------------------------------------------------------ */
+
+static void components_free(struct conf_component *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < v[i].n; j++)
+			mqb__free((char *)v[i].entries[j].path);
+		mqb__free(v[i].entries);
+		mqb__free(v[i].name);
+	}
+	mqb__free(v);
+}
+
+static struct conf_component *component_of(struct load *l, const struct integration *in)
+{
+	const char *name = in->name;
+	for (size_t i = 0; i < l->ncomps; i++)
+		if (strcmp(l->comps[i].name, name) == 0)
+			return &l->comps[i];
+	if (l->ncomps == l->capcomps) {
+		size_t cap = l->capcomps ? 2 * l->capcomps : 8;
+		struct conf_component *v = mqb__realloc(l->comps, cap * sizeof *v);
+		if (!v) {
+			l->oom = true;
+			return NULL;
+		}
+		l->comps = v;
+		l->capcomps = cap;
+	}
+	char *copy = mqb__strdup(name);
+	if (!copy) {
+		l->oom = true;
+		return NULL;
+	}
+	struct conf_component *c = &l->comps[l->ncomps++];
+	*c = (struct conf_component){.name = copy,
+				     .shape = in->shape == LIST      ? MQB_COMPONENT_LIST
+					      : in->shape == BLOCK ? MQB_COMPONENT_BLOCK
+								   : MQB_COMPONENT_MAPPING};
+	return c;
+}
+
+static void add_entry(struct load *l, struct conf_component *c, const struct mqb_conf_node *kn,
+		      const struct mqb_conf_node *node, const char *path)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 8;
+		struct mqb_component_entry *v = mqb__realloc(c->entries, cap * sizeof *v);
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		c->entries = v;
+		c->cap = cap;
+	}
+	char *p = mqb__strdup(path);
+	if (!p) {
+		l->oom = true;
+		return;
+	}
+	c->entries[c->n++] = (struct mqb_component_entry){
+		.key = kn ? mqb_conf_scalar(kn, NULL) : NULL, .key_node = kn, .node = node, .path = p};
+}
+
+static void list_entry(struct load *l, const struct mqb_conf_node *item, const char *path,
+		       const void *ud)
+{
+	add_entry(l, (struct conf_component *)ud, NULL, item, path);
+}
+
+/* Each component's entries, from every source in the order found: the
+ * items of a LIST, the keys of a MAPPING, each BLOCK given. */
+static void collect_components(struct load *l)
+{
+	for (size_t i = 0; i < l->nsrc && !l->oom; i++) {
+		const struct source *src = &l->src[i];
+		if (!src->in->component)
+			continue;
+		struct conf_component *c = component_of(l, src->in);
+		if (!c)
+			return;
+		const struct mqb_conf_node *v = src->value;
+		switch (src->in->shape) {
+		case LIST:
+			each_item(l, v, src->path, list_entry, c);
+			break;
+		case MAPPING:
+			for (size_t k = 0; mqb_conf_kind(v) == MQB_CONF_MAP && k < mqb_conf_len(v); k++) {
+				const struct mqb_conf_node *kn = mqb_conf_key(v, k);
+				const char *key = mqb_conf_scalar(kn, NULL);
+				char *p = path_fmt("%s.%s", src->path, key ? key : "?");
+				add_entry(l, c, kn, mqb_conf_value(v, k), p ? p : src->path);
+				mqb__free(p);
+			}
+			break;
+		case BLOCK:
+			add_entry(l, c, NULL, v, src->path);
+			break;
+		case OWN:
+			break;
+		}
+	}
+}
+
 /* Values of MAPPING integrations merge as Home Assistant's packages do
  * (_recursive_merge): mappings merge key by key, lists concatenate, and
  * anything else given twice is an error naming both places. */
@@ -583,6 +755,41 @@ static void check_shape(struct load *l, const struct integration *in,
 		err(l, v, path, "expected a mapping, got %s", schema__describe(v, buf, sizeof buf));
 }
 
+static const char *const *platform_dirs;
+static size_t nplatform_dirs;
+
+/* A key no table names, which a module may still claim as its own
+ * component ("NAME" or "NAME label"): the integration made for it, kept
+ * with the load, or NULL. */
+static const struct integration *module_integration(struct load *l, const char *key)
+{
+	if (!platform_dirs)
+		return NULL;
+	const char *sp = strchr(key, ' ');
+	size_t n = sp ? (size_t)(sp - key) : strlen(key);
+	for (size_t i = 0; i < l->ndyn; i++)
+		if (strlen(l->dyn[i]->name) == n && strncmp(l->dyn[i]->name, key, n) == 0)
+			return sp && !l->dyn[i]->labels ? NULL : l->dyn[i];
+	char *name = mqb__strndup(key, n);
+	enum mqb_component_shape shape;
+	int rc = name ? loader__probe_component(name, platform_dirs, nplatform_dirs, &shape)
+		      : -ENOMEM;
+	struct integration *in = rc > 0 ? mqb__calloc(1, sizeof *in) : NULL;
+	struct integration **v = in ? mqb__realloc(l->dyn, (l->ndyn + 1) * sizeof *v) : NULL;
+	if (!v) {
+		l->oom |= rc != 0; /* no module (0) is not an error here */
+		mqb__free(in);
+		mqb__free(name);
+		return NULL;
+	}
+	*in = (struct integration){name, shape == MQB_COMPONENT_LIST ? LIST
+					 : shape == MQB_COMPONENT_MAPPING ? MAPPING : BLOCK,
+				   true, shape != MQB_COMPONENT_BLOCK};
+	l->dyn = v;
+	l->dyn[l->ndyn++] = in;
+	return sp && !in->labels ? NULL : in;
+}
+
 static void unknown_integration(struct load *l, const struct mqb_conf_node *kn, const char *key,
 				const char *path)
 {
@@ -612,7 +819,10 @@ static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct
 		l->oom = true;
 		return;
 	}
-	const struct integration *in = find_integration(key);
+	size_t base_len = 0;
+	const struct integration *in = find_integration(key, &base_len);
+	if (!in)
+		in = module_integration(l, key);
 	if (!in) {
 		unknown_integration(l, kn, key, path);
 	} else if (strcmp(in->name, "mqbridge") == 0) {
@@ -624,7 +834,7 @@ static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct
 		mqtt_source(l, v, path);
 	} else {
 		check_shape(l, in, v, path);
-		if (in->shape == MAPPING && mqb_conf_kind(v) == MQB_CONF_MAP)
+		if (in->shape != LIST && mqb_conf_kind(v) == MQB_CONF_MAP)
 			for (size_t i = 0; i < l->nsrc; i++)
 				if (l->src[i].in == in &&
 				    mqb_conf_kind(l->src[i].value) == MQB_CONF_MAP)
@@ -768,8 +978,50 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 		key_err(l, s, path, "tls", "certfile and keyfile go together: give both or neither");
 }
 
-static const char *const *platform_dirs;
-static size_t nplatform_dirs;
+/* homeassistant: (only the main file's: Home Assistant's packages do not
+ * set it). The time zone must be one the system knows, as Home Assistant
+ * checks against the zone database; latitude and longitude go together. */
+static void read_homeassistant(struct load *l, const struct mqb_conf_node *block)
+{
+	char buf[96];
+	if (block && mqb_conf_kind(block) != MQB_CONF_MAP)
+		return; /* check_shape said so */
+	apply_schema(l, &ha_schema, block, "homeassistant", &l->ha);
+	const char *tz = l->ha.time_zone;
+	if (tz) {
+		bool ok = *tz && tz[0] != '/' && !strstr(tz, "..") && strlen(tz) < 64;
+		char path[160];
+		snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+		if (!ok || access(path, R_OK) != 0)
+			err(l, mqb_conf_get(block, "time_zone"), "homeassistant.time_zone",
+			    "unknown time zone %s (not in /usr/share/zoneinfo)",
+			    schema__describe(mqb_conf_get(block, "time_zone"), buf, sizeof buf));
+	}
+	const struct mqb_conf_node *cz[] = {l->ha.customize, l->ha.customize_domain,
+					    l->ha.customize_glob};
+	static const char *const cz_names[] = {"customize", "customize_domain", "customize_glob"};
+	for (size_t i = 0; i < 3; i++) {
+		const struct mqb_conf_node *c = cz[i];
+		char *p = path_fmt("homeassistant.%s", cz_names[i]);
+		if (c && mqb_conf_kind(c) != MQB_CONF_MAP && mqb_conf_kind(c) != MQB_CONF_NULL)
+			err(l, c, p ? p : "homeassistant", "expected a mapping, got %s",
+			    schema__describe(c, buf, sizeof buf));
+		for (size_t k = 0; c && mqb_conf_kind(c) == MQB_CONF_MAP && k < mqb_conf_len(c); k++) {
+			const struct mqb_conf_node *v = mqb_conf_value(c, k);
+			if (mqb_conf_kind(v) != MQB_CONF_MAP && mqb_conf_kind(v) != MQB_CONF_NULL)
+				err(l, v, p ? p : "homeassistant",
+				    "expected a mapping of attributes, got %s",
+				    schema__describe(v, buf, sizeof buf));
+		}
+		mqb__free(p);
+	}
+	if (isnan(l->ha.latitude) != isnan(l->ha.longitude)) {
+		bool lat = !isnan(l->ha.latitude);
+		err(l, mqb_conf_get(block, lat ? "latitude" : "longitude"),
+		    lat ? "homeassistant.latitude" : "homeassistant.longitude",
+		    "latitude and longitude go together: give both or neither");
+	}
+}
 
 /* Every top-level key of root, the packages they name, and the defaults
  * of the blocks not given. false: root is not even a mapping. */
@@ -793,6 +1045,8 @@ static bool read_top_level(struct load *l, const struct mqb_conf_node *root)
 	}
 	if (!l->mb_node)
 		apply_schema(l, &mqbridge_schema, NULL, "mqbridge", &l->mb);
+	l->ha_node = ha_node;
+	read_homeassistant(l, ha_node);
 	packages(l, l->mb.packages, "mqbridge.packages");
 	packages(l, get_packages(ha_node), "homeassistant.packages");
 	if (!l->mqtt_settings)
@@ -891,6 +1145,16 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	/* entities under mqtt: want a broker, the default one if none is given */
 	out->have_mqtt = l->mqtt_seen;
 	fill_mqtt(l, d, &out->mqtt);
+	out->location.set = !isnan(l->ha.latitude) && !isnan(l->ha.longitude);
+	out->location.latitude = out->location.set ? l->ha.latitude : 0;
+	out->location.longitude = out->location.set ? l->ha.longitude : 0;
+	out->location.elevation = l->ha.elevation;
+	if (l->ha.time_zone)
+		snprintf(out->location.time_zone, sizeof out->location.time_zone, "%s",
+			 l->ha.time_zone);
+	out->customize = l->ha.customize;
+	out->customize_domain = l->ha.customize_domain;
+	out->customize_glob = l->ha.customize_glob;
 	out->discovery = l->mq.discovery;
 	out->discovery_prefix = l->mq.discovery_prefix;
 	out->statestream_base = l->have_ss ? l->ss.base_topic : NULL;
@@ -902,6 +1166,10 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->nitems = l->nitems;
 	l->items = NULL;
 	l->nitems = 0;
+	out->components = l->comps;
+	out->ncomponents = l->ncomps;
+	l->comps = NULL;
+	l->ncomps = 0;
 	return 0;
 }
 
@@ -910,21 +1178,32 @@ static int fill_out(struct load *l, struct daemon_options *out)
 static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 		 struct daemon_options *out, struct mqb_conf_errors *errs)
 {
-	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN}};
+	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN},
+			 .ha = {.latitude = NAN, .longitude = NAN}};
 	size_t before = errs->n;
 	int rc = -EINVAL;
 	if (!read_top_level(&l, root))
 		goto out;
 	collect_items(&l);
+	collect_components(&l);
 	read_statestream(&l);
 	if (platform_dirs && !l.oom)
 		l.found += loader__check(doc, l.items, l.nitems, platform_dirs, nplatform_dirs,
 					 errs, &l.oom);
+	if (platform_dirs && !l.oom)
+		l.found += loader__check_components(l.comps, l.ncomps, platform_dirs,
+						    nplatform_dirs, errs, &l.oom);
 	check_across_keys(&l);
 	if (!(rc = load_result(&l, errs->n - before)))
 		rc = fill_out(&l, out);
 out:
 	items_free(l.items, l.nitems);
+	components_free(l.comps, l.ncomps);
+	for (size_t i = 0; i < l.ndyn; i++) {
+		mqb__free((char *)l.dyn[i]->name);
+		mqb__free(l.dyn[i]);
+	}
+	mqb__free(l.dyn);
 	mqb__free(l.mqtt_path);
 	for (size_t i = 0; i < l.nsrc; i++)
 		mqb__free(l.src[i].path);
@@ -962,6 +1241,7 @@ void options__fini(struct daemon_options *o)
 		return;
 	derived_free(o);
 	items_free(o->items, o->nitems);
+	components_free(o->components, o->ncomponents);
 	mqb_conf_doc_free(o->doc);
 	memset(o, 0, sizeof *o);
 }

@@ -10,17 +10,22 @@
 
 #include "mqbridge/config.h"
 #include "mqbridge/core.h"
+#include "mqbridge/location.h"
 #include "mqbridge/log.h"
 #include "mqtt/client.h"
 
 struct options_derived;
 struct conf_item;
+struct conf_component;
 
 struct daemon_options {
 	struct mqb_conf_doc *doc;        /* owns the strings below that come from the file */
 	struct options_derived *derived; /* owns the ones made up (node_id from the host name, ...) */
 	const char *node_id;             /* [a-z0-9_-]; default: the host name, sanitised */
 	const char *name;                /* device name shown by Home Assistant */
+	struct mqb_location location;    /* homeassistant: latitude, ..., time_zone */
+	/* homeassistant: customize, customize_domain, customize_glob; NULL: none */
+	const struct mqb_conf_node *customize, *customize_domain, *customize_glob;
 	bool have_log_level;
 	enum mqb_log_level log_level;
 	struct mqb_core_options core;    /* executor_threads, ... */
@@ -34,6 +39,8 @@ struct daemon_options {
 	const struct mqb_conf_node *statestream_include, *statestream_exclude;
 	struct conf_item *items;         /* owned: every entity configuration (daemon/loader.h) */
 	size_t nitems;
+	struct conf_component *components; /* owned: every component's block (daemon/loader.h) */
+	size_t ncomponents;
 };
 
 /* Where options__load looks for integration modules; until this is

@@ -451,6 +451,46 @@ static void on_added(void *ud, struct mqb_entity *e)
 		announce_entity(b, e);
 }
 
+/* An entity gone from the configuration (a reload): Home Assistant drops
+ * an MQTT entity whose discovery topic is emptied, and nothing of it may
+ * stay retained on the broker to come back as a ghost. */
+static void on_removed(void *ud, struct mqb_entity *e, size_t index)
+{
+	struct bridge *b = ud;
+	struct ent *x = *entity__bridge_slot(e);
+	if (b->announce_next != SIZE_MAX && b->announce_next > index)
+		b->announce_next--;
+	if (x && x->set)
+		mqb_mqtt_async_unsubscribe(b->core, x->set);
+	if (x) {
+		static const char *const leaves[] = {"state", "attributes", "availability"};
+		for (size_t i = 0; i < MQB_ARRAY_SIZE(leaves); i++) {
+			char buf[TOPIC_BUF];
+			char *t = topic_of(b, e, leaves[i], buf, sizeof buf);
+			publish(b, t, "", true);
+			mqb__fmt_free(t, buf);
+		}
+		if (b->o.discovery) {
+			const struct domain *dom = x->dom;
+			const char *component = domain__component(dom, mqb_entity_domain(e));
+			char ob[TOPIC_BUF], tb[TOPIC_BUF];
+			char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
+			char *t = object_id ? mqb__fmt(tb, sizeof tb, "%s/%s/%s/%s/config", b->prefix,
+						       component, b->node_id, object_id)
+					    : NULL;
+			publish(b, t, "", true);
+			mqb__fmt_free(t, tb);
+			mqb__fmt_free(object_id, ob);
+		}
+		free(x->attrs);
+		mqb__free(x->prefix);
+		mqb__free(x);
+		*entity__bridge_slot(e) = NULL;
+	}
+	MQB_LOG_INFO(SUB, "%s removed: its discovery, state and availability cleared",
+		     mqb_entity_id(e));
+}
+
 /* ---- mqtt.publish ----------------------------------------------------------- */
 
 /* A template given in a service call's data: compiled and rendered on the
@@ -761,6 +801,7 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	static const struct core_slot_ops ops = {.fini = bridge_fini};
 	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);
 	entities__on_added(core, on_added, b);
+	entities__on_removed(core, on_removed, b);
 	int rc;
 	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				       &MQB_CALLBACK(on_state_changed, b), NULL)) ||

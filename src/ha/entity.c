@@ -60,6 +60,8 @@ struct mqb_entity {
 	bool render_failed;       /* a render error was logged; quiet until one succeeds */
 	bool invalid_logged;
 	bool removed;
+	bool detached;            /* mqb_entity_async_remove took it out of the registry */
+	unsigned busy;            /* updates and commands running with it */
 	double update_started;
 	ev_timer poll;
 	ev_timer slow;
@@ -80,6 +82,8 @@ struct registry {
 	size_t nregistered, capregistered;
 	void (*on_added)(void *ud, struct mqb_entity *e);
 	void *on_added_ud;
+	void (*on_removed)(void *ud, struct mqb_entity *e, size_t index);
+	void *on_removed_ud;
 };
 
 static struct registry *reg_of(struct mqb_core *core)
@@ -192,6 +196,17 @@ const char *mqb_platform_config_dir(const struct mqb_platform *p)
 	return p->reg->config_dir ? p->reg->config_dir : "/";
 }
 
+const char *entities__node_id(struct mqb_core *core)
+{
+	return reg_of(core)->node_id;
+}
+
+const char *entities__config_dir(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	return r->config_dir ? r->config_dir : "/";
+}
+
 int entities__set_config_dir(struct mqb_core *core, const char *dir)
 {
 	struct registry *r = reg_of(core);
@@ -301,6 +316,14 @@ void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_e
 	r->on_added_ud = ud;
 }
 
+void entities__on_removed(struct mqb_core *core,
+			  void (*fn)(void *ud, struct mqb_entity *e, size_t index), void *ud)
+{
+	struct registry *r = reg_of(core);
+	r->on_removed = fn;
+	r->on_removed_ud = ud;
+}
+
 size_t mqb_entities_async_count(struct mqb_core *core)
 {
 	MQB_ASSERT_LOOP(core);
@@ -324,16 +347,23 @@ struct mqb_entity *mqb_entities_async_find(struct mqb_core *core, const char *en
 
 /* ---- entity services ---------------------------------------------------- */
 
+static void entity_release(struct mqb_entity *e);
+
 static int command_one(struct mqb_entity *e, const char *service, const json_t *data)
 {
+	/* a command may await: the entity stays until it returns, even if it
+	 * is removed meanwhile */
+	e->busy++;
 	int rc = e->ops->async_command(e, e->priv, service, data);
-	if (rc == -ENOTSUP && strcmp(service, "toggle") == 0) {
+	if (rc == -ENOTSUP && strcmp(service, "toggle") == 0 && !e->detached) {
 		bool on = e->state && strcmp(e->state, "on") == 0;
 		rc = e->ops->async_command(e, e->priv, on ? "turn_off" : "turn_on", data);
 	}
 	if (rc && rc != -ECANCELED)
 		MQB_LOG_WARNING(SUB, "%s: %s.%s failed: %s", e->entity_id, mqb_entity_domain(e),
 				service, mqb_strerror(rc));
+	e->busy--;
+	entity_release(e);
 	return rc;
 }
 
@@ -655,7 +685,8 @@ int mqb_entity_async_write(struct mqb_entity *e)
 	if (set_str(attrs, "unit_of_measurement", e->meta.unit) ||
 	    set_str(attrs, "device_class", e->meta.device_class) ||
 	    set_str(attrs, "state_class", e->meta.state_class) ||
-	    set_str(attrs, "icon", e->meta.icon) || set_str(attrs, "friendly_name", e->meta.name)) {
+	    set_str(attrs, "icon", e->meta.icon) || set_str(attrs, "friendly_name", e->meta.name) ||
+	    hass__async_customize(core, e->entity_id, attrs)) {
 		json_decref(attrs);
 		return -ENOMEM;
 	}
@@ -706,6 +737,65 @@ int mqb_entity_async_render(struct mqb_entity *e, const char *option,
 	return rc;
 }
 
+/* ---- removing ----------------------------------------------------------- */
+
+static void entity_free_cb(void *arg)
+{
+	entity_free(arg);
+}
+
+/* A detached entity goes once nothing runs with it, from the loop's next
+ * round, so whoever removed it may still read it until it returns. */
+static void entity_release(struct mqb_entity *e)
+{
+	if (!e->detached || e->busy)
+		return;
+	e->busy = 1; /* scheduled: never again */
+	if (mqb_async_call_soon(e->reg->core, entity_free_cb, e))
+		entity_free(e); /* the loop is gone: nothing can still hold it */
+}
+
+int mqb_entity_async_remove(struct mqb_entity *e)
+{
+	struct registry *r = e->reg;
+	MQB_ASSERT_LOOP(r->core);
+	if (e->detached || r->stopping)
+		return -EALREADY;
+	struct ev_loop *loop = core__loop(r->core);
+	ev_timer_stop(loop, &e->poll);
+	ev_timer_stop(loop, &e->slow);
+	struct mqb_platform *p = e->p;
+	for (size_t i = 0, k = 0, n = p->nwaiting; i < n; i++) {
+		struct mqb_entity *w = p->waiting[(p->headwaiting + i) % p->capwaiting];
+		if (w == e) {
+			p->nwaiting--;
+			continue;
+		}
+		p->waiting[(p->headwaiting + k++) % p->capwaiting] = w;
+	}
+	e->waiting = false;
+	if (!e->removed && e->ops->async_will_remove)
+		e->ops->async_will_remove(e, e->priv);
+	e->removed = true;
+	size_t index = 0;
+	while (index < r->n && r->v[index] != e)
+		index++;
+	if (r->on_removed)
+		r->on_removed(r->on_removed_ud, e, index);
+	int rc = mqb_states_async_remove(r->core, e->entity_id);
+	if (rc && rc != -MQB_E_NOTFOUND)
+		MQB_LOG_WARNING(SUB, "%s: removing its state: %s", e->entity_id, mqb_strerror(rc));
+	hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
+	if (index < r->n) {
+		memmove(&r->v[index], &r->v[index + 1], (r->n - index - 1) * sizeof *r->v);
+		r->n--;
+	}
+	MQB_LOG_DEBUG(SUB, "removed %s", e->entity_id);
+	e->detached = true;
+	entity_release(e);
+	return 0;
+}
+
 /* ---- polling ------------------------------------------------------------ */
 
 static void update_begin(struct mqb_entity *e);
@@ -715,6 +805,8 @@ static void update_end(struct mqb_entity *e)
 	struct mqb_platform *p = e->p;
 	ev_timer_stop(core__loop(e->reg->core), &e->slow);
 	e->updating = false;
+	e->busy--;
+	entity_release(e);
 	p->running--;
 	while (p->nwaiting && !e->reg->stopping && (!p->limit || p->running < p->limit)) {
 		struct mqb_entity *next = p->waiting[p->headwaiting];
@@ -781,6 +873,7 @@ static void update_begin(struct mqb_entity *e)
 {
 	struct mqb_core *core = e->reg->core;
 	e->updating = true;
+	e->busy++;
 	e->p->running++;
 	e->update_started = ev_now(core__loop(core));
 	ev_timer_start(core__loop(core), &e->slow);

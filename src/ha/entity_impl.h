@@ -25,6 +25,10 @@ int entities__init(struct mqb_core *core, const char *node_id);
 /* Where the configuration file is (for mqb_platform_config_dir); copied.
  * Thread: loop, before the platforms are set up. */
 int entities__set_config_dir(struct mqb_core *core, const char *dir);
+/* The node id and the configuration's directory the registry was given.
+ * Thread: any (set before the platforms are). */
+const char *entities__node_id(struct mqb_core *core);
+const char *entities__config_dir(struct mqb_core *core);
 /* A platform for (desc, dom), made once per pair; owned by the registry.
  * NULL on ENOMEM. Thread: loop. */
 struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_platform_desc *desc,
@@ -42,5 +46,11 @@ void **entity__bridge_slot(struct mqb_entity *e);
  * connected); one function, set by the bridge. Thread: loop. */
 void entities__on_added(struct mqb_core *core, void (*fn)(void *ud, struct mqb_entity *e),
 			void *ud);
+
+/* Call fn when an entity is removed (mqb_entity_async_remove), before its
+ * state goes, with its index in the registry's order (the entities after
+ * it move down by one); one function, set by the bridge. Thread: loop. */
+void entities__on_removed(struct mqb_core *core,
+			  void (*fn)(void *ud, struct mqb_entity *e, size_t index), void *ud);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* UTF-8 validation (RFC 3629), byte by byte with an ASCII fast path: states
- * and topics are mostly ASCII. One decoder serves both. */
+ * and topics are mostly ASCII. One decoder serves both, and the template
+ * engine; one encoder writes code points back. */
 #include "config.h"
 
 #include "lib/utf8.h"
@@ -36,6 +37,30 @@ size_t utf8__decode(const unsigned char *s, size_t len, uint32_t *cp)
 		return 0;
 	*cp = v;
 	return n + 1;
+}
+
+size_t utf8__encode(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18 & 0x07));
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 bool utf8__valid(const char *str, size_t len, bool allow_nul)

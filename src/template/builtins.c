@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Jinja's own filters, tests and functions (Home Assistant's live in
- * tpl_ha.c and win over these), the registry lookup, and the str methods
- * and %-formatting the evaluator uses. */
+ * ha.c and win over these), the registry lookup, and the str methods the
+ * evaluator uses. */
 #include "lib/internal.h"
 
 #include <ctype.h>
@@ -9,35 +9,21 @@
 #include <math.h>
 #include <string.h>
 
-#include "template/tpl_int.h"
-
-struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
-struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
-			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+#include "lib/utf8.h"
+#include "template/tpl.h"
 
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind)
 {
-	const struct tpl_builtin *tabs[2] = { tpl_ha_builtins, tpl_jinja_builtins };
-	for (int t = 0; t < 2; t++)
+	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
+					     tpl_ha_regex_builtins, tpl_jinja_builtins };
+	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
 		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
 			if ((b->kinds & kind) && strlen(b->name) == len && memcmp(b->name, name, len) == 0)
 				return b;
 	return NULL;
 }
 
-/* Positional argument i or keyword name, or NULL. */
-static const struct tv *arg(const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
-			    size_t nkw, size_t i, const char *name)
-{
-	if (i < nargs)
-		return &args[i];
-	for (size_t k = 0; k < nkw; k++)
-		if (strcmp(kw[k].name, name) == 0)
-			return &kw[k].v;
-	return NULL;
-}
-
-#define ARG(i, name) arg(args, nargs, kw, nkw, i, name)
+#define ARG(i, name) tpl_arg(args, nargs, kw, nkw, i, name)
 #define FN(name) static struct tv name(struct tpl_ctx *cx, const struct tv *args, size_t nargs, \
 				       const struct tpl_kwarg *kw, size_t nkw)
 
@@ -146,54 +132,10 @@ static bool cp_is_lower(uint32_t c)
 	       o[0] != c;
 }
 
-/* Decode one code point at s[*i] (a stray byte stands for itself). */
-static uint32_t utf8_next(const char *s, size_t n, size_t *i)
-{
-	const unsigned char *p = (const unsigned char *)s + *i;
-	size_t left = n - *i;
-	uint32_t c = p[0];
-	size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
-		   (c & 0xF8) == 0xF0 ? 4 : 1;
-	if (k > left)
-		k = 1;
-	for (size_t j = 1; j < k; j++)
-		if ((p[j] & 0xC0) != 0x80)
-			k = 1;
-	if (k == 2)
-		c = (c & 0x1F) << 6 | (p[1] & 0x3F);
-	else if (k == 3)
-		c = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-	else if (k == 4)
-		c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
-		    (p[3] & 0x3F);
-	*i += k;
-	return c;
-}
-
 static void utf8_put(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t c)
 {
 	char u[4];
-	size_t n;
-	if (c < 0x80) {
-		u[0] = (char)c;
-		n = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xC0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3F));
-		n = 2;
-	} else if (c < 0x10000) {
-		u[0] = (char)(0xE0 | c >> 12);
-		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[2] = (char)(0x80 | (c & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (char)(0xF0 | c >> 18);
-		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
-		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[3] = (char)(0x80 | (c & 0x3F));
-		n = 4;
-	}
-	tpl_buf_add(cx, b, u, n);
+	tpl_buf_add(cx, b, u, utf8__encode(c, u));
 }
 
 enum case_mode {
@@ -208,10 +150,19 @@ enum case_mode {
 static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m)
 {
 	struct tpl_buf b = { 0 };
+	tpl_work_n(cx, s->len, TPL_W_CHAR);
 	uint32_t o[2];
 	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
 	for (size_t i = 0; i < s->len;) {
-		uint32_t c = utf8_next(s->s, s->len, &i);
+		uint32_t c;
+		size_t len = utf8__decode((const unsigned char *)s->s + i, s->len - i, &c);
+		/* a byte that is not UTF-8 stays as it is, an uncased letter */
+		bool bad = !len;
+		if (bad) {
+			len = 1;
+			c = 0xfffd;
+		}
+		i += len;
 		bool up;
 		switch (m) {
 		case CASE_LOWER: up = false; break;
@@ -228,8 +179,8 @@ static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s,
 			start = !(cp_is_lower(c) || cp_is_upper(c));
 			break;
 		}
-		if (m == CASE_SWAP && !up && !cp_is_upper(c)) {
-			utf8_put(cx, &b, c);
+		if (bad || (m == CASE_SWAP && !up && !cp_is_upper(c))) {
+			tpl_buf_add(cx, &b, s->s + i - len, len);
 			continue;
 		}
 		size_t n = up ? cp_upper(c, o) : cp_lower(c, o);
@@ -259,7 +210,7 @@ static int64_t length_of(struct tpl_ctx *cx, struct tv v)
 {
 	switch (v.t) {
 	case TV_UNDEFINED: return 0;
-	case TV_STR: return (int64_t)tpl_utf8_len(v.s->s, v.s->len);
+	case TV_STR: tpl_work(cx, TPL_W_SCAN(v.s->len)); return (int64_t)tpl_utf8_len(v.s->s, v.s->len);
 	case TV_LIST: return (int64_t)v.l->n;
 	case TV_DICT: case TV_NAMESPACE: return (int64_t)v.d->n;
 	case TV_STATE: case TV_CALLABLE: return (int64_t)tpl_iterate(cx, v).l->n;
@@ -271,11 +222,7 @@ FN(f_length) { return tv_int(length_of(cx, args[0])); }
 
 static struct tv copy_list(struct tpl_ctx *cx, struct tv l)
 {
-	struct tv r = tv_list_new(cx, l.l->n);
-	if (l.l->n)
-		memcpy(r.l->v, l.l->v, l.l->n * sizeof *r.l->v);
-	r.l->n = l.l->n;
-	return r;
+	return tv_list_of(cx, l.l->v, l.l->n);
 }
 
 FN(f_list) { return copy_list(cx, tpl_iterate(cx, args[0])); }
@@ -303,6 +250,7 @@ FN(f_join)
 	struct tpl_buf b = { 0 };
 	for (size_t i = 0; i < l.l->n; i++) {
 		tpl_tick(cx);
+		tpl_work(cx, TPL_W_ITEM);
 		if (i && s)
 			tpl_buf_add(cx, &b, s->s, s->len);
 		tpl_buf_str(cx, &b, l.l->v[i]);
@@ -347,9 +295,11 @@ static struct tv strip(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 		setn = chars->s->len;
 	}
 	size_t a = 0, e = s->len;
-	while (l && a < e && memchr(set, s->s[a], setn))
+	/* each byte stripped is looked for in the set */
+	uint64_t step = 1 + TPL_W_BYTES(setn);
+	while (l && a < e && (tpl_work(cx, step), memchr(set, s->s[a], setn)))
 		a++;
-	while (r && e > a && memchr(set, s->s[e - 1], setn))
+	while (r && e > a && (tpl_work(cx, step), memchr(set, s->s[e - 1], setn)))
 		e--;
 	return tv_string(cx, s->s + a, e - a);
 }
@@ -363,19 +313,29 @@ static struct tv replace(struct tpl_ctx *cx, const struct tv_str *s, const struc
 	size_t i = 0;
 	int64_t done = 0;
 	if (old->len == 0) {
-		for (; i <= s->len; i++) {
-			if (count < 0 || done < count) {
-				tpl_buf_add(cx, &b, new->s, new->len);
-				done++;
-			}
-			if (i < s->len)
-				tpl_buf_addc(cx, &b, s->s[i]);
+		/* new before each character (not byte) and at the end, as
+		 * Python's "é".replace("", "-") is "-é-" */
+		while (count < 0 || done < count) {
+			tpl_work(cx, 3 * TPL_W_CHAR);
+			tpl_buf_add(cx, &b, new->s, new->len);
+			done++;
+			if (i >= s->len)
+				break;
+			size_t n = 1;
+			while (i + n < s->len && ((unsigned char)s->s[i + n] & 0xc0) == 0x80)
+				n++;
+			tpl_buf_add(cx, &b, s->s + i, n);
+			i += n;
 		}
+		tpl_buf_add(cx, &b, s->s + i, s->len - i);
 		return tv_strv(tpl_buf_done(cx, &b));
 	}
 	while (i < s->len) {
 		const char *f = (count < 0 || done < count)
 			? memmem(s->s + i, s->len - i, old->s, old->len) : NULL;
+		/* memmem (two-way) is linear in what it passed, and the needle */
+		tpl_work(cx, 1 + TPL_W_BYTES((f ? (size_t)(f - s->s) : s->len) - i) +
+			     TPL_W_BYTES(old->len));
 		if (!f) {
 			tpl_buf_add(cx, &b, s->s + i, s->len - i);
 			break;
@@ -441,7 +401,7 @@ static struct tv sort_key(struct tpl_ctx *cx, struct tv v, bool cs, const struct
 
 struct sortctx {
 	struct tpl_ctx *cx;
-	struct tv *keys;
+	const struct tv *keys;
 	bool reverse;
 };
 
@@ -469,19 +429,27 @@ static void merge_sort(struct sortctx *sc, size_t *idx, size_t *tmp, size_t n)
 	memcpy(idx, tmp, n * sizeof *idx);
 }
 
+size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse)
+{
+	struct sortctx sc = { cx, keys, reverse };
+	size_t *idx = tpl_alloc(cx, (n + 1) * sizeof *idx), *tmp = tpl_alloc(cx, (n + 1) * sizeof *idx);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	merge_sort(&sc, idx, tmp, n);
+	return idx;
+}
+
 static struct tv sorted(struct tpl_ctx *cx, struct tv l, bool reverse, bool cs,
 			const struct tv *attr)
 {
 	size_t n = l.l->n;
 	const struct tv_str *a = attr && attr->t != TV_NONE ? as_str(cx, *attr) : NULL;
-	struct sortctx sc = { cx, tpl_alloc(cx, (n + 1) * sizeof(struct tv)), reverse };
-	size_t *idx = tpl_alloc(cx, (n + 1) * sizeof *idx), *tmp = tpl_alloc(cx, (n + 1) * sizeof *idx);
+	struct tv *keys = tpl_alloc(cx, (n + 1) * sizeof *keys);
 	for (size_t i = 0; i < n; i++) {
 		tpl_tick(cx);
-		sc.keys[i] = sort_key(cx, l.l->v[i], cs, a);
-		idx[i] = i;
+		keys[i] = sort_key(cx, l.l->v[i], cs, a);
 	}
-	merge_sort(&sc, idx, tmp, n);
+	size_t *idx = tpl_sort_index(cx, keys, n, reverse);
 	struct tv r = tv_list_new(cx, n);
 	for (size_t i = 0; i < n; i++)
 		r.l->v[i] = l.l->v[idx[i]];
@@ -608,7 +576,7 @@ FN(f_unique)
 		struct tv k = sort_key(cx, l.l->v[i], cs, a);
 		bool dup = false;
 		for (size_t j = 0; j < seen.l->n && !dup; j++)
-			dup = tv_equal(seen.l->v[j], k);
+			dup = tv_equal(cx, seen.l->v[j], k);
 		if (!dup) {
 			seen.l->v[seen.l->n++] = k;
 			r.l->v[r.l->n++] = l.l->v[i];
@@ -698,124 +666,20 @@ FN(f_reject) { return filter_items(cx, args, nargs, kw, nkw, false, false); }
 FN(f_selectattr) { return filter_items(cx, args, nargs, kw, nkw, true, true); }
 FN(f_rejectattr) { return filter_items(cx, args, nargs, kw, nkw, false, true); }
 
-/* Python's json.dumps(sort_keys=True) with Jinja's HTML-safe escapes. */
-static void json_str(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
-{
-	tpl_buf_addc(cx, b, '"');
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		char e[16];
-		unsigned long cp = c;
-		size_t len = 1;
-		if (c >= 0x80) {
-			if ((c & 0xe0) == 0xc0 && i + 1 < n) {
-				cp = ((c & 0x1fUL) << 6) | (s[i + 1] & 0x3f);
-				len = 2;
-			} else if ((c & 0xf0) == 0xe0 && i + 2 < n) {
-				cp = ((c & 0x0fUL) << 12) | ((s[i + 1] & 0x3fUL) << 6) | (s[i + 2] & 0x3f);
-				len = 3;
-			} else if ((c & 0xf8) == 0xf0 && i + 3 < n) {
-				cp = ((c & 0x07UL) << 18) | ((s[i + 1] & 0x3fUL) << 12) |
-				     ((s[i + 2] & 0x3fUL) << 6) | (s[i + 3] & 0x3f);
-				len = 4;
-			}
-		}
-		i += len;
-		if (cp == '"' || cp == '\\') {
-			e[0] = '\\';
-			e[1] = (char)cp;
-			tpl_buf_add(cx, b, e, 2);
-		} else if (cp == '\n') {
-			tpl_buf_add(cx, b, "\\n", 2);
-		} else if (cp == '\r') {
-			tpl_buf_add(cx, b, "\\r", 2);
-		} else if (cp == '\t') {
-			tpl_buf_add(cx, b, "\\t", 2);
-		} else if (cp == '\b') {
-			tpl_buf_add(cx, b, "\\b", 2);
-		} else if (cp == '\f') {
-			tpl_buf_add(cx, b, "\\f", 2);
-		} else if (cp < 0x20 || cp >= 0x7f || cp == '<' || cp == '>' || cp == '&' || cp == '\'') {
-			if (cp >= 0x10000) {
-				unsigned long v = cp - 0x10000;
-				snprintf(e, sizeof e, "\\u%04lx\\u%04lx", 0xd800 + (v >> 10),
-					 0xdc00 + (v & 0x3ff));
-				tpl_buf_add(cx, b, e, 12);
-			} else {
-				snprintf(e, sizeof e, "\\u%04lx", cp);
-				tpl_buf_add(cx, b, e, 6);
-			}
-		} else {
-			tpl_buf_addc(cx, b, (char)cp);
-		}
-	}
-	tpl_buf_addc(cx, b, '"');
-}
-
-static void json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
-{
-	char tmp[48];
-	if (depth > 64)
-		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
-	switch (v.t) {
-	case TV_NONE:
-		tpl_buf_add(cx, b, "null", 4);
-		return;
-	case TV_BOOL:
-		if (v.b)
-			tpl_buf_add(cx, b, "true", 4);
-		else
-			tpl_buf_add(cx, b, "false", 5);
-		return;
-	case TV_INT:
-		tpl_buf_add(cx, b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i));
-		return;
-	case TV_FLOAT:
-		if (isnan(v.f))
-			tpl_buf_add(cx, b, "NaN", 3);
-		else if (isinf(v.f))
-			tpl_buf_add(cx, b, v.f < 0 ? "-Infinity" : "Infinity", v.f < 0 ? 9 : 8);
-		else
-			tpl_buf_add(cx, b, tmp, dtoa__repr(v.f, tmp));
-		return;
-	case TV_STR:
-		json_str(cx, b, v.s->s, v.s->len);
-		return;
-	case TV_LIST:
-		tpl_buf_addc(cx, b, '[');
-		for (size_t i = 0; i < v.l->n; i++) {
-			if (i)
-				tpl_buf_add(cx, b, ", ", 2);
-			json_dump(cx, b, v.l->v[i], depth + 1);
-		}
-		tpl_buf_addc(cx, b, ']');
-		return;
-	case TV_DICT: {
-		struct tv keys = tv_list_new(cx, v.d->n);
-		for (size_t i = 0; i < v.d->n; i++)
-			keys.l->v[keys.l->n++] = v.d->k[i];
-		keys = sorted(cx, keys, false, true, NULL);
-		tpl_buf_addc(cx, b, '{');
-		for (size_t i = 0; i < keys.l->n; i++) {
-			if (i)
-				tpl_buf_add(cx, b, ", ", 2);
-			const struct tv_str *k = as_str(cx, keys.l->v[i]);
-			json_str(cx, b, k->s, k->len);
-			tpl_buf_add(cx, b, ": ", 2);
-			json_dump(cx, b, *tv_dict_get(&v, keys.l->v[i]), depth + 1);
-		}
-		tpl_buf_addc(cx, b, '}');
-		return;
-	}
-	default:
-		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
-	}
-}
-
+/* Jinja's tojson: json.dumps(sort_keys=True, indent=indent) made safe to
+ * embed in HTML (htmlsafe_json_dumps). */
 FN(f_tojson)
 {
+	const struct tv *indent = ARG(1, "indent");
+	struct tpl_json_style st = { .dumps = true, .ascii = true, .html_safe = true,
+				     .sort_keys = true, .indent = -1 };
+	if (indent && indent->t != TV_NONE) {
+		if (indent->t != TV_INT || indent->i < 0 || indent->i > 64)
+			tpl_fail(cx, "tojson: indent must be an integer from 0 to 64");
+		st.indent = (int)indent->i;
+	}
 	struct tpl_buf b = { 0 };
-	json_dump(cx, &b, args[0], 0);
+	tpl_json_dump(cx, &b, args[0], &st);
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 
@@ -836,6 +700,8 @@ FN(f_format)
 FN(f_reverse)
 {
 	struct tv v = args[0];
+	if (v.t == TV_LIST)
+		tpl_work(cx, v.l->n);
 	if (v.t == TV_STR) {
 		struct tv l = tpl_iterate(cx, v);
 		struct tpl_buf b = { 0 };
@@ -852,6 +718,7 @@ FN(f_reverse)
 
 static struct tv pairs(struct tpl_ctx *cx, struct tv d)
 {
+	tpl_work_n(cx, d.d->n, TPL_W_ITEM * 2);
 	struct tv r = tv_list_new(cx, d.d->n);
 	for (size_t i = 0; i < d.d->n; i++) {
 		struct tv p = tv_make_tuple(tv_list_new(cx, 2));
@@ -883,143 +750,6 @@ FN(f_dictsort)
 		      argbool(ARG(1, "case_sensitive"), false), &idx);
 }
 
-/* Python's float(str): whitespace, underscores between digits, inf/nan. */
-bool tpl_parse_float(const char *s, size_t n, double *out);
-bool tpl_parse_float(const char *s, size_t n, double *out)
-{
-	char buf[128];
-	size_t k = 0;
-	while (n && isspace((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (!n || n >= sizeof buf)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '_') {
-			if (i == 0 || i + 1 == n || !isdigit((unsigned char)s[i - 1]) ||
-			    !isdigit((unsigned char)s[i + 1]))
-				return false;
-			continue;
-		}
-		if (c == 'x' || c == 'X' || c == 'p' || c == 'P' || c == '(' )
-			return false;
-		buf[k++] = c;
-	}
-	buf[k] = 0;
-	char *end;
-	double d = dtoa__strtod(buf, &end);
-	if (end != buf + k || end == buf)
-		return false;
-	/* strtod takes "infinity" and "nan(...)": Python takes inf, infinity, nan */
-	*out = d;
-	return true;
-}
-
-bool tpl_parse_int(const char *s, size_t n, int base, int64_t *out);
-bool tpl_parse_int(const char *s, size_t n, int base, int64_t *out)
-{
-	char buf[80];
-	size_t k = 0;
-	while (n && isspace((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (!n || n >= sizeof buf)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '_') {
-			if (i == 0 || i + 1 == n || s[i + 1] == '_')
-				return false;
-			continue;
-		}
-		buf[k++] = s[i];
-	}
-	buf[k] = 0;
-	char *p = buf;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (!isalnum((unsigned char)*p))
-		return false;
-	errno = 0;
-	char *end;
-	long long v = strtoll(buf, &end, base);
-	if (*end || errno)
-		return false;
-	*out = v;
-	return true;
-}
-
-FN(f_int)
-{
-	const struct tv *d = ARG(1, "default");
-	const struct tv *bs = ARG(2, "base");
-	int base = bs && bs->t == TV_INT ? (int)bs->i : 10;
-	struct tv v = args[0];
-	int64_t i;
-	double f;
-	switch (v.t) {
-	case TV_INT: return v;
-	case TV_BOOL: return tv_int(v.b);
-	case TV_FLOAT:
-		if (isfinite(v.f) && fabs(v.f) < 9.2e18)
-			return tv_int((int64_t)v.f);
-		break;
-	case TV_STR:
-		if (tpl_parse_int(v.s->s, v.s->len, base, &i))
-			return tv_int(i);
-		if (base == 10 && tpl_parse_float(v.s->s, v.s->len, &f) && isfinite(f) &&
-		    fabs(f) < 9.2e18)
-			return tv_int((int64_t)f);
-		break;
-	default:
-		break;
-	}
-	return d ? *d : tv_int(0);
-}
-
-FN(f_float)
-{
-	const struct tv *d = ARG(1, "default");
-	struct tv v = args[0];
-	double f;
-	if (v.t == TV_FLOAT)
-		return v;
-	if (v.t == TV_INT || v.t == TV_BOOL)
-		return tv_float(tv_as_double(v));
-	if (v.t == TV_STR && tpl_parse_float(v.s->s, v.s->len, &f))
-		return tv_float(f);
-	return d ? *d : tv_float(0.0);
-}
-
-FN(f_round)
-{
-	const struct tv *pr = ARG(1, "precision"), *m = ARG(2, "method");
-	int64_t nd = pr ? (pr->t == TV_INT ? pr->i : pr->t == TV_BOOL ? pr->b : -1000) : 0;
-	if (nd == -1000)
-		tpl_fail(cx, "round() precision must be an integer");
-	const char *method = m && m->t == TV_STR ? m->s->s : "common";
-	struct tv v = args[0];
-	if (!tv_is_number(v)) {
-		tpl_check_defined(cx, v);
-		tpl_fail(cx, "type %s doesn't define __round__ method", tv_type_name(v));
-	}
-	double x = tv_as_double(v);
-	if (strcmp(method, "common") == 0)
-		return tv_float(dtoa__round(x, nd));
-	double p = pow(10.0, (double)nd);
-	if (strcmp(method, "floor") == 0)
-		return tv_float(floor(x * p) / p);
-	if (strcmp(method, "ceil") == 0)
-		return tv_float(ceil(x * p) / p);
-	tpl_fail(cx, "method must be common, ceil or floor");
-}
-
 FN(f_batch)
 {
 	struct tv l = tpl_iterate(cx, args[0]);
@@ -1037,9 +767,11 @@ FN(f_batch)
 		}
 	}
 	if (cur.l->n) {
-		if (fill && fill->t != TV_NONE)
+		if (fill && fill->t != TV_NONE) {
+			tpl_work_n(cx, (uint64_t)n - cur.l->n, TPL_W_ITEM);
 			while ((int64_t)cur.l->n < n)
 				tv_list_push(cx, &cur, *fill);
+		}
 		tv_list_push(cx, &r, cur);
 	}
 	return r;
@@ -1057,17 +789,16 @@ FN(f_center)
 		tpl_fail_code(cx, -E2BIG, "output too long");
 	int64_t pad = width - len, left = pad / 2 + (pad & width & 1);
 	struct tpl_buf b = { 0 };
-	for (int64_t i = 0; i < left; i++)
-		tpl_buf_addc(cx, &b, ' ');
+	tpl_buf_fill(cx, &b, ' ', (size_t)left);
 	tpl_buf_add(cx, &b, s->s, s->len);
-	for (int64_t i = 0; i < pad - left; i++)
-		tpl_buf_addc(cx, &b, ' ');
+	tpl_buf_fill(cx, &b, ' ', (size_t)(pad - left));
 	return tv_strv(tpl_buf_done(cx, &b));
 }
 
 FN(f_wordcount)
 {
 	const struct tv_str *s = as_str(cx, args[0]);
+	tpl_work(cx, TPL_W_SCAN(s->len));
 	int64_t n = 0;
 	bool in = false;
 	for (size_t i = 0; i < s->len; i++) {
@@ -1136,8 +867,8 @@ FN(t_float) { return tv_bool(args[0].t == TV_FLOAT); }
 FN(t_boolean) { return tv_bool(args[0].t == TV_BOOL); }
 FN(t_true) { return tv_bool(args[0].t == TV_BOOL && args[0].b); }
 FN(t_false) { return tv_bool(args[0].t == TV_BOOL && !args[0].b); }
-FN(t_eq) { return tv_bool(tv_equal(args[0], args[1])); }
-FN(t_ne) { return tv_bool(!tv_equal(args[0], args[1])); }
+FN(t_eq) { return tv_bool(tv_equal(cx, args[0], args[1])); }
+FN(t_ne) { return tv_bool(!tv_equal(cx, args[0], args[1])); }
 FN(t_lt) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<") < 0); }
 FN(t_le) { return tv_bool(tv_compare_op(cx, args[0], args[1], "<=") <= 0); }
 FN(t_gt) { return tv_bool(tv_compare_op(cx, args[0], args[1], ">") > 0); }
@@ -1148,13 +879,14 @@ FN(t_in)
 	if (h.t == TV_STR) {
 		if (n.t != TV_STR)
 			tpl_fail(cx, "'in <string>' requires string as left operand");
+		tpl_work(cx, TPL_W_BYTES(h.s->len) + n.s->len);
 		return tv_bool(memmem(h.s->s, h.s->len, n.s->s, n.s->len) != NULL || !n.s->len);
 	}
 	if (h.t == TV_DICT)
-		return tv_bool(tv_dict_get(&h, n) != NULL);
+		return tv_bool(tv_dict_get(cx, &h, n) != NULL);
 	struct tv l = tpl_iterate(cx, h);
 	for (size_t i = 0; i < l.l->n; i++)
-		if (tv_equal(l.l->v[i], n))
+		if (tv_equal(cx, l.l->v[i], n))
 			return tv_bool(true);
 	return tv_bool(false);
 }
@@ -1190,10 +922,11 @@ FN(t_divisibleby)
 		return tv_bool(true);
 	return tv_bool(need_int(cx, args[0]) % d == 0);
 }
-static struct tv case_test(struct tv v, bool upper)
+static struct tv case_test(struct tpl_ctx *cx, struct tv v, bool upper)
 {
 	if (v.t != TV_STR)
 		return tv_bool(false);
+	tpl_work(cx, TPL_W_SCAN(v.s->len));
 	bool cased = false;
 	for (size_t i = 0; i < v.s->len; i++) {
 		unsigned char c = (unsigned char)v.s->s[i];
@@ -1203,8 +936,8 @@ static struct tv case_test(struct tv v, bool upper)
 	}
 	return tv_bool(cased);
 }
-FN(t_lower) { return case_test(args[0], false); }
-FN(t_upper) { return case_test(args[0], true); }
+FN(t_lower) { return case_test(cx, args[0], false); }
+FN(t_upper) { return case_test(cx, args[0], true); }
 FN(t_callable) { return tv_bool(args[0].t == TV_CALLABLE); }
 FN(t_sameas)
 {
@@ -1289,8 +1022,7 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	F("selectattr", f_selectattr, 2, 16), F("rejectattr", f_rejectattr, 2, 16),
 	F("tojson", f_tojson, 1, 2), F("format", f_format, 1, 32),
 	F("reverse", f_reverse, 1, 1), F("dictsort", f_dictsort, 1, 4),
-	F("items", f_items, 1, 1), F("int", f_int, 1, 3), F("float", f_float, 1, 2),
-	F("round", f_round, 1, 3), F("batch", f_batch, 2, 3), F("center", f_center, 1, 2),
+	F("items", f_items, 1, 1), F("batch", f_batch, 2, 3), F("center", f_center, 1, 2),
 	F("wordcount", f_wordcount, 1, 1), F("truncate", f_truncate, 1, 5),
 	T("defined", t_defined, 1, 1), T("undefined", t_undefined, 1, 1),
 	T("none", t_none, 1, 1), T("number", t_number, 1, 1), T("string", t_string, 1, 1),
@@ -1315,332 +1047,23 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	{ NULL, 0, NULL, 0, 0, false },
 };
 
-/* ---- formatting --------------------------------------------------------- */
-
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-
-/* Python's %-formatting: %s %r %d %i %f %F %e %E %g %G %x %X %o %c %%, with
- * flags, width and precision; args a tuple (list), a dict for %(name)s, or
- * a single value. */
-struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args)
+/* The last occurrence of needle (m > 0 bytes) in hay[0..end), or -1. It
+ * compares by hand from the end back, to charge each place with the bytes
+ * it really compared: a backward memmem would be O(end * m) on "aaa...". */
+static ssize_t last_index(struct tpl_ctx *cx, const char *hay, size_t end, const char *needle,
+			  size_t m)
 {
-	const char *s = fmt.s->s, *e = s + fmt.s->len;
-	struct tpl_buf b = { 0 };
-	size_t ai = 0;
-	bool tuple = args.t == TV_LIST;
-	while (s < e) {
-		if (*s != '%') {
-			tpl_buf_addc(cx, &b, *s++);
-			continue;
-		}
-		s++;
-		if (s < e && *s == '%') {
-			tpl_buf_addc(cx, &b, '%');
-			s++;
-			continue;
-		}
-		struct tv v;
-		bool have = false;
-		if (s < e && *s == '(') {
-			const char *k = ++s;
-			while (s < e && *s != ')')
-				s++;
-			if (s >= e || args.t != TV_DICT)
-				tpl_fail(cx, "format requires a mapping");
-			const struct tv *x = tv_dict_get(&args, tv_string(cx, k, (size_t)(s - k)));
-			if (!x)
-				tpl_fail(cx, "KeyError: '%.*s'", (int)(s - k), k);
-			v = *x;
-			have = true;
-			s++;
-		}
-		char spec[32] = "%";
-		size_t sn = 1;
-		while (s < e && strchr("-+ #0", *s) && sn < 8)
-			spec[sn++] = *s++;
-		while (s < e && isdigit((unsigned char)*s) && sn < 16)
-			spec[sn++] = *s++;
-		if (s < e && *s == '.') {
-			spec[sn++] = *s++;
-			while (s < e && isdigit((unsigned char)*s) && sn < 24)
-				spec[sn++] = *s++;
-		}
-		if (s >= e)
-			tpl_fail(cx, "incomplete format");
-		char conv = *s++;
-		if (!have) {
-			if (tuple) {
-				if (ai >= args.l->n)
-					tpl_fail(cx, "not enough arguments for format string");
-				v = args.l->v[ai++];
-			} else {
-				if (ai++)
-					tpl_fail(cx, "not enough arguments for format string");
-				v = args;
-			}
-		}
-		char out[512];
-		int n;
-		switch (conv) {
-		case 's': case 'r': {
-			const struct tv_str *x = conv == 's' ? tv_to_str(cx, v) : tv_repr(cx, v);
-			spec[sn++] = '*';
-			spec[sn++] = 's';
-			spec[sn] = 0;
-			(void)spec;
-			/* width/precision on %s: apply by hand */
-			int width = 0, prec = -1;
-			bool left = false;
-			const char *q = spec + 1;
-			while (*q && strchr("-+ #0", *q)) {
-				if (*q == '-')
-					left = true;
-				q++;
-			}
-			width = atoi(q);
-			const char *dot = strchr(spec, '.');
-			if (dot)
-				prec = atoi(dot + 1);
-			size_t len = x->len;
-			if (prec >= 0 && (size_t)prec < len)
-				len = (size_t)prec;
-			size_t cps = tpl_utf8_len(x->s, len);
-			if (!left)
-				for (size_t i = cps; (int)i < width; i++)
-					tpl_buf_addc(cx, &b, ' ');
-			tpl_buf_add(cx, &b, x->s, len);
-			if (left)
-				for (size_t i = cps; (int)i < width; i++)
-					tpl_buf_addc(cx, &b, ' ');
-			continue;
-		}
-		case 'd': case 'i': case 'x': case 'X': case 'o': case 'c': {
-			if (!tv_is_number(v))
-				tpl_fail(cx, "%%%c format: a number is required, not %s", conv,
-					 tv_type_name(v));
-			long long x = v.t == TV_FLOAT ? (long long)v.f : v.t == TV_INT ? v.i : v.b;
-			spec[sn++] = 'l';
-			spec[sn++] = 'l';
-			spec[sn++] = conv == 'i' ? 'd' : conv == 'c' ? 'c' : conv;
-			spec[sn] = 0;
-			if (conv == 'c') {
-				spec[sn - 3] = 'c';
-				spec[sn - 2] = 0;
-				n = snprintf(out, sizeof out, spec, (int)x);
-			} else {
-				n = snprintf(out, sizeof out, spec, x);
-			}
-			break;
-		}
-		case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
-			if (!tv_is_number(v))
-				tpl_fail(cx, "must be real number, not %s", tv_type_name(v));
-			spec[sn++] = conv;
-			spec[sn] = 0;
-			n = snprintf(out, sizeof out, spec, tv_as_double(v));
-			break;
-		}
-		default:
-			tpl_fail(cx, "unsupported format character '%c'", conv);
-		}
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof out)
-			n = sizeof out - 1;
-		tpl_buf_add(cx, &b, out, (size_t)n);
-	}
-	if (tuple && ai < args.l->n)
-		tpl_fail(cx, "not all arguments converted during string formatting");
-	return tv_strv(tpl_buf_done(cx, &b));
-}
-
-/* str.format's spec: [[fill]align][sign][0][width][,][.prec][type]. */
-static void format_spec(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, const char *spec,
-			size_t n)
-{
-	char fill = ' ', align = 0, sign = '-';
-	size_t i = 0;
-	if (n >= 2 && strchr("<>^=", spec[1])) {
-		fill = spec[0];
-		align = spec[1];
-		i = 2;
-	} else if (n >= 1 && strchr("<>^=", spec[0])) {
-		align = spec[0];
-		i = 1;
-	}
-	if (i < n && strchr("+- ", spec[i]))
-		sign = spec[i++];
-	if (i < n && spec[i] == '0') {
-		if (!align) {
-			fill = '0';
-			align = '=';
-		}
-		i++;
-	}
-	int width = 0, prec = -1;
-	while (i < n && isdigit((unsigned char)spec[i]))
-		width = width * 10 + (spec[i++] - '0');
-	bool comma = false;
-	if (i < n && spec[i] == ',') {
-		comma = true;
-		i++;
-	}
-	if (i < n && spec[i] == '.') {
-		prec = 0;
-		i++;
-		while (i < n && isdigit((unsigned char)spec[i]))
-			prec = prec * 10 + (spec[i++] - '0');
-	}
-	char type = i < n ? spec[i] : 0;
-	char body[512];
-	int len;
-	(void)comma;
-	if (type == 0 && v.t == TV_STR)
-		type = 's';
-	switch (type) {
-	case 's': {
-		const struct tv_str *s = tv_to_str(cx, v);
-		len = snprintf(body, sizeof body, "%.*s", prec >= 0 ? prec : (int)s->len, s->s);
-		if (!align)
-			align = '<';
-		break;
-	}
-	case 'd': case 'x': case 'X': case 'o': case 'b':
-		if (v.t != TV_INT && v.t != TV_BOOL)
-			tpl_fail(cx, "Unknown format code '%c' for object of type '%s'", type,
-				 tv_type_name(v));
-		if (type == 'b') {
-			uint64_t x = (uint64_t)(v.t == TV_INT ? (v.i < 0 ? -v.i : v.i) : v.b);
-			char t[70];
-			int k = 0;
-			do {
-				t[k++] = (char)('0' + (x & 1));
-				x >>= 1;
-			} while (x);
-			len = 0;
-			if (v.t == TV_INT && v.i < 0)
-				body[len++] = '-';
-			while (k)
-				body[len++] = t[--k];
-			body[len] = 0;
-		} else {
-			char f[8] = { '%', sign == '+' ? '+' : sign == ' ' ? ' ' : '%', 'l', 'l',
-				      type, 0 };
-			len = snprintf(body, sizeof body, f[1] == '%' ? f + 1 : f,
-				       (long long)(v.t == TV_INT ? v.i : v.b));
-		}
-		break;
-	case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case '%': {
-		if (!tv_is_number(v))
-			tpl_fail(cx, "Unknown format code '%c' for object of type '%s'", type,
-				 tv_type_name(v));
-		double x = tv_as_double(v);
-		char ff[8];
-		snprintf(ff, sizeof ff, "%%%s.*%c", sign == '+' ? "+" : sign == ' ' ? " " : "",
-			 type == '%' ? 'f' : type);
-		if (type == '%')
-			x *= 100;
-		len = snprintf(body, sizeof body, ff, prec >= 0 ? prec : 6, x);
-		if (type == '%' && len + 1 < (int)sizeof body) {
-			body[len++] = '%';
-			body[len] = 0;
-		}
-		break;
-	}
-	case 0: {
-		const struct tv_str *s = tv_to_str(cx, v);
-		if (prec >= 0 && v.t == TV_FLOAT) {
-			len = snprintf(body, sizeof body, "%.*g", prec, v.f);
-		} else {
-			len = snprintf(body, sizeof body, "%s", s->s);
-		}
-		if (!align)
-			align = tv_is_number(v) ? '>' : '<';
-		break;
-	}
-	default:
-		tpl_fail(cx, "Unknown format code '%c'", type);
-	}
-	if (len < 0)
-		len = 0;
-	if (len >= (int)sizeof body)
-		len = sizeof body - 1;
-	if (!align)
-		align = '>';
-	int pad = width - (int)tpl_utf8_len(body, (size_t)len);
-	if (pad <= 0) {
-		tpl_buf_add(cx, b, body, (size_t)len);
-		return;
-	}
-	int left = align == '>' ? pad : align == '^' ? pad / 2 : align == '=' ? pad : 0;
-	int start = 0;
-	if (align == '=' && len && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) {
-		tpl_buf_addc(cx, b, body[0]);
-		start = 1;
-	}
-	for (int k = 0; k < left; k++)
-		tpl_buf_addc(cx, b, fill);
-	tpl_buf_add(cx, b, body + start, (size_t)(len - start));
-	for (int k = 0; k < pad - left; k++)
-		tpl_buf_addc(cx, b, fill);
-}
-
-static struct tv str_format(struct tpl_ctx *cx, const struct tv_str *f, const struct tv *args,
-			    size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
-{
-	struct tpl_buf b = { 0 };
-	size_t auto_i = 0;
-	for (size_t i = 0; i < f->len; i++) {
-		char c = f->s[i];
-		if (c == '}' && i + 1 < f->len && f->s[i + 1] == '}') {
-			tpl_buf_addc(cx, &b, '}');
-			i++;
-			continue;
-		}
-		if (c != '{') {
-			tpl_buf_addc(cx, &b, c);
-			continue;
-		}
-		if (i + 1 < f->len && f->s[i + 1] == '{') {
-			tpl_buf_addc(cx, &b, '{');
-			i++;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < f->len && f->s[j] != '}')
+	if (m > end)
+		return -1;
+	for (size_t k = end - m + 1; k-- > 0;) {
+		size_t j = 0;
+		while (j < m && hay[k + j] == needle[j])
 			j++;
-		if (j >= f->len)
-			tpl_fail(cx, "Single '{' encountered in format string");
-		const char *fld = f->s + i + 1;
-		size_t fl = j - i - 1;
-		const char *colon = memchr(fld, ':', fl);
-		size_t namelen = colon ? (size_t)(colon - fld) : fl;
-		struct tv v;
-		if (namelen == 0) {
-			if (auto_i >= nargs)
-				tpl_fail(cx, "Replacement index %zu out of range", auto_i);
-			v = args[auto_i++];
-		} else if (isdigit((unsigned char)fld[0])) {
-			size_t k = (size_t)strtoul(fld, NULL, 10);
-			if (k >= nargs)
-				tpl_fail(cx, "Replacement index %zu out of range", k);
-			v = args[k];
-		} else {
-			const struct tv *x = NULL;
-			for (size_t k = 0; k < nkw; k++)
-				if (strlen(kw[k].name) == namelen && memcmp(kw[k].name, fld, namelen) == 0)
-					x = &kw[k].v;
-			if (!x)
-				tpl_fail(cx, "KeyError: '%.*s'", (int)namelen, fld);
-			v = *x;
-		}
-		if (colon)
-			format_spec(cx, &b, v, colon + 1, fl - namelen - 1);
-		else
-			tpl_buf_str(cx, &b, v);
-		i = j;
+		tpl_work(cx, 1 + TPL_W_SCAN(j));
+		if (j == m)
+			return (ssize_t)k;
 	}
-	return tv_strv(tpl_buf_done(cx, &b));
+	return -1;
 }
 
 static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *sepv,
@@ -1650,7 +1073,9 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 	const char *p = s->s;
 	size_t n = s->len;
 	if (!sepv || sepv->t == TV_NONE) {
-		/* runs of whitespace; leading/trailing ignored */
+		/* runs of whitespace; leading/trailing ignored: at most a
+		 * string for every other byte */
+		tpl_work(cx, (uint64_t)n * 2 * TPL_W_CHAR);
 		struct tv parts = tv_list_new(cx, 4);
 		size_t i = 0;
 		if (!right) {
@@ -1707,6 +1132,7 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 		for (;;) {
 			const char *f = (maxsplit < 0 || done < maxsplit)
 				? memmem(p + i, n - i, sep->s, sep->len) : NULL;
+			tpl_work(cx, TPL_W_BYTES((f ? (size_t)(f - p) : n) - i) + TPL_W_BYTES(sep->len));
 			if (!f) {
 				tv_list_push(cx, &l, tv_string(cx, p + i, n - i));
 				return l;
@@ -1723,11 +1149,7 @@ static struct tv split(struct tpl_ctx *cx, const struct tv_str *s, const struct 
 	for (;;) {
 		ssize_t found = -1;
 		if (maxsplit < 0 || done < maxsplit)
-			for (ssize_t k = (ssize_t)e - (ssize_t)sep->len; k >= 0; k--)
-				if (memcmp(p + k, sep->s, sep->len) == 0) {
-					found = k;
-					break;
-				}
+			found = last_index(cx, p, e, sep->s, sep->len);
 		if (found < 0) {
 			tv_list_push(cx, &rev, tv_string(cx, p, e));
 			break;
@@ -1753,13 +1175,15 @@ static bool affix(struct tpl_ctx *cx, const struct tv_str *s, struct tv a, bool 
 		tpl_fail(cx, "%swith first arg must be str or a tuple of str", end ? "ends" : "starts");
 	if (a.s->len > s->len)
 		return false;
+	tpl_work(cx, 1 + TPL_W_BYTES(a.s->len));
 	return memcmp(s->s + (end ? s->len - a.s->len : 0), a.s->s, a.s->len) == 0;
 }
 
-static struct tv classify(const struct tv_str *s, int (*f)(int))
+static struct tv classify(struct tpl_ctx *cx, const struct tv_str *s, int (*f)(int))
 {
 	if (!s->len)
 		return tv_bool(false);
+	tpl_work(cx, TPL_W_SCAN(s->len));
 	for (size_t i = 0; i < s->len; i++)
 		if (!f((unsigned char)s->s[i]))
 			return tv_bool(false);
@@ -1798,12 +1222,10 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 	    a0->t == TV_STR) {
 		ssize_t pos = -1;
 		if (m[0] == 'r') {
-			for (ssize_t k = (ssize_t)s->len - (ssize_t)a0->s->len; k >= 0; k--)
-				if (memcmp(s->s + k, a0->s->s, a0->s->len) == 0) {
-					pos = k;
-					break;
-				}
+			pos = a0->s->len ? last_index(cx, s->s, s->len, a0->s->s, a0->s->len)
+					 : (ssize_t)s->len;
 		} else {
+			tpl_work(cx, TPL_W_BYTES(s->len) + TPL_W_BYTES(a0->s->len));
 			const char *f = memmem(s->s, s->len, a0->s->s, a0->s->len);
 			pos = f ? f - s->s : (a0->s->len ? -1 : 0);
 		}
@@ -1816,7 +1238,9 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 			return tv_int((int64_t)tpl_utf8_len(s->s, s->len) + 1);
 		int64_t c = 0;
 		const char *p = s->s, *e = s->s + s->len;
+		tpl_work(cx, TPL_W_BYTES(s->len) + TPL_W_BYTES(a0->s->len));
 		while ((p = memmem(p, (size_t)(e - p), a0->s->s, a0->s->len))) {
+			tpl_work(cx, 4 + TPL_W_BYTES(a0->s->len));
 			c++;
 			p += a0->s->len;
 		}
@@ -1836,19 +1260,19 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 		return tv_strv(tpl_buf_done(cx, &b));
 	}
 	if (!strcmp(m, "format"))
-		return str_format(cx, s, args, nargs, kw, nkw);
+		return tpl_str_format(cx, s, args, nargs, kw, nkw);
 	if (!strcmp(m, "isdigit") || !strcmp(m, "isnumeric") || !strcmp(m, "isdecimal"))
-		return classify(s, isdigit);
+		return classify(cx, s, isdigit);
 	if (!strcmp(m, "isalpha"))
-		return classify(s, isalpha);
+		return classify(cx, s, isalpha);
 	if (!strcmp(m, "isalnum"))
-		return classify(s, isalnum);
+		return classify(cx, s, isalnum);
 	if (!strcmp(m, "isspace"))
-		return classify(s, isspace);
+		return classify(cx, s, isspace);
 	if (!strcmp(m, "islower"))
-		return case_test(sv, false);
+		return case_test(cx, sv, false);
 	if (!strcmp(m, "isupper"))
-		return case_test(sv, true);
+		return case_test(cx, sv, true);
 	if (!strcmp(m, "zfill") && a0 && a0->t == TV_INT) {
 		int64_t len = (int64_t)tpl_utf8_len(s->s, s->len);
 		if (a0->i <= len)
@@ -1861,8 +1285,7 @@ struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const 
 			tpl_buf_addc(cx, &b, s->s[0]);
 			st = 1;
 		}
-		for (int64_t i = len; i < a0->i; i++)
-			tpl_buf_addc(cx, &b, '0');
+		tpl_buf_fill(cx, &b, '0', (size_t)(a0->i - len));
 		tpl_buf_add(cx, &b, s->s + st, s->len - st);
 		return tv_strv(tpl_buf_done(cx, &b));
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* value_json without jansson: a JSON text (RFC 8259) parsed straight into
- * the render's arena values, with the results Python's json.loads gives
+/* JSON both ways: tojson and to_json write values as JSON text (at the
+ * end), and value_json is parsed without jansson: a JSON text (RFC 8259)
+ * parsed straight into the render's arena values, with the results Python's json.loads gives
  * (objects become insertion-ordered dicts whose duplicate keys keep their
  * first position and their last value; integers ints, reals floats).
  *
@@ -17,14 +18,17 @@
  * duplicates by hashing), and nothing is read at or past text + len. */
 #include "lib/internal.h"
 
+#include <errno.h>
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "template/tpl_int.h"
+#include "lib/utf8.h"
+#include "template/tpl.h"
 
-/* tpl_json_parse (declared in tpl_int.h) parses text[0..len) as one JSON
+/* tpl_json_parse (declared in tpl.h) parses text[0..len) as one JSON
  * value (RFC 8259, whitespace around it allowed) into arena values. Memory
  * is tpl_alloc's: running out ends the render as it does (-ENOMEM, or
  * -E2BIG past the render's bound). */
@@ -138,33 +142,6 @@ static inline size_t reserve(struct jp *j, size_t n)
 	return i;
 }
 
-/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlongs,
- * surrogates or code points past U+10FFFF) starting with the non-ASCII
- * byte at p, or 0. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t avail = (size_t)(end - p);
-	if (c >= 0xc2 && c <= 0xdf)
-		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0; /* overlong; a surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-			return 0; /* overlong; past U+10FFFF */
-		return 4;
-	}
-	return 0; /* a continuation byte, 0xc0, 0xc1, 0xf5..0xff */
-}
-
 static int hex4(const unsigned char *p)
 {
 	int v = 0;
@@ -230,21 +207,7 @@ static size_t unescape(const unsigned char *s, size_t n, char *o)
 			cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)l - 0xdc00);
 		}
 		/* \u0000 is kept: a string is a length and bytes (JSON_ALLOW_NUL) */
-		if (cp < 0x80) {
-			*o++ = (char)cp;
-		} else if (cp < 0x800) {
-			*o++ = (char)(0xc0 | cp >> 6);
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			*o++ = (char)(0xe0 | cp >> 12);
-			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else {
-			*o++ = (char)(0xf0 | cp >> 18);
-			*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		}
+		o += utf8__encode(cp, o);
 	}
 	return (size_t)(o - o0);
 }
@@ -272,7 +235,8 @@ static cur string_slow(struct jp *j, cur s, cur p, struct tv *out)
 		case 3:
 			return NULL; /* a raw control character */
 		default: {
-			size_t n = utf8_seq(p, end);
+			uint32_t cp;
+			size_t n = utf8__decode(p, (size_t)(end - p), &cp);
 			if (!n)
 				return NULL;
 			p += n;
@@ -750,6 +714,8 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 {
 	if (!text || !len)
 		return false;
+	/* linear in len: charged up front (numbers cost about a unit a byte) */
+	tpl_work(cx, len);
 	struct tv stack0[JSON_STACK0];
 	struct jp j = {
 		.cx = cx,
@@ -766,4 +732,225 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 	out->utcoffset = v.utcoffset;
 	out->p = v.p;
 	return true;
+}
+
+/* ---- encoding --------------------------------------------------------------
+ * One encoder for Jinja's tojson and Home Assistant's to_json. Home
+ * Assistant's to_json is orjson, unless ensure_ascii asks for Python's
+ * json.dumps; tojson is json.dumps too. The two differ in their
+ * separators, in NaN (json.dumps writes NaN, orjson null) and in how they
+ * sort keys (json.dumps the keys themselves, orjson their text). */
+
+/* One code point as \uXXXX (two, a surrogate pair, past U+FFFF), in lower
+ * case hex as Python writes it. */
+static void dump_u_escape(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t cp)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[12];
+	size_t n = 0;
+	uint32_t units[2] = { cp, 0 };
+	size_t nu = 1;
+	if (cp >= 0x10000) {
+		cp -= 0x10000;
+		units[0] = 0xd800 + (cp >> 10);
+		units[1] = 0xdc00 + (cp & 0x3ff);
+		nu = 2;
+	}
+	for (size_t u = 0; u < nu; u++) {
+		e[n++] = '\\';
+		e[n++] = 'u';
+		for (int sh = 12; sh >= 0; sh -= 4)
+			e[n++] = hex[units[u] >> sh & 0xf];
+	}
+	tpl_buf_add(cx, b, e, n);
+}
+
+static void dump_string(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n,
+			const struct tpl_json_style *st)
+{
+	tpl_buf_addc(cx, b, '"');
+	tpl_work(cx, 2 * TPL_W_SCAN(n));
+	size_t run = 0; /* bytes from s + i - run that need no escape */
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		bool u_esc = false;
+		uint32_t cp = c;
+		size_t len = 1;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '<': case '>': case '&': case '\'':
+			u_esc = st->html_safe;
+			break;
+		default:
+			if (c < 0x20) {
+				u_esc = true;
+			} else if (c >= 0x7f && st->ascii) {
+				/* ensure_ascii: all but printable ASCII; a byte
+				 * that is not UTF-8 as U+FFFD */
+				u_esc = true;
+				if (c >= 0x80) {
+					len = utf8__decode((const unsigned char *)s + i, n - i, &cp);
+					if (!len) {
+						len = 1;
+						cp = 0xfffd;
+					}
+				}
+			}
+		}
+		if (!esc && !u_esc) {
+			i++;
+			run++;
+			continue;
+		}
+		tpl_buf_add(cx, b, s + i - run, run);
+		run = 0;
+		if (esc)
+			tpl_buf_add(cx, b, esc, 2);
+		else
+			dump_u_escape(cx, b, cp);
+		i += len;
+	}
+	tpl_buf_add(cx, b, s + n - run, run);
+	tpl_buf_addc(cx, b, '"');
+}
+
+/* A line break and the indentation of depth, between the members of a
+ * container written with an indent. */
+static void dump_newline(struct tpl_ctx *cx, struct tpl_buf *b, const struct tpl_json_style *st,
+			 unsigned depth)
+{
+	if (st->indent < 0)
+		return;
+	tpl_buf_addc(cx, b, '\n');
+	for (unsigned i = 0; i < depth * (unsigned)st->indent; i++)
+		tpl_buf_addc(cx, b, ' ');
+}
+
+static void dump_float(struct tpl_ctx *cx, struct tpl_buf *b, double f,
+		       const struct tpl_json_style *st)
+{
+	char tmp[DTOA_REPR_MAX + 1];
+	if (isfinite(f))
+		tpl_buf_add(cx, b, tmp, dtoa__repr(f, tmp));
+	else if (!st->dumps)
+		tpl_buf_add(cx, b, "null", 4);
+	else if (isnan(f))
+		tpl_buf_add(cx, b, "NaN", 3);
+	else
+		tpl_buf_add(cx, b, f < 0 ? "-Infinity" : "Infinity", f < 0 ? 9 : 8);
+}
+
+/* A dict key as JSON writes it: Python's json.dumps and orjson (with
+ * OPT_NON_STR_KEYS, as Home Assistant asks) both take str, int, float,
+ * bool and None. */
+static struct tv dump_key(struct tpl_ctx *cx, struct tv k, const struct tpl_json_style *st)
+{
+	struct tpl_buf b = { 0 };
+	switch (k.t) {
+	case TV_STR:
+		return k;
+	case TV_NONE:
+		return tv_cstr(cx, "null");
+	case TV_BOOL:
+		return tv_cstr(cx, k.b ? "true" : "false");
+	case TV_INT:
+		return tv_strv(tv_to_str(cx, k));
+	case TV_FLOAT:
+		dump_float(cx, &b, k.f, st);
+		return tv_strv(tpl_buf_done(cx, &b));
+	default:
+		tpl_fail(cx, "keys must be str, int, float, bool or None, not %s", tv_type_name(k));
+	}
+}
+
+static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
+		       const struct tpl_json_style *st, unsigned depth);
+
+static void dump_dict(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_dict *d,
+		      const struct tpl_json_style *st, unsigned depth)
+{
+	size_t n = d->n;
+	struct tv *keys = tpl_alloc(cx, (n + 1) * sizeof *keys);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = dump_key(cx, d->k[i], st);
+	size_t *order = NULL;
+	if (st->sort_keys && n > 1)
+		order = tpl_sort_index(cx, st->dumps ? d->k : keys, n, false);
+	const char *colon = st->dumps || st->indent >= 0 ? ": " : ":";
+	tpl_buf_addc(cx, b, '{');
+	for (size_t i = 0; i < n; i++) {
+		size_t k = order ? order[i] : i;
+		tpl_work(cx, 2 * TPL_W_ITEM);
+		if (i)
+			tpl_buf_add(cx, b, ", ", st->dumps && st->indent < 0 ? 2 : 1);
+		dump_newline(cx, b, st, depth + 1);
+		dump_string(cx, b, keys[k].s->s, keys[k].s->len, st);
+		tpl_buf_add(cx, b, colon, strlen(colon));
+		dump_value(cx, b, d->v[k], st, depth + 1);
+	}
+	if (n)
+		dump_newline(cx, b, st, depth);
+	tpl_buf_addc(cx, b, '}');
+}
+
+static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
+		       const struct tpl_json_style *st, unsigned depth)
+{
+	if (depth > TV_MAX_NEST)
+		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
+	if (st->ha_types)
+		v = tpl_ha_plain(cx, v);
+	switch (v.t) {
+	case TV_NONE:
+		tpl_buf_add(cx, b, "null", 4);
+		return;
+	case TV_BOOL:
+		if (v.b)
+			tpl_buf_add(cx, b, "true", 4);
+		else
+			tpl_buf_add(cx, b, "false", 5);
+		return;
+	case TV_INT: {
+		const struct tv_str *s = tv_to_str(cx, v);
+		tpl_buf_add(cx, b, s->s, s->len);
+		return;
+	}
+	case TV_FLOAT:
+		dump_float(cx, b, v.f, st);
+		return;
+	case TV_STR:
+		dump_string(cx, b, v.s->s, v.s->len, st);
+		return;
+	case TV_LIST:
+		tpl_buf_addc(cx, b, '[');
+		for (size_t i = 0; i < v.l->n; i++) {
+			if (i)
+				tpl_buf_add(cx, b, ", ", st->dumps && st->indent < 0 ? 2 : 1);
+			dump_newline(cx, b, st, depth + 1);
+			dump_value(cx, b, v.l->v[i], st, depth + 1);
+		}
+		if (v.l->n)
+			dump_newline(cx, b, st, depth);
+		tpl_buf_addc(cx, b, ']');
+		return;
+	case TV_DICT:
+		dump_dict(cx, b, v.d, st, depth);
+		return;
+	default:
+		tpl_check_defined(cx, v);
+		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
+	}
+}
+
+void tpl_json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
+		   const struct tpl_json_style *st)
+{
+	dump_value(cx, b, v, st, 0);
 }

@@ -12,7 +12,7 @@
 
 #include "mqbridge/text.h"
 #include "template/native.h"
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
 #define MAX_DEPTH 64
 

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* The template engine's insides shared by its files: the value model
- * (Jinja's types, allocated in a per-render arena), the render context, and
- * the registry of filters, functions and tests. tpl.c parses and
- * evaluates; tpl_value.c implements values; tpl_builtins.c holds Jinja's
- * own filters and tests; tpl_ha.c Home Assistant's. */
+/* The template engine's one internal header, shared by all its files: the
+ * value model (Jinja's types, allocated in a per-render arena), the render
+ * context, the registry of filters, functions and tests, and the compiled
+ * form. lex.c and parse.c compile; eval.c renders; value.c implements
+ * values; json.c parses value_json; builtins.c holds Jinja's own filters
+ * and tests; ha.c Home Assistant's. */
 #ifndef MQB_TPL_H
 #define MQB_TPL_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <jansson.h>
 
+#include "lib/dtoa.h"
 #include "mqbridge/template.h"
+
+/* ---- values ------------------------------------------------------------- */
 
 enum tv_type {
 	TV_UNDEFINED,   /* a missing name or key: renders as "", is falsy, fails most operations */
@@ -29,11 +35,13 @@ enum tv_type {
 	TV_STATE,       /* a Home Assistant state object (states.x.y, expand()) */
 	TV_CALLABLE,    /* a bound builtin used as a value (states.sensor, loop.cycle) */
 };
+/* A slot not yet looked up (never visible outside the evaluator). */
+#define TV_UNRESOLVED ((enum tv_type)0x7f)
 
 struct tv_str { size_t len; char s[]; };       /* NUL-terminated */
 struct tv_list { size_t n, cap; struct tv *v; };
 struct tv_dict { size_t n, cap; struct tv *k, *v; };
-struct tv_state;                                 /* tpl_ha.c */
+struct tv_state;                                 /* ha.c */
 
 /* A value is small and copied freely; what it points to lives in the
  * render's arena (or in the compiled template, for literals). Sixteen
@@ -56,35 +64,216 @@ struct tv {
 	};
 };
 
-struct tpl_ctx;   /* one render: arena, vars, limits, error */
+/* Every list is allocated as this (tv_list_new): Python's tuples are lists
+ * with the flag set, and differ only in repr, type name and equality. */
+struct tv_list_x {
+	struct tv_list l;
+	bool tuple;
+};
+static inline bool tv_is_tuple(struct tv v)
+{
+	return v.t == TV_LIST && ((const struct tv_list_x *)(const void *)v.l)->tuple;
+}
+/* Mark a fresh list as a tuple (returns it). */
+static inline struct tv tv_make_tuple(struct tv v)
+{
+	((struct tv_list_x *)(void *)v.l)->tuple = true;
+	return v;
+}
+
+static inline struct tv tv_int(int64_t i) { struct tv v = { .t = TV_INT }; v.i = i; return v; }
+static inline struct tv tv_float(double f) { struct tv v = { .t = TV_FLOAT }; v.f = f; return v; }
+static inline struct tv tv_bool(bool b) { struct tv v = { .t = TV_BOOL }; v.b = b; return v; }
+static inline struct tv tv_none(void) { struct tv v = { .t = TV_NONE }; return v; }
+static inline struct tv tv_undef(void) { struct tv v = { .t = TV_UNDEFINED }; v.p = NULL; return v; }
+static inline struct tv tv_strv(const struct tv_str *s) { struct tv v = { .t = TV_STR }; v.s = s; return v; }
+static inline struct tv tv_dt(double ts, int32_t off)
+{
+	return (struct tv){ .t = TV_DATETIME, .utcoffset = off, .ts = ts };
+}
+static inline struct tv tv_td(double s) { return (struct tv){ .t = TV_TIMEDELTA, .td = s }; }
+
+/* Fill r, allocated with room for n + 1 bytes, with s[0..n) and a NUL. */
+static inline const struct tv_str *tv_str_fill(struct tv_str *r, const char *s, size_t n)
+{
+	r->len = n;
+	if (n)
+		memcpy(r->s, s, n);
+	r->s[n] = 0;
+	return r;
+}
+
+struct tpl_ctx;   /* one render: arena, vars, limits, error (below) */
 
 /* Arena: freed in one go when the render ends. Never NULL: out of memory
  * ends the render with -ENOMEM (the helpers longjmp out). */
 void *tpl_alloc(struct tpl_ctx *cx, size_t n);
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len);
 struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len);
+struct tv tv_cstr(struct tpl_ctx *cx, const char *s);
 struct tv tv_list_new(struct tpl_ctx *cx, size_t cap);
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v);
+/* A new list of a copy of v[0..n). */
+struct tv tv_list_of(struct tpl_ctx *cx, const struct tv *v, size_t n);
 struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap);
 void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v);
 /* The value stored under key, or NULL. */
-const struct tv *tv_dict_get(const struct tv *dict, struct tv key);
-/* json -> value (objects become dicts, arrays lists); value -> json (new reference). */
+const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct tv key);
+/* json -> value (objects become dicts, arrays lists). */
 struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j);
-json_t *tv_to_json(struct tpl_ctx *cx, struct tv v);
+/* Parse JSON text straight into arena values (json.c), as Python's
+ * json.loads would; false (and *out untouched) when it is not JSON. */
+bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
 
 /* Jinja's semantics. */
 bool tv_truthy(struct tv v);
-bool tv_equal(struct tv a, struct tv b);
+bool tv_equal(struct tpl_ctx *cx, struct tv a, struct tv b);
 /* <0, 0, >0; a render error (tpl_fail) for types Python cannot order. */
 int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b);
+/* The same, with the operator named in the error. */
+int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op);
+/* Numbers: true for bool/int/float; as double. */
+static inline bool tv_is_number(struct tv v)
+{
+	return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL;
+}
+static inline double tv_as_double(struct tv v)
+{
+	return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.t == TV_BOOL ? (double)v.b : 0.0;
+}
 /* str(v) as Python prints it: floats as repr (21.5, 1e-05, 2.0, inf),
  * True/False, None, lists and dicts in Python's repr. */
 const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v);
+/* Python's repr() of v (strings quoted). */
+const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v);
+/* Python's type name, for messages. */
+const char *tv_type_name(struct tv v);
+/* UTF-8 code points in s. */
+size_t tpl_utf8_len(const char *s, size_t n);
+/* i in decimal into buf (at least 21 bytes, no NUL); its length. */
+size_t tpl_int_text(int64_t i, char *buf);
 
-/* End the render with an error (printf-style message): never returns. */
+/* How deep lists and dicts may nest where a value is walked (str(),
+ * JSON, comparisons): deeper is a render error (-ELOOP). */
+#define TV_MAX_NEST 64
+
+/* Growable byte buffer in the arena. */
+struct tpl_buf {
+	char *p;
+	size_t len, cap;
+};
+void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n);
+void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c);
+void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s);
+void tpl_buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n); /* n times c */
+void tpl_buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v); /* str(v) */
+const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b);
+
+/* How JSON text is written (json.c): Jinja's tojson is Python's
+ * json.dumps, Home Assistant's to_json orjson unless ensure_ascii. */
+struct tpl_json_style {
+	bool dumps;      /* Python's json.dumps: ", " and ": " on one line, NaN;
+			  * else orjson: "," and ":", NaN as null */
+	bool ascii;      /* ensure_ascii: \uXXXX for all but printable ASCII */
+	bool html_safe;  /* tojson: < > & ' as \uXXXX too */
+	bool sort_keys;  /* json.dumps sorts the keys, orjson their text */
+	bool ha_types;   /* to_json: datetimes, states, namespaces, undefined */
+	int indent;      /* spaces per level, one member a line; -1: one line */
+};
+void tpl_json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
+		   const struct tpl_json_style *st);
+
+/* ---- the render --------------------------------------------------------- */
+
+struct tpl_blk {
+	struct tpl_blk *next;
+	size_t cap;
+	max_align_t mem[];
+};
+
+struct tpl_seen {
+	struct tpl_seen *next;
+	const char *id;
+};
+
+/* Something the render holds outside its arena, released when it ends. */
+struct tpl_cleanup {
+	struct tpl_cleanup *next;
+	void (*fn)(void *p);
+	void *p;
+};
+
+/* {% break %} / {% continue %} unwinding to the innermost for loop. */
+enum loop_ctl { LOOP_NEXT, LOOP_BREAK, LOOP_CONTINUE };
+
+struct tpl_ctx {
+	int code;                        /* -EINVAL, -ELOOP, -E2BIG, -ENOMEM */
+	struct mqb_tpl_error *err;
+	const struct mqb_tpl_vars *vars;
+	const struct mqb_template *t;
+	unsigned long iter, max_iter;
+	unsigned depth, max_depth;
+	size_t max_output;
+	unsigned line, col;              /* where evaluation is, for errors */
+	char *cur, *end;                 /* arena bump pointer */
+	struct tpl_blk *blocks;          /* malloc'd blocks, freed at the end */
+	char *out;
+	size_t outlen, outcap;
+	bool out_heap;
+	struct tpl_seen *seen;           /* entity ids reported (once each) */
+	struct tpl_cleanup *cleanups;    /* run when the render ends, newest first */
+	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
+	uint64_t work, max_work;         /* work done, and the budget */
+	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
+	struct tv *slots;
+	json_t *parsed;                  /* value parsed by us: decref at the end */
+	bool value_json_done;
+	struct tv value_json;
+	jmp_buf jb;                      /* last: the render's memset stops before */
+};
+
+/* ---- work ------------------------------------------------------------------
+ * Every render is bounded in work, not only in iterations, depth, output
+ * and memory: "" * 31655867268351 grows no output and iterates nothing,
+ * yet it would spin for hours. Every loop whose trip count the data
+ * decides charges its steps with tpl_work, before it takes them where it
+ * can; past the budget the render fails with -ELOOP, as past the
+ * iteration bound. A unit is about a nanosecond of CPU on the slowest
+ * path (bench_template --worst measures each pathological case), so the
+ * budget is roughly 10 ms for any template and any input. It is a count,
+ * not a clock: the same render succeeds or fails on any machine, loaded
+ * or not. */
+#define TPL_MAX_WORK UINT64_C(10000000)
+#define TPL_W_NODE 8            /* evaluating an expression node or a statement */
+#define TPL_W_ITEM 2            /* visiting a value: copying, comparing, pushing it */
+#define TPL_W_CHAR 3            /* a character decoded, mapped and written again */
+#define TPL_W_SCAN(n) ((uint64_t)(n))       /* bytes a plain loop looks at */
+#define TPL_W_BYTES(n) ((uint64_t)(n) / 8)  /* bytes memcpy, memchr and such run over */
+#define TPL_W_MEMORY(n) ((uint64_t)(n) / 8) /* bytes of a new arena block (first touch) */
+
+_Noreturn void tpl_work_exhausted(struct tpl_ctx *cx);
+/* Charge n units; the render fails when they exceed its budget. */
+static inline void tpl_work(struct tpl_ctx *cx, uint64_t n)
+{
+	/* work <= max_work always holds, so this cannot overflow */
+	if (n > cx->max_work - cx->work)
+		tpl_work_exhausted(cx);
+	cx->work += n;
+}
+/* Charge count steps of weight units each (count may be any size). */
+static inline void tpl_work_n(struct tpl_ctx *cx, uint64_t count, unsigned weight)
+{
+	if (count > cx->max_work / weight)
+		tpl_work_exhausted(cx);
+	tpl_work(cx, count * weight);
+}
+
+/* End the render with an error (printf-style message): never returns.
+ * tpl_fail's code is -EINVAL. */
 _Noreturn void tpl_fail(struct tpl_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+_Noreturn void tpl_fail_code(struct tpl_ctx *cx, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* tpl_fail ("'x' is undefined") when v is undefined: for builtins that,
  * like Python, refuse an undefined value even when given a default. */
 _Noreturn void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v);
@@ -93,14 +282,43 @@ static inline void tpl_check_defined(struct tpl_ctx *cx, struct tv v)
 	if (v.t == TV_UNDEFINED)
 		tpl_fail_undefined(cx, v);
 }
-/* Count one loop iteration against the bound (tpl_fail when over). */
+/* Count one loop iteration against the bound (tpl_fail when over); it is
+ * TPL_W_ITEM of work too. */
 void tpl_tick(struct tpl_ctx *cx);
+
+/* Call fn(p) when the render ends, however it ends. Allocate the node
+ * (tpl_alloc) before taking what it releases, then link it in: running
+ * out of memory in between would strand the reference. */
+static inline void tpl_on_end(struct tpl_ctx *cx, struct tpl_cleanup *c, void (*fn)(void *),
+			      void *p)
+{
+	c->fn = fn;
+	c->p = p;
+	c->next = cx->cleanups;
+	cx->cleanups = c;
+}
 /* The render's variables (for Home Assistant's functions). */
 const struct mqb_tpl_vars *tpl_vars(struct tpl_ctx *cx);
 /* Report an entity id read (dependency tracking). */
 void tpl_read_entity(struct tpl_ctx *cx, const char *entity_id);
 
-/* ---- builtins ---------------------------------------------------------- */
+/* Items of an iterable as a list (str: characters, dict: keys,
+ * undefined: empty); a render error for what cannot be iterated. */
+struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v);
+/* Jinja's getattr-then-getitem (x.name), and getitem-then-getattr (x[k]). */
+struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
+struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key);
+/* A dotted attribute path ("a.b.0") as selectattr/map/sort take it. */
+struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_str *path);
+
+/* mqb_template_render with a work budget of max_work (mqb_template_render
+ * gives TPL_MAX_WORK); *work, when not NULL, is set to the work the render
+ * did, whether it succeeded or not. For tests, benchmarks and fuzzing. */
+int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+	       const struct mqb_tpl_limits *lim, uint64_t max_work, char **out, size_t *len,
+	       struct mqb_tpl_error *err, uint64_t *work);
+
+/* ---- builtins ----------------------------------------------------------- */
 
 enum tpl_kind { TPL_FILTER = 1, TPL_FUNCTION = 2, TPL_TEST = 4 };
 
@@ -122,16 +340,44 @@ struct tpl_builtin {
 	bool uses_now;
 };
 
-/* Home Assistant's entries win over Jinja's of the same name and kind
- * (its float/int/round take defaults and fail on bad input). */
+/* Positional argument i, else the keyword argument name, else NULL. */
+static inline const struct tv *tpl_arg(const struct tv *args, size_t nargs,
+				       const struct tpl_kwarg *kw, size_t nkw, size_t i,
+				       const char *name)
+{
+	if (i < nargs)
+		return &args[i];
+	for (size_t k = 0; k < nkw; k++)
+		if (strcmp(kw[k].name, name) == 0)
+			return &kw[k].v;
+	return NULL;
+}
+
+/* The builtin of that name and kind. Home Assistant's table is searched
+ * before Jinja's, but none has an entry the other has too: one would
+ * never be reached. */
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind);
 /* Each file's table, NULL-terminated by name. */
 extern const struct tpl_builtin tpl_jinja_builtins[];
 extern const struct tpl_builtin tpl_ha_builtins[];
+extern const struct tpl_builtin tpl_ha_time_builtins[];
+extern const struct tpl_builtin tpl_ha_regex_builtins[];
+/* Call a builtin with argument-count checks. */
+struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
+			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+
+/* str methods ('a,b'.split(','), s.startswith(...)): builtins.c. */
+struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+/* Python's `fmt % args` (args a tuple, a dict for %(name)s, or one value)
+ * and fmt.format(*args, **kw): format.c. */
+struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
+struct tv tpl_str_format(struct tpl_ctx *cx, const struct tv_str *fmt, const struct tv *args,
+			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
 
 /* Attribute access on values the engine does not own (states.sensor.x,
  * a state's .state/.attributes/.last_changed, datetime .hour ...):
- * tpl_ha.c answers; undefined when it does not know the name. */
+ * ha.c answers; undefined when it does not know the name. */
 struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
 /* Method calls on those values (now().strftime('%H'), x.timestamp(),
  * timedelta.total_seconds()); tpl_fail when there is no such method. The
@@ -145,7 +391,220 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
  * (then it is a local time). Shared with the script engine's time
  * conditions. */
 bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware);
+/* A string literal's text between its quotes, s[0..n), with Python's
+ * backslash escapes decoded into o (at least n bytes: never longer).
+ * Returns the length written. Shared with native results (native.c). */
+size_t tpl__unescape(const char *s, size_t n, char *o);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
+/* v as to_json writes it: a datetime as its isoformat, a state object as
+ * a dict, a namespace as a dict, undefined as None; others as they are. */
+struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v);
+/* The order of keys[0..n) (stable, by tv_compare): indices, in the arena. */
+size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse);
+
+/* ---- what Home Assistant's files share (ha.c, ha_time.c, ha_regex.c) ---- */
+
+/* Fail on a keyword argument not in names (NULL-terminated). Most calls
+ * have none, and the names array is not even built for them. */
+#define tpl_kw_check(cx, fn, kw, nkw, names) \
+	do { if (nkw) tpl_kw_check_names(cx, fn, kw, nkw, names); } while (0)
+#define TPL_KW(...) ((const char *const[]){ __VA_ARGS__, NULL })
+void tpl_kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
+			size_t nkw, const char *const *names);
+/* str(v) as a C string. */
+const char *tpl_str_of(struct tpl_ctx *cx, struct tv v);
+/* "fn got invalid input 'v' and no default was specified" */
+_Noreturn void tpl_no_default(struct tpl_ctx *cx, const char *fn, struct tv v);
+/* Python's float(str), any length (ha.c). */
+bool tpl_py_float(struct tpl_ctx *cx, const char *s, size_t n, double *out);
+/* Python's float(v) for a number or a string. */
+static inline bool tpl_to_double(struct tpl_ctx *cx, struct tv v, double *out)
+{
+	if (tv_is_number(v)) {
+		*out = tv_as_double(v);
+		return true;
+	}
+	return v.t == TV_STR && tpl_py_float(cx, v.s->s, v.s->len, out);
+}
+static inline bool tpl_name_is(const char *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+/* Seconds east of UTC of local time at ts. */
+int32_t tpl_local_offset(double ts);
+/* dt.isoformat(sep) and str(timedelta). */
+const struct tv_str *tpl_dt_iso(struct tpl_ctx *cx, struct tv v, char sep);
+const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
+/* Compiled regexes alive now: those cached and those renders hold
+ * (ha_regex.c). For tests: the cache must free what it evicts. */
+size_t tpl_regex_live(void);
+
+/* regex.c: Python's re syntax compiled for a Pike VM. tpl_rx_compile
+ * returns NULL with *err set when the pattern is refused; the program is
+ * mqb__malloc'd (free it with tpl_rx_free) and immutable, so renders on
+ * several threads may share it. Compiling charges no work: a pattern is at
+ * most 16 KiB and its program 4,096 instructions, and the caller charges
+ * for each use alike, cached or not. */
+struct rx_prog;
+struct rx_vm;
+struct rx_prog *tpl_rx_compile(struct tpl_ctx *cx, const char *pattern, size_t len, bool icase,
+			       const char **err);
+void tpl_rx_free(struct rx_prog *prog);
+size_t tpl_rx_groups(const struct rx_prog *prog);
+size_t tpl_rx_size(const struct rx_prog *prog);   /* instructions */
+/* A matcher's memory for prog, in the render's arena, reused by searches. */
+struct rx_vm *tpl_rx_vm(struct tpl_ctx *cx, const struct rx_prog *prog);
+/* Search s[0..len) from start for the leftmost match (anchored: one that
+ * begins at start), as Python's re.search (re.match); advance refuses an
+ * empty match at start, as findall and sub do after an empty match there.
+ * *caps then holds 2 * (groups + 1) byte offsets, group k at [2k, 2k + 1],
+ * -1 for a group that took no part; valid until the next search. */
+bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t len, size_t start,
+		   bool anchored, bool advance, const int32_t **caps);
+/* A datetime's or timedelta's attributes and methods (ha_time.c). */
+struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
+struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char *name,
+				  size_t len, const struct tv *args, size_t nargs,
+				  const struct tpl_kwarg *kw, size_t nkw);
+
+/* ---- the compiled form (lex.c, parse.c, eval.c) ------------------------- */
+
+/* Expression nodes ("node kinds"). What a, b, c and args hold: */
+enum nk {
+	N_CONST,   /* k */
+	N_NAME,    /* slot: the name's index in mqb_template.names */
+	N_LIST, N_TUPLE,   /* args[nargs] */
+	N_DICT,    /* args: key, value, key, value ... */
+	N_ATTR,    /* a.name */
+	N_ITEM,    /* a[b] */
+	N_SLICE,   /* a[b:c:args[0]], any of the three may be NULL */
+	N_CALL,    /* bi(args); nkw keyword args after the nargs positional ones, named kwn */
+	N_METHOD,  /* a.name(args) */
+	N_FILTER,  /* bi(args[0], ...): args[0] is the value filtered */
+	N_TEST,    /* bi(args[0], ...), negated when neg ("is not") */
+	N_NOT, N_NEG, N_POS,  /* a */
+	N_BIN,     /* a op b */
+	N_AND, N_OR,          /* a, b: b is evaluated only when needed */
+	N_CMP,     /* args[0] ops[0] args[1] ops[1] ... (Python's chained 1 < x < 3) */
+	N_COND,    /* b if a else c (c NULL: undefined) */
+};
+
+enum op {
+	OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
+	OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN,
+};
+
+struct node {
+	unsigned char kind, op;      /* enum nk; enum op for N_BIN */
+	bool neg;                    /* N_TEST: "is not" */
+	unsigned line, col;          /* for render errors */
+	unsigned slot;               /* N_NAME */
+	struct node *a, *b, *c;
+	struct node **args;          /* N_LIST/TUPLE/DICT (k,v pairs), calls, N_CMP operands */
+	unsigned char *ops;          /* N_CMP */
+	unsigned nargs, nkw;
+	const struct tv_str **kwn;   /* keyword names (after the positional args) */
+	const struct tpl_builtin *bi; /* N_CALL, N_FILTER, N_TEST: found at compile time */
+	const struct tv_str *name;   /* N_ATTR, N_METHOD */
+	struct tv k;                 /* N_CONST: a value in the compiled template */
+};
+
+/* Statements ("statement kinds"); a body is a list linked by next. */
+enum sk {
+	S_TEXT,      /* text */
+	S_OUT,       /* {{ e }} */
+	S_IF,        /* if e: body, else els (elif is an S_IF in els) */
+	S_FOR,       /* for targets in e [if cond]: body, else els */
+	S_SET,       /* set targets = e */
+	S_SETATTR,   /* set targets[0].attr = e (a namespace) */
+	S_SETBLOCK,  /* set targets[0]: body's output */
+	S_BREAK, S_CONTINUE,
+};
+
+struct stmt {
+	unsigned char kind;          /* enum sk */
+	/* S_FOR: whether the body assigns (its assignments are undone at
+	 * each iteration, Jinja's scoping) and reads loop (the loop object
+	 * is built only then): both decided at compile time to keep simple
+	 * loops cheap */
+	bool has_set, uses_loop;
+	unsigned line, col;
+	struct stmt *next;
+	const struct tv_str *text;   /* S_TEXT */
+	struct node *e, *cond;
+	struct stmt *body, *els;
+	unsigned *targets;           /* slots assigned: S_FOR, S_SET ("a, b = ...") */
+	unsigned ntargets;
+	unsigned loop_slot;          /* S_FOR: the slot of the name "loop" */
+	/* the nodes of e and of cond: what evaluating them costs, charged
+	 * as work once per statement (per item for cond) rather than per node */
+	unsigned cost, cond_cost;
+	const struct tv_str *attr;   /* S_SETATTR */
+};
+
+/* The compiled template's memory: blocks freed together. */
+struct cblk {
+	struct cblk *next;
+	max_align_t mem[];
+};
+
+/* Every name the template uses has a slot: a render resolves it on first
+ * use (value, value_json, states ...) and assignments overwrite it, so a
+ * variable is an array index, not a lookup by name. */
+struct mqb_template {
+	struct cblk *blocks;
+	struct stmt *body;
+	const struct tv_str **names;  /* by slot */
+	unsigned nslots;
+	bool is_static, uses_now;
+	const struct tv_str *static_text; /* is_static: the whole output */
+};
+
+/* Tokens: text between tags, tag delimiters, and what is inside tags. */
+enum tk { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
+
+struct tok {
+	unsigned char kind;          /* enum tk */
+	unsigned line, col;
+	const char *s;               /* the source text */
+	size_t n;
+	const struct tv_str *str;    /* T_STR unescaped, T_DATA with \r\n as \n */
+	int64_t i;                   /* T_INT */
+	double f;                    /* T_FLOAT */
+};
+
+/* Compilation: the lexer fills toks, the parser walks them from pos.
+ * Errors longjmp to jb with code and err set. */
+struct parser {
+	const char *src;
+	size_t len;
+	struct tok *toks;
+	size_t ntok, captok, pos;
+	jmp_buf jb;
+	int code;
+	struct mqb_tpl_error *err;
+	struct mqb_template *t;
+	size_t namecap;        /* room in t->names */
+	unsigned *index;       /* t->names by hash: slot + 1, 0 empty */
+	size_t index_cap;
+	unsigned depth;        /* expression nesting, bounded (no stack overflow) */
+	unsigned stmt_depth;   /* block nesting, bounded */
+	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
+	/* where() counts lines from the last position asked, not from the
+	 * start: tokens come in order, so the whole text is read once */
+	size_t lpos;
+	unsigned lline, lcol;
+};
+
+/* lex.c: the lexer, and the compile-time allocation and errors the parser
+ * shares with it. */
+void *tpl_cmalloc(struct parser *p, size_t n);
+_Noreturn void tpl_perr(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+_Noreturn void tpl_pnomem(struct parser *p);
+const struct tv_str *tpl_cstr(struct parser *p, const char *s, size_t n);
+/* The whole text into p->toks, ending with T_EOF. */
+void tpl_lex(struct parser *p);
 
 #endif

@@ -10,16 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "template/tpl_int.h"
+#include "template/tpl.h"
 
 const struct tv_str *tpl_str(struct tpl_ctx *cx, const char *s, size_t len)
 {
-	struct tv_str *r = tpl_alloc(cx, sizeof *r + len + 1);
-	r->len = len;
-	if (len)
-		memcpy(r->s, s, len);
-	r->s[len] = 0;
-	return r;
+	tpl_work(cx, 2 + TPL_W_BYTES(len));
+	return tv_str_fill(tpl_alloc(cx, sizeof(struct tv_str) + len + 1), s, len);
 }
 
 struct tv tv_string(struct tpl_ctx *cx, const char *s, size_t len)
@@ -45,11 +41,23 @@ struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
 	return v;
 }
 
+struct tv tv_list_of(struct tpl_ctx *cx, const struct tv *v, size_t n)
+{
+	tpl_work(cx, n);
+	struct tv l = tv_list_new(cx, n);
+	if (n)
+		memcpy(l.l->v, v, n * sizeof *v);
+	l.l->n = n;
+	return l;
+}
+
 void tv_list_push(struct tpl_ctx *cx, struct tv *list, struct tv v)
 {
 	struct tv_list *l = list->l;
+	tpl_work(cx, TPL_W_ITEM);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4;
+		tpl_work(cx, l->n);
 		struct tv *nv = tpl_alloc(cx, cap * sizeof *nv);
 		if (l->n)
 			memcpy(nv, l->v, l->n * sizeof *nv);
@@ -71,17 +79,21 @@ struct tv tv_dict_new(struct tpl_ctx *cx, size_t cap)
 	return v;
 }
 
-static ssize_t dict_find(const struct tv_dict *d, struct tv key)
+/* A dict looks its keys up one by one: dicts in templates are small, and a
+ * large one (a payload's) pays for each lookup in work. */
+static ssize_t dict_find(struct tpl_ctx *cx, const struct tv_dict *d, struct tv key)
 {
 	if (key.t == TV_STR) {
-		for (size_t i = 0; i < d->n; i++)
+		size_t i = 0;
+		for (; i < d->n; i++)
 			if (d->k[i].t == TV_STR && d->k[i].s->len == key.s->len &&
 			    memcmp(d->k[i].s->s, key.s->s, key.s->len) == 0)
-				return (ssize_t)i;
-		return -1;
+				break;
+		tpl_work(cx, (1 + i) * TPL_W_ITEM);
+		return i < d->n ? (ssize_t)i : -1;
 	}
 	for (size_t i = 0; i < d->n; i++)
-		if (tv_equal(d->k[i], key))
+		if (tv_equal(cx, d->k[i], key))
 			return (ssize_t)i;
 	return -1;
 }
@@ -89,13 +101,14 @@ static ssize_t dict_find(const struct tv_dict *d, struct tv key)
 void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v)
 {
 	struct tv_dict *d = dict->d;
-	ssize_t i = dict_find(d, key);
+	ssize_t i = dict_find(cx, d, key);
 	if (i >= 0) {
 		d->v[i] = v;
 		return;
 	}
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 4;
+		tpl_work(cx, 2 * d->n);
 		struct tv *nk = tpl_alloc(cx, cap * sizeof *nk), *nv = tpl_alloc(cx, cap * sizeof *nv);
 		if (d->n) {
 			memcpy(nk, d->k, d->n * sizeof *nk);
@@ -109,11 +122,11 @@ void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v
 	d->v[d->n++] = v;
 }
 
-const struct tv *tv_dict_get(const struct tv *dict, struct tv key)
+const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct tv key)
 {
 	if (dict->t != TV_DICT && dict->t != TV_NAMESPACE)
 		return NULL;
-	ssize_t i = dict_find(dict->d, key);
+	ssize_t i = dict_find(cx, dict->d, key);
 	return i < 0 ? NULL : &dict->d->v[i];
 }
 
@@ -121,6 +134,7 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 {
 	if (!j)
 		return tv_undef();
+	tpl_work(cx, TPL_W_ITEM);
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
 		struct tv d = tv_dict_new(cx, json_object_size(j));
@@ -144,6 +158,7 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 		return l;
 	}
 	case JSON_STRING:
+		tpl_work(cx, TPL_W_BYTES(json_string_length(j)));
 		return tv_string(cx, json_string_value(j), json_string_length(j));
 	case JSON_INTEGER:
 		return tv_int(json_integer_value(j));
@@ -156,65 +171,6 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 	case JSON_NULL:
 	default:
 		return tv_none();
-	}
-}
-
-static json_t *json_or_fail(struct tpl_ctx *cx, json_t *j)
-{
-	if (!j)
-		tpl_fail_code(cx, -ENOMEM, "out of memory");
-	return j;
-}
-
-json_t *tv_to_json(struct tpl_ctx *cx, struct tv v)
-{
-	switch (v.t) {
-	case TV_NONE:
-		return json_null();
-	case TV_BOOL:
-		return json_boolean(v.b);
-	case TV_INT:
-		return json_or_fail(cx, json_integer(v.i));
-	case TV_FLOAT:
-		if (!isfinite(v.f))
-			tpl_fail(cx, "cannot serialize %s to JSON", isnan(v.f) ? "nan" : "inf");
-		return json_or_fail(cx, json_real(v.f));
-	case TV_STR:
-		return json_or_fail(cx, json_stringn(v.s->s, v.s->len));
-	case TV_LIST: {
-		json_t *a = json_or_fail(cx, json_array());
-		for (size_t i = 0; i < v.l->n; i++) {
-			json_t *e = NULL;
-			/* a failure below would leak a: build children first */
-			e = tv_to_json(cx, v.l->v[i]);
-			if (json_array_append_new(a, e)) {
-				json_decref(a);
-				tpl_fail_code(cx, -ENOMEM, "out of memory");
-			}
-		}
-		return a;
-	}
-	case TV_DICT:
-	case TV_NAMESPACE: {
-		json_t *o = json_or_fail(cx, json_object());
-		for (size_t i = 0; i < v.d->n; i++) {
-			const struct tv_str *k = tv_to_str(cx, v.d->k[i]);
-			json_t *e = tv_to_json(cx, v.d->v[i]);
-			if (json_object_setn_new(o, k->s, k->len, e)) {
-				json_decref(o);
-				tpl_fail_code(cx, -ENOMEM, "out of memory");
-			}
-		}
-		return o;
-	}
-	case TV_DATETIME:
-	case TV_TIMEDELTA:
-	case TV_STATE: {
-		const struct tv_str *s = tv_to_str(cx, v);
-		return json_or_fail(cx, json_stringn(s->s, s->len));
-	}
-	default:
-		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
 	}
 }
 
@@ -243,23 +199,14 @@ bool tv_truthy(struct tv v)
 	}
 }
 
-bool tv_is_number(struct tv v)
-{
-	return v.t == TV_INT || v.t == TV_FLOAT || v.t == TV_BOOL;
-}
-
-double tv_as_double(struct tv v)
-{
-	return v.t == TV_FLOAT ? v.f : v.t == TV_INT ? (double)v.i : v.t == TV_BOOL ? (double)v.b : 0.0;
-}
-
 static int64_t as_int(struct tv v)
 {
 	return v.t == TV_INT ? v.i : (int64_t)v.b;
 }
 
-bool tv_equal(struct tv a, struct tv b)
+static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 {
+	tpl_work(cx, TPL_W_ITEM + 1);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT)
 			return as_int(a) == as_int(b);
@@ -272,12 +219,17 @@ bool tv_equal(struct tv a, struct tv b)
 	case TV_NONE:
 		return true;
 	case TV_STR:
-		return a.s->len == b.s->len && memcmp(a.s->s, b.s->s, a.s->len) == 0;
+		if (a.s->len != b.s->len)
+			return false;
+		tpl_work(cx, TPL_W_BYTES(a.s->len));
+		return memcmp(a.s->s, b.s->s, a.s->len) == 0;
 	case TV_LIST:
 		if (a.l->n != b.l->n || tv_is_tuple(a) != tv_is_tuple(b))
 			return false;
+		if (depth >= TV_MAX_NEST)
+			tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 		for (size_t i = 0; i < a.l->n; i++)
-			if (!tv_equal(a.l->v[i], b.l->v[i]))
+			if (!equal(cx, a.l->v[i], b.l->v[i], depth + 1))
 				return false;
 		return true;
 	case TV_DICT:
@@ -286,9 +238,11 @@ bool tv_equal(struct tv a, struct tv b)
 			return a.d == b.d;
 		if (a.d->n != b.d->n)
 			return false;
+		if (depth >= TV_MAX_NEST)
+			tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 		for (size_t i = 0; i < a.d->n; i++) {
-			const struct tv *o = tv_dict_get(&b, a.d->k[i]);
-			if (!o || !tv_equal(a.d->v[i], *o))
+			const struct tv *o = tv_dict_get(cx, &b, a.d->k[i]);
+			if (!o || !equal(cx, a.d->v[i], *o, depth + 1))
 				return false;
 		}
 		return true;
@@ -299,6 +253,11 @@ bool tv_equal(struct tv a, struct tv b)
 	default:
 		return a.p == b.p;
 	}
+}
+
+bool tv_equal(struct tpl_ctx *cx, struct tv a, struct tv b)
+{
+	return equal(cx, a, b, 0);
 }
 
 const char *tv_type_name(struct tv v)
@@ -325,8 +284,9 @@ static int cmp3(double a, double b)
 	return a < b ? -1 : a > b ? 1 : 0;
 }
 
-int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op, unsigned depth)
 {
+	tpl_work(cx, 3 * TPL_W_ITEM);
 	if (tv_is_number(a) && tv_is_number(b)) {
 		if (a.t != TV_FLOAT && b.t != TV_FLOAT) {
 			int64_t x = as_int(a), y = as_int(b);
@@ -340,16 +300,19 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 		switch (a.t) {
 		case TV_STR: {
 			size_t n = a.s->len < b.s->len ? a.s->len : b.s->len;
+			tpl_work(cx, TPL_W_BYTES(n));
 			int c = memcmp(a.s->s, b.s->s, n);
 			if (c)
 				return c < 0 ? -1 : 1;
 			return a.s->len < b.s->len ? -1 : a.s->len > b.s->len;
 		}
 		case TV_LIST:
+			if (depth >= TV_MAX_NEST)
+				tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 			for (size_t i = 0; i < a.l->n && i < b.l->n; i++) {
-				if (tv_equal(a.l->v[i], b.l->v[i]))
+				if (equal(cx, a.l->v[i], b.l->v[i], depth + 1))
 					continue;
-				return tv_compare_op(cx, a.l->v[i], b.l->v[i], op);
+				return compare(cx, a.l->v[i], b.l->v[i], op, depth + 1);
 			}
 			return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
 		case TV_DATETIME:
@@ -364,6 +327,11 @@ int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
 		 tv_type_name(b));
 }
 
+int tv_compare_op(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+{
+	return compare(cx, a, b, op, 0);
+}
+
 int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 {
 	return tv_compare_op(cx, a, b, "<");
@@ -373,7 +341,9 @@ int tv_compare(struct tpl_ctx *cx, struct tv a, struct tv b)
 
 void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 {
+	tpl_work(cx, 3 + TPL_W_BYTES(n));
 	if (b->len + n + 1 > b->cap) {
+		tpl_work(cx, TPL_W_BYTES(b->len));
 		size_t cap = b->cap ? b->cap * 2 : 32;
 		while (cap < b->len + n + 1)
 			cap *= 2;
@@ -391,6 +361,20 @@ void tpl_buf_add(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n)
 void tpl_buf_addc(struct tpl_ctx *cx, struct tpl_buf *b, char c)
 {
 	tpl_buf_add(cx, b, &c, 1);
+}
+
+void tpl_buf_fill(struct tpl_ctx *cx, struct tpl_buf *b, char c, size_t n)
+{
+	if (!n)
+		return;
+	char *tmp = tpl_alloc(cx, n);
+	memset(tmp, c, n);
+	tpl_buf_add(cx, b, tmp, n);
+}
+
+void tpl_buf_puts(struct tpl_ctx *cx, struct tpl_buf *b, const char *s)
+{
+	tpl_buf_add(cx, b, s, strlen(s));
 }
 
 const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b)
@@ -489,7 +473,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 {
 	char tmp[48];
 	size_t n;
-	if (depth > 64)
+	if (depth > TV_MAX_NEST)
 		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 	switch (v.t) {
 	case TV_UNDEFINED:
@@ -504,7 +488,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 			tpl_buf_add(cx, b, "False", 5);
 		return;
 	case TV_INT:
-		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		n = tpl_int_text(v.i, tmp);
 		tpl_buf_add(cx, b, tmp, n);
 		return;
 	case TV_FLOAT:
@@ -542,7 +526,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 		buf_timedelta(cx, b, v.td);
 		return;
 	default: {
-		/* state objects and bound builtins: tpl_ha.c knows their text */
+		/* state objects and bound builtins: ha.c knows their text */
 		struct tv s = tpl_ha_getattr(cx, v, "__str__", 7);
 		if (s.t == TV_STR)
 			tpl_buf_add(cx, b, s.s->s, s.s->len);
@@ -580,7 +564,7 @@ const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v)
 	size_t n;
 	switch (v.t) {
 	case TV_INT:
-		n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
+		n = tpl_int_text(v.i, tmp);
 		return tpl_str(cx, tmp, n);
 	case TV_FLOAT:
 		n = dtoa__repr(v.f, tmp);
@@ -598,6 +582,22 @@ const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v)
 	struct tpl_buf b = { 0 };
 	buf_repr(cx, &b, v, 0);
 	return tpl_buf_done(cx, &b);
+}
+
+size_t tpl_int_text(int64_t i, char *buf)
+{
+	char t[20];
+	size_t n = 0, k = 0;
+	uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		buf[k++] = '-';
+	while (n)
+		buf[k++] = t[--n];
+	return k;
 }
 
 size_t tpl_utf8_len(const char *s, size_t n)

@@ -1,0 +1,1266 @@
+/* SPDX-License-Identifier: MIT */
+/* The template evaluator: renders a compiled tree into a per-render arena
+ * under bounds on iterations, depth, output and memory. */
+#include "lib/internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "template/tpl.h"
+
+/* ---- render context ----------------------------------------------------- */
+
+/* A render's first 32 KiB come from a per-thread buffer: the common
+ * sensor template then calls malloc once (its output). A render nested in
+ * another on the same thread (tls_busy) starts with malloc'd blocks. */
+#define TLS_ARENA 2048 /* max_align_t units: 32 KiB on x86-64 */
+static _Thread_local max_align_t tls_arena[TLS_ARENA];
+static _Thread_local bool tls_busy;
+
+void *tpl_alloc(struct tpl_ctx *cx, size_t n)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if ((size_t)(cx->end - cx->cur) >= n) {
+		void *r = cx->cur;
+		cx->cur += n;
+		return r;
+	}
+	size_t cap = n > 16384 ? n : 16384;
+	/* Intermediate values count too: '%9999999999s' | format('x') or
+	 * 'x' * 10**9 must end the render, not exhaust the machine. */
+	if (cap > cx->max_heap - cx->heap_used)
+		tpl_fail_code(cx, -E2BIG, "the render needs more than %zu bytes of memory",
+			      cx->max_heap);
+	cx->heap_used += cap;
+	/* fresh memory costs its page faults, whoever writes it */
+	tpl_work(cx, TPL_W_MEMORY(cap));
+	struct tpl_blk *b = mqb__malloc(sizeof *b + cap);
+	if (!b)
+		tpl_fail_code(cx, -ENOMEM, "out of memory");
+	b->next = cx->blocks;
+	b->cap = cap;
+	cx->blocks = b;
+	char *m = (char *)b->mem;
+	if (n > 8192)
+		return m; /* a big one: keep the current block for the small ones */
+	cx->cur = m + n;
+	cx->end = m + cap;
+	return m;
+}
+
+_Noreturn static void vfail(struct tpl_ctx *cx, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+_Noreturn static void vfail(struct tpl_ctx *cx, int code, const char *fmt, va_list ap)
+{
+	cx->code = code;
+	if (cx->err) {
+		vsnprintf(cx->err->message, sizeof cx->err->message, fmt, ap);
+		cx->err->line = cx->line;
+		cx->err->column = cx->col;
+	}
+	longjmp(cx->jb, 1);
+}
+
+void tpl_fail(struct tpl_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(cx, -EINVAL, fmt, ap);
+}
+
+void tpl_fail_code(struct tpl_ctx *cx, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(cx, code, fmt, ap);
+}
+
+void tpl_tick(struct tpl_ctx *cx)
+{
+	if (++cx->iter > cx->max_iter)
+		tpl_fail_code(cx, -ELOOP, "more than %lu loop iterations", cx->max_iter);
+	tpl_work(cx, TPL_W_ITEM);
+}
+
+void tpl_work_exhausted(struct tpl_ctx *cx)
+{
+	tpl_fail_code(cx, -ELOOP, "the render needs more than %llu steps of work",
+		      (unsigned long long)cx->max_work);
+}
+
+const struct mqb_tpl_vars *tpl_vars(struct tpl_ctx *cx)
+{
+	return cx->vars;
+}
+
+/* Each entity once per render: a template reads few, so a list will do. */
+void tpl_read_entity(struct tpl_ctx *cx, const char *entity_id)
+{
+	if (!cx->vars || !cx->vars->on_entity)
+		return;
+	for (const struct tpl_seen *s = cx->seen; s; s = s->next) {
+		tpl_work(cx, TPL_W_ITEM);
+		if (strcmp(s->id, entity_id) == 0)
+			return;
+	}
+	struct tpl_seen *s = tpl_alloc(cx, sizeof *s);
+	s->id = tpl_str(cx, entity_id, strlen(entity_id))->s;
+	s->next = cx->seen;
+	cx->seen = s;
+	cx->vars->on_entity(cx->vars->ud, entity_id);
+}
+
+void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v)
+{
+	const struct tv_str *n = v.p;
+	if (n)
+		tpl_fail(cx, "'%s' is undefined", n->s);
+	tpl_fail(cx, "value is undefined");
+}
+
+static void out_add(struct tpl_ctx *cx, const char *s, size_t n)
+{
+	tpl_work(cx, TPL_W_BYTES(n));
+	if (cx->outlen + n > cx->max_output)
+		tpl_fail_code(cx, -E2BIG, "output longer than %zu bytes", cx->max_output);
+	if (cx->outlen + n + 1 > cx->outcap) {
+		size_t cap = cx->outcap * 2;
+		while (cap < cx->outlen + n + 1)
+			cap *= 2;
+		char *o = mqb__realloc(cx->out, cap);
+		if (!o)
+			tpl_fail_code(cx, -ENOMEM, "out of memory");
+		cx->out = o;
+		cx->outcap = cap;
+	}
+	memcpy(cx->out + cx->outlen, s, n);
+	cx->outlen += n;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
+
+static struct tv eval(struct tpl_ctx *cx, const struct node *n);
+
+/* Whether the name nm is the string literal lit (no strcmp call). */
+#define NAME_IS(nm, lit) ((nm)->len == sizeof(lit) - 1 && memcmp((nm)->s, lit, sizeof(lit) - 1) == 0)
+
+/* A name's value at its first use in the render, looked up as Home
+ * Assistant's variables shadow each other: value, value_json (parsed now,
+ * once), trigger, this, the caller's variables, then states. A name
+ * nothing defines is undefined, carrying its name for the error. */
+static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
+{
+	const struct tv_str *nm = cx->t->names[slot];
+	const struct mqb_tpl_vars *vars = cx->vars;
+	const json_t *j = NULL;
+	if (vars) {
+		if (NAME_IS(nm, "value") && vars->value)
+			return tv_string(cx, vars->value, vars->value_len);
+		if (NAME_IS(nm, "value_json") && (vars->value_json || vars->value)) {
+			if (!cx->value_json_done) {
+				cx->value_json_done = true;
+				cx->value_json = tv_undef();
+				cx->value_json.p = nm;
+				if (vars->value_json) {
+					cx->value_json = tv_from_json(cx, vars->value_json);
+				} else {
+					/* Straight into the arena (json.c):
+					 * a payload that is not JSON leaves it
+					 * undefined, as in Home Assistant. */
+					tpl_json_parse(cx, vars->value, vars->value_len,
+						       &cx->value_json);
+				}
+			}
+			return cx->value_json;
+		}
+		if (NAME_IS(nm, "trigger") && vars->trigger)
+			return tv_from_json(cx, vars->trigger);
+		if (NAME_IS(nm, "this") && vars->this_state)
+			return tv_from_json(cx, vars->this_state);
+		if (vars->variables && json_is_object(vars->variables) &&
+		    (j = json_object_getn(vars->variables, nm->s, nm->len)))
+			return tv_from_json(cx, j);
+	}
+	if (NAME_IS(nm, "states"))
+		return tpl_ha_states_object(cx);
+	struct tv u = tv_undef();
+	u.p = nm;
+	return u;
+}
+
+/* Slots start TV_UNRESOLVED and are resolved once: most names a
+ * template reads are never assigned, and resolving value_json parses. */
+static inline struct tv lookup(struct tpl_ctx *cx, unsigned slot)
+{
+	if (cx->slots[slot].t == TV_UNRESOLVED)
+		cx->slots[slot] = resolve(cx, slot);
+	return cx->slots[slot];
+}
+
+struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
+{
+	switch (v.t) {
+	case TV_LIST:
+		return v;
+	case TV_UNDEFINED:
+		return tv_list_new(cx, 0);
+	case TV_DICT:
+	case TV_NAMESPACE:
+		return tv_list_of(cx, v.d->k, v.d->n);
+	case TV_STR: {
+		/* each character a string of its own */
+		tpl_work(cx, (uint64_t)v.s->len * 2 * TPL_W_ITEM);
+		struct tv l = tv_list_new(cx, v.s->len);
+		const char *s = v.s->s;
+		size_t n = v.s->len;
+		for (size_t i = 0; i < n;) {
+			size_t j = i + 1;
+			while (j < n && ((unsigned char)s[j] & 0xc0) == 0x80)
+				j++;
+			l.l->v[l.l->n++] = tv_string(cx, s + i, j - i);
+			i = j;
+		}
+		return l;
+	}
+	case TV_STATE:
+	case TV_CALLABLE: {
+		struct tv r = tpl_ha_getattr(cx, v, "__iter__", 8);
+		if (r.t == TV_LIST)
+			return r;
+	}
+	/* fallthrough */
+	default:
+		tpl_fail(cx, "'%s' object is not iterable", tv_type_name(v));
+	}
+}
+
+struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len)
+{
+	switch (obj.t) {
+	case TV_UNDEFINED:
+		tpl_check_defined(cx, obj);
+		break;
+	case TV_DICT:
+	case TV_NAMESPACE: {
+		const struct tv_dict *d = obj.d;
+		tpl_work(cx, d->n);
+		for (size_t i = 0; i < d->n; i++)
+			if (d->k[i].t == TV_STR && d->k[i].s->len == len &&
+			    memcmp(d->k[i].s->s, name, len) == 0)
+				return d->v[i];
+		break;
+	}
+	case TV_DATETIME:
+	case TV_TIMEDELTA:
+	case TV_STATE:
+	case TV_CALLABLE:
+		return tpl_ha_getattr(cx, obj, name, len);
+	default:
+		break;
+	}
+	struct tv u = tv_undef();
+	u.p = tpl_str(cx, name, len);
+	return u;
+}
+
+static bool ascii_only(struct tpl_ctx *cx, const char *s, size_t n)
+{
+	tpl_work(cx, TPL_W_SCAN(n));
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* Byte offsets of each code point (n+1 entries) when s is not ASCII. */
+static size_t *cp_offsets(struct tpl_ctx *cx, const char *s, size_t n, size_t *count)
+{
+	tpl_work(cx, 2 * TPL_W_SCAN(n));
+	size_t c = tpl_utf8_len(s, n), k = 0;
+	size_t *o = tpl_alloc(cx, (c + 1) * sizeof *o);
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			o[k++] = i;
+	o[k] = n;
+	*count = c;
+	return o;
+}
+
+struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
+{
+	switch (obj.t) {
+	case TV_UNDEFINED:
+		tpl_check_defined(cx, obj);
+		break;
+	case TV_DICT:
+	case TV_NAMESPACE: {
+		const struct tv *v = tv_dict_get(cx, &obj, key);
+		if (v)
+			return *v;
+		break;
+	}
+	case TV_LIST:
+		if (key.t == TV_INT || key.t == TV_BOOL) {
+			int64_t i = key.t == TV_INT ? key.i : key.b;
+			int64_t n = (int64_t)obj.l->n;
+			if (i < 0)
+				i += n;
+			if (i >= 0 && i < n)
+				return obj.l->v[i];
+		}
+		break;
+	case TV_STR:
+		if (key.t == TV_INT || key.t == TV_BOOL) {
+			int64_t i = key.t == TV_INT ? key.i : key.b;
+			if (ascii_only(cx, obj.s->s, obj.s->len)) {
+				int64_t n = (int64_t)obj.s->len;
+				if (i < 0)
+					i += n;
+				if (i >= 0 && i < n)
+					return tv_string(cx, obj.s->s + i, 1);
+			} else {
+				size_t c;
+				size_t *o = cp_offsets(cx, obj.s->s, obj.s->len, &c);
+				if (i < 0)
+					i += (int64_t)c;
+				if (i >= 0 && i < (int64_t)c)
+					return tv_string(cx, obj.s->s + o[i], o[i + 1] - o[i]);
+			}
+		}
+		break;
+	case TV_DATETIME:
+	case TV_TIMEDELTA:
+	case TV_STATE:
+	case TV_CALLABLE:
+		if (key.t == TV_STR)
+			return tpl_ha_getattr(cx, obj, key.s->s, key.s->len);
+		break;
+	default:
+		break;
+	}
+	struct tv u = tv_undef();
+	if (key.t == TV_STR)
+		u.p = key.s;
+	return u;
+}
+
+struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_str *path)
+{
+	const char *s = path->s, *e = s + path->len;
+	tpl_work(cx, path->len);
+	while (s <= e) {
+		const char *d = memchr(s, '.', (size_t)(e - s));
+		if (!d)
+			d = e;
+		size_t n = (size_t)(d - s);
+		bool num = n > 0;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] < '0' || s[i] > '9')
+				num = false;
+		if (obj.t == TV_UNDEFINED)
+			return obj;
+		if (num && obj.t != TV_DICT)
+			obj = tpl_getitem(cx, obj, tv_int(strtoll(s, NULL, 10)));
+		else
+			obj = tpl_getattr(cx, obj, s, n);
+		s = d + 1;
+	}
+	return obj;
+}
+
+static int64_t slice_idx(struct tpl_ctx *cx, struct tv v, int64_t n, int64_t dflt, bool step_neg)
+{
+	if (v.t == TV_NONE || v.t == TV_UNDEFINED)
+		return dflt;
+	if (v.t != TV_INT && v.t != TV_BOOL)
+		tpl_fail(cx, "slice indices must be integers or None");
+	int64_t i = v.t == TV_INT ? v.i : v.b;
+	if (i < 0) {
+		i += n;
+		if (i < 0)
+			i = step_neg ? -1 : 0;
+	} else if (i >= n) {
+		i = step_neg ? n - 1 : n;
+	}
+	return i;
+}
+
+static struct tv do_slice(struct tpl_ctx *cx, struct tv obj, struct tv a, struct tv b, struct tv c)
+{
+	int64_t step = 1;
+	if (c.t == TV_INT)
+		step = c.i;
+	else if (c.t != TV_NONE && c.t != TV_UNDEFINED)
+		tpl_fail(cx, "slice indices must be integers or None");
+	if (step == 0)
+		tpl_fail(cx, "slice step cannot be zero");
+	tpl_check_defined(cx, obj);
+	bool str = obj.t == TV_STR;
+	size_t *off = NULL;
+	int64_t n;
+	if (str) {
+		size_t cnt;
+		if (ascii_only(cx, obj.s->s, obj.s->len))
+			cnt = obj.s->len;
+		else
+			off = cp_offsets(cx, obj.s->s, obj.s->len, &cnt);
+		n = (int64_t)cnt;
+	} else if (obj.t == TV_LIST) {
+		n = (int64_t)obj.l->n;
+	} else {
+		tpl_fail(cx, "'%s' object is not subscriptable", tv_type_name(obj));
+	}
+	int64_t lo = slice_idx(cx, a, n, step > 0 ? 0 : n - 1, step < 0);
+	int64_t hi = slice_idx(cx, b, n, step > 0 ? n : -1, step < 0);
+	if (str && step == 1) {
+		if (hi < lo)
+			hi = lo;
+		size_t bs = off ? off[lo] : (size_t)lo, be = off ? off[hi] : (size_t)hi;
+		tpl_work(cx, TPL_W_BYTES(be - bs));
+		return tv_string(cx, obj.s->s + bs, be - bs);
+	}
+	/* the items taken: |hi - lo| / |step| rounded up (step may be huge) */
+	uint64_t span = step > 0 ? (hi > lo ? (uint64_t)(hi - lo) : 0) : (lo > hi ? (uint64_t)(lo - hi) : 0);
+	uint64_t stride = step > 0 ? (uint64_t)step : step == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-step;
+	uint64_t count = (span + stride - 1) / stride;
+	tpl_work(cx, count * 2 * TPL_W_ITEM);
+	struct tpl_buf buf = { 0 };
+	struct tv l = str ? tv_undef() : tv_list_new(cx, (size_t)count);
+	for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
+		if (str) {
+			size_t bs = off ? off[i] : (size_t)i, be = off ? off[i + 1] : (size_t)i + 1;
+			tpl_buf_add(cx, &buf, obj.s->s + bs, be - bs);
+		} else {
+			tv_list_push(cx, &l, obj.l->v[i]);
+		}
+	}
+	return str ? tv_strv(tpl_buf_done(cx, &buf)) : l;
+}
+
+_Noreturn static void need_number(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op)
+{
+	tpl_check_defined(cx, a);
+	tpl_check_defined(cx, b);
+	tpl_fail(cx, "unsupported operand type(s) for %s: '%s' and '%s'", op, tv_type_name(a),
+		 tv_type_name(b));
+}
+
+static int64_t iv(struct tv v)
+{
+	return v.t == TV_INT ? v.i : v.b;
+}
+
+/* s * n for a string or a list. */
+static struct tv repeat(struct tpl_ctx *cx, struct tv s, int64_t n)
+{
+	size_t len = s.t == TV_STR ? s.s->len : s.l->n;
+	/* as in Python, "" * n is "" at once however large n is: nothing
+	 * bounded the empty loop this once took n times */
+	if (n <= 0 || len == 0)
+		return s.t == TV_STR ? tv_string(cx, "", 0) : tv_list_new(cx, 0);
+	if (s.t == TV_STR) {
+		if ((uint64_t)n > cx->max_output / len + 1)
+			tpl_fail_code(cx, -E2BIG, "string repetition too long");
+		size_t total = len * (size_t)n;
+		tpl_work(cx, 2 * TPL_W_BYTES(total) + 1);
+		struct tv_str *r = tpl_alloc(cx, sizeof *r + total + 1);
+		/* one copy, then the text so far doubled: log n memcpy calls */
+		memcpy(r->s, s.s->s, len);
+		for (size_t have = len; have < total; have *= 2)
+			memcpy(r->s + have, r->s, have < total - have ? have : total - have);
+		r->len = total;
+		r->s[total] = 0;
+		return tv_strv(r);
+	}
+	if ((uint64_t)n > cx->max_work / len)
+		tpl_work_exhausted(cx);
+	tpl_work(cx, (uint64_t)n * len * TPL_W_ITEM);
+	struct tv l = tv_list_new(cx, 0);
+	for (int64_t i = 0; i < n; i++) {
+		tpl_tick(cx);
+		for (size_t j = 0; j < s.l->n; j++)
+			tv_list_push(cx, &l, s.l->v[j]);
+	}
+	return l;
+}
+
+static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
+{
+	bool na = tv_is_number(a), nb = tv_is_number(b);
+	bool ints = na && nb && a.t != TV_FLOAT && b.t != TV_FLOAT;
+	int64_t r;
+	switch (op) {
+	case OP_ADD:
+		if (ints) {
+			if (__builtin_add_overflow(iv(a), iv(b), &r))
+				tpl_fail(cx, "integer overflow");
+			return tv_int(r);
+		}
+		if (na && nb)
+			return tv_float(tv_as_double(a) + tv_as_double(b));
+		if (a.t == TV_STR && b.t == TV_STR) {
+			size_t n = a.s->len + b.s->len;
+			tpl_work(cx, TPL_W_BYTES(n));
+			struct tv_str *s = tpl_alloc(cx, sizeof *s + n + 1);
+			s->len = n;
+			memcpy(s->s, a.s->s, a.s->len);
+			memcpy(s->s + a.s->len, b.s->s, b.s->len);
+			s->s[n] = 0;
+			return tv_strv(s);
+		}
+		if (a.t == TV_LIST && b.t == TV_LIST) {
+			tpl_work(cx, a.l->n + b.l->n);
+			struct tv l = tv_list_new(cx, a.l->n + b.l->n);
+			if (a.l->n)
+				memcpy(l.l->v, a.l->v, a.l->n * sizeof *l.l->v);
+			if (b.l->n)
+				memcpy(l.l->v + a.l->n, b.l->v, b.l->n * sizeof *l.l->v);
+			l.l->n = a.l->n + b.l->n;
+			return l;
+		}
+		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
+			a.ts += b.td;
+			return a;
+		}
+		if (a.t == TV_TIMEDELTA && b.t == TV_DATETIME) {
+			b.ts += a.td;
+			return b;
+		}
+		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
+			a.td += b.td;
+			return a;
+		}
+		need_number(cx, a, b, "+");
+	case OP_SUB:
+		if (ints) {
+			if (__builtin_sub_overflow(iv(a), iv(b), &r))
+				tpl_fail(cx, "integer overflow");
+			return tv_int(r);
+		}
+		if (na && nb)
+			return tv_float(tv_as_double(a) - tv_as_double(b));
+		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
+			a.ts -= b.td;
+			return a;
+		}
+		if (a.t == TV_DATETIME && b.t == TV_DATETIME) {
+			struct tv d = { .t = TV_TIMEDELTA };
+			d.td = a.ts - b.ts;
+			return d;
+		}
+		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
+			a.td -= b.td;
+			return a;
+		}
+		need_number(cx, a, b, "-");
+	case OP_MUL:
+		if (ints) {
+			if (__builtin_mul_overflow(iv(a), iv(b), &r))
+				tpl_fail(cx, "integer overflow");
+			return tv_int(r);
+		}
+		if (na && nb)
+			return tv_float(tv_as_double(a) * tv_as_double(b));
+		if ((a.t == TV_STR || a.t == TV_LIST) && (b.t == TV_INT || b.t == TV_BOOL))
+			return repeat(cx, a, iv(b));
+		if ((b.t == TV_STR || b.t == TV_LIST) && (a.t == TV_INT || a.t == TV_BOOL))
+			return repeat(cx, b, iv(a));
+		if (a.t == TV_TIMEDELTA && nb) {
+			a.td *= tv_as_double(b);
+			return a;
+		}
+		if (b.t == TV_TIMEDELTA && na) {
+			b.td *= tv_as_double(a);
+			return b;
+		}
+		need_number(cx, a, b, "*");
+	case OP_DIV:
+		if (na && nb) {
+			if (tv_as_double(b) == 0)
+				tpl_fail(cx, "division by zero");
+			return tv_float(tv_as_double(a) / tv_as_double(b));
+		}
+		if (a.t == TV_TIMEDELTA && nb && tv_as_double(b) != 0) {
+			a.td /= tv_as_double(b);
+			return a;
+		}
+		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA && b.td != 0)
+			return tv_float(a.td / b.td);
+		need_number(cx, a, b, "/");
+	case OP_FLOORDIV:
+		if (ints) {
+			int64_t x = iv(a), y = iv(b);
+			if (y == 0)
+				tpl_fail(cx, "integer division or modulo by zero");
+			if (x == INT64_MIN && y == -1)
+				tpl_fail(cx, "integer overflow");
+			int64_t q = x / y;
+			if ((x % y != 0) && ((x < 0) != (y < 0)))
+				q--;
+			return tv_int(q);
+		}
+		if (na && nb) {
+			double y = tv_as_double(b);
+			if (y == 0)
+				tpl_fail(cx, "float floor division by zero");
+			return tv_float(floor(tv_as_double(a) / y));
+		}
+		need_number(cx, a, b, "//");
+	case OP_MOD:
+		if (ints) {
+			int64_t x = iv(a), y = iv(b);
+			if (y == 0)
+				tpl_fail(cx, "integer division or modulo by zero");
+			if (y == -1)
+				return tv_int(0);
+			int64_t m = x % y;
+			if (m != 0 && ((m < 0) != (y < 0)))
+				m += y;
+			return tv_int(m);
+		}
+		if (na && nb) {
+			double x = tv_as_double(a), y = tv_as_double(b);
+			if (y == 0)
+				tpl_fail(cx, "float modulo");
+			double m = fmod(x, y);
+			if (m != 0 && ((m < 0) != (y < 0)))
+				m += y;
+			else if (m == 0)
+				m = copysign(0.0, y);
+			return tv_float(m);
+		}
+		if (a.t == TV_STR)
+			return tpl_percent_format(cx, a, b);
+		need_number(cx, a, b, "%");
+	case OP_POW:
+		if (ints && iv(b) >= 0) {
+			int64_t base = iv(a), e = iv(b), res = 1;
+			while (e) {
+				if (e & 1)
+					if (__builtin_mul_overflow(res, base, &res))
+						tpl_fail(cx, "integer overflow");
+				e >>= 1;
+				if (e && __builtin_mul_overflow(base, base, &base))
+					tpl_fail(cx, "integer overflow");
+			}
+			return tv_int(res);
+		}
+		if (na && nb) {
+			double x = tv_as_double(a), y = tv_as_double(b);
+			if (x == 0 && y < 0)
+				tpl_fail(cx, "0.0 cannot be raised to a negative power");
+			if (x < 0 && y != floor(y))
+				tpl_fail(cx, "negative number cannot be raised to a fractional power");
+			return tv_float(pow(x, y));
+		}
+		need_number(cx, a, b, "**");
+	case OP_CONCAT: {
+		const struct tv_str *x = tv_to_str(cx, a), *y = tv_to_str(cx, b);
+		struct tv s1 = tv_strv(x), s2 = tv_strv(y);
+		return binop(cx, OP_ADD, s1, s2);
+	}
+	default:
+		abort();
+	}
+}
+
+static bool contains(struct tpl_ctx *cx, struct tv needle, struct tv hay)
+{
+	switch (hay.t) {
+	case TV_STR:
+		if (needle.t != TV_STR)
+			tpl_fail(cx, "'in <string>' requires string as left operand, not %s",
+				 tv_type_name(needle));
+		/* glibc's memmem is linear in both (two-way) */
+		tpl_work(cx, TPL_W_BYTES(hay.s->len) + needle.s->len);
+		return needle.s->len == 0 ||
+		       memmem(hay.s->s, hay.s->len, needle.s->s, needle.s->len) != NULL;
+	case TV_LIST:
+		for (size_t i = 0; i < hay.l->n; i++)
+			if (tv_equal(cx, hay.l->v[i], needle))
+				return true;
+		return false;
+	case TV_DICT:
+	case TV_NAMESPACE:
+		return tv_dict_get(cx, &hay, needle) != NULL;
+	case TV_UNDEFINED:
+		return false;
+	default: {
+		struct tv l = tpl_iterate(cx, hay);
+		return contains(cx, needle, l);
+	}
+	}
+}
+
+static bool compare(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
+{
+	switch (op) {
+	case OP_EQ: return tv_equal(cx, a, b);
+	case OP_NE: return !tv_equal(cx, a, b);
+	case OP_LT: return tv_compare_op(cx, a, b, "<") < 0;
+	case OP_LE: return tv_compare_op(cx, a, b, "<=") <= 0;
+	case OP_GT: return tv_compare_op(cx, a, b, ">") > 0;
+	case OP_GE: return tv_compare_op(cx, a, b, ">=") >= 0;
+	case OP_IN: return contains(cx, a, b);
+	case OP_NOTIN: return !contains(cx, a, b);
+	default: abort();
+	}
+}
+
+struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
+			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
+{
+	if (nargs > b->max_args)
+		tpl_fail(cx, "%s() takes at most %u arguments", b->name, b->max_args);
+	/* Builtins read their required arguments by position (keywords are
+	 * not mapped onto positions), so only positional ones count here:
+	 * int(base=0) must fail, not read an argument that is not there. */
+	if (nargs < b->min_args)
+		tpl_fail(cx, "%s() missing a required argument", b->name);
+	if (++cx->depth > cx->max_depth)
+		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
+	struct tv r = b->fn(cx, args, nargs, kw, nkw);
+	cx->depth--;
+	return r;
+}
+
+/* A call, a filter or a test; for the last two the value filtered comes
+ * as first (by value: copying it from memory just stored would stall). */
+static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_first,
+			   struct tv first)
+{
+	struct tv args[65];
+	struct tpl_kwarg kw[32];
+	unsigned i = 0;
+	if (has_first) {
+		args[0] = first;
+		i = 1;
+	}
+	for (; i < n->nargs; i++)
+		args[i] = eval(cx, n->args[i]);
+	for (unsigned k = 0; k < n->nkw; k++) {
+		kw[k].name = n->kwn[k]->s;
+		kw[k].v = eval(cx, n->args[n->nargs + k]);
+	}
+	cx->line = n->line;
+	cx->col = n->col;
+	return tpl_call_builtin(cx, n->bi, args, n->nargs, kw, n->nkw);
+}
+
+static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *name,
+			const struct tv *args, size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
+{
+	const char *m = name->s;
+	switch (obj.t) {
+	case TV_UNDEFINED:
+		tpl_check_defined(cx, obj);
+		break;
+	case TV_STR:
+		return tpl_str_method(cx, obj, m, args, nargs, kw, nkw);
+	case TV_LIST:
+		if (strcmp(m, "index") == 0 && nargs >= 1) {
+			for (size_t i = 0; i < obj.l->n; i++)
+				if (tv_equal(cx, obj.l->v[i], args[0]))
+					return tv_int((int64_t)i);
+			tpl_fail(cx, "value is not in list");
+		}
+		if (strcmp(m, "count") == 0 && nargs == 1) {
+			int64_t c = 0;
+			for (size_t i = 0; i < obj.l->n; i++)
+				c += tv_equal(cx, obj.l->v[i], args[0]);
+			return tv_int(c);
+		}
+		if (strcmp(m, "append") == 0 && nargs == 1) {
+			tv_list_push(cx, &obj, args[0]);
+			return tv_none();
+		}
+		break;
+	case TV_DICT:
+	case TV_NAMESPACE: {
+		const struct tv_dict *d = obj.d;
+		bool items = strcmp(m, "items") == 0;
+		if (items || strcmp(m, "keys") == 0 || strcmp(m, "values") == 0) {
+			tpl_work(cx, (uint64_t)d->n * TPL_W_ITEM);
+			struct tv l = tv_list_new(cx, d->n);
+			for (size_t i = 0; i < d->n; i++) {
+				if (items) {
+					struct tv p = tv_make_tuple(tv_list_new(cx, 2));
+					p.l->v[0] = d->k[i];
+					p.l->v[1] = d->v[i];
+					p.l->n = 2;
+					l.l->v[i] = p;
+				} else {
+					l.l->v[i] = m[0] == 'k' ? d->k[i] : d->v[i];
+				}
+			}
+			l.l->n = d->n;
+			return l;
+		}
+		if (strcmp(m, "get") == 0 && nargs >= 1 && nargs <= 2) {
+			const struct tv *v = tv_dict_get(cx, &obj, args[0]);
+			return v ? *v : nargs == 2 ? args[1] : tv_none();
+		}
+		if (strcmp(m, "cycle") == 0 && nargs >= 1) {
+			/* loop.cycle(...) */
+			struct tv i0 = tpl_getattr(cx, obj, "index0", 6);
+			if (i0.t == TV_INT)
+				return args[i0.i % (int64_t)nargs];
+		}
+		const struct tv *f = tv_dict_get(cx, &obj, tv_strv(name));
+		if (f)
+			tpl_fail(cx, "'%s' is not callable", tv_type_name(*f));
+		break;
+	}
+	case TV_DATETIME:
+	case TV_TIMEDELTA:
+	case TV_STATE:
+	case TV_CALLABLE:
+		return tpl_ha_call_method(cx, obj, m, name->len, args, nargs, kw, nkw);
+	default:
+		break;
+	}
+	tpl_fail(cx, "'%s' object has no attribute '%s'", tv_type_name(obj), m);
+}
+
+/* Its work is charged by the statement that evaluates it (stmt.cost). */
+static struct tv eval(struct tpl_ctx *cx, const struct node *n)
+{
+	switch ((enum nk)n->kind) {
+	case N_CONST:
+		return n->k;
+	case N_NAME:
+		return lookup(cx, n->slot);
+	case N_LIST:
+	case N_TUPLE: {
+		struct tv l = tv_list_new(cx, n->nargs);
+		for (unsigned i = 0; i < n->nargs; i++)
+			l.l->v[i] = eval(cx, n->args[i]);
+		l.l->n = n->nargs;
+		return n->kind == N_TUPLE ? tv_make_tuple(l) : l;
+	}
+	case N_DICT: {
+		struct tv d = tv_dict_new(cx, n->nargs / 2);
+		for (unsigned i = 0; i + 1 < n->nargs; i += 2) {
+			struct tv k = eval(cx, n->args[i]);
+			if ((k.t == TV_LIST && !tv_is_tuple(k)) || k.t == TV_DICT) {
+				cx->line = n->line;
+				cx->col = n->col;
+				tpl_fail(cx, "unhashable type: '%s'", tv_type_name(k));
+			}
+			tv_dict_set(cx, &d, k, eval(cx, n->args[i + 1]));
+		}
+		return d;
+	}
+	case N_ATTR: {
+		struct tv o = eval(cx, n->a);
+		if (o.t == TV_UNDEFINED) {
+			cx->line = n->line;
+			cx->col = n->col;
+		}
+		return tpl_getattr(cx, o, n->name->s, n->name->len);
+	}
+	case N_ITEM: {
+		struct tv o = eval(cx, n->a), k = eval(cx, n->b);
+		cx->line = n->line;
+		cx->col = n->col;
+		return tpl_getitem(cx, o, k);
+	}
+	case N_SLICE: {
+		struct tv o = eval(cx, n->a);
+		struct tv a = n->b ? eval(cx, n->b) : tv_none();
+		struct tv b = n->c ? eval(cx, n->c) : tv_none();
+		struct tv c = n->args[0] ? eval(cx, n->args[0]) : tv_none();
+		cx->line = n->line;
+		cx->col = n->col;
+		return do_slice(cx, o, a, b, c);
+	}
+	case N_CALL:
+		return call_node(cx, n, false, tv_undef());
+	case N_FILTER:
+	case N_TEST: {
+		struct tv v = eval(cx, n->args[0]);
+		struct tv r = call_node(cx, n, true, v);
+		if (n->kind == N_TEST)
+			return tv_bool(tv_truthy(r) != n->neg);
+		return r;
+	}
+	case N_METHOD: {
+		struct tv o = eval(cx, n->a);
+		struct tv args[64];
+		struct tpl_kwarg kw[32];
+		for (unsigned i = 0; i < n->nargs; i++)
+			args[i] = eval(cx, n->args[i]);
+		for (unsigned k = 0; k < n->nkw; k++) {
+			kw[k].name = n->kwn[k]->s;
+			kw[k].v = eval(cx, n->args[n->nargs + k]);
+		}
+		cx->line = n->line;
+		cx->col = n->col;
+		return method(cx, o, n->name, args, n->nargs, kw, n->nkw);
+	}
+	case N_NOT:
+		return tv_bool(!tv_truthy(eval(cx, n->a)));
+	case N_NEG:
+	case N_POS: {
+		struct tv v = eval(cx, n->a);
+		cx->line = n->line;
+		cx->col = n->col;
+		if (v.t == TV_INT) {
+			if (n->kind == N_NEG && v.i == INT64_MIN)
+				tpl_fail(cx, "integer overflow");
+			return n->kind == N_NEG ? tv_int(-v.i) : v;
+		}
+		if (v.t == TV_BOOL)
+			return tv_int(n->kind == N_NEG ? -(int64_t)v.b : v.b);
+		if (v.t == TV_FLOAT)
+			return n->kind == N_NEG ? tv_float(-v.f) : v;
+		if (v.t == TV_TIMEDELTA) {
+			if (n->kind == N_NEG)
+				v.td = -v.td;
+			return v;
+		}
+		tpl_check_defined(cx, v);
+		tpl_fail(cx, "bad operand type for unary %c: '%s'", n->kind == N_NEG ? '-' : '+',
+			 tv_type_name(v));
+	}
+	case N_BIN: {
+		struct tv a = eval(cx, n->a), b = eval(cx, n->b);
+		if (n->op == OP_ADD && a.t == TV_INT && b.t == TV_INT) {
+			int64_t r;
+			if (!__builtin_add_overflow(a.i, b.i, &r))
+				return tv_int(r);
+		}
+		cx->line = n->line;
+		cx->col = n->col;
+		if (n->op == OP_CONCAT || n->op == OP_MUL || n->op == OP_ADD || n->op == OP_SUB ||
+		    n->op == OP_DIV || n->op == OP_FLOORDIV || n->op == OP_MOD || n->op == OP_POW) {
+			if (n->op != OP_CONCAT && (a.t == TV_UNDEFINED || b.t == TV_UNDEFINED))
+				tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
+		}
+		return binop(cx, (enum op)n->op, a, b);
+	}
+	case N_AND: {
+		struct tv a = eval(cx, n->a);
+		return tv_truthy(a) ? eval(cx, n->b) : a;
+	}
+	case N_OR: {
+		struct tv a = eval(cx, n->a);
+		return tv_truthy(a) ? a : eval(cx, n->b);
+	}
+	case N_CMP: {
+		struct tv a = eval(cx, n->args[0]);
+		for (unsigned i = 0; i + 1 < n->nargs; i++) {
+			struct tv b = eval(cx, n->args[i + 1]);
+			cx->line = n->line;
+			cx->col = n->col;
+			if (!compare(cx, (enum op)n->ops[i], a, b))
+				return tv_bool(false);
+			a = b;
+		}
+		return tv_bool(true);
+	}
+	case N_COND:
+		if (tv_truthy(eval(cx, n->a)))
+			return eval(cx, n->b);
+		return n->c ? eval(cx, n->c) : tv_undef();
+	}
+	abort();
+}
+
+static void output(struct tpl_ctx *cx, struct tv v)
+{
+	char tmp[48];
+	size_t k;
+	switch (v.t) {
+	case TV_STR:
+		out_add(cx, v.s->s, v.s->len);
+		return;
+	case TV_INT:
+		k = tpl_int_text(v.i, tmp);
+		out_add(cx, tmp, k);
+		return;
+	case TV_FLOAT:
+		if (cx->outcap - cx->outlen > DTOA_REPR_MAX) {
+			/* straight into the output, bounded as out_add does
+			 * (past the bound the output is thrown away) */
+			k = dtoa__repr(v.f, cx->out + cx->outlen);
+			if (cx->outlen + k > cx->max_output)
+				tpl_fail_code(cx, -E2BIG, "output longer than %zu bytes",
+					      cx->max_output);
+			cx->outlen += k;
+		} else {
+			k = dtoa__repr(v.f, tmp);
+			out_add(cx, tmp, k);
+		}
+		return;
+	case TV_UNDEFINED:
+		return;
+	default: {
+		const struct tv_str *s = tv_to_str(cx, v);
+		out_add(cx, s->s, s->len);
+	}
+	}
+}
+
+static void assign(struct tpl_ctx *cx, const unsigned *targets, unsigned n, struct tv v)
+{
+	if (n == 1) {
+		cx->slots[targets[0]] = v;
+		return;
+	}
+	struct tv l = tpl_iterate(cx, v);
+	if (l.l->n != n)
+		tpl_fail(cx, "%s values to unpack (expected %u, got %zu)",
+			 l.l->n > n ? "too many" : "not enough", n, l.l->n);
+	for (unsigned i = 0; i < n; i++)
+		cx->slots[targets[i]] = l.l->v[i];
+}
+
+static void exec(struct tpl_ctx *cx, const struct stmt *s);
+
+/* Jinja's for: the loop variable and what the body assigns are gone
+ * after the loop (saved restores every slot), and an assignment in one
+ * iteration is not seen by the next (snap, taken before the first, is
+ * put back before each other) -- only namespaces carry values out. The
+ * filter (for x in l if cond) runs first, over the whole list, so
+ * loop.length and loop.last count what the filter kept. */
+static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
+{
+	struct tv it = eval(cx, s->e);
+	cx->line = s->line;
+	cx->col = s->col;
+	struct tv items = tpl_iterate(cx, it);
+	unsigned ns = cx->t->nslots;
+	tpl_work(cx, ns);
+	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
+	memcpy(saved, cx->slots, ns * sizeof *saved);
+	if (s->cond) {
+		struct tv f = tv_list_new(cx, items.l->n);
+		for (size_t i = 0; i < items.l->n; i++) {
+			tpl_tick(cx);
+			tpl_work(cx, TPL_W_NODE * (uint64_t)s->cond_cost);
+			assign(cx, s->targets, s->ntargets, items.l->v[i]);
+			if (tv_truthy(eval(cx, s->cond)))
+				f.l->v[f.l->n++] = items.l->v[i];
+		}
+		items = f;
+		memcpy(cx->slots, saved, ns * sizeof *saved);
+	}
+	size_t n = items.l->n;
+	struct tv loop = { .t = TV_UNDEFINED };
+	static const char *const keys[] = { "index", "index0", "revindex", "revindex0", "first",
+					    "last", "length", "previtem", "nextitem" };
+	if (s->uses_loop) {
+		loop = tv_dict_new(cx, 9);
+		for (int i = 0; i < 9; i++)
+			loop.d->k[i] = tv_cstr(cx, keys[i]);
+		loop.d->n = 9;
+	}
+	struct tv *snap = NULL;
+	if (s->has_set) {
+		snap = tpl_alloc(cx, ns * sizeof *snap);
+	}
+	bool first_iter = true, completed = false;
+	for (size_t i = 0; i < items.l->n; i++) {
+		tpl_tick(cx);
+		if (snap) {
+			tpl_work(cx, ns);
+			if (first_iter)
+				memcpy(snap, cx->slots, ns * sizeof *snap);
+			else
+				memcpy(cx->slots, snap, ns * sizeof *snap);
+		}
+		first_iter = false;
+		if (s->uses_loop) {
+			struct tv *v = loop.d->v;
+			v[0] = tv_int((int64_t)i + 1);
+			v[1] = tv_int((int64_t)i);
+			v[2] = tv_int((int64_t)(n - i));
+			v[3] = tv_int((int64_t)(n - i - 1));
+			v[4] = tv_bool(i == 0);
+			v[5] = tv_bool(i + 1 == n);
+			v[6] = tv_int((int64_t)n);
+			v[7] = i ? items.l->v[i - 1] : tv_undef();
+			v[8] = i + 1 < n ? items.l->v[i + 1] : tv_undef();
+			cx->slots[s->loop_slot] = loop;
+		}
+		assign(cx, s->targets, s->ntargets, items.l->v[i]);
+		exec(cx, s->body);
+		enum loop_ctl ctl = cx->loop_ctl;
+		cx->loop_ctl = LOOP_NEXT;
+		if (ctl == LOOP_BREAK)
+			break;
+		if (ctl == LOOP_NEXT)
+			completed = true;
+	}
+	memcpy(cx->slots, saved, ns * sizeof *saved);
+	/* Jinja runs else unless an iteration ran to the end of the body
+	 * (so also after a break in the first one). */
+	if (!completed && s->els)
+		exec(cx, s->els);
+}
+
+static void exec(struct tpl_ctx *cx, const struct stmt *s)
+{
+	if (++cx->depth > cx->max_depth) {
+		if (s) {
+			cx->line = s->line;
+			cx->col = s->col;
+		}
+		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
+	}
+	for (; s; s = s->next) {
+		tpl_work(cx, TPL_W_NODE * (1 + (uint64_t)s->cost));
+		switch ((enum sk)s->kind) {
+		case S_TEXT:
+			out_add(cx, s->text->s, s->text->len);
+			break;
+		case S_OUT:
+			output(cx, eval(cx, s->e));
+			break;
+		case S_IF:
+			if (tv_truthy(eval(cx, s->e)))
+				exec(cx, s->body);
+			else if (s->els)
+				exec(cx, s->els);
+			break;
+		case S_FOR:
+			exec_for(cx, s);
+			break;
+		case S_SET: {
+			struct tv v = eval(cx, s->e);
+			cx->line = s->line;
+			cx->col = s->col;
+			assign(cx, s->targets, s->ntargets, v);
+			break;
+		}
+		case S_SETATTR: {
+			struct tv v = eval(cx, s->e);
+			struct tv ns = lookup(cx, s->targets[0]);
+			cx->line = s->line;
+			cx->col = s->col;
+			if (ns.t != TV_NAMESPACE)
+				tpl_fail(cx, "cannot assign attribute on non-namespace object");
+			tv_dict_set(cx, &ns, tv_strv(s->attr), v);
+			break;
+		}
+		case S_SETBLOCK: {
+			/* the body renders into the output, which is then cut
+			 * back: its bound applies to the captured text too */
+			size_t mark = cx->outlen;
+			exec(cx, s->body);
+			tpl_work(cx, TPL_W_BYTES(cx->outlen - mark));
+			struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);
+			cx->outlen = mark;
+			cx->slots[s->targets[0]] = v;
+			break;
+		}
+		case S_BREAK:
+			cx->loop_ctl = LOOP_BREAK;
+			break;
+		case S_CONTINUE:
+			cx->loop_ctl = LOOP_CONTINUE;
+			break;
+		}
+		if (cx->loop_ctl != LOOP_NEXT)
+			break;   /* unwind to the innermost loop */
+	}
+	cx->depth--;
+}
+
+int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+			const struct mqb_tpl_limits *lim, char **out, size_t *len,
+			struct mqb_tpl_error *err)
+{
+	return tpl_render(t, vars, lim, TPL_MAX_WORK, out, len, err, NULL);
+}
+
+int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
+	       const struct mqb_tpl_limits *lim, uint64_t max_work, char **out, size_t *len,
+	       struct mqb_tpl_error *err, uint64_t *work)
+{
+	static const struct mqb_tpl_limits dflt = { 100000, 64, 256 * 1024 };
+	if (!lim)
+		lim = &dflt;
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (work)
+		*work = 0;
+	if (t->is_static) {
+		const struct tv_str *s = t->static_text;
+		if (s->len > lim->max_output) {
+			if (err) {
+				snprintf(err->message, sizeof err->message,
+					 "output longer than %zu bytes", lim->max_output);
+				err->line = err->column = 0;
+			}
+			return -E2BIG;
+		}
+		char *o = mqb__malloc(s->len + 1);
+		if (!o)
+			return -ENOMEM;
+		memcpy(o, s->s, s->len + 1);
+		*out = o;
+		if (len)
+			*len = s->len;
+		return 0;
+	}
+	struct tpl_ctx cx;
+	memset(&cx, 0, offsetof(struct tpl_ctx, slots));
+	cx.slots = NULL;
+	cx.parsed = NULL;
+	cx.value_json_done = false;
+	cx.err = err;
+	cx.vars = vars;
+	cx.t = t;
+	cx.max_iter = lim->max_iterations;
+	cx.max_depth = lim->max_depth;
+	cx.max_output = lim->max_output;
+	cx.max_work = max_work;
+	/* Room for intermediate values well beyond the output itself. */
+	cx.max_heap = lim->max_output > (SIZE_MAX - (4u << 20)) / 16 ? SIZE_MAX
+		      : lim->max_output * 16 + (4u << 20);
+	bool own_tls = !tls_busy;
+	if (own_tls) {
+		tls_busy = true;
+		cx.cur = (char *)tls_arena;
+		cx.end = (char *)(tls_arena + TLS_ARENA);
+	}
+	volatile int rc = 0;
+	if (setjmp(cx.jb)) {
+		rc = cx.code;
+		mqb__free(cx.out);
+		cx.out = NULL;
+	} else {
+		cx.outcap = 256;
+		cx.out = mqb__malloc(cx.outcap);
+		if (!cx.out)
+			tpl_fail_code(&cx, -ENOMEM, "out of memory");
+		cx.slots = tpl_alloc(&cx, (t->nslots ? t->nslots : 1) * sizeof *cx.slots);
+		for (unsigned i = 0; i < t->nslots; i++)
+			cx.slots[i].t = TV_UNRESOLVED;
+		exec(&cx, t->body);
+		cx.out[cx.outlen] = 0;
+		*out = cx.out;
+		if (len)
+			*len = cx.outlen;
+	}
+	for (struct tpl_cleanup *c = cx.cleanups; c; c = c->next)
+		c->fn(c->p);
+	if (cx.parsed)
+		json_decref(cx.parsed);
+	struct tpl_blk *b = cx.blocks;
+	while (b) {
+		struct tpl_blk *nb = b->next;
+		mqb__free(b);
+		b = nb;
+	}
+	if (own_tls)
+		tls_busy = false;
+	if (work)
+		*work = cx.work;
+	return rc;
+}
