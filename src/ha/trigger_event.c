@@ -15,9 +15,9 @@
 
 #define SUB "trigger"
 
-/* The event a `homeassistant: start` trigger waits for. Home Assistant
- * fires it once every integration is set up (homeassistant_started); the
- * daemon's own such event is to replace mqbridge_start here. */
+/* The events a `homeassistant: start|shutdown` trigger waits for: the
+ * daemon fires mqbridge_start once every integration is set up, as Home
+ * Assistant fires homeassistant_start after its bootstrap. */
 #define TRIGGER_STARTED_EVENT MQB_EVENT_START
 #define TRIGGER_STOP_EVENT MQB_EVENT_STOP
 
