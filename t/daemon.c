@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,11 @@ static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int er
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* a test that crashes takes its broker and daemons with it,
+		 * instead of leaving them to every later run */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		dup2(errfd, 2);
 		dup2(errfd, 1);
 		sigset_t none;
