@@ -20,6 +20,8 @@
 
 struct mqb_core;
 struct mqb_future;
+struct mqb_script;
+struct mqb_script_variables;
 
 enum mqb_script_mode {
 	MQB_SCRIPT_SINGLE,   /* a second start is refused (logged at max_exceeded) */
@@ -45,11 +47,16 @@ struct mqb_script_options {
 	 * entity's state and `current` follow it). May be NULL. */
 	void (*on_change)(void *ud, struct mqb_script *s);
 	void *ud;
-	void *reserved[4];
+	/* The script's own `variables:` (a script's; an automation renders
+	 * its own before its conditions): rendered into each run's variables
+	 * as defaults, names the caller passed winning, as Home Assistant's
+	 * Script.async_run does. Not copied: it must outlive the script. May
+	 * be NULL. */
+	const struct mqb_script_variables *variables;
+	void *reserved[3];
 };
 
 /* A compiled sequence with its runs; owned by whoever compiled it. */
-struct mqb_script;
 
 /* Compile node: a list of actions (or one action mapping), in either
  * generation of keys (`service:`/`action:`, `data_template:`), at path
@@ -69,16 +76,22 @@ void mqb_script_free(struct mqb_script *s);
  * the reference is taken in every case; NULL means {}), under the
  * script's mode. 0 with *out (may be NULL) a future settled when the run
  * ends: status 0 and the run's response (a json_t object, owned by the
- * future: `stop` with response_variable, else {}), or the error that
- * ended it (-ECANCELED when stopped). -EBUSY when the mode refused the
- * run (logged at max_exceeded), -ESHUTDOWN, -ENOMEM. Thread: loop. */
+ * future: `stop` with response_variable, else {}), also when the run was
+ * aborted (a stop with error, a false condition, a bad delay template:
+ * logged, and not raised, as in Home Assistant); or the error that ended
+ * it (-MQB_E_NOTFOUND an unknown service, -EINVAL bad data or a template
+ * error, a handler's own error; -ECANCELED when stopped). -EBUSY when the
+ * mode refused the run (logged at max_exceeded), -EINVAL when the
+ * script's variables did not render (logged), -ESHUTDOWN, -ENOMEM.
+ * Thread: loop. */
 int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *variables,
 			 struct mqb_future **out);
 
 /* Stop every run, queued ones included (script.turn_off, automation
  * turn_off with stop_actions, reload, shutdown): each pending wait ends at
- * once. *out (may be NULL) gets a future settled when the last has
- * unwound. Thread: loop. */
+ * once, queued runs never start, and each run's future settles with
+ * -ECANCELED. *out (may be NULL) gets a future settled when the last has
+ * unwound (NULL if the script never ran). 0 or -ENOMEM. Thread: loop. */
 int mqb_script_async_stop(struct mqb_script *s, struct mqb_future **out);
 
 /* Runs started and not yet ended, queued ones included (the `current`
@@ -95,5 +108,22 @@ void mqb_script_foreach_service(const struct mqb_script *s,
 				void (*fn)(void *ud, const char *domain, const char *service,
 					   const char *path),
 				void *ud);
+
+/* A `variables:` block (a script's, an automation's variables or
+ * trigger_variables): names and values with templates anywhere, compiled
+ * once. Returns the errors found, as mqb_script_compile. Thread: any. */
+size_t mqb_script_variables_compile(const struct mqb_conf_node *node, const char *path,
+				    struct mqb_conf_errors *errs,
+				    struct mqb_script_variables **out);
+void mqb_script_variables_free(struct mqb_script_variables *v); /* accepts NULL */
+
+/* Render v into variables (an object, changed in place): each value in
+ * order, seeing variables and the values before it (Home Assistant's
+ * ScriptVariables.async_render); as_defaults keeps a name variables
+ * already holds (the run's own win). 0; -EINVAL with the template's error
+ * in err; -ENOMEM. Thread: loop. */
+int mqb_script_variables_async_render(struct mqb_core *core, const struct mqb_script_variables *v,
+				      json_t *variables, bool as_defaults, char *err,
+				      size_t errlen);
 
 #endif

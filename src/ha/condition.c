@@ -799,35 +799,6 @@ out:
 	return rc;
 }
 
-/* Python's float() of a value: numbers, booleans, and text that reads as
- * one (with white space around, inf and nan too). */
-static bool py_float(const json_t *v, double *out)
-{
-	if (json_is_number(v)) {
-		*out = json_number_value(v);
-		return true;
-	}
-	if (json_is_boolean(v)) {
-		*out = json_is_true(v);
-		return true;
-	}
-	if (!json_is_string(v))
-		return false;
-	size_t len = json_string_length(v);
-	const char *s = mqb_strip(json_string_value(v), &len);
-	char buf[64];
-	if (len == 0 || len >= sizeof buf)
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	char *end;
-	double d = strtod(buf, &end);
-	if (*end || (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')))
-		return false;
-	*out = d;
-	return true;
-}
-
 static bool unknown_or_unavailable(const char *s)
 {
 	return strcmp(s, "unavailable") == 0 || strcmp(s, "unknown") == 0;
@@ -849,7 +820,7 @@ static int threshold_ok(const struct ev *e, const struct threshold *th, const ch
 		json_t *j = json_string(s);
 		if (unknown_or_unavailable(s))
 			rc = 0;
-		else if (!j || !py_float(j, &limit))
+		else if (!j || !tval__py_float(j, &limit))
 			rc = fail(err, C_NUMERIC,
 				  "the '%s' entity %s state '%s' cannot be processed as a number",
 				  which, th->entity, s);
@@ -902,7 +873,7 @@ static int numeric_one(const struct ev *e, const struct mqb_condition *c, size_t
 	    (json_is_string(value) && unknown_or_unavailable(json_string_value(value))))
 		goto out; /* value '...' is non-numeric and treated as False */
 	double v;
-	if (!py_float(value, &v)) {
+	if (!tval__py_float(value, &v)) {
 		char *t = json_is_string(value) ? NULL : json_dumps(value, JSON_ENCODE_ANY);
 		rc = fail(err, C_NUMERIC, "entity %s state '%s' cannot be processed as a number", id,
 			  t ? t : json_is_string(value) ? json_string_value(value) : "?");

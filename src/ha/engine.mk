@@ -10,3 +10,7 @@ libmqbcore_a_SOURCES += src/ha/cv.c src/ha/cv.h src/ha/tval.c src/ha/tval.h \
 	src/ha/condition.c src/ha/condition_impl.h
 TEST_PROGS += t/test_condition
 t_test_condition_SOURCES = t/test_condition.c $(TEST_UTIL)
+libmqbcore_a_SOURCES += src/ha/script_impl.h src/ha/script_compile.c src/ha/script_run.c \
+	src/ha/script_actions.c src/ha/script_wait.c
+TEST_PROGS += t/test_script
+t_test_script_SOURCES = t/test_script.c $(TEST_UTIL)

@@ -378,3 +378,53 @@ fail:
 	json_decref(o);
 	return rc;
 }
+
+/* ---- Python's float() and int() -------------------------------------------------- */
+
+/* A number or boolean's value; or a string's stripped text in buf. */
+static int number_or_text(const json_t *v, double *num, char *buf, size_t len)
+{
+	if (json_is_number(v) || json_is_boolean(v)) {
+		*num = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
+		return 1;
+	}
+	if (!json_is_string(v))
+		return -1;
+	size_t n = json_string_length(v);
+	const char *s = mqb_strip(json_string_value(v), &n);
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+bool tval__py_float(const json_t *v, double *out)
+{
+	char buf[64], *end;
+	int k = number_or_text(v, out, buf, sizeof buf);
+	if (k)
+		return k > 0;
+	if ((buf[0] == '0' || buf[0] == '-' || buf[0] == '+') && strpbrk(buf, "xX"))
+		return false; /* strtod reads hex; float() does not */
+	*out = strtod(buf, &end);
+	return *end == '\0';
+}
+
+bool tval__py_int(const json_t *v, long long *out)
+{
+	char buf[32], *end;
+	double d;
+	int k = number_or_text(v, &d, buf, sizeof buf);
+	if (k > 0) {
+		if (!isfinite(d))
+			return false;
+		*out = (long long)d; /* int(3.7) is 3 */
+		return true;
+	}
+	if (k < 0)
+		return false;
+	errno = 0;
+	*out = strtoll(buf, &end, 10);
+	return *end == '\0' && errno == 0;
+}

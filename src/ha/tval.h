@@ -60,4 +60,10 @@ json_t *tval__yaml11(const char *s, size_t len);
  * new allocation *heap (free it). Thread: any. */
 const char *tval__key_text(const json_t *k, char *buf, size_t buflen, char **heap);
 
+/* Python's float() and int() of a value: numbers and booleans, and text
+ * that reads as one (white space around it allowed; int() takes only
+ * decimal digits, float() also inf and nan). Thread: any. */
+bool tval__py_float(const json_t *v, double *out);
+bool tval__py_int(const json_t *v, long long *out);
+
 #endif
