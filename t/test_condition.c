@@ -18,6 +18,7 @@
 #include "mqbridge/condition.h"
 #include "mqbridge/location.h"
 #include "mqbridge/states.h"
+#include "mqbridge/sun.h"
 #include "mqbridge/timer.h"
 
 struct fx {
@@ -601,6 +602,43 @@ static void weekdays_limit_the_days(void **state)
 	assert_int_equal(test(f), 0);
 }
 
+/* ---- sun ---------------------------------------------------------------------- */
+
+/* tests/components/sun/test_condition.py::test_if_action_before_sunrise_with_offset,
+ * ::test_if_action_before_or_after_during: the configuration reaches the
+ * sun module's decision (t/test_sun.c tests the decision itself), at Home
+ * Assistant's test location and time zone. */
+static void the_sun_condition_follows_the_sun_at_the_core_location(void **state)
+{
+	struct fx *f = *state;
+	static const struct mqb_location loc = { .latitude = 32.87336, .longitude = -117.22743,
+						 .set = true };
+	hass__set_location(f->core, &loc);
+	setenv("TZ", "America/Los_Angeles", 1);
+	tzset();
+	double sunrise = mqb_sun_event_on(&loc, MQB_SUN_RISING, 2015, 9, 16);
+	double sunset = mqb_sun_event_on(&loc, MQB_SUN_SETTING, 2015, 9, 17);
+	compile_ok(f, "c:\n  condition: sun\n  before: sunrise\n  before_offset: '+1:00:00'\n");
+	timer__shift_wall(f->core, sunrise + 3600 - 1 - mqb_async_now(f->core));
+	assert_int_equal(test(f), 1);
+	timer__shift_wall(f->core, 2);
+	assert_int_equal(test(f), 0);
+	compile_ok(f, "c:\n  condition: or\n  conditions:\n    - {condition: sun, after: sunset}\n"
+		      "    - {condition: sun, before: sunrise}\n");
+	timer__shift_wall(f->core, sunrise - 60 - mqb_async_now(f->core));
+	assert_int_equal(test(f), 1);
+	timer__shift_wall(f->core, sunrise + 60 - mqb_async_now(f->core));
+	assert_int_equal(test(f), 0);
+	timer__shift_wall(f->core, sunset + 60 - mqb_async_now(f->core));
+	assert_int_equal(test(f), 1);
+	compile_ok(f, "c:\n  condition: sun\n  after: sunset\n  before: SUNRISE\n");
+	assert_int_equal(test(f), 1);
+	timer__shift_wall(f->core, sunset - 60 - mqb_async_now(f->core));
+	assert_int_equal(test(f), 0);
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
 /* ---- configuration errors ------------------------------------------------------- */
 
 /* ::test_invalid_condition, ::test_unknown_condition, and the checks of
@@ -653,6 +691,7 @@ static const struct CMUnitTest tests[] = {
 	T(a_time_window_may_cross_midnight),
 	T(time_bounds_may_be_entities),
 	T(weekdays_limit_the_days),
+	T(the_sun_condition_follows_the_sun_at_the_core_location),
 	T(bad_conditions_are_configuration_errors_at_their_place),
 #undef T
 };

@@ -22,6 +22,7 @@
 #include "ha/tval.h"
 #include "mqbridge/location.h"
 #include "mqbridge/states.h"
+#include "mqbridge/sun.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
 #include "mqbridge/timer.h"
@@ -988,63 +989,22 @@ static int time_eval(const struct ev *e, const struct mqb_condition *c, struct c
 	return 1;
 }
 
-/* When the sun rises (or sets) on the local date year-month-day at loc, as
- * Unix time: the hook for the sun's astronomy, which is the triggers'
- * (src/ha/sun.c). 0 with *when, -ENOENT when it does not that day (polar
- * day or night), -ENOSYS while the astronomy is not there. */
-static int sun_event_time(const struct mqb_location *loc, int year, int month, int day,
-			  bool sunset, double *when)
-{
-	(void)loc, (void)year, (void)month, (void)day, (void)sunset, (void)when;
-	return -ENOSYS;
-}
-
-/* Home Assistant's sun condition: "today" is the local date, events are
- * that date's. */
+/* Home Assistant's sun condition: the decision is the sun module's
+ * (mqb_sun_condition_test, with the astronomy). */
 static int sun_eval(const struct ev *e, const struct mqb_condition *c, struct cond_msg *err)
 {
-	const struct mqb_location *loc = mqb_core_location(e->core);
-	time_t tt = (time_t)floor(e->now);
-	struct tm today;
-	localtime_r(&tt, &today);
-	double when[2] = { 0, 0 };
-	bool have[2] = { false, false };
-	for (int ev = 0; ev < 2; ev++) {
-		if (c->sun_before != ev && c->sun_after != ev)
-			continue;
-		int rc = sun_event_time(loc, today.tm_year + 1900, today.tm_mon + 1, today.tm_mday,
-					ev == SUN_SET, &when[ev]);
-		if (rc == -ENOENT)
-			continue; /* no such event today (polar day or night): false */
-		if (rc < 0)
-			return fail(err, C_SUN, "%s", mqb_strerror(rc));
-		have[ev] = true;
-	}
-	double bo = 0, ao = 0;
+	static const enum mqb_sun_event events[] = { [SUN_RISE] = MQB_SUN_RISING,
+						     [SUN_SET] = MQB_SUN_SETTING };
+	struct mqb_sun_condition sc = {
+		.before = c->sun_before == SUN_NONE ? MQB_SUN_NONE : events[c->sun_before],
+		.after = c->sun_after == SUN_NONE ? MQB_SUN_NONE : events[c->sun_after],
+	};
 	char msg[256];
 	struct mqb_tpl_vars tv = tpl_vars_of(e, e->vars);
-	if (duration__render(&c->before_offset, &tv, &bo, msg, sizeof msg) ||
-	    duration__render(&c->after_offset, &tv, &ao, msg, sizeof msg))
+	if (duration__render(&c->before_offset, &tv, &sc.before_offset, msg, sizeof msg) ||
+	    duration__render(&c->after_offset, &tv, &sc.after_offset, msg, sizeof msg))
 		return fail(err, C_SUN, "template error: %s", msg);
-	if (c->sun_before == SUN_RISE && c->sun_after == SUN_SET) {
-		/* the night, across midnight: before sunrise OR after sunset */
-		if (!have[SUN_RISE] || !have[SUN_SET])
-			return 0;
-		return e->now < when[SUN_RISE] + bo || e->now > when[SUN_SET] + ao;
-	}
-	if (c->sun_before != SUN_NONE) {
-		if (!have[c->sun_before])
-			return 0;
-		if (e->now > when[c->sun_before] + bo)
-			return 0;
-	}
-	if (c->sun_after != SUN_NONE) {
-		if (!have[c->sun_after])
-			return 0;
-		if (e->now < when[c->sun_after] + ao)
-			return 0;
-	}
-	return 1;
+	return mqb_sun_condition_test(mqb_core_location(e->core), &sc, e->now);
 }
 
 static int trigger_eval(const struct ev *e, const struct mqb_condition *c)
