@@ -1237,6 +1237,156 @@ static void shutdown_cancels_suspended_runs(void **state)
 	mqb_future_unref(f);
 }
 
+/* ---- waits --------------------------------------------------------------------------------- */
+
+#define WAIT_OFF \
+	"sequence:\n  - wait_template: \"{{ states.switch.test.state == 'off' }}\"\n" \
+	"    timeout: %s\n    continue_on_timeout: %s\n" \
+	"  - event: test_event\n    event_data_template: {completed: '{{ wait.completed }}', " \
+	"remaining: '{{ wait.remaining }}'}\n"
+
+static void switch_to(struct sx *x, const char *state)
+{
+	assert_int_equal(mqb_states_async_set(x->core, "switch.test", state, NULL, false), 0);
+}
+
+static double remaining(struct sx *x, size_t i)
+{
+	return json_number_value(json_object_get(event_data(x, i), "remaining"));
+}
+
+static void sc_wait_template(struct sx *x)
+{
+	char y[512];
+	/* ::test_wait_timeout: every form of timeout; nothing before it */
+	const char *forms[] = { "5", "\"{{ 5 }}\"", "{seconds: 5}", "{seconds: \"{{ 5 }}\"}" };
+	switch_to(x, "on");
+	for (int i = 0; i < 4; i++) {
+		snprintf(y, sizeof y, WAIT_OFF, forms[i], "true");
+		compile(x, y);
+		json_array_clear(x->events);
+		struct mqb_future *f = start(x, NULL);
+		settle(x);
+		advance(x, 4);
+		assert_int_equal(nevents(x), 0);
+		advance(x, 1);
+		assert_int_equal(nevents(x), 1);
+		expect_json(event_data(x, 0), "{\"completed\": false, \"remaining\": 0.0}");
+		assert_int_equal(mqb_await(f, NULL), 0);
+		mqb_future_unref(f);
+	}
+	expect_log(x, "Executing step wait template (timeout: 0:00:05)");
+
+	/* ::test_wait_variables_out: done before the timeout, with what was left */
+	snprintf(y, sizeof y, WAIT_OFF, "5", "true");
+	compile(x, y);
+	json_array_clear(x->events);
+	struct mqb_future *f = start(x, NULL);
+	settle(x);
+	advance(x, 1);
+	assert_int_equal(nevents(x), 0);
+	switch_to(x, "off");
+	settle(x);
+	assert_int_equal(nevents(x), 1);
+	assert_true(json_is_true(json_object_get(event_data(x, 0), "completed")));
+	assert_true(remaining(x, 0) > 3.5 && remaining(x, 0) <= 4.0 + 1e-6);
+	mqb_future_unref(f);
+
+	/* ::test_wait_continue_on_timeout: false aborts */
+	switch_to(x, "on");
+	snprintf(y, sizeof y, WAIT_OFF, "5", "false");
+	compile(x, y);
+	f = start(x, NULL);
+	settle(x);
+	advance(x, 5);
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	assert_int_equal(nevents(x), 1);
+	expect_log(x, "Test Name: Timeout reached, abort script.");
+
+	/* ::test_wait_template_not_schedule: true already, no waiting;
+	 * ::test_wait_template_matches_with_zero_timeout,
+	 * ::test_wait_template_with_zero_timeout */
+	compile(x, "sequence:\n  - wait_template: \"{{ states.switch.test.state == 'on' }}\"\n"
+		   "  - event: test_event\n    event_data: {wait: '{{ wait }}'}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	expect_json(event_data(x, 1), "{\"wait\": {\"completed\": true, \"remaining\": null}}");
+	compile(x, "sequence:\n  - wait_template: \"{{ states.switch.test.state == 'on' }}\"\n"
+		   "    timeout: 0\n  - event: test_event\n    event_data: {wait: '{{ wait }}'}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	expect_json(event_data(x, 2), "{\"wait\": {\"completed\": true, \"remaining\": 0.0}}");
+	compile(x, "sequence:\n  - wait_template: \"{{ states.switch.test.state == 'off' }}\"\n"
+		   "    timeout: 0\n  - event: test_event\n    event_data: {wait: '{{ wait }}'}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	expect_json(event_data(x, 3), "{\"wait\": {\"completed\": false, \"remaining\": 0.0}}");
+	expect_log(x, "(timeout: 0:00:00)");
+
+	/* ::test_wait_template_variables_in, ::test_wait_basic: no timeout */
+	compile(x, "sequence:\n  - wait_template: \"{{ is_state(data, 'off') }}\"\n"
+		   "  - event: test_event\n    event_data: {wait: '{{ wait }}'}\n");
+	f = start(x, "{\"data\": \"switch.test\"}");
+	settle(x);
+	advance(x, 3600);
+	assert_int_equal(nevents(x), 4);
+	switch_to(x, "off");
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	expect_json(event_data(x, 4), "{\"wait\": {\"completed\": true, \"remaining\": null}}");
+}
+
+/* ::test_wait_timeout, ::test_wait_variables_out, ::test_wait_continue_on_timeout,
+ * ::test_wait_template_not_schedule, ::test_wait_template_matches_with_zero_timeout,
+ * ::test_wait_template_with_zero_timeout, ::test_wait_template_variables_in,
+ * ::test_wait_basic (V5, V6, V7) */
+static void wait_template_waits_on_the_state_machine_with_its_timeout(void **state)
+{
+	play(*state, sc_wait_template);
+}
+
+static void sc_wait_scope(struct sx *x)
+{
+	/* ::test_wait_in_sequence: wait reaches the top (read out through a
+	 * variable into the response) */
+	compile(x, "sequence:\n  - sequence:\n      - variables: {state: 'off'}\n"
+		   "      - wait_template: \"{{ state == 'off' }}\"\n"
+		   "  - variables: {out: {wait: '{{ wait }}', state: '{{ state }}'}}\n"
+		   "  - stop: end\n    response_variable: out\n");
+	json_t *resp;
+	assert_int_equal(run_to_end(x, NULL, &resp), 0);
+	expect_json(resp, "{\"wait\": {\"completed\": true, \"remaining\": null}, "
+			  "\"state\": \"off\"}");
+	json_decref(resp);
+	/* ::test_wait_in_parallel: it stays in the branch, state does not */
+	compile(x, "sequence:\n  - parallel:\n      - sequence:\n"
+		   "          - variables: {state: 'off'}\n"
+		   "          - wait_template: \"{{ state == 'off' }}\"\n"
+		   "  - variables: {out: {wait: '{{ wait is defined }}', state: '{{ state }}'}}\n"
+		   "  - stop: end\n    response_variable: out\n");
+	assert_int_equal(run_to_end(x, NULL, &resp), 0);
+	expect_json(resp, "{\"wait\": false, \"state\": \"off\"}");
+	json_decref(resp);
+	/* ::test_cancel_wait: a stop ends it at once */
+	switch_to(x, "on");
+	compile(x, "sequence:\n  - wait_template: \"{{ states.switch.test.state == 'off' }}\"\n"
+		   "  - event: test_event\n");
+	struct mqb_future *f = start(x, NULL), *stopped;
+	settle(x);
+	assert_int_equal(mqb_script_async_stop(x->s, &stopped), 0);
+	assert_int_equal(mqb_await(stopped, NULL), 0);
+	assert_int_equal(mqb_future_status(f), -ECANCELED);
+	mqb_future_unref(f);
+	mqb_future_unref(stopped);
+	switch_to(x, "off");
+	settle(x);
+	assert_int_equal(nevents(x), 0);
+}
+
+/* ::test_wait_in_sequence, ::test_wait_in_parallel, ::test_cancel_wait */
+static void the_wait_variable_is_scoped_and_a_stop_ends_the_wait(void **state)
+{
+	play(*state, sc_wait_scope);
+}
+
 /* ---- script variables ------------------------------------------------------------------------- */
 
 static void sc_script_variables(struct sx *x)
@@ -1339,6 +1489,8 @@ static const struct CMUnitTest tests[] = {
 	T(a_refused_start_is_logged_at_max_exceeded),
 	T(a_stop_ends_every_wait_at_once),
 	T(shutdown_cancels_suspended_runs),
+	T(wait_template_waits_on_the_state_machine_with_its_timeout),
+	T(the_wait_variable_is_scoped_and_a_stop_ends_the_wait),
 	T(a_scripts_variables_are_defaults_under_the_callers),
 	T(bad_actions_are_configuration_errors_at_their_place),
 #undef T

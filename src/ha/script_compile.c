@@ -77,6 +77,7 @@ static void free_action(struct action *a)
 	case A_WAIT_TEMPLATE:
 	case A_WAIT_TRIGGER:
 		mqb_template_free(a->wait.tpl);
+		mqb__free(a->wait.text);
 		script__free_triggers(a->wait.triggers);
 		duration__fini(&a->wait.timeout);
 		break;
@@ -390,6 +391,8 @@ static size_t compile_wait(struct cc *cc, struct action *a, const struct mqb_con
 		if (schema__compile_template(n, cv__path(p, path, ".wait_template"), cc->errs,
 					     &a->wait.tpl) < 0)
 			found++;
+		else if (!(a->wait.text = mqb__strdup(cv__text(n))))
+			found += nomem(cc, path);
 	} else {
 		n = mqb_conf_get(node, "wait_for_trigger");
 		found += script__compile_triggers(n, cv__path(p, path, ".wait_for_trigger"), cc->errs,

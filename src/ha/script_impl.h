@@ -86,6 +86,7 @@ struct action {
 		struct duration delay;
 		struct {
 			struct mqb_template *tpl;       /* wait_template */
+			char *text;                     /* its text, for the tracker */
 			struct mqb_triggers *triggers;  /* wait_for_trigger */
 			struct duration timeout;
 			bool has_timeout, continue_on_timeout;
