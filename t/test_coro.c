@@ -12,6 +12,7 @@
 #include <ev.h>
 
 #include "testutil.h"
+#include "core/core_impl.h"
 #include "core/loop.h"
 #include "mqbridge/coro.h"
 
@@ -606,6 +607,54 @@ static void finished_coroutines_give_their_stacks_back_for_reuse(void **st)
 	mqb_core_free(core);
 }
 
+/* ---- a burst's stacks are trimmed when idle ------------------------------ */
+
+struct burst {
+	struct mqb_core *core;
+	int finished;
+	unsigned cached_after_burst, cached_when_idle;
+};
+
+static int sleep_once(void *ud, void *arg, void **result)
+{
+	struct burst *b = ud;
+	mqb_async_sleep_await(b->core, 0);
+	if (++b->finished == 100) /* the others' stacks are back by now */
+		b->cached_after_burst = b->core->fibers.nfree;
+	return 0;
+}
+
+static void look_when_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct burst *b = w->data;
+	b->cached_when_idle = b->core->fibers.nfree;
+	mqb_core_async_stop(b->core, 0);
+}
+
+/* A burst of coroutines ending together keeps all their stacks for the
+ * moment (no munmap each in the middle of the burst) and gives back what
+ * is over the cache's bound once the loop is idle. */
+static void a_bursts_stacks_are_trimmed_back_to_the_cache_bound_when_idle(void **st)
+{
+	struct mqb_core_options opt;
+	mqb_core_options_init(&opt);
+	opt.coro_stack_cache = 4;
+	struct burst b = { 0 };
+	assert_int_equal(mqb_core_new(&opt, &b.core), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(mqb_async_add_job(b.core, &MQB_COROUTINE(sleep_once, &b), NULL, NULL,
+						   NULL), 0);
+	ev_timer idle;
+	ev_timer_init(&idle, look_when_idle, 0.2, 0);
+	idle.data = &b;
+	ev_timer_start(core__loop(b.core), &idle);
+	assert_int_equal(tu_run(b.core, TU_TIMEOUT), 0);
+	assert_int_equal(b.finished, 100);
+	assert_true(b.cached_after_burst > 90);
+	assert_int_equal(b.cached_when_idle, 4);
+	mqb_core_free(b.core);
+}
+
 static int recurse(int depth)
 {
 	volatile char pad[512];
@@ -689,6 +738,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(shutdown_cancels_suspended_coroutines_which_unwind),
 	cmocka_unit_test(finished_coroutines_give_their_stacks_back_for_reuse),
 	cmocka_unit_test(a_finished_coroutine_is_no_longer_counted_live),
+	cmocka_unit_test(a_bursts_stacks_are_trimmed_back_to_the_cache_bound_when_idle),
 	cmocka_unit_test(a_coroutine_overflowing_its_stack_dies_of_sigsegv),
 };
 

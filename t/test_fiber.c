@@ -552,6 +552,35 @@ static void a_full_free_list_unmaps_what_it_cannot_keep(void **state)
 	fiber__pool_destroy(&p);
 }
 
+/* fiber__put_later keeps every stack, past the bound; fiber__trim takes
+ * the excess back a budget at a time, down to the bound and no further. */
+static void put_later_keeps_stacks_until_trimmed_to_the_bound(void **state)
+{
+	struct fiber_pool p;
+	struct mqb_fiber main;
+	struct finisher c[6];
+	int done = 0;
+
+	fiber__pool_init(&p, 16 * KIB, 2);
+	fiber__init_thread(&main);
+	for (int i = 0; i < 6; i++) {
+		c[i] = (struct finisher){ &main, NULL, &done };
+		c[i].f = fiber__get(&p, finisher_entry, &c[i]);
+		fiber__switch(&main, c[i].f);
+	}
+	for (int i = 0; i < 6; i++)
+		fiber__put_later(&p, c[i].f);
+	assert_int_equal(done, 6);
+	assert_int_equal(p.nfree, 6);
+	assert_int_equal(fiber__trim(&p, 3), 1);
+	assert_int_equal(p.nfree, 3);
+	assert_int_equal(fiber__trim(&p, 10), 0);
+	assert_int_equal(p.nfree, 2);
+	assert_int_equal(fiber__trim(&p, 10), 0);
+	assert_int_equal(p.nfree, 2);
+	fiber__pool_destroy(&p);
+}
+
 /* Whether nothing is mapped at addr: MAP_FIXED_NOREPLACE refuses to map over
  * an existing mapping. */
 static int is_free_address(void *addr)
@@ -784,6 +813,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(a_fiber_can_run_another_fiber_to_completion),
 		cmocka_unit_test(recycled_fibers_make_no_new_mmaps),
 		cmocka_unit_test(a_full_free_list_unmaps_what_it_cannot_keep),
+	cmocka_unit_test(put_later_keeps_stacks_until_trimmed_to_the_bound),
 		cmocka_unit_test(destroying_the_pool_unmaps_cached_stacks),
 		cmocka_unit_test(stack_sizes_are_rounded_up_to_whole_pages),
 		cmocka_unit_test(the_page_below_the_stack_is_inaccessible),

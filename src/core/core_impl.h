@@ -65,6 +65,7 @@ struct mqb_core {
 	struct pool *pool;
 
 	struct fiber_pool fibers;
+	ev_idle stack_trim;     /* unmaps stacks cached past the bound, when idle */
 	struct mqb_fiber loop_fiber;
 	pthread_t loop_fiber_thread; /* the thread loop_fiber describes */
 	bool loop_fiber_set;

@@ -39,14 +39,35 @@ struct sleeper {
  * running at a time. */
 static __thread struct coro *current;
 
+/* Stacks a burst of finished coroutines left beyond the cache's bound
+ * are unmapped here, a few at a time, when the loop has nothing else to
+ * do: a munmap each (and its TLB flush) would otherwise be paid on the
+ * spot, ten thousand runs ending at once taking ten thousand system
+ * calls in the middle of the burst. */
+#define TRIM_BATCH 32
+
+static void trim_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct mqb_core *core = w->data;
+	(void)revents;
+	if (fiber__trim(&core->fibers, TRIM_BATCH) == 0)
+		ev_idle_stop(loop, w);
+}
+
 void coro__init(struct mqb_core *core)
 {
 	fiber__pool_init(&core->fibers, core->opt.coro_stack_size, core->opt.coro_stack_cache);
+	ev_idle_init(&core->stack_trim, trim_cb);
+	core->stack_trim.data = core;
+	/* after everything else: it runs only when nothing else is pending */
+	ev_set_priority(&core->stack_trim, EV_MINPRI);
 }
 
 void coro__fini(struct mqb_core *core)
 {
 	coro__reap(core);
+	if (core->loop)
+		ev_idle_stop(core->loop, &core->stack_trim);
 	fiber__pool_destroy(&core->fibers);
 	if (core->loop_fiber_set)
 		fiber__fini_thread(&core->loop_fiber);
@@ -73,7 +94,9 @@ void coro__reap(struct mqb_core *core)
 	if (!co)
 		return;
 	core->coro_zombie = NULL;
-	fiber__put(&core->fibers, co->fiber);
+	fiber__put_later(&core->fibers, co->fiber);
+	if (core->fibers.nfree > core->fibers.max_free && !ev_is_active(&core->stack_trim))
+		ev_idle_start(core->loop, &core->stack_trim);
 	co->fiber = NULL;
 	if (co->prev)
 		co->prev->next = co->next;

@@ -532,17 +532,39 @@ struct mqb_fiber *fiber__get(struct fiber_pool *p, void (*entry)(void *), void *
 	return f;
 }
 
-void fiber__put(struct fiber_pool *p, struct mqb_fiber *f)
+static void put(struct fiber_pool *p, struct mqb_fiber *f, bool keep)
 {
 #if FIBER_TSAN
 	__tsan_destroy_fiber(f->tsan_fiber);
 	f->tsan_fiber = NULL;
 #endif
-	if (p->nfree < p->max_free) {
+	if (keep || p->nfree < p->max_free) {
 		f->next_free = p->free;
 		p->free = f;
 		p->nfree++;
 	} else {
 		fiber_unmap(f);
 	}
+}
+
+void fiber__put(struct fiber_pool *p, struct mqb_fiber *f)
+{
+	put(p, f, false);
+}
+
+void fiber__put_later(struct fiber_pool *p, struct mqb_fiber *f)
+{
+	put(p, f, true);
+}
+
+unsigned fiber__trim(struct fiber_pool *p, unsigned budget)
+{
+	while (p->nfree > p->max_free && budget-- > 0) {
+		struct mqb_fiber *f = p->free;
+
+		p->free = f->next_free;
+		p->nfree--;
+		fiber_unmap(f);
+	}
+	return p->nfree > p->max_free ? p->nfree - p->max_free : 0;
 }

@@ -83,6 +83,13 @@ struct mqb_fiber *fiber__get(struct fiber_pool *p, void (*entry)(void *), void *
 /* Return a fiber that has finished (switched out with fiber__switch_final)
  * to the pool, or unmap it when the free list is full. */
 void fiber__put(struct fiber_pool *p, struct mqb_fiber *f);
+/* The same, never unmapping: the free list may grow past max_free, for
+ * the owner to trim when it has time (a burst of coroutines ending pays
+ * no munmap each). */
+void fiber__put_later(struct fiber_pool *p, struct mqb_fiber *f);
+/* Unmap cached stacks beyond max_free, at most budget of them; returns
+ * how many are still beyond it. */
+unsigned fiber__trim(struct fiber_pool *p, unsigned budget);
 
 /* Save the current context into from, resume to. Returns when something
  * switches back to from. Calls the sanitizer fiber hooks in sanitizer builds. */
