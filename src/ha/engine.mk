@@ -14,3 +14,12 @@ libmqbcore_a_SOURCES += src/ha/script_impl.h src/ha/script_compile.c src/ha/scri
 	src/ha/script_actions.c src/ha/script_wait.c
 TEST_PROGS += t/test_script
 t_test_script_SOURCES = t/test_script.c $(TEST_UTIL)
+# `make bench` runs the engine's benchmark too (bench/run-script.sh).
+EXTRA_PROGRAMS += bench/bench_script
+bench_bench_script_SOURCES = bench/bench_script.c
+bench_bench_script_LDADD = $(CORE_LIBS)
+EXTRA_DIST += bench/run-script.sh
+bench: bench-script
+bench-script: bench/bench_script$(EXEEXT)
+	$(top_srcdir)/bench/run-script.sh $(top_builddir)/bench/bench_script$(EXEEXT)
+.PHONY: bench-script
