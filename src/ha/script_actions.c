@@ -214,8 +214,6 @@ static enum flow do_call(struct task *t, const struct action *a)
 		domain = name;
 		service = dot + 1;
 	}
-	if (!(data = json_object()))
-		return script__fail(t, a, -ENOMEM, false, "Unexpected error", "out of memory");
 	if (a->call.has_target) {
 		if ((rc = tval__render(&a->call.target, &tv, &target, &e))) {
 			flow = script__fail(t, a, rc, true, "Error",
@@ -258,10 +256,16 @@ static enum flow do_call(struct task *t, const struct action *a)
 					    "Error rendering data template: Result is not a Dictionary");
 			goto out;
 		}
-		json_object_update(data, x);
-		json_decref(x);
+		if (!data) {
+			data = x; /* fresh from the render: ours to fill */
+		} else {
+			json_object_update(data, x);
+			json_decref(x);
+		}
 		x = NULL;
 	}
+	if (!data && !(data = json_object()))
+		goto nomem;
 	/* the legacy entity_id wins over target's; then target goes into the
 	 * data, as Home Assistant's service call does with it */
 	if (a->call.n_entity_ids) {

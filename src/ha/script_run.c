@@ -550,8 +550,12 @@ int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *va
 	r->s = s;
 	r->core = core;
 	r->refs = 1;
-	/* a copy of our own: the run assigns into it */
-	r->top.vars = variables ? json_copy(variables) : json_object();
+	/* the run assigns into it: a copy of our own, unless ours is the
+	 * only reference */
+	if (variables && variables->refcount == 1)
+		r->top.vars = json_incref(variables);
+	else
+		r->top.vars = variables ? json_copy(variables) : json_object();
 	if (!r->top.vars || !(r->done = mqb_future_new(core))) {
 		rc = -ENOMEM;
 		goto fail;

@@ -351,8 +351,19 @@ int tval__render(const struct tval *tv, const struct mqb_tpl_vars *vars, json_t 
 		if (!(o = json_object()))
 			return -ENOMEM;
 		for (size_t i = 0; i < tv->n; i++) {
-			json_t *k, *v;
-			if ((rc = tval__render(&tv->items[2 * i], vars, &k, err)))
+			const struct tval *kt0 = &tv->items[2 * i];
+			json_t *k = NULL, *v;
+			if (kt0->kind == TVAL_STATIC && json_is_string(kt0->value)) {
+				/* the common key: text, used as it is */
+				if ((rc = tval__render(&tv->items[2 * i + 1], vars, &v, err)))
+					goto fail;
+				if (json_object_set_new(o, json_string_value(kt0->value), v)) {
+					rc = -ENOMEM;
+					goto fail;
+				}
+				continue;
+			}
+			if ((rc = tval__render(kt0, vars, &k, err)))
 				goto fail;
 			if ((rc = tval__render(&tv->items[2 * i + 1], vars, &v, err))) {
 				json_decref(k);
