@@ -1387,6 +1387,38 @@ static void the_wait_variable_is_scoped_and_a_stop_ends_the_wait(void **state)
 	play(*state, sc_wait_scope);
 }
 
+/* ---- deep nesting -------------------------------------------------------------------------- */
+
+static void sc_deep(struct sx *x)
+{
+	/* as deep as the loader lets a document go (64 levels of YAML), a
+	 * service call with templates at the bottom, on the run's own stack */
+	static const char *const open[] = { "{sequence: [", "{if: '{{ true }}', then: [",
+					    "{sequence: [", "{repeat: {count: 2, sequence: [" };
+	static const char *const close[] = { "]}", "]}", "]}", "]}}" };
+	char y[4096];
+	size_t n = (size_t)snprintf(y, sizeof y, "sequence:\n  - ");
+	const int depth = 24; /* 6 x (2 + 2 + 2 + 3) = 54 levels, + 4 around */
+	for (int i = 0; i < depth; i++)
+		n += (size_t)snprintf(y + n, sizeof y - n, "%s", open[i % 4]);
+	n += (size_t)snprintf(y + n, sizeof y - n,
+			      "{action: test.script, data: {index: '{{ repeat.index }}'}}");
+	for (int i = depth - 1; i >= 0; i--)
+		n += (size_t)snprintf(y + n, sizeof y - n, "%s", close[i % 4]);
+	snprintf(y + n, sizeof y - n, "\n");
+	compile(x, y);
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	/* 2^6 calls: each repeat doubles those inside it */
+	assert_int_equal(json_array_size(x->calls), 64);
+	expect_json(call_data(x, 63), "{\"index\": 2}");
+}
+
+/* Nesting as deep as a configuration can hold runs on a run's own stack */
+static void blocks_nested_as_deep_as_yaml_allows_run(void **state)
+{
+	play(*state, sc_deep);
+}
+
 /* ---- script variables ------------------------------------------------------------------------- */
 
 static void sc_script_variables(struct sx *x)
@@ -1491,6 +1523,7 @@ static const struct CMUnitTest tests[] = {
 	T(shutdown_cancels_suspended_runs),
 	T(wait_template_waits_on_the_state_machine_with_its_timeout),
 	T(the_wait_variable_is_scoped_and_a_stop_ends_the_wait),
+	T(blocks_nested_as_deep_as_yaml_allows_run),
 	T(a_scripts_variables_are_defaults_under_the_callers),
 	T(bad_actions_are_configuration_errors_at_their_place),
 #undef T
