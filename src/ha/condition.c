@@ -237,10 +237,11 @@ static size_t compile_threshold(struct threshold *th, const struct mqb_conf_node
 			}
 			return 0;
 		}
+	char shown[80];
 	mqb_conf_error_at(errs, n, path,
 			  "expected float or an entity ID of input_number, number, sensor or "
 			  "zone, got '%s'",
-			  s);
+			  mqb_conf_display(n, shown, sizeof shown));
 	return 1;
 }
 
@@ -254,12 +255,13 @@ static size_t compile_tod(struct tod *t, const struct mqb_conf_node *n, const ch
 	/* An unquoted 10:30 is YAML 1.1's sexagesimal 630 to Home Assistant,
 	 * which no time reads: quote it (07:30 has a leading zero, so it
 	 * stays text). */
+	char buf[80];
 	json_t *typed = s && !mqb_conf_quoted(n) ? tval__yaml11(s, len) : NULL;
-	if (typed && json_is_integer(typed)) {
+	if (typed && json_is_integer(typed) && !mqb_conf_is_secret(n)) {
 		mqb_conf_error_at(errs, n, path,
 				  "Invalid time specified: %" JSON_INTEGER_FORMAT
 				  " (YAML reads an unquoted %s as a number: quote it)",
-				  json_integer_value(typed), s);
+				  json_integer_value(typed), mqb_conf_display(n, buf, sizeof buf));
 		json_decref(typed);
 		return 1;
 	}
@@ -274,9 +276,8 @@ static size_t compile_tod(struct tod *t, const struct mqb_conf_node *n, const ch
 			}
 			return 0;
 		}
-	char buf[80];
 	mqb_conf_error_at(errs, n, path, "Invalid time specified: %s",
-			  s ? s : schema__describe(n, buf, sizeof buf));
+			  s ? mqb_conf_display(n, buf, sizeof buf) : schema__describe(n, buf, sizeof buf));
 	return 1;
 }
 
@@ -513,11 +514,12 @@ static size_t compile(const struct mqb_conf_node *node, const char *path,
 		/* "{{ ... }}": the template shorthand */
 		s = cv__text(node);
 		if (!is_template_text(s)) {
+			char shown[80];
 			mqb_conf_error_at(errs, node, path,
 					  "Unexpected value for condition: '%s'. Expected a condition, "
 					  "a list of conditions or a valid template (a template value "
 					  "must contain a dynamic template)",
-					  s);
+					  mqb_conf_display(node, shown, sizeof shown));
 			return 1;
 		}
 		if (!(c = cond_new(C_TEMPLATE)))
@@ -590,7 +592,7 @@ static size_t compile(const struct mqb_conf_node *node, const char *path,
 		mqb_conf_error_at(errs, n, cv__path(p, path, ".condition"),
 				  "Invalid condition \"%s\" specified (mqbridge has and, or, not, "
 				  "state, numeric_state, template, time, sun and trigger)",
-				  s ? s : schema__describe(n, buf, sizeof buf));
+				  s ? mqb_conf_display(n, buf, sizeof buf) : schema__describe(n, buf, sizeof buf));
 		return 1;
 	}
 	if (!(c = cond_new((enum ctype)t)))

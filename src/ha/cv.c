@@ -60,15 +60,17 @@ size_t cv__check_keys(const struct mqb_conf_node *map, const char *path,
 				ok = true;
 		if (ok)
 			continue;
-		char kp[CV_PATH_MAX];
-		cv__path(kp, path, ".%s", key ? key : "?");
-		const char *near = key ? schema__suggest(key, allowed, nallowed) : NULL;
+		char kp[CV_PATH_MAX], shown[80];
+		const char *ks = key ? mqb_conf_display(k, shown, sizeof shown) : "?";
+		cv__path(kp, path, ".%s", ks);
+		const char *near = key && !mqb_conf_is_secret(k) ? schema__suggest(key, allowed, nallowed)
+								 : NULL;
 		if (near)
-			mqb_conf_error_at(errs, k, kp, "extra keys not allowed: unknown option '%s' (did you mean '%s'?)",
-					  key, near);
+			mqb_conf_error_at(errs, k, kp,
+					  "extra keys not allowed: unknown option '%s' (did you mean '%s'?)",
+					  ks, near);
 		else
-			mqb_conf_error_at(errs, k, kp, "extra keys not allowed: unknown option '%s'",
-					  key ? key : "?");
+			mqb_conf_error_at(errs, k, kp, "extra keys not allowed: unknown option '%s'", ks);
 		found++;
 	}
 	return found;
@@ -145,7 +147,8 @@ static size_t add_id(const struct mqb_conf_node *at, const char *path, bool allo
 			*p = (char)(*p - 'A' + 'a');
 	bool special = allow_all && (strcmp(id, "all") == 0 || strcmp(id, "none") == 0);
 	if (!special && !mqb_entity_id_valid(id)) {
-		mqb_conf_error_at(errs, at, path, "Entity ID %s is an invalid entity ID", id);
+		mqb_conf_error_at(errs, at, path, "Entity ID %s is an invalid entity ID",
+				  mqb_conf_is_secret(at) ? "(secret)" : id);
 		mqb__free(id);
 		return 1;
 	}
@@ -219,7 +222,8 @@ size_t cv__enabled(const struct mqb_conf_node *map, const char *path,
 		int rc = mqb_template_render(t, NULL, NULL, &text, &len, &e);
 		mqb_template_free(t);
 		if (rc) {
-			mqb_conf_error_at(errs, n, p, "Error rendering enabled template: %s", e.message);
+			mqb_conf_error_at(errs, n, p, "Error rendering enabled template: %s",
+					  mqb_conf_is_secret(n) ? "(secret)" : e.message);
 			mqb__free(text);
 			return 1;
 		}

@@ -280,8 +280,9 @@ static size_t service_name(struct cc *cc, struct action *a, const struct mqb_con
 			*p = (char)(*p - 'A' + 'a');
 	char *dot = strchr(name, '.');
 	if (!mqb_entity_id_valid(name) || !dot) {
+		char shown[80];
 		mqb_conf_error_at(cc->errs, n, path, "Service %s does not match format <domain>.<name>",
-				  s);
+				  mqb_conf_display(n, shown, sizeof shown));
 		mqb__free(name);
 		return 1;
 	}
@@ -356,8 +357,10 @@ static size_t compile_scene(struct cc *cc, struct action *a, const struct mqb_co
 	const struct mqb_conf_node *n = mqb_conf_get(node, "scene");
 	const char *s = cv__text(n);
 	if (!s || strncmp(s, "scene.", 6) != 0 || !mqb_entity_id_valid(s)) {
+		char shown[80];
 		mqb_conf_error_at(cc->errs, n, cv__path(p, path, ".scene"),
-				  "Entity ID '%s' does not belong to domain 'scene'", s ? s : "");
+				  "Entity ID '%s' does not belong to domain 'scene'",
+				  n ? mqb_conf_display(n, shown, sizeof shown) : "");
 		return found + 1;
 	}
 	/* one allocation, "scene\0turn_on", as service_name makes */
@@ -621,7 +624,9 @@ static size_t unknown_action(struct cc *cc, const struct mqb_conf_node *node, co
 		cands[i] = detect[i].key;
 	for (size_t i = 0; i < mqb_conf_len(node); i++) {
 		const char *key = cv__text(mqb_conf_key(node, i));
-		const char *near = key ? schema__suggest(key, cands, NDETECT) : NULL;
+		const char *near = key && !mqb_conf_is_secret(mqb_conf_key(node, i))
+					   ? schema__suggest(key, cands, NDETECT)
+					   : NULL;
 		if (near) {
 			mqb_conf_error_at(cc->errs, mqb_conf_key(node, i), path,
 					  "Unable to determine action: unknown action key '%s' "
