@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the configuration loader: any bytes as a main file
  * in a scratch directory that holds a few files to include and a
- * secrets.yaml, then every node walked and every error printed. */
+ * secrets.yaml, then every node walked, every automation's and script's
+ * actions, conditions and variables compiled by the script engine, and
+ * every error printed. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -12,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mqbridge/condition.h"
 #include "mqbridge/config.h"
+#include "mqbridge/script.h"
 #include "config/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -103,6 +107,48 @@ static size_t walk(const struct mqb_conf_node *n, unsigned depth)
 	return count;
 }
 
+/* One automation or script's parts through the engine's compilers;
+ * nothing is kept, only errors. */
+static void compile_parts(const struct mqb_conf_node *item, const char *seq_key,
+			  struct mqb_conf_errors *errs)
+{
+	const struct mqb_conf_node *n;
+	const char *acts[] = { seq_key, "actions", "action" };
+	for (int i = 0; i < 3; i++)
+		if ((n = mqb_conf_get(item, acts[i])))
+			mqb_script_compile(n, "fuzz.action", NULL, errs, NULL);
+	const char *conds[] = { "conditions", "condition" };
+	for (int i = 0; i < 2; i++)
+		if ((n = mqb_conf_get(item, conds[i])))
+			mqb_condition_compile(n, "fuzz.condition", errs, NULL);
+	if ((n = mqb_conf_get(item, "variables")))
+		mqb_script_variables_compile(n, "fuzz.variables", errs, NULL);
+}
+
+static void compile_engine(const struct mqb_conf_node *root, struct mqb_conf_errors *errs)
+{
+	if (mqb_conf_kind(root) != MQB_CONF_MAP)
+		return;
+	for (size_t i = 0; i < mqb_conf_len(root); i++) {
+		size_t len;
+		const char *key = mqb_conf_scalar(mqb_conf_key(root, i), &len);
+		const struct mqb_conf_node *v = mqb_conf_value(root, i);
+		if (!key)
+			continue;
+		if (strncmp(key, "automation", 10) == 0) {
+			if (mqb_conf_kind(v) == MQB_CONF_MAP)
+				compile_parts(v, "sequence", errs);
+			for (size_t k = 0; mqb_conf_kind(v) == MQB_CONF_SEQ && k < mqb_conf_len(v); k++)
+				if (mqb_conf_kind(mqb_conf_item(v, k)) == MQB_CONF_MAP)
+					compile_parts(mqb_conf_item(v, k), "sequence", errs);
+		} else if (strncmp(key, "script", 6) == 0 && mqb_conf_kind(v) == MQB_CONF_MAP) {
+			for (size_t k = 0; k < mqb_conf_len(v); k++)
+				if (mqb_conf_kind(mqb_conf_value(v, k)) == MQB_CONF_MAP)
+					compile_parts(mqb_conf_value(v, k), "sequence", errs);
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
@@ -111,8 +157,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mqb_conf_errors_init(&errs);
 	int rc = conf__load_string("fuzz.yaml", dir, (const char *)data, size, NULL, &doc, &errs);
 	if (rc == 0) {
-		if (mqb_conf_root(doc))
+		if (mqb_conf_root(doc)) {
 			walk(mqb_conf_root(doc), 0);
+			compile_engine(mqb_conf_root(doc), &errs);
+		}
 	} else if (doc || (rc == -22 && errs.n == 0)) {
 		abort(); /* a failure returns no document and says why */
 	}
