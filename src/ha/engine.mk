@@ -23,3 +23,5 @@ bench: bench-script
 bench-script: bench/bench_script$(EXEEXT)
 	$(top_srcdir)/bench/run-script.sh $(top_builddir)/bench/bench_script$(EXEEXT)
 .PHONY: bench-script
+# The engine's public API, exported to modules (t/exports.sh checks it).
+pkginclude_HEADERS += include/mqbridge/script.h include/mqbridge/condition.h
