@@ -1387,6 +1387,104 @@ static void the_wait_variable_is_scoped_and_a_stop_ends_the_wait(void **state)
 	play(*state, sc_wait_scope);
 }
 
+/* ---- wait_for_trigger --------------------------------------------------------------------- */
+
+static void sc_wait_trigger(struct sx *x)
+{
+	/* ::test_wait_basic (V8): the first firing, its trigger variable */
+	switch_to(x, "on");
+	compile(x, "sequence:\n  - wait_for_trigger:\n      platform: state\n"
+		   "      entity_id: switch.test\n      to: 'off'\n"
+		   "  - event: test_event\n    event_data:\n"
+		   "      completed: '{{ wait.completed }}'\n      remaining: '{{ wait.remaining }}'\n"
+		   "      trigger: '{{ wait.trigger.platform }} {{ wait.trigger.id }} {{ wait.trigger.idx }}"
+		   " {{ wait.trigger.entity_id }} {{ wait.trigger.from_state.state }}"
+		   " {{ wait.trigger.to_state.state }} {{ wait.trigger.description }}'\n");
+	struct mqb_future *f = start(x, NULL);
+	settle(x);
+	assert_false(mqb_future_done(f));
+	switch_to(x, "off");
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	expect_json(event_data(x, 0), "{\"completed\": true, \"remaining\": null, \"trigger\": "
+				      "\"state 0 0 switch.test on off state of switch.test\"}");
+	expect_log(x, "Executing step wait for trigger");
+
+	/* ::test_wait_trigger_matches_with_zero_timeout (V7): no look at all */
+	compile(x, "sequence:\n  - wait_for_trigger: {trigger: state, entity_id: switch.test, to: 'off'}\n"
+		   "    timeout: 0\n    continue_on_timeout: true\n"
+		   "  - event: test_event\n    event_data: {wait: '{{ wait }}'}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	expect_json(event_data(x, 1), "{\"wait\": {\"completed\": false, \"trigger\": null, "
+				      "\"remaining\": 0.0}}");
+
+	/* a timeout, and continue_on_timeout: false */
+	compile(x, "sequence:\n  - wait_for_trigger: {trigger: state, entity_id: switch.test, to: 'on'}\n"
+		   "    timeout: 5\n    continue_on_timeout: false\n  - event: test_event\n");
+	f = start(x, NULL);
+	settle(x);
+	advance(x, 5);
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	assert_int_equal(nevents(x), 2);
+	expect_log(x, "Timeout reached, abort script.");
+
+	/* ::test_wait_for_trigger_variables: the triggers see the run's variables */
+	compile(x, "sequence:\n  - variables: {state: 'on'}\n"
+		   "  - wait_for_trigger:\n      trigger: template\n"
+		   "      value_template: \"{{ states.switch.test.state == state }}\"\n"
+		   "  - event: test_event\n");
+	f = start(x, NULL);
+	settle(x);
+	assert_int_equal(nevents(x), 2);
+	switch_to(x, "on");
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	assert_int_equal(nevents(x), 3);
+
+	/* ::test_parallel (V16): one branch waits for a trigger, the other not */
+	switch_to(x, "off");
+	compile(x, "sequence:\n  - parallel:\n"
+		   "      - alias: Sequential group\n        sequence:\n"
+		   "          - alias: Waiting for trigger\n"
+		   "            wait_for_trigger: {platform: state, entity_id: switch.test, to: 'on'}\n"
+		   "          - event: test_event\n            event_data: {hello: from action 1, what: '{{ what }}'}\n"
+		   "      - alias: Don't wait at all\n        event: test_event\n"
+		   "        event_data: {hello: from action 2, what: '{{ what }}'}\n");
+	f = start(x, "{\"what\": \"world\"}");
+	settle(x);
+	assert_int_equal(nevents(x), 4);
+	expect_json(event_data(x, 3), "{\"hello\": \"from action 2\", \"what\": \"world\"}");
+	switch_to(x, "on");
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	expect_json(event_data(x, 4), "{\"hello\": \"from action 1\", \"what\": \"world\"}");
+	expect_log(x, "Test Name: sequence[0].parallel[0][0].sequence[0]: Executing step "
+		      "Waiting for trigger");
+
+	/* a stop detaches it at once */
+	compile(x, "sequence:\n  - wait_for_trigger: {trigger: state, entity_id: switch.test, to: 'off'}\n"
+		   "  - event: test_event\n");
+	struct mqb_future *stopped;
+	f = start(x, NULL);
+	settle(x);
+	assert_int_equal(mqb_script_async_stop(x->s, &stopped), 0);
+	assert_int_equal(mqb_await(stopped, NULL), 0);
+	assert_int_equal(mqb_future_status(f), -ECANCELED);
+	mqb_future_unref(f);
+	mqb_future_unref(stopped);
+	switch_to(x, "off");
+	settle(x);
+	assert_int_equal(nevents(x), 5);
+}
+
+/* ::test_wait_basic, ::test_wait_trigger_matches_with_zero_timeout,
+ * ::test_wait_for_trigger_variables, ::test_parallel (V7, V8, V16) */
+static void wait_for_trigger_waits_for_a_firing(void **state)
+{
+	play(*state, sc_wait_trigger);
+}
+
 /* ---- deep nesting -------------------------------------------------------------------------- */
 
 static void sc_deep(struct sx *x)
@@ -1490,6 +1588,7 @@ static void bad_actions_are_configuration_errors_at_their_place(void **state)
 		      "Unable to determine action", 4, 9, "automation[0].action[0].parallel[1][0]");
 	compile_fails("sequence:\n  - scene: light.x\n", "does not belong to domain 'scene'", 0, 0,
 		      NULL);
+	compile_fails("sequence:\n  - wait_for_trigger: {trigger: nope}\n", "nope", 0, 0, NULL);
 	compile_fails("sequence:\n  - action: a.b\n    continue_on_error: maybe\n",
 		      "invalid boolean", 3, 24, NULL);
 }
@@ -1523,6 +1622,7 @@ static const struct CMUnitTest tests[] = {
 	T(shutdown_cancels_suspended_runs),
 	T(wait_template_waits_on_the_state_machine_with_its_timeout),
 	T(the_wait_variable_is_scoped_and_a_stop_ends_the_wait),
+	T(wait_for_trigger_waits_for_a_firing),
 	T(blocks_nested_as_deep_as_yaml_allows_run),
 	T(a_scripts_variables_are_defaults_under_the_callers),
 	T(bad_actions_are_configuration_errors_at_their_place),

@@ -15,20 +15,19 @@
 #include "mqbridge/future.h"
 #include "mqbridge/timer.h"
 #include "mqbridge/track.h"
+#include "mqbridge/trigger.h"
 #include "mqbridge/text.h"
 #include "template/native.h"
 
 size_t script__compile_triggers(const struct mqb_conf_node *node, const char *path,
 				struct mqb_conf_errors *errs, struct mqb_triggers **out)
 {
-	*out = NULL;
-	mqb_conf_error_at(errs, node, path, "wait_for_trigger is not supported yet");
-	return 1;
+	return mqb_triggers_compile(node, path, errs, out);
 }
 
 void script__free_triggers(struct mqb_triggers *t)
 {
-	(void)t;
+	mqb_triggers_free(t);
 }
 
 /* One wait: what settles it, and what it found. Lives on the waiting
@@ -36,6 +35,7 @@ void script__free_triggers(struct mqb_triggers *t)
 struct waiter {
 	struct mqb_future *wake;
 	bool first, truthy;
+	json_t *trigger;          /* wait_for_trigger: the first firing's */
 };
 
 /* Home Assistant's result_as_boolean on a template's result: cv.boolean
@@ -71,6 +71,19 @@ static void on_template(void *ud, const struct mqb_event *ev, int status, const 
 		mqb_future_resolve(w->wake, 0, NULL, NULL);
 	}
 	w->truthy = truthy;
+}
+
+/* A trigger fired: the first firing ends the wait and is kept. */
+static void on_trigger(void *ud, json_t *trigger, json_t *variables)
+{
+	struct waiter *w = ud;
+	json_decref(variables);
+	if (w->trigger) {
+		json_decref(trigger);
+		return;
+	}
+	w->trigger = trigger;
+	mqb_future_resolve(w->wake, 0, NULL, NULL);
 }
 
 static void on_timeout(struct mqb_timer *tm, void *ud)
@@ -148,17 +161,34 @@ enum flow script__wait_action(struct task *t, const struct action *a)
 			goto nomem;
 		return F_NEXT;
 	}
+	/* a zero timeout times out at once, without looking (wait_for_trigger
+	 * does not even attach) */
 	bool timed_out = has_timeout && timeout <= 0;
 	double deadline = mqb_async_now(core) + timeout;
 	if (!timed_out) {
 		struct mqb_future *wake = mqb_future_new(core);
 		struct waiter w = { .wake = wake, .first = true };
 		struct mqb_track *tr = NULL;
+		struct mqb_trigger_attach *at = NULL;
 		struct mqb_timer *tm = NULL;
 		int rc = wake ? 0 : -ENOMEM;
 		if (!rc && has_timeout)
 			rc = mqb_async_call_later(core, timeout, on_timeout, wake, &tm);
-		if (!rc) {
+		if (!rc && trig) {
+			/* the triggers see the run's variables as they are now */
+			struct mqb_trigger_attach_options opt = { .variables = script__view(t),
+								  .log_name = r->s->name };
+			rc = mqb_triggers_async_attach(core, a->wait.triggers, &opt, on_trigger, &w,
+						       &at);
+			if (rc && rc != -ENOMEM) {
+				/* none attached: Home Assistant goes on, wait unchanged */
+				script__log(t, MQB_LOG_ERROR, a, "Error setting up trigger: %s",
+					    mqb_strerror(rc));
+				mqb_async_timer_cancel(tm);
+				mqb_future_unref(wake);
+				return F_NEXT;
+			}
+		} else if (!rc) {
 			struct mqb_track_template_options opt = { .variables = script__view(t),
 								  .fire_first = true,
 								  .text = a->wait.text };
@@ -166,19 +196,24 @@ enum flow script__wait_action(struct task *t, const struct action *a)
 		}
 		if (!rc)
 			rc = script__wait(t, wake);
+		mqb_triggers_async_detach(at);
 		mqb_async_track_cancel(tr);
 		mqb_async_timer_cancel(tm);
 		mqb_future_unref(wake);
-		if (rc == -ECANCELED)
+		if (rc == -ECANCELED) {
+			json_decref(w.trigger);
 			return F_CANCEL; /* wait stays {completed: false, ...} */
+		}
 		if (rc == -ETIMEDOUT) {
+			json_decref(w.trigger);
 			timed_out = true;
 		} else if (rc) {
+			json_decref(w.trigger);
 			return script__fail(t, a, rc, false, "Unexpected error", "%s",
 					    mqb_strerror(rc));
 		} else {
 			double left = deadline - mqb_async_now(core);
-			if (set_wait(t, true, has_timeout, left > 0 ? left : 0, trig, NULL))
+			if (set_wait(t, true, has_timeout, left > 0 ? left : 0, trig, w.trigger))
 				goto nomem;
 			return F_NEXT;
 		}
