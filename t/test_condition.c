@@ -76,15 +76,8 @@ static void compile_fails(const char *yaml, const char *want, unsigned line, uns
 	mqb_conf_errors_init(&errs);
 	assert_int_equal(conf__load_string("t.yaml", NULL, yaml, strlen(yaml), NULL, &doc, &errs), 0);
 	size_t n = mqb_condition_compile(mqb_conf_get(mqb_conf_root(doc), "c"), "c", &errs, &c);
-	if (n == 0)
-		fail_msg("compiled:\n%s", yaml);
+	tu_expect_conf_error(&errs, n, want, line, column, yaml);
 	assert_null(c);
-	if (!strstr(errs.v[0].message, want))
-		fail_msg("'%s' lacks '%s'", errs.v[0].message, want);
-	if (line) {
-		assert_int_equal(errs.v[0].mark.line, line);
-		assert_int_equal(errs.v[0].mark.column, column);
-	}
 	mqb_conf_errors_fini(&errs);
 	mqb_conf_doc_free(doc);
 }

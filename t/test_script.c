@@ -195,14 +195,8 @@ static void compile_fails(const char *yaml, const char *want, unsigned line, uns
 	assert_int_equal(conf__load_string("t.yaml", NULL, yaml, strlen(yaml), NULL, &doc, &errs), 0);
 	size_t n = mqb_script_compile(mqb_conf_get(mqb_conf_root(doc), "sequence"),
 				      "automation[0].action", NULL, &errs, &s);
-	if (n == 0)
-		fail_msg("compiled:\n%s", yaml);
+	tu_expect_conf_error(&errs, n, want, line, column, yaml);
 	assert_null(s);
-	if (!strstr(errs.v[0].message, want))
-		fail_msg("'%s' lacks '%s'", errs.v[0].message, want);
-	if (line && (errs.v[0].mark.line != line || errs.v[0].mark.column != column))
-		fail_msg("%s at %u:%u, not %u:%u", errs.v[0].message, errs.v[0].mark.line,
-			 errs.v[0].mark.column, line, column);
 	if (path)
 		assert_string_equal(errs.v[0].path, path);
 	mqb_conf_errors_fini(&errs);

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "core/loop.h"
+#include "mqbridge/config.h"
 
 double tu_now(void)
 {
@@ -182,4 +183,17 @@ void tu_loop_flush(struct tu_loop *t)
 	assert_int_equal(fl.rc, 0);
 	assert_true(tu_latch_wait(&fl.done, TU_TIMEOUT));
 	tu_latch_destroy(&fl.done);
+}
+
+void tu_expect_conf_error(const struct mqb_conf_errors *errs, size_t n, const char *want,
+			  unsigned line, unsigned column, const char *what)
+{
+	if (n == 0 || errs->n == 0)
+		fail_msg("compiled:\n%s", what);
+	const struct mqb_conf_error *e = &errs->v[0];
+	if (!strstr(e->message, want))
+		fail_msg("'%s' lacks '%s'", e->message, want);
+	if (line && (e->mark.line != line || e->mark.column != column))
+		fail_msg("'%s' at %u:%u, not %u:%u", e->message, e->mark.line, e->mark.column, line,
+			 column);
 }

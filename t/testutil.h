@@ -55,6 +55,14 @@ int tu_run(struct mqb_core *core, double timeout);
 
 double tu_now(void); /* monotonic seconds */
 
+struct mqb_conf_errors;
+/* A configuration that must not compile: errs holds at least one error
+ * (n is how many the compiler found), the first one's message holds want,
+ * and it sits at line:column unless line is 0. Fails the test otherwise;
+ * what names the input in the failure. */
+void tu_expect_conf_error(const struct mqb_conf_errors *errs, size_t n, const char *want,
+			  unsigned line, unsigned column, const char *what);
+
 /* main() helper: argv[1], if given, selects tests by name (cmocka filter). */
 #define TU_MAIN(tests) \
 	int main(int argc, char **argv) { \
