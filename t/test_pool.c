@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "core/loop.h"
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
 #include "mqbridge/log.h"
@@ -609,6 +610,86 @@ static void shutdown_cancels_each_queued_job_once_and_drains_the_running_one(voi
 	tu_latch_destroy(&cancelled);
 }
 
+/* A final job (the restore state's write at stop) queued behind a running
+ * job and among ordinary ones: the shutdown cancels the ordinary ones and
+ * still runs the final one, with its own status, before the loop ends. */
+struct final_sub {
+	struct mqb_core *core;
+	struct mqb_job job;
+	struct tracked *arg;
+	struct seen *seen;
+	struct mqb_future *f;
+	int rc, add_rc;
+};
+
+static void submit_final_on_loop(void *arg)
+{
+	struct final_sub *s = arg;
+	s->rc = core__async_add_final_job(s->core, &s->job, s->arg, tracked_free, &s->f);
+	s->add_rc = s->rc == 0 ? mqb_future_async_add_done(s->f, on_done, s->seen) : -1;
+}
+
+static void a_final_job_queued_at_shutdown_runs_while_the_others_are_cancelled(void **state)
+{
+	struct mqb_core_options opt = pool_options(1);
+	struct tu_loop t;
+	tu_loop_start(&t, &opt);
+
+	struct tu_latch g_started, g_gate, cancelled;
+	tu_latch_init(&g_started, 1);
+	tu_latch_init(&g_gate, 1);
+	tu_latch_init(&cancelled, 2);
+	struct tracked g_arg = { 0 }, f_arg = { 0 }, args[2] = { 0 };
+	struct jobctx g = { .started = &g_started, .gate = &g_gate };
+	struct seen g_seen = { 0 };
+	struct sub gs = { .job = MQB_EXECUTOR(blocking_job, &g), .arg = &g_arg, .seen = &g_seen };
+	submit(&t, &gs, 1, NULL);
+	assert_int_equal(gs.rc, 0);
+	assert_true(tu_latch_wait(&g_started, TU_TIMEOUT));
+
+	/* one ordinary job before the final one and one after; the first
+	 * cancelled continuation opens G's gate, after the pool closed */
+	struct jobctx jobs[2] = { { .status = 0 }, { .status = 0 } };
+	struct seen seen[2];
+	struct sub s[2];
+	for (int i = 0; i < 2; i++) {
+		seen[i] = (struct seen){ .latch = &cancelled, .release = &g_gate };
+		s[i] = (struct sub){ .job = MQB_EXECUTOR(blocking_job, &jobs[i]), .arg = &args[i],
+				     .seen = &seen[i] };
+	}
+	struct jobctx fj = { .status = JOB_STATUS };
+	struct seen f_seen = { .core = t.core };
+	struct final_sub fs = { .core = t.core, .job = MQB_EXECUTOR(blocking_job, &fj),
+				.arg = &f_arg, .seen = &f_seen };
+	submit(&t, &s[0], 1, NULL);
+	tu_on_loop(&t, submit_final_on_loop, &fs);
+	submit(&t, &s[1], 1, NULL);
+	assert_int_equal(fs.rc, 0);
+	assert_int_equal(fs.add_rc, 0);
+
+	assert_int_equal(tu_loop_stop(&t), 0);
+
+	assert_true(tu_latch_wait(&cancelled, 0));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(seen[i].status, -ECANCELED);
+		assert_int_equal(atomic_load(&jobs[i].ran), 0);
+		assert_int_equal(atomic_load(&args[i].freed), 1);
+	}
+	assert_int_equal(atomic_load(&fj.ran), 1);
+	assert_int_equal(atomic_load(&f_seen.runs), 1);
+	assert_int_equal(f_seen.status, JOB_STATUS);
+	assert_true(f_seen.stopping);
+	assert_int_equal(atomic_load(&f_arg.freed), 1);
+	assert_int_equal(atomic_load(&g.ran), 1);
+	mqb_future_unref(s[0].f);
+	mqb_future_unref(s[1].f);
+	mqb_future_unref(fs.f);
+	mqb_future_unref(gs.f);
+	tu_latch_destroy(&g_started);
+	tu_latch_destroy(&g_gate);
+	tu_latch_destroy(&cancelled);
+}
+
 /* Runs in a forked child: a job that outlives the shutdown timeout is
  * abandoned (its detached worker and the pool are left behind on purpose,
  * which LeakSanitizer would report at a normal exit). Returns an exit code:
@@ -717,6 +798,7 @@ static const struct CMUnitTest tests[] = {
 				  restore_log_sink),
 	cmocka_unit_test(shutdown_cancels_each_queued_job_once_and_drains_the_running_one),
 	cmocka_unit_test(job_outliving_the_shutdown_timeout_is_abandoned_and_run_returns),
+	cmocka_unit_test(a_final_job_queued_at_shutdown_runs_while_the_others_are_cancelled),
 };
 
 TU_MAIN(tests)

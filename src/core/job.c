@@ -58,7 +58,7 @@ static int dispatch(struct mqb_core *core, const struct mqb_job *job, void *arg,
 	case MQB_JOB_COROUTINE:
 		return coro__spawn(core, job, arg, release, fut);
 	case MQB_JOB_EXECUTOR:
-		return pool__submit(core->pool, job, arg, release, fut);
+		return pool__submit(core->pool, job, arg, release, fut, false);
 	}
 	MQB_ABORT("job %s has no kind (%d)", job->name ? job->name : "?", (int)job->kind);
 }
@@ -85,6 +85,28 @@ int mqb_async_run_job(struct mqb_core *core, const struct mqb_job *job, void *ar
 		      mqb_release_fn release, struct mqb_future **out)
 {
 	return dispatch_out(core, job, arg, release, out, true);
+}
+
+int core__async_add_final_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
+			      mqb_release_fn release, struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(core);
+	MQB_CHECK(job && job->fn && job->kind == MQB_JOB_EXECUTOR,
+		  "a final job is an executor job");
+	struct mqb_future *f = out ? mqb_future_new(core) : NULL;
+	if (out && !f)
+		return -ENOMEM;
+	int rc = pool__submit(core->pool, job, arg, release, f ? mqb_future_ref(f) : NULL, true);
+	if (rc) {
+		if (f) {
+			mqb_future_unref(f);
+			mqb_future_unref(f);
+		}
+		return rc;
+	}
+	if (out)
+		*out = f;
+	return 0;
 }
 
 int mqb_async_add_job(struct mqb_core *core, const struct mqb_job *job, void *arg,

@@ -6,6 +6,8 @@
 #ifndef MQB_CORE_LOOP_H
 #define MQB_CORE_LOOP_H
 
+#include "mqbridge/job.h"
+
 struct mqb_core;
 struct mqb_core_options;
 struct ev_loop;
@@ -43,6 +45,16 @@ void timer__shift_wall(struct mqb_core *core, double seconds);
  * iteration) and the wall clock moves as timer__shift_wall moves it.
  * mqb_async_sleep's own timers are not moved. Thread: loop. */
 void timer__advance(struct mqb_core *core, double seconds);
+
+/* An executor job the shutdown waits for instead of cancelling it, as
+ * Home Assistant's final write waits for its stores: queued before the
+ * pool closes (by a mqbridge_stop listener, say), it runs even though the
+ * jobs queued around it are cancelled, and the shutdown waits for it as
+ * for a running job, within its timeout. As mqb_async_add_job for an
+ * EXECUTOR job: -EAGAIN (queue full), -ESHUTDOWN (the pool is closed),
+ * -ENOMEM. Thread: loop. */
+int core__async_add_final_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
+			      mqb_release_fn release, struct mqb_future **out);
 
 /* The state in slot id (NULL: empty). Thread: loop. */
 void *core__slot(struct mqb_core *core, unsigned id);

@@ -16,6 +16,7 @@ struct pjob {
 	int status;
 	void *result;
 	bool abandoned;         /* shutdown gave up waiting: the worker cleans up */
+	bool final;             /* not cancelled by pool__close */
 	struct pjob *next;
 };
 
@@ -36,6 +37,7 @@ struct pool {
 	struct pjob *head, *tail; /* the queue, under lock */
 	unsigned queued, queue_max;
 	unsigned running;         /* on a worker, under lock */
+	unsigned finals;          /* final jobs queued, under lock */
 	bool closing;             /* under lock */
 	bool joined;
 	unsigned nthreads;
@@ -75,6 +77,8 @@ static void *worker_main(void *arg)
 		if (!p->head)
 			p->tail = NULL;
 		p->queued--;
+		if (j->final)
+			p->finals--;
 		p->running++;
 		w->current = j;
 		w->since = mqb__time_mono();
@@ -168,13 +172,14 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
 }
 
 int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
-		 struct mqb_future *fut)
+		 struct mqb_future *fut, bool final)
 {
 	MQB_ASSERT_LOOP(p->core);
 	struct pjob *j = mqb__malloc(sizeof *j);
 	if (!j)
 		return -ENOMEM;
-	*j = (struct pjob){ .job = *job, .arg = arg, .release = release, .fut = fut };
+	*j = (struct pjob){ .job = *job, .arg = arg, .release = release, .fut = fut,
+			    .final = final };
 	pthread_mutex_lock(&p->lock);
 	int rc = 0;
 	if (p->closing) {
@@ -189,6 +194,7 @@ int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_relea
 			p->head = j;
 		p->tail = j;
 		p->queued++;
+		p->finals += final;
 		p->submitted++;
 		pthread_cond_signal(&p->cond);
 	}
@@ -211,9 +217,25 @@ void pool__close(struct pool *p)
 		return;
 	}
 	p->closing = true;
-	struct pjob *j = p->head;
+	/* Final jobs stay queued, in their order; the rest go. */
+	struct pjob *j = NULL, **cut = &j;
+	struct pjob *q = p->head;
 	p->head = p->tail = NULL;
-	p->queued = 0;
+	for (struct pjob *next; q; q = next) {
+		next = q->next;
+		q->next = NULL;
+		if (q->final) {
+			if (p->tail)
+				p->tail->next = q;
+			else
+				p->head = q;
+			p->tail = q;
+		} else {
+			*cut = q;
+			cut = &q->next;
+		}
+	}
+	p->queued = p->finals;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	/* Queued jobs never started: each completes once, cancelled. */
@@ -229,7 +251,7 @@ void pool__close(struct pool *p)
 unsigned pool__running(struct pool *p)
 {
 	pthread_mutex_lock(&p->lock);
-	unsigned n = p->running;
+	unsigned n = p->running + p->finals;
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
@@ -242,6 +264,22 @@ void pool__join(struct pool *p)
 	p->joined = true;
 	ev_ref(p->core->loop);
 	ev_timer_stop(p->core->loop, &p->watchdog);
+	/* Final jobs that never got a thread within the timeout go as the
+	 * others went at close: cancelled, once. */
+	pthread_mutex_lock(&p->lock);
+	struct pjob *left = p->head;
+	p->head = p->tail = NULL;
+	p->queued = p->finals = 0;
+	pthread_mutex_unlock(&p->lock);
+	while (left) {
+		struct pjob *next = left->next;
+		MQB_LOG_ERROR("executor", "job %s never ran before shutdown: cancelled",
+			      left->job.name ? left->job.name : "?");
+		p->cancelled++;
+		job__release(&left->job, left->arg, left->release, -ECANCELED, NULL, left->fut);
+		mqb__free(left);
+		left = next;
+	}
 	/* Jobs still running were given the shutdown timeout already: abandon
 	 * them (their futures settle now, once) and detach their threads. */
 	pthread_mutex_lock(&p->lock);

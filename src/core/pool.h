@@ -10,12 +10,14 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
 	      struct pool **out);
 /* -EAGAIN when the queue is full, -ESHUTDOWN once closed. fut (may be
  * NULL) is a reference settled and dropped on completion; on error it is
- * not taken. */
+ * not taken. A final job is not cancelled by pool__close: it runs, and
+ * the shutdown waits for it as for a running one. */
 int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
-		 struct mqb_future *fut);
-/* Stop accepting and cancel every queued job (-ECANCELED, on the loop). */
+		 struct mqb_future *fut, bool final);
+/* Stop accepting and cancel every queued job but the final ones
+ * (-ECANCELED, on the loop). */
 void pool__close(struct pool *p);
-/* Jobs on a thread now. */
+/* Jobs the shutdown waits for: on a thread now, or final and queued. */
 unsigned pool__running(struct pool *p);
 /* Join the workers; jobs still running are abandoned (their futures settle
  * with -ECANCELED now, their results are freed when they end) and logged. */
