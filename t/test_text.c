@@ -226,6 +226,57 @@ static void isoformat_fits_its_buffer_and_refuses_what_python_cannot_write(void 
 	assert_int_equal(mqb_isoformat(-62135596801.0, b), 0);
 }
 
+/* ---- reading times and durations ----------------------------------------- */
+
+/* dt_util.parse_datetime("2024-05-01T12:00:00.5+02:00") and its naive,
+ * date-only and Z forms; garbage is refused. */
+static void parse_datetime_reads_what_home_assistant_writes(void **state)
+{
+	(void)state;
+	double ts;
+	int32_t off;
+	bool aware;
+	assert_true(mqb_parse_datetime("2024-05-01T12:00:00.5+02:00", &ts, &off, &aware));
+	assert_true(aware);
+	assert_int_equal(off, 7200);
+	assert_true(fabs(ts - 1714557600.5) < 1e-6);
+	assert_true(mqb_parse_datetime("2024-05-01 12:00:00Z", &ts, &off, &aware));
+	assert_true(aware);
+	assert_int_equal(off, 0);
+	assert_true(ts == 1714564800.0);
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_true(mqb_parse_datetime("2024-05-01", &ts, &off, &aware));
+	assert_false(aware);
+	assert_true(ts == 1714521600.0);
+	assert_true(mqb_parse_datetime("2024-05-01 12:34", &ts, &off, &aware));
+	assert_true(ts == 1714566840.0);
+	assert_false(mqb_parse_datetime("2024-13-01", &ts, &off, &aware));
+	assert_false(mqb_parse_datetime("2024-05-01T12", &ts, &off, &aware));
+	assert_false(mqb_parse_datetime("yesterday", &ts, &off, &aware));
+	assert_false(mqb_parse_datetime("2024-05-01 12:00:00 +", &ts, &off, &aware));
+}
+
+/* cv.time_period_str: "H:MM", "H:MM:SS.fff", signs, hours past 23;
+ * one part alone is not one (cv.time_period takes it as seconds). */
+static void time_period_str_is_cv_time_period_str(void **state)
+{
+	(void)state;
+	double v;
+	assert_true(mqb_parse_time_period_str("0:10", 4, &v));
+	assert_true(v == 600);
+	assert_true(mqb_parse_time_period_str("01:02:03.5", 10, &v));
+	assert_true(v == 3723.5);
+	assert_true(mqb_parse_time_period_str("-0:00:30", 8, &v));
+	assert_true(v == -30);
+	assert_true(mqb_parse_time_period_str("48:00:00", 8, &v));
+	assert_true(v == 172800);
+	assert_false(mqb_parse_time_period_str("30", 2, &v));
+	assert_false(mqb_parse_time_period_str("1:2:3:4", 7, &v));
+	assert_false(mqb_parse_time_period_str("1:x", 3, &v));
+	assert_false(mqb_parse_time_period_str("", 0, &v));
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(utf8_is_rfc_3629_without_nul),
 	cmocka_unit_test(decode_gives_the_code_point_and_its_length),
@@ -236,6 +287,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(round_is_python_round_half_to_even),
 	cmocka_unit_test(isoformat_matches_gmtime),
 	cmocka_unit_test(isoformat_fits_its_buffer_and_refuses_what_python_cannot_write),
+	cmocka_unit_test(parse_datetime_reads_what_home_assistant_writes),
+	cmocka_unit_test(time_period_str_is_cv_time_period_str),
 };
 
 TU_MAIN(tests)

@@ -75,4 +75,27 @@ double mqb_round(double x, int ndigits);
  * buf "") for a time outside the years 1 to 9999. Thread: any. */
 size_t mqb_isoformat(double t, char buf[MQB_ISOFORMAT_MAX]);
 
+/* Home Assistant's dt_util.parse_datetime: "YYYY-MM-DD", then 'T', 't'
+ * or ' ' and "HH:MM[:SS[.ffffff]]" (midnight without), then 'Z' or
+ * "+HH[:MM]"/"-HH[:MM]", white space around. *ts gets the Unix time, a
+ * time without an offset read as local time (the process's TZ, which is
+ * homeassistant: time_zone); *aware whether an offset was given;
+ * *utcoffset that offset in seconds, or the local one then. false for
+ * anything else (nothing written then but *aware and *utcoffset).
+ * Thread: any. */
+bool mqb_parse_datetime(const char *s, double *ts, int32_t *utcoffset, bool *aware);
+
+/* The local time's offset from UTC at Unix time t, in seconds (east
+ * positive), as the process's TZ says. Thread: any. */
+int32_t mqb_local_utcoffset(double t);
+
+/* ---- durations ---------------------------------------------------------- */
+
+/* Home Assistant's cv.time_period_str on s[0..len): "[+-]H:MM" or
+ * "[+-]H:MM:SS[.fff]", hours and minutes any size ("1:90" is 2:30). The
+ * seconds to *out; false (nothing written) for anything else. What else
+ * cv.time_period takes (a number of seconds, a mapping) is the caller's.
+ * Thread: any. */
+bool mqb_parse_time_period_str(const char *s, size_t len, double *out);
+
 #endif

@@ -21,6 +21,7 @@
 #include "mqbridge/mqtt.h"
 #include "mqbridge/platform.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 #include "config/config_impl.h"
 
 /* ---- paths ---------------------------------------------------------------- */
@@ -345,53 +346,13 @@ bool schema__parse_sexagesimal(const char *s, size_t len, double *out)
 	return true;
 }
 
-/* Home Assistant's cv.time_period_str: [-+]H:MM or [-+]H:MM:SS[.fff]. */
-static bool parse_hms(const char *s, size_t len, double *out)
-{
-	size_t i = 0;
-	bool neg = false;
-	if (i < len && (s[i] == '+' || s[i] == '-'))
-		neg = s[i++] == '-';
-	double part[3] = {0, 0, 0};
-	int nparts = 0;
-	for (;;) {
-		size_t n = span_digits(s, i, len);
-		if (n == 0 || n > 9)
-			return false;
-		double v = 0;
-		for (size_t k = 0; k < n; k++)
-			v = v * 10 + (s[i + k] - '0');
-		i += n;
-		if (nparts == 2 && i < len && s[i] == '.') {
-			size_t f = span_digits(s, i + 1, len);
-			if (f == 0 || f > 9)
-				return false;
-			double scale = 0.1;
-			for (size_t k = 0; k < f; k++, scale /= 10)
-				v += (s[i + 1 + k] - '0') * scale;
-			i += 1 + f;
-		}
-		part[nparts++] = v;
-		if (i == len)
-			break;
-		if (s[i] != ':' || nparts == 3)
-			return false;
-		i++;
-	}
-	if (nparts < 2)
-		return false;
-	double v = part[0] * 3600 + part[1] * 60 + part[2];
-	*out = neg ? -v : v;
-	return true;
-}
-
 bool schema__parse_duration(const char *s, size_t len, bool plain, double *out)
 {
 	if (schema__parse_float(s, len, out))
 		return true;
 	if (plain && schema__parse_sexagesimal(s, len, out))
 		return true;
-	return parse_hms(s, len, out);
+	return mqb_parse_time_period_str(s, len, out);
 }
 
 static bool in_range(const struct mqb_schema_key *k, double v)

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The public text helpers (mqbridge/text.h): thin faces on lib's UTF-8
- * decoder and Python-exact dtoa, plus str.strip and the ISO 8601 writer
- * that states and modules share. */
+ * decoder and Python-exact dtoa, plus str.strip, the ISO 8601 writer and
+ * reader, and the durations Home Assistant reads, that states, templates,
+ * the schema and modules share. */
+#define _GNU_SOURCE /* timegm, tm_gmtoff */
 #include "config.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mqbridge/text.h"
 
@@ -163,4 +167,130 @@ size_t mqb_isoformat(double t, char buf[MQB_ISOFORMAT_MAX])
 	}
 	memcpy(p, "+00:00", 7);
 	return (size_t)(p + 6 - buf);
+}
+
+int32_t mqb_local_utcoffset(double t)
+{
+	time_t tt = (time_t)floor(t);
+	struct tm tm;
+	if (!localtime_r(&tt, &tm))
+		return 0;
+	return (int32_t)tm.tm_gmtoff;
+}
+
+bool mqb_parse_datetime(const char *s, double *ts, int32_t *utcoffset, bool *aware)
+{
+	int Y, M, D, h = 0, m = 0, sec = 0, n = 0;
+	double frac = 0;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
+		return false;
+	s += n;
+	if (*s == 'T' || *s == 't' || *s == ' ') {
+		if (!isdigit((unsigned char)s[1]) || sscanf(s + 1, "%2d:%2d%n", &h, &m, &n) != 2 ||
+		    n != 5)
+			return false;
+		s += 1 + n;
+		if (*s == ':') {
+			if (!isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
+				return false;
+			sec = (s[1] - '0') * 10 + s[2] - '0';
+			s += 3;
+			if (*s == '.' || *s == ',') {
+				double p = 0.1;
+				s++;
+				if (!isdigit((unsigned char)*s))
+					return false;
+				while (isdigit((unsigned char)*s)) {
+					frac += (*s++ - '0') * p;
+					p /= 10;
+				}
+			}
+		}
+	}
+	*aware = false;
+	*utcoffset = 0;
+	if (*s == 'Z' || *s == 'z') {
+		*aware = true;
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int oh, om = 0, k = 0;
+		int sign = *s == '-' ? -1 : 1;
+		s++;
+		if (sscanf(s, "%2d%n", &oh, &k) != 1 || k != 2)
+			return false;
+		s += 2;
+		if (*s == ':')
+			s++;
+		if (isdigit((unsigned char)*s)) {
+			if (sscanf(s, "%2d%n", &om, &k) != 1 || k != 2)
+				return false;
+			s += 2;
+		}
+		*aware = true;
+		*utcoffset = sign * (oh * 3600 + om * 60);
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
+		return false;
+	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
+			.tm_hour = h, .tm_min = m, .tm_sec = sec, .tm_isdst = -1};
+	if (*aware) {
+		*ts = (double)timegm(&tm) - *utcoffset + frac;
+	} else {
+		*ts = (double)mktime(&tm) + frac; /* naive: local time */
+		*utcoffset = mqb_local_utcoffset(*ts);
+	}
+	return true;
+}
+
+/* ---- durations ---------------------------------------------------------- */
+
+static size_t span_digits(const char *s, size_t i, size_t len)
+{
+	size_t j = i;
+	while (j < len && isdigit((unsigned char)s[j]))
+		j++;
+	return j - i;
+}
+
+bool mqb_parse_time_period_str(const char *s, size_t len, double *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	double part[3] = {0, 0, 0};
+	int nparts = 0;
+	for (;;) {
+		size_t n = span_digits(s, i, len);
+		if (n == 0 || n > 9)
+			return false;
+		double v = 0;
+		for (size_t k = 0; k < n; k++)
+			v = v * 10 + (s[i + k] - '0');
+		i += n;
+		if (nparts == 2 && i < len && s[i] == '.') {
+			size_t f = span_digits(s, i + 1, len);
+			if (f == 0 || f > 9)
+				return false;
+			double scale = 0.1;
+			for (size_t k = 0; k < f; k++, scale /= 10)
+				v += (s[i + 1 + k] - '0') * scale;
+			i += 1 + f;
+		}
+		part[nparts++] = v;
+		if (i == len)
+			break;
+		if (s[i] != ':' || nparts == 3)
+			return false;
+		i++;
+	}
+	if (nparts < 2)
+		return false;
+	double v = part[0] * 3600 + part[1] * 60 + part[2];
+	*out = neg ? -v : v;
+	return true;
 }

@@ -13,15 +13,6 @@
 
 #include "template/tpl.h"
 
-int32_t tpl_local_offset(double ts)
-{
-	time_t t = (time_t)floor(ts);
-	struct tm tm;
-	if (!localtime_r(&t, &tm))
-		return 0;
-	return (int32_t)tm.tm_gmtoff;
-}
-
 static double wall_now(struct tpl_ctx *cx)
 {
 	const struct mqb_tpl_vars *v = tpl_vars(cx);
@@ -122,73 +113,6 @@ static struct tv dt_strftime(struct tpl_ctx *cx, struct tv v, const char *fmt)
 			return tv_string(cx, buf, n);
 	}
 	return tv_cstr(cx, "");
-}
-
-bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
-{
-	int Y, M, D, h = 0, m = 0, sec = 0, n = 0;
-	double frac = 0;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
-		return false;
-	s += n;
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		if (!isdigit((unsigned char)s[1]) || sscanf(s + 1, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5)
-			return false;
-		s += 1 + n;
-		if (*s == ':') {
-			if (!isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
-				return false;
-			sec = (s[1] - '0') * 10 + s[2] - '0';
-			s += 3;
-			if (*s == '.' || *s == ',') {
-				double p = 0.1;
-				s++;
-				if (!isdigit((unsigned char)*s))
-					return false;
-				while (isdigit((unsigned char)*s)) {
-					frac += (*s++ - '0') * p;
-					p /= 10;
-				}
-			}
-		}
-	}
-	*aware = false;
-	*off = 0;
-	if (*s == 'Z' || *s == 'z') {
-		*aware = true;
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		int oh, om = 0, k = 0;
-		int sign = *s == '-' ? -1 : 1;
-		s++;
-		if (sscanf(s, "%2d%n", &oh, &k) != 1 || k != 2)
-			return false;
-		s += 2;
-		if (*s == ':')
-			s++;
-		if (isdigit((unsigned char)*s)) {
-			if (sscanf(s, "%2d%n", &om, &k) != 1 || k != 2)
-				return false;
-			s += 2;
-		}
-		*aware = true;
-		*off = sign * (oh * 3600 + om * 60);
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
-		return false;
-	struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-			 .tm_hour = h, .tm_min = m, .tm_sec = sec, .tm_isdst = -1 };
-	if (*aware) {
-		*ts = (double)timegm(&tm) - *off + frac;
-	} else {
-		*ts = (double)mktime(&tm) + frac;      /* naive: local time */
-		*off = tpl_local_offset(*ts);
-	}
-	return true;
 }
 
 /* ISO 8601 as Home Assistant's parse_datetime takes it, the scan charged

@@ -17,6 +17,7 @@
 
 #include "lib/dtoa.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 
 /* ---- values ------------------------------------------------------------- */
 
@@ -389,8 +390,11 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
  * ("2021-06-03 13:00:00+00:00", "...T...Z", a date alone): *ts Unix time,
  * *off the offset it gave (seconds east), *aware false when it gave none
  * (then it is a local time). Shared with the script engine's time
- * conditions. */
-bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware);
+ * conditions; text.h's, which modules use too. */
+static inline bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool *aware)
+{
+	return mqb_parse_datetime(s, ts, off, aware);
+}
 /* A string literal's text between its quotes, s[0..n), with Python's
  * backslash escapes decoded into o (at least n bytes: never longer).
  * Returns the length written. Shared with native results (native.c). */
@@ -432,7 +436,10 @@ static inline bool tpl_name_is(const char *name, size_t len, const char *lit)
 	return strlen(lit) == len && memcmp(name, lit, len) == 0;
 }
 /* Seconds east of UTC of local time at ts. */
-int32_t tpl_local_offset(double ts);
+static inline int32_t tpl_local_offset(double ts)
+{
+	return mqb_local_utcoffset(ts);
+}
 /* dt.isoformat(sep) and str(timedelta). */
 const struct tv_str *tpl_dt_iso(struct tpl_ctx *cx, struct tv v, char sep);
 const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
