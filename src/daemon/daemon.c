@@ -19,6 +19,7 @@
 #include "ha/bridge.h"
 #include "ha/entity_impl.h"
 #include "ha/integration.h"
+#include "ha/restore_impl.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
 #include "mqtt/client.h"
@@ -182,6 +183,23 @@ static int reload_start(void *ud, struct mqb_integration *in, struct mqb_future 
 	return rc;
 }
 
+/* ---- restored states --------------------------------------------------------- */
+
+/* The state file's directory: state_dir, relative to the configuration
+ * file's directory unless absolute. */
+static int start_restore(struct mqb_core *core, const char *dir)
+{
+	char buf[PATH_MAX];
+	char *path = dir[0] == '/' ? (char *)dir
+				   : mqb__fmt(buf, sizeof buf, "%s/%s", entities__config_dir(core), dir);
+	if (!path)
+		return -ENOMEM;
+	int rc = restore__async_init(core, path);
+	if (path != dir)
+		mqb__fmt_free(path, buf);
+	return rc;
+}
+
 int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
 			const char *config_path, enum daemon_step *failed)
 {
@@ -223,6 +241,11 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	step = DAEMON_BRIDGE;
 	if (mqtt && (rc = start_bridge(core, opts)))
 		goto out;
+	/* Home Assistant reads the restored states before any integration
+	 * is set up. */
+	step = DAEMON_RESTORE;
+	if ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core)))
+		goto out;
 	step = DAEMON_PLATFORMS;
 	/* config_path outlives the core (main's argument, a test's buffer) */
 	if ((rc = integration__async_set_reload(core, reload_start, (void *)config_path)))
@@ -244,6 +267,8 @@ const char *daemon__step_name(enum daemon_step step)
 		return "start the entity registry";
 	case DAEMON_BRIDGE:
 		return "start the bridge";
+	case DAEMON_RESTORE:
+		return "keep the restored states";
 	case DAEMON_PLATFORMS:
 		return "set up the platforms";
 	}

@@ -8,12 +8,13 @@ struct mqb_core;
 struct daemon_options;
 
 /* The steps of daemon__async_start, in order. */
-enum daemon_step { DAEMON_MQTT, DAEMON_ENTITIES, DAEMON_BRIDGE, DAEMON_PLATFORMS };
+enum daemon_step { DAEMON_MQTT, DAEMON_ENTITIES, DAEMON_BRIDGE, DAEMON_RESTORE, DAEMON_PLATFORMS };
 
 /* Attach to core what opts asks for, in this order: the MQTT client (when
  * an mqtt: block or any entity wants a broker), the entity registry (its
- * config_dir that of config_path), the bridge (with the client), and the
- * setup of every integration item and component; polling starts and
+ * config_dir that of config_path), the bridge (with the client), the
+ * restored states (their file read) and the setup of every integration
+ * item and component; polling starts and
  * mqbridge_start fires once all setups have finished. opts and
  * config_path (read again when a component reloads) must outlive the
  * core. 0, or a negative errno with *failed

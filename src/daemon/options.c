@@ -8,6 +8,7 @@
 #include "lib/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -25,7 +26,7 @@
 
 /* What the tables write into; copied into struct daemon_options after. */
 struct mqbridge_block {
-	const char *node_id, *name, *log_level;
+	const char *node_id, *name, *log_level, *state_dir;
 	unsigned executor_threads, executor_queue;
 	double shutdown_timeout;
 	const struct mqb_conf_node *packages;
@@ -65,6 +66,9 @@ static const struct mqb_schema_key mqbridge_keys[] = {
 	 MB(executor_queue), .doc = "jobs that may wait for an executor thread"},
 	{.key = "shutdown_timeout", .type = MQB_S_DURATION, .def = "10", .min = 0.1, .max = 3600,
 	 MB(shutdown_timeout), .doc = "bound on each stage of a graceful stop"},
+	{.key = "state_dir", .type = MQB_S_STRING, .def = STATEDIR, MB(state_dir),
+	 .doc = "where the state that survives a restart is kept (relative: to the "
+		"configuration file's directory)"},
 	{.key = "packages", .type = MQB_S_ANY, MB(packages),
 	 .doc = "named packages whose integrations are merged into the configuration"},
 };
@@ -917,6 +921,7 @@ struct options_derived {
 	char node_id[NODE_ID_MAX + 1];
 	char client_id[NODE_ID_MAX + 16];
 	char base_topic[NODE_ID_MAX + 16];
+	char state_dir[PATH_MAX];
 };
 
 static struct options_derived *derived_new(struct daemon_options *owner)
@@ -1142,6 +1147,14 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->core.executor_threads = l->mb.executor_threads;
 	out->core.executor_queue_max = l->mb.executor_queue;
 	out->core.shutdown_timeout = l->mb.shutdown_timeout;
+	out->state_dir = l->mb.state_dir;
+	/* systemd's StateDirectory= says where, unless the file does; it
+	 * may list several, the first is ours */
+	const char *sd = getenv("STATE_DIRECTORY");
+	if (sd && sd[0] == '/' && !mqb_conf_get(l->mb_node, "state_dir")) {
+		snprintf(d->state_dir, sizeof d->state_dir, "%.*s", (int)strcspn(sd, ":"), sd);
+		out->state_dir = d->state_dir;
+	}
 	/* entities under mqtt: want a broker, the default one if none is given */
 	out->have_mqtt = l->mqtt_seen;
 	fill_mqtt(l, d, &out->mqtt);

@@ -29,6 +29,7 @@ struct daemon_options {
 	bool have_log_level;
 	enum mqb_log_level log_level;
 	struct mqb_core_options core;    /* executor_threads, ... */
+	const char *state_dir;           /* restored states' directory (STATEDIR); may be relative */
 	bool have_mqtt;                  /* an mqtt: block (entities alone use the default broker) */
 	struct mqtt_options mqtt;    /* base_topic defaults to mqbridge/<node_id> */
 	bool discovery;                  /* true */

@@ -24,6 +24,7 @@
 
 #include "ha/domains.h"
 #include "ha/entity_impl.h"
+#include "ha/restore_impl.h"
 #include "lib/hashmap.h"
 
 #define SUB "entity"
@@ -777,6 +778,8 @@ int mqb_entity_async_remove(struct mqb_entity *e)
 	if (!e->removed && e->ops->async_will_remove)
 		e->ops->async_will_remove(e, e->priv);
 	e->removed = true;
+	/* its last state stays for one of the same id (Home Assistant) */
+	restore__async_entity_removed(e);
 	size_t index = 0;
 	while (index < r->n && r->v[index] != e)
 		index++;
