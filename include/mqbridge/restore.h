@@ -35,6 +35,10 @@ int mqb_restore_async_register(struct mqb_entity *e, mqb_restore_extra_fn extra,
  * removed; copy what you keep. Thread: loop. */
 const json_t *mqb_restore_async_last_state(struct mqb_entity *e);
 
+/* Its state string alone ("on", "21.5"), or NULL. Borrowed as above.
+ * Thread: loop. */
+const char *mqb_restore_async_last_value(struct mqb_entity *e);
+
 /* The extra data kept with it (what mqb_restore_extra_fn returned), or
  * NULL. Borrowed as above. Thread: loop. */
 const json_t *mqb_restore_async_last_extra_data(struct mqb_entity *e);

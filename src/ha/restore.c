@@ -580,6 +580,11 @@ const json_t *mqb_restore_async_last_state(struct mqb_entity *e)
 	return json_object_get(last_of(e), "state");
 }
 
+const char *mqb_restore_async_last_value(struct mqb_entity *e)
+{
+	return json_string_value(json_object_get(mqb_restore_async_last_state(e), "state"));
+}
+
 const json_t *mqb_restore_async_last_extra_data(struct mqb_entity *e)
 {
 	MQB_ASSERT_LOOP(mqb_entity_core(e));
