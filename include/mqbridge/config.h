@@ -58,6 +58,18 @@ const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const 
  * ENOMEM. Thread: any. */
 json_t *mqb_conf_to_json(const struct mqb_conf_node *n);
 
+/* ---- values as Home Assistant's config_validation takes them ------------ */
+
+/* cv.time_period on a JSON value (a service call's data): a number of
+ * seconds, text ("[+-]H:MM[:SS[.fff]]" or seconds), or an object of days,
+ * hours, minutes, seconds, milliseconds. 0 with *seconds; -EINVAL with
+ * Home Assistant's message in err (errlen bytes). Thread: any. */
+int mqb_cv_time_period(const json_t *v, double *seconds, char *err, size_t errlen);
+
+/* cv.time on text (dt_util.parse_time): "HH:MM" or "HH:MM:SS", as seconds
+ * after midnight; false for anything else. Thread: any. */
+bool mqb_cv_time(const char *s, size_t len, double *seconds);
+
 /* ---- errors ------------------------------------------------------------- */
 
 struct mqb_conf_error {

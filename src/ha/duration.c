@@ -360,3 +360,13 @@ const char *duration__format(double seconds, char buf[DURATION_TEXT_MAX])
 		snprintf(buf + n, DURATION_TEXT_MAX - (size_t)n, ".%06lld", us);
 	return buf;
 }
+
+int mqb_cv_time_period(const json_t *v, double *seconds, char *err, size_t errlen)
+{
+	return duration__from_json(v, false, seconds, err, errlen);
+}
+
+bool mqb_cv_time(const char *s, size_t len, double *seconds)
+{
+	return duration__parse_time_of_day(s, len, seconds);
+}
