@@ -35,7 +35,11 @@ struct mqb_future;
  *      and mqb_tpl_vars; MQB_SCHEMA and MQB_ARRAY_SIZE; the daemon exports
  *      only the functions of these headers, a module only its descriptor.
  *      Components: a module's own top-level block (mqb_component,
- *      mqb_platform_desc.component, struct mqb_integration).
+ *      mqb_platform_desc.component, struct mqb_integration). Added
+ *      since, within 2: restore.h (state that survives a restart),
+ *      collection.h (the helpers' blocks of ids), mqb_cv_time_period and
+ *      mqb_cv_time (config.h), mqb_parse_datetime, mqb_local_utcoffset
+ *      and mqb_parse_time_period_str (text.h).
  *   1: the first. */
 #define MQB_PLATFORM_API_VERSION 2
 /* The symbol every module exports: const struct mqb_platform_desc. */
