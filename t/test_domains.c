@@ -106,6 +106,12 @@ static void every_command_calls_a_service_of_its_own_domain(void **state)
 		{"light", "ON"}, {"light", "OFF"}, {"light", "{\"brightness\": 3}"},
 		{"cover", "OPEN"}, {"cover", "CLOSE"}, {"cover", "STOP"}, {"cover", "40"},
 		{"button", "PRESS"}, {"number", "1"}, {"select", "x"},
+		{"input_number", "2.5"}, {"input_select", "x"}, {"input_text", "hi"},
+		{"input_text", ""}, {"input_button", "PRESS"}, {"counter", "INCREMENT"},
+		{"counter", "decrement"}, {"counter", "reset"}, {"counter", "-3"},
+		{"timer", "START"}, {"timer", "pause"}, {"timer", "cancel"}, {"timer", "finish"},
+		{"input_datetime", "07:30"}, {"input_datetime", "2024-05-01"},
+		{"input_datetime", "2024-05-01 07:30:00"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char data[256];
@@ -135,6 +141,49 @@ static void input_boolean_is_announced_as_a_switch_and_commanded_as_one(void **s
 	assert_string_equal(domain__component(domains__get("switch"), "switch"), "switch");
 }
 
+/* The helpers are shown as the component that shows and commands each
+ * (DESIGN §10), and /set takes what that component's Home Assistant
+ * platform sends; the sensor-shown ones take their own words. */
+static void each_helper_is_announced_as_its_component(void **state)
+{
+	static const struct {
+		const char *domain, *component;
+		bool stateless;
+	} rows[] = {
+		{"input_number", "number", false}, {"input_select", "select", false},
+		{"input_text", "text", false},     {"input_button", "button", true},
+		{"counter", "sensor", false},      {"timer", "sensor", false},
+		{"input_datetime", "sensor", false},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct domain *d = domains__get(rows[i].domain);
+		assert_string_equal(d->name, rows[i].domain);
+		assert_string_equal(domain__component(d, rows[i].domain), rows[i].component);
+		assert_true(d->stateless == rows[i].stateless);
+	}
+	assert_command("input_number", "22.5", "set_value", "{\"value\":22.5}");
+	assert_command("input_select", "mid", "select_option", "{\"option\":\"mid\"}");
+	assert_command("input_text", "a; b", "set_value", "{\"value\":\"a; b\"}");
+	assert_command("input_text", "", "set_value", "{\"value\":\"\"}");
+	assert_command("input_button", "PRESS", "press", NULL);
+	assert_command("counter", "Increment", "increment", NULL);
+	assert_command("counter", "12", "set_value", "{\"value\":12}");
+	assert_command("counter", "1.5", NULL, NULL);
+	assert_command("timer", "START", "start", NULL);
+	assert_command("timer", "go", NULL, NULL);
+	assert_command("input_datetime", "07:30", "set_datetime", "{\"time\":\"07:30\"}");
+	assert_command("input_datetime", "2024-05-01", "set_datetime", "{\"date\":\"2024-05-01\"}");
+	assert_command("input_datetime", "2024-05-01T07:30:00", "set_datetime",
+		       "{\"datetime\":\"2024-05-01T07:30:00\"}");
+	assert_command("input_datetime", "", NULL, NULL);
+	/* Home Assistant's MQTT sensor has no command topic */
+	json_t *d = json_pack("{s:s, s:s}", "command_topic", "x/set", "state_topic", "x/state");
+	domains__get("timer")->discovery_after(d, &(struct domain_topics){"x/set", "x/attributes"});
+	assert_null(json_object_get(d, "command_topic"));
+	assert_non_null(json_object_get(d, "state_topic"));
+	json_decref(d);
+}
+
 /* A domain without a row shows a value: never sent "unknown" as one, and
  * it takes no command. */
 static void a_domain_without_a_row_shows_a_value_and_takes_no_command(void **state)
@@ -157,6 +206,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(button_number_and_select_take_their_one_command),
 	cmocka_unit_test(every_command_calls_a_service_of_its_own_domain),
 	cmocka_unit_test(input_boolean_is_announced_as_a_switch_and_commanded_as_one),
+	cmocka_unit_test(each_helper_is_announced_as_its_component),
 	cmocka_unit_test(a_domain_without_a_row_shows_a_value_and_takes_no_command),
 };
 

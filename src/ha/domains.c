@@ -138,6 +138,61 @@ static const char *select_command(const char *p, json_t *data)
 	return "select_option";
 }
 
+/* input_text's set_value: the text as it is (an empty one too). */
+static const char *text_command(const char *p, json_t *data)
+{
+	json_object_set_new(data, "value", json_string(p));
+	return "set_value";
+}
+
+/* counter: INCREMENT, DECREMENT, RESET, or the value to set. */
+static const char *counter_command(const char *p, json_t *data)
+{
+	if (is(p, "INCREMENT"))
+		return "increment";
+	if (is(p, "DECREMENT"))
+		return "decrement";
+	if (is(p, "RESET"))
+		return "reset";
+	char *end;
+	long long v = strtoll(p, &end, 10);
+	if (end == p || *end)
+		return NULL;
+	json_object_set_new(data, "value", json_integer(v));
+	return "set_value";
+}
+
+/* timer: START, PAUSE, CANCEL, FINISH. */
+static const char *timer_command(const char *p, json_t *data)
+{
+	static const char *const words[] = {"start", "pause", "cancel", "finish"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (is(p, words[i]))
+			return words[i];
+	return NULL;
+}
+
+/* input_datetime: what set_datetime takes, by its shape: a time of day
+ * ("07:30"), a date ("2024-05-01") or a date and time. The entity checks
+ * the value. */
+static const char *datetime_command(const char *p, json_t *data)
+{
+	size_t len = strlen(p);
+	if (!len)
+		return NULL;
+	const char *key = strchr(p, '-') == NULL ? "time" : len == 10 ? "date" : "datetime";
+	json_object_set_new(data, key, json_string(p));
+	return "set_datetime";
+}
+
+/* Home Assistant's MQTT sensor has no command topic (its discovery drops
+ * the key): a helper shown as a sensor takes its /set all the same. */
+static void sensor_after(json_t *d, const struct domain_topics *t)
+{
+	(void)t;
+	json_object_del(d, "command_topic");
+}
+
 /* ---- the rows ----------------------------------------------------------- */
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -173,9 +228,30 @@ static const struct domain domains[] = {
 	 .command = number_command},
 	{.name = "select", .services = LIST("select_option"), .discovery = value_discovery,
 	 .command = select_command},
-	/* Home Assistant has no MQTT input_boolean: it sees a switch. */
+	/* Home Assistant has no MQTT helpers: it sees each as the component
+	 * that shows and commands it (DESIGN §10); the helper's own keys
+	 * (min, max, step, mode, options, pattern) come from the entity. */
 	{.name = "input_boolean", .component = "switch", .services = on_off_services,
 	 .discovery = switch_discovery, .command = on_off},
+	{.name = "input_number", .component = "number",
+	 .services = LIST("set_value", "increment", "decrement"), .discovery = value_discovery,
+	 .command = number_command},
+	{.name = "input_select", .component = "select",
+	 .services = LIST("select_option", "select_next", "select_previous", "select_first",
+			  "select_last", "set_options"),
+	 .discovery = value_discovery, .command = select_command},
+	{.name = "input_text", .component = "text", .services = LIST("set_value"),
+	 .command = text_command},
+	{.name = "input_button", .component = "button", .services = LIST("press"),
+	 .stateless = true, .discovery = LIST("payload_press", "PRESS"), .command = button_command},
+	{.name = "input_datetime", .component = "sensor", .services = LIST("set_datetime"),
+	 .discovery = value_discovery, .discovery_after = sensor_after, .command = datetime_command},
+	{.name = "counter", .component = "sensor",
+	 .services = LIST("increment", "decrement", "reset", "set_value"),
+	 .discovery = value_discovery, .discovery_after = sensor_after, .command = counter_command},
+	{.name = "timer", .component = "sensor",
+	 .services = LIST("start", "pause", "cancel", "finish", "change"),
+	 .discovery = value_discovery, .discovery_after = sensor_after, .command = timer_command},
 };
 
 /* Any other domain shows a value and takes no command. */
