@@ -10,11 +10,16 @@ MODULE_LINK = -shared -fPIC
 platform_PROGRAMS =
 # The daemon and the end-to-end tests, which run it.
 DAEMON_TEST_UTIL = t/daemon.c t/daemon.h $(TEST_UTIL) $(BROKER_UTIL)
+# The daemon in-process, for the helpers' tests (the fake clock); its
+# drivers link as the daemon does, so modules find the core (and are
+# linked again when the exported functions change: mqbridge.sym).
+INPROC_TEST_UTIL = t/inproc.c t/inproc.h $(TEST_UTIL)
 
 include $(srcdir)/platforms/mqtt.mk
 include $(srcdir)/platforms/command_line.mk
 include $(srcdir)/platforms/sysmon.mk
 include $(srcdir)/platforms/template.mk
+include $(srcdir)/platforms/input_boolean.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so

@@ -75,8 +75,15 @@ static void *loop_main(void *arg)
 
 void tu_loop_start(struct tu_loop *t, const struct mqb_core_options *opt)
 {
+	struct mqb_core *core;
+	assert_int_equal(mqb_core_new(opt, &core), 0);
+	tu_loop_adopt(t, core);
+}
+
+void tu_loop_adopt(struct tu_loop *t, struct mqb_core *core)
+{
 	tu_latch_init(&t->started, 1);
-	assert_int_equal(mqb_core_new(opt, &t->core), 0);
+	t->core = core;
 	assert_int_equal(mqb_async_call_soon(t->core, mark_started, t), 0);
 	assert_int_equal(pthread_create(&t->thread, NULL, loop_main, t), 0);
 	assert_true(tu_latch_wait(&t->started, TU_TIMEOUT));

@@ -42,6 +42,9 @@ struct tu_loop {
 };
 /* opt may be NULL. Fails the test on error. */
 void tu_loop_start(struct tu_loop *t, const struct mqb_core_options *opt);
+/* Run core (made on this thread, not run yet) on a thread of its own, as
+ * tu_loop_start does with the core it makes. */
+void tu_loop_adopt(struct tu_loop *t, struct mqb_core *core);
 /* Stop, join (bounded) and free; returns the loop's exit code. */
 int tu_loop_stop(struct tu_loop *t);
 /* Wait until everything queued on the loop before this call has run. */
