@@ -20,6 +20,7 @@ include $(srcdir)/platforms/command_line.mk
 include $(srcdir)/platforms/sysmon.mk
 include $(srcdir)/platforms/template.mk
 include $(srcdir)/platforms/input_boolean.mk
+include $(srcdir)/platforms/input_number.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so
