@@ -21,6 +21,7 @@ include $(srcdir)/platforms/sysmon.mk
 include $(srcdir)/platforms/template.mk
 include $(srcdir)/platforms/input_boolean.mk
 include $(srcdir)/platforms/input_number.mk
+include $(srcdir)/platforms/input_select.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so
