@@ -24,6 +24,7 @@ include $(srcdir)/platforms/input_number.mk
 include $(srcdir)/platforms/input_select.mk
 include $(srcdir)/platforms/input_text.mk
 include $(srcdir)/platforms/input_datetime.mk
+include $(srcdir)/platforms/input_button.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so
