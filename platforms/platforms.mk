@@ -25,6 +25,7 @@ include $(srcdir)/platforms/input_select.mk
 include $(srcdir)/platforms/input_text.mk
 include $(srcdir)/platforms/input_datetime.mk
 include $(srcdir)/platforms/input_button.mk
+include $(srcdir)/platforms/counter.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so
