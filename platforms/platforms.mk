@@ -26,6 +26,7 @@ include $(srcdir)/platforms/input_text.mk
 include $(srcdir)/platforms/input_datetime.mk
 include $(srcdir)/platforms/input_button.mk
 include $(srcdir)/platforms/counter.mk
+include $(srcdir)/platforms/timer.mk
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so
