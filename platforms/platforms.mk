@@ -27,6 +27,11 @@ include $(srcdir)/platforms/input_datetime.mk
 include $(srcdir)/platforms/input_button.mk
 include $(srcdir)/platforms/counter.mk
 include $(srcdir)/platforms/timer.mk
+# The helpers end to end: the real daemon, discovery, /set, restarts.
+TEST_PROGS += t/test_helpers_mqtt
+t_test_helpers_mqtt_SOURCES = t/test_helpers_mqtt.c $(DAEMON_TEST_UTIL)
+t_test_helpers_mqtt_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_helpers_mqtt_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
 
 # The test-only integration the bridge's tests run the daemon with.
 check_PROGRAMS += t/platforms/testing.so

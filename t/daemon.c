@@ -224,6 +224,15 @@ int td_stop(struct td *t)
 	return rc;
 }
 
+void td_kill(struct td *t)
+{
+	if (!t->pid)
+		return;
+	kill(t->pid, SIGKILL);
+	wait_exit(t->pid, 30);
+	t->pid = 0;
+}
+
 int td_run(struct td *t, char *err, size_t errlen, ...)
 {
 	const char *extra[16];

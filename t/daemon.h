@@ -46,6 +46,8 @@ void td_write_file(struct td *t, const char *name, const char *text, char *out, 
 void td_start(struct td *t, ...);
 /* SIGTERM and wait (bounded); returns its exit status (or -1). */
 int td_stop(struct td *t);
+/* SIGKILL (nothing the daemon does at stop happens) and wait (bounded). */
+void td_kill(struct td *t);
 /* Run mqbridge to completion with args (NULL-terminated) and capture its
  * stderr into err (errlen); returns the exit status. */
 int td_run(struct td *t, char *err, size_t errlen, ...);
