@@ -134,22 +134,58 @@ static int write_atomically(struct writer *w, const char *text, size_t len)
 	return rc;
 }
 
+/* A write: the states as the loop saw them (references: a state is
+ * immutable, so the pool may read it) and all else the job's alone. */
 struct write_job {
 	struct writer *w;
-	json_t *doc;              /* the job's alone */
+	struct mqb_state **states;
+	json_t **extras;          /* each entity's extra data, or NULL */
+	size_t n;
+	json_t *kept;             /* stored states of entities not in this run */
+	double seen;              /* when the snapshot was taken */
 	unsigned long long seq;
 };
 
 static void write_job_free(void *p)
 {
 	struct write_job *j = p;
-	json_decref(j->doc);
+	for (size_t i = 0; i < j->n; i++) {
+		mqb_state_unref(j->states[i]);
+		json_decref(j->extras[i]);
+	}
+	mqb__free(j->states);
+	mqb__free(j->extras);
+	json_decref(j->kept);
 	writer_unref(j->w);
 	mqb__free(j);
 }
 
-/* Pool: serialise and write, unless a newer snapshot is on disk already
- * (the final write can overtake a periodic one still queued). */
+static json_t *stored(json_t *state, json_t *extra, double seen);
+
+/* The file's document: Home Assistant's StoredState.as_dict of each
+ * state, then the kept ones. Takes the extras and the kept items. */
+static json_t *document(struct write_job *j)
+{
+	json_t *data = json_array();
+	for (size_t i = 0; data && i < j->n; i++) {
+		json_t *item = stored(mqb_state_to_json(j->states[i]), j->extras[i], j->seen);
+		j->extras[i] = NULL;
+		if (!item || json_array_append_new(data, item)) {
+			json_decref(data);
+			return NULL;
+		}
+	}
+	if (!data || json_array_extend(data, j->kept)) {
+		json_decref(data);
+		return NULL;
+	}
+	return json_pack("{s:i, s:s, s:o}", "version", FILE_VERSION, "key", FILE_KEY, "data",
+			 data);
+}
+
+/* Pool: the document, serialised and written, unless a newer snapshot is
+ * on disk already (the final write can overtake a periodic one still
+ * queued). */
 static int write_run(void *ud, void *arg, void **result)
 {
 	(void)ud;
@@ -157,7 +193,9 @@ static int write_run(void *ud, void *arg, void **result)
 	struct write_job *j = arg;
 	struct writer *w = j->w;
 	double t0 = mqb_time_monotonic();
-	char *text = json_dumps(j->doc, JSON_COMPACT);
+	json_t *doc = document(j);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
 	if (!text)
 		return -ENOMEM;
 	size_t len = strlen(text);
@@ -183,6 +221,10 @@ static int write_run(void *ud, void *arg, void **result)
 
 static json_t *stored(json_t *state, json_t *extra, double seen)
 {
+	if (!state) {
+		json_decref(extra);
+		return NULL;
+	}
 	char iso[MQB_ISOFORMAT_MAX];
 	mqb_isoformat(seen, iso);
 	return json_pack("{s:o, s:o, s:s}", "state", state, "extra_data", extra ? extra : json_null(),
@@ -199,12 +241,7 @@ static json_t *stored_now(struct restore *r, const struct reg *g, double now)
 		return NULL;
 	json_t *st = mqb_state_to_json(s);
 	mqb_state_unref(s);
-	json_t *extra = g->extra ? g->extra(g->e, g->ud) : NULL;
-	if (!st) {
-		json_decref(extra);
-		return NULL;
-	}
-	return stored(st, extra, now);
+	return stored(st, g->extra ? g->extra(g->e, g->ud) : NULL, now);
 }
 
 static bool expired(const json_t *item, double now)
@@ -216,41 +253,51 @@ static bool expired(const json_t *item, double now)
 	return !s || !mqb_parse_datetime(s, &seen, &off, &aware) || seen < now - EXPIRATION;
 }
 
-/* Home Assistant's async_get_stored_states: the opted-in entities' states,
- * then the kept ones of entities not in this run, unless a week old. A
- * document the job owns alone (nothing in it is shared with the loop);
- * NULL when there is nothing to write, or on ENOMEM (*oom). */
-static json_t *snapshot(struct restore *r, bool *oom)
+/* Home Assistant's async_get_stored_states, taken on the loop: a
+ * reference to each opted-in entity's state and its extra data, then
+ * copies of the kept states of entities not in this run, unless a week
+ * old. The JSON is made and written in the pool. NULL when there is
+ * nothing to write, or on ENOMEM (*oom). */
+static struct write_job *snapshot(struct restore *r, bool *oom)
 {
-	double now = mqb_async_now(r->core);
-	json_t *data = json_array();
-	*oom = !data;
+	struct write_job *j = mqb__calloc(1, sizeof *j);
+	size_t cap = hashmap__count(&r->regs);
+	*oom = true;
+	if (!j)
+		return NULL;
+	j->seen = mqb_async_now(r->core);
+	if (!(j->kept = json_array()) ||
+	    (cap && (!(j->states = mqb__calloc(cap, sizeof *j->states)) ||
+		     !(j->extras = mqb__calloc(cap, sizeof *j->extras)))))
+		goto fail;
 	size_t it = 0;
 	struct hashmap_entry *en;
-	while (data && (en = hashmap__next(&r->regs, &it))) {
-		json_t *item = stored_now(r, en->value, now);
-		if (item && json_array_append_new(data, item))
-			*oom = true;
+	while ((en = hashmap__next(&r->regs, &it)) && j->n < cap) {
+		const struct reg *g = en->value;
+		struct mqb_state *s = mqb_states_async_get(r->core, mqb_entity_id(g->e));
+		if (!s)
+			continue;
+		j->states[j->n] = s;
+		j->extras[j->n++] = g->extra ? g->extra(g->e, g->ud) : NULL;
 	}
 	const char *id;
 	json_t *item;
 	json_object_foreach(r->last, id, item) {
 		struct mqb_state *s = mqb_states_async_get(r->core, id);
 		mqb_state_unref(s);
-		if (s || expired(item, now))
+		if (s || expired(item, j->seen))
 			continue;
-		if (json_array_append_new(data, json_deep_copy(item)))
-			*oom = true;
+		if (json_array_append_new(j->kept, json_deep_copy(item)))
+			goto fail;
 	}
-	if (*oom || (json_array_size(data) == 0 && !r->had_states)) {
-		json_decref(data);
-		return NULL;
-	}
+	*oom = false;
+	if (j->n + json_array_size(j->kept) == 0 && !r->had_states)
+		goto fail;
 	r->had_states = true;
-	json_t *doc = json_pack("{s:i, s:s, s:o}", "version", FILE_VERSION, "key", FILE_KEY,
-				"data", data);
-	*oom = !doc;
-	return doc;
+	return j;
+fail:
+	write_job_free(j);
+	return NULL;
 }
 
 /* Queue a write of the states as they are now; final: at stop, a job the
@@ -262,19 +309,18 @@ static int dump(struct restore *r, bool final, struct mqb_future **out)
 	if (!r->loaded)
 		return 0; /* never overwrite a file not read yet */
 	bool oom;
-	json_t *doc = snapshot(r, &oom);
-	if (!doc) {
+	double t0 = mqb_time_monotonic();
+	struct write_job *j = snapshot(r, &oom);
+	if (!j) {
 		if (oom)
 			MQB_LOG_WARNING(SUB, "out of memory taking the states to write");
 		return oom ? -ENOMEM : 0;
 	}
-	struct write_job *j = mqb__malloc(sizeof *j);
-	if (!j) {
-		json_decref(doc);
-		return -ENOMEM;
-	}
+	MQB_LOG_DEBUG(SUB, "%zu states taken on the loop in %.2f ms", j->n,
+		      (mqb_time_monotonic() - t0) * 1e3);
 	atomic_fetch_add(&r->w->refs, 1);
-	*j = (struct write_job){.w = r->w, .doc = doc, .seq = ++r->seq};
+	j->w = r->w;
+	j->seq = ++r->seq;
 	struct mqb_job job = MQB_EXECUTOR(write_run, NULL);
 	int rc = final ? core__async_add_final_job(r->core, &job, j, write_job_free, out)
 		       : mqb_async_add_job(r->core, &job, j, write_job_free, out);
