@@ -80,8 +80,8 @@ failed=0
 for uc in 0 1; do
 	flags=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 		-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter
-		-Wcast-align -Wundef "-DMQB_CORO_UCONTEXT=$uc" -I"$work" -I"$top/src")
-	libs=(-pthread)
+		-Wcast-align -Wundef "-DMQB_CORO_SWITCH=$((uc + 1))" -I"$work" -I"$top/src")
+	libs=(-pthread -lm)
 	if [ $cmocka = yes ]; then
 		libs+=(-lcmocka)
 	else

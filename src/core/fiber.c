@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fibers: guard-paged stacks recycled through a per-thread pool, and the
- * context switch under coroutines (own assembly on x86-64 and aarch64, glibc
- * ucontext elsewhere), told to ASan and TSan so they follow the stack swaps. */
+ * context switch under coroutines (own assembly, or glibc ucontext), told
+ * to ASan and TSan so they follow the stack swaps. */
 #include "config.h"
 
 #include <errno.h>
@@ -82,7 +82,7 @@ static size_t page_size(void)
 static _Noreturn void fiber_main(struct mqb_fiber *self);
 
 /* ------------------------------------------------------------------------ */
-#if !MQB_FIBER_UCONTEXT
+#if MQB_FIBER_ASM
 
 /* fiber__asm_swap (declared in fiber.h) pushes the callee-saved registers
  * on the current stack, stores the stack pointer in *save_sp, loads to_sp,
@@ -275,6 +275,423 @@ static void fiber_prepare(struct mqb_fiber *f)
 	f->sp = sp;
 }
 
+#elif defined(__i386__)
+
+#if defined(__CET__) && (__CET__ & 1)
+#define FIBER_ENDBR "endbr32\n\t"
+#else
+#define FIBER_ENDBR ""
+#endif
+
+/* MXCSR exists only where the compiler may use SSE; Debian's i386 baseline
+ * (i686) has none, and stmxcsr would fault there. */
+#if defined(__SSE__)
+#define FIBER_SSE(insn) insn
+#else
+#define FIBER_SSE(insn) ""
+#endif
+
+/* Arguments come on the stack (cdecl). Frame, from the saved esp up: x87
+ * control word (bytes 0-1), MXCSR (4-7), edi, esi, ebx, ebp, return
+ * address: the x86-64 frame with the i386 callee-saved registers, and the
+ * same reasoning for reading the control words back at their own width and
+ * loading them only when the fibers differ. eax, ecx and edx are the
+ * caller's to lose. */
+__asm__(
+	".pushsection .text\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, @function\n"
+	".p2align 4\n"
+	"fiber__asm_swap:\n\t"
+	FIBER_ENDBR
+	"movl 4(%esp), %eax\n\t"
+	"movl 8(%esp), %ecx\n\t"
+	"movl 12(%esp), %edx\n\t"
+	"pushl %ebp\n\t"
+	"pushl %ebx\n\t"
+	"pushl %esi\n\t"
+	"pushl %edi\n\t"
+	"subl $8, %esp\n\t"
+	"fnstcw (%esp)\n\t"
+	FIBER_SSE("stmxcsr 4(%esp)\n\t")
+	"movl %esp, (%eax)\n\t"
+	"movl %esp, %eax\n\t"
+	"movl %ecx, %esp\n\t"
+	"movzwl (%eax), %ecx\n\t"
+	"cmpw (%esp), %cx\n\t"
+	"jne 2f\n\t"
+	FIBER_SSE("movl 4(%eax), %ecx\n\t")
+	FIBER_SSE("cmpl 4(%esp), %ecx\n\t")
+	FIBER_SSE("jne 2f\n")
+	"1:\n\t"
+	"addl $8, %esp\n\t"
+	"popl %edi\n\t"
+	"popl %esi\n\t"
+	"popl %ebx\n\t"
+	"popl %ebp\n\t"
+	"movl %edx, %eax\n\t"
+	"ret\n"
+	"2:\n\t"
+	"fldcw (%esp)\n\t"
+	FIBER_SSE("ldmxcsr 4(%esp)\n\t")
+	"jmp 1b\n"
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by ret with esp 16-byte aligned; the argument goes below
+	 * 12 bytes of padding, so the call is made at the ABI's alignment. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, @function\n"
+	".p2align 4\n"
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined eip\n\t"
+	"subl $12, %esp\n\t"
+	"pushl %ebx\n\t"
+	"call *%esi\n\t"
+	"ud2\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint32_t *sp = (uint32_t *)(void *)f - 11; /* 44 bytes below the top */
+	uint16_t cw;
+	uint32_t mxcsr = 0;
+
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+#if defined(__SSE__)
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+#endif
+	memset(sp, 0, 44);                        /* ebp = 0 ends the frame chain */
+	sp[0] = cw;
+	sp[1] = mxcsr;
+	sp[3] = (uint32_t)(uintptr_t)fiber_main;  /* esi */
+	sp[4] = (uint32_t)(uintptr_t)f;           /* ebx */
+	sp[6] = (uint32_t)(uintptr_t)fiber__asm_boot; /* at top - 20: after ret, 16-aligned */
+	f->sp = sp;
+}
+
+#elif defined(__arm__)
+
+/* ARMv7 with VFP (armhf). Written in unified syntax, so it assembles in
+ * whichever instruction set the file is compiled for; it returns with
+ * pop {pc} and starts a fiber with blx, which both interwork, so ARM and
+ * Thumb callers (and a fiber_main of either kind) mix freely.
+ *
+ * Frame (112 bytes, sp stays 8-byte aligned as AAPCS wants at calls):
+ * FPSCR at 0 (4 unused), d8..d15 at 8..71, r3 (padding) and r4..r11 at
+ * 72..107, lr at 108. Of FPSCR only the modes (rounding, flush-to-zero,
+ * default NaN, half-precision: bits 22-26) belong to a fiber; the flags
+ * change with every compare and are left as they are. Writing FPSCR can
+ * stall the pipeline, so it is written only when the modes differ. */
+#if defined(__thumb__)
+#define FIBER_THUMB_FUNC ".thumb_func\n"
+#else
+#define FIBER_THUMB_FUNC ""
+#endif
+__asm__(
+	".pushsection .text\n"
+	".syntax unified\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, %function\n"
+	".p2align 2\n"
+	FIBER_THUMB_FUNC
+	"fiber__asm_swap:\n\t"
+	"push {r3-r11, lr}\n\t"
+	"vpush {d8-d15}\n\t"
+	"vmrs r3, fpscr\n\t"
+	"sub sp, sp, #8\n\t"
+	"str r3, [sp]\n\t"
+	"mov r12, sp\n\t"
+	"str r12, [r0]\n\t"
+	"mov sp, r1\n\t"
+	"ldr r12, [sp]\n\t"
+	"eor r0, r3, r12\n\t"
+	"tst r0, #0x07c00000\n\t"
+	"beq 1f\n\t"
+	"bic r3, r3, #0x07c00000\n\t"
+	"and r12, r12, #0x07c00000\n\t"
+	"orr r3, r3, r12\n\t"
+	"vmsr fpscr, r3\n"
+	"1:\n\t"
+	"add sp, sp, #8\n\t"
+	"vpop {d8-d15}\n\t"
+	"mov r0, r2\n\t"
+	"pop {r3-r11, pc}\n"
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by pop {pc} with sp at the aligned top of the stack. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, %function\n"
+	".p2align 2\n"
+	FIBER_THUMB_FUNC
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined lr\n\t"
+	"mov r0, r4\n\t"
+	"blx r5\n\t"
+	"udf #0\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint32_t *sp = (uint32_t *)(void *)f - 28; /* 112 bytes below the top */
+	uint32_t fpscr;
+
+	__asm__ volatile("vmrs %0, fpscr" : "=r"(fpscr));
+	memset(sp, 0, 112);                       /* r7 and r11 = 0 end the frame chain */
+	sp[0] = fpscr;
+	sp[19] = (uint32_t)(uintptr_t)f;          /* r4 */
+	sp[20] = (uint32_t)(uintptr_t)fiber_main; /* r5 */
+	/* The function's address carries the Thumb bit when it is Thumb code,
+	 * which pop {pc} honours. */
+	sp[27] = (uint32_t)(uintptr_t)fiber__asm_boot; /* lr */
+	f->sp = sp;
+}
+
+#elif defined(__mips__)
+
+/* o32. Frame (96 bytes, 8-byte aligned for sdc1): $f20..$f30 at 0..47,
+ * FCSR at 48, s0..s7 at 52..83, fp at 84, gp at 88, ra at 92. gp is saved
+ * although PIC callers reload it from their own frame, because non-PIC
+ * ones do not. Of FCSR the rounding mode, exception enables and flush bit
+ * (mask 0x01000f83) belong to a fiber; flags and cause bits are left as
+ * they are (writing a cause bit whose enable is set would trap). Soft-float
+ * builds have no FPU to save. A PIC function finds its gp through t9, so
+ * the boot calls fiber_main through t9. */
+#if defined(__mips_hard_float)
+#define FIBER_MIPS_FP(insn) insn
+#else
+#define FIBER_MIPS_FP(insn) ""
+#endif
+__asm__(
+	".pushsection .text\n"
+	".set push\n"
+	".set noreorder\n"
+	".set nomacro\n"
+	".set nomips16\n"
+	".set nomicromips\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, @function\n"
+	".p2align 2\n"
+	"fiber__asm_swap:\n\t"
+	"addiu $sp, $sp, -96\n\t"
+	"sw $16, 52($sp)\n\t"
+	"sw $17, 56($sp)\n\t"
+	"sw $18, 60($sp)\n\t"
+	"sw $19, 64($sp)\n\t"
+	"sw $20, 68($sp)\n\t"
+	"sw $21, 72($sp)\n\t"
+	"sw $22, 76($sp)\n\t"
+	"sw $23, 80($sp)\n\t"
+	"sw $30, 84($sp)\n\t"
+	"sw $28, 88($sp)\n\t"
+	"sw $31, 92($sp)\n\t"
+	FIBER_MIPS_FP("sdc1 $f20, 0($sp)\n\t")
+	FIBER_MIPS_FP("sdc1 $f22, 8($sp)\n\t")
+	FIBER_MIPS_FP("sdc1 $f24, 16($sp)\n\t")
+	FIBER_MIPS_FP("sdc1 $f26, 24($sp)\n\t")
+	FIBER_MIPS_FP("sdc1 $f28, 32($sp)\n\t")
+	FIBER_MIPS_FP("sdc1 $f30, 40($sp)\n\t")
+	FIBER_MIPS_FP("cfc1 $8, $31\n\t")
+	FIBER_MIPS_FP("sw $8, 48($sp)\n\t")
+	"sw $sp, 0($4)\n\t"
+	"move $sp, $5\n\t"
+	FIBER_MIPS_FP("lw $9, 48($sp)\n\t")
+	FIBER_MIPS_FP("lui $11, 0x0100\n\t")
+	FIBER_MIPS_FP("ori $11, $11, 0x0f83\n\t")
+	FIBER_MIPS_FP("xor $10, $8, $9\n\t")
+	FIBER_MIPS_FP("and $10, $10, $11\n\t")
+	FIBER_MIPS_FP("beq $10, $0, 1f\n\t")
+	FIBER_MIPS_FP("nor $11, $11, $0\n\t")   /* delay slot: ~mask */
+	FIBER_MIPS_FP("and $8, $8, $11\n\t")
+	FIBER_MIPS_FP("nor $11, $11, $0\n\t")
+	FIBER_MIPS_FP("and $9, $9, $11\n\t")
+	FIBER_MIPS_FP("or $8, $8, $9\n\t")
+	FIBER_MIPS_FP("ctc1 $8, $31\n")
+	"1:\n\t"
+	FIBER_MIPS_FP("ldc1 $f20, 0($sp)\n\t")
+	FIBER_MIPS_FP("ldc1 $f22, 8($sp)\n\t")
+	FIBER_MIPS_FP("ldc1 $f24, 16($sp)\n\t")
+	FIBER_MIPS_FP("ldc1 $f26, 24($sp)\n\t")
+	FIBER_MIPS_FP("ldc1 $f28, 32($sp)\n\t")
+	FIBER_MIPS_FP("ldc1 $f30, 40($sp)\n\t")
+	"lw $16, 52($sp)\n\t"
+	"lw $17, 56($sp)\n\t"
+	"lw $18, 60($sp)\n\t"
+	"lw $19, 64($sp)\n\t"
+	"lw $20, 68($sp)\n\t"
+	"lw $21, 72($sp)\n\t"
+	"lw $22, 76($sp)\n\t"
+	"lw $23, 80($sp)\n\t"
+	"lw $30, 84($sp)\n\t"
+	"lw $28, 88($sp)\n\t"
+	"lw $31, 92($sp)\n\t"
+	"move $2, $6\n\t"
+	"jr $31\n\t"
+	"addiu $sp, $sp, 96\n"                  /* delay slot */
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by jr with sp at the top of the stack: the 16 bytes o32 has
+	 * every caller reserve for its callee's arguments come off it. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, @function\n"
+	".p2align 2\n"
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined $31\n\t"
+	"addiu $sp, $sp, -16\n\t"
+	"move $25, $17\n\t"
+	"jalr $25\n\t"
+	"move $4, $16\n\t"                      /* delay slot */
+	"break\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".set pop\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint32_t *sp = (uint32_t *)(void *)f - 24; /* 96 bytes below the top */
+	uint32_t fcsr = 0;
+
+#if defined(__mips_hard_float)
+	__asm__ volatile("cfc1 %0, $31" : "=r"(fcsr));
+#endif
+	memset(sp, 0, 96);                        /* fp = 0 ends the frame chain */
+	sp[12] = fcsr;
+	sp[13] = (uint32_t)(uintptr_t)f;          /* s0 */
+	sp[14] = (uint32_t)(uintptr_t)fiber_main; /* s1 */
+	sp[23] = (uint32_t)(uintptr_t)fiber__asm_boot; /* ra */
+	f->sp = sp;
+}
+
+#elif defined(__riscv)
+
+/* RV64. Frame (208 bytes, sp stays 16-byte aligned): ra and s0..s11 at
+ * 0..103, fs0..fs11 at 104..199 (with the D extension), frm at 200. frm,
+ * the dynamic rounding mode, is written only when the fibers differ, like
+ * the other machines' control registers. */
+#if defined(__riscv_flen) && __riscv_flen >= 64
+#define FIBER_RV_FP(insn) insn
+#else
+#define FIBER_RV_FP(insn) ""
+#endif
+__asm__(
+	".pushsection .text\n"
+	".globl fiber__asm_swap\n"
+	".hidden fiber__asm_swap\n"
+	".type fiber__asm_swap, @function\n"
+	".p2align 2\n"
+	"fiber__asm_swap:\n\t"
+	"addi sp, sp, -208\n\t"
+	"sd ra, 0(sp)\n\t"
+	"sd s0, 8(sp)\n\t"
+	"sd s1, 16(sp)\n\t"
+	"sd s2, 24(sp)\n\t"
+	"sd s3, 32(sp)\n\t"
+	"sd s4, 40(sp)\n\t"
+	"sd s5, 48(sp)\n\t"
+	"sd s6, 56(sp)\n\t"
+	"sd s7, 64(sp)\n\t"
+	"sd s8, 72(sp)\n\t"
+	"sd s9, 80(sp)\n\t"
+	"sd s10, 88(sp)\n\t"
+	"sd s11, 96(sp)\n\t"
+	FIBER_RV_FP("fsd fs0, 104(sp)\n\t")
+	FIBER_RV_FP("fsd fs1, 112(sp)\n\t")
+	FIBER_RV_FP("fsd fs2, 120(sp)\n\t")
+	FIBER_RV_FP("fsd fs3, 128(sp)\n\t")
+	FIBER_RV_FP("fsd fs4, 136(sp)\n\t")
+	FIBER_RV_FP("fsd fs5, 144(sp)\n\t")
+	FIBER_RV_FP("fsd fs6, 152(sp)\n\t")
+	FIBER_RV_FP("fsd fs7, 160(sp)\n\t")
+	FIBER_RV_FP("fsd fs8, 168(sp)\n\t")
+	FIBER_RV_FP("fsd fs9, 176(sp)\n\t")
+	FIBER_RV_FP("fsd fs10, 184(sp)\n\t")
+	FIBER_RV_FP("fsd fs11, 192(sp)\n\t")
+	FIBER_RV_FP("frrm t0\n\t")
+	FIBER_RV_FP("sd t0, 200(sp)\n\t")
+	"sd sp, 0(a0)\n\t"
+	"mv sp, a1\n\t"
+	FIBER_RV_FP("ld t1, 200(sp)\n\t")
+	FIBER_RV_FP("beq t0, t1, 1f\n\t")
+	FIBER_RV_FP("fsrm t1\n")
+	"1:\n\t"
+	"ld ra, 0(sp)\n\t"
+	"ld s0, 8(sp)\n\t"
+	"ld s1, 16(sp)\n\t"
+	"ld s2, 24(sp)\n\t"
+	"ld s3, 32(sp)\n\t"
+	"ld s4, 40(sp)\n\t"
+	"ld s5, 48(sp)\n\t"
+	"ld s6, 56(sp)\n\t"
+	"ld s7, 64(sp)\n\t"
+	"ld s8, 72(sp)\n\t"
+	"ld s9, 80(sp)\n\t"
+	"ld s10, 88(sp)\n\t"
+	"ld s11, 96(sp)\n\t"
+	FIBER_RV_FP("fld fs0, 104(sp)\n\t")
+	FIBER_RV_FP("fld fs1, 112(sp)\n\t")
+	FIBER_RV_FP("fld fs2, 120(sp)\n\t")
+	FIBER_RV_FP("fld fs3, 128(sp)\n\t")
+	FIBER_RV_FP("fld fs4, 136(sp)\n\t")
+	FIBER_RV_FP("fld fs5, 144(sp)\n\t")
+	FIBER_RV_FP("fld fs6, 152(sp)\n\t")
+	FIBER_RV_FP("fld fs7, 160(sp)\n\t")
+	FIBER_RV_FP("fld fs8, 168(sp)\n\t")
+	FIBER_RV_FP("fld fs9, 176(sp)\n\t")
+	FIBER_RV_FP("fld fs10, 184(sp)\n\t")
+	FIBER_RV_FP("fld fs11, 192(sp)\n\t")
+	"addi sp, sp, 208\n\t"
+	"mv a0, a2\n\t"
+	"ret\n"
+	".size fiber__asm_swap, .-fiber__asm_swap\n"
+	/* Entered by ret with sp at the aligned top of the stack. */
+	".globl fiber__asm_boot\n"
+	".hidden fiber__asm_boot\n"
+	".type fiber__asm_boot, @function\n"
+	".p2align 2\n"
+	"fiber__asm_boot:\n\t"
+	".cfi_startproc\n\t"
+	".cfi_undefined ra\n\t"
+	"mv a0, s0\n\t"
+	"jalr s1\n\t"
+	"unimp\n\t"
+	".cfi_endproc\n"
+	".size fiber__asm_boot, .-fiber__asm_boot\n"
+	".popsection\n"
+	".pushsection .note.GNU-stack,\"\",%progbits\n"
+	".popsection\n");
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	uint64_t *sp = (uint64_t *)(void *)f - 26; /* 208 bytes below the top */
+	uint64_t frm = 0;
+
+#if defined(__riscv_flen) && __riscv_flen >= 64
+	__asm__ volatile("frrm %0" : "=r"(frm));
+#endif
+	memset(sp, 0, 208);
+	sp[0] = (uint64_t)(uintptr_t)fiber__asm_boot; /* ra */
+	sp[1] = (uint64_t)(uintptr_t)f;           /* s0 */
+	sp[2] = (uint64_t)(uintptr_t)fiber_main;  /* s1 */
+	sp[25] = frm;
+	f->sp = sp;
+}
+
 #endif
 
 static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
@@ -283,7 +700,7 @@ static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int 
 }
 
 /* ------------------------------------------------------------------------ */
-#else /* MQB_FIBER_UCONTEXT */
+#elif MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
 
 /* makecontext passes int arguments only, so the pointer travels in halves. */
 static void fiber_main_uc(unsigned hi, unsigned lo)
@@ -368,7 +785,7 @@ static _Noreturn void fiber_main(struct mqb_fiber *self)
 	abort();
 }
 
-#if MQB_FIBER_UCONTEXT || MQB_FIBER_HOOKS
+#if !MQB_FIBER_ASM || MQB_FIBER_HOOKS
 int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
 {
 	before_switch(from, to, 0);
@@ -419,6 +836,7 @@ static struct mqb_fiber *fiber_map(size_t stack_size)
 	size_t body, map_size;
 	char *map;
 	struct mqb_fiber *f;
+	int e;
 
 	if (stack_size > SIZE_MAX / 2) {
 		errno = ENOMEM;
@@ -431,8 +849,7 @@ static struct mqb_fiber *fiber_map(size_t stack_size)
 	if (map == MAP_FAILED)
 		return NULL;
 	if (mprotect(map, page, PROT_NONE) != 0) {
-		int e = errno;
-
+		e = errno;
 		munmap(map, map_size);
 		errno = e;
 		return NULL;
@@ -443,15 +860,18 @@ static struct mqb_fiber *fiber_map(size_t stack_size)
 	f->stack_map_size = map_size;
 	f->stack_lo = map + page;
 	f->stack_size = body - FIBER_HDR_SIZE;
-#if FIBER_VALGRIND
-	f->valgrind_stack_id = VALGRIND_STACK_REGISTER(f->stack_lo, (char *)f->stack_lo + f->stack_size);
+#if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
+	e = fiber_getcontext(&f->uc) != 0 ? ENOMEM : 0;
+#else
+	e = 0;
 #endif
-#if MQB_FIBER_UCONTEXT
-	if (fiber_getcontext(&f->uc) != 0) {
+	if (e) {
 		munmap(map, map_size);
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
+#if FIBER_VALGRIND
+	f->valgrind_stack_id = VALGRIND_STACK_REGISTER(f->stack_lo, (char *)f->stack_lo + f->stack_size);
 #endif
 	return f;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fibers: the machine-level half of coroutines — a stack with a guard page and
- * a context switch (own assembly on x86-64 and aarch64, glibc ucontext
- * elsewhere), with the ASan/TSan fiber hooks. coro.c builds await on top. */
+ * a context switch (own assembly, or glibc ucontext), with the ASan/TSan
+ * fiber hooks. coro.c builds await on top. */
 #ifndef MQB_FIBER_H
 #define MQB_FIBER_H
 
@@ -10,14 +10,40 @@
 
 #include "config.h"
 
-/* The assembly switch exists for x86-64 and aarch64; other machines, and
- * builds configured --with-coro=ucontext, switch with glibc ucontext. */
-#if MQB_CORO_UCONTEXT || !(defined(__x86_64__) || defined(__aarch64__))
-#define MQB_FIBER_UCONTEXT 1
-#include <ucontext.h>
+/* The ways to switch; configure picks one (MQB_CORO_SWITCH), and
+ * --with-coro chooses by hand.
+ *   asm       a few instructions of our own (fiber.c) on the machines below
+ *   ucontext  swapcontext: glibc elsewhere (a system call a switch) */
+#define MQB_SWITCH_ASM 1
+#define MQB_SWITCH_UCONTEXT 2
+
+/* o32 is the only MIPS ABI with a switch of ours; ARM needs VFP (armhf),
+ * RISC-V the 64-bit base. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+	(defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7 && defined(__ARM_FP)) || \
+	(defined(__mips__) && defined(_ABIO32) && _MIPS_SIM == _ABIO32) || \
+	(defined(__riscv) && __riscv_xlen == 64)
+#define MQB_FIBER_HAVE_ASM 1
 #else
-#define MQB_FIBER_UCONTEXT 0
+#define MQB_FIBER_HAVE_ASM 0
 #endif
+
+/* Without configure's choice (a cross-check build, say), the best there is. */
+#if defined(MQB_CORO_SWITCH) && MQB_CORO_SWITCH
+#define MQB_FIBER_SWITCH MQB_CORO_SWITCH
+#elif MQB_FIBER_HAVE_ASM
+#define MQB_FIBER_SWITCH MQB_SWITCH_ASM
+#else
+#define MQB_FIBER_SWITCH MQB_SWITCH_UCONTEXT
+#endif
+
+#if MQB_FIBER_SWITCH == MQB_SWITCH_ASM && !MQB_FIBER_HAVE_ASM
+#error "no assembly context switch for this machine: configure --with-coro=ucontext"
+#endif
+#if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
+#include <ucontext.h>
+#endif
+#define MQB_FIBER_ASM (MQB_FIBER_SWITCH == MQB_SWITCH_ASM)
 
 /* Sanitizer builds announce every switch to ASan and TSan (fiber.c); the
  * others switch inline, with nothing around the few instructions of the
@@ -36,7 +62,7 @@
 /* One execution context. The loop thread's own stack is a fiber too
  * (fiber__init_thread), so every switch is fiber to fiber. */
 struct mqb_fiber {
-#if MQB_FIBER_UCONTEXT
+#if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
 	ucontext_t uc;
 #else
 	void *sp;              /* saved stack pointer while switched out */
@@ -103,11 +129,11 @@ void fiber__switch(struct mqb_fiber *from, struct mqb_fiber *to);
  * own to return through: after a switch the return-stack predictor holds
  * the other fiber's return addresses, so every return through a frame left
  * on the way is mispredicted. */
-#if !MQB_FIBER_UCONTEXT
+#if MQB_FIBER_ASM
 int fiber__asm_swap(void **save_sp, void *to_sp, int msg)
 	__attribute__((visibility("hidden")));
 #endif
-#if !MQB_FIBER_UCONTEXT && !MQB_FIBER_HOOKS
+#if MQB_FIBER_ASM && !MQB_FIBER_HOOKS
 static inline int fiber__transfer(struct mqb_fiber *from, struct mqb_fiber *to, int msg)
 {
 	return fiber__asm_swap(&from->sp, to->sp, msg);
