@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Fibers: guard-paged stacks recycled through a per-thread pool, and the
- * context switch under coroutines (own assembly, or glibc ucontext), told
- * to ASan and TSan so they follow the stack swaps. */
+ * context switch under coroutines (own assembly, glibc ucontext, or POSIX
+ * signals and siglongjmp), told to ASan and TSan so they follow the swaps. */
 #include "config.h"
 
+/* The portable switch siglongjmps to other stacks, which the fortified
+ * siglongjmp (__longjmp_chk) refuses as "uninitialized stack frame". */
+#undef _FORTIFY_SOURCE
+
 #include <errno.h>
+#include <fenv.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +58,7 @@
  * not under valgrind, and run only when a stack is mapped or unmapped. */
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define FIBER_VALGRIND 1
 #endif
@@ -738,6 +746,170 @@ static inline int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to, int 
 	return from->msg;
 }
 
+/* ------------------------------------------------------------------------ */
+#elif MQB_FIBER_SWITCH == MQB_SWITCH_PORTABLE
+
+/* Nothing but POSIX signals and threads. A fiber's first context is made by
+ * a signal handler running on the new stack (sigaltstack): it saves its
+ * place with sigsetjmp and returns. A siglongjmp there later carries on in
+ * that frame, which goes into fiber_main. Switches are sigsetjmp and
+ * siglongjmp without the signal mask, so no system call (R. Engelschall,
+ * "Portable Multithreading", USENIX 2000, describes the technique).
+ *
+ * The start point is made once per mapping, like ucontext's getcontext:
+ * nothing writes above the handler's frame while the fiber runs, and the
+ * handler's code after sigsetjmp writes nothing to its own frame, so a
+ * recycled stack starts again from the same point.
+ *
+ * A signal's disposition belongs to the process: making a start point
+ * holds a lock, takes the signal for a moment, and the handler serves only
+ * the thread that raised it (the same signal sent to the process in that
+ * moment is dropped). The daemon does not otherwise use SIGUSR2.
+ *
+ * glibc's siglongjmp drops pthread_cleanup_push handlers registered in
+ * frames it believes it leaves, so none may be pending across a switch;
+ * ThreadSanitizer follows neither the signal nor the jumps (configure
+ * refuses the pair). */
+#define FIBER_BOOT_SIGNAL SIGUSR2
+
+static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mqb_fiber *boot_target;            /* under boot_lock */
+static size_t boot_overhead;                     /* bytes the start point takes */
+static volatile sig_atomic_t boot_done;
+static __thread volatile sig_atomic_t boot_mine; /* this thread raised it */
+static __thread struct mqb_fiber *boot_next;     /* the fiber a start resumes */
+
+/* Out of line, so that the handler's frame is not written after sigsetjmp:
+ * its locals live in this function's frame, below the start point. */
+static __attribute__((noinline, noreturn)) void boot_resume(void)
+{
+	fiber_main(boot_next);
+}
+
+static void boot_handler(int sig)
+{
+	char here;
+
+	(void)sig;
+	if (!boot_mine || boot_done)
+		return;
+	if (sigsetjmp(boot_target->boot, 0) == 0) {
+		boot_overhead = (size_t)((char *)boot_target - &here);
+		boot_done = 1;
+		return;
+	}
+	boot_resume();
+}
+
+/* Stack the signal frame and the handler take above every fiber's own use:
+ * what the first start point measured, or a guess that holds on x86-64
+ * with AVX-512 (signal frames of about 3.5 KiB) before then. */
+static size_t boot_slack(void)
+{
+	size_t seen;
+
+	pthread_mutex_lock(&boot_lock);
+	seen = boot_overhead;
+	pthread_mutex_unlock(&boot_lock);
+	return seen ? seen + 256 : 16 * 1024;
+}
+
+/* 0 or a negative errno. */
+static int fiber_boot_init(struct mqb_fiber *f)
+{
+	struct sigaction sa, old_sa;
+	stack_t ss, old_ss;
+	sigset_t block, old_mask, wait_mask;
+	int rc = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = boot_handler;
+	sa.sa_flags = SA_ONSTACK;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&block);
+	sigaddset(&block, FIBER_BOOT_SIGNAL);
+	sigfillset(&wait_mask);
+	sigdelset(&wait_mask, FIBER_BOOT_SIGNAL);
+	ss.ss_sp = f->stack_lo;
+	ss.ss_size = f->stack_size;
+	ss.ss_flags = 0;
+
+	pthread_mutex_lock(&boot_lock);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	if (sigaction(FIBER_BOOT_SIGNAL, &sa, &old_sa) != 0) {
+		rc = -errno;
+		goto out_mask;
+	}
+	if (sigaltstack(&ss, &old_ss) != 0) {
+		rc = -errno;
+		goto out_action;
+	}
+	boot_target = f;
+	boot_done = 0;
+	boot_mine = 1;
+	rc = -pthread_kill(pthread_self(), FIBER_BOOT_SIGNAL);
+	while (rc == 0 && !boot_done)
+		sigsuspend(&wait_mask);
+	boot_mine = 0;
+	boot_target = NULL;
+	if (old_ss.ss_flags & SS_DISABLE) {
+#if FIBER_VALGRIND
+		/* Valgrind keeps a disabled alternate stack's bounds and then
+		 * refuses sigaltstack (EPERM) from a fiber running there: it
+		 * is given bounds nothing runs on first. */
+		if (RUNNING_ON_VALGRIND) {
+			static char nowhere[4096];
+
+			ss.ss_sp = nowhere;
+			ss.ss_size = sizeof nowhere;
+			sigaltstack(&ss, NULL);
+		}
+#endif
+		ss.ss_flags = SS_DISABLE;
+		sigaltstack(&ss, NULL);
+	} else {
+		sigaltstack(&old_ss, NULL);
+	}
+out_action:
+	sigaction(FIBER_BOOT_SIGNAL, &old_sa, NULL);
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	pthread_mutex_unlock(&boot_lock);
+	return rc;
+}
+
+static void fiber_prepare(struct mqb_fiber *f)
+{
+	f->fresh = true;
+}
+
+/* Kept out of line: whatever calls sigsetjmp is compiled as returning
+ * twice, which only this function needs to be. */
+static __attribute__((noinline)) int arch_switch(struct mqb_fiber *from, struct mqb_fiber *to,
+						 int msg)
+{
+	to->msg = msg;
+	from->round = fegetround();
+	if (sigsetjmp(from->ctx, 0) == 0) {
+		if (to->fresh) {
+			to->fresh = false;
+			boot_next = to;
+#if FIBER_VALGRIND
+			/* Memcheck made the handler's frame inaccessible when
+			 * it returned. */
+			VALGRIND_MAKE_MEM_UNDEFINED(to->stack_lo, to->stack_size);
+#endif
+			siglongjmp(to->boot, 1);
+		}
+		siglongjmp(to->ctx, 1);
+	}
+	/* sigsetjmp keeps no floating-point modes; the rounding mode, the one
+	 * C names, is the fiber's own as with the other switches. */
+	if (fegetround() != from->round)
+		fesetround(from->round);
+	return from->msg;
+}
+
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -833,7 +1005,7 @@ void fiber__fini_thread(struct mqb_fiber *self)
 static struct mqb_fiber *fiber_map(size_t stack_size)
 {
 	size_t page = page_size();
-	size_t body, map_size;
+	size_t body, map_size, extra = 0;
 	char *map;
 	struct mqb_fiber *f;
 	int e;
@@ -842,7 +1014,10 @@ static struct mqb_fiber *fiber_map(size_t stack_size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	body = (stack_size + FIBER_HDR_SIZE + page - 1) / page * page;
+#if MQB_FIBER_SWITCH == MQB_SWITCH_PORTABLE
+	extra = boot_slack();
+#endif
+	body = (stack_size + extra + FIBER_HDR_SIZE + page - 1) / page * page;
 	map_size = page + body;
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -862,6 +1037,8 @@ static struct mqb_fiber *fiber_map(size_t stack_size)
 	f->stack_size = body - FIBER_HDR_SIZE;
 #if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
 	e = fiber_getcontext(&f->uc) != 0 ? ENOMEM : 0;
+#elif MQB_FIBER_SWITCH == MQB_SWITCH_PORTABLE
+	e = -fiber_boot_init(f);
 #else
 	e = 0;
 #endif

@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* Fibers: the machine-level half of coroutines — a stack with a guard page and
- * a context switch (own assembly, or glibc ucontext), with the ASan/TSan
- * fiber hooks. coro.c builds await on top. */
+ * a context switch (own assembly, glibc ucontext, or sigsetjmp/siglongjmp),
+ * with the ASan/TSan fiber hooks. coro.c builds await on top. */
 #ifndef MQB_FIBER_H
 #define MQB_FIBER_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdbool.h>
 
 #include "config.h"
 
-/* The ways to switch; configure picks one (MQB_CORO_SWITCH), and
- * --with-coro chooses by hand.
+/* The three ways to switch; configure picks one (MQB_CORO_SWITCH) after
+ * checking that it links and runs, and --with-coro chooses by hand.
  *   asm       a few instructions of our own (fiber.c) on the machines below
- *   ucontext  swapcontext: glibc elsewhere (a system call a switch) */
+ *   ucontext  swapcontext: glibc elsewhere (a system call a switch)
+ *   portable  POSIX only: a signal on an alternate stack starts a fiber,
+ *             sigsetjmp/siglongjmp switch (musl, or anything else) */
 #define MQB_SWITCH_ASM 1
 #define MQB_SWITCH_UCONTEXT 2
+#define MQB_SWITCH_PORTABLE 3
 
 /* o32 is the only MIPS ABI with a switch of ours; ARM needs VFP (armhf),
  * RISC-V the 64-bit base. */
@@ -33,12 +37,14 @@
 #define MQB_FIBER_SWITCH MQB_CORO_SWITCH
 #elif MQB_FIBER_HAVE_ASM
 #define MQB_FIBER_SWITCH MQB_SWITCH_ASM
-#else
+#elif defined(__GLIBC__)
 #define MQB_FIBER_SWITCH MQB_SWITCH_UCONTEXT
+#else
+#define MQB_FIBER_SWITCH MQB_SWITCH_PORTABLE
 #endif
 
 #if MQB_FIBER_SWITCH == MQB_SWITCH_ASM && !MQB_FIBER_HAVE_ASM
-#error "no assembly context switch for this machine: configure --with-coro=ucontext"
+#error "no assembly context switch for this machine: configure --with-coro=ucontext or portable"
 #endif
 #if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
 #include <ucontext.h>
@@ -64,6 +70,11 @@
 struct mqb_fiber {
 #if MQB_FIBER_SWITCH == MQB_SWITCH_UCONTEXT
 	ucontext_t uc;
+#elif MQB_FIBER_SWITCH == MQB_SWITCH_PORTABLE
+	sigjmp_buf ctx;        /* where a switch out of it saved it */
+	sigjmp_buf boot;       /* the start, saved once per mapping (fiber.c) */
+	bool fresh;            /* not yet run since fiber__get: resume boot */
+	int round;             /* rounding mode while switched out */
 #else
 	void *sp;              /* saved stack pointer while switched out */
 #endif
@@ -80,7 +91,8 @@ struct mqb_fiber {
 	void *tsan_fiber;      /* __tsan_create_fiber handle (or the thread's own) */
 	unsigned valgrind_stack_id; /* VALGRIND_STACK_REGISTER id, when built with it */
 	struct mqb_fiber *from; /* set by fiber__switch for the entry trampoline */
-	int msg;               /* ucontext: what the switch to this fiber hands it */
+	int msg;               /* ucontext, portable: what the switch to this
+	                        * fiber hands it */
 	struct mqb_fiber *next_free; /* free list link in a fiber_pool */
 };
 
