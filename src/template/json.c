@@ -511,6 +511,11 @@ static inline bool key_eq(const struct tv_str *a, const struct tv_str *b)
 	return a->len == b->len && a->s[0] == b->s[0] && memcmp(a->s, b->s, a->len) == 0;
 }
 
+_Static_assert(sizeof(int64_t) >= sizeof(void *) && sizeof(int64_t) >= sizeof(double),
+	       "a value's payload is copied as its int64_t");
+_Static_assert(sizeof(struct tv_dict) % _Alignof(struct tv) == 0,
+	       "a dict's values must start aligned right after its header");
+
 /* The pairs on the stack from base become a dict; a repeated key keeps its
  * first position and takes the last value (Python's dict). */
 static void finish_dict(struct jp *j, size_t base, struct tv *out)
@@ -519,7 +524,8 @@ static void finish_dict(struct jp *j, size_t base, struct tv *out)
 	struct tv_dict *d = arena_alloc(j->cx, sizeof *d + 2 * n * sizeof(struct tv));
 	const struct tv *src = j->stk + base;
 	d->cap = n;
-	d->k = n ? (struct tv *)(d + 1) : NULL;
+	/* The pairs follow the header, which keeps them aligned (below). */
+	d->k = n ? (struct tv *)(void *)(d + 1) : NULL;
 	d->v = n ? d->k + n : NULL;
 	size_t c = 0;
 	if (n <= JSON_DEDUP_SCAN) {
@@ -727,10 +733,12 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 	cur p = parse_value(&j, skip_ws((cur)text, j.end), &v);
 	if (!p || skip_ws(p, j.end) != j.end)
 		return false;
-	/* by members, as v was built (a wider load would wait on them) */
+	/* by members, as v was built (a wider load would wait on them); the
+	 * payload through its widest member, which a pointer is not on 32-bit
+	 * machines */
 	out->t = v.t;
 	out->utcoffset = v.utcoffset;
-	out->p = v.p;
+	out->i = v.i;
 	return true;
 }
 
