@@ -37,6 +37,11 @@ uint32_t hashmap__hash(const char *key, size_t len)
 	uint64_t h = (uint64_t)len * k, w;
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		/* Read as little-endian, like the tail below, so a key hashes
+		 * the same everywhere and tables iterate in the same order. */
+		w = __builtin_bswap64(w);
+#endif
 		h = (h ^ w) * k;
 		h ^= h >> 29;
 	}
