@@ -159,6 +159,8 @@ static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int er
 	for (size_t i = 0; i < nextra && n < 31; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
+	const char *run[40];
+	tu_wrap_argv(argv, run, 40);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -172,7 +174,7 @@ static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int er
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(exe, (char *const *)argv);
+		execvp(run[0], (char *const *)run);
 		_exit(127);
 	}
 	return pid;

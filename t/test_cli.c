@@ -173,7 +173,9 @@ static void start(struct fx *fx, struct proc *p, const char *tag, const char *co
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setsigmask(&at, &empty);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	int rc = posix_spawn(&p->pid, fx->bin, &fa, &at, (char *const *)argv, environ);
+	const char *run[40];
+	tu_wrap_argv(argv, run, 40);
+	int rc = posix_spawnp(&p->pid, run[0], &fa, &at, (char *const *)run, environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc)

@@ -1249,9 +1249,9 @@ static void a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_
 	assert_non_null(envp);
 	memcpy(envp, environ, n * sizeof *envp);
 	envp[n] = var;
-	const char *argv[] = { "/proc/self/exe", NULL };
+	const char *argv[] = { "/proc/self/exe", NULL }, *run[16];
 	struct output o;
-	int st = run_env(argv, envp, TU_TIMEOUT, &o);
+	int st = run_env(tu_wrap_argv(argv, run, 16), envp, TU_TIMEOUT, &o);
 	free(envp);
 	if (st != PLAIN_CHILD_OK)
 		fail_msg("the child exited with %d (%d: connected, nothing unwanted mapped): %s%s", st,

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 #include <ev.h>
 
 #include "testutil.h"
@@ -203,4 +204,43 @@ void tu_expect_conf_error(const struct mqb_conf_errors *errs, size_t n, const ch
 	if (line && (e->mark.line != line || e->mark.column != column))
 		fail_msg("'%s' at %u:%u, not %u:%u", e->message, e->mark.line, e->mark.column, line,
 			 column);
+}
+
+const char **tu_wrap_argv(const char *const *argv, const char **out, size_t max)
+{
+	static char *words; /* the wrapper, split in place once; kept */
+	static char self[4096];
+	const char *w = getenv("MQB_TEST_WRAPPER");
+	size_t n = 0;
+	assert_true(max > 1);
+	if (w && *w) {
+		if (!words) {
+			words = strdup(w);
+			assert_non_null(words);
+		}
+		/* Split once: words holds NUL-separated words from then on. */
+		for (char *p = words, *end = words + strlen(w); p < end && n < max - 1;) {
+			while (p < end && (*p == ' ' || *p == '\0'))
+				p++;
+			if (p >= end)
+				break;
+			out[n++] = p;
+			while (p < end && *p != ' ' && *p != '\0')
+				p++;
+			if (p < end)
+				*p++ = '\0';
+		}
+	}
+	for (size_t i = 0; argv[i] && n < max - 1; i++) {
+		const char *a = argv[i];
+		if (i == 0 && n > 0 && strcmp(a, "/proc/self/exe") == 0) {
+			ssize_t len = readlink(a, self, sizeof self - 1);
+			assert_true(len > 0);
+			self[len] = '\0';
+			a = self;
+		}
+		out[n++] = a;
+	}
+	out[n] = NULL;
+	return out;
 }

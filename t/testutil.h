@@ -66,6 +66,15 @@ struct mqb_conf_errors;
 void tu_expect_conf_error(const struct mqb_conf_errors *errs, size_t n, const char *want,
 			  unsigned line, unsigned column, const char *what);
 
+/* The argv that runs one of the build's own programs (the daemon, a test
+ * driver again): argv itself, or behind MQB_TEST_WRAPPER when that is set,
+ * the command (words split at spaces) that runs a foreign build's programs
+ * on this machine; tools/cross-check.sh sets "qemu-ARCH -L SYSROOT". Under
+ * a wrapper "/proc/self/exe" becomes the program's path, which the wrapper
+ * needs to be given. Fills out (max entries, NULL-terminated); the result
+ * is for execvp/posix_spawnp. */
+const char **tu_wrap_argv(const char *const *argv, const char **out, size_t max);
+
 /* main() helper: argv[1], if given, selects tests by name (cmocka filter). */
 #define TU_MAIN(tests) \
 	int main(int argc, char **argv) { \
