@@ -760,8 +760,9 @@ static void time_bench(const struct bench *bn, long n)
 
 static void usage(FILE *to)
 {
-	fputs("usage: bench_core [--callgrind] [--only NAME [--ref]] [-n N] [--list]\n"
+	fputs("usage: bench_core [--callgrind] [--only NAME [--ref]] [--time NAME] [-n N] [--list]\n"
 	      "  (default)      time every benchmark: ns/op, ours and reference, median of 5\n"
+	      "  --time NAME    time NAME alone, as above\n"
 	      "  --only NAME    run NAME's own code once, N ops, no output (for callgrind)\n"
 	      "  --ref          with --only: run the reference instead of ours\n"
 	      "  --callgrind    switch callgrind instrumentation on for the measured ops only\n"
@@ -773,7 +774,7 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-	const char *only = NULL;
+	const char *only = NULL, *timed = NULL;
 	bool ref = false, list = false;
 	long n = 0;
 	for (int i = 1; i < argc; i++) {
@@ -781,6 +782,8 @@ int main(int argc, char **argv)
 			opt_callgrind = true;
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
+		} else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
+			timed = argv[++i];
 		} else if (strcmp(argv[i], "--ref") == 0) {
 			ref = true;
 		} else if (strcmp(argv[i], "--list") == 0) {
@@ -823,6 +826,17 @@ int main(int argc, char **argv)
 		}
 		struct meas m = { .n = n ? n : bn->cg_n };
 		(ref ? bn->ref : bn->ours)(&m);
+		return 0;
+	}
+	if (timed) {
+		/* One benchmark's timing line: tools/cross-check.sh compares the
+		 * coroutine switches with it. */
+		const struct bench *bn = bench_find(timed);
+		if (!bn) {
+			fprintf(stderr, "bench_core: no %s (see --list)\n", timed);
+			return 2;
+		}
+		time_bench(bn, n ? n : bn->n);
 		return 0;
 	}
 	printf("# ns/op, median of %d; cpu = process CPU time (all threads) per op\n", REPS);
