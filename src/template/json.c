@@ -329,11 +329,14 @@ static inline void set_float(struct tv *out, double f)
 	out->f = f;
 }
 
-/* Powers of ten a double holds exactly (5^22 < 2^53). */
+#if FLT_EVAL_METHOD == 0
+/* Powers of ten a double holds exactly (5^22 < 2^53), for the fast paths,
+ * which x87's excess precision (i386) rules out. */
 static const double pow10_exact[] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+#endif
 
 /* Numbers as Python's json.loads reads them: without a fraction or an
  * exponent an int, else a float correctly rounded (1e999 is inf, as in
