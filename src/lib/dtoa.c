@@ -646,11 +646,13 @@ size_t dtoa__repr_slow(double d, char *buf)
 
 /* ---- round(x, n) ----------------------------------------------------------- */
 
+#if FLT_EVAL_METHOD == 0
 /* Powers of ten a double holds exactly (5^22 < 2^53). */
 static const double pow10_exact[23] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+#endif
 
 /* y rounded to an integer, ties to even (|y| < 2^52). */
 static inline double round_even(double y)
@@ -698,6 +700,9 @@ static double round_slow(double x, int n)
 
 double dtoa__round(double x, int64_t n)
 {
+#if FLT_EVAL_METHOD == 0
+	/* (x87's excess precision, i386, would keep x 10^n and r / 10^n
+	 * unrounded and break the argument below: round_slow there.) */
 	if (n >= 0 && n <= 22) {
 		/* x 10^n = y + err exactly; below 2^52, y's fraction is a multiple
 		 * of its ulp, so unless it is exactly one half, err (at most half
@@ -716,6 +721,7 @@ double dtoa__round(double x, int64_t n)
 			return copysign(r / p, x);   /* also x = 0 */
 		}
 	}
+#endif
 	/* not finite, or past the shortcut; Python's bounds: past 323 places
 	 * every double is its own rounding, past 308 places left of the point
 	 * it is zero */
