@@ -358,6 +358,30 @@ bool future__remove_await(struct mqb_future *f, void (*run)(struct mqb_core *cor
 	return false;
 }
 
+/* Wait on c until the monotonic deadline. pthread_cond_clockwait is glibc's
+ * (2.30); elsewhere (musl) the deadline becomes a wall-clock one at each
+ * wait, which a clock step during that wait stretches or shortens. */
+static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *mono)
+{
+#if defined(__GLIBC__)
+	return pthread_cond_clockwait(c, m, CLOCK_MONOTONIC, mono);
+#else
+	struct timespec now, wall;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	wall.tv_sec += mono->tv_sec - now.tv_sec;
+	wall.tv_nsec += mono->tv_nsec - now.tv_nsec;
+	if (wall.tv_nsec < 0) {
+		wall.tv_nsec += 1000000000L;
+		wall.tv_sec--;
+	} else if (wall.tv_nsec >= 1000000000L) {
+		wall.tv_nsec -= 1000000000L;
+		wall.tv_sec++;
+	}
+	return pthread_cond_timedwait(c, m, &wall);
+#endif
+}
+
 int mqb_future_result(struct mqb_future *f, double timeout, void **value)
 {
 	if (mqb_core_in_loop_thread(f->core))
@@ -392,7 +416,7 @@ int mqb_future_result(struct mqb_future *f, double timeout, void **value)
 		if (st != -EINPROGRESS || rc == ETIMEDOUT)
 			break;
 		if (timeout >= 0)
-			rc = pthread_cond_clockwait(&s->c, &s->m, CLOCK_MONOTONIC, &deadline);
+			rc = cond_wait_until(&s->c, &s->m, &deadline);
 		else
 			pthread_cond_wait(&s->c, &s->m);
 	}
