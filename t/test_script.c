@@ -106,11 +106,16 @@ static int validate_text(void *ud, const json_t *data, char *msg, size_t len)
 	return 0;
 }
 
-static int setup(void **state)
+/* A core whose coroutines have stack bytes of stack (0: the default). */
+static int setup_stack(void **state, size_t stack)
 {
 	struct sx *x = calloc(1, sizeof *x);
 	assert_non_null(x);
-	assert_int_equal(mqb_core_new(NULL, &x->core), 0);
+	struct mqb_core_options opt;
+	mqb_core_options_init(&opt);
+	if (stack)
+		opt.coro_stack_size = stack;
+	assert_int_equal(mqb_core_new(&opt, &x->core), 0);
 	x->events = json_array();
 	x->calls = json_array();
 	struct mqb_job ev = MQB_CALLBACK(record_event, x);
@@ -132,6 +137,17 @@ static int setup(void **state)
 	mqb_log_set_level(MQB_LOG_DEBUG);
 	*state = x;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_stack(state, 0);
+}
+
+/* A small stack: the deepest blocks no longer fit. */
+static int setup_small_stack(void **state)
+{
+	return setup_stack(state, 16 * 1024);
 }
 
 static int teardown(void **state)
@@ -1481,7 +1497,7 @@ static void wait_for_trigger_waits_for_a_firing(void **state)
 
 /* ---- deep nesting -------------------------------------------------------------------------- */
 
-static void sc_deep(struct sx *x)
+static void sc_deep_compile(struct sx *x)
 {
 	/* as deep as the loader lets a document go (64 levels of YAML), a
 	 * service call with templates at the bottom, on the run's own stack */
@@ -1499,6 +1515,11 @@ static void sc_deep(struct sx *x)
 		n += (size_t)snprintf(y + n, sizeof y - n, "%s", close[i % 4]);
 	snprintf(y + n, sizeof y - n, "\n");
 	compile(x, y);
+}
+
+static void sc_deep(struct sx *x)
+{
+	sc_deep_compile(x);
 	assert_int_equal(run_to_end(x, NULL, NULL), 0);
 	/* 2^6 calls: each repeat doubles those inside it */
 	assert_int_equal(json_array_size(x->calls), 64);
@@ -1509,6 +1530,46 @@ static void sc_deep(struct sx *x)
 static void blocks_nested_as_deep_as_yaml_allows_run(void **state)
 {
 	play(*state, sc_deep);
+}
+
+/* The same nesting on a stack too small for it: the run fails at the
+ * action where the stack ran short, with its path, and the daemon goes on
+ * (before, a run walked into its stack's guard page and killed it). */
+static void sc_deep_short(struct sx *x)
+{
+	assert_int_not_equal(run_to_end(x, NULL, NULL), 0);
+	assert_true(json_array_size(x->calls) < 64);
+	assert_non_null(strstr(x->log, "Error executing script. Error for "));
+	assert_non_null(strstr(x->log, "nested too deep for the run's stack"));
+}
+
+static void a_run_nested_past_its_stack_fails_instead_of_crashing(void **state)
+{
+	sc_deep_compile(*state); /* here, on the test's own stack */
+	play(*state, sc_deep_short);
+}
+
+/* A template nested sixty filters deep renders on a run's stack: each
+ * level costs a small frame, not the parser's bound on arguments. */
+static void sc_deep_template(struct sx *x)
+{
+	char y[2048];
+	size_t n = (size_t)snprintf(y, sizeof y, "sequence:\n  - action: test.script\n"
+				    "    data: {v: \"{{ ");
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(y + n, sizeof y - n, "(");
+	n += (size_t)snprintf(y + n, sizeof y - n, "-3");
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(y + n, sizeof y - n, "|abs)");
+	snprintf(y + n, sizeof y - n, " }}\"}\n");
+	compile(x, y);
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	expect_json(call_data(x, 0), "{\"v\": 3}");
+}
+
+static void a_template_nested_sixty_deep_renders_in_a_run(void **state)
+{
+	play(*state, sc_deep_template);
 }
 
 /* ---- script variables ------------------------------------------------------------------------- */
@@ -1618,6 +1679,9 @@ static const struct CMUnitTest tests[] = {
 	T(the_wait_variable_is_scoped_and_a_stop_ends_the_wait),
 	T(wait_for_trigger_waits_for_a_firing),
 	T(blocks_nested_as_deep_as_yaml_allows_run),
+	cmocka_unit_test_setup_teardown(a_run_nested_past_its_stack_fails_instead_of_crashing,
+					setup_small_stack, teardown),
+	T(a_template_nested_sixty_deep_renders_in_a_run),
 	T(a_scripts_variables_are_defaults_under_the_callers),
 	T(bad_actions_are_configuration_errors_at_their_place),
 #undef T

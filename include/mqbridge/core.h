@@ -17,7 +17,7 @@ struct mqb_core_options {
 	unsigned executor_threads;   /* pool threads (default 4) */
 	unsigned executor_queue_max; /* jobs waiting for a thread before -EAGAIN (default 1024) */
 	double slow_job_seconds;     /* an executor job running longer is logged by name (10) */
-	size_t coro_stack_size;      /* usable bytes per coroutine stack (64 KiB) */
+	size_t coro_stack_size;      /* usable bytes per coroutine stack (256 KiB; 128 on 32-bit) */
 	unsigned coro_stack_cache;   /* stacks kept for reuse (64) */
 	double shutdown_timeout;     /* bound on each shutdown stage, seconds (10) */
 };

@@ -24,9 +24,14 @@ void mqb_core_options_init(struct mqb_core_options *opt)
 		.slow_job_seconds = 10.0,
 #ifdef MQB_SANITIZERS
 		/* Sanitizers make frames several times larger. */
-		.coro_stack_size = 256 * 1024,
+		.coro_stack_size = 512 * 1024,
 #else
-		.coro_stack_size = 64 * 1024,
+		/* Pages are touched only as deep as a coroutine goes (a
+		 * suspended script run holds about 5 KiB), so the size costs
+		 * address space, not memory: room for an integration's setup
+		 * that compiles the nesting YAML allows, and for a run's blocks
+		 * as deep. A 32-bit machine has less address space to give. */
+		.coro_stack_size = sizeof(void *) >= 8 ? 256 * 1024 : 128 * 1024,
 #endif
 		.coro_stack_cache = 64,
 		.shutdown_timeout = 10.0,

@@ -6,6 +6,7 @@
 #include "core/core_impl.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 #include "core/future_impl.h"
 #include "mqbridge/coro.h"
@@ -75,6 +76,16 @@ void coro__fini(struct mqb_core *core)
 	mqb__free(core->unchecked);
 	core->unchecked = NULL;
 	core->unchecked_cap = 0;
+}
+
+size_t coro__stack_left(void)
+{
+	const struct coro *co = current;
+	if (!co || !co->fiber)
+		return SIZE_MAX;
+	/* the frame's own address: a sanitizer's fake stack holds locals
+	 * elsewhere, never the frame */
+	return (size_t)((const char *)__builtin_frame_address(0) - (const char *)co->fiber->stack_lo);
 }
 
 static void coro_unref(struct coro *co)

@@ -8,6 +8,8 @@
 
 #include "mqbridge/job.h"
 
+#include <stddef.h>
+
 struct mqb_core;
 struct mqb_core_options;
 struct ev_loop;
@@ -55,6 +57,13 @@ void timer__advance(struct mqb_core *core, double seconds);
  * -ENOMEM. Thread: loop. */
 int core__async_add_final_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
 			      mqb_release_fn release, struct mqb_future **out);
+
+/* Bytes left below the caller on the stack of the coroutine it runs in,
+ * or SIZE_MAX outside one (a thread's own stack is megabytes). Code that
+ * recurses on data (templates, a script's nested blocks, conditions)
+ * refuses to go deeper when it would come near the end of a coroutine's
+ * small stack, instead of crashing on its guard page. Thread: any. */
+size_t coro__stack_left(void);
 
 /* The state in slot id (NULL: empty). Thread: loop. */
 void *core__slot(struct mqb_core *core, unsigned id);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ha/condition_impl.h"
+#include "core/loop.h"
 #include "ha/script_impl.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/coro.h"
@@ -639,8 +640,19 @@ static enum flow do_stop(struct task *t, const struct action *a)
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
+/* What an action at the bottom of the deepest nesting still needs below
+ * it on the run's stack: a service call through the bus to its handler,
+ * a template's render (which guards its own depth), and logging. */
+#define STACK_RESERVE (24 * 1024)
+
 enum flow script__exec(struct task *t, const struct action *a)
 {
+	/* A run is a coroutine on a small stack (64 KiB): blocks nested past
+	 * what it holds fail here, with the action's path, instead of
+	 * running into its guard page. */
+	if (coro__stack_left() < STACK_RESERVE)
+		return script__fail(t, a, -ELOOP, false, "Error",
+				    "nested too deep for the run's stack");
 	if (a->disabled) {
 		script__log(t, MQB_LOG_DEBUG, a, "Skipped disabled step %s",
 			    step_text(a, script__type_names[a->type]));

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config/schema.h"
+#include "core/loop.h"
 #include "ha/cv.h"
 #include "ha/script_impl.h"
 #include "mqbridge/bus.h"
@@ -642,6 +643,10 @@ static size_t unknown_action(struct cc *cc, const struct mqb_conf_node *node, co
 	return 1;
 }
 
+/* Bytes a compile at the deepest level still needs below it: templates
+ * compiled, errors formatted. */
+#define STACK_RESERVE (16 * 1024)
+
 static size_t compile_action(struct cc *cc, struct action **out, const struct mqb_conf_node *node,
 			     const char *path)
 {
@@ -652,6 +657,14 @@ static size_t compile_action(struct cc *cc, struct action **out, const struct mq
 		char buf[80];
 		mqb_conf_error_at(cc->errs, node, path, "expected dictionary, got %s",
 				  schema__describe(node, buf, sizeof buf));
+		return 1;
+	}
+	/* An integration may compile in its setup, a coroutine: each level
+	 * of blocks costs a few path buffers of stack, and the nesting YAML
+	 * allows must not run into the stack's end. */
+	if (coro__stack_left() < STACK_RESERVE) {
+		mqb_conf_error_at(cc->errs, node, path,
+				  "blocks nested too deep to compile on this stack");
 		return 1;
 	}
 	int type = -3;

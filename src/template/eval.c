@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "core/loop.h"
 #include "template/tpl.h"
 
 /* ---- render context ----------------------------------------------------- */
@@ -709,6 +710,36 @@ static bool compare(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 	}
 }
 
+/* Bytes a builtin at the bottom of a render may still need on the stack:
+ * its own frame, libc's formatting and a regex's, with room to spare. */
+#define STACK_RESERVE (16 * 1024)
+
+/* One level deeper into calls and blocks: bounded in count, and by the
+ * stack left when the render runs in a coroutine, whose stack is small
+ * (64 KiB): a filter nested thirty deep there would otherwise run into
+ * its guard page. */
+/* Whether the caller's frame went below the render's stack floor. */
+static inline bool stack_low(const struct tpl_ctx *cx)
+{
+	return __builtin_expect(cx->stack_floor != NULL, 0) &&
+	       (const char *)__builtin_frame_address(0) < cx->stack_floor;
+}
+
+static void enter(struct tpl_ctx *cx, const struct stmt *at)
+{
+	bool deep = ++cx->depth > cx->max_depth;
+	if (!deep && !stack_low(cx))
+		return;
+	if (at) {
+		cx->line = at->line;
+		cx->col = at->col;
+	}
+	if (deep)
+		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
+	tpl_fail_code(cx, -ELOOP, "nested too deep for the stack it renders on (%u levels)",
+		      cx->depth);
+}
+
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
 {
@@ -719,8 +750,7 @@ struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, cons
 	 * int(base=0) must fail, not read an argument that is not there. */
 	if (nargs < b->min_args)
 		tpl_fail(cx, "%s() missing a required argument", b->name);
-	if (++cx->depth > cx->max_depth)
-		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
+	enter(cx, NULL);
 	struct tv r = b->fn(cx, args, nargs, kw, nkw);
 	cx->depth--;
 	return r;
@@ -728,11 +758,15 @@ struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, cons
 
 /* A call, a filter or a test; for the last two the value filtered comes
  * as first (by value: copying it from memory just stored would stall). */
-static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_first,
-			   struct tv first)
+static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const struct node *n,
+						     bool has_first, struct tv first)
 {
-	struct tv args[65];
-	struct tpl_kwarg kw[32];
+	/* As long as this call's own arguments, never the parser's bound on
+	 * them: every nested call keeps one such frame on the stack, and a
+	 * coroutine's stack is small. Not inlined, so eval's own frame (one
+	 * per nested expression) stays small as well. */
+	struct tv args[n->nargs ? n->nargs : 1];
+	struct tpl_kwarg kw[n->nkw ? n->nkw : 1];
 	unsigned i = 0;
 	if (has_first) {
 		args[0] = first;
@@ -824,9 +858,31 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 	tpl_fail(cx, "'%s' object has no attribute '%s'", tv_type_name(obj), m);
 }
 
+/* obj.name(args): out of eval, with arrays as long as its own arguments,
+ * for the reason call_node gives. */
+static __attribute__((noinline)) struct tv method_node(struct tpl_ctx *cx, const struct node *n)
+{
+	struct tv o = eval(cx, n->a);
+	struct tv args[n->nargs ? n->nargs : 1];
+	struct tpl_kwarg kw[n->nkw ? n->nkw : 1];
+	for (unsigned i = 0; i < n->nargs; i++)
+		args[i] = eval(cx, n->args[i]);
+	for (unsigned k = 0; k < n->nkw; k++) {
+		kw[k].name = n->kwn[k]->s;
+		kw[k].v = eval(cx, n->args[n->nargs + k]);
+	}
+	cx->line = n->line;
+	cx->col = n->col;
+	return method(cx, o, n->name, args, n->nargs, kw, n->nkw);
+}
+
 /* Its work is charged by the statement that evaluates it (stmt.cost). */
 static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 {
+	/* expressions nest without calls too: ((x|f)|f)... evaluates every
+	 * operand on the way down */
+	if (stack_low(cx))
+		tpl_fail_code(cx, -ELOOP, "nested too deep for the stack it renders on");
 	switch ((enum nk)n->kind) {
 	case N_CONST:
 		return n->k;
@@ -886,20 +942,8 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 			return tv_bool(tv_truthy(r) != n->neg);
 		return r;
 	}
-	case N_METHOD: {
-		struct tv o = eval(cx, n->a);
-		struct tv args[64];
-		struct tpl_kwarg kw[32];
-		for (unsigned i = 0; i < n->nargs; i++)
-			args[i] = eval(cx, n->args[i]);
-		for (unsigned k = 0; k < n->nkw; k++) {
-			kw[k].name = n->kwn[k]->s;
-			kw[k].v = eval(cx, n->args[n->nargs + k]);
-		}
-		cx->line = n->line;
-		cx->col = n->col;
-		return method(cx, o, n->name, args, n->nargs, kw, n->nkw);
-	}
+	case N_METHOD:
+		return method_node(cx, n);
 	case N_NOT:
 		return tv_bool(!tv_truthy(eval(cx, n->a)));
 	case N_NEG:
@@ -1104,13 +1148,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 
 static void exec(struct tpl_ctx *cx, const struct stmt *s)
 {
-	if (++cx->depth > cx->max_depth) {
-		if (s) {
-			cx->line = s->line;
-			cx->col = s->col;
-		}
-		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
-	}
+	enter(cx, s);
 	for (; s; s = s->next) {
 		tpl_work(cx, TPL_W_NODE * (1 + (uint64_t)s->cost));
 		switch ((enum sk)s->kind) {
@@ -1218,6 +1256,9 @@ int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
 	cx.t = t;
 	cx.max_iter = lim->max_iterations;
 	cx.max_depth = lim->max_depth;
+	size_t left = coro__stack_left();
+	if (left != SIZE_MAX)
+		cx.stack_floor = (const char *)__builtin_frame_address(0) - left + STACK_RESERVE;
 	cx.max_output = lim->max_output;
 	cx.max_work = max_work;
 	/* Room for intermediate values well beyond the output itself. */

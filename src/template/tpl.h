@@ -214,6 +214,9 @@ struct tpl_ctx {
 	const struct mqb_template *t;
 	unsigned long iter, max_iter;
 	unsigned depth, max_depth;
+	/* In a coroutine, the lowest frame address a render may reach and
+	 * still leave room for a builtin below it; NULL on a thread's stack. */
+	const char *stack_floor;
 	size_t max_output;
 	unsigned line, col;              /* where evaluation is, for errors */
 	char *cur, *end;                 /* arena bump pointer */
