@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Templates: Home Assistant's Jinja2 dialect, compiled once (when the
- * configuration loads) and rendered without I/O under bounds on loop
- * iterations, recursion and output size. A render records the entities it
- * read, so template entities know when to render again. */
+/* Templates: Home Assistant's whole Jinja2 dialect (statements, macros,
+ * imports from custom_templates/, every builtin filter and test, Home
+ * Assistant's functions), compiled once (when the configuration loads:
+ * every name a template calls is resolved then) and rendered without I/O
+ * under bounds on loop iterations, depth, output, memory and work. A
+ * render records the entities it read, so template entities know when to
+ * render again. */
 #ifndef MQBRIDGE_TEMPLATE_H
 #define MQBRIDGE_TEMPLATE_H
 
@@ -23,8 +26,10 @@ struct mqb_tpl_error {
 	char message[256];
 };
 
-/* Compile text. 0; -EINVAL for a syntax error or an unknown filter,
- * function or test, with err filled in; -ENOMEM. Thread: any. */
+/* Compile text. 0; -EINVAL for a syntax error, an unknown filter,
+ * function, test or macro, or an import of a file custom_templates/ does
+ * not have (or a name it does not define), with err filled in; -ENOMEM.
+ * Thread: any. */
 int mqb_template_compile(const char *text, size_t len, struct mqb_template **out,
 			 struct mqb_tpl_error *err);
 void mqb_template_free(struct mqb_template *t); /* accepts NULL */
@@ -37,6 +42,27 @@ bool mqb_template_uses_now(const struct mqb_template *t);
 /* True when the template names the variable name anywhere (a caller can
  * skip building what it does not read, such as `this`). Thread: any. */
 bool mqb_template_uses_name(const struct mqb_template *t, const char *name);
+
+/* Home Assistant's custom_templates/: the files templates import
+ * ({% from 'x.jinja' import m %}, {% import 'x.jinja' as x %}). */
+typedef void (*mqb_tpl_include_error_fn)(void *ud, const char *file,
+					 const struct mqb_tpl_error *err);
+/* Load and compile every *.jinja file under dir (recursively; each named
+ * by its path under dir, "sub/x.jinja"; files over 5 MiB skipped, as Home
+ * Assistant does), replacing what was loaded before; templates compiled
+ * before keep the files they imported. A missing dir loads nothing. 0;
+ * -EINVAL when a file does not compile (on_error, when not NULL, is
+ * called for each, with its name and its own line and column; the
+ * others are loaded); -ENOMEM; -errno when dir cannot be read.
+ * Thread: any, before the templates that import them are compiled. */
+int mqb_template_load_includes(const char *dir, mqb_tpl_include_error_fn on_error, void *ud);
+/* Add (or replace) one file by name and compile it: 0, or -EINVAL with
+ * err filled in (it is kept, and an import of it fails); -ENOMEM. For
+ * tests and embedders. Thread: any. */
+int mqb_template_add_include(const char *name, const char *text, size_t len,
+			     struct mqb_tpl_error *err);
+/* Forget every file (templates that imported them keep theirs). Thread: any. */
+void mqb_template_clear_includes(void);
 
 struct mqb_tpl_vars {
 	/* value: the raw payload (may hold NULs; NULL means undefined). */
@@ -69,9 +95,10 @@ struct mqb_tpl_limits {
 
 /* Render t. 0 with *out (NUL-terminated, malloc'd, caller frees) and *len;
  * -EINVAL a render error (err: e.g. "float got invalid input 'abc'");
- * -E2BIG output over the bound; -ELOOP iterations or depth over the bound;
- * -ENOMEM. lim may be NULL for the defaults. Thread: any without a core;
- * the loop thread with one. */
+ * -E2BIG output (or memory) over the bound; -ELOOP iterations, depth or
+ * work over the bound (the work bound is fixed: about 10 ms of CPU, for
+ * any template and any input); -ENOMEM. lim may be NULL for the
+ * defaults. Thread: any without a core; the loop thread with one. */
 int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
 			const struct mqb_tpl_limits *lim, char **out, size_t *len,
 			struct mqb_tpl_error *err);

@@ -12,12 +12,16 @@
 #include "lib/utf8.h"
 #include "template/tpl.h"
 
+const struct tpl_builtin *const tpl_builtin_tables[] = {
+	tpl_ha_builtins, tpl_ha_time_builtins, tpl_ha_regex_builtins, tpl_ha_math_builtins,
+	tpl_ha_registry_builtins, tpl_collection_builtins, tpl_text_builtins, tpl_jinja_builtins,
+	NULL,
+};
+
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind)
 {
-	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
-					     tpl_ha_regex_builtins, tpl_jinja_builtins };
-	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
-		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
+	for (const struct tpl_builtin *const *t = tpl_builtin_tables; *t; t++)
+		for (const struct tpl_builtin *b = *t; b->name; b++)
 			if ((b->kinds & kind) && strlen(b->name) == len && memcmp(b->name, name, len) == 0)
 				return b;
 	return NULL;
@@ -263,28 +267,6 @@ FN(f_upper) { return str_map(cx, args[0], CASE_UPPER); }
 FN(f_title) { return str_map(cx, args[0], CASE_WORDS); }
 FN(f_capitalize) { return str_map(cx, args[0], CASE_CAPITALIZE); }
 
-/* Jinja's escape (markupsafe): & < > ' " as entities; None and the rest by
- * str(), undefined as "". */
-FN(f_escape)
-{
-	(void)nargs; (void)kw; (void)nkw;
-	if (args[0].t == TV_UNDEFINED)
-		return tv_string(cx, "", 0);
-	const struct tv_str *s = as_str(cx, args[0]);
-	struct tpl_buf b = { 0 };
-	for (size_t i = 0; i < s->len; i++) {
-		switch (s->s[i]) {
-		case '&': tpl_buf_add(cx, &b, "&amp;", 5); break;
-		case '<': tpl_buf_add(cx, &b, "&lt;", 4); break;
-		case '>': tpl_buf_add(cx, &b, "&gt;", 4); break;
-		case '\'': tpl_buf_add(cx, &b, "&#39;", 5); break;
-		case '"': tpl_buf_add(cx, &b, "&#34;", 5); break;
-		default: tpl_buf_addc(cx, &b, s->s[i]); break;
-		}
-	}
-	return tv_strv(tpl_buf_done(cx, &b));
-}
-
 static struct tv strip(struct tpl_ctx *cx, const struct tv_str *s, const struct tv *chars, bool l,
 		       bool r)
 {
@@ -487,43 +469,6 @@ static struct tv minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
 
 FN(f_min) { return minmax(cx, args, nargs, kw, nkw, -1); }
 FN(f_max) { return minmax(cx, args, nargs, kw, nkw, 1); }
-
-/* Python's min()/max() as Home Assistant offers them as functions: one
- * argument is iterated, several are compared among themselves. */
-static struct tv py_minmax(struct tpl_ctx *cx, const struct tv *args, size_t nargs,
-			   const char *name, int sign)
-{
-	const struct tv *v = args;
-	size_t n = nargs;
-	if (nargs == 1) {
-		struct tv l = tpl_iterate(cx, args[0]);
-		v = l.l->v;
-		n = l.l->n;
-		if (!n)
-			tpl_fail(cx, "%s() arg is an empty sequence", name);
-	}
-	size_t best = 0;
-	for (size_t i = 1; i < n; i++) {
-		tpl_tick(cx);
-		if (tv_compare(cx, v[i], v[best]) * sign > 0)
-			best = i;
-	}
-	return v[best];
-}
-
-FN(fn_min)
-{
-	if (nkw)
-		tpl_fail(cx, "min() got an unexpected keyword argument '%s'", kw[0].name);
-	return py_minmax(cx, args, nargs, "min", -1);
-}
-
-FN(fn_max)
-{
-	if (nkw)
-		tpl_fail(cx, "max() got an unexpected keyword argument '%s'", kw[0].name);
-	return py_minmax(cx, args, nargs, "max", 1);
-}
 
 static struct tv add(struct tpl_ctx *cx, struct tv a, struct tv b)
 {
@@ -855,12 +800,15 @@ FN(t_mapping) { return tv_bool(args[0].t == TV_DICT); }
 FN(t_iterable)
 {
 	enum tv_type t = args[0].t;
-	return tv_bool(t == TV_STR || t == TV_LIST || t == TV_DICT || t == TV_UNDEFINED);
+	return tv_bool(t == TV_STR || t == TV_LIST || t == TV_DICT || t == TV_UNDEFINED ||
+		       t == TV_BYTES || t == TV_CALLABLE || (t == TV_STATE && tpl_state_is_domain(args[0])));
 }
+/* len() and indexing: not a set */
 FN(t_sequence)
 {
 	enum tv_type t = args[0].t;
-	return tv_bool(t == TV_STR || t == TV_LIST || t == TV_DICT || t == TV_UNDEFINED);
+	return tv_bool(t == TV_STR || (t == TV_LIST && !tv_is_set(args[0])) || t == TV_DICT ||
+		       t == TV_UNDEFINED || t == TV_BYTES);
 }
 FN(t_integer) { return tv_bool(args[0].t == TV_INT); }
 FN(t_float) { return tv_bool(args[0].t == TV_FLOAT); }
@@ -938,7 +886,7 @@ static struct tv case_test(struct tpl_ctx *cx, struct tv v, bool upper)
 }
 FN(t_lower) { return case_test(cx, args[0], false); }
 FN(t_upper) { return case_test(cx, args[0], true); }
-FN(t_callable) { return tv_bool(args[0].t == TV_CALLABLE); }
+FN(t_callable) { return tv_bool(tpl_is_callable(args[0])); }
 FN(t_sameas)
 {
 	struct tv a = args[0], b = args[1];
@@ -1013,7 +961,6 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	F("list", f_list, 1, 1), F("join", f_join, 1, 3),
 	F("lower", f_lower, 1, 1), F("upper", f_upper, 1, 1), F("title", f_title, 1, 1),
 	F("capitalize", f_capitalize, 1, 1), F("trim", f_trim, 1, 2),
-	F("escape", f_escape, 1, 1), F("e", f_escape, 1, 1),
 	F("replace", f_replace, 3, 4), F("string", f_string, 1, 1),
 	F("abs", f_abs, 1, 1), F("first", f_first, 1, 1), F("last", f_last, 1, 1),
 	F("min", f_min, 1, 3), F("max", f_max, 1, 3), F("sum", f_sum, 1, 3),
@@ -1042,8 +989,6 @@ const struct tpl_builtin tpl_jinja_builtins[] = {
 	{ "range", TPL_FUNCTION, fn_range, 1, 3, false },
 	{ "dict", TPL_FUNCTION, fn_dict, 0, 1, false },
 	{ "namespace", TPL_FUNCTION, fn_namespace, 0, 1, false },
-	{ "min", TPL_FUNCTION, fn_min, 1, 1000, false },
-	{ "max", TPL_FUNCTION, fn_max, 1, 1000, false },
 	{ NULL, 0, NULL, 0, 0, false },
 };
 
@@ -1188,6 +1133,20 @@ static struct tv classify(struct tpl_ctx *cx, const struct tv_str *s, int (*f)(i
 		if (!f((unsigned char)s->s[i]))
 			return tv_bool(false);
 	return tv_bool(true);
+}
+
+bool tpl_str_has_method(const char *name, size_t len)
+{
+	static const char *const names[] = {
+		"lower", "upper", "swapcase", "capitalize", "title", "strip", "lstrip", "rstrip",
+		"split", "rsplit", "replace", "startswith", "endswith", "find", "rfind", "index",
+		"count", "join", "format", "isdigit", "isnumeric", "isdecimal", "isalpha", "isalnum",
+		"isspace", "islower", "isupper", "zfill",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (tpl_name_is(name, len, names[i]))
+			return true;
+	return false;
 }
 
 struct tv tpl_str_method(struct tpl_ctx *cx, struct tv sv, const char *m, const struct tv *args,

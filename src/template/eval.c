@@ -116,6 +116,8 @@ void tpl_read_entity(struct tpl_ctx *cx, const char *entity_id)
 void tpl_fail_undefined(struct tpl_ctx *cx, struct tv v)
 {
 	const struct tv_str *n = v.p;
+	if (n && v.utcoffset == TV_UNDEF_MESSAGE)
+		tpl_fail(cx, "%s", n->s);
 	if (n)
 		tpl_fail(cx, "'%s' is undefined", n->s);
 	tpl_fail(cx, "value is undefined");
@@ -154,7 +156,8 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n);
 static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 {
 	const struct tv_str *nm = cx->t->names[slot];
-	const struct mqb_tpl_vars *vars = cx->vars;
+	/* an import without context sees the globals only */
+	const struct mqb_tpl_vars *vars = cx->context ? cx->vars : NULL;
 	const json_t *j = NULL;
 	if (vars) {
 		if (NAME_IS(nm, "value") && vars->value)
@@ -186,6 +189,13 @@ static struct tv resolve(struct tpl_ctx *cx, unsigned slot)
 	}
 	if (NAME_IS(nm, "states"))
 		return tpl_ha_states_object(cx);
+	/* the globals (found at compile time): Home Assistant's constants,
+	 * and functions as values */
+	struct tv g;
+	if (tpl_global_constant(nm->s, nm->len, &g))
+		return g;
+	if (cx->t->globals[slot])
+		return tpl_builtin_value(cx, cx->t->globals[slot]);
 	struct tv u = tv_undef();
 	u.p = nm;
 	return u;
@@ -237,13 +247,75 @@ struct tv tpl_iterate(struct tpl_ctx *cx, struct tv v)
 	}
 }
 
+/* What the sandbox gives for a method that would change its object (Home
+ * Assistant's is immutable): an undefined that fails with that message
+ * when used. */
+static struct tv unsafe_attr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof msg, "access to attribute '%.*s' of '%s' object is unsafe.",
+			 (int)(len > 64 ? 64 : len), name, tv_type_name(obj));
+	struct tv u = tv_undef();
+	u.utcoffset = TV_UNDEF_MESSAGE;
+	u.p = tpl_str(cx, msg, (size_t)n);
+	return u;
+}
+
+static bool name_in(const char *name, size_t len, const char *const *names)
+{
+	for (; *names; names++)
+		if (tpl_name_is(name, len, *names))
+			return true;
+	return false;
+}
+
+/* Jinja's getattr finds a method before an item: value_json.values is
+ * dict.values, whatever the payload holds under "values". 1 for a method,
+ * 2 for one that would change the dict, 0 for neither (most names, told
+ * apart by their length and first letter without a compare). */
+static int dict_attr(const char *name, size_t len)
+{
+	static const char *const m[] = { "keys", "values", "items", "get", "copy", NULL };
+	static const char *const w[] = { "clear", "pop", "popitem", "setdefault", "update",
+					 "fromkeys", NULL };
+	if (len < 3 || len > 10 || !strchr("kvigcpsuf", name[0]))
+		return 0;
+	return name_in(name, len, m) ? 1 : name_in(name, len, w) ? 2 : 0;
+}
+static const char *const list_methods[] = { "count", "index", "copy", NULL };
+static const char *const list_mutators[] = { "append", "extend", "insert", "pop", "remove",
+					     "clear", "sort", "reverse", NULL };
+
 struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len)
 {
 	switch (obj.t) {
 	case TV_UNDEFINED:
 		tpl_check_defined(cx, obj);
 		break;
+	case TV_STR:
+		if (tpl_str_has_method(name, len))
+			return tpl_method_value(cx, obj, name, len);
+		break;
+	case TV_LIST:
+		if (name_in(name, len, list_methods))
+			return tpl_method_value(cx, obj, name, len);
+		if (name_in(name, len, list_mutators))
+			return unsafe_attr(cx, obj, name, len);
+		break;
+	case TV_FUNC:
+		return tpl_func_getattr(cx, obj, name, len);
+	case TV_LOOP:
+		return tpl_loop_getattr(cx, obj, name, len);
+	case TV_MODULE:
+		return tpl_module_get_attr(cx, obj.mod, name, len);
 	case TV_DICT:
+		switch (dict_attr(name, len)) {
+		case 1:
+			return tpl_method_value(cx, obj, name, len);
+		case 2:
+			return unsafe_attr(cx, obj, name, len);
+		}
+		/* fallthrough */
 	case TV_NAMESPACE: {
 		const struct tv_dict *d = obj.d;
 		tpl_work(cx, d->n);
@@ -255,6 +327,7 @@ struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_
 	}
 	case TV_DATETIME:
 	case TV_TIMEDELTA:
+	case TV_DATE:
 	case TV_STATE:
 	case TV_CALLABLE:
 		return tpl_ha_getattr(cx, obj, name, len);
@@ -300,6 +373,8 @@ struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
 		const struct tv *v = tv_dict_get(cx, &obj, key);
 		if (v)
 			return *v;
+		if (obj.t == TV_DICT && key.t == TV_STR)   /* then its methods */
+			return tpl_getattr(cx, obj, key.s->s, key.s->len);
 		break;
 	}
 	case TV_LIST:
@@ -333,10 +408,13 @@ struct tv tpl_getitem(struct tpl_ctx *cx, struct tv obj, struct tv key)
 		break;
 	case TV_DATETIME:
 	case TV_TIMEDELTA:
+	case TV_DATE:
 	case TV_STATE:
 	case TV_CALLABLE:
+	case TV_LOOP:
+	case TV_MODULE:
 		if (key.t == TV_STR)
-			return tpl_ha_getattr(cx, obj, key.s->s, key.s->len);
+			return tpl_getattr(cx, obj, key.s->s, key.s->len);
 		break;
 	default:
 		break;
@@ -364,6 +442,8 @@ struct tv tpl_getattr_path(struct tpl_ctx *cx, struct tv obj, const struct tv_st
 			return obj;
 		if (num && obj.t != TV_DICT)
 			obj = tpl_getitem(cx, obj, tv_int(strtoll(s, NULL, 10)));
+		else if (obj.t == TV_DICT)  /* Jinja's attribute= looks items up first */
+			obj = tpl_getitem(cx, obj, tv_string(cx, s, n));
 		else
 			obj = tpl_getattr(cx, obj, s, n);
 		s = d + 1;
@@ -502,6 +582,8 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 		if (na && nb)
 			return tv_float(tv_as_double(a) + tv_as_double(b));
 		if (a.t == TV_STR && b.t == TV_STR) {
+			if (tv_is_markup(a) && !tv_is_markup(b))   /* Markup + str escapes it */
+				return tv_markup(binop(cx, OP_ADD, tv_strv(a.s), tpl_escape(cx, b)));
 			size_t n = a.s->len + b.s->len;
 			tpl_work(cx, TPL_W_BYTES(n));
 			struct tv_str *s = tpl_alloc(cx, sizeof *s + n + 1);
@@ -521,17 +603,16 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 			l.l->n = a.l->n + b.l->n;
 			return l;
 		}
-		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
-			a.ts += b.td;
-			return a;
-		}
-		if (a.t == TV_TIMEDELTA && b.t == TV_DATETIME) {
-			b.ts += a.td;
-			return b;
-		}
 		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
 			a.td += b.td;
 			return a;
+		}
+		if (tpl_time_binop(cx, '+', a, b, &a))
+			return a;
+		if (a.t == TV_BYTES && b.t == TV_BYTES) {
+			struct tv cat = binop(cx, OP_ADD, tv_strv(a.s), tv_strv(b.s));
+			cat.t = TV_BYTES;
+			return cat;
 		}
 		need_number(cx, a, b, "+");
 	case OP_SUB:
@@ -542,15 +623,8 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 		}
 		if (na && nb)
 			return tv_float(tv_as_double(a) - tv_as_double(b));
-		if (a.t == TV_DATETIME && b.t == TV_TIMEDELTA) {
-			a.ts -= b.td;
+		if (tpl_time_binop(cx, '-', a, b, &a))
 			return a;
-		}
-		if (a.t == TV_DATETIME && b.t == TV_DATETIME) {
-			struct tv d = { .t = TV_TIMEDELTA };
-			d.td = a.ts - b.ts;
-			return d;
-		}
 		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA) {
 			a.td -= b.td;
 			return a;
@@ -756,17 +830,54 @@ struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, cons
 	return r;
 }
 
-/* A call, a filter or a test; for the last two the value filtered comes
- * as first (by value: copying it from memory just stored would stall). */
-static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const struct node *n,
-						     bool has_first, struct tv first)
+/* A call's arguments, evaluated. */
+struct argv {
+	struct tv *v;
+	size_t n;
+	struct tpl_kwarg *kw;
+	size_t nkw;
+};
+
+/* The arguments of f(*a, **k): n's own, then a's items, then k's, in
+ * arena arrays (args and kw hold the rest of the arguments so far). */
+static void expand_star(struct tpl_ctx *cx, const struct node *n, struct argv *av,
+			const struct tpl_kwarg *extra)
 {
-	/* As long as this call's own arguments, never the parser's bound on
-	 * them: every nested call keeps one such frame on the stack, and a
-	 * coroutine's stack is small. Not inlined, so eval's own frame (one
-	 * per nested expression) stays small as well. */
-	struct tv args[n->nargs ? n->nargs : 1];
-	struct tpl_kwarg kw[n->nkw ? n->nkw : 1];
+	struct tv a = n->b ? eval(cx, n->b) : tv_undef();
+	struct tv k = n->c ? eval(cx, n->c) : tv_undef();
+	cx->line = n->line;
+	cx->col = n->col;
+	struct tv items = n->b ? tpl_iterate(cx, a) : tv_list_new(cx, 0);
+	if (n->c && k.t != TV_DICT) {
+		tpl_check_defined(cx, k);
+		tpl_fail(cx, "argument after ** must be a mapping, not %s", tv_type_name(k));
+	}
+	size_t np = av->n + items.l->n, nk = av->nkw + (n->c ? k.d->n : 0) + (extra != NULL);
+	tpl_work_n(cx, np + nk, TPL_W_ITEM);
+	struct tv *v = tpl_alloc(cx, (np + 1) * sizeof *v);
+	struct tpl_kwarg *kw = tpl_alloc(cx, (nk + 1) * sizeof *kw);
+	memcpy(v, av->v, av->n * sizeof *v);
+	if (items.l->n)
+		memcpy(v + av->n, items.l->v, items.l->n * sizeof *v);
+	memcpy(kw, av->kw, av->nkw * sizeof *kw);
+	size_t j = av->nkw;
+	for (size_t i = 0; n->c && i < k.d->n; i++) {
+		if (k.d->k[i].t != TV_STR)
+			tpl_fail(cx, "keywords must be strings");
+		kw[j].name = k.d->k[i].s->s;
+		kw[j++].v = k.d->v[i];
+	}
+	if (extra)
+		kw[j++] = *extra;
+	*av = (struct argv){ v, np, kw, j };
+}
+
+/* Evaluate n's arguments into av (args, kw: room for 64 and 32), after
+ * first when has_first, and extra as the last keyword argument. */
+static inline void eval_args(struct tpl_ctx *cx, const struct node *n, bool has_first,
+			     struct tv first, const struct tpl_kwarg *extra, struct tv *args,
+			     struct tpl_kwarg *kw, struct argv *av)
+{
 	unsigned i = 0;
 	if (has_first) {
 		args[0] = first;
@@ -778,13 +889,122 @@ static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const s
 		kw[k].name = n->kwn[k]->s;
 		kw[k].v = eval(cx, n->args[n->nargs + k]);
 	}
+	*av = (struct argv){ args, n->nargs, kw, n->nkw };
+	if (n->star) {
+		expand_star(cx, n, av, extra);
+	} else if (extra) {
+		kw[n->nkw] = *extra;
+		av->nkw++;
+	}
 	cx->line = n->line;
 	cx->col = n->col;
-	return tpl_call_builtin(cx, n->bi, args, n->nargs, kw, n->nkw);
 }
 
-static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *name,
-			const struct tv *args, size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
+/* A call, a filter or a test; for the last two the value filtered comes
+ * as first (by value: copying it from memory just stored would stall). */
+static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_first,
+			   struct tv first)
+{
+	struct tv args[65];
+	struct tpl_kwarg kw[33];
+	struct argv av;
+	eval_args(cx, n, has_first, first, NULL, args, kw, &av);
+	return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
+}
+
+/* A call of a value (N_DYNCALL) or a method (N_METHOD), extra (when not
+ * NULL) given as one more keyword argument: a call block's caller. */
+static struct tv call_value_node(struct tpl_ctx *cx, const struct node *n,
+				 const struct tpl_kwarg *extra)
+{
+	struct tv args[65];
+	struct tpl_kwarg kw[33];
+	struct argv av;
+	if (n->kind == N_CALL) {
+		eval_args(cx, n, false, tv_undef(), extra, args, kw, &av);
+		return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
+	}
+	struct tv f = eval(cx, n->a);
+	eval_args(cx, n, false, tv_undef(), extra, args, kw, &av);
+	if (n->kind == N_METHOD)
+		return tpl_call_method(cx, f, n->name, av.v, av.n, av.kw, av.nkw);
+	/* a name no one assigned in this render: the builtin of that name */
+	if (f.t == TV_UNDEFINED && n->bi)
+		return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
+	return tpl_call_value(cx, f, av.v, av.n, av.kw, av.nkw);
+}
+
+/* ---- the loop object ------------------------------------------------------ */
+
+static const char *const loop_keys[] = { "index", "index0", "revindex", "revindex0", "first",
+					 "last", "length", "previtem", "nextitem", "depth",
+					 "depth0" };
+#define LOOP_KEYS (sizeof loop_keys / sizeof loop_keys[0])
+
+struct tpl_loop {
+	struct tv d;                 /* its attributes: a dict of loop_keys */
+	const struct stmt *s;        /* the for loop: loop(x) runs it on x when recursive */
+	unsigned depth;              /* 1 for the outermost run */
+	bool changed_any;            /* loop.changed() has seen changed_last */
+	struct tv changed_last;
+};
+
+static struct tv loop_method(struct tpl_ctx *cx, struct tpl_loop *lp, const char *m,
+			     const struct tv *args, size_t nargs)
+{
+	if (strcmp(m, "cycle") == 0) {
+		if (!nargs)
+			tpl_fail(cx, "no items for cycling given");
+		return args[lp->d.d->v[1].i % (int64_t)nargs];
+	}
+	if (strcmp(m, "changed") == 0) {
+		struct tv now = tv_make_tuple(tv_list_of(cx, args, nargs));
+		bool changed = !lp->changed_any || !tv_equal(cx, now, lp->changed_last);
+		lp->changed_any = true;
+		lp->changed_last = now;
+		return tv_bool(changed);
+	}
+	tpl_fail(cx, "'LoopContext' object has no attribute '%s'", m);
+}
+
+struct tv tpl_loop_getattr(struct tpl_ctx *cx, struct tv v, const char *name, size_t len)
+{
+	if (tpl_name_is(name, len, "cycle") || tpl_name_is(name, len, "changed"))
+		return tpl_method_value(cx, v, name, len);
+	return tpl_getattr(cx, v.lp->d, name, len);
+}
+
+const struct tv_str *tpl_loop_str(struct tpl_ctx *cx, struct tv v)
+{
+	char t[64];
+	int k = snprintf(t, sizeof t, "<LoopContext %lld/%lld>", (long long)v.lp->d.d->v[0].i,
+			 (long long)v.lp->d.d->v[6].i);
+	return tpl_str(cx, t, (size_t)k);
+}
+
+static void run_for(struct tpl_ctx *cx, const struct stmt *s, struct tv items, unsigned depth);
+
+/* loop(x) in a recursive loop: the loop's body over x, one level down,
+ * as text. */
+struct tv tpl_loop_call(struct tpl_ctx *cx, struct tpl_loop *lp, const struct tv *args,
+			size_t nargs)
+{
+	if (!lp->s->recursive)
+		tpl_fail(cx, "Tried to call non recursive loop. Maybe you forgot the 'recursive' "
+			 "modifier.");
+	if (nargs != 1)
+		tpl_fail(cx, "loop() takes one iterable");
+	struct tv items = tpl_iterate(cx, args[0]);
+	size_t mark = cx->outlen;
+	run_for(cx, lp->s, items, lp->depth + 1);
+	tpl_work(cx, TPL_W_BYTES(cx->outlen - mark));
+	struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);
+	cx->outlen = mark;
+	return v;
+}
+
+struct tv tpl_call_method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *name,
+			  const struct tv *args, size_t nargs, const struct tpl_kwarg *kw, size_t nkw)
 {
 	const char *m = name->s;
 	switch (obj.t) {
@@ -806,16 +1026,25 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 				c += tv_equal(cx, obj.l->v[i], args[0]);
 			return tv_int(c);
 		}
-		if (strcmp(m, "append") == 0 && nargs == 1) {
-			tv_list_push(cx, &obj, args[0]);
-			return tv_none();
-		}
+		if (tv_is_set(obj) && (strcmp(m, "union") == 0 || strcmp(m, "intersection") == 0 ||
+				       strcmp(m, "difference") == 0 ||
+				       strcmp(m, "symmetric_difference") == 0 ||
+				       strcmp(m, "issubset") == 0 || strcmp(m, "issuperset") == 0))
+			return tpl_set_method(cx, obj, m, args, nargs);
+		/* Home Assistant's sandbox is immutable: lists, dicts and sets
+		 * cannot be changed in place */
+		if (strcmp(m, "append") == 0 || strcmp(m, "extend") == 0 || strcmp(m, "insert") == 0 ||
+		    strcmp(m, "pop") == 0 || strcmp(m, "remove") == 0 || strcmp(m, "clear") == 0 ||
+		    strcmp(m, "sort") == 0 || strcmp(m, "reverse") == 0 || strcmp(m, "add") == 0 ||
+		    strcmp(m, "discard") == 0 || strcmp(m, "update") == 0)
+			tpl_fail(cx, "access to attribute '%s' of '%s' object is unsafe.", m,
+				 tv_type_name(obj));
 		break;
 	case TV_DICT:
 	case TV_NAMESPACE: {
 		const struct tv_dict *d = obj.d;
 		bool items = strcmp(m, "items") == 0;
-		if (items || strcmp(m, "keys") == 0 || strcmp(m, "values") == 0) {
+		if (obj.t == TV_DICT && (items || strcmp(m, "keys") == 0 || strcmp(m, "values") == 0)) {
 			tpl_work(cx, (uint64_t)d->n * TPL_W_ITEM);
 			struct tv l = tv_list_new(cx, d->n);
 			for (size_t i = 0; i < d->n; i++) {
@@ -832,26 +1061,49 @@ static struct tv method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *
 			l.l->n = d->n;
 			return l;
 		}
-		if (strcmp(m, "get") == 0 && nargs >= 1 && nargs <= 2) {
+		if (obj.t == TV_DICT && strcmp(m, "get") == 0 && nargs >= 1 && nargs <= 2) {
 			const struct tv *v = tv_dict_get(cx, &obj, args[0]);
 			return v ? *v : nargs == 2 ? args[1] : tv_none();
 		}
-		if (strcmp(m, "cycle") == 0 && nargs >= 1) {
-			/* loop.cycle(...) */
-			struct tv i0 = tpl_getattr(cx, obj, "index0", 6);
-			if (i0.t == TV_INT)
-				return args[i0.i % (int64_t)nargs];
+		if (obj.t == TV_DICT && strcmp(m, "copy") == 0 && nargs == 0) {
+			struct tv c = tv_dict_new(cx, d->n);
+			tpl_work(cx, 2 * (uint64_t)d->n);
+			memcpy(c.d->k, d->k, d->n * sizeof *d->k);
+			memcpy(c.d->v, d->v, d->n * sizeof *d->v);
+			c.d->n = d->n;
+			return c;
 		}
+		if (obj.t == TV_DICT && (strcmp(m, "update") == 0 || strcmp(m, "pop") == 0 ||
+					 strcmp(m, "popitem") == 0 || strcmp(m, "setdefault") == 0 ||
+					 strcmp(m, "clear") == 0))
+			tpl_fail(cx, "access to attribute '%s' of 'dict' object is unsafe.", m);
+		/* an item holding a function: d.f() calls it, as Jinja's
+		 * getattr falls back to the item */
 		const struct tv *f = tv_dict_get(cx, &obj, tv_strv(name));
-		if (f)
-			tpl_fail(cx, "'%s' is not callable", tv_type_name(*f));
+		if (f) {
+			if (tpl_is_callable(*f))
+				return tpl_call_value(cx, *f, args, nargs, kw, nkw);
+			tpl_fail(cx, "'%s' object is not callable", tv_type_name(*f));
+		}
 		break;
 	}
 	case TV_DATETIME:
 	case TV_TIMEDELTA:
+	case TV_DATE:
 	case TV_STATE:
 	case TV_CALLABLE:
 		return tpl_ha_call_method(cx, obj, m, name->len, args, nargs, kw, nkw);
+	case TV_LOOP:
+		return loop_method(cx, obj.lp, m, args, nargs);
+	case TV_FUNC:
+		return tpl_func_method(cx, obj, m, args, nargs, kw, nkw);
+	case TV_MODULE: {
+		struct tv f = tpl_getattr(cx, obj, m, name->len);
+		if (tpl_is_callable(f))
+			return tpl_call_value(cx, f, args, nargs, kw, nkw);
+		tpl_check_defined(cx, f);
+		tpl_fail(cx, "'%s' object is not callable", tv_type_name(f));
+	}
 	default:
 		break;
 	}
@@ -943,7 +1195,10 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 		return r;
 	}
 	case N_METHOD:
-		return method_node(cx, n);
+	case N_DYNCALL:
+		return call_value_node(cx, n, NULL);
+	case N_CAPTURED:
+		return cx->captured;
 	case N_NOT:
 		return tv_bool(!tv_truthy(eval(cx, n->a)));
 	case N_NEG:
@@ -1069,17 +1324,16 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s);
  * iteration is not seen by the next (snap, taken before the first, is
  * put back before each other) -- only namespaces carry values out. The
  * filter (for x in l if cond) runs first, over the whole list, so
- * loop.length and loop.last count what the filter kept. */
-static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
+ * loop.length and loop.last count what the filter kept. The loop is a
+ * scope: a macro defined before it sees the slots as saved. */
+static void run_for(struct tpl_ctx *cx, const struct stmt *s, struct tv items, unsigned depth)
 {
-	struct tv it = eval(cx, s->e);
-	cx->line = s->line;
-	cx->col = s->col;
-	struct tv items = tpl_iterate(cx, it);
 	unsigned ns = cx->t->nslots;
 	tpl_work(cx, ns);
 	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
 	memcpy(saved, cx->slots, ns * sizeof *saved);
+	struct tpl_scope scope = { cx->scopes, cx->slots, saved, ++cx->scope_depth };
+	cx->scopes = &scope;
 	if (s->cond) {
 		struct tv f = tv_list_new(cx, items.l->n);
 		for (size_t i = 0; i < items.l->n; i++) {
@@ -1094,13 +1348,15 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 	}
 	size_t n = items.l->n;
 	struct tv loop = { .t = TV_UNDEFINED };
-	static const char *const keys[] = { "index", "index0", "revindex", "revindex0", "first",
-					    "last", "length", "previtem", "nextitem" };
 	if (s->uses_loop) {
-		loop = tv_dict_new(cx, 9);
-		for (int i = 0; i < 9; i++)
-			loop.d->k[i] = tv_cstr(cx, keys[i]);
-		loop.d->n = 9;
+		struct tpl_loop *lp = tpl_alloc(cx, sizeof *lp);
+		*lp = (struct tpl_loop){ .d = tv_dict_new(cx, LOOP_KEYS), .s = s, .depth = depth };
+		for (size_t i = 0; i < LOOP_KEYS; i++)
+			lp->d.d->k[i] = tv_cstr(cx, loop_keys[i]);
+		lp->d.d->n = LOOP_KEYS;
+		lp->d.d->v[9] = tv_int(depth);
+		lp->d.d->v[10] = tv_int(depth - 1);
+		loop = (struct tv){ .t = TV_LOOP, .lp = lp };
 	}
 	struct tv *snap = NULL;
 	if (s->has_set) {
@@ -1118,7 +1374,7 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 		}
 		first_iter = false;
 		if (s->uses_loop) {
-			struct tv *v = loop.d->v;
+			struct tv *v = loop.lp->d.d->v;
 			v[0] = tv_int((int64_t)i + 1);
 			v[1] = tv_int((int64_t)i);
 			v[2] = tv_int((int64_t)(n - i));
@@ -1140,10 +1396,77 @@ static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
 			completed = true;
 	}
 	memcpy(cx->slots, saved, ns * sizeof *saved);
+	cx->scopes = scope.up;
+	cx->scope_depth--;
 	/* Jinja runs else unless an iteration ran to the end of the body
 	 * (so also after a break in the first one). */
 	if (!completed && s->els)
 		exec(cx, s->els);
+}
+
+static void exec_for(struct tpl_ctx *cx, const struct stmt *s)
+{
+	struct tv it = eval(cx, s->e);
+	cx->line = s->line;
+	cx->col = s->col;
+	run_for(cx, s, tpl_iterate(cx, it), 1);
+}
+
+/* The output of body (run now), as a string, taken back out of the output:
+ * the output's bound applies to the text captured too. */
+struct tv tpl_exec_capture(struct tpl_ctx *cx, const struct stmt *body)
+{
+	size_t mark = cx->outlen;
+	exec(cx, body);
+	tpl_work(cx, TPL_W_BYTES(cx->outlen - mark));
+	struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);
+	cx->outlen = mark;
+	return v;
+}
+
+/* A scope of its own in the frame (with, filter blocks): what the body
+ * assigns is gone after it. body's output, captured when capture. */
+static struct tv exec_scoped(struct tpl_ctx *cx, const struct stmt *s, const struct tv *vals,
+			     bool capture)
+{
+	unsigned ns = cx->t->nslots;
+	tpl_work(cx, ns);
+	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
+	memcpy(saved, cx->slots, ns * sizeof *saved);
+	struct tpl_scope scope = { cx->scopes, cx->slots, saved, ++cx->scope_depth };
+	cx->scopes = &scope;
+	for (unsigned i = 0; vals && i < s->ntargets; i++)
+		cx->slots[s->targets[i]] = vals[i];
+	struct tv r = tv_undef();
+	if (capture)
+		r = tpl_exec_capture(cx, s->body);
+	else
+		exec(cx, s->body);
+	memcpy(cx->slots, saved, ns * sizeof *saved);
+	cx->scopes = scope.up;
+	cx->scope_depth--;
+	return r;
+}
+
+/* A macro (or a call block's caller) as a value: a closure over the
+ * frame and scope it is defined in. */
+static struct tv make_macro(struct tpl_ctx *cx, const struct stmt *s)
+{
+	struct tpl_func *f = tpl_alloc(cx, sizeof *f);
+	*f = (struct tpl_func){ .kind = FN_MACRO, .context = cx->context, .def = s, .t = cx->t,
+				.frame = cx->slots, .depth = cx->scope_depth };
+	cx->frame_captured = true;
+	return tv_func(f);
+}
+
+void tpl_exec(struct tpl_ctx *cx, const struct stmt *s)
+{
+	exec(cx, s);
+}
+
+struct tv tpl_eval(struct tpl_ctx *cx, const struct node *n)
+{
+	return eval(cx, n);
 }
 
 static void exec(struct tpl_ctx *cx, const struct stmt *s)
@@ -1185,14 +1508,54 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 			break;
 		}
 		case S_SETBLOCK: {
-			/* the body renders into the output, which is then cut
-			 * back: its bound applies to the captured text too */
-			size_t mark = cx->outlen;
-			exec(cx, s->body);
-			tpl_work(cx, TPL_W_BYTES(cx->outlen - mark));
-			struct tv v = tv_string(cx, cx->out + mark, cx->outlen - mark);
-			cx->outlen = mark;
+			struct tv v = tpl_exec_capture(cx, s->body);
+			if (s->e) {
+				struct tv outer = cx->captured;
+				cx->captured = v;
+				v = eval(cx, s->e);
+				cx->captured = outer;
+			}
 			cx->slots[s->targets[0]] = v;
+			break;
+		}
+		case S_FILTERBLOCK: {
+			struct tv outer = cx->captured;
+			cx->captured = exec_scoped(cx, s, NULL, true);
+			struct tv v = eval(cx, s->e);
+			cx->captured = outer;
+			output(cx, v);
+			break;
+		}
+		case S_WITH: {
+			/* the values first, in the enclosing scope */
+			struct tv *vals = tpl_alloc(cx, (s->ntargets + 1) * sizeof *vals);
+			for (unsigned i = 0; i < s->ntargets; i++)
+				vals[i] = eval(cx, s->exprs[i]);
+			exec_scoped(cx, s, vals, false);
+			break;
+		}
+		case S_DO:
+			eval(cx, s->e);
+			break;
+		case S_MACRO:
+			cx->slots[s->targets[0]] = make_macro(cx, s);
+			break;
+		case S_CALLBLOCK: {
+			struct tpl_kwarg caller = { "caller", make_macro(cx, s) };
+			output(cx, call_value_node(cx, s->e, &caller));
+			break;
+		}
+		case S_IMPORT: {
+			cx->line = s->line;
+			cx->col = s->col;
+			const struct tpl_modinst *mi = tpl_module_instance(cx, s->mod, s->context);
+			if (!s->names) {
+				cx->slots[s->targets[0]] = (struct tv){ .t = TV_MODULE, .mod = mi };
+				break;
+			}
+			for (unsigned i = 0; i < s->ntargets; i++)
+				cx->slots[s->targets[i]] = tpl_module_get_attr(cx, mi, s->names[i]->s,
+									     s->names[i]->len);
 			break;
 		}
 		case S_BREAK:
@@ -1249,6 +1612,7 @@ int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
 	struct tpl_ctx cx;
 	memset(&cx, 0, offsetof(struct tpl_ctx, slots));
 	cx.slots = NULL;
+	cx.context = true;
 	cx.parsed = NULL;
 	cx.value_json_done = false;
 	cx.err = err;

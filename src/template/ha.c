@@ -29,6 +29,11 @@ struct tv_state {
 	double last_changed, last_updated;
 };
 
+bool tpl_state_is_domain(struct tv v)
+{
+	return v.st->domain != NULL;
+}
+
 /* ---- helpers the three files share -------------------------------------- */
 
 void tpl_kw_check_names(struct tpl_ctx *cx, const char *fn, const struct tpl_kwarg *kw,
@@ -642,7 +647,6 @@ static struct tv ha_to_json(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		.dumps = ascii,
 		.ascii = ascii,
 		.sort_keys = sk && tv_truthy(*sk),
-		.ha_types = true,
 		.indent = pp && tv_truthy(*pp) ? 2 : -1,
 	};
 	struct tpl_buf b = { 0 };
@@ -712,33 +716,6 @@ const struct tpl_builtin tpl_ha_builtins[] = {
 struct tv tpl_ha_states_object(struct tpl_ctx *cx)
 {
 	return (struct tv){ .t = TV_CALLABLE, .p = &tpl_ha_builtins[0] };
-}
-
-struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v)
-{
-	switch (v.t) {
-	case TV_UNDEFINED:
-		return tv_none();
-	case TV_NAMESPACE:
-		v.t = TV_DICT;
-		return v;
-	case TV_DATETIME:
-		return tv_strv(tpl_dt_iso(cx, v, 'T'));
-	case TV_STATE: {
-		const struct tv_state *st = v.st;
-		if (st->domain)
-			tpl_fail(cx, "Object of type DomainStates is not JSON serializable");
-		struct tv d = tv_dict_new(cx, 5);
-		tv_dict_set(cx, &d, tv_cstr(cx, "entity_id"), tv_cstr(cx, st->entity_id));
-		tv_dict_set(cx, &d, tv_cstr(cx, "state"), tv_cstr(cx, st->state));
-		tv_dict_set(cx, &d, tv_cstr(cx, "attributes"), st->attributes);
-		tv_dict_set(cx, &d, tv_cstr(cx, "last_changed"), tv_dt(st->last_changed, 0));
-		tv_dict_set(cx, &d, tv_cstr(cx, "last_updated"), tv_dt(st->last_updated, 0));
-		return d;
-	}
-	default:
-		return v;
-	}
 }
 
 static bool valid_domain(const char *s, size_t len)

@@ -201,6 +201,15 @@ static struct tv rx_found(struct tpl_ctx *cx, const char *fn, bool anchored, con
 	return tv_bool(rx_search(cx, &r, 0, anchored, &m));
 }
 
+bool tpl_regex_match(struct tpl_ctx *cx, const char *pattern, bool icase, const char *s, size_t n,
+		     const int32_t **caps)
+{
+	struct rx *r = rx_get(cx, pattern, icase);
+	struct rx_vm *vm = tpl_rx_vm(cx, r->prog);
+	/* the patterns callers pass end with $: the first match is the whole */
+	return tpl_rx_search(cx, vm, s, n, 0, true, false, caps) && (size_t)(*caps)[1] == n;
+}
+
 static struct tv ha_regex_match(struct tpl_ctx *cx, const struct tv *a, size_t na,
 				const struct tpl_kwarg *kw, size_t nkw)
 {

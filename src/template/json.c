@@ -491,7 +491,7 @@ static void finish_list(struct jp *j, size_t base, struct tv *out)
 	/* a list is a tv_list_x (tv_list_new), its items right after it */
 	struct tv_list_x *x = arena_alloc(j->cx, sizeof *x + n * sizeof(struct tv));
 	struct tv_list *l = &x->l;
-	x->tuple = false;
+	x->kind = LK_LIST;
 	l->n = l->cap = n;
 	l->v = n ? (struct tv *)(void *)(x + 1) : NULL;
 	if (n)
@@ -916,8 +916,6 @@ static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
 {
 	if (depth > TV_MAX_NEST)
 		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
-	if (st->ha_types)
-		v = tpl_ha_plain(cx, v);
 	switch (v.t) {
 	case TV_NONE:
 		tpl_buf_add(cx, b, "null", 4);
@@ -940,6 +938,8 @@ static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
 		dump_string(cx, b, v.s->s, v.s->len, st);
 		return;
 	case TV_LIST:
+		if (tv_is_set(v))
+			goto refuse;
 		tpl_buf_addc(cx, b, '[');
 		for (size_t i = 0; i < v.l->n; i++) {
 			if (i)
@@ -955,8 +955,11 @@ static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
 		dump_dict(cx, b, v.d, st, depth);
 		return;
 	default:
+	refuse:
+		/* datetimes, states, namespaces ... json.dumps and orjson (as
+		 * Home Assistant's to_json calls it) refuse them alike */
 		tpl_check_defined(cx, v);
-		tpl_fail(cx, "Object of type %s is not JSON serializable", tv_type_name(v));
+		tpl_fail(cx, "Object of type %s is not JSON serializable", tpl_typeof(v));
 	}
 }
 

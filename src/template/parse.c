@@ -102,6 +102,11 @@ static unsigned slot_of(struct parser *p, const char *s, size_t n)
 		if (t->nslots)
 			memcpy(nn, t->names, t->nslots * sizeof *nn);
 		t->names = nn;
+		unsigned char *flags = mqb__realloc(p->slot_flags, cap);
+		if (!flags)
+			tpl_pnomem(p);
+		memset(flags + p->namecap, 0, cap - p->namecap);
+		p->slot_flags = flags;
 		p->namecap = cap;
 		/* the index stays at most half full */
 		unsigned *index = mqb__calloc(2 * cap, sizeof *index);
@@ -116,6 +121,38 @@ static unsigned slot_of(struct parser *p, const char *s, size_t n)
 	t->names[t->nslots] = tpl_cstr(p, s, n);
 	index_slot(p, t->nslots);
 	return t->nslots++;
+}
+
+/* The template assigns the name of slot somewhere (set, for, macro, import
+ * ...): a call of that name calls whatever it holds. */
+#define SLOT_ASSIGNED 1u
+
+static unsigned assign_slot(struct parser *p, unsigned slot)
+{
+	p->slot_flags[slot] |= SLOT_ASSIGNED;
+	return slot;
+}
+
+static void push_call(struct parser *p, struct node *n)
+{
+	if (p->ncalls == p->capcalls) {
+		size_t cap = p->capcalls ? 2 * p->capcalls : 16;
+		struct node **v = mqb__realloc(p->calls, cap * sizeof *v);
+		if (!v)
+			tpl_pnomem(p);
+		p->calls = v;
+		p->capcalls = cap;
+	}
+	p->calls[p->ncalls++] = n;
+}
+
+/* The module a name was imported as, or NULL. */
+static struct mqb_template *alias_of(struct parser *p, unsigned slot)
+{
+	for (size_t i = p->naliases; i-- > 0;)
+		if (p->aliases[i].slot == slot)
+			return p->aliases[i].mod;
+	return NULL;
 }
 
 /* Expressions by recursive descent, one function per precedence level of
@@ -160,6 +197,17 @@ static void parse_args(struct parser *p, struct node *n, struct node *first)
 			}
 			any = true;
 			struct tok *t = cur(p);
+			if (is_op(p, "**") || is_op(p, "*")) {   /* f(*args, **kwargs) */
+				bool two = t->n == 2;
+				p->pos++;
+				if (two ? n->c != NULL : (n->b != NULL || n->c != NULL))
+					unexpected(p);
+				*(two ? &n->c : &n->b) = parse_expr(p);
+				n->star = true;
+				continue;
+			}
+			if (n->c)
+				tpl_perr(p, t->line, t->col, "an argument after **kwargs");
 			if (t->kind == T_NAME && tok_is(peek(p, 1), T_OP, "=")) {
 				if (nk == 32)
 					tpl_perr(p, t->line, t->col, "too many arguments");
@@ -190,11 +238,13 @@ static void parse_args(struct parser *p, struct node *n, struct node *first)
 static void check_arity(struct parser *p, struct node *n, const char *what)
 {
 	const struct tpl_builtin *b = n->bi;
+	if (b->uses_now)
+		p->t->uses_now = true;
+	if (n->star)
+		return;   /* counted when called */
 	if (n->nargs > b->max_args)
 		tpl_perr(p, n->line, n->col, "%s '%s' takes at most %u argument%s", what, b->name,
 		     b->max_args - (n->kind != N_CALL), b->max_args - (n->kind != N_CALL) == 1 ? "" : "s");
-	if (b->uses_now)
-		p->t->uses_now = true;
 }
 
 static struct node *parse_filter(struct parser *p, struct node *val)
@@ -257,7 +307,7 @@ static struct node *parse_test(struct parser *p, struct node *val)
 		n->args[0] = val;
 		n->nargs = 1;
 	}
-	if (n->nargs + n->nkw < n->bi->min_args)
+	if (n->nargs + n->nkw < n->bi->min_args && !n->star)
 		tpl_perr(p, n->line, n->col, "test '%s' needs an argument", n->bi->name);
 	check_arity(p, n, "test");
 	if (is_name(p, "is"))
@@ -278,6 +328,17 @@ static struct node *parse_filter_expr(struct parser *p, struct node *n)
 			return n;
 		}
 	}
+}
+
+/* "f(args) | g ..." applied to the text a block captured. */
+static struct node *parse_filter_chain(struct parser *p, struct tok *t)
+{
+	struct node *n = parse_filter(p, mk(p, N_CAPTURED, t));
+	while (is_op(p, "|")) {
+		p->pos++;
+		n = parse_filter(p, n);
+	}
+	return n;
 }
 
 static struct node *parse_subscript(struct parser *p)
@@ -314,6 +375,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 				struct node *x = mk(p, N_ATTR, a);
 				x->a = n;
 				x->name = tpl_cstr(p, a->s, a->n);
+				struct mqb_template *mod;
+				if (n->kind == N_NAME && (mod = alias_of(p, n->slot)) &&
+				    tpl_export_slot(mod, a->s, a->n) == UINT_MAX &&
+				    !tok_is(peek(p, 1), T_OP, "("))
+					tpl_perr(p, a->line, a->col, "the imported template has no "
+						 "macro or variable named '%.*s'", (int)a->n, a->s);
 				n = x;
 			} else if (a->kind == T_INT) {
 				struct node *x = mk(p, N_ITEM, a), *k = mk(p, N_CONST, a);
@@ -369,27 +436,32 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
 		} else if (is_op(p, "(")) {
 			struct node *x;
 			if (n->kind == N_NAME) {
+				/* a builtin, or a macro or variable: decided
+				 * once the whole text is read (resolve_calls) */
 				const struct tv_str *nm = p->t->names[n->slot];
 				x = mk(p, N_CALL, t);
 				x->line = n->line;
 				x->col = n->col;
+				x->slot = n->slot;
 				x->bi = tpl_builtin_find(nm->s, nm->len, TPL_FUNCTION);
-				if (!x->bi)
-					tpl_perr(p, n->line, n->col, "no function named '%s'", nm->s);
 				parse_args(p, x, NULL);
-				check_arity(p, x, "function");
-				if (x->nargs + x->nkw < x->bi->min_args)
-					tpl_perr(p, n->line, n->col, "function '%s' needs %u argument%s",
-					     x->bi->name, x->bi->min_args, x->bi->min_args == 1 ? "" : "s");
+				push_call(p, x);
 			} else if (n->kind == N_ATTR) {
 				x = mk(p, N_METHOD, t);
 				x->line = n->line;
 				x->col = n->col;
 				x->a = n->a;
 				x->name = n->name;
+				struct mqb_template *mod;
+				if (n->a->kind == N_NAME && (mod = alias_of(p, n->a->slot)) &&
+				    tpl_export_slot(mod, n->name->s, n->name->len) == UINT_MAX)
+					tpl_perr(p, n->line, n->col, "the imported template has no "
+						 "macro or variable named '%s'", n->name->s);
 				parse_args(p, x, NULL);
 			} else {
-				tpl_perr(p, t->line, t->col, "this value cannot be called");
+				x = mk(p, N_DYNCALL, t);
+				x->a = n;
+				parse_args(p, x, NULL);
 			}
 			n = x;
 		} else {
@@ -746,7 +818,7 @@ static unsigned parse_targets(struct parser *p, unsigned *targets)
 			unexpected(p);
 		if (n == 8)
 			tpl_perr(p, t->line, t->col, "too many targets");
-		targets[n++] = slot_of(p, t->s, t->n);
+		targets[n++] = assign_slot(p, slot_of(p, t->s, t->n));
 		p->pos++;
 		if (!is_op(p, ","))
 			break;
@@ -798,7 +870,8 @@ static bool node_uses(struct node *n, unsigned slot)
 {
 	if (!n)
 		return false;
-	if (n->kind == N_NAME && n->slot == slot)
+	/* a call of a name is still N_CALL with its slot while the text is read */
+	if ((n->kind == N_NAME || n->kind == N_CALL) && n->slot == slot)
 		return true;
 	if (node_uses(n->a, slot) || node_uses(n->b, slot) || node_uses(n->c, slot))
 		return true;
@@ -810,18 +883,28 @@ static bool node_uses(struct node *n, unsigned slot)
 
 static bool body_uses(struct stmt *s, unsigned slot)
 {
-	for (; s; s = s->next)
+	for (; s; s = s->next) {
 		if (node_uses(s->e, slot) || node_uses(s->cond, slot) || body_uses(s->body, slot) ||
 		    body_uses(s->els, slot))
 			return true;
+		for (unsigned i = 0; s->exprs && i < s->ntargets; i++)
+			if (node_uses(s->exprs[i], slot))
+				return true;
+		for (unsigned i = 0; s->m && i < s->m->nparams; i++)
+			if (node_uses(s->m->defaults[i], slot))
+				return true;
+	}
 	return false;
 }
 
+/* Whether the statements assign slots of their frame (a for loop's body
+ * then needs its slots put back at each iteration). */
 static bool body_sets(struct stmt *s)
 {
 	for (; s; s = s->next)
 		if (s->kind == S_SET || s->kind == S_SETBLOCK || s->kind == S_FOR ||
-		    body_sets(s->body) || body_sets(s->els))
+		    s->kind == S_MACRO || s->kind == S_IMPORT || body_sets(s->els) ||
+		    (s->kind != S_CALLBLOCK && body_sets(s->body)))
 			return true;
 	return false;
 }
@@ -867,9 +950,12 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 	}
 	s->cost = expr_cost(s->e);
 	s->cond_cost = expr_cost(s->cond);
-	if (is_name(p, "recursive"))
-		tpl_perr(p, cur(p)->line, cur(p)->col, "recursive loops are not supported");
+	if (is_name(p, "recursive")) {
+		s->recursive = true;
+		p->pos++;
+	}
 	expect_end(p, T_BEND);
+	s->loop_slot = assign_slot(p, slot_of(p, "loop", 4));
 	p->loop_depth++;
 	s->body = parse_body(p, ends, "for");
 	p->loop_depth--;
@@ -882,8 +968,7 @@ static struct stmt *parse_for(struct parser *p, struct tok *t)
 		p->pos++;
 	}
 	expect_end(p, T_BEND);
-	s->loop_slot = slot_of(p, "loop", 4);
-	s->uses_loop = body_uses(s->body, s->loop_slot);
+	s->uses_loop = s->recursive || body_uses(s->body, s->loop_slot);
 	s->has_set = body_sets(s->body);
 	return s;
 }
@@ -907,6 +992,14 @@ static struct stmt *parse_set(struct parser *p, struct tok *t)
 	}
 	s->targets = tpl_cmalloc(p, s->ntargets * sizeof *tg);
 	memcpy(s->targets, tg, s->ntargets * sizeof *tg);
+	if (s->kind == S_SET && s->ntargets == 1 && is_op(p, "|")) {
+		/* {% set x | f %}...{% endset %}: the block through filters */
+		p->pos++;
+		s->e = parse_filter_chain(p, cur(p));
+		s->cost = expr_cost(s->e);
+		if (cur(p)->kind != T_BEND)
+			unexpected(p);
+	}
 	if (cur(p)->kind == T_BEND && s->kind == S_SET && s->ntargets == 1) {
 		static const char *const ends[] = { "endset", NULL };
 		p->pos++;
@@ -922,6 +1015,310 @@ static struct stmt *parse_set(struct parser *p, struct tok *t)
 	expect_end(p, T_BEND);
 	return s;
 }
+
+/* The body of a block statement up to its end tag (end): the statements,
+ * with pos after the end tag. */
+static struct stmt *parse_block(struct parser *p, const char *end, const char *opener)
+{
+	const char *const ends[] = { end, NULL };
+	struct stmt *body = parse_body(p, ends, opener);
+	p->pos++;
+	expect_end(p, T_BEND);
+	return body;
+}
+
+/* A macro's parameters "(a, b=1)": the current token is the "(". */
+static struct macro_def *parse_params(struct parser *p, const char *name, size_t len)
+{
+	struct macro_def *m = tpl_cmalloc(p, sizeof *m);
+	unsigned slots[64];
+	const struct tv_str *names[64];
+	struct node *defs[64];
+	unsigned n = 0;
+	m->name = tpl_cstr(p, name, len);
+	m->varargs_slot = m->kwargs_slot = m->caller_slot = UINT_MAX;
+	if (is_op(p, "(")) {
+		p->pos++;
+		while (!is_op(p, ")")) {
+			if (n) {
+				expect_op(p, ",");
+				if (is_op(p, ")"))
+					break;
+			}
+			struct tok *t = cur(p);
+			if (t->kind != T_NAME)
+				unexpected(p);
+			if (n == 64)
+				tpl_perr(p, t->line, t->col, "too many parameters");
+			names[n] = tpl_cstr(p, t->s, t->n);
+			slots[n] = assign_slot(p, slot_of(p, t->s, t->n));
+			for (unsigned i = 0; i < n; i++)
+				if (slots[i] == slots[n])
+					tpl_perr(p, t->line, t->col, "duplicate argument '%.*s'", (int)t->n,
+						 t->s);
+			p->pos++;
+			defs[n] = NULL;
+			if (is_op(p, "=")) {
+				p->pos++;
+				defs[n] = parse_expr(p);
+				m->defaults_cost += expr_cost(defs[n]);
+			} else if (n && defs[n - 1]) {
+				tpl_perr(p, t->line, t->col, "non-default argument follows default argument");
+			}
+			n++;
+		}
+		p->pos++;
+	}
+	m->nparams = n;
+	m->params = tpl_cmalloc(p, (n + 1) * sizeof *m->params);
+	m->pnames = tpl_cmalloc(p, (n + 1) * sizeof *m->pnames);
+	m->defaults = tpl_cmalloc(p, (n + 1) * sizeof *m->defaults);
+	if (n) {
+		memcpy(m->params, slots, n * sizeof *slots);
+		memcpy(m->pnames, names, n * sizeof *names);
+		memcpy(m->defaults, defs, n * sizeof *defs);
+	}
+	return m;
+}
+
+/* A macro's (or a call block's) body, up to end: it has its own frame,
+ * no enclosing loop, and takes varargs, kwargs and caller when it names
+ * them, as Jinja's macros do. */
+static struct stmt *parse_macro_body(struct parser *p, struct macro_def *m, const char *end,
+				     const char *opener)
+{
+	static const char *const magic[] = { "varargs", "kwargs", "caller" };
+	unsigned slots[3];
+	for (int i = 0; i < 3; i++)
+		slots[i] = assign_slot(p, slot_of(p, magic[i], strlen(magic[i])));
+	unsigned loops = p->loop_depth;
+	p->loop_depth = 0;
+	p->macro_depth++;
+	struct stmt *body = parse_block(p, end, opener);
+	p->macro_depth--;
+	p->loop_depth = loops;
+	if (body_uses(body, slots[0]))
+		m->varargs_slot = slots[0];
+	if (body_uses(body, slots[1]))
+		m->kwargs_slot = slots[1];
+	if (body_uses(body, slots[2]))
+		m->caller_slot = slots[2];
+	return body;
+}
+
+static struct stmt *parse_macro(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_MACRO, t);
+	struct tok *nt = cur(p);
+	if (nt->kind != T_NAME)
+		unexpected(p);
+	p->pos++;
+	s->ntargets = 1;
+	s->targets = tpl_cmalloc(p, sizeof *s->targets);
+	s->targets[0] = assign_slot(p, slot_of(p, nt->s, nt->n));
+	if (!is_op(p, "("))
+		expect_op(p, "(");
+	s->m = parse_params(p, nt->s, nt->n);
+	expect_end(p, T_BEND);
+	s->body = parse_macro_body(p, s->m, "endmacro", "macro");
+	return s;
+}
+
+/* {% call(params) m(args) %}body{% endcall %}: m called with caller= a
+ * macro of params whose body is body. */
+static struct stmt *parse_callblock(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_CALLBLOCK, t);
+	s->m = parse_params(p, "caller", 6);   /* {% call m() %} has none */
+	struct tok *ct = cur(p);
+	s->e = parse_expr(p);
+	if (s->e->kind != N_CALL && s->e->kind != N_DYNCALL && s->e->kind != N_METHOD)
+		tpl_perr(p, ct->line, ct->col, "expected a call after 'call'");
+	s->cost = expr_cost(s->e);
+	expect_end(p, T_BEND);
+	s->body = parse_macro_body(p, s->m, "endcall", "call");
+	return s;
+}
+
+static struct stmt *parse_with(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_WITH, t);
+	unsigned tg[64];
+	struct node *ex[64];
+	unsigned n = 0;
+	while (cur(p)->kind != T_BEND) {
+		if (n)
+			expect_op(p, ",");
+		struct tok *nt = cur(p);
+		if (nt->kind != T_NAME)
+			unexpected(p);
+		if (n == 64)
+			tpl_perr(p, nt->line, nt->col, "too many targets");
+		tg[n] = assign_slot(p, slot_of(p, nt->s, nt->n));
+		p->pos++;
+		expect_op(p, "=");
+		ex[n] = parse_expr(p);
+		s->cost += expr_cost(ex[n]);
+		n++;
+	}
+	p->pos++;
+	s->ntargets = n;
+	s->targets = tpl_cmalloc(p, (n + 1) * sizeof *tg);
+	s->exprs = tpl_cmalloc(p, (n + 1) * sizeof *ex);
+	if (n) {
+		memcpy(s->targets, tg, n * sizeof *tg);
+		memcpy(s->exprs, ex, n * sizeof *ex);
+	}
+	s->body = parse_block(p, "endwith", "with");
+	return s;
+}
+
+/* The template a string literal names, from custom_templates/, held by
+ * the template being compiled. */
+static struct mqb_template *parse_import_name(struct parser *p)
+{
+	struct tok *t = cur(p);
+	if (t->kind != T_STR)
+		tpl_perr(p, t->line, t->col, "expected a template name (a string)");
+	p->pos++;
+	char err[200];
+	struct mqb_template *mod = tpl_module_get(t->str->s, t->str->len, err, sizeof err);
+	if (!mod)
+		tpl_perr(p, t->line, t->col, "%s", err);
+	struct mqb_template *tt = p->t;
+	struct mqb_template **v = tpl_cmalloc(p, (tt->nimports + 1) * sizeof *v);
+	if (tt->nimports)
+		memcpy(v, tt->imports, tt->nimports * sizeof *v);
+	v[tt->nimports++] = mod;
+	tt->imports = v;
+	tt->uses_now |= mod->uses_now;
+	return mod;
+}
+
+/* "with context" / "without context" (without is the default). */
+static bool parse_context(struct parser *p)
+{
+	if ((is_name(p, "with") || is_name(p, "without")) && tok_is(peek(p, 1), T_NAME, "context")) {
+		bool with = is_name(p, "with");
+		p->pos += 2;
+		return with;
+	}
+	return false;
+}
+
+static struct stmt *parse_import(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_IMPORT, t);
+	s->mod = parse_import_name(p);
+	if (!is_name(p, "as"))
+		tpl_perr(p, cur(p)->line, cur(p)->col, "expected 'as'");
+	p->pos++;
+	struct tok *nt = cur(p);
+	if (nt->kind != T_NAME)
+		unexpected(p);
+	p->pos++;
+	s->ntargets = 1;
+	s->targets = tpl_cmalloc(p, sizeof *s->targets);
+	s->targets[0] = assign_slot(p, slot_of(p, nt->s, nt->n));
+	void *v = mqb__realloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
+	if (!v)
+		tpl_pnomem(p);
+	p->aliases = v;
+	p->aliases[p->naliases].slot = s->targets[0];
+	p->aliases[p->naliases++].mod = s->mod;
+	s->context = parse_context(p);
+	expect_end(p, T_BEND);
+	return s;
+}
+
+/* {% from 'x' import a, b as c %}: each name must be one x exports. */
+static struct stmt *parse_from(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_IMPORT, t);
+	unsigned tg[64];
+	const struct tv_str *names[64];
+	unsigned n = 0;
+	s->mod = parse_import_name(p);
+	if (!is_name(p, "import"))
+		tpl_perr(p, cur(p)->line, cur(p)->col, "expected 'import'");
+	p->pos++;
+	for (;;) {
+		struct tok *nt = cur(p);
+		if (nt->kind != T_NAME)
+			unexpected(p);
+		if (n == 64)
+			tpl_perr(p, nt->line, nt->col, "too many names");
+		if (nt->s[0] == '_')
+			tpl_perr(p, nt->line, nt->col,
+				 "names starting with an underline can not be imported");
+		if (tpl_export_slot(s->mod, nt->s, nt->n) == UINT_MAX)
+			tpl_perr(p, nt->line, nt->col, "the imported template has no macro or "
+				 "variable named '%.*s'", (int)nt->n, nt->s);
+		names[n] = tpl_cstr(p, nt->s, nt->n);
+		p->pos++;
+		if (is_name(p, "as")) {
+			p->pos++;
+			nt = cur(p);
+			if (nt->kind != T_NAME)
+				unexpected(p);
+			p->pos++;
+		}
+		tg[n++] = assign_slot(p, slot_of(p, nt->s, nt->n));
+		if (!is_op(p, ","))
+			break;
+		p->pos++;
+		if (cur(p)->kind == T_BEND || is_name(p, "with") || is_name(p, "without"))
+			break;
+	}
+	s->context = parse_context(p);
+	expect_end(p, T_BEND);
+	s->ntargets = n;
+	s->targets = tpl_cmalloc(p, n * sizeof *tg);
+	s->names = tpl_cmalloc(p, n * sizeof *names);
+	memcpy(s->targets, tg, n * sizeof *tg);
+	memcpy(s->names, names, n * sizeof *names);
+	return s;
+}
+
+/* {% do e %} (Home Assistant enables Jinja's do extension). */
+static struct stmt *parse_do(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_DO, t);
+	s->e = parse_tuple(p);
+	s->cost = expr_cost(s->e);
+	expect_end(p, T_BEND);
+	return s;
+}
+
+static struct stmt *parse_filterblock(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_FILTERBLOCK, t);
+	s->e = parse_filter_chain(p, cur(p));
+	s->cost = expr_cost(s->e);
+	expect_end(p, T_BEND);
+	s->body = parse_block(p, "endfilter", "filter");
+	return s;
+}
+
+/* {% break %} and {% continue %} (and Jinja's loopcontrols extension). */
+static struct stmt *parse_loopctl(struct parser *p, struct tok *t)
+{
+	if (!p->loop_depth)
+		tpl_perr(p, t->line, t->col, "'%.*s' outside loop", (int)t->n, t->s);
+	struct stmt *s = mks(p, t->s[0] == 'b' ? S_BREAK : S_CONTINUE, t);
+	expect_end(p, T_BEND);
+	return s;
+}
+
+static const struct {
+	const char *name;
+	struct stmt *(*parse)(struct parser *p, struct tok *t);
+} tags[] = {
+	{ "if", parse_if }, { "for", parse_for }, { "set", parse_set }, { "macro", parse_macro },
+	{ "call", parse_callblock }, { "with", parse_with }, { "import", parse_import },
+	{ "from", parse_from }, { "do", parse_do }, { "filter", parse_filterblock },
+	{ "break", parse_loopctl }, { "continue", parse_loopctl },
+};
 
 static struct stmt *parse_body(struct parser *p, const char *const *ends, const char *opener)
 {
@@ -959,21 +1356,12 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 						return head;
 					}
 			p->pos++;
-			if (tok_is(nm, T_NAME, "if"))
-				s = parse_if(p, nm);
-			else if (tok_is(nm, T_NAME, "for"))
-				s = parse_for(p, nm);
-			else if (tok_is(nm, T_NAME, "set"))
-				s = parse_set(p, nm);
-			else if (tok_is(nm, T_NAME, "break") || tok_is(nm, T_NAME, "continue")) {
-				/* Home Assistant enables Jinja's loopcontrols extension */
-				if (!p->loop_depth)
-					tpl_perr(p, nm->line, nm->col, "'%.*s' outside loop", (int)nm->n,
-					     nm->s);
-				s = mks(p, nm->s[0] == 'b' ? S_BREAK : S_CONTINUE, nm);
-				expect_end(p, T_BEND);
-			} else
+			size_t k = 0;
+			while (k < sizeof tags / sizeof tags[0] && !tok_is(nm, T_NAME, tags[k].name))
+				k++;
+			if (k == sizeof tags / sizeof tags[0])
 				tpl_perr(p, nm->line, nm->col, "unknown tag '%.*s'", (int)nm->n, nm->s);
+			s = tags[k].parse(p, nm);
 		} else {
 			unexpected(p);
 		}
@@ -986,12 +1374,92 @@ static struct stmt *parse_body(struct parser *p, const char *const *ends, const 
 
 static void template_free_blocks(struct mqb_template *t)
 {
+	for (unsigned i = 0; i < t->nimports; i++)
+		mqb_template_free(t->imports[i]);
 	struct cblk *b = t->blocks;
 	while (b) {
 		struct cblk *n = b->next;
 		mqb__free(b);
 		b = n;
 	}
+}
+
+/* Calls of a name, now that every assignment is known: a name assigned
+ * anywhere is called as a value (a macro, an import, a parameter); else
+ * it must be a builtin function. */
+static void resolve_calls(struct parser *p)
+{
+	for (size_t i = 0; i < p->ncalls; i++) {
+		struct node *x = p->calls[i];
+		const struct tv_str *nm = p->t->names[x->slot];
+		if (p->slot_flags[x->slot] & SLOT_ASSIGNED) {
+			struct node *callee = tpl_cmalloc(p, sizeof *callee);
+			callee->kind = N_NAME;
+			callee->line = x->line;
+			callee->col = x->col;
+			callee->slot = x->slot;
+			x->kind = N_DYNCALL;
+			x->a = callee;
+			if (x->bi && x->bi->uses_now)
+				p->t->uses_now = true;
+			continue;
+		}
+		if (!x->bi)
+			tpl_perr(p, x->line, x->col, "no function named '%s'", nm->s);
+		check_arity(p, x, "function");
+		if (x->nargs + x->nkw < x->bi->min_args && !x->star)
+			tpl_perr(p, x->line, x->col, "function '%s' needs %u argument%s", x->bi->name,
+				 x->bi->min_args, x->bi->min_args == 1 ? "" : "s");
+	}
+}
+
+/* A template's exports: what its top level assigns (macros, variables,
+ * imports; in if blocks too, not in loops), as Jinja's modules export. */
+static void collect_exports(struct parser *p, const struct stmt *s, unsigned *v, unsigned *n)
+{
+	for (; s; s = s->next) {
+		if (s->kind == S_IF) {
+			collect_exports(p, s->body, v, n);
+			collect_exports(p, s->els, v, n);
+			continue;
+		}
+		if (s->kind != S_SET && s->kind != S_SETBLOCK && s->kind != S_MACRO &&
+		    s->kind != S_IMPORT)
+			continue;
+		for (unsigned i = 0; i < s->ntargets; i++) {
+			unsigned slot = s->targets[i], k = 0;
+			if (p->t->names[slot]->s[0] == '_')
+				continue;
+			while (k < *n && v[k] != slot)
+				k++;
+			if (k == *n)
+				v[(*n)++] = slot;
+		}
+	}
+}
+
+unsigned tpl_export_slot(const struct mqb_template *t, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < t->nexports; i++) {
+		const struct tv_str *nm = t->names[t->exports[i]];
+		if (nm->len == len && memcmp(nm->s, name, len) == 0)
+			return t->exports[i];
+	}
+	return UINT_MAX;
+}
+
+void tpl_template_ref(struct mqb_template *t)
+{
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void parser_free(struct parser *p)
+{
+	mqb__free(p->toks);
+	mqb__free(p->index);
+	mqb__free(p->slot_flags);
+	mqb__free(p->calls);
+	mqb__free(p->aliases);
 }
 
 int mqb_template_compile(const char *text, size_t len, struct mqb_template **out,
@@ -1008,15 +1476,26 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		return -ENOMEM;
 	}
 	p.t = t;
+	t->refs = 1;
 	if (setjmp(p.jb)) {
-		mqb__free(p.toks);
-		mqb__free(p.index);
+		parser_free(&p);
 		template_free_blocks(t);
 		mqb__free(t);
 		return p.code;
 	}
 	tpl_lex(&p);
 	t->body = parse_body(&p, NULL, NULL);
+	resolve_calls(&p);
+	{
+		unsigned *v = tpl_cmalloc(&p, (t->nslots + 1) * sizeof *v), n = 0;
+		collect_exports(&p, t->body, v, &n);
+		t->exports = v;
+		t->nexports = n;
+		t->globals = tpl_cmalloc(&p, (t->nslots + 1) * sizeof *t->globals);
+		for (unsigned i = 0; i < t->nslots; i++)
+			t->globals[i] = tpl_builtin_find(t->names[i]->s, t->names[i]->len,
+							 TPL_FUNCTION);
+	}
 	t->is_static = true;
 	for (size_t i = 0; i < p.ntok; i++)
 		if (p.toks[i].kind != T_DATA && p.toks[i].kind != T_EOF)
@@ -1035,15 +1514,14 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		}
 		t->static_text = tpl_cstr(&p, c, n);
 	}
-	mqb__free(p.toks);
-	mqb__free(p.index);
+	parser_free(&p);
 	*out = t;
 	return 0;
 }
 
 void mqb_template_free(struct mqb_template *t)
 {
-	if (!t)
+	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	template_free_blocks(t);
 	mqb__free(t);

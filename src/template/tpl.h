@@ -30,11 +30,17 @@ enum tv_type {
 	TV_STR,
 	TV_LIST,        /* also tuples */
 	TV_DICT,        /* insertion-ordered */
-	TV_DATETIME,    /* aware datetime: Unix seconds + UTC offset in seconds */
+	TV_DATETIME,    /* datetime: Unix seconds + UTC offset in seconds, or naive
+			 * (TV_NAIVE: its wall-clock fields as if in UTC) */
 	TV_TIMEDELTA,   /* seconds */
 	TV_NAMESPACE,   /* namespace(): a dict whose attributes are assignable */
 	TV_STATE,       /* a Home Assistant state object (states.x.y, expand()) */
-	TV_CALLABLE,    /* a bound builtin used as a value (states.sensor, loop.cycle) */
+	TV_CALLABLE,    /* the `states` object: callable, subscriptable, iterable */
+	TV_BYTES,       /* Python's bytes (s): from_hex, pack, base64_decode */
+	TV_DATE,        /* datetime.date (ts: its midnight, as a naive datetime's) */
+	TV_FUNC,        /* a callable value (f): a macro, a builtin, a bound method */
+	TV_LOOP,        /* a for loop's `loop` (lp) */
+	TV_MODULE,      /* an imported template (mod) */
 };
 /* A slot not yet looked up (never visible outside the evaluator). */
 #define TV_UNRESOLVED ((enum tv_type)0x7f)
@@ -43,6 +49,15 @@ struct tv_str { size_t len; char s[]; };       /* NUL-terminated */
 struct tv_list { size_t n, cap; struct tv *v; };
 struct tv_dict { size_t n, cap; struct tv *k, *v; };
 struct tv_state;                                 /* ha.c */
+struct tpl_func;                                 /* below */
+struct tpl_loop;                                 /* eval.c */
+struct tpl_modinst;                              /* eval.c */
+
+/* A datetime's utcoffset when it has none (Python's naive datetime). */
+#define TV_NAIVE INT32_MIN
+/* An undefined's utcoffset when p is the whole message its use fails with
+ * (else p, when set, is its name). */
+#define TV_UNDEF_MESSAGE 1
 
 /* A value is small and copied freely; what it points to lives in the
  * render's arena (or in the compiled template, for literals). Sixteen
@@ -50,7 +65,9 @@ struct tv_state;                                 /* ha.c */
  * offset sits beside the type, its seconds in the union. */
 struct tv {
 	enum tv_type t;
-	int32_t utcoffset;                  /* TV_DATETIME: seconds east of UTC */
+	int32_t utcoffset;                  /* TV_DATETIME: seconds east of UTC, or
+					     * TV_NAIVE; TV_STR: 1 for markupsafe's
+					     * Markup (escaped, or marked safe) */
 	union {
 		bool b;
 		int64_t i;
@@ -61,26 +78,40 @@ struct tv {
 		double ts;                  /* TV_DATETIME: Unix seconds */
 		double td;
 		const struct tv_state *st;
+		const struct tpl_func *fn;
+		struct tpl_loop *lp;
+		const struct tpl_modinst *mod;
 		const void *p;
 	};
 };
 
-/* Every list is allocated as this (tv_list_new): Python's tuples are lists
- * with the flag set, and differ only in repr, type name and equality. */
+/* Every list is allocated as this (tv_list_new): Python's tuples and sets
+ * are lists of another kind, and differ in repr, type name and equality
+ * (a set's items are unique: tv_make_set). */
+enum { LK_LIST, LK_TUPLE, LK_SET, LK_GROUP /* groupby's (grouper, list) tuples */ };
 struct tv_list_x {
 	struct tv_list l;
-	bool tuple;
+	unsigned char kind;
 };
+static inline unsigned tv_list_kind(struct tv v)
+{
+	return v.t == TV_LIST ? ((const struct tv_list_x *)(const void *)v.l)->kind : LK_LIST;
+}
 static inline bool tv_is_tuple(struct tv v)
 {
-	return v.t == TV_LIST && ((const struct tv_list_x *)(const void *)v.l)->tuple;
+	return tv_list_kind(v) == LK_TUPLE || tv_list_kind(v) == LK_GROUP;
 }
+static inline bool tv_is_set(struct tv v) { return tv_list_kind(v) == LK_SET; }
 /* Mark a fresh list as a tuple (returns it). */
 static inline struct tv tv_make_tuple(struct tv v)
 {
-	((struct tv_list_x *)(void *)v.l)->tuple = true;
+	((struct tv_list_x *)(void *)v.l)->kind = LK_TUPLE;
 	return v;
 }
+/* Markup (markupsafe): a str that escape() leaves alone. */
+static inline bool tv_is_markup(struct tv v) { return v.t == TV_STR && v.utcoffset == 1; }
+static inline struct tv tv_markup(struct tv v) { v.utcoffset = 1; return v; }
+static inline bool tv_is_naive(struct tv v) { return v.t == TV_DATETIME && v.utcoffset == TV_NAIVE; }
 
 static inline struct tv tv_int(int64_t i) { struct tv v = { .t = TV_INT }; v.i = i; return v; }
 static inline struct tv tv_float(double f) { struct tv v = { .t = TV_FLOAT }; v.f = f; return v; }
@@ -147,8 +178,10 @@ static inline double tv_as_double(struct tv v)
 const struct tv_str *tv_to_str(struct tpl_ctx *cx, struct tv v);
 /* Python's repr() of v (strings quoted). */
 const struct tv_str *tv_repr(struct tpl_ctx *cx, struct tv v);
-/* Python's type name, for messages. */
+/* Python's type name, for messages ("datetime.datetime"). */
 const char *tv_type_name(struct tv v);
+/* type(v).__name__ ("datetime"): Home Assistant's typeof. */
+const char *tpl_typeof(struct tv v);
 /* UTF-8 code points in s. */
 size_t tpl_utf8_len(const char *s, size_t n);
 /* i in decimal into buf (at least 21 bytes, no NUL); its length. */
@@ -178,7 +211,6 @@ struct tpl_json_style {
 	bool ascii;      /* ensure_ascii: \uXXXX for all but printable ASCII */
 	bool html_safe;  /* tojson: < > & ' as \uXXXX too */
 	bool sort_keys;  /* json.dumps sorts the keys, orjson their text */
-	bool ha_types;   /* to_json: datetimes, states, namespaces, undefined */
 	int indent;      /* spaces per level, one member a line; -1: one line */
 };
 void tpl_json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
@@ -195,6 +227,14 @@ struct tpl_blk {
 struct tpl_seen {
 	struct tpl_seen *next;
 	const char *id;
+};
+
+/* A scope entered in a frame (a for loop, a with block): the frame's slots
+ * as they were before, which is what a macro defined outside it sees. */
+struct tpl_scope {
+	struct tpl_scope *up;
+	struct tv *frame, *saved;
+	unsigned depth;
 };
 
 /* Something the render holds outside its arena, released when it ends. */
@@ -229,6 +269,16 @@ struct tpl_ctx {
 	size_t heap_used, max_heap;      /* arena blocks taken, and the bound */
 	uint64_t work, max_work;         /* work done, and the budget */
 	enum loop_ctl loop_ctl;          /* zeroed with the fields above */
+	/* the frame being run: its slots, its template, whether its
+	 * template sees the render's variables (an import without context
+	 * does not), and its scope depth (for loops, with, filter blocks) */
+	bool context;
+	unsigned scope_depth;
+	struct tpl_scope *scopes;        /* innermost first */
+	struct tpl_modinst *modules;     /* templates imported this render */
+	struct tv captured;              /* N_CAPTURED */
+	bool frame_captured;             /* a macro closes over the current frame */
+	struct spare *spare;             /* frames' slots to reuse (call.c) */
 	struct tv *slots;
 	json_t *parsed;                  /* value parsed by us: decref at the end */
 	bool value_json_done;
@@ -363,16 +413,104 @@ static inline const struct tv *tpl_arg(const struct tv *args, size_t nargs,
 const struct tpl_builtin *tpl_builtin_find(const char *name, size_t len, enum tpl_kind kind);
 /* Each file's table, NULL-terminated by name. */
 extern const struct tpl_builtin tpl_jinja_builtins[];
+extern const struct tpl_builtin tpl_text_builtins[];
+extern const struct tpl_builtin tpl_collection_builtins[];
 extern const struct tpl_builtin tpl_ha_builtins[];
 extern const struct tpl_builtin tpl_ha_time_builtins[];
 extern const struct tpl_builtin tpl_ha_regex_builtins[];
+extern const struct tpl_builtin tpl_ha_math_builtins[];
+extern const struct tpl_builtin tpl_ha_registry_builtins[];
+/* Every table, NULL-terminated, in the order they are searched. */
+extern const struct tpl_builtin *const tpl_builtin_tables[];
 /* Call a builtin with argument-count checks. */
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
 			   size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
 
+/* ---- callable values ----------------------------------------------------- */
+
+enum tpl_func_kind {
+	FN_BUILTIN,     /* bi as a value: float, or a filter map('f') names */
+	FN_MACRO,       /* a macro, or a call block's caller */
+	FN_METHOD,      /* self.name, a method not yet called (d.items) */
+	FN_RETURNS,     /* as_function's `returns`: stores its argument in *cell */
+	FN_AS_FUNCTION, /* as_function(self): self called with returns=, its value */
+	FN_JOINER,      /* joiner(self): "" the first time, then self */
+	FN_CYCLER,      /* cycler(*self): .next(), .current, .reset() */
+};
+
+struct tpl_func {
+	unsigned char kind;          /* enum tpl_func_kind */
+	bool context;                /* FN_MACRO: its template sees the render's variables */
+	const struct tpl_builtin *bi; /* FN_BUILTIN */
+	const struct stmt *def;      /* FN_MACRO: the S_MACRO or S_CALLBLOCK */
+	const struct mqb_template *t; /* FN_MACRO: the template it is in */
+	/* FN_MACRO: the frame it was defined in and the scope there (its
+	 * free names are read there when it is called, as a Python
+	 * closure reads them) */
+	struct tv *frame;
+	unsigned depth;
+	struct tv self;              /* FN_METHOD, FN_AS_FUNCTION, FN_JOINER, FN_CYCLER */
+	const struct tv_str *name;   /* FN_METHOD */
+	struct tv *cell;             /* FN_RETURNS; FN_JOINER, FN_CYCLER: their state */
+};
+static inline struct tv tv_func(const struct tpl_func *f)
+{
+	return (struct tv){ .t = TV_FUNC, .fn = f };
+}
+/* A builtin as a value. */
+struct tv tpl_builtin_value(struct tpl_ctx *cx, const struct tpl_builtin *b);
+/* Call a value (eval.c): a render error when it is not callable. */
+struct tv tpl_call_value(struct tpl_ctx *cx, struct tv f, const struct tv *args, size_t nargs,
+			 const struct tpl_kwarg *kw, size_t nkw);
+/* Whether v can be called (Jinja's callable test). */
+bool tpl_is_callable(struct tv v);
+/* A method of v by name, as a value (Jinja's getattr finds the method
+ * before the item: value_json.values is dict.values). Undefined when v
+ * has no such method. */
+struct tv tpl_method_value(struct tpl_ctx *cx, struct tv v, const char *name, size_t len);
+/* Call v.name(args) (eval.c). */
+struct tv tpl_call_method(struct tpl_ctx *cx, struct tv obj, const struct tv_str *name,
+			  const struct tv *args, size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+
+struct node;
+struct stmt;
+/* Run statements in the current frame (eval.c); the same, the output they
+ * write taken back out and returned as a string; evaluate an expression. */
+void tpl_exec(struct tpl_ctx *cx, const struct stmt *s);
+struct tv tpl_exec_capture(struct tpl_ctx *cx, const struct stmt *body);
+struct tv tpl_eval(struct tpl_ctx *cx, const struct node *n);
+/* A for loop's `loop`: its attributes, and loop(x) in a recursive loop. */
+struct tv tpl_loop_getattr(struct tpl_ctx *cx, struct tv loop, const char *name, size_t len);
+struct tv tpl_loop_call(struct tpl_ctx *cx, struct tpl_loop *lp, const struct tv *args,
+			size_t nargs);
+const struct tv_str *tpl_loop_str(struct tpl_ctx *cx, struct tv loop);
+/* Whether a TV_STATE is states.<domain> rather than one state (ha.c). */
+bool tpl_state_is_domain(struct tv v);
+/* call.c: cycler's methods, a callable's attributes and str(). */
+struct tv tpl_func_method(struct tpl_ctx *cx, struct tv f, const char *name, const struct tv *args,
+			  size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+struct tv tpl_func_getattr(struct tpl_ctx *cx, struct tv f, const char *name, size_t len);
+const struct tv_str *tpl_func_str(struct tpl_ctx *cx, struct tv f);
+/* as_function(macro), joiner(sep), cycler(*items). */
+struct tv tpl_make_as_function(struct tpl_ctx *cx, struct tv macro);
+struct tv tpl_make_joiner(struct tpl_ctx *cx, struct tv sep);
+struct tv tpl_make_cycler(struct tpl_ctx *cx, const struct tv *items, size_t n);
+/* An imported template, run once a render (with the render's variables
+ * when context), its exported names, and its output. */
+const struct tpl_modinst *tpl_module_instance(struct tpl_ctx *cx, const struct mqb_template *t,
+					      bool context);
+struct tv tpl_module_get_attr(struct tpl_ctx *cx, const struct tpl_modinst *m, const char *name,
+			      size_t len);
+struct tv tpl_module_output(const struct tpl_modinst *m);
+/* A set's union(), intersection() ... methods (collection.c). */
+struct tv tpl_set_method(struct tpl_ctx *cx, struct tv set, const char *name, const struct tv *args,
+			 size_t nargs);
+
 /* str methods ('a,b'.split(','), s.startswith(...)): builtins.c. */
 struct tv tpl_str_method(struct tpl_ctx *cx, struct tv s, const char *name, const struct tv *args,
 			 size_t nargs, const struct tpl_kwarg *kw, size_t nkw);
+/* Whether str has a method of that name (builtins.c). */
+bool tpl_str_has_method(const char *name, size_t len);
 /* Python's `fmt % args` (args a tuple, a dict for %(name)s, or one value)
  * and fmt.format(*args, **kw): format.c. */
 struct tv tpl_percent_format(struct tpl_ctx *cx, struct tv fmt, struct tv args);
@@ -402,11 +540,10 @@ static inline bool tpl__parse_iso(const char *s, double *ts, int32_t *off, bool 
  * backslash escapes decoded into o (at least n bytes: never longer).
  * Returns the length written. Shared with native results (native.c). */
 size_t tpl__unescape(const char *s, size_t n, char *o);
+/* A global name's constant value (Home Assistant's e, pi, tau). */
+bool tpl_global_constant(const char *name, size_t len, struct tv *out);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
-/* v as to_json writes it: a datetime as its isoformat, a state object as
- * a dict, a namespace as a dict, undefined as None; others as they are. */
-struct tv tpl_ha_plain(struct tpl_ctx *cx, struct tv v);
 /* The order of keys[0..n) (stable, by tv_compare): indices, in the arena. */
 size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse);
 
@@ -443,9 +580,21 @@ static inline int32_t tpl_local_offset(double ts)
 {
 	return mqb_local_utcoffset(ts);
 }
-/* dt.isoformat(sep) and str(timedelta). */
+/* A datetime's (or date's) fields in its own offset, and microseconds. */
+struct tm;
+void tpl_dt_split(struct tv v, struct tm *tm, int *usec);
+/* dt.isoformat(sep) and str(timedelta); a date's isoformat. */
 const struct tv_str *tpl_dt_iso(struct tpl_ctx *cx, struct tv v, char sep);
 const struct tv_str *tpl_td_str(struct tpl_ctx *cx, double td);
+/* Whether pattern (Python's re syntax, cached) matches s[0..n) from its
+ * start to its end (re.fullmatch); *caps as tpl_rx_search sets it. */
+bool tpl_regex_match(struct tpl_ctx *cx, const char *pattern, bool icase, const char *s, size_t n,
+		     const int32_t **caps);
+/* Python's set of v[0..n) (collection.c). */
+struct tv tpl_make_set(struct tpl_ctx *cx, const struct tv *v, size_t n);
+/* The digests of hash.c: out gets 16, 20, 32 or 64 bytes; their number. */
+enum tpl_hash { TPL_MD5, TPL_SHA1, TPL_SHA256, TPL_SHA512 };
+size_t tpl_hash(enum tpl_hash h, const char *s, size_t n, unsigned char *out);
 /* Compiled regexes alive now: those cached and those renders hold
  * (ha_regex.c). For tests: the cache must free what it evicts. */
 size_t tpl_regex_live(void);
@@ -472,6 +621,11 @@ struct rx_vm *tpl_rx_vm(struct tpl_ctx *cx, const struct rx_prog *prog);
  * -1 for a group that took no part; valid until the next search. */
 bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t len, size_t start,
 		   bool anchored, bool advance, const int32_t **caps);
+/* Date and time arithmetic: true with *out set when op ('+' or '-')
+ * applies to a and b (ha_time.c). */
+bool tpl_time_binop(struct tpl_ctx *cx, char op, struct tv a, struct tv b, struct tv *out);
+/* markupsafe's escape(): Markup as it is, anything else str() escaped. */
+struct tv tpl_escape(struct tpl_ctx *cx, struct tv v);
 /* A datetime's or timedelta's attributes and methods (ha_time.c). */
 struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);
 struct tv tpl_ha_time_call_method(struct tpl_ctx *cx, struct tv obj, const char *name,
@@ -498,7 +652,13 @@ enum nk {
 	N_AND, N_OR,          /* a, b: b is evaluated only when needed */
 	N_CMP,     /* args[0] ops[0] args[1] ops[1] ... (Python's chained 1 < x < 3) */
 	N_COND,    /* b if a else c (c NULL: undefined) */
+	N_DYNCALL, /* a(args): a call of a value (a macro, a variable holding a
+		    * function); bi, when set, is the builtin of a's name, called
+		    * when the name holds nothing */
+	N_CAPTURED, /* the text a {% filter %} block or {% set x | f %} captured */
 };
+/* Calls (N_CALL, N_DYNCALL, N_METHOD, N_FILTER, N_TEST) keep *args in b and
+ * **kwargs in c: f(*a, **k). */
 
 enum op {
 	OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
@@ -507,6 +667,7 @@ enum op {
 
 struct node {
 	unsigned char kind, op;      /* enum nk; enum op for N_BIN */
+	bool star;                   /* a call with *args or **kwargs (b, c) */
 	bool neg;                    /* N_TEST: "is not" */
 	unsigned line, col;          /* for render errors */
 	unsigned slot;               /* N_NAME */
@@ -528,8 +689,27 @@ enum sk {
 	S_FOR,       /* for targets in e [if cond]: body, else els */
 	S_SET,       /* set targets = e */
 	S_SETATTR,   /* set targets[0].attr = e (a namespace) */
-	S_SETBLOCK,  /* set targets[0]: body's output */
+	S_SETBLOCK,  /* set targets[0]: body's output, through the filters e when set */
 	S_BREAK, S_CONTINUE,
+	S_MACRO,     /* macro m: targets[0] = a function of m's params running body */
+	S_CALLBLOCK, /* call(m's params) e: e, a call, given caller = body as macro m */
+	S_DO,        /* do e */
+	S_WITH,      /* with targets = exprs: body (its own scope) */
+	S_FILTERBLOCK, /* filter: body's output through e (on N_CAPTURED) */
+	S_IMPORT,    /* import mod as targets[0], or from mod import names as targets */
+};
+
+/* A macro's (or a call block's caller's) signature. */
+struct macro_def {
+	const struct tv_str *name;   /* "caller" for a call block */
+	unsigned nparams;
+	unsigned *params;            /* slots */
+	const struct tv_str **pnames;
+	struct node **defaults;      /* by param; NULL: none */
+	unsigned defaults_cost;      /* nodes of the defaults (work) */
+	/* UINT_MAX unless the body names them (Jinja's macros take extra
+	 * arguments only then) */
+	unsigned varargs_slot, kwargs_slot, caller_slot;
 };
 
 struct stmt {
@@ -539,6 +719,7 @@ struct stmt {
 	 * is built only then): both decided at compile time to keep simple
 	 * loops cheap */
 	bool has_set, uses_loop;
+	bool recursive;              /* S_FOR: for ... recursive (loop(x) runs it on x) */
 	unsigned line, col;
 	struct stmt *next;
 	const struct tv_str *text;   /* S_TEXT */
@@ -551,6 +732,11 @@ struct stmt {
 	 * as work once per statement (per item for cond) rather than per node */
 	unsigned cost, cond_cost;
 	const struct tv_str *attr;   /* S_SETATTR */
+	struct macro_def *m;         /* S_MACRO, S_CALLBLOCK */
+	struct node **exprs;         /* S_WITH: by target */
+	struct mqb_template *mod;    /* S_IMPORT: the template imported */
+	const struct tv_str **names; /* S_IMPORT (from): names imported, by target */
+	bool context;                /* S_IMPORT: with context */
 };
 
 /* The compiled template's memory: blocks freed together. */
@@ -566,10 +752,27 @@ struct mqb_template {
 	struct cblk *blocks;
 	struct stmt *body;
 	const struct tv_str **names;  /* by slot */
+	const struct tpl_builtin **globals; /* by slot: the function of that name, or NULL */
 	unsigned nslots;
 	bool is_static, uses_now;
 	const struct tv_str *static_text; /* is_static: the whole output */
+	unsigned refs;                /* mqb_template_free drops one (atomic) */
+	/* what an import of this template finds: its top-level macros and
+	 * variables (names without a leading underscore), by slot */
+	unsigned *exports;
+	unsigned nexports;
+	/* the templates this one imports, held until it is freed */
+	struct mqb_template **imports;
+	unsigned nimports;
 };
+/* The slot a template exports under name, or UINT_MAX. */
+unsigned tpl_export_slot(const struct mqb_template *t, const char *name, size_t len);
+/* custom_templates/ (module.c): the compiled template imported as name,
+ * with a reference the caller releases (mqb_template_free); NULL with
+ * err set (its message) when there is none or it does not compile. */
+struct mqb_template *tpl_module_get(const char *name, size_t len, char *err, size_t errlen);
+/* A reference more (mqb_template_free releases it). */
+void tpl_template_ref(struct mqb_template *t);
 
 /* Tokens: text between tags, tag delimiters, and what is inside tags. */
 enum tk { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
@@ -601,6 +804,15 @@ struct parser {
 	unsigned depth;        /* expression nesting, bounded (no stack overflow) */
 	unsigned stmt_depth;   /* block nesting, bounded */
 	unsigned loop_depth;   /* for bodies being parsed ({% break %} needs one) */
+	unsigned macro_depth;  /* macro bodies being parsed (their own set scope) */
+	unsigned char *slot_flags; /* by slot: SLOT_* (namecap entries) */
+	/* calls of a name (N_CALL), resolved when the whole text is read: a
+	 * name the template assigns anywhere is called as a value */
+	struct node **calls;
+	size_t ncalls, capcalls;
+	/* modules imported as a name ({% import 'x' as y %}), by slot */
+	struct { unsigned slot; struct mqb_template *mod; } *aliases;
+	size_t naliases;
 	/* where() counts lines from the last position asked, not from the
 	 * start: tokens come in order, so the whole text is read once */
 	size_t lpos;

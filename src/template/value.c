@@ -33,7 +33,7 @@ struct tv tv_list_new(struct tpl_ctx *cx, size_t cap)
 	struct tv v = { .t = TV_LIST };
 	struct tv_list_x *x = tpl_alloc(cx, sizeof *x);
 	struct tv_list *l = &x->l;
-	x->tuple = false;
+	x->kind = LK_LIST;
 	l->n = 0;
 	l->cap = cap;
 	l->v = cap ? tpl_alloc(cx, cap * sizeof *l->v) : NULL;
@@ -187,6 +187,7 @@ bool tv_truthy(struct tv v)
 	case TV_FLOAT:
 		return v.f != 0.0;
 	case TV_STR:
+	case TV_BYTES:
 		return v.s->len != 0;
 	case TV_LIST:
 		return v.l->n != 0;
@@ -223,11 +224,26 @@ static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 			return false;
 		tpl_work(cx, TPL_W_BYTES(a.s->len));
 		return memcmp(a.s->s, b.s->s, a.s->len) == 0;
+	case TV_BYTES:
+		if (a.s->len != b.s->len)
+			return false;
+		tpl_work(cx, TPL_W_BYTES(a.s->len));
+		return memcmp(a.s->s, b.s->s, a.s->len) == 0;
 	case TV_LIST:
-		if (a.l->n != b.l->n || tv_is_tuple(a) != tv_is_tuple(b))
+		if (a.l->n != b.l->n || tv_list_kind(a) != tv_list_kind(b))
 			return false;
 		if (depth >= TV_MAX_NEST)
 			tpl_fail_code(cx, -ELOOP, "value nested too deeply");
+		if (tv_is_set(a)) {    /* the same items, in any order */
+			for (size_t i = 0; i < a.l->n; i++) {
+				size_t j = 0;
+				while (j < b.l->n && !equal(cx, a.l->v[i], b.l->v[j], depth + 1))
+					j++;
+				if (j == b.l->n)
+					return false;
+			}
+			return true;
+		}
 		for (size_t i = 0; i < a.l->n; i++)
 			if (!equal(cx, a.l->v[i], b.l->v[i], depth + 1))
 				return false;
@@ -247,6 +263,9 @@ static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 		}
 		return true;
 	case TV_DATETIME:
+		/* a naive datetime is never equal to an aware one */
+		return a.ts == b.ts && tv_is_naive(a) == tv_is_naive(b);
+	case TV_DATE:
 		return a.ts == b.ts;
 	case TV_TIMEDELTA:
 		return a.td == b.td;
@@ -268,15 +287,35 @@ const char *tv_type_name(struct tv v)
 	case TV_BOOL: return "bool";
 	case TV_INT: return "int";
 	case TV_FLOAT: return "float";
-	case TV_STR: return "str";
-	case TV_LIST: return tv_is_tuple(v) ? "tuple" : "list";
+	case TV_STR: return tv_is_markup(v) ? "Markup" : "str";
+	case TV_LIST: return tv_is_tuple(v) ? "tuple" : tv_is_set(v) ? "set" : "list";
 	case TV_DICT: return "dict";
 	case TV_DATETIME: return "datetime.datetime";
+	case TV_DATE: return "datetime.date";
 	case TV_TIMEDELTA: return "datetime.timedelta";
 	case TV_NAMESPACE: return "Namespace";
-	case TV_STATE: return "TemplateState";
-	default: return "function";
+	case TV_STATE: return tpl_state_is_domain(v) ? "DomainStates" : "TemplateState";
+	case TV_CALLABLE: return "AllStates";
+	case TV_BYTES: return "bytes";
+	case TV_LOOP: return "LoopContext";
+	case TV_MODULE: return "TemplateModule";
+	case TV_FUNC:
+		switch (v.fn->kind) {
+		case FN_MACRO: return "Macro";
+		case FN_METHOD: return "builtin_function_or_method";
+		case FN_CYCLER: return "Cycler";
+		case FN_JOINER: return "Joiner";
+		default: return "function";
+		}
+	default: return "object";
 	}
+}
+
+const char *tpl_typeof(struct tv v)
+{
+	const char *n = tv_type_name(v);
+	const char *dot = strchr(n, '.');
+	return dot ? dot + 1 : n;
 }
 
 static int cmp3(double a, double b)
@@ -296,8 +335,11 @@ static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op,
 	}
 	if (a.t == TV_UNDEFINED || b.t == TV_UNDEFINED)
 		tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
-	if (a.t == b.t && tv_is_tuple(a) == tv_is_tuple(b)) {
+	if (a.t == TV_DATETIME && b.t == TV_DATETIME && tv_is_naive(a) != tv_is_naive(b))
+		tpl_fail(cx, "can't compare offset-naive and offset-aware datetimes");
+	if (a.t == b.t && tv_list_kind(a) == tv_list_kind(b) && !tv_is_set(a)) {
 		switch (a.t) {
+		case TV_BYTES:
 		case TV_STR: {
 			size_t n = a.s->len < b.s->len ? a.s->len : b.s->len;
 			tpl_work(cx, TPL_W_BYTES(n));
@@ -316,6 +358,7 @@ static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op,
 			}
 			return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
 		case TV_DATETIME:
+		case TV_DATE:
 			return cmp3(a.ts, b.ts);
 		case TV_TIMEDELTA:
 			return cmp3(a.td, b.td);
@@ -382,11 +425,14 @@ const struct tv_str *tpl_buf_done(struct tpl_ctx *cx, struct tpl_buf *b)
 	return tpl_str(cx, b->p ? b->p : "", b->len);
 }
 
-static void buf_repr_str(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_str *s)
+/* repr() of a str, or of bytes (b'...', every byte from 0x7f up escaped). */
+static void buf_repr_str(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_str *s, bool bytes)
 {
 	char q = '\'';
 	if (memchr(s->s, '\'', s->len) && !memchr(s->s, '"', s->len))
 		q = '"';
+	if (bytes)
+		tpl_buf_addc(cx, b, 'b');
 	tpl_buf_addc(cx, b, q);
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = (unsigned char)s->s[i];
@@ -401,7 +447,7 @@ static void buf_repr_str(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_
 			tpl_buf_add(cx, b, "\\r", 2);
 		} else if (c == '\t') {
 			tpl_buf_add(cx, b, "\\t", 2);
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c == 0x7f || (bytes && c > 0x7f)) {
 			snprintf(e, sizeof e, "\\x%02x", c);
 			tpl_buf_add(cx, b, e, 4);
 		} else {
@@ -426,46 +472,60 @@ static void buf_dict(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigne
 	tpl_buf_addc(cx, b, '}');
 }
 
-static void buf_datetime(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
+/* Python's repr() of a datetime, a date or a timedelta. */
+static void buf_time_repr(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v)
 {
-	double local = v.ts + v.utcoffset;
-	double sec = floor(local);
-	long us = lround((local - sec) * 1e6);
-	if (us >= 1000000) {
-		sec += 1;
-		us -= 1000000;
+	char s[160];
+	int n;
+	if (v.t == TV_TIMEDELTA) {
+		long long us = llround(v.td * 1e6), day = 86400000000LL;
+		long long d = us / day, rem = us % day;
+		if (rem < 0) {
+			rem += day;
+			d--;
+		}
+		n = snprintf(s, sizeof s, "datetime.timedelta(");
+		const char *sep = "";
+		if (d) {
+			n += snprintf(s + n, sizeof s - (size_t)n, "days=%lld", d);
+			sep = ", ";
+		}
+		if (rem / 1000000) {
+			n += snprintf(s + n, sizeof s - (size_t)n, "%sseconds=%lld", sep, rem / 1000000);
+			sep = ", ";
+		}
+		if (rem % 1000000)
+			n += snprintf(s + n, sizeof s - (size_t)n, "%smicroseconds=%lld", sep,
+				      rem % 1000000);
+		if (!us)
+			n += snprintf(s + n, sizeof s - (size_t)n, "0");
+		n += snprintf(s + n, sizeof s - (size_t)n, ")");
+		tpl_buf_add(cx, b, s, (size_t)n);
+		return;
 	}
-	time_t t = (time_t)sec;
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	char s[80];
-	int n = snprintf(s, sizeof s, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	int us;
+	tpl_dt_split(v, &tm, &us);
+	if (v.t == TV_DATE) {
+		n = snprintf(s, sizeof s, "datetime.date(%d, %d, %d)", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday);
+		tpl_buf_add(cx, b, s, (size_t)n);
+		return;
+	}
+	n = snprintf(s, sizeof s, "datetime.datetime(%d, %d, %d, %d, %d", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+	if (tm.tm_sec || us)
+		n += snprintf(s + n, sizeof s - (size_t)n, ", %d", tm.tm_sec);
 	if (us)
-		n += snprintf(s + n, sizeof s - (size_t)n, ".%06ld", us);
-	int off = v.utcoffset, a = off < 0 ? -off : off;
-	n += snprintf(s + n, sizeof s - (size_t)n, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600,
-		      a / 60 % 60);
-	if (a % 60)
-		n += snprintf(s + n, sizeof s - (size_t)n, ":%02d", a % 60);
-	tpl_buf_add(cx, b, s, (size_t)n);
-}
-
-static void buf_timedelta(struct tpl_ctx *cx, struct tpl_buf *b, double td)
-{
-	double total_us = round(td * 1e6);
-	double days = floor(total_us / 86400e6);
-	double rest = total_us - days * 86400e6;
-	long long r = (long long)rest;
-	long long us = r % 1000000, secs = r / 1000000;
-	char s[96];
-	int n = 0;
-	if (days != 0)
-		n = snprintf(s, sizeof s, "%.0f day%s, ", days, fabs(days) == 1 ? "" : "s");
-	n += snprintf(s + n, sizeof s - (size_t)n, "%lld:%02lld:%02lld", secs / 3600, secs / 60 % 60,
-		      secs % 60);
-	if (us)
-		n += snprintf(s + n, sizeof s - (size_t)n, ".%06lld", us);
+		n += snprintf(s + n, sizeof s - (size_t)n, ", %d", us);
+	if (v.utcoffset == 0)
+		n += snprintf(s + n, sizeof s - (size_t)n, ", tzinfo=datetime.timezone.utc");
+	else if (!tv_is_naive(v))
+		n += snprintf(s + n, sizeof s - (size_t)n,
+			      ", tzinfo=datetime.timezone(datetime.timedelta(%s=%d))",
+			      v.utcoffset < 0 ? "days=-1, seconds" : "seconds",
+			      v.utcoffset < 0 ? 86400 + v.utcoffset : v.utcoffset);
+	n += snprintf(s + n, sizeof s - (size_t)n, ")");
 	tpl_buf_add(cx, b, s, (size_t)n);
 }
 
@@ -498,9 +558,16 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 	case TV_STR:
 		tpl_buf_add(cx, b, v.s->s, v.s->len);
 		return;
+	case TV_BYTES:
+		buf_repr_str(cx, b, v.s, true);
+		return;
 	case TV_LIST: {
-		bool tuple = tv_is_tuple(v);
-		tpl_buf_addc(cx, b, tuple ? '(' : '[');
+		bool tuple = tv_is_tuple(v), set = tv_is_set(v);
+		if (set && !v.l->n) {
+			tpl_buf_add(cx, b, "set()", 5);
+			return;
+		}
+		tpl_buf_addc(cx, b, tuple ? '(' : set ? '{' : '[');
 		for (size_t i = 0; i < v.l->n; i++) {
 			if (i)
 				tpl_buf_add(cx, b, ", ", 2);
@@ -508,7 +575,7 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 		}
 		if (tuple && v.l->n == 1)
 			tpl_buf_addc(cx, b, ',');
-		tpl_buf_addc(cx, b, tuple ? ')' : ']');
+		tpl_buf_addc(cx, b, tuple ? ')' : set ? '}' : ']');
 		return;
 	}
 	case TV_DICT:
@@ -520,11 +587,31 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 		tpl_buf_addc(cx, b, '>');
 		return;
 	case TV_DATETIME:
-		buf_datetime(cx, b, v);
+	case TV_DATE: {
+		const struct tv_str *t = tpl_dt_iso(cx, v, ' ');
+		tpl_buf_add(cx, b, t->s, t->len);
 		return;
-	case TV_TIMEDELTA:
-		buf_timedelta(cx, b, v.td);
+	}
+	case TV_TIMEDELTA: {
+		const struct tv_str *t = tpl_td_str(cx, v.td);
+		tpl_buf_add(cx, b, t->s, t->len);
 		return;
+	}
+	case TV_FUNC: {
+		const struct tv_str *t = tpl_func_str(cx, v);
+		tpl_buf_add(cx, b, t->s, t->len);
+		return;
+	}
+	case TV_MODULE: {
+		struct tv o = tpl_module_output(v.mod);
+		tpl_buf_add(cx, b, o.s->s, o.s->len);
+		return;
+	}
+	case TV_LOOP: {
+		const struct tv_str *t = tpl_loop_str(cx, v);
+		tpl_buf_add(cx, b, t->s, t->len);
+		return;
+	}
 	default: {
 		/* state objects and bound builtins: ha.c knows their text */
 		struct tv s = tpl_ha_getattr(cx, v, "__str__", 7);
@@ -540,12 +627,15 @@ static void buf_str(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned
 static void buf_repr(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v, unsigned depth)
 {
 	if (v.t == TV_STR) {
-		buf_repr_str(cx, b, v.s);
+		if (tv_is_markup(v))
+			tpl_buf_add(cx, b, "Markup(", 7);
+		buf_repr_str(cx, b, v.s, false);
+		if (tv_is_markup(v))
+			tpl_buf_addc(cx, b, ')');
 	} else if (v.t == TV_UNDEFINED) {
 		tpl_buf_add(cx, b, "Undefined", 9);
-	} else if (v.t == TV_DATETIME || v.t == TV_TIMEDELTA) {
-		/* Python's repr differs (datetime.datetime(...)); rare inside lists */
-		buf_str(cx, b, v, depth);
+	} else if (v.t == TV_DATETIME || v.t == TV_TIMEDELTA || v.t == TV_DATE) {
+		buf_time_repr(cx, b, v);
 	} else {
 		buf_str(cx, b, v, depth);
 	}
