@@ -35,14 +35,21 @@ The last line printed is "N passed, N failed".
 """
 
 import argparse
+import base64
+import collections.abc
 import datetime as dt
 import glob
+import hashlib
 import json
 import math
 import os
+import random
 import re
+import statistics
+import struct
 import subprocess
 import sys
+import urllib.parse
 
 import jinja2
 import jinja2.sandbox
@@ -203,22 +210,36 @@ def ha_regex_findall_index(value, find="", index=0, ignorecase=False):
 
 
 def _parse_datetime(s):
+    # Home Assistant's parse_datetime: fromisoformat, else its regex; a
+    # string without an offset gives a naive datetime
     try:
-        d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(s)
+    except ValueError:
+        pass
+    m = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})"
+                 r"(?::(\d{1,2})(?:\.(\d{1,6})\d{0,6})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$", s)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, us, tz = m.groups()
+    tzinfo = None
+    if tz == "Z":
+        tzinfo = UTC
+    elif tz:
+        off = dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[-2:]) if len(tz) > 3 else 0)
+        tzinfo = dt.timezone(-off if tz[0] == "-" else off)
+    try:
+        return dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0),
+                           int((us or "0").ljust(6, "0")), tzinfo=tzinfo)
     except ValueError:
         return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=UTC)  # local time is UTC here
-    return d
 
 
 def ha_as_timestamp(value, default=_SENTINEL):
     if isinstance(value, dt.datetime):
         return value.timestamp()
-    if isinstance(value, str):
-        d = _parse_datetime(value)
-        if d is not None:
-            return d.timestamp()
+    d = _parse_datetime(str(value))
+    if d is not None:
+        return d.timestamp()
     if default is _SENTINEL:
         _no_default("as_timestamp", value)
     return default
@@ -250,27 +271,33 @@ ha_timestamp_utc = ha_timestamp_local  # local time is UTC here
 
 
 def ha_as_datetime(value, default=_SENTINEL):
-    if isinstance(value, dt.datetime):
+    if type(value) is dt.datetime:
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _from_ts(value)
-    if isinstance(value, str):
-        d = _parse_datetime(value)
+    if type(value) is dt.date:
+        return dt.datetime.combine(value, dt.time(0, 0, 0))
+    try:
+        return _from_ts(float(value))
+    except (ValueError, TypeError):
+        d = _parse_datetime(value) if isinstance(value, str) else None
         if d is not None:
             return d
-    if default is _SENTINEL:
-        _no_default("as_datetime", value)
-    return default
+        if default is _SENTINEL:
+            if isinstance(value, str):
+                return None
+            _no_default("as_datetime", value)
+        return default
 
 
 def ha_as_local(value):
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
 def ha_strptime(string, fmt, default=_SENTINEL):
     try:
         return dt.datetime.strptime(string, fmt)
-    except (ValueError, TypeError):
+    except (ValueError, AttributeError, TypeError):
         if default is _SENTINEL:
             _no_default("strptime", string)
         return default
@@ -285,81 +312,462 @@ def ha_today_at(time_str=""):
     return dt.datetime.combine(ha_now().date(), t, tzinfo=UTC)
 
 
-def _min_max(name, fn):
-    def f(*args):
+def _min_max(name, env):
+    # Home Assistant's min() and max(): Jinja's filters, of one iterable or
+    # of the arguments, with their keyword arguments
+    def f(*args, **kwargs):
         if not args:
             raise HATemplateError(f"{name} expected at least 1 argument, got 0")
         if len(args) == 1:
-            return fn(args[0])
-        return fn(args)
+            if not isinstance(args[0], collections.abc.Iterable):
+                raise HATemplateError(f"'{type(args[0]).__name__}' object is not iterable")
+            return env.filters[name](env, args[0], **kwargs)
+        return env.filters[name](env, args, **kwargs)
     return f
 
 
+# --- Home Assistant's math and statistics (its MathExtension) ---
+
+def _unary(name, fn):
+    def f(value, default=_SENTINEL):
+        try:
+            return fn(float(value))
+        except (ValueError, TypeError):
+            if default is _SENTINEL:
+                _no_default(name, value)
+            return default
+    return f
+
+
+def ha_log(value, base=math.e, default=_SENTINEL):
+    try:
+        base = float(base)
+    except (ValueError, TypeError):
+        if default is _SENTINEL:
+            _no_default("log", base)
+        return default
+    try:
+        return math.log(float(value), base)
+    except (ValueError, TypeError):
+        if default is _SENTINEL:
+            _no_default("log", value)
+        return default
+
+
+def ha_atan2(*args, default=_SENTINEL):
+    try:
+        if 1 <= len(args) <= 2 and isinstance(args[0], (list, tuple)):
+            if len(args) == 2 and default is _SENTINEL:
+                default = args[1]
+            args = tuple(args[0])
+        elif len(args) == 3 and default is _SENTINEL:
+            default = args[2]
+        return math.atan2(float(args[0]), float(args[1]))
+    except (ValueError, TypeError):
+        if default is _SENTINEL:
+            _no_default("atan2", args)
+        return default
+
+
+def _stats(name, fn, mode=False):
+    def f(*args, default=_SENTINEL):
+        if not args:
+            raise TypeError(f"{name} expected at least 1 argument, got 0")
+        iterable = isinstance(args[0], collections.abc.Iterable)
+        if mode and len(args) > 1 and not isinstance(args[0], (list, tuple)):
+            iterable = False
+        if iterable:
+            values = args[0]
+            if len(args) > 1 and default is _SENTINEL:
+                default = args[1]
+        elif len(args) == 1:
+            raise TypeError(f"'{type(args[0]).__name__}' object is not iterable")
+        else:
+            values = args
+        try:
+            return fn(values)
+        except (TypeError, statistics.StatisticsError):
+            if default is _SENTINEL:
+                _no_default(name, args)
+            return default
+    return f
+
+
+def _numbers(*values):
+    try:
+        return [float(v) for v in values]
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"function requires numeric arguments, got {values!r}") from err
+
+
+def ha_clamp(value, lo, hi):
+    value, lo, hi = _numbers(value, lo, hi)
+    return max(lo, min(hi, value))
+
+
+def ha_wrap(value, lo, hi):
+    value, lo, hi = _numbers(value, lo, hi)
+    try:
+        return ((value - lo) % (hi - lo)) + lo
+    except ZeroDivisionError:
+        return lo
+
+
+def ha_remap(value, in_min, in_max, out_min, out_max, *, steps=0, edges="none"):
+    value, in_min, in_max, out_min, out_max = _numbers(value, in_min, in_max, out_min, out_max)
+    if edges == "clamp":
+        value = max(in_min, min(in_max, value))
+    elif edges in ("wrap", "mirror"):
+        if in_min == in_max:
+            raise ValueError("in_min must not equal in_max")
+        size = in_max - in_min
+        if edges == "wrap":
+            value = ((value - in_min) % size) + in_min
+        else:
+            offset = value - in_min
+            period = math.floor(offset / size)
+            pos = offset - period * size
+            if period < 0 or period % 2 != 0:
+                pos = size - pos
+            value = in_min + pos
+    steps = max(steps, 0)
+    if not steps and in_min == out_min and in_max == out_max:
+        return value
+    norm = (value - in_min) / (in_max - in_min)
+    if steps:
+        norm = round(norm * steps) / steps
+    return out_min + norm * (out_max - out_min)
+
+
+# --- collections, functional, text (its Collection-, Functional- and
+# StringExtension, written from their behaviour) ---
+
+def _listlike(name, value):
+    if not isinstance(value, collections.abc.Iterable) or isinstance(value, str):
+        raise TypeError(f"{name} expected a list, got {type(value).__name__}")
+    return value
+
+
+def ha_flatten(value, levels=None):
+    _listlike("flatten", value)
+    out = []
+    for item in value:
+        if isinstance(item, collections.abc.Iterable) and not isinstance(item, str):
+            if levels is None:
+                out.extend(ha_flatten(item))
+            elif levels >= 1:
+                out.extend(ha_flatten(item, levels=levels - 1))
+            else:
+                out.append(item)
+        else:
+            out.append(item)
+    return out
+
+
+def _setop(name, op):
+    def f(value, other):
+        return list(op(set(_listlike(name, value)), set(_listlike(name, other))))
+    return f
+
+
+def ha_shuffle(*args, seed=None):
+    if not args:
+        raise TypeError("shuffle expected at least 1 argument, got 0")
+    if isinstance(args[0], collections.abc.Iterable) and not isinstance(args[0], str):
+        items = list(args[0])
+        if len(args) > 1 and seed is None:
+            seed = args[1]
+    elif len(args) == 1:
+        raise TypeError(f"'{type(args[0]).__name__}' object is not iterable")
+    else:
+        items = list(args)
+    (random.Random(seed) if seed else random).shuffle(items)
+    return items
+
+
+def ha_apply(value, fn, *args, **kwargs):
+    return fn(value, *args, **kwargs)
+
+
+def ha_as_function(macro):
+    def wrapper(*args, **kwargs):
+        result = None
+
+        def returns(value):
+            nonlocal result
+            result = value
+            return value
+        macro(*args, **kwargs, returns=returns)
+        return result
+    return wrapper
+
+
+def ha_combine(*args, recursive=False):
+    if not args:
+        raise TypeError("combine expected at least 1 argument, got 0")
+    out = {}
+    for arg in args:
+        if not isinstance(arg, dict):
+            raise TypeError(f"combine expected a dict, got {type(arg).__name__}")
+        for k, v in arg.items():
+            if recursive and isinstance(out.get(k), dict) and isinstance(v, dict):
+                out[k] = ha_combine(out[k], v, recursive=True)
+            else:
+                out[k] = v
+    return out
+
+
+def ha_is_defined(value):
+    if isinstance(value, jinja2.Undefined):
+        value()
+    return value
+
+
+def ha_ordinal(value):
+    suffixes = ["th", "st", "nd", "rd"] + ["th"] * 6
+    last2 = int(str(value)[-2:]) % 100
+    return str(value) + ("th" if last2 in range(11, 14) else suffixes[int(str(value)[-1]) % 10])
+
+
+def ha_base64_decode(value, encoding="utf-8"):
+    decoded = base64.b64decode(value)
+    return decoded if encoding is None else decoded.decode(encoding)
+
+
+def ha_pack(value, fmt):
+    try:
+        return struct.pack(fmt, value)
+    except struct.error:
+        return None
+
+
+def ha_unpack(value, fmt, offset=0):
+    try:
+        return struct.unpack_from(fmt, value, offset)[0]
+    except struct.error:
+        return None
+
+
+def _hash(fn):
+    return lambda value: fn(value.encode()).hexdigest()
+
+
+def _duration(value):
+    # Home Assistant's parse_duration (Django's three forms)
+    standard = re.match(
+        r"^(?:(?P<days>-?\d+) (days?, )?)?(?P<sign>-?)((?:(?P<hours>\d+):)(?=\d+:\d+))?"
+        r"(?:(?P<minutes>\d+):)?(?P<seconds>\d+)(?:[\.,](?P<microseconds>\d{1,6})\d{0,6})?$",
+        value)
+    iso = re.match(
+        r"^(?P<sign>[-+]?)P(?:(?P<days>\d+([\.,]\d+)?)D)?(?:T(?:(?P<hours>\d+([\.,]\d+)?)H)?"
+        r"(?:(?P<minutes>\d+([\.,]\d+)?)M)?(?:(?P<seconds>\d+([\.,]\d+)?)S)?)?$", value)
+    pg = re.match(
+        r"^(?:(?P<days>-?\d+) (days? ?))?(?:(?P<sign>[-+])?(?P<hours>\d+):(?P<minutes>\d\d):"
+        r"(?P<seconds>\d\d)(?:\.(?P<microseconds>\d{1,6}))?)?$", value)
+    match = standard or iso or pg
+    if not match:
+        return None
+    kws = {k: v for k, v in match.groupdict().items()
+           if k in ("days", "sign", "hours", "minutes", "seconds", "microseconds")}
+    sign = -1 if kws.pop("sign", "+") == "-" else 1
+    if kws.get("microseconds"):
+        kws["microseconds"] = kws["microseconds"].ljust(6, "0")
+    args = {k: float(v.replace(",", ".")) for k, v in kws.items() if v is not None}
+    days = dt.timedelta(float(args.pop("days", 0.0) or 0.0))
+    if match is iso:
+        days *= sign
+    return days + sign * dt.timedelta(**args)
+
+
+def _timestring(diff, precision):
+    def formatn(number, unit):
+        return f"1 {unit} " if number == 1 else f"{number:d} {unit}s "
+    if diff == 0:
+        return "0 seconds"
+    units = ("year", "month", "day", "hour", "minute", "second")
+    factors = (365 * 86400, 30 * 86400, 86400, 3600, 60, 1)
+    out, cur = "", 0
+    for unit, factor in zip(units, factors):
+        if diff < factor:
+            continue
+        cur += 1
+        if cur == precision:
+            return (out + formatn(round(diff / factor), unit)).rstrip()
+        n = int(diff // factor)
+        out += formatn(n, unit)
+        diff -= n * factor
+    return out.rstrip()
+
+
+def _relative(since):
+    def f(value, precision=1):
+        if not isinstance(value, dt.datetime):
+            return value
+        if not value.tzinfo:
+            value = value.replace(tzinfo=UTC)
+        now = ha_now()
+        if (now < value) if since else (now > value):
+            return value
+        return _timestring(round(((now - value) if since else (value - now)).total_seconds()),
+                           precision)
+    return f
+
+
+def ha_relative_time(value):
+    return _relative(True)(value)
+
+
 # Without a core every entity is unknown: that is what tpl_render gives.
+# Home Assistant looks the id up as a str: anything else fails.
+def _entity(entity_id):
+    if isinstance(entity_id, jinja2.Undefined):
+        str(entity_id.lower)  # raises as Home Assistant's lookup does
+    if not isinstance(entity_id, str):
+        raise AttributeError(f"'{type(entity_id).__name__}' object has no attribute 'lower'")
+
+
 def ha_states(entity_id, rounded=False, with_unit=False):
+    _entity(entity_id)
     return "unknown"
 
 
 def ha_is_state(entity_id, state):
+    _entity(entity_id)
     return False
 
 
 def ha_state_attr(entity_id, name):
+    _entity(entity_id)
     return None
 
 
-def make_env():
+def ha_is_state_attr(entity_id, name, value):
+    _entity(entity_id)
+    return False
+
+
+def ha_has_value(entity_id):
+    _entity(entity_id)
+    return False
+
+
+def _registry(empty):
+    def f(*args):
+        return [] if empty else None
+    return f
+
+
+def make_env(includes=None):
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(
-        extensions=["jinja2.ext.loopcontrols"])
+        extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
     assert env.autoescape is False and not env.keep_trailing_newline
+    if includes:
+        env.loader = jinja2.FileSystemLoader(includes)
     f, g, t = env.filters, env.globals, env.tests
-    f["float"] = ha_float
-    f["int"] = ha_int
-    f["round"] = ha_round
-    f["bool"] = ha_bool
-    f["iif"] = ha_iif
-    f["is_number"] = ha_is_number
-    f["multiply"] = ha_multiply
-    f["add"] = ha_add
-    f["to_json"] = ha_to_json
-    f["from_json"] = ha_from_json
-    f["regex_match"] = ha_regex_match
-    f["regex_search"] = ha_regex_search
-    f["regex_replace"] = ha_regex_replace
-    f["regex_findall"] = ha_regex_findall
-    f["regex_findall_index"] = ha_regex_findall_index
-    f["as_timestamp"] = ha_as_timestamp
-    f["timestamp_custom"] = ha_timestamp_custom
-    f["timestamp_local"] = ha_timestamp_local
-    f["timestamp_utc"] = ha_timestamp_utc
-    f["as_datetime"] = ha_as_datetime
-    f["as_local"] = ha_as_local
-    f["states"] = ha_states
-    f["state_attr"] = ha_state_attr
-    f["is_state"] = ha_is_state
-    g["float"] = ha_float
-    g["int"] = ha_int
-    g["bool"] = ha_bool
-    g["iif"] = ha_iif
-    g["is_number"] = ha_is_number
-    g["as_timestamp"] = ha_as_timestamp
-    g["as_datetime"] = ha_as_datetime
-    g["as_local"] = ha_as_local
-    g["strptime"] = ha_strptime
-    g["timedelta"] = dt.timedelta
-    g["now"] = ha_now
-    g["utcnow"] = ha_now
-    g["today_at"] = ha_today_at
-    g["min"] = _min_max("min", min)
-    g["max"] = _min_max("max", max)
-    g["states"] = ha_states
-    g["is_state"] = ha_is_state
-    g["state_attr"] = ha_state_attr
-    g["regex_match"] = ha_regex_match
-    g["regex_search"] = ha_regex_search
-    t["is_number"] = ha_is_number
+
+    def reg(name, fn, kinds):
+        for k, d in (("f", f), ("g", g), ("t", t)):
+            if k in kinds:
+                d[name] = fn
+
+    reg("float", ha_float, "fg")
+    reg("int", ha_int, "fg")
+    reg("round", ha_round, "f")
+    reg("bool", ha_bool, "fg")
+    reg("iif", ha_iif, "fg")
+    reg("is_number", ha_is_number, "fgt")
+    reg("multiply", ha_multiply, "f")
+    reg("add", ha_add, "f")
+    reg("to_json", ha_to_json, "f")
+    reg("from_json", ha_from_json, "f")
+    reg("regex_match", ha_regex_match, "fg")
+    reg("regex_search", ha_regex_search, "fg")
+    reg("regex_replace", ha_regex_replace, "f")
+    reg("regex_findall", ha_regex_findall, "f")
+    reg("regex_findall_index", ha_regex_findall_index, "f")
     t["match"] = ha_regex_match
     t["search"] = ha_regex_search
+    reg("as_timestamp", ha_as_timestamp, "fg")
+    reg("timestamp_custom", ha_timestamp_custom, "f")
+    reg("timestamp_local", ha_timestamp_local, "f")
+    reg("timestamp_utc", ha_timestamp_utc, "f")
+    reg("as_datetime", ha_as_datetime, "fg")
+    reg("as_local", ha_as_local, "fg")
+    reg("as_timedelta", _duration, "fg")
+    reg("strptime", ha_strptime, "g")
+    reg("timedelta", dt.timedelta, "g")
+    reg("now", ha_now, "g")
+    reg("utcnow", ha_now, "g")
+    reg("today_at", ha_today_at, "fg")
+    reg("relative_time", ha_relative_time, "fg")
+    reg("time_since", _relative(True), "fg")
+    reg("time_until", _relative(False), "fg")
+    t["datetime"] = lambda v: isinstance(v, dt.datetime)
+    reg("min", _min_max("min", env), "g")
+    reg("max", _min_max("max", env), "g")
+    reg("states", ha_states, "fg")
+    reg("is_state", ha_is_state, "gt")
+    reg("state_attr", ha_state_attr, "fg")
+    reg("is_state_attr", ha_is_state_attr, "gt")
+    reg("has_value", ha_has_value, "fgt")
+    # math
+    g["e"], g["pi"], g["tau"] = math.e, math.pi, math.pi * 2
+    for name, fn in (("sin", math.sin), ("cos", math.cos), ("tan", math.tan),
+                     ("asin", math.asin), ("acos", math.acos), ("atan", math.atan),
+                     ("sqrt", math.sqrt)):
+        reg(name, _unary(name, fn), "fg")
+    reg("log", ha_log, "fg")
+    reg("atan2", ha_atan2, "fg")
+    reg("average", _stats("average", statistics.fmean), "fg")
+    reg("median", _stats("median", statistics.median), "fg")
+    reg("statistical_mode", _stats("statistical_mode", statistics.mode, True), "fg")
+    reg("bitwise_and", lambda a, b: a & b, "fg")
+    reg("bitwise_or", lambda a, b: a | b, "fg")
+    reg("bitwise_xor", lambda a, b: a ^ b, "fg")
+    reg("clamp", ha_clamp, "fg")
+    reg("wrap", ha_wrap, "fg")
+    reg("remap", ha_remap, "fg")
+    # collections and functions
+    reg("flatten", ha_flatten, "fg")
+    reg("shuffle", ha_shuffle, "fg")
+    reg("intersect", _setop("intersect", lambda a, b: a & b), "fg")
+    reg("difference", _setop("difference", lambda a, b: a - b), "fg")
+    reg("union", _setop("union", lambda a, b: a | b), "fg")
+    reg("symmetric_difference", _setop("symmetric_difference", lambda a, b: a ^ b), "fg")
+    g["set"], g["tuple"] = set, tuple
+    t["list"] = lambda v: isinstance(v, list)
+    t["set"] = lambda v: isinstance(v, set)
+    t["tuple"] = lambda v: isinstance(v, tuple)
+    t["string_like"] = lambda v: isinstance(v, (str, bytes, bytearray))
+    g["zip"] = zip
+    reg("apply", ha_apply, "fgt")
+    reg("as_function", ha_as_function, "fg")
+    reg("combine", ha_combine, "fg")
+    reg("typeof", lambda v: v.__class__.__name__, "fg")
+    f["is_defined"] = ha_is_defined
+    f["random"] = random.choice  # Home Assistant's: anew each render, empty fails
+    f["ord"] = ord
+    reg("contains", lambda a, b: b in a, "ft")
+    # text and bytes
+    f["ordinal"] = ha_ordinal
+    g["urlencode"] = lambda v: urllib.parse.urlencode(v).encode("utf-8")
+    f["base64_encode"] = lambda v: base64.b64encode(v.encode("utf-8") if isinstance(v, str)
+                                                    else v).decode("utf-8")
+    f["base64_decode"] = ha_base64_decode
+    f["from_hex"] = bytes.fromhex
+    reg("pack", ha_pack, "fg")
+    reg("unpack", ha_unpack, "fg")
+    for name in ("md5", "sha1", "sha256", "sha512"):
+        reg(name, _hash(getattr(hashlib, name)), "fg")
+    # the registries, empty
+    for name in ("areas", "floors", "area_entities", "area_devices", "floor_areas",
+                 "floor_entities", "labels", "label_areas", "label_devices", "label_entities",
+                 "device_entities", "integration_entities", "aliases"):
+        reg(name, _registry(True), "fg")
+    for name in ("area_id", "area_name", "floor_id", "floor_name", "floor_icon", "label_id",
+                 "label_name", "label_description", "device_id", "device_name",
+                 "config_entry_id"):
+        reg(name, _registry(False), "fg")
     return env
 
 
@@ -447,8 +855,9 @@ def check_cases(env, cases):
     return problems
 
 
-def run_ours(render, files):
-    p = subprocess.run([render] + files, stdout=subprocess.PIPE, check=False)
+def run_ours(render, files, includes):
+    opts = ["--includes", includes] if includes else []
+    p = subprocess.run([render] + opts + files, stdout=subprocess.PIPE, check=False)
     if p.returncode != 0:
         print(f"tpl-diff: {render} exited with status {p.returncode}", file=sys.stderr)
     res = {}
@@ -481,7 +890,8 @@ def main():
     files, cases, bad = load_cases(paths)
     for b in bad:
         print(f"INVALID {b}")
-    env = make_env()
+    includes = os.path.join(os.path.dirname(files[0]) if files else here, "custom_templates")
+    env = make_env(includes if os.path.isdir(includes) else None)
     os.environ["TZ"] = "UTC"
 
     if a.check:
@@ -496,7 +906,7 @@ def main():
     if not os.access(render, os.X_OK):
         print(f"tpl-diff: no tpl_render at {render}", file=sys.stderr)
         return 2
-    ours = run_ours(render, files)
+    ours = run_ours(render, files, includes if os.path.isdir(includes) else None)
     # Known differences keep the suite green while the engine catches up;
     # both ways strict: a new mismatch fails, and so does a listed case that
     # now passes (take it off the list).

@@ -289,9 +289,18 @@ static void run_file(FILE *in, const char *name)
 
 static void usage(FILE *f)
 {
-	fputs("usage: tpl_render [--no-fork] [--now UNIX] [--timeout S] [CASES.jsonl ...]\n"
+	fputs("usage: tpl_render [--no-fork] [--now UNIX] [--timeout S] [--includes DIR]\n"
+	      "                  [CASES.jsonl ...]\n"
 	      "Renders each case (one JSON object a line; '-' or none: stdin) and prints\n"
-	      "one JSON line per case: {\"id\", \"ok\", \"out\"|\"error\"}.\n", f);
+	      "one JSON line per case: {\"id\", \"ok\", \"out\"|\"error\"}. --includes\n"
+	      "loads DIR as custom_templates/ first.\n", f);
+}
+
+static void report_include(void *ud, const char *file, const struct mqb_tpl_error *err)
+{
+	(void)ud;
+	fprintf(stderr, "tpl_render: custom_templates/%s:%u:%u: %s\n", file, err->line,
+		err->column, err->message);
 }
 
 int main(int argc, char **argv)
@@ -308,6 +317,13 @@ int main(int argc, char **argv)
 			opt_now = strtod(argv[++i], NULL);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			opt_timeout = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--includes") && i + 1 < argc) {
+			/* custom_templates/: what {% import %} finds */
+			int rc = mqb_template_load_includes(argv[++i], report_include, NULL);
+			if (rc && rc != -EINVAL) {
+				fprintf(stderr, "tpl_render: %s: %s\n", argv[i], strerror(-rc));
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;

@@ -297,6 +297,9 @@ struct tv tpl_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_
 			return tpl_method_value(cx, obj, name, len);
 		break;
 	case TV_LIST:
+		if (tv_list_kind(obj) == LK_GROUP && obj.l->n == 2 &&
+		    (tpl_name_is(name, len, "grouper") || tpl_name_is(name, len, "list")))
+			return obj.l->v[name[0] == 'l'];
 		if (name_in(name, len, list_methods))
 			return tpl_method_value(cx, obj, name, len);
 		if (name_in(name, len, list_mutators))
@@ -582,8 +585,10 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 		if (na && nb)
 			return tv_float(tv_as_double(a) + tv_as_double(b));
 		if (a.t == TV_STR && b.t == TV_STR) {
-			if (tv_is_markup(a) && !tv_is_markup(b))   /* Markup + str escapes it */
-				return tv_markup(binop(cx, OP_ADD, tv_strv(a.s), tpl_escape(cx, b)));
+			/* Markup + str (and str + Markup: Markup's __radd__ comes
+			 * first) escapes the str */
+			if (tv_is_markup(a) != tv_is_markup(b))
+				return tv_markup(binop(cx, OP_ADD, tpl_escape(cx, a), tpl_escape(cx, b)));
 			size_t n = a.s->len + b.s->len;
 			tpl_work(cx, TPL_W_BYTES(n));
 			struct tv_str *s = tpl_alloc(cx, sizeof *s + n + 1);

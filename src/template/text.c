@@ -51,20 +51,20 @@ static void escape_into(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, si
 struct tv tpl_escape(struct tpl_ctx *cx, struct tv v)
 {
 	if (tv_is_markup(v))
-		return v;
+		return tv_strv(v.s);   /* as it is, the flag left to the caller */
 	if (v.t == TV_UNDEFINED)
-		return tv_markup(tv_string(cx, "", 0));
+		return tv_string(cx, "", 0);
 	const struct tv_str *s = str_of(cx, v);
 	struct tpl_buf b = { 0 };
 	escape_into(cx, &b, s->s, s->len);
-	return tv_markup(tv_strv(tpl_buf_done(cx, &b)));
+	return tv_strv(tpl_buf_done(cx, &b));
 }
 
-FN(f_escape) { return tpl_escape(cx, args[0]); }
+FN(f_escape) { return tv_markup(tpl_escape(cx, args[0])); }
 
 FN(f_forceescape)
 {
-	return tpl_escape(cx, tv_strv(str_of(cx, args[0])));
+	return tv_markup(tpl_escape(cx, tv_strv(str_of(cx, args[0]))));
 }
 
 FN(f_safe)
@@ -1295,6 +1295,74 @@ FN(ha_unpack)
 	}
 }
 
+/* ---- versions ------------------------------------------------------------------------ */
+
+/* The next section of a version at *p: its digits' value (or -1 when it
+ * starts with a letter: a modifier such as b1, rc2, dev0) and its text. */
+static long long ver_section(const char **p, const char *e, const char **text, size_t *n)
+{
+	while (*p < e && (**p == '.' || **p == '-' || **p == '+' || **p == '_'))
+		(*p)++;
+	*text = *p;
+	if (*p < e && isdigit((unsigned char)**p)) {
+		long long v = 0;
+		while (*p < e && isdigit((unsigned char)**p)) {
+			if (v < 1000000000000LL)
+				v = v * 10 + (**p - '0');
+			(*p)++;
+		}
+		*n = (size_t)(*p - *text);
+		return v;
+	}
+	while (*p < e && !strchr(".-+_", **p))
+		(*p)++;
+	*n = (size_t)(*p - *text);
+	return -1;
+}
+
+int tpl_version_cmp(const struct tv_str *a, const struct tv_str *b)
+{
+	const char *p = a->s, *pe = p + a->len, *q = b->s, *qe = q + b->len;
+	if (p < pe && (*p == 'v' || *p == 'V'))
+		p++;
+	if (q < qe && (*q == 'v' || *q == 'V'))
+		q++;
+	while (p < pe || q < qe) {
+		const char *ta, *tb;
+		size_t na = 0, nb = 0;
+		long long x = p < pe ? ver_section(&p, pe, &ta, &na) : -2;
+		long long y = q < qe ? ver_section(&q, qe, &tb, &nb) : -2;
+		if (x == -2 && y == -2)
+			return 0;
+		/* a modifier (-1) sorts before the release it modifies (-2,
+		 * nothing more), and that before a further number */
+		if (x >= 0 && y >= 0) {
+			if (x != y)
+				return x < y ? -1 : 1;
+			continue;
+		}
+		if (x == -1 && y == -1) {
+			int c = memcmp(ta, tb, na < nb ? na : nb);
+			if (c || na != nb)
+				return c ? (c < 0 ? -1 : 1) : (na < nb ? -1 : 1);
+			continue;
+		}
+		long long rx = x == -1 ? -3 : x, ry = y == -1 ? -3 : y;
+		return rx < ry ? -1 : rx > ry ? 1 : 0;
+	}
+	return 0;
+}
+
+FN(ha_version)
+{
+	tpl_check_defined(cx, args[0]);
+	if (args[0].t == TV_NONE || (args[0].t != TV_STR && !tv_is_number(args[0])))
+		tpl_fail(cx, "Can't create a version of %s", tpl_typeof(args[0]));
+	struct tv v = tv_strv(str_of(cx, args[0]));
+	v.utcoffset = 2;
+	return v;
+}
+
 /* ---- hashes -------------------------------------------------------------------------- */
 
 static struct tv hash_filter(struct tpl_ctx *cx, struct tv v, enum tpl_hash h)
@@ -1340,6 +1408,7 @@ const struct tpl_builtin tpl_text_builtins[] = {
 	{ "ord", F, ha_ord, 1, 1, false },
 	{ "pack", U | F, ha_pack, 2, 2, false },
 	{ "unpack", U | F, ha_unpack, 2, 3, false },
+	{ "version", U | F, ha_version, 1, 1, false },
 	{ "md5", U | F, ha_md5, 1, 1, false },
 	{ "sha1", U | F, ha_sha1, 1, 1, false },
 	{ "sha256", U | F, ha_sha256, 1, 1, false },

@@ -112,6 +112,10 @@ static inline struct tv tv_make_tuple(struct tv v)
 static inline bool tv_is_markup(struct tv v) { return v.t == TV_STR && v.utcoffset == 1; }
 static inline struct tv tv_markup(struct tv v) { v.utcoffset = 1; return v; }
 static inline bool tv_is_naive(struct tv v) { return v.t == TV_DATETIME && v.utcoffset == TV_NAIVE; }
+/* Home Assistant's version(): a str that compares as a version. */
+static inline bool tv_is_version(struct tv v) { return v.t == TV_STR && v.utcoffset == 2; }
+/* Two versions' order, AwesomeVersion's way (text.c). */
+int tpl_version_cmp(const struct tv_str *a, const struct tv_str *b);
 
 static inline struct tv tv_int(int64_t i) { struct tv v = { .t = TV_INT }; v.i = i; return v; }
 static inline struct tv tv_float(double f) { struct tv v = { .t = TV_FLOAT }; v.f = f; return v; }
@@ -624,7 +628,8 @@ bool tpl_rx_search(struct tpl_ctx *cx, struct rx_vm *vm, const char *s, size_t l
 /* Date and time arithmetic: true with *out set when op ('+' or '-')
  * applies to a and b (ha_time.c). */
 bool tpl_time_binop(struct tpl_ctx *cx, char op, struct tv a, struct tv b, struct tv *out);
-/* markupsafe's escape(): Markup as it is, anything else str() escaped. */
+/* markupsafe's escape(): Markup's text as it is, anything else str()
+ * escaped; the caller marks the result Markup (tv_markup). */
 struct tv tpl_escape(struct tpl_ctx *cx, struct tv v);
 /* A datetime's or timedelta's attributes and methods (ha_time.c). */
 struct tv tpl_ha_time_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len);

@@ -215,6 +215,8 @@ static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 	}
 	if (a.t != b.t)
 		return false;
+	if (a.t == TV_STR && (tv_is_version(a) || tv_is_version(b)))
+		return tpl_version_cmp(a.s, b.s) == 0;
 	switch (a.t) {
 	case TV_UNDEFINED:
 	case TV_NONE:
@@ -287,7 +289,7 @@ const char *tv_type_name(struct tv v)
 	case TV_BOOL: return "bool";
 	case TV_INT: return "int";
 	case TV_FLOAT: return "float";
-	case TV_STR: return tv_is_markup(v) ? "Markup" : "str";
+	case TV_STR: return tv_is_markup(v) ? "Markup" : tv_is_version(v) ? "AwesomeVersion" : "str";
 	case TV_LIST: return tv_is_tuple(v) ? "tuple" : tv_is_set(v) ? "set" : "list";
 	case TV_DICT: return "dict";
 	case TV_DATETIME: return "datetime.datetime";
@@ -337,6 +339,8 @@ static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op,
 		tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
 	if (a.t == TV_DATETIME && b.t == TV_DATETIME && tv_is_naive(a) != tv_is_naive(b))
 		tpl_fail(cx, "can't compare offset-naive and offset-aware datetimes");
+	if (a.t == TV_STR && b.t == TV_STR && (tv_is_version(a) || tv_is_version(b)))
+		return tpl_version_cmp(a.s, b.s);
 	if (a.t == b.t && tv_list_kind(a) == tv_list_kind(b) && !tv_is_set(a)) {
 		switch (a.t) {
 		case TV_BYTES:
