@@ -9,6 +9,7 @@
  *    "value": "raw payload" | null,       (absent or null: undefined)
  *    "value_json": {...},                  (optional; absent: parsed from value)
  *    "variables": {...},                   (optional: extra top-level names)
+ *    "now": 946720800,                     (optional: the time now() gives)
  *    "states": {...}}                      (optional: needs a core; see below)
  *
  * and prints one JSON line per case:
@@ -151,7 +152,8 @@ static void run_case(FILE *f, const char *id, json_t *c)
 		vars.value_json = jvj;
 	if (json_is_object(jvars))
 		vars.variables = jvars;
-	vars.now = opt_now;
+	vars.now = json_is_number(json_object_get(c, "now")) ? json_number_value(json_object_get(c, "now"))
+							     : opt_now;
 	memset(&err, 0, sizeof err);
 	rc = mqb_template_render(t, &vars, NULL, &out, &len, &err);
 	const char *broken = rc == 0 ? contract_broken(t, &vars, out, len) : NULL;
