@@ -399,6 +399,18 @@ static void release_state(void *s)
 	mqb_state_unref(s);
 }
 
+static struct tv get_state(struct tpl_ctx *cx, const char *id);
+
+/* states['x.y'], states.x['y']: Home Assistant's _get_state_if_valid, an
+ * error when there is no such state and the id is not valid. */
+static struct tv get_state_checked(struct tpl_ctx *cx, const char *id)
+{
+	struct tv st = get_state(cx, id);
+	if (st.t != TV_STATE && !mqb_entity_id_valid(id))
+		tpl_fail(cx, "Invalid entity ID '%s'", id);
+	return st;
+}
+
 static struct tv get_state(struct tpl_ctx *cx, const char *id)
 {
 	char low[MQB_MAX_ENTITY_ID_LEN + 1];
@@ -426,6 +438,8 @@ static struct tv entity_arg(struct tpl_ctx *cx, struct tv v)
 {
 	if (v.t == TV_STATE && !v.st->domain)
 		return v;
+	/* Home Assistant's lookup calls the id's lower(): an undefined fails */
+	tpl_check_defined(cx, v);
 	if (v.t != TV_STR)
 		return tv_none();
 	return get_state(cx, v.s->s);
@@ -486,11 +500,15 @@ static struct tv ha_state_attr(struct tpl_ctx *cx, const struct tv *a, size_t na
 	return attr_of(cx, a[0], a[1]);
 }
 
+/* True when the attribute is there (even as None) and equals value. */
 static struct tv ha_is_state_attr(struct tpl_ctx *cx, const struct tv *a, size_t na,
 				  const struct tpl_kwarg *kw, size_t nkw)
 {
-	struct tv v = attr_of(cx, a[0], a[1]);
-	return tv_bool(v.t != TV_NONE && tv_equal(cx, v, a[2]));
+	struct tv st = entity_arg(cx, a[0]);
+	if (st.t != TV_STATE)
+		return tv_bool(false);
+	const struct tv *v = tv_dict_get(cx, &st.st->attributes, a[1]);
+	return tv_bool(v && tv_equal(cx, *v, a[2]));
 }
 
 static struct tv ha_has_value(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -615,6 +633,18 @@ static struct tv domain_states(struct tpl_ctx *cx, const char *name, size_t len)
 	return list;
 }
 
+/* entity_name(id): the name of its state (friendly_name, else the object
+ * id with spaces), None without one: Home Assistant's fallback when the
+ * entity is not in its registry, which mqbridge has not. */
+static struct tv ha_entity_name(struct tpl_ctx *cx, const struct tv *a, size_t na,
+				const struct tpl_kwarg *kw, size_t nkw)
+{
+	struct tv st = entity_arg(cx, a[0]);
+	if (st.t != TV_STATE)
+		return tv_none();
+	return tpl_ha_getattr(cx, st, "name", 4);
+}
+
 /* ---- iif, json ------------------------------------------------------------ */
 
 static struct tv ha_iif(struct tpl_ctx *cx, const struct tv *a, size_t na,
@@ -694,6 +724,7 @@ const struct tpl_builtin tpl_ha_builtins[] = {
 	{ "state_attr", U | F, ha_state_attr, 2, 2, false },
 	{ "is_state_attr", U | F | T, ha_is_state_attr, 3, 3, false },
 	{ "has_value", U | F | T, ha_has_value, 1, 1, false },
+	{ "entity_name", U | F, ha_entity_name, 1, 1, false },
 	{ "expand", U | F, ha_expand, 0, 1000, false },
 	{ "float", U | F, ha_float, 1, 2, false },
 	{ "int", U | F, ha_int, 1, 3, false },
@@ -743,10 +774,10 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 			return tv_undef();
 		if (memchr(name, '.', len)) {       /* states['sensor.x'] */
 			if (len > MQB_MAX_ENTITY_ID_LEN)
-				return tv_none();
+				tpl_fail(cx, "Invalid entity ID '%.*s'", 64, name);
 			memcpy(id, name, len);
 			id[len] = 0;
-			return get_state(cx, id);
+			return get_state_checked(cx, id);
 		}
 		if (tpl_name_is(name, len, "__iter__"))
 			return domain_states(cx, NULL, 0);
@@ -765,12 +796,13 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 			if (tpl_name_is(name, len, "__iter__"))
 				return domain_states(cx, st->domain, st->domain_len);
 			if (st->domain_len + 1 + len > MQB_MAX_ENTITY_ID_LEN)
-				return tv_none();
+				tpl_fail(cx, "Invalid entity ID '%s.%.*s'", st->domain, 64, name);
 			memcpy(id, st->domain, st->domain_len);
 			id[st->domain_len] = '.';
 			memcpy(id + st->domain_len + 1, name, len);
 			id[st->domain_len + 1 + len] = 0;
-			return get_state(cx, id);   /* None when missing, as Home Assistant */
+			/* None when missing, as Home Assistant; an error when invalid */
+			return get_state_checked(cx, id);
 		}
 		if (tpl_name_is(name, len, "state"))
 			return tv_cstr(cx, st->state);
@@ -806,6 +838,7 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 	}
 	case TV_DATETIME:
 	case TV_TIMEDELTA:
+	case TV_DATE:
 		return tpl_ha_time_getattr(cx, obj, name, len);
 	default:
 		return tv_undef();
@@ -816,7 +849,7 @@ struct tv tpl_ha_call_method(struct tpl_ctx *cx, struct tv obj, const char *name
 			     const struct tv *args, size_t nargs, const struct tpl_kwarg *kw,
 			     size_t nkw)
 {
-	if (obj.t == TV_DATETIME || obj.t == TV_TIMEDELTA)
+	if (obj.t == TV_DATETIME || obj.t == TV_TIMEDELTA || obj.t == TV_DATE)
 		return tpl_ha_time_call_method(cx, obj, name, len, args, nargs, kw, nkw);
 	tpl_fail(cx, "'%s' has no method '%.*s'", tpl_str_of(cx, obj), (int)len, name);
 }
