@@ -1331,14 +1331,31 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s);
  * filter (for x in l if cond) runs first, over the whole list, so
  * loop.length and loop.last count what the filter kept. The loop is a
  * scope: a macro defined before it sees the slots as saved. */
-static void run_for(struct tpl_ctx *cx, const struct stmt *s, struct tv items, unsigned depth)
+/* Enter a scope of the current frame: its slots saved in sc->saved. */
+static void scope_enter(struct tpl_ctx *cx, struct tpl_scope *sc)
 {
 	unsigned ns = cx->t->nslots;
 	tpl_work(cx, ns);
 	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
 	memcpy(saved, cx->slots, ns * sizeof *saved);
-	struct tpl_scope scope = { cx->scopes, cx->slots, saved, ++cx->scope_depth };
-	cx->scopes = &scope;
+	*sc = (struct tpl_scope){ cx->scopes, cx->slots, saved, ++cx->scope_depth };
+	cx->scopes = sc;
+}
+
+/* Leave it: what it assigned is gone. */
+static void scope_leave(struct tpl_ctx *cx, const struct tpl_scope *sc)
+{
+	memcpy(cx->slots, sc->saved, cx->t->nslots * sizeof *sc->saved);
+	cx->scopes = sc->up;
+	cx->scope_depth--;
+}
+
+static void run_for(struct tpl_ctx *cx, const struct stmt *s, struct tv items, unsigned depth)
+{
+	unsigned ns = cx->t->nslots;
+	struct tpl_scope scope;
+	scope_enter(cx, &scope);
+	struct tv *saved = scope.saved;
 	if (s->cond) {
 		struct tv f = tv_list_new(cx, items.l->n);
 		for (size_t i = 0; i < items.l->n; i++) {
@@ -1400,9 +1417,7 @@ static void run_for(struct tpl_ctx *cx, const struct stmt *s, struct tv items, u
 		if (ctl == LOOP_NEXT)
 			completed = true;
 	}
-	memcpy(cx->slots, saved, ns * sizeof *saved);
-	cx->scopes = scope.up;
-	cx->scope_depth--;
+	scope_leave(cx, &scope);
 	/* Jinja runs else unless an iteration ran to the end of the body
 	 * (so also after a break in the first one). */
 	if (!completed && s->els)
@@ -1434,12 +1449,8 @@ struct tv tpl_exec_capture(struct tpl_ctx *cx, const struct stmt *body)
 static struct tv exec_scoped(struct tpl_ctx *cx, const struct stmt *s, const struct tv *vals,
 			     bool capture)
 {
-	unsigned ns = cx->t->nslots;
-	tpl_work(cx, ns);
-	struct tv *saved = tpl_alloc(cx, ns * sizeof *saved);
-	memcpy(saved, cx->slots, ns * sizeof *saved);
-	struct tpl_scope scope = { cx->scopes, cx->slots, saved, ++cx->scope_depth };
-	cx->scopes = &scope;
+	struct tpl_scope scope;
+	scope_enter(cx, &scope);
 	for (unsigned i = 0; vals && i < s->ntargets; i++)
 		cx->slots[s->targets[i]] = vals[i];
 	struct tv r = tv_undef();
@@ -1447,9 +1458,7 @@ static struct tv exec_scoped(struct tpl_ctx *cx, const struct stmt *s, const str
 		r = tpl_exec_capture(cx, s->body);
 	else
 		exec(cx, s->body);
-	memcpy(cx->slots, saved, ns * sizeof *saved);
-	cx->scopes = scope.up;
-	cx->scope_depth--;
+	scope_leave(cx, &scope);
 	return r;
 }
 

@@ -1106,9 +1106,9 @@ static struct stmt *parse_macro_body(struct parser *p, struct macro_def *m, cons
 	return body;
 }
 
-static struct stmt *parse_macro(struct parser *p, struct tok *t)
+/* One name assigned (a macro's, an import's): s's only target. */
+static struct tok *single_target(struct parser *p, struct stmt *s)
 {
-	struct stmt *s = mks(p, S_MACRO, t);
 	struct tok *nt = cur(p);
 	if (nt->kind != T_NAME)
 		unexpected(p);
@@ -1116,6 +1116,13 @@ static struct stmt *parse_macro(struct parser *p, struct tok *t)
 	s->ntargets = 1;
 	s->targets = tpl_cmalloc(p, sizeof *s->targets);
 	s->targets[0] = assign_slot(p, slot_of(p, nt->s, nt->n));
+	return nt;
+}
+
+static struct stmt *parse_macro(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_MACRO, t);
+	struct tok *nt = single_target(p, s);
 	if (!is_op(p, "("))
 		expect_op(p, "(");
 	s->m = parse_params(p, nt->s, nt->n);
@@ -1213,13 +1220,7 @@ static struct stmt *parse_import(struct parser *p, struct tok *t)
 	if (!is_name(p, "as"))
 		tpl_perr(p, cur(p)->line, cur(p)->col, "expected 'as'");
 	p->pos++;
-	struct tok *nt = cur(p);
-	if (nt->kind != T_NAME)
-		unexpected(p);
-	p->pos++;
-	s->ntargets = 1;
-	s->targets = tpl_cmalloc(p, sizeof *s->targets);
-	s->targets[0] = assign_slot(p, slot_of(p, nt->s, nt->n));
+	single_target(p, s);
 	void *v = mqb__realloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
 	if (!v)
 		tpl_pnomem(p);
