@@ -6,11 +6,17 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
+#include "daemon/options.h"
 #include "lib/internal.h"
 #include "template/tpl.h"
 #include "tpl_cases.h"
+#include "mqbridge/config.h"
 #include "mqbridge/template.h"
 
 struct rcase {
@@ -720,6 +726,154 @@ static void a_render_past_its_work_budget_fails_with_eloop(void **s)
 
 /* Lists nested in a loop can be deeper than the stack: comparing them is a
  * render error, not a crash. */
+/* ---- custom_templates/ -------------------------------------------------------- */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+struct seen_errors {
+	char text[1024];
+};
+
+static void note_error(void *ud, const char *file, const struct mqb_tpl_error *err)
+{
+	struct seen_errors *e = ud;
+	size_t n = strlen(e->text);
+	snprintf(e->text + n, sizeof e->text - n, "%s:%u:%u: %s\n", file, err->line, err->column,
+		 err->message);
+}
+
+static char *render_text(const char *tpl)
+{
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	char *out = NULL;
+	if (mqb_template_compile(tpl, strlen(tpl), &t, &err)) {
+		char *e = malloc(strlen(err.message) + 32);
+		sprintf(e, "ERR %u:%u %s", err.line, err.column, err.message);
+		return e;
+	}
+	struct mqb_tpl_vars v = { 0 };
+	size_t len;
+	if (mqb_template_render(t, &v, NULL, &out, &len, &err))
+		out = strdup("RENDER ERROR");
+	mqb_template_free(t);
+	return out;
+}
+
+/* Home Assistant's custom_templates/: every *.jinja under the folder, by
+ * its path there; a file that does not compile is reported at its own
+ * line and column and the others still load. */
+static void custom_templates_load_and_report_errors_where_they_are(void **s)
+{
+	(void)s;
+	char dir[] = "/tmp/tpl-inc-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char sub[600];
+	snprintf(sub, sizeof sub, "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_file(dir, "a.jinja", "{% macro hi(n) %}hi {{ n }}{% endmacro %}{% set v = 3 %}");
+	write_file(dir, "sub/b.jinja", "{% from 'a.jinja' import hi %}{% macro twice(n) %}"
+		   "{{ hi(n) }}/{{ hi(n) }}{% endmacro %}");
+	write_file(dir, "bad.jinja", "ok\n  {{ 1 + }}");
+	write_file(dir, "notes.txt", "{{ ignored");
+	struct seen_errors e = { "" };
+	assert_int_equal(mqb_template_load_includes(dir, note_error, &e), -EINVAL);
+	assert_string_equal(e.text, "bad.jinja:2:10: unexpected 'end of print statement'\n");
+	char *out = render_text("{% from 'sub/b.jinja' import twice %}{{ twice(2) }}");
+	assert_string_equal(out, "hi 2/hi 2");
+	free(out);
+	out = render_text("{% import 'a.jinja' as a %}{{ a.v }} {{ a.hi('x') }}");
+	assert_string_equal(out, "3 hi x");
+	free(out);
+	/* names resolved at compile time, with their position */
+	out = render_text("x\n{% from 'bad.jinja' import m %}");
+	assert_non_null(strstr(out, "ERR 2:9 'bad.jinja' does not compile: 2:10"));
+	free(out);
+	out = render_text("{% from 'a.jinja' import nope %}");
+	assert_string_equal(out, "ERR 1:26 the imported template has no macro or variable named "
+			    "'nope'");
+	free(out);
+	out = render_text("{% import 'a.jinja' as a %}{{ a.nope() }}");
+	assert_non_null(strstr(out, "ERR 1:33"));
+	free(out);
+	out = render_text("{% import 'zzz.jinja' as a %}");
+	assert_string_equal(out, "ERR 1:11 no template named 'zzz.jinja' in custom_templates/");
+	free(out);
+	out = render_text("{{ nosuch_macro(1) }}");
+	assert_string_equal(out, "ERR 1:4 no function named 'nosuch_macro'");
+	free(out);
+	/* a template keeps what it imported after the files are replaced */
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	const char *keep = "{% from 'a.jinja' import hi %}{{ hi(1) }}";
+	assert_int_equal(mqb_template_compile(keep, strlen(keep), &t, &err), 0);
+	mqb_template_clear_includes();
+	char *o = NULL;
+	size_t len;
+	struct mqb_tpl_vars v = { 0 };
+	assert_int_equal(mqb_template_render(t, &v, NULL, &o, &len, &err), 0);
+	assert_string_equal(o, "hi 1");
+	free(o);
+	mqb_template_free(t);
+	out = render_text("{% from 'a.jinja' import hi %}");
+	assert_non_null(strstr(out, "no template named 'a.jinja'"));
+	free(out);
+	/* a missing folder loads nothing */
+	assert_int_equal(mqb_template_load_includes("/nonexistent/custom_templates", NULL, NULL), 0);
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The daemon loads custom_templates/ beside its configuration file before
+ * the configuration's templates compile; a file that does not compile is
+ * a configuration error at file:line:column. */
+static void the_configuration_loads_custom_templates_beside_it(void **s)
+{
+	(void)s;
+	char dir[] = "/tmp/tpl-conf-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char ct[600], conf[600];
+	snprintf(ct, sizeof ct, "%s/custom_templates", dir);
+	snprintf(conf, sizeof conf, "%s/mqbridge.yaml", dir);
+	assert_int_equal(mkdir(ct, 0700), 0);
+	write_file(ct, "fmt.jinja", "{% macro w(v) %}{{ v | float(0) | round(1) }} W{% endmacro %}");
+	write_file(dir, "mqbridge.yaml",
+		   "mqtt:\n  sensor:\n    - name: Plug\n      state_topic: tele/plug\n"
+		   "      value_template: \"{% from 'fmt.jinja' import w %}{{ w(value) }}\"\n");
+	struct mqb_conf_errors errs;
+	struct daemon_options o;
+	mqb_conf_errors_init(&errs);
+	assert_int_equal(options__load(conf, &o, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	options__fini(&o);
+	mqb_conf_errors_fini(&errs);
+	char *out = render_text("{% from 'fmt.jinja' import w %}{{ w(2.46) }}");
+	assert_string_equal(out, "2.5 W");
+	free(out);
+	/* a file in error fails the load, at its own position */
+	write_file(ct, "bad.jinja", "{% macro m( %}");
+	mqb_conf_errors_init(&errs);
+	assert_int_equal(options__load(conf, &o, &errs), -EINVAL);
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.v[0].mark.file, "custom_templates/bad.jinja"));
+	assert_int_equal(errs.v[0].mark.line, 1);
+	assert_int_equal(errs.v[0].mark.column, 13);
+	mqb_conf_errors_fini(&errs);
+	mqb_template_clear_includes();
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void comparing_values_nested_past_the_bound_is_an_error(void **s)
 {
 	char *out = NULL;
@@ -762,6 +916,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(every_known_pathological_input_ends_within_the_work_budget),
 	cmocka_unit_test(a_render_past_its_work_budget_fails_with_eloop),
 	cmocka_unit_test(comparing_values_nested_past_the_bound_is_an_error),
+	cmocka_unit_test(custom_templates_load_and_report_errors_where_they_are),
+	cmocka_unit_test(the_configuration_loads_custom_templates_beside_it),
 };
 
 TU_MAIN(tests)

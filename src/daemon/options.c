@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #include "daemon/loader.h"
 #include "daemon/options.h"
 #include "mqbridge/config.h"
+#include "mqbridge/error.h"
+#include "mqbridge/template.h"
 
 #define NODE_ID_MAX 64
 
@@ -1230,14 +1233,50 @@ void options__set_platform_dirs(const char *const *dirs, size_t n)
 	nplatform_dirs = n;
 }
 
+struct include_errors {
+	struct mqb_conf_errors *errs;
+	const char *dir;
+};
+
+static void include_error(void *ud, const char *file, const struct mqb_tpl_error *err)
+{
+	const struct include_errors *ie = ud;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", ie->dir, file);
+	struct mqb_conf_mark m = { path, err->line, err->column };
+	mqb_conf_error(ie->errs, &m, "", "invalid template: %s", err->message);
+}
+
+/* custom_templates/ beside the configuration file (Home Assistant's):
+ * the files templates import, compiled before the templates that do. */
+static int load_custom_templates(const char *path, struct mqb_conf_errors *errs)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s%scustom_templates", slash ? (int)(slash - path + 1) : 0,
+		 path, "");
+	struct include_errors ie = { errs, dir };
+	int rc = mqb_template_load_includes(dir, include_error, &ie);
+	if (rc && rc != -EINVAL)
+		mqb_conf_error(errs, &(struct mqb_conf_mark){ dir, 0, 0 }, "", "%s", mqb_strerror(rc));
+	return rc;
+}
+
 int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs)
 {
 	memset(out, 0, sizeof *out);
 	struct mqb_conf_doc *doc = NULL;
+	/* a file that does not compile is reported with the rest, and fails
+	 * the load as they do */
+	int inc = load_custom_templates(path, errs);
+	if (inc < 0 && inc != -EINVAL)
+		return inc;
 	int rc = conf__load(path, NULL, &doc, errs);
 	if (rc < 0)
 		return rc;
 	rc = apply(doc, mqb_conf_root(doc), out, errs);
+	if (rc == 0)
+		rc = inc;
 	if (rc < 0) {
 		derived_free(out);
 		mqb_conf_doc_free(doc);
