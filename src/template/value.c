@@ -215,8 +215,10 @@ static bool equal(struct tpl_ctx *cx, struct tv a, struct tv b, unsigned depth)
 	}
 	if (a.t != b.t)
 		return false;
-	if (a.t == TV_STR && (tv_is_version(a) || tv_is_version(b)))
+	if (a.t == TV_STR && (tv_is_version(a) || tv_is_version(b))) {
+		tpl_work_n(cx, a.s->len + b.s->len, TPL_W_CHAR);
 		return tpl_version_cmp(a.s, b.s) == 0;
+	}
 	switch (a.t) {
 	case TV_UNDEFINED:
 	case TV_NONE:
@@ -339,8 +341,10 @@ static int compare(struct tpl_ctx *cx, struct tv a, struct tv b, const char *op,
 		tpl_check_defined(cx, a.t == TV_UNDEFINED ? a : b);
 	if (a.t == TV_DATETIME && b.t == TV_DATETIME && tv_is_naive(a) != tv_is_naive(b))
 		tpl_fail(cx, "can't compare offset-naive and offset-aware datetimes");
-	if (a.t == TV_STR && b.t == TV_STR && (tv_is_version(a) || tv_is_version(b)))
+	if (a.t == TV_STR && b.t == TV_STR && (tv_is_version(a) || tv_is_version(b))) {
+		tpl_work_n(cx, a.s->len + b.s->len, TPL_W_CHAR);
 		return tpl_version_cmp(a.s, b.s);
+	}
 	if (a.t == b.t && tv_list_kind(a) == tv_list_kind(b) && !tv_is_set(a)) {
 		switch (a.t) {
 		case TV_BYTES:
