@@ -3,9 +3,12 @@
  * template, `{{ value_json.temperature | float | round(1) }}`, over a ~120-byte
  * JSON payload given as the raw string each time (vars.value_json NULL, so
  * the JSON parse is part of every render). bench/run-template.sh puts the
- * figure beside Jinja2's, measured in the same run.
+ * figure beside Jinja2's, measured in the same run. With --macros DIR, the
+ * template is MACRO_TEMPLATE instead: macros imported from DIR (a
+ * custom_templates/ folder: t/data/tpl/custom_templates) called for each
+ * member of the payload, ten macro calls a render.
  *
- * usage: bench_template [-n N] [--callgrind] [--check]
+ * usage: bench_template [-n N] [--callgrind] [--check] [--macros DIR]
  *        bench_template --worst CASES.json
  *   -n N         renders in the measured loop (default 1,000,000; 1,000
  *                with --callgrind)
@@ -43,6 +46,9 @@
 #endif
 
 static const char TEMPLATE[] = "{{ value_json.temperature | float | round(1) }}";
+static const char MACRO_TEMPLATE[] =
+	"{% from 'bench.jinja' import row %}"
+	"{% for k, v in value_json.items() if v is number %}{{ row(k, v, unit='x') }};{% endfor %}";
 static const char PAYLOAD[] = "{\"temperature\": 21.456, \"humidity\": 55, \"battery\": 97, "
 			      "\"linkquality\": 120, \"voltage\": 3012, \"id\": \"sensor-1\"}";
 
@@ -138,6 +144,7 @@ int main(int argc, char **argv)
 	struct mqb_template *t = NULL;
 	struct mqb_tpl_error err;
 	bool cg = false, check = false;
+	const char *text = TEMPLATE;
 	long n = -1;
 	char *out = NULL;
 	size_t len = 0;
@@ -153,9 +160,15 @@ int main(int argc, char **argv)
 			return worst(argv[i + 1]);
 		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
 			n = strtol(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--macros") && i + 1 < argc) {
+			if (mqb_template_load_includes(argv[++i], NULL, NULL)) {
+				fprintf(stderr, "bench_template: %s: cannot load it\n", argv[i]);
+				return 1;
+			}
+			text = MACRO_TEMPLATE;
 		} else {
-			fprintf(stderr, "usage: bench_template [-n N] [--callgrind] [--check] | "
-				"--worst CASES.json\n");
+			fprintf(stderr, "usage: bench_template [-n N] [--callgrind] [--check] "
+				"[--macros DIR] | --worst CASES.json\n");
 			return 2;
 		}
 	}
@@ -165,7 +178,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_template: built without valgrind/callgrind.h\n");
 		return 2;
 	}
-	rc = mqb_template_compile(TEMPLATE, sizeof TEMPLATE - 1, &t, &err);
+	rc = mqb_template_compile(text, strlen(text), &t, &err);
 	if (rc != 0) {
 		fprintf(stderr, "bench_template: compile: %s (%d)\n", err.message, rc);
 		return 1;
