@@ -342,12 +342,10 @@ static void bytes_that_are_not_utf8_pass_through_case_mapping(void **s)
  * there unreachable until they were removed). */
 static void every_builtin_is_reachable_by_its_name(void **s)
 {
-	const struct tpl_builtin *tabs[] = { tpl_ha_builtins, tpl_ha_time_builtins,
-					     tpl_ha_regex_builtins, tpl_jinja_builtins };
 	static const enum tpl_kind kinds[] = { TPL_FILTER, TPL_FUNCTION, TPL_TEST };
 	(void)s;
-	for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
-		for (const struct tpl_builtin *b = tabs[t]; b->name; b++)
+	for (const struct tpl_builtin *const *t = tpl_builtin_tables; *t; t++)
+		for (const struct tpl_builtin *b = *t; b->name; b++)
 			for (size_t k = 0; k < 3; k++)
 				if ((b->kinds & kinds[k]) &&
 				    tpl_builtin_find(b->name, strlen(b->name), kinds[k]) != b)
