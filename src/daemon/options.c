@@ -1275,8 +1275,6 @@ int options__load(const char *path, struct daemon_options *out, struct mqb_conf_
 	if (rc < 0)
 		return rc;
 	rc = apply(doc, mqb_conf_root(doc), out, errs);
-	if (rc == 0)
-		rc = inc;
 	if (rc < 0) {
 		derived_free(out);
 		mqb_conf_doc_free(doc);
@@ -1284,6 +1282,10 @@ int options__load(const char *path, struct daemon_options *out, struct mqb_conf_
 		return rc;
 	}
 	out->doc = doc;
+	if (inc < 0) {
+		options__fini(out);
+		return inc;
+	}
 	return 0;
 }
 
