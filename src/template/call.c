@@ -138,8 +138,8 @@ static struct tv call_macro(struct tpl_ctx *cx, const struct tpl_func *f, const 
 		}
 	}
 	if (m->varargs_slot != UINT_MAX)
-		slots[m->varargs_slot] = tv_make_tuple(tv_list_of(cx, args + (nargs < m->nparams
-			? nargs : m->nparams), nargs > m->nparams ? nargs - m->nparams : 0));
+		slots[m->varargs_slot] = tv_make_tuple(nargs > m->nparams
+			? tv_list_of(cx, args + m->nparams, nargs - m->nparams) : tv_list_new(cx, 0));
 	if (m->kwargs_slot != UINT_MAX)
 		slots[m->kwargs_slot] = extra_kw;
 	if (m->caller_slot != UINT_MAX)

@@ -722,7 +722,8 @@ FN(f_slice)
 		if (s < extra)
 			off++;
 		int64_t end = off + (s + 1) * per;
-		struct tv t = tv_list_of(cx, seq.l->v + start, (size_t)(end - start));
+		struct tv t = end > start ? tv_list_of(cx, seq.l->v + start, (size_t)(end - start))
+					  : tv_list_new(cx, 0);
 		if (fv && fv->t != TV_NONE && s >= extra)
 			tv_list_push(cx, &t, *fv);
 		tv_list_push(cx, &out, t);
