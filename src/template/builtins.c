@@ -151,10 +151,48 @@ enum case_mode {
 	CASE_PYTITLE,    /* str.title(): upper after an uncased character */
 };
 
+/* The same for ASCII text (most of it): a byte at a time, in place. */
+static bool ascii_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m,
+		       const struct tv_str **out)
+{
+	for (size_t i = 0; i < s->len; i++)
+		if ((unsigned char)s->s[i] >= 0x80)
+			return false;
+	struct tv_str *r = tpl_alloc(cx, sizeof *r + s->len + 1);
+	bool start = true;
+	for (size_t i = 0; i < s->len; i++) {
+		char c = s->s[i];
+		bool up, letter = isalpha((unsigned char)c);
+		switch (m) {
+		case CASE_LOWER: up = false; break;
+		case CASE_UPPER: up = true; break;
+		case CASE_SWAP: up = islower((unsigned char)c); break;
+		case CASE_CAPITALIZE: up = start; start = false; break;
+		case CASE_WORDS:
+			up = start;
+			start = c == '-' || c == ' ' || (c >= '\t' && c <= '\r') || c == '(' ||
+				c == '{' || c == '[' || c == '<';
+			break;
+		default: /* CASE_PYTITLE */
+			up = start;
+			start = !letter;
+			break;
+		}
+		r->s[i] = letter ? (char)(up ? toupper((unsigned char)c) : tolower((unsigned char)c)) : c;
+	}
+	r->len = s->len;
+	r->s[s->len] = 0;
+	*out = r;
+	return true;
+}
+
 static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m)
 {
 	struct tpl_buf b = { 0 };
 	tpl_work_n(cx, s->len, TPL_W_CHAR);
+	const struct tv_str *fast;
+	if (ascii_case(cx, s, m, &fast))
+		return fast;
 	uint32_t o[2];
 	bool start = true;   /* CASE_WORDS: at a word start; CASE_PYTITLE: previous uncased */
 	for (size_t i = 0; i < s->len;) {
