@@ -43,14 +43,33 @@ static const struct tv_str *as_str(struct tpl_ctx *cx, struct tv v)
 
 /* ---- case mapping -----------------------------------------------------------
  * Python's str.lower()/upper() for ASCII, Latin-1 Supplement, Latin
- * Extended-A, basic Greek and Cyrillic, independent of the C locale. A
- * mapping may expand ('ß'.upper() is 'SS'); out holds up to 2 code points. */
+ * Extended-A, the digraphs of Latin Extended-B (DŽ Dž dž), basic Greek and
+ * Cyrillic, independent of the C locale. A mapping may expand ('ß'.upper()
+ * is 'SS'); out holds up to 2 code points. */
+
+/* The digraph triples U+01C4..U+01CC (upper, title, lower) and U+01F1..3:
+ * the triple's first code point, or 0. */
+static uint32_t cp_digraph(uint32_t c)
+{
+	if (c >= 0x1C4 && c <= 0x1CC)
+		return 0x1C4 + (c - 0x1C4) / 3 * 3;
+	return c >= 0x1F1 && c <= 0x1F3 ? 0x1F1 : 0;
+}
+
+/* a titlecase letter (Lt), neither upper nor lower */
+static bool cp_is_title(uint32_t c)
+{
+	uint32_t b = cp_digraph(c);
+	return b && c == b + 1;
+}
 
 static size_t cp_lower(uint32_t c, uint32_t out[2])
 {
 	uint32_t r = c;
 	if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7))
 		r = c + 0x20;
+	else if (cp_digraph(c))
+		r = cp_digraph(c) + 2;
 	else if (c == 0x130) {
 		out[0] = 'i';
 		out[1] = 0x307;
@@ -93,6 +112,8 @@ static size_t cp_upper(uint32_t c, uint32_t out[2])
 		return 2;
 	} else if (c == 0xFF)
 		r = 0x178;
+	else if (cp_digraph(c))
+		r = cp_digraph(c);
 	else if (c == 0xB5)
 		r = 0x39C;
 	else if (c == 0x131)
@@ -123,17 +144,32 @@ static size_t cp_upper(uint32_t c, uint32_t out[2])
 	return 1;
 }
 
+/* str.title()'s and str.capitalize()'s mapping: 'ß' is 'Ss', 'ǆ' is 'ǅ' */
+static size_t cp_title(uint32_t c, uint32_t out[2])
+{
+	if (c == 0xDF) {
+		out[0] = 'S';
+		out[1] = 's';
+		return 2;
+	}
+	if (cp_digraph(c)) {
+		out[0] = cp_digraph(c) + 1;
+		return 1;
+	}
+	return cp_upper(c, out);
+}
+
 static bool cp_is_upper(uint32_t c)
 {
 	uint32_t o[2];
-	return cp_lower(c, o) != 1 || o[0] != c;
+	return !cp_is_title(c) && (cp_lower(c, o) != 1 || o[0] != c);
 }
 
 static bool cp_is_lower(uint32_t c)
 {
 	uint32_t o[2];
-	return c == 0xDF || c == 0x138 || c == 0x149 || c == 0x131 || cp_upper(c, o) != 1 ||
-	       o[0] != c;
+	return c == 0xDF || c == 0x138 || c == 0x149 || c == 0x131 ||
+	       (!cp_is_title(c) && (cp_upper(c, o) != 1 || o[0] != c));
 }
 
 static void utf8_put(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t c)
@@ -151,38 +187,103 @@ enum case_mode {
 	CASE_PYTITLE,    /* str.title(): upper after an uncased character */
 };
 
-/* The same for ASCII text (most of it): a byte at a time, in place. */
+/* The same for ASCII text (most of it): a byte at a time. */
+static inline bool ascii_letter(unsigned char c)
+{
+	return (unsigned)((c | 0x20) - 'a') < 26;
+}
+
+/* Jinja's title(): a word starts after '-', white space or an opening bracket */
+static inline bool ascii_word_sep(unsigned char c)
+{
+	return c == ' ' || c == '-' || (c >= '\t' && c <= '\r') || c == '(' || c == '{' ||
+	       c == '[' || c == '<';
+}
+
 static bool ascii_case(struct tpl_ctx *cx, const struct tv_str *s, enum case_mode m,
 		       const struct tv_str **out)
 {
-	for (size_t i = 0; i < s->len; i++)
-		if ((unsigned char)s->s[i] >= 0x80)
+	const unsigned char *p = (const unsigned char *)s->s;
+	size_t n = s->len;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] >= 0x80)
 			return false;
-	struct tv_str *r = tpl_alloc(cx, sizeof *r + s->len + 1);
+	struct tv_str *r = tpl_alloc(cx, sizeof *r + n + 1);
+	unsigned char *q = (unsigned char *)r->s;
 	bool start = true;
-	for (size_t i = 0; i < s->len; i++) {
-		char c = s->s[i];
-		bool up, letter = isalpha((unsigned char)c);
-		switch (m) {
-		case CASE_LOWER: up = false; break;
-		case CASE_UPPER: up = true; break;
-		case CASE_SWAP: up = islower((unsigned char)c); break;
-		case CASE_CAPITALIZE: up = start; start = false; break;
-		case CASE_WORDS:
-			up = start;
-			start = c == '-' || c == ' ' || (c >= '\t' && c <= '\r') || c == '(' ||
-				c == '{' || c == '[' || c == '<';
-			break;
-		default: /* CASE_PYTITLE */
-			up = start;
+	switch (m) {
+	case CASE_LOWER:
+		for (size_t i = 0; i < n; i++)
+			q[i] = p[i] >= 'A' && p[i] <= 'Z' ? p[i] | 0x20 : p[i];
+		break;
+	case CASE_UPPER:
+		for (size_t i = 0; i < n; i++)
+			q[i] = p[i] >= 'a' && p[i] <= 'z' ? p[i] & ~0x20 : p[i];
+		break;
+	case CASE_SWAP:
+		for (size_t i = 0; i < n; i++)
+			q[i] = ascii_letter(p[i]) ? p[i] ^ 0x20 : p[i];
+		break;
+	case CASE_CAPITALIZE:
+		for (size_t i = 0; i < n; i++)
+			q[i] = !ascii_letter(p[i]) ? p[i] : i ? p[i] | 0x20 : p[i] & ~0x20;
+		break;
+	case CASE_WORDS:
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = p[i];
+			q[i] = !ascii_letter(c) ? c : start ? c & ~0x20 : c | 0x20;
+			start = ascii_word_sep(c);
+		}
+		break;
+	default: /* CASE_PYTITLE: upper after an uncased character */
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = p[i];
+			bool letter = ascii_letter(c);
+			q[i] = !letter ? c : start ? c & ~0x20 : c | 0x20;
 			start = !letter;
+		}
+		break;
+	}
+	r->len = n;
+	r->s[n] = 0;
+	*out = r;
+	return true;
+}
+
+static bool cp_is_cased(uint32_t c)
+{
+	return cp_is_lower(c) || cp_is_upper(c) || cp_is_title(c);
+}
+
+/* Python's Final_Sigma: 'Σ' at [at, end) lowers to 'ς' after a cased letter
+ * and not before one (an apostrophe, the common case-ignorable, skipped) */
+static bool final_sigma(const struct tv_str *s, size_t at, size_t end)
+{
+	const unsigned char *p = (const unsigned char *)s->s;
+	uint32_t c;
+	bool before = false;
+	for (size_t i = at; i > 0;) {
+		size_t k = i - 1;
+		while (k > 0 && (p[k] & 0xC0) == 0x80)
+			k--;
+		if (utf8__decode(p + k, i - k, &c) != i - k)
+			break;
+		if (c != '\'') {
+			before = cp_is_cased(c);
 			break;
 		}
-		r->s[i] = letter ? (char)(up ? toupper((unsigned char)c) : tolower((unsigned char)c)) : c;
+		i = k;
 	}
-	r->len = s->len;
-	r->s[s->len] = 0;
-	*out = r;
+	if (!before)
+		return false;
+	for (size_t i = end; i < s->len;) {
+		size_t len = utf8__decode(p + i, s->len - i, &c);
+		if (!len)
+			return true;
+		if (c != '\'')
+			return !cp_is_cased(c);
+		i += len;
+	}
 	return true;
 }
 
@@ -218,14 +319,23 @@ static const struct tv_str *str_case(struct tpl_ctx *cx, const struct tv_str *s,
 			break;
 		default: /* CASE_PYTITLE */
 			up = start;
-			start = !(cp_is_lower(c) || cp_is_upper(c));
+			start = !(cp_is_lower(c) || cp_is_upper(c) || cp_is_title(c));
 			break;
 		}
 		if (bad || (m == CASE_SWAP && !up && !cp_is_upper(c))) {
 			tpl_buf_add(cx, &b, s->s + i - len, len);
 			continue;
 		}
-		size_t n = up ? cp_upper(c, o) : cp_lower(c, o);
+		size_t n;
+		if (!up && c == 0x3A3 && final_sigma(s, i - len, i)) {
+			o[0] = 0x3C2;
+			n = 1;
+		} else if (!up)
+			n = cp_lower(c, o);
+		else if (m == CASE_PYTITLE || m == CASE_CAPITALIZE)
+			n = cp_title(c, o);
+		else
+			n = cp_upper(c, o);
 		for (size_t k = 0; k < n; k++)
 			utf8_put(cx, &b, o[k]);
 	}
@@ -914,11 +1024,19 @@ static struct tv case_test(struct tpl_ctx *cx, struct tv v, bool upper)
 		return tv_bool(false);
 	tpl_work(cx, TPL_W_SCAN(v.s->len));
 	bool cased = false;
-	for (size_t i = 0; i < v.s->len; i++) {
-		unsigned char c = (unsigned char)v.s->s[i];
-		if (upper ? islower(c) : isupper(c))
+	for (size_t i = 0; i < v.s->len;) {
+		uint32_t c;
+		size_t len = utf8__decode((const unsigned char *)v.s->s + i, v.s->len - i, &c);
+		if (!len) {  /* not UTF-8: uncased */
+			i++;
+			continue;
+		}
+		i += len;
+		bool lo = cp_is_lower(c), up = cp_is_upper(c);
+		/* str.isupper(): no lower nor titlecase letter, and some cased */
+		if (cp_is_title(c) || (upper ? lo : up))
 			return tv_bool(false);
-		cased |= isalpha(c);
+		cased |= lo || up;
 	}
 	return tv_bool(cased);
 }

@@ -117,7 +117,7 @@ static struct tv call_macro(struct tpl_ctx *cx, const struct tpl_func *f, const 
 	}
 	struct tv extra_kw = tv_undef();
 	if (m->kwargs_slot != UINT_MAX)
-		extra_kw = tv_dict_new(cx, 0);
+		extra_kw = tv_dict_new(cx, nkw);
 	struct tv caller = tv_undef();
 	for (size_t k = 0; k < nkw; k++) {
 		unsigned i = 0;
