@@ -877,8 +877,9 @@ static void expand_star(struct tpl_ctx *cx, const struct node *n, struct argv *a
 	*av = (struct argv){ v, np, kw, j };
 }
 
-/* Evaluate n's arguments into av (args, kw: room for 64 and 32), after
- * first when has_first, and extra as the last keyword argument. */
+/* Evaluate n's arguments into av (args, kw: room for n's own, and one
+ * keyword more), after first when has_first, and extra as the last
+ * keyword argument. */
 static inline void eval_args(struct tpl_ctx *cx, const struct node *n, bool has_first,
 			     struct tv first, const struct tpl_kwarg *extra, struct tv *args,
 			     struct tpl_kwarg *kw, struct argv *av)
@@ -906,12 +907,17 @@ static inline void eval_args(struct tpl_ctx *cx, const struct node *n, bool has_
 }
 
 /* A call, a filter or a test; for the last two the value filtered comes
- * as first (by value: copying it from memory just stored would stall). */
-static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_first,
-			   struct tv first)
+ * as first (by value: copying it from memory just stored would stall).
+ * Its arrays are as long as this call's own arguments (and one more
+ * keyword, a call block's caller), never the parser's bound on them:
+ * every nested call keeps its frame on the stack, and a coroutine's stack
+ * is not large. Not inlined, so eval's own frame (one per nested
+ * expression) stays small as well. */
+static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const struct node *n,
+						     bool has_first, struct tv first)
 {
-	struct tv args[65];
-	struct tpl_kwarg kw[33];
+	struct tv args[n->nargs ? n->nargs : 1];
+	struct tpl_kwarg kw[n->nkw + 1];
 	struct argv av;
 	eval_args(cx, n, has_first, first, NULL, args, kw, &av);
 	return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
@@ -919,11 +925,12 @@ static struct tv call_node(struct tpl_ctx *cx, const struct node *n, bool has_fi
 
 /* A call of a value (N_DYNCALL) or a method (N_METHOD), extra (when not
  * NULL) given as one more keyword argument: a call block's caller. */
-static struct tv call_value_node(struct tpl_ctx *cx, const struct node *n,
-				 const struct tpl_kwarg *extra)
+static __attribute__((noinline)) struct tv call_value_node(struct tpl_ctx *cx,
+							   const struct node *n,
+							   const struct tpl_kwarg *extra)
 {
-	struct tv args[65];
-	struct tpl_kwarg kw[33];
+	struct tv args[n->nargs ? n->nargs : 1];
+	struct tpl_kwarg kw[n->nkw + 1];
 	struct argv av;
 	if (n->kind == N_CALL) {
 		eval_args(cx, n, false, tv_undef(), extra, args, kw, &av);
@@ -1113,24 +1120,6 @@ struct tv tpl_call_method(struct tpl_ctx *cx, struct tv obj, const struct tv_str
 		break;
 	}
 	tpl_fail(cx, "'%s' object has no attribute '%s'", tv_type_name(obj), m);
-}
-
-/* obj.name(args): out of eval, with arrays as long as its own arguments,
- * for the reason call_node gives. */
-static __attribute__((noinline)) struct tv method_node(struct tpl_ctx *cx, const struct node *n)
-{
-	struct tv o = eval(cx, n->a);
-	struct tv args[n->nargs ? n->nargs : 1];
-	struct tpl_kwarg kw[n->nkw ? n->nkw : 1];
-	for (unsigned i = 0; i < n->nargs; i++)
-		args[i] = eval(cx, n->args[i]);
-	for (unsigned k = 0; k < n->nkw; k++) {
-		kw[k].name = n->kwn[k]->s;
-		kw[k].v = eval(cx, n->args[n->nargs + k]);
-	}
-	cx->line = n->line;
-	cx->col = n->col;
-	return method(cx, o, n->name, args, n->nargs, kw, n->nkw);
 }
 
 /* Its work is charged by the statement that evaluates it (stmt.cost). */
