@@ -1604,6 +1604,105 @@ static void a_scripts_variables_are_defaults_under_the_callers(void **state)
 	play(*state, sc_script_variables);
 }
 
+/* ---- what a run answers, and the call path ----------------------------------------------------- */
+
+static void sc_respond_variables(struct sx *x)
+{
+	struct mqb_script_options o = { .name = "Test Name", .respond_variables = true };
+	compile_opt(x, "sequence:\n  - variables: {a: 1}\n"
+		       "  - action: test.response\n    response_variable: r\n"
+		       "  - if: '{{ false }}'\n    then: [{variables: {b: 2}}]\n",
+		    &o);
+	json_t *resp = NULL;
+	assert_int_equal(run_to_end(x, "{\"trigger\": {\"platform\": null}}", &resp), 0);
+	expect_json(resp, "{\"trigger\": {\"platform\": null}, \"a\": 1,"
+			  " \"r\": {\"data\": \"value-12345\"}}");
+	json_decref(resp);
+}
+
+/* components/template/coordinator.py renders a trigger-based entity
+ * with the variables its action left (ScriptRunResult.variables): a
+ * script may answer with them instead of its stop response */
+static void a_run_can_answer_with_its_variables(void **state)
+{
+	play(*state, sc_respond_variables);
+}
+
+/* A service whose handler starts a script's run for the call and waits
+ * for it, as script.<id> does. */
+struct caller {
+	struct sx *x;
+	struct mqb_script **target;
+	int rc[4];   /* what each start returned, in order */
+	int n;
+};
+
+static int call_script(void *ud, void *arg, void **result)
+{
+	struct caller *c = ud;
+	struct mqb_future *f = NULL;
+	int rc = mqb_script_async_run_call(c->x->core, *c->target, NULL, arg, &f);
+	if (c->n < 4)
+		c->rc[c->n++] = rc;
+	if (rc == 0) {
+		mqb_await(f, NULL);
+		mqb_future_unref(f);
+	}
+	return 0;
+}
+
+static void sc_recursion(struct sx *x)
+{
+	struct mqb_script *b = NULL;
+	struct caller to_a = { x, &x->s, { 0 }, 0 }, to_b = { x, &b, { 0 }, 0 };
+	struct mqb_job ja = MQB_COROUTINE(call_script, &to_a), jb = MQB_COROUTINE(call_script, &to_b);
+	assert_int_equal(mqb_services_async_register(x->core, "test", "call_a", &ja, NULL, NULL), 0);
+	assert_int_equal(mqb_services_async_register(x->core, "test", "call_b", &jb, NULL, NULL), 0);
+	struct mqb_script_options ob = { .name = "script.b", .mode = MQB_SCRIPT_PARALLEL };
+	struct mqb_conf_errors errs;
+	mqb_conf_errors_init(&errs);
+	struct mqb_conf_doc *doc = NULL;
+	const char *yb = "sequence:\n  - event: test_b\n  - action: test.call_a\n";
+	assert_int_equal(conf__load_string("b.yaml", NULL, yb, strlen(yb), NULL, &doc, &errs), 0);
+	assert_int_equal(mqb_script_compile(mqb_conf_get(mqb_conf_root(doc), "sequence"), "s", &ob,
+					    &errs, &b), 0);
+	/* a (queued) calls b (parallel), which calls a: a would wait for itself */
+	compile_mode(x, "sequence:\n  - event: test_a\n  - action: test.call_b\n",
+		     MQB_SCRIPT_QUEUED, 2);
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	assert_int_equal(nevents(x), 2);
+	assert_int_equal(to_b.n, 1);
+	assert_int_equal(to_b.rc[0], 0);
+	assert_int_equal(to_a.n, 1);
+	assert_int_equal(to_a.rc[0], -EDEADLK);
+	expect_log(x, "Test Name: Disallowed recursion detected, script.b tried to start Test Name "
+		      "which is already running in the current execution path; Traceback (most "
+		      "recent call last): - Test Name - script.b");
+	/* a call from outside a run has no path: it starts */
+	struct mqb_future *f = NULL;
+	assert_int_equal(mqb_services_async_call(x->core, "test", "call_a", NULL, &f), 0);
+	assert_int_equal(mqb_await(f, NULL), 0);
+	mqb_future_unref(f);
+	settle(x);
+	/* a starts, then b, whose call of a is refused */
+	assert_int_equal(to_a.n, 3);
+	assert_int_equal(to_a.rc[1], 0);
+	assert_int_equal(to_a.rc[2], -EDEADLK);
+	assert_int_equal(nevents(x), 4);
+	mqb_script_free(b);
+	mqb_conf_errors_fini(&errs);
+	mqb_conf_doc_free(doc);
+}
+
+/* ::test_disallowed_recursion, tests/components/script/test_init.py::
+ * test_recursive_script: a restart or queued script a blocking call
+ * would start again inside its own call path is refused, with Home
+ * Assistant's warning; the caller goes on */
+static void a_script_on_its_own_call_path_does_not_start_again(void **state)
+{
+	play(*state, sc_recursion);
+}
+
 /* ---- configuration errors ---------------------------------------------------------------------- */
 
 /* tests/helpers/test_config_validation.py::test_invalid_service_schema,
@@ -1683,6 +1782,8 @@ static const struct CMUnitTest tests[] = {
 					setup_small_stack, teardown),
 	T(a_template_nested_sixty_deep_renders_in_a_run),
 	T(a_scripts_variables_are_defaults_under_the_callers),
+	T(a_run_can_answer_with_its_variables),
+	T(a_script_on_its_own_call_path_does_not_start_again),
 	T(bad_actions_are_configuration_errors_at_their_place),
 #undef T
 };

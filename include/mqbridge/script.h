@@ -53,7 +53,13 @@ struct mqb_script_options {
 	 * Script.async_run does. Not copied: it must outlive the script. May
 	 * be NULL. */
 	const struct mqb_script_variables *variables;
-	void *reserved[3];
+	/* A run's future answers with the run's variables as they are when
+	 * it ends (its top scope: what a `variables` step or a
+	 * response_variable assigned) instead of its stop response: what a
+	 * trigger-based template entity renders with, as Home Assistant's
+	 * ScriptRunResult.variables. */
+	bool respond_variables;
+	void *reserved[2];
 };
 
 /* A compiled sequence with its runs; owned by whoever compiled it. */
@@ -86,6 +92,19 @@ void mqb_script_free(struct mqb_script *s);
  * Thread: loop. */
 int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *variables,
 			 struct mqb_future **out);
+
+/* Start a run for a service call that waits for it (script.<id>), as
+ * mqb_script_async_run does, continuing the blocking call path of the
+ * script run that made the call, if one did (Home Assistant's script
+ * stack): a restart or queued script already on that path does not start
+ * (-EDEADLK, logged as Home Assistant logs "Disallowed recursion
+ * detected"), where it would wait for itself or restart itself without
+ * end. A single script on the path is refused as already running, a
+ * parallel one at its max. call NULL: as mqb_script_async_run.
+ * Thread: loop. */
+struct mqb_service_call;
+int mqb_script_async_run_call(struct mqb_core *core, struct mqb_script *s, json_t *variables,
+			      const struct mqb_service_call *call, struct mqb_future **out);
 
 /* Stop every run, queued ones included (script.turn_off, automation
  * turn_off with stop_actions, reload, shutdown): each pending wait ends at

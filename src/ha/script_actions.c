@@ -311,8 +311,13 @@ static enum flow do_call(struct task *t, const struct action *a)
 	struct mqb_service_call_options opt = { .return_response = a->call.response_variable != NULL,
 						.errmsg = msg,
 						.errlen = sizeof msg };
+	/* a script's run started for this call continues this run's path */
+	struct pending_call pc;
+	script__call_begin(&pc, t->run, data);
 	rc = mqb_services_async_call_opt(core, domain, service, data, &opt, &f);
 	data = NULL; /* the call took it */
+	if (rc < 0)
+		script__call_end(&pc);
 	if (rc == -MQB_E_NOTFOUND) {
 		flow = script__fail(t, a, rc, false, "Service not found", "Action %s.%s not found",
 				    domain, service);
@@ -329,7 +334,9 @@ static enum flow do_call(struct task *t, const struct action *a)
 		goto out;
 	}
 	/* the run waits for the handler, as Home Assistant's blocking call */
-	if ((rc = wait_for(t, f)) == -ECANCELED) {
+	rc = wait_for(t, f);
+	script__call_end(&pc);
+	if (rc == -ECANCELED) {
 		flow = F_CANCEL;
 		goto out;
 	}

@@ -832,6 +832,7 @@ size_t mqb_script_compile(const struct mqb_conf_node *node, const char *path,
 	s->on_change = opt ? opt->on_change : NULL;
 	s->ud = opt ? opt->ud : NULL;
 	s->variables = opt ? opt->variables : NULL;
+	s->respond_variables = opt && opt->respond_variables;
 	*out = s;
 	return 0;
 }

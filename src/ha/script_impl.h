@@ -187,6 +187,10 @@ struct run {
 	struct mqb_future *turn;    /* restart: pending while older runs unwind */
 	json_t *response;           /* what stop answered */
 	struct task *tasks;
+	/* The scripts whose runs wait, through service calls, for this one
+	 * (outermost first): Home Assistant's script stack. NULL: none. */
+	const struct mqb_script **path;
+	unsigned npath;
 	unsigned long gen;          /* bumped by every assignment: views go stale */
 	bool spawned;               /* its coroutine exists (a queued run waits without) */
 	bool stopping;
@@ -204,6 +208,7 @@ struct mqb_script {
 	void (*on_change)(void *ud, struct mqb_script *s);
 	void *ud;
 	const struct mqb_script_variables *variables;
+	bool respond_variables;
 	struct seq seq;
 	struct run *runs, *runs_tail;
 	unsigned nruns;
@@ -243,6 +248,18 @@ enum flow script__fail(struct task *t, const struct action *a, int err, bool con
 /* Log "<name>: <path>: <text>" at level. */
 void script__log(const struct task *t, enum mqb_log_level level, const struct action *a,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A service call a run waits for, known by the call's data (which the
+ * call keeps while it exists), so that a run started for the call finds
+ * the run that made it (mqb_script_async_run_call). Lives on the calling
+ * task's stack from before the call until the wait ends. */
+struct pending_call {
+	const json_t *data;
+	struct run *run;
+	struct pending_call *next;
+};
+void script__call_begin(struct pending_call *pc, struct run *r, const json_t *data);
+void script__call_end(struct pending_call *pc);
 
 /* script_actions.c: one step. */
 enum flow script__exec(struct task *t, const struct action *a);

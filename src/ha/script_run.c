@@ -16,6 +16,7 @@
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
+#include "mqbridge/services.h"
 #include "mqbridge/timer.h"
 
 /* ---- logging ---------------------------------------------------------------------- */
@@ -359,6 +360,7 @@ static void run_unref(struct run *r)
 {
 	if (--r->refs)
 		return;
+	mqb__free(r->path);
 	json_decref(r->top.vars);
 	json_decref(r->top.view);
 	json_decref(r->response);
@@ -416,7 +418,9 @@ static void end_run(struct run *r, enum flow flow, int err)
 		break;
 	}
 	json_t *response = NULL;
-	if (status == 0) {
+	if (status == 0 && s->respond_variables) {
+		response = json_incref(r->top.vars);
+	} else if (status == 0) {
 		response = r->response ? r->response : json_object();
 		r->response = NULL;
 	}
@@ -512,10 +516,105 @@ static void refuse(struct mqb_script *s, const char *what)
 		mqb_log(s->max_exceeded, "script", "%s: %s", s->name, what);
 }
 
+/* ---- the call path (Home Assistant's script stack) ---------------------------------- */
+
+/* The calls runs wait for now. Only the loop thread runs scripts. */
+static __thread struct pending_call *pending_calls;
+
+void script__call_begin(struct pending_call *pc, struct run *r, const json_t *data)
+{
+	pc->data = data;
+	pc->run = r;
+	pc->next = pending_calls;
+	pending_calls = pc;
+}
+
+void script__call_end(struct pending_call *pc)
+{
+	for (struct pending_call **pp = &pending_calls; *pp; pp = &(*pp)->next)
+		if (*pp == pc) {
+			*pp = pc->next;
+			return;
+		}
+}
+
+/* The run that made call and waits for it, or NULL. */
+static struct run *caller_of(const struct mqb_service_call *call)
+{
+	const json_t *data = call ? mqb_service_call_data(call) : NULL;
+	for (struct pending_call *pc = pending_calls; data && pc; pc = pc->next)
+		if (pc->data == data)
+			return pc->run;
+	return NULL;
+}
+
+/* r's path: the caller's, then the caller's own script. */
+static int inherit_path(struct run *r, const struct run *caller)
+{
+	r->path = mqb__malloc((caller->npath + 1) * sizeof *r->path);
+	if (!r->path)
+		return -ENOMEM;
+	if (caller->npath)
+		memcpy(r->path, caller->path, caller->npath * sizeof *r->path);
+	r->path[caller->npath] = caller->s;
+	r->npath = caller->npath + 1;
+	return 0;
+}
+
+/* Whether s is on caller's path (its own script included): a restart or
+ * queued script there would restart or wait for itself. Logged as Home
+ * Assistant logs it, the path on the same line. */
+static bool recursion(const struct mqb_script *s, const struct run *caller)
+{
+	if (!caller || (s->mode != MQB_SCRIPT_RESTART && s->mode != MQB_SCRIPT_QUEUED))
+		return false;
+	bool found = caller->s == s;
+	for (unsigned i = 0; i < caller->npath && !found; i++)
+		found = caller->path[i] == s;
+	if (!found)
+		return false;
+	char trace[512] = "";
+	size_t off = 0;
+	for (unsigned i = 0; i <= caller->npath && off < sizeof trace; i++) {
+		const struct mqb_script *p = i < caller->npath ? caller->path[i] : caller->s;
+		off += (size_t)snprintf(trace + off, sizeof trace - off, " - %s", p->name);
+	}
+	mqb_log(MQB_LOG_WARNING, "script",
+		"%s: Disallowed recursion detected, %s tried to start %s which is already running "
+		"in the current execution path; Traceback (most recent call last):%s",
+		s->name, caller->s->name, s->name, trace);
+	return true;
+}
+
+/* ---- starting and stopping ------------------------------------------------------------ */
+
+static int run_start(struct mqb_core *core, struct mqb_script *s, json_t *variables,
+		     const struct run *caller, struct mqb_future **out);
+
 int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *variables,
 			 struct mqb_future **out)
 {
 	MQB_ASSERT_LOOP(core);
+	return run_start(core, s, variables, NULL, out);
+}
+
+int mqb_script_async_run_call(struct mqb_core *core, struct mqb_script *s, json_t *variables,
+			      const struct mqb_service_call *call, struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(core);
+	const struct run *caller = caller_of(call);
+	if (recursion(s, caller)) {
+		if (out)
+			*out = NULL;
+		json_decref(variables);
+		return -EDEADLK;
+	}
+	return run_start(core, s, variables, caller, out);
+}
+
+static int run_start(struct mqb_core *core, struct mqb_script *s, json_t *variables,
+		     const struct run *caller, struct mqb_future **out)
+{
 	int rc;
 	struct run *r = NULL;
 	if (out)
@@ -556,7 +655,8 @@ int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *va
 		r->top.vars = json_incref(variables);
 	else
 		r->top.vars = variables ? json_copy(variables) : json_object();
-	if (!r->top.vars || !(r->done = mqb_future_new(core))) {
+	if (!r->top.vars || !(r->done = mqb_future_new(core)) ||
+	    (caller && inherit_path(r, caller))) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -597,6 +697,7 @@ int mqb_script_async_run(struct mqb_core *core, struct mqb_script *s, json_t *va
 fail:
 	json_decref(variables);
 	if (r) {
+		mqb__free(r->path);
 		json_decref(r->top.vars);
 		mqb_future_unref(r->done);
 		mqb__free(r);
