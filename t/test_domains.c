@@ -112,6 +112,7 @@ static void every_command_calls_a_service_of_its_own_domain(void **state)
 		{"timer", "START"}, {"timer", "pause"}, {"timer", "cancel"}, {"timer", "finish"},
 		{"input_datetime", "07:30"}, {"input_datetime", "2024-05-01"},
 		{"input_datetime", "2024-05-01 07:30:00"},
+		{"automation", "ON"}, {"automation", "OFF"}, {"script", "PRESS"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char data[256];
@@ -184,6 +185,23 @@ static void each_helper_is_announced_as_its_component(void **state)
 	json_decref(d);
 }
 
+/* DESIGN §10: an automation is a switch (ON/OFF enable it), a script a
+ * button whose PRESS starts it without waiting (script.turn_on); both
+ * announced under <domain>_<object_id>. */
+static void automation_and_script_are_a_switch_and_a_button(void **state)
+{
+	const struct domain *a = domains__get("automation"), *s = domains__get("script");
+	assert_string_equal(domain__component(a, "automation"), "switch");
+	assert_string_equal(domain__component(s, "script"), "button");
+	assert_false(a->stateless);
+	assert_true(s->stateless);
+	assert_command("automation", "ON", "turn_on", NULL);
+	assert_command("automation", "off", "turn_off", NULL);
+	assert_true(has_service(a, "trigger"));
+	assert_command("script", "PRESS", "turn_on", NULL);
+	assert_command("script", "ON", NULL, NULL);
+}
+
 /* A domain without a row shows a value: never sent "unknown" as one, and
  * it takes no command. */
 static void a_domain_without_a_row_shows_a_value_and_takes_no_command(void **state)
@@ -207,6 +225,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(every_command_calls_a_service_of_its_own_domain),
 	cmocka_unit_test(input_boolean_is_announced_as_a_switch_and_commanded_as_one),
 	cmocka_unit_test(each_helper_is_announced_as_its_component),
+	cmocka_unit_test(automation_and_script_are_a_switch_and_a_button),
 	cmocka_unit_test(a_domain_without_a_row_shows_a_value_and_takes_no_command),
 };
 

@@ -120,6 +120,13 @@ static const char *button_command(const char *p, json_t *data)
 	return is(p, "PRESS") ? "press" : NULL;
 }
 
+/* A script is pressed as a button, and runs without the caller waiting:
+ * script.turn_on. */
+static const char *script_command(const char *p, json_t *data)
+{
+	return is(p, "PRESS") ? "turn_on" : NULL;
+}
+
 static const char *number_command(const char *p, json_t *data)
 {
 	char *end;
@@ -252,6 +259,13 @@ static const struct domain domains[] = {
 	{.name = "timer", .component = "sensor",
 	 .services = LIST("start", "pause", "cancel", "finish", "change"),
 	 .discovery = value_discovery, .discovery_after = sensor_after, .command = timer_command},
+	/* Automations and scripts (DESIGN §10): enabled or not, as a switch;
+	 * a script as a button that starts it. */
+	{.name = "automation", .component = "switch",
+	 .services = LIST("turn_on", "turn_off", "toggle", "trigger"),
+	 .discovery = switch_discovery, .command = on_off},
+	{.name = "script", .component = "button", .services = on_off_services, .stateless = true,
+	 .discovery = LIST("payload_press", "PRESS"), .command = script_command},
 };
 
 /* Any other domain shows a value and takes no command. */
