@@ -19,6 +19,7 @@ include $(srcdir)/platforms/mqtt.mk
 include $(srcdir)/platforms/command_line.mk
 include $(srcdir)/platforms/sysmon.mk
 include $(srcdir)/platforms/template.mk
+include $(srcdir)/platforms/automation.mk
 include $(srcdir)/platforms/input_boolean.mk
 include $(srcdir)/platforms/input_number.mk
 include $(srcdir)/platforms/input_select.mk

@@ -256,6 +256,34 @@ int td_run(struct td *t, char *err, size_t errlen, ...)
 	return rc;
 }
 
+void td_begin(struct td *t, const char *yaml, const char *status_topic)
+{
+	td_init(t, NULL);
+	td_write_config(t, yaml);
+	td_start(t, NULL);
+	if (td_wait(t, status_topic, "online", TU_TIMEOUT) < 0) {
+		td_dump(t);
+		fail_msg("the daemon never came online");
+	}
+}
+
+void td_check_fails(const char *yaml, char *err, size_t errlen)
+{
+	struct td t;
+	td_init(&t, NULL);
+	td_write_config(&t, yaml);
+	int rc = td_run(&t, err, errlen, "-C", NULL);
+	td_fini(&t);
+	if (rc != 78)
+		fail_msg("mqbridge -C exited %d, not 78:\n%s", rc, err);
+}
+
+void td_expect_in(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("'%s' not in:\n%s", needle, text);
+}
+
 void td_pub(struct td *t, const char *topic, const char *payload, bool retain)
 {
 	int mid;
@@ -343,6 +371,23 @@ size_t td_count_topic(struct td *t, long since, const char *prefix, const char *
 		const char *tp = t->msgs[i].topic;
 		size_t lt = strlen(tp);
 		n += strncmp(tp, prefix, lp) == 0 && lt >= ls && strcmp(tp + lt - ls, suffix) == 0;
+	}
+	UNLOCK(t);
+	return n;
+}
+
+size_t td_join(struct td *t, long since, const char *topic, char *out, size_t len)
+{
+	size_t n = 0, off = 0;
+	out[0] = '\0';
+	LOCK(t);
+	for (size_t i = since < 0 ? 0 : (size_t)since; i < t->nmsgs; i++) {
+		if (strcmp(t->msgs[i].topic, topic) != 0)
+			continue;
+		if (off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", n ? "," : "",
+						t->msgs[i].payload);
+		n++;
 	}
 	UNLOCK(t);
 	return n;

@@ -36,6 +36,14 @@ struct td {
  * private directory; the watcher connects and subscribes to "#" and
  * "$SYS/#" is not used. Fails the test on error. */
 void td_init(struct td *t, const char *broker_extra);
+/* td_init, td_write_config and td_start, then wait for the daemon to say
+ * online on status_topic; fails the test with both logs if it does not. */
+void td_begin(struct td *t, const char *yaml, const char *status_topic);
+/* Check yaml with `mqbridge -C` in a private directory, which must fail
+ * with 78; what it printed goes to err (errlen bytes). */
+void td_check_fails(const char *yaml, char *err, size_t errlen);
+/* Fail the test unless needle is in text (printed whole). */
+void td_expect_in(const char *text, const char *needle);
 /* Write yaml (printf-style; "%PORT%" is replaced by the broker's port,
  * "%DIR%" by the private directory) to <dir>/mqbridge.yaml. */
 void td_write_config(struct td *t, const char *yaml);
@@ -73,6 +81,9 @@ long td_count(struct td *t);
 /* Messages from index since whose topic starts with prefix and ends with
  * suffix. */
 size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix);
+/* The payloads seen on topic from index since, in order, joined with
+ * commas into out (len bytes); returns how many. */
+size_t td_join(struct td *t, long since, const char *topic, char *out, size_t len);
 /* Wait until the daemon's log contains needle. */
 bool td_log_wait(struct td *t, const char *needle, double timeout);
 /* How many lines of the daemon's log contain needle. */

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: MIT */
+/* The automation integration (platforms/automation.c) end to end: the real
+ * daemon against a real mosquitto. Automations are driven by MQTT sensors
+ * and MQTT triggers, hold their runs on an MQTT sensor (wait_template) or
+ * a delay, and report through mqtt.publish, which the test watches; each
+ * case cites the test of Home Assistant's
+ * tests/components/automation/test_init.py it follows (helpers/
+ * test_script.py for the modes). Configuration errors go through
+ * `mqbridge -C`. Waits are bounded; nothing sleeps. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "daemon.h"
+#include "testutil.h"
+
+#define HEAD \
+	"mqbridge: {node_id: ta, name: Automation test}\n" \
+	"mqtt:\n" \
+	"  broker: 127.0.0.1\n" \
+	"  port: %PORT%\n" \
+	"  reconnect_min: 0.1\n" \
+	"  reconnect_max: 0.5\n" \
+	"  sensor:\n" \
+	"    - {name: Gate, state_topic: dev/gate}\n" \
+	"    - {name: Temp, state_topic: dev/temp}\n"
+
+#define BASE "mqbridge/ta/"
+
+static struct td T;
+static bool T_live;
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (T_live)
+		td_fini(&T);
+	T_live = false;
+	return 0;
+}
+
+static void start(const char *yaml)
+{
+	T_live = true;
+	td_begin(&T, yaml, BASE "status");
+}
+
+static void stop(void)
+{
+	td_stop_clean(&T);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* A device publishes and the bridge has republished the sensor's state:
+ * what the change set off is under way. */
+static long device(const char *topic, const char *payload, const char *sensor)
+{
+	char st[128];
+	snprintf(st, sizeof st, BASE "sensor/%s/state", sensor);
+	long n = td_count(&T);
+	td_pub(&T, topic, payload, false);
+	return td_expect_after(&T, n, st, payload);
+}
+
+static long gate(const char *state)
+{
+	return device("dev/gate", state, "gate");
+}
+
+/* The last JSON on topic. */
+static json_t *last_json(const char *topic)
+{
+	const char *s = td_last(&T, topic);
+	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+	if (!j) {
+		td_dump(&T);
+		fail_msg("no JSON on %s: %s", topic, s ? s : "(none)");
+	}
+	return j;
+}
+
+/* Wait until the last payload on topic holds needle. */
+static void expect_holds(const char *topic, const char *needle)
+{
+	double end = tu_now() + TU_TIMEOUT;
+	for (;;) {
+		const char *s = td_last(&T, topic);
+		if (s && strstr(s, needle))
+			return;
+		if (tu_now() > end) {
+			td_dump(&T);
+			fail_msg("%s never held %s (last: %s)", topic, needle, s ? s : "none");
+		}
+		td_wait_after(&T, td_count(&T), topic, NULL, 0.2);
+	}
+}
+
+static void expect_current(const char *slug, int n)
+{
+	char topic[128], want[32];
+	snprintf(topic, sizeof topic, BASE "automation/%s/attributes", slug);
+	snprintf(want, sizeof want, "\"current\":%d", n);
+	expect_holds(topic, want);
+}
+
+/* Publish a marker through an automation and wait for it: whatever the
+ * daemon would publish before it has been seen by then. */
+#define MARKER \
+	"  - triggers: {trigger: mqtt, topic: cmd/mark}\n" \
+	"    actions: {action: mqtt.publish, data: {topic: out/mark, payload: mark}}\n"
+
+static void mark(void)
+{
+	long n = td_count(&T);
+	td_pub(&T, "cmd/mark", "", false);
+	td_expect_after(&T, n, "out/mark", "mark");
+}
+
+/* ---- the entity -------------------------------------------------------------- */
+
+/* ::test_service_data_not_a_dict's naming, ::test_automation_is_on_if_no_
+ * initial_state_or_restore, ::test_automation_restore_state's attributes:
+ * a state trigger on an MQTT sensor, a template condition, mqtt.publish;
+ * automation.<slug of alias> is on, its id the unique id, its attributes
+ * Home Assistant's; each run logs its start */
+static void a_state_trigger_with_a_template_condition_publishes(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - id: \"1700000000001\"\n"
+		   "    alias: Too hot\n"
+		   "    description: warns when the room is hot\n"
+		   "    triggers: {trigger: state, entity_id: sensor.temp}\n"
+		   "    conditions: \"{{ trigger.to_state.state | float(0) > 25 }}\"\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data:\n"
+		   "          topic: out/hot\n"
+		   "          payload: \"{{ trigger.to_state.state }} from {{ trigger.from_state.state }}"
+		   " ({{ this.entity_id }}, {{ trigger.id }})\"\n");
+	td_expect(&T, BASE "automation/too_hot/state", "on");
+	json_t *d = last_json("homeassistant/switch/ta/automation_too_hot/config");
+	assert_string_equal(json_string_value(json_object_get(d, "unique_id")), "1700000000001");
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "Too hot");
+	assert_string_equal(json_string_value(json_object_get(d, "command_topic")),
+			    BASE "automation/too_hot/set");
+	json_decref(d);
+	json_t *a = last_json(BASE "automation/too_hot/attributes");
+	assert_string_equal(json_string_value(json_object_get(a, "id")), "1700000000001");
+	assert_string_equal(json_string_value(json_object_get(a, "mode")), "single");
+	assert_true(json_is_null(json_object_get(a, "last_triggered")));
+	assert_int_equal(json_integer_value(json_object_get(a, "current")), 0);
+	json_decref(a);
+
+	long n = device("dev/temp", "20", "temp");
+	device("dev/temp", "30", "temp");
+	td_expect_after(&T, n, "out/hot", "30 from 20 (automation.too_hot, 0)");
+	expect_holds(BASE "automation/too_hot/attributes", "\"last_triggered\":\"20");
+	assert_int_equal(td_count_topic(&T, n, "out/hot", ""), 1);
+	td_expect_log(&T, "automation.too_hot: Running automation actions");
+	stop();
+}
+
+/* ::test_automation_variables (V26): variables render before the
+ * conditions, with `this` and the trigger; variables win over
+ * trigger_variables; an unnamed automation is automation.automation_<N> */
+static void variables_render_with_the_trigger_and_this(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - trigger_variables: {test_var: defined_in_config, topic: cmd/vars}\n"
+		   "    variables:\n"
+		   "      test_var: overridden_in_config\n"
+		   "      event_type: \"{{ trigger.payload }}\"\n"
+		   "      this_variables: \"{{ this.entity_id }}\"\n"
+		   "    triggers: {trigger: mqtt, topic: \"{{ topic }}\"}\n"
+		   "    conditions: \"{{ event_type != 'skip' }}\"\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data:\n"
+		   "          topic: out/vars\n"
+		   "          payload: \"{{ test_var }} {{ event_type }} {{ this_variables }}\"\n");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/vars", "skip", false);
+	td_pub(&T, "cmd/vars", "hello", false);
+	td_expect_after(&T, n, "out/vars", "overridden_in_config hello automation.automation_0");
+	assert_int_equal(td_count_topic(&T, n, "out/vars", ""), 1);
+	stop();
+}
+
+/* ---- modes -------------------------------------------------------------------- */
+
+#define MODE(m, extra) \
+	"  - alias: " m "\n" \
+	"    mode: " m "\n" extra \
+	"    triggers: {trigger: mqtt, topic: cmd/" m "}\n" \
+	"    actions:\n" \
+	"      - action: mqtt.publish\n" \
+	"        data: {topic: out/" m ", payload: \"1:{{ trigger.payload }}\", qos: 1}\n" \
+	"      - wait_template: \"{{ is_state('sensor.gate', 'open') }}\"\n" \
+	"      - action: mqtt.publish\n" \
+	"        data: {topic: out/" m ", payload: \"2:{{ trigger.payload }}\", qos: 1}\n"
+
+static void seen(long n, const char *topic, char *out, size_t len)
+{
+	td_join(&T, n, topic, out, len);
+}
+
+/* helpers ::test_script_mode_single, ::test_script_mode_2 (restart,
+ * parallel), ::test_script_mode_queued (V22): two firings while the first
+ * run waits for the gate */
+static void each_mode_decides_what_a_second_firing_does(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n" MODE("single", "") MODE("restart", "")
+		   MODE("queued", "") MODE("parallel", "    max: 2\n") MARKER);
+	long n = td_count(&T);
+	static const char *const modes[] = {"single", "restart", "queued", "parallel"};
+	char topic[64], got[256];
+	for (int i = 0; i < 4; i++) {
+		snprintf(topic, sizeof topic, "cmd/%s", modes[i]);
+		td_pub(&T, topic, "a", false);
+		snprintf(topic, sizeof topic, "out/%s", modes[i]);
+		td_expect_after(&T, n, topic, "1:a");
+		snprintf(topic, sizeof topic, "cmd/%s", modes[i]);
+		td_pub(&T, topic, "b", false);
+	}
+	td_expect_log(&T, "automation.single: Already running");
+	td_expect_log(&T, "automation.restart: Restarting");
+	td_expect_after(&T, n, "out/restart", "1:b");
+	td_expect_after(&T, n, "out/parallel", "1:b");
+	expect_current("queued", 2);
+	gate("open");
+	td_expect_after(&T, n, "out/queued", "2:b");
+	td_expect_after(&T, n, "out/parallel", "2:b");
+	td_expect_after(&T, n, "out/single", "2:a");
+	td_expect_after(&T, n, "out/restart", "2:b");
+	mark();
+	seen(n, "out/single", got, sizeof got);
+	assert_string_equal(got, "1:a,2:a");
+	seen(n, "out/restart", got, sizeof got);
+	assert_string_equal(got, "1:a,1:b,2:b");
+	seen(n, "out/queued", got, sizeof got);
+	assert_string_equal(got, "1:a,2:a,1:b,2:b");
+	seen(n, "out/parallel", got, sizeof got);
+	if (strcmp(got, "1:a,1:b,2:a,2:b") && strcmp(got, "1:a,1:b,2:b,2:a"))
+		fail_msg("parallel: %s", got);
+	expect_current("queued", 0);
+	stop();
+}
+
+/* helpers ::test_script_mode_queued, ::test_max_exceeded; the issue's
+ * burst: 1,000 firings as fast as the broker takes them, on a queued
+ * automation whose max holds them all, come out in order, none lost */
+static void a_burst_of_a_thousand_firings_queues_in_order(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Burst\n"
+		   "    mode: queued\n"
+		   "    max: 1000\n"
+		   "    triggers: {trigger: mqtt, topic: burst/in, qos: 1}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: burst/out, payload: \"{{ trigger.payload }}\", qos: 1}\n"
+		   "  - alias: Held\n"
+		   "    mode: queued\n"
+		   "    max: 10\n"
+		   "    max_exceeded: error\n"
+		   "    triggers: {trigger: mqtt, topic: held/in, qos: 1}\n"
+		   "    actions:\n"
+		   "      - wait_template: \"{{ is_state('sensor.gate', 'open') }}\"\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: held/out, payload: \"{{ trigger.payload }}\", qos: 1}\n"
+		   MARKER);
+	long n = td_count(&T);
+	char p[16];
+	double t0 = tu_now();
+	for (int i = 0; i < 1000; i++) {
+		snprintf(p, sizeof p, "%d", i);
+		td_pub(&T, "burst/in", p, false);
+	}
+	td_expect_after(&T, n, "burst/out", "999");
+	double spent = tu_now() - t0;
+	static char all[8192], want_all[8192];
+	size_t off = 0;
+	for (int i = 0; i < 1000; i++)
+		off += (size_t)snprintf(want_all + off, sizeof want_all - off, "%s%d", i ? "," : "", i);
+	int want = (int)td_join(&T, n, "burst/out", all, sizeof all);
+	if (strcmp(all, want_all) != 0)
+		fail_msg("burst/out, out of order or with gaps: %.300s...", all);
+	assert_int_equal(want, 1000);
+	fprintf(stderr, "    1,000 firings in, 1,000 runs' publishes out in %.3f s\n", spent);
+
+	/* beyond max (running and waiting together) a firing is refused */
+	n = td_count(&T);
+	for (int i = 0; i < 15; i++) {
+		snprintf(p, sizeof p, "%d", i);
+		td_pub(&T, "held/in", p, false);
+	}
+	td_expect_log(&T, "automation.held: Maximum number of runs exceeded");
+	expect_current("held", 10);
+	mark();
+	gate("open");
+	td_expect_after(&T, n, "held/out", "9");
+	mark();
+	assert_int_equal(td_count_topic(&T, n, "held/out", ""), 10);
+	assert_int_equal(td_log_count(&T, "automation.held: Maximum number of runs exceeded"), 5);
+	stop();
+}
+
+/* ---- cancellation --------------------------------------------------------------- */
+
+/* helpers ::test_cancel_delay, ::test_script_mode_2 (restart): a restart
+ * cancels the delay of the run before it, which never ends */
+static void a_restart_cancels_a_delay(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Restarted\n"
+		   "    mode: restart\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/go}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/go, payload: \"start {{ trigger.payload }}\"}\n"
+		   "      - delay: {milliseconds: 300}\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/go, payload: \"end {{ trigger.payload }}\"}\n");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/go", "a", false);
+	td_expect_after(&T, n, "out/go", "start a");
+	td_pub(&T, "cmd/go", "b", false);
+	td_expect_after(&T, n, "out/go", "end b");
+	char got[256];
+	seen(n, "out/go", got, sizeof got);
+	assert_string_equal(got, "start a,start b,end b");
+	stop();
+}
+
+/* helpers ::test_shutdown_at: SIGTERM ends a delay and a wait at once;
+ * the daemon stops in a fraction of the delay and publishes nothing of
+ * the runs after its stop began */
+static void sigterm_ends_delays_and_waits_at_once(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Delayed\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/go}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/delayed, payload: start}\n"
+		   "      - delay: 5\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/delayed, payload: late}\n"
+		   "  - alias: Waiting\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/go}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/waiting, payload: start}\n"
+		   "      - wait_template: \"{{ is_state('sensor.gate', 'open') }}\"\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/waiting, payload: late}\n");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/go", "", false);
+	td_expect_after(&T, n, "out/delayed", "start");
+	td_expect_after(&T, n, "out/waiting", "start");
+	double t0 = tu_now();
+	assert_int_equal(td_stop(&T), 0);
+	double took = tu_now() - t0;
+	if (took > 2.5)
+		fail_msg("the stop took %.2f s: the delay was waited for", took);
+	td_wait_after(&T, n, BASE "status", "offline", TU_TIMEOUT);
+	assert_int_equal(td_count_topic(&T, n, "out/delayed", ""), 1);
+	assert_int_equal(td_count_topic(&T, n, "out/waiting", ""), 1);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* ::test_automation_stops: turn_off stops the runs (stop_actions, the
+ * default) or lets them end (stop_actions: false); a firing while off
+ * runs nothing */
+static void turn_off_stops_runs_unless_told_not_to(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Held\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/held}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/held, payload: \"1:{{ trigger.payload }}\"}\n"
+		   "      - wait_template: \"{{ is_state('sensor.gate', 'open') }}\"\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/held, payload: \"2:{{ trigger.payload }}\"}\n"
+		   "  - triggers: {trigger: mqtt, topic: cmd/off}\n"
+		   "    actions:\n"
+		   "      - action: automation.turn_off\n"
+		   "        target: {entity_id: automation.held}\n"
+		   "        data: {stop_actions: \"{{ trigger.payload == 'stop' }}\"}\n"
+		   MARKER);
+	long n = td_count(&T);
+	td_pub(&T, "cmd/held", "a", false);
+	td_expect_after(&T, n, "out/held", "1:a");
+	td_pub(&T, "cmd/off", "stop", false);
+	td_expect_after(&T, n, BASE "automation/held/state", "off");
+	expect_current("held", 0);
+	td_pub(&T, "cmd/held", "ignored", false);
+	mark();
+	/* back on (its switch), a run, then off without stopping it */
+	td_pub(&T, BASE "automation/held/set", "ON", false);
+	td_expect_after(&T, n, BASE "automation/held/state", "on");
+	td_pub(&T, "cmd/held", "b", false);
+	td_expect_after(&T, n, "out/held", "1:b");
+	td_pub(&T, "cmd/off", "keep", false);
+	long m = td_expect_after(&T, n + 1, BASE "automation/held/state", "off");
+	(void)m;
+	gate("open");
+	td_expect_after(&T, n, "out/held", "2:b");
+	mark();
+	char got[256];
+	seen(n, "out/held", got, sizeof got);
+	assert_string_equal(got, "1:a,1:b,2:b");
+	stop();
+}
+
+/* ::test_trigger_service, ::test_trigger_service_ignoring_condition,
+ * ::test_services (V23): automation.trigger runs the actions with
+ * trigger {platform: None}, skipping the conditions unless told, also
+ * when the automation is off */
+static void the_trigger_service_runs_the_actions(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Hello\n"
+		   "    initial_state: false\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/never}\n"
+		   "    conditions: \"{{ false }}\"\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/hello, payload: \"{{ trigger }} {{ extra }}\"}\n"
+		   "  - triggers: {trigger: mqtt, topic: cmd/trigger}\n"
+		   "    actions:\n"
+		   "      - action: automation.trigger\n"
+		   "        target: {entity_id: automation.hello}\n"
+		   "        data:\n"
+		   "          skip_condition: \"{{ trigger.payload != 'check' }}\"\n"
+		   "          variables: {extra: given}\n"
+		   MARKER);
+	td_expect(&T, BASE "automation/hello/state", "off");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/never", "", false);
+	td_pub(&T, "cmd/trigger", "check", false);
+	mark();
+	assert_int_equal(td_count_topic(&T, n, "out/hello", ""), 0);
+	td_pub(&T, "cmd/trigger", "", false);
+	td_expect_after(&T, n, "out/hello", "{'platform': None} given");
+	stop();
+}
+
+/* ---- reload --------------------------------------------------------------------- */
+
+#define RELOADER \
+	"  - alias: Reloader\n" \
+	"    triggers: {trigger: mqtt, topic: cmd/reload}\n" \
+	"    actions: {action: automation.reload}\n"
+#define WAITER(name, out) \
+	"  - alias: " name "\n" \
+	"    triggers: {trigger: mqtt, topic: cmd/" name "}\n" \
+	"    actions:\n" \
+	"      - wait_template: \"{{ is_state('sensor.gate', 'open') }}\"\n" \
+	"      - action: mqtt.publish\n" \
+	"        data: {topic: out/" name ", payload: " out "}\n"
+
+/* ::test_reload_config_service, ::test_reload_unchanged_does_not_stop,
+ * ::test_automation_stops (reload): what did not change goes on, run and
+ * all; what changed is stopped and made again; what went is gone, its
+ * retained topics cleared; a new one is there */
+static void reload_keeps_what_did_not_change(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n" RELOADER WAITER("same", "same") WAITER("changed", "old")
+		   WAITER("gone", "gone"));
+	long n = td_count(&T);
+	td_pub(&T, "cmd/same", "", false);
+	td_pub(&T, "cmd/changed", "", false);
+	expect_current("same", 1);
+	expect_current("changed", 1);
+	td_write_config(&T, HEAD "automation:\n" RELOADER WAITER("same", "same")
+				 WAITER("changed", "new") WAITER("added", "added"));
+	td_pub(&T, "cmd/reload", "", false);
+	td_expect_after(&T, n, "homeassistant/switch/ta/automation_gone/config", "");
+	td_expect_after(&T, n, BASE "automation/added/state", "on");
+	expect_current("changed", 0);
+	gate("open");
+	td_expect_after(&T, n, "out/same", "same");
+	long m = td_count(&T);
+	td_pub(&T, "cmd/changed", "", false);
+	td_expect_after(&T, m, "out/changed", "new");
+	assert_int_equal(td_count_topic(&T, n, "out/changed", ""), 1);
+	/* the new automation's filter is new to the broker: its SUBSCRIBE first */
+	assert_true(tu_broker_log_wait(&T.broker, "cmd/added (QoS", 1, TU_TIMEOUT));
+	td_pub(&T, "cmd/added", "", false);
+	td_expect_after(&T, m, "out/added", "added");
+	stop();
+}
+
+/* ---- layouts -------------------------------------------------------------------- */
+
+/* Home Assistant's layouts (splitting_configuration): automations.yaml
+ * by !include, labelled blocks, packages, both generations of keys
+ * (::test_action_backward_compatibility, V25), `enabled: false` on a
+ * trigger and an action; unnamed ones are numbered over the whole list */
+static void automations_come_from_every_layout(void **state)
+{
+	(void)state;
+	char path[256];
+	td_init(&T, NULL);
+	T_live = true;
+	td_write_file(&T, "automations.yaml",
+		      "- id: first\n"
+		      "  alias: From the file\n"
+		      "  trigger: {platform: mqtt, topic: cmd/file}\n"
+		      "  condition: {condition: template, value_template: \"{{ True }}\"}\n"
+		      "  action:\n"
+		      "    service: mqtt.publish\n"
+		      "    data_template: {topic: out/file, payload: \"{{ trigger.topic }}\"}\n"
+		      "- triggers:\n"
+		      "    - {trigger: mqtt, topic: cmd/unnamed, enabled: false}\n"
+		      "    - {trigger: mqtt, topic: cmd/unnamed2}\n"
+		      "  actions:\n"
+		      "    - {action: mqtt.publish, data: {topic: out/x, payload: no}, enabled: false}\n"
+		      "    - {action: mqtt.publish, data: {topic: out/unnamed, payload: "
+		      "\"{{ this.entity_id }}\"}}\n",
+		      path, sizeof path);
+	td_write_config(&T, "mqbridge:\n"
+			    "  node_id: ta\n"
+			    "  packages:\n"
+			    "    porch:\n"
+			    "      automation:\n"
+			    "        - alias: From a package\n"
+			    "          triggers: {trigger: mqtt, topic: cmd/package}\n"
+			    "          actions: {action: mqtt.publish, data: {topic: out/package, "
+			    "payload: ok}}\n"
+			    "mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, "
+			    "reconnect_max: 0.5}\n"
+			    "automation: !include automations.yaml\n"
+			    "automation manual:\n"
+			    "  - triggers: {trigger: mqtt, topic: cmd/manual}\n"
+			    "    actions: {action: mqtt.publish, data: {topic: out/manual, payload: "
+			    "\"{{ this.entity_id }}\"}}\n");
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/file", "", false);
+	td_expect_after(&T, n, "out/file", "cmd/file");
+	td_pub(&T, "cmd/unnamed", "", false);
+	td_pub(&T, "cmd/unnamed2", "", false);
+	td_expect_after(&T, n, "out/unnamed", "automation.automation_1");
+	td_pub(&T, "cmd/manual", "", false);
+	td_expect_after(&T, n, "out/manual", "automation.automation_2");
+	td_pub(&T, "cmd/package", "", false);
+	td_expect_after(&T, n, "out/package", "ok");
+	td_expect(&T, BASE "automation/from_a_package/state", "on");
+	td_expect(&T, BASE "automation/from_the_file/state", "on");
+	assert_int_equal(td_count_topic(&T, n, "out/x", ""), 0);
+	assert_int_equal(td_count_topic(&T, n, "out/unnamed", ""), 1);
+	stop();
+}
+
+/* A service that no integration registers (::test_automation_with_error_
+ * in_script): a warning at start naming the automation and the action,
+ * and the run's error, logged once with the action's path */
+static void an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - alias: Porch\n"
+		   "    triggers: {trigger: mqtt, topic: cmd/porch}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/porch, payload: first}\n"
+		   "      - choose:\n"
+		   "          - conditions: \"{{ true }}\"\n"
+		   "            sequence:\n"
+		   "              - delay: 0\n"
+		   "              - action: light.turn_onn\n"
+		   "                target: {entity_id: light.porch}\n");
+	td_expect_log(&T, "automation.porch: actions[1].choose[0].sequence[1]: action light.turn_onn "
+			  "is not registered by any integration");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/porch", "", false);
+	td_expect_after(&T, n, "out/porch", "first");
+	td_expect_log(&T, "automation.porch: actions[1].choose[0].sequence[1]: Error executing "
+			  "script. Service not found for call_service: Action light.turn_onn not "
+			  "found");
+	assert_int_equal(td_log_count(&T, "Error executing script"), 1);
+	stop();
+}
+
+/* ---- configuration errors --------------------------------------------------------- */
+
+/* ::test_invalid_configuration, ::test_automation_bad_config_validation,
+ * ::test_blueprint_automation_bad_config: each problem at its
+ * file:line:column, in the configuration's own words */
+static void configuration_errors_point_at_their_place(void **state)
+{
+	(void)state;
+	char err[4096];
+	td_check_fails(HEAD "automation:\n"
+			 "  - trigger: {trigger: mqtt, topic: a}\n"
+			 "    triggers: {trigger: mqtt, topic: a}\n"
+			 "    actions: []\n"
+			 "  - alias: no actions\n"
+			 "    trigers: {trigger: mqtt, topic: a}\n"
+			 "  - triggers: {trigger: sunshine}\n"
+			 "    actions: {action: mqtt.publish}\n"
+			 "    mode: queued\n"
+			 "    max_exceeded: loudly\n"
+			 "  - use_blueprint: {path: motion_light.yaml, input: {}}\n",
+		    err, sizeof err);
+	td_expect_in(err, "mqbridge.yaml:11:14: automation[0]: Cannot specify both 'trigger' and "
+		       "'triggers'. Please use 'triggers' only.");
+	td_expect_in(err, "mqbridge.yaml:15:5: automation[1].trigers: unknown option 'trigers' (did you "
+		       "mean 'triggers'?)");
+	td_expect_in(err, "mqbridge.yaml:14:5: automation[1]: required key 'actions' not provided");
+	td_expect_in(err, "mqbridge.yaml:16:25: automation[2].triggers.trigger: Invalid trigger "
+		       "sunshine specified");
+	td_expect_in(err, "mqbridge.yaml:19:19: automation[2].max_exceeded: expected a log level");
+	td_expect_in(err, "mqbridge.yaml:20:20: automation[3].use_blueprint: blueprints are not "
+		       "supported");
+}
+
+static const struct CMUnitTest tests[] = {
+#define T_(name) cmocka_unit_test_teardown(name, teardown)
+	T_(a_state_trigger_with_a_template_condition_publishes),
+	T_(variables_render_with_the_trigger_and_this),
+	T_(each_mode_decides_what_a_second_firing_does),
+	T_(a_burst_of_a_thousand_firings_queues_in_order),
+	T_(a_restart_cancels_a_delay),
+	T_(sigterm_ends_delays_and_waits_at_once),
+	T_(turn_off_stops_runs_unless_told_not_to),
+	T_(the_trigger_service_runs_the_actions),
+	T_(reload_keeps_what_did_not_change),
+	T_(automations_come_from_every_layout),
+	T_(an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time),
+	T_(configuration_errors_point_at_their_place),
+#undef T_
+};
+
+TU_MAIN(tests)
