@@ -20,6 +20,7 @@
 #include "mqbridge/future.h"
 #include "mqbridge/log.h"
 #include "mqbridge/platform.h"
+#include "mqbridge/script.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
@@ -114,9 +115,9 @@ static const struct mqb_schema_key switch_keys[] = {
 	{.key = "state", .type = MQB_S_TEMPLATE, IC(state),
 	 .doc = "template: on when it renders true or on; none: optimistic"},
 	{.key = "turn_on", .type = MQB_S_ANY, IC(turn_on),
-	 .doc = "service calls run by switch.turn_on"},
+	 .doc = "the actions switch.turn_on runs"},
 	{.key = "turn_off", .type = MQB_S_ANY, IC(turn_off),
-	 .doc = "service calls run by switch.turn_off"},
+	 .doc = "the actions switch.turn_off runs"},
 	{.key = "optimistic", .type = MQB_S_BOOL, .def = "false", IC(optimistic),
 	 .doc = "take the state from commands even with a state template"},
 	{.key = "switches", .type = MQB_S_ANY, IC(switches),
@@ -164,31 +165,15 @@ static const struct mqb_schema_key legacy_switch_keys[] = {
 	{.key = "value_template", .type = MQB_S_TEMPLATE, LC(value_template),
 	 .doc = "template of the state; none: optimistic"},
 	{.key = "turn_on", .type = MQB_S_ANY, .required = true, LC(turn_on),
-	 .doc = "service calls run by switch.turn_on"},
+	 .doc = "the actions switch.turn_on runs"},
 	{.key = "turn_off", .type = MQB_S_ANY, .required = true, LC(turn_off),
-	 .doc = "service calls run by switch.turn_off"},
+	 .doc = "the actions switch.turn_off runs"},
 };
 static const struct mqb_schema legacy_schemas[] = {
 	MQB_SCHEMA("sensor.template.sensors", legacy_sensor_keys),
 	MQB_SCHEMA("binary_sensor.template.sensors", legacy_binary_keys),
 	MQB_SCHEMA("switch.template.switches", legacy_switch_keys),
 };
-
-/* One service call of turn_on/turn_off. */
-#define ACTION_KEYS                                                                        \
-	X(service) X(action) X(target) X(data) X(data_template) X(entity_id) X(alias)     \
-	X(enabled) X(continue_on_error)
-struct action_conf {
-#define X(k) const struct mqb_conf_node *k;
-	ACTION_KEYS
-#undef X
-};
-static const struct mqb_schema_key action_keys[] = {
-#define X(k) {.key = #k, .type = MQB_S_ANY, .offset = offsetof(struct action_conf, k), .stored = true},
-	ACTION_KEYS
-#undef X
-};
-static const struct mqb_schema action_schema = MQB_SCHEMA("template action", action_keys);
 
 /* ---- checking ------------------------------------------------------------ */
 
@@ -277,108 +262,15 @@ static void check_templates(const struct mqb_conf_node *map, const char *path, b
 	}
 }
 
-/* "light.turn_on": a domain and a service of [a-z0-9_]. */
-static bool service_name_ok(const char *s)
-{
-	const char *dot = strchr(s, '.');
-	if (!dot || dot == s || !dot[1] || strchr(dot + 1, '.'))
-		return false;
-	for (const char *c = s; *c; c++)
-		if (c != dot && !((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-			return false;
-	return true;
-}
-
-/* The keys of one action that say what kind of action it is, for a clear
- * message about what is not supported. */
-static const char *const other_actions[] = {
-	"delay", "wait_template", "wait_for_trigger", "event", "condition", "choose", "if",
-	"repeat", "parallel", "sequence", "variables", "stop", "scene", "device_id",
-	"set_conversation_response", NULL};
-
-static void check_action(const struct mqb_conf_node *n, const char *path,
-			 struct mqb_conf_errors *errs)
-{
-	if (mqb_conf_kind(n) != MQB_CONF_MAP) {
-		mqb_conf_error_at(errs, n, path, "expected a service call (a mapping with service:)");
-		return;
-	}
-	for (size_t i = 0; other_actions[i]; i++) {
-		const struct mqb_conf_node *k = mqb_conf_get(n, other_actions[i]);
-		if (k) {
-			mqb_conf_error_at(errs, n, path,
-					  "only service calls are supported here, not '%s' actions",
-					  other_actions[i]);
-			return;
-		}
-	}
-	struct action_conf a = {0};
-	if (mqb_schema_apply(&action_schema, n, path, &a, errs))
-		return;
-	const struct mqb_conf_node *svc = a.action ? a.action : a.service;
-	if (!svc || (a.action && a.service)) {
-		mqb_conf_error_at(errs, n, path, "a service call needs exactly one of service: and action:");
-		return;
-	}
-	const char *name = mqb_conf_kind(svc) == MQB_CONF_SCALAR ? mqb_conf_scalar(svc, NULL) : "";
-	if (has_template_markers(name)) {
-		mqb_conf_error_at(errs, svc, path, "a template as the service's name is not supported");
-		return;
-	}
-	if (!service_name_ok(name))
-		mqb_conf_error_at(errs, svc, path, "expected a service as domain.service, got '%s'",
-				  name);
-	if (a.data && a.data_template)
-		mqb_conf_error_at(errs, a.data_template, path, "give data: or data_template:, not both");
-	const struct mqb_conf_node *data = a.data ? a.data : a.data_template;
-	if (data) {
-		char *p = path_join(path, ".", a.data ? "data" : "data_template");
-		if (mqb_conf_kind(data) != MQB_CONF_MAP && mqb_conf_kind(data) != MQB_CONF_NULL)
-			mqb_conf_error_at(errs, data, p ? p : path, "expected a mapping");
-		else
-			check_templates(data, p ? p : path, true, errs);
-		free(p);
-	}
-	if (a.target) {
-		if (mqb_conf_kind(a.target) != MQB_CONF_MAP) {
-			mqb_conf_error_at(errs, a.target, path, "target: expected a mapping");
-		} else {
-			for (size_t i = 0; i < mqb_conf_len(a.target); i++) {
-				const char *k = mqb_conf_scalar(mqb_conf_key(a.target, i), NULL);
-				if (!k || strcmp(k, "entity_id") != 0)
-					mqb_conf_error_at(errs, mqb_conf_key(a.target, i), path,
-							  "target: only entity_id is supported, not '%s'",
-							  k ? k : "?");
-			}
-		}
-	}
-	for (int b = 0; b < 2; b++) {
-		const struct mqb_conf_node *v = b ? a.continue_on_error : a.enabled;
-		const char *s = v && mqb_conf_kind(v) == MQB_CONF_SCALAR ? mqb_conf_scalar(v, NULL) : "";
-		if (v && strcasecmp(s, "true") && strcasecmp(s, "false"))
-			mqb_conf_error_at(errs, v, path, "%s: expected true or false",
-					  b ? "continue_on_error" : "enabled");
-	}
-}
-
+/* turn_on, turn_off: a script's actions (Home Assistant's SCRIPT_SCHEMA),
+ * compiled to check them, each error at its place. */
 static void check_actions(const struct mqb_conf_node *n, const char *path, const char *key,
 			  struct mqb_conf_errors *errs)
 {
 	if (!n)
 		return;
 	char *p = path_join(path, ".", key);
-	const char *base = p ? p : path;
-	if (mqb_conf_kind(n) == MQB_CONF_SEQ) {
-		char idx[32];
-		for (size_t i = 0; i < mqb_conf_len(n); i++) {
-			snprintf(idx, sizeof idx, "[%zu]", i);
-			char *q = path_join(base, "", idx);
-			check_action(mqb_conf_item(n, i), q ? q : base, errs);
-			free(q);
-		}
-	} else if (mqb_conf_kind(n) != MQB_CONF_NULL) {
-		check_action(n, base, errs); /* cv.ensure_list: one call */
-	}
+	mqb_script_compile(n, p ? p : path, NULL, errs, NULL);
 	free(p);
 }
 
@@ -524,17 +416,6 @@ struct attr {
 	bool failed;
 };
 
-struct action {
-	char *domain, *service;
-	json_t *data;        /* with entity_id merged in; strings may hold templates */
-	bool continue_on_error;
-};
-
-struct actions {
-	struct action *v;
-	size_t n;
-};
-
 /* An optional template beside the state: availability, icon, picture. */
 struct side {
 	struct mqb_template *t;
@@ -566,9 +447,9 @@ struct tent {
 	int last_result;              /* -2: none yet */
 	int delayed;                  /* the state a running delay sets */
 	struct mqb_timer *delay, *autooff; /* NULL: not configured */
-	/* switch */
-	struct actions turn_on, turn_off;
-	bool optimistic, busy;
+	/* switch: turn_on and turn_off's scripts (NULL: none) */
+	struct mqb_script *on_script, *off_script;
+	bool optimistic;
 };
 
 static void flush(void *arg);
@@ -941,82 +822,12 @@ static void flush(void *arg)
 
 /* ---- switch commands ----------------------------------------------------- */
 
-/* Render the templates inside a service call's data (a copy), parsing the
- * results as Home Assistant does. */
-static int render_data(struct tent *t, json_t *v)
-{
-	if (json_is_object(v)) {
-		const char *k;
-		json_t *x;
-		json_object_foreach(v, k, x) {
-			if (json_is_string(x) && has_template_markers(json_string_value(x))) {
-				const char *s = json_string_value(x);
-				struct mqb_template *tpl = NULL;
-				struct mqb_tpl_error err;
-				char *out = NULL;
-				size_t len;
-				int rc = mqb_template_compile(s, strlen(s), &tpl, &err);
-				if (!rc) {
-					struct mqb_tpl_vars vars = {.core = t->hub->core,
-								    .variables = t->variables};
-					rc = mqb_entity_async_render(t->e, k, tpl, &vars, &out, &len);
-				}
-				mqb_template_free(tpl);
-				if (rc) {
-					free(out);
-					return rc;
-				}
-				json_t *r = tres_json(out, len);
-				free(out);
-				if (!r || json_object_set_new(v, k, r))
-					return -ENOMEM;
-			} else if (render_data(t, x)) {
-				return -EINVAL;
-			}
-		}
-	} else if (json_is_array(v)) {
-		size_t i;
-		json_t *x;
-		json_array_foreach(v, i, x)
-			if (render_data(t, x))
-				return -EINVAL;
-	}
-	return 0;
-}
-
-static int run_actions(struct tent *t, const struct actions *as, const char *service)
-{
-	for (size_t i = 0; i < as->n; i++) {
-		const struct action *a = &as->v[i];
-		json_t *data = json_deep_copy(a->data);
-		if (!data)
-			return -ENOMEM;
-		int rc = render_data(t, data);
-		if (rc) {
-			json_decref(data);
-			if (a->continue_on_error)
-				continue;
-			return rc;
-		}
-		struct mqb_future *f = NULL;
-		rc = mqb_services_async_call(t->hub->core, a->domain, a->service, data, &f);
-		if (rc == 0) {
-			rc = mqb_await(f, NULL);
-			mqb_future_unref(f);
-		}
-		if (rc) {
-			MQB_LOG_WARNING(SUB, "%s: %s: calling %s.%s failed: %s", mqb_entity_id(t->e),
-					service, a->domain, a->service, mqb_strerror(rc));
-			if (rc == -ECANCELED || !a->continue_on_error)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* switch.turn_on / turn_off: the configured calls, in order, each awaited
- * (Home Assistant runs them as a script); an optimistic switch then takes
- * the new state. toggle is the core's (it calls these). A COROUTINE. */
+/* switch.turn_on / turn_off: the configured actions, run as a script
+ * (Home Assistant's, in single mode) with `this`, and waited for; an
+ * optimistic switch then takes the new state. A start refused because the
+ * script is still running (a switch whose action turns it on again) is
+ * Home Assistant's "Already running", and no error. toggle is the
+ * core's (it calls these). A COROUTINE. */
 static int switch_command(struct mqb_entity *e, void *priv, const char *service,
 			  const json_t *data)
 {
@@ -1025,14 +836,23 @@ static int switch_command(struct mqb_entity *e, void *priv, const char *service,
 	bool on = strcmp(service, "turn_on") == 0;
 	if (!on && strcmp(service, "turn_off") != 0)
 		return -ENOTSUP;
-	if (t->busy) {
-		MQB_LOG_WARNING(SUB, "%s: %s is already running (does it call itself?)",
-				mqb_entity_id(e), service);
-		return -EBUSY;
+	struct mqb_script *s = on ? t->on_script : t->off_script;
+	int rc = 0;
+	if (s) {
+		json_t *vars = t->variables ? json_copy(t->variables) : json_object();
+		struct mqb_state *self = mqb_states_async_get(t->hub->core, mqb_entity_id(e));
+		if (vars)
+			json_object_set_new(vars, "this", self ? mqb_state_to_json(self) : json_null());
+		mqb_state_unref(self);
+		struct mqb_future *f = NULL;
+		rc = vars ? mqb_script_async_run(t->hub->core, s, vars, &f) : -ENOMEM;
+		if (rc == 0) {
+			rc = mqb_await(f, NULL);
+			mqb_future_unref(f);
+		}
+		if (rc == -EBUSY)
+			rc = 0;
 	}
-	t->busy = true;
-	int rc = run_actions(t, on ? &t->turn_on : &t->turn_off, service);
-	t->busy = false;
 	if (rc == 0 && t->optimistic && !t->removed) {
 		set_state(t, on ? "on" : "off");
 		mqb_entity_async_write(e);
@@ -1077,6 +897,10 @@ static void ent_will_remove(struct mqb_entity *e, void *priv)
 	struct hub *h = t->hub;
 	t->removed = true;
 	unlink_dirty(t);
+	if (t->on_script)
+		mqb_script_async_stop(t->on_script, NULL);
+	if (t->off_script)
+		mqb_script_async_stop(t->off_script, NULL);
 	mqb_async_timer_stop(t->rate_timer);
 	mqb_async_timer_stop(t->delay);
 	mqb_async_timer_stop(t->autooff);
@@ -1085,15 +909,6 @@ static void ent_will_remove(struct mqb_entity *e, void *priv)
 		mqb_async_timer_cancel(h->minute);
 		h->minute = NULL;
 	}
-}
-
-static void free_actions(struct actions *as)
-{
-	for (size_t i = 0; i < as->n; i++) {
-		free(as->v[i].domain);
-		json_decref(as->v[i].data);
-	}
-	free(as->v);
 }
 
 static void ent_free(void *priv)
@@ -1125,8 +940,8 @@ static void ent_free(void *priv)
 	free(t->attrs);
 	json_decref(t->variables);
 	json_decref(t->attr_values);
-	free_actions(&t->turn_on);
-	free_actions(&t->turn_off);
+	mqb_script_free(t->on_script);
+	mqb_script_free(t->off_script);
 	free(t);
 }
 
@@ -1143,54 +958,6 @@ static const struct mqb_entity_ops switch_ops = {
 };
 
 /* ---- setup --------------------------------------------------------------- */
-
-static int build_actions(const struct mqb_conf_node *n, struct actions *out)
-{
-	out->v = NULL;
-	out->n = 0;
-	if (!n || mqb_conf_kind(n) == MQB_CONF_NULL)
-		return 0;
-	size_t cnt = mqb_conf_kind(n) == MQB_CONF_SEQ ? mqb_conf_len(n) : 1;
-	if (!(out->v = calloc(cnt ? cnt : 1, sizeof *out->v)))
-		return -ENOMEM;
-	for (size_t i = 0; i < cnt; i++) {
-		const struct mqb_conf_node *an = mqb_conf_kind(n) == MQB_CONF_SEQ ? mqb_conf_item(n, i) : n;
-		struct action_conf ac = {0};
-		struct mqb_conf_errors errs;
-		mqb_conf_errors_init(&errs);
-		size_t bad = mqb_schema_apply(&action_schema, an, "", &ac, &errs);
-		mqb_conf_errors_fini(&errs);
-		if (bad)
-			return -EINVAL; /* check() reported it */
-		const char *enabled = ac.enabled ? mqb_conf_scalar(ac.enabled, NULL) : NULL;
-		if (enabled && strcasecmp(enabled, "false") == 0)
-			continue;
-		const char *coe = ac.continue_on_error ? mqb_conf_scalar(ac.continue_on_error, NULL) : NULL;
-		const char *name = mqb_conf_scalar(ac.action ? ac.action : ac.service, NULL);
-		const char *dot = name ? strchr(name, '.') : NULL;
-		if (!dot)
-			return -EINVAL;
-		struct action *a = &out->v[out->n];
-		if (!(a->domain = strdup(name)))
-			return -ENOMEM;
-		a->domain[dot - name] = '\0';
-		a->service = a->domain + (dot - name) + 1;
-		out->n++;
-		a->continue_on_error = coe && strcasecmp(coe, "true") == 0;
-		const struct mqb_conf_node *dn = ac.data ? ac.data : ac.data_template;
-		a->data = dn && mqb_conf_kind(dn) == MQB_CONF_MAP ? mqb_conf_to_json(dn) : json_object();
-		if (!a->data)
-			return -ENOMEM;
-		const struct mqb_conf_node *ids =
-			ac.target ? mqb_conf_get(ac.target, "entity_id") : ac.entity_id;
-		if (ids) {
-			json_t *j = mqb_conf_to_json(ids);
-			if (!j || json_object_set_new(a->data, "entity_id", j))
-				return -ENOMEM;
-		}
-	}
-	return 0;
-}
 
 /* HA's rate limit from the template's text: `states` iterated as a whole
  * (a minute) or one domain of it (a second). */
@@ -1217,6 +984,26 @@ static int compile(const struct mqb_conf_node *n, struct mqb_template **out, str
 			t->rate = r;
 	}
 	return rc;
+}
+
+/* A switch's turn_on or turn_off as a script named after the entity, in
+ * Home Assistant's default mode (single). check() has said what is wrong
+ * with it, if anything. */
+static int compile_script(struct tent *t, const struct mqb_conf_node *n, const char *path,
+			  const char *key, struct mqb_script **out)
+{
+	*out = NULL;
+	if (!n || mqb_conf_kind(n) == MQB_CONF_NULL)
+		return 0;
+	char *p = path_join(path, ".", key);
+	struct mqb_conf_errors errs;
+	mqb_conf_errors_init(&errs);
+	struct mqb_script_options o = {.name = mqb_entity_id(t->e),
+				       .max_exceeded = MQB_LOG_WARNING};
+	size_t bad = mqb_script_compile(n, p ? p : path, &o, &errs, out);
+	mqb_conf_errors_fini(&errs);
+	free(p);
+	return bad ? -EINVAL : 0;
 }
 
 /* What one entity is made of, from either layout. */
@@ -1277,9 +1064,6 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if ((rc = build_actions(sp->turn_on, &t->turn_on)) ||
-	    (rc = build_actions(sp->turn_off, &t->turn_off)))
-		goto fail;
 	t->optimistic = sp->kind == K_SWITCH && (sp->optimistic || !sp->state);
 
 	struct mqb_entity_info info = {
@@ -1300,12 +1084,21 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 		mqb_template_free(t->icon.t);
 		t->icon.t = NULL;
 	}
+	struct mqb_entity *e = NULL;
 	rc = mqb_platform_async_add_entity(p, &info, sp->kind == K_SWITCH ? &switch_ops : &ent_ops,
-					   t, NULL);
+					   t, &e);
 	free(static_icon);
-	if (rc)
+	if (rc) {
 		MQB_LOG_ERROR(SUB, "%s: adding the entity failed: %s", path, mqb_strerror(rc));
-	return rc; /* on failure t was freed with ent_free */
+		return rc; /* t was freed with ent_free */
+	}
+	/* the scripts log under the entity's id, known now */
+	if ((rc = compile_script(t, sp->turn_on, path, "turn_on", &t->on_script)) ||
+	    (rc = compile_script(t, sp->turn_off, path, "turn_off", &t->off_script))) {
+		MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
+		mqb_entity_async_remove(e);
+	}
+	return rc;
 fail:
 	MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
 	ent_free(t);

@@ -392,6 +392,50 @@ static void a_template_switch_calls_services_and_follows_its_state(void **state)
 	stop(&t);
 }
 
+/* tests/components/template/test_switch.py::test_on_action,
+ * ::test_off_action: turn_on and turn_off are scripts (Home Assistant's
+ * SCRIPT_SCHEMA), any actions, with `this`; the command waits for them,
+ * and an optimistic switch takes its state when they end */
+static void a_template_switch_runs_any_script_actions(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Gate contact, state_topic: zigbee/gate}\n"
+	      "template:\n"
+	      "  - switch:\n"
+	      "      - name: Gate opener\n"
+	      "        turn_on:\n"
+	      "          - action: mqtt.publish\n"
+	      "            data: {topic: gate/cmd, payload: \"open {{ this.entity_id }}\"}\n"
+	      "          - wait_template: \"{{ is_state('sensor.gate_contact', 'open') }}\"\n"
+	      "          - if: \"{{ wait.completed }}\"\n"
+	      "            then: [{action: mqtt.publish, data: {topic: gate/log, payload: opened}}]\n"
+	      "        turn_off:\n"
+	      "          - repeat:\n"
+	      "              count: 2\n"
+	      "              sequence:\n"
+	      "                - action: mqtt.publish\n"
+	      "                  data: {topic: gate/cmd, payload: \"close {{ repeat.index }}\"}\n");
+	td_expect(&t, BASE "switch/gate_opener/state", "off");
+	long n = td_count(&t);
+	td_pub(&t, BASE "switch/gate_opener/set", "ON", false);
+	td_expect_after(&t, n, "gate/cmd", "open switch.gate_opener");
+	/* the command waits for its actions */
+	assert_int_equal(td_count_topic(&t, n, BASE "switch/gate_opener/state", ""), 0);
+	source(&t, "zigbee/gate", "open", BASE "sensor/gate_contact/state", "open");
+	td_expect_after(&t, n, "gate/log", "opened");
+	td_expect_after(&t, n, BASE "switch/gate_opener/state", "on");
+	n = td_count(&t);
+	td_pub(&t, BASE "switch/gate_opener/set", "OFF", false);
+	td_expect_after(&t, n, BASE "switch/gate_opener/state", "off");
+	char got[64];
+	td_join(&t, n, "gate/cmd", got, sizeof got);
+	assert_string_equal(got, "close 1,close 2");
+	stop(&t);
+}
+
 /* ---- the legacy layout ---------------------------------------------------- */
 
 static void legacy_sensors_and_delay_on(void **state)
@@ -443,28 +487,13 @@ static void legacy_sensors_and_delay_on(void **state)
 /* ---- configuration errors ------------------------------------------------- */
 
 /* mqbridge -C on yaml: exit 78 and err holds the messages. */
-static void check_config(const char *yaml, char *err, size_t errlen)
-{
-	struct td t;
-	td_init(&t, NULL);
-	td_write_config(&t, yaml);
-	int rc = td_run(&t, err, errlen, "-C", NULL);
-	td_fini(&t);
-	if (rc != 78)
-		fail_msg("mqbridge -C exited %d, not 78:\n%s", rc, err);
-}
 
-static void expect_in(const char *err, const char *needle)
-{
-	if (!strstr(err, needle))
-		fail_msg("'%s' not in:\n%s", needle, err);
-}
 
 static void template_errors_point_at_their_line_and_column(void **state)
 {
 	(void)state;
 	char err[8192];
-	check_config(HEAD
+	td_check_fails(HEAD
 		     "template:\n"
 		     "  - sensor:\n"
 		     "      - name: Plain\n"
@@ -481,10 +510,10 @@ static void template_errors_point_at_their_line_and_column(void **state)
 		     "        attributes:\n"
 		     "          bad: \"{{ 1 + }}\"\n",
 		     err, sizeof err);
-	expect_in(err, ":10:44: template[0].sensor[0].state: invalid template");
+	td_expect_in(err, ":10:44: template[0].sensor[0].state: invalid template");
 	/* the quoted one: the column of the filter's name inside the quotes */
-	expect_in(err, ":12:41: template[0].sensor[1].state: invalid template");
-	expect_in(err, "nosuchfilter");
+	td_expect_in(err, ":12:41: template[0].sensor[1].state: invalid template");
+	td_expect_in(err, "nosuchfilter");
 	/* a literal block: the line of the filter's name (its column counts
 	 * from the block's indentation, which libyaml does not report) */
 	const char *blk = strstr(err, "template[0].sensor[2].state: invalid template");
@@ -492,14 +521,14 @@ static void template_errors_point_at_their_line_and_column(void **state)
 	while (blk > err && blk[-1] != '\n')
 		blk--;
 	assert_non_null(strstr(blk, "mqbridge.yaml:16:"));
-	expect_in(err, ":21:24: template[0].sensor[3].attributes.bad: invalid template");
+	td_expect_in(err, ":21:24: template[0].sensor[3].attributes.bad: invalid template");
 }
 
 static void trigger_based_entities_are_an_error_where_they_start(void **state)
 {
 	(void)state;
 	char err[8192];
-	check_config(HEAD
+	td_check_fails(HEAD
 		     "template:\n"
 		     "  - trigger:\n"
 		     "      - platform: state\n"
@@ -508,7 +537,7 @@ static void trigger_based_entities_are_an_error_where_they_start(void **state)
 		     "      - name: Last change\n"
 		     "        state: \"{{ now() }}\"\n",
 		     err, sizeof err);
-	expect_in(err, ":8:5: template[0].trigger: trigger-based template entities are not "
+	td_expect_in(err, ":8:5: template[0].trigger: trigger-based template entities are not "
 		       "supported");
 }
 
@@ -516,7 +545,7 @@ static void missing_state_and_bad_actions_are_errors(void **state)
 {
 	(void)state;
 	char err[8192];
-	check_config(HEAD
+	td_check_fails(HEAD
 		     "template:\n"
 		     "  - sensor:\n"
 		     "      - name: No state\n"
@@ -533,11 +562,14 @@ static void missing_state_and_bad_actions_are_errors(void **state)
 		     "        value_template: \"{{ 1 }}\"\n"
 		     "      no_value: {friendly_name: x}\n",
 		     err, sizeof err);
-	expect_in(err, "template[0].sensor[0]: required option 'state' is missing");
-	expect_in(err, "only service calls are supported here, not 'delay' actions");
-	expect_in(err, "expected a service as domain.service, got 'not a service'");
-	expect_in(err, "'Bad Id' is not a valid object id");
-	expect_in(err, "required option 'value_template' is missing");
+	td_expect_in(err, "template[0].sensor[0]: required option 'state' is missing");
+	/* any actions: the delay is one; a bad call is the engine's error */
+	td_expect_in(err, "template[1].switch[0].turn_off[0].action: Service not a service does not "
+		       "match format <domain>.<name>");
+	if (strstr(err, "delay"))
+		fail_msg("a delay in turn_on is an error:\n%s", err);
+	td_expect_in(err, "'Bad Id' is not a valid object id");
+	td_expect_in(err, "required option 'value_template' is missing");
 }
 
 static const struct CMUnitTest tests[] = {
@@ -550,6 +582,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_template_over_a_domain_is_rate_limited),
 	cmocka_unit_test(now_renders_again_every_minute),
 	cmocka_unit_test(a_template_switch_calls_services_and_follows_its_state),
+	cmocka_unit_test(a_template_switch_runs_any_script_actions),
 	cmocka_unit_test(legacy_sensors_and_delay_on),
 	cmocka_unit_test(template_errors_point_at_their_line_and_column),
 	cmocka_unit_test(trigger_based_entities_are_an_error_where_they_start),
