@@ -63,25 +63,6 @@ static const struct mqb_schema_key automation_keys[] = {
 };
 static const struct mqb_schema automation_schema = MQB_SCHEMA("automation", automation_keys);
 
-/* The parts of one automation, either generation: NULL when absent. */
-struct parts {
-	const struct mqb_conf_node *triggers, *conditions, *actions;
-	const char *tkey, *ckey, *akey; /* the keys they were given under */
-};
-
-static size_t read_parts(const struct mqb_component_entry *en, struct mqb_conf_errors *errs,
-			 struct parts *out)
-{
-	size_t found = 0;
-	out->triggers = su_either(en->node, "trigger", "triggers", en->path, errs, &found);
-	out->conditions = su_either(en->node, "condition", "conditions", en->path, errs, &found);
-	out->actions = su_either(en->node, "action", "actions", en->path, errs, &found);
-	out->tkey = mqb_conf_get(en->node, "triggers") ? ".triggers" : ".trigger";
-	out->ckey = mqb_conf_get(en->node, "conditions") ? ".conditions" : ".condition";
-	out->akey = mqb_conf_get(en->node, "actions") ? ".actions" : ".action";
-	return found;
-}
-
 static size_t check_one(const struct mqb_component_entry *en, struct mqb_conf_errors *errs)
 {
 	char p[256];
@@ -91,24 +72,21 @@ static size_t check_one(const struct mqb_component_entry *en, struct mqb_conf_er
 	found += mqb_schema_apply(&automation_schema, en->node, en->path, NULL, errs);
 	struct su_mode m;
 	found += su_mode_read(en->node, en->path, errs, &m);
-	struct parts pt;
-	found += read_parts(en, errs, &pt);
+	struct su_parts pt;
+	found += su_read_parts(en->node, en->path, errs, &pt);
 	if (!pt.triggers) {
 		mqb_conf_error_at(errs, en->node, en->path, "required key 'triggers' not provided");
 		found++;
 	} else {
-		found += mqb_triggers_compile(pt.triggers, su_path(p, sizeof p, en->path, pt.tkey),
-					      errs, NULL);
+		found += mqb_triggers_compile(pt.triggers, pt.tpath, errs, NULL);
 	}
 	if (pt.conditions)
-		found += mqb_condition_compile(pt.conditions,
-					       su_path(p, sizeof p, en->path, pt.ckey), errs, NULL);
+		found += mqb_condition_compile(pt.conditions, pt.cpath, errs, NULL);
 	if (!pt.actions) {
 		mqb_conf_error_at(errs, en->node, en->path, "required key 'actions' not provided");
 		found++;
 	} else {
-		found += mqb_script_compile(pt.actions, su_path(p, sizeof p, en->path, pt.akey), NULL,
-					    errs, NULL);
+		found += mqb_script_compile(pt.actions, pt.apath, NULL, errs, NULL);
 	}
 	static const char *const vkeys[] = {"variables", "trigger_variables"};
 	for (size_t i = 0; i < MQB_ARRAY_SIZE(vkeys); i++) {
@@ -407,9 +385,9 @@ static int build(struct autom *a, const struct mqb_component_entry *en)
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
 	char p[256];
-	struct parts pt;
+	struct su_parts pt;
 	int rc = -EINVAL; /* check() said what */
-	read_parts(en, &errs, &pt);
+	su_read_parts(en->node, en->path, &errs, &pt);
 	su_mode_read(en->node, en->path, &errs, &a->h.mode);
 	const struct mqb_conf_node *v = mqb_conf_get(en->node, "variables");
 	const struct mqb_conf_node *tv = mqb_conf_get(en->node, "trigger_variables");
@@ -422,18 +400,14 @@ static int build(struct autom *a, const struct mqb_component_entry *en)
 		.on_change = su_on_change,
 		.ud = &a->h,
 	};
-	if (mqb_triggers_compile(pt.triggers, su_path(p, sizeof p, en->path, pt.tkey), &errs,
-				 &a->triggers) ||
-	    (pt.conditions && mqb_condition_compile(pt.conditions,
-						    su_path(p, sizeof p, en->path, pt.ckey), &errs,
-						    &a->cond)) ||
+	if (mqb_triggers_compile(pt.triggers, pt.tpath, &errs, &a->triggers) ||
+	    (pt.conditions && mqb_condition_compile(pt.conditions, pt.cpath, &errs, &a->cond)) ||
 	    (v && mqb_script_variables_compile(v, su_path(p, sizeof p, en->path, ".variables"),
 					       &errs, &a->vars)) ||
 	    (tv && mqb_script_variables_compile(
 			   tv, su_path(p, sizeof p, en->path, ".trigger_variables"), &errs,
 			   &a->tvars)) ||
-	    mqb_script_compile(pt.actions, su_path(p, sizeof p, en->path, pt.akey), &o, &errs,
-			       &a->h.script))
+	    mqb_script_compile(pt.actions, pt.apath, &o, &errs, &a->h.script))
 		goto out;
 	rc = 0;
 out:

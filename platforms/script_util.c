@@ -203,6 +203,22 @@ const struct mqb_conf_node *su_either(const struct mqb_conf_node *node, const ch
 	return n ? n : o;
 }
 
+size_t su_read_parts(const struct mqb_conf_node *node, const char *path,
+		     struct mqb_conf_errors *errs, struct su_parts *p)
+{
+	size_t found = 0;
+	p->triggers = su_either(node, "trigger", "triggers", path, errs, &found);
+	p->conditions = su_either(node, "condition", "conditions", path, errs, &found);
+	p->actions = su_either(node, "action", "actions", path, errs, &found);
+	su_path(p->tpath, sizeof p->tpath, path,
+		mqb_conf_get(node, "triggers") ? ".triggers" : ".trigger");
+	su_path(p->cpath, sizeof p->cpath, path,
+		mqb_conf_get(node, "conditions") ? ".conditions" : ".condition");
+	su_path(p->apath, sizeof p->apath, path,
+		mqb_conf_get(node, "actions") ? ".actions" : ".action");
+	return found;
+}
+
 size_t su_no_blueprint(const struct mqb_conf_node *node, const char *path,
 		       struct mqb_conf_errors *errs)
 {

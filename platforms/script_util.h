@@ -89,6 +89,18 @@ const struct mqb_conf_node *su_either(const struct mqb_conf_node *node, const ch
 				      const char *new_key, const char *path,
 				      struct mqb_conf_errors *errs, size_t *found);
 
+/* An automation's (or a trigger-based template block's) triggers,
+ * conditions and actions in either generation, NULL when absent, each
+ * with its path under the key it was given as ("automation[0].trigger"). */
+struct su_parts {
+	const struct mqb_conf_node *triggers, *conditions, *actions;
+	char tpath[256], cpath[256], apath[256];
+};
+/* Fill p from node at path; returns the errors found (both keys of a
+ * pair given). */
+size_t su_read_parts(const struct mqb_conf_node *node, const char *path,
+		     struct mqb_conf_errors *errs, struct su_parts *p);
+
 /* use_blueprint refused at its place: 1 when node has it, else 0. */
 size_t su_no_blueprint(const struct mqb_conf_node *node, const char *path,
 		       struct mqb_conf_errors *errs);

@@ -28,14 +28,15 @@
 #include "mqbridge/timer.h"
 
 #include "template_deps.h"
+#include "template_entity.h"
 #include "template_result.h"
 
 #define SUB "template"
 
 #define CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-enum kind { K_SENSOR, K_BINARY, K_SWITCH };
-static const char *const domain_of[] = {"sensor", "binary_sensor", "switch"};
+const char *const tpl_domain_of[TPL_KINDS] = {"sensor", "binary_sensor", "switch"};
+#define domain_of tpl_domain_of
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -450,6 +451,8 @@ struct tent {
 	/* switch: turn_on and turn_off's scripts (NULL: none) */
 	struct mqb_script *on_script, *off_script;
 	bool optimistic;
+	/* trigger-based: the block whose firings render it; NULL: state-based */
+	struct tpl_block *block;
 };
 
 static void flush(void *arg);
@@ -457,8 +460,8 @@ static void flush(void *arg);
 static void mark_dirty(struct tent *t)
 {
 	struct hub *h = t->hub;
-	if (t->removed || t->dirty || !t->e)
-		return;
+	if (t->removed || t->dirty || !t->e || t->block)
+		return; /* a trigger-based one renders when its block fires */
 	t->dirty = true;
 	t->dirty_next = NULL;
 	*h->dirty_tail = t;
@@ -649,6 +652,16 @@ static void autooff_cb(struct mqb_timer *timer, void *ud)
  * auto_off does not turn the state on again). */
 static void binary_result(struct tent *t, int r)
 {
+	if (t->block) {
+		/* Home Assistant's trigger-based binary sensor: each firing is
+		 * news, and one that renders on again restarts auto_off */
+		t->last_result = -2;
+		if (r == 1 && t->on == 1 && t->autooff &&
+		    (!t->delay || !mqb_async_timer_active(t->delay))) {
+			mqb_async_timer_rearm(t->autooff, t->auto_off);
+			return;
+		}
+	}
 	if (t->auto_off > 0) {
 		if (r == t->last_result)
 			return;
@@ -693,7 +706,10 @@ static void apply_state(struct tent *t, const char *out, size_t len)
 	}
 }
 
-static void render(struct tent *t)
+/* Render every template of t and write it. run: a trigger-based entity's
+ * firing (its variables under the entity's own); NULL: a state-based
+ * render, which records what it read. */
+static void render(struct tent *t, const json_t *run)
 {
 	struct hub *h = t->hub;
 	struct ids ids = {0};
@@ -703,21 +719,32 @@ static void render(struct tent *t)
 		this_json = mqb_state_to_json(self);
 		mqb_state_unref(self);
 	}
+	json_t *merged = NULL;
+	if (run) {
+		merged = json_copy((json_t *)run);
+		if (merged && t->variables)
+			json_object_update_missing(merged, t->variables);
+	}
 	struct mqb_tpl_vars vars = {
 		.this_state = this_json,
-		.variables = t->variables,
+		.variables = run ? merged : t->variables,
 		.core = h->core,
-		.on_entity = collect,
+		.on_entity = run ? NULL : collect,
 		.ud = &ids,
 	};
 	char *out = NULL;
 	size_t len = 0;
+	bool failed = false; /* a trigger-based entity is then unavailable */
 
-	/* Home Assistant: an availability template that fails leaves the
-	 * entity available. */
+	/* Home Assistant: an availability template that fails leaves a
+	 * state-based entity available. */
 	bool available = true;
-	if (t->avail.t && render_side(t, &t->avail, &vars, &out, &len) == 0)
-		available = tres_bool(out, len, false) == 1;
+	if (t->avail.t) {
+		if (render_side(t, &t->avail, &vars, &out, &len) == 0)
+			available = tres_bool(out, len, false) == 1;
+		else
+			failed = true;
+	}
 	free(out);
 	out = NULL;
 
@@ -728,6 +755,8 @@ static void render(struct tent *t)
 			json_t *v = tres_json(out, len);
 			if (v)
 				json_object_set_new(attrs, t->attrs[i].key, v);
+		} else {
+			failed = true;
 		}
 		t->attrs[i].failed = s.failed;
 		free(out);
@@ -738,8 +767,12 @@ static void render(struct tent *t)
 		const char *attr;
 	} sides[] = {{&t->icon, "icon"}, {&t->picture, "entity_picture"}};
 	for (size_t i = 0; attrs && i < 2; i++) {
-		if (!sides[i].s->t || render_side(t, sides[i].s, &vars, &out, &len))
+		if (!sides[i].s->t)
 			continue;
+		if (render_side(t, sides[i].s, &vars, &out, &len)) {
+			failed = true;
+			continue;
+		}
 		size_t n = len;
 		const char *v = mqb_strip(out, &n);
 		if (n)
@@ -752,10 +785,15 @@ static void render(struct tent *t)
 	if (attrs && t->kind == K_SWITCH && t->optimistic)
 		json_object_set_new(attrs, "assumed_state", json_true());
 
-	if (t->state && mqb_entity_async_render(t->e, t->state_option, t->state, &vars, &out,
-						&len) == 0)
-		apply_state(t, out, len);
+	if (t->state) {
+		if (mqb_entity_async_render(t->e, t->state_option, t->state, &vars, &out, &len) == 0)
+			apply_state(t, out, len);
+		else
+			failed = true;
+	}
 	free(out);
+	if (run && failed)
+		available = false;
 
 	if (attrs) {
 		/* The entity gets its own copy: it shares its values with the
@@ -771,6 +809,10 @@ static void render(struct tent *t)
 	MQB_LOG_DEBUG(SUB, "%s: rendered, reading %zu entities", mqb_entity_id(t->e), ids.n);
 	mqb_entity_async_write(t->e);
 	json_decref(this_json);
+	json_decref(merged);
+	t->last_render = mqb_time_monotonic();
+	if (run)
+		return; /* a firing renders it, not what it read */
 
 	/* What this render read is what the entity depends on now: branches
 	 * may have read other entities than last time. */
@@ -781,7 +823,17 @@ static void render(struct tent *t)
 	for (size_t i = 0; i < ids.n; i++)
 		free(ids.v[i]);
 	free(ids.v);
-	t->last_render = mqb_time_monotonic();
+}
+
+void tpl_render_fired(struct tent *t, const json_t *run)
+{
+	if (!t->removed && t->e)
+		render(t, run);
+}
+
+const char *tpl_entity_id(const struct tent *t)
+{
+	return t->e ? mqb_entity_id(t->e) : "?";
 }
 
 static void rate_cb(struct mqb_timer *timer, void *ud)
@@ -789,7 +841,7 @@ static void rate_cb(struct mqb_timer *timer, void *ud)
 	(void)timer;
 	struct tent *t = ud;
 	if (!t->removed)
-		render(t);
+		render(t, NULL);
 }
 
 /* The queued renders, each entity once. Renders made here that change
@@ -816,7 +868,7 @@ static void flush(void *arg)
 			continue;
 		}
 		mqb_async_timer_stop(t->rate_timer);
-		render(t);
+		render(t, NULL);
 	}
 }
 
@@ -884,8 +936,9 @@ static int ent_added(struct mqb_entity *e, void *priv)
 		set_state(t, "off"); /* optimistic: Home Assistant starts off */
 	/* The first render: on mqbridge_start, when every entity it may read
 	 * is there, as Home Assistant renders at homeassistant_start; at once
-	 * (once the setup that added it returns) if that has fired. */
-	if (mqb_core_async_started(h->core))
+	 * (once the setup that added it returns) if that has fired. A
+	 * trigger-based one waits for its block's firing. */
+	if (!t->block && mqb_core_async_started(h->core))
 		mark_dirty(t);
 	return 0;
 }
@@ -915,6 +968,8 @@ static void ent_free(void *priv)
 {
 	struct tent *t = priv;
 	struct hub *h = t->hub;
+	if (t->block)
+		tpl_block_forget(t->block, t);
 	if (!t->removed && t->e)
 		ent_will_remove(t->e, t);
 	else if (!t->removed)
@@ -976,7 +1031,7 @@ static int compile(const struct mqb_conf_node *n, struct mqb_template **out, str
 	if (!n)
 		return 0;
 	int rc = mqb_template_from_conf(n, out);
-	if (rc == 0 && *out) {
+	if (rc == 0 && *out && !t->block) {
 		if (mqb_template_uses_now(*out))
 			t->uses_now = true;
 		double r = rate_of(n);
@@ -1015,9 +1070,11 @@ struct spec {
 	const struct mqb_conf_node *turn_on, *turn_off;
 	double delay_on, delay_off, auto_off;
 	bool optimistic;
+	struct tpl_block *block; /* trigger-based: its block */
 };
 
-static int add_one(struct mqb_platform *p, const struct spec *sp, const char *path)
+static int add_one(struct mqb_platform *p, const struct spec *sp, const char *path,
+		   struct tent **out)
 {
 	struct mqb_core *core = mqb_platform_core(p);
 	struct hub *h = hub_get(core);
@@ -1028,6 +1085,7 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 		return -ENOMEM;
 	t->hub = h;
 	t->kind = sp->kind;
+	t->block = sp->block;
 	t->next = h->ents;
 	h->ents = t;
 	t->on = -1;
@@ -1097,8 +1155,13 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 	    (rc = compile_script(t, sp->turn_off, path, "turn_off", &t->off_script))) {
 		MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
 		mqb_entity_async_remove(e);
+		return rc;
 	}
-	return rc;
+	if (t->block)
+		mqb_entity_async_write(e); /* unknown (a switch off) until it fires */
+	if (out)
+		*out = t;
+	return 0;
 fail:
 	MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
 	ent_free(t);
@@ -1145,23 +1208,20 @@ static int setup_legacy(struct mqb_platform *p, enum kind kind, const struct mqb
 			.delay_on = lc.delay_on,
 			.delay_off = lc.delay_off,
 		};
-		int rc = add_one(p, &sp, path);
+		int rc = add_one(p, &sp, path, NULL);
 		if (rc && !first)
 			first = rc;
 	}
 	return first;
 }
 
-static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, const char *path)
+/* A modern entity's spec from its options. */
+static struct spec modern_spec(enum kind kind, const struct item_conf *c)
 {
-	const struct item_conf *c = conf;
-	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
-	if (legacy)
-		return setup_legacy(p, kind, legacy, path);
 	const char *id = c->default_entity_id ? c->default_entity_id : c->object_id;
 	if (id && strchr(id, '.'))
 		id = strchr(id, '.') + 1;
-	struct spec sp = {
+	return (struct spec){
 		.kind = kind,
 		.name = c->name ? c->name : id ? NULL : default_names[kind],
 		.object_id = id,
@@ -1186,7 +1246,64 @@ static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, 
 		.auto_off = c->auto_off,
 		.optimistic = c->optimistic,
 	};
-	return add_one(p, &sp, path);
+}
+
+static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, const char *path)
+{
+	const struct item_conf *c = conf;
+	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
+	if (legacy)
+		return setup_legacy(p, kind, legacy, path);
+	struct spec sp = modern_spec(kind, c);
+	return add_one(p, &sp, path, NULL);
+}
+
+/* ---- trigger-based entities (template_trigger.c holds their blocks) ------ */
+
+static const struct mqb_schema *const schemas[TPL_KINDS] = {&sensor_schema, &binary_schema,
+							    &switch_schema};
+
+size_t tpl_check_entity(enum kind kind, const struct mqb_conf_node *node, const char *path,
+			struct mqb_conf_errors *errs)
+{
+	struct item_conf c = {0};
+	size_t before = errs->n;
+	if (mqb_schema_apply(schemas[kind], node, path, &c, errs))
+		return errs->n - before;
+	if (c.sensors || c.switches)
+		mqb_conf_error_at(errs, c.sensors ? c.sensors : c.switches, path,
+				  "a trigger-based block takes modern entities, not the legacy "
+				  "layout's %s:",
+				  c.sensors ? "sensors" : "switches");
+	else
+		check_item(kind, &c, node, path, errs);
+	return errs->n - before;
+}
+
+int tpl_add_fired(struct mqb_platform *p, enum kind kind, const struct mqb_conf_node *node,
+		  const char *path, const char *unique_id, struct tpl_block *b, struct tent **out)
+{
+	struct item_conf c = {0};
+	struct mqb_conf_errors errs;
+	mqb_conf_errors_init(&errs);
+	size_t bad = mqb_schema_apply(schemas[kind], node, path, &c, &errs);
+	mqb_conf_errors_fini(&errs);
+	if (bad)
+		return -EINVAL; /* the check said what */
+	struct spec sp = modern_spec(kind, &c);
+	sp.block = b;
+	/* Home Assistant: <block's unique_id>-<entity's>, when both are given */
+	char *uid = NULL;
+	if (unique_id && c.unique_id) {
+		size_t n = strlen(unique_id) + strlen(c.unique_id) + 2;
+		if (!(uid = malloc(n)))
+			return -ENOMEM;
+		snprintf(uid, n, "%s-%s", unique_id, c.unique_id);
+		sp.unique_id = uid;
+	}
+	int rc = add_one(p, &sp, path, out);
+	free(uid);
+	return rc;
 }
 
 static int setup_sensor(struct mqb_platform *p, const void *conf, const char *path)
@@ -1215,4 +1332,6 @@ const struct mqb_platform_desc mqb_platform_descriptor = {
 	.name = "template",
 	.domains = domains,
 	.ndomains = MQB_ARRAY_SIZE(domains),
+	/* the blocks of `template:`: its trigger-based ones are the component's */
+	.component = &tpl_component,
 };

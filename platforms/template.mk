@@ -2,8 +2,10 @@
 # automake fragment for platforms/template, included from platforms/platforms.mk
 platform_PROGRAMS += platforms/template.so
 platforms_template_so_SOURCES = platforms/template.c \
+	platforms/template_entity.h platforms/template_trigger.c \
 	platforms/template_deps.c platforms/template_deps.h \
-	platforms/template_result.c platforms/template_result.h
+	platforms/template_result.c platforms/template_result.h \
+	platforms/script_util.c platforms/script_util.h
 platforms_template_so_CFLAGS = $(MODULE_CFLAGS)
 platforms_template_so_LDFLAGS = $(MODULE_LINK)
 platforms_template_so_LDADD =

@@ -524,21 +524,129 @@ static void template_errors_point_at_their_line_and_column(void **state)
 	td_expect_in(err, ":21:24: template[0].sensor[3].attributes.bad: invalid template");
 }
 
-static void trigger_based_entities_are_an_error_where_they_start(void **state)
+/* tests/components/template/test_sensor.py::test_trigger_entity,
+ * test_binary_sensor.py::test_trigger_entity: a trigger-based block's
+ * entities are unknown until it fires, then render with the trigger,
+ * the block's variables (under the trigger's) and `this`, when its
+ * conditions hold; unique ids are <block's>-<entity's> */
+static void a_trigger_based_block_renders_its_entities_when_it_fires(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "template:\n"
+	      "  - unique_id: blk\n"
+	      "    triggers:\n"
+	      "      - trigger: mqtt\n"
+	      "        topic: cmd/fire\n"
+	      "    variables:\n"
+	      "      doubled: \"{{ trigger.payload | int(0) * 2 }}\"\n"
+	      "    conditions: \"{{ trigger.payload != 'skip' }}\"\n"
+	      "    sensor:\n"
+	      "      - name: Last fired\n"
+	      "        unique_id: last\n"
+	      "        state: \"{{ doubled }}\"\n"
+	      "        attributes:\n"
+	      "          topic: \"{{ trigger.topic }}\"\n"
+	      "          was: \"{{ this.state }}\"\n"
+	      "      - name: Inverse\n"
+	      "        state: \"{{ 1 / (trigger.payload | int(0)) }}\"\n"
+	      "    binary_sensor:\n"
+	      "      name: Fired\n"
+	      "      state: \"{{ true }}\"\n"
+	      "      auto_off: {milliseconds: 400}\n"
+	      "  - trigger: {platform: homeassistant, event: start}\n"
+	      "    sensor: {name: Started, state: \"{{ trigger.event }}\"}\n");
+	td_expect(&t, BASE "sensor/last_fired/state", "unknown");
+	td_expect(&t, BASE "sensor/started/state", "start");
+	json_t *d = last_json(&t, "homeassistant/sensor/tt/last_fired/config");
+	expect_attr(d, "unique_id", "blk-last");
+	json_decref(d);
+	long n = td_count(&t);
+	td_pub(&t, "cmd/fire", "4", false);
+	td_expect_after(&t, n, BASE "sensor/last_fired/state", "8");
+	td_expect_after(&t, n, BASE "sensor/inverse/state", "0.25");
+	td_expect_after(&t, n, BASE "binary_sensor/fired/state", "on");
+	json_t *a = last_json(&t, BASE "sensor/last_fired/attributes");
+	expect_attr(a, "topic", "cmd/fire");
+	expect_attr(a, "was", "unknown");
+	json_decref(a);
+	/* auto_off turns it off on its own */
+	td_expect_after(&t, n, BASE "binary_sensor/fired/state", "off");
+	/* the conditions do not hold: nothing renders */
+	n = td_count(&t);
+	td_pub(&t, "cmd/fire", "skip", false);
+	/* a template that fails makes the entity unavailable till the next */
+	td_pub(&t, "cmd/fire", "0", false);
+	td_expect_after(&t, n, BASE "sensor/last_fired/state", "0");
+	td_expect_after(&t, n, BASE "sensor/inverse/availability", "offline");
+	a = last_json(&t, BASE "sensor/last_fired/attributes");
+	assert_int_equal(json_integer_value(json_object_get(a, "was")), 8);
+	json_decref(a);
+	n = td_count(&t);
+	td_pub(&t, "cmd/fire", "2", false);
+	td_expect_after(&t, n, BASE "sensor/inverse/state", "0.5");
+	td_expect_after(&t, n, BASE "sensor/inverse/availability", "online");
+	assert_int_equal(td_count_topic(&t, 0, BASE "sensor/last_fired/state", ""), 4);
+	stop(&t);
+}
+
+/* test_sensor.py::test_trigger_action (the forecast example of Home
+ * Assistant's documentation): the block's actions run first, and its
+ * entities render with what they left, a response_variable included */
+static void a_trigger_based_block_renders_with_what_its_actions_left(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "script:\n"
+	      "  forecast:\n"
+	      "    sequence:\n"
+	      "      - variables: {r: {temperature: \"{{ 20 + hour | int }}\"}}\n"
+	      "      - stop: done\n"
+	      "        response_variable: r\n"
+	      "template:\n"
+	      "  - triggers: {trigger: mqtt, topic: cmd/forecast}\n"
+	      "    actions:\n"
+	      "      - action: script.forecast\n"
+	      "        data: {hour: \"{{ trigger.payload }}\"}\n"
+	      "        response_variable: hourly\n"
+	      "      - variables: {note: \"from the actions\"}\n"
+	      "    sensor:\n"
+	      "      - name: Forecast\n"
+	      "        state: \"{{ hourly.temperature }}\"\n"
+	      "        attributes: {note: \"{{ note }}\"}\n");
+	long n = td_count(&t);
+	td_pub(&t, "cmd/forecast", "3", false);
+	td_expect_after(&t, n, BASE "sensor/forecast/state", "23");
+	json_t *a = last_json(&t, BASE "sensor/forecast/attributes");
+	expect_attr(a, "note", "from the actions");
+	json_decref(a);
+	stop(&t);
+}
+
+static void trigger_based_blocks_are_checked_where_they_are_wrong(void **state)
 {
 	(void)state;
 	char err[8192];
 	td_check_fails(HEAD
 		     "template:\n"
 		     "  - trigger:\n"
-		     "      - platform: state\n"
-		     "        entity_id: sensor.x\n"
+		     "      - platform: sunshine\n"
 		     "    sensor:\n"
-		     "      - name: Last change\n"
-		     "        state: \"{{ now() }}\"\n",
+		     "      - name: No state\n"
+		     "    light:\n"
+		     "      - name: Lamp\n"
+		     "  - triggers: {trigger: mqtt, topic: x}\n"
+		     "    actions: {delay: soon}\n"
+		     "    binary_sensor: {name: B, state: \"{{ 1 +* }}\"}\n",
 		     err, sizeof err);
-	td_expect_in(err, ":8:5: template[0].trigger: trigger-based template entities are not "
-		       "supported");
+	td_expect_in(err, ":9:19: template[0].trigger[0].platform: Invalid trigger sunshine "
+		       "specified");
+	td_expect_in(err, ":11:9: template[0].sensor[0]: required option 'state' is missing");
+	td_expect_in(err, ":12:5: template[0]: integration 'template' has no light platform");
+	td_expect_in(err, ":15:22: template[1].actions[0].delay:");
+	td_expect_in(err, "template[1].binary_sensor.state: invalid template");
 }
 
 static void missing_state_and_bad_actions_are_errors(void **state)
@@ -585,7 +693,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_template_switch_runs_any_script_actions),
 	cmocka_unit_test(legacy_sensors_and_delay_on),
 	cmocka_unit_test(template_errors_point_at_their_line_and_column),
-	cmocka_unit_test(trigger_based_entities_are_an_error_where_they_start),
+	cmocka_unit_test(a_trigger_based_block_renders_its_entities_when_it_fires),
+	cmocka_unit_test(a_trigger_based_block_renders_with_what_its_actions_left),
+	cmocka_unit_test(trigger_based_blocks_are_checked_where_they_are_wrong),
 	cmocka_unit_test(missing_state_and_bad_actions_are_errors),
 };
 

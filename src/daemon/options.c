@@ -250,7 +250,7 @@ static const struct integration {
 	{"switch", LIST, false, true},           {"light", LIST, false, true},
 	{"cover", LIST, false, true},            {"command_line", LIST, false, true},
 	{"button", LIST, false, true},           {"number", LIST, false, true},
-	{"select", LIST, false, true},           {"template", LIST, false, true},
+	{"select", LIST, false, true},           {"template", LIST, true, true},
 	{"automation", LIST, true, true},        {"script", MAPPING, true, true},
 	{"group", MAPPING, true, false},         {"input_boolean", MAPPING, true, false},
 	{"input_number", MAPPING, true, false},  {"input_select", MAPPING, true, false},
@@ -544,7 +544,8 @@ static void legacy_item(struct load *l, const struct mqb_conf_node *item, const 
 }
 
 /* Keys a modern template: block may hold besides its domains: those of
- * trigger-based entities, which mqbridge does not have. */
+ * a trigger-based block, whose entities the template module's component
+ * sets up. */
 static const char *const template_block_keys[] = {
 	"trigger", "triggers", "condition", "conditions", "action", "actions", "variables",
 	"unique_id",
@@ -566,6 +567,10 @@ static void modern_block(struct load *l, const struct mqb_conf_node *block, cons
 {
 	const char *integration = ud;
 	bool is_template = strcmp(integration, "template") == 0;
+	/* a trigger-based block's entities are its component's (they render
+	 * on its firings), not items of the template platforms */
+	bool triggered = is_template && (mqb_conf_get(block, "trigger") ||
+					 mqb_conf_get(block, "triggers"));
 	for (size_t i = 0; i < mqb_conf_len(block); i++) {
 		const struct mqb_conf_node *kn = mqb_conf_key(block, i);
 		const char *k = mqb_conf_scalar(kn, NULL);
@@ -573,7 +578,9 @@ static void modern_block(struct load *l, const struct mqb_conf_node *block, cons
 			continue;
 		char *p = path_fmt("%s.%s", path, k);
 		const char *kp = p ? p : path;
-		if (is_mqtt_domain(k)) {
+		if (is_mqtt_domain(k) && triggered) {
+			; /* the template component's */
+		} else if (is_mqtt_domain(k)) {
 			const struct mqb_conf_node *v = mqb_conf_value(block, i);
 			const char *domain = NULL;
 			for (size_t j = 0; j < NDOMAINS; j++)
@@ -588,8 +595,6 @@ static void modern_block(struct load *l, const struct mqb_conf_node *block, cons
 				add_item(l, integration, domain, mqb_conf_item(v, n), q ? q : kp);
 				mqb__free(q);
 			}
-		} else if (is_template && (strcmp(k, "trigger") == 0 || strcmp(k, "triggers") == 0)) {
-			err(l, kn, kp, "trigger-based template entities are not supported");
 		} else if (strcmp(integration, "mqtt") != 0 &&
 			   !(is_template && is_one_of(k, template_block_keys,
 						      sizeof template_block_keys /
