@@ -124,6 +124,7 @@ struct autom {
 	json_t *tvals;                      /* trigger_variables as rendered at attach */
 	struct mqb_trigger_attach *attach;  /* NULL: detached */
 	bool enabled;
+	bool has_initial;                   /* initial_state given: it wins */
 	struct autom *next;
 };
 
@@ -341,6 +342,20 @@ static int autom_command(struct mqb_entity *e, void *priv, const char *service,
 	return rc;
 }
 
+/* Home Assistant's async_added_to_hass: initial_state if given, else the
+ * last state (on when there is none); last_triggered is restored
+ * whatever initial_state says. */
+static int autom_added(struct mqb_entity *e, void *priv)
+{
+	struct autom *a = priv;
+	a->h.e = e;
+	int rc;
+	const char *last = su_restore(&a->h, &rc);
+	if (!a->has_initial && last)
+		a->enabled = strcmp(last, "on") == 0;
+	return rc;
+}
+
 /* Taken out (a reload) or the daemon stops: no more firings, no runs. */
 static void autom_will_remove(struct mqb_entity *e, void *priv)
 {
@@ -357,6 +372,7 @@ static void autom_free(void *priv)
 }
 
 static const struct mqb_entity_ops autom_ops = {
+	.async_added = autom_added,
 	.async_will_remove = autom_will_remove,
 	.async_command = autom_command,
 	.free = autom_free,
@@ -436,8 +452,9 @@ static int add(struct comp *c, const struct mqb_component_entry *en, size_t inde
 	a->h.state = autom_state;
 	a->h.attributes = autom_attributes;
 	const struct mqb_conf_node *is = mqb_conf_get(en->node, "initial_state");
-	/* Home Assistant: initial_state wins over the restored state; with
-	 * neither an automation starts on */
+	/* Home Assistant: initial_state wins over the restored state (read
+	 * when the entity is added); with neither an automation starts on */
+	a->has_initial = is != NULL;
 	a->enabled = !is || is_true(mqb_conf_scalar(is, NULL));
 	struct mqb_platform *pl = mqb_integration_async_platform(c->in, NAME);
 	if (!pl) {

@@ -216,6 +216,16 @@ static int scr_command(struct mqb_entity *e, void *priv, const char *service, co
 	return -ENOTSUP;
 }
 
+/* Home Assistant restores a script's last_triggered, nothing else. */
+static int scr_added(struct mqb_entity *e, void *priv)
+{
+	struct scr *x = priv;
+	x->h.e = e;
+	int rc;
+	su_restore(&x->h, &rc);
+	return rc;
+}
+
 /* Taken out (a reload) or the daemon stops: no more runs, no service. */
 static void scr_will_remove(struct mqb_entity *e, void *priv)
 {
@@ -232,6 +242,7 @@ static void scr_free(void *priv)
 }
 
 static const struct mqb_entity_ops scr_ops = {
+	.async_added = scr_added,
 	.async_will_remove = scr_will_remove,
 	.async_command = scr_command,
 	.free = scr_free,

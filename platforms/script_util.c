@@ -14,6 +14,7 @@
 #include "mqbridge/entity.h"
 #include "mqbridge/future.h"
 #include "mqbridge/platform.h"
+#include "mqbridge/restore.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 #include "mqbridge/text.h"
@@ -151,6 +152,20 @@ int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
 		su_write(h);
 	}
 	return rc;
+}
+
+const char *su_restore(struct su_holder *h, int *rc)
+{
+	const json_t *last = mqb_restore_async_last_state(h->e);
+	const char *lt = json_string_value(
+		json_object_get(json_object_get(last, "attributes"), "last_triggered"));
+	double t;
+	int32_t off;
+	bool aware;
+	if (lt && mqb_parse_datetime(lt, &t, &off, &aware))
+		h->last_triggered = t;
+	*rc = mqb_restore_async_register(h->e, NULL, NULL);
+	return mqb_restore_async_last_value(h->e);
 }
 
 json_t *su_this(struct mqb_core *core, struct mqb_entity *e)

@@ -69,6 +69,12 @@ void su_on_change(void *ud, struct mqb_script *s);
 int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
 	     const struct mqb_service_call *call, struct mqb_future **out);
 
+/* Restore what h keeps across a restart and opt it in (its async_added):
+ * last_triggered, from the last state's attribute. Returns that last
+ * state's value ("on", "off") or NULL, for the caller's own use. 0 in
+ * *rc, or -ENOMEM. Thread: loop. */
+const char *su_restore(struct su_holder *h, int *rc);
+
 /* Home Assistant's `this`: the entity's state as a template sees it
  * (mqb_state_to_json), or null before its first write. A new reference
  * (NULL on ENOMEM). Thread: loop. */

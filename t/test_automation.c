@@ -459,6 +459,55 @@ static void the_trigger_service_runs_the_actions(void **state)
 	stop();
 }
 
+/* ---- restore --------------------------------------------------------------------- */
+
+/* ::test_automation_restore_state, ::test_initial_value_on_but_restore_off,
+ * ::test_automation_restore_last_triggered_with_initial_state: an
+ * automation turned off stays off over a restart, unless initial_state
+ * says on; last_triggered comes back either way */
+static void on_off_and_last_triggered_survive_a_restart(void **state)
+{
+	(void)state;
+	start("mqbridge: {node_id: ta, state_dir: %DIR%/state}\n"
+	      "mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, reconnect_max: 0.5}\n"
+	      "automation:\n"
+	      "  - alias: Kept off\n"
+	      "    triggers: {trigger: mqtt, topic: cmd/kept}\n"
+	      "    actions: {action: mqtt.publish, data: {topic: out/kept, payload: ran}}\n"
+	      "  - alias: Forced on\n"
+	      "    initial_state: true\n"
+	      "    triggers: {trigger: mqtt, topic: cmd/forced}\n"
+	      "    actions: {action: mqtt.publish, data: {topic: out/forced, payload: ran}}\n"
+	      MARKER);
+	long n = td_count(&T);
+	td_pub(&T, "cmd/kept", "", false);
+	td_expect_after(&T, n, "out/kept", "ran");
+	expect_holds(BASE "automation/kept_off/attributes", "\"last_triggered\":\"20");
+	json_t *a = last_json(BASE "automation/kept_off/attributes");
+	char *lt = strdup(json_string_value(json_object_get(a, "last_triggered")));
+	json_decref(a);
+	td_pub(&T, BASE "automation/kept_off/set", "OFF", false);
+	td_pub(&T, BASE "automation/forced_on/set", "OFF", false);
+	td_expect_after(&T, n, BASE "automation/kept_off/state", "off");
+	td_expect_after(&T, n, BASE "automation/forced_on/state", "off");
+	td_stop_clean(&T);
+
+	n = td_count(&T);
+	td_start(&T, NULL);
+	td_expect_after(&T, n, BASE "automation/kept_off/state", "off");
+	td_expect_after(&T, n, BASE "automation/forced_on/state", "on");
+	a = last_json(BASE "automation/kept_off/attributes");
+	assert_string_equal(json_string_value(json_object_get(a, "last_triggered")), lt);
+	json_decref(a);
+	free(lt);
+	td_pub(&T, "cmd/kept", "", false);
+	td_pub(&T, "cmd/forced", "", false);
+	td_expect_after(&T, n, "out/forced", "ran");
+	mark();
+	assert_int_equal(td_count_topic(&T, n, "out/kept", ""), 0);
+	stop();
+}
+
 /* ---- reload --------------------------------------------------------------------- */
 
 #define RELOADER \
@@ -642,6 +691,7 @@ static const struct CMUnitTest tests[] = {
 	T_(sigterm_ends_delays_and_waits_at_once),
 	T_(turn_off_stops_runs_unless_told_not_to),
 	T_(the_trigger_service_runs_the_actions),
+	T_(on_off_and_last_triggered_survive_a_restart),
 	T_(reload_keeps_what_did_not_change),
 	T_(automations_come_from_every_layout),
 	T_(an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time),

@@ -303,6 +303,35 @@ static void reload_keeps_what_did_not_change(void **state)
 	stop();
 }
 
+/* ::test_script_restore_last_triggered: last_triggered survives a
+ * restart; a script is off at start whatever it was */
+static void last_triggered_survives_a_restart(void **state)
+{
+	(void)state;
+	start("mqbridge: {node_id: ts, state_dir: %DIR%/state}\n"
+	      "mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, reconnect_max: 0.5}\n"
+	      "script:\n"
+	      "  once:\n"
+	      "    sequence: {action: mqtt.publish, data: {topic: out/once, payload: ran}}\n");
+	long n = td_count(&T);
+	td_pub(&T, BASE "script/once/set", "PRESS", false);
+	td_expect_after(&T, n, "out/once", "ran");
+	expect_current("once", 0);
+	json_t *a = attrs("once");
+	assert_true(json_is_string(json_object_get(a, "last_triggered")));
+	char *lt = strdup(json_string_value(json_object_get(a, "last_triggered")));
+	json_decref(a);
+	td_stop_clean(&T);
+	n = td_count(&T);
+	td_start(&T, NULL);
+	td_expect_after(&T, n, BASE "script/once/attributes", NULL);
+	a = attrs("once");
+	assert_string_equal(json_string_value(json_object_get(a, "last_triggered")), lt);
+	json_decref(a);
+	free(lt);
+	stop();
+}
+
 /* A service that no integration registers: a warning at start naming the
  * script and the action, and the action's error when a run reaches it */
 static void an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time(void **state)
@@ -363,6 +392,7 @@ static const struct CMUnitTest tests[] = {
 	T_(turn_on_does_not_wait_and_turn_off_stops),
 	T_(a_script_calling_itself_is_refused_not_deadlocked),
 	T_(reload_keeps_what_did_not_change),
+	T_(last_triggered_survives_a_restart),
 	T_(an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time),
 	T_(configuration_errors_point_at_their_place),
 #undef T_
