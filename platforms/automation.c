@@ -125,6 +125,7 @@ struct autom {
 	struct mqb_trigger_attach *attach;  /* NULL: detached */
 	bool enabled;
 	bool has_initial;                   /* initial_state given: it wins */
+	bool needs_this;                    /* a template of it names `this` */
 	struct autom *next;
 };
 
@@ -154,6 +155,11 @@ static void autom_unref(struct autom *a)
 	free(a->name);
 	free(a->id);
 	free(a);
+}
+
+static void autom_release(struct su_holder *h)
+{
+	autom_unref((struct autom *)h);
 }
 
 static const char *autom_state(struct su_holder *h)
@@ -196,7 +202,7 @@ static int render_variables(struct autom *a, json_t *vars)
 /* Run the actions for a firing (or automation.trigger): variables, then
  * the conditions unless skipped, then a start under the mode. Takes
  * vars. */
-static void fire(struct autom *a, json_t *vars, bool skip_condition, const char *source)
+static void fire(struct autom *a, json_t *vars, bool skip_condition)
 {
 	struct mqb_core *core = a->c->core;
 	const char *eid = mqb_entity_id(a->h.e);
@@ -215,10 +221,19 @@ static void fire(struct autom *a, json_t *vars, bool skip_condition, const char 
 			return;
 		}
 	}
-	if (su_start(core, &a->h, vars, NULL, NULL) == 0)
-		mqb_bus_async_fire(core, "automation_triggered",
-				   json_pack("{s:s,s:s,s:s?}", "name", a->name, "entity_id", eid,
-					     "source", source));
+	/* automation_triggered, made only for someone listening, fired when
+	 * the run is accepted; source is the trigger's description */
+	json_t *event = NULL;
+	if (mqb_bus_async_listener_count(core, "automation_triggered") ||
+	    mqb_bus_async_listener_count(core, MQB_MATCH_ALL)) {
+		const json_t *tr = json_object_get(vars, "trigger");
+		event = json_pack("{s:s,s:s,s:s?}", "name", a->name, "entity_id", eid, "source",
+				  json_string_value(json_object_get(tr, "description")));
+	}
+	if (su_start(core, &a->h, vars, NULL, NULL) == 0 && event)
+		mqb_bus_async_fire(core, "automation_triggered", event);
+	else
+		json_decref(event);
 }
 
 /* A firing of the triggers: on the loop, inside whatever fired. */
@@ -236,19 +251,18 @@ static void on_trigger(void *ud, json_t *trigger, json_t *variables)
 	MQB_LOG_DEBUG(NAME, "%s: triggered%s%s", mqb_entity_id(a->h.e), desc ? " by " : "",
 		      desc ? desc : "");
 	json_t *vars = json_object();
-	char *source = desc ? strdup(desc) : NULL;
-	if (!vars || json_object_set_new(vars, "this", su_this(a->c->core, a->h.e)) ||
-	    json_object_set_new(vars, "trigger", trigger)) {
+	if (!vars || json_object_set_new(vars, "trigger", trigger) ||
+	    (a->needs_this && json_object_set_new(vars, "this", su_this(a->c->core, a->h.e)))) {
+		if (!vars)
+			json_decref(trigger);
 		json_decref(vars);
 		json_decref(variables);
-		free(source);
 		return;
 	}
 	if (variables)
 		json_object_update(vars, variables);
 	json_decref(variables);
-	fire(a, vars, false, source);
-	free(source);
+	fire(a, vars, false);
 }
 
 static void attach(struct autom *a)
@@ -333,7 +347,7 @@ static int autom_command(struct mqb_entity *e, void *priv, const char *service,
 		    json_object_set_new(vars, "trigger", json_pack("{s:n}", "platform")))
 			rc = -ENOMEM;
 		else
-			fire(a, json_incref(vars), flag(data, "skip_condition", true), NULL);
+			fire(a, json_incref(vars), flag(data, "skip_condition", true));
 		json_decref(vars);
 	} else {
 		rc = -ENOTSUP;
@@ -448,9 +462,13 @@ static int add(struct comp *c, const struct mqb_component_entry *en, size_t inde
 	}
 	a->refs = 1;
 	a->c = c;
+	a->needs_this = su_mentions(a->raw, "this");
 	a->h.last_triggered = NAN;
 	a->h.state = autom_state;
 	a->h.attributes = autom_attributes;
+	a->h.core = c->core;
+	a->h.refs = &a->refs;
+	a->h.unref = autom_release;
 	const struct mqb_conf_node *is = mqb_conf_get(en->node, "initial_state");
 	/* Home Assistant: initial_state wins over the restored state (read
 	 * when the entity is added); with neither an automation starts on */

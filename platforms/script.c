@@ -111,6 +111,7 @@ struct scr {
 	char *key;                       /* the object id */
 	json_t *raw;                     /* its configuration, for a reload */
 	struct mqb_script_variables *vars;
+	bool needs_this;                 /* a template of it names `this` */
 	struct scr *next;
 };
 
@@ -132,6 +133,11 @@ static void scr_unref(struct scr *x)
 	free(x);
 }
 
+static void scr_release(struct su_holder *h)
+{
+	scr_unref((struct scr *)h);
+}
+
 static const char *scr_state(struct su_holder *h)
 {
 	return mqb_script_async_running(h->script) ? "on" : "off";
@@ -144,11 +150,12 @@ static int fire_started(struct scr *x)
 					    "entity_id", mqb_entity_id(x->h.e)));
 }
 
-/* The run's variables: `this`, then what the caller gave. NULL on ENOMEM. */
+/* The run's variables: `this` (when a template names it), then what the
+ * caller gave. NULL on ENOMEM. */
 static json_t *run_variables(struct scr *x, const json_t *given)
 {
 	json_t *v = json_is_object(given) ? json_copy((json_t *)given) : json_object();
-	if (v && json_object_set_new(v, "this", su_this(x->c->core, x->h.e))) {
+	if (v && x->needs_this && json_object_set_new(v, "this", su_this(x->c->core, x->h.e))) {
 		json_decref(v);
 		v = NULL;
 	}
@@ -259,8 +266,12 @@ static int add(struct comp *c, const struct mqb_component_entry *en)
 		goto fail;
 	x->refs = 1;
 	x->c = c;
+	x->needs_this = su_mentions(x->raw, "this");
 	x->h.last_triggered = NAN;
 	x->h.state = scr_state;
+	x->h.core = c->core;
+	x->h.refs = &x->refs;
+	x->h.unref = scr_release;
 	su_mode_read(en->node, en->path, &errs, &x->h.mode);
 	const struct mqb_conf_node *v = mqb_conf_get(en->node, "variables");
 	rc = -EINVAL; /* check() said what */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "mqbridge/bus.h"
+#include "mqbridge/core.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/entity.h"
 #include "mqbridge/future.h"
@@ -132,12 +133,32 @@ void su_write(struct su_holder *h)
 	mqb_entity_async_write(h->e);
 }
 
+static void write_soon_cb(void *arg)
+{
+	struct su_holder *h = arg;
+	h->write_queued = false;
+	su_write(h);
+	h->unref(h);
+}
+
+void su_write_soon(struct su_holder *h)
+{
+	if (h->write_queued || h->removed)
+		return;
+	if (mqb_async_call_soon(h->core, write_soon_cb, h)) {
+		su_write(h); /* shutting down, or out of memory: now, then */
+		return;
+	}
+	h->write_queued = true;
+	(*h->refs)++;
+}
+
 void su_on_change(void *ud, struct mqb_script *s)
 {
 	(void)s;
 	struct su_holder *h = ud;
 	if (!h->starting)
-		su_write(h);
+		su_write_soon(h);
 }
 
 int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
@@ -149,7 +170,7 @@ int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
 	if (rc == 0) {
 		/* Home Assistant: when a run is accepted, also a queued one */
 		h->last_triggered = mqb_async_now(core);
-		su_write(h);
+		su_write_soon(h);
 	}
 	return rc;
 }
@@ -166,6 +187,29 @@ const char *su_restore(struct su_holder *h, int *rc)
 		h->last_triggered = t;
 	*rc = mqb_restore_async_register(h->e, NULL, NULL);
 	return mqb_restore_async_last_value(h->e);
+}
+
+bool su_mentions(const json_t *raw, const char *word)
+{
+	const char *k;
+	size_t i;
+	json_t *v;
+	switch (json_typeof(raw)) {
+	case JSON_STRING:
+		return strstr(json_string_value(raw), word) != NULL;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)raw, k, v)
+			if (su_mentions(v, word))
+				return true;
+		return false;
+	case JSON_ARRAY:
+		json_array_foreach(raw, i, v)
+			if (su_mentions(v, word))
+				return true;
+		return false;
+	default:
+		return false;
+	}
 }
 
 json_t *su_this(struct mqb_core *core, struct mqb_entity *e)

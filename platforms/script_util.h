@@ -48,6 +48,12 @@ struct su_holder {
 	double last_triggered;    /* Unix time; NAN: never */
 	bool starting;            /* inside su_start: the start writes once */
 	bool removed;             /* going away: writes nothing more */
+	bool write_queued;        /* su_write_soon's write is on its way */
+	struct mqb_core *core;
+	/* The owner's reference count, which a queued write holds one of, and
+	 * its release. */
+	unsigned *refs;
+	void (*unref)(struct su_holder *h);
 	/* The state to write: "on"/"off" (automation: enabled; script:
 	 * running), and attributes of its own after the common ones (an
 	 * automation's id). Called on the loop at each write. */
@@ -59,12 +65,16 @@ struct su_holder {
  * (queued and parallel only), then its own, as Home Assistant's
  * extra_state_attributes. Thread: loop. */
 void su_write(struct su_holder *h);
-/* The script's on_change: runs started, queued or ended (not while
- * su_start writes). Thread: loop. */
+/* su_write once what this loop pass does is done: a run that starts and
+ * ends in one pass (most do) is one write, one state_changed and one
+ * publish of the attributes, not two. Thread: loop. */
+void su_write_soon(struct su_holder *h);
+/* The script's on_change: runs started, queued or ended (written soon).
+ * Thread: loop. */
 void su_on_change(void *ud, struct mqb_script *s);
 /* Start a run of h's script with variables (taken) for call (NULL: not
  * for a service call that waits), as mqb_script_async_run_call; when it
- * is accepted last_triggered is now and the state is written once.
+ * is accepted last_triggered is now and the state is written soon.
  * Returns what the start returned. Thread: loop. */
 int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
 	     const struct mqb_service_call *call, struct mqb_future **out);
@@ -74,6 +84,11 @@ int su_start(struct mqb_core *core, struct su_holder *h, json_t *variables,
  * state's value ("on", "off") or NULL, for the caller's own use. 0 in
  * *rc, or -ENOMEM. Thread: loop. */
 const char *su_restore(struct su_holder *h, int *rc);
+
+/* Whether a string anywhere in raw (a configuration as JSON) holds word:
+ * a template can name a variable only by writing its name, so one that
+ * no string mentions (`this`) need not be made for each run. Thread: any. */
+bool su_mentions(const json_t *raw, const char *word);
 
 /* Home Assistant's `this`: the entity's state as a template sees it
  * (mqb_state_to_json), or null before its first write. A new reference
