@@ -564,7 +564,8 @@ static void a_trigger_based_block_renders_its_entities_when_it_fires(void **stat
 	json_decref(d);
 	long n = td_count(&t);
 	td_pub(&t, "cmd/fire", "4", false);
-	td_expect_after(&t, n, BASE "sensor/last_fired/state", "8");
+	long k = td_expect_after(&t, n, BASE "sensor/last_fired/state", "8");
+	td_expect_after(&t, k, BASE "sensor/last_fired/attributes", NULL);
 	td_expect_after(&t, n, BASE "sensor/inverse/state", "0.25");
 	td_expect_after(&t, n, BASE "binary_sensor/fired/state", "on");
 	json_t *a = last_json(&t, BASE "sensor/last_fired/attributes");
@@ -578,7 +579,8 @@ static void a_trigger_based_block_renders_its_entities_when_it_fires(void **stat
 	td_pub(&t, "cmd/fire", "skip", false);
 	/* a template that fails makes the entity unavailable till the next */
 	td_pub(&t, "cmd/fire", "0", false);
-	td_expect_after(&t, n, BASE "sensor/last_fired/state", "0");
+	k = td_expect_after(&t, n, BASE "sensor/last_fired/state", "0");
+	td_expect_after(&t, k, BASE "sensor/last_fired/attributes", NULL);
 	td_expect_after(&t, n, BASE "sensor/inverse/availability", "offline");
 	a = last_json(&t, BASE "sensor/last_fired/attributes");
 	assert_int_equal(json_integer_value(json_object_get(a, "was")), 8);
@@ -618,7 +620,8 @@ static void a_trigger_based_block_renders_with_what_its_actions_left(void **stat
 	      "        attributes: {note: \"{{ note }}\"}\n");
 	long n = td_count(&t);
 	td_pub(&t, "cmd/forecast", "3", false);
-	td_expect_after(&t, n, BASE "sensor/forecast/state", "23");
+	long k = td_expect_after(&t, n, BASE "sensor/forecast/state", "23");
+	td_expect_after(&t, k, BASE "sensor/forecast/attributes", NULL);
 	json_t *a = last_json(&t, BASE "sensor/forecast/attributes");
 	expect_attr(a, "note", "from the actions");
 	json_decref(a);
