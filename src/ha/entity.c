@@ -368,9 +368,36 @@ static int command_one(struct mqb_entity *e, const char *service, const json_t *
 	return rc;
 }
 
+/* Home Assistant's expand_entity_ids (helpers/group.py), which entity
+ * services apply to their targets: a group.* entity stands for the ids
+ * in its entity_id attribute, groups within groups too, each id once;
+ * ids[i] becomes entries of out, *via[i] telling which came through a
+ * group (those of another domain are not the call's business). */
+#define EXPAND_DEPTH 16
+
+static void expand_one(struct mqb_core *core, const char *id, bool via, unsigned depth,
+		       json_t *out, json_t *seen)
+{
+	if (json_object_get(seen, id))
+		return;
+	json_object_set_new(seen, id, json_boolean(via));
+	if (strncmp(id, "group.", 6) != 0 || depth >= EXPAND_DEPTH) {
+		json_array_append_new(out, json_string(id));
+		return;
+	}
+	struct mqb_state *s = mqb_states_async_get(core, id);
+	const json_t *members = s ? json_object_get(mqb_state_attributes(s), "entity_id") : NULL;
+	size_t i;
+	const json_t *m;
+	json_array_foreach(members, i, m)
+		if (json_is_string(m))
+			expand_one(core, json_string_value(m), true, depth + 1, out, seen);
+	mqb_state_unref(s);
+}
+
 /* A service call: its entity_id (a string, a comma-separated string or a
- * list) names the targets, also inside target:. Runs as a COROUTINE, so
- * an entity's command may await. */
+ * list) names the targets, also inside target:, groups standing for their
+ * members. Runs as a COROUTINE, so an entity's command may await. */
 static int service_handler(void *ud, void *arg, void **result)
 {
 	(void)result;
@@ -379,25 +406,32 @@ static int service_handler(void *ud, void *arg, void **result)
 	const char *domain = mqb_service_call_domain(call);
 	const char *service = mqb_service_call_service(call);
 	const json_t *data = mqb_service_call_data(call);
-	const json_t *ids = json_object_get(data, "entity_id");
-	if (!ids)
-		ids = json_object_get(json_object_get(data, "target"), "entity_id");
-	json_t *one = NULL;
-	if (json_is_string(ids)) {
-		one = json_array();
-		char *copy = mqb__strdup(json_string_value(ids));
+	const json_t *given = json_object_get(data, "entity_id");
+	if (!given)
+		given = json_object_get(json_object_get(data, "target"), "entity_id");
+	json_t *ids = json_array(), *seen = json_object();
+	if (json_is_string(given)) {
+		char *copy = mqb__strdup(json_string_value(given));
 		for (char *save = NULL, *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok;
 		     tok = strtok_r(NULL, ", ", &save))
-			json_array_append_new(one, json_string(tok));
+			expand_one(r->core, tok, false, 0, ids, seen);
 		mqb__free(copy);
-		ids = one;
 	}
-	int status = 0;
 	size_t i;
 	const json_t *id;
+	json_array_foreach(given, i, id) {
+		if (json_is_string(id))
+			expand_one(r->core, json_string_value(id), false, 0, ids, seen);
+		else
+			json_array_append_new(ids, json_null()); /* "(not a string)" below */
+	}
+	int status = 0;
 	json_array_foreach(ids, i, id) {
 		const char *eid = json_string_value(id);
 		struct mqb_entity *e = eid ? hashmap__get(&r->by_id, eid, strlen(eid)) : NULL;
+		bool via = eid && json_is_true(json_object_get(seen, eid));
+		if (via && (strncmp(eid, domain, strlen(domain)) != 0 || eid[strlen(domain)] != '.'))
+			continue; /* a group's member of another domain */
 		if (!e || strcmp(mqb_entity_domain(e), domain) != 0 || !e->ops->async_command) {
 			MQB_LOG_WARNING(SUB, "%s.%s: no such entity %s", domain, service,
 					eid ? eid : "(not a string)");
@@ -408,7 +442,8 @@ static int service_handler(void *ud, void *arg, void **result)
 		if (rc)
 			status = rc;
 	}
-	json_decref(one);
+	json_decref(ids);
+	json_decref(seen);
 	return status;
 }
 
