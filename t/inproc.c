@@ -71,15 +71,19 @@ bool ip_logged(struct ip *ip, const char *needle)
 
 /* ---- starting and stopping ---------------------------------------------------- */
 
-static char platform_dir[512];
-static const char *dirs[1];
+static char platform_dir[512], test_platform_dir[512];
+static const char *dirs[2];
 
+/* The modules, and the test-only ones (t/platforms: entities whose
+ * commands set their state, as members to command). */
 static void platforms(void)
 {
 	const char *b = getenv("abs_top_builddir");
 	snprintf(platform_dir, sizeof platform_dir, "%s/platforms", b ? b : ".");
+	snprintf(test_platform_dir, sizeof test_platform_dir, "%s/t/platforms", b ? b : ".");
 	dirs[0] = platform_dir;
-	options__set_platform_dirs(dirs, 1);
+	dirs[1] = test_platform_dir;
+	options__set_platform_dirs(dirs, 2);
 }
 
 void ip_write(struct ip *ip, const char *yaml)
@@ -160,7 +164,17 @@ static void run(struct ip *ip)
 
 void ip_start(struct ip *ip, const char *yaml)
 {
+	ip_start_at(ip, yaml, 0);
+}
+
+void ip_start_at(struct ip *ip, const char *yaml, double when)
+{
 	memset(ip, 0, sizeof *ip);
+	if (when > 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ip->shift = when - ((double)now.tv_sec + now.tv_nsec / 1e9);
+	}
 	snprintf(ip->dir, sizeof ip->dir, "/tmp/mqb-ip-XXXXXX");
 	assert_non_null(mkdtemp(ip->dir));
 	snprintf(ip->config, sizeof ip->config, "%s/mqbridge.yaml", ip->dir);
@@ -239,6 +253,19 @@ int ip_call(struct ip *ip, const char *domain, const char *service, const char *
 	mqb_future_unref(f);
 	assert_int_not_equal(rc, -ETIMEDOUT);
 	return rc;
+}
+
+void ip_set(struct ip *ip, const char *entity_id, const char *state, const char *attributes)
+{
+	json_error_t err;
+	json_t *a = attributes ? json_loads(attributes, 0, &err) : NULL;
+	if (attributes && !a)
+		fail_msg("bad test attributes %s: %s", attributes, err.text);
+	int rc = state ? mqb_states_set(ip->t.core, entity_id, state, a, false)
+		       : mqb_states_remove(ip->t.core, entity_id);
+	if (!state)
+		json_decref(a);
+	assert_int_equal(rc, 0);
 }
 
 json_t *ip_state(struct ip *ip, const char *entity_id)

@@ -31,6 +31,9 @@ struct ip {
  * own) to a new directory, load it (failing the test with every error),
  * and run the daemon until mqbridge_start has fired. */
 void ip_start(struct ip *ip, const char *yaml);
+/* ip_start with the fake clock reading when (Unix time) at the start
+ * (0: the real time). */
+void ip_start_at(struct ip *ip, const char *yaml, double when);
 /* Stop (the final write of restored states happens) and start again with
  * the same file and state directory, or a new yaml (NULL: the same). */
 void ip_restart(struct ip *ip, const char *yaml);
@@ -43,6 +46,10 @@ void ip_write(struct ip *ip, const char *yaml);
 /* Call domain.service with data (JSON text, NULL: {}) and wait for it:
  * the handler's status. */
 int ip_call(struct ip *ip, const char *domain, const char *service, const char *data);
+/* Set entity_id's state (a member a test moves) with attributes (JSON
+ * text, NULL: none); state NULL removes it. Whatever follows it has run
+ * when this returns. */
+void ip_set(struct ip *ip, const char *entity_id, const char *state, const char *attributes);
 /* The state of entity_id as mqb_state_to_json gives it (new reference),
  * or NULL. */
 json_t *ip_state(struct ip *ip, const char *entity_id);
