@@ -266,6 +266,10 @@ static const struct domain domains[] = {
 	 .discovery = switch_discovery, .command = on_off},
 	{.name = "script", .component = "button", .services = on_off_services, .stateless = true,
 	 .discovery = LIST("payload_press", "PRESS"), .command = script_command},
+	/* An old-style group's state is its members' on or off word (on,
+	 * home, open, unlocked...): text a sensor shows; it takes no command. */
+	{.name = "group", .component = "sensor", .discovery = value_discovery,
+	 .discovery_after = sensor_after},
 };
 
 /* Any other domain shows a value and takes no command. */
