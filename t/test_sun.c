@@ -301,7 +301,35 @@ static void no_sunrise_today_is_false(void **state)
 	assert_false(mqb_sun_condition_test(&lyr, &c, utc(2024, 6, 21, 23, 0, 0)));
 }
 
+/* Any altitude, as the sun entity's schedule asks (astral's dawn and
+ * dusk at a depression): the civil one is the dawn and dusk, the -0.833
+ * one the rising, the dip of a height applies alike, and at +10 the sun
+ * stands (apparent, refraction of 5' added) ten degrees up. */
+static void crossings_at_any_altitude(void **state)
+{
+	struct mqb_location loc = {.latitude = 52.37, .longitude = 4.89, .elevation = 300,
+				   .set = true};
+	double t = utc(2024, 3, 20, 0, 0, 0);
+	assert_true(fabs(mqb_sun_next_altitude(&loc, -6, true, t) -
+			 mqb_sun_next(&loc, MQB_SUN_DAWN, t)) < 1);
+	assert_true(fabs(mqb_sun_next_altitude(&loc, -6, false, t) -
+			 mqb_sun_next(&loc, MQB_SUN_DUSK, t)) < 1);
+	assert_true(fabs(mqb_sun_next_altitude(&loc, -0.833, true, t) -
+			 mqb_sun_next(&loc, MQB_SUN_RISING, t)) < 1);
+	loc.elevation = 0;
+	double up = mqb_sun_next_altitude(&loc, 10, true, t), el;
+	mqb_sun_position(&loc, up, &el, NULL);
+	assert_true(fabs(el - 10.09) < 0.02);
+	double down = mqb_sun_next_altitude(&loc, -18, false, t);
+	assert_true(down > mqb_sun_next(&loc, MQB_SUN_DUSK, t) && down < t + 86400);
+	/* 78 N: no astronomical night from spring to the autumn */
+	struct mqb_location svalbard = {.latitude = 78.2, .longitude = 15.6, .set = true};
+	assert_true(mqb_sun_next_altitude(&svalbard, -18, true, utc(2024, 6, 1, 0, 0, 0)) >
+		    utc(2024, 9, 20, 0, 0, 0));
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(crossings_at_any_altitude),
 	cmocka_unit_test(new_york_at_the_winter_solstice),
 	cmocka_unit_test(sunrise_across_latitudes_on_new_years_day_2002),
 	cmocka_unit_test(san_jose_dawn_to_dusk),

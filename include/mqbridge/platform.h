@@ -39,7 +39,8 @@ struct mqb_future;
  *      since, within 2: restore.h (state that survives a restart),
  *      collection.h (the helpers' blocks of ids), mqb_cv_time_period and
  *      mqb_cv_time (config.h), mqb_parse_datetime, mqb_local_utcoffset
- *      and mqb_parse_time_period_str (text.h).
+ *      and mqb_parse_time_period_str (text.h),
+ *      mqb_sun_next_altitude (sun.h).
  *   1: the first. */
 #define MQB_PLATFORM_API_VERSION 2
 /* The symbol every module exports: const struct mqb_platform_desc. */

@@ -36,6 +36,14 @@ void mqb_sun_position(const struct mqb_location *loc, double t, double *elevatio
  * when it does not happen within a year (a pole's day or night).
  * Thread: any. */
 double mqb_sun_next(const struct mqb_location *loc, enum mqb_sun_event ev, double t);
+/* The first time strictly after t that the sun's centre reaches
+ * altitude (degrees above the horizon, negative below it) rising, or
+ * setting, the dip of the horizon from the location's elevation counted
+ * as for the events: astral's dawn and dusk at any depression, on which
+ * Home Assistant's sun entity times its updates (astronomical -18,
+ * nautical -12, and +10). NAN as above. Thread: any. */
+double mqb_sun_next_altitude(const struct mqb_location *loc, double altitude, bool rising,
+			     double t);
 /* The last ev strictly before t; NAN as above. Thread: any. */
 double mqb_sun_previous(const struct mqb_location *loc, enum mqb_sun_event ev, double t);
 

@@ -110,18 +110,20 @@ static double altitude_of(const struct mqb_location *loc, enum mqb_sun_event ev)
 }
 
 /* ev of the solar day whose noon falls (near) UTC day n (days since
- * 1970-01-01): Unix time, or NAN when the sun does not reach the
- * altitude that day. Each is found by iterating NOAA's hour angle
- * method with the declination and the equation of time at the event
- * itself; consecutive n give consecutive events. */
-static double event_of_day(const struct mqb_location *loc, enum mqb_sun_event ev, double n)
+ * 1970-01-01), its centre at altitude (degrees) for a rise or a set:
+ * Unix time, or NAN when the sun does not reach the altitude that day.
+ * Each is found by iterating NOAA's hour angle method with the
+ * declination and the equation of time at the event itself; consecutive
+ * n give consecutive events. */
+static double crossing_of_day(const struct mqb_location *loc, enum mqb_sun_event ev,
+			      double altitude, double n)
 {
 	double lon = loc->longitude, lat = latitude(loc) * RAD;
 	double base = n * DAY;
 	double t = base + (720 - 4 * lon) * 60;
 	if (ev == MQB_SUN_MIDNIGHT)
 		t = base - 4 * lon * 60;
-	double h0 = altitude_of(loc, ev) * RAD;
+	double h0 = altitude * RAD;
 	for (int i = 0; i < 4; i++) {
 		double decl, eqtime;
 		solar(t, &decl, &eqtime);
@@ -147,6 +149,11 @@ static double event_of_day(const struct mqb_location *loc, enum mqb_sun_event ev
 	return t;
 }
 
+static double event_of_day(const struct mqb_location *loc, enum mqb_sun_event ev, double n)
+{
+	return crossing_of_day(loc, ev, altitude_of(loc, ev), n);
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (the era
  * arithmetic of Howard Hinnant's days_from_civil). */
 static long days_from_civil(long y, unsigned m, unsigned d)
@@ -159,15 +166,30 @@ static long days_from_civil(long y, unsigned m, unsigned d)
 	return era * 146097 + (long)doe - 719468;
 }
 
-double mqb_sun_next(const struct mqb_location *loc, enum mqb_sun_event ev, double t)
+/* The first crossing strictly after t, within a year. */
+static double next_crossing(const struct mqb_location *loc, enum mqb_sun_event ev,
+			    double altitude, double t)
 {
 	double n0 = floor(t / DAY) - 2;
 	for (double n = n0; n < n0 + 370; n++) {
-		double e = event_of_day(loc, ev, n);
+		double e = crossing_of_day(loc, ev, altitude, n);
 		if (e > t)
 			return e;
 	}
 	return NAN;
+}
+
+double mqb_sun_next(const struct mqb_location *loc, enum mqb_sun_event ev, double t)
+{
+	return next_crossing(loc, ev, altitude_of(loc, ev), t);
+}
+
+double mqb_sun_next_altitude(const struct mqb_location *loc, double altitude, bool rising,
+			     double t)
+{
+	/* the dip of the horizon from a height lowers every crossing alike */
+	double dip = altitude_of(loc, MQB_SUN_RISING) - RISE_SET_ALTITUDE;
+	return next_crossing(loc, rising ? MQB_SUN_RISING : MQB_SUN_SETTING, altitude + dip, t);
 }
 
 double mqb_sun_previous(const struct mqb_location *loc, enum mqb_sun_event ev, double t)
