@@ -259,6 +259,7 @@ static const struct integration {
 	{"timer", MAPPING, true, false},         {"shell_command", MAPPING, true, false},
 	{"sun", BLOCK, true, false},             {"mqtt_eventstream", BLOCK, true, false},
 	{"mqtt_statestream", MAPPING, false, false}, {"homeassistant", MAPPING, false, false},
+	{"default_config", BLOCK, false, false},
 };
 #define NINTEGRATIONS MQB_ARRAY_SIZE(integrations)
 
@@ -698,6 +699,15 @@ static void collect_components(struct load *l)
 {
 	for (size_t i = 0; i < l->nsrc && !l->oom; i++) {
 		const struct source *src = &l->src[i];
+		if (strcmp(src->in->name, "default_config") == 0) {
+			/* Home Assistant's default_config sets sun up (the rest of
+			 * what it sets up, mqbridge does not have) */
+			size_t len;
+			struct conf_component *c = component_of(l, find_integration("sun", &len));
+			if (c)
+				add_entry(l, c, NULL, NULL, src->path);
+			continue;
+		}
 		if (!src->in->component)
 			continue;
 		struct conf_component *c = component_of(l, src->in);

@@ -267,8 +267,11 @@ static const struct domain domains[] = {
 	{.name = "script", .component = "button", .services = on_off_services, .stateless = true,
 	 .discovery = LIST("payload_press", "PRESS"), .command = script_command},
 	/* An old-style group's state is its members' on or off word (on,
-	 * home, open, unlocked...): text a sensor shows; it takes no command. */
+	 * home, open, unlocked...) and sun.sun's above_horizon or
+	 * below_horizon: text a sensor shows; neither takes a command. */
 	{.name = "group", .component = "sensor", .discovery = value_discovery,
+	 .discovery_after = sensor_after},
+	{.name = "sun", .component = "sensor", .discovery = value_discovery,
 	 .discovery_after = sensor_after},
 };
 
