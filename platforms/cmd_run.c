@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "mqbridge/core.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
 #include "mqbridge/timer.h"
@@ -505,6 +506,54 @@ out:
 	res->err = err.buf;
 	res->err_len = err.len;
 	res->err_truncated = err.truncated;
+	return 0;
+}
+
+/* ---- a command for the pool ---------------------------------------------- */
+
+void cmd_job_free(void *p)
+{
+	struct cmd_job *j = p;
+	if (!j)
+		return;
+	free(j->shell);
+	cmd_argv_free(j->argv);
+	free(j->cwd);
+	free(j);
+}
+
+void cmd_job_result_free(void *p)
+{
+	cmd_result_fini(p);
+	free(p);
+}
+
+static bool core_stopping(void *core)
+{
+	return mqb_core_is_stopping(core);
+}
+
+int cmd_job_run(void *ud, void *arg, void **result)
+{
+	(void)ud;
+	struct cmd_job *j = arg;
+	struct cmd_result *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	struct cmd_spec spec = {.shell = j->shell,
+				.argv = j->argv,
+				.cwd = j->cwd,
+				.timeout = j->timeout,
+				.max_stdout = j->max_stdout,
+				.max_stderr = j->max_stderr,
+				.cancelled = core_stopping,
+				.cancel_ud = j->core};
+	int rc = cmd_run(&spec, r);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	*result = r;
 	return 0;
 }
 

@@ -77,6 +77,29 @@ struct cmd_result {
 int cmd_run(const struct cmd_spec *spec, struct cmd_result *res);
 void cmd_result_fini(struct cmd_result *res); /* accepts NULL */
 
+/* ---- a command for the pool ---------------------------------------------- */
+
+struct mqb_core;
+
+/* What a command run from the loop hands the pool: the arg of an
+ * EXECUTOR job whose fn is cmd_job_run, freed with cmd_job_free (the
+ * job's arg_release). It owns what it holds, so a job still running at
+ * shutdown touches nothing of its caller's. */
+struct cmd_job {
+	struct mqb_core *core;  /* the command is killed once it stops */
+	char *shell;            /* as cmd_spec's */
+	char **argv;
+	char *cwd;
+	double timeout;
+	size_t max_stdout, max_stderr;
+};
+
+/* The job's fn: cmd_run, with the struct cmd_result in *result (set the
+ * job's result_free to cmd_job_result_free). Thread: pool. */
+int cmd_job_run(void *ud, void *arg, void **result);
+void cmd_job_free(void *job);              /* accepts NULL */
+void cmd_job_result_free(void *result);    /* accepts NULL */
+
 /* "exit status 2", "killed by signal 9 (Killed)", "timed out after 15 s
  * (process group killed)", "could not start: No such file or directory".
  * Returns buf. Thread: any. */

@@ -385,60 +385,6 @@ static void cl_free(void *priv)
 	free(ce);
 }
 
-/* What the pool runs: owned by the job, freed with it. */
-struct cl_job {
-	struct mqb_core *core;
-	char *shell;
-	char **argv;
-	char *cwd;
-	double timeout;
-};
-
-static void job_free(void *p)
-{
-	struct cl_job *j = p;
-	if (!j)
-		return;
-	free(j->shell);
-	cmd_argv_free(j->argv);
-	free(j->cwd);
-	free(j);
-}
-
-static void result_free(void *p)
-{
-	cmd_result_fini(p);
-	free(p);
-}
-
-static bool core_stopping(void *ud)
-{
-	return mqb_core_is_stopping(ud);
-}
-
-/* Thread: pool. */
-static int run_job(void *ud, void *arg, void **result)
-{
-	struct cl_job *j = arg;
-	(void)ud;
-	struct cmd_result *r = calloc(1, sizeof *r);
-	if (!r)
-		return -ENOMEM;
-	struct cmd_spec spec = {.shell = j->shell,
-				.argv = j->argv,
-				.cwd = j->cwd,
-				.timeout = j->timeout,
-				.cancelled = core_stopping,
-				.cancel_ud = j->core};
-	int rc = cmd_run(&spec, r);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	*result = r;
-	return 0;
-}
-
 struct render_ctx {
 	struct cl_entity *ce;
 	const struct cl_cmd *c;
@@ -477,13 +423,13 @@ static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, struct mqb_futu
 		   const struct cmd_result **res)
 {
 	char shown[160];
-	struct cl_job *j = calloc(1, sizeof *j);
+	struct cmd_job *j = calloc(1, sizeof *j);
 	int rc;
 
 	*fut = NULL;
 	*res = NULL;
 	if (!j || !(j->cwd = strdup(c->cwd))) {
-		job_free(j);
+		cmd_job_free(j);
 		MQB_LOG_ERROR(SUB, "%s: %s: out of memory", eid(ce), c->option);
 		return -ENOMEM;
 	}
@@ -500,24 +446,24 @@ static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, struct mqb_futu
 			MQB_LOG_ERROR(SUB, "%s: %s: out of memory", eid(ce), c->option);
 		/* a render error was logged by mqb_entity_async_render */
 		if (rc) {
-			job_free(j);
+			cmd_job_free(j);
 			return rc;
 		}
 	} else if (!(j->shell = strdup(c->text))) {
-		job_free(j);
+		cmd_job_free(j);
 		MQB_LOG_ERROR(SUB, "%s: %s: out of memory", eid(ce), c->option);
 		return -ENOMEM;
 	}
 	MQB_LOG_DEBUG(SUB, "%s: running %s: %s", eid(ce), c->option,
 		      shown_command(c, shown, sizeof shown));
 
-	struct mqb_job job = MQB_EXECUTOR(run_job, NULL);
+	struct mqb_job job = MQB_EXECUTOR(cmd_job_run, NULL);
 	job.name = "command_line command";
-	job.result_free = result_free;
+	job.result_free = cmd_job_result_free;
 	struct mqb_future *f = NULL;
-	rc = mqb_async_run_job(ce->core, &job, j, job_free, &f);
+	rc = mqb_async_run_job(ce->core, &job, j, cmd_job_free, &f);
 	if (rc) {
-		job_free(j);
+		cmd_job_free(j);
 		if (rc != -ESHUTDOWN)
 			MQB_LOG_WARNING(SUB, "%s: %s not run: %s", eid(ce), c->option,
 					mqb_strerror(rc));
