@@ -255,6 +255,44 @@ int ip_call(struct ip *ip, const char *domain, const char *service, const char *
 	return rc;
 }
 
+struct call_response {
+	struct mqb_core *core;
+	const char *domain, *service;
+	json_t *data;
+	struct mqb_future *f;
+	int rc;
+};
+
+static void call_response_on_loop(void *arg)
+{
+	struct call_response *c = arg;
+	struct mqb_service_call_options opt = {.return_response = true};
+	c->rc = mqb_services_async_call_opt(c->core, c->domain, c->service, c->data, &opt, &c->f);
+}
+
+int ip_call_response(struct ip *ip, const char *domain, const char *service, const char *data,
+		     char *buf, size_t len)
+{
+	json_error_t err;
+	struct call_response c = {ip->t.core, domain, service, NULL, NULL, 0};
+	if (data && !(c.data = json_loads(data, 0, &err)))
+		fail_msg("bad test data %s: %s", data, err.text);
+	tu_on_loop(&ip->t, call_response_on_loop, &c);
+	if (len)
+		buf[0] = '\0';
+	if (c.rc)
+		return c.rc;
+	void *value = NULL;
+	int rc = mqb_future_result(c.f, TU_TIMEOUT, &value);
+	assert_int_not_equal(rc, -ETIMEDOUT);
+	char *t = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (t && len)
+		snprintf(buf, len, "%s", t);
+	free(t);
+	mqb_future_unref(c.f);
+	return rc;
+}
+
 void ip_set(struct ip *ip, const char *entity_id, const char *state, const char *attributes)
 {
 	json_error_t err;

@@ -46,6 +46,10 @@ void ip_write(struct ip *ip, const char *yaml);
 /* Call domain.service with data (JSON text, NULL: {}) and wait for it:
  * the handler's status. */
 int ip_call(struct ip *ip, const char *domain, const char *service, const char *data);
+/* ip_call asking for the response (response_variable): the status, and
+ * the response as compact JSON with sorted keys in buf ("" for none). */
+int ip_call_response(struct ip *ip, const char *domain, const char *service, const char *data,
+		     char *buf, size_t len);
 /* Set entity_id's state (a member a test moves) with attributes (JSON
  * text, NULL: none); state NULL removes it. Whatever follows it has run
  * when this returns. */
