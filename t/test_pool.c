@@ -19,6 +19,7 @@
 
 #include "testutil.h"
 #include "core/loop.h"
+#include "core/pool.h"
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
 #include "mqbridge/log.h"
@@ -422,6 +423,57 @@ static void three_workers_run_three_jobs_at_once(void **state)
 	assert_int_equal(tu_loop_stop(&t), 0);
 }
 
+/* ---- the internal lane ------------------------------------------------- */
+
+struct internal_sub {
+	struct mqb_core *core;
+	struct mqb_job job;
+	struct mqb_future *f;
+	int rc;
+};
+
+static void submit_internal_on_loop(void *arg)
+{
+	struct internal_sub *s = arg;
+	s->rc = job__async_run_internal(s->core, &s->job, NULL, NULL, &s->f);
+}
+
+/* MQTT's connect and subscribe run on the internal lane: every user worker
+ * blocked (hanging commands) must not delay them. */
+static void an_internal_job_runs_while_every_user_worker_is_blocked(void **state)
+{
+	struct mqb_core_options opt = pool_options(2);
+	struct tu_loop t;
+	tu_loop_start(&t, &opt);
+	struct tu_latch gate, started;
+	tu_latch_init(&gate, 1);
+	tu_latch_init(&started, 3);
+	struct jobctx blocked[3], inner = { 0 };
+	struct sub s[3];
+	for (int i = 0; i < 3; i++) {
+		blocked[i] = (struct jobctx){ .gate = &gate, .started = i < 2 ? &started : NULL };
+		s[i] = (struct sub){ .job = MQB_EXECUTOR(blocking_job, &blocked[i]) };
+	}
+	submit(&t, s, 3, NULL); /* two run, one waits in the queue */
+	struct internal_sub in = { .core = t.core, .job = MQB_EXECUTOR(blocking_job, &inner) };
+	tu_on_loop(&t, submit_internal_on_loop, &in);
+	assert_int_equal(in.rc, 0);
+	assert_int_equal(mqb_future_result(in.f, TU_TIMEOUT, NULL), 0);
+	assert_int_equal(atomic_load(&inner.ran), 1);
+	assert_int_equal(atomic_load(&blocked[2].ran), 0); /* still queued */
+	for (int i = 0; i < 2; i++)
+		assert_false(pthread_equal(inner.thread, blocked[i].thread));
+	tu_latch_count_down(&gate);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(mqb_future_result(s[i].f, TU_TIMEOUT, NULL), 0);
+		mqb_future_unref(s[i].f);
+	}
+	mqb_future_unref(in.f);
+	tu_latch_destroy(&gate);
+	tu_latch_destroy(&started);
+	assert_int_equal(tu_loop_stop(&t), 0);
+}
+
 /* ---- slow jobs -------------------------------------------------------- */
 
 static struct log_capture {
@@ -794,6 +846,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(full_pool_rejects_with_eagain_and_leaves_the_argument_to_the_caller),
 	cmocka_unit_test(add_job_from_another_thread_into_a_full_pool_settles_its_future_with_eagain),
 	cmocka_unit_test(three_workers_run_three_jobs_at_once),
+	cmocka_unit_test(an_internal_job_runs_while_every_user_worker_is_blocked),
 	cmocka_unit_test_teardown(job_running_past_the_slow_limit_is_logged_once_by_name,
 				  restore_log_sink),
 	cmocka_unit_test(shutdown_cancels_each_queued_job_once_and_drains_the_running_one),

@@ -39,16 +39,18 @@ static void callback_run(struct mqb_core *core, struct call *c)
 	run_callback(&c->job, c->arg, c->release, c->fut);
 }
 
+enum how { LATER, NOW, INTERNAL };
+
 /* fut: a reference to settle when the job is done (NULL: nobody asked). On
  * error nothing ran and fut is not taken. */
 static int dispatch(struct mqb_core *core, const struct mqb_job *job, void *arg,
-		    mqb_release_fn release, struct mqb_future *fut, bool now)
+		    mqb_release_fn release, struct mqb_future *fut, enum how how)
 {
 	MQB_ASSERT_LOOP(core);
 	MQB_CHECK(job && job->fn, "a job needs a function");
 	switch (job->kind) {
 	case MQB_JOB_CALLBACK:
-		if (now) {
+		if (how == NOW) {
 			run_callback(job, arg, release, fut);
 			return 0;
 		}
@@ -58,20 +60,22 @@ static int dispatch(struct mqb_core *core, const struct mqb_job *job, void *arg,
 	case MQB_JOB_COROUTINE:
 		return coro__spawn(core, job, arg, release, fut);
 	case MQB_JOB_EXECUTOR:
+		if (how == INTERNAL)
+			return pool__submit_internal(core->pool, job, arg, release, fut);
 		return pool__submit(core->pool, job, arg, release, fut, false);
 	}
 	MQB_ABORT("job %s has no kind (%d)", job->name ? job->name : "?", (int)job->kind);
 }
 
 static int dispatch_out(struct mqb_core *core, const struct mqb_job *job, void *arg,
-			mqb_release_fn release, struct mqb_future **out, bool now)
+			mqb_release_fn release, struct mqb_future **out, enum how how)
 {
 	if (!out)
-		return dispatch(core, job, arg, release, NULL, now);
+		return dispatch(core, job, arg, release, NULL, how);
 	struct mqb_future *f = mqb_future_new(core);
 	if (!f)
 		return -ENOMEM;
-	int rc = dispatch(core, job, arg, release, mqb_future_ref(f), now);
+	int rc = dispatch(core, job, arg, release, mqb_future_ref(f), how);
 	if (rc) {
 		mqb_future_unref(f);
 		mqb_future_unref(f);
@@ -84,7 +88,14 @@ static int dispatch_out(struct mqb_core *core, const struct mqb_job *job, void *
 int mqb_async_run_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
 		      mqb_release_fn release, struct mqb_future **out)
 {
-	return dispatch_out(core, job, arg, release, out, true);
+	return dispatch_out(core, job, arg, release, out, NOW);
+}
+
+int job__async_run_internal(struct mqb_core *core, const struct mqb_job *job, void *arg,
+			    mqb_release_fn release, struct mqb_future **out)
+{
+	MQB_CHECK(job->kind == MQB_JOB_EXECUTOR, "the internal lane runs executor jobs");
+	return dispatch_out(core, job, arg, release, out, INTERNAL);
 }
 
 int core__async_add_final_job(struct mqb_core *core, const struct mqb_job *job, void *arg,
@@ -125,7 +136,7 @@ int mqb_async_add_job(struct mqb_core *core, const struct mqb_job *job, void *ar
 		c->fut = NULL;
 		return 0;
 	}
-	return dispatch_out(core, job, arg, release, out, false);
+	return dispatch_out(core, job, arg, release, out, LATER);
 }
 
 /* mqb_add_job's hop onto the loop. The caller has long returned, so errors
@@ -134,7 +145,7 @@ static void add_job_run(struct mqb_core *core, struct call *c)
 {
 	int rc = -ECANCELED;
 	if (!core->loop_done)
-		rc = dispatch(core, &c->job, c->arg, c->release, c->fut, false);
+		rc = dispatch(core, &c->job, c->arg, c->release, c->fut, LATER);
 	if (rc)
 		job__release(&c->job, c->arg, c->release, rc, NULL, c->fut);
 }

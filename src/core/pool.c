@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The executor: a fixed set of worker threads and a bounded FIFO. Jobs are
- * submitted and completed on the loop thread (completion goes through the
- * core's inbox, libuv's after_work pattern); a full queue is -EAGAIN, counted,
- * never unbounded memory. A watchdog on the loop logs jobs that run long. */
+/* The executor: a fixed set of worker threads and a bounded FIFO, plus a
+ * lane of its own for the daemon's internal blocking work (MQTT's connect
+ * and subscribe) that no user job can occupy. Jobs are submitted and
+ * completed on the loop thread (completion goes through the core's inbox,
+ * libuv's after_work pattern); a full queue is -EAGAIN, counted, never
+ * unbounded memory. A watchdog on the loop logs jobs that run long. */
 #include "core/pool.h"
 
 #include <errno.h>
@@ -13,17 +15,31 @@ struct pjob {
 	void *arg;
 	mqb_release_fn release;
 	struct mqb_future *fut;
+	bool final;             /* not cancelled by pool__close */
 	int status;
 	void *result;
 	bool abandoned;         /* shutdown gave up waiting: the worker cleans up */
-	bool final;             /* not cancelled by pool__close */
 	struct pjob *next;
+};
+
+/* Lanes: user jobs, and the internal lane (doc/dispatcher.md, "The
+ * internal lane"): a hanging command can take every user worker, never
+ * the thread that (re)connects MQTT. */
+enum { LANE_USER, LANE_INTERNAL, LANES };
+#define INTERNAL_THREADS 1
+#define INTERNAL_QUEUE_MAX 64
+
+struct lane {
+	struct pjob *head, *tail; /* the queue, under the pool's lock */
+	unsigned queued, queue_max;
+	pthread_cond_t cond;
 };
 
 struct worker {
 	struct pool *pool;
 	pthread_t thread;
 	unsigned index;
+	unsigned lane;
 	bool started;
 	struct pjob *current;   /* under the pool lock */
 	double since;           /* when current started (monotonic) */
@@ -33,14 +49,12 @@ struct worker {
 struct pool {
 	struct mqb_core *core;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct pjob *head, *tail; /* the queue, under lock */
-	unsigned queued, queue_max;
+	struct lane lanes[LANES];
 	unsigned running;         /* on a worker, under lock */
-	unsigned finals;          /* final jobs queued, under lock */
+	unsigned finals;          /* final jobs queued (user lane), under lock */
 	bool closing;             /* under lock */
 	bool joined;
-	unsigned nthreads;
+	unsigned nthreads;        /* workers of both lanes */
 	struct worker *workers;
 	double slow_seconds;
 	ev_timer watchdog;
@@ -62,21 +76,25 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
+	struct lane *l = &p->lanes[w->lane];
 	char name[16];
-	snprintf(name, sizeof name, "mqb-worker-%u", w->index);
+	if (w->lane == LANE_INTERNAL)
+		snprintf(name, sizeof name, "mqb-internal");
+	else
+		snprintf(name, sizeof name, "mqb-worker-%u", w->index);
 	pthread_setname_np(pthread_self(), name);
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->closing)
-			pthread_cond_wait(&p->cond, &p->lock);
-		struct pjob *j = p->head;
+		while (!l->head && !p->closing)
+			pthread_cond_wait(&l->cond, &p->lock);
+		struct pjob *j = l->head;
 		if (!j)
 			break; /* closing and nothing left */
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->queued--;
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->queued--;
 		if (j->final)
 			p->finals--;
 		p->running++;
@@ -135,17 +153,19 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
 	struct pool *p = mqb__calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
-	p->workers = mqb__calloc(nthreads, sizeof *p->workers);
+	p->workers = mqb__calloc(nthreads + INTERNAL_THREADS, sizeof *p->workers);
 	if (!p->workers) {
 		mqb__free(p);
 		return -ENOMEM;
 	}
 	p->core = core;
-	p->queue_max = queue_max;
-	p->nthreads = nthreads;
+	p->lanes[LANE_USER].queue_max = queue_max;
+	p->lanes[LANE_INTERNAL].queue_max = INTERNAL_QUEUE_MAX;
+	p->nthreads = nthreads + INTERNAL_THREADS;
 	p->slow_seconds = slow_seconds;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	for (unsigned l = 0; l < LANES; l++)
+		pthread_cond_init(&p->lanes[l].cond, NULL);
 	/* Checked often enough to log a slow job within a quarter of the limit. */
 	double every = slow_seconds / 4 < 1.0 ? slow_seconds / 4 : 1.0;
 	ev_timer_init(&p->watchdog, watchdog_cb, every, every);
@@ -153,10 +173,11 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
 	ev_timer_start(core->loop, &p->watchdog);
 	ev_unref(core->loop); /* the watchdog alone keeps nothing alive */
 
-	for (unsigned i = 0; i < nthreads; i++) {
+	for (unsigned i = 0; i < nthreads + INTERNAL_THREADS; i++) {
 		struct worker *w = &p->workers[i];
 		w->pool = p;
 		w->index = i;
+		w->lane = i < nthreads ? LANE_USER : LANE_INTERNAL;
 		int rc = pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc) {
 			MQB_LOG_ERROR("executor", "cannot start worker %u: %s", i, mqb_strerror(-rc));
@@ -171,10 +192,11 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
 	return 0;
 }
 
-int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
-		 struct mqb_future *fut, bool final)
+static int submit(struct pool *p, unsigned lane, const struct mqb_job *job, void *arg,
+		  mqb_release_fn release, struct mqb_future *fut, bool final)
 {
 	MQB_ASSERT_LOOP(p->core);
+	struct lane *l = &p->lanes[lane];
 	struct pjob *j = mqb__malloc(sizeof *j);
 	if (!j)
 		return -ENOMEM;
@@ -184,29 +206,42 @@ int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_relea
 	int rc = 0;
 	if (p->closing) {
 		rc = -ESHUTDOWN;
-	} else if (p->queued >= p->queue_max) {
+	} else if (l->queued >= l->queue_max) {
 		rc = -EAGAIN;
 		p->rejected++;
 	} else {
-		if (p->tail)
-			p->tail->next = j;
+		if (l->tail)
+			l->tail->next = j;
 		else
-			p->head = j;
-		p->tail = j;
-		p->queued++;
+			l->head = j;
+		l->tail = j;
+		l->queued++;
 		p->finals += final;
 		p->submitted++;
-		pthread_cond_signal(&p->cond);
+		pthread_cond_signal(&l->cond);
 	}
-	unsigned queued = p->queued;
+	unsigned queued = l->queued;
 	pthread_mutex_unlock(&p->lock);
 	if (rc) {
 		mqb__free(j);
 		if (rc == -EAGAIN)
-			MQB_LOG_WARNING("executor", "queue full (%u jobs): %s rejected", queued,
+			MQB_LOG_WARNING("executor", "%squeue full (%u jobs): %s rejected",
+					lane == LANE_INTERNAL ? "internal " : "", queued,
 					job->name ? job->name : "?");
 	}
 	return rc;
+}
+
+int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
+		 struct mqb_future *fut, bool final)
+{
+	return submit(p, LANE_USER, job, arg, release, fut, final);
+}
+
+int pool__submit_internal(struct pool *p, const struct mqb_job *job, void *arg,
+			  mqb_release_fn release, struct mqb_future *fut)
+{
+	return submit(p, LANE_INTERNAL, job, arg, release, fut, false);
 }
 
 void pool__close(struct pool *p)
@@ -218,33 +253,39 @@ void pool__close(struct pool *p)
 	}
 	p->closing = true;
 	/* Final jobs stay queued, in their order; the rest go. */
-	struct pjob *j = NULL, **cut = &j;
-	struct pjob *q = p->head;
-	p->head = p->tail = NULL;
-	for (struct pjob *next; q; q = next) {
-		next = q->next;
-		q->next = NULL;
-		if (q->final) {
-			if (p->tail)
-				p->tail->next = q;
-			else
-				p->head = q;
-			p->tail = q;
-		} else {
-			*cut = q;
-			cut = &q->next;
+	struct pjob *queued[LANES];
+	for (unsigned l = 0; l < LANES; l++) {
+		struct lane *ln = &p->lanes[l];
+		struct pjob **cut = &queued[l], *q = ln->head;
+		queued[l] = NULL;
+		ln->head = ln->tail = NULL;
+		ln->queued = 0;
+		for (struct pjob *next; q; q = next) {
+			next = q->next;
+			q->next = NULL;
+			if (q->final) {
+				if (ln->tail)
+					ln->tail->next = q;
+				else
+					ln->head = q;
+				ln->tail = q;
+				ln->queued++;
+			} else {
+				*cut = q;
+				cut = &q->next;
+			}
 		}
+		pthread_cond_broadcast(&ln->cond);
 	}
-	p->queued = p->finals;
-	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	/* Queued jobs never started: each completes once, cancelled. */
-	while (j) {
-		struct pjob *next = j->next;
-		p->cancelled++;
-		job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
-		mqb__free(j);
-		j = next;
+	for (unsigned l = 0; l < LANES; l++) {
+		for (struct pjob *j = queued[l], *next; j; j = next) {
+			next = j->next;
+			p->cancelled++;
+			job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
+			mqb__free(j);
+		}
 	}
 }
 
@@ -266,19 +307,24 @@ void pool__join(struct pool *p)
 	ev_timer_stop(p->core->loop, &p->watchdog);
 	/* Final jobs that never got a thread within the timeout go as the
 	 * others went at close: cancelled, once. */
+	struct pjob *left[LANES];
 	pthread_mutex_lock(&p->lock);
-	struct pjob *left = p->head;
-	p->head = p->tail = NULL;
-	p->queued = p->finals = 0;
+	for (unsigned l = 0; l < LANES; l++) {
+		left[l] = p->lanes[l].head;
+		p->lanes[l].head = p->lanes[l].tail = NULL;
+		p->lanes[l].queued = 0;
+	}
+	p->finals = 0;
 	pthread_mutex_unlock(&p->lock);
-	while (left) {
-		struct pjob *next = left->next;
-		MQB_LOG_ERROR("executor", "job %s never ran before shutdown: cancelled",
-			      left->job.name ? left->job.name : "?");
-		p->cancelled++;
-		job__release(&left->job, left->arg, left->release, -ECANCELED, NULL, left->fut);
-		mqb__free(left);
-		left = next;
+	for (unsigned l = 0; l < LANES; l++) {
+		for (struct pjob *j = left[l], *next; j; j = next) {
+			next = j->next;
+			MQB_LOG_ERROR("executor", "job %s never ran before shutdown: cancelled",
+				      j->job.name ? j->job.name : "?");
+			p->cancelled++;
+			job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
+			mqb__free(j);
+		}
 	}
 	/* Jobs still running were given the shutdown timeout already: abandon
 	 * them (their futures settle now, once) and detach their threads. */
@@ -328,7 +374,8 @@ void pool__free(struct pool *p)
 			return;
 		}
 	}
-	pthread_cond_destroy(&p->cond);
+	for (unsigned l = 0; l < LANES; l++)
+		pthread_cond_destroy(&p->lanes[l].cond);
 	pthread_mutex_destroy(&p->lock);
 	mqb__free(p->workers);
 	mqb__free(p);
@@ -342,7 +389,7 @@ void pool__stats(struct pool *p, struct mqb_core_stats *out)
 	out->executor_completed = p->completed;
 	out->executor_cancelled = p->cancelled;
 	out->executor_slow = p->slow;
-	out->executor_queued = p->queued;
+	out->executor_queued = p->lanes[LANE_USER].queued + p->lanes[LANE_INTERNAL].queued;
 	out->executor_running = p->running;
 	pthread_mutex_unlock(&p->lock);
 }

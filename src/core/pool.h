@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The executor: a bounded pool of threads for blocking jobs. Submission and
- * completion happen on the loop thread; the job runs on a worker. */
+/* The executor: a bounded pool of threads for blocking jobs, with an
+ * internal lane user jobs cannot take. Submission and completion happen
+ * on the loop thread; the job runs on a worker. */
 #ifndef MQB_POOL_H
 #define MQB_POOL_H
 
@@ -14,6 +15,15 @@ int pool__new(struct mqb_core *core, unsigned nthreads, unsigned queue_max, doub
  * the shutdown waits for it as for a running one. */
 int pool__submit(struct pool *p, const struct mqb_job *job, void *arg, mqb_release_fn release,
 		 struct mqb_future *fut, bool final);
+/* pool__submit on the internal lane: its own thread and queue, which user
+ * jobs never occupy. For the daemon's own blocking work only (MQTT's
+ * connect and subscription changes); -EAGAIN when its queue is full. */
+int pool__submit_internal(struct pool *p, const struct mqb_job *job, void *arg,
+			  mqb_release_fn release, struct mqb_future *fut);
+/* mqb_async_run_job of an EXECUTOR job, on the internal lane. *out (may be
+ * NULL) settles when it is done. Thread: loop. */
+int job__async_run_internal(struct mqb_core *core, const struct mqb_job *job, void *arg,
+			    mqb_release_fn release, struct mqb_future **out);
 /* Stop accepting and cancel every queued job but the final ones
  * (-ECANCELED, on the loop). */
 void pool__close(struct pool *p);
