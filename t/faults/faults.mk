@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+# automake fragment for t/faults/, included from Makefile.am after
+# platforms/platforms.mk: the fault-injection suite (issue 12), the real
+# daemon against a real mosquitto, every case bounded and its figure checked.
+FAULTS_UTIL = t/faults/faults.c t/faults/faults.h $(DAEMON_TEST_UTIL)
+FAULTS_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS) -I$(srcdir)/t
+FAULTS_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
