@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/pool.h"
 #include "mqbridge/bus.h"
 
 void mqtt__options_init(struct mqtt_options *opt)
@@ -292,13 +293,15 @@ static void announce(struct mqb_mqtt *m);
 static void on_connected(struct mqb_mqtt *m, struct conn_req *r);
 
 /* Connect and subscription jobs own the client while they run: submit one
- * and have done(f, arg) called on the loop when it ends. */
+ * and have done(f, arg) called on the loop when it ends. They run on the
+ * pool's internal lane: with every worker taken by hanging commands, the
+ * client still connects and subscribes, and keeps its keepalive. */
 int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
 			 mqb_future_done_fn done)
 {
 	struct mqb_job job = { .kind = MQB_JOB_EXECUTOR, .fn = fn, .ud = m, .name = name };
 	struct mqb_future *f;
-	int rc = mqb_async_run_job(m->core, &job, arg, NULL, &f);
+	int rc = job__async_run_internal(m->core, &job, arg, NULL, &f);
 	if (rc)
 		return rc;
 	if (mqb_future_async_add_done(f, done, arg)) {

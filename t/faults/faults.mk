@@ -5,3 +5,7 @@
 FAULTS_UTIL = t/faults/faults.c t/faults/faults.h $(DAEMON_TEST_UTIL)
 FAULTS_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS) -I$(srcdir)/t
 FAULTS_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+TEST_PROGS += t/faults/test_starvation
+t_faults_test_starvation_SOURCES = t/faults/test_starvation.c $(FAULTS_UTIL)
+t_faults_test_starvation_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_starvation_LDADD = $(FAULTS_LDADD)
