@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* 0: never fail; otherwise allocations left before failures start. */
 static atomic_ulong fail_countdown;
@@ -75,6 +76,17 @@ char *mqb__fmt(char *buf, size_t len, const char *fmt, ...)
 	char *s = mqb__vfmt(buf, len, fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+unsigned long long mqb__random_seed(void)
+{
+	static atomic_ullong calls;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	unsigned long long s = (unsigned long long)ts.tv_nsec * 1000003u ^
+			       (unsigned long long)getpid() << 32 ^
+			       atomic_fetch_add(&calls, 1) * 0x9E3779B97F4A7C15ull;
+	return s ? s : 1;
 }
 
 double mqb__time_wall(void)

@@ -50,6 +50,18 @@ static inline void mqb__fmt_free(char *s, const char *buf)
  * one fail; 0 turns failures off. */
 void mqb__alloc_fail_after(unsigned long n);
 
+/* A number in [0, 1) from xorshift64 state *s (never 0): enough to spread
+ * clients' retries and re-announcements apart, nothing more. */
+static inline double mqb__random_unit(unsigned long long *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (double)(*s >> 11) / (double)(1ULL << 53);
+}
+/* A seed for it that differs between processes and between calls. */
+unsigned long long mqb__random_seed(void);
+
 /* Seconds: the wall clock (Unix time) and a monotonic clock. */
 double mqb__time_wall(void);
 double mqb__time_mono(void);

@@ -405,15 +405,6 @@ static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	start_connect(w->data);
 }
 
-static double jitter(struct mqb_mqtt *m)
-{
-	/* xorshift64: the jitter only needs to spread clients apart. */
-	m->rng ^= m->rng << 13;
-	m->rng ^= m->rng >> 7;
-	m->rng ^= m->rng << 17;
-	return (double)(m->rng >> 11) / (double)(1ULL << 53);
-}
-
 /* Capped exponential back-off with "equal jitter": half the delay fixed,
  * half random, so many clients do not reconnect in step. */
 static void schedule_reconnect(struct mqb_mqtt *m)
@@ -423,7 +414,7 @@ static void schedule_reconnect(struct mqb_mqtt *m)
 		d *= 2;
 	if (d > m->opt.reconnect_max)
 		d = m->opt.reconnect_max;
-	d = d / 2 + d / 2 * jitter(m);
+	d = d / 2 + d / 2 * mqb__random_unit(&m->rng);
 	m->attempt++;
 	m->state = ST_BACKOFF;
 	ev_timer_stop(m->core->loop, &m->backoff);
@@ -729,9 +720,7 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	m->opt = *opt;
 	m->fd = -1;
 	m->state = ST_BACKOFF;
-	m->rng = (uint64_t)mqb__time_wall() * 1000003u ^ (uint64_t)getpid() << 32 ^ (uintptr_t)m;
-	if (!m->rng)
-		m->rng = 1;
+	m->rng = mqb__random_seed();
 	hashmap__init(&m->filters);
 	int rc = -ENOMEM;
 	if (copy_option(m, &m->opt.host, 0) || copy_option(m, &m->opt.client_id, 1) ||

@@ -79,7 +79,7 @@ struct mqb_mqtt {
 	enum mqtt_state state;
 	bool stopping, ever_connected, dirty;
 	unsigned attempt;
-	uint64_t rng;
+	unsigned long long rng;
 	int fd;
 	size_t room;            /* half of SO_SNDBUF: the most the socket may hold for a send */
 	size_t outq;            /* what the socket holds unsent or unacknowledged, at most */
