@@ -30,6 +30,15 @@
 /* Announcing pauses while this many publishes wait for the broker, so a
  * reconnect with thousands of entities never overflows the client's queue. */
 #define ANNOUNCE_BACKLOG 200
+/* Home Assistant's "online" on <discovery_prefix>/status is answered after
+ * a short random delay, as devices are asked to do so that a restart of
+ * Home Assistant does not meet every device at once (home-assistant.io
+ * PR #35763); a burst of them (any client may publish there) is answered
+ * once: each one pushes the answer to QUIET + its jitter after it, but
+ * never past MAX_WAIT after the first. */
+#define HA_ONLINE_QUIET 1.0
+#define HA_ONLINE_JITTER 2.0
+#define HA_ONLINE_MAX_WAIT 30.0
 
 /* What the bridge last published for an entity. */
 struct ent {
@@ -49,6 +58,11 @@ struct bridge {
 	size_t announce_next;     /* the next entity to announce; SIZE_MAX: idle */
 	unsigned gen;             /* announcements begun */
 	ev_timer announce_timer;
+	ev_timer ha_online_timer; /* answers a burst of Home Assistant's "online" */
+	double ha_online_first;   /* when the burst's first one came */
+	double ha_online_jitter;  /* this burst's share of HA_ONLINE_JITTER */
+	unsigned long long ha_online_n; /* in this burst */
+	unsigned long long rng;
 	struct mqb_mqtt_sub *ha_status;
 	struct mqb_entity *diag;
 	char *ss_base;
@@ -325,6 +339,9 @@ static int on_connect(void *ud, void *arg, void **result)
 	struct bridge *b = ud;
 	if (b->diag)
 		mqb_entity_async_schedule_update(b->diag);
+	/* A pending answer to Home Assistant's "online" is covered by this. */
+	ev_timer_stop(core__loop(b->core), &b->ha_online_timer);
+	b->ha_online_n = 0;
 	announce_all(b);
 	return 0;
 }
@@ -342,16 +359,41 @@ static void say_online(struct bridge *b)
 	mqb__fmt_free(t, buf);
 }
 
+static void ha_online_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct bridge *b = w->data;
+	if (b->ha_online_n > 1)
+		MQB_LOG_DEBUG(SUB, "%llu 'online' messages from Home Assistant answered as one",
+			      b->ha_online_n);
+	b->ha_online_n = 0;
+	say_online(b);
+	announce_all(b);
+}
+
 static int on_ha_status(void *ud, void *arg, void **result)
 {
 	(void)result;
+	struct bridge *b = ud;
 	const struct mqb_mqtt_message *msg = arg;
 	const char *p = mqb_mqtt_message_payload(msg);
-	if (strcmp(p, "online") == 0) {
-		MQB_LOG_INFO(SUB, "Home Assistant is online: announcing everything again");
-		say_online(ud);
-		announce_all(ud);
+	if (strcmp(p, "online") != 0)
+		return 0;
+	struct ev_loop *loop = core__loop(b->core);
+	double now = ev_now(loop);
+	if (b->ha_online_n++ == 0) {
+		b->ha_online_first = now;
+		b->ha_online_jitter = HA_ONLINE_JITTER * mqb__random_unit(&b->rng);
+		MQB_LOG_INFO(SUB, "Home Assistant is online: announcing everything again in %.1f s",
+			     HA_ONLINE_QUIET + b->ha_online_jitter);
 	}
+	double at = now + HA_ONLINE_QUIET + b->ha_online_jitter;
+	if (at > b->ha_online_first + HA_ONLINE_MAX_WAIT)
+		at = b->ha_online_first + HA_ONLINE_MAX_WAIT;
+	ev_timer_stop(loop, &b->ha_online_timer);
+	ev_timer_set(&b->ha_online_timer, at > now ? at - now : 0, 0);
+	ev_timer_start(loop, &b->ha_online_timer);
 	return 0;
 }
 
@@ -754,6 +796,7 @@ static void bridge_free(struct bridge *b)
 		}
 	}
 	ev_timer_stop(core__loop(core), &b->announce_timer);
+	ev_timer_stop(core__loop(core), &b->ha_online_timer);
 	mqb__free(b->base);
 	mqb__free(b->prefix);
 	mqb__free(b->node_id);
@@ -773,6 +816,7 @@ static int on_stop(void *ud, void *arg, void **result)
 	(void)result;
 	struct bridge *b = ud;
 	ev_timer_stop(core__loop(b->core), &b->announce_timer);
+	ev_timer_stop(core__loop(b->core), &b->ha_online_timer);
 	b->announce_next = SIZE_MAX;
 	return 0;
 }
@@ -798,6 +842,9 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	b->o.statestream_base = NULL;
 	ev_timer_init(&b->announce_timer, announce_timer_cb, 0, 0);
 	b->announce_timer.data = b;
+	ev_timer_init(&b->ha_online_timer, ha_online_cb, 0, 0);
+	b->ha_online_timer.data = b;
+	b->rng = mqb__random_seed();
 	static const struct core_slot_ops ops = {.fini = bridge_fini};
 	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);
 	entities__on_added(core, on_added, b);

@@ -9,3 +9,7 @@ TEST_PROGS += t/faults/test_starvation
 t_faults_test_starvation_SOURCES = t/faults/test_starvation.c $(FAULTS_UTIL)
 t_faults_test_starvation_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_starvation_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_amplification
+t_faults_test_amplification_SOURCES = t/faults/test_amplification.c $(FAULTS_UTIL)
+t_faults_test_amplification_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_amplification_LDADD = $(FAULTS_LDADD)
