@@ -53,6 +53,17 @@ void tu_broker_path(const struct tu_broker *b, const char *name, char *out, size
 	snprintf(out, outlen, "%s/%s", b->dir, name);
 }
 
+/* extra with %PORT% replaced by the port. */
+static void write_extra(const struct tu_broker *b, FILE *f)
+{
+	const char *p = b->extra, *q;
+	while ((q = strstr(p, "%PORT%"))) {
+		fprintf(f, "%.*s%d", (int)(q - p), p, b->port);
+		p = q + 6;
+	}
+	fputs(p, f);
+}
+
 static bool launch(struct tu_broker *b)
 {
 	FILE *f = fopen(b->conf, "w");
@@ -67,9 +78,9 @@ static bool launch(struct tu_broker *b)
 		"max_queued_messages 0\n"
 		"user root\n"
 		"log_dest file %s\n"
-		"log_type all\n"
-		"%s",
-		b->port, b->log, b->extra);
+		"log_type all\n",
+		b->port, b->log);
+	write_extra(b, f);
 	fclose(f);
 	b->pid = fork();
 	assert_true(b->pid >= 0);
@@ -154,6 +165,11 @@ static void reap(struct tu_broker *b, int sig)
 void tu_broker_kill(struct tu_broker *b)
 {
 	reap(b, SIGKILL);
+}
+
+void tu_broker_term(struct tu_broker *b)
+{
+	reap(b, SIGTERM);
 }
 
 void tu_broker_stop(struct tu_broker *b)

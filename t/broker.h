@@ -18,13 +18,17 @@ struct tu_broker {
 };
 
 /* Start a broker; extra (may be NULL) is appended to its configuration
- * (e.g. "password_file /path\n"). The port is chosen free. Waits, bounded,
+ * (e.g. "password_file /path\n"; "%PORT%" in it becomes the port, for
+ * another listener). The port is chosen free. Waits, bounded,
  * until it accepts connections. Fails the test on error. */
 void tu_broker_start(struct tu_broker *b, const char *extra);
 /* Start it again on the same port and configuration (after a kill). */
 void tu_broker_restart(struct tu_broker *b);
 /* SIGKILL, as a crash would. */
 void tu_broker_kill(struct tu_broker *b);
+/* SIGTERM and wait (bounded), keeping its files: a clean stop it can be
+ * restarted from (with persistence, it saves its database). */
+void tu_broker_term(struct tu_broker *b);
 /* SIGTERM, wait (bounded), remove its files. */
 void tu_broker_stop(struct tu_broker *b);
 /* Print the broker's log to stderr (for failures). */

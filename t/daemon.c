@@ -154,13 +154,18 @@ static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int er
 	char exe[512], pdir[512];
 	snprintf(exe, sizeof exe, "%s/mqbridge", builddir());
 	snprintf(pdir, sizeof pdir, "%s/platforms", builddir());
-	const char *argv[32] = {exe, "-c", t->config, "-P", pdir, "-l", "debug"};
-	size_t n = 7;
-	for (size_t i = 0; i < nextra && n < 31; i++)
+	const char *argv[48];
+	size_t n = 0;
+	for (const char *const *w = t->wrap; w && *w && n < 8; w++)
+		argv[n++] = *w;
+	const char *mine[] = {exe, "-c", t->config, "-P", pdir, "-l", "debug"};
+	for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+		argv[n++] = mine[i];
+	for (size_t i = 0; i < nextra && n < 47; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
-	const char *run[40];
-	tu_wrap_argv(argv, run, 40);
+	const char *run[56];
+	tu_wrap_argv(argv, run, 56);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {

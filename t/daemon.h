@@ -25,6 +25,10 @@ struct td {
 	char config[128];      /* <dir>/mqbridge.yaml */
 	char log[128];         /* the daemon's stderr */
 	pid_t pid;             /* the daemon, 0 when not running */
+	/* Run the daemon through this command (NULL-terminated, e.g. "ip",
+	 * "netns", "exec", "ns"), which must exec it in its own process;
+	 * NULL: directly. */
+	const char *const *wrap;
 	void *mosq;            /* the watching client */
 	/* Everything received, in order; guarded by a mutex inside. */
 	struct td_msg *msgs;

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,91 @@ void fa_pub(struct td *t, const char *topic, const char *payload, int qos, bool 
 		usleep(10 * 1000);
 	if (rc != MOSQ_ERR_SUCCESS)
 		fail_msg("cannot publish to %s: %s", topic, mosquitto_strerror(rc));
+}
+
+struct fa_seq {
+	struct mosquitto *mosq;
+	pthread_mutex_t m;
+	char topic[128];
+	int n;
+	unsigned char *seen;
+};
+
+static void seq_message(struct mosquitto *mq, void *ud, const struct mosquitto_message *msg)
+{
+	(void)mq;
+	struct fa_seq *c = ud;
+	if (strcmp(msg->topic, c->topic) != 0 || msg->payloadlen <= 0 || msg->payloadlen > 15)
+		return;
+	char buf[16];
+	memcpy(buf, msg->payload, (size_t)msg->payloadlen);
+	buf[msg->payloadlen] = 0;
+	char *end;
+	long v = strtol(buf, &end, 10);
+	pthread_mutex_lock(&c->m);
+	if (*end == 0 && v >= 0 && v < c->n && c->seen[v] < 255)
+		c->seen[v]++;
+	pthread_mutex_unlock(&c->m);
+}
+
+static void seq_connect(struct mosquitto *mq, void *ud, int rc)
+{
+	struct fa_seq *c = ud;
+	if (rc == 0)
+		mosquitto_subscribe(mq, NULL, c->topic, 1);
+}
+
+struct fa_seq *fa_seq_start(int port, const char *topic, int n)
+{
+	struct fa_seq *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	c->seen = calloc((size_t)n, 1);
+	assert_non_null(c->seen);
+	c->n = n;
+	snprintf(c->topic, sizeof c->topic, "%s", topic);
+	pthread_mutex_init(&c->m, NULL);
+	mosquitto_lib_init();
+	char id[64];
+	snprintf(id, sizeof id, "fa-seq-%ld", (long)getpid());
+	c->mosq = mosquitto_new(id, false, c);
+	assert_non_null(c->mosq);
+	mosquitto_message_callback_set(c->mosq, seq_message);
+	mosquitto_connect_callback_set(c->mosq, seq_connect);
+	mosquitto_reconnect_delay_set(c->mosq, 1, 1, false);
+	assert_int_equal(mosquitto_connect(c->mosq, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_loop_start(c->mosq), MOSQ_ERR_SUCCESS);
+	return c;
+}
+
+int fa_seq_first_missing(struct fa_seq *c, int upto)
+{
+	int first = -1;
+	pthread_mutex_lock(&c->m);
+	for (int i = 0; i < upto && i < c->n && first < 0; i++)
+		if (!c->seen[i])
+			first = i;
+	pthread_mutex_unlock(&c->m);
+	return first;
+}
+
+int fa_seq_missing(struct fa_seq *c, int upto)
+{
+	int missing = 0;
+	pthread_mutex_lock(&c->m);
+	for (int i = 0; i < upto && i < c->n; i++)
+		missing += !c->seen[i];
+	pthread_mutex_unlock(&c->m);
+	return missing;
+}
+
+void fa_seq_stop(struct fa_seq *c)
+{
+	if (!c)
+		return;
+	mosquitto_disconnect(c->mosq);
+	mosquitto_loop_stop(c->mosq, false);
+	mosquitto_destroy(c->mosq);
+	pthread_mutex_destroy(&c->m);
+	free(c->seen);
+	free(c);
 }

@@ -46,6 +46,17 @@ int fa_teardown(void **state);
 /* Publish from t's watcher, waiting (bounded) for it to be connected again
  * after a broker restart. */
 void fa_pub(struct td *t, const char *topic, const char *payload, int qos, bool retain);
+/* A checker of sequence numbers: a persistent session (clean_session
+ * false, QoS 1) on 127.0.0.1:port that records which of 0..n-1 arrived
+ * as payloads on topic. With the broker's queue_qos0_messages, nothing
+ * the daemon publishes while the checker is away is lost to it. */
+struct fa_seq;
+struct fa_seq *fa_seq_start(int port, const char *topic, int n);
+/* Numbers of 0..upto-1 not seen yet. */
+int fa_seq_missing(struct fa_seq *c, int upto);
+/* The first number of 0..upto-1 not seen, or -1. */
+int fa_seq_first_missing(struct fa_seq *c, int upto);
+void fa_seq_stop(struct fa_seq *c);
 /* Whether we may do what needs root (network namespaces, mounts). */
 bool fa_root(void);
 
