@@ -484,6 +484,7 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	mqtt__read_sndbuf(m);
 	m->outq = 0; /* a new socket */
+	m->last_in = ev_now(m->core->loop); /* the CONNACK, SUBACK just came */
 	/* Paho may already hold messages it read during the connect job. */
 	m->paho_may_hold = true;
 	m->state = ST_CONNECTED;

@@ -15,7 +15,7 @@ struct mqtt_options {
 	int port;                   /* 0: 1883, or 8883 with tls */
 	const char *client_id;      /* required; stable, for clean_session false */
 	const char *username, *password; /* may be NULL */
-	int keepalive;              /* seconds (60); a dead broker is noticed after ~1.5x */
+	int keepalive;              /* seconds (60); a silent broker: within 2.75x */
 	bool clean_session;         /* true; false keeps QoS 1/2 messages across reconnects */
 	int protocol;               /* 4: MQTT 3.1.1 (default), 5: MQTT 5 */
 	bool tls;                   /* TLS, with certificate and host name verification */

@@ -86,6 +86,8 @@ struct mqb_mqtt {
 	bool paho_may_hold;     /* Paho may hold messages it read that the socket no longer shows */
 	bool sparse;            /* messages come one per wake-up: see mqtt__drain */
 	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
+	double last_in;         /* when the socket last had something to read (ev_now) */
+	char why[160];          /* the words of the last connection lost */
 	ev_io io;
 	ev_timer tick, backoff, debounce;
 	ev_timer resend;        /* retries sending while the socket is full */

@@ -6,6 +6,7 @@
 #include "mqtt/client_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -401,6 +402,21 @@ out:
 		mqb__free(d.v);
 }
 
+/* Paho gives up on a broker that leaves a PINGREQ unanswered for a
+ * keepalive, closing the socket itself; from outside that looks like any
+ * other close. The socket tells them apart: a broker that closes it wakes
+ * the loop (EOF) just before, a hung or cut-off one has been silent. */
+static const char *why_lost(struct mqb_mqtt *m, const char *otherwise)
+{
+	double silent = ev_now(m->core->loop) - m->last_in;
+	if (m->opt.keepalive > 0 && silent >= m->opt.keepalive) {
+		snprintf(m->why, sizeof m->why, "no answer from the broker for %.1f s (keepalive "
+			 "%d s): it is hung or the network is cut", silent, m->opt.keepalive);
+		return m->why;
+	}
+	return otherwise;
+}
+
 /* Read what Paho has, a batch per loop iteration so timers and other I/O
  * get their turn. A full batch continues on the next iteration through a
  * zero timer (ev_feed_event would re-run the watcher in this same pass).
@@ -460,7 +476,7 @@ void mqtt__drain(struct mqb_mqtt *m)
 				m->paho->MQTTClient_freeMessage(&msg);
 			if (topic)
 				m->paho->MQTTClient_free(topic);
-			mqtt__connection_lost(m, m->paho->MQTTClient_strerror(rc));
+			mqtt__connection_lost(m, why_lost(m, m->paho->MQTTClient_strerror(rc)));
 			return;
 		}
 		if (!msg) {
@@ -488,7 +504,7 @@ void mqtt__drain(struct mqb_mqtt *m)
 	if (i == budget || (m->opt.tls && i > 0))
 		ev_timer_start(loop, &m->more);
 	if (!m->paho->MQTTClient_isConnected(m->client)) {
-		mqtt__connection_lost(m, "the broker closed the connection");
+		mqtt__connection_lost(m, why_lost(m, "the broker closed the connection"));
 		return;
 	}
 	check_completions(m);
@@ -510,6 +526,7 @@ void mqtt__resend_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void mqtt__io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct mqb_mqtt *m = w->data;
+	m->last_in = ev_now(loop);
 	if (m->state == ST_CONNECTED)
 		mqtt__drain(m);
 }

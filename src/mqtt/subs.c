@@ -93,6 +93,7 @@ static void sync_finished(struct mqb_future *f, void *ud)
 		return;
 	}
 	mqtt__start_reading(m);
+	m->last_in = ev_now(m->core->loop); /* its acks just came */
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
 	/* The job may have read messages while it waited for its acks. */

@@ -13,3 +13,7 @@ TEST_PROGS += t/faults/test_amplification
 t_faults_test_amplification_SOURCES = t/faults/test_amplification.c $(FAULTS_UTIL)
 t_faults_test_amplification_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_amplification_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_broker
+t_faults_test_broker_SOURCES = t/faults/test_broker.c $(FAULTS_UTIL)
+t_faults_test_broker_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_broker_LDADD = $(FAULTS_LDADD)

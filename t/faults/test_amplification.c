@@ -36,6 +36,16 @@ static void write_config(void)
 	td_write_config(&T, yaml);
 }
 
+/* The daemon up, its start-up announcement out. */
+static void start(void)
+{
+	fa_begin(NULL, NULL);
+	write_config();
+	td_start(&T, NULL);
+	td_expect_log(&T, "announced 108 entities");
+	td_expect(&T, "homeassistant/sensor/amp/s106/config", NULL);
+}
+
 /* Messages from index since the daemon published: under its base topic
  * or the discovery prefix, Home Assistant's own status aside. */
 static size_t daemon_publishes(long since)
@@ -47,11 +57,7 @@ static size_t daemon_publishes(long since)
 static void a_burst_of_online_messages_is_answered_once(void **s)
 {
 	(void)s;
-	fa_begin(NULL, NULL);
-	write_config();
-	td_start(&T, NULL);
-	td_expect_log(&T, "announced 108 entities");
-	td_expect(&T, "homeassistant/sensor/amp/s106/config", NULL);
+	start();
 	usleep(300 * 1000); /* let the start-up announcement's tail arrive */
 	long since = td_count(&T);
 	double t0 = tu_now();
@@ -97,11 +103,7 @@ static void a_burst_of_online_messages_is_answered_once(void **s)
 static void a_single_online_is_answered_within_three_seconds(void **s)
 {
 	(void)s;
-	fa_begin(NULL, NULL);
-	write_config();
-	td_start(&T, NULL);
-	td_expect_log(&T, "announced 108 entities");
-	td_expect(&T, "homeassistant/sensor/amp/s106/config", NULL);
+	start();
 	long since = td_count(&T);
 	double t0 = tu_now();
 	fa_pub(&T, "homeassistant/status", "online", 1, false);
