@@ -26,6 +26,9 @@ int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
 struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb_conf_node *n,
 				      const struct mqb_conf_mark *mark, unsigned add_flags);
 void conf__node_mark_secret(const struct mqb_conf_node *n);
+/* Every scalar of n (a secret's value in use) to the log's list of texts
+ * never to show (lib/log.c). 0 or -ENOMEM. */
+int conf__node_register_secret(const struct mqb_conf_node *n);
 size_t conf__node_weight(const struct mqb_conf_node *n);
 unsigned conf__node_height(const struct mqb_conf_node *n);
 bool conf__node_broken(const struct mqb_conf_node *n);

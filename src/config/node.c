@@ -203,6 +203,19 @@ void conf__node_mark_secret(const struct mqb_conf_node *cn)
 	}
 }
 
+int conf__node_register_secret(const struct mqb_conf_node *n)
+{
+	if (n->kind == MQB_CONF_SCALAR)
+		return mqb__secret_add(n->u.text, n->len);
+	if (n->kind != MQB_CONF_SEQ && n->kind != MQB_CONF_MAP)
+		return 0;
+	size_t nv = n->kind == MQB_CONF_MAP ? 2 * n->len : n->len;
+	int rc = 0;
+	for (size_t i = 0; i < nv && rc == 0; i++)
+		rc = conf__node_register_secret(n->u.items[i]);
+	return rc;
+}
+
 size_t conf__node_weight(const struct mqb_conf_node *n)
 {
 	return n->weight;
@@ -452,9 +465,11 @@ void mqb_conf_errors_print(const struct mqb_conf_errors *e, FILE *to)
 			fprintf(to, "%s:%u:%u: ", err->mark.file, err->mark.line, err->mark.column);
 		else if (err->mark.file)
 			fprintf(to, "%s: ", err->mark.file);
+		char path[512], msg[1024];
+		/* Whatever a secret's value ended up in, it is not shown. */
 		if (err->path && err->path[0])
-			fprintf(to, "%s: ", err->path);
-		fprintf(to, "%s\n", err->message);
+			fprintf(to, "%s: ", mqb__secret_redact(err->path, path, sizeof path));
+		fprintf(to, "%s\n", mqb__secret_redact(err->message, msg, sizeof msg));
 	}
 }
 

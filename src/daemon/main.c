@@ -211,12 +211,12 @@ static bool log_elsewhere;
 static void startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void startup_error(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], shown[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mqbridge: %s\n", msg);
+	fprintf(stderr, "mqbridge: %s\n", mqb__secret_redact(msg, shown, sizeof shown));
 	if (log_elsewhere)
 		MQB_LOG_ERROR("main", "%s", msg);
 }

@@ -50,6 +50,18 @@ static inline void mqb__fmt_free(char *s, const char *buf)
  * one fail; 0 turns failures off. */
 void mqb__alloc_fail_after(unsigned long n);
 
+/* Secrets (log.c): value (len bytes, from !secret) never reaches a log
+ * line or an error: wherever it occurs it shows as "(secret)". A value
+ * longer than a line, or of several lines, is registered line by line too.
+ * 0 or -ENOMEM. Thread: any. */
+int mqb__secret_add(const char *value, size_t len);
+/* text with every registered secret masked, into out (outlen bytes, cut
+ * if need be); returns out. For error text that does not go through the
+ * log. Thread: any. */
+char *mqb__secret_redact(const char *text, char *out, size_t outlen);
+/* Forget them all (tests). Thread: any. */
+void mqb__secrets_clear(void);
+
 /* A number in [0, 1) from xorshift64 state *s (never 0): enough to spread
  * clients' retries and re-announcements apart, nothing more. */
 static inline double mqb__random_unit(unsigned long long *s)

@@ -145,15 +145,141 @@ void mqb_log_close(void)
 
 static const int syslog_prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 
+/* ---- secrets ------------------------------------------------------------ */
+
+/* Every value the configuration took from !secret: no log line and no
+ * error may show one, whatever text it ends up in (a client id in the
+ * connect line, a command a shell echoes back in its error, a host name
+ * in a URI). Whoever resolves a secret registers it here; every line is
+ * searched for all of them before it goes anywhere, longest first. A
+ * value longer than a line is registered line by line. */
+#define MSG_MAX 1024
+#define SECRET_MAX 1024
+#define SECRET_SHOWN "(secret)"
+
+struct secret {
+	char *s;
+	size_t len;
+};
+static pthread_rwlock_t secret_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct secret *secrets;
+static size_t nsecrets, capsecrets;
+
+static int secret_add_one(const char *value, size_t len)
+{
+	for (size_t i = 0; i < nsecrets; i++)
+		if (secrets[i].len == len && memcmp(secrets[i].s, value, len) == 0)
+			return 0;
+	if (nsecrets == capsecrets) {
+		size_t cap = capsecrets ? 2 * capsecrets : 8;
+		struct secret *v = mqb__realloc(secrets, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		secrets = v;
+		capsecrets = cap;
+	}
+	char *copy = mqb__malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, value, len);
+	/* Longest first: a secret inside another is never matched first. */
+	size_t at = nsecrets;
+	while (at > 0 && secrets[at - 1].len < len) {
+		secrets[at] = secrets[at - 1];
+		at--;
+	}
+	secrets[at] = (struct secret){copy, len};
+	nsecrets++;
+	return 0;
+}
+
+int mqb__secret_add(const char *value, size_t len)
+{
+	if (!value || len == 0)
+		return 0;
+	int rc = 0;
+	pthread_rwlock_wrlock(&secret_lock);
+	if (len <= SECRET_MAX)
+		rc = secret_add_one(value, len);
+	/* Each line of a long or multi-line value (a key, a certificate). */
+	if (rc == 0 && (len > SECRET_MAX || memchr(value, '\n', len))) {
+		for (size_t i = 0; i < len && rc == 0;) {
+			const char *nl = memchr(value + i, '\n', len - i);
+			size_t end = nl ? (size_t)(nl - value) : len;
+			for (size_t j = i; j < end && rc == 0; j += SECRET_MAX) {
+				size_t piece = end - j < SECRET_MAX ? end - j : SECRET_MAX;
+				rc = secret_add_one(value + j, piece);
+			}
+			i = end + 1;
+		}
+	}
+	pthread_rwlock_unlock(&secret_lock);
+	return rc;
+}
+
+void mqb__secrets_clear(void)
+{
+	pthread_rwlock_wrlock(&secret_lock);
+	for (size_t i = 0; i < nsecrets; i++)
+		mqb__free(secrets[i].s);
+	mqb__free(secrets);
+	secrets = NULL;
+	nsecrets = capsecrets = 0;
+	pthread_rwlock_unlock(&secret_lock);
+}
+
+/* Copy in[0..limit) to out (at most outlen - 1 bytes and a NUL), every
+ * secret that starts there replaced, even one that runs past limit (in
+ * holds inlen >= limit bytes, enough for any secret starting before
+ * limit). True when the text had to be cut. */
+static bool redact(const char *in, size_t inlen, size_t limit, char *out, size_t outlen)
+{
+	size_t o = 0, i = 0, shown = sizeof SECRET_SHOWN - 1;
+	bool cut = false;
+	pthread_rwlock_rdlock(&secret_lock);
+	while (i < limit) {
+		const struct secret *hit = NULL;
+		for (size_t k = 0; k < nsecrets && !hit; k++)
+			if (secrets[k].len <= inlen - i && in[i] == secrets[k].s[0] &&
+			    memcmp(in + i, secrets[k].s, secrets[k].len) == 0)
+				hit = &secrets[k];
+		const char *piece = hit ? SECRET_SHOWN : in + i;
+		size_t plen = hit ? shown : 1;
+		if (o + plen >= outlen) {
+			cut = true;
+			break;
+		}
+		memcpy(out + o, piece, plen);
+		o += plen;
+		i += hit ? hit->len : 1;
+	}
+	pthread_rwlock_unlock(&secret_lock);
+	out[o] = '\0';
+	return cut || limit < inlen;
+}
+
+char *mqb__secret_redact(const char *text, char *out, size_t outlen)
+{
+	if (!outlen)
+		return out;
+	size_t len = strlen(text);
+	redact(text, len, len, out, outlen);
+	return out;
+}
+
 void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
 {
 	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
 		return;
-	char msg[1024];
-	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	/* Formatted with room past the line's end, so that a secret
+	 * straddling the cut is still seen whole, and masked. */
+	char raw[MSG_MAX + SECRET_MAX], msg[MSG_MAX];
+	int n = vsnprintf(raw, sizeof raw, fmt, ap);
 	if (n < 0)
 		return;
-	const char *more = (size_t)n >= sizeof msg ? "…" : "";
+	size_t have = (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
+	bool cut = redact(raw, have, have < MSG_MAX - 1 ? have : MSG_MAX - 1, msg, sizeof msg);
+	const char *more = cut ? "…" : "";
 
 	pthread_mutex_lock(&sink_lock);
 	if (sink) {

@@ -17,3 +17,7 @@ TEST_PROGS += t/faults/test_broker
 t_faults_test_broker_SOURCES = t/faults/test_broker.c $(FAULTS_UTIL)
 t_faults_test_broker_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_broker_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_secrets
+t_faults_test_secrets_SOURCES = t/faults/test_secrets.c $(FAULTS_UTIL)
+t_faults_test_secrets_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_secrets_LDADD = $(FAULTS_LDADD)
