@@ -18,6 +18,9 @@ struct mqb_conf_doc *conf__doc_new(void);
 void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n);
 char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n);
 void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *root);
+/* The files secrets were read from (secrets.yaml), for the daemon's check
+ * that no other user may read them: noted by the loader, copied. */
+int conf__doc_add_secret_file(struct mqb_conf_doc *doc, const char *path);
 struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
 				     const struct mqb_conf_mark *mark, const char *text, size_t len,
 				     unsigned flags);

@@ -944,6 +944,8 @@ static struct cached_secrets *secrets_in(struct file *f, const struct mqb_conf_m
 			for (size_t i = 0; i < mqb_conf_len(root); i++)
 				conf__node_mark_secret(mqb_conf_value(root, i));
 			s->root = root;
+			if (conf__doc_add_secret_file(L->doc, open_path))
+				nomem(L);
 		}
 	}
 	mqb__free(open_path);

@@ -32,4 +32,8 @@ int conf__load_string(const char *name, const char *dir, const char *text, size_
 		      const struct conf_limits *lim, struct mqb_conf_doc **out,
 		      struct mqb_conf_errors *errs);
 
+/* The i-th file a secret of doc was read from (its path as opened), or
+ * NULL past the last. Thread: any. */
+const char *conf__doc_secret_file(const struct mqb_conf_doc *doc, size_t i);
+
 #endif

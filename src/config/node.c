@@ -13,6 +13,7 @@
 #include "mqbridge/config.h"
 
 #include "config/config_impl.h"
+#include "config/load.h"
 
 /* ---- nodes -------------------------------------------------------------- */
 
@@ -40,10 +41,16 @@ struct arena_block {
 #define ARENA_MAX (256u * 1024u)
 #define ARENA_ALIGN (alignof(max_align_t))
 
+struct secret_file {
+	const char *path;
+	struct secret_file *next;
+};
+
 struct mqb_conf_doc {
 	struct arena_block *blocks; /* the first is the one being filled */
 	size_t next_size;
 	const struct mqb_conf_node *root;
+	struct secret_file *secret_files; /* most recent first */
 };
 
 struct mqb_conf_doc *conf__doc_new(void)
@@ -114,6 +121,24 @@ char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n)
 void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *root)
 {
 	doc->root = root;
+}
+
+int conf__doc_add_secret_file(struct mqb_conf_doc *doc, const char *path)
+{
+	struct secret_file *f = conf__doc_alloc(doc, sizeof *f);
+	if (!f || !(f->path = conf__doc_strndup(doc, path, strlen(path))))
+		return -ENOMEM;
+	f->next = doc->secret_files;
+	doc->secret_files = f;
+	return 0;
+}
+
+const char *conf__doc_secret_file(const struct mqb_conf_doc *doc, size_t i)
+{
+	const struct secret_file *f = doc ? doc->secret_files : NULL;
+	while (f && i--)
+		f = f->next;
+	return f ? f->path : NULL;
 }
 
 const struct mqb_conf_node *mqb_conf_root(const struct mqb_conf_doc *doc)

@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 		goto out;
 	have_opts = true;
 	if (args.check_config) {
+		options__warn(&opts);
 		printf("configuration OK\n");
 		goto out;
 	}
@@ -282,6 +283,7 @@ int main(int argc, char **argv)
 	}
 	log_elsewhere = args.log_file != NULL;
 	MQB_LOG_INFO("main", "mqbridge %s starting with %s", PACKAGE_VERSION, args.config);
+	options__warn(&opts);
 
 	if ((rc = mqb_core_new(&opts.core, &core))) {
 		startup_error("cannot start the core: %s", mqb_strerror(rc));

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/load.h"
@@ -1302,6 +1303,38 @@ int options__load(const char *path, struct daemon_options *out, struct mqb_conf_
 		return inc;
 	}
 	return 0;
+}
+
+/* A file other users may read, and what its mode is. */
+static bool readable_by_others(const char *path, unsigned *mode)
+{
+	struct stat st;
+	if (!path || stat(path, &st) != 0)
+		return false;
+	*mode = (unsigned)st.st_mode & 07777;
+	return (st.st_mode & S_IROTH) != 0;
+}
+
+unsigned options__warn(const struct daemon_options *o)
+{
+	unsigned n = 0, mode;
+	const char *f;
+	for (size_t i = 0; (f = conf__doc_secret_file(o->doc, i)); i++)
+		if (readable_by_others(f, &mode) && ++n)
+			MQB_LOG_WARNING("main", "%s holds secrets and every user may read it "
+					"(mode %04o): chmod o-r %s", f, mode, f);
+	if (o->mqtt.tls && readable_by_others(o->mqtt.key_file, &mode) && ++n)
+		MQB_LOG_WARNING("main", "the TLS key %s is readable by every user (mode %04o): "
+				"chmod o-r %s", o->mqtt.key_file, mode, o->mqtt.key_file);
+	if (o->mqtt.tls && o->mqtt.tls_insecure && ++n)
+		MQB_LOG_WARNING("main", "mqtt.tls.insecure is true: the broker's certificate and "
+				"host name are not checked, so anyone on the way may read and "
+				"change the traffic, passwords included");
+	if (geteuid() == 0 && ++n)
+		MQB_LOG_WARNING("main", "running as root: every command and file the "
+				"configuration names runs or is read with root's rights; run as "
+				"a user of its own (User= in mqbridge.service)");
+	return n;
 }
 
 void options__fini(struct daemon_options *o)

@@ -54,6 +54,11 @@ void options__set_platform_dirs(const char *const *dirs, size_t n);
  * Thread: any. */
 int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs);
 void options__fini(struct daemon_options *o); /* accepts NULL */
+/* Log a warning, once each, for what the options make unsafe: a file
+ * holding secrets (secrets.yaml, the TLS key) that other users may read,
+ * TLS without verification (tls: insecure), running as root. Returns how
+ * many. Thread: any. */
+unsigned options__warn(const struct daemon_options *o);
 
 /* The schema tables of the daemon's own blocks (mqbridge:, mqtt:,
  * mqtt.tls, mqtt_statestream:), for the tests that hold them against the

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Secrets (issue 12, item 5): no value taken from !secret ever reaches a
- * log line or an error, wherever it is used (the client id was logged on
- * connect, and a command's value came back in the shell's error). The real
- * daemon, at log level debug. */
+/* Secrets and hardening (issue 12, items 5 and 6): no value taken from
+ * !secret ever reaches a log line or an error, wherever it is used (the
+ * client id was logged on connect, and a command's value came back in the
+ * shell's error); and the daemon warns, once, at start and under -C, when
+ * a file holding secrets is readable by every user, when it runs as root
+ * and when TLS is not verified. The real daemon, at log level debug. */
 #include "config.h"
 
 #include <stdio.h>
@@ -111,9 +113,68 @@ static void no_secret_reaches_the_errors_of_check_config(void **s)
 	assert_non_null(strstr(err, "(secret)"));
 }
 
+/* ---- hardening ---------------------------------------------------------- */
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static const char plain[] = "mqbridge: {node_id: sec}\n"
+			    "mqtt:\n"
+			    "  broker: 127.0.0.1\n"
+			    "  port: %PORT%\n"
+			    "  password: !secret pass\n"
+			    "  username: !secret user\n";
+
+static void a_secrets_file_others_may_read_is_warned_of_once_at_start_and_in_check(void **s)
+{
+	(void)s;
+	fa_begin(NULL, plain);
+	write_secrets(0644);
+	char err[8192];
+	assert_int_equal(td_run(&T, err, sizeof err, "-C", NULL), 0);
+	fa_figure_max("check_config_warnings_secrets_readable", count(err, "holds secrets"), 1,
+		      "lines");
+	fa_figure_min("check_config_warnings_secrets_readable_seen", count(err, "holds secrets"), 1,
+		      "lines");
+	td_start(&T, NULL);
+	td_expect(&T, "mqbridge/sec/status", "online");
+	td_stop_clean(&T);
+	assert_int_equal(td_log_count(&T, "holds secrets"), 1);
+	/* Readable by its owner alone: no warning. */
+	write_secrets(0640);
+	assert_int_equal(td_run(&T, err, sizeof err, "-C", NULL), 0);
+	assert_int_equal(count(err, "holds secrets"), 0);
+}
+
+static void tls_without_verification_and_root_are_warned_of(void **s)
+{
+	(void)s;
+	fa_begin(NULL, "mqtt:\n"
+		       "  broker: 127.0.0.1\n"
+		       "  port: %PORT%\n"
+		       "  tls: {insecure: true}\n");
+	char err[8192];
+	assert_int_equal(td_run(&T, err, sizeof err, "-C", NULL), 0);
+	assert_int_equal(count(err, "tls.insecure is true"), 1);
+	assert_int_equal(count(err, "running as root"), geteuid() == 0);
+	/* And not without them. */
+	td_write_config(&T, "mqtt: {broker: 127.0.0.1, port: %PORT%, tls: {}}\n");
+	assert_int_equal(td_run(&T, err, sizeof err, "-C", NULL), 0);
+	assert_int_equal(count(err, "insecure"), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(no_secret_reaches_the_log_wherever_it_is_used, fa_teardown),
 	cmocka_unit_test_teardown(no_secret_reaches_the_errors_of_check_config, fa_teardown),
+	cmocka_unit_test_teardown(
+		a_secrets_file_others_may_read_is_warned_of_once_at_start_and_in_check,
+		fa_teardown),
+	cmocka_unit_test_teardown(tls_without_verification_and_root_are_warned_of, fa_teardown),
 };
 
 TU_MAIN(tests)
