@@ -17,6 +17,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/pool.h"
 #include "mqbridge/bus.h"
@@ -347,6 +350,7 @@ static void connect_finished(struct mqb_future *f, void *ud)
 				why ? why : m->paho->MQTTClient_strerror(r->rc),
 				r->tls_error[0] ? "; TLS: " : "", r->tls_error);
 		conn_req_free(r);
+		m->recycling = false; /* what the next connect announces is lost */
 		m->state = ST_BACKOFF;
 		if (m->stopping)
 			m->state = ST_STOPPED;
@@ -511,7 +515,11 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	publish_status(m, "online");
 	mqtt__start_reading(m);
 	mqtt__flush_queue(m);
-	announce(m);
+	/* After giving Paho's buffers back the broker lost nothing (the
+	 * DISCONNECT kept the will from it): no re-announcement. */
+	if (!m->recycling)
+		announce(m);
+	m->recycling = false;
 	/* Changes made while connecting are sent now. */
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
@@ -539,6 +547,44 @@ void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 		m->state = ST_STOPPED;
 	else
 		schedule_reconnect(m);
+}
+
+/* Paho reads a whole packet before we see its size, into a buffer it
+ * keeps for good (its socket queue grows to the largest packet read, and
+ * is freed only when its last client is destroyed): one message far over
+ * max_payload would leave that much resident. So after dropping one the
+ * client is destroyed and made anew, reconnecting at once with a clean
+ * DISCONNECT (no will, so nothing to re-announce), and the heap trimmed.
+ * With clean_session: true what is published to us meanwhile (a tenth of
+ * a second) is lost. Under MQTT 5 the broker drops such messages itself
+ * (the CONNECT's maximum packet size); under 3.1.1 the broker's
+ * message_size_limit spares the trip and the reconnect. */
+void mqtt__give_back(struct mqb_mqtt *m)
+{
+	size_t bytes = m->oversized;
+	m->oversized = 0;
+	MQB_LOG_WARNING(LOG, "reconnecting to give back the %zu bytes Paho read for a message "
+			"over max_payload (%zu); the broker's message_size_limit would stop such "
+			"messages before they cross the network", bytes, m->opt.max_payload);
+	mqtt__stop_reading(m);
+	m->paho->MQTTClient_disconnect(m->client, 0);
+	m->paho->MQTTClient_destroy(&m->client);
+	m->client = NULL;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	/* Paho forgot the publishes it had in flight: sent again (at least
+	 * once); what is published meanwhile waits in the queue. */
+	mqtt__outq_prepend(&m->queue, &m->inflight);
+	size_t it = 0;
+	struct hashmap_entry *e;
+	while ((e = hashmap__next(&m->filters, &it)))
+		((struct filter *)e->value)->broker_qos = -1;
+	m->stats.connected = false;
+	m->recycling = true;
+	m->attempt = 0;
+	m->state = ST_BACKOFF;
+	start_connect(m);
 }
 
 /* ---- announcing ---------------------------------------------------------- */

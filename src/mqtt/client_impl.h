@@ -20,6 +20,10 @@
 
 #define LOG "mqtt"
 #define SESSION_EXPIRY (7 * 24 * 3600) /* MQTT 5 sessions kept a week when not clean */
+/* A dropped message this much over max_payload has the client reconnect
+ * to free what Paho read of it (mqtt__give_back); below, the few MiB stay
+ * until a larger one comes. */
+#define GIVE_BACK_OVER (4u * 1024 * 1024)
 
 struct filter;
 
@@ -88,6 +92,8 @@ struct mqb_mqtt {
 	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
 	double last_in;         /* when the socket last had something to read (ev_now) */
 	char why[160];          /* the words of the last connection lost */
+	size_t oversized;       /* bytes of the largest message dropped since the last read */
+	bool recycling;         /* reconnecting only to give Paho's buffers back */
 	ev_io io;
 	ev_timer tick, backoff, debounce;
 	ev_timer resend;        /* retries sending while the socket is full */
@@ -131,6 +137,7 @@ void mqtt__start_reading(struct mqb_mqtt *m);
 void mqtt__stop_reading(struct mqb_mqtt *m);
 void mqtt__connection_lost(struct mqb_mqtt *m, const char *why);
 void mqtt__leave(struct mqb_mqtt *m);
+void mqtt__give_back(struct mqb_mqtt *m);
 
 /* subs.c */
 void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents);

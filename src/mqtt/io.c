@@ -365,6 +365,10 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 	if (len > m->opt.max_payload) {
 		m->stats.dropped_too_large++;
 		drop_log(m, "payload larger than max_payload", topic);
+		/* Worth a reconnect only past what a message within the limit
+		 * may leave in Paho's buffer anyway (give_back, client.c). */
+		if (len > m->opt.max_payload + GIVE_BACK_OVER && len > m->oversized)
+			m->oversized = len;
 		return;
 	}
 	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
@@ -500,11 +504,19 @@ void mqtt__drain(struct mqb_mqtt *m)
 		m->batch_used++;
 		if (m->state != ST_CONNECTED)
 			return; /* a handler stopped us */
+		if (m->oversized) {
+			mqtt__give_back(m);
+			return;
+		}
 	}
 	if (i == budget || (m->opt.tls && i > 0))
 		ev_timer_start(loop, &m->more);
 	if (!m->paho->MQTTClient_isConnected(m->client)) {
 		mqtt__connection_lost(m, why_lost(m, "the broker closed the connection"));
+		return;
+	}
+	if (m->oversized) { /* read while a publish waited inside Paho */
+		mqtt__give_back(m);
 		return;
 	}
 	check_completions(m);
@@ -592,7 +604,7 @@ int mqb_mqtt_async_publish_props(struct mqb_core *core, const char *topic, const
 	if (!topic || !mqb_mqtt_topic_valid(topic, strlen(topic)) || qos < 0 || qos > 2 ||
 	    (len && !payload) || len > m->opt.max_payload)
 		return -EINVAL;
-	bool connected = m->state == ST_CONNECTED || m->state == ST_SYNCING;
+	bool connected = m->state == ST_CONNECTED || m->state == ST_SYNCING || m->recycling;
 	if (m->stopping || (!connected && qos == 0)) {
 		m->stats.publish_failures++;
 		return m->stopping ? -ESHUTDOWN : -ENOTCONN;

@@ -21,3 +21,7 @@ TEST_PROGS += t/faults/test_secrets
 t_faults_test_secrets_SOURCES = t/faults/test_secrets.c $(FAULTS_UTIL)
 t_faults_test_secrets_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_secrets_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_oversize
+t_faults_test_oversize_SOURCES = t/faults/test_oversize.c $(FAULTS_UTIL)
+t_faults_test_oversize_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_oversize_LDADD = $(FAULTS_LDADD)
