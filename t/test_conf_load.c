@@ -635,6 +635,73 @@ static void merging_many_copies_of_a_mapping_counts_every_copy(void **state)
 	free(s);
 }
 
+/* 100,000 MQTT sensors as a user writes them (8 MB, 700,000 nodes) load:
+ * the bound is on what aliases multiply, not on what the file holds. */
+static char *many_sensors(size_t n, size_t *len)
+{
+	size_t cap = n * 96 + 64, o = 0;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	o += (size_t)snprintf(s + o, cap - o, "mqtt:\n  sensor:\n");
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o,
+				      "    - name: Sensor %zu\n      state_topic: dev/%zu/temp\n"
+				      "      unit_of_measurement: C\n", i, i);
+	*len = o;
+	return s;
+}
+
+static void a_hundred_thousand_sensors_load(void **state)
+{
+	size_t len;
+	char *s = many_sensors(100000, &len);
+	struct mqb_conf_doc *doc = NULL;
+	struct mqb_conf_errors e;
+	mqb_conf_errors_init(&e);
+	double t0 = tu_now();
+	int rc = conf__load_string("big.yaml", NULL, s, len, NULL, &doc, &e);
+	if (rc)
+		print_errors(&e);
+	assert_int_equal(rc, 0);
+	assert_true(tu_now() - t0 < 30.0);
+	const struct mqb_conf_node *list = at(mqb_conf_root(doc), "mqtt.sensor");
+	assert_int_equal(mqb_conf_len(list), 100000);
+	mqb_conf_doc_free(doc);
+	mqb_conf_errors_fini(&e);
+	free(s);
+}
+
+/* A large file buys its aliases a larger budget, in proportion: a bomb at
+ * the end of 100,000 sensors still fails fast, at 8 times their nodes. */
+static void an_alias_bomb_in_a_large_file_stops_at_eight_times_its_nodes(void **state)
+{
+	size_t len;
+	char *big = many_sensors(100000, &len);
+	size_t cap = len + 4096;
+	char *s = realloc(big, cap);
+	assert_non_null(s);
+	size_t o = len;
+	o += (size_t)snprintf(s + o, cap - o, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i < 9; i++) {
+		o += (size_t)snprintf(s + o, cap - o, "a%d: &a%d [", i, i);
+		for (int j = 0; j < 10; j++)
+			o += (size_t)snprintf(s + o, cap - o, "%s*a%d", j ? ", " : "", i - 1);
+		o += (size_t)snprintf(s + o, cap - o, "]\n");
+	}
+	struct mqb_conf_errors e;
+	double t0 = tu_now();
+	load_str_fails(s, NULL, NULL, &e);
+	assert_true(tu_now() - t0 < 30.0);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].message, "alias expansion exceeds"));
+	/* 700,000 nodes of sensors (7 each) and some of the bomb's: 8 times
+	 * that, about 5.6 million */
+	unsigned long long limit = strtoull(strstr(e.v[0].message, "exceeds ") + 8, NULL, 10);
+	assert_true(limit >= 5600000 && limit < 5700000);
+	mqb_conf_errors_fini(&e);
+	free(s);
+}
+
 static void deep_flow_nesting_fails_fast_with_the_depth_error(void **state)
 {
 	size_t n = 100000;
@@ -707,17 +774,20 @@ static void a_file_over_the_size_limit_is_refused_before_parsing(void **state)
 	struct mqb_conf_errors e;
 	struct mqb_conf_doc *doc = NULL;
 	mqb_conf_errors_init(&e);
+	/* The default is 64 MiB (a configuration of 100,000 entities is 8
+	 * MB): a bound of 1 MiB shows the refusal. */
+	struct conf_limits lim = { .max_file_size = 1u << 20 };
 	double t0 = tu_now();
-	assert_int_equal(conf__load(tmp_path("big.yaml"), NULL, &doc, &e), -EINVAL);
+	assert_int_equal(conf__load(tmp_path("big.yaml"), &lim, &doc, &e), -EINVAL);
 	assert_true(tu_now() - t0 < 1.0);
 	assert_int_equal(e.n, 1);
 	error_with(&e, "is larger than 1048576 bytes");
 	mqb_conf_errors_fini(&e);
 	/* From memory too, and an include of it from a string. */
-	load_str_fails(s, NULL, NULL, &e);
+	load_str_fails(s, NULL, &lim, &e);
 	error_with(&e, "test.yaml is larger than 1048576 bytes");
 	mqb_conf_errors_fini(&e);
-	load_str_fails("a: !include big.yaml\n", tmpdir, NULL, &e);
+	load_str_fails("a: !include big.yaml\n", tmpdir, &lim, &e);
 	assert_mark_is(error_with(&e, "big.yaml is larger than")->mark, "test.yaml", 1, 4);
 	mqb_conf_errors_fini(&e);
 	rm_tmp("big.yaml");
@@ -929,6 +999,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(include_dir_of_a_missing_directory_is_an_error),
 	cmocka_unit_test(env_var_takes_the_variable_else_the_default_else_fails),
 	cmocka_unit_test(an_alias_bomb_fails_fast_with_the_alias_expansion_error),
+	cmocka_unit_test(a_hundred_thousand_sensors_load),
+	cmocka_unit_test(an_alias_bomb_in_a_large_file_stops_at_eight_times_its_nodes),
 	cmocka_unit_test(merging_many_copies_of_a_mapping_counts_every_copy),
 	cmocka_unit_test(deep_flow_nesting_fails_fast_with_the_depth_error),
 	cmocka_unit_test(block_nesting_is_allowed_to_the_limit_and_not_past_it),

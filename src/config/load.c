@@ -23,9 +23,15 @@
 #include "config/config_impl.h"
 #include "config/load.h"
 
-#define DEFAULT_FILE_SIZE ((size_t)1 << 20)
+#define DEFAULT_FILE_SIZE ((size_t)64 << 20)
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_NODES ((size_t)100000)
+/* What aliases and repeated includes may add (an expansion of nodes
+ * already counted): max_nodes, or this many times the nodes the files
+ * themselves hold, whichever is more. The files' own nodes are bounded by
+ * their sizes, and by this many times max_nodes. */
+#define EXPANSION_RATIO 8u
+#define PARSED_PER_MAX 64u
 #define DEFAULT_INCLUDES 16u
 /* Past this many errors a broken file has said all it usefully can. */
 #define MAX_ERRORS 100
@@ -65,6 +71,7 @@ struct loader {
 	struct mqb_conf_errors *errs;
 	struct conf_limits lim;
 	size_t nodes;       /* so far, aliases counted as expanded */
+	size_t parsed;      /* so far, each once: what the files hold */
 	size_t dir_entries; /* directory entries looked at by !include_dir_* */
 	size_t nerrors;
 	bool fatal;         /* a bound was breached: stop everything */
@@ -218,16 +225,39 @@ static const struct mqb_conf_node *broken(struct loader *L, const struct mqb_con
 	return node_new(L, MQB_CONF_NULL, m, "", 0, CONF_BROKEN);
 }
 
-/* Count n more nodes (alias: an alias's expansion). */
-static bool count(struct loader *L, const struct mqb_conf_mark *m, size_t n, bool alias)
+static size_t add_sat(size_t a, size_t b)
 {
-	L->nodes = L->nodes > SIZE_MAX - n ? SIZE_MAX : L->nodes + n;
-	if (L->nodes <= L->lim.max_nodes)
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+enum counted { PARSED, ALIAS, SHARED };
+
+/* Count n more nodes: PARSED, a node the file holds; ALIAS, an alias's
+ * expansion; SHARED, another placement of an included file or a secret.
+ * A config as large as its author writes it loads; what aliases multiply
+ * is bounded by a ratio to that (billion laughs in a small file stops at
+ * max_nodes, as before). */
+static bool count(struct loader *L, const struct mqb_conf_mark *m, size_t n, enum counted how)
+{
+	L->nodes = add_sat(L->nodes, n);
+	if (how == PARSED) {
+		L->parsed = add_sat(L->parsed, n);
+		size_t max = L->lim.max_nodes > SIZE_MAX / PARSED_PER_MAX
+				     ? SIZE_MAX : L->lim.max_nodes * PARSED_PER_MAX;
+		if (L->parsed <= max)
+			return true;
+		lfatal(L, m, "more than %zu nodes", max);
+		return false;
+	}
+	size_t ratio = L->parsed > SIZE_MAX / EXPANSION_RATIO ? SIZE_MAX
+							       : L->parsed * EXPANSION_RATIO;
+	size_t max = ratio > L->lim.max_nodes ? ratio : L->lim.max_nodes;
+	if (L->nodes <= max)
 		return true;
-	if (alias)
-		lfatal(L, m, "alias expansion exceeds %zu nodes", L->lim.max_nodes);
+	if (how == ALIAS)
+		lfatal(L, m, "alias expansion exceeds %zu nodes", max);
 	else
-		lfatal(L, m, "more than %zu nodes", L->lim.max_nodes);
+		lfatal(L, m, "more than %zu nodes", max);
 	return false;
 }
 
@@ -236,7 +266,7 @@ static bool count(struct loader *L, const struct mqb_conf_mark *m, size_t n, boo
 static bool place_shared(struct file *f, const struct mqb_conf_mark *m,
 			 const struct mqb_conf_node *n, bool alias)
 {
-	if (!count(f->L, m, conf__node_weight(n), alias))
+	if (!count(f->L, m, conf__node_weight(n), alias ? ALIAS : SHARED))
 		return false;
 	if (depth_of(f) + conf__node_height(n) > f->L->lim.max_depth) {
 		lfatal(f->L, m, "nesting deeper than %u", f->L->lim.max_depth);
@@ -816,7 +846,7 @@ static const struct mqb_conf_node *do_include_dir(struct file *f, const struct m
 		lfatal(L, m, "nesting deeper than %u", L->lim.max_depth);
 		return NULL;
 	}
-	if (!count(L, m, 1, false))
+	if (!count(L, m, 1, PARSED))
 		return NULL;
 	if (walk(L, m, dir, NULL, 0, &files) < 0) {
 		result = stopped(L) ? NULL : broken(L, m);
@@ -863,7 +893,7 @@ static const struct mqb_conf_node *do_include_dir(struct file *f, const struct m
 		if (kind == DIR_NAMED) {
 			const char *base = strrchr(path, '/');
 			base = base ? base + 1 : path;
-			if (!count(L, &fm, 1, false))
+			if (!count(L, &fm, 1, PARSED))
 				break;
 			const struct mqb_conf_node *key =
 				node_new(L, MQB_CONF_SCALAR, &fm, base, strlen(base) - 5, 0);
@@ -1205,7 +1235,7 @@ static void on_scalar(struct file *f, const yaml_event_t *ev)
 	size_t len = ev->data.scalar.length;
 	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	const struct mqb_conf_node *n;
-	if (!count(L, &m, 1, false))
+	if (!count(L, &m, 1, PARSED))
 		return;
 	if (tag)
 		n = tagged_scalar(f, &m, tag, text, len, plain);
@@ -1241,7 +1271,7 @@ static void on_start(struct file *f, const yaml_event_t *ev, enum mqb_conf_kind 
 		lfatal(L, &m, "nesting deeper than %u", L->lim.max_depth);
 		return;
 	}
-	if (!count(L, &m, 1, false))
+	if (!count(L, &m, 1, PARSED))
 		return;
 	if (tag && !tag_is(tag, "!") && !tag_is(tag, YAML_TAG_PREFIX "seq") &&
 	    !tag_is(tag, YAML_TAG_PREFIX "map")) {

@@ -13,9 +13,11 @@
  * hang or an exhausted machine (libyaml 0.2.5 has no nesting limit and
  * slows quadratically with depth). 0 means the default. */
 struct conf_limits {
-	size_t max_file_size;   /* bytes per file (1 MiB) */
+	size_t max_file_size;   /* bytes per file (64 MiB) */
 	unsigned max_depth;     /* nesting of collections (64) */
-	size_t max_nodes;       /* nodes in the document, aliases counted as expanded (100,000) */
+	size_t max_nodes;       /* what aliases and repeated includes may add: this
+				 * (100,000), or 8x the nodes the files hold if
+				 * more; the files' own nodes: 64x this */
 	unsigned max_includes;  /* include nesting (16); cycles are always errors */
 };
 
