@@ -267,12 +267,23 @@ size_t loader__check_components(struct conf_component *comps, size_t n, const ch
 
 /* ---- setting up ------------------------------------------------------------ */
 
+/* Setups run this many at a time: each async one is a coroutine with a
+ * stack of its own while it runs, each blocking one an executor job, and a
+ * configuration of 100,000 entities must neither map 100,000 stacks (the
+ * kernel's limit on mappings is about 65,000) nor fill the executor's
+ * queue. */
+#define SETUP_PARALLEL 32
+
 struct setup {
 	struct mqb_core *core;
 	struct conf_item *items;
 	size_t n;
-	size_t pending;
+	struct conf_component *comps;
+	size_t ncomps;
+	size_t next;            /* the next to start: components, then items */
+	size_t running;
 	size_t failed;
+	bool starting;          /* start_more is on the stack */
 	void (*done)(void *ud, size_t failed);
 	void *ud;
 };
@@ -299,13 +310,7 @@ static int run_setup(void *ud, void *arg, void **result)
 				   : dom->async_setup_platform(o->p, o->it->conf, o->it->path);
 }
 
-static void setup_finished(struct setup *s)
-{
-	if (--s->pending)
-		return;
-	s->done(s->ud, s->failed);
-	mqb__free(s);
-}
+static void start_more(struct setup *s);
 
 static void setup_done(struct mqb_future *f, void *ud)
 {
@@ -322,32 +327,103 @@ static void setup_done(struct mqb_future *f, void *ud)
 	mqb_future_unref(f);
 	struct setup *s = o->s;
 	mqb__free(o);
-	setup_finished(s);
+	s->running--;
+	start_more(s);
 }
 
 /* Start one setup as a job (a pool job for a blocking platform setup,
- * else a coroutine); its end is counted by setup_done. */
-static void start_one(struct setup *s, struct setup_one *o, bool blocking, const char *what)
+ * else a coroutine); its end is counted by setup_done. 0, -EAGAIN (the
+ * executor's queue is full: o is kept, to try again when a setup ends),
+ * or another error, logged, with o freed. */
+static int start_one(struct setup *s, struct setup_one *o, bool blocking, const char *what)
 {
 	struct mqb_job job = blocking ? MQB_EXECUTOR(run_setup, NULL) : MQB_COROUTINE(run_setup, NULL);
 	job.name = blocking ? "setup_platform" : o->c ? "async_setup" : "async_setup_platform";
 	struct mqb_future *f = NULL;
 	int rc = mqb_async_add_job(s->core, &job, o, NULL, &f);
-	if (rc == 0 && (rc = mqb_future_async_add_done(f, setup_done, o)) != 0) {
+	if (rc == -EAGAIN && s->running > 0)
+		return rc;
+	if (rc) {
+		MQB_LOG_ERROR(SUB, "%s: cannot set up: %s", what, mqb_strerror(rc));
+		mqb__free(o);
+		return rc;
+	}
+	s->running++;
+	if ((rc = mqb_future_async_add_done(f, setup_done, o)) != 0) {
 		/* the setup runs but its end would go unheard: o stays with
 		 * the job (out of memory only) */
 		mqb_future_unref(f);
 		MQB_LOG_ERROR(SUB, "%s: %s", what, mqb_strerror(rc));
-		s->failed++;
-		return;
+		s->running--;
+		return rc;
 	}
-	if (rc) {
-		MQB_LOG_ERROR(SUB, "%s: cannot set up: %s", what, mqb_strerror(rc));
-		s->failed++;
+	return 0;
+}
+
+/* The setup of the next-th component or item, or NULL (nothing to set up
+ * there, or out of memory: counted). */
+static struct setup_one *prepare(struct setup *s, size_t next)
+{
+	struct setup_one *o;
+	if (next < s->ncomps) {
+		struct conf_component *c = &s->comps[next];
+		if (!c->desc)
+			return NULL;
+		o = mqb__calloc(1, sizeof *o);
+		struct mqb_integration *in = o ? integration__async_new(s->core, c->desc) : NULL;
+		if (!in) {
+			mqb__free(o);
+			s->failed++;
+			return NULL;
+		}
+		*o = (struct setup_one){.s = s, .c = c, .in = in};
+		return o;
+	}
+	struct conf_item *it = &s->items[next - s->ncomps];
+	if (!it->dom)
+		return NULL;
+	o = mqb__calloc(1, sizeof *o);
+	struct mqb_platform *p = entities__platform(s->core, it->desc, it->dom);
+	if (!o || !p) {
 		mqb__free(o);
-		return;
+		s->failed++;
+		return NULL;
 	}
-	s->pending++;
+	*o = (struct setup_one){.s = s, .it = it, .p = p};
+	return o;
+}
+
+/* Keep SETUP_PARALLEL setups running, components first, until every one
+ * has had its turn; then tell done. */
+static void start_more(struct setup *s)
+{
+	if (s->starting)
+		return;
+	s->starting = true;
+	size_t total = s->ncomps + s->n;
+	while (s->next < total && s->running < SETUP_PARALLEL) {
+		struct setup_one *o = prepare(s, s->next);
+		if (!o) {
+			s->next++;
+			continue;
+		}
+		bool blocking = !o->c && o->it->dom->setup_platform;
+		int rc = start_one(s, o, blocking, o->c ? o->c->name : o->it->path);
+		if (rc == -EAGAIN) {
+			/* a blocking item's (components are coroutines):
+			 * a setup that ends makes room, and it is tried again */
+			mqb__free(o);
+			break;
+		}
+		if (rc)
+			s->failed++;
+		s->next++;
+	}
+	s->starting = false;
+	if (s->next == total && s->running == 0) {
+		s->done(s->ud, s->failed);
+		mqb__free(s);
+	}
 }
 
 int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
@@ -358,35 +434,8 @@ int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n
 	struct setup *s = mqb__calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	*s = (struct setup){core, items, n, 1, 0, done, ud};
-	for (size_t i = 0; i < ncomps; i++) {
-		struct conf_component *c = &comps[i];
-		if (!c->desc)
-			continue;
-		struct setup_one *o = mqb__calloc(1, sizeof *o);
-		struct mqb_integration *in = o ? integration__async_new(core, c->desc) : NULL;
-		if (!in) {
-			mqb__free(o);
-			s->failed++;
-			continue;
-		}
-		*o = (struct setup_one){.s = s, .c = c, .in = in};
-		start_one(s, o, false, c->name);
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct conf_item *it = &items[i];
-		if (!it->dom)
-			continue;
-		struct setup_one *o = mqb__calloc(1, sizeof *o);
-		struct mqb_platform *p = entities__platform(core, it->desc, it->dom);
-		if (!o || !p) {
-			mqb__free(o);
-			s->failed++;
-			continue;
-		}
-		*o = (struct setup_one){.s = s, .it = it, .p = p};
-		start_one(s, o, it->dom->setup_platform != NULL, it->path);
-	}
-	setup_finished(s);
+	*s = (struct setup){.core = core, .items = items, .n = n, .comps = comps,
+			    .ncomps = ncomps, .done = done, .ud = ud};
+	start_more(s);
 	return 0;
 }
