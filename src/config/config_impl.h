@@ -30,8 +30,8 @@ struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb
 				      const struct mqb_conf_mark *mark, unsigned add_flags);
 void conf__node_mark_secret(const struct mqb_conf_node *n);
 /* Every scalar of n (a secret's value in use) to the log's list of texts
- * never to show (lib/log.c). 0 or -ENOMEM. */
-int conf__node_register_secret(const struct mqb_conf_node *n);
+ * never to show (lib/log.c), for as long as doc lives. 0 or -ENOMEM. */
+int conf__node_register_secret(struct mqb_conf_doc *doc, const struct mqb_conf_node *n);
 size_t conf__node_weight(const struct mqb_conf_node *n);
 unsigned conf__node_height(const struct mqb_conf_node *n);
 bool conf__node_broken(const struct mqb_conf_node *n);

@@ -1068,7 +1068,7 @@ static const struct mqb_conf_node *do_secret(struct file *f, const struct mqb_co
 	if (!place_shared(f, m, v, false))
 		return NULL;
 	/* In use: from now on no log line or error shows it. */
-	if (conf__node_register_secret(v))
+	if (conf__node_register_secret(L->doc, v))
 		return nomem(L);
 	struct mqb_conf_node *c = conf__node_copy(L->doc, v, m, CONF_SECRET);
 	return c ? c : nomem(L);

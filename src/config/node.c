@@ -46,11 +46,20 @@ struct secret_file {
 	struct secret_file *next;
 };
 
+/* A secret's value this document registered with the log (lib/log.c):
+ * dropped again when the document goes. */
+struct registered {
+	const char *text;
+	size_t len;
+	struct registered *next;
+};
+
 struct mqb_conf_doc {
 	struct arena_block *blocks; /* the first is the one being filled */
 	size_t next_size;
 	const struct mqb_conf_node *root;
 	struct secret_file *secret_files; /* most recent first */
+	struct registered *registered;
 };
 
 struct mqb_conf_doc *conf__doc_new(void)
@@ -65,6 +74,8 @@ void mqb_conf_doc_free(struct mqb_conf_doc *doc)
 {
 	if (!doc)
 		return;
+	for (struct registered *r = doc->registered; r; r = r->next)
+		mqb__secret_drop(r->text, r->len);
 	for (struct arena_block *b = doc->blocks, *next; b; b = next) {
 		next = b->next;
 		mqb__free(b);
@@ -228,16 +239,26 @@ void conf__node_mark_secret(const struct mqb_conf_node *cn)
 	}
 }
 
-int conf__node_register_secret(const struct mqb_conf_node *n)
+int conf__node_register_secret(struct mqb_conf_doc *doc, const struct mqb_conf_node *n)
 {
-	if (n->kind == MQB_CONF_SCALAR)
-		return mqb__secret_add(n->u.text, n->len);
+	if (n->kind == MQB_CONF_SCALAR) {
+		if (n->len == 0)
+			return 0;
+		struct registered *r = conf__doc_alloc(doc, sizeof *r);
+		if (!r || mqb__secret_add(n->u.text, n->len))
+			return -ENOMEM;
+		*r = (struct registered){n->u.text, n->len, doc->registered};
+		doc->registered = r;
+		return 0;
+	}
 	if (n->kind != MQB_CONF_SEQ && n->kind != MQB_CONF_MAP)
 		return 0;
-	size_t nv = n->kind == MQB_CONF_MAP ? 2 * n->len : n->len;
+	/* A mapping's values, not its keys: they name options ("port"), and
+	 * masking a word of every line would hide more than the secret. */
+	bool map = n->kind == MQB_CONF_MAP;
 	int rc = 0;
-	for (size_t i = 0; i < nv && rc == 0; i++)
-		rc = conf__node_register_secret(n->u.items[i]);
+	for (size_t i = 0; i < n->len && rc == 0; i++)
+		rc = conf__node_register_secret(doc, n->u.items[map ? 2 * i + 1 : i]);
 	return rc;
 }
 
@@ -464,6 +485,17 @@ int conf__errorv(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, co
 		goto nomem;
 	if (!(err.message = vformat(fmt, ap)))
 		goto nomem;
+	/* Made while the configuration's secrets are known, and so kept
+	 * without them whenever it is printed. */
+	char *shown;
+	if (mqb__secret_redact_dup(err.message, &shown)) {
+		mqb__free(err.message);
+		goto nomem;
+	}
+	if (shown) {
+		mqb__free(err.message);
+		err.message = shown;
+	}
 	e->v[e->n++] = err;
 	return 0;
 nomem:

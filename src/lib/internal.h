@@ -53,12 +53,18 @@ void mqb__alloc_fail_after(unsigned long n);
 /* Secrets (log.c): value (len bytes, from !secret) never reaches a log
  * line or an error: wherever it occurs it shows as "(secret)". A value
  * longer than a line, or of several lines, is registered line by line too.
- * 0 or -ENOMEM. Thread: any. */
+ * Registrations are counted. 0 or -ENOMEM. Thread: any. */
 int mqb__secret_add(const char *value, size_t len);
+/* Undo one mqb__secret_add of value: it is shown again once no
+ * registration is left (the configuration holding it is gone). */
+void mqb__secret_drop(const char *value, size_t len);
 /* text with every registered secret masked, into out (outlen bytes, cut
  * if need be); returns out. For error text that does not go through the
  * log. Thread: any. */
 char *mqb__secret_redact(const char *text, char *out, size_t outlen);
+/* *out: a copy of text with every secret masked, whole, or NULL when text
+ * shows none. 0 or -ENOMEM. Thread: any. */
+int mqb__secret_redact_dup(const char *text, char **out);
 /* Forget them all (tests). Thread: any. */
 void mqb__secrets_clear(void);
 

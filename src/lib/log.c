@@ -160,16 +160,27 @@ static const int syslog_prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 struct secret {
 	char *s;
 	size_t len;
+	unsigned refs;          /* registrations: each configuration holding it */
 };
 static pthread_rwlock_t secret_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct secret *secrets;
 static size_t nsecrets, capsecrets;
 
-static int secret_add_one(const char *value, size_t len)
+static struct secret *secret_find(const char *value, size_t len)
 {
 	for (size_t i = 0; i < nsecrets; i++)
 		if (secrets[i].len == len && memcmp(secrets[i].s, value, len) == 0)
-			return 0;
+			return &secrets[i];
+	return NULL;
+}
+
+static int secret_add_one(const char *value, size_t len)
+{
+	struct secret *old = secret_find(value, len);
+	if (old) {
+		old->refs++;
+		return 0;
+	}
 	if (nsecrets == capsecrets) {
 		size_t cap = capsecrets ? 2 * capsecrets : 8;
 		struct secret *v = mqb__realloc(secrets, cap * sizeof *v);
@@ -188,33 +199,60 @@ static int secret_add_one(const char *value, size_t len)
 		secrets[at] = secrets[at - 1];
 		at--;
 	}
-	secrets[at] = (struct secret){copy, len};
+	secrets[at] = (struct secret){copy, len, 1};
 	nsecrets++;
 	return 0;
 }
 
-int mqb__secret_add(const char *value, size_t len)
+static int secret_drop_one(const char *value, size_t len)
 {
-	if (!value || len == 0)
-		return 0;
+	struct secret *x = secret_find(value, len);
+	if (x && --x->refs == 0) {
+		mqb__free(x->s);
+		memmove(x, x + 1, (size_t)(secrets + nsecrets - (x + 1)) * sizeof *x);
+		nsecrets--;
+	}
+	return 0;
+}
+
+/* fn on value, and on each line of it when it is long or has several. */
+static int secret_each(const char *value, size_t len, int (*fn)(const char *, size_t))
+{
 	int rc = 0;
-	pthread_rwlock_wrlock(&secret_lock);
 	if (len <= SECRET_MAX)
-		rc = secret_add_one(value, len);
-	/* Each line of a long or multi-line value (a key, a certificate). */
+		rc = fn(value, len);
 	if (rc == 0 && (len > SECRET_MAX || memchr(value, '\n', len))) {
 		for (size_t i = 0; i < len && rc == 0;) {
 			const char *nl = memchr(value + i, '\n', len - i);
 			size_t end = nl ? (size_t)(nl - value) : len;
 			for (size_t j = i; j < end && rc == 0; j += SECRET_MAX) {
 				size_t piece = end - j < SECRET_MAX ? end - j : SECRET_MAX;
-				rc = secret_add_one(value + j, piece);
+				rc = fn(value + j, piece);
 			}
 			i = end + 1;
 		}
 	}
+	return rc;
+}
+
+int mqb__secret_add(const char *value, size_t len)
+{
+	if (!value || len == 0)
+		return 0;
+	pthread_rwlock_wrlock(&secret_lock);
+	/* Each line of a long or multi-line value too (a key, a certificate). */
+	int rc = secret_each(value, len, secret_add_one);
 	pthread_rwlock_unlock(&secret_lock);
 	return rc;
+}
+
+void mqb__secret_drop(const char *value, size_t len)
+{
+	if (!value || len == 0)
+		return;
+	pthread_rwlock_wrlock(&secret_lock);
+	secret_each(value, len, secret_drop_one);
+	pthread_rwlock_unlock(&secret_lock);
 }
 
 void mqb__secrets_clear(void)
@@ -265,6 +303,27 @@ char *mqb__secret_redact(const char *text, char *out, size_t outlen)
 	size_t len = strlen(text);
 	redact(text, len, len, out, outlen);
 	return out;
+}
+
+int mqb__secret_redact_dup(const char *text, char **out)
+{
+	*out = NULL;
+	size_t len = strlen(text), cap = len * (sizeof SECRET_SHOWN - 1) + 1;
+	pthread_rwlock_rdlock(&secret_lock);
+	size_t n = nsecrets;
+	pthread_rwlock_unlock(&secret_lock);
+	if (n == 0)
+		return 0;
+	char *s = mqb__malloc(cap);
+	if (!s)
+		return -ENOMEM;
+	redact(text, len, len, s, cap);
+	if (strcmp(s, text) == 0) {
+		mqb__free(s);
+		return 0;
+	}
+	*out = s;
+	return 0;
 }
 
 void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
