@@ -480,7 +480,10 @@ void mqb_core_free(struct mqb_core *core)
 		struct mqb_core *outer = core__running;
 		core__running = core;
 		mqb_core_async_stop(core, 0);
-		ev_run(core->loop, 0);
+		/* Out of memory for the ready queue, the stages ran at once and
+		 * broke a loop not yet running: running it now would not end. */
+		if (core->stage != STAGE_CLOSED)
+			ev_run(core->loop, 0);
 		core__running = outer;
 	}
 	future__cache_enable(false);
