@@ -50,6 +50,12 @@ static void platforms_ready(void *ud, size_t failed)
 		MQB_LOG_WARNING(SUB, "%zu configuration item(s) could not be set up (see above)",
 				failed);
 	MQB_LOG_INFO(SUB, "%zu entities set up", mqb_entities_async_count(core));
+#ifdef MQB_DEBUG
+	/* Where start-up allocated, for the tests that fail each allocation
+	 * in turn (main.c's MQB_TEST_ALLOC_FAIL). */
+	if (getenv("MQB_TEST_ALLOC_FAIL"))
+		mqb__alloc_test_report(stderr);
+#endif
 	entities__async_start(core);
 	/* Home Assistant fires homeassistant_start once its integrations are
 	 * set up: automations' start triggers, template entities' first

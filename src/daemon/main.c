@@ -252,6 +252,15 @@ int main(int argc, char **argv)
 	bool have_opts = false, have_signals = false;
 	int rc;
 
+#ifdef MQB_DEBUG
+	/* Tests only (t/faults/test_alloc): fail allocations on purpose. */
+	const char *alloc_test = getenv("MQB_TEST_ALLOC_FAIL");
+	if (alloc_test && mqb__alloc_test(alloc_test)) {
+		fprintf(stderr, "mqbridge: MQB_TEST_ALLOC_FAIL: '%s' is not N, sites or "
+			"random:K:A:S\n", alloc_test);
+		return EXIT_USAGE;
+	}
+#endif
 	if ((rc = parse_args(argc, argv, &args)) >= 0)
 		goto out;
 

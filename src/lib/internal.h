@@ -49,6 +49,14 @@ static inline void mqb__fmt_free(char *s, const char *buf)
 /* Tests: make allocation number n (1-based, counted from now) and every later
  * one fail; 0 turns failures off. */
 void mqb__alloc_fail_after(unsigned long n);
+/* The daemon's test switch (debug builds, MQB_TEST_ALLOC_FAIL): "N" fails
+ * allocation N and every later one; "sites" counts allocations and notes
+ * the first of each call site, for mqb__alloc_test_report; "random:K:A:S"
+ * fails one allocation in K at random (seed S) after the first A. 0 or
+ * -EINVAL. Thread: the main thread, before any other. */
+int mqb__alloc_test(const char *spec);
+/* "alloc-test: N allocations, M sites, first at: i1 i2 ...". Thread: any. */
+void mqb__alloc_test_report(FILE *to);
 
 /* Secrets (log.c): value (len bytes, from !secret) never reaches a log
  * line or an error: wherever it occurs it shows as "(secret)". A value

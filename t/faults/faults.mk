@@ -25,3 +25,7 @@ TEST_PROGS += t/faults/test_oversize
 t_faults_test_oversize_SOURCES = t/faults/test_oversize.c $(FAULTS_UTIL)
 t_faults_test_oversize_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_oversize_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_alloc
+t_faults_test_alloc_SOURCES = t/faults/test_alloc.c $(FAULTS_UTIL)
+t_faults_test_alloc_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_alloc_LDADD = $(FAULTS_LDADD)
