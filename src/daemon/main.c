@@ -242,6 +242,16 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 		MQB_LOG_INFO("main", "log file reopened");
 }
 
+/* libev aborts on a system call it cannot do without (creating its
+ * eventfd, for one, with every descriptor taken): say what failed and exit
+ * as any other runtime failure, not with a core dump. */
+static void __attribute__((noreturn)) loop_failed(const char *msg)
+{
+	startup_error("the event loop failed: %s: %s", msg, strerror(errno));
+	mqb_log_close();
+	_exit(EXIT_RUNTIME);
+}
+
 int main(int argc, char **argv)
 {
 	struct args args = { 0 };
@@ -261,6 +271,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 #endif
+	ev_set_syserr_cb(loop_failed);
 	if ((rc = parse_args(argc, argv, &args)) >= 0)
 		goto out;
 
