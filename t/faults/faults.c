@@ -85,16 +85,22 @@ void fa_figure_max(const char *name, double value, double max, const char *unit)
 {
 	printf("FIGURE %s %.3f %s (limit <= %.3f)\n", name, value, unit, max);
 	fflush(stdout);
-	if (!(value <= max))
+	if (!(value <= max)) {
+		if (live)
+			td_dump(&FA);
 		fail_msg("%s: %.3f %s is over its limit of %.3f", name, value, unit, max);
+	}
 }
 
 void fa_figure_min(const char *name, double value, double min, const char *unit)
 {
 	printf("FIGURE %s %.3f %s (limit >= %.3f)\n", name, value, unit, min);
 	fflush(stdout);
-	if (!(value >= min))
+	if (!(value >= min)) {
+		if (live)
+			td_dump(&FA);
 		fail_msg("%s: %.3f %s is under its limit of %.3f", name, value, unit, min);
+	}
 }
 
 int fa_sh(const char *fmt, ...)
@@ -212,3 +218,4 @@ void fa_seq_stop(struct fa_seq *c)
 	free(c->seen);
 	free(c);
 }
+

@@ -29,3 +29,7 @@ TEST_PROGS += t/faults/test_alloc
 t_faults_test_alloc_SOURCES = t/faults/test_alloc.c $(FAULTS_UTIL)
 t_faults_test_alloc_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_alloc_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_limits
+t_faults_test_limits_SOURCES = t/faults/test_limits.c $(FAULTS_UTIL)
+t_faults_test_limits_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_limits_LDADD = $(FAULTS_LDADD)

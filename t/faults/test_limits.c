@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon at the machine's limits: few file descriptors, few processes
+ * (root's are not limited, so that case runs as nobody), and a full file
+ * system under its log file and its pid file (a small tmpfs; root only).
+ * Each time it must go on with what it can (MQTT states flow while
+ * commands fail and say why), refuse to start with a reason when it
+ * cannot, and stop cleanly on SIGTERM. The real daemon against a real
+ * mosquitto. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "faults.h"
+#include "testutil.h"
+
+#define T FA
+#define BASE "mqbridge/lim/"
+
+static const char yaml[] =
+	"mqbridge: {node_id: lim}\n"
+	"mqtt:\n"
+	"  broker: 127.0.0.1\n"
+	"  port: %PORT%\n"
+	"  reconnect_min: 0.1\n"
+	"  reconnect_max: 0.5\n"
+	"  sensor:\n"
+	"    - {name: Level, state_topic: dev/level}\n"
+	"  switch:\n"
+	"    - {name: Pump, command_topic: dev/pump/set}\n"
+	"command_line:\n"
+	"  - sensor: {name: Echo, command: \"echo 42\", scan_interval: 0.2}\n";
+
+/* A few values through MQTT while the limit holds, after a retained one
+ * (which comes whenever the subscription is made). */
+static int states_through(int n)
+{
+	long since = td_count(&T);
+	fa_pub(&T, "dev/level", "99", 1, true);
+	if (td_wait_after(&T, since, BASE "sensor/level/state", "99", 10 * FA_SLOW) < 0)
+		return 0;
+	int ok = 0;
+	for (int i = 0; i < n; i++) {
+		char v[16];
+		snprintf(v, sizeof v, "%d", 100 + i);
+		long from = td_count(&T);
+		fa_pub(&T, "dev/level", v, 1, false);
+		ok += td_wait_after(&T, from, BASE "sensor/level/state", v, 5 * FA_SLOW) >= 0;
+	}
+	return ok;
+}
+
+static char nofile_arg[32];
+static const char *nofile_wrap[3] = {"prlimit", nofile_arg, NULL};
+
+/* Descriptors the daemon holds, running, unlimited. */
+static int steady_fds(void)
+{
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	usleep(300 * 1000);
+	int n = fa_fd_count(T.pid);
+	td_stop_clean(&T);
+	return n;
+}
+
+static void with_few_descriptors_mqtt_goes_on_and_commands_say_why_they_fail(void **s)
+{
+	(void)s;
+	fa_begin(NULL, yaml);
+	/* One more than it holds running: a command's pipes do not fit. */
+	int limit = steady_fds() + 1;
+	snprintf(nofile_arg, sizeof nofile_arg, "--nofile=%d", limit);
+	T.wrap = nofile_wrap;
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	fa_figure_min("states_through_with_one_descriptor_to_spare", states_through(5), 5,
+		      "states");
+	td_expect_log(&T, "Too many open files");
+	fa_figure_max("descriptors_open_at_the_limit", fa_fd_count(T.pid), limit, "fds");
+	td_stop_clean(&T);
+}
+
+/* Fewer than it needs to start (one fewer: Paho cannot be loaded; two:
+ * not even the event loop can be made): it says why and exits 1, no
+ * core dump. */
+static void with_too_few_descriptors_to_start_it_says_why_and_exits_1(void **s)
+{
+	(void)s;
+	fa_begin(NULL, yaml);
+	int steady = steady_fds();
+	T.wrap = nofile_wrap;
+	for (int fewer = 1; fewer <= 2; fewer++) {
+		snprintf(nofile_arg, sizeof nofile_arg, "--nofile=%d", steady - fewer);
+		char err[8192];
+		int rc = td_run(&T, err, sizeof err, NULL);
+		if (rc != 1 || !strstr(err, "Too many open files"))
+			fail_msg("with %d descriptors: exit %d: %s", steady - fewer, rc, err);
+	}
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+static const char *nobody_wrap[8];
+static char nproc_arg[32];
+
+/* The daemon as nobody (root's processes are never limited), with at most
+ * nproc tasks (threads included) for the user; nproc 0: unlimited. */
+static void as_nobody(int nproc)
+{
+	assert_int_equal(chmod(T.dir, 0755), 0);
+	assert_int_equal(chmod(T.config, 0644), 0);
+	size_t n = 0;
+	if (nproc > 0) {
+		snprintf(nproc_arg, sizeof nproc_arg, "--nproc=%d", nproc);
+		nobody_wrap[n++] = "prlimit";
+		nobody_wrap[n++] = nproc_arg;
+	}
+	nobody_wrap[n++] = "setpriv";
+	nobody_wrap[n++] = "--reuid=65534";
+	nobody_wrap[n++] = "--regid=65534";
+	nobody_wrap[n++] = "--clear-groups";
+	nobody_wrap[n] = NULL;
+	T.wrap = nobody_wrap;
+}
+
+static void with_no_process_to_spare_mqtt_goes_on_and_commands_say_why(void **s)
+{
+	(void)s;
+	if (!fa_root()) {
+		print_message("SKIP: needs root, to run the daemon as nobody\n");
+		skip();
+	}
+	fa_begin(NULL, yaml);
+	/* How many threads it runs, unlimited. */
+	as_nobody(0);
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	int threads = fa_threads(T.pid);
+	td_stop_clean(&T);
+	/* Exactly those: its threads start, no command can. */
+	as_nobody(threads);
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	fa_figure_min("states_through_with_no_process_to_spare", states_through(5), 5, "states");
+	td_expect_log(&T, "Resource temporarily unavailable");
+	td_stop_clean(&T);
+	/* Fewer: the pool cannot start, which is said, with exit status 1. */
+	as_nobody(threads - 3);
+	char err[4096];
+	int rc = td_run(&T, err, sizeof err, NULL);
+	if (rc != 1 || !strstr(err, "cannot start"))
+		fail_msg("with %d processes: exit %d: %s", threads - 3, rc, err);
+}
+
+/* ---- a full file system --------------------------------------------------- */
+
+static char mnt[64];
+static bool mounted;
+
+static int fs_teardown(void **state)
+{
+	fa_teardown(state);
+	if (mounted)
+		fa_sh("umount -l '%s'", mnt);
+	mounted = false;
+	if (mnt[0])
+		rmdir(mnt);
+	mnt[0] = 0;
+	return 0;
+}
+
+static void a_full_file_system_under_the_log_file_loses_lines_not_the_daemon(void **s)
+{
+	(void)s;
+	if (!fa_root()) {
+		print_message("SKIP: needs root, to mount a small tmpfs\n");
+		skip();
+	}
+	snprintf(mnt, sizeof mnt, "/tmp/mqb-fa-full.XXXXXX");
+	assert_non_null(mkdtemp(mnt));
+	if (fa_sh("mount -t tmpfs -o size=128k tmpfs '%s'", mnt) != 0) {
+		print_message("SKIP: cannot mount a tmpfs\n");
+		skip();
+	}
+	mounted = true;
+	fa_begin(NULL, yaml);
+	char logf[128], pidf[128];
+	snprintf(logf, sizeof logf, "%s/mqbridge.log", mnt);
+	snprintf(pidf, sizeof pidf, "%s/mqbridge.pid", mnt);
+	td_start(&T, "-L", logf, "-p", pidf, NULL);
+	td_expect(&T, BASE "status", "online");
+	/* Fill it: every later line of the log fails to be written. */
+	fa_sh("dd if=/dev/zero of='%s/fill' bs=4k 2>/dev/null", mnt);
+	fa_figure_min("states_through_with_the_log_fs_full", states_through(5), 5, "states");
+	/* Commands go on too, and what they log is lost: no harm. */
+	usleep(500 * 1000);
+	assert_int_equal(kill(T.pid, 0), 0);
+	/* Room again: the log goes on. */
+	char fill[128];
+	snprintf(fill, sizeof fill, "%s/fill", mnt);
+	assert_int_equal(unlink(fill), 0);
+	fa_pub(&T, BASE "switch/pump/set", "not a command", 1, false);
+	bool resumed = false;
+	for (double end = tu_now() + 5 * FA_SLOW; !resumed && tu_now() < end; usleep(20 * 1000)) {
+		char cmd[256];
+		snprintf(cmd, sizeof cmd, "grep -q 'ignoring command' '%s'", logf);
+		resumed = fa_sh("%s", cmd) == 0;
+	}
+	fa_figure_min("log_lines_after_room_again", resumed, 1, "");
+	td_stop_clean(&T);
+	/* The pid file went with a clean stop. */
+	assert_int_equal(access(pidf, F_OK), -1);
+	/* Full at start: the pid file cannot be written, which is said. */
+	fa_sh("dd if=/dev/zero of='%s' bs=4k 2>/dev/null", fill);
+	char err[4096];
+	int rc = td_run(&T, err, sizeof err, "-p", pidf, NULL);
+	if (rc != 1 || !strstr(err, "pid file"))
+		fail_msg("with a full file system for its pid file: exit %d: %s", rc, err);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_teardown(
+		with_few_descriptors_mqtt_goes_on_and_commands_say_why_they_fail, fa_teardown),
+	cmocka_unit_test_teardown(
+		with_too_few_descriptors_to_start_it_says_why_and_exits_1, fa_teardown),
+	cmocka_unit_test_teardown(
+		with_no_process_to_spare_mqtt_goes_on_and_commands_say_why, fa_teardown),
+	cmocka_unit_test_teardown(
+		a_full_file_system_under_the_log_file_loses_lines_not_the_daemon, fs_teardown),
+};
+
+TU_MAIN(tests)
