@@ -33,3 +33,7 @@ TEST_PROGS += t/faults/test_limits
 t_faults_test_limits_SOURCES = t/faults/test_limits.c $(FAULTS_UTIL)
 t_faults_test_limits_CFLAGS = $(FAULTS_CFLAGS)
 t_faults_test_limits_LDADD = $(FAULTS_LDADD)
+TEST_PROGS += t/faults/test_soak
+t_faults_test_soak_SOURCES = t/faults/test_soak.c $(FAULTS_UTIL)
+t_faults_test_soak_CFLAGS = $(FAULTS_CFLAGS)
+t_faults_test_soak_LDADD = $(FAULTS_LDADD)
