@@ -50,6 +50,7 @@ static void platforms_ready(void *ud, size_t failed)
 		MQB_LOG_WARNING(SUB, "%zu configuration item(s) could not be set up (see above)",
 				failed);
 	MQB_LOG_INFO(SUB, "%zu entities set up", mqb_entities_async_count(core));
+	mqb__trim(); /* what setting them up used and let go */
 #ifdef MQB_DEBUG
 	/* Where start-up allocated, for the tests that fail each allocation
 	 * in turn (main.c's MQB_TEST_ALLOC_FAIL). */

@@ -312,8 +312,11 @@ static void announce_some(struct bridge *b)
 		}
 		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
 	}
-	if (b->announce_next != SIZE_MAX)
+	if (b->announce_next != SIZE_MAX) {
 		MQB_LOG_INFO(SUB, "announced %zu entities", n);
+		if (n >= 1000)
+			mqb__trim(); /* the discovery payloads made on the way */
+	}
 	b->announce_next = SIZE_MAX;
 }
 

@@ -5,6 +5,9 @@
 #include "lib/internal.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -149,6 +152,13 @@ char *mqb__fmt(char *buf, size_t len, const char *fmt, ...)
 	char *s = mqb__vfmt(buf, len, fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+void mqb__trim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 unsigned long long mqb__random_seed(void)

@@ -17,9 +17,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "core/pool.h"
 #include "mqbridge/bus.h"
@@ -359,7 +356,10 @@ static void connect_finished(struct mqb_future *f, void *ud)
 		return;
 	}
 	on_connected(m, r);
+	bool many = r->n >= TRIM_AFTER;
 	conn_req_free(r);
+	if (many)
+		mqb__trim(); /* what Paho and the job used for them */
 }
 
 static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
@@ -570,9 +570,7 @@ void mqtt__give_back(struct mqb_mqtt *m)
 	m->paho->MQTTClient_disconnect(m->client, 0);
 	m->paho->MQTTClient_destroy(&m->client);
 	m->client = NULL;
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
+	mqb__trim();
 	/* Paho forgot the publishes it had in flight: sent again (at least
 	 * once); what is published meanwhile waits in the queue. */
 	mqtt__outq_prepend(&m->queue, &m->inflight);

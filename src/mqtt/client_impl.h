@@ -24,6 +24,9 @@
  * to free what Paho read of it (mqtt__give_back); below, the few MiB stay
  * until a larger one comes. */
 #define GIVE_BACK_OVER (4u * 1024 * 1024)
+/* Subscribing to this many filters at once leaves megabytes free in the
+ * job thread's heap (Paho's lists, our copies): they are given back. */
+#define TRIM_AFTER 1000
 
 struct filter;
 

@@ -82,7 +82,10 @@ static void sync_finished(struct mqb_future *f, void *ud)
 		if (fl->nsubs == 0)
 			filter_free(m, fl);
 	}
+	bool many = r->nsub + r->nunsub >= TRIM_AFTER;
 	sync_req_free(r);
+	if (many)
+		mqb__trim(); /* what Paho and the job used for them */
 	m->state = ST_CONNECTED;
 	if (!m->paho->MQTTClient_isConnected(m->client)) {
 		mqtt__connection_lost(m, "lost while changing subscriptions");
