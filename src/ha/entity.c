@@ -63,12 +63,21 @@ struct mqb_entity {
 	bool removed;
 	bool detached;            /* mqb_entity_async_remove took it out of the registry */
 	unsigned busy;            /* updates and commands running with it */
-	double update_started;
-	ev_timer poll;
-	ev_timer slow;
+	struct polling *polling;  /* entities with updates only */
 	void *bridge;
 	unsigned long long invalid_states;
 };
+
+/* What an entity that updates itself needs; most (MQTT's) do not, and a
+ * configuration of 100,000 of them spares the two timers each. */
+struct polling {
+	ev_timer poll;
+	ev_timer slow;
+	double update_started;
+};
+
+/* The discovery payload of an entity that adds nothing to it, shared. */
+static json_t *no_discovery;
 
 struct registry {
 	struct mqb_core *core;
@@ -221,6 +230,14 @@ int entities__set_config_dir(struct mqb_core *core, const char *dir)
 
 /* ---- the registry ------------------------------------------------------- */
 
+static void stop_polling(struct ev_loop *loop, struct mqb_entity *e)
+{
+	if (e->polling) {
+		ev_timer_stop(loop, &e->polling->poll);
+		ev_timer_stop(loop, &e->polling->slow);
+	}
+}
+
 static void entity_free(struct mqb_entity *e)
 {
 	if (e->ops && e->ops->free)
@@ -237,6 +254,7 @@ static void entity_free(struct mqb_entity *e)
 	json_decref(e->attributes);
 	mqb__free(e->state);
 	mqb__free(e->bridge);
+	mqb__free(e->polling);
 	mqb__free(e);
 }
 
@@ -245,8 +263,7 @@ static void registry_free(struct registry *r)
 	struct mqb_core *core = r->core;
 	struct ev_loop *loop = core__loop(core);
 	for (size_t i = 0; i < r->n; i++) {
-		ev_timer_stop(loop, &r->v[i]->poll);
-		ev_timer_stop(loop, &r->v[i]->slow);
+		stop_polling(loop, r->v[i]);
 		entity_free(r->v[i]);
 	}
 	for (struct mqb_platform *p = r->platforms, *next; p; p = next) {
@@ -278,8 +295,7 @@ static int on_stop(void *ud, void *arg, void **result)
 	r->stopping = true;
 	for (size_t i = 0; i < r->n; i++) {
 		struct mqb_entity *e = r->v[i];
-		ev_timer_stop(loop, &e->poll);
-		ev_timer_stop(loop, &e->slow);
+		stop_polling(loop, e);
 		if (!e->removed && e->ops->async_will_remove)
 			e->ops->async_will_remove(e, e->priv);
 		e->removed = true;
@@ -534,17 +550,26 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 	    dup_opt(info->unit_of_measurement, &e->meta.unit) ||
 	    dup_opt(info->entity_category, &e->meta.category))
 		goto out;
-	if (!(e->discovery = info->discovery ? json_deep_copy(info->discovery) : json_object()))
+	if (!info->discovery || json_object_size(info->discovery) == 0) {
+		if (!no_discovery && !(no_discovery = json_object()))
+			goto out;
+		e->discovery = json_incref(no_discovery);
+	} else if (!(e->discovery = json_deep_copy(info->discovery))) {
 		goto out;
+	}
 	e->meta.discovery = e->discovery;
 	e->meta.force_update = info->force_update;
 	e->meta.scan_interval = info->scan_interval;
 	if (info->state && !(e->state = mqb__strdup(info->state)))
 		goto out;
-	ev_timer_init(&e->poll, poll_cb, 0, 0);
-	e->poll.data = e;
-	ev_timer_init(&e->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
-	e->slow.data = e;
+	if (e->ops->update || e->ops->async_update) {
+		if (!(e->polling = mqb__calloc(1, sizeof *e->polling)))
+			goto out;
+		ev_timer_init(&e->polling->poll, poll_cb, 0, 0);
+		e->polling->poll.data = e;
+		ev_timer_init(&e->polling->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
+		e->polling->slow.data = e;
+	}
 	rc = 0;
 out:
 	if (rc && e)
@@ -607,9 +632,9 @@ int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entit
 	mqb_entity_async_write(e);
 	if (r->on_added)
 		r->on_added(r->on_added_ud, e);
-	if (r->started && e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
-		ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
-		ev_timer_start(core__loop(r->core), &e->poll);
+	if (r->started && e->meta.scan_interval > 0 && e->polling) {
+		ev_timer_set(&e->polling->poll, e->meta.scan_interval, e->meta.scan_interval);
+		ev_timer_start(core__loop(r->core), &e->polling->poll);
 		mqb_entity_async_schedule_update(e);
 	}
 	return 0;
@@ -797,9 +822,7 @@ int mqb_entity_async_remove(struct mqb_entity *e)
 	MQB_ASSERT_LOOP(r->core);
 	if (e->detached || r->stopping)
 		return -EALREADY;
-	struct ev_loop *loop = core__loop(r->core);
-	ev_timer_stop(loop, &e->poll);
-	ev_timer_stop(loop, &e->slow);
+	stop_polling(core__loop(r->core), e);
 	struct mqb_platform *p = e->p;
 	for (size_t i = 0, k = 0, n = p->nwaiting; i < n; i++) {
 		struct mqb_entity *w = p->waiting[(p->headwaiting + i) % p->capwaiting];
@@ -841,7 +864,7 @@ static void update_begin(struct mqb_entity *e);
 static void update_end(struct mqb_entity *e)
 {
 	struct mqb_platform *p = e->p;
-	ev_timer_stop(core__loop(e->reg->core), &e->slow);
+	ev_timer_stop(core__loop(e->reg->core), &e->polling->slow);
 	e->updating = false;
 	e->busy--;
 	entity_release(e);
@@ -913,8 +936,8 @@ static void update_begin(struct mqb_entity *e)
 	e->updating = true;
 	e->busy++;
 	e->p->running++;
-	e->update_started = ev_now(core__loop(core));
-	ev_timer_start(core__loop(core), &e->slow);
+	e->polling->update_started = ev_now(core__loop(core));
+	ev_timer_start(core__loop(core), &e->polling->slow);
 	int rc;
 	if (e->ops->update) {
 		struct blocking_update *b = mqb__calloc(1, sizeof *b);
@@ -991,7 +1014,7 @@ static void slow_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	struct mqb_entity *e = w->data;
 	MQB_LOG_WARNING(SUB, "update of %s is taking over %.0f seconds", e->entity_id,
-			ev_now(loop) - e->update_started);
+			ev_now(loop) - e->polling->update_started);
 }
 
 void entities__async_start(struct mqb_core *core)
@@ -1004,9 +1027,9 @@ void entities__async_start(struct mqb_core *core)
 	struct ev_loop *loop = core__loop(core);
 	for (size_t i = 0; i < r->n; i++) {
 		struct mqb_entity *e = r->v[i];
-		if (e->meta.scan_interval > 0 && (e->ops->update || e->ops->async_update)) {
-			ev_timer_set(&e->poll, e->meta.scan_interval, e->meta.scan_interval);
-			ev_timer_start(loop, &e->poll);
+		if (e->meta.scan_interval > 0 && e->polling) {
+			ev_timer_set(&e->polling->poll, e->meta.scan_interval, e->meta.scan_interval);
+			ev_timer_start(loop, &e->polling->poll);
 			mqb_entity_async_schedule_update(e);
 		}
 	}
