@@ -41,13 +41,14 @@
 #define HA_ONLINE_MAX_WAIT 30.0
 
 /* What the bridge last published for an entity. */
+/* Kept small: there is one per entity, and 100,000 entities is a
+ * configuration people write. */
 struct ent {
 	int available;            /* -1: nothing yet */
-	char *attrs;              /* the attributes JSON last sent; NULL: none */
-	struct mqb_mqtt_sub *set; /* the command topic's subscription */
+	bool attrs_known;         /* attrs_hash holds them (once looked at) */
 	unsigned gen;             /* the announcement that last covered it */
-	char *prefix;             /* "<base>/<domain>/<object_id>/", made once */
-	size_t plen;
+	uint64_t attrs_hash;      /* of the attributes JSON last sent */
+	struct mqb_mqtt_sub *set; /* the command topic's subscription */
 	const struct domain *dom; /* its domain's row */
 };
 
@@ -55,6 +56,7 @@ struct bridge {
 	struct mqb_core *core;
 	struct bridge_options o;
 	char *base, *prefix, *node_id, *name;
+	size_t base_len;
 	size_t announce_next;     /* the next entity to announce; SIZE_MAX: idle */
 	unsigned gen;             /* announcements begun */
 	ev_timer announce_timer;
@@ -75,22 +77,38 @@ static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
  * allocated when that is too short, never cut. Free with mqb__fmt_free. */
 #define TOPIC_BUF 256
 
-/* <base>/<domain>/<object_id>/<leaf>: one copy per message, the prefix
- * being made once per entity. NULL on ENOMEM. */
+/* <base>/<domain>/<object_id>/<leaf>, copied together from the base and
+ * the entity id ("<domain>.<object_id>") once per message: no formatting,
+ * and nothing kept per entity. NULL on ENOMEM. */
 static char *topic_of(struct bridge *b, struct mqb_entity *e, const char *leaf, char *buf,
 		      size_t len)
 {
-	struct ent *x = ent_of(b, e);
-	if (!x || !x->prefix)
-		return mqb__fmt(buf, len, "%s/%s/%s/%s", b->base, mqb_entity_domain(e),
-				mqb_entity_object_id(e), leaf);
-	size_t ll = strlen(leaf);
-	char *t = x->plen + ll < len ? buf : mqb__malloc(x->plen + ll + 1);
-	if (t) {
-		memcpy(t, x->prefix, x->plen);
-		memcpy(t + x->plen, leaf, ll + 1);
-	}
+	const char *eid = mqb_entity_id(e);
+	size_t il = strlen(eid), ll = strlen(leaf), need = b->base_len + 1 + il + 1 + ll + 1;
+	char *t = need <= len ? buf : mqb__malloc(need);
+	if (!t)
+		return NULL;
+	char *o = t;
+	memcpy(o, b->base, b->base_len);
+	o += b->base_len;
+	*o++ = '/';
+	memcpy(o, eid, il);
+	size_t dl = strlen(mqb_entity_domain(e));
+	o[dl] = '/'; /* the dot between domain and object id */
+	o += il;
+	*o++ = '/';
+	memcpy(o, leaf, ll + 1);
 	return t;
+}
+
+/* FNV-1a, 64 bits: tells whether the attributes changed without keeping
+ * their text. */
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
 }
 
 /* topic NULL: it could not be made (out of memory), nothing is sent. */
@@ -112,10 +130,6 @@ static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
 			return NULL;
 		n->available = -1;
 		n->dom = domains__get(mqb_entity_domain(e));
-		size_t len = strlen(b->base) + strlen(mqb_entity_id(e)) + 3;
-		if ((n->prefix = mqb__malloc(len)))
-			n->plen = (size_t)snprintf(n->prefix, len, "%s/%s/%s/", b->base,
-						   mqb_entity_domain(e), mqb_entity_object_id(e));
 		*slot = n;
 	}
 	return *slot;
@@ -246,18 +260,20 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : mqb__strdup("{}");
 	if (!s)
 		return;
-	if (!always && x->attrs && strcmp(x->attrs, s) == 0) {
+	uint64_t h = text_hash(s);
+	if (!always && x->attrs_known && h == x->attrs_hash) {
 		free(s);
 		return;
 	}
-	if (a || x->attrs) {
+	if (a || x->attrs_known) {
 		char buf[TOPIC_BUF];
 		char *t = topic_of(b, e, "attributes", buf, sizeof buf);
 		publish(b, t, s, true);
 		mqb__fmt_free(t, buf);
 	}
-	free(x->attrs);
-	x->attrs = s;
+	free(s);
+	x->attrs_known = true;
+	x->attrs_hash = h;
 }
 
 static void send_state(struct bridge *b, struct mqb_entity *e, struct ent *x, const char *state)
@@ -527,8 +543,6 @@ static void on_removed(void *ud, struct mqb_entity *e, size_t index)
 			mqb__fmt_free(t, tb);
 			mqb__fmt_free(object_id, ob);
 		}
-		free(x->attrs);
-		mqb__free(x->prefix);
 		mqb__free(x);
 		*entity__bridge_slot(e) = NULL;
 	}
@@ -792,8 +806,6 @@ static void bridge_free(struct bridge *b)
 		struct mqb_entity *e = mqb_entities_async_get(core, i);
 		struct ent *x = *entity__bridge_slot(e);
 		if (x) {
-			free(x->attrs);
-			mqb__free(x->prefix);
 			mqb__free(x);
 			*entity__bridge_slot(e) = NULL;
 		}
@@ -841,6 +853,7 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 		bridge_free(b);
 		return -ENOMEM;
 	}
+	b->base_len = strlen(b->base);
 	b->o.base_topic = b->o.discovery_prefix = b->o.node_id = b->o.name = NULL;
 	b->o.statestream_base = NULL;
 	ev_timer_init(&b->announce_timer, announce_timer_cb, 0, 0);
