@@ -17,18 +17,37 @@
 
 /* ---- nodes -------------------------------------------------------------- */
 
+/* 32 bytes: a configuration of 100,000 entities holds millions. The
+ * sizes fit: a file is at most 64 MiB, nesting 64 deep; a column past
+ * 65535 and a weight past 4 billion are kept at the largest value. */
 struct mqb_conf_node {
-	struct mqb_conf_mark mark;
-	enum mqb_conf_kind kind;
-	unsigned flags;  /* CONF_* */
-	unsigned height; /* collections: 1 + the deepest child; 0 for the rest */
-	size_t weight;   /* this node and all below it, shared nodes counted each time */
-	size_t len;      /* scalar bytes; sequence items; mapping pairs */
+	const char *file;  /* the mark's */
 	union {
 		const char *text;                   /* scalars and nulls, NUL-terminated */
 		const struct mqb_conf_node **items; /* maps: key, value, key, value, ... */
 	} u;
+	uint32_t line;
+	uint32_t weight;   /* this node and all below it, shared nodes counted each time */
+	uint32_t len;      /* scalar bytes; sequence items; mapping pairs */
+	uint16_t column;
+	uint8_t kind : 4;  /* enum mqb_conf_kind */
+	uint8_t flags : 4; /* CONF_* */
+	uint8_t height;    /* collections: 1 + the deepest child; 0 for the rest */
 };
+
+_Static_assert(sizeof(struct mqb_conf_node) <= 32, "a node stays small");
+
+static void set_mark(struct mqb_conf_node *n, const struct mqb_conf_mark *m)
+{
+	n->file = m->file;
+	n->line = m->line;
+	n->column = m->column > UINT16_MAX ? UINT16_MAX : (uint16_t)m->column;
+}
+
+static uint32_t sat32(size_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
 
 /* The arena: blocks of growing size, bump allocation, freed all at once. */
 struct arena_block {
@@ -39,7 +58,9 @@ struct arena_block {
 
 #define ARENA_FIRST 4096u
 #define ARENA_MAX (256u * 1024u)
-#define ARENA_ALIGN (alignof(max_align_t))
+/* Nodes, pointer arrays and the loader's structs need no more (pointers,
+ * size_t, double); text needs none. */
+#define ARENA_ALIGN (alignof(void *) > alignof(double) ? alignof(void *) : alignof(double))
 
 struct secret_file {
 	const char *path;
@@ -83,18 +104,19 @@ void mqb_conf_doc_free(struct mqb_conf_doc *doc)
 	mqb__free(doc);
 }
 
-void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n)
+static void *arena_alloc(struct mqb_conf_doc *doc, size_t n, size_t align)
 {
 	if (n > SIZE_MAX / 2)
 		return NULL;
-	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 	if (n == 0)
-		n = ARENA_ALIGN;
+		n = 1;
 	struct arena_block *b = doc->blocks;
-	if (b && b->size - b->used >= n) {
-		void *p = b->data + b->used;
-		b->used += n;
-		return p;
+	if (b) {
+		size_t at = (b->used + align - 1) & ~(align - 1);
+		if (at <= b->size && b->size - at >= n) {
+			b->used = at + n;
+			return b->data + at;
+		}
 	}
 	/* A large request gets a block of its own behind the current one, so
 	 * the space left in the current block is not lost. */
@@ -117,11 +139,16 @@ void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n)
 	return nb->data;
 }
 
+void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n)
+{
+	return arena_alloc(doc, n, ARENA_ALIGN);
+}
+
 char *conf__doc_strndup(struct mqb_conf_doc *doc, const char *s, size_t n)
 {
 	if (n == SIZE_MAX)
 		return NULL;
-	char *p = conf__doc_alloc(doc, n + 1);
+	char *p = arena_alloc(doc, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -165,16 +192,18 @@ struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kin
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof *n);
-	n->mark = *mark;
-	n->kind = kind;
-	n->flags = flags;
+	set_mark(n, mark);
+	n->kind = kind & 15;
+	n->flags = flags & 15;
 	n->weight = 1;
 	if (kind == MQB_CONF_SCALAR || kind == MQB_CONF_NULL) {
+		if (text && len > UINT32_MAX)
+			return NULL;
 		char *t = conf__doc_strndup(doc, text ? text : "", text ? len : 0);
 		if (!t)
 			return NULL;
 		n->u.text = t;
-		n->len = text ? len : 0;
+		n->len = text ? (uint32_t)len : 0;
 	} else {
 		n->height = 1;
 	}
@@ -205,10 +234,12 @@ int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
 		if (v[i]->height > height)
 			height = v[i]->height;
 	}
+	if (nv > UINT32_MAX || height >= UINT8_MAX)
+		return -ENOMEM; /* past the loader's bounds: never so */
 	n->u.items = items;
-	n->len = n->kind == MQB_CONF_MAP ? nv / 2 : nv;
-	n->weight = weight;
-	n->height = height + 1;
+	n->len = (uint32_t)(n->kind == MQB_CONF_MAP ? nv / 2 : nv);
+	n->weight = sat32(weight);
+	n->height = (uint8_t)(height + 1);
 	return 0;
 }
 
@@ -219,8 +250,8 @@ struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb
 	if (!c)
 		return NULL;
 	*c = *n;
-	c->mark = *mark;
-	c->flags |= add_flags;
+	set_mark(c, mark);
+	c->flags = (c->flags | add_flags) & 15;
 	return c;
 }
 
@@ -284,8 +315,10 @@ enum mqb_conf_kind mqb_conf_kind(const struct mqb_conf_node *n)
 
 struct mqb_conf_mark mqb_conf_mark(const struct mqb_conf_node *n)
 {
-	struct mqb_conf_mark none = { NULL, 0, 0 };
-	return n ? n->mark : none;
+	struct mqb_conf_mark m = { NULL, 0, 0 };
+	if (n)
+		m = (struct mqb_conf_mark){ n->file, n->line, n->column };
+	return m;
 }
 
 const char *mqb_conf_scalar(const struct mqb_conf_node *n, size_t *len)
