@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -406,12 +408,43 @@ static const char *shown_command(const struct cl_cmd *c, char *buf, size_t bufle
 	return cmd_printable(c->text, strlen(c->text), buf, buflen);
 }
 
+/* A secret command's own error may name pieces of it (the shell repeats
+ * the word it could not run): each word of the command (3 bytes or more)
+ * shows as "(secret)" there. The log masks the whole value anywhere. */
+static void mask_words(char *text, size_t cap, const char *cmd)
+{
+	static const char seps[] = " \t\n;|&<>()'\"`$";
+	char out[512];
+	for (const char *w = cmd; *w;) {
+		size_t wl = strcspn(w, seps);
+		if (wl >= 3) {
+			size_t o = 0;
+			for (const char *t = text; *t && o + 1 < sizeof out;) {
+				bool hit = strncmp(t, w, wl) == 0;
+				const char *piece = hit ? "(secret)" : t;
+				size_t pl = hit ? 8 : 1;
+				if (o + pl >= sizeof out)
+					break;
+				memcpy(out + o, piece, pl);
+				o += pl;
+				t += hit ? wl : 1;
+			}
+			out[o] = '\0';
+			snprintf(text, cap, "%s", out);
+		}
+		w += wl;
+		w += strspn(w, seps);
+	}
+}
+
 static void log_failure(const struct cl_entity *ce, const struct cl_cmd *c,
 			const struct cmd_result *r, const char *keeping)
 {
 	char how[128], cmd[160], err[512];
 	cmd_describe(r, ce->timeout, how, sizeof how);
 	cmd_printable(r->err, r->err_len, err, sizeof err);
+	if (c->secret)
+		mask_words(err, sizeof err, c->text);
 	MQB_LOG_ERROR(SUB, "%s: %s failed (%s)%s: %s%s%s", eid(ce), c->option, how, keeping,
 		      shown_command(c, cmd, sizeof cmd), err[0] ? "; stderr: " : "", err);
 }

@@ -25,6 +25,7 @@ static const char secrets_yaml[] =
 	"user: usr-" MARK "User\n"
 	"pass: pw-" MARK "Passw0rd\n"
 	"cmd: /nonexistent/run-" MARK "T0ken\n"
+	"cmd2: /nonexistent/" MARK "Tool --token " MARK "Arg\n"
 	"topic: dev/" MARK "Topic\n"
 	"unused: never-" MARK "Used\n";
 
@@ -63,12 +64,16 @@ static void no_secret_reaches_the_log_wherever_it_is_used(void **s)
 		       "    - {name: Hidden, state_topic: !secret topic}\n"
 		       "command_line:\n"
 		       "  - sensor: {name: Secret command, command: !secret cmd, "
+		       "scan_interval: 0.5}\n"
+		       "  - sensor: {name: Other command, command: !secret cmd2, "
 		       "scan_interval: 0.5}\n");
 	write_secrets(0600);
 	td_start(&T, NULL);
 	td_expect(&T, "homeassistant/sensor/sec/hidden/config", NULL);
-	/* The command failed twice: its shell said why, each time. */
-	for (double end = tu_now() + 10 * FA_SLOW; td_log_count(&T, "secret_command") < 2;) {
+	/* The commands failed twice: the shell said why (naming the word it
+	 * could not run: the whole of one secret, a piece of the other). */
+	for (double end = tu_now() + 10 * FA_SLOW;
+	     td_log_count(&T, "secret_command") < 2 || td_log_count(&T, "other_command") < 2;) {
 		if (tu_now() > end) {
 			td_dump(&T);
 			fail_msg("the secret command never ran");
