@@ -61,6 +61,32 @@ struct pool {
 	unsigned long long submitted, rejected, completed, cancelled, slow;
 };
 
+/* Append j to l's queue. Under the lock. */
+static void lane_push(struct lane *l, struct pjob *j)
+{
+	j->next = NULL;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->queued++;
+}
+
+/* Complete every job of the list j once, cancelled (they never ran). */
+static void cancel_list(struct pool *p, struct pjob *j, bool log)
+{
+	for (struct pjob *next; j; j = next) {
+		next = j->next;
+		if (log)
+			MQB_LOG_ERROR("executor", "job %s never ran before shutdown: cancelled",
+				      j->job.name ? j->job.name : "?");
+		p->cancelled++;
+		job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
+		mqb__free(j);
+	}
+}
+
 static void complete_run(struct mqb_core *core, struct call *c)
 {
 	struct pjob *j = c->arg;
@@ -210,12 +236,7 @@ static int submit(struct pool *p, unsigned lane, const struct mqb_job *job, void
 		rc = -EAGAIN;
 		p->rejected++;
 	} else {
-		if (l->tail)
-			l->tail->next = j;
-		else
-			l->head = j;
-		l->tail = j;
-		l->queued++;
+		lane_push(l, j);
 		p->finals += final;
 		p->submitted++;
 		pthread_cond_signal(&l->cond);
@@ -264,12 +285,7 @@ void pool__close(struct pool *p)
 			next = q->next;
 			q->next = NULL;
 			if (q->final) {
-				if (ln->tail)
-					ln->tail->next = q;
-				else
-					ln->head = q;
-				ln->tail = q;
-				ln->queued++;
+				lane_push(ln, q);
 			} else {
 				*cut = q;
 				cut = &q->next;
@@ -279,14 +295,8 @@ void pool__close(struct pool *p)
 	}
 	pthread_mutex_unlock(&p->lock);
 	/* Queued jobs never started: each completes once, cancelled. */
-	for (unsigned l = 0; l < LANES; l++) {
-		for (struct pjob *j = queued[l], *next; j; j = next) {
-			next = j->next;
-			p->cancelled++;
-			job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
-			mqb__free(j);
-		}
-	}
+	for (unsigned l = 0; l < LANES; l++)
+		cancel_list(p, queued[l], false);
 }
 
 unsigned pool__running(struct pool *p)
@@ -316,16 +326,8 @@ void pool__join(struct pool *p)
 	}
 	p->finals = 0;
 	pthread_mutex_unlock(&p->lock);
-	for (unsigned l = 0; l < LANES; l++) {
-		for (struct pjob *j = left[l], *next; j; j = next) {
-			next = j->next;
-			MQB_LOG_ERROR("executor", "job %s never ran before shutdown: cancelled",
-				      j->job.name ? j->job.name : "?");
-			p->cancelled++;
-			job__release(&j->job, j->arg, j->release, -ECANCELED, NULL, j->fut);
-			mqb__free(j);
-		}
-	}
+	for (unsigned l = 0; l < LANES; l++)
+		cancel_list(p, left[l], true);
 	/* Jobs still running were given the shutdown timeout already: abandon
 	 * them (their futures settle now, once) and detach their threads. */
 	pthread_mutex_lock(&p->lock);
