@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon at the machine's limits: few file descriptors, few processes
  * (root's are not limited, so that case runs as nobody), and a full file
- * system under its log file and its pid file (a small tmpfs; root only).
+ * system under its log file, its state file and its pid file (a small
+ * tmpfs; root only).
  * Each time it must go on with what it can (MQTT states flow while
  * commands fail and say why), refuse to start with a reason when it
  * cannot, and stop cleanly on SIGTERM. The real daemon against a real
@@ -176,7 +177,7 @@ static int fs_teardown(void **state)
 	return 0;
 }
 
-static void a_full_file_system_under_the_log_file_loses_lines_not_the_daemon(void **s)
+static void a_full_file_system_loses_log_lines_and_a_state_write_not_the_daemon(void **s)
 {
 	(void)s;
 	if (!fa_root()) {
@@ -190,33 +191,55 @@ static void a_full_file_system_under_the_log_file_loses_lines_not_the_daemon(voi
 		skip();
 	}
 	mounted = true;
-	fa_begin(NULL, yaml);
-	char logf[128], pidf[128];
+	/* yaml with the state file on the small file system, and a helper
+	 * whose state it keeps */
+	char full[2048];
+	snprintf(full, sizeof full, "mqbridge: {node_id: lim, state_dir: %s/state}\n%s"
+		 "input_number:\n  level: {min: 0, max: 50}\n", mnt, strchr(yaml, '\n') + 1);
+	fa_begin(NULL, full);
+	char logf[128], pidf[128], fill[128], statef[128];
 	snprintf(logf, sizeof logf, "%s/mqbridge.log", mnt);
 	snprintf(pidf, sizeof pidf, "%s/mqbridge.pid", mnt);
-	td_start(&T, "-L", logf, "-p", pidf, NULL);
-	td_expect(&T, BASE "status", "online");
-	/* Fill it: every later line of the log fails to be written. */
-	fa_sh("dd if=/dev/zero of='%s/fill' bs=4k 2>/dev/null", mnt);
-	fa_figure_min("states_through_with_the_log_fs_full", states_through(5), 5, "states");
-	/* Commands go on too, and what they log is lost: no harm. */
-	usleep(500 * 1000);
-	assert_int_equal(kill(T.pid, 0), 0);
-	/* Room again: the log goes on. */
-	char fill[128];
 	snprintf(fill, sizeof fill, "%s/fill", mnt);
+	snprintf(statef, sizeof statef, "%s/state/restore_state.json", mnt);
+	/* A state written while there is room. */
+	td_start(&T, "-p", pidf, NULL);
+	td_expect(&T, BASE "status", "online");
+	fa_pub(&T, BASE "input_number/level/set", "10", 1, false);
+	td_expect(&T, BASE "input_number/level/state", "10.0");
+	td_stop_clean(&T);
+	assert_int_equal(access(statef, R_OK), 0);
+	assert_int_equal(access(pidf, F_OK), -1); /* gone with the clean stop */
+	/* The log on the file system, full: its lines are lost, states flow,
+	 * and the log goes on once there is room. */
+	long before = td_count(&T);
+	td_start(&T, "-L", logf, NULL);
+	td_expect_after(&T, before, BASE "input_number/level/state", "10.0");
+	fa_sh("dd if=/dev/zero of='%s' bs=4k 2>/dev/null", fill);
+	fa_figure_min("states_through_with_the_log_fs_full", states_through(5), 5, "states");
+	assert_int_equal(kill(T.pid, 0), 0);
 	assert_int_equal(unlink(fill), 0);
 	fa_pub(&T, BASE "switch/pump/set", "not a command", 1, false);
 	bool resumed = false;
-	for (double end = tu_now() + 5 * FA_SLOW; !resumed && tu_now() < end; usleep(20 * 1000)) {
-		char cmd[256];
-		snprintf(cmd, sizeof cmd, "grep -q 'ignoring command' '%s'", logf);
-		resumed = fa_sh("%s", cmd) == 0;
-	}
+	for (double end = tu_now() + 5 * FA_SLOW; !resumed && tu_now() < end; usleep(20 * 1000))
+		resumed = fa_sh("grep -q 'ignoring command' '%s'", logf) == 0;
 	fa_figure_min("log_lines_after_room_again", resumed, 1, "");
 	td_stop_clean(&T);
-	/* The pid file went with a clean stop. */
-	assert_int_equal(access(pidf, F_OK), -1);
+	/* The state file's write at the stop fails for want of room: said,
+	 * and the file keeps what was written last, whole. */
+	before = td_count(&T);
+	td_start(&T, NULL);
+	td_expect_after(&T, before, BASE "input_number/level/state", "10.0");
+	fa_sh("dd if=/dev/zero of='%s' bs=4k 2>/dev/null", fill);
+	fa_pub(&T, BASE "input_number/level/set", "20", 1, false);
+	td_expect_after(&T, before, BASE "input_number/level/state", "20.0");
+	td_stop_clean(&T);
+	fa_figure_min("state_write_failures_said", td_log_count(&T, "cannot write"), 1, "lines");
+	assert_int_equal(unlink(fill), 0);
+	before = td_count(&T);
+	td_start(&T, NULL);
+	td_expect_after(&T, before, BASE "input_number/level/state", "10.0");
+	td_stop_clean(&T);
 	/* Full at start: the pid file cannot be written, which is said. */
 	fa_sh("dd if=/dev/zero of='%s' bs=4k 2>/dev/null", fill);
 	char err[4096];
@@ -233,7 +256,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(
 		with_no_process_to_spare_mqtt_goes_on_and_commands_say_why, fa_teardown),
 	cmocka_unit_test_teardown(
-		a_full_file_system_under_the_log_file_loses_lines_not_the_daemon, fs_teardown),
+		a_full_file_system_loses_log_lines_and_a_state_write_not_the_daemon, fs_teardown),
 };
 
 TU_MAIN(tests)
