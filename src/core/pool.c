@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 struct pjob {
 	struct mqb_job job;
@@ -98,6 +99,27 @@ static void complete_run(struct mqb_core *core, struct call *c)
 		core__shutdown_progress(core);
 }
 
+/* The inbox had no room for j's completion (out of memory growing it) or
+ * is closed. The loop frees memory as it runs: try again for a while,
+ * without the lock; if it never takes it, j completes here, as an
+ * abandoned job does: its future settles, what it owns is freed. */
+static void push_completion(struct pool *p, struct pjob *j)
+{
+	struct call c = { .run = complete_run, .arg = j };
+	int rc = -ENOMEM;
+	for (int tries = 0; rc == -ENOMEM && tries < 100; tries++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		rc = core__push_inbox(p->core, &c, true);
+	}
+	if (rc == 0)
+		return;
+	MQB_LOG_ERROR("executor", "%s: completion lost: %s", j->job.name ? j->job.name : "?",
+		      rc == -ESHUTDOWN ? "the loop is gone" : mqb_strerror(rc));
+	job__release(&j->job, j->arg, j->release, j->status, j->result, j->fut);
+	mqb__free(j);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -149,8 +171,11 @@ static void *worker_main(void *arg)
 		}
 		/* internal push: completions are taken while the core stops. */
 		struct call c = { .run = complete_run, .arg = j };
-		if (core__push_inbox(p->core, &c, true) != 0)
-			MQB_LOG_ERROR("executor", "%s: completion lost, the loop is gone", j->job.name);
+		if (core__push_inbox(p->core, &c, true) != 0) {
+			pthread_mutex_unlock(&p->lock);
+			push_completion(p, j);
+			pthread_mutex_lock(&p->lock);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
