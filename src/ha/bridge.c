@@ -58,6 +58,7 @@ struct bridge {
 	char *base, *prefix, *node_id, *name;
 	size_t base_len;
 	size_t announce_next;     /* the next entity to announce; SIZE_MAX: idle */
+	bool announcing_all;      /* from the first (after a connect), not one added */
 	unsigned gen;             /* announcements begun */
 	ev_timer announce_timer;
 	ev_timer ha_online_timer; /* answers a burst of Home Assistant's "online" */
@@ -319,6 +320,7 @@ static void announce_some(struct bridge *b)
 	while (b->announce_next < n) {
 		if (mqb_mqtt_async_stats(b->core, &st) || !st.connected) {
 			b->announce_next = SIZE_MAX; /* the next connect starts over */
+			b->announcing_all = false;
 			return;
 		}
 		if (st.queued >= ANNOUNCE_BACKLOG) {
@@ -328,12 +330,13 @@ static void announce_some(struct bridge *b)
 		}
 		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
 	}
-	if (b->announce_next != SIZE_MAX) {
+	if (b->announce_next != SIZE_MAX && b->announcing_all) {
 		MQB_LOG_INFO(SUB, "announced %zu entities", n);
 		if (n >= 1000)
 			mqb__trim(); /* the discovery payloads made on the way */
 	}
 	b->announce_next = SIZE_MAX;
+	b->announcing_all = false;
 }
 
 static void announce_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -347,6 +350,7 @@ static void announce_all(struct bridge *b)
 {
 	ev_timer_stop(core__loop(b->core), &b->announce_timer);
 	b->announce_next = 0;
+	b->announcing_all = true;
 	b->gen++;
 	announce_some(b);
 }
@@ -507,9 +511,15 @@ static void on_added(void *ud, struct mqb_entity *e)
 				      t ? t : "its set topic", mqb_strerror(rc));
 		mqb__fmt_free(t, buf);
 	}
-	/* One added after start-up is announced now; the others with the connect. */
-	if (b->announce_next == SIZE_MAX && connected(b))
-		announce_entity(b, e);
+	/* One added once connected is announced now, at the pace of the
+	 * announcement: thousands may come while the first connect's runs (set
+	 * up a few at a time), and the client's queue must not overflow. */
+	if (b->announce_next == SIZE_MAX && connected(b)) {
+		b->announce_next = mqb_entities_async_count(b->core) - 1; /* e, the last */
+		announce_some(b);
+	}
+	/* else: the running announcement reaches it (it counts them as it goes),
+	 * or the next connect's does */
 }
 
 /* An entity gone from the configuration (a reload): Home Assistant drops
