@@ -69,6 +69,13 @@ static bool find_binary(char *out, size_t len)
 	return false;
 }
 
+/* A man page as this build made it from man/NAME.in, with its paths. */
+static void built_man_page(char *out, size_t len, const char *rel)
+{
+	const char *b = getenv("abs_top_builddir");
+	snprintf(out, len, "%s/%s", b ? b : ".", rel);
+}
+
 /* A file of the source tree: $srcdir/rel, else relative to this file. */
 static void source_file(char *out, size_t len, const char *rel)
 {
@@ -403,7 +410,7 @@ static void help_and_man_page_list_the_same_options(void **state)
 	assert_int_equal(run(fx, "help", (const char *[]){ "--help", NULL }, &out, &err), 0);
 	assert_string_equal(err, "");
 	char manpath[PATH_MAX];
-	source_file(manpath, sizeof manpath, "man/mqbridge.8");
+	built_man_page(manpath, sizeof manpath, "man/mqbridge.8");
 	char *man = slurp(manpath);
 	if (!*man)
 		fail_msg("cannot read %s (set srcdir)", manpath);
@@ -796,7 +803,7 @@ static bool documented_here(const struct mqb_schema *s)
 static void man_page_documents_every_configuration_key(void **state)
 {
 	char manpath[PATH_MAX];
-	source_file(manpath, sizeof manpath, "man/mqbridge.yaml.5");
+	built_man_page(manpath, sizeof manpath, "man/mqbridge.yaml.5");
 	char *man = slurp(manpath);
 	if (!*man)
 		fail_msg("cannot read %s (set srcdir)", manpath);
