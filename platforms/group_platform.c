@@ -561,7 +561,7 @@ static unsigned features_of(const struct mqb_state *s)
 /* update_supported_features, for one member or (ev NULL) every one. */
 static void cover_member(struct group_entity *g, const struct mqb_event *ev)
 {
-	struct cover *c = (struct cover *)g;
+	struct cover *c = (struct cover *)(void *)g;  /* g is its first member */
 	for (size_t i = 0; i < g->ids.n; i++) {
 		if (ev && strcmp(g->ids.v[i], mqb_event_entity_id(ev)) != 0)
 			continue;
@@ -630,7 +630,7 @@ static int cover_command(struct mqb_entity *e, void *priv, const char *service,
  * position the members' mean. */
 static void update_cover(struct group_entity *g)
 {
-	struct cover *c = (struct cover *)g;
+	struct cover *c = (struct cover *)(void *)g;  /* g is its first member */
 	bool available = false, valid = false, closed = true, opening = false, closing = false;
 	long long sum = 0;
 	size_t npos = 0;

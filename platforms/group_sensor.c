@@ -345,7 +345,7 @@ static bool unit_valid(const struct gsensor *x, const char *u)
 /* SensorGroup.async_update_group_state. */
 static void update_sensor(struct group_entity *g)
 {
-	struct gsensor *x = (struct gsensor *)g;
+	struct gsensor *x = (struct gsensor *)(void *)g;  /* g is its first member */
 	const char *eid = mqb_entity_id(g->e);
 	size_t n = g->ids.n, nvalid = 0, nvals = 0;
 	struct mqb_state **st = calloc(n ? n : 1, sizeof *st);
@@ -445,7 +445,7 @@ out:
 
 static void sensor_fini(struct group_entity *g)
 {
-	struct gsensor *x = (struct gsensor *)g;
+	struct gsensor *x = (struct gsensor *)(void *)g;  /* g is its first member */
 	free(x->unit);
 	free(x->dc);
 	free(x->sc);
