@@ -4,13 +4,13 @@
 # "N passed, N failed". cmocka programs count their cases (from the summary
 # in their log); other tests count once, by automake's verdict in their .trs
 # file. A cmocka program that ended without a summary (it crashed or was
-# killed) counts as one failure.
+# killed), or whose driver failed with every case passed, counts as one
+# failure. Drivers in subfolders of t/ (t/faults/) count too.
 set -eu
 passed=0
 failed=0
 for dir in "$@"; do
-	for trs in "$dir"/t/*.trs; do
-		[ -f "$trs" ] || continue
+	for trs in $(find "$dir/t" -name '*.trs' 2>/dev/null | sort); do
 		log=${trs%.trs}.log
 		verdict=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
 		p=$(sed -n 's/.*\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" 2>/dev/null | tail -n 1)
@@ -18,6 +18,9 @@ for dir in "$@"; do
 		if [ -n "$p$f" ]; then
 			passed=$((passed + ${p:-0}))
 			failed=$((failed + ${f:-0}))
+			# Every case passed but the program failed (a leak, a crash
+			# after the summary, a timeout): one failure more.
+			case "$verdict" in PASS|SKIP) ;; *) [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)) ;; esac
 			continue
 		fi
 		# A script that ends with its own "N passed, N failed" line.

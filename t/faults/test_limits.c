@@ -109,12 +109,30 @@ static void with_too_few_descriptors_to_start_it_says_why_and_exits_1(void **s)
 /* ---- processes ---------------------------------------------------------- */
 
 static const char *nobody_wrap[8];
-static char nproc_arg[32];
+static char nproc_arg[32], uid_arg[32], gid_arg[32];
 
-/* The daemon as nobody (root's processes are never limited), with at most
- * nproc tasks (threads included) for the user; nproc 0: unlimited. */
+/* Whether any process on the machine runs as uid. */
+static bool uid_busy(long uid)
+{
+	return fa_sh("grep -qs '^Uid:[[:space:]]*%ld[[:space:]]' /proc/[0-9]*/status", uid) == 0;
+}
+
+/* The daemon as a user of its own (root's processes are never limited), with
+ * at most nproc tasks (threads included) for that user; nproc 0: unlimited.
+ * RLIMIT_NPROC counts every task of the user on the machine, so the user is
+ * an unused uid rather than nobody, which other programs may run as. */
 static void as_nobody(int nproc)
 {
+	static long uid;
+	while (!uid) {
+		long u = 61000 + (long)(getpid() % 3000);
+		for (int i = 0; i < 3000 && !uid; i++, u = 61000 + (u - 61000 + 1) % 3000)
+			if (!uid_busy(u))
+				uid = u;
+		assert_true(uid != 0);
+	}
+	snprintf(uid_arg, sizeof uid_arg, "--reuid=%ld", uid);
+	snprintf(gid_arg, sizeof gid_arg, "--regid=%ld", uid);
 	assert_int_equal(chmod(T.dir, 0755), 0);
 	assert_int_equal(chmod(T.config, 0644), 0);
 	size_t n = 0;
@@ -124,8 +142,8 @@ static void as_nobody(int nproc)
 		nobody_wrap[n++] = nproc_arg;
 	}
 	nobody_wrap[n++] = "setpriv";
-	nobody_wrap[n++] = "--reuid=65534";
-	nobody_wrap[n++] = "--regid=65534";
+	nobody_wrap[n++] = uid_arg;
+	nobody_wrap[n++] = gid_arg;
 	nobody_wrap[n++] = "--clear-groups";
 	nobody_wrap[n] = NULL;
 	T.wrap = nobody_wrap;
