@@ -36,6 +36,11 @@ struct mqb_conf_mark mqb_conf_mark(const struct mqb_conf_node *n);
  * was quoted ('1' stays a string where Home Assistant coerces a plain 1). */
 const char *mqb_conf_scalar(const struct mqb_conf_node *n, size_t *len);
 bool mqb_conf_quoted(const struct mqb_conf_node *n);
+/* A scalar as Home Assistant's cv.string reads it: a plain scalar that
+ * YAML 1.1 types as a boolean or a number is Python's str() of that
+ * value (payload_on: true is "True", 010 is "8", 1.50 is "1.5"); any
+ * other is its text. Where an option is a string, use this. */
+const char *mqb_conf_string(const struct mqb_conf_node *n, size_t *len);
 /* True for a value that came from !secret: never print it. */
 bool mqb_conf_is_secret(const struct mqb_conf_node *n);
 /* What an error message may show of a node: its text, "(secret)", or a

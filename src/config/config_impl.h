@@ -10,9 +10,10 @@
 
 #include "mqbridge/config.h"
 
-enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4, CONF_BLOCK = 8 };
+enum { CONF_QUOTED = 1, CONF_SECRET = 2, CONF_BROKEN = 4, CONF_BLOCK = 8, CONF_PYSTR = 16 };
 /* CONF_* of a node (CONF_BLOCK: a literal or folded scalar, whose text starts
- * on the line after its mark). */
+ * on the line after its mark; CONF_PYSTR: a plain scalar whose cv.string
+ * text follows its own, mqb_conf_string). */
 unsigned conf__node_flags(const struct mqb_conf_node *n);
 struct mqb_conf_doc *conf__doc_new(void);
 void *conf__doc_alloc(struct mqb_conf_doc *doc, size_t n);

@@ -14,6 +14,8 @@
 
 #include "config/config_impl.h"
 #include "config/load.h"
+#include "config/schema.h"
+#include "mqbridge/text.h"
 
 /* ---- nodes -------------------------------------------------------------- */
 
@@ -30,8 +32,8 @@ struct mqb_conf_node {
 	uint32_t weight;   /* this node and all below it, shared nodes counted each time */
 	uint32_t len;      /* scalar bytes; sequence items; mapping pairs */
 	uint16_t column;
-	uint8_t kind : 4;  /* enum mqb_conf_kind */
-	uint8_t flags : 4; /* CONF_* */
+	uint8_t kind : 3;  /* enum mqb_conf_kind */
+	uint8_t flags : 5; /* CONF_* */
 	uint8_t height;    /* collections: 1 + the deepest child; 0 for the rest */
 };
 
@@ -193,17 +195,31 @@ struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kin
 		return NULL;
 	memset(n, 0, sizeof *n);
 	set_mark(n, mark);
-	n->kind = kind & 15;
-	n->flags = flags & 15;
+	n->kind = kind & 7;
+	n->flags = flags & 31;
 	n->weight = 1;
 	if (kind == MQB_CONF_SCALAR || kind == MQB_CONF_NULL) {
 		if (text && len > UINT32_MAX)
 			return NULL;
-		char *t = conf__doc_strndup(doc, text ? text : "", text ? len : 0);
+		/* A plain scalar YAML 1.1 reads as a boolean or a number whose
+		 * str() differs from its text ("True" for true, "8" for 010)
+		 * keeps that after its text's NUL (CONF_PYSTR). */
+		char buf[MQB_FLOAT_REPR_MAX + 8];
+		size_t tl = text ? len : 0;
+		size_t sl = kind == MQB_CONF_SCALAR && text && !(flags & (CONF_QUOTED | CONF_SECRET))
+				    ? schema__python_str(text, tl, buf, sizeof buf)
+				    : 0;
+		char *t = arena_alloc(doc, tl + 1 + (sl ? sl + 1 : 0), 1);
 		if (!t)
 			return NULL;
+		memcpy(t, text ? text : "", tl);
+		t[tl] = '\0';
+		if (sl) {
+			memcpy(t + tl + 1, buf, sl + 1);
+			n->flags |= CONF_PYSTR;
+		}
 		n->u.text = t;
-		n->len = text ? (uint32_t)len : 0;
+		n->len = (uint32_t)tl;
 	} else {
 		n->height = 1;
 	}
@@ -251,7 +267,7 @@ struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb
 		return NULL;
 	*c = *n;
 	set_mark(c, mark);
-	c->flags = (c->flags | add_flags) & 15;
+	c->flags = (c->flags | add_flags) & 31;
 	return c;
 }
 
@@ -331,6 +347,17 @@ const char *mqb_conf_scalar(const struct mqb_conf_node *n, size_t *len)
 	if (len)
 		*len = n->len;
 	return n->u.text;
+}
+
+const char *mqb_conf_string(const struct mqb_conf_node *n, size_t *len)
+{
+	if (n && n->kind == MQB_CONF_SCALAR && (n->flags & CONF_PYSTR)) {
+		const char *s = n->u.text + n->len + 1;
+		if (len)
+			*len = strlen(s);
+		return s;
+	}
+	return mqb_conf_scalar(n, len);
 }
 
 bool mqb_conf_quoted(const struct mqb_conf_node *n)

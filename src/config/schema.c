@@ -779,7 +779,10 @@ static void check_value(struct walk *w, const struct mqb_schema *s, const struct
 		return;
 	}
 	size_t len;
-	const char *text = mqb_conf_scalar(node, &len);
+	/* a string option takes what cv.string makes of a YAML boolean or
+	 * number: payload_on: true is "True" */
+	bool str = k->type == MQB_S_STRING || k->type == MQB_S_TOPIC || k->type == MQB_S_FILTER;
+	const char *text = str ? mqb_conf_string(node, &len) : mqb_conf_scalar(node, &len);
 	union value v;
 	switch (coerce(k, text, len, !mqb_conf_quoted(node), &v)) {
 	case V_OK:
@@ -982,13 +985,39 @@ static bool yaml_float(const char *s, size_t len, double *out)
 	return isfinite(*out);
 }
 
+/* PyYAML's implicit null and booleans (YAML 1.1). */
+static const char *const nulls[] = {"~", "null", "Null", "NULL", "", NULL};
+static const char *const trues[] = {"yes", "Yes", "YES", "true", "True", "TRUE",
+				    "on", "On", "ON", NULL};
+static const char *const falses[] = {"no", "No", "NO", "false", "False", "FALSE",
+				     "off", "Off", "OFF", NULL};
+
+size_t schema__python_str(const char *s, size_t len, char *buf, size_t buflen)
+{
+	long long i;
+	double d;
+	int n;
+	if (strlen(s) != len || buflen < MQB_FLOAT_REPR_MAX)
+		return 0;
+	if (any_of(s, trues))
+		n = snprintf(buf, buflen, "True");
+	else if (any_of(s, falses))
+		n = snprintf(buf, buflen, "False");
+	else if (yaml_int(s, len, &i))
+		n = snprintf(buf, buflen, "%lld", i);
+	else if (schema__parse_sexagesimal(s, len, &d) && d == (double)(long long)d)
+		n = snprintf(buf, buflen, "%lld", (long long)d);
+	else if (yaml_float(s, len, &d))
+		n = (int)mqb_format_double(d, buf);
+	else
+		return 0;
+	if (n <= 0 || (size_t)n >= buflen || ((size_t)n == len && memcmp(buf, s, len) == 0))
+		return 0;
+	return (size_t)n;
+}
+
 json_t *mqb_conf_to_json(const struct mqb_conf_node *n)
 {
-	static const char *const nulls[] = {"~", "null", "Null", "NULL", "", NULL};
-	static const char *const trues[] = {"yes", "Yes", "YES", "true", "True", "TRUE",
-					    "on", "On", "ON", NULL};
-	static const char *const falses[] = {"no", "No", "NO", "false", "False", "FALSE",
-					     "off", "Off", "OFF", NULL};
 	switch (n ? mqb_conf_kind(n) : MQB_CONF_NULL) {
 	case MQB_CONF_NULL:
 		return json_null();

@@ -29,6 +29,12 @@ bool schema__parse_sexagesimal(const char *s, size_t len, double *out);
  * does. */
 bool schema__parse_duration(const char *s, size_t len, bool plain, double *out);
 
+/* What Home Assistant's cv.string makes of a plain scalar s[0..len) that
+ * YAML 1.1 reads as a boolean or a number: str(True) is "True", str(010)
+ * is "8", str(1.50) is "1.5". Its length, written to buf (NUL-terminated),
+ * or 0 when the text is already that (or no boolean or number). */
+size_t schema__python_str(const char *s, size_t len, char *buf, size_t buflen);
+
 struct mqb_template;
 /* Compile a scalar node as a template: 0 with *out; otherwise *out NULL, a
  * negative errno, and the error added to errs at the template's own line
