@@ -274,6 +274,22 @@ static void merge_keys_let_own_keys_win_and_earlier_merges_win_over_later(void *
 	assert_string_equal(text(at(two, "qos")), "2");
 	assert_string_equal(text(at(two, "icon")), "mdi:x");
 	assert_string_equal(text(at(two, "retain")), "false");
+	/* Several << keys in one mapping (PyYAML takes them): a later one
+	 * wins over an earlier, the mapping's own keys over both. */
+	mqb_conf_doc_free(doc);
+	doc = load_str_ok("base: &base {qos: 0, retain: false, name: base}\n"
+			  "more: &more {qos: 2, icon: mdi:x, name: more}\n"
+			  "three:\n"
+			  "  <<: *base\n"
+			  "  name: own\n"
+			  "  <<: *more\n", NULL);
+	const struct mqb_conf_node *three = at(mqb_conf_root(doc), "three");
+	assert_int_equal(mqb_conf_len(three), 4);
+	assert_string_equal(text(at(three, "name")), "own");
+	assert_string_equal(text(at(three, "qos")), "2");
+	assert_string_equal(text(at(three, "icon")), "mdi:x");
+	assert_string_equal(text(at(three, "retain")), "false");
+	assert_null(mqb_conf_get(three, "<<"));
 	/* A quoted "<<" is an ordinary key. */
 	mqb_conf_doc_free(doc);
 	doc = load_str_ok("a: {\"<<\": 1}\n", NULL);

@@ -511,12 +511,16 @@ out:
 }
 
 /* Give map its pairs kv[0..n) (key, value, ...): keys must be scalars and
- * unique; with merges, a << key merges mappings in. */
+ * unique; with merges, each << key merges mappings in. PyYAML takes
+ * several << keys in one mapping, a later one winning over an earlier, and
+ * the mapping's own keys over them all: so they merge last first, each
+ * adding only keys not yet there, at the place of the first. */
 static void finish_map(struct loader *L, struct mqb_conf_node *map,
 		       const struct mqb_conf_node *const *kv, size_t n, bool merges)
 {
 	struct vec *out = &L->scratch;
-	const struct mqb_conf_node *null_key = NULL, *merge_key = NULL, *merge_val = NULL;
+	const struct mqb_conf_node *null_key = NULL;
+	struct vec merge_vals = { NULL, 0, 0 };
 	size_t merge_at = 0;
 	out->n = 0;
 	for (size_t i = 0; i + 1 < n && !stopped(L); i += 2) {
@@ -528,13 +532,10 @@ static void finish_map(struct loader *L, struct mqb_conf_node *map,
 			continue;
 		}
 		if (merges && is_merge_key(k)) {
-			if (merge_key) {
-				duplicate_key(L, k, merge_key);
-				continue;
-			}
-			merge_key = k;
-			merge_val = v;
-			merge_at = out->n;
+			if (!merge_vals.n)
+				merge_at = out->n;
+			if (!vec_push(L, &merge_vals, v))
+				break;
 			continue;
 		}
 		if ((first = key_find(L, k, null_key))) {
@@ -544,8 +545,9 @@ static void finish_map(struct loader *L, struct mqb_conf_node *map,
 		if (!key_add(L, k, &null_key) || !vec_push(L, out, k) || !vec_push(L, out, v))
 			break;
 	}
-	if (merge_key && !stopped(L))
-		merge_into(L, out, merge_at, merge_val, &null_key);
+	for (size_t i = merge_vals.n; i-- > 0 && !stopped(L);)
+		merge_into(L, out, merge_at, merge_vals.v[i], &null_key);
+	mqb__free(merge_vals.v);
 	if (!stopped(L) && conf__node_set_children(L->doc, map, out->v, out->n) < 0)
 		nomem(L);
 	/* Leave the key set empty for the next mapping. */
