@@ -49,7 +49,7 @@ struct item_conf {
 	const char *object_id, *default_entity_id;
 	const struct mqb_conf_node *state, *icon, *picture, *availability;
 	const struct mqb_conf_node *attributes, *turn_on, *turn_off, *variables;
-	double delay_on, delay_off, auto_off;
+	const struct mqb_conf_node *delay_on, *delay_off, *auto_off;
 	bool optimistic;
 	const struct mqb_conf_node *sensors, *switches; /* legacy */
 };
@@ -60,7 +60,7 @@ struct legacy_conf {
 	const struct mqb_conf_node *value_template, *icon_template, *entity_picture_template;
 	const struct mqb_conf_node *availability_template, *attribute_templates, *entity_id;
 	const struct mqb_conf_node *turn_on, *turn_off;
-	double delay_on, delay_off;
+	const struct mqb_conf_node *delay_on, *delay_off;
 };
 
 #define IC(f) .offset = offsetof(struct item_conf, f), .stored = true
@@ -102,12 +102,15 @@ static const struct mqb_schema_key binary_keys[] = {
 	 .doc = "template: on when it renders true, yes, on, enable or a non-zero number"},
 	{.key = "device_class", .type = MQB_S_STRING, IC(device_class),
 	 .doc = "Home Assistant's device class"},
-	{.key = "delay_on", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
-	 IC(delay_on), .doc = "how long the template must stay on before the state turns on"},
-	{.key = "delay_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
-	 IC(delay_off), .doc = "how long the template must stay off before the state turns off"},
-	{.key = "auto_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
-	 IC(auto_off), .doc = "turn the state off this long after it turned on"},
+	{.key = "delay_on", .type = MQB_S_DURATION_TEMPLATE, .min = 0, .max = 86400 * 365,
+	 IC(delay_on), .doc = "how long the template must stay on before the state turns on "
+			      "(a duration or a template)"},
+	{.key = "delay_off", .type = MQB_S_DURATION_TEMPLATE, .min = 0, .max = 86400 * 365,
+	 IC(delay_off), .doc = "how long the template must stay off before the state turns off "
+			       "(a duration or a template)"},
+	{.key = "auto_off", .type = MQB_S_DURATION_TEMPLATE, .min = 0, .max = 86400 * 365,
+	 IC(auto_off), .doc = "turn the state off this long after it turned on "
+			      "(a duration or a template)"},
 	{.key = "sensors", .type = MQB_S_ANY, IC(sensors),
 	 .doc = "legacy layout: mapping of object ids to binary sensors"},
 };
@@ -156,10 +159,10 @@ static const struct mqb_schema_key legacy_binary_keys[] = {
 	{.key = "value_template", .type = MQB_S_TEMPLATE, .required = true, LC(value_template),
 	 .doc = "template of the state (on when true)"},
 	{.key = "device_class", .type = MQB_S_STRING, LC(device_class), .doc = "device class"},
-	{.key = "delay_on", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
-	 LC(delay_on), .doc = "delay before turning on"},
-	{.key = "delay_off", .type = MQB_S_DURATION, .def = "0", .min = 0, .max = 86400 * 365,
-	 LC(delay_off), .doc = "delay before turning off"},
+	{.key = "delay_on", .type = MQB_S_DURATION_TEMPLATE, .min = 0, .max = 86400 * 365,
+	 LC(delay_on), .doc = "delay before turning on (a duration or a template)"},
+	{.key = "delay_off", .type = MQB_S_DURATION_TEMPLATE, .min = 0, .max = 86400 * 365,
+	 LC(delay_off), .doc = "delay before turning off (a duration or a template)"},
 };
 static const struct mqb_schema_key legacy_switch_keys[] = {
 	LEGACY_COMMON,
@@ -442,8 +445,10 @@ struct tent {
 	double rate;                  /* seconds between renders; 0: none */
 	double last_render;           /* mqb_time_monotonic() */
 	struct mqb_timer *rate_timer; /* NULL: no rate limit */
-	/* binary_sensor */
+	/* binary_sensor: the delays, each fixed or a template rendered with
+	 * the state (cv.positive_time_period_template) */
 	double delay_on, delay_off, auto_off;
+	struct side delay_on_t, delay_off_t, auto_off_t;
 	int on;                       /* -1 unknown, 0, 1 */
 	int last_result;              /* -2: none yet */
 	int delayed;                  /* the state a running delay sets */
@@ -785,6 +790,26 @@ static void render(struct tent *t, const json_t *run)
 	if (attrs && t->kind == K_SWITCH && t->optimistic)
 		json_object_set_new(attrs, "assumed_state", json_true());
 
+	struct {
+		struct side *s;
+		double *secs;
+	} durations[] = {{&t->delay_on_t, &t->delay_on},
+			 {&t->delay_off_t, &t->delay_off},
+			 {&t->auto_off_t, &t->auto_off}};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(durations); i++) {
+		double d;
+		if (!durations[i].s->t || render_side(t, durations[i].s, &vars, &out, &len))
+			continue;
+		if (mqb_duration_parse(out, len, &d) && d >= 0)
+			*durations[i].secs = d;
+		else
+			MQB_LOG_WARNING(SUB, "%s: %s: '%.64s' is no duration; %g s stays",
+					mqb_entity_id(t->e), durations[i].s->option, out,
+					*durations[i].secs);
+		free(out);
+		out = NULL;
+	}
+
 	if (t->state) {
 		if (mqb_entity_async_render(t->e, t->state_option, t->state, &vars, &out, &len) == 0)
 			apply_state(t, out, len);
@@ -920,9 +945,10 @@ static int ent_added(struct mqb_entity *e, void *priv)
 	struct hub *h = t->hub;
 	t->e = e;
 	if ((t->rate > 0 && mqb_async_timer_new(h->core, rate_cb, t, &t->rate_timer)) ||
-	    ((t->delay_on > 0 || t->delay_off > 0) &&
+	    ((t->delay_on > 0 || t->delay_off > 0 || t->delay_on_t.t || t->delay_off_t.t) &&
 	     mqb_async_timer_new(h->core, delay_cb, t, &t->delay)) ||
-	    (t->auto_off > 0 && mqb_async_timer_new(h->core, autooff_cb, t, &t->autooff)))
+	    ((t->auto_off > 0 || t->auto_off_t.t) &&
+	     mqb_async_timer_new(h->core, autooff_cb, t, &t->autooff)))
 		return -ENOMEM;
 	if (t->uses_now && h->now_users++ == 0) {
 		/* each minute on the minute, as Home Assistant re-renders now() */
@@ -986,6 +1012,9 @@ static void ent_free(void *priv)
 	mqb_async_timer_cancel(t->autooff);
 	mqb_template_free(t->state);
 	mqb_template_free(t->avail.t);
+	mqb_template_free(t->delay_on_t.t);
+	mqb_template_free(t->delay_off_t.t);
+	mqb_template_free(t->auto_off_t.t);
 	mqb_template_free(t->icon.t);
 	mqb_template_free(t->picture.t);
 	for (size_t i = 0; i < t->nattrs; i++) {
@@ -1061,6 +1090,15 @@ static int compile_script(struct tent *t, const struct mqb_conf_node *n, const c
 	return bad ? -EINVAL : 0;
 }
 
+/* A delay: fixed (absent is 0), or a template rendered with the state. */
+static int duration(const struct mqb_conf_node *n, double *secs, struct side *s, struct tent *t)
+{
+	*secs = 0;
+	if (!n || mqb_conf_duration(n, secs))
+		return 0;
+	return compile(n, &s->t, t);
+}
+
 /* What one entity is made of, from either layout. */
 struct spec {
 	enum kind kind;
@@ -1068,7 +1106,7 @@ struct spec {
 	const char *state_option, *avail_option, *icon_option, *picture_option;
 	const struct mqb_conf_node *state, *avail, *icon, *picture, *attrs, *variables;
 	const struct mqb_conf_node *turn_on, *turn_off;
-	double delay_on, delay_off, auto_off;
+	const struct mqb_conf_node *delay_on, *delay_off, *auto_off;
 	bool optimistic;
 	struct tpl_block *block; /* trigger-based: its block */
 };
@@ -1094,11 +1132,14 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 	t->avail.option = sp->avail_option;
 	t->icon.option = sp->icon_option;
 	t->picture.option = sp->picture_option;
-	t->delay_on = sp->delay_on;
-	t->delay_off = sp->delay_off;
-	t->auto_off = sp->auto_off;
+	t->delay_on_t.option = "delay_on";
+	t->delay_off_t.option = "delay_off";
+	t->auto_off_t.option = "auto_off";
 	int rc;
-	if ((rc = compile(sp->state, &t->state, t)) || (rc = compile(sp->avail, &t->avail.t, t)) ||
+	if ((rc = duration(sp->delay_on, &t->delay_on, &t->delay_on_t, t)) ||
+	    (rc = duration(sp->delay_off, &t->delay_off, &t->delay_off_t, t)) ||
+	    (rc = duration(sp->auto_off, &t->auto_off, &t->auto_off_t, t)) ||
+	    (rc = compile(sp->state, &t->state, t)) || (rc = compile(sp->avail, &t->avail.t, t)) ||
 	    (rc = compile(sp->icon, &t->icon.t, t)) || (rc = compile(sp->picture, &t->picture.t, t)))
 		goto fail;
 	if (sp->attrs && mqb_conf_kind(sp->attrs) == MQB_CONF_MAP) {

@@ -484,6 +484,37 @@ static void legacy_sensors_and_delay_on(void **state)
 	stop(&t);
 }
 
+/* delay_on and auto_off as templates (cv.positive_time_period_template):
+ * rendered with the state, so the delay follows another entity. */
+static void delays_may_be_templates(void **state)
+{
+	(void)state;
+	struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - {name: Hold, state_topic: cfg/hold}\n"
+	      "    - {name: Motion raw, state_topic: zigbee/motion}\n"
+	      "template:\n"
+	      "  - binary_sensor:\n"
+	      "      - name: Presence\n"
+	      "        state: \"{{ is_state('sensor.motion_raw', 'on') }}\"\n"
+	      "        delay_on: \"{{ states('sensor.hold') | int(0) }}\"\n"
+	      "        auto_off: \"00:00:{{ '%02d' | format(states('sensor.hold') | int(0) * 2) }}\"\n");
+	source(&t, "cfg/hold", "1", BASE "sensor/hold/state", "1");
+	source(&t, "zigbee/motion", "off", BASE "sensor/motion_raw/state", "off");
+	td_expect(&t, BASE "binary_sensor/presence/state", "off");
+	long n = source(&t, "zigbee/motion", "on", BASE "sensor/motion_raw/state", "on");
+	double t0 = tu_now();
+	/* on only after the rendered second, off again two seconds later */
+	td_expect_after(&t, n, BASE "binary_sensor/presence/state", "on");
+	double on_at = tu_now();
+	assert_true(on_at - t0 > 0.8);
+	n = td_count(&t);
+	td_expect_after(&t, n, BASE "binary_sensor/presence/state", "off");
+	assert_true(tu_now() - on_at > 1.6);
+	stop(&t);
+}
+
 /* ---- configuration errors ------------------------------------------------- */
 
 /* mqbridge -C on yaml: exit 78 and err holds the messages. */
@@ -522,6 +553,16 @@ static void template_errors_point_at_their_line_and_column(void **state)
 		blk--;
 	assert_non_null(strstr(blk, "mqbridge.yaml:16:"));
 	td_expect_in(err, ":21:24: template[0].sensor[3].attributes.bad: invalid template");
+	td_check_fails(HEAD
+		     "template:\n"
+		     "  - binary_sensor:\n"
+		     "      - name: Delayed\n"
+		     "        state: \"{{ true }}\"\n"
+		     "        delay_on: \"{{ 1 + }}\"\n"
+		     "        delay_off: soon\n",
+		     err, sizeof err);
+	td_expect_in(err, ":11:27: template[0].binary_sensor[0].delay_on: invalid template");
+	td_expect_in(err, ":12:20: template[0].binary_sensor[0].delay_off: expected a duration");
 }
 
 /* tests/components/template/test_sensor.py::test_trigger_entity,
@@ -695,6 +736,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_template_switch_calls_services_and_follows_its_state),
 	cmocka_unit_test(a_template_switch_runs_any_script_actions),
 	cmocka_unit_test(legacy_sensors_and_delay_on),
+	cmocka_unit_test(delays_may_be_templates),
 	cmocka_unit_test(template_errors_point_at_their_line_and_column),
 	cmocka_unit_test(a_trigger_based_block_renders_its_entities_when_it_fires),
 	cmocka_unit_test(a_trigger_based_block_renders_with_what_its_actions_left),

@@ -130,6 +130,11 @@ enum mqb_schema_type {
 	MQB_S_TEMPLATE, /* a template, compiled to check it (errors at their own
 			 * line and column); stored as its const struct mqb_conf_node *
 			 * for mqb_template_from_conf (platform.h) */
+	MQB_S_DURATION_TEMPLATE, /* a duration as MQB_S_DURATION, or a template
+				  * rendering one (cv.positive_time_period_template);
+				  * stored as its const struct mqb_conf_node *: read a
+				  * fixed one with mqb_conf_duration, a rendered one
+				  * with mqb_duration_parse */
 };
 
 struct mqb_schema;
@@ -170,6 +175,16 @@ struct mqb_schema {
 #else
 #define MQB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
+
+/* A checked MQB_S_DURATION_TEMPLATE (or MQB_S_DURATION) node that is no
+ * template: its seconds in *out, true. False for a template or anything
+ * else. Thread: any. */
+bool mqb_conf_duration(const struct mqb_conf_node *n, double *out);
+/* What a duration template rendered, as Home Assistant's
+ * cv.positive_time_period reads it: seconds ("5", "2.5") or
+ * "[-]HH:MM[:SS[.F]]" (white space around it ignored). True with *out
+ * set. Thread: any. */
+bool mqb_duration_parse(const char *s, size_t len, double *out);
 
 /* A schema over a table of keys, counted by the compiler:
  *   static const struct mqb_schema s = MQB_SCHEMA("mqtt sensor", sensor_keys); */

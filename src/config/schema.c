@@ -414,6 +414,7 @@ static enum verdict coerce(const struct mqb_schema_key *k, const char *text, siz
 	case MQB_S_LIST:
 	case MQB_S_ANY:
 	case MQB_S_TEMPLATE:
+	case MQB_S_DURATION_TEMPLATE:
 		break;
 	}
 	return V_TYPE;
@@ -456,6 +457,7 @@ static void store(const struct mqb_schema_key *k, void *field, const union value
 	case MQB_S_LIST:
 	case MQB_S_ANY:
 	case MQB_S_TEMPLATE:
+	case MQB_S_DURATION_TEMPLATE:
 		break;
 	}
 }
@@ -480,6 +482,8 @@ static const char *expected(const struct mqb_schema_key *k)
 	case MQB_S_LIST: return "a list";
 	case MQB_S_ANY: return "anything";
 	case MQB_S_TEMPLATE: return "a template (a string)";
+	case MQB_S_DURATION_TEMPLATE:
+		return "a duration or a template";
 	}
 	return "?";
 }
@@ -688,6 +692,44 @@ int schema__compile_template(const struct mqb_conf_node *node, const char *path,
 	return rc;
 }
 
+/* Home Assistant's is_template_string. */
+static bool is_template_text(const char *s, size_t len)
+{
+	for (size_t i = 0; s && i + 1 < len; i++)
+		if (s[i] == '{' && (s[i + 1] == '{' || s[i + 1] == '%' || s[i + 1] == '#'))
+			return true;
+	return false;
+}
+
+bool mqb_conf_duration(const struct mqb_conf_node *n, double *out)
+{
+	size_t len;
+	const char *text = mqb_conf_scalar(n, &len);
+	switch (mqb_conf_kind(n)) {
+	case MQB_CONF_SCALAR:
+		return !is_template_text(text, len) &&
+		       schema__parse_duration(text, len, !mqb_conf_quoted(n), out);
+	case MQB_CONF_MAP: {
+		struct mqb_conf_errors errs;
+		struct walk w = {.errs = &errs};
+		mqb_conf_errors_init(&errs);
+		path_init(&w.path, "");
+		bool ok = apply_dhms(&w, n, out);
+		mqb__free(w.path.s);
+		mqb_conf_errors_fini(&errs);
+		return ok;
+	}
+	default:
+		return false;
+	}
+}
+
+bool mqb_duration_parse(const char *s, size_t len, double *out)
+{
+	const char *t = mqb_strip(s, &len);
+	return schema__parse_duration(t, len, false, out);
+}
+
 static void check_template(struct walk *w, const struct mqb_conf_node *node)
 {
 	struct mqb_template *t;
@@ -743,6 +785,24 @@ static void check_value(struct walk *w, const struct mqb_schema *s, const struct
 			return;
 		}
 		break;
+	case MQB_S_DURATION_TEMPLATE: {
+		size_t len;
+		const char *text = mqb_conf_scalar(node, &len);
+		if (kind == MQB_CONF_SCALAR && is_template_text(text, len)) {
+			check_template(w, node);
+		} else {
+			/* checked as a plain duration, the node kept */
+			struct mqb_schema_key d = *k;
+			d.type = MQB_S_DURATION;
+			size_t before = w->found;
+			check_value(w, s, &d, node, NULL);
+			if (w->found > before)
+				return;
+		}
+		if (field)
+			memcpy(field, &node, sizeof node);
+		return;
+	}
 	case MQB_S_DURATION:
 		if (kind == MQB_CONF_MAP) {
 			double d;
@@ -826,7 +886,8 @@ static void absent_key(struct walk *w, const struct mqb_schema *s, const struct 
 	/* defaults are parsed even when nothing is stored, so a bad one shows */
 	if (k->type == MQB_S_MAP)
 		apply_map(w, k->sub, NULL, field);
-	else if (k->def && k->type != MQB_S_LIST && k->type != MQB_S_ANY)
+	else if (k->def && k->type != MQB_S_LIST && k->type != MQB_S_ANY &&
+		 k->type != MQB_S_DURATION_TEMPLATE)
 		store_default(s, k, field);
 }
 
