@@ -209,9 +209,18 @@ static void check_icon(const char *icon, const struct mqb_conf_node *item, const
 	}
 }
 
-static void check_common(const struct cl_conf *c, const struct mqb_conf_node *node,
-			 const char *path, struct mqb_conf_errors *errs)
+static void check_common(const char *domain, const struct cl_conf *c,
+			 const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
 {
+	const char *icon = c->icon ? c->icon : c->icon_template;
+	struct mqb_entity_info info = {
+		.icon = icon && !cmd_has_template(icon) ? icon : NULL,
+		.device_class = c->device_class,
+		.state_class = c->state_class,
+		.unit_of_measurement = c->unit_of_measurement,
+	};
+	mqb_entity_info_check(domain, &info, node, path, errs);
 	check_command(c->command, path, "command", errs);
 	check_command(c->command_on, path, "command_on", errs);
 	check_command(c->command_off, path, "command_off", errs);
@@ -234,17 +243,29 @@ static void check_common(const struct cl_conf *c, const struct mqb_conf_node *no
 	}
 }
 
-static void check_item(const void *conf, const struct mqb_conf_node *node, const char *path,
-		       struct mqb_conf_errors *errs)
+static void check_sensor(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
 {
-	check_common(conf, node, path, errs);
+	check_common("sensor", conf, node, path, errs);
+}
+
+static void check_binary(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	check_common("binary_sensor", conf, node, path, errs);
+}
+
+static void check_cover(const void *conf, const struct mqb_conf_node *node, const char *path,
+			struct mqb_conf_errors *errs)
+{
+	check_common("cover", conf, node, path, errs);
 }
 
 static void check_switch(const void *conf, const struct mqb_conf_node *node, const char *path,
 			 struct mqb_conf_errors *errs)
 {
 	const struct cl_conf *c = conf;
-	check_common(c, node, path, errs);
+	check_common("switch", c, node, path, errs);
 	if (!c->switches) {
 		if (!c->name && !c->friendly_name)
 			mqb_conf_error_at(errs, node, path, "a switch needs a name");
@@ -288,7 +309,7 @@ static void check_switch(const void *conf, const struct mqb_conf_node *node, con
 		memset(&sc, 0, sizeof sc);
 		if (mqb_schema_apply(&legacy_switch_schema, mqb_conf_value(c->switches, i), sp, &sc,
 				     errs) == 0)
-			check_common(&sc, mqb_conf_value(c->switches, i), sp, errs);
+			check_common("switch", &sc, mqb_conf_value(c->switches, i), sp, errs);
 	}
 }
 
@@ -1018,13 +1039,13 @@ static int setup_switch(struct mqb_platform *p, const void *conf, const char *pa
 
 static const struct mqb_platform_domain domains[] = {
 	{.domain = "sensor", .schema = &sensor_schema, .conf_size = sizeof(struct cl_conf),
-	 .check = check_item, .setup_platform = setup_sensor},
+	 .check = check_sensor, .setup_platform = setup_sensor},
 	{.domain = "binary_sensor", .schema = &binary_sensor_schema,
-	 .conf_size = sizeof(struct cl_conf), .check = check_item, .setup_platform = setup_binary},
+	 .conf_size = sizeof(struct cl_conf), .check = check_binary, .setup_platform = setup_binary},
 	{.domain = "switch", .schema = &switch_schema, .conf_size = sizeof(struct cl_conf),
 	 .check = check_switch, .setup_platform = setup_switch},
 	{.domain = "cover", .schema = &cover_schema, .conf_size = sizeof(struct cl_conf),
-	 .check = check_item, .setup_platform = setup_cover},
+	 .check = check_cover, .setup_platform = setup_cover},
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {

@@ -322,6 +322,9 @@ static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const 
 		if (mqb_conf_kind(v) != MQB_CONF_MAP) {
 			mqb_conf_error_at(errs, v, qp, "expected a mapping");
 		} else if (mqb_schema_apply(&legacy_schemas[kind], v, qp, &lc, errs) == 0) {
+			struct mqb_entity_info info = {.device_class = lc.device_class,
+						       .unit_of_measurement = lc.unit};
+			mqb_entity_info_check(domain_of[kind], &info, v, qp, errs);
 			if (lc.attribute_templates) {
 				char *r = path_join(qp, ".", "attribute_templates");
 				check_templates(lc.attribute_templates, r ? r : qp, false, errs);
@@ -356,6 +359,10 @@ static void check_item(enum kind kind, const void *conf, const struct mqb_conf_n
 	}
 	if (!c->state && kind != K_SWITCH)
 		mqb_conf_error_at(errs, node, path, "required option 'state' is missing");
+	struct mqb_entity_info info = {.device_class = c->device_class,
+				       .state_class = c->state_class,
+				       .unit_of_measurement = c->unit};
+	mqb_entity_info_check(domain_of[kind], &info, node, path, errs);
 	if (c->attributes) {
 		char *p = path_join(path, ".", "attributes");
 		check_templates(c->attributes, p ? p : path, false, errs);

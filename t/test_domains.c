@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "ha/domains.h"
+#include "mqbridge/entity.h"
 
 /* The service payload p asks of domain, and its data as compact JSON in
  * data_out (NULL: none expected). */
@@ -217,7 +218,74 @@ static void a_domain_without_a_row_shows_a_value_and_takes_no_command(void **sta
 	assert_false(domains__get("sensor")->stateless);
 }
 
+/* What Home Assistant refuses before adding an entity (sensor.py's
+ * validate_sensor_state_and_device_class_config, cv.icon, the sensor's
+ * entity category check), with the option it is about. */
+static void invalid(const char *domain, const struct mqb_entity_info *info, const char *key,
+		    const char *needle)
+{
+	char buf[256];
+	const char *k = NULL;
+	const char *msg = mqb_entity_info_invalid(domain, info, &k, buf, sizeof buf);
+	if (!key) {
+		if (msg)
+			fail_msg("%s: unexpected '%s' (%s)", domain, msg, k);
+		return;
+	}
+	if (!msg)
+		fail_msg("%s: passed, expected an error about %s", domain, key);
+	assert_string_equal(k, key);
+	if (!strstr(msg, needle))
+		fail_msg("'%s' not in '%s'", needle, msg);
+}
+
+static void descriptions_home_assistant_refuses_are_refused(void **state)
+{
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "temperature",
+						    .unit_of_measurement = "°C",
+						    .state_class = "measurement"},
+		NULL, NULL);
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "temperature"}, NULL, NULL);
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "pm25",
+						    .unit_of_measurement = "µg/m³"},
+		NULL, NULL);
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "temprature"}, "device_class",
+		"'temprature' is not a sensor device class");
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "temperature",
+						    .unit_of_measurement = "W"},
+		"unit_of_measurement",
+		"the unit of measurement 'W' is not valid together with device class "
+		"'temperature' (one of °C, °F, K)");
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "aqi",
+						    .unit_of_measurement = "ppm"},
+		"unit_of_measurement", "(none)");
+	invalid("sensor", &(struct mqb_entity_info){.state_class = "measurment"}, "state_class",
+		"'measurment' is not a state class");
+	invalid("sensor", &(struct mqb_entity_info){.device_class = "enum",
+						    .state_class = "measurement"},
+		"state_class", "enum has no state_class");
+	invalid("number", &(struct mqb_entity_info){.device_class = "timestamp"}, "device_class",
+		"not a number device class");
+	invalid("number", &(struct mqb_entity_info){.state_class = "total"}, "state_class",
+		"only sensors");
+	invalid("binary_sensor", &(struct mqb_entity_info){.device_class = "door"}, NULL, NULL);
+	invalid("binary_sensor", &(struct mqb_entity_info){.device_class = "temperature"},
+		"device_class", "one of battery, battery_charging");
+	invalid("binary_sensor", &(struct mqb_entity_info){.entity_category = "config"},
+		"entity_category", "cannot have the entity category config");
+	invalid("switch", &(struct mqb_entity_info){.entity_category = "config",
+						    .device_class = "outlet"},
+		NULL, NULL);
+	invalid("switch", &(struct mqb_entity_info){.icon = "thermometer"}, "icon",
+		"prefix:name");
+	invalid("switch", &(struct mqb_entity_info){.icon = "mdi:thermometer"}, NULL, NULL);
+	/* a domain Home Assistant gives no device classes takes any (its
+	 * schema, not this, refuses the key) */
+	invalid("counter", &(struct mqb_entity_info){.device_class = "x"}, NULL, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(descriptions_home_assistant_refuses_are_refused),
 	cmocka_unit_test(switch_takes_on_off_and_toggle_in_any_case),
 	cmocka_unit_test(light_takes_the_json_its_brightness_template_sends),
 	cmocka_unit_test(cover_takes_open_close_stop_and_a_position_from_0_to_100),

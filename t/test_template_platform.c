@@ -563,6 +563,25 @@ static void template_errors_point_at_their_line_and_column(void **state)
 		     err, sizeof err);
 	td_expect_in(err, ":11:27: template[0].binary_sensor[0].delay_on: invalid template");
 	td_expect_in(err, ":12:20: template[0].binary_sensor[0].delay_off: expected a duration");
+	/* what Home Assistant refuses of a sensor's description */
+	td_check_fails(HEAD
+		     "template:\n"
+		     "  - sensor:\n"
+		     "      - name: Power\n"
+		     "        state: \"{{ 1 }}\"\n"
+		     "        device_class: power\n"
+		     "        unit_of_measurement: kWh\n"
+		     "sensor:\n"
+		     "  - platform: template\n"
+		     "    sensors:\n"
+		     "      old:\n"
+		     "        value_template: \"{{ 1 }}\"\n"
+		     "        device_class: temprature\n",
+		     err, sizeof err);
+	td_expect_in(err, ":12:30: template[0].sensor[0].unit_of_measurement: the unit of "
+		       "measurement 'kWh' is not valid together with device class 'power'");
+	td_expect_in(err, ":18:23: sensor[0].sensors.old.device_class: 'temprature' is not a sensor "
+		       "device class");
 }
 
 /* tests/components/template/test_sensor.py::test_trigger_entity,

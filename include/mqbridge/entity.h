@@ -75,6 +75,25 @@ struct mqb_entity_info {
 	void *reserved[4];
 };
 
+/* Home Assistant's checks of a description for an entity of domain,
+ * those it makes before adding one: device_class one the domain has,
+ * state_class (sensors), a unit the device class allows (sensors and
+ * numbers, as its MQTT platform refuses the others), entity_category
+ * ("config" is refused for sensors and binary sensors), an icon written
+ * prefix:name. NULL when the description passes; else the message (in
+ * buf, buflen >= 128) and *key the option it is about. A configuration's
+ * check adds it as an error at that key. Thread: any. */
+const char *mqb_entity_info_invalid(const char *domain, const struct mqb_entity_info *info,
+				    const char **key, char *buf, size_t buflen);
+/* The same as a configuration check: the problem is added to errs at
+ * item's key (at item when the key is absent there), path being the
+ * item's. Returns whether it passed. Thread: any. */
+struct mqb_conf_node;
+struct mqb_conf_errors;
+bool mqb_entity_info_check(const char *domain, const struct mqb_entity_info *info,
+			   const struct mqb_conf_node *item, const char *path,
+			   struct mqb_conf_errors *errs);
+
 /* Add an entity to platform p. ops and priv are the platform's: ops must
  * live as long as the core (a static table); priv is freed with ops->free
  * when the core stops, and also when this fails. The entity id is
