@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # automake fragment for platforms/mqtt, included from platforms/platforms.mk
 platform_PROGRAMS += platforms/mqtt.so
-platforms_mqtt_so_SOURCES = platforms/mqtt.c platforms/mqtt_util.c platforms/mqtt_util.h
+platforms_mqtt_so_SOURCES = platforms/mqtt/entity.c platforms/mqtt_util.c platforms/mqtt_util.h
 platforms_mqtt_so_CFLAGS = $(MODULE_CFLAGS)
 platforms_mqtt_so_LDFLAGS = $(MODULE_LINK)
 platforms_mqtt_so_LDADD =

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The mqtt integration (platforms/mqtt.c): its helpers alone, then every
+/* The mqtt integration (platforms/mqtt/): its helpers alone, then every
  * domain end to end — the real daemon against a real mosquitto, fed the
  * payloads real devices send (Tasmota's tele/<dev>/SENSOR JSON and
  * stat/<dev>/POWER, plain numbers, payload_on: 1, Online/Offline LWT). */

@@ -26,7 +26,7 @@
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
 #include "mqbridge/timer.h"
-#include "mqtt_util.h"
+#include "../mqtt_util.h"
 
 #define SUB "mqtt"
 
