@@ -784,15 +784,9 @@ static int cl_async_command(struct mqb_entity *e, void *priv, const char *servic
 	(void)data;
 	ce->e = e;
 	if (ce->kind == CL_SWITCH) {
-		bool on;
-		if (strcmp(service, "turn_on") == 0)
-			on = true;
-		else if (strcmp(service, "turn_off") == 0)
-			on = false;
-		else if (strcmp(service, "toggle") == 0)
-			on = strcmp(mqb_entity_async_state(e), "on") != 0;
-		else
-			return -ENOTSUP;
+		int on = mqb_entity_async_on_off(e, service);
+		if (on < 0)
+			return on;
 		c = on ? &ce->on : &ce->off;
 		optimistic_state = on ? "on" : "off";
 	} else if (ce->kind == CL_COVER) {

@@ -159,6 +159,117 @@ int mqtt_position_device(int percent, int closed, int open)
 	return (int)mqb_round((double)(open - closed) * percent / 100 + closed, 0);
 }
 
+/* ---- colours ------------------------------------------------------------ */
+
+/* Python's colorsys.hsv_to_rgb. */
+static void hsv_to_rgb(double h, double s, double v, double out[3])
+{
+	if (s == 0.0) {
+		out[0] = out[1] = out[2] = v;
+		return;
+	}
+	double i = floor(h * 6.0);
+	double f = h * 6.0 - i;
+	double p = v * (1.0 - s), q = v * (1.0 - s * f), t = v * (1.0 - s * (1.0 - f));
+	switch ((int)fmod(i, 6.0)) {
+	case 0: out[0] = v, out[1] = t, out[2] = p; break;
+	case 1: out[0] = q, out[1] = v, out[2] = p; break;
+	case 2: out[0] = p, out[1] = v, out[2] = t; break;
+	case 3: out[0] = p, out[1] = q, out[2] = v; break;
+	case 4: out[0] = t, out[1] = p, out[2] = v; break;
+	default: out[0] = v, out[1] = p, out[2] = q; break;
+	}
+}
+
+void mqtt_hs_to_rgb(double h, double s, int rgb[3])
+{
+	double f[3];
+	hsv_to_rgb(h / 360, s / 100, 1.0, f);
+	for (int i = 0; i < 3; i++)
+		rgb[i] = (int)mqb_round(f[i] * 255, 0);
+}
+
+void mqtt_rgb_to_hs(double r, double g, double b, double hs[2])
+{
+	/* colorsys.rgb_to_hsv */
+	r /= 255, g /= 255, b /= 255;
+	double maxc = fmax(r, fmax(g, b)), minc = fmin(r, fmin(g, b)), h = 0, s = 0;
+	if (maxc != minc) {
+		double d = maxc - minc;
+		s = d / maxc;
+		double rc = (maxc - r) / d, gc = (maxc - g) / d, bc = (maxc - b) / d;
+		if (r == maxc)
+			h = bc - gc;
+		else if (g == maxc)
+			h = 2.0 + rc - bc;
+		else
+			h = 4.0 + gc - rc;
+		h = fmod(h / 6.0, 1.0);
+		if (h < 0)
+			h += 1.0;
+	}
+	hs[0] = mqb_round(h * 360, 3);
+	hs[1] = mqb_round(s * 100, 3);
+}
+
+static double gamma_in(double c)
+{
+	return c > 0.04045 ? pow((c + 0.055) / (1.0 + 0.055), 2.4) : c / 12.92;
+}
+
+void mqtt_rgb_to_xy(int ir, int ig, int ib, double xy[2])
+{
+	xy[0] = xy[1] = 0;
+	if (ir + ig + ib == 0)
+		return;
+	double r = gamma_in(ir / 255.0), g = gamma_in(ig / 255.0), b = gamma_in(ib / 255.0);
+	double X = r * 0.664511 + g * 0.154324 + b * 0.162028;
+	double Y = r * 0.283881 + g * 0.668433 + b * 0.047685;
+	double Z = r * 0.000088 + g * 0.072310 + b * 0.986039;
+	xy[0] = mqb_round(X / (X + Y + Z), 3);
+	xy[1] = mqb_round(Y / (X + Y + Z), 3);
+}
+
+void mqtt_xy_to_rgb(double x, double y, int rgb[3])
+{
+	double Y = 1.0;
+	if (y == 0.0)
+		y += 0.00000000001;
+	double X = (Y / y) * x, Z = (Y / y) * (1 - x - y);
+	double c[3] = {X * 1.656492 - Y * 0.354851 - Z * 0.255038,
+		       -X * 0.707196 + Y * 1.655397 + Z * 0.036152,
+		       X * 0.051713 - Y * 0.121364 + Z * 1.011530};
+	double mx = 0;
+	for (int i = 0; i < 3; i++) {
+		c[i] = c[i] <= 0.0031308 ? 12.92 * c[i] : (1.0 + 0.055) * pow(c[i], 1.0 / 2.4) - 0.055;
+		if (c[i] < 0)
+			c[i] = 0;
+		if (c[i] > mx)
+			mx = c[i];
+	}
+	for (int i = 0; i < 3; i++)
+		rgb[i] = (int)((mx > 1 ? c[i] / mx : c[i]) * 255);
+}
+
+static double clamp255(double v)
+{
+	return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+void mqtt_kelvin_to_rgb(double kelvin, double rgb[3])
+{
+	double t = (kelvin < 1000 ? 1000 : kelvin > 40000 ? 40000 : kelvin) / 100.0;
+	rgb[0] = t <= 66 ? 255 : clamp255(329.698727446 * pow(t - 60, -0.1332047592));
+	rgb[1] = clamp255(t <= 66 ? 99.4708025861 * log(t) - 161.1195681661
+				  : 288.1221695283 * pow(t - 60, -0.0755148492));
+	rgb[2] = t >= 66 ? 255 : t <= 19 ? 0 : clamp255(138.5177312231 * log(t - 10) - 305.0447927307);
+}
+
+int mqtt_kelvin_mired(double v)
+{
+	return v > 0 ? (int)floor(1000000 / v) : 0;
+}
+
 /* ---- attributes -------------------------------------------------------- */
 
 /* MQTT_ATTRIBUTES_BLOCKED in Home Assistant's mqtt/const.py: what a

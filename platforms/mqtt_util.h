@@ -55,6 +55,21 @@ int mqtt_position_percent(double v, int closed, int open);
 /* A percentage 0..100 as the device's position. */
 int mqtt_position_device(int percent, int closed, int open);
 
+/* ---- colours (Home Assistant's util/color.py) ---------------------------- */
+
+/* Hue 0..360 and saturation 0..100 as RGB at full value (color_hs_to_RGB). */
+void mqtt_hs_to_rgb(double h, double s, int rgb[3]);
+/* RGB as hue and saturation, rounded to 3 decimals (color_RGB_to_hs). */
+void mqtt_rgb_to_hs(double r, double g, double b, double hs[2]);
+/* RGB as CIE xy, rounded to 3 decimals; black is 0,0 (color_RGB_to_xy). */
+void mqtt_rgb_to_xy(int r, int g, int b, double xy[2]);
+/* CIE xy as RGB at full brightness (color_xy_to_RGB). */
+void mqtt_xy_to_rgb(double x, double y, int rgb[3]);
+/* A colour temperature as RGB (color_temperature_to_rgb), 1000 to 40000 K. */
+void mqtt_kelvin_to_rgb(double kelvin, double rgb[3]);
+/* Mireds and kelvin, as Home Assistant converts them (floor division). */
+int mqtt_kelvin_mired(double v);
+
 /* ---- attributes -------------------------------------------------------- */
 
 /* Parse a JSON attributes payload: an object, without the keys Home

@@ -180,7 +180,7 @@ static void each_helper_is_announced_as_its_component(void **state)
 	assert_command("input_datetime", "", NULL, NULL);
 	/* Home Assistant's MQTT sensor has no command topic */
 	json_t *d = json_pack("{s:s, s:s}", "command_topic", "x/set", "state_topic", "x/state");
-	domains__get("timer")->discovery_after(d, &(struct domain_topics){"x/set", "x/attributes"});
+	domains__get("timer")->discovery_after(d, &(struct domain_topics){"x/set", "x/attributes", "x/state"});
 	assert_null(json_object_get(d, "command_topic"));
 	assert_non_null(json_object_get(d, "state_topic"));
 	json_decref(d);

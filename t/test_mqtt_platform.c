@@ -970,7 +970,7 @@ static void configuration_errors_name_file_line_and_column(void **state)
 			"  number:\n"
 			"    - {name: N, command_topic: n/set, min: 10, max: 1}\n"
 			"  light:\n"
-			"    - {name: L, schema: json, command_topic: l/set}\n"
+			"    - {name: L, schema: json, command_topic: l/set, supported_color_modes: [onoff, rgb]}\n"
 			"  cover:\n"
 			"    - {name: C, payload_open: [1], availability_mode: most}\n"
 			"  select:\n"
@@ -986,7 +986,8 @@ static void configuration_errors_name_file_line_and_column(void **state)
 		"mqbridge.yaml:17:7: mqtt.switch[0]: required option 'command_topic' is missing",
 		"mqbridge.yaml:20:22: mqtt.switch[1].command_topic: expected an MQTT topic name",
 		"mqbridge.yaml:24:53: mqtt.number[0].max: max must be greater than min",
-		"mqbridge.yaml:26:25: mqtt.light[0].schema: the json light schema is not supported",
+		"mqbridge.yaml:26:76: mqtt.light[0].supported_color_modes: onoff must be the only colour "
+		"mode",
 		"mqbridge.yaml:28:55: mqtt.cover[0].availability_mode: must be one of: latest,",
 		"mqbridge.yaml:30:7: mqtt.select[0]: required option 'options' is missing",
 	};

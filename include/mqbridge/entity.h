@@ -134,6 +134,10 @@ int mqb_entity_async_set_state(struct mqb_entity *e, const char *state);
 /* Takes the reference (NULL: none); must be an object. Thread: loop. */
 int mqb_entity_async_set_attributes(struct mqb_entity *e, json_t *attributes);
 void mqb_entity_async_set_available(struct mqb_entity *e, bool available);
+/* What turn_on, turn_off and toggle ask of an entity that is on or off:
+ * 1 on, 0 off (toggle: the other of its state), -ENOTSUP for any other
+ * service. Thread: loop. */
+int mqb_entity_async_on_off(const struct mqb_entity *e, const char *service);
 /* Thread: loop. */
 const char *mqb_entity_async_state(const struct mqb_entity *e); /* "unknown" before any */
 bool mqb_entity_async_available(const struct mqb_entity *e);

@@ -163,6 +163,10 @@ const char *mqb_platform_integration(const struct mqb_platform *p); /* "mqtt" */
 const char *mqb_platform_domain(const struct mqb_platform *p);      /* "sensor" */
 /* The daemon's node id (the bridge's device). Thread: any. */
 const char *mqb_platform_node_id(const struct mqb_platform *p);
+/* The bridge's device name (mqbridge: name, else the node id): what Home
+ * Assistant names an entity of that device whose own name is null.
+ * Thread: any (set before the platforms are). */
+const char *mqb_platform_node_name(const struct mqb_platform *p);
 
 /* The directory of the main configuration file (absolute), where commands
  * run and relative paths start, as in Home Assistant. Thread: any. */

@@ -9,10 +9,12 @@
 #include "lib/internal.h"
 #include "core/hass.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fnmatch.h>
 #include <ev.h>
 
@@ -155,21 +157,65 @@ static char *discovery_object_id(struct mqb_entity *e, const struct domain *dom,
 			prefixed ? "_" : "", mqb_entity_object_id(e));
 }
 
+/* The name Home Assistant is to give an entity of the bridge's device:
+ * an entity has has_entity_name there, so its friendly name is the
+ * device's and then its own, and one that starts with the device's name
+ * already would say it twice (Home Assistant warned of it, then stopped
+ * stripping it): it goes, as Home Assistant stripped it, and a name that
+ * was nothing more is null (the device's own). */
+static json_t *name_under(const char *name, const char *device)
+{
+	if (!name)
+		return json_null();
+	size_t n = strlen(device);
+	if (!n || strncasecmp(name, device, n) != 0 || (name[n] && name[n] != ' '))
+		return json_string(name);
+	const char *rest = name + n;
+	while (*rest == ' ')
+		rest++;
+	if (!*rest)
+		return json_null();
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", rest);
+	if (isupper((unsigned char)device[0]))
+		buf[0] = (char)toupper((unsigned char)buf[0]);
+	return json_string(buf);
+}
+
+/* A device trigger's discovery: Home Assistant's device_automation keys
+ * and the topic its payloads go to, nothing of an entity's. */
+static json_t *trigger_json(const struct entity_meta *m, const char *trigger_topic)
+{
+	static const char *const keys[] = {"automation_type", "type", "subtype", "payload",
+					   "device"};
+	json_t *d = json_object();
+	for (size_t i = 0; d && i < MQB_ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(m->discovery, keys[i]);
+		if (v)
+			json_object_set(d, keys[i], v);
+	}
+	if (d)
+		json_object_set_new(d, "topic", json_string(trigger_topic));
+	return d;
+}
+
 /* Home Assistant's discovery payload for e, announced as object_id of
  * component, keys per DESIGN §8: the same for every entity, then the
- * domain's (ha/domains.c), then the entity's own, then what the domain
- * makes of them. NULL on ENOMEM. */
+ * domain's (ha/domains.c), then the entity's own (its own device and
+ * name, if it has one), then what the domain makes of them. NULL on
+ * ENOMEM. */
 static json_t *discovery_json(struct bridge *b, struct mqb_entity *e, const struct domain *dom,
 			      const char *component, const char *object_id)
 {
 	const struct entity_meta *m = entity__meta(e);
 	char sb[TOPIC_BUF], ab[TOPIC_BUF], vb[TOPIC_BUF], cb[TOPIC_BUF], bb[TOPIC_BUF];
-	char *state = topic_of(b, e, "state", sb, sizeof sb);
+	char *state = topic_of(b, e, dom->trigger ? "trigger" : "state", sb, sizeof sb);
 	char *availability = topic_of(b, e, "availability", vb, sizeof vb);
 	char *status = mqb__fmt(bb, sizeof bb, "%s/status", b->base);
 	struct domain_topics topics = {
 		.set = topic_of(b, e, "set", cb, sizeof cb),
 		.attributes = topic_of(b, e, "attributes", ab, sizeof ab),
+		.state = state,
 	};
 	char *uid = m->unique_id ? NULL : mqb__fmt(NULL, 0, "%s_%s", b->node_id, object_id);
 	char *default_id = mqb__fmt(NULL, 0, "%s.%s", component, object_id);
@@ -180,15 +226,17 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e, const stru
 		d = NULL;
 		goto out;
 	}
-	if (m->name)
-		set_str(d, "name", m->name);
-	else
-		json_object_set_new(d, "name", json_null());
+	if (dom->trigger) {
+		json_decref(d);
+		d = trigger_json(m, state);
+		goto out;
+	}
+	json_object_set_new(d, "name", name_under(m->name, b->name));
 	set_str(d, "unique_id", m->unique_id ? m->unique_id : uid);
 	set_str(d, "object_id", object_id);
 	set_str(d, "default_entity_id", default_id);
 	if (!dom->stateless)
-		set_str(d, "state_topic", state);
+		set_str(d, dom->state_key ? dom->state_key : "state_topic", state);
 	set_str(d, "json_attributes_topic", topics.attributes);
 	json_t *avail = json_array();
 	json_array_append_new(avail, json_pack("{ss}", "topic", status));
@@ -208,9 +256,11 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e, const stru
 		set_str(d, "command_topic", topics.set);
 	for (const char *const *kv = dom->discovery; kv && *kv; kv += 2)
 		set_str(d, kv[0], kv[1]);
+	/* an entity of a device of its own brings it, and its name there */
 	json_object_update(d, (json_t *)m->discovery);
 	if (dom->discovery_after)
 		dom->discovery_after(d, &topics);
+	json_object_del(d, "_features");
 out:
 	mqb__fmt_free(state, sb);
 	mqb__fmt_free((char *)topics.attributes, ab);
@@ -258,7 +308,19 @@ static void send_availability(struct bridge *b, struct mqb_entity *e, struct ent
 static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *x, bool always)
 {
 	const json_t *a = mqb_entity_async_attributes(e);
+	json_t *with = NULL;
+	if (x->dom->attributes_with_state) {
+		/* the state beside them, for a reader of one object */
+		with = a ? json_copy((json_t *)a) : json_object();
+		if (with)
+			json_object_set_new(with, "state",
+					    json_string(mqb_entity_async_available(e)
+								? mqb_entity_async_state(e)
+								: "unavailable"));
+		a = with;
+	}
 	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : mqb__strdup("{}");
+	json_decref(with);
 	if (!s)
 		return;
 	uint64_t h = text_hash(s);
@@ -279,11 +341,21 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 
 static void send_state(struct bridge *b, struct mqb_entity *e, struct ent *x, const char *state)
 {
-	if (x->dom->stateless)
+	if (x->dom->stateless || x->dom->trigger)
 		return;
 	char buf[TOPIC_BUF];
 	char *t = topic_of(b, e, "state", buf, sizeof buf);
 	publish(b, t, state, true);
+	mqb__fmt_free(t, buf);
+}
+
+/* A device trigger fired: its payload, once, not retained (a retained
+ * one would fire again whenever Home Assistant subscribes). */
+static void send_trigger(struct bridge *b, struct mqb_entity *e, const char *payload)
+{
+	char buf[TOPIC_BUF];
+	char *t = topic_of(b, e, "trigger", buf, sizeof buf);
+	publish(b, t, payload, false);
 	mqb__fmt_free(t, buf);
 }
 
@@ -298,6 +370,10 @@ static void announce_entity(struct bridge *b, struct mqb_entity *e)
 		return;
 	x->gen = b->gen;
 	announce_discovery(b, e);
+	if (x->dom->trigger) {
+		x->available = 1; /* announced: its payloads go out from now */
+		return;
+	}
 	send_availability(b, e, x);
 	struct mqb_state *s = mqb_states_async_get(b->core, mqb_entity_id(e));
 	send_state(b, e, x, s ? mqb_state_value(s) : mqb_entity_async_state(e));
@@ -450,13 +526,20 @@ static int on_state_changed(void *ud, void *arg, void **result)
 		 * connect) sends its current values */
 		return 0;
 	}
+	const struct mqb_state *os = mqb_event_old_state(ev);
+	if (x->dom->trigger) {
+		if (strcmp(mqb_state_value(ns), "unknown") != 0 &&
+		    strcmp(mqb_state_value(ns), "unavailable") != 0)
+			send_trigger(b, e, mqb_state_value(ns));
+		return 0;
+	}
 	if ((int)mqb_entity_async_available(e) != x->available)
 		send_availability(b, e, x);
-	const struct mqb_state *os = mqb_event_old_state(ev);
-	if (!os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0 ||
-	    entity__meta(e)->force_update)
+	bool changed = !os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0 ||
+		       entity__meta(e)->force_update;
+	if (changed)
 		send_state(b, e, x, mqb_state_value(ns));
-	send_attributes(b, e, x, false);
+	send_attributes(b, e, x, changed && x->dom->attributes_follow_state);
 	return 0;
 }
 
@@ -535,7 +618,7 @@ static void on_removed(void *ud, struct mqb_entity *e, size_t index)
 		mqb_mqtt_async_unsubscribe(b->core, x->set);
 	if (x) {
 		static const char *const leaves[] = {"state", "attributes", "availability"};
-		for (size_t i = 0; i < MQB_ARRAY_SIZE(leaves); i++) {
+		for (size_t i = 0; !x->dom->trigger && i < MQB_ARRAY_SIZE(leaves); i++) {
 			char buf[TOPIC_BUF];
 			char *t = topic_of(b, e, leaves[i], buf, sizeof buf);
 			publish(b, t, "", true);
@@ -864,6 +947,11 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 		return -ENOMEM;
 	}
 	b->base_len = strlen(b->base);
+	int rc = entities__set_node_name(core, b->name);
+	if (rc) {
+		bridge_free(b);
+		return rc;
+	}
 	b->o.base_topic = b->o.discovery_prefix = b->o.node_id = b->o.name = NULL;
 	b->o.statestream_base = NULL;
 	ev_timer_init(&b->announce_timer, announce_timer_cb, 0, 0);
@@ -875,7 +963,6 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);
 	entities__on_added(core, on_added, b);
 	entities__on_removed(core, on_removed, b);
-	int rc;
 	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				       &MQB_CALLBACK(on_state_changed, b), NULL)) ||
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, b), NULL)) ||

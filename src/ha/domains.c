@@ -9,6 +9,7 @@
 #include "mqbridge/config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,33 +31,397 @@ static void set_str(json_t *o, const char *k, const char *v)
 	json_object_set_new(o, k, json_string(v));
 }
 
-/* The basic schema dims through its own topics, both of them ours: the
- * JSON schema's keys go. */
-static void light_after(json_t *d, const struct domain_topics *t)
+/* Whether the entity said it has feature f ("_features", which goes:
+ * Home Assistant would not know it). */
+static bool feature(json_t *d, const char *f)
 {
-	bool dim = json_is_true(json_object_get(d, "brightness"));
-	json_object_del(d, "brightness");
-	json_object_del(d, "supported_color_modes");
-	if (!dim)
-		return;
-	set_str(d, "brightness_command_topic", t->set);
-	set_str(d, "brightness_command_template", "{\"state\": \"ON\", \"brightness\": {{ value }}}");
-	set_str(d, "brightness_state_topic", t->attributes);
-	set_str(d, "brightness_value_template",
-		"{{ value_json.brightness if value_json.brightness is number else '' }}");
-	json_object_set_new(d, "brightness_scale", json_integer(255));
+	json_t *a = json_object_get(d, "_features");
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), f) == 0)
+			return true;
+	return false;
 }
 
-/* Positions: 0-100 on /set, the current one in the attributes. */
+/* The template reading attribute key of the attributes topic: the value,
+ * or what Home Assistant's platform takes for none there (its "None",
+ * or an empty value that it ignores). */
+static void attr_read(json_t *d, const struct domain_topics *t, const char *topic_key,
+		      const char *tpl_key, const char *attr, const char *test, const char *none)
+{
+	char buf[320];
+	snprintf(buf, sizeof buf, "{{ value_json.%s if value_json.%s is %s else '%s' }}", attr,
+		 attr, test, none);
+	set_str(d, topic_key, t->attributes);
+	set_str(d, tpl_key, buf);
+}
+
+/* A setting commanded through /set as JSON of the service's data:
+ * template is the JSON, {{ value }} where the value goes. */
+static void attr_command(json_t *d, const struct domain_topics *t, const char *topic_key,
+			 const char *tpl_key, const char *tpl)
+{
+	set_str(d, topic_key, t->set);
+	set_str(d, tpl_key, tpl);
+}
+
+/* A list of numbers as Home Assistant's basic light reads one: "a,b,c". */
+static void list_read(json_t *d, const struct domain_topics *t, const char *topic_key,
+		      const char *tpl_key, const char *attr)
+{
+	char buf[200];
+	snprintf(buf, sizeof buf, "{{ value_json.%s | join(',') if value_json.%s else '' }}", attr,
+		 attr);
+	set_str(d, topic_key, t->attributes);
+	set_str(d, tpl_key, buf);
+}
+
+static bool has_mode(json_t *d, const char *mode)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(d, "supported_color_modes"), i, v)
+		if (strcmp(json_string_value(v), mode) == 0)
+			return true;
+	return false;
+}
+
+/* Any light, in any schema, is announced in the basic one, a topic per
+ * setting: each colour mode it has commands through /set with JSON of
+ * light.turn_on's data and reads its attribute. */
+static void light_after(json_t *d, const struct domain_topics *t)
+{
+	json_t *modes = json_object_get(d, "supported_color_modes");
+	size_t nmodes = json_array_size(modes);
+	/* the JSON schema's "brightness": true of an integration that says
+	 * no more */
+	bool dim = (nmodes && !has_mode(d, "onoff")) ||
+		   (!nmodes && json_is_true(json_object_get(d, "brightness")));
+	json_object_del(d, "brightness");
+	if (dim) {
+		attr_command(d, t, "brightness_command_topic", "brightness_command_template",
+			     "{\"state\": \"ON\", \"brightness\": {{ value }}}");
+		attr_read(d, t, "brightness_state_topic", "brightness_value_template", "brightness",
+			  "number", "");
+		json_object_set_new(d, "brightness_scale", json_integer(255));
+	}
+	if (nmodes > 1)
+		attr_read(d, t, "color_mode_state_topic", "color_mode_value_template", "color_mode",
+			  "string", "");
+	if (has_mode(d, "color_temp")) {
+		attr_command(d, t, "color_temp_command_topic", "color_temp_command_template",
+			     "{\"state\": \"ON\", \"color_temp_kelvin\": {{ value }}}");
+		attr_read(d, t, "color_temp_state_topic", "color_temp_value_template",
+			  "color_temp_kelvin", "number", "");
+		json_object_set_new(d, "color_temp_kelvin", json_true());
+	} else {
+		json_object_del(d, "min_kelvin");
+		json_object_del(d, "max_kelvin");
+	}
+	if (has_mode(d, "hs")) {
+		attr_command(d, t, "hs_command_topic", "hs_command_template",
+			     "{\"state\": \"ON\", \"hs_color\": [{{ hue }}, {{ sat }}]}");
+		list_read(d, t, "hs_state_topic", "hs_value_template", "hs_color");
+	}
+	if (has_mode(d, "xy")) {
+		attr_command(d, t, "xy_command_topic", "xy_command_template",
+			     "{\"state\": \"ON\", \"xy_color\": [{{ x }}, {{ y }}]}");
+		list_read(d, t, "xy_state_topic", "xy_value_template", "xy_color");
+	}
+	if (has_mode(d, "rgb")) {
+		attr_command(d, t, "rgb_command_topic", "rgb_command_template",
+			     "{\"state\": \"ON\", \"rgb_color\": [{{ red }}, {{ green }}, {{ blue }}]}");
+		list_read(d, t, "rgb_state_topic", "rgb_value_template", "rgb_color");
+	}
+	if (has_mode(d, "rgbw")) {
+		attr_command(d, t, "rgbw_command_topic", "rgbw_command_template",
+			     "{\"state\": \"ON\", \"rgbw_color\": [{{ red }}, {{ green }}, "
+			     "{{ blue }}, {{ white }}]}");
+		list_read(d, t, "rgbw_state_topic", "rgbw_value_template", "rgbw_color");
+	}
+	if (has_mode(d, "rgbww")) {
+		attr_command(d, t, "rgbww_command_topic", "rgbww_command_template",
+			     "{\"state\": \"ON\", \"rgbww_color\": [{{ red }}, {{ green }}, "
+			     "{{ blue }}, {{ cold_white }}, {{ warm_white }}]}");
+		list_read(d, t, "rgbww_state_topic", "rgbww_value_template", "rgbww_color");
+	}
+	if (has_mode(d, "white")) {
+		attr_command(d, t, "white_command_topic", "white_command_template",
+			     "{\"state\": \"ON\", \"white\": {{ value }}}");
+		json_object_set_new(d, "white_scale", json_integer(255));
+	}
+	if (json_object_get(d, "effect_list")) {
+		attr_command(d, t, "effect_command_topic", "effect_command_template",
+			     "{\"state\": \"ON\", \"effect\": {{ value | tojson }}}");
+		attr_read(d, t, "effect_state_topic", "effect_value_template", "effect", "string", "");
+	}
+	json_object_del(d, "supported_color_modes");
+}
+
+/* Positions: 0-100 on /set, the current one in the attributes; the tilt
+ * likewise, as JSON. */
 static void cover_after(json_t *d, const struct domain_topics *t)
 {
-	if (!json_object_get(d, "position_open"))
-		return;
-	set_str(d, "set_position_topic", t->set);
-	set_str(d, "position_topic", t->attributes);
-	set_str(d, "position_template",
-		"{{ value_json.current_position if value_json.current_position is number "
-		"else '' }}");
+	if (json_object_get(d, "position_open")) {
+		set_str(d, "set_position_topic", t->set);
+		attr_read(d, t, "position_topic", "position_template", "current_position", "number",
+			  "");
+	}
+	if (feature(d, "tilt")) {
+		attr_command(d, t, "tilt_command_topic", "tilt_command_template",
+			     "{\"tilt_position\": {{ value }}}");
+		attr_read(d, t, "tilt_status_topic", "tilt_status_template", "current_tilt_position",
+			  "number", "");
+		json_object_set_new(d, "tilt_min", json_integer(0));
+		json_object_set_new(d, "tilt_max", json_integer(100));
+		json_object_set_new(d, "tilt_opened_value", json_integer(100));
+		json_object_set_new(d, "tilt_closed_value", json_integer(0));
+		set_str(d, "payload_stop_tilt", "STOP_TILT");
+	}
+	json_object_del(d, "_features");
+}
+
+/* A valve that reports its position is read and set by position alone. */
+static void valve_after(json_t *d, const struct domain_topics *t)
+{
+	if (feature(d, "position")) {
+		json_object_set_new(d, "reports_position", json_true());
+		attr_read(d, t, "state_topic", "value_template", "current_position", "number",
+			  "None");
+		set_str(d, "command_template", "{\"position\": {{ value }}}");
+		json_object_del(d, "payload_open");
+		json_object_del(d, "payload_close");
+	}
+	if (!feature(d, "stop"))
+		json_object_set_new(d, "payload_stop", json_null());
+	json_object_del(d, "_features");
+}
+
+#define NUMBER_OR_NONE(attr) \
+	"{{ value_json." attr " if value_json." attr " is number else 'None' }}"
+#define STRING_OR_NONE(attr) \
+	"{{ value_json." attr " if value_json." attr " is string else 'None' }}"
+
+/* The climate's hvac mode is its state; every other setting an attribute
+ * read from the attributes topic and set through /set as JSON. */
+static void climate_after(json_t *d, const struct domain_topics *t)
+{
+	set_str(d, "mode_command_topic", t->set);
+	set_str(d, "mode_command_template", "{\"hvac_mode\": {{ value | tojson }}}");
+	if (feature(d, "temperature")) {
+		attr_command(d, t, "temperature_command_topic", "temperature_command_template",
+			     "{\"temperature\": {{ value }}}");
+		set_str(d, "temperature_state_topic", t->attributes);
+		set_str(d, "temperature_state_template", NUMBER_OR_NONE("temperature"));
+	}
+	if (feature(d, "temperature_range")) {
+		attr_command(d, t, "temperature_low_command_topic", "temperature_low_command_template",
+			     "{\"target_temp_low\": {{ value }}}");
+		set_str(d, "temperature_low_state_topic", t->attributes);
+		set_str(d, "temperature_low_state_template", NUMBER_OR_NONE("target_temp_low"));
+		attr_command(d, t, "temperature_high_command_topic",
+			     "temperature_high_command_template",
+			     "{\"target_temp_high\": {{ value }}}");
+		set_str(d, "temperature_high_state_topic", t->attributes);
+		set_str(d, "temperature_high_state_template", NUMBER_OR_NONE("target_temp_high"));
+	}
+	if (feature(d, "current_temperature")) {
+		set_str(d, "current_temperature_topic", t->attributes);
+		set_str(d, "current_temperature_template", NUMBER_OR_NONE("current_temperature"));
+	}
+	if (feature(d, "current_humidity")) {
+		set_str(d, "current_humidity_topic", t->attributes);
+		set_str(d, "current_humidity_template", NUMBER_OR_NONE("current_humidity"));
+	}
+	if (feature(d, "target_humidity")) {
+		attr_command(d, t, "target_humidity_command_topic", "target_humidity_command_template",
+			     "{\"humidity\": {{ value }}}");
+		set_str(d, "target_humidity_state_topic", t->attributes);
+		set_str(d, "target_humidity_state_template", NUMBER_OR_NONE("humidity"));
+	}
+	if (feature(d, "fan_mode")) {
+		attr_command(d, t, "fan_mode_command_topic", "fan_mode_command_template",
+			     "{\"fan_mode\": {{ value | tojson }}}");
+		set_str(d, "fan_mode_state_topic", t->attributes);
+		set_str(d, "fan_mode_state_template", STRING_OR_NONE("fan_mode"));
+	}
+	if (feature(d, "swing_mode")) {
+		attr_command(d, t, "swing_mode_command_topic", "swing_mode_command_template",
+			     "{\"swing_mode\": {{ value | tojson }}}");
+		set_str(d, "swing_mode_state_topic", t->attributes);
+		set_str(d, "swing_mode_state_template", STRING_OR_NONE("swing_mode"));
+	}
+	if (feature(d, "preset_mode")) {
+		attr_command(d, t, "preset_mode_command_topic", "preset_mode_command_template",
+			     "{\"preset_mode\": {{ value | tojson }}}");
+		set_str(d, "preset_mode_state_topic", t->attributes);
+		set_str(d, "preset_mode_value_template", STRING_OR_NONE("preset_mode"));
+	}
+	if (feature(d, "action")) {
+		set_str(d, "action_topic", t->attributes);
+		set_str(d, "action_template", STRING_OR_NONE("hvac_action"));
+	}
+	if (feature(d, "power"))
+		set_str(d, "power_command_topic", t->set);
+	json_object_del(d, "_features");
+}
+
+/* The water heater's operation mode is its state. */
+static void water_heater_after(json_t *d, const struct domain_topics *t)
+{
+	set_str(d, "mode_command_topic", t->set);
+	set_str(d, "mode_command_template", "{\"operation_mode\": {{ value | tojson }}}");
+	if (feature(d, "temperature")) {
+		attr_command(d, t, "temperature_command_topic", "temperature_command_template",
+			     "{\"temperature\": {{ value }}}");
+		set_str(d, "temperature_state_topic", t->attributes);
+		set_str(d, "temperature_state_template", NUMBER_OR_NONE("temperature"));
+	}
+	if (feature(d, "current_temperature")) {
+		set_str(d, "current_temperature_topic", t->attributes);
+		set_str(d, "current_temperature_template", NUMBER_OR_NONE("current_temperature"));
+	}
+	if (feature(d, "power"))
+		set_str(d, "power_command_topic", t->set);
+	json_object_del(d, "_features");
+}
+
+static void humidifier_after(json_t *d, const struct domain_topics *t)
+{
+	attr_command(d, t, "target_humidity_command_topic", "target_humidity_command_template",
+		     "{\"humidity\": {{ value }}}");
+	set_str(d, "target_humidity_state_topic", t->attributes);
+	set_str(d, "target_humidity_state_template", NUMBER_OR_NONE("humidity"));
+	if (feature(d, "mode")) {
+		attr_command(d, t, "mode_command_topic", "mode_command_template",
+			     "{\"mode\": {{ value | tojson }}}");
+		set_str(d, "mode_state_topic", t->attributes);
+		set_str(d, "mode_state_template", STRING_OR_NONE("mode"));
+	}
+	if (feature(d, "current_humidity")) {
+		set_str(d, "current_humidity_topic", t->attributes);
+		set_str(d, "current_humidity_template", NUMBER_OR_NONE("current_humidity"));
+	}
+	if (feature(d, "action")) {
+		set_str(d, "action_topic", t->attributes);
+		set_str(d, "action_template", STRING_OR_NONE("action"));
+	}
+	json_object_del(d, "_features");
+}
+
+static void fan_after(json_t *d, const struct domain_topics *t)
+{
+	if (feature(d, "percentage")) {
+		attr_command(d, t, "percentage_command_topic", "percentage_command_template",
+			     "{\"percentage\": {{ value }}}");
+		set_str(d, "percentage_state_topic", t->attributes);
+		set_str(d, "percentage_value_template", NUMBER_OR_NONE("percentage"));
+		/* the percentage itself, whatever the device's steps */
+		json_object_set_new(d, "speed_range_min", json_integer(1));
+		json_object_set_new(d, "speed_range_max", json_integer(100));
+	}
+	if (feature(d, "preset_mode")) {
+		attr_command(d, t, "preset_mode_command_topic", "preset_mode_command_template",
+			     "{\"preset_mode\": {{ value | tojson }}}");
+		set_str(d, "preset_mode_state_topic", t->attributes);
+		set_str(d, "preset_mode_value_template", STRING_OR_NONE("preset_mode"));
+	}
+	if (feature(d, "oscillation")) {
+		set_str(d, "oscillation_command_topic", t->set);
+		set_str(d, "oscillation_state_topic", t->attributes);
+		set_str(d, "oscillation_value_template",
+			"{{ ('oscillate_on' if value_json.oscillating else 'oscillate_off') "
+			"if value_json.oscillating is boolean else '' }}");
+	}
+	if (feature(d, "direction")) {
+		attr_command(d, t, "direction_command_topic", "direction_command_template",
+			     "{\"direction\": {{ value | tojson }}}");
+		set_str(d, "direction_state_topic", t->attributes);
+		set_str(d, "direction_value_template", STRING_OR_NONE("direction"));
+	}
+	json_object_del(d, "_features");
+}
+
+static void lock_after(json_t *d, const struct domain_topics *t)
+{
+	(void)t;
+	if (feature(d, "open"))
+		set_str(d, "payload_open", "OPEN");
+	json_object_del(d, "_features");
+}
+
+/* The code goes to /set with the action when the entity has one. */
+static void alarm_after(json_t *d, const struct domain_topics *t)
+{
+	(void)t;
+	if (json_object_get(d, "code"))
+		set_str(d, "command_template", "{\"action\": \"{{ action }}\", \"code\": \"{{ code }}\"}");
+}
+
+/* Home Assistant's state schema reads the state and the battery level and
+ * fan speed as one JSON object: the bridge's attributes carry the state
+ * too (attributes_with_state). */
+static void vacuum_after(json_t *d, const struct domain_topics *t)
+{
+	set_str(d, "state_topic", t->attributes);
+	if (json_object_get(d, "fan_speed_list"))
+		set_str(d, "set_fan_speed_topic", t->set);
+	set_str(d, "send_command_topic", t->set);
+}
+
+static void lawn_mower_after(json_t *d, const struct domain_topics *t)
+{
+	json_object_del(d, "state_topic");
+	set_str(d, "activity_state_topic", t->state);
+	set_str(d, "activity_value_template",
+		"{{ value if value in ('mowing', 'docked', 'paused', 'error', 'returning') "
+		"else 'None' }}");
+	static const char *const cmds[] = {"dock", "pause", "start_mowing"};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(cmds); i++) {
+		if (!feature(d, cmds[i]))
+			continue;
+		char topic[40], tpl[40];
+		snprintf(topic, sizeof topic, "%s_command_topic", cmds[i]);
+		snprintf(tpl, sizeof tpl, "%s_command_template", cmds[i]);
+		set_str(d, topic, t->set);
+		set_str(d, tpl, cmds[i]);
+	}
+	json_object_del(d, "_features");
+}
+
+/* An event is its attributes, sent with each one: the event type and
+ * its own keys, without what the entity's state adds. */
+static void event_after(json_t *d, const struct domain_topics *t)
+{
+	set_str(d, "state_topic", t->attributes);
+	set_str(d, "value_template",
+		"{{ dict(value_json.items() | rejectattr(0, 'in', ['state', 'event_types', "
+		"'friendly_name', 'icon', 'device_class', 'assumed_state']) | list) | tojson "
+		"if value_json.event_type is string else '' }}");
+}
+
+/* The installed and latest versions and the rest, from the attributes. */
+static void update_after(json_t *d, const struct domain_topics *t)
+{
+	set_str(d, "state_topic", t->attributes);
+	set_str(d, "value_template",
+		"{{ dict(value_json.items() | selectattr(0, 'in', ['installed_version', "
+		"'latest_version', 'title', 'release_summary', 'release_url', 'entity_picture', "
+		"'in_progress', 'update_percentage']) | list) | tojson }}");
+	if (feature(d, "install"))
+		set_str(d, "payload_install", "INSTALL");
+	json_object_del(d, "_features");
+}
+
+/* Where the tracker is, and its coordinates among the attributes (Home
+ * Assistant's MQTT device tracker reads latitude, longitude and
+ * gps_accuracy from its JSON attributes). */
+static void device_tracker_after(json_t *d, const struct domain_topics *t)
+{
+	(void)t;
+	set_str(d, "value_template", "{{ value if value not in ('unknown', 'unavailable') "
+				     "else 'None' }}");
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -68,6 +433,7 @@ static bool is(const char *p, const char *word)
 
 static const char *on_off(const char *p, json_t *data)
 {
+	(void)data;
 	if (is(p, "ON"))
 		return "turn_on";
 	if (is(p, "OFF"))
@@ -77,29 +443,80 @@ static const char *on_off(const char *p, json_t *data)
 	return NULL;
 }
 
-/* ON/OFF/TOGGLE, or the JSON the basic schema's brightness template sends. */
+/* A JSON object from /set, or NULL. */
+static json_t *object_of(const char *p)
+{
+	if (p[0] != '{')
+		return NULL;
+	json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static bool numbers(const json_t *v, size_t n)
+{
+	if (!json_is_array(v) || json_array_size(v) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_is_number(json_array_get(v, i)))
+			return false;
+	return true;
+}
+
+/* The keys of light.turn_on a command may carry, each checked as Home
+ * Assistant's light service schema checks it. */
+static bool light_data(const json_t *j, json_t *data)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)j, k, v) {
+		if (strcmp(k, "state") == 0)
+			continue;
+		if (strcmp(k, "brightness") == 0 || strcmp(k, "white") == 0) {
+			double b = json_number_value(v);
+			if (!json_is_number(v) || b < 0 || b > 255)
+				return false;
+			json_object_set_new(data, k, json_integer((json_int_t)lround(b)));
+		} else if (strcmp(k, "color_temp_kelvin") == 0 || strcmp(k, "transition") == 0 ||
+			   strcmp(k, "brightness_pct") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0)
+				return false;
+			json_object_set(data, k, v);
+		} else if (strcmp(k, "hs_color") == 0 || strcmp(k, "xy_color") == 0) {
+			if (!numbers(v, 2))
+				return false;
+			json_object_set(data, k, v);
+		} else if (strcmp(k, "rgb_color") == 0 || strcmp(k, "rgbw_color") == 0 ||
+			   strcmp(k, "rgbww_color") == 0) {
+			if (!numbers(v, k[3] == '_' ? 3 : k[4] == '_' ? 4 : 5))
+				return false;
+			json_object_set(data, k, v);
+		} else if (strcmp(k, "effect") == 0 || strcmp(k, "flash") == 0) {
+			if (!json_is_string(v))
+				return false;
+			json_object_set(data, k, v);
+		}
+	}
+	return true;
+}
+
+/* ON/OFF/TOGGLE, or JSON of light.turn_on's data with "state". */
 static const char *light_command(const char *p, json_t *data)
 {
 	const char *service = on_off(p, data);
-	if (service || p[0] != '{')
+	json_t *j = service ? NULL : object_of(p);
+	if (!j)
 		return service;
-	json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
-	if (json_is_object(j)) {
-		const char *st = json_string_value(json_object_get(j, "state"));
-		json_t *br = json_object_get(j, "brightness");
-		if (st && is(st, "OFF"))
-			service = "turn_off";
-		else if ((st && is(st, "ON")) || (!st && json_is_number(br)))
-			service = "turn_on";
-		if (service && json_is_number(br) && strcmp(service, "turn_on") == 0) {
-			double v = json_number_value(br);
-			if (v >= 0 && v <= 255)
-				json_object_set_new(data, "brightness",
-						    json_integer((json_int_t)lround(v)));
-			else
-				service = NULL;
-		}
-	}
+	const char *st = json_string_value(json_object_get(j, "state"));
+	if (st && is(st, "OFF"))
+		service = "turn_off";
+	else if (!st || is(st, "ON"))
+		service = light_data(j, data) ? "turn_on" : NULL;
+	if (service && strcmp(service, "turn_on") == 0 && !st && json_object_size(data) == 0)
+		service = NULL; /* neither a state nor a setting */
 	json_decref(j);
 	return service;
 }
@@ -112,6 +529,20 @@ static const char *cover_command(const char *p, json_t *data)
 		return "close_cover";
 	if (is(p, "STOP"))
 		return "stop_cover";
+	if (is(p, "STOP_TILT"))
+		return "stop_cover_tilt";
+	json_t *j = object_of(p);
+	if (j) {
+		json_t *t = json_object_get(j, "tilt_position");
+		double v = json_number_value(t);
+		const char *service = NULL;
+		if (json_is_number(t) && v >= 0 && v <= 100) {
+			json_object_set_new(data, "tilt_position", json_integer((json_int_t)lround(v)));
+			service = "set_cover_tilt_position";
+		}
+		json_decref(j);
+		return service;
+	}
 	char *end;
 	long v = strtol(p, &end, 10);
 	if (end == p || *end || v < 0 || v > 100)
@@ -120,8 +551,29 @@ static const char *cover_command(const char *p, json_t *data)
 	return "set_cover_position";
 }
 
+static const char *valve_command(const char *p, json_t *data)
+{
+	if (is(p, "OPEN"))
+		return "open_valve";
+	if (is(p, "CLOSE"))
+		return "close_valve";
+	if (is(p, "STOP"))
+		return "stop_valve";
+	json_t *j = object_of(p);
+	json_t *pos = json_object_get(j, "position");
+	double v = json_number_value(pos);
+	const char *service = NULL;
+	if (json_is_number(pos) && v >= 0 && v <= 100) {
+		json_object_set_new(data, "position", json_integer((json_int_t)lround(v)));
+		service = "set_valve_position";
+	}
+	json_decref(j);
+	return service;
+}
+
 static const char *button_command(const char *p, json_t *data)
 {
+	(void)data;
 	return is(p, "PRESS") ? "press" : NULL;
 }
 
@@ -150,7 +602,7 @@ static const char *select_command(const char *p, json_t *data)
 	return "select_option";
 }
 
-/* input_text's set_value: the text as it is (an empty one too). */
+/* text's and input_text's set_value: the text as it is (an empty one too). */
 static const char *text_command(const char *p, json_t *data)
 {
 	json_object_set_new(data, "value", json_string(p));
@@ -203,6 +655,203 @@ static void sensor_after(json_t *d, const struct domain_topics *t)
 {
 	(void)t;
 	json_object_del(d, "command_topic");
+}
+
+static const char *scene_command(const char *p, json_t *data)
+{
+	(void)data;
+	return is(p, "ON") ? "turn_on" : NULL;
+}
+
+/* A notification: the text is the message. */
+static const char *notify_command(const char *p, json_t *data)
+{
+	if (!*p)
+		return NULL;
+	json_object_set_new(data, "message", json_string(p));
+	return "send_message";
+}
+
+static const char *update_command(const char *p, json_t *data)
+{
+	(void)data;
+	return is(p, "INSTALL") ? "install" : NULL;
+}
+
+/* A JSON object naming one setting: key to service, the object its data
+ * (keys listed with it, the rest of the object dropped). */
+struct keyed {
+	const char *key, *service;
+	const char *const *with; /* other keys the service takes */
+};
+
+static const char *keyed_command(const char *p, json_t *data, const struct keyed *k, size_t n)
+{
+	json_t *j = object_of(p);
+	const char *service = NULL;
+	for (size_t i = 0; j && i < n && !service; i++) {
+		json_t *v = json_object_get(j, k[i].key);
+		if (!v || !(json_is_string(v) || json_is_number(v) || json_is_boolean(v)))
+			continue;
+		service = k[i].service;
+		json_object_set(data, k[i].key, v);
+		for (const char *const *w = k[i].with; w && *w; w++)
+			if (json_object_get(j, *w))
+				json_object_set(data, *w, json_object_get(j, *w));
+	}
+	json_decref(j);
+	return service;
+}
+
+static const char *climate_command(const char *p, json_t *data)
+{
+	static const char *const range[] = {"target_temp_low", "target_temp_high", NULL};
+	static const struct keyed k[] = {
+		{.key = "hvac_mode", .service = "set_hvac_mode"},
+		{.key = "temperature", .service = "set_temperature", .with = range},
+		{.key = "target_temp_low", .service = "set_temperature", .with = range},
+		{.key = "target_temp_high", .service = "set_temperature", .with = range},
+		{.key = "fan_mode", .service = "set_fan_mode"},
+		{.key = "swing_mode", .service = "set_swing_mode"},
+		{.key = "preset_mode", .service = "set_preset_mode"},
+		{.key = "humidity", .service = "set_humidity"},
+	};
+	const char *s = on_off(p, data);
+	return s ? s : keyed_command(p, data, k, MQB_ARRAY_SIZE(k));
+}
+
+static const char *water_heater_command(const char *p, json_t *data)
+{
+	static const struct keyed k[] = {
+		{.key = "operation_mode", .service = "set_operation_mode"},
+		{.key = "temperature", .service = "set_temperature"},
+	};
+	const char *s = on_off(p, data);
+	if (s && strcmp(s, "toggle") == 0)
+		return NULL;
+	return s ? s : keyed_command(p, data, k, MQB_ARRAY_SIZE(k));
+}
+
+static const char *humidifier_command(const char *p, json_t *data)
+{
+	static const struct keyed k[] = {
+		{.key = "humidity", .service = "set_humidity"},
+		{.key = "mode", .service = "set_mode"},
+	};
+	const char *s = on_off(p, data);
+	return s ? s : keyed_command(p, data, k, MQB_ARRAY_SIZE(k));
+}
+
+static const char *fan_command(const char *p, json_t *data)
+{
+	static const struct keyed k[] = {
+		{.key = "percentage", .service = "set_percentage"},
+		{.key = "preset_mode", .service = "set_preset_mode"},
+		{.key = "direction", .service = "set_direction"},
+	};
+	const char *s = on_off(p, data);
+	if (s)
+		return s;
+	if (is(p, "oscillate_on") || is(p, "oscillate_off")) {
+		json_object_set_new(data, "oscillating", json_boolean(is(p, "oscillate_on")));
+		return "oscillate";
+	}
+	return keyed_command(p, data, k, MQB_ARRAY_SIZE(k));
+}
+
+static const char *lock_command(const char *p, json_t *data)
+{
+	(void)data;
+	if (is(p, "LOCK"))
+		return "lock";
+	if (is(p, "UNLOCK"))
+		return "unlock";
+	if (is(p, "OPEN"))
+		return "open";
+	return NULL;
+}
+
+static const char *siren_command(const char *p, json_t *data)
+{
+	const char *s = on_off(p, data);
+	json_t *j = s ? NULL : object_of(p);
+	if (!j)
+		return s;
+	const char *st = json_string_value(json_object_get(j, "state"));
+	if (st && is(st, "OFF")) {
+		s = "turn_off";
+	} else if (!st || is(st, "ON")) {
+		s = "turn_on";
+		static const char *const keys[] = {"tone", "volume_level", "duration"};
+		for (size_t i = 0; i < MQB_ARRAY_SIZE(keys); i++)
+			if (json_object_get(j, keys[i]))
+				json_object_set(data, keys[i], json_object_get(j, keys[i]));
+	}
+	json_decref(j);
+	return s;
+}
+
+/* The alarm's payloads, or {"action": ..., "code": ...} when it has a
+ * code (the bridge's command template). */
+static const char *alarm_command(const char *p, json_t *data)
+{
+	static const char *const map[][2] = {
+		{"ARM_HOME", "alarm_arm_home"},     {"ARM_AWAY", "alarm_arm_away"},
+		{"ARM_NIGHT", "alarm_arm_night"},   {"ARM_VACATION", "alarm_arm_vacation"},
+		{"ARM_CUSTOM_BYPASS", "alarm_arm_custom_bypass"},
+		{"DISARM", "alarm_disarm"},         {"TRIGGER", "alarm_trigger"},
+	};
+	json_t *j = object_of(p);
+	const char *action = j ? json_string_value(json_object_get(j, "action")) : p;
+	const char *service = NULL;
+	for (size_t i = 0; action && i < MQB_ARRAY_SIZE(map) && !service; i++)
+		if (strcmp(action, map[i][0]) == 0)
+			service = map[i][1];
+	const char *code = j ? json_string_value(json_object_get(j, "code")) : NULL;
+	if (service && code && *code)
+		json_object_set_new(data, "code", json_string(code));
+	json_decref(j);
+	return service;
+}
+
+static const char *vacuum_command(const char *p, json_t *data)
+{
+	static const char *const plain[] = {"start", "pause", "stop", "clean_spot", "locate"};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(plain); i++)
+		if (strcmp(p, plain[i]) == 0)
+			return plain[i];
+	if (strcmp(p, "return_to_base") == 0)
+		return "return_to_base";
+	if (!*p)
+		return NULL;
+	/* set_fan_speed_topic and send_command_topic are /set too: a fan
+	 * speed, or a command (with params as JSON) */
+	json_t *j = object_of(p);
+	if (j) {
+		json_t *cmd = json_object_get(j, "command");
+		const char *service = NULL;
+		if (json_is_string(cmd)) {
+			json_object_set(data, "command", cmd);
+			json_t *params = json_deep_copy(j);
+			json_object_del(params, "command");
+			json_object_set_new(data, "params", params);
+			service = "send_command";
+		}
+		json_decref(j);
+		return service;
+	}
+	json_object_set_new(data, "fan_speed", json_string(p));
+	return "set_fan_speed";
+}
+
+static const char *lawn_mower_command(const char *p, json_t *data)
+{
+	(void)data;
+	static const char *const cmds[] = {"start_mowing", "pause", "dock"};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(cmds); i++)
+		if (strcmp(p, cmds[i]) == 0)
+			return cmds[i];
+	return NULL;
 }
 
 /* ---- what Home Assistant refuses --------------------------------------- */
@@ -450,22 +1099,95 @@ static const struct domain domains[] = {
 	{.name = "switch", .services = on_off_services, .discovery = switch_discovery,
 	 .command = on_off},
 	{.name = "light", .services = on_off_services,
-	 .discovery = LIST("payload_on", "ON", "payload_off", "OFF", "state_value_template",
+	 .discovery = LIST("schema", "basic", "payload_on", "ON", "payload_off", "OFF",
+			   "state_value_template",
 			   "{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}"),
 	 .discovery_after = light_after, .command = light_command},
 	{.name = "cover",
-	 .services = LIST("open_cover", "close_cover", "stop_cover", "set_cover_position"),
+	 .services = LIST("open_cover", "close_cover", "stop_cover", "toggle", "set_cover_position",
+			  "open_cover_tilt", "close_cover_tilt", "stop_cover_tilt",
+			  "set_cover_tilt_position", "toggle_cover_tilt"),
 	 .discovery = LIST("payload_open", "OPEN", "payload_close", "CLOSE", "payload_stop", "STOP",
 			   "state_open", "open", "state_opening", "opening", "state_closed",
 			   "closed", "state_closing", "closing", "value_template",
 			   NONE_IF_NOT_A_VALUE),
 	 .discovery_after = cover_after, .command = cover_command},
+	{.name = "valve",
+	 .services = LIST("open_valve", "close_valve", "stop_valve", "toggle", "set_valve_position"),
+	 .discovery = LIST("payload_open", "OPEN", "payload_close", "CLOSE", "payload_stop", "STOP",
+			   "state_open", "open", "state_opening", "opening", "state_closed",
+			   "closed", "state_closing", "closing", "value_template",
+			   "{{ value if value in ('open', 'opening', 'closed', 'closing') else "
+			   "'None' }}"),
+	 .discovery_after = valve_after, .command = valve_command},
 	{.name = "button", .services = LIST("press"), .stateless = true,
 	 .discovery = LIST("payload_press", "PRESS"), .command = button_command},
 	{.name = "number", .services = LIST("set_value"), .discovery = value_discovery,
 	 .command = number_command},
 	{.name = "select", .services = LIST("select_option"), .discovery = value_discovery,
 	 .command = select_command},
+	{.name = "text", .services = LIST("set_value"), .discovery = value_discovery,
+	 .command = text_command},
+	{.name = "scene", .services = LIST("turn_on"), .stateless = true,
+	 .discovery = LIST("payload_on", "ON"), .command = scene_command},
+	{.name = "notify", .services = LIST("send_message"), .stateless = true,
+	 .discovery = LIST("command_template", "{{ value }}"), .command = notify_command},
+	{.name = "event", .discovery_after = event_after, .attributes_follow_state = true},
+	{.name = "update", .services = LIST("install"), .discovery_after = update_after,
+	 .command = update_command},
+	{.name = "device_tracker",
+	 .discovery = LIST("payload_home", "home", "payload_not_home", "not_home"),
+	 .discovery_after = device_tracker_after},
+	{.name = "climate",
+	 .services = LIST("set_hvac_mode", "set_temperature", "set_fan_mode", "set_swing_mode",
+			  "set_preset_mode", "set_humidity", "turn_on", "turn_off", "toggle"),
+	 .discovery = LIST("mode_state_template",
+			   "{{ value if value not in ('unknown', 'unavailable') else 'None' }}",
+			   "payload_on", "ON", "payload_off", "OFF"),
+	 .state_key = "mode_state_topic", .discovery_after = climate_after,
+	 .command = climate_command},
+	{.name = "water_heater",
+	 .services = LIST("set_operation_mode", "set_temperature", "turn_on", "turn_off"),
+	 .discovery = LIST("mode_state_template",
+			   "{{ value if value not in ('unknown', 'unavailable') else 'None' }}",
+			   "payload_on", "ON", "payload_off", "OFF"),
+	 .state_key = "mode_state_topic", .discovery_after = water_heater_after,
+	 .command = water_heater_command},
+	{.name = "humidifier",
+	 .services = LIST("turn_on", "turn_off", "toggle", "set_humidity", "set_mode"),
+	 .discovery = LIST("payload_on", "ON", "payload_off", "OFF", "state_value_template",
+			   "{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}"),
+	 .discovery_after = humidifier_after, .command = humidifier_command},
+	{.name = "fan",
+	 .services = LIST("turn_on", "turn_off", "toggle", "set_percentage", "set_preset_mode",
+			  "oscillate", "set_direction", "increase_speed", "decrease_speed"),
+	 .discovery = LIST("payload_on", "ON", "payload_off", "OFF", "state_value_template",
+			   "{{ {'on': 'ON', 'off': 'OFF'}.get(value, 'None') }}"),
+	 .discovery_after = fan_after, .command = fan_command},
+	{.name = "lock", .services = LIST("lock", "unlock", "open"),
+	 .discovery = LIST("payload_lock", "LOCK", "payload_unlock", "UNLOCK", "state_locked",
+			   "locked", "state_unlocked", "unlocked", "state_locking", "locking",
+			   "state_unlocking", "unlocking", "state_jammed", "jammed", "state_open",
+			   "open", "state_opening", "opening", "value_template",
+			   NONE_IF_NOT_A_VALUE),
+	 .discovery_after = lock_after, .command = lock_command},
+	{.name = "siren", .services = on_off_services,
+	 .discovery = LIST("payload_on", "ON", "payload_off", "OFF", "state_on", "on", "state_off",
+			   "off", "state_value_template", ON_OFF_OR_NONE),
+	 .command = siren_command},
+	{.name = "alarm_control_panel",
+	 .services = LIST("alarm_arm_home", "alarm_arm_away", "alarm_arm_night",
+			  "alarm_arm_vacation", "alarm_arm_custom_bypass", "alarm_disarm",
+			  "alarm_trigger"),
+	 .discovery = value_discovery, .discovery_after = alarm_after, .command = alarm_command},
+	{.name = "vacuum",
+	 .services = LIST("start", "pause", "stop", "return_to_base", "clean_spot", "locate",
+			  "set_fan_speed", "send_command"),
+	 .attributes_with_state = true, .discovery_after = vacuum_after,
+	 .command = vacuum_command},
+	{.name = "lawn_mower", .services = LIST("start_mowing", "pause", "dock"),
+	 .discovery_after = lawn_mower_after, .command = lawn_mower_command},
+	{.name = "device_automation", .trigger = true},
 	/* Home Assistant has no MQTT helpers: it sees each as the component
 	 * that shows and commands it (DESIGN §10); the helper's own keys
 	 * (min, max, step, mode, options, pattern) come from the entity. */

@@ -14,6 +14,7 @@
 struct domain_topics {
 	const char *set;        /* <base>/<domain>/<object_id>/set */
 	const char *attributes; /* <base>/<domain>/<object_id>/attributes */
+	const char *state;      /* <base>/<domain>/<object_id>/state */
 };
 
 struct domain {
@@ -28,6 +29,20 @@ struct domain {
 	const char *const *services;
 	/* Nothing to show (a button): no state topic. */
 	bool stateless;
+	/* The discovery key of the state topic (the climate's is
+	 * mode_state_topic); NULL: state_topic. */
+	const char *state_key;
+	/* Its attributes carry what Home Assistant reads on each change of
+	 * the state (an event's type): they are sent with every one, an
+	 * unchanged one too. */
+	bool attributes_follow_state;
+	/* Its attributes JSON carries the state as "state" too (Home
+	 * Assistant's vacuum reads both from one object). */
+	bool attributes_with_state;
+	/* A device trigger (device_automation): no state, attributes or
+	 * availability; each value goes, not retained, to
+	 * <base>/<domain>/<object_id>/trigger, which its discovery names. */
+	bool trigger;
 	/* Discovery keys of every entity of the domain, the entity's own
 	 * winning over them: key, value, ..., NULL. */
 	const char *const *discovery;

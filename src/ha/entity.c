@@ -82,6 +82,7 @@ static json_t *no_discovery;
 struct registry {
 	struct mqb_core *core;
 	char *node_id;
+	char *node_name;          /* NULL: the node id */
 	char *config_dir;
 	struct mqb_platform *platforms;
 	struct mqb_entity **v;    /* in the order added */
@@ -201,6 +202,22 @@ const char *mqb_platform_node_id(const struct mqb_platform *p)
 	return p->reg->node_id;
 }
 
+const char *mqb_platform_node_name(const struct mqb_platform *p)
+{
+	return p->reg->node_name ? p->reg->node_name : p->reg->node_id;
+}
+
+int entities__set_node_name(struct mqb_core *core, const char *name)
+{
+	struct registry *r = reg_of(core);
+	char *copy = mqb__strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	mqb__free(r->node_name);
+	r->node_name = copy;
+	return 0;
+}
+
 const char *mqb_platform_config_dir(const struct mqb_platform *p)
 {
 	return p->reg->config_dir ? p->reg->config_dir : "/";
@@ -275,6 +292,7 @@ static void registry_free(struct registry *r)
 	mqb__free(r->registered);
 	mqb__free(r->v);
 	mqb__free(r->node_id);
+	mqb__free(r->node_name);
 	mqb__free(r->config_dir);
 	mqb__free(r);
 }
@@ -724,6 +742,17 @@ void mqb_entity_async_set_available(struct mqb_entity *e, bool available)
 const char *mqb_entity_async_state(const struct mqb_entity *e)
 {
 	return e->state ? e->state : "unknown";
+}
+
+int mqb_entity_async_on_off(const struct mqb_entity *e, const char *service)
+{
+	if (strcmp(service, "turn_on") == 0)
+		return 1;
+	if (strcmp(service, "turn_off") == 0)
+		return 0;
+	if (strcmp(service, "toggle") == 0)
+		return !e->state || strcmp(e->state, "on") != 0;
+	return -ENOTSUP;
 }
 
 bool mqb_entity_async_available(const struct mqb_entity *e) { return e->available; }

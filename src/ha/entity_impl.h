@@ -25,6 +25,9 @@ int entities__init(struct mqb_core *core, const char *node_id);
 /* Where the configuration file is (for mqb_platform_config_dir); copied.
  * Thread: loop, before the platforms are set up. */
 int entities__set_config_dir(struct mqb_core *core, const char *dir);
+/* The bridge's device name (mqb_platform_node_name); copied.
+ * Thread: loop, before the platforms are set up. */
+int entities__set_node_name(struct mqb_core *core, const char *name);
 /* The node id and the configuration's directory the registry was given.
  * Thread: any (set before the platforms are). */
 const char *entities__node_id(struct mqb_core *core);
