@@ -1027,8 +1027,11 @@ CHECK(device_automation)
 
 /* camera and image carry binary payloads (a picture, not a state): the
  * bridge has nowhere to put them, so they are refused by name. */
+#define PICTURE_KEY(k) {.key = k, .type = MQB_S_ANY, .doc = "refused with the rest"}
 static const struct mqb_schema_key binary_keys[] = {
-	{.key = "name", .type = MQB_S_ANY},
+	MQTT_COMMON_KEYS(struct notify_conf),
+	PICTURE_KEY("topic"),        PICTURE_KEY("image_topic"),   PICTURE_KEY("url_topic"),
+	PICTURE_KEY("url_template"), PICTURE_KEY("image_encoding"), PICTURE_KEY("content_type"),
 };
 static const struct mqb_schema binary_schema = MQB_SCHEMA("mqtt camera", binary_keys);
 
@@ -1081,10 +1084,10 @@ static const struct mqb_platform_domain domains[] = {
 	D(vacuum, vacuum_conf),
 	D(lawn_mower, lawn_mower_conf),
 	D(device_automation, device_automation_conf),
-	{.domain = "camera", .schema = &binary_schema, .check = check_binary_payload,
-	 .async_setup_platform = setup_refused},
-	{.domain = "image", .schema = &binary_schema, .check = check_binary_payload,
-	 .async_setup_platform = setup_refused},
+	{.domain = "camera", .schema = &binary_schema, .conf_size = sizeof(struct notify_conf),
+	 .check = check_binary_payload, .async_setup_platform = setup_refused},
+	{.domain = "image", .schema = &binary_schema, .conf_size = sizeof(struct notify_conf),
+	 .check = check_binary_payload, .async_setup_platform = setup_refused},
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {

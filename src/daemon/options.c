@@ -93,9 +93,14 @@ static const struct mqb_schema_key tls_keys[] = {
 static const struct mqb_schema tls_schema = {"mqtt.tls", tls_keys,
 					     sizeof tls_keys / sizeof tls_keys[0]};
 
-/* The MQTT entity domains of Home Assistant's modern layout. */
+/* The entity domains of Home Assistant's modern layout (Home Assistant's
+ * MQTT ENTITY_PLATFORMS and device triggers; camera and image reach the
+ * module, which refuses them by name). */
 static const char *const mqtt_domains[] = {
 	"sensor", "binary_sensor", "switch", "light", "cover", "button", "number", "select",
+	"text", "scene", "notify", "event", "update", "device_tracker", "valve", "climate",
+	"water_heater", "humidifier", "fan", "lock", "siren", "alarm_control_panel", "vacuum",
+	"lawn_mower", "device_automation", "camera", "image",
 };
 #define NDOMAINS (sizeof mqtt_domains / sizeof mqtt_domains[0])
 
@@ -135,7 +140,12 @@ static const struct mqb_schema_key mqtt_keys[] = {
 	{.key = "reconnect_max", .type = MQB_S_DURATION, .def = "60", .min = 0.1, .max = 86400,
 	 MQ(reconnect_max), .doc = "longest reconnect delay"},
 	DOMAIN("sensor"), DOMAIN("binary_sensor"), DOMAIN("switch"), DOMAIN("light"),
-	DOMAIN("cover"), DOMAIN("button"), DOMAIN("number"), DOMAIN("select"),
+	DOMAIN("cover"), DOMAIN("button"), DOMAIN("number"), DOMAIN("select"), DOMAIN("text"),
+	DOMAIN("scene"), DOMAIN("notify"), DOMAIN("event"), DOMAIN("update"),
+	DOMAIN("device_tracker"), DOMAIN("valve"), DOMAIN("climate"), DOMAIN("water_heater"),
+	DOMAIN("humidifier"), DOMAIN("fan"), DOMAIN("lock"), DOMAIN("siren"),
+	DOMAIN("alarm_control_panel"), DOMAIN("vacuum"), DOMAIN("lawn_mower"),
+	DOMAIN("device_automation"), DOMAIN("camera"), DOMAIN("image"),
 };
 static const struct mqb_schema mqtt_schema = {"mqtt", mqtt_keys,
 					      sizeof mqtt_keys / sizeof mqtt_keys[0]};
@@ -251,7 +261,16 @@ static const struct integration {
 	{"switch", LIST, false, true},           {"light", LIST, false, true},
 	{"cover", LIST, false, true},            {"command_line", LIST, false, true},
 	{"button", LIST, false, true},           {"number", LIST, false, true},
-	{"select", LIST, false, true},           {"template", LIST, true, true},
+	{"select", LIST, false, true},           {"template", LIST, true, true}, 
+	{"text", LIST, false, true},             {"scene", LIST, false, true},
+	{"notify", LIST, false, true},           {"event", LIST, false, true},
+	{"update", LIST, false, true},           {"device_tracker", LIST, false, true},
+	{"valve", LIST, false, true},            {"climate", LIST, false, true},
+	{"water_heater", LIST, false, true},     {"humidifier", LIST, false, true},
+	{"fan", LIST, false, true},              {"lock", LIST, false, true},
+	{"siren", LIST, false, true},            {"alarm_control_panel", LIST, false, true},
+	{"vacuum", LIST, false, true},           {"lawn_mower", LIST, false, true},
+	{"camera", LIST, false, true},           {"image", LIST, false, true},
 	{"automation", LIST, true, true},        {"script", MAPPING, true, true},
 	{"group", MAPPING, true, false},         {"input_boolean", MAPPING, true, false},
 	{"input_number", MAPPING, true, false},  {"input_select", MAPPING, true, false},
