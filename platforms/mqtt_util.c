@@ -185,8 +185,9 @@ void mqtt_hs_to_rgb(double h, double s, int rgb[3])
 {
 	double f[3];
 	hsv_to_rgb(h / 360, s / 100, 1.0, f);
+	/* color_hsv_to_RGB truncates */
 	for (int i = 0; i < 3; i++)
-		rgb[i] = (int)mqb_round(f[i] * 255, 0);
+		rgb[i] = (int)(f[i] * 255);
 }
 
 void mqtt_rgb_to_hs(double r, double g, double b, double hs[2])
@@ -251,6 +252,21 @@ void mqtt_xy_to_rgb(double x, double y, int rgb[3])
 		rgb[i] = (int)((mx > 1 ? c[i] / mx : c[i]) * 255);
 }
 
+void mqtt_rgbw_to_rgb(const int rgbw[4], int rgb[3])
+{
+	/* match_max_scale((r, g, b, w), (r + w, g + w, b + w)) */
+	int in = 0, out = 0, o[3];
+	for (int i = 0; i < 4; i++)
+		in = rgbw[i] > in ? rgbw[i] : in;
+	for (int i = 0; i < 3; i++) {
+		o[i] = rgbw[i] + rgbw[3];
+		out = o[i] > out ? o[i] : out;
+	}
+	double factor = out ? (double)in / out : 0;
+	for (int i = 0; i < 3; i++)
+		rgb[i] = (int)mqb_round(o[i] * factor, 0);
+}
+
 static double clamp255(double v)
 {
 	return v < 0 ? 0 : v > 255 ? 255 : v;
@@ -268,6 +284,93 @@ void mqtt_kelvin_to_rgb(double kelvin, double rgb[3])
 int mqtt_kelvin_mired(double v)
 {
 	return v > 0 ? (int)floor(1000000 / v) : 0;
+}
+
+/* ---- JSON out --------------------------------------------------------- */
+
+struct jbuf {
+	char *s;
+	size_t n, cap;
+	bool oom;
+};
+
+static void put(struct jbuf *b, const char *t, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 64) + n;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, t, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+}
+
+static void put_json(struct jbuf *b, const json_t *j)
+{
+	char num[MQB_FLOAT_REPR_MAX];
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *v;
+		bool first = true;
+		put(b, "{", 1);
+		json_object_foreach((json_t *)j, k, v) {
+			json_t *key = json_string(k);
+			if (!first)
+				put(b, ",", 1);
+			first = false;
+			put_json(b, key);
+			json_decref(key);
+			put(b, ":", 1);
+			put_json(b, v);
+		}
+		put(b, "}", 1);
+		return;
+	}
+	case JSON_ARRAY: {
+		put(b, "[", 1);
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i)
+				put(b, ",", 1);
+			put_json(b, json_array_get(j, i));
+		}
+		put(b, "]", 1);
+		return;
+	}
+	case JSON_REAL: {
+		size_t n = mqb_format_double(json_real_value(j), num);
+		put(b, num, n);
+		return;
+	}
+	default: {
+		char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		put(b, s, strlen(s));
+		free(s);
+	}
+	}
+}
+
+char *mqtt_json_text(const json_t *j)
+{
+	struct jbuf b = {0};
+	put_json(&b, j);
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
 }
 
 /* ---- attributes -------------------------------------------------------- */

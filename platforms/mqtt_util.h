@@ -63,12 +63,22 @@ void mqtt_hs_to_rgb(double h, double s, int rgb[3]);
 void mqtt_rgb_to_hs(double r, double g, double b, double hs[2]);
 /* RGB as CIE xy, rounded to 3 decimals; black is 0,0 (color_RGB_to_xy). */
 void mqtt_rgb_to_xy(int r, int g, int b, double xy[2]);
+/* RGBW as the RGB it shows (color_rgbw_to_rgb): the white added to each
+ * channel, scaled back to the largest channel given. */
+void mqtt_rgbw_to_rgb(const int rgbw[4], int rgb[3]);
 /* CIE xy as RGB at full brightness (color_xy_to_RGB). */
 void mqtt_xy_to_rgb(double x, double y, int rgb[3]);
 /* A colour temperature as RGB (color_temperature_to_rgb), 1000 to 40000 K. */
 void mqtt_kelvin_to_rgb(double kelvin, double rgb[3]);
 /* Mireds and kelvin, as Home Assistant converts them (floor division). */
 int mqtt_kelvin_mired(double v);
+
+/* ---- JSON out --------------------------------------------------------- */
+
+/* j as compact JSON the way Home Assistant's json_dumps writes it: keys in
+ * order, floats as Python's repr (0.3, not jansson's 0.29999999999999999).
+ * malloc'd; NULL on ENOMEM. */
+char *mqtt_json_text(const json_t *j);
 
 /* ---- attributes -------------------------------------------------------- */
 

@@ -160,6 +160,77 @@ static void json_attributes_must_be_an_object_without_blocked_keys(void **state)
 			 -EINVAL);
 }
 
+/* Home Assistant's util/color.py, by its own test_color.py's cases. */
+static void colours_convert_as_home_assistants_color_util_does(void **state)
+{
+	(void)state;
+	double xy[2], hs[2], f[3];
+	int rgb[3];
+#define XY(r, g, b, x, y) \
+	mqtt_rgb_to_xy(r, g, b, xy); \
+	assert_true(xy[0] == x && xy[1] == y)
+	XY(0, 0, 0, 0, 0);
+	XY(255, 255, 255, 0.323, 0.329);
+	XY(0, 0, 255, 0.136, 0.04);
+	XY(0, 255, 0, 0.172, 0.747);
+	XY(255, 0, 0, 0.701, 0.299);
+	XY(128, 0, 0, 0.701, 0.299);
+#undef XY
+#define RGB(fn, a, b, r, g, bl) \
+	fn(a, b, rgb); \
+	assert_true(rgb[0] == r && rgb[1] == g && rgb[2] == bl)
+	RGB(mqtt_xy_to_rgb, 0.35, 0.35, 255, 243, 222);
+	RGB(mqtt_xy_to_rgb, 1, 0, 255, 0, 60);
+	RGB(mqtt_xy_to_rgb, 0, 1, 0, 255, 0);
+	RGB(mqtt_xy_to_rgb, 0, 0, 0, 63, 255);
+	RGB(mqtt_hs_to_rgb, 240, 100, 0, 0, 255);
+	RGB(mqtt_hs_to_rgb, 0, 0, 255, 255, 255);
+	RGB(mqtt_hs_to_rgb, 120, 100, 0, 255, 0);
+#undef RGB
+	mqtt_rgb_to_hs(0, 0, 255, hs);
+	assert_true(hs[0] == 240 && hs[1] == 100);
+	/* color_xy_to_hs and color_hs_to_xy, through RGB */
+	mqtt_xy_to_rgb(0.35, 0.35, rgb);
+	mqtt_rgb_to_hs(rgb[0], rgb[1], rgb[2], hs);
+	assert_true(hs[0] == 38.182 && hs[1] == 12.941);
+	static const double hsxy[][4] = {{180, 100, 0.151, 0.343}, {350, 12.5, 0.356, 0.321},
+					 {140, 50, 0.229, 0.474}, {0, 40, 0.474, 0.317},
+					 {360, 0, 0.323, 0.329}};
+	for (size_t i = 0; i < sizeof hsxy / sizeof hsxy[0]; i++) {
+		mqtt_hs_to_rgb(hsxy[i][0], hsxy[i][1], rgb);
+		mqtt_rgb_to_xy(rgb[0], rgb[1], rgb[2], xy);
+		assert_true(xy[0] == hsxy[i][2] && xy[1] == hsxy[i][3]);
+	}
+	int w[4] = {255, 0, 0, 253};
+	mqtt_rgbw_to_rgb(w, rgb);
+	assert_true(rgb[0] == 255 && rgb[1] == 127 && rgb[2] == 127);
+	int grey[4] = {0, 0, 0, 127};
+	mqtt_rgbw_to_rgb(grey, rgb);
+	assert_true(rgb[0] == 127 && rgb[1] == 127 && rgb[2] == 127);
+	mqtt_kelvin_to_rgb(6600, f);
+	assert_true(f[0] == 255 && f[1] == 255 && f[2] == 255);
+	mqtt_kelvin_to_rgb(6700, f);
+	assert_true(f[2] > f[1] && f[2] > f[0]);
+	mqtt_kelvin_to_rgb(6500, f);
+	assert_true(f[0] > f[1] && f[0] > f[2]);
+	assert_int_equal(mqtt_kelvin_mired(25000), 40);
+	assert_int_equal(mqtt_kelvin_mired(5000), 200);
+	assert_int_equal(mqtt_kelvin_mired(370), 2702);
+}
+
+/* Commands in JSON are written as Home Assistant writes them. */
+static void json_commands_print_floats_as_python_does(void **state)
+{
+	(void)state;
+	json_t *j = json_pack("{s:s,s:{s:f,s:f},s:i,s:[f]}", "state", "ON", "color", "x", 0.3, "y",
+			      0.4, "brightness", 128, "t", 0.1 + 0.2);
+	char *s = mqtt_json_text(j);
+	assert_string_equal(s, "{\"state\":\"ON\",\"color\":{\"x\":0.3,\"y\":0.4},"
+			       "\"brightness\":128,\"t\":[0.30000000000000004]}");
+	free(s);
+	json_decref(j);
+}
+
 static void strip_and_payload_matching(void **state)
 {
 	(void)state;
@@ -943,6 +1014,976 @@ static void bad_payloads_and_template_output_keep_the_old_state(void **state)
 	stop(&t);
 }
 
+/* ---- Home Assistant's discovery schemas -------------------------------- */
+
+/* The keys Home Assistant's MQTT discovery takes for each component
+ * (components/mqtt/<component>.py, schemas.py, abbreviations.py): every
+ * key the bridge announces must be one, after abbreviations are expanded
+ * and "~" resolved, or Home Assistant drops it. */
+static const char *const common_keys[] = {
+	"availability", "availability_mode", "availability_template", "availability_topic",
+	"device", "default_entity_id", "enabled_by_default", "encoding", "entity_category",
+	"entity_picture", "icon", "json_attributes_template", "json_attributes_topic", "name",
+	"object_id", "origin", "payload_available", "payload_not_available", "qos", "unique_id",
+	"platform", NULL};
+
+static const struct {
+	const char *component;
+	const char *const *keys;
+} schema_keys[] = {
+#define K(...) ((const char *const[]){__VA_ARGS__, NULL})
+	{"sensor", K("state_topic", "value_template", "device_class", "expire_after", "force_update",
+		     "last_reset_value_template", "options", "state_class",
+		     "suggested_display_precision", "unit_of_measurement")},
+	{"binary_sensor", K("state_topic", "value_template", "device_class", "expire_after",
+			    "force_update", "off_delay", "payload_on", "payload_off")},
+	{"switch", K("state_topic", "value_template", "command_topic", "command_template", "retain",
+		     "device_class", "optimistic", "payload_on", "payload_off", "state_on",
+		     "state_off")},
+	{"light", K("schema", "state_topic", "state_value_template", "command_topic", "retain",
+		    "optimistic", "payload_on", "payload_off", "on_command_type",
+		    "brightness_command_topic", "brightness_command_template", "brightness_scale",
+		    "brightness_state_topic", "brightness_value_template", "color_mode_state_topic",
+		    "color_mode_value_template", "color_temp_command_template",
+		    "color_temp_command_topic", "color_temp_kelvin", "color_temp_state_topic",
+		    "color_temp_value_template", "effect_command_topic", "effect_command_template",
+		    "effect_list", "effect_state_topic", "effect_value_template",
+		    "hs_command_template", "hs_command_topic", "hs_state_topic", "hs_value_template",
+		    "max_kelvin", "min_kelvin", "max_mireds", "min_mireds", "rgb_command_template",
+		    "rgb_command_topic", "rgb_state_topic", "rgb_value_template",
+		    "rgbw_command_template", "rgbw_command_topic", "rgbw_state_topic",
+		    "rgbw_value_template", "rgbww_command_template", "rgbww_command_topic",
+		    "rgbww_state_topic", "rgbww_value_template", "white_command_topic",
+		    "white_scale", "xy_command_template", "xy_command_topic", "xy_state_topic",
+		    "xy_value_template")},
+	{"cover", K("command_topic", "device_class", "optimistic", "payload_close", "payload_open",
+		    "payload_stop", "payload_stop_tilt", "position_closed", "position_open",
+		    "position_template", "position_topic", "retain", "set_position_template",
+		    "set_position_topic", "state_closed", "state_closing", "state_open",
+		    "state_opening", "state_stopped", "state_topic", "tilt_closed_value",
+		    "tilt_command_template", "tilt_command_topic", "tilt_max", "tilt_min",
+		    "tilt_opened_value", "tilt_optimistic", "tilt_status_template",
+		    "tilt_status_topic", "value_template")},
+	{"valve", K("command_template", "command_topic", "device_class", "optimistic",
+		    "payload_close", "payload_open", "payload_stop", "position_closed",
+		    "position_open", "reports_position", "retain", "state_closed", "state_closing",
+		    "state_open", "state_opening", "state_topic", "value_template")},
+	{"button", K("command_template", "command_topic", "device_class", "payload_press", "retain")},
+	{"number", K("command_template", "command_topic", "device_class", "max", "min", "mode",
+		     "optimistic", "payload_reset", "retain", "state_topic", "step",
+		     "unit_of_measurement", "value_template")},
+	{"select", K("command_template", "command_topic", "optimistic", "options", "retain",
+		     "state_topic", "value_template")},
+	{"text", K("command_template", "command_topic", "max", "min", "mode", "pattern", "retain",
+		   "state_topic", "value_template")},
+	{"scene", K("command_topic", "payload_on", "retain")},
+	{"notify", K("command_template", "command_topic", "retain")},
+	{"event", K("device_class", "event_types", "state_topic", "value_template")},
+	{"update", K("command_topic", "device_class", "display_precision",
+		     "latest_version_template", "latest_version_topic", "payload_install",
+		     "release_summary", "release_url", "retain", "state_topic", "title",
+		     "value_template")},
+	{"device_tracker", K("payload_home", "payload_not_home", "payload_reset", "source_type",
+			     "state_topic", "value_template")},
+	{"climate", K("action_template", "action_topic", "current_humidity_template",
+		      "current_humidity_topic", "current_temperature_template",
+		      "current_temperature_topic", "fan_mode_command_template",
+		      "fan_mode_command_topic", "fan_mode_state_template", "fan_mode_state_topic",
+		      "fan_modes", "initial", "max_humidity", "max_temp", "min_humidity", "min_temp",
+		      "mode_command_template", "mode_command_topic", "mode_state_template",
+		      "mode_state_topic", "modes", "optimistic", "payload_off", "payload_on",
+		      "power_command_template", "power_command_topic", "precision",
+		      "preset_mode_command_template", "preset_mode_command_topic",
+		      "preset_mode_state_topic", "preset_mode_value_template", "preset_modes",
+		      "retain", "swing_mode_command_template", "swing_mode_command_topic",
+		      "swing_mode_state_template", "swing_mode_state_topic", "swing_modes",
+		      "target_humidity_command_template", "target_humidity_command_topic",
+		      "target_humidity_state_template", "target_humidity_state_topic", "temp_step",
+		      "temperature_command_template", "temperature_command_topic",
+		      "temperature_high_command_template", "temperature_high_command_topic",
+		      "temperature_high_state_template", "temperature_high_state_topic",
+		      "temperature_low_command_template", "temperature_low_command_topic",
+		      "temperature_low_state_template", "temperature_low_state_topic",
+		      "temperature_state_template", "temperature_state_topic", "temperature_unit",
+		      "value_template")},
+	{"water_heater", K("current_temperature_template", "current_temperature_topic", "initial",
+			   "max_temp", "min_temp", "mode_command_template", "mode_command_topic",
+			   "mode_state_template", "mode_state_topic", "modes", "optimistic",
+			   "payload_off", "payload_on", "power_command_template",
+			   "power_command_topic", "precision", "retain",
+			   "temperature_command_template", "temperature_command_topic",
+			   "temperature_state_template", "temperature_state_topic",
+			   "temperature_unit", "value_template")},
+	{"humidifier", K("action_template", "action_topic", "command_template", "command_topic",
+			 "current_humidity_template", "current_humidity_topic", "device_class",
+			 "max_humidity", "min_humidity", "mode_command_template",
+			 "mode_command_topic", "mode_state_template", "mode_state_topic", "modes",
+			 "optimistic", "payload_off", "payload_on", "payload_reset_humidity",
+			 "payload_reset_mode", "retain", "state_topic", "state_value_template",
+			 "target_humidity_command_template", "target_humidity_command_topic",
+			 "target_humidity_state_template", "target_humidity_state_topic")},
+	{"fan", K("command_template", "command_topic", "direction_command_template",
+		  "direction_command_topic", "direction_state_topic", "direction_value_template",
+		  "optimistic", "oscillation_command_template", "oscillation_command_topic",
+		  "oscillation_state_topic", "oscillation_value_template", "payload_off",
+		  "payload_on", "payload_oscillation_off", "payload_oscillation_on",
+		  "payload_reset_percentage", "payload_reset_preset_mode",
+		  "percentage_command_template", "percentage_command_topic",
+		  "percentage_state_topic", "percentage_value_template",
+		  "preset_mode_command_template", "preset_mode_command_topic",
+		  "preset_mode_state_topic", "preset_mode_value_template", "preset_modes", "retain",
+		  "speed_range_max", "speed_range_min", "state_topic", "state_value_template")},
+	{"lock", K("code_format", "command_template", "command_topic", "optimistic", "payload_lock",
+		   "payload_open", "payload_reset", "payload_unlock", "retain", "state_jammed",
+		   "state_locked", "state_locking", "state_open", "state_opening", "state_topic",
+		   "state_unlocked", "state_unlocking", "value_template")},
+	{"siren", K("available_tones", "command_off_template", "command_template", "command_topic",
+		    "optimistic", "payload_off", "payload_on", "retain", "state_off", "state_on",
+		    "state_topic", "state_value_template", "support_duration",
+		    "support_volume_set")},
+	{"alarm_control_panel", K("code", "code_arm_required", "code_disarm_required",
+				  "code_trigger_required", "command_template", "command_topic",
+				  "payload_arm_away", "payload_arm_custom_bypass",
+				  "payload_arm_home", "payload_arm_night", "payload_arm_vacation",
+				  "payload_disarm", "payload_trigger", "retain", "state_topic",
+				  "supported_features", "value_template")},
+	{"vacuum", K("command_topic", "fan_speed_list", "payload_clean_spot", "payload_locate",
+		     "payload_pause", "payload_return_to_base", "payload_start", "payload_stop",
+		     "retain", "schema", "send_command_topic", "set_fan_speed_topic", "state_topic",
+		     "supported_features")},
+	{"lawn_mower", K("activity_state_topic", "activity_value_template",
+			 "dock_command_template", "dock_command_topic", "optimistic",
+			 "pause_command_template", "pause_command_topic", "retain",
+			 "start_mowing_command_template", "start_mowing_command_topic")},
+#undef K
+};
+
+/* The device trigger's own schema: nothing of an entity's. */
+static const char *const trigger_keys[] = {"automation_type", "device", "payload", "qos",
+					   "subtype", "topic", "type", "value_template",
+					   "platform", NULL};
+
+/* A few of abbreviations.py's, enough to read a payload written with them. */
+static const char *const abbreviations[][2] = {
+	{"avty", "availability"}, {"avty_t", "availability_topic"}, {"cmd_t", "command_topic"},
+	{"cmd_tpl", "command_template"}, {"dev", "device"}, {"dev_cla", "device_class"},
+	{"json_attr_t", "json_attributes_topic"}, {"stat_t", "state_topic"},
+	{"val_tpl", "value_template"}, {"uniq_id", "unique_id"}, {"obj_id", "object_id"},
+	{"pl_on", "payload_on"}, {"pl_off", "payload_off"}, {"unit_of_meas", "unit_of_measurement"},
+	{"stat_cla", "state_class"}, {"ent_cat", "entity_category"}, {"atype", "automation_type"},
+	{"stype", "subtype"},
+};
+
+static bool listed(const char *const *v, const char *k)
+{
+	for (; *v; v++)
+		if (strcmp(*v, k) == 0)
+			return true;
+	return false;
+}
+
+/* Expand abbreviations and resolve "~" as Home Assistant's discovery
+ * does, then check every key against the component's schema. */
+static void assert_home_assistant_keys(json_t *d, const char *component)
+{
+	json_t *x = json_object();
+	const char *base = json_string_value(json_object_get(d, "~"));
+	const char *k;
+	json_t *v;
+	json_object_foreach(d, k, v) {
+		const char *full = k;
+		for (size_t i = 0; i < sizeof abbreviations / sizeof abbreviations[0]; i++)
+			if (strcmp(k, abbreviations[i][0]) == 0)
+				full = abbreviations[i][1];
+		if (strcmp(k, "~") == 0)
+			continue;
+		const char *s = json_string_value(v);
+		size_t n = s ? strlen(s) : 0;
+		if (base && s && strstr(full, "topic") && (s[0] == '~' || (n && s[n - 1] == '~'))) {
+			char buf[512];
+			if (s[0] == '~')
+				snprintf(buf, sizeof buf, "%s%s", base, s + 1);
+			else
+				snprintf(buf, sizeof buf, "%.*s%s", (int)n - 1, s, base);
+			json_object_set_new(x, full, json_string(buf));
+		} else {
+			json_object_set(x, full, v);
+		}
+	}
+	const char *const *keys = NULL;
+	bool trigger = strcmp(component, "device_automation") == 0;
+	for (size_t i = 0; i < sizeof schema_keys / sizeof schema_keys[0]; i++)
+		if (strcmp(schema_keys[i].component, component) == 0)
+			keys = schema_keys[i].keys;
+	assert_true(keys || trigger);
+	json_object_foreach(x, k, v) {
+		bool ok = trigger ? listed(trigger_keys, k)
+				  : listed(common_keys, k) || listed(keys, k);
+		if (!ok) {
+			char *all = json_dumps(x, JSON_COMPACT);
+			fail_msg("%s discovery has '%s', which Home Assistant does not take: %s",
+				 component, k, all);
+		}
+	}
+	json_decref(x);
+}
+
+/* discovery() checked against the component's schema. */
+static json_t *ha_discovery(struct td *t, const char *component, const char *object_id)
+{
+	json_t *d = discovery(t, component, object_id);
+	assert_home_assistant_keys(d, component);
+	return d;
+}
+
+static void assert_key_is(json_t *d, const char *key, const char *want)
+{
+	const char *got = json_string_value(json_object_get(d, key));
+	if (!got || strcmp(got, want) != 0) {
+		char *all = json_dumps(d, JSON_COMPACT);
+		fail_msg("'%s' is '%s', not '%s', in %s", key, got ? got : "(none)", want, all);
+	}
+}
+
+/* A command on the bridge's /set topic of entity reaches the device's
+ * topic as want. */
+static long command(struct td *t, const char *entity_set, const char *payload,
+		    const char *device_topic, const char *want)
+{
+	long n = td_count(t);
+	td_pub(t, entity_set, payload, false);
+	return td_expect_after(t, n, device_topic, want);
+}
+
+/* The attributes last published on topic. */
+static json_t *attributes_of(struct td *t, const char *topic)
+{
+	json_t *a = json_loads(td_last(t, topic), 0, NULL);
+	if (!a) {
+		td_dump(t);
+		fail_msg("no attributes on %s", topic);
+	}
+	return a;
+}
+
+/* Wait for the attributes on topic to hold key with the JSON text want. */
+static json_t *expect_attr(struct td *t, long since, const char *topic, const char *key,
+			   const char *want)
+{
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		long i = td_wait_after(t, since, topic, NULL, end - tu_now());
+		if (i < 0)
+			break;
+		json_t *a = json_loads(td_last(t, topic), 0, NULL);
+		char *s = json_dumps(json_object_get(a, key), JSON_ENCODE_ANY | JSON_COMPACT);
+		bool ok = s && strcmp(s, want) == 0;
+		free(s);
+		if (ok)
+			return a;
+		json_decref(a);
+		since = i + 1;
+	}
+	td_dump(t);
+	fail_msg("%s never had %s = %s (last: %s)", topic, key, want, td_last(t, topic));
+	return NULL;
+}
+
+/* ---- climate, water heater, humidifier, fan ------------------------------ */
+
+/* A zigbee2mqtt thermostatic radiator valve and Home Assistant's docs'
+ * optimistic air conditioner: states from the device's JSON, every
+ * setting to its own topic. */
+static void climate_from_a_zigbee_valve_and_an_optimistic_ac(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  climate:\n"
+	      "    - name: Radiator\n"
+	      "      mode_state_topic: zigbee2mqtt/trv\n"
+	      "      mode_state_template: '{{ value_json.system_mode }}'\n"
+	      "      mode_command_topic: zigbee2mqtt/trv/set/system_mode\n"
+	      "      modes: ['off', heat, auto]\n"
+	      "      current_temperature_topic: zigbee2mqtt/trv\n"
+	      "      current_temperature_template: '{{ value_json.local_temperature }}'\n"
+	      "      temperature_state_topic: zigbee2mqtt/trv\n"
+	      "      temperature_state_template: '{{ value_json.current_heating_setpoint }}'\n"
+	      "      temperature_command_topic: zigbee2mqtt/trv/set/current_heating_setpoint\n"
+	      "      action_topic: zigbee2mqtt/trv\n"
+	      "      action_template: \"{{ 'heating' if value_json.running_state == 'heat' else 'idle' }}\"\n"
+	      "      min_temp: 5\n"
+	      "      max_temp: 30\n"
+	      "      temp_step: 0.5\n"
+	      "      precision: 0.5\n"
+	      "    - name: Study\n"
+	      "      modes: ['off', cool, fan_only]\n"
+	      "      swing_modes: ['on', 'off']\n"
+	      "      fan_modes: [high, medium, low]\n"
+	      "      preset_modes: [eco, sleep, activity]\n"
+	      "      power_command_topic: study/ac/power/set\n"
+	      "      preset_mode_command_topic: study/ac/preset_mode/set\n"
+	      "      mode_command_topic: study/ac/mode/set\n"
+	      "      mode_command_template: \"{{ value if value == 'off' else 'on' }}\"\n"
+	      "      temperature_command_topic: study/ac/temperature/set\n"
+	      "      fan_mode_command_topic: study/ac/fan/set\n"
+	      "      swing_mode_command_topic: study/ac/swing/set\n"
+	      "      precision: 1.0\n");
+	json_t *d = ha_discovery(&t, "climate", "radiator");
+	assert_key_is(d, "mode_state_topic", BASE "climate/radiator/state");
+	assert_key_is(d, "mode_command_topic", BASE "climate/radiator/set");
+	assert_key_is(d, "temperature_command_topic", BASE "climate/radiator/set");
+	assert_key_is(d, "current_temperature_topic", BASE "climate/radiator/attributes");
+	assert_key_is(d, "temperature_unit", "C");
+	assert_int_equal(json_array_size(json_object_get(d, "modes")), 3);
+	assert_true(json_real_value(json_object_get(d, "temp_step")) == 0.5);
+	assert_null(json_object_get(d, "fan_mode_command_topic"));
+	json_decref(d);
+
+	long n = td_device(&t, "zigbee2mqtt/trv",
+			   "{\"battery\":97,\"current_heating_setpoint\":21,\"local_temperature\":"
+			   "19.5,\"system_mode\":\"heat\",\"running_state\":\"heat\","
+			   "\"linkquality\":120}");
+	td_expect_after(&t, n, BASE "climate/radiator/state", "heat");
+	json_t *a = expect_attr(&t, n, BASE "climate/radiator/attributes", "current_temperature",
+				"19.5");
+	assert_true(json_real_value(json_object_get(a, "temperature")) == 21.0);
+	assert_string_equal(json_string_value(json_object_get(a, "hvac_action")), "heating");
+	assert_int_equal(json_array_size(json_object_get(a, "hvac_modes")), 3);
+	json_decref(a);
+	command(&t, BASE "climate/radiator/set", "{\"temperature\": 22.5}",
+		"zigbee2mqtt/trv/set/current_heating_setpoint", "22.5");
+	command(&t, BASE "climate/radiator/set", "{\"hvac_mode\": \"off\"}",
+		"zigbee2mqtt/trv/set/system_mode", "off");
+	/* the device says so: not optimistic */
+	assert_string_equal(td_last(&t, BASE "climate/radiator/state"), "heat");
+
+	/* the optimistic one: starts off, takes what it is told */
+	td_expect(&t, BASE "climate/study/state", "off");
+	d = ha_discovery(&t, "climate", "study");
+	assert_key_is(d, "fan_mode_command_topic", BASE "climate/study/set");
+	assert_key_is(d, "power_command_topic", BASE "climate/study/set");
+	assert_int_equal(json_array_size(json_object_get(d, "preset_modes")), 3);
+	json_decref(d);
+	n = command(&t, BASE "climate/study/set", "{\"hvac_mode\": \"cool\"}", "study/ac/mode/set",
+		    "on");
+	td_expect_after(&t, n, BASE "climate/study/state", "cool");
+	n = command(&t, BASE "climate/study/set", "{\"fan_mode\": \"high\"}", "study/ac/fan/set",
+		    "high");
+	a = expect_attr(&t, n, BASE "climate/study/attributes", "fan_mode", "\"high\"");
+	json_decref(a);
+	command(&t, BASE "climate/study/set", "{\"temperature\": 22}", "study/ac/temperature/set",
+		"22.0");
+	command(&t, BASE "climate/study/set", "{\"preset_mode\": \"eco\"}",
+		"study/ac/preset_mode/set", "eco");
+	command(&t, BASE "climate/study/set", "{\"swing_mode\": \"on\"}", "study/ac/swing/set",
+		"on");
+	command(&t, BASE "climate/study/set", "OFF", "study/ac/power/set", "OFF");
+	/* a mode it does not have is refused and logged */
+	td_pub(&t, BASE "climate/study/set", "{\"hvac_mode\": \"dry\"}", false);
+	td_expect_log(&t, "'dry' is not one of its hvac modes");
+	stop(&t);
+}
+
+static void water_heater_humidifier_and_fan_as_home_assistants_docs_write_them(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  water_heater:\n"
+	      "    - name: Boiler\n"
+	      "      modes: ['off', eco, performance]\n"
+	      "      mode_state_topic: basement/boiler/mode\n"
+	      "      mode_command_topic: basement/boiler/mode/set\n"
+	      "      mode_command_template: \"{{ value if value == 'off' else 'on' }}\"\n"
+	      "      temperature_state_topic: basement/boiler/temperature\n"
+	      "      temperature_command_topic: basement/boiler/temperature/set\n"
+	      "      current_temperature_topic: basement/boiler/current_temperature\n"
+	      "      precision: 1.0\n"
+	      "  humidifier:\n"
+	      "    - name: Bedroom humidifier\n"
+	      "      device_class: humidifier\n"
+	      "      state_topic: bedroom/humidifier/on/state\n"
+	      "      action_topic: bedroom/humidifier/action\n"
+	      "      command_topic: bedroom/humidifier/on/set\n"
+	      "      current_humidity_topic: bedroom/humidifier/humidity/current\n"
+	      "      target_humidity_command_topic: bedroom/humidifier/humidity/set\n"
+	      "      target_humidity_state_topic: bedroom/humidifier/humidity/state\n"
+	      "      mode_state_topic: bedroom/humidifier/mode/state\n"
+	      "      mode_command_topic: bedroom/humidifier/preset/preset_mode\n"
+	      "      modes: [normal, eco, away, boost, comfort, home, sleep, auto, baby]\n"
+	      "      payload_on: 'true'\n"
+	      "      payload_off: 'false'\n"
+	      "      min_humidity: 30\n"
+	      "      max_humidity: 80\n"
+	      "  fan:\n"
+	      "    - name: Bedroom fan\n"
+	      "      state_topic: bedroom_fan/on/state\n"
+	      "      command_topic: bedroom_fan/on/set\n"
+	      "      direction_state_topic: bedroom_fan/direction/state\n"
+	      "      direction_command_topic: bedroom_fan/direction/set\n"
+	      "      oscillation_state_topic: bedroom_fan/oscillation/state\n"
+	      "      oscillation_command_topic: bedroom_fan/oscillation/set\n"
+	      "      percentage_state_topic: bedroom_fan/speed/percentage_state\n"
+	      "      percentage_command_topic: bedroom_fan/speed/percentage\n"
+	      "      preset_mode_state_topic: bedroom_fan/preset/preset_mode_state\n"
+	      "      preset_mode_command_topic: bedroom_fan/preset/preset_mode\n"
+	      "      preset_modes: [auto, smart, whoosh, eco, breeze]\n"
+	      "      payload_on: 'true'\n"
+	      "      payload_off: 'false'\n"
+	      "      payload_oscillation_on: 'true'\n"
+	      "      payload_oscillation_off: 'false'\n"
+	      "      speed_range_min: 1\n"
+	      "      speed_range_max: 3\n");
+	json_t *d = ha_discovery(&t, "water_heater", "boiler");
+	assert_key_is(d, "mode_state_topic", BASE "water_heater/boiler/state");
+	json_decref(d);
+	long n = td_device(&t, "basement/boiler/mode", "eco");
+	td_expect_after(&t, n, BASE "water_heater/boiler/state", "eco");
+	n = td_device(&t, "basement/boiler/current_temperature", "53.6");
+	json_t *a = expect_attr(&t, n, BASE "water_heater/boiler/attributes", "current_temperature",
+				"54");
+	assert_string_equal(json_string_value(json_object_get(a, "operation_mode")), "eco");
+	json_decref(a);
+	command(&t, BASE "water_heater/boiler/set", "{\"temperature\": 55}",
+		"basement/boiler/temperature/set", "55.0");
+	command(&t, BASE "water_heater/boiler/set", "{\"operation_mode\": \"performance\"}",
+		"basement/boiler/mode/set", "on");
+
+	d = ha_discovery(&t, "humidifier", "bedroom_humidifier");
+	assert_key_is(d, "target_humidity_command_topic", BASE "humidifier/bedroom_humidifier/set");
+	assert_key_is(d, "mode_command_topic", BASE "humidifier/bedroom_humidifier/set");
+	assert_key_is(d, "device_class", "humidifier");
+	json_decref(d);
+	n = td_device(&t, "bedroom/humidifier/on/state", "true");
+	td_expect_after(&t, n, BASE "humidifier/bedroom_humidifier/state", "on");
+	td_device(&t, "bedroom/humidifier/humidity/state", "45");
+	td_device(&t, "bedroom/humidifier/mode/state", "eco");
+	n = td_device(&t, "bedroom/humidifier/action", "humidifying");
+	a = expect_attr(&t, n, BASE "humidifier/bedroom_humidifier/attributes", "action",
+			"\"humidifying\"");
+	assert_true(json_number_value(json_object_get(a, "humidity")) == 45);
+	assert_string_equal(json_string_value(json_object_get(a, "mode")), "eco");
+	json_decref(a);
+	command(&t, BASE "humidifier/bedroom_humidifier/set", "OFF", "bedroom/humidifier/on/set",
+		"false");
+	command(&t, BASE "humidifier/bedroom_humidifier/set", "{\"humidity\": 60}",
+		"bedroom/humidifier/humidity/set", "60");
+	command(&t, BASE "humidifier/bedroom_humidifier/set", "{\"mode\": \"sleep\"}",
+		"bedroom/humidifier/preset/preset_mode", "sleep");
+
+	d = ha_discovery(&t, "fan", "bedroom_fan");
+	assert_key_is(d, "percentage_command_topic", BASE "fan/bedroom_fan/set");
+	assert_key_is(d, "oscillation_command_topic", BASE "fan/bedroom_fan/set");
+	json_decref(d);
+	n = td_device(&t, "bedroom_fan/on/state", "true");
+	td_expect_after(&t, n, BASE "fan/bedroom_fan/state", "on");
+	/* speed 2 of 1..3 is 66 % */
+	td_device(&t, "bedroom_fan/oscillation/state", "true");
+	n = td_device(&t, "bedroom_fan/speed/percentage_state", "2");
+	a = expect_attr(&t, n, BASE "fan/bedroom_fan/attributes", "percentage", "66");
+	assert_true(json_is_true(json_object_get(a, "oscillating")));
+	json_decref(a);
+	command(&t, BASE "fan/bedroom_fan/set", "{\"percentage\": 100}",
+		"bedroom_fan/speed/percentage", "3");
+	command(&t, BASE "fan/bedroom_fan/set", "{\"percentage\": 34}",
+		"bedroom_fan/speed/percentage", "2");
+	command(&t, BASE "fan/bedroom_fan/set", "oscillate_off", "bedroom_fan/oscillation/set",
+		"false");
+	command(&t, BASE "fan/bedroom_fan/set", "{\"preset_mode\": \"whoosh\"}",
+		"bedroom_fan/preset/preset_mode", "whoosh");
+	command(&t, BASE "fan/bedroom_fan/set", "{\"direction\": \"reverse\"}",
+		"bedroom_fan/direction/set", "reverse");
+	command(&t, BASE "fan/bedroom_fan/set", "OFF", "bedroom_fan/on/set", "false");
+	stop(&t);
+}
+
+/* ---- lock, siren, alarm, valve, vacuum, lawn mower ------------------------- */
+
+static void lock_siren_and_alarm_panel(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  lock:\n"
+	      "    - name: Frontdoor\n"
+	      "      state_topic: home-assistant/frontdoor/state\n"
+	      "      code_format: '^\\d{4}$'\n"
+	      "      command_topic: home-assistant/frontdoor/set\n"
+	      "      command_template: '{ \"action\": \"{{ value }}\", \"code\":\"{{ code }}\" }'\n"
+	      "      payload_lock: LOCK\n"
+	      "      payload_unlock: UNLOCK\n"
+	      "      state_locked: LOCK\n"
+	      "      state_unlocked: UNLOCK\n"
+	      "      state_jammed: MOTOR_JAMMED\n"
+	      "      qos: 1\n"
+	      "  siren:\n"
+	      "    - unique_id: custom_siren\n"
+	      "      name: Intrusion siren\n"
+	      "      command_topic: home/alarm/siren1/set\n"
+	      "      available_tones: [ping, siren]\n"
+	      "      command_template: '{{ value }}-{{ tone }}'\n"
+	      "      command_off_template: '{{ value }}'\n"
+	      "    - name: Plain siren\n"
+	      "      command_topic: home/alarm/siren2/set\n"
+	      "      state_topic: home/alarm/siren2/state\n"
+	      "  alarm_control_panel:\n"
+	      "    - name: Alarm panel\n"
+	      "      supported_features: [arm_home, arm_away]\n"
+	      "      state_topic: alarmdecoder/panel\n"
+	      "      command_topic: alarmdecoder/panel/set\n"
+	      "      code: '1234'\n"
+	      "      command_template: \"{ action: '{{ action }}', code: '{{ code }}'}\"\n");
+	json_t *d = ha_discovery(&t, "lock", "frontdoor");
+	assert_key_is(d, "state_locked", "locked");
+	assert_key_is(d, "code_format", "^\\d{4}$");
+	assert_null(json_object_get(d, "payload_open"));
+	json_decref(d);
+	long n = td_device(&t, "home-assistant/frontdoor/state", "LOCK");
+	td_expect_after(&t, n, BASE "lock/frontdoor/state", "locked");
+	n = td_device(&t, "home-assistant/frontdoor/state", "MOTOR_JAMMED");
+	td_expect_after(&t, n, BASE "lock/frontdoor/state", "jammed");
+	command(&t, BASE "lock/frontdoor/set", "UNLOCK", "home-assistant/frontdoor/set",
+		"{ \"action\": \"UNLOCK\", \"code\":\"None\" }");
+
+	d = ha_discovery(&t, "siren", "intrusion_siren");
+	assert_key_is(d, "unique_id", "custom_siren");
+	assert_int_equal(json_array_size(json_object_get(d, "available_tones")), 2);
+	json_decref(d);
+	n = command(&t, BASE "siren/intrusion_siren/set", "{\"state\": \"ON\", \"tone\": \"ping\"}",
+		    "home/alarm/siren1/set", "ON-ping");
+	td_expect_after(&t, n, BASE "siren/intrusion_siren/state", "on");
+	command(&t, BASE "siren/intrusion_siren/set", "OFF", "home/alarm/siren1/set", "OFF");
+	/* without a template: JSON of the state and the settings */
+	n = td_device(&t, "home/alarm/siren2/state", "ON");
+	td_expect_after(&t, n, BASE "siren/plain_siren/state", "on");
+	command(&t, BASE "siren/plain_siren/set", "{\"state\": \"ON\", \"volume_level\": 0.5}",
+		"home/alarm/siren2/set", "{\"state\":\"ON\",\"volume_level\":0.5}");
+
+	d = ha_discovery(&t, "alarm_control_panel", "alarm_panel");
+	assert_key_is(d, "code", "REMOTE_CODE");
+	assert_int_equal(json_array_size(json_object_get(d, "supported_features")), 2);
+	json_decref(d);
+	n = td_device(&t, "alarmdecoder/panel", "armed_away");
+	td_expect_after(&t, n, BASE "alarm_control_panel/alarm_panel/state", "armed_away");
+	/* the panel's own code is checked here, as Home Assistant checks it */
+	command(&t, BASE "alarm_control_panel/alarm_panel/set",
+		"{\"action\": \"DISARM\", \"code\": \"1234\"}", "alarmdecoder/panel/set",
+		"{ action: 'DISARM', code: '1234'}");
+	td_pub(&t, BASE "alarm_control_panel/alarm_panel/set",
+	       "{\"action\": \"ARM_HOME\", \"code\": \"9999\"}", false);
+	td_expect_log(&t, "alarm_arm_home: wrong code");
+	/* a feature it lacks */
+	td_pub(&t, BASE "alarm_control_panel/alarm_panel/set",
+	       "{\"action\": \"ARM_NIGHT\", \"code\": \"1234\"}", false);
+	td_expect_log(&t, "alarm_arm_night failed");
+	assert_int_equal(td_count_topic(&t, 0, "alarmdecoder/panel/set", ""), 1);
+	stop(&t);
+}
+
+static void valve_vacuum_and_lawn_mower(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  valve:\n"
+	      "    - name: MQTT valve\n"
+	      "      command_topic: heater/valve/set\n"
+	      "      state_topic: heater/valve/state\n"
+	      "      availability:\n"
+	      "        - topic: heater/valve/availability\n"
+	      "      payload_stop: STOP\n"
+	      "      value_template: '{{ value_json.x }}'\n"
+	      "    - name: Radiator valve\n"
+	      "      command_topic: radiator/valve/set\n"
+	      "      state_topic: radiator/valve/state\n"
+	      "      reports_position: true\n"
+	      "      position_closed: 0\n"
+	      "      position_open: 255\n"
+	      "  vacuum:\n"
+	      "    - name: MQTT vacuum\n"
+	      "      supported_features: [start, pause, stop, return_home, battery, status, locate,\n"
+	      "                           clean_spot, fan_speed, send_command]\n"
+	      "      command_topic: vacuum/command\n"
+	      "      set_fan_speed_topic: vacuum/set_fan_speed\n"
+	      "      fan_speed_list: [min, medium, high, max]\n"
+	      "      send_command_topic: vacuum/send_command\n"
+	      "      state_topic: vacuum/state\n"
+	      "  lawn_mower:\n"
+	      "    - name: Lawn mower plus\n"
+	      "      activity_state_topic: lawn_mower_plus/activity\n"
+	      "      activity_value_template: '{{ value_json.activity }}'\n"
+	      "      pause_command_topic: lawn_mower_plus/pause\n"
+	      "      pause_command_template: '{\"activity\": \"{{ value }}\"}'\n"
+	      "      dock_command_topic: lawn_mower_plus/dock\n"
+	      "      dock_command_template: '{\"activity\": \"{{ value }}\"}'\n"
+	      "      start_mowing_command_topic: lawn_mower_plus/start_mowing\n"
+	      "      start_mowing_command_template: '{\"activity\": \"{{ value }}\"}'\n");
+	json_t *d = ha_discovery(&t, "valve", "mqtt_valve");
+	assert_key_is(d, "payload_stop", "STOP");
+	json_decref(d);
+	td_device(&t, "heater/valve/availability", "online");
+	long n = td_device(&t, "heater/valve/state", "{\"x\": \"opening\"}");
+	td_expect_after(&t, n, BASE "valve/mqtt_valve/state", "opening");
+	command(&t, BASE "valve/mqtt_valve/set", "STOP", "heater/valve/set", "STOP");
+	command(&t, BASE "valve/mqtt_valve/set", "CLOSE", "heater/valve/set", "CLOSE");
+
+	d = ha_discovery(&t, "valve", "radiator_valve");
+	assert_true(json_is_true(json_object_get(d, "reports_position")));
+	assert_key_is(d, "state_topic", BASE "valve/radiator_valve/attributes");
+	json_decref(d);
+	n = td_device(&t, "radiator/valve/state", "128");
+	td_expect_after(&t, n, BASE "valve/radiator_valve/state", "open");
+	json_t *a = expect_attr(&t, n, BASE "valve/radiator_valve/attributes", "current_position",
+				"50");
+	json_decref(a);
+	command(&t, BASE "valve/radiator_valve/set", "{\"position\": 100}", "radiator/valve/set",
+		"255");
+	command(&t, BASE "valve/radiator_valve/set", "CLOSE", "radiator/valve/set", "0");
+
+	d = ha_discovery(&t, "vacuum", "mqtt_vacuum");
+	assert_key_is(d, "state_topic", BASE "vacuum/mqtt_vacuum/attributes");
+	assert_key_is(d, "set_fan_speed_topic", BASE "vacuum/mqtt_vacuum/set");
+	json_decref(d);
+	n = td_device(&t, "vacuum/state",
+		      "{\"battery_level\": 61, \"state\": \"docked\", \"fan_speed\": \"min\"}");
+	td_expect_after(&t, n, BASE "vacuum/mqtt_vacuum/state", "docked");
+	/* Home Assistant's vacuum reads state and battery from one object */
+	a = expect_attr(&t, n, BASE "vacuum/mqtt_vacuum/attributes", "state", "\"docked\"");
+	assert_int_equal(json_integer_value(json_object_get(a, "battery_level")), 61);
+	json_decref(a);
+	command(&t, BASE "vacuum/mqtt_vacuum/set", "start", "vacuum/command", "start");
+	command(&t, BASE "vacuum/mqtt_vacuum/set", "return_to_base", "vacuum/command",
+		"return_to_base");
+	command(&t, BASE "vacuum/mqtt_vacuum/set", "max", "vacuum/set_fan_speed", "max");
+	command(&t, BASE "vacuum/mqtt_vacuum/set", "{\"command\": \"custom_command\", \"x\": 1}",
+		"vacuum/send_command", "{\"x\":1,\"command\":\"custom_command\"}");
+
+	d = ha_discovery(&t, "lawn_mower", "lawn_mower_plus");
+	assert_key_is(d, "activity_state_topic", BASE "lawn_mower/lawn_mower_plus/state");
+	json_decref(d);
+	n = td_device(&t, "lawn_mower_plus/activity", "{\"activity\": \"mowing\"}");
+	td_expect_after(&t, n, BASE "lawn_mower/lawn_mower_plus/state", "mowing");
+	command(&t, BASE "lawn_mower/lawn_mower_plus/set", "dock", "lawn_mower_plus/dock",
+		"{\"activity\": \"dock\"}");
+	stop(&t);
+}
+
+/* ---- lights ---------------------------------------------------------------- */
+
+/* A zigbee2mqtt bulb (the JSON schema, as zigbee2mqtt announces it), Home
+ * Assistant's docs' template light, and a Tasmota RGB+CCT bulb in the
+ * basic schema: each announced to Home Assistant in the basic schema, its
+ * colour modes wired to the bridge's topics. */
+static void lights_in_the_json_template_and_basic_schemas(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  light:\n"
+	      "    - schema: json\n"
+	      "      name: Living bulb\n"
+	      "      state_topic: zigbee2mqtt/living_bulb\n"
+	      "      command_topic: zigbee2mqtt/living_bulb/set\n"
+	      "      brightness: true\n"
+	      "      supported_color_modes: [xy, color_temp]\n"
+	      "      min_mireds: 153\n"
+	      "      max_mireds: 500\n"
+	      "      effect: true\n"
+	      "      effect_list: [blink, breathe, okay]\n"
+	      "    - schema: template\n"
+	      "      name: Kitchen\n"
+	      "      command_topic: home/rgb1/set\n"
+	      "      state_topic: home/rgb1/status\n"
+	      "      command_on_template: >\n"
+	      "        {\"state\": \"on\"\n"
+	      "        {%- if brightness is defined -%}\n"
+	      "        , \"brightness\": {{ brightness }}\n"
+	      "        {%- endif -%}\n"
+	      "        {%- if red is defined and green is defined and blue is defined -%}\n"
+	      "        , \"color\": [{{ red }}, {{ green }}, {{ blue }}]\n"
+	      "        {%- endif -%}\n"
+	      "        }\n"
+	      "      command_off_template: '{\"state\": \"off\"}'\n"
+	      "      state_template: '{{ value_json.state }}'\n"
+	      "      brightness_template: '{{ value_json.brightness }}'\n"
+	      "      red_template: '{{ value_json.color[0] }}'\n"
+	      "      green_template: '{{ value_json.color[1] }}'\n"
+	      "      blue_template: '{{ value_json.color[2] }}'\n"
+	      "    - name: Tasmota bulb\n"
+	      "      command_topic: cmnd/bulb/POWER\n"
+	      "      state_topic: tele/bulb/STATE\n"
+	      "      state_value_template: '{{ value_json.POWER }}'\n"
+	      "      brightness_command_topic: cmnd/bulb/Dimmer\n"
+	      "      brightness_state_topic: tele/bulb/STATE\n"
+	      "      brightness_scale: 100\n"
+	      "      brightness_value_template: '{{ value_json.Dimmer }}'\n"
+	      "      rgb_command_topic: cmnd/bulb/Color2\n"
+	      "      rgb_state_topic: tele/bulb/STATE\n"
+	      "      rgb_value_template: \"{{ value_json.Color.split(',')[0:3] | join(',') }}\"\n"
+	      "      color_temp_command_topic: cmnd/bulb/CT\n"
+	      "      color_temp_state_topic: tele/bulb/STATE\n"
+	      "      color_temp_value_template: '{{ value_json.CT }}'\n"
+	      "      effect_command_topic: cmnd/bulb/Scheme\n"
+	      "      effect_state_topic: tele/bulb/STATE\n"
+	      "      effect_value_template: '{{ value_json.Scheme }}'\n"
+	      "      effect_list: [0, 1, 2, 3, 4]\n");
+	/* zigbee2mqtt's bulb */
+	json_t *d = ha_discovery(&t, "light", "living_bulb");
+	assert_key_is(d, "schema", "basic");
+	assert_key_is(d, "xy_command_topic", BASE "light/living_bulb/set");
+	assert_key_is(d, "color_temp_command_topic", BASE "light/living_bulb/set");
+	assert_key_is(d, "color_mode_state_topic", BASE "light/living_bulb/attributes");
+	assert_key_is(d, "brightness_command_topic", BASE "light/living_bulb/set");
+	assert_true(json_is_true(json_object_get(d, "color_temp_kelvin")));
+	assert_int_equal(json_integer_value(json_object_get(d, "min_kelvin")), 2000);
+	assert_int_equal(json_integer_value(json_object_get(d, "max_kelvin")), 6535);
+	assert_int_equal(json_array_size(json_object_get(d, "effect_list")), 3);
+	assert_null(json_object_get(d, "rgb_command_topic"));
+	json_decref(d);
+	long n = td_device(&t, "zigbee2mqtt/living_bulb",
+			   "{\"brightness\":254,\"color\":{\"x\":0.4599,\"y\":0.4106},"
+			   "\"color_mode\":\"color_temp\",\"color_temp\":370,\"linkquality\":120,"
+			   "\"state\":\"ON\",\"update\":{\"state\":\"idle\"}}");
+	td_expect_after(&t, n, BASE "light/living_bulb/state", "on");
+	json_t *a = expect_attr(&t, n, BASE "light/living_bulb/attributes", "color_temp_kelvin",
+				"2702");
+	assert_string_equal(json_string_value(json_object_get(a, "color_mode")), "color_temp");
+	assert_int_equal(json_integer_value(json_object_get(a, "brightness")), 254);
+	json_decref(a);
+	command(&t, BASE "light/living_bulb/set", "{\"state\": \"ON\", \"brightness\": 128}",
+		"zigbee2mqtt/living_bulb/set", "{\"state\":\"ON\",\"brightness\":128}");
+	command(&t, BASE "light/living_bulb/set", "{\"state\": \"ON\", \"color_temp_kelvin\": 2702}",
+		"zigbee2mqtt/living_bulb/set", "{\"state\":\"ON\",\"color_temp\":370}");
+	command(&t, BASE "light/living_bulb/set", "{\"state\": \"ON\", \"xy_color\": [0.3, 0.4]}",
+		"zigbee2mqtt/living_bulb/set", "{\"state\":\"ON\",\"color\":{\"x\":0.3,\"y\":0.4}}");
+	command(&t, BASE "light/living_bulb/set", "{\"state\": \"ON\", \"effect\": \"blink\"}",
+		"zigbee2mqtt/living_bulb/set", "{\"state\":\"ON\",\"effect\":\"blink\"}");
+	command(&t, BASE "light/living_bulb/set", "OFF", "zigbee2mqtt/living_bulb/set",
+		"{\"state\":\"OFF\"}");
+
+	/* Home Assistant's docs' template light: hue and saturation from red,
+	 * green and blue */
+	d = ha_discovery(&t, "light", "kitchen");
+	assert_key_is(d, "hs_command_topic", BASE "light/kitchen/set");
+	json_decref(d);
+	n = td_device(&t, "home/rgb1/status",
+		      "{\"state\": \"on\", \"brightness\": 100, \"color\": [255, 0, 0]}");
+	td_expect_after(&t, n, BASE "light/kitchen/state", "on");
+	a = expect_attr(&t, n, BASE "light/kitchen/attributes", "hs_color", "[0.0,100.0]");
+	assert_int_equal(json_integer_value(json_object_get(a, "brightness")), 100);
+	assert_string_equal(json_string_value(json_object_get(a, "color_mode")), "hs");
+	json_decref(a);
+	command(&t, BASE "light/kitchen/set", "{\"state\": \"ON\", \"brightness\": 50}",
+		"home/rgb1/set", "{\"state\": \"on\", \"brightness\": 50}");
+	command(&t, BASE "light/kitchen/set", "{\"state\": \"ON\", \"hs_color\": [120, 100]}",
+		"home/rgb1/set", "{\"state\": \"on\", \"color\": [0, 255, 0]}");
+	command(&t, BASE "light/kitchen/set", "OFF", "home/rgb1/set", "{\"state\": \"off\"}");
+
+	/* Tasmota's bulb: its own topic for each setting */
+	d = ha_discovery(&t, "light", "tasmota_bulb");
+	assert_key_is(d, "rgb_command_topic", BASE "light/tasmota_bulb/set");
+	assert_key_is(d, "effect_command_topic", BASE "light/tasmota_bulb/set");
+	json_decref(d);
+	n = td_device(&t, "tele/bulb/STATE",
+		      "{\"Time\":\"2024-05-01T12:00:00\",\"POWER\":\"ON\",\"Dimmer\":80,"
+		      "\"Color\":\"255,128,0,0,0\",\"HSBColor\":\"30,100,80\",\"CT\":250,"
+		      "\"Scheme\":0,\"Fade\":\"OFF\",\"Speed\":1}");
+	td_expect_after(&t, n, BASE "light/tasmota_bulb/state", "on");
+	a = expect_attr(&t, n, BASE "light/tasmota_bulb/attributes", "rgb_color", "[255,128,0]");
+	assert_int_equal(json_integer_value(json_object_get(a, "brightness")), 204);
+	assert_string_equal(json_string_value(json_object_get(a, "effect")), "0");
+	json_decref(a);
+	n = command(&t, BASE "light/tasmota_bulb/set",
+		    "{\"state\": \"ON\", \"rgb_color\": [0, 0, 255]}", "cmnd/bulb/Color2", "0,0,255");
+	td_expect_after(&t, n, "cmnd/bulb/POWER", "ON");
+	command(&t, BASE "light/tasmota_bulb/set", "{\"state\": \"ON\", \"color_temp_kelvin\": 4000}",
+		"cmnd/bulb/CT", "250");
+	command(&t, BASE "light/tasmota_bulb/set", "{\"state\": \"ON\", \"effect\": \"2\"}",
+		"cmnd/bulb/Scheme", "2");
+	command(&t, BASE "light/tasmota_bulb/set", "{\"state\": \"ON\", \"brightness\": 128}",
+		"cmnd/bulb/Dimmer", "50");
+	stop(&t);
+}
+
+/* ---- events, texts, scenes, notifications, updates, trackers, triggers --- */
+
+static void event_text_scene_notify_and_update(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  event:\n"
+	      "    - name: Doorbell\n"
+	      "      state_topic: home/doorbell/state\n"
+	      "      event_types: [press, hold]\n"
+	      "      device_class: doorbell\n"
+	      "    - name: Hue dimmer\n"
+	      "      state_topic: zigbee2mqtt/dimmer\n"
+	      "      value_template: '{ \"event_type\": \"{{ value_json.action }}\" }'\n"
+	      "      event_types: [on_press, off_press]\n"
+	      "  text:\n"
+	      "    - name: Remote LCD screen\n"
+	      "      icon: mdi:ab-testing\n"
+	      "      mode: text\n"
+	      "      command_topic: txt/cmd\n"
+	      "      state_topic: txt/state\n"
+	      "      min: 2\n"
+	      "      max: 20\n"
+	      "  scene:\n"
+	      "    - name: Living room reading\n"
+	      "      command_topic: cmnd/living/Scene\n"
+	      "      payload_on: 1\n"
+	      "  notify:\n"
+	      "    - name: Display\n"
+	      "      command_topic: display/notify\n"
+	      "      command_template: '{\"msg\": \"{{ value }}\"}'\n"
+	      "  update:\n"
+	      "    - name: Shelly Plug S firmware\n"
+	      "      title: Shelly Plug S Firmware\n"
+	      "      release_url: https://shelly-api-docs.shelly.cloud/rpc/firmware\n"
+	      "      entity_picture: https://brands.home-assistant.io/_/shelly/icon.png\n"
+	      "      state_topic: shellies/shellyplug-s-112233/info\n"
+	      "      value_template: \"{{ value_json['update'].old_version }}\"\n"
+	      "      latest_version_topic: shellies/shellyplug-s-112233/info\n"
+	      "      latest_version_template: \"{{ value_json['update'].new_version }}\"\n"
+	      "      command_topic: shellies/shellyplug-s-112233/command\n"
+	      "      payload_install: update_fw\n");
+	json_t *d = ha_discovery(&t, "event", "doorbell");
+	assert_key_is(d, "state_topic", BASE "event/doorbell/attributes");
+	assert_int_equal(json_array_size(json_object_get(d, "event_types")), 2);
+	json_decref(d);
+	long n = td_device(&t, "home/doorbell/state", "{\"event_type\": \"press\", \"duration\": 2}");
+	json_t *a = expect_attr(&t, n, BASE "event/doorbell/attributes", "event_type", "\"press\"");
+	assert_int_equal(json_integer_value(json_object_get(a, "duration")), 2);
+	json_decref(a);
+	/* the same event again is announced again */
+	n = td_device(&t, "home/doorbell/state", "{\"event_type\": \"press\", \"duration\": 2}");
+	td_expect_after(&t, n, BASE "event/doorbell/attributes", NULL);
+	n = td_device(&t, "zigbee2mqtt/dimmer", "{\"action\": \"on_press\", \"battery\": 80}");
+	a = expect_attr(&t, n, BASE "event/hue_dimmer/attributes", "event_type", "\"on_press\"");
+	json_decref(a);
+	td_device(&t, "zigbee2mqtt/dimmer", "{\"action\": \"brightness_move\"}");
+	td_expect_log(&t, "an event type it does not have");
+
+	d = ha_discovery(&t, "text", "remote_lcd_screen");
+	assert_int_equal(json_integer_value(json_object_get(d, "max")), 20);
+	json_decref(d);
+	n = td_device(&t, "txt/state", "Hello");
+	td_expect_after(&t, n, BASE "text/remote_lcd_screen/state", "Hello");
+	command(&t, BASE "text/remote_lcd_screen/set", "World", "txt/cmd", "World");
+	td_pub(&t, BASE "text/remote_lcd_screen/set", "x", false);
+	td_expect_log(&t, "set_value needs a text of 2 to 20 characters");
+
+	d = ha_discovery(&t, "scene", "living_room_reading");
+	assert_null(json_object_get(d, "state_topic"));
+	json_decref(d);
+	command(&t, BASE "scene/living_room_reading/set", "ON", "cmnd/living/Scene", "1");
+
+	d = ha_discovery(&t, "notify", "display");
+	json_decref(d);
+	command(&t, BASE "notify/display/set", "Dinner is ready", "display/notify",
+		"{\"msg\": \"Dinner is ready\"}");
+
+	d = ha_discovery(&t, "update", "shelly_plug_s_firmware");
+	assert_key_is(d, "payload_install", "INSTALL");
+	assert_key_is(d, "entity_picture", "https://brands.home-assistant.io/_/shelly/icon.png");
+	json_decref(d);
+	n = td_device(&t, "shellies/shellyplug-s-112233/info",
+		      "{\"wifi_sta\":{\"connected\":true},\"update\":{\"status\":\"pending\","
+		      "\"has_update\":true,\"new_version\":\"20230913-112234/v1.14.0-gcb84623\","
+		      "\"old_version\":\"20230503-101129/v1.13.0-g9aed950\"}}");
+	td_expect_after(&t, n, BASE "update/shelly_plug_s_firmware/state", "on");
+	a = expect_attr(&t, n, BASE "update/shelly_plug_s_firmware/attributes", "latest_version",
+			"\"20230913-112234/v1.14.0-gcb84623\"");
+	assert_string_equal(json_string_value(json_object_get(a, "installed_version")),
+			    "20230503-101129/v1.13.0-g9aed950");
+	assert_string_equal(json_string_value(json_object_get(a, "title")), "Shelly Plug S Firmware");
+	json_decref(a);
+	command(&t, BASE "update/shelly_plug_s_firmware/set", "INSTALL",
+		"shellies/shellyplug-s-112233/command", "update_fw");
+	stop(&t);
+}
+
+/* Presence from OpenMQTTGateway's BLE scanner and coordinates from a
+ * phone; and a zigbee2mqtt remote's buttons as Home Assistant device
+ * triggers, announced under the remote's device. */
+static void device_trackers_and_device_triggers(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  device_tracker:\n"
+	      "    - name: Annetherese n4\n"
+	      "      state_topic: location/annetherese\n"
+	      "      payload_home: present\n"
+	      "      payload_not_home: not present\n"
+	      "      source_type: bluetooth\n"
+	      "    - name: Tag\n"
+	      "      state_topic: home/OMG_ESP32_BLE/BTtoMQTT/C7FAB8E3A1B2\n"
+	      "      value_template: \"{{ 'home' if value_json.rssi > -90 else 'not_home' }}\"\n"
+	      "      source_type: bluetooth_le\n"
+	      "    - name: Phone\n"
+	      "      json_attributes_topic: owntracks/phone\n"
+	      "  device_automation:\n"
+	      "    - automation_type: trigger\n"
+	      "      topic: zigbee2mqtt/remote/action\n"
+	      "      type: action\n"
+	      "      subtype: single\n"
+	      "      payload: single\n"
+	      "      device:\n"
+	      "        identifiers: [zigbee2mqtt_0x0017880104e45517]\n"
+	      "        name: Hue remote\n"
+	      "        manufacturer: Philips\n"
+	      "        model: 324131092621\n");
+	json_t *d = ha_discovery(&t, "device_tracker", "annetherese_n4");
+	assert_key_is(d, "source_type", "bluetooth");
+	json_decref(d);
+	long n = td_device(&t, "location/annetherese", "present");
+	td_expect_after(&t, n, BASE "device_tracker/annetherese_n4/state", "home");
+	n = td_device(&t, "location/annetherese", "not present");
+	td_expect_after(&t, n, BASE "device_tracker/annetherese_n4/state", "not_home");
+	n = td_device(&t, "location/annetherese", "Work");
+	td_expect_after(&t, n, BASE "device_tracker/annetherese_n4/state", "Work");
+	n = td_device(&t, "home/OMG_ESP32_BLE/BTtoMQTT/C7FAB8E3A1B2",
+		      "{\"id\":\"C7:FA:B8:E3:A1:B2\",\"rssi\":-71,\"brand\":\"GENERIC\"}");
+	td_expect_after(&t, n, BASE "device_tracker/tag/state", "home");
+	n = td_device(&t, "owntracks/phone",
+		      "{\"_type\":\"location\",\"latitude\":52.37,\"longitude\":4.89,"
+		      "\"gps_accuracy\":12,\"battery_level\":81}");
+	td_expect_after(&t, n, BASE "device_tracker/phone/state", "not_home");
+	json_t *a = attributes_of(&t, BASE "device_tracker/phone/attributes");
+	assert_true(json_real_value(json_object_get(a, "latitude")) == 52.37);
+	assert_string_equal(json_string_value(json_object_get(a, "source_type")), "gps");
+	json_decref(a);
+
+	/* the trigger: announced under its device, through the bridge */
+	d = discovery(&t, "device_automation", "action_single");
+	assert_home_assistant_keys(d, "device_automation");
+	assert_key_is(d, "topic", BASE "device_automation/action_single/trigger");
+	assert_key_is(d, "type", "action");
+	assert_key_is(d, "subtype", "single");
+	json_t *dev = json_object_get(d, "device");
+	assert_string_equal(json_string_value(json_object_get(dev, "name")), "Hue remote");
+	assert_string_equal(json_string_value(json_object_get(dev, "via_device")), "tm");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(dev, "identifiers"), 0)),
+			    "zigbee2mqtt_0x0017880104e45517");
+	json_decref(d);
+	/* it fires each time, not retained; another payload does not */
+	n = td_device(&t, "zigbee2mqtt/remote/action", "single");
+	td_expect_after(&t, n, BASE "device_automation/action_single/trigger", "single");
+	n = td_device(&t, "zigbee2mqtt/remote/action", "single");
+	td_expect_after(&t, n, BASE "device_automation/action_single/trigger", "single");
+	td_device(&t, "zigbee2mqtt/remote/action", "double");
+	n = td_device(&t, "zigbee2mqtt/remote/action", "single");
+	td_expect_after(&t, n, BASE "device_automation/action_single/trigger", "single");
+	assert_int_equal(td_count_topic(&t, 0, BASE "device_automation/action_single/trigger", ""), 3);
+	char buf[64];
+	assert_null(retained_payload(&t, BASE "device_automation/action_single/trigger", buf,
+				     sizeof buf));
+	assert_int_equal(td_count_topic(&t, 0, BASE "device_automation/action_single/state", ""), 0);
+	stop(&t);
+}
+
 /* ---- configuration errors ---------------------------------------------- */
 
 static void configuration_errors_name_file_line_and_column(void **state)
@@ -1163,6 +2204,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(positions_map_between_device_range_and_percent),
 		cmocka_unit_test(json_attributes_must_be_an_object_without_blocked_keys),
 		cmocka_unit_test(strip_and_payload_matching),
+		cmocka_unit_test(colours_convert_as_home_assistants_color_util_does),
+		cmocka_unit_test(json_commands_print_floats_as_python_does),
 		cmocka_unit_test_teardown(tasmota_sensor_json_value_and_attributes, teardown),
 		cmocka_unit_test_teardown(plain_numbers_round_as_jinja_does, teardown),
 		cmocka_unit_test_teardown(tasmota_lwt_availability, teardown),
@@ -1172,6 +2215,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(light_brightness_scales_and_orders_commands, teardown),
 		cmocka_unit_test_teardown(cover_states_positions_and_commands, teardown),
 		cmocka_unit_test_teardown(button_number_and_select, teardown),
+		cmocka_unit_test_teardown(climate_from_a_zigbee_valve_and_an_optimistic_ac, teardown),
+		cmocka_unit_test_teardown(
+			water_heater_humidifier_and_fan_as_home_assistants_docs_write_them, teardown),
+		cmocka_unit_test_teardown(lock_siren_and_alarm_panel, teardown),
+		cmocka_unit_test_teardown(valve_vacuum_and_lawn_mower, teardown),
+		cmocka_unit_test_teardown(lights_in_the_json_template_and_basic_schemas, teardown),
+		cmocka_unit_test_teardown(event_text_scene_notify_and_update, teardown),
+		cmocka_unit_test_teardown(device_trackers_and_device_triggers, teardown),
 		cmocka_unit_test_teardown(bad_payloads_and_template_output_keep_the_old_state, teardown),
 		cmocka_unit_test_teardown(configuration_errors_name_file_line_and_column, teardown),
 		cmocka_unit_test_teardown(a_thousand_sensors_are_all_discovered, teardown),

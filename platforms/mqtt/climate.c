@@ -109,17 +109,28 @@ static bool listed_attr(struct ent *x, const char *topic, const char *v, const c
 	return true;
 }
 
-/* A command to a channel's topic through its template; the value is a
- * number or text. */
+/* What a command's value is: text, or a number as Home Assistant's
+ * service schema coerces it (a temperature a float, "21.0"; a humidity
+ * an int). */
+enum kind { TEXT, FLOAT, INT };
+
+/* A command to a channel's topic through its template. */
 static int send_channel(struct ent *x, const struct climate_channel *ch, const char *option,
-			const char *text, double num, bool is_num)
+			const char *text, double num, enum kind kind)
 {
 	if (!ch->command_topic)
 		return -ENOTSUP;
 	char buf[MQB_NUMBER_MAX];
-	json_t *jv = is_num ? json_real(num) : NULL;
-	int rc = mqtt_send(x, ch->command_topic, option, tpl_of(x, ch),
-			   is_num ? mqtt_number_text(num, buf) : text, jv, NULL);
+	json_t *jv = NULL;
+	if (kind == FLOAT) {
+		mqb_format_double(num, buf);
+		jv = json_real(num);
+	} else if (kind == INT) {
+		snprintf(buf, sizeof buf, "%d", (int)num);
+		jv = json_integer((json_int_t)num);
+	}
+	int rc = mqtt_send(x, ch->command_topic, option, tpl_of(x, ch), kind == TEXT ? text : buf,
+			   jv, NULL);
 	json_decref(jv);
 	return rc;
 }
@@ -499,7 +510,7 @@ static int set_mode(struct ent *x, const char *mode)
 				mode ? mode : "(none)");
 		return -EINVAL;
 	}
-	int rc = send_channel(x, &c->mode, "mode_command_template", mode, 0, false);
+	int rc = send_channel(x, &c->mode, "mode_command_template", mode, 0, TEXT);
 	if (rc == 0 && (x->optimistic || !c->mode.state_topic))
 		mqtt_set_state(x, mode);
 	return rc;
@@ -529,7 +540,7 @@ static int set_temperature(struct ent *x, const json_t *data)
 		if (!mqtt_data_number(data, temps[i].key, &v))
 			continue;
 		any = true;
-		if ((rc = send_channel(x, ch, temps[i].option, NULL, v, true)) == 0)
+		if ((rc = send_channel(x, ch, temps[i].option, NULL, v, FLOAT)) == 0)
 			optimistic_attr(x, ch, temps[i].key, show_temp(x, v));
 	}
 	if (!any && !mode) {
@@ -547,7 +558,7 @@ static int set_listed(struct ent *x, const struct climate_channel *ch, const cha
 				v ? v : "(none)", key);
 		return -EINVAL;
 	}
-	int rc = send_channel(x, ch, option, v, 0, false);
+	int rc = send_channel(x, ch, option, v, 0, TEXT);
 	if (rc == 0)
 		optimistic_attr(x, ch, key, json_string(v));
 	return rc;
@@ -595,7 +606,7 @@ static int climate_command(struct ent *x, const char *service, const json_t *dat
 		const char *pm = mqtt_data_string(data, "preset_mode");
 		rc = pm && strcmp(pm, "none") == 0
 			     ? send_channel(x, &c->preset_mode, "preset_mode_command_template", pm, 0,
-					    false)
+					    TEXT)
 			     : set_listed(x, &c->preset_mode, "preset_mode_command_template",
 					  "preset_mode", pm, p->presets, p->npresets);
 		if (rc == 0 && pm && strcmp(pm, "none") == 0)
@@ -608,7 +619,7 @@ static int climate_command(struct ent *x, const char *service, const json_t *dat
 			return -EINVAL;
 		}
 		rc = send_channel(x, &c->target_humidity, "target_humidity_command_template", NULL,
-				  v, true);
+				  v, INT);
 		if (rc == 0)
 			optimistic_attr(x, &c->target_humidity, "humidity", json_real(v));
 	} else if (strcmp(service, "turn_on") == 0)
@@ -765,7 +776,7 @@ static int water_heater_command(struct ent *x, const char *service, const json_t
 			MQB_LOG_WARNING(SUB, "%s: set_temperature needs a temperature", mqtt_eid(x));
 			return -EINVAL;
 		}
-		rc = send_channel(x, &c->temperature, "temperature_command_template", NULL, v, true);
+		rc = send_channel(x, &c->temperature, "temperature_command_template", NULL, v, FLOAT);
 		if (rc == 0)
 			optimistic_attr(x, &c->temperature, "temperature", show_temp(x, v));
 	} else if (strcmp(service, "turn_on") == 0 || strcmp(service, "turn_off") == 0) {
@@ -974,11 +985,8 @@ static int humidifier_command(struct ent *x, const char *service, const json_t *
 					mqtt_eid(x), c->min_humidity, c->max_humidity);
 			return -EINVAL;
 		}
-		json_t *jv = v == floor(v) ? json_integer((json_int_t)v) : json_real(v);
-		char buf[MQB_NUMBER_MAX];
-		rc = mqtt_send(x, c->target_humidity.command_topic, "target_humidity_command_template",
-			       tpl_of(x, &c->target_humidity), mqtt_number_text(v, buf), jv, NULL);
-		json_decref(jv);
+		rc = send_channel(x, &c->target_humidity, "target_humidity_command_template", NULL,
+				  v, INT);
 		if (rc == 0 && (x->optimistic || !c->target_humidity.state_topic))
 			mqtt_attr(x, "humidity", json_real(v));
 	} else if (strcmp(service, "set_mode") == 0) {

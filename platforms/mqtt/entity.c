@@ -217,11 +217,17 @@ int mqtt_command(struct ent *x, const char *topic, const char *option,
 
 bool mqtt_set_state(struct ent *x, const char *state)
 {
+	if (!x->e) {
+		x->initial = state;
+		return true;
+	}
 	return mqb_entity_async_set_state(x->e, state) == 0;
 }
 
 const char *mqtt_state(const struct ent *x)
 {
+	if (!x->e)
+		return x->initial ? x->initial : "unknown";
 	return mqb_entity_async_state(x->e);
 }
 
@@ -906,6 +912,7 @@ static int setup(struct mqb_platform *p, const void *conf, const char *path)
 		.entity_category = c->entity_category,
 		.force_update = c->force_update || cls->force_update,
 		.discovery = disc,
+		.state = x->initial,
 		.unavailable = x->avail.n > 0 || c->expire_after > 0,
 	};
 	bool rw = cls->command && (!cls->commands || cls->commands(x));
@@ -979,8 +986,25 @@ static void check_entity(const struct mqtt_class *cls, const void *conf,
 			mqtt_errat(errs, item, path, "default_entity_id", "'%s' has no object id",
 				   c->default_entity_id);
 	}
-	if (c->device)
-		check_device(c->device, item, path, errs);
+	/* a device and an origin are mappings of their own schema, kept as
+	 * their nodes (the discovery copies them) */
+	const struct {
+		const char *key;
+		const struct mqb_conf_node *n;
+		const struct mqb_schema *schema;
+	} maps[] = {{"device", c->device, &mqtt_device_schema},
+		    {"origin", c->origin, &mqtt_origin_schema}};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(maps); i++) {
+		char p[512];
+		if (!maps[i].n)
+			continue;
+		snprintf(p, sizeof p, "%s.%s", path, maps[i].key);
+		if (mqb_conf_kind(maps[i].n) != MQB_CONF_MAP)
+			mqb_conf_error_at(errs, maps[i].n, p, "expected a mapping");
+		else if (mqb_schema_apply(maps[i].schema, maps[i].n, p, NULL, errs) == 0 &&
+			 maps[i].n == c->device)
+			check_device(c->device, item, path, errs);
+	}
 	struct mqb_entity_info info = {
 		.icon = c->icon,
 		.device_class = c->device_class,

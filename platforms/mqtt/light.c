@@ -228,6 +228,8 @@ static int light_attributes(struct ent *x, json_t *a)
 	case M_RGBWW:
 		for (int i = 0; i < 3; i++)
 			rgb[i] = l->rgb[i];
+		if (m == M_RGBW)
+			mqtt_rgbw_to_rgb(l->rgb, rgb);
 		mqtt_rgb_to_hs(rgb[0], rgb[1], rgb[2], hs);
 		mqtt_rgb_to_xy(rgb[0], rgb[1], rgb[2], xy);
 		break;
@@ -913,7 +915,7 @@ static int json_on(struct ent *x, const json_t *data, bool on)
 				basic_effect(x, NULL, eff, strlen(eff));
 		}
 	}
-	char *s = json_dumps(m, JSON_COMPACT);
+	char *s = mqtt_json_text(m);
 	json_decref(m);
 	int rc = s ? mqtt_send(x, c->com.command_topic, "command_topic", NULL, s, NULL, NULL)
 		   : -ENOMEM;

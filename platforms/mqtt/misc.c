@@ -291,8 +291,9 @@ static int siren_command(struct ent *x, const char *service, const json_t *data)
 		rc = mqtt_send(x, c->com.command_topic, on ? "command_template" : "command_off_template",
 			       tpl, payload, NULL, vars);
 	} else {
-		json_object_set_new(vars, "state", json_string(payload));
-		char *j = json_dumps(vars, JSON_COMPACT);
+		json_t *m = json_pack("{s:s}", "state", payload);
+		char *j = m && !json_object_update(m, vars) ? mqtt_json_text(m) : NULL;
+		json_decref(m);
 		rc = j ? mqtt_send(x, c->com.command_topic, "command_topic", NULL, j, NULL, NULL)
 		       : -ENOMEM;
 		free(j);
@@ -709,7 +710,7 @@ static int vacuum_command(struct ent *x, const char *service, const json_t *data
 		/* with params: JSON of the command and them (vacuum.py) */
 		json_t *m = json_deep_copy(params);
 		json_object_set_new(m, "command", json_string(cmd));
-		char *s = json_dumps(m, JSON_COMPACT);
+		char *s = mqtt_json_text(m);
 		json_decref(m);
 		int rc = s ? mqtt_send(x, c->send_command_topic, "send_command_topic", NULL, s, NULL,
 				       NULL)
@@ -857,7 +858,7 @@ static const struct mqb_schema_key trigger_keys[] = {
 	MQTT_VALUE_TEMPLATE(T),
 	{.key = "qos", .type = MQB_S_INT, .def = "0", .min = 0, .max = 2, MQTT_CM(T, qos),
 	 .doc = "QoS of the subscription"},
-	{.key = "device", .type = MQB_S_MAP, .sub = &mqtt_device_schema, MQTT_CM(T, device),
+	{.key = "device", .type = MQB_S_ANY, MQTT_CM(T, device),
 	 .doc = "the device it belongs to (required)"},
 	{.key = "name", .type = MQB_S_ANY, MQTT_CM(T, name), .doc = "a name for mqbridge's logs"},
 	{.key = "unique_id", .type = MQB_S_STRING, MQTT_CM(T, unique_id),

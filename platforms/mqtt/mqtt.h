@@ -86,9 +86,9 @@ extern const char *const mqtt_avail_modes[], *const mqtt_categories[];
 	{.key = "enabled_by_default", .type = MQB_S_BOOL, .def = "true", \
 	 MQTT_CM(T, enabled_by_default), \
 	 .doc = "whether Home Assistant enables the entity when discovered"}, \
-	{.key = "device", .type = MQB_S_MAP, .sub = &mqtt_device_schema, MQTT_CM(T, device), \
+	{.key = "device", .type = MQB_S_ANY, MQTT_CM(T, device), \
 	 .doc = "the device the entity belongs to, announced in discovery"}, \
-	{.key = "origin", .type = MQB_S_MAP, .sub = &mqtt_origin_schema, MQTT_CM(T, origin), \
+	{.key = "origin", .type = MQB_S_ANY, MQTT_CM(T, origin), \
 	 .doc = "accepted, as in discovery (name, sw_version, support_url)"}, \
 	{.key = "encoding", .type = MQB_S_STRING, .def = "utf-8", MQTT_CM(T, encoding), \
 	 .doc = "payload encoding: utf-8"}, \
@@ -243,6 +243,7 @@ struct ent {
 	struct mqb_template **owned;  /* compiled with mqtt_compile */
 	size_t nowned;
 	void *priv;
+	const char *initial;          /* a state set before the entity exists (init) */
 	unsigned long long ignored;   /* payloads that meant nothing */
 };
 
@@ -274,7 +275,8 @@ int mqtt_command(struct ent *x, const char *topic, const char *option,
 		 const struct mqb_template *tpl, const char *text, const json_t *value,
 		 const json_t *extra, const char *state);
 /* The cached state; true when taken (too long or not UTF-8: refused and
- * logged by the entity). NULL: unknown. */
+ * logged by the entity). NULL: unknown. From init, a string that stays
+ * (a literal): the state the entity starts with. */
 bool mqtt_set_state(struct ent *x, const char *state);
 /* Set (v taken; NULL: remove) one of the domain's attributes. */
 void mqtt_attr(struct ent *x, const char *key, json_t *v);

@@ -252,7 +252,7 @@ static json_t *discovery_json(struct bridge *b, struct mqb_entity *e, const stru
 	set_str(d, "state_class", m->state_class);
 	set_str(d, "icon", m->icon);
 	set_str(d, "entity_category", m->category);
-	if (entity__controllable(e))
+	if (entity__controllable(e) && !dom->no_command_topic)
 		set_str(d, "command_topic", topics.set);
 	for (const char *const *kv = dom->discovery; kv && *kv; kv += 2)
 		set_str(d, kv[0], kv[1]);

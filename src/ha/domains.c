@@ -147,8 +147,8 @@ static void light_after(json_t *d, const struct domain_topics *t)
 		list_read(d, t, "rgbww_state_topic", "rgbww_value_template", "rgbww_color");
 	}
 	if (has_mode(d, "white")) {
-		attr_command(d, t, "white_command_topic", "white_command_template",
-			     "{\"state\": \"ON\", \"white\": {{ value }}}");
+		/* the basic schema sends white as a bare number: /set takes it */
+		set_str(d, "white_command_topic", t->set);
 		json_object_set_new(d, "white_scale", json_integer(255));
 	}
 	if (json_object_get(d, "effect_list")) {
@@ -503,11 +503,20 @@ static bool light_data(const json_t *j, json_t *data)
 	return true;
 }
 
-/* ON/OFF/TOGGLE, or JSON of light.turn_on's data with "state". */
+/* ON/OFF/TOGGLE, JSON of light.turn_on's data with "state", or a bare
+ * white level 0..255 (the basic schema's white_command_topic). */
 static const char *light_command(const char *p, json_t *data)
 {
 	const char *service = on_off(p, data);
 	json_t *j = service ? NULL : object_of(p);
+	if (!service && !j) {
+		char *end;
+		long w = strtol(p, &end, 10);
+		if (end == p || *end || w < 0 || w > 255)
+			return NULL;
+		json_object_set_new(data, "white", json_integer(w));
+		return "turn_on";
+	}
 	if (!j)
 		return service;
 	const char *st = json_string_value(json_object_get(j, "state"));
@@ -1144,14 +1153,16 @@ static const struct domain domains[] = {
 	 .discovery = LIST("mode_state_template",
 			   "{{ value if value not in ('unknown', 'unavailable') else 'None' }}",
 			   "payload_on", "ON", "payload_off", "OFF"),
-	 .state_key = "mode_state_topic", .discovery_after = climate_after,
+	 .state_key = "mode_state_topic", .no_command_topic = true,
+	 .discovery_after = climate_after,
 	 .command = climate_command},
 	{.name = "water_heater",
 	 .services = LIST("set_operation_mode", "set_temperature", "turn_on", "turn_off"),
 	 .discovery = LIST("mode_state_template",
 			   "{{ value if value not in ('unknown', 'unavailable') else 'None' }}",
 			   "payload_on", "ON", "payload_off", "OFF"),
-	 .state_key = "mode_state_topic", .discovery_after = water_heater_after,
+	 .state_key = "mode_state_topic", .no_command_topic = true,
+	 .discovery_after = water_heater_after,
 	 .command = water_heater_command},
 	{.name = "humidifier",
 	 .services = LIST("turn_on", "turn_off", "toggle", "set_humidity", "set_mode"),
@@ -1186,7 +1197,8 @@ static const struct domain domains[] = {
 	 .attributes_with_state = true, .discovery_after = vacuum_after,
 	 .command = vacuum_command},
 	{.name = "lawn_mower", .services = LIST("start_mowing", "pause", "dock"),
-	 .discovery_after = lawn_mower_after, .command = lawn_mower_command},
+	 .no_command_topic = true, .discovery_after = lawn_mower_after,
+	 .command = lawn_mower_command},
 	{.name = "device_automation", .trigger = true},
 	/* Home Assistant has no MQTT helpers: it sees each as the component
 	 * that shows and commands it (DESIGN §10); the helper's own keys

@@ -29,6 +29,9 @@ struct domain {
 	const char *const *services;
 	/* Nothing to show (a button): no state topic. */
 	bool stateless;
+	/* Its commands' topics are its discovery_after's (a climate has a
+	 * topic per setting, none named command_topic). */
+	bool no_command_topic;
 	/* The discovery key of the state topic (the climate's is
 	 * mode_state_topic); NULL: state_topic. */
 	const char *state_key;
