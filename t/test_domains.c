@@ -270,7 +270,10 @@ static void descriptions_home_assistant_refuses_are_refused(void **state)
 		"only sensors");
 	invalid("binary_sensor", &(struct mqb_entity_info){.device_class = "door"}, NULL, NULL);
 	invalid("binary_sensor", &(struct mqb_entity_info){.device_class = "temperature"},
-		"device_class", "one of battery, battery_charging");
+		"device_class", "is not a binary_sensor device class");
+	invalid("cover", &(struct mqb_entity_info){.device_class = "roller"}, "device_class",
+		"(one of awning, blind, curtain, damper, door, garage, gate, shade, shutter, "
+		"window)");
 	invalid("binary_sensor", &(struct mqb_entity_info){.entity_category = "config"},
 		"entity_category", "cannot have the entity category config");
 	invalid("switch", &(struct mqb_entity_info){.entity_category = "config",

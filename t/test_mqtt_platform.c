@@ -1984,6 +1984,182 @@ static void device_trackers_and_device_triggers(void **state)
 	stop(&t);
 }
 
+/* ---- devices and names ------------------------------------------------------ */
+
+/* An entity of a device of its own is announced under it, reached through
+ * the bridge, and named as Home Assistant's has_entity_name names it; one
+ * of the bridge's loses the bridge's name from the front of its own, so
+ * Home Assistant shows no name twice (and logs nothing of it). */
+static void devices_and_names_follow_home_assistants_entity_naming(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - name: Temperature\n"
+	      "      state_topic: zigbee2mqtt/weather\n"
+	      "      value_template: '{{ value_json.temperature }}'\n"
+	      "      unit_of_measurement: '°C'\n"
+	      "      device_class: temperature\n"
+	      "      unique_id: 0x00158d0001234567_temperature\n"
+	      "      device: &aqara\n"
+	      "        identifiers: [zigbee2mqtt_0x00158d0001234567]\n"
+	      "        connections: [[zigbee, '0x00158d0001234567']]\n"
+	      "        name: Balcony weather\n"
+	      "        manufacturer: Aqara\n"
+	      "        model: WSDCGQ11LM\n"
+	      "        sw_version: '3000-0001'\n"
+	      "        hw_version: 1\n"
+	      "        suggested_area: Balcony\n"
+	      "        configuration_url: http://z2m.local/#/device/0x00158d0001234567\n"
+	      "    - name: null\n"
+	      "      state_topic: zigbee2mqtt/weather\n"
+	      "      value_template: '{{ value_json.pressure }}'\n"
+	      "      device_class: atmospheric_pressure\n"
+	      "      unit_of_measurement: hPa\n"
+	      "      device: *aqara\n"
+	      "    - device_class: humidity\n"
+	      "      state_topic: zigbee2mqtt/weather\n"
+	      "      value_template: '{{ value_json.humidity }}'\n"
+	      "      unit_of_measurement: '%'\n"
+	      "      device: *aqara\n"
+	      "    - name: MQTT test uptime\n"
+	      "      state_topic: tele/bridge/uptime\n"
+	      "    - name: MQTT test\n"
+	      "      state_topic: tele/bridge/name\n"
+	      "  binary_sensor:\n"
+	      "    - name: Occupancy\n"
+	      "      state_topic: zigbee2mqtt/motion\n"
+	      "      value_template: '{{ value_json.occupancy }}'\n"
+	      "      payload_on: true\n"
+	      "      payload_off: false\n"
+	      "      device_class: occupancy\n");
+	/* its own device, reached through the bridge */
+	json_t *d = ha_discovery(&t, "sensor", "balcony_weather_temperature");
+	assert_key_is(d, "name", "Temperature");
+	json_t *dev = json_object_get(d, "device");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(dev, "identifiers"), 0)),
+			    "zigbee2mqtt_0x00158d0001234567");
+	json_t *cn = json_array_get(json_object_get(dev, "connections"), 0);
+	assert_string_equal(json_string_value(json_array_get(cn, 0)), "zigbee");
+	assert_string_equal(json_string_value(json_array_get(cn, 1)), "0x00158d0001234567");
+	assert_key_is(dev, "name", "Balcony weather");
+	assert_key_is(dev, "manufacturer", "Aqara");
+	assert_key_is(dev, "model", "WSDCGQ11LM");
+	assert_key_is(dev, "sw_version", "3000-0001");
+	assert_key_is(dev, "hw_version", "1");
+	assert_key_is(dev, "suggested_area", "Balcony");
+	assert_key_is(dev, "configuration_url", "http://z2m.local/#/device/0x00158d0001234567");
+	assert_key_is(dev, "via_device", "tm");
+	json_decref(d);
+	/* the friendly name Home Assistant shows: the device's, then its own */
+	long n = td_device(&t, "zigbee2mqtt/weather",
+			   "{\"battery\":91,\"humidity\":61.3,\"pressure\":1011.2,"
+			   "\"temperature\":8.4,\"voltage\":2985,\"linkquality\":87}");
+	td_expect_after(&t, n, BASE "sensor/balcony_weather_temperature/state", "8.4");
+	/* name: null is the device's own name */
+	d = ha_discovery(&t, "sensor", "balcony_weather");
+	assert_true(json_is_null(json_object_get(d, "name")));
+	json_decref(d);
+	td_expect_after(&t, n, BASE "sensor/balcony_weather/state", "1011.2");
+	/* no name: the device class's */
+	d = ha_discovery(&t, "sensor", "balcony_weather_humidity");
+	assert_key_is(d, "name", "Humidity");
+	json_decref(d);
+	td_expect_after(&t, n, BASE "sensor/balcony_weather_humidity/state", "61.3");
+
+	/* the bridge's own: its name once */
+	d = ha_discovery(&t, "sensor", "mqtt_test_uptime");
+	assert_key_is(d, "name", "Uptime");
+	json_decref(d);
+	d = ha_discovery(&t, "sensor", "mqtt_test");
+	assert_true(json_is_null(json_object_get(d, "name")));
+	json_decref(d);
+	d = ha_discovery(&t, "sensor", "tm_bridge");
+	assert_key_is(d, "name", "Bridge");
+	assert_key_is(d, "entity_category", "diagnostic");
+	json_decref(d);
+
+	/* payload_on: true is "True", as zigbee2mqtt's configurations use it
+	 * with a template rendering Python's True */
+	n = td_device(&t, "zigbee2mqtt/motion", "{\"occupancy\":true,\"illuminance\":12}");
+	td_expect_after(&t, n, BASE "binary_sensor/occupancy/state", "on");
+	n = td_device(&t, "zigbee2mqtt/motion", "{\"occupancy\":false,\"illuminance\":12}");
+	td_expect_after(&t, n, BASE "binary_sensor/occupancy/state", "off");
+	stop(&t);
+}
+
+/* What Home Assistant refuses of an MQTT entity is refused at load, where
+ * it is written. */
+static void what_home_assistant_refuses_is_an_error_at_its_place(void **state)
+{
+	(void)state;
+	static struct td t;
+	begin(&t);
+	td_write_config(&t, HEAD
+			"  sensor:\n"
+			"    - name: Power\n"
+			"      state_topic: tele/plug/SENSOR\n"
+			"      device_class: power\n"
+			"      unit_of_measurement: kWh\n"
+			"    - name: Temp\n"
+			"      state_topic: a/b\n"
+			"      device_class: temprature\n"
+			"      icon: thermometer\n"
+			"      entity_category: config\n"
+			"  climate:\n"
+			"    - name: Hvac\n"
+			"      modes: [off, heat]\n"
+			"  light:\n"
+			"    - name: L\n"
+			"      command_topic: l/set\n"
+			"      rgb_command_topic: l/rgb\n"
+			"      command_on_template: x\n"
+			"  sensor 2:\n"
+			"    - name: D\n"
+			"      state_topic: d\n"
+			"      device: {name: No ids}\n"
+			"  camera:\n"
+			"    - name: Cam\n"
+			"      topic: cam/x\n");
+	char out[8192];
+	int rc = td_run(&t, out, sizeof out, "-C", NULL);
+	if (rc != 78)
+		fail_msg("exit %d: %s", rc, out);
+	static const char *const want[] = {
+		"mqbridge.yaml:11:28: mqtt.sensor[0].unit_of_measurement: the unit of measurement "
+		"'kWh' is not valid together with device class 'power'",
+		"mqbridge.yaml:14:21: mqtt.sensor[1].device_class: 'temprature' is not a sensor "
+		"device class",
+		"mqtt.climate[0].modes: 'False' is not a mode Home Assistant knows (quote \"off\"",
+		"mqtt.light[0].command_on_template: belongs to the template light schema, not basic",
+		"mqtt.camera[0]: MQTT cameras and images carry pictures",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("missing '%s' in:\n%s", want[i], out);
+	end(&t);
+	/* each separately: the first error of an entity hides no other one's */
+	begin(&t);
+	td_write_config(&t, HEAD
+			"  sensor:\n"
+			"    - {name: Temp, state_topic: a/b, icon: thermometer}\n"
+			"    - {name: T2, state_topic: a/b, entity_category: config}\n"
+			"    - {name: D, state_topic: d, device: {name: No ids}}\n");
+	rc = td_run(&t, out, sizeof out, "-C", NULL);
+	if (rc != 78)
+		fail_msg("exit %d: %s", rc, out);
+	static const char *const want2[] = {
+		"mqtt.sensor[0].icon: icons are written prefix:name",
+		"mqtt.sensor[1].entity_category: a sensor cannot have the entity category config",
+		"mqtt.sensor[2].device: a device needs identifiers or connections",
+	};
+	for (size_t i = 0; i < sizeof want2 / sizeof want2[0]; i++)
+		if (!strstr(out, want2[i]))
+			fail_msg("missing '%s' in:\n%s", want2[i], out);
+	end(&t);
+}
+
 /* ---- configuration errors ---------------------------------------------- */
 
 static void configuration_errors_name_file_line_and_column(void **state)
@@ -2223,6 +2399,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(lights_in_the_json_template_and_basic_schemas, teardown),
 		cmocka_unit_test_teardown(event_text_scene_notify_and_update, teardown),
 		cmocka_unit_test_teardown(device_trackers_and_device_triggers, teardown),
+		cmocka_unit_test_teardown(devices_and_names_follow_home_assistants_entity_naming,
+					  teardown),
+		cmocka_unit_test_teardown(what_home_assistant_refuses_is_an_error_at_its_place,
+					  teardown),
 		cmocka_unit_test_teardown(bad_payloads_and_template_output_keep_the_old_state, teardown),
 		cmocka_unit_test_teardown(configuration_errors_name_file_line_and_column, teardown),
 		cmocka_unit_test_teardown(a_thousand_sensors_are_all_discovered, teardown),

@@ -261,7 +261,7 @@ static const struct integration {
 	{"switch", LIST, false, true},           {"light", LIST, false, true},
 	{"cover", LIST, false, true},            {"command_line", LIST, false, true},
 	{"button", LIST, false, true},           {"number", LIST, false, true},
-	{"select", LIST, false, true},           {"template", LIST, true, true}, 
+	{"select", LIST, false, true},           {"template", LIST, true, true},
 	{"text", LIST, false, true},             {"scene", LIST, false, true},
 	{"notify", LIST, false, true},           {"event", LIST, false, true},
 	{"update", LIST, false, true},           {"device_tracker", LIST, false, true},

@@ -1016,8 +1016,14 @@ const char *mqb_entity_info_invalid(const char *domain, const struct mqb_entity_
 			    listed(device_classes[i].classes, dc))
 				continue;
 			*key = "device_class";
-			snprintf(buf, buflen, "'%s' is not a %s device class (one of %s)", dc,
-				 domain, joined(device_classes[i].classes, list, sizeof list));
+			size_t n = 0;
+			while (device_classes[i].classes[n])
+				n++;
+			if (n > 12) /* too many to list: Home Assistant's page has them */
+				snprintf(buf, buflen, "'%s' is not a %s device class", dc, domain);
+			else
+				snprintf(buf, buflen, "'%s' is not a %s device class (one of %s)", dc,
+					 domain, joined(device_classes[i].classes, list, sizeof list));
 			return buf;
 		}
 	}
