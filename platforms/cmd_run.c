@@ -261,6 +261,32 @@ static int spawn_fork(const struct spawn_io *io, pid_t *pid)
 	return 0;
 }
 
+/* ---- feeding input ----------------------------------------------------- */
+
+/* Write what the pipe takes of the input now (it is non-blocking); close
+ * it when all is written or the command stopped reading. SIGPIPE is
+ * blocked around the write and one it raised is taken back, so a command
+ * that exits unread kills nobody (the daemon ignores the signal anyway;
+ * a test need not). */
+static void feed(int *fd, const char *data, size_t len, size_t *done)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ssize_t n = write(*fd, data + *done, len - *done);
+	int e = errno;
+	if (n < 0 && e == EPIPE) {
+		struct timespec zero = {0, 0};
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (n > 0)
+		*done += (size_t)n;
+	if ((n < 0 && e != EAGAIN && e != EINTR) || *done == len)
+		close_fd(fd);
+}
+
 /* ---- collecting output ------------------------------------------------- */
 
 struct sink {
@@ -341,7 +367,8 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	struct sink out = {0}, err = {0};
 	struct spawn_io io = {0};
 	char *path = NULL;
-	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, devnull = -1, pidfd = -1;
+	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pin[2] = {-1, -1}, devnull = -1, pidfd = -1;
+	size_t fed = 0;
 	int rc;
 	pid_t pid = 0;
 
@@ -371,7 +398,20 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 
 	if ((rc = cloexec_pipe(pout)) || (rc = cloexec_pipe(perr)))
 		goto out;
-	devnull = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (spec->input) {
+		/* the child's standard input is the pipe's end, where /dev/null
+		 * would be */
+		if ((rc = cloexec_pipe(pin)))
+			goto out;
+		if (fcntl(pin[1], F_SETFL, O_NONBLOCK) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		devnull = pin[0];
+		pin[0] = -1;
+	} else {
+		devnull = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	}
 	if (devnull < 0) {
 		rc = -errno;
 		goto out;
@@ -404,6 +444,8 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 	double deadline = spec->timeout > 0 ? start + spec->timeout : 0;
 	bool exited = false;
 	enum cmd_how stop = CMD_EXITED;
+	if (pin[1] >= 0 && !spec->input_len)
+		close_fd(&pin[1]);
 	while (pout[0] >= 0 || perr[0] >= 0 || !exited) {
 		double now = mqb_time_monotonic();
 		if (deadline && now >= deadline) {
@@ -421,9 +463,11 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 		if ((spec->cancelled || (pidfd < 0 && !exited)) &&
 		    (wait_ms < 0 || wait_ms > CANCEL_POLL_MS))
 			wait_ms = CANCEL_POLL_MS;
-		struct pollfd pf[3];
+		struct pollfd pf[4];
 		nfds_t n = 0;
-		int i_out = -1, i_err = -1, i_pid = -1;
+		int i_out = -1, i_err = -1, i_pid = -1, i_in = -1;
+		if (pin[1] >= 0)
+			pf[i_in = (int)n++] = (struct pollfd){.fd = pin[1], .events = POLLOUT};
 		if (pout[0] >= 0)
 			pf[i_out = (int)n++] = (struct pollfd){.fd = pout[0], .events = POLLIN};
 		if (perr[0] >= 0)
@@ -443,6 +487,8 @@ int cmd_run(const struct cmd_spec *spec, struct cmd_result *res)
 				break;
 			if (i_pid >= 0 && pf[i_pid].revents)
 				exited = true;
+			if (i_in >= 0 && pf[i_in].revents)
+				feed(&pin[1], spec->input, spec->input_len, &fed);
 		}
 		if (!exited && pidfd < 0)
 			exited = has_exited(pid);
@@ -482,6 +528,8 @@ out:
 	close_fd(&pout[1]);
 	close_fd(&perr[0]);
 	close_fd(&perr[1]);
+	close_fd(&pin[0]);
+	close_fd(&pin[1]);
 	close_fd(&devnull);
 	free(path);
 	if (rc) {
@@ -519,6 +567,7 @@ void cmd_job_free(void *p)
 	free(j->shell);
 	cmd_argv_free(j->argv);
 	free(j->cwd);
+	free(j->input);
 	free(j);
 }
 
@@ -547,7 +596,9 @@ int cmd_job_run(void *ud, void *arg, void **result)
 				.max_stdout = j->max_stdout,
 				.max_stderr = j->max_stderr,
 				.cancelled = core_stopping,
-				.cancel_ud = j->core};
+				.cancel_ud = j->core,
+				.input = j->input,
+				.input_len = j->input_len};
 	int rc = cmd_run(&spec, r);
 	if (rc) {
 		free(r);

@@ -41,6 +41,11 @@ struct cmd_spec {
 	/* Find the command's exit by asking every 100 ms, as on kernels
 	 * without pidfd_open (tests run both ways). */
 	bool no_pidfd;
+	/* What the command reads on standard input (a notification's
+	 * message), written as it reads; NULL: /dev/null. A command that
+	 * exits without reading it all is no error. Borrowed. */
+	const char *input;
+	size_t input_len;
 };
 
 enum cmd_how {
@@ -67,7 +72,7 @@ struct cmd_result {
 /* Run spec to the end. 0 with *res filled (how says what happened; a
  * command that could not start is CMD_NOT_RUN, not an error); -EINVAL for
  * a bad spec; -ENOMEM or -errno when the runner itself could not work
- * (pipes, memory). The command gets /dev/null on standard input, pipes on
+ * (pipes, memory). The command gets /dev/null (or spec->input) on standard input, pipes on
  * standard output and error, no other descriptor of ours, every signal at
  * its default and none blocked, and a session of its own (setsid: no
  * controlling terminal), so that a timeout kills it and everything it
@@ -92,6 +97,8 @@ struct cmd_job {
 	char *cwd;
 	double timeout;
 	size_t max_stdout, max_stderr;
+	char *input;            /* as cmd_spec's; NULL: none */
+	size_t input_len;
 };
 
 /* The job's fn: cmd_run, with the struct cmd_result in *result (set the

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The command_line integration (Home Assistant's, both layouts): sensors,
  * binary sensors, switches and covers whose values come from commands run
- * in the executor pool by cmd_run.c. A failing command keeps the old state
- * and is logged; no MQTT payload or template output ever reaches a shell. */
+ * in the executor pool by cmd_run.c, and notify services that hand a
+ * message to a command on its standard input. A failing command keeps the
+ * old state and is logged; no MQTT payload or template output ever reaches
+ * a shell. */
 #define _GNU_SOURCE
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include "mqbridge/job.h"
 #include "mqbridge/log.h"
 #include "mqbridge/platform.h"
+#include "mqbridge/services.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
 
@@ -149,12 +152,23 @@ static const struct mqb_schema_key cover_keys[] = {
 	 .doc = "Home Assistant's cover device class"},
 };
 
+/* Home Assistant's command_line notify: the message on the command's
+ * standard input. */
+static const struct mqb_schema_key notify_keys[] = {
+	{.key = "command", .type = MQB_S_ANY, .required = true, C(command),
+	 .doc = "run through /bin/sh -c, the message on its standard input"},
+	TIMEOUT_KEY,
+	{.key = "name", .type = MQB_S_STRING, .def = "notify", C(name),
+	 .doc = "the service is notify.<name>"},
+};
+
 #define SCHEMA(n, keys) \
 	static const struct mqb_schema n##_schema = MQB_SCHEMA("command_line." #n, keys)
 SCHEMA(sensor, sensor_keys);
 SCHEMA(binary_sensor, binary_keys);
 SCHEMA(switch, switch_keys);
 SCHEMA(cover, cover_keys);
+SCHEMA(notify, notify_keys);
 
 /* ---- checks the tables cannot make --------------------------------------- */
 
@@ -364,7 +378,7 @@ static void cmd_fini(struct cl_cmd *c)
 
 /* ---- entities ------------------------------------------------------------ */
 
-enum cl_kind { CL_SENSOR, CL_BINARY, CL_SWITCH, CL_COVER };
+enum cl_kind { CL_SENSOR, CL_BINARY, CL_SWITCH, CL_COVER, CL_NOTIFY };
 
 struct cl_entity {
 	enum cl_kind kind;
@@ -470,11 +484,12 @@ static void log_failure(const struct cl_entity *ce, const struct cl_cmd *c,
 		      shown_command(c, cmd, sizeof cmd), err[0] ? "; stderr: " : "", err);
 }
 
-/* Run c and wait for it, inside a coroutine: 0 with *fut (the caller
- * unrefs it) whose value *res is the result; or a negative errno, already
- * logged (-ECANCELED, at shutdown, quietly). Thread: loop, COROUTINE. */
-static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, struct mqb_future **fut,
-		   const struct cmd_result **res)
+/* Run c, input on its standard input (NULL: none), and wait for it,
+ * inside a coroutine: 0 with *fut (the caller unrefs it) whose value *res
+ * is the result; or a negative errno, already logged (-ECANCELED, at
+ * shutdown, quietly). Thread: loop, COROUTINE. */
+static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, const char *input,
+		   struct mqb_future **fut, const struct cmd_result **res)
 {
 	char shown[160];
 	struct cmd_job *j = calloc(1, sizeof *j);
@@ -482,6 +497,13 @@ static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, struct mqb_futu
 
 	*fut = NULL;
 	*res = NULL;
+	if (j && input) {
+		j->input_len = strlen(input);
+		if (!(j->input = strdup(input))) {
+			cmd_job_free(j);
+			j = NULL;
+		}
+	}
 	if (!j || !(j->cwd = strdup(c->cwd))) {
 		cmd_job_free(j);
 		MQB_LOG_ERROR(SUB, "%s: %s: out of memory", eid(ce), c->option);
@@ -732,7 +754,7 @@ static int cl_async_update(struct mqb_entity *e, void *priv)
 		return 0;
 	struct mqb_future *f;
 	const struct cmd_result *r;
-	if (cl_exec(ce, c, &f, &r))
+	if (cl_exec(ce, c, NULL, &f, &r))
 		return 0;
 	bool exit_ok = r->how == CMD_EXITED && r->status == 0;
 	/* a state command without a template answers with its exit status:
@@ -755,6 +777,7 @@ static int cl_async_update(struct mqb_entity *e, void *priv)
 	case CL_BINARY: binary_apply(ce, v, len); break;
 	case CL_SWITCH: switch_apply(ce, v, len, exit_ok); break;
 	case CL_COVER: cover_apply(ce, v, len); break;
+	case CL_NOTIFY: break;
 	}
 	free(v);
 out:
@@ -815,7 +838,7 @@ static int cl_async_command(struct mqb_entity *e, void *priv, const char *servic
 
 	struct mqb_future *f;
 	const struct cmd_result *r;
-	if ((rc = cl_exec(ce, c, &f, &r)))
+	if ((rc = cl_exec(ce, c, NULL, &f, &r)))
 		goto out;
 	if (r->how == CMD_EXITED && r->status == 0) {
 		MQB_LOG_INFO(SUB, "%s: %s done", eid(ce), c->option);
@@ -945,6 +968,8 @@ static int add_one(struct mqb_platform *p, enum cl_kind kind, const struct cl_co
 		    !(rc = cmd_prepare(&ce->stop, "command_stop", c->command_stop, "true", path, dir)))
 			rc = cmd_prepare(&ce->state, "command_state", c->command_state, NULL, path, dir);
 		break;
+	case CL_NOTIFY: /* a service, set up by setup_notify */
+		break;
 	}
 	if (rc || (rc = compile_tpl(c->value_template, &ce->value_tpl, path, "value_template")) ||
 	    (rc = compile_tpl(c->availability, &ce->avail_tpl, path, "availability")))
@@ -1031,6 +1056,107 @@ static int setup_switch(struct mqb_platform *p, const void *conf, const char *pa
 	return first_rc;
 }
 
+/* ---- notify ---------------------------------------------------------------- */
+
+/* What one core's notify services hold: freed with the core. */
+struct notifiers {
+	struct cl_entity **v;
+	size_t n;
+};
+
+static void notifiers_free(void *p)
+{
+	struct notifiers *ns = p;
+	for (size_t i = 0; ns && i < ns->n; i++)
+		cl_free(ns->v[i]);
+	if (ns)
+		free(ns->v);
+	free(ns);
+}
+
+/* notify.<name>: the message on the command's standard input, as Home
+ * Assistant's command_line notify does (a failing command is logged; the
+ * call still succeeds, as there). A COROUTINE. */
+static int notify_service(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct cl_entity *ce = ud;
+	const json_t *data = mqb_service_call_data(arg);
+	const char *message = json_string_value(json_object_get(data, "message"));
+	if (!message) {
+		MQB_LOG_WARNING(SUB, "%s: a notification needs a message", ce->label);
+		return -EINVAL;
+	}
+	struct mqb_future *f = NULL;
+	const struct cmd_result *r = NULL;
+	int rc = cl_exec(ce, &ce->cmd, message, &f, &r);
+	if (rc)
+		return rc;
+	if (r->how != CMD_EXITED || r->status != 0)
+		log_failure(ce, &ce->cmd, r, "");
+	mqb_future_unref(f);
+	return 0;
+}
+
+static int setup_notify(struct mqb_platform *p, const void *conf, const char *path)
+{
+	const struct cl_conf *c = conf;
+	struct mqb_core *core = mqb_platform_core(p);
+	char slug[128];
+	mqb_slugify(c->name, slug, sizeof slug);
+	struct notifiers *ns = mqb_core_async_data(core, "command_line.notify");
+	if (!ns) {
+		if (!(ns = calloc(1, sizeof *ns)))
+			return -ENOMEM;
+		if (mqb_core_async_set_data(core, "command_line.notify", ns, notifiers_free)) {
+			free(ns);
+			return -ENOMEM;
+		}
+	}
+	struct cl_entity *ce = calloc(1, sizeof *ce);
+	struct cl_entity **v = ce ? realloc(ns->v, (ns->n + 1) * sizeof *v) : NULL;
+	if (!v) {
+		free(ce);
+		return -ENOMEM;
+	}
+	ns->v = v;
+	ns->v[ns->n++] = ce;
+	ce->kind = CL_NOTIFY;
+	ce->core = core;
+	ce->timeout = c->command_timeout;
+	size_t len = strlen(slug) + sizeof "notify.";
+	if (!(ce->label = malloc(len)))
+		return -ENOMEM;
+	snprintf(ce->label, len, "notify.%s", slug);
+	/* Home Assistant runs it with a shell as written: no templates */
+	ce->cmd = (struct cl_cmd){.option = "command", .text = mqb_conf_scalar(c->command, NULL),
+				  .secret = mqb_conf_is_secret(c->command),
+				  .cwd = dir_of(mqb_platform_config_dir(p))};
+	if (!ce->cmd.cwd)
+		return -ENOMEM;
+	int rc = mqb_services_async_register(core, "notify", slug,
+					     &MQB_COROUTINE(notify_service, ce), NULL, NULL);
+	if (rc)
+		MQB_LOG_ERROR(SUB, "%s: %s: %s", path, ce->label, mqb_strerror(rc));
+	else
+		MQB_LOG_DEBUG(SUB, "%s: %s registered", path, ce->label);
+	return rc;
+}
+
+static void check_notify(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	const struct cl_conf *c = conf;
+	(void)node;
+	check_command(c->command, path, "command", errs);
+	char slug[128], p[256];
+	if (!*mqb_slugify(c->name, slug, sizeof slug)) {
+		snprintf(p, sizeof p, "%s.name", path);
+		mqb_conf_error_at(errs, mqb_conf_get(node, "name"), p,
+				  "'%s' makes no service name", c->name);
+	}
+}
+
 static const struct mqb_platform_domain domains[] = {
 	{.domain = "sensor", .schema = &sensor_schema, .conf_size = sizeof(struct cl_conf),
 	 .check = check_sensor, .setup_platform = setup_sensor},
@@ -1040,6 +1166,8 @@ static const struct mqb_platform_domain domains[] = {
 	 .check = check_switch, .setup_platform = setup_switch},
 	{.domain = "cover", .schema = &cover_schema, .conf_size = sizeof(struct cl_conf),
 	 .check = check_cover, .setup_platform = setup_cover},
+	{.domain = "notify", .schema = &notify_schema, .conf_size = sizeof(struct cl_conf),
+	 .check = check_notify, .async_setup_platform = setup_notify},
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {

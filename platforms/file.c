@@ -1,22 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* The file integration: Home Assistant's `sensor: - platform: file`, whose
  * state is the last line of a file, read from the end in the pool and put
- * through value_template on the loop. */
+ * through value_template on the loop; and `notify: - platform: file`, a
+ * notify service appending each message to a file as a line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mqbridge/config.h"
+#include "mqbridge/core.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/entity.h"
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
 #include "mqbridge/log.h"
 #include "mqbridge/platform.h"
+#include "mqbridge/services.h"
+#include "mqbridge/text.h"
+#include "mqbridge/timer.h"
 #include "mqbridge/template.h"
 
 #include "sysmon_read.h"
@@ -182,12 +189,210 @@ static int file_setup(struct mqb_platform *p, const void *conf_, const char *pat
 	return rc;
 }
 
+/* ---- notify ------------------------------------------------------------ */
+
+/* One `notify: - platform: file` item. */
+struct notify_conf {
+	const char *name, *file_path, *filename;
+	bool timestamp;
+};
+
+#define NC(f) .offset = offsetof(struct notify_conf, f), .stored = true
+static const struct mqb_schema_key notify_keys[] = {
+	{.key = "name", .type = MQB_S_STRING, .def = "notify", NC(name),
+	 .doc = "the service is notify.<name>"},
+	{.key = "file_path", .type = MQB_S_STRING, NC(file_path),
+	 .doc = "the file each message is appended to (relative: to the configuration's folder)"},
+	{.key = "filename", .type = MQB_S_STRING, NC(filename),
+	 .doc = "the older spelling of file_path"},
+	{.key = "timestamp", .type = MQB_S_BOOL, .def = "false", NC(timestamp),
+	 .doc = "put the time (UTC, ISO 8601) before each message"},
+};
+static const struct mqb_schema notify_schema = MQB_SCHEMA("notify.file", notify_keys);
+
+static void notify_check(const void *conf, const struct mqb_conf_node *node, const char *path,
+			 struct mqb_conf_errors *errs)
+{
+	const struct notify_conf *c = conf;
+	if (!c->file_path == !c->filename)
+		mqb_conf_error_at(errs, node, path, "give the file as file_path (or filename)");
+}
+
+/* A service: where, and whether with the time. */
+struct file_notify {
+	struct mqb_core *core;
+	char *path;
+	bool timestamp;
+	struct file_notify *next;
+};
+
+/* printf into a new string; NULL on ENOMEM. */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	int n = vasprintf(&s, f, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+/* What one message appends, made on the loop (the time is the call's). */
+struct append {
+	char *path;
+	char *text;
+	char *header;                 /* written when the file is empty */
+};
+
+static void append_free(void *p)
+{
+	struct append *a = p;
+	if (!a)
+		return;
+	free(a->path);
+	free(a->text);
+	free(a->header);
+	free(a);
+}
+
+static int write_all(int fd, const char *s)
+{
+	for (size_t n = strlen(s); n;) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The pool's part: Home Assistant's FileNotificationService, a header when
+ * the file is new, then the line. */
+static int append_line(void *ud, void *arg, void **result)
+{
+	(void)ud, (void)result;
+	struct append *a = arg;
+	int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!rc && st.st_size == 0)
+		rc = write_all(fd, a->header);
+	if (!rc)
+		rc = write_all(fd, a->text);
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+static int notify_service(void *ud, void *arg, void **result)
+{
+	(void)result;
+	struct file_notify *n = ud;
+	const json_t *data = mqb_service_call_data(arg);
+	const char *message = json_string_value(json_object_get(data, "message"));
+	const char *title = json_string_value(json_object_get(data, "title"));
+	if (!message) {
+		MQB_LOG_WARNING(LOG_TAG, "%s: a notification needs a message", n->path);
+		return -EINVAL;
+	}
+	char now[MQB_ISOFORMAT_MAX];
+	mqb_isoformat(mqb_async_now(n->core), now);
+	char dashes[81];
+	memset(dashes, '-', 80);
+	dashes[80] = '\0';
+	struct append *a = calloc(1, sizeof *a);
+	if (!a || !(a->path = strdup(n->path)) ||
+	    !(a->header = fmt("%s notifications (Log started: %s)\n%s\n",
+			      title ? title : "Home Assistant", now, dashes)) ||
+	    !(a->text = n->timestamp ? fmt("%s %s\n", now, message) : fmt("%s\n", message))) {
+		append_free(a);
+		return -ENOMEM;
+	}
+	struct mqb_job job = {.kind = MQB_JOB_EXECUTOR, .fn = append_line,
+			      .name = "file: append a notification"};
+	struct mqb_future *f = NULL;
+	int rc = mqb_async_run_job(n->core, &job, a, append_free, &f);
+	if (rc < 0) {
+		append_free(a);
+		return rc;
+	}
+	rc = mqb_await(f, NULL);
+	mqb_future_unref(f);
+	if (rc && rc != -ECANCELED)
+		MQB_LOG_ERROR(LOG_TAG, "%s: cannot append the notification: %s", n->path,
+			      strerror(-rc));
+	return rc;
+}
+
+/* One core's services, kept with the core (freed with it). */
+struct notifiers {
+	struct file_notify *first;
+};
+
+static void notifiers_free(void *p)
+{
+	struct notifiers *ns = p;
+	for (struct file_notify *n = ns ? ns->first : NULL, *next; n; n = next) {
+		next = n->next;
+		free(n->path);
+		free(n);
+	}
+	free(ns);
+}
+
+/* notify.<name>, its path from the configuration's folder when relative. */
+static int notify_setup(struct mqb_platform *p, const void *conf_, const char *path)
+{
+	const struct notify_conf *c = conf_;
+	struct mqb_core *core = mqb_platform_core(p);
+	const char *file = c->file_path ? c->file_path : c->filename;
+	char slug[128];
+	mqb_slugify(c->name, slug, sizeof slug);
+	struct notifiers *ns = mqb_core_async_data(core, "file.notify");
+	if (!ns) {
+		if (!(ns = calloc(1, sizeof *ns)))
+			return -ENOMEM;
+		if (mqb_core_async_set_data(core, "file.notify", ns, notifiers_free)) {
+			free(ns);
+			return -ENOMEM;
+		}
+	}
+	struct file_notify *fn = calloc(1, sizeof *fn);
+	if (!fn)
+		return -ENOMEM;
+	fn->next = ns->first;
+	ns->first = fn;
+	fn->core = core;
+	fn->timestamp = c->timestamp;
+	fn->path = file[0] == '/' ? strdup(file) : fmt("%s/%s", mqb_platform_config_dir(p), file);
+	if (!fn->path)
+		return -ENOMEM;
+	int rc = mqb_services_async_register(core, "notify", slug,
+					     &MQB_COROUTINE(notify_service, fn), NULL, NULL);
+	if (rc)
+		MQB_LOG_ERROR(LOG_TAG, "%s: notify.%s: %s", path, slug, strerror(-rc));
+	return rc;
+}
+
 static const struct mqb_platform_domain file_domains[] = {
 	{
 		.domain = "sensor",
 		.schema = &file_schema,
 		.conf_size = sizeof(struct file_conf),
 		.async_setup_platform = file_setup,
+	},
+	{
+		.domain = "notify",
+		.schema = &notify_schema,
+		.conf_size = sizeof(struct notify_conf),
+		.check = notify_check,
+		.async_setup_platform = notify_setup,
 	},
 };
 

@@ -131,6 +131,46 @@ static void stdin_is_dev_null(void **state)
 	cmd_result_fini(&r);
 }
 
+/* A notification's message on standard input, whatever the command does
+ * with it: reads it all, part of it, or none and exits. */
+static void input_goes_to_the_command_on_stdin(void **state)
+{
+	(void)state;
+	static char big[1 << 20];
+	memset(big, 'x', sizeof big);
+	for (size_t w = 0; w < NWAYS; w++) {
+		struct cmd_result r;
+		struct cmd_spec spec = {.shell = "cat; echo", .timeout = 10, .spawn = ways[w].spawn,
+					.no_pidfd = ways[w].no_pidfd, .input = "Dinner is ready",
+					.input_len = 15};
+		assert_int_equal(cmd_run(&spec, &r), 0);
+		assert_int_equal(r.how, CMD_EXITED);
+		assert_string_equal(r.out, "Dinner is ready\n");
+		cmd_result_fini(&r);
+		/* more than a pipe holds, read a little */
+		spec = (struct cmd_spec){.shell = "head -c 3", .timeout = 10, .spawn = ways[w].spawn,
+					 .no_pidfd = ways[w].no_pidfd, .input = big,
+					 .input_len = sizeof big};
+		assert_int_equal(cmd_run(&spec, &r), 0);
+		assert_int_equal(r.how, CMD_EXITED);
+		assert_int_equal(r.status, 0);
+		assert_string_equal(r.out, "xxx");
+		cmd_result_fini(&r);
+		/* not read at all: no SIGPIPE for us */
+		spec.shell = "exit 3";
+		assert_int_equal(cmd_run(&spec, &r), 0);
+		assert_int_equal(r.how, CMD_EXITED);
+		assert_int_equal(r.status, 3);
+		cmd_result_fini(&r);
+		/* an empty message is an empty stdin */
+		spec = (struct cmd_spec){.shell = "wc -c", .timeout = 10, .spawn = ways[w].spawn,
+					 .input = "", .input_len = 0};
+		assert_int_equal(cmd_run(&spec, &r), 0);
+		assert_int_equal(atoi(r.out), 0);
+		cmd_result_fini(&r);
+	}
+}
+
 static void stdout_is_bounded_and_drained(void **state)
 {
 	(void)state;
@@ -809,6 +849,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(exit_status_stdout_and_stderr_are_captured),
 		cmocka_unit_test(empty_output_is_an_empty_string),
 		cmocka_unit_test(stdin_is_dev_null),
+		cmocka_unit_test(input_goes_to_the_command_on_stdin),
 		cmocka_unit_test(stdout_is_bounded_and_drained),
 		cmocka_unit_test(a_timeout_kills_the_whole_process_group),
 		cmocka_unit_test(children_holding_the_output_are_killed_at_the_timeout),

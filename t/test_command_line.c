@@ -469,6 +469,61 @@ static void stopping_the_daemon_kills_a_running_command(void **state)
 
 /* ---- configuration errors --------------------------------------------- */
 
+/* The file's contents once it holds want, within the timeout; fails
+ * showing what it holds otherwise. */
+static void expect_file(const char *path, const char *want)
+{
+	char buf[4096] = "";
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		buf[n] = '\0';
+		if (f)
+			fclose(f);
+		if (strcmp(buf, want) == 0)
+			return;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	td_dump(&T);
+	fail_msg("%s holds '%s', not '%s'", path, buf, want);
+}
+
+/* Home Assistant's command_line notify: notify.<name> hands the message
+ * to the command on its standard input (both layouts). */
+static void a_notify_service_hands_the_message_to_the_command(void **state)
+{
+	(void)state;
+	start(HEAD "command_line:\n"
+		   "  - notify:\n"
+		   "      name: ha_log\n"
+		   "      command: cat >> %DIR%/ha.log; echo >> %DIR%/ha.log\n"
+		   "notify:\n"
+		   "  - platform: command_line\n"
+		   "    name: Failing\n"
+		   "    command: cat > /dev/null; exit 4\n"
+		   "template:\n"
+		   "  - switch:\n"
+		   "      - name: Tell\n"
+		   "        turn_on:\n"
+		   "          - service: notify.ha_log\n"
+		   "            data: {message: 'Dinner is ready; rm -rf /'}\n"
+		   "        turn_off:\n"
+		   "          - service: notify.failing\n"
+		   "            data: {message: x}\n");
+	char log[256];
+	path_in(log, sizeof log, "ha.log");
+	wait_subscribed(BASE "switch/tell/set");
+	td_pub(&T, BASE "switch/tell/set", "ON", false);
+	/* the message is data on its standard input, never a command */
+	expect_file(log, "Dinner is ready; rm -rf /\n");
+	td_pub(&T, BASE "switch/tell/set", "ON", false);
+	expect_file(log, "Dinner is ready; rm -rf /\nDinner is ready; rm -rf /\n");
+	td_pub(&T, BASE "switch/tell/set", "OFF", false);
+	td_expect_log(&T, "notify.failing: command failed (exit status 4)");
+	td_stop_clean(&T);
+}
+
 static void check_rejects(const char *yaml, const char *needle)
 {
 	char err[4096];
@@ -545,6 +600,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(template_output_reaches_a_command_as_one_argument,
 					  teardown),
 		cmocka_unit_test_teardown(a_cover_reads_its_position, teardown),
+		cmocka_unit_test_teardown(a_notify_service_hands_the_message_to_the_command,
+					  teardown),
 		cmocka_unit_test_teardown(a_command_timeout_leaves_no_process_behind, teardown),
 		cmocka_unit_test_teardown(stopping_the_daemon_kills_a_running_command, teardown),
 		cmocka_unit_test_teardown(bad_commands_are_configuration_errors, teardown),

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -436,6 +437,76 @@ static void options_are_checked_with_their_position(void **state)
 	td_fini(&t);
 }
 
+/* Home Assistant's file notify: each message a line appended to the file,
+ * a header first in a new one, the time before it when asked. */
+static void a_notify_service_appends_each_message_as_a_line(void **state)
+{
+	(void)state;
+	struct td t;
+	td_init(&t, NULL);
+	write_config(&t, "  - platform: file\n"
+			 "    file_path: %DIR%/unused\n"
+			 "notify:\n"
+			 "  - platform: file\n"
+			 "    name: filenotify\n"
+			 "    file_path: notify.txt\n"
+			 "  - platform: file\n"
+			 "    name: Stamped\n"
+			 "    filename: %DIR%/stamped.txt\n"
+			 "    timestamp: true\n"
+			 "template:\n"
+			 "  - switch:\n"
+			 "      - name: Tell\n"
+			 "        turn_on:\n"
+			 "          - service: notify.filenotify\n"
+			 "            data: {message: Laundry is done}\n"
+			 "          - service: notify.stamped\n"
+			 "            data: {message: Laundry is done, title: Chores}\n"
+			 "        turn_off: []\n");
+	td_start(&t, NULL);
+	td_expect(&t, BASE "/switch/tell/state", NULL);
+	long n = td_count(&t);
+	td_pub(&t, BASE "/switch/tell/set", "ON", false);
+	td_expect_after(&t, n, BASE "/switch/tell/state", "on");
+	n = td_count(&t);
+	td_pub(&t, BASE "/switch/tell/set", "OFF", false);
+	td_expect_after(&t, n, BASE "/switch/tell/state", "off");
+	n = td_count(&t);
+	td_pub(&t, BASE "/switch/tell/set", "ON", false);
+	td_expect_after(&t, n, BASE "/switch/tell/state", "on");
+	char path[256], buf[4096];
+	/* relative to the configuration's folder */
+	snprintf(path, sizeof path, "%s/notify.txt", t.dir);
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		FILE *f = fopen(path, "r");
+		size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		buf[len] = '\0';
+		if (f)
+			fclose(f);
+		if (strstr(buf, "done\nLaundry is done\n"))
+			break;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_non_null(strstr(buf, "Home Assistant notifications (Log started: "));
+	assert_non_null(strstr(buf, ")\n--------------------------------------------------"
+				    "------------------------------\nLaundry is done\n"
+				    "Laundry is done\n"));
+	snprintf(path, sizeof path, "%s/stamped.txt", t.dir);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	buf[len] = '\0';
+	fclose(f);
+	assert_true(strncmp(buf, "Chores notifications (Log started: ", 35) == 0);
+	/* "2024-05-01T12:00:00.123456+00:00 Laundry is done" */
+	const char *line = strstr(buf, "-\n") + 2;
+	assert_non_null(strstr(line, "+00:00 Laundry is done\n"));
+	assert_true(line[4] == '-' && line[10] == 'T');
+	td_stop_clean(&t);
+	td_fini(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +523,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(an_empty_file_keeps_the_state_until_a_line_comes),
 		cmocka_unit_test(a_huge_file_gives_its_last_line_at_once),
 		cmocka_unit_test(options_are_checked_with_their_position),
+		cmocka_unit_test(a_notify_service_appends_each_message_as_a_line),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
