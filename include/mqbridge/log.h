@@ -19,6 +19,14 @@ void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, 
 /* Thread: any. Messages below level are dropped before formatting. */
 void mqb_log_set_level(enum mqb_log_level level);
 enum mqb_log_level mqb_log_get_level(void);
+/* A subsystem's own level ("mqtt" at debug while the rest is at
+ * warning), as Home Assistant's logger: logs: sets one; up to 32
+ * subsystems. 0, -EINVAL (no name, or longer than 31 bytes), -ENOSPC.
+ * Thread: any, before other threads log (start-up); a level changed
+ * later applies at once. */
+int mqb_log_set_subsystem_level(const char *subsystem, enum mqb_log_level level);
+/* Every subsystem back to the default level. Thread: as above. */
+void mqb_log_clear_subsystem_levels(void);
 /* Thread: any. Parses "debug", "info", "warning", "error"; -EINVAL otherwise. */
 int mqb_log_level_parse(const char *name, enum mqb_log_level *out);
 

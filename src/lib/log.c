@@ -19,7 +19,19 @@
 
 enum dest { DEST_STDERR, DEST_FILE, DEST_SYSLOG };
 
+/* The lowest level any subsystem logs at: below it nothing is looked up. */
 static atomic_int min_level = MQB_LOG_INFO;
+/* The level of subsystems without one of their own (logger: default). */
+static atomic_int default_level = MQB_LOG_INFO;
+/* Subsystems with a level of their own (logger: logs:): appended at
+ * start-up, read without a lock (a name is complete before the count
+ * says it is there). */
+#define MAX_OVERRIDES 32
+static struct {
+	char name[32];
+	atomic_int level;
+} overrides[MAX_OVERRIDES];
+static atomic_int noverrides;
 /* Guards everything below: the sink, the destination, the file descriptor
  * and its path. Every line is written while holding it, so swapping the
  * file under it can neither lose a line nor write to a closed descriptor. */
@@ -32,14 +44,60 @@ static char *file_path;
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
 
+static void recompute_min(void)
+{
+	int m = atomic_load(&default_level), n = atomic_load(&noverrides);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&overrides[i].level) < m)
+			m = atomic_load(&overrides[i].level);
+	atomic_store(&min_level, m);
+}
+
 void mqb_log_set_level(enum mqb_log_level level)
 {
-	atomic_store(&min_level, (int)level);
+	atomic_store(&default_level, (int)level);
+	recompute_min();
 }
 
 enum mqb_log_level mqb_log_get_level(void)
 {
-	return (enum mqb_log_level)atomic_load(&min_level);
+	return (enum mqb_log_level)atomic_load(&default_level);
+}
+
+int mqb_log_set_subsystem_level(const char *subsystem, enum mqb_log_level level)
+{
+	int n = atomic_load(&noverrides);
+	if (!subsystem || strlen(subsystem) >= sizeof overrides[0].name)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (strcmp(overrides[i].name, subsystem) == 0) {
+			atomic_store(&overrides[i].level, (int)level);
+			recompute_min();
+			return 0;
+		}
+	if (n == MAX_OVERRIDES)
+		return -ENOSPC;
+	strcpy(overrides[n].name, subsystem);
+	atomic_store(&overrides[n].level, (int)level);
+	atomic_store(&noverrides, n + 1);
+	recompute_min();
+	return 0;
+}
+
+void mqb_log_clear_subsystem_levels(void)
+{
+	atomic_store(&noverrides, 0);
+	recompute_min();
+}
+
+/* The level subsystem logs at. */
+static int level_of(const char *subsystem)
+{
+	int n = atomic_load_explicit(&noverrides, memory_order_acquire);
+	for (int i = 0; subsystem && i < n; i++)
+		if (strcmp(overrides[i].name, subsystem) == 0)
+			return atomic_load_explicit(&overrides[i].level, memory_order_relaxed);
+	return atomic_load_explicit(&default_level, memory_order_relaxed);
 }
 
 int mqb_log_level_parse(const char *name, enum mqb_log_level *out)
@@ -328,7 +386,8 @@ int mqb__secret_redact_dup(const char *text, char **out)
 
 void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
 {
-	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
+	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed) ||
+	    (int)level < level_of(subsystem))
 		return;
 	/* Formatted with room past the line's end, so that a secret
 	 * straddling the cut is still seen whole, and masked. */
