@@ -77,6 +77,29 @@ static void wait_subscribed(const char *topic)
 		fail_msg("never subscribed to %s", topic);
 }
 
+/* A main file copied from Home Assistant runs: its own integrations
+ * are named once in a warning, and logger: gives a subsystem its level
+ * (here the bridge's is warning, under the command line's debug). */
+static void home_assistant_integrations_skipped_and_logger_levels(void **state)
+{
+	(void)state;
+	start(&T, HEAD "recorder: {purge_keep_days: 7}\n"
+		       "http: {server_port: 8124}\n"
+		       "logger:\n"
+		       "  default: info\n"
+		       "  logs: {mqbridge.bridge: warning, homeassistant.components.mqtt: debug}\n"
+		       "switch: [{platform: testing, name: Pump, state: 'off'}]\n");
+	td_expect(&T, "mqbridge/tb/switch/pump/state", "off");
+	td_expect_log(&T, "[main] skipped, as mqbridge does not have them: recorder (");
+	assert_int_equal(td_log_count(&T, "skipped, as mqbridge"), 1);
+	assert_int_equal(td_log_count(&T, "http ("), 1);
+	td_expect_log(&T, "[mqtt] connected to");
+	assert_int_equal(td_log_count(&T, "[bridge]"), 0);
+	td_stop_clean(&T);
+	assert_int_equal(td_log_count(&T, "[bridge]"), 0);
+	assert_true(td_log_count(&T, "[main]") > 0);
+}
+
 static void switch_discovery_and_state(void **state)
 {
 	(void)state;
@@ -489,6 +512,8 @@ int main(int argc, char **argv)
 	const char *b = getenv("abs_top_builddir");
 	snprintf(tdir, sizeof tdir, "%s/t/platforms", b ? b : ".");
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(home_assistant_integrations_skipped_and_logger_levels,
+					  teardown),
 		cmocka_unit_test_teardown(switch_discovery_and_state, teardown),
 		cmocka_unit_test_teardown(every_domain, teardown),
 		cmocka_unit_test_teardown(reannounce, teardown),

@@ -539,6 +539,36 @@ static void check_config_reports_every_error_with_file_line_and_column(void **st
 	free(err);
 }
 
+/* A main file copied from Home Assistant: its own integrations are
+ * named once in a warning, and the check passes (DESIGN §7). */
+static void check_config_warns_once_of_home_assistant_integrations(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], *out, *err;
+	in_dir(fx, conf, sizeof conf, "ha.yaml");
+	write_file(conf, "recorder:\n"
+			 "  purge_keep_days: 7\n"
+			 "frontend:\n"
+			 "logger:\n"
+			 "  default: info\n"
+			 "  logs: {mqbridge.mqtt: debug}\n"
+			 "recorder 2: {}\n");
+	int rc = run(fx, "check", (const char *[]){ "-C", "-c", conf, NULL }, &out, &err);
+	if (rc != 0)
+		fail_msg("exit %d; stderr: %s", rc, err);
+	assert_string_equal(out, "configuration OK\n");
+	char want[2 * PATH_MAX + 160];
+	snprintf(want, sizeof want,
+		 " [main] skipped, as mqbridge does not have them: recorder (%s:1:1), "
+		 "frontend (%s:3:1)\n",
+		 conf, conf);
+	if (!strstr(err, want))
+		fail_msg("no '%s' in:\n%s", want, err);
+	assert_null(strstr(strstr(err, want) + strlen(want), "skipped, as")); /* once */
+	free(out);
+	free(err);
+}
+
 static void check_config_of_a_missing_file_exits_78(void **state)
 {
 	struct fx *fx = *state;
@@ -795,10 +825,11 @@ static const struct man_item *man_find(const struct man_item *v, int n, const ch
 static bool documented_here(const struct mqb_schema *s)
 {
 	return strcmp(s->name, "mqbridge") == 0 || strcmp(s->name, "mqtt") == 0 ||
-	       strncmp(s->name, "mqtt.", 5) == 0 || strcmp(s->name, "homeassistant") == 0;
+	       strncmp(s->name, "mqtt.", 5) == 0 || strcmp(s->name, "homeassistant") == 0 ||
+	       strcmp(s->name, "logger") == 0;
 }
 
-/* Every key of the mqbridge:, homeassistant: and mqtt: tables has an
+/* Every key of the mqbridge:, homeassistant:, logger: and mqtt: tables has an
  * item, with its default in it; every item is a key of the tables. */
 static void man_page_documents_every_configuration_key(void **state)
 {
@@ -856,7 +887,8 @@ int main(int argc, char **argv)
 		T(unknown_option_or_stray_argument_exits_2),
 		T(check_config_accepts_a_good_file),
 		T(check_config_reports_every_error_with_file_line_and_column),
-		T(check_config_of_a_missing_file_exits_78),
+		T(check_config_warns_once_of_home_assistant_integrations),
+	T(check_config_of_a_missing_file_exits_78),
 		T(every_configuration_in_conf_passes_check_config),
 		T(pid_file_is_created_and_removed_and_sigterm_exits_0),
 		T(sigint_exits_0),

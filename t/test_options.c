@@ -303,6 +303,28 @@ static void check_tls_only_ca(const struct daemon_options *c)
 	assert_null(c->mqtt.cert_file);
 }
 
+/* Home Assistant's own integrations are skipped, each named once with
+ * where it was first given; logger: sets the levels (DESIGN §7). */
+static void check_home_assistant_main_file(const struct daemon_options *c)
+{
+	assert_string_equal(c->skipped,
+			    "frontend (home_assistant_main_file.yaml:14:1), "
+			    "http (home_assistant_main_file.yaml:17:1), "
+			    "recorder (home_assistant_main_file.yaml:22:1), "
+			    "tts (home_assistant_main_file.yaml:57:1), "
+			    "sensor platform time_date (home_assistant_main_file.yaml:45:15), "
+			    "sensor platform rest (home_assistant_main_file.yaml:47:15), "
+			    "scene platform homeassistant (home_assistant_main_file.yaml:53:5)");
+	assert_true(c->have_log_level);
+	assert_int_equal(c->log_level, MQB_LOG_WARNING);
+	assert_int_equal(c->nlog_levels, 2);
+	assert_string_equal(c->log_levels[0].subsystem, "mqtt");
+	assert_int_equal(c->log_levels[0].level, MQB_LOG_DEBUG);
+	assert_string_equal(c->log_levels[1].subsystem, "bridge");
+	assert_int_equal(c->log_levels[1].level, MQB_LOG_INFO);
+	assert_int_equal(c->nitems, 1);
+}
+
 static const struct good_check {
 	const char *file;
 	void (*check)(const struct daemon_options *c);
@@ -318,6 +340,7 @@ static const struct good_check {
 	{"anchors.yaml", check_anchors},
 	{"mqtt_entities_only.yaml", check_entities_only},
 	{"tls_only_ca.yaml", check_tls_only_ca},
+	{"home_assistant_main_file.yaml", check_home_assistant_main_file},
 };
 
 struct good_run {

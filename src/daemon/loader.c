@@ -195,6 +195,17 @@ size_t loader__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n
 
 /* ---- components ------------------------------------------------------------ */
 
+bool loader__has_module(const char *name, const char *const *dirs, size_t ndirs)
+{
+	for (size_t i = 0; i < ndirs; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s.so", dirs[i], name);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 int loader__probe_component(const char *name, const char *const *dirs, size_t ndirs,
 			    enum mqb_component_shape *shape)
 {

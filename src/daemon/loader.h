@@ -41,6 +41,10 @@ struct conf_component {
 	const struct mqb_platform_desc *desc;
 };
 
+/* Whether a module of that name is installed (a file of that name in
+ * dirs; whether it loads is loader__check's to say). Thread: any. */
+bool loader__has_module(const char *name, const char *const *dirs, size_t ndirs);
+
 /* Whether the module name (looked for in dirs) has a top-level block of
  * its own: 1 with *shape, 0 (no such module, or none), -ENOMEM.
  * Thread: the main thread, before the core starts. */

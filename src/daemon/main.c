@@ -296,6 +296,11 @@ int main(int argc, char **argv)
 	}
 
 	mqb_log_set_level(log_level(&args, &opts));
+	for (size_t i = 0; i < opts.nlog_levels; i++)
+		if (mqb_log_set_subsystem_level(opts.log_levels[i].subsystem,
+						opts.log_levels[i].level))
+			MQB_LOG_WARNING("main", "logger: too many subsystems with a level of "
+				"their own; %s keeps the default", opts.log_levels[i].subsystem);
 	if (args.log_file && (rc = mqb_log_open(args.log_file))) {
 		fprintf(stderr, "mqbridge: --log-file: '%s': %s\n", args.log_file, mqb_strerror(rc));
 		rc = EXIT_RUNTIME;

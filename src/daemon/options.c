@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/load.h"
 #include "config/schema.h"
+#include "daemon/absent.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
 #include "mqbridge/config.h"
@@ -231,8 +233,29 @@ static const struct mqb_schema_key ha_keys[] = {
 };
 static const struct mqb_schema ha_schema = MQB_SCHEMA("homeassistant", ha_keys);
 
+/* Home Assistant's logger: (homeassistant/components/logger): the
+ * default level and each logger's own. Its levels are Python's, in any
+ * case; checked by hand. */
+struct logger_block {
+	const char *level;
+	const struct mqb_conf_node *logs, *filters;
+};
+#define LG(f) .offset = offsetof(struct logger_block, f), .stored = true
+static const struct mqb_schema_key logger_keys[] = {
+	{.key = "default", .type = MQB_S_STRING, LG(level),
+	 .doc = "the level of every subsystem without one of its own: critical, fatal, error, "
+		"warning, warn, info, debug or notset (mqbridge: log_level wins)"},
+	{.key = "logs", .type = MQB_S_ANY, LG(logs),
+	 .doc = "subsystems' own levels: mqbridge.mqtt, or Home Assistant's "
+		"homeassistant.components.mqtt, is the mqtt subsystem"},
+	{.key = "filters", .type = MQB_S_ANY, LG(filters),
+	 .doc = "accepted, no effect"},
+};
+static const struct mqb_schema logger_schema = MQB_SCHEMA("logger", logger_keys);
+
 static const struct mqb_schema *const tables[] = {&mqbridge_schema, &mqtt_schema,
-						  &statestream_schema, &tls_schema, &ha_schema};
+						  &statestream_schema, &tls_schema, &ha_schema,
+						  &logger_schema};
 
 size_t options__schemas(const struct mqb_schema *const **out)
 {
@@ -257,6 +280,7 @@ static const struct integration {
 	bool labels;     /* "NAME label:" keys add to it */
 } integrations[] = {
 	{"mqbridge", OWN, false, false},         {"mqtt", OWN, false, false},
+	{"logger", OWN, false, false},
 	{"sensor", LIST, false, true},           {"binary_sensor", LIST, false, true},
 	{"switch", LIST, false, true},           {"light", LIST, false, true},
 	{"cover", LIST, false, true},            {"command_line", LIST, false, true},
@@ -302,11 +326,22 @@ static const struct integration *find_integration(const char *key, size_t *base_
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* Where modules are looked for; NULL: not known (tests of the options). */
+static const char *const *platform_dirs;
+static size_t nplatform_dirs;
+
 /* Where a piece of configuration came from: the main file or a package. */
 struct source {
 	const struct integration *in;
 	const struct mqb_conf_node *value;
 	char *path;
+};
+
+/* Something Home Assistant has and mqbridge does not ("recorder",
+ * "sensor platform rest"), and where it was first named. */
+struct skipped {
+	char *what;
+	const struct mqb_conf_node *at;
 };
 
 struct load {
@@ -331,6 +366,12 @@ struct load {
 	size_t ndyn;
 	struct conf_component *comps;              /* components' configurations */
 	size_t ncomps, capcomps;
+	struct skipped *skipped;                   /* what is skipped, each once */
+	size_t nskipped;
+	bool have_logger_level;                    /* logger: default, or logs: mqbridge */
+	enum mqb_log_level logger_level;
+	struct daemon_log_level *log_levels;       /* logger: logs: the subsystems' own */
+	size_t nlog_levels;
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -358,6 +399,31 @@ static void apply_schema(struct load *l, const struct mqb_schema *s,
 			 const struct mqb_conf_node *node, const char *path, void *target)
 {
 	l->found += mqb_schema_apply(s, node, path, target, l->errs);
+}
+
+/* Record what Home Assistant has and mqbridge does not, named at at,
+ * for the one warning that lists them: each name once, where it was
+ * first seen. */
+static void __attribute__((format(printf, 3, 4)))
+skip(struct load *l, const struct mqb_conf_node *at, const char *fmt, ...)
+{
+	char what[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < l->nskipped; i++)
+		if (strcmp(l->skipped[i].what, what) == 0)
+			return;
+	struct skipped *v = mqb__realloc(l->skipped, (l->nskipped + 1) * sizeof *v);
+	char *w = v ? mqb__strdup(what) : NULL;
+	if (v)
+		l->skipped = v;
+	if (!w) {
+		l->oom = true;
+		return;
+	}
+	l->skipped[l->nskipped++] = (struct skipped){w, at};
 }
 
 static const char *where(const struct mqb_conf_node *n, char *buf, size_t len)
@@ -555,11 +621,16 @@ static void legacy_item(struct load *l, const struct mqb_conf_node *item, const 
 	const struct mqb_conf_node *pn = mqb_conf_get(item, "platform");
 	const char *platform = pn && mqb_conf_kind(pn) == MQB_CONF_SCALAR ? mqb_conf_scalar(pn, NULL)
 									  : NULL;
-	if (!pn)
+	if (!pn && strcmp(domain, "scene") == 0)
+		skip(l, item, "scene platform homeassistant"); /* Home Assistant's own scenes */
+	else if (!pn)
 		err(l, item, path, "required key 'platform' not provided");
 	else if (!platform || !*platform)
 		err(l, pn, path, "'platform' must be an integration name, got %s",
 		    schema__describe(pn, buf, sizeof buf));
+	else if (absent__home_assistant_has(platform) &&
+		 !loader__has_module(platform, platform_dirs, nplatform_dirs))
+		skip(l, pn, "%s platform %s", domain, platform);
 	else
 		add_item(l, platform, domain, item, path);
 }
@@ -797,9 +868,6 @@ static void check_shape(struct load *l, const struct integration *in,
 		err(l, v, path, "expected a mapping, got %s", schema__describe(v, buf, sizeof buf));
 }
 
-static const char *const *platform_dirs;
-static size_t nplatform_dirs;
-
 /* A key no table names, which a module may still claim as its own
  * component ("NAME" or "NAME label"): the integration made for it, kept
  * with the load, or NULL. */
@@ -839,11 +907,18 @@ static void unknown_integration(struct load *l, const struct mqb_conf_node *kn, 
 	for (size_t i = 0; i < NINTEGRATIONS; i++)
 		names[i] = integrations[i].name;
 	const char *near = schema__suggest(key, names, NINTEGRATIONS);
+	if (!near) {
+		const char *const *ha;
+		size_t nha = absent__names(&ha);
+		near = schema__suggest(key, ha, nha);
+	}
 	if (near)
 		err(l, kn, path, "unknown integration '%s' (did you mean '%s'?)", key, near);
 	else
 		err(l, kn, path, "unknown integration '%s'", key);
 }
+
+static void read_logger(struct load *l, const struct mqb_conf_node *v, const char *path);
 
 /* One top-level key of the main file (prefix "") or of a package. */
 static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct mqb_conf_node *v,
@@ -866,7 +941,15 @@ static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct
 	if (!in)
 		in = module_integration(l, key);
 	if (!in) {
-		unknown_integration(l, kn, key, path);
+		char base[64];
+		snprintf(base, sizeof base, "%.*s", (int)strcspn(key, " "), key);
+		size_t n;
+		if (absent__home_assistant_has(base) && !find_integration(base, &n))
+			skip(l, kn, "%s", base);
+		else
+			unknown_integration(l, kn, key, path);
+	} else if (strcmp(in->name, "logger") == 0) {
+		read_logger(l, v, path);
 	} else if (strcmp(in->name, "mqbridge") == 0) {
 		if (in_package)
 			err(l, kn, path, "a package cannot set the 'mqbridge' options");
@@ -960,6 +1043,8 @@ struct options_derived {
 	char client_id[NODE_ID_MAX + 16];
 	char base_topic[NODE_ID_MAX + 16];
 	char state_dir[PATH_MAX];
+	struct daemon_log_level *log_levels;
+	char *skipped;
 };
 
 static struct options_derived *derived_new(struct daemon_options *owner)
@@ -970,6 +1055,10 @@ static struct options_derived *derived_new(struct daemon_options *owner)
 
 static void derived_free(struct daemon_options *owner)
 {
+	if (owner->derived) {
+		mqb__free(owner->derived->log_levels);
+		mqb__free(owner->derived->skipped);
+	}
 	mqb__free(owner->derived);
 	owner->derived = NULL;
 }
@@ -1019,6 +1108,116 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 		key_err(l, s, path, "broker", "must not be empty");
 	if (mqb_conf_get(s, "tls") && !m->tls.certfile != !m->tls.keyfile)
 		key_err(l, s, path, "tls", "certfile and keyfile go together: give both or neither");
+}
+
+/* A level as Home Assistant's logger takes it (Python's names, in any
+ * case) as one of mqbridge's four: critical and fatal are error, notset
+ * is debug. 0 or -EINVAL. */
+static int ha_log_level(const char *name, enum mqb_log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum mqb_log_level level;
+	} levels[] = {
+		{"critical", MQB_LOG_ERROR}, {"fatal", MQB_LOG_ERROR},   {"error", MQB_LOG_ERROR},
+		{"warning", MQB_LOG_WARNING}, {"warn", MQB_LOG_WARNING}, {"info", MQB_LOG_INFO},
+		{"debug", MQB_LOG_DEBUG},    {"notset", MQB_LOG_DEBUG},
+	};
+	for (size_t i = 0; name && i < MQB_ARRAY_SIZE(levels); i++)
+		if (strcasecmp(name, levels[i].name) == 0) {
+			*out = levels[i].level;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The subsystem a Python logger name stands for, in buf: mqbridge.mqtt
+ * and homeassistant.components.mqtt (and the loggers below them,
+ * ...mqtt.discovery) are "mqtt"; mqbridge, homeassistant and
+ * homeassistant.components, parents of every subsystem, are "". NULL
+ * for a name no subsystem of mqbridge logs as (custom_components.x, a
+ * library's): Home Assistant takes any name, so it is no error. */
+static const char *log_subsystem(const char *name, char *buf, size_t len)
+{
+	static const char *const parents[] = {"homeassistant.components", "homeassistant.helpers",
+					      "homeassistant", "mqbridge"};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(parents); i++) {
+		size_t n = strlen(parents[i]);
+		if (strncmp(name, parents[i], n) != 0 || (name[n] && name[n] != '.'))
+			continue;
+		if (!name[n])
+			return "";
+		size_t k = strcspn(name + n + 1, ".");
+		if (!k || k >= len)
+			return NULL;
+		snprintf(buf, len, "%.*s", (int)k, name + n + 1);
+		return buf;
+	}
+	return NULL;
+}
+
+/* logger: (Home Assistant's): the default level, and the subsystems'
+ * own in logs:, the later of a name winning. */
+static void read_logger(struct load *l, const struct mqb_conf_node *v, const char *path)
+{
+	char buf[96];
+	static const char levels[] = "critical, fatal, error, warning, warn, info, debug or notset";
+	if (mqb_conf_kind(v) == MQB_CONF_NULL)
+		return;
+	if (mqb_conf_kind(v) != MQB_CONF_MAP) {
+		err(l, v, path, "expected a mapping, got %s", schema__describe(v, buf, sizeof buf));
+		return;
+	}
+	struct logger_block b = {0};
+	apply_schema(l, &logger_schema, v, path, &b);
+	if (b.level && ha_log_level(b.level, &l->logger_level) == 0)
+		l->have_logger_level = true;
+	else if (b.level)
+		key_err(l, v, path, "default", "expected a log level (%s), got %s", levels,
+			schema__describe(mqb_conf_get(v, "default"), buf, sizeof buf));
+	const struct mqb_conf_node *const maps[] = {b.logs, b.filters};
+	for (size_t i = 0; i < 2; i++)
+		if (maps[i] && mqb_conf_kind(maps[i]) != MQB_CONF_MAP &&
+		    mqb_conf_kind(maps[i]) != MQB_CONF_NULL)
+			key_err(l, v, path, i ? "filters" : "logs", "expected a mapping, got %s",
+				schema__describe(maps[i], buf, sizeof buf));
+	for (size_t i = 0; mqb_conf_kind(b.logs) == MQB_CONF_MAP && i < mqb_conf_len(b.logs); i++) {
+		const char *name = mqb_conf_scalar(mqb_conf_key(b.logs, i), NULL);
+		const struct mqb_conf_node *lv = mqb_conf_value(b.logs, i);
+		const char *text = mqb_conf_kind(lv) == MQB_CONF_SCALAR ? mqb_conf_scalar(lv, NULL)
+									: NULL;
+		enum mqb_log_level level = MQB_LOG_INFO;
+		char *p = path_fmt("%s.logs.%s", path, name ? name : "?");
+		if (ha_log_level(text, &level)) {
+			err(l, lv, p ? p : path, "expected a log level (%s), got %s", levels,
+			    schema__describe(lv, buf, sizeof buf));
+			name = NULL;
+		}
+		mqb__free(p);
+		char sub[sizeof l->log_levels[0].subsystem];
+		const char *s = name ? log_subsystem(name, sub, sizeof sub) : NULL;
+		if (s && !*s) {
+			l->have_logger_level = true;
+			l->logger_level = level;
+			continue;
+		}
+		size_t k = 0;
+		while (s && k < l->nlog_levels && strcmp(l->log_levels[k].subsystem, s) != 0)
+			k++;
+		if (s && k == l->nlog_levels) {
+			struct daemon_log_level *nv =
+				mqb__realloc(l->log_levels, (k + 1) * sizeof *nv);
+			if (!nv) {
+				l->oom = true;
+				return;
+			}
+			l->log_levels = nv;
+			snprintf(nv[k].subsystem, sizeof nv[k].subsystem, "%s", s);
+			l->nlog_levels++;
+		}
+		if (s)
+			l->log_levels[k].level = level;
+	}
 }
 
 /* homeassistant: (only the main file's: Home Assistant's packages do not
@@ -1162,6 +1361,23 @@ static void fill_mqtt(const struct load *l, const struct options_derived *d,
 	o->reconnect_max = l->mq.reconnect_max;
 }
 
+/* "recorder (configuration.yaml:3:1), sensor platform rest (...)" */
+static char *skipped_text(const struct load *l)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < l->nskipped; i++)
+		len += strlen(l->skipped[i].what) + PATH_MAX + 48;
+	char *t = mqb__malloc(len), where_at[PATH_MAX + 32];
+	size_t off = 0;
+	for (size_t i = 0; t && i < l->nskipped; i++)
+		off += (size_t)snprintf(t + off, len - off, "%s%s (%s)", i ? ", " : "",
+					l->skipped[i].what,
+					where(l->skipped[i].at, where_at, sizeof where_at));
+	if (t && !l->nskipped)
+		*t = '\0';
+	return t;
+}
+
 /* The options out of a load that found no problem: the names made up
  * where none were given, then every block's values. 0 or -ENOMEM. */
 static int fill_out(struct load *l, struct daemon_options *out)
@@ -1181,6 +1397,17 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->name = l->mb.name ? l->mb.name : node_id;
 	out->have_log_level = l->mb.log_level &&
 			      mqb_log_level_parse(l->mb.log_level, &out->log_level) == 0;
+	if (!out->have_log_level && l->have_logger_level) {
+		out->have_log_level = true;
+		out->log_level = l->logger_level;
+	}
+	d->log_levels = l->log_levels;
+	out->log_levels = l->log_levels;
+	out->nlog_levels = l->nlog_levels;
+	l->log_levels = NULL;
+	l->nlog_levels = 0;
+	if (l->nskipped && !(out->skipped = d->skipped = skipped_text(l)))
+		return -ENOMEM;
 	mqb_core_options_init(&out->core);
 	out->core.executor_threads = l->mb.executor_threads;
 	out->core.executor_queue_max = l->mb.executor_queue;
@@ -1255,6 +1482,10 @@ out:
 		mqb__free(l.dyn[i]);
 	}
 	mqb__free(l.dyn);
+	for (size_t i = 0; i < l.nskipped; i++)
+		mqb__free(l.skipped[i].what);
+	mqb__free(l.skipped);
+	mqb__free(l.log_levels);
 	mqb__free(l.mqtt_path);
 	for (size_t i = 0; i < l.nsrc; i++)
 		mqb__free(l.src[i].path);
@@ -1349,6 +1580,8 @@ unsigned options__warn(const struct daemon_options *o)
 		MQB_LOG_WARNING("main", "mqtt.tls.insecure is true: the broker's certificate and "
 				"host name are not checked, so anyone on the way may read and "
 				"change the traffic, passwords included");
+	if (o->skipped && ++n)
+		MQB_LOG_WARNING("main", "skipped, as mqbridge does not have them: %s", o->skipped);
 	if (geteuid() == 0 && ++n)
 		MQB_LOG_WARNING("main", "running as root: every command and file the "
 				"configuration names runs or is read with root's rights; run as "

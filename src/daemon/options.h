@@ -16,6 +16,13 @@
 
 struct options_derived;
 struct conf_item;
+
+/* A subsystem's own log level, from logger: logs: ("mqtt" for
+ * mqbridge.mqtt or homeassistant.components.mqtt). */
+struct daemon_log_level {
+	char subsystem[32];
+	enum mqb_log_level level;
+};
 struct conf_component;
 
 struct daemon_options {
@@ -26,8 +33,13 @@ struct daemon_options {
 	struct mqb_location location;    /* homeassistant: latitude, ..., time_zone */
 	/* homeassistant: customize, customize_domain, customize_glob; NULL: none */
 	const struct mqb_conf_node *customize, *customize_domain, *customize_glob;
-	bool have_log_level;
+	bool have_log_level;             /* mqbridge: log_level, else logger: default */
 	enum mqb_log_level log_level;
+	const struct daemon_log_level *log_levels; /* logger: logs:, owned by derived */
+	size_t nlog_levels;
+	/* "recorder (configuration.yaml:3:1), rest (...)": what Home Assistant
+	 * has and mqbridge does not, skipped, for one warning; NULL: none */
+	const char *skipped;
 	struct mqb_core_options core;    /* executor_threads, ... */
 	const char *state_dir;           /* restored states' directory (STATEDIR); may be relative */
 	bool have_mqtt;                  /* an mqtt: block (entities alone use the default broker) */
@@ -56,8 +68,9 @@ int options__load(const char *path, struct daemon_options *out, struct mqb_conf_
 void options__fini(struct daemon_options *o); /* accepts NULL */
 /* Log a warning, once each, for what the options make unsafe: a file
  * holding secrets (secrets.yaml, the TLS key) that other users may read,
- * TLS without verification (tls: insecure), running as root. Returns how
- * many. Thread: any. */
+ * TLS without verification (tls: insecure), running as root; and one
+ * naming what a file copied from Home Assistant has that mqbridge does
+ * not (skipped). Returns how many. Thread: any. */
 unsigned options__warn(const struct daemon_options *o);
 
 /* The schema tables of the daemon's own blocks (mqbridge:, mqtt:,

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Home Assistant's integrations that mqbridge does not have: a
+ * configuration copied from Home Assistant names them (recorder:,
+ * frontend:, sensor: - platform: rest), and they are skipped with a
+ * warning rather than refused as typos (DESIGN §7). */
+#include "daemon/absent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Home Assistant's integration domains (homeassistant/components/, with
+ * some removed ones old configurations still name), sorted. The names
+ * mqbridge has are not here; one it only will have (group, sun, ...) may
+ * be: a module of that name, once installed, is used first. */
+static const char *const names[] = {
+	"abode", "accuweather", "acer_projector", "adguard", "ads", "air_quality", "airly",
+	"airvisual", "alarmdecoder", "alert", "alexa", "alpha_vantage", "amcrest", "analytics",
+	"androidtv", "anthemav", "apcupsd", "api", "apple_tv", "application_credentials",
+	"apprise", "aprs", "aquostv", "arest", "arlo", "aruba", "assist_pipeline",
+	"asterisk_mbox", "asuswrt", "august", "aurora", "auth", "avion", "awair", "aws", "axis",
+	"backup", "baidu", "bayesian", "bbox", "blackbird", "blink", "blockchain", "bloomsky",
+	"blueprint", "bluesound", "bluetooth", "bluetooth_le_tracker", "bluetooth_tracker",
+	"bmw_connected_drive", "bond", "braviatv", "broadlink", "brother", "brunt",
+	"bt_home_hub_5", "bt_smarthub", "buienradar", "caldav", "calendar", "canary", "cast",
+	"cert_expiry", "citybikes", "clementine", "clickatell", "clicksend", "cloud",
+	"cloudflare", "cmus", "co2signal", "coinbase", "color_extractor", "comed_hourly_pricing",
+	"comfoconnect", "concord232", "config", "conversation", "coolmaster", "cpuspeed",
+	"crimereports", "cups", "currencylayer", "daikin", "darksky", "datadog", "date",
+	"datetime", "ddwrt", "deconz", "delijn", "deluge", "demo", "denon",
+	"denonavr", "derivative", "device_sun_light_trigger", "dhcp", "diagnostics", "dialogflow",
+	"digital_ocean", "directv", "discogs", "discord", "discovery", "dlib_face_detect",
+	"dlna_dmr", "dlna_dms", "dnsip", "doods", "doorbird", "dovado", "downloader", "dsmr",
+	"dsmr_reader", "dte_energy_bridge", "dublin_bus_transport", "duckdns", "dunehd", "dweet",
+	"dynalite", "eafm", "ebox", "ebusd", "ecoal_boiler", "ecobee", "econet", "ecovacs",
+	"eddystone_temperature", "edimax", "edl21", "efergy", "egardia", "eight_sleep", "elgato",
+	"eliqonline", "elkm1", "elv", "emby", "emoncms", "emoncms_history", "emulated_hue",
+	"emulated_kasa", "emulated_roku", "energy", "enigma2", "enocean", "enphase_envoy",
+	"entur_public_transport", "environment_canada", "envisalink", "ephember", "epson",
+	"eq3btsmart", "esphome", "etherscan", "eufy", "everlights", "evohome", "ezviz",
+	"facebook", "fail2ban", "familyhub", "fastdotcom", "feedreader", "ffmpeg",
+	"ffmpeg_motion", "ffmpeg_noise", "fibaro", "fido", "file_upload", "filesize", "filter",
+	"fints", "fireservicerota", "firmata", "fitbit", "fixer", "fleetgo", "flexit", "flic",
+	"flume", "flux", "flux_led", "folder", "folder_watcher", "foobot", "forecast_solar",
+	"fortios", "foscam", "free_mobile", "freebox", "freedns", "freedompro", "fritz",
+	"fritzbox", "fritzbox_callmonitor", "fronius", "frontend", "frontier_silicon",
+	"futurenow", "garadget", "garages_amsterdam", "gc100", "generic", "generic_hygrostat",
+	"generic_thermostat", "geniushub", "geo_json_events", "geo_location", "geo_rss_events",
+	"geofency", "github", "gitlab_ci", "gitter", "glances", "gntp", "goalzero", "gogogate2",
+	"google", "google_assistant", "google_cloud", "google_domains",
+	"google_generative_ai_conversation", "google_maps", "google_pubsub", "google_translate",
+	"google_travel_time", "google_wifi", "gpsd", "gpslogger", "graphite", "greeneye_monitor",
+	"greenwave", "group", "growatt_server", "gstreamer", "gtfs", "habitica", "hangouts",
+	"hardware", "harman_kardon_avr", "harmony", "hassio", "haveibeenpwned", "hddtemp",
+	"hdmi_cec", "heatmiser", "heos", "here_travel_time", "hikvision", "hikvisioncam",
+	"hisense_aehw4a1", "history", "history_stats", "hitron_coda", "hive", "hlk_sw16",
+	"home_connect", "homeassistant", "homeassistant_alerts", "homekit", "homekit_controller",
+	"homematic", "homematicip_cloud", "homewizard", "honeywell", "horizon", "hp_ilo", "html5",
+	"http", "huawei_lte", "hue", "hunterdouglas_powerview", "hydrawise", "hyperion", "ialarm",
+	"iammeter", "icloud", "idteck_prox", "ifttt", "iglo", "ign_sismologia", "ihc",
+	"image_processing", "image_upload", "imap", "imap_email_content", "incomfort", "influxdb",
+	"insteon", "integration", "intent", "intent_script", "ios", "iotawatt", "iperf3", "ipma",
+	"ipp", "iqvia", "irish_rail_transport", "islamic_prayer_times", "iss", "isy994", "itach",
+	"itunes", "izone", "jellyfin", "jewish_calendar", "joaoapps_join", "juicenet", "kaiterra",
+	"kankun", "keba", "keenetic_ndms2", "kef", "keyboard", "keyboard_remote", "kira", "kiwi",
+	"kmtronic", "knx", "kodi", "konnected", "kostal_plenticore", "kwb", "lacrosse", "lametta",
+	"lannouncer", "lastfm", "launch_library", "lcn", "lg_netcast", "lg_soundbar", "life360",
+	"lifx", "lifx_cloud", "lightwave", "limitlessled", "linksys_smart", "linux_battery",
+	"lirc", "litejet", "litterrobot", "llamalab_automate", "local_calendar", "local_file",
+	"local_ip", "local_todo", "locative", "logbook", "logentries", "logi_circle",
+	"london_air", "london_underground", "lovelace", "luci", "luftdaten", "lupusec", "lutron",
+	"lutron_caseta", "lw12wifi", "lyric", "magicseaweed", "mailbox", "mailgun", "manual",
+	"map", "marytts", "mastodon", "matrix", "matter", "maxcube", "mazda", "media_extractor",
+	"media_player", "media_source", "mediaroom", "melcloud", "melissa", "meraki",
+	"message_bird", "met", "met_eireann", "meteo_france", "meteoalarm", "metoffice", "mfi",
+	"microsoft", "microsoft_face", "microsoft_face_detect", "microsoft_face_identify",
+	"mikrotik", "mill", "min_max", "minecraft_server", "minio", "mjpeg", "mobile_app",
+	"mochad", "modbus", "modem_callerid", "mold_indicator", "monoprice", "moon",
+	"motion_blinds", "motioneye", "mpd", "mqtt_eventstream", "mqtt_json", "mqtt_room",
+	"msteams", "mvglive", "my", "mycroft", "myq", "mysensors", "mystrom", "mythicbeastsdns",
+	"nad", "nanoleaf", "neato", "nederlandse_spoorwegen", "nello", "ness_alarm", "nest",
+	"netatmo", "netdata", "netgear", "netgear_lte", "netio", "network", "neurio_energy",
+	"nexia", "nextbus", "nextcloud", "nfandroidtv", "nightscout", "niko_home_control", "nilu",
+	"nissan_leaf", "nmap_tracker", "nmbs", "no_ip", "noaa_tides", "norway_air", "notion",
+	"nsw_fuel_station", "nsw_rural_fire_service_feed", "nuheat", "nuki", "numato", "nut",
+	"nws", "nx584", "nzbget", "oasa_telematics", "obihai", "octoprint", "oem", "ohmconnect",
+	"ollama", "ombi", "onboarding", "oncue", "ondilo_ico", "onewire", "onkyo", "onvif",
+	"openai_conversation", "openerz", "openevse", "openexchangerates", "opengarage",
+	"openhardwaremonitor", "openhome", "opensensemap", "opensky", "opentherm_gw", "openuv",
+	"openweathermap", "opnsense", "opple", "orangepi_gpio", "oru", "orvibo", "osramlightify",
+	"otp", "ouman", "overkiz", "owntracks", "panasonic_bluray", "panasonic_viera", "pandora",
+	"panel_custom", "panel_iframe", "pcal9535a", "pencom", "persistent_notification",
+	"person", "philips_js", "pi_hole", "picnic", "picotts", "piglow", "pilight", "ping",
+	"pioneer", "pjlink", "plaato", "plant", "plex", "plugwise", "plum_lightpad",
+	"pocketcasts", "point", "poolsense", "powerwall", "profiler", "progettihwsw", "proliphix",
+	"prometheus", "prowl", "proximity", "proxmoxve", "proxy", "ps4", "pulseaudio_loopback",
+	"push", "pushbullet", "pushover", "pushsafer", "pvoutput", "pvpc_hourly_pricing",
+	"pyload", "python_script", "qbittorrent", "qingping", "qld_bushfire", "qnap", "qrcode",
+	"quantum_gateway", "qvr_pro", "qwikswitch", "rachio", "radarr", "radio_browser",
+	"radiotherm", "rainbird", "raincloud", "rainforest_eagle", "rainmachine", "random",
+	"raspyrfm", "recollect_waste", "recorder", "recswitch", "reddit", "rejseplanen",
+	"remember_the_milk", "remote", "remote_rpi_gpio", "renault", "repairs", "repetier",
+	"rest", "rest_command", "rflink", "rfxtrx", "ring", "ripple", "risco",
+	"rituals_perfume_genie", "rmvtransport", "rocketchat", "roku", "roomba", "roon",
+	"route53", "rova", "rpi_camera", "rpi_gpio", "rpi_power", "rss_feed_template", "rtorrent",
+	"ruckus_unleashed", "russound_rio", "russound_rnet", "sabnzbd", "safe_mode", "saj",
+	"samsungtv", "satel", "schedule", "schluter", "scrape", "screenlogic", "scsgate",
+	"search", "season", "sendgrid", "sense", "sensehat", "senseme", "sensibo", "sentry",
+	"serial", "serial_pm", "sesame", "seven_segments", "seventeentrack", "sharkiq",
+	"shell_command", "shelly", "shiftr", "shodan", "shopping_list", "sht31", "sigfox",
+	"sighthound", "signal_messenger", "simplepush", "simplisafe", "simulated", "sinch",
+	"sisyphus", "sky_hub", "skybeacon", "skybell", "slack", "sleepiq", "slide", "sma",
+	"smappee", "smart_meter_texas", "smarthab", "smartthings", "smarttub", "smarty", "smhi",
+	"sms", "smtp", "snapcast", "snips", "snmp", "solaredge", "solaredge_local", "solarlog",
+	"solax", "soma", "somfy", "somfy_mylink", "sonarr", "songpal", "sonos", "sony_projector",
+	"soundtouch", "spaceapi", "spc", "speedtestdotnet", "spider", "splunk", "spotify", "sql",
+	"squeezebox", "srp_energy", "ssdp", "starline", "starlingbank", "startca", "statistics",
+	"statsd", "steam_online", "steamist", "stiebel_eltron", "stookalert", "stream",
+	"streamlabswater", "stt", "subaru", "suez_water", "sun", "supervisord", "supla",
+	"surepetcare", "swiss_hydrological_data", "swiss_public_transport", "swisscom",
+	"switch_as_x", "switchbot", "switcher_kis", "switchmate", "syncthru", "synology_chat",
+	"synology_dsm", "synology_srm", "syslog", "system_bridge", "system_health", "system_log",
+	"tado", "tag", "tank_utility", "tankerkoenig", "tapsaff", "tasmota", "tautulli", "tcp",
+	"ted5000", "telegram", "telegram_bot", "tellduslive", "tellstick", "telnet", "temper",
+	"tensorflow", "tesla", "tesla_wall_connector", "tfiac", "thermoworks_smoke",
+	"thethingsnetwork", "thingspeak", "thinkingcleaner", "thomson", "threshold", "tibber",
+	"tikteck", "tile", "time", "time_date", "tmb", "tod", "todo", "todoist", "tolo", "tomato",
+	"toon", "torque", "totalconnect", "touchline", "tplink", "tplink_lte", "traccar", "trace",
+	"trafikverket_train", "trafikverket_weatherstation", "transmission", "transport_nsw",
+	"travisci", "trend", "tts", "tuya", "twentemilieu", "twilio", "twilio_call", "twilio_sms",
+	"twinkly", "twitch", "twitter", "ubus", "ue_smart_radio", "uk_transport", "unifi",
+	"unifi_direct", "unifiled", "universal", "upb", "upc_connect", "upcloud", "updater",
+	"upnp", "uptime", "uptimerobot", "usb", "uscis", "usgs_earthquakes_feed", "utility_meter",
+	"uvc", "vallox", "vasttrafik", "velbus", "velux", "venstar", "vera", "verisure",
+	"versasense", "version", "vesync", "viaggiatreno", "vicare", "vilfo", "vivotek", "vizio",
+	"vlc", "vlc_telnet", "voicerss", "volkszaehler", "volumio", "volvooncall", "vultr",
+	"w800rf32", "wake_on_lan", "wake_word", "waqi", "waterfurnace", "watson_iot",
+	"watson_tts", "watttime", "waze_travel_time", "weather", "webhook", "webostv",
+	"websocket_api", "wemo", "whois", "wiffi", "wilight", "wirelesstag", "withings", "wiz",
+	"wled", "wolflink", "workday", "worldclock", "worldtidesinfo", "worxlandroid", "wsdot",
+	"wunderground", "x10", "xbox", "xbox_live", "xeoma", "xiaomi", "xiaomi_aqara",
+	"xiaomi_miio", "xiaomi_tv", "xmpp", "xs1", "yale_smart_alarm", "yamaha",
+	"yamaha_musiccast", "yandex_transport", "yandextts", "yeelight", "yeelightsunflower",
+	"yi", "youless", "zabbix", "zamg", "zengge", "zeroconf", "zerproc", "zestimate", "zha",
+	"zhong_hong", "ziggo_mediabox_xl", "zodiac", "zone", "zoneminder", "zwave", "zwave_js",
+	"zwave_me",
+};
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(a, *(const char *const *)b);
+}
+
+bool absent__home_assistant_has(const char *name)
+{
+	return name && bsearch(name, names, sizeof names / sizeof names[0], sizeof names[0], cmp);
+}
+
+size_t absent__names(const char *const **out)
+{
+	*out = names;
+	return sizeof names / sizeof names[0];
+}
