@@ -402,6 +402,113 @@ size_t td_join(struct td *t, long since, const char *topic, char *out, size_t le
 	return n;
 }
 
+size_t td_count_payload(struct td *t, long since, const char *topic, const char *payload)
+{
+	size_t n = 0;
+	LOCK(t);
+	for (size_t i = since < 0 ? 0 : (size_t)since; i < t->nmsgs; i++)
+		n += strcmp(t->msgs[i].topic, topic) == 0 && strcmp(t->msgs[i].payload, payload) == 0;
+	UNLOCK(t);
+	return n;
+}
+
+/* ---- what the broker keeps ---------------------------------------------- */
+
+/* A fresh client's subscription gets a topic's retained message back from
+ * the broker. The broker queues a subscription's retained messages before
+ * it reads the client's next publish, so the probe coming back means
+ * every retained message has arrived. */
+struct retained {
+	pthread_mutex_t m;
+	const char *topic, *probe;
+	char payload[256];
+	bool got, probed;
+	int subacks;
+};
+
+static void ret_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	(void)m;
+	struct retained *r = ud;
+	pthread_mutex_lock(&r->m);
+	if (strcmp(msg->topic, r->probe) == 0) {
+		r->probed = true;
+	} else if (strcmp(msg->topic, r->topic) == 0 && msg->retain) {
+		snprintf(r->payload, sizeof r->payload, "%.*s", msg->payloadlen,
+			 (const char *)msg->payload);
+		r->got = true;
+	}
+	pthread_mutex_unlock(&r->m);
+}
+
+static void ret_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
+{
+	(void)m, (void)mid, (void)n, (void)q;
+	struct retained *r = ud;
+	pthread_mutex_lock(&r->m);
+	r->subacks++;
+	pthread_mutex_unlock(&r->m);
+}
+
+static bool ret_wait(struct retained *r, bool *flag, int subacks)
+{
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		pthread_mutex_lock(&r->m);
+		bool ok = flag ? *flag : r->subacks >= subacks;
+		pthread_mutex_unlock(&r->m);
+		if (ok)
+			return true;
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* The retained payload on topic, or NULL when nothing is retained there. */
+const char *td_retained(struct td *t, const char *topic, char *out, size_t outlen)
+{
+	struct retained r = {.topic = topic, .probe = "td/probe"};
+	pthread_mutex_init(&r.m, NULL);
+	struct mosquitto *m = mosquitto_new(NULL, true, &r);
+	assert_non_null(m);
+	mosquitto_message_callback_set(m, ret_on_message);
+	mosquitto_subscribe_callback_set(m, ret_on_subscribe);
+	assert_int_equal(mosquitto_connect(m, "127.0.0.1", t->broker.port, 30), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_subscribe(m, NULL, r.probe, 0), MOSQ_ERR_SUCCESS);
+	assert_true(ret_wait(&r, NULL, 1));
+	assert_int_equal(mosquitto_subscribe(m, NULL, topic, 0), MOSQ_ERR_SUCCESS);
+	assert_true(ret_wait(&r, NULL, 2));
+	assert_int_equal(mosquitto_publish(m, NULL, r.probe, 1, "p", 0, false), MOSQ_ERR_SUCCESS);
+	assert_true(ret_wait(&r, &r.probed, 0));
+	mosquitto_disconnect(m);
+	mosquitto_loop_stop(m, false); /* not forced: a cancelled thread may hold locks */
+	mosquitto_destroy(m);
+	pthread_mutex_destroy(&r.m);
+	if (!r.got)
+		return NULL;
+	snprintf(out, outlen, "%s", r.payload);
+	return out;
+}
+
+void td_take_over(struct td *t, const char *client_id)
+{
+	struct retained r = {.topic = "td/none", .probe = "td/none"};
+	pthread_mutex_init(&r.m, NULL);
+	struct mosquitto *m = mosquitto_new(client_id, true, &r);
+	assert_non_null(m);
+	mosquitto_subscribe_callback_set(m, ret_on_subscribe);
+	assert_int_equal(mosquitto_connect(m, "127.0.0.1", t->broker.port, 30), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+	/* its SUBACK: the broker has taken the session over */
+	assert_int_equal(mosquitto_subscribe(m, NULL, r.probe, 0), MOSQ_ERR_SUCCESS);
+	assert_true(ret_wait(&r, NULL, 1));
+	mosquitto_disconnect(m);
+	mosquitto_loop_stop(m, false);
+	mosquitto_destroy(m);
+	pthread_mutex_destroy(&r.m);
+}
+
 bool td_log_wait(struct td *t, const char *needle, double timeout)
 {
 	for (double end = tu_now() + timeout;;) {

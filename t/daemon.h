@@ -88,6 +88,15 @@ size_t td_count_topic(struct td *t, long since, const char *prefix, const char *
 /* The payloads seen on topic from index since, in order, joined with
  * commas into out (len bytes); returns how many. */
 size_t td_join(struct td *t, long since, const char *topic, char *out, size_t len);
+/* Messages from index since on topic whose payload is payload ("" for
+ * the empty retained message that clears a topic). */
+size_t td_count_payload(struct td *t, long since, const char *topic, const char *payload);
+/* The payload retained on topic, read by a client of its own (out), or
+ * NULL when nothing is retained there. */
+const char *td_retained(struct td *t, const char *topic, char *out, size_t outlen);
+/* Connect a client with client_id and leave: the broker drops a client
+ * of that id (the daemon's), which reconnects. */
+void td_take_over(struct td *t, const char *client_id);
 /* Wait until the daemon's log contains needle. */
 bool td_log_wait(struct td *t, const char *needle, double timeout);
 /* How many lines of the daemon's log contain needle. */

@@ -315,83 +315,6 @@ static json_t *discovery(struct td *t, const char *component, const char *object
 	return j;
 }
 
-/* The message last seen on topic was sent with the retain flag: a fresh
- * client's subscription gets it back from the broker. The broker queues a
- * subscription's retained messages before it reads our next publish, so
- * the probe coming back means every retained message has arrived. */
-struct retained {
-	pthread_mutex_t m;
-	const char *topic, *probe;
-	char payload[256];
-	bool got, probed;
-	int subacks;
-};
-
-static void ret_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
-{
-	(void)m;
-	struct retained *r = ud;
-	pthread_mutex_lock(&r->m);
-	if (strcmp(msg->topic, r->probe) == 0) {
-		r->probed = true;
-	} else if (strcmp(msg->topic, r->topic) == 0 && msg->retain) {
-		snprintf(r->payload, sizeof r->payload, "%.*s", msg->payloadlen,
-			 (const char *)msg->payload);
-		r->got = true;
-	}
-	pthread_mutex_unlock(&r->m);
-}
-
-static void ret_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
-{
-	(void)m, (void)mid, (void)n, (void)q;
-	struct retained *r = ud;
-	pthread_mutex_lock(&r->m);
-	r->subacks++;
-	pthread_mutex_unlock(&r->m);
-}
-
-static bool ret_wait(struct retained *r, bool *flag, int subacks)
-{
-	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
-		pthread_mutex_lock(&r->m);
-		bool ok = flag ? *flag : r->subacks >= subacks;
-		pthread_mutex_unlock(&r->m);
-		if (ok)
-			return true;
-		struct timespec ts = {0, 2 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
-/* The retained payload on topic, or NULL when nothing is retained there. */
-static const char *retained_payload(struct td *t, const char *topic, char *out, size_t outlen)
-{
-	struct retained r = {.topic = topic, .probe = "tm-test/probe"};
-	pthread_mutex_init(&r.m, NULL);
-	struct mosquitto *m = mosquitto_new(NULL, true, &r);
-	assert_non_null(m);
-	mosquitto_message_callback_set(m, ret_on_message);
-	mosquitto_subscribe_callback_set(m, ret_on_subscribe);
-	assert_int_equal(mosquitto_connect(m, "127.0.0.1", t->broker.port, 30), MOSQ_ERR_SUCCESS);
-	assert_int_equal(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
-	assert_int_equal(mosquitto_subscribe(m, NULL, r.probe, 0), MOSQ_ERR_SUCCESS);
-	assert_true(ret_wait(&r, NULL, 1));
-	assert_int_equal(mosquitto_subscribe(m, NULL, topic, 0), MOSQ_ERR_SUCCESS);
-	assert_true(ret_wait(&r, NULL, 2));
-	assert_int_equal(mosquitto_publish(m, NULL, r.probe, 1, "p", 0, false), MOSQ_ERR_SUCCESS);
-	assert_true(ret_wait(&r, &r.probed, 0));
-	mosquitto_disconnect(m);
-	mosquitto_loop_stop(m, false); /* not forced: a cancelled thread may hold locks */
-	mosquitto_destroy(m);
-	pthread_mutex_destroy(&r.m);
-	if (!r.got)
-		return NULL;
-	snprintf(out, outlen, "%s", r.payload);
-	return out;
-}
-
 static void tasmota_sensor_json_value_and_attributes(void **state)
 {
 	(void)state;
@@ -707,7 +630,7 @@ static void switch_state_and_commands_reach_the_device(void **state)
 	td_pub(&t, BASE "switch/compressor_valve/set", "ON", false);
 	td_expect_after(&t, n, "cmnd/i3/valve/POWER", "ON");
 	char buf[256];
-	assert_null(retained_payload(&t, "cmnd/i3/valve/POWER", buf, sizeof buf));
+	assert_null(td_retained(&t, "cmnd/i3/valve/POWER", buf, sizeof buf));
 	assert_string_equal(td_last(&t, BASE "switch/compressor_valve/state"), "off");
 	n = td_device(&t, "stat/i3/valve/POWER", "ON");
 	td_expect_after(&t, n, BASE "switch/compressor_valve/state", "on");
@@ -721,7 +644,7 @@ static void switch_state_and_commands_reach_the_device(void **state)
 	td_pub(&t, BASE "switch/heater/set", "ON", false);
 	td_expect_after(&t, n, "heater/set", "1");
 	td_expect_after(&t, n, BASE "switch/heater/state", "on");
-	assert_non_null(retained_payload(&t, "heater/set", buf, sizeof buf));
+	assert_non_null(td_retained(&t, "heater/set", buf, sizeof buf));
 	assert_string_equal(buf, "1");
 	n = td_count(&t);
 	td_pub(&t, BASE "switch/heater/set", "OFF", false);
@@ -1978,7 +1901,7 @@ static void device_trackers_and_device_triggers(void **state)
 	td_expect_after(&t, n, BASE "device_automation/action_single/trigger", "single");
 	assert_int_equal(td_count_topic(&t, 0, BASE "device_automation/action_single/trigger", ""), 3);
 	char buf[64];
-	assert_null(retained_payload(&t, BASE "device_automation/action_single/trigger", buf,
+	assert_null(td_retained(&t, BASE "device_automation/action_single/trigger", buf,
 				     sizeof buf));
 	assert_int_equal(td_count_topic(&t, 0, BASE "device_automation/action_single/state", ""), 0);
 	stop(&t);
