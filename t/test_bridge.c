@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "daemon.h"
@@ -98,6 +99,130 @@ static void home_assistant_integrations_skipped_and_logger_levels(void **state)
 	td_stop_clean(&T);
 	assert_int_equal(td_log_count(&T, "[bridge]"), 0);
 	assert_true(td_log_count(&T, "[main]") > 0);
+}
+
+static char *unique_id_on(struct td *t, const char *object_id)
+{
+	json_t *d = discovery(t, "sensor", object_id);
+	char *uid = strdup(json_string_value(json_object_get(d, "unique_id")));
+	json_decref(d);
+	return uid;
+}
+
+#define THREE_SENSORS                                                                   \
+	"sensor:\n"                                                                     \
+	"  - {platform: testing, name: Alpha, unique_id: alpha-1, state: '1'}\n"        \
+	"  - {platform: testing, name: Beta, state: '2'}\n"
+
+/* No ghosts (DESIGN §8): an entity gone from the configuration while the
+ * daemon was stopped has its discovery, state and availability cleared at
+ * the next start; the others keep their unique ids, and what is retained
+ * for another node, or on a topic the bridge never publishes, stays. */
+static void an_entity_removed_while_stopped_leaves_no_ghost(void **state)
+{
+	(void)state;
+	start(&T, HEAD THREE_SENSORS "  - {platform: testing, name: Gamma, state: '3'}\n");
+	td_expect(&T, "mqbridge/tb/sensor/gamma/state", "3");
+	td_expect(&T, "mqbridge/tb/sensor/gamma/availability", "online");
+	char *alpha = unique_id_on(&T, "alpha"), *beta = unique_id_on(&T, "beta");
+	json_decref(discovery(&T, "sensor", "gamma"));
+	td_pub(&T, "homeassistant/sensor/othernode/gamma/config", "{\"name\": \"x\"}", true);
+	td_pub(&T, "mqbridge/tb/sensor/gamma/set", "ON", true);
+	td_stop_clean(&T);
+
+	long since = td_count(&T);
+	td_write_config(&T, HEAD THREE_SENSORS);
+	td_start(&T, "-P", tdir, NULL);
+	td_expect_after(&T, since, "homeassistant/sensor/tb/gamma/config", "");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/gamma/state", "");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/gamma/availability", "");
+	td_expect_log(&T, "[bridge] cleared homeassistant/sensor/tb/gamma/config: retained for an "
+			  "entity the configuration no longer has");
+	td_expect_log(&T, "3 retained topic(s) of removed entities cleared");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/alpha/state", "1");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/beta/state", "2");
+	char buf[256];
+	assert_null(td_retained(&T, "homeassistant/sensor/tb/gamma/config", buf, sizeof buf));
+	assert_null(td_retained(&T, "mqbridge/tb/sensor/gamma/state", buf, sizeof buf));
+	assert_non_null(td_retained(&T, "homeassistant/sensor/othernode/gamma/config", buf,
+				    sizeof buf));
+	assert_string_equal(td_retained(&T, "mqbridge/tb/sensor/gamma/set", buf, sizeof buf), "ON");
+	char *alpha2 = unique_id_on(&T, "alpha"), *beta2 = unique_id_on(&T, "beta");
+	assert_string_equal(alpha2, alpha);
+	assert_string_equal(beta2, beta);
+	assert_int_equal(td_count_payload(&T, since, "homeassistant/sensor/tb/alpha/config", ""), 0);
+	assert_int_equal(td_count_payload(&T, since, "mqbridge/tb/sensor/beta/state", ""), 0);
+	assert_int_equal(td_count_payload(&T, since, "homeassistant/sensor/othernode/gamma/config", ""),
+			 0);
+	assert_int_equal(td_count_payload(&T, since, "mqbridge/tb/sensor/gamma/set", ""), 0);
+	td_stop_clean(&T);
+	/* the next start sweeps again, and finds nothing more */
+	assert_int_equal(td_log_count(&T, "[bridge] swept:"), 2);
+	td_start(&T, "-P", tdir, NULL);
+	for (double end = tu_now() + TU_TIMEOUT; td_log_count(&T, "[bridge] swept:") < 3;)
+		if (tu_now() > end)
+			fail_msg("no third sweep");
+		else
+			usleep(10000);
+	assert_int_equal(td_log_count(&T, ", 0 cleared"), 2);
+	td_stop_clean(&T);
+	free(alpha);
+	free(beta);
+	free(alpha2);
+	free(beta2);
+}
+
+/* What is retained under the node is read again after every connect: a
+ * ghost that came while the bridge was connected (a second bridge with
+ * an older configuration, a hand-made test) goes at the next one. */
+static void a_ghost_is_cleared_after_a_reconnect(void **state)
+{
+	(void)state;
+	start(&T, HEAD "sensor: [{platform: testing, name: Level, state: '7'}]\n");
+	td_expect(&T, "mqbridge/tb/sensor/level/state", "7");
+	td_pub(&T, "homeassistant/sensor/tb/stale/config", "{\"unique_id\": \"tb_stale\"}", true);
+	td_pub(&T, "mqbridge/tb/sensor/stale/availability", "online", true);
+	long n = td_count(&T);
+	td_take_over(&T, "mqbridge-tb");
+	td_expect_after(&T, n, "homeassistant/sensor/tb/stale/config", "");
+	td_expect_after(&T, n, "mqbridge/tb/sensor/stale/availability", "");
+	td_expect_after(&T, n, "mqbridge/tb/sensor/level/state", "7");
+	char buf[256];
+	assert_non_null(td_retained(&T, "homeassistant/sensor/tb/level/config", buf, sizeof buf));
+	td_stop_clean(&T);
+}
+
+/* An entity renamed with its unique_id kept stays where Home Assistant
+ * knows it: announced on its old discovery topic (with its new object id
+ * and state topics), so Home Assistant keeps its entity id and history;
+ * its old state topics are cleared. */
+static void a_renamed_entity_with_its_unique_id_keeps_its_discovery_topic(void **state)
+{
+	(void)state;
+	start(&T, HEAD "sensor: [{platform: testing, name: Pump, unique_id: pump-1, state: '5'}]\n");
+	td_expect(&T, "mqbridge/tb/sensor/pump/state", "5");
+	json_decref(discovery(&T, "sensor", "pump"));
+	td_stop_clean(&T);
+
+	long since = td_count(&T);
+	td_write_config(&T, HEAD "sensor: [{platform: testing, name: Garden pump, unique_id: pump-1,"
+				 " state: '6'}]\n");
+	td_start(&T, "-P", tdir, NULL);
+	td_expect_after(&T, since, "mqbridge/tb/sensor/garden_pump/state", "6");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/pump/state", "");
+	long at = td_wait_after(&T, since, "homeassistant/sensor/tb/pump/config", NULL, TU_TIMEOUT);
+	assert_true(at >= 0);
+	json_t *d = discovery(&T, "sensor", "pump");
+	assert_key(d, "unique_id", "pump-1");
+	assert_key(d, "object_id", "garden_pump");
+	assert_key(d, "state_topic", "mqbridge/tb/sensor/garden_pump/state");
+	json_decref(d);
+	td_expect_log(&T, "sensor.garden_pump: announced on homeassistant/sensor/tb/pump/config, "
+			  "where Home Assistant knows its unique id pump-1");
+	td_stop_clean(&T);
+	assert_int_equal(td_count_topic(&T, since, "homeassistant/sensor/tb/garden_pump/", "config"),
+			 0);
+	assert_int_equal(td_count_payload(&T, since, "homeassistant/sensor/tb/pump/config", ""), 0);
 }
 
 static void switch_discovery_and_state(void **state)
@@ -513,6 +638,10 @@ int main(int argc, char **argv)
 	snprintf(tdir, sizeof tdir, "%s/t/platforms", b ? b : ".");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(home_assistant_integrations_skipped_and_logger_levels,
+					  teardown),
+		cmocka_unit_test_teardown(an_entity_removed_while_stopped_leaves_no_ghost, teardown),
+		cmocka_unit_test_teardown(a_ghost_is_cleared_after_a_reconnect, teardown),
+		cmocka_unit_test_teardown(a_renamed_entity_with_its_unique_id_keeps_its_discovery_topic,
 					  teardown),
 		cmocka_unit_test_teardown(switch_discovery_and_state, teardown),
 		cmocka_unit_test_teardown(every_domain, teardown),

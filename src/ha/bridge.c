@@ -27,6 +27,7 @@
 #include "ha/bridge.h"
 #include "ha/domains.h"
 #include "ha/entity_impl.h"
+#include "ha/ghosts.h"
 
 #define SUB "bridge"
 /* Announcing pauses while this many publishes wait for the broker, so a
@@ -52,6 +53,10 @@ struct ent {
 	uint64_t attrs_hash;      /* of the attributes JSON last sent */
 	struct mqb_mqtt_sub *set; /* the command topic's subscription */
 	const struct domain *dom; /* its domain's row */
+	/* The discovery topic Home Assistant knows it by, kept over a
+	 * rename of its object id while its unique_id stays (ghosts.c);
+	 * NULL: the one its object id makes. */
+	char *known_topic;
 };
 
 struct bridge {
@@ -71,6 +76,8 @@ struct bridge {
 	struct mqb_mqtt_sub *ha_status;
 	struct mqb_entity *diag;
 	char *ss_base;
+	struct ghosts *sweep;             /* what is retained, read after a connect */
+	struct mqb_listener *on_start;    /* until mqbridge_start: the sweep waits */
 };
 
 static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
@@ -272,20 +279,56 @@ out:
 	return d;
 }
 
-static void announce_discovery(struct bridge *b, struct mqb_entity *e)
+/* <prefix>/<component>/<node_id>/<object_id>/config, or the topic Home
+ * Assistant knows a renamed entity by. NULL on ENOMEM; free with
+ * mqb__fmt_free(topic, buf). */
+static char *discovery_topic(struct bridge *b, struct mqb_entity *e, const struct ent *x,
+			     char *buf, size_t len)
+{
+	if (x && x->known_topic)
+		return mqb__fmt(buf, len, "%s", x->known_topic);
+	const struct domain *dom = domains__get(mqb_entity_domain(e));
+	char ob[TOPIC_BUF];
+	char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
+	char *t = object_id ? mqb__fmt(buf, len, "%s/%s/%s/%s/config", b->prefix,
+				       domain__component(dom, mqb_entity_domain(e)), b->node_id,
+				       object_id)
+			    : NULL;
+	mqb__fmt_free(object_id, ob);
+	return t;
+}
+
+/* An entity renamed with its unique_id kept stays announced where Home
+ * Assistant has it: emptying that topic would make Home Assistant drop
+ * the entity from its registry and register it anew, under a new entity
+ * id, without its history. */
+static void keep_known_topic(struct bridge *b, struct mqb_entity *e, struct ent *x)
+{
+	const char *uid = entity__meta(e)->unique_id;
+	if (!uid || x->known_topic || !b->sweep || !ghosts__ready(b->sweep))
+		return;
+	char tb[TOPIC_BUF];
+	char *t = discovery_topic(b, e, x, tb, sizeof tb);
+	const char *known = t ? ghosts__renamed(b->sweep, uid, t) : NULL;
+	if (known && (x->known_topic = mqb__strdup(known)))
+		MQB_LOG_INFO(SUB, "%s: announced on %s, where Home Assistant knows its unique id "
+			     "%s, not on %s", mqb_entity_id(e), known, uid, t);
+	mqb__fmt_free(t, tb);
+}
+
+static void announce_discovery(struct bridge *b, struct mqb_entity *e, struct ent *x)
 {
 	if (!b->o.discovery)
 		return;
-	const struct domain *dom = domains__get(mqb_entity_domain(e));
+	keep_known_topic(b, e, x);
+	const struct domain *dom = x->dom;
 	const char *component = domain__component(dom, mqb_entity_domain(e));
 	char ob[TOPIC_BUF], tb[TOPIC_BUF];
 	char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
 	json_t *d = object_id ? discovery_json(b, e, dom, component, object_id) : NULL;
 	char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	json_decref(d);
-	char *t = s ? mqb__fmt(tb, sizeof tb, "%s/%s/%s/%s/config", b->prefix, component,
-			       b->node_id, object_id)
-		    : NULL;
+	char *t = s ? discovery_topic(b, e, x, tb, sizeof tb) : NULL;
 	if (s)
 		publish(b, t, s, true);
 	mqb__fmt_free(t, tb);
@@ -369,7 +412,7 @@ static void announce_entity(struct bridge *b, struct mqb_entity *e)
 	if (!x)
 		return;
 	x->gen = b->gen;
-	announce_discovery(b, e);
+	announce_discovery(b, e, x);
 	if (x->dom->trigger) {
 		x->available = 1; /* announced: its payloads go out from now */
 		return;
@@ -431,6 +474,83 @@ static void announce_all(struct bridge *b)
 	announce_some(b);
 }
 
+/* ---- ghosts ------------------------------------------------------------- */
+
+/* Whether the sweep is still reading what is retained: announcing waits
+ * for it, to announce a renamed entity where Home Assistant knows it. */
+static bool reading(const struct bridge *b)
+{
+	return b->sweep && !ghosts__ready(b->sweep);
+}
+
+/* Once every entity is set up (mqbridge_start) and what is retained has
+ * been read: clear what no entity has. */
+static void finish_sweep(struct bridge *b)
+{
+	size_t n = mqb_entities_async_count(b->core);
+	bool complete = true;
+	for (size_t i = 0; i < n && complete; i++) {
+		struct mqb_entity *e = mqb_entities_async_get(b->core, i);
+		struct ent *x = ent_of(b, e);
+		char tb[TOPIC_BUF], pb[TOPIC_BUF];
+		if (x && b->o.discovery)
+			keep_known_topic(b, e, x);
+		char *t = b->o.discovery && x ? discovery_topic(b, e, x, tb, sizeof tb) : NULL;
+		char *prefix = topic_of(b, e, "", pb, sizeof pb); /* <base>/<domain>/<id>/ */
+		complete = x && prefix && (t || !b->o.discovery) &&
+			   ghosts__expect(b->sweep, t, prefix) == 0;
+		mqb__fmt_free(t, tb);
+		mqb__fmt_free(prefix, pb);
+	}
+	if (complete)
+		ghosts__async_finish(b->sweep);
+	else
+		ghosts__async_free(b->sweep); /* out of memory: the next connect sweeps */
+	b->sweep = NULL;
+}
+
+static void on_swept(void *ud)
+{
+	struct bridge *b = ud;
+	if (mqb_core_async_started(b->core))
+		finish_sweep(b);
+	announce_all(b);
+}
+
+static int on_started(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct bridge *b = ud;
+	mqb_bus_async_unlisten(b->core, b->on_start);
+	b->on_start = NULL;
+	if (b->sweep && ghosts__ready(b->sweep))
+		finish_sweep(b);
+	return 0;
+}
+
+/* What is retained under the node: discovery when it is on, and the
+ * states unless mqtt_statestream mirrors into the same topics. */
+static int start_sweep(struct bridge *b)
+{
+	char fb[TOPIC_BUF], mb[TOPIC_BUF];
+	char *filter = mqb__fmt(fb, sizeof fb, "%s/+/%s/+/config", b->prefix, b->node_id);
+	char *marker = mqb__fmt(mb, sizeof mb, "%s/sweep", b->base);
+	bool states = !b->ss_base || strcmp(b->ss_base, b->base) != 0;
+	struct ghosts_options o = {
+		.core = b->core,
+		.discovery_filter = b->o.discovery ? filter : NULL,
+		.state_base = states ? b->base : NULL,
+		.marker = marker,
+		.ready = on_swept,
+		.ud = b,
+	};
+	int rc = filter && marker ? ghosts__async_start(&o, &b->sweep) : -ENOMEM;
+	mqb__fmt_free(filter, fb);
+	mqb__fmt_free(marker, mb);
+	return rc;
+}
+
 static int on_connect(void *ud, void *arg, void **result)
 {
 	(void)arg;
@@ -441,7 +561,11 @@ static int on_connect(void *ud, void *arg, void **result)
 	/* A pending answer to Home Assistant's "online" is covered by this. */
 	ev_timer_stop(core__loop(b->core), &b->ha_online_timer);
 	b->ha_online_n = 0;
-	announce_all(b);
+	/* announcing follows the sweep's reading (on_swept) */
+	if (b->sweep)
+		ghosts__async_restart(b->sweep);
+	else if (start_sweep(b))
+		announce_all(b);
 	return 0;
 }
 
@@ -468,7 +592,8 @@ static void ha_online_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			      b->ha_online_n);
 	b->ha_online_n = 0;
 	say_online(b);
-	announce_all(b);
+	if (!reading(b))
+		announce_all(b); /* else the sweep's end announces */
 }
 
 static int on_ha_status(void *ud, void *arg, void **result)
@@ -597,7 +722,7 @@ static void on_added(void *ud, struct mqb_entity *e)
 	/* One added once connected is announced now, at the pace of the
 	 * announcement: thousands may come while the first connect's runs (set
 	 * up a few at a time), and the client's queue must not overflow. */
-	if (b->announce_next == SIZE_MAX && connected(b)) {
+	if (b->announce_next == SIZE_MAX && !reading(b) && connected(b)) {
 		b->announce_next = mqb_entities_async_count(b->core) - 1; /* e, the last */
 		announce_some(b);
 	}
@@ -625,17 +750,12 @@ static void on_removed(void *ud, struct mqb_entity *e, size_t index)
 			mqb__fmt_free(t, buf);
 		}
 		if (b->o.discovery) {
-			const struct domain *dom = x->dom;
-			const char *component = domain__component(dom, mqb_entity_domain(e));
-			char ob[TOPIC_BUF], tb[TOPIC_BUF];
-			char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
-			char *t = object_id ? mqb__fmt(tb, sizeof tb, "%s/%s/%s/%s/config", b->prefix,
-						       component, b->node_id, object_id)
-					    : NULL;
+			char tb[TOPIC_BUF];
+			char *t = discovery_topic(b, e, x, tb, sizeof tb);
 			publish(b, t, "", true);
 			mqb__fmt_free(t, tb);
-			mqb__fmt_free(object_id, ob);
 		}
+		mqb__free(x->known_topic);
 		mqb__free(x);
 		*entity__bridge_slot(e) = NULL;
 	}
@@ -899,10 +1019,12 @@ static void bridge_free(struct bridge *b)
 		struct mqb_entity *e = mqb_entities_async_get(core, i);
 		struct ent *x = *entity__bridge_slot(e);
 		if (x) {
+					mqb__free(x->known_topic);
 			mqb__free(x);
 			*entity__bridge_slot(e) = NULL;
 		}
 	}
+	ghosts__async_free(b->sweep);
 	ev_timer_stop(core__loop(core), &b->announce_timer);
 	ev_timer_stop(core__loop(core), &b->ha_online_timer);
 	mqb__free(b->base);
@@ -926,6 +1048,8 @@ static int on_stop(void *ud, void *arg, void **result)
 	ev_timer_stop(core__loop(b->core), &b->announce_timer);
 	ev_timer_stop(core__loop(b->core), &b->ha_online_timer);
 	b->announce_next = SIZE_MAX;
+	ghosts__async_free(b->sweep);
+	b->sweep = NULL;
 	return 0;
 }
 
@@ -967,6 +1091,9 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 				       &MQB_CALLBACK(on_state_changed, b), NULL)) ||
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stop, b), NULL)) ||
 	    (rc = mqb_mqtt_async_on_connect(core, &MQB_CALLBACK(on_connect, b))) ||
+	    (!mqb_core_async_started(core) &&
+	     (rc = mqb_bus_async_listen(core, MQB_EVENT_START, &MQB_CALLBACK(on_started, b),
+					&b->on_start))) ||
 	    (o->discovery && (rc = subscribe_ha_status(b))))
 		return rc;
 	if ((rc = mqb_services_async_register(core, "mqtt", "publish",
