@@ -76,6 +76,25 @@ static void cover_takes_open_close_stop_and_a_position_from_0_to_100(void **stat
 	assert_command("cover", "50%", NULL, NULL);
 }
 
+/* A lock with a code_format: Home Assistant asks for the code, and its
+ * command template brings it to /set with the action. */
+static void a_lock_takes_its_code_with_the_action(void **state)
+{
+	(void)state;
+	assert_command("lock", "LOCK", "lock", NULL);
+	assert_command("lock", "unlock", "unlock", NULL);
+	assert_command("lock", "{\"action\": \"UNLOCK\", \"code\": \"1234\"}", "unlock",
+		       "{\"code\":\"1234\"}");
+	assert_command("lock", "{\"action\": \"OPEN\", \"code\": \"\"}", "open", NULL);
+	assert_command("lock", "{\"action\": \"JAM\"}", NULL, NULL);
+	json_t *d = json_pack("{s:s}", "code_format", "^\\d{4}$");
+	domains__get("lock")->discovery_after(d, &(struct domain_topics){"x/set", "x/attributes",
+									  "x/state"});
+	assert_string_equal(json_string_value(json_object_get(d, "command_template")),
+			    "{\"action\": \"{{ value }}\", \"code\": \"{{ code }}\"}");
+	json_decref(d);
+}
+
 static void button_number_and_select_take_their_one_command(void **state)
 {
 	assert_command("button", "PRESS", "press", NULL);
@@ -292,7 +311,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(switch_takes_on_off_and_toggle_in_any_case),
 	cmocka_unit_test(light_takes_the_json_its_brightness_template_sends),
 	cmocka_unit_test(cover_takes_open_close_stop_and_a_position_from_0_to_100),
-	cmocka_unit_test(button_number_and_select_take_their_one_command),
+	cmocka_unit_test(a_lock_takes_its_code_with_the_action),
+		cmocka_unit_test(button_number_and_select_take_their_one_command),
 	cmocka_unit_test(every_command_calls_a_service_of_its_own_domain),
 	cmocka_unit_test(input_boolean_is_announced_as_a_switch_and_commanded_as_one),
 	cmocka_unit_test(each_helper_is_announced_as_its_component),
