@@ -103,3 +103,10 @@ TEST_PROGS += t/test_loader
 t_test_loader_SOURCES = t/test_loader.c $(DAEMON_TEST_UTIL)
 t_test_loader_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_loader_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# The compatibility corpus: configurations in Home Assistant's and the
+# device projects' shapes, each checked and run end to end.
+TEST_PROGS += t/test_corpus
+t_test_corpus_SOURCES = t/test_corpus.c $(DAEMON_TEST_UTIL)
+t_test_corpus_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DCORPUS_DIR='"$(abs_top_srcdir)/t/data/corpus"'
+t_test_corpus_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
