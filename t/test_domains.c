@@ -222,15 +222,27 @@ static void automation_and_script_are_a_switch_and_a_button(void **state)
 	assert_command("script", "ON", NULL, NULL);
 }
 
+/* Home Assistant has no MQTT weather: a template weather is a sensor. */
+static void a_weather_is_announced_as_a_sensor(void **state)
+{
+	(void)state;
+	const struct domain *d = domains__get("weather");
+	assert_string_equal(domain__component(d, "weather"), "sensor");
+	json_t *j = json_pack("{s:s}", "command_topic", "x/set");
+	d->discovery_after(j, &(struct domain_topics){"x/set", "x/attributes", "x/state"});
+	assert_null(json_object_get(j, "command_topic"));
+	json_decref(j);
+}
+
 /* A domain without a row shows a value: never sent "unknown" as one, and
  * it takes no command. */
 static void a_domain_without_a_row_shows_a_value_and_takes_no_command(void **state)
 {
-	const struct domain *d = domains__get("weather");
+	const struct domain *d = domains__get("media_player");
 	assert_null(d->name);
 	assert_null(d->command);
 	assert_null(d->services);
-	assert_string_equal(domain__component(d, "weather"), "weather");
+	assert_string_equal(domain__component(d, "media_player"), "media_player");
 	assert_string_equal(d->discovery[0], "value_template");
 	assert_non_null(strstr(d->discovery[1], "None"));
 	assert_true(domains__get("button")->stateless);
@@ -317,7 +329,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(input_boolean_is_announced_as_a_switch_and_commanded_as_one),
 	cmocka_unit_test(each_helper_is_announced_as_its_component),
 	cmocka_unit_test(automation_and_script_are_a_switch_and_a_button),
-	cmocka_unit_test(a_domain_without_a_row_shows_a_value_and_takes_no_command),
+	cmocka_unit_test(a_weather_is_announced_as_a_sensor),
+		cmocka_unit_test(a_domain_without_a_row_shows_a_value_and_takes_no_command),
 };
 
 TU_MAIN(tests)

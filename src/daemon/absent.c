@@ -134,7 +134,7 @@ static const char *const names[] = {
 	"versasense", "version", "vesync", "viaggiatreno", "vicare", "vilfo", "vivotek", "vizio",
 	"vlc", "vlc_telnet", "voicerss", "volkszaehler", "volumio", "volvooncall", "vultr",
 	"w800rf32", "wake_on_lan", "wake_word", "waqi", "waterfurnace", "watson_iot",
-	"watson_tts", "watttime", "waze_travel_time", "weather", "webhook", "webostv",
+	"watson_tts", "watttime", "waze_travel_time", "webhook", "webostv",
 	"websocket_api", "wemo", "whois", "wiffi", "wilight", "wirelesstag", "withings", "wiz",
 	"wled", "wolflink", "workday", "worldclock", "worldtidesinfo", "worxlandroid", "wsdot",
 	"wunderground", "x10", "xbox", "xbox_live", "xeoma", "xiaomi", "xiaomi_aqara",

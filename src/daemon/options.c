@@ -295,6 +295,7 @@ static const struct integration {
 	{"siren", LIST, false, true},            {"alarm_control_panel", LIST, false, true},
 	{"vacuum", LIST, false, true},           {"lawn_mower", LIST, false, true},
 	{"camera", LIST, false, true},           {"image", LIST, false, true},
+	{"weather", LIST, false, true},
 	{"automation", LIST, true, true},        {"script", MAPPING, true, true},
 	{"group", MAPPING, true, false},         {"input_boolean", MAPPING, true, false},
 	{"input_number", MAPPING, true, false},  {"input_select", MAPPING, true, false},
@@ -439,6 +440,22 @@ static bool is_mqtt_domain(const char *key)
 		if (strcmp(key, mqtt_domains[i]) == 0)
 			return true;
 	return false;
+}
+
+/* Entity domains Home Assistant has beyond MQTT's: the template
+ * integration's weather. */
+static const char *const other_domains[] = {"weather"};
+
+/* The domain's name as the lists keep it, or NULL for no entity domain. */
+static const char *entity_domain(const char *key)
+{
+	for (size_t i = 0; i < NDOMAINS; i++)
+		if (strcmp(key, mqtt_domains[i]) == 0)
+			return mqtt_domains[i];
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(other_domains); i++)
+		if (strcmp(key, other_domains[i]) == 0)
+			return other_domains[i];
+	return NULL;
 }
 
 /* A list of entity mappings, as cv.ensure_list takes it. */
@@ -670,14 +687,12 @@ static void modern_block(struct load *l, const struct mqb_conf_node *block, cons
 			continue;
 		char *p = path_fmt("%s.%s", path, k);
 		const char *kp = p ? p : path;
-		if (is_mqtt_domain(k) && triggered) {
+		bool domain_key = is_mqtt_domain(k) || (is_template && entity_domain(k));
+		if (domain_key && triggered) {
 			; /* the template component's */
-		} else if (is_mqtt_domain(k)) {
+		} else if (domain_key) {
 			const struct mqb_conf_node *v = mqb_conf_value(block, i);
-			const char *domain = NULL;
-			for (size_t j = 0; j < NDOMAINS; j++)
-				if (strcmp(k, mqtt_domains[j]) == 0)
-					domain = mqtt_domains[j];
+			const char *domain = entity_domain(k);
 			if (mqb_conf_kind(v) == MQB_CONF_MAP)
 				add_item(l, integration, domain, v, kp);
 			for (size_t n = 0; mqb_conf_kind(v) == MQB_CONF_SEQ && n < mqb_conf_len(v); n++) {
@@ -704,10 +719,7 @@ static void collect_items(struct load *l)
 	for (size_t i = 0; i < l->nsrc; i++) {
 		const struct source *src = &l->src[i];
 		const char *name = src->in->name;
-		bool domain = false;
-		for (size_t j = 0; j < NDOMAINS; j++)
-			domain |= strcmp(name, mqtt_domains[j]) == 0;
-		if (domain)
+		if (entity_domain(name))
 			each_item(l, src->value, src->path, legacy_item, name);
 		else if (strcmp(name, "command_line") == 0 || strcmp(name, "template") == 0)
 			each_item(l, src->value, src->path, modern_block, name);

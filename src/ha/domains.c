@@ -1215,6 +1215,10 @@ static const struct domain domains[] = {
 	 .no_command_topic = true, .discovery_after = lawn_mower_after,
 	 .command = lawn_mower_command},
 	{.name = "device_automation", .trigger = true},
+	/* Home Assistant has no MQTT weather: a template weather is shown as
+	 * a sensor of its condition, the rest in its attributes. */
+	{.name = "weather", .component = "sensor", .discovery = value_discovery,
+	 .discovery_after = sensor_after},
 	/* Home Assistant has no MQTT helpers: it sees each as the component
 	 * that shows and commands it (DESIGN §10); the helper's own keys
 	 * (min, max, step, mode, options, pattern) come from the entity. */
