@@ -2,7 +2,8 @@
 /* Home Assistant's template integration: sensor, binary_sensor and switch
  * entities whose state, availability, icon and attributes are templates
  * over other entities, re-rendered when an entity a render read changes
- * (an index entity id -> dependents), once a minute when they call now(). */
+ * (an index entity id -> dependents), once a minute when they call now();
+ * the other domains' templates and actions are template_domains.c's. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -29,60 +30,19 @@
 
 #include "template_deps.h"
 #include "template_entity.h"
+#include "template_impl.h"
 #include "template_result.h"
 
 #define SUB "template"
 
 #define CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-const char *const tpl_domain_of[TPL_KINDS] = {"sensor", "binary_sensor", "switch"};
+const char *const tpl_domain_of[TPL_KINDS] = {
+	"sensor", "binary_sensor", "switch", "button", "number", "select", "light", "cover",
+	"fan", "lock", "alarm_control_panel", "vacuum", "update", "weather"};
 #define domain_of tpl_domain_of
 
 /* ---- configuration ------------------------------------------------------- */
-
-/* One configuration item: a modern entity (template: - sensor: [...]) or a
- * legacy platform item (sensor: - platform: template, sensors: {...}); both
- * layouts reach the same domain, so one table holds the keys of both and
- * check() tells them apart. */
-struct item_conf {
-	const char *name, *unique_id, *unit, *device_class, *state_class;
-	const char *object_id, *default_entity_id;
-	const struct mqb_conf_node *state, *icon, *picture, *availability;
-	const struct mqb_conf_node *attributes, *turn_on, *turn_off, *variables;
-	const struct mqb_conf_node *delay_on, *delay_off, *auto_off;
-	bool optimistic;
-	const struct mqb_conf_node *sensors, *switches; /* legacy */
-};
-
-/* One entity under a legacy `sensors:`/`switches:` mapping. */
-struct legacy_conf {
-	const char *friendly_name, *unit, *device_class, *unique_id;
-	const struct mqb_conf_node *value_template, *icon_template, *entity_picture_template;
-	const struct mqb_conf_node *availability_template, *attribute_templates, *entity_id;
-	const struct mqb_conf_node *turn_on, *turn_off;
-	const struct mqb_conf_node *delay_on, *delay_off;
-};
-
-#define IC(f) .offset = offsetof(struct item_conf, f), .stored = true
-#define COMMON_KEYS                                                                        \
-	{.key = "name", .type = MQB_S_STRING, IC(name),                                    \
-	 .doc = "friendly name; the entity id is its slug"},                               \
-	{.key = "unique_id", .type = MQB_S_STRING, IC(unique_id),                          \
-	 .doc = "unique id in discovery"},                                                 \
-	{.key = "default_entity_id", .type = MQB_S_STRING, IC(default_entity_id),          \
-	 .doc = "the entity id to use (domain.object_id) instead of the name's slug"},     \
-	{.key = "object_id", .type = MQB_S_STRING, IC(object_id),                          \
-	 .doc = "the object id to use instead of the name's slug (older spelling)"},       \
-	{.key = "icon", .type = MQB_S_TEMPLATE, IC(icon),                                  \
-	 .doc = "icon (mdi:...), a template"},                                             \
-	{.key = "picture", .type = MQB_S_TEMPLATE, IC(picture),                            \
-	 .doc = "entity picture URL, a template"},                                         \
-	{.key = "availability", .type = MQB_S_TEMPLATE, IC(availability),                  \
-	 .doc = "template: the entity is available while it renders true"},                \
-	{.key = "attributes", .type = MQB_S_ANY, IC(attributes),                           \
-	 .doc = "mapping of attribute names to templates"},                                \
-	{.key = "variables", .type = MQB_S_ANY, IC(variables),                             \
-	 .doc = "mapping of names to values every template of the entity sees"}
 
 static const struct mqb_schema_key sensor_keys[] = {
 	COMMON_KEYS,
@@ -131,21 +91,6 @@ static const struct mqb_schema sensor_schema = MQB_SCHEMA("sensor.template", sen
 static const struct mqb_schema binary_schema = MQB_SCHEMA("binary_sensor.template", binary_keys);
 static const struct mqb_schema switch_schema = MQB_SCHEMA("switch.template", switch_keys);
 
-#define LC(f) .offset = offsetof(struct legacy_conf, f), .stored = true
-#define LEGACY_COMMON                                                                      \
-	{.key = "friendly_name", .type = MQB_S_STRING, LC(friendly_name),                  \
-	 .doc = "name shown (default: the object id)"},                                    \
-	{.key = "unique_id", .type = MQB_S_STRING, LC(unique_id), .doc = "unique id"},      \
-	{.key = "icon_template", .type = MQB_S_TEMPLATE, LC(icon_template),                \
-	 .doc = "template of the icon"},                                                   \
-	{.key = "entity_picture_template", .type = MQB_S_TEMPLATE,                         \
-	 LC(entity_picture_template), .doc = "template of the entity picture"},            \
-	{.key = "availability_template", .type = MQB_S_TEMPLATE,                           \
-	 LC(availability_template), .doc = "template: available while it renders true"},   \
-	{.key = "attribute_templates", .type = MQB_S_ANY, LC(attribute_templates),         \
-	 .doc = "mapping of attribute names to templates"},                                \
-	{.key = "entity_id", .type = MQB_S_ANY, LC(entity_id),                             \
-	 .doc = "ignored, as in Home Assistant (dependencies are found by rendering)"}
 
 static const struct mqb_schema_key legacy_sensor_keys[] = {
 	LEGACY_COMMON,
@@ -297,15 +242,37 @@ static void check_object_id(const struct mqb_conf_node *at, const char *path, co
 				  "'%s' is not a valid object id (lower case a-z, 0-9 and _)", id);
 }
 
+/* The legacy layout's mapping of entities: "sensors", "lights", ... */
+static const char *legacy_key(enum kind kind)
+{
+	return tpl_kinds[kind] ? tpl_kinds[kind]->legacy_key
+	       : kind == K_SWITCH ? "switches" : "sensors";
+}
+
+static const struct mqb_schema *legacy_schema(enum kind kind)
+{
+	return tpl_kinds[kind] ? tpl_kinds[kind]->legacy : &legacy_schemas[kind];
+}
+
+static void check_kind_actions(enum kind kind, const struct tpl_conf *c, const char *path,
+			       struct mqb_conf_errors *errs)
+{
+	const struct tpl_kind *k = tpl_kinds[kind];
+	for (size_t i = 0; k && i < TPL_SLOTS; i++)
+		if (k->slots[i] == TS_ACTION)
+			check_actions(c->x[i], path, k->names[i], errs);
+	if (k && k->check)
+		k->check(c, NULL, path, errs);
+}
+
 static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const char *path,
 			 struct mqb_conf_errors *errs)
 {
-	const char *key = kind == K_SWITCH ? "switches" : "sensors";
+	const char *key = legacy_key(kind);
 	char *p = path_join(path, ".", key);
 	const char *base = p ? p : path;
 	if (mqb_conf_kind(map) != MQB_CONF_MAP || mqb_conf_len(map) == 0) {
-		mqb_conf_error_at(errs, map, base, "expected a mapping of object ids to %s",
-				  kind == K_SWITCH ? "switches" : "sensors");
+		mqb_conf_error_at(errs, map, base, "expected a mapping of object ids to %s", key);
 		free(p);
 		return;
 	}
@@ -321,7 +288,7 @@ static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const 
 		struct legacy_conf lc = {0};
 		if (mqb_conf_kind(v) != MQB_CONF_MAP) {
 			mqb_conf_error_at(errs, v, qp, "expected a mapping");
-		} else if (mqb_schema_apply(&legacy_schemas[kind], v, qp, &lc, errs) == 0) {
+		} else if (mqb_schema_apply(legacy_schema(kind), v, qp, &lc, errs) == 0) {
 			struct mqb_entity_info info = {.device_class = lc.device_class,
 						       .unit_of_measurement = lc.unit};
 			mqb_entity_info_check(domain_of[kind], &info, v, qp, errs);
@@ -332,6 +299,7 @@ static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const 
 			}
 			check_actions(lc.turn_on, qp, "turn_on", errs);
 			check_actions(lc.turn_off, qp, "turn_off", errs);
+			check_kind_actions(kind, &lc.k, qp, errs);
 		}
 		free(q);
 	}
@@ -342,9 +310,11 @@ static void check_item(enum kind kind, const void *conf, const struct mqb_conf_n
 		       const char *path, struct mqb_conf_errors *errs)
 {
 	const struct item_conf *c = conf;
-	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
+	const struct tpl_kind *tk = tpl_kinds[kind];
+	const struct mqb_conf_node *legacy = tk ? c->legacy : kind == K_SWITCH ? c->switches
+									  : c->sensors;
 	if (legacy) {
-		const char *lk = kind == K_SWITCH ? "switches" : "sensors";
+		const char *lk = legacy_key(kind);
 		/* The legacy item holds nothing else (its platform: key is gone). */
 		for (size_t i = 0; i < mqb_conf_len(node); i++) {
 			const char *k = mqb_conf_scalar(mqb_conf_key(node, i), NULL);
@@ -357,8 +327,9 @@ static void check_item(enum kind kind, const void *conf, const struct mqb_conf_n
 		check_legacy(kind, legacy, path, errs);
 		return;
 	}
-	if (!c->state && kind != K_SWITCH)
-		mqb_conf_error_at(errs, node, path, "required option 'state' is missing");
+	if (!c->state && (tk ? tk->state_required : kind != K_SWITCH))
+		mqb_conf_error_at(errs, node, path, "required option '%s' is missing",
+				  tk ? tk->state_key : "state");
 	struct mqb_entity_info info = {.device_class = c->device_class,
 				       .state_class = c->state_class,
 				       .unit_of_measurement = c->unit};
@@ -380,6 +351,13 @@ static void check_item(enum kind kind, const void *conf, const struct mqb_conf_n
 	if (kind == K_SWITCH) {
 		check_actions(c->turn_on, path, "turn_on", errs);
 		check_actions(c->turn_off, path, "turn_off", errs);
+	}
+	if (tk) {
+		for (size_t i = 0; i < TPL_SLOTS; i++)
+			if (tk->slots[i] == TS_ACTION)
+				check_actions(c->k.x[i], path, tk->names[i], errs);
+		if (tk->check)
+			tk->check(&c->k, node, path, errs);
 	}
 }
 
@@ -403,69 +381,11 @@ static void check_switch(const void *conf, const struct mqb_conf_node *node, con
 
 struct tent;
 
-/* What all template entities of one core share: the dependency index, the
- * state_changed listener, the queue of entities to render and the minute
- * timer of now(). Kept with the core (mqb_core_async_data), which frees it
- * after the entities. */
-struct hub {
-	struct mqb_core *core;
-	struct tdeps *deps;
-	struct mqb_listener *changed, *start;
-	struct tent *ents;            /* every entity, for start and the minute */
-	struct tent *dirty, **dirty_tail;
-	bool flush_queued;
-	struct mqb_timer *minute;     /* while an entity calls now() */
-	unsigned now_users;
-	double tick;                  /* 60, or the test hook's */
-};
 
 /* ---- entities ------------------------------------------------------------ */
 
-struct attr {
-	char *key;
-	struct mqb_template *t;
-	bool failed;
-};
 
-/* An optional template beside the state: availability, icon, picture. */
-struct side {
-	struct mqb_template *t;
-	const char *option;
-	bool failed;
-};
 
-struct tent {
-	struct hub *hub;
-	struct mqb_entity *e;
-	enum kind kind;
-	const char *state_option;     /* "state" or "value_template", for logs */
-	struct mqb_template *state;
-	struct side avail, icon, picture;
-	struct attr *attrs;
-	size_t nattrs;
-	json_t *variables;            /* NULL: none */
-	json_t *attr_values;          /* the attributes as last rendered */
-	struct tdeps_who who;
-	struct tent *next;            /* hub->ents */
-	struct tent *dirty_next;
-	bool dirty, removed, uses_now;
-	double rate;                  /* seconds between renders; 0: none */
-	double last_render;           /* mqb_time_monotonic() */
-	struct mqb_timer *rate_timer; /* NULL: no rate limit */
-	/* binary_sensor: the delays, each fixed or a template rendered with
-	 * the state (cv.positive_time_period_template) */
-	double delay_on, delay_off, auto_off;
-	struct side delay_on_t, delay_off_t, auto_off_t;
-	int on;                       /* -1 unknown, 0, 1 */
-	int last_result;              /* -2: none yet */
-	int delayed;                  /* the state a running delay sets */
-	struct mqb_timer *delay, *autooff; /* NULL: not configured */
-	/* switch: turn_on and turn_off's scripts (NULL: none) */
-	struct mqb_script *on_script, *off_script;
-	bool optimistic;
-	/* trigger-based: the block whose firings render it; NULL: state-based */
-	struct tpl_block *block;
-};
 
 static void flush(void *arg);
 
@@ -715,7 +635,24 @@ static void apply_state(struct tent *t, const char *out, size_t len)
 	case K_SWITCH:
 		set_state(t, tres_switch_on(out, len) ? "on" : "off");
 		return;
+	default:
+		t->k->render(t, out, len);
+		return;
 	}
+}
+
+/* The attributes as rendered (taken; NULL: out of memory, they stay). The
+ * entity gets its own copy: it shares its values with the states it
+ * writes, which other threads may hold. */
+static void store_attributes(struct tent *t, json_t *attrs)
+{
+	if (!attrs)
+		return;
+	json_decref(t->attr_values);
+	t->attr_values = attrs;
+	json_t *mine = json_deep_copy(attrs);
+	if (mine)
+		mqb_entity_async_set_attributes(t->e, mine);
 }
 
 /* Render every template of t and write it. run: a trigger-based entity's
@@ -817,25 +754,30 @@ static void render(struct tent *t, const json_t *run)
 		out = NULL;
 	}
 
+	for (size_t i = 0; t->k && i < TPL_SLOTS; i++) {
+		if (!t->fields[i].t)
+			continue;
+		free(t->vals[i]);
+		t->vals[i] = NULL;
+		if (render_side(t, &t->fields[i], &vars, &t->vals[i], &t->lens[i]))
+			failed = true;
+	}
+
 	if (t->state) {
 		if (mqb_entity_async_render(t->e, t->state_option, t->state, &vars, &out, &len) == 0)
 			apply_state(t, out, len);
 		else
 			failed = true;
+	} else if (t->k) {
+		t->k->render(t, NULL, 0);
 	}
 	free(out);
 	if (run && failed)
 		available = false;
+	if (attrs && t->k && t->k->attributes)
+		t->k->attributes(t, attrs);
 
-	if (attrs) {
-		/* The entity gets its own copy: it shares its values with the
-		 * states it writes, which other threads may hold. */
-		json_decref(t->attr_values);
-		t->attr_values = attrs;
-		json_t *mine = json_deep_copy(attrs);
-		if (mine)
-			mqb_entity_async_set_attributes(t->e, mine);
-	}
+	store_attributes(t, attrs);
 	mqb_entity_async_set_available(t->e, available);
 	/* logged before the write, whose publication a reader may see first */
 	MQB_LOG_DEBUG(SUB, "%s: rendered, reading %zu entities", mqb_entity_id(t->e), ids.n);
@@ -904,6 +846,89 @@ static void flush(void *arg)
 	}
 }
 
+/* ---- for the other domains ----------------------------------------------- */
+
+void tpl_set_state(struct tent *t, const char *state)
+{
+	set_state(t, state);
+}
+
+bool tpl_has_state(const struct tent *t)
+{
+	return t->state != NULL;
+}
+
+bool tpl_has(const struct tent *t, int slot)
+{
+	return t->fields[slot].t || t->scripts[slot] || t->lists[slot];
+}
+
+const char *tpl_val(const struct tent *t, int slot, size_t *len)
+{
+	if (!t->vals[slot])
+		return NULL;
+	*len = t->lens[slot];
+	return mqb_strip(t->vals[slot], len);
+}
+
+void tpl_bad_value(struct tent *t, int slot, const char *why, const char *v, size_t len)
+{
+	MQB_LOG_WARNING(SUB, "%s: %s: '%.*s' %s", mqb_entity_id(t->e),
+			slot < 0 ? t->state_option : t->fields[slot].option,
+			(int)(len > 64 ? 64 : len), v ? v : "", why);
+}
+
+void tpl_publish(struct tent *t)
+{
+	if (t->removed)
+		return;
+	json_t *attrs = t->attr_values ? json_copy(t->attr_values) : json_object();
+	if (attrs && t->k && t->k->attributes)
+		t->k->attributes(t, attrs);
+	store_attributes(t, attrs);
+	mqb_entity_async_write(t->e);
+}
+
+/* A script with the entity's variables, `this` and extra (taken), waited
+ * for. A start refused because the script still runs (an action that
+ * calls its own entity again) is Home Assistant's "Already running", and
+ * no error. */
+static int run_script(struct tent *t, struct mqb_script *s, json_t *extra)
+{
+	if (!s) {
+		json_decref(extra);
+		return 0;
+	}
+	json_t *vars = t->variables ? json_copy(t->variables) : json_object();
+	struct mqb_state *self = mqb_states_async_get(t->hub->core, mqb_entity_id(t->e));
+	if (vars) {
+		json_object_set_new(vars, "this", self ? mqb_state_to_json(self) : json_null());
+		if (extra)
+			json_object_update(vars, extra);
+	}
+	json_decref(extra);
+	mqb_state_unref(self);
+	struct mqb_future *f = NULL;
+	int rc = vars ? mqb_script_async_run(t->hub->core, s, vars, &f) : -ENOMEM;
+	if (rc == 0) {
+		rc = mqb_await(f, NULL);
+		mqb_future_unref(f);
+	}
+	return rc == -EBUSY ? 0 : rc;
+}
+
+int tpl_run(struct tent *t, int slot, json_t *vars)
+{
+	return run_script(t, t->scripts[slot], vars);
+}
+
+static int kind_command(struct mqb_entity *e, void *priv, const char *service, const json_t *data)
+{
+	(void)e;
+	struct tent *t = priv;
+	return t->k->command ? t->k->command(t, service, data) : -ENOTSUP;
+}
+
 /* ---- switch commands ----------------------------------------------------- */
 
 /* switch.turn_on / turn_off: the configured actions, run as a script
@@ -920,23 +945,7 @@ static int switch_command(struct mqb_entity *e, void *priv, const char *service,
 	bool on = strcmp(service, "turn_on") == 0;
 	if (!on && strcmp(service, "turn_off") != 0)
 		return -ENOTSUP;
-	struct mqb_script *s = on ? t->on_script : t->off_script;
-	int rc = 0;
-	if (s) {
-		json_t *vars = t->variables ? json_copy(t->variables) : json_object();
-		struct mqb_state *self = mqb_states_async_get(t->hub->core, mqb_entity_id(e));
-		if (vars)
-			json_object_set_new(vars, "this", self ? mqb_state_to_json(self) : json_null());
-		mqb_state_unref(self);
-		struct mqb_future *f = NULL;
-		rc = vars ? mqb_script_async_run(t->hub->core, s, vars, &f) : -ENOMEM;
-		if (rc == 0) {
-			rc = mqb_await(f, NULL);
-			mqb_future_unref(f);
-		}
-		if (rc == -EBUSY)
-			rc = 0;
-	}
+	int rc = run_script(t, on ? t->on_script : t->off_script, NULL);
 	if (rc == 0 && t->optimistic && !t->removed) {
 		set_state(t, on ? "on" : "off");
 		mqb_entity_async_write(e);
@@ -987,6 +996,9 @@ static void ent_will_remove(struct mqb_entity *e, void *priv)
 		mqb_script_async_stop(t->on_script, NULL);
 	if (t->off_script)
 		mqb_script_async_stop(t->off_script, NULL);
+	for (size_t i = 0; i < TPL_SLOTS; i++)
+		if (t->scripts[i])
+			mqb_script_async_stop(t->scripts[i], NULL);
 	mqb_async_timer_stop(t->rate_timer);
 	mqb_async_timer_stop(t->delay);
 	mqb_async_timer_stop(t->autooff);
@@ -1033,6 +1045,14 @@ static void ent_free(void *priv)
 	json_decref(t->attr_values);
 	mqb_script_free(t->on_script);
 	mqb_script_free(t->off_script);
+	for (size_t i = 0; i < TPL_SLOTS; i++) {
+		mqb_template_free(t->fields[i].t);
+		free(t->vals[i]);
+		mqb_script_free(t->scripts[i]);
+		json_decref(t->lists[i]);
+	}
+	if (t->k && t->k->free)
+		t->k->free(t);
 	free(t);
 }
 
@@ -1045,6 +1065,12 @@ static const struct mqb_entity_ops switch_ops = {
 	.async_added = ent_added,
 	.async_will_remove = ent_will_remove,
 	.async_command = switch_command,
+	.free = ent_free,
+};
+static const struct mqb_entity_ops kind_ops = {
+	.async_added = ent_added,
+	.async_will_remove = ent_will_remove,
+	.async_command = kind_command,
 	.free = ent_free,
 };
 
@@ -1116,6 +1142,7 @@ struct spec {
 	const struct mqb_conf_node *delay_on, *delay_off, *auto_off;
 	bool optimistic;
 	struct tpl_block *block; /* trigger-based: its block */
+	const struct tpl_conf *k; /* the other domains' own options */
 };
 
 static int add_one(struct mqb_platform *p, const struct spec *sp, const char *path,
@@ -1170,6 +1197,20 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 		rc = -ENOMEM;
 		goto fail;
 	}
+	t->k = tpl_kinds[sp->kind];
+	if (t->k && sp->k) {
+		t->conf = *sp->k;
+		for (size_t i = 0; i < TPL_SLOTS; i++) {
+			t->fields[i].option = t->k->names[i];
+			if (t->k->slots[i] == TS_TEMPLATE && (rc = compile(sp->k->x[i], &t->fields[i].t, t)))
+				goto fail;
+			if (t->k->slots[i] == TS_LIST && sp->k->x[i] &&
+			    !(t->lists[i] = mqb_conf_to_json(sp->k->x[i]))) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+		}
+	}
 	t->optimistic = sp->kind == K_SWITCH && (sp->optimistic || !sp->state);
 
 	struct mqb_entity_info info = {
@@ -1190,16 +1231,37 @@ static int add_one(struct mqb_platform *p, const struct spec *sp, const char *pa
 		mqb_template_free(t->icon.t);
 		t->icon.t = NULL;
 	}
+	json_t *discovery = NULL;
+	if (t->k) {
+		/* for the scripts' names, which the add makes known (the
+		 * scripts compile once the entity is there) */
+		t->state_option = sp->state_option;
+		if ((t->k->init && (rc = t->k->init(t, &info))) ||
+		    (t->k->discovery && (!(discovery = json_object()) ||
+					 (rc = t->k->discovery(t, discovery))))) {
+			rc = rc ? rc : -ENOMEM;
+			free(static_icon);
+			json_decref(discovery);
+			goto fail;
+		}
+		info.discovery = discovery;
+	}
 	struct mqb_entity *e = NULL;
-	rc = mqb_platform_async_add_entity(p, &info, sp->kind == K_SWITCH ? &switch_ops : &ent_ops,
+	rc = mqb_platform_async_add_entity(p, &info,
+					   t->k ? &kind_ops
+					   : sp->kind == K_SWITCH ? &switch_ops : &ent_ops,
 					   t, &e);
 	free(static_icon);
+	json_decref(discovery);
 	if (rc) {
 		MQB_LOG_ERROR(SUB, "%s: adding the entity failed: %s", path, mqb_strerror(rc));
 		return rc; /* t was freed with ent_free */
 	}
 	/* the scripts log under the entity's id, known now */
-	if ((rc = compile_script(t, sp->turn_on, path, "turn_on", &t->on_script)) ||
+	for (size_t i = 0; t->k && sp->k && i < TPL_SLOTS && !rc; i++)
+		if (t->k->slots[i] == TS_ACTION)
+			rc = compile_script(t, sp->k->x[i], path, t->k->names[i], &t->scripts[i]);
+	if (rc || (rc = compile_script(t, sp->turn_on, path, "turn_on", &t->on_script)) ||
 	    (rc = compile_script(t, sp->turn_off, path, "turn_off", &t->off_script))) {
 		MQB_LOG_ERROR(SUB, "%s: %s", path, mqb_strerror(rc));
 		mqb_entity_async_remove(e);
@@ -1219,6 +1281,11 @@ fail:
 static const char *const default_names[] = {"Template Sensor", "Template Binary Sensor",
 					     "Template Switch"};
 
+static const char *default_name(enum kind kind)
+{
+	return tpl_kinds[kind] ? tpl_kinds[kind]->default_name : default_names[kind];
+}
+
 static int setup_legacy(struct mqb_platform *p, enum kind kind, const struct mqb_conf_node *map,
 			const char *path)
 {
@@ -1228,7 +1295,7 @@ static int setup_legacy(struct mqb_platform *p, enum kind kind, const struct mqb
 		struct legacy_conf lc = {0};
 		struct mqb_conf_errors errs;
 		mqb_conf_errors_init(&errs);
-		size_t bad = mqb_schema_apply(&legacy_schemas[kind], mqb_conf_value(map, i), path, &lc,
+		size_t bad = mqb_schema_apply(legacy_schema(kind), mqb_conf_value(map, i), path, &lc,
 					      &errs);
 		mqb_conf_errors_fini(&errs);
 		if (bad || !id) {
@@ -1255,6 +1322,7 @@ static int setup_legacy(struct mqb_platform *p, enum kind kind, const struct mqb
 			.turn_off = lc.turn_off,
 			.delay_on = lc.delay_on,
 			.delay_off = lc.delay_off,
+			.k = &lc.k,
 		};
 		int rc = add_one(p, &sp, path, NULL);
 		if (rc && !first)
@@ -1271,7 +1339,7 @@ static struct spec modern_spec(enum kind kind, const struct item_conf *c)
 		id = strchr(id, '.') + 1;
 	return (struct spec){
 		.kind = kind,
-		.name = c->name ? c->name : id ? NULL : default_names[kind],
+		.name = c->name ? c->name : id ? NULL : default_name(kind),
 		.object_id = id,
 		.unique_id = c->unique_id,
 		.unit = c->unit,
@@ -1293,13 +1361,15 @@ static struct spec modern_spec(enum kind kind, const struct item_conf *c)
 		.delay_off = c->delay_off,
 		.auto_off = c->auto_off,
 		.optimistic = c->optimistic,
+		.k = &c->k,
 	};
 }
 
 static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, const char *path)
 {
 	const struct item_conf *c = conf;
-	const struct mqb_conf_node *legacy = kind == K_SWITCH ? c->switches : c->sensors;
+	const struct mqb_conf_node *legacy = tpl_kinds[kind] ? c->legacy
+					     : kind == K_SWITCH ? c->switches : c->sensors;
 	if (legacy)
 		return setup_legacy(p, kind, legacy, path);
 	struct spec sp = modern_spec(kind, c);
@@ -1308,21 +1378,27 @@ static int setup_item(struct mqb_platform *p, enum kind kind, const void *conf, 
 
 /* ---- trigger-based entities (template_trigger.c holds their blocks) ------ */
 
-static const struct mqb_schema *const schemas[TPL_KINDS] = {&sensor_schema, &binary_schema,
-							    &switch_schema};
+static const struct mqb_schema *const schemas[3] = {&sensor_schema, &binary_schema,
+						     &switch_schema};
+
+static const struct mqb_schema *schema_of(enum kind kind)
+{
+	return tpl_kinds[kind] ? tpl_kinds[kind]->schema : schemas[kind];
+}
 
 size_t tpl_check_entity(enum kind kind, const struct mqb_conf_node *node, const char *path,
 			struct mqb_conf_errors *errs)
 {
 	struct item_conf c = {0};
 	size_t before = errs->n;
-	if (mqb_schema_apply(schemas[kind], node, path, &c, errs))
+	if (mqb_schema_apply(schema_of(kind), node, path, &c, errs))
 		return errs->n - before;
-	if (c.sensors || c.switches)
-		mqb_conf_error_at(errs, c.sensors ? c.sensors : c.switches, path,
+	if (c.sensors || c.switches || c.legacy)
+		mqb_conf_error_at(errs, c.sensors ? c.sensors : c.switches ? c.switches : c.legacy,
+				  path,
 				  "a trigger-based block takes modern entities, not the legacy "
 				  "layout's %s:",
-				  c.sensors ? "sensors" : "switches");
+				  legacy_key(kind));
 	else
 		check_item(kind, &c, node, path, errs);
 	return errs->n - before;
@@ -1334,7 +1410,7 @@ int tpl_add_fired(struct mqb_platform *p, enum kind kind, const struct mqb_conf_
 	struct item_conf c = {0};
 	struct mqb_conf_errors errs;
 	mqb_conf_errors_init(&errs);
-	size_t bad = mqb_schema_apply(schemas[kind], node, path, &c, &errs);
+	size_t bad = mqb_schema_apply(schema_of(kind), node, path, &c, &errs);
 	mqb_conf_errors_fini(&errs);
 	if (bad)
 		return -EINVAL; /* the check said what */
@@ -1366,6 +1442,58 @@ static int setup_switch(struct mqb_platform *p, const void *conf, const char *pa
 {
 	return setup_item(p, K_SWITCH, conf, path);
 }
+#define KIND_SETUP(name, kind)                                                             \
+	static void check_##name(const void *conf, const struct mqb_conf_node *node,       \
+				 const char *path, struct mqb_conf_errors *errs)           \
+	{                                                                                  \
+		check_item(kind, conf, node, path, errs);                                  \
+	}                                                                                  \
+	static int setup_##name(struct mqb_platform *p, const void *conf, const char *path) \
+	{                                                                                  \
+		return setup_item(p, kind, conf, path);                                    \
+	}
+KIND_SETUP(button, K_BUTTON)
+KIND_SETUP(number, K_NUMBER)
+KIND_SETUP(select, K_SELECT)
+KIND_SETUP(light, K_LIGHT)
+KIND_SETUP(cover, K_COVER)
+KIND_SETUP(fan, K_FAN)
+KIND_SETUP(lock, K_LOCK)
+KIND_SETUP(alarm, K_ALARM)
+KIND_SETUP(vacuum, K_VACUUM)
+KIND_SETUP(update, K_UPDATE)
+KIND_SETUP(weather, K_WEATHER)
+#define KIND_DOMAIN(name, kind)                                                            \
+	{.domain = #name, .schema = &tpl_kind_schemas[kind],                              \
+	 .conf_size = sizeof(struct item_conf), .check = check_##name,                    \
+	 .async_setup_platform = setup_##name}
+
+/* Home Assistant's template image shows a picture at a URL; the bridge
+ * has nothing to show one with (an MQTT image is refused as well). */
+static const struct mqb_schema_key image_keys[] = {
+	{.key = "name", .type = MQB_S_ANY}, {.key = "url", .type = MQB_S_ANY},
+	{.key = "unique_id", .type = MQB_S_ANY}, {.key = "verify_ssl", .type = MQB_S_ANY},
+	{.key = "availability", .type = MQB_S_ANY}, {.key = "picture", .type = MQB_S_ANY},
+	{.key = "icon", .type = MQB_S_ANY}, {.key = "variables", .type = MQB_S_ANY},
+	{.key = "default_entity_id", .type = MQB_S_ANY},
+};
+static const struct mqb_schema image_schema = MQB_SCHEMA("image.template", image_keys);
+
+static void check_image(const void *conf, const struct mqb_conf_node *node, const char *path,
+			struct mqb_conf_errors *errs)
+{
+	(void)conf;
+	mqb_conf_error_at(errs, node, path,
+			  "template image entities are not supported: mqbridge has no way to "
+			  "show Home Assistant a picture");
+}
+
+static int setup_image(struct mqb_platform *p, const void *conf, const char *path)
+{
+	(void)p, (void)conf, (void)path;
+	return -ENOTSUP;
+}
+
 static const struct mqb_platform_domain domains[] = {
 	{.domain = "sensor", .schema = &sensor_schema, .conf_size = sizeof(struct item_conf),
 	 .check = check_sensor, .async_setup_platform = setup_sensor},
@@ -1373,6 +1501,21 @@ static const struct mqb_platform_domain domains[] = {
 	 .check = check_binary, .async_setup_platform = setup_binary},
 	{.domain = "switch", .schema = &switch_schema, .conf_size = sizeof(struct item_conf),
 	 .check = check_switch, .async_setup_platform = setup_switch},
+	KIND_DOMAIN(button, K_BUTTON),
+	KIND_DOMAIN(number, K_NUMBER),
+	KIND_DOMAIN(select, K_SELECT),
+	KIND_DOMAIN(light, K_LIGHT),
+	KIND_DOMAIN(cover, K_COVER),
+	KIND_DOMAIN(fan, K_FAN),
+	KIND_DOMAIN(lock, K_LOCK),
+	{.domain = "alarm_control_panel", .schema = &tpl_kind_schemas[K_ALARM],
+	 .conf_size = sizeof(struct item_conf), .check = check_alarm,
+	 .async_setup_platform = setup_alarm},
+	KIND_DOMAIN(vacuum, K_VACUUM),
+	KIND_DOMAIN(update, K_UPDATE),
+	KIND_DOMAIN(weather, K_WEATHER),
+	{.domain = "image", .schema = &image_schema, .conf_size = sizeof(struct item_conf),
+	 .check = check_image, .async_setup_platform = setup_image},
 };
 
 const struct mqb_platform_desc mqb_platform_descriptor = {

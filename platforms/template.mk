@@ -2,7 +2,8 @@
 # automake fragment for platforms/template, included from platforms/platforms.mk
 platform_PROGRAMS += platforms/template.so
 platforms_template_so_SOURCES = platforms/template.c \
-	platforms/template_entity.h platforms/template_trigger.c \
+	platforms/template_entity.h platforms/template_impl.h platforms/template_trigger.c \
+	platforms/template_domains.c \
 	platforms/template_deps.c platforms/template_deps.h \
 	platforms/template_result.c platforms/template_result.h \
 	platforms/script_util.c platforms/script_util.h
@@ -19,3 +20,8 @@ TEST_PROGS += t/test_template_platform
 t_test_template_platform_SOURCES = t/test_template_platform.c $(DAEMON_TEST_UTIL)
 t_test_template_platform_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_template_platform_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# The other domains end to end: their templates, actions and commands.
+TEST_PROGS += t/test_template_domains
+t_test_template_domains_SOURCES = t/test_template_domains.c $(DAEMON_TEST_UTIL)
+t_test_template_domains_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_template_domains_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

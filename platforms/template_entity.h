@@ -14,8 +14,13 @@
 #include "mqbridge/config.h"
 #include "mqbridge/platform.h"
 
-enum kind { K_SENSOR, K_BINARY, K_SWITCH };
-#define TPL_KINDS 3
+enum kind {
+	K_SENSOR, K_BINARY, K_SWITCH,
+	/* the others, template_domains.c's */
+	K_BUTTON, K_NUMBER, K_SELECT, K_LIGHT, K_COVER, K_FAN, K_LOCK, K_ALARM, K_VACUUM,
+	K_UPDATE, K_WEATHER,
+};
+#define TPL_KINDS 14
 extern const char *const tpl_domain_of[TPL_KINDS]; /* "sensor", ... */
 
 struct tent;

@@ -27,9 +27,9 @@
 #define SUB "template"
 #define DATA_KEY "template.triggers"
 
-/* Entity domains a block may name that the template integration has not:
- * the modern layout's others (the loader's list of domains). */
-static const char *const other_domains[] = {"light", "cover", "button", "number", "select"};
+/* Entity domains a block may name that the template integration has not
+ * (template.c refuses a state-based one with the same words). */
+static const char *const other_domains[] = {"image"};
 
 static bool is_trigger_block(const struct mqb_component_entry *en)
 {
@@ -112,7 +112,8 @@ static size_t check_block(const struct mqb_component_entry *en, struct mqb_conf_
 		for (size_t j = 0; k && j < MQB_ARRAY_SIZE(other_domains); j++)
 			if (strcmp(k, other_domains[j]) == 0) {
 				mqb_conf_error_at(errs, mqb_conf_key(en->node, i), en->path,
-						  "integration 'template' has no %s platform", k);
+						  "template %s entities are not supported: mqbridge "
+						  "has no way to show Home Assistant a picture", k);
 				c.found++;
 			}
 	}

@@ -698,7 +698,7 @@ static void trigger_based_blocks_are_checked_where_they_are_wrong(void **state)
 		     "      - platform: sunshine\n"
 		     "    sensor:\n"
 		     "      - name: No state\n"
-		     "    light:\n"
+		     "    image:\n"
 		     "      - name: Lamp\n"
 		     "  - triggers: {trigger: mqtt, topic: x}\n"
 		     "    actions: {delay: soon}\n"
@@ -707,7 +707,7 @@ static void trigger_based_blocks_are_checked_where_they_are_wrong(void **state)
 	td_expect_in(err, ":9:19: template[0].trigger[0].platform: Invalid trigger sunshine "
 		       "specified");
 	td_expect_in(err, ":11:9: template[0].sensor[0]: required option 'state' is missing");
-	td_expect_in(err, ":12:5: template[0]: integration 'template' has no light platform");
+	td_expect_in(err, ":12:5: template[0]: template image entities are not supported");
 	td_expect_in(err, ":15:22: template[1].actions[0].delay:");
 	td_expect_in(err, "template[1].binary_sensor.state: invalid template");
 }
