@@ -558,6 +558,83 @@ static void reload_keeps_what_did_not_change(void **state)
 	stop();
 }
 
+/* ---- device triggers ----------------------------------------------------------- */
+
+/* Home Assistant's tests/components/mqtt/test_device_trigger.py:
+ * ::test_if_fires_on_mqtt_message (two triggers on one topic, each found
+ * by its discovery id even with type and subtype swapped in the
+ * automation), ::test_if_fires_on_mqtt_message_template (the device's
+ * value_template decides), and the trigger data its mqtt trigger gives
+ * (platform mqtt, the device's topic and raw payload). Here the
+ * discovery id is what Home Assistant was shown, "<node_id> <object_id>",
+ * or the object id; without one that matches, the device's identifier
+ * with the type and subtype. */
+static void device_triggers_fire_automations_as_home_assistants_do(void **state)
+{
+	(void)state;
+	start(HEAD "  device_automation:\n"
+		   "    - &short\n"
+		   "      automation_type: trigger\n"
+		   "      topic: foobar/triggers/button1\n"
+		   "      type: button_short_press\n"
+		   "      subtype: button_1\n"
+		   "      payload: short_press\n"
+		   "      object_id: bla1\n"
+		   "      device: {identifiers: [0AFFD2], name: Remote}\n"
+		   "    - <<: *short\n"
+		   "      type: button_long_press\n"
+		   "      subtype: button_2\n"
+		   "      payload: long_press\n"
+		   "      object_id: bla2\n"
+		   "    - <<: *short\n"
+		   "      topic: foobar/triggers/button4\n"
+		   "      type: button_double_press\n"
+		   "      subtype: button_4\n"
+		   "      payload: double_press\n"
+		   "      value_template: \"{{ value_json.button }}\"\n"
+		   "      object_id: bla4\n"
+		   "automation:\n"
+		   "  - triggers:\n"
+		   "      - {platform: device, domain: mqtt, device_id: 5a1e9d0c, discovery_id: ta bla1,\n"
+		   "         type: button_short_press, subtype: button_1}\n"
+		   "    actions: {action: mqtt.publish, data: {topic: out/short, payload:\n"
+		   "      \"{{ trigger.platform }} {{ trigger.topic }} {{ trigger.payload }}\"}}\n"
+		   "  - triggers:\n"
+		   "      - {trigger: device, domain: mqtt, device_id: 5a1e9d0c, discovery_id: bla2,\n"
+		   "         type: button_2, subtype: button_long_press}\n"
+		   "    actions: {action: mqtt.publish, data: {topic: out/long, payload: long}}\n"
+		   "  - triggers:\n"
+		   "      - {trigger: device, domain: mqtt, device_id: 0AFFD2, discovery_id: x,\n"
+		   "         type: button_double_press, subtype: button_4}\n"
+		   "    actions: {action: mqtt.publish, data: {topic: out/double, payload:\n"
+		   "      \"{{ trigger.payload_json.button }}\"}}\n"
+		   "  - triggers:\n"
+		   "      - {trigger: device, domain: mqtt, device_id: 0AFFD2, discovery_id: nope,\n"
+		   "         type: button_short_press, subtype: button_9}\n"
+		   "    actions: {action: mqtt.publish, data: {topic: out/never, payload: x}}\n"
+		   MARKER);
+	td_expect_log(&T, "automation.automation_3: no MQTT device trigger of the configuration "
+			  "has discovery id 'nope'");
+	long n = td_count(&T);
+	td_pub(&T, "foobar/triggers/button1", "short_press", false);
+	td_expect_after(&T, n, "out/short", "mqtt foobar/triggers/button1 short_press");
+	td_pub(&T, "foobar/triggers/button1", "long_press", false);
+	td_expect_after(&T, n, "out/long", "long");
+	td_pub(&T, "foobar/triggers/button4", "{\"button\":\"single\"}", false);
+	td_pub(&T, "foobar/triggers/button4", "{\"button\":\"double_press\"}", false);
+	td_expect_after(&T, n, "out/double", "double_press");
+	mark();
+	assert_int_equal(td_count_topic(&T, n, "out/short", ""), 1);
+	assert_int_equal(td_count_topic(&T, n, "out/long", ""), 1);
+	assert_int_equal(td_count_topic(&T, n, "out/double", ""), 1);
+	assert_int_equal(td_count_topic(&T, n, "out/never", ""), 0);
+	/* each press fires again, an unchanged one too */
+	td_pub(&T, "foobar/triggers/button1", "short_press", false);
+	mark();
+	assert_int_equal(td_count_topic(&T, n, "out/short", ""), 2);
+	stop();
+}
+
 /* ---- layouts -------------------------------------------------------------------- */
 
 /* Home Assistant's layouts (splitting_configuration): automations.yaml
@@ -682,6 +759,19 @@ static void configuration_errors_point_at_their_place(void **state)
 	td_expect_in(err, "mqbridge.yaml:19:19: automation[2].max_exceeded: expected a log level");
 	td_expect_in(err, "mqbridge.yaml:20:20: automation[3].use_blueprint: blueprints are not "
 		       "supported");
+	/* test_device_trigger.py's TRIGGER_SCHEMA; another integration's
+	 * device trigger cannot be had here */
+	td_check_fails(HEAD "automation:\n"
+			 "  - triggers: {trigger: device, domain: zha, device_id: a, type: b}\n"
+			 "    actions: []\n"
+			 "  - triggers: {trigger: device, domain: mqtt, device_id: a, type: b}\n"
+			 "    actions: []\n",
+		    err, sizeof err);
+	td_expect_in(err, "mqbridge.yaml:11:41: automation[0].triggers.domain: device triggers of "
+		       "zha are not available in mqbridge: only MQTT device triggers (domain: mqtt) "
+		       "are");
+	td_expect_in(err, "mqbridge.yaml:13:15: automation[1].triggers: required key not provided "
+		       "@ data['discovery_id']");
 }
 
 static const struct CMUnitTest tests[] = {
@@ -697,6 +787,7 @@ static const struct CMUnitTest tests[] = {
 	T_(on_off_and_last_triggered_survive_a_restart),
 	T_(reload_keeps_what_did_not_change),
 	T_(automations_come_from_every_layout),
+	T_(device_triggers_fire_automations_as_home_assistants_do),
 	T_(an_unknown_service_is_a_warning_at_start_and_an_error_at_run_time),
 	T_(configuration_errors_point_at_their_place),
 #undef T_

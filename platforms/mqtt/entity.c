@@ -443,6 +443,20 @@ static const struct mqb_conf_node *field_node(const void *conf, size_t off)
 	return n;
 }
 
+/* The message a read's value callback is handed the rendered value of
+ * (loop thread only; NULL outside one): a device trigger passes it on as
+ * Home Assistant's mqtt trigger data does. */
+static struct {
+	const char *payload;
+	size_t len;
+} reading;
+
+const char *mqtt_read_payload(size_t *len)
+{
+	*len = reading.len;
+	return reading.payload;
+}
+
 static void on_read(struct ent *x, size_t i, const char *topic, const char *payload, size_t len)
 {
 	const struct mqtt_read *r = &x->reads[i];
@@ -467,8 +481,12 @@ static void on_read(struct ent *x, size_t i, const char *topic, const char *payl
 		/* an empty value changes nothing (published as a retained state
 		 * it would even delete it) */
 		MQB_LOG_DEBUG(SUB, "%s: empty value on %s ignored", mqtt_eid(x), topic);
-	else
+	else {
+		reading.payload = payload;
+		reading.len = len;
 		took = r->value(x, topic, v, vlen);
+		reading.payload = NULL;
+	}
 	free(v);
 	if (took || changed)
 		mqtt_commit(x);

@@ -882,13 +882,21 @@ static void trigger_check(const void *conf, const struct mqb_conf_node *item, co
 }
 
 /* A message that fires it: the state is its payload, which the bridge
- * forwards (every message, also an unchanged one). */
+ * forwards (every message, also an unchanged one); the attributes hold
+ * what Home Assistant's mqtt trigger gives an automation of it (the
+ * device trigger of ha/trigger_device.c): the topic and the payload as
+ * it came. */
 static bool trigger_value(struct ent *x, const char *topic, const char *v, size_t len)
 {
-	(void)topic, (void)len;
+	(void)len;
 	const T *c = x->conf;
 	if (c->payload && strcmp(v, c->payload) != 0)
 		return false;
+	size_t n;
+	const char *raw = mqtt_read_payload(&n);
+	mqtt_attr(x, "topic", json_string(topic));
+	mqtt_attr(x, "payload", raw ? json_stringn(raw, n) : json_string(v));
+	mqtt_attr(x, "qos", json_integer(c->com.qos));
 	mqtt_set_state(x, v);
 	return true;
 }

@@ -283,6 +283,9 @@ void mqtt_attr(struct ent *x, const char *key, json_t *v);
 /* Hand the cached values to the state machine. */
 void mqtt_commit(struct ent *x);
 const char *mqtt_state(const struct ent *x);
+/* Inside a read's value callback, the raw payload the value was rendered
+ * from (*len its length). */
+const char *mqtt_read_payload(size_t *len);
 /* An on/off payload as the state: on, off, None (unknown), or neither
  * (ignored, logged). True when taken. */
 bool mqtt_on_off(struct ent *x, const char *topic, const char *v, const char *on,

@@ -26,7 +26,7 @@
 static const struct trig_ops *const platforms[] = {
 	&trigger__state, &trigger__numeric_state, &trigger__event, &trigger__homeassistant,
 	&trigger__mqtt,  &trigger__time,          &trigger__time_pattern, &trigger__template,
-	&trigger__sun,
+	&trigger__sun,   &trigger__device,
 };
 
 /* TRIGGER_BASE_SCHEMA's keys. */

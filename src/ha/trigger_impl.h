@@ -39,7 +39,7 @@ struct trig_ops {
 
 extern const struct trig_ops trigger__state, trigger__numeric_state, trigger__event,
 	trigger__homeassistant, trigger__mqtt, trigger__time, trigger__time_pattern,
-	trigger__template, trigger__sun;
+	trigger__template, trigger__sun, trigger__device;
 
 /* One compiled trigger. */
 struct trig {
@@ -95,6 +95,11 @@ struct mqb_tpl_vars trigger__vars(const struct trig_run *r, const json_t *trigge
  * "description"; the common ones (platform, id, idx, alias) are added, the
  * trigger's own variables rendered, and the owner called. */
 void trigger__fire(struct trig_run *r, json_t *data);
+
+/* The mqtt trigger's data for a message on topic (payload NULL: not
+ * text): topic, payload, payload_json when it parses, qos, description.
+ * NULL on ENOMEM. */
+json_t *trigger__mqtt_data(const char *topic, const char *payload, size_t len, int qos);
 
 /* Python's == between JSON values: numbers and booleans by value, lists
  * and mappings member by member. */

@@ -127,6 +127,21 @@ struct run {
 	struct mqb_mqtt_sub *sub;
 };
 
+json_t *trigger__mqtt_data(const char *topic, const char *payload, size_t len, int qos)
+{
+	char desc[256];
+	snprintf(desc, sizeof desc, "mqtt topic %s", topic);
+	json_t *data = json_pack("{s:s,s:o,s:i,s:s}", "topic", topic, "payload",
+				 payload ? json_stringn(payload, len) : json_null(), "qos", qos,
+				 "description", desc);
+	json_t *parsed = payload && len ? json_loadb(payload, len, JSON_DECODE_ANY, NULL) : NULL;
+	if (data && parsed)
+		json_object_set_new(data, "payload_json", parsed);
+	else
+		json_decref(parsed);
+	return data;
+}
+
 static int on_message(void *ud, void *arg, void **result)
 {
 	(void)result;
@@ -167,16 +182,8 @@ static int on_message(void *ud, void *arg, void **result)
 			return 0;
 	}
 	trigger__enter(r);
-	char desc[256];
-	snprintf(desc, sizeof desc, "mqtt topic %s", mqb_mqtt_message_topic(m));
-	json_t *data = json_pack("{s:s,s:o,s:i,s:s}", "topic", mqb_mqtt_message_topic(m), "payload",
-				 text ? json_stringn(payload, len) : json_null(), "qos",
-				 mqb_mqtt_message_qos(m), "description", desc);
-	json_t *parsed = text && len ? json_loadb(payload, len, JSON_DECODE_ANY, NULL) : NULL;
-	if (data && parsed)
-		json_object_set_new(data, "payload_json", parsed);
-	else
-		json_decref(parsed);
+	json_t *data = trigger__mqtt_data(mqb_mqtt_message_topic(m), text ? payload : NULL, len,
+					  mqb_mqtt_message_qos(m));
 	if (data)
 		trigger__fire(r, data);
 	else

@@ -11,7 +11,8 @@ t_test_sun_SOURCES = t/test_sun.c $(TEST_UTIL)
 pkginclude_HEADERS += include/mqbridge/sun.h
 libmqbcore_a_SOURCES += src/ha/trigger.c src/ha/trigger_impl.h src/ha/trigger_state.c \
 	src/ha/trigger_numeric.c src/ha/trigger_event.c src/ha/trigger_mqtt.c \
-	src/ha/trigger_time.c src/ha/trigger_template.c src/ha/trigger_sun.c
+	src/ha/trigger_time.c src/ha/trigger_template.c src/ha/trigger_sun.c \
+	src/ha/trigger_device.c
 TEST_PROGS += t/test_trigger
 t_test_trigger_SOURCES = t/test_trigger.c $(TEST_UTIL) $(BROKER_UTIL)
 pkginclude_HEADERS += include/mqbridge/trigger.h
