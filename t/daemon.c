@@ -365,6 +365,21 @@ long td_expect(struct td *t, const char *topic, const char *payload)
 	return td_expect_after(t, 0, topic, payload);
 }
 
+void td_expect_holds(struct td *t, const char *topic, const char *needle)
+{
+	double end = tu_now() + TU_TIMEOUT;
+	for (;;) {
+		const char *s = td_last(t, topic);
+		if (s && strstr(s, needle))
+			return;
+		if (tu_now() > end) {
+			td_dump(t);
+			fail_msg("%s never held %s (last: %s)", topic, needle, s ? s : "none");
+		}
+		td_wait_after(t, td_count(t), topic, NULL, 0.2);
+	}
+}
+
 long td_device(struct td *t, const char *topic, const char *payload)
 {
 	long n = td_count(t);

@@ -77,6 +77,9 @@ long td_wait_after(struct td *t, long since, const char *topic, const char *payl
  * td_expect waits from the start. They return the message's index. */
 long td_expect_after(struct td *t, long since, const char *topic, const char *payload);
 long td_expect(struct td *t, const char *topic, const char *payload);
+/* Wait until the last payload on topic holds needle, failing the test
+ * with both logs when it never does. */
+void td_expect_holds(struct td *t, const char *topic, const char *needle);
 /* Publish as a device and wait until the watcher has seen it come back
  * from the broker, so what follows is ordered after it. */
 long td_device(struct td *t, const char *topic, const char *payload);

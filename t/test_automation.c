@@ -82,20 +82,9 @@ static json_t *last_json(const char *topic)
 	return j;
 }
 
-/* Wait until the last payload on topic holds needle. */
 static void expect_holds(const char *topic, const char *needle)
 {
-	double end = tu_now() + TU_TIMEOUT;
-	for (;;) {
-		const char *s = td_last(&T, topic);
-		if (s && strstr(s, needle))
-			return;
-		if (tu_now() > end) {
-			td_dump(&T);
-			fail_msg("%s never held %s (last: %s)", topic, needle, s ? s : "none");
-		}
-		td_wait_after(&T, td_count(&T), topic, NULL, 0.2);
-	}
+	td_expect_holds(&T, topic, needle);
 }
 
 static void expect_current(const char *slug, int n)

@@ -173,6 +173,99 @@ static void an_optimistic_light_and_the_legacy_layout(void **state)
 	stop();
 }
 
+/* ---- the legacy layout's *_template options ----------------------------------- */
+
+/* Home Assistant's TEMPLATE_ENTITY_COMMON_SCHEMA_LEGACY and its
+ * availability and attributes parts, on every domain of the legacy layout
+ * that has them (test_light.py ::test_icon_template,
+ * ::test_entity_picture_template, ::test_available_template_with_entities;
+ * test_cover.py, test_fan.py, test_vacuum.py ::test_attribute_templates):
+ * icon_template and entity_picture_template are the icon and picture,
+ * availability_template makes the entity unavailable while false,
+ * attribute_templates are attributes. */
+#define LEGACY_TEMPLATES(id) \
+	"        icon_template: \"{{ 'mdi:check' if is_state('sensor.source', 'on') else " \
+	"'mdi:" id "' }}\"\n" \
+	"        entity_picture_template: \"/local/" id "-{{ states('sensor.source') }}.png\"\n" \
+	"        availability_template: \"{{ not is_state('sensor.source_two', 'off') }}\"\n" \
+	"        attribute_templates:\n" \
+	"          source: \"{{ states('sensor.source') }}\"\n"
+
+static void the_legacy_templates_work_on_every_domain(void **state)
+{
+	(void)state;
+	start(HEAD "light:\n"
+		   "  - platform: template\n"
+		   "    lights:\n"
+		   "      desk:\n"
+		   "        turn_on: " SAY("desk", "on") "\n"
+		   "        turn_off: " SAY("desk", "off") "\n"
+		   LEGACY_TEMPLATES("desk")
+		   "cover:\n"
+		   "  - platform: template\n"
+		   "    covers:\n"
+		   "      gate:\n"
+		   "        open_cover: " SAY("gate", "open") "\n"
+		   "        close_cover: " SAY("gate", "close") "\n"
+		   LEGACY_TEMPLATES("gate")
+		   "fan:\n"
+		   "  - platform: template\n"
+		   "    fans:\n"
+		   "      attic:\n"
+		   "        value_template: \"{{ states('sensor.source') }}\"\n"
+		   "        turn_on: " SAY("attic", "on") "\n"
+		   "        turn_off: " SAY("attic", "off") "\n"
+		   LEGACY_TEMPLATES("attic")
+		   "vacuum:\n"
+		   "  - platform: template\n"
+		   "    vacuums:\n"
+		   "      robot:\n"
+		   "        start: " SAY("robot", "start") "\n"
+		   LEGACY_TEMPLATES("robot")
+		   "alarm_control_panel:\n"
+		   "  - platform: template\n"
+		   "    panels:\n"
+		   "      house:\n"
+		   "        value_template: \"{{ 'armed_away' if is_state('sensor.source', 'on') "
+		   "else 'disarmed' }}\"\n"
+		   "        arm_away: " SAY("house", "away") "\n"
+		   "        disarm: " SAY("house", "disarm") "\n"
+		   LEGACY_TEMPLATES("house"));
+	static const char *const ents[][2] = {{"light/desk", "desk"}, {"cover/gate", "gate"},
+					      {"fan/attic", "attic"}, {"vacuum/robot", "robot"},
+					      {"alarm_control_panel/house", "house"}};
+	source("two", "on");
+	source("state", "off");
+	for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+		char topic[128], want[64];
+		snprintf(topic, sizeof topic, BASE "%s/availability", ents[i][0]);
+		td_expect(&T, topic, "online");
+		snprintf(topic, sizeof topic, BASE "%s/attributes", ents[i][0]);
+		snprintf(want, sizeof want, "\"mdi:%s\"", ents[i][1]);
+		expect_key(topic, "icon", want);
+		snprintf(want, sizeof want, "\"/local/%s-off.png\"", ents[i][1]);
+		expect_key(topic, "entity_picture", want);
+		expect_key(topic, "source", "\"off\"");
+	}
+	source("state", "on");
+	for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+		char topic[128], want[64];
+		snprintf(topic, sizeof topic, BASE "%s/attributes", ents[i][0]);
+		td_expect_holds(&T, topic, "mdi:check");
+		snprintf(want, sizeof want, "\"/local/%s-on.png\"", ents[i][1]);
+		expect_key(topic, "entity_picture", want);
+		expect_key(topic, "source", "\"on\"");
+	}
+	long n = td_count(&T);
+	source("two", "off");
+	for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+		char topic[128];
+		snprintf(topic, sizeof topic, BASE "%s/availability", ents[i][0]);
+		td_expect_after(&T, n, topic, "offline");
+	}
+	stop();
+}
+
 /* ---- cover ---------------------------------------------------------------- */
 
 /* test_cover.py: open, opening, closed, closing and true/false; a
@@ -462,6 +555,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_light_runs_the_action_of_what_it_is_asked, teardown),
 		cmocka_unit_test_teardown(an_optimistic_light_and_the_legacy_layout, teardown),
+		cmocka_unit_test_teardown(the_legacy_templates_work_on_every_domain, teardown),
 		cmocka_unit_test_teardown(a_cover_reads_its_state_and_position_and_moves, teardown),
 		cmocka_unit_test_teardown(a_fan_turns_on_then_sets_its_speed, teardown),
 		cmocka_unit_test_teardown(a_lock_checks_its_code_and_passes_it_on, teardown),
