@@ -315,6 +315,11 @@ static json_t *discovery(struct td *t, const char *component, const char *object
 	return j;
 }
 
+/* discovery() checked key by key against Home Assistant's schema of the
+ * component (below, with the schemas). */
+static json_t *ha_discovery(struct td *t, const char *component, const char *object_id);
+static void assert_key_is(json_t *d, const char *key, const char *want);
+
 static void tasmota_sensor_json_value_and_attributes(void **state)
 {
 	(void)state;
@@ -542,7 +547,7 @@ static void binary_sensor_payload_on_1_and_off_delay(void **state)
 	      "    name: Garage door\n"
 	      "    state_topic: garadget/status\n"
 	      "    value_template: \"{% if value_json.status == 'closed' %}OFF{% else %}ON{% endif %}\"\n");
-	json_t *d = discovery(&t, "binary_sensor", "smoke");
+	json_t *d = ha_discovery(&t, "binary_sensor", "smoke");
 	assert_string_equal(json_string_value(json_object_get(d, "payload_on")), "on");
 	assert_string_equal(json_string_value(json_object_get(d, "device_class")), "smoke");
 	json_decref(d);
@@ -614,7 +619,7 @@ static void switch_state_and_commands_reach_the_device(void **state)
 	      "    state_topic: stat/pump/POWER\n"
 	      "    command_topic: cmnd/pump/POWER\n"
 	      "    payload_on: 'ON'\n");
-	json_t *d = discovery(&t, "switch", "compressor_valve");
+	json_t *d = ha_discovery(&t, "switch", "compressor_valve");
 	assert_string_equal(json_string_value(json_object_get(d, "command_topic")),
 			    BASE "switch/compressor_valve/set");
 	json_decref(d);
@@ -766,7 +771,7 @@ static void cover_states_positions_and_commands(void **state)
 	      "      position_closed: 0\n"
 	      "      position_template: '{{ value_json.pos }}'\n"
 	      "      set_position_template: '{\"pos\": {{ value }}}'\n");
-	json_t *d = discovery(&t, "cover", "front_gate");
+	json_t *d = ha_discovery(&t, "cover", "front_gate");
 	assert_true(json_is_null(json_object_get(d, "payload_stop")));
 	json_decref(d);
 	td_device(&t, "tele/front-gate/LWT", "Online");
@@ -792,6 +797,63 @@ static void cover_states_positions_and_commands(void **state)
 	n = td_count(&t);
 	td_pub(&t, BASE "cover/blind/set", "CLOSE", false);
 	td_expect_after(&t, n, "blind/cmd", "CLOSE");
+	stop(&t);
+}
+
+/* A venetian blind's tilt (Home Assistant's test_cover.py
+ * ::test_tilt_via_topic_template, ::test_tilt_position,
+ * ::test_tilt_via_topic_altered_range, ::test_tilt_position_altered_range,
+ * ::test_tilt_position_templated): read on its own topic as a percentage
+ * of tilt_min..tilt_max, set from Home Assistant's tilt_position through
+ * the bridge, and stopped with payload_stop_tilt, as zigbee2mqtt's and
+ * Tasmota's shutters take them. */
+static void cover_tilt_reads_scales_and_commands(void **state)
+{
+	(void)state;
+	static struct td t;
+	start(&t, HEAD
+	      "  cover:\n"
+	      "    - name: Venetian\n"
+	      "      command_topic: zigbee2mqtt/venetian/set\n"
+	      "      state_topic: zigbee2mqtt/venetian\n"
+	      "      value_template: '{{ value_json.state }}'\n"
+	      "      state_open: OPEN\n"
+	      "      state_closed: CLOSE\n"
+	      "      tilt_command_topic: zigbee2mqtt/venetian/set\n"
+	      "      tilt_command_template: '{\"tilt\": {{ tilt_position }}}'\n"
+	      "      tilt_status_topic: zigbee2mqtt/venetian\n"
+	      "      tilt_status_template: '{{ value_json.tilt }}'\n"
+	      "    - name: Shutter\n"
+	      "      command_topic: cmnd/shutter/Backlog\n"
+	      "      tilt_command_topic: cmnd/shutter/ShutterTilt1\n"
+	      "      tilt_status_topic: stat/shutter/tilt\n"
+	      "      tilt_min: 0\n"
+	      "      tilt_max: 50\n"
+	      "      payload_stop_tilt: STOPTILT\n");
+	json_t *d = ha_discovery(&t, "cover", "venetian");
+	assert_key_is(d, "tilt_command_topic", BASE "cover/venetian/set");
+	assert_key_is(d, "tilt_status_topic", BASE "cover/venetian/attributes");
+	assert_key_is(d, "payload_stop_tilt", "STOP_TILT");
+	json_decref(d);
+	long n = td_device(&t, "zigbee2mqtt/venetian", "{\"state\":\"OPEN\",\"tilt\":30}");
+	td_expect_after(&t, n, BASE "cover/venetian/state", "open");
+	td_expect_after(&t, n, BASE "cover/venetian/attributes", "{\"current_tilt_position\":30}");
+	n = td_count(&t);
+	td_pub(&t, BASE "cover/venetian/set", "{\"tilt_position\": 80}", false);
+	td_expect_after(&t, n, "zigbee2mqtt/venetian/set", "{\"tilt\": 80}");
+
+	/* the device's 25 of 0..50 is half open; Home Assistant's 50 is 25 */
+	d = ha_discovery(&t, "cover", "shutter");
+	json_decref(d);
+	td_device(&t, "stat/shutter/tilt", "25");
+	td_expect_holds(&t, BASE "cover/shutter/attributes", "\"current_tilt_position\":50}");
+	td_device(&t, "stat/shutter/tilt", "50");
+	td_expect_holds(&t, BASE "cover/shutter/attributes", "\"current_tilt_position\":100}");
+	n = td_count(&t);
+	td_pub(&t, BASE "cover/shutter/set", "{\"tilt_position\": 50}", false);
+	td_expect_after(&t, n, "cmnd/shutter/ShutterTilt1", "25");
+	td_pub(&t, BASE "cover/shutter/set", "STOP_TILT", false);
+	td_expect_after(&t, n, "cmnd/shutter/ShutterTilt1", "STOPTILT");
 	stop(&t);
 }
 
@@ -824,18 +886,18 @@ static void button_number_and_select(void **state)
 	      "      command_topic: mode/set\n"
 	      "      options: [eco, comfort]\n"
 	      "mqtt_statestream: {base_topic: hs}\n");
-	json_t *d = discovery(&t, "number", "target_temperature");
+	json_t *d = ha_discovery(&t, "number", "target_temperature");
 	assert_true(json_number_value(json_object_get(d, "min")) == 5);
 	assert_true(json_number_value(json_object_get(d, "max")) == 30);
 	assert_true(json_number_value(json_object_get(d, "step")) == 0.5);
 	assert_string_equal(json_string_value(json_object_get(d, "mode")), "box");
 	json_decref(d);
-	d = discovery(&t, "select", "vacuum_preset");
+	d = ha_discovery(&t, "select", "vacuum_preset");
 	json_t *o = json_object_get(d, "options");
 	assert_int_equal(json_array_size(o), 3);
 	assert_string_equal(json_string_value(json_array_get(o, 2)), "max");
 	json_decref(d);
-	d = discovery(&t, "button", "restart_plug");
+	d = ha_discovery(&t, "button", "restart_plug");
 	assert_string_equal(json_string_value(json_object_get(d, "entity_category")), "config");
 	json_decref(d);
 
@@ -2313,6 +2375,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(switch_state_and_commands_reach_the_device, teardown),
 		cmocka_unit_test_teardown(light_brightness_scales_and_orders_commands, teardown),
 		cmocka_unit_test_teardown(cover_states_positions_and_commands, teardown),
+		cmocka_unit_test_teardown(cover_tilt_reads_scales_and_commands, teardown),
 		cmocka_unit_test_teardown(button_number_and_select, teardown),
 		cmocka_unit_test_teardown(climate_from_a_zigbee_valve_and_an_optimistic_ac, teardown),
 		cmocka_unit_test_teardown(
