@@ -96,18 +96,28 @@ static json_t *last_json(const char *topic)
 	return j;
 }
 
-/* Key of the JSON last seen on topic is want (JSON text). */
+/* Key of the JSON last seen on topic comes to be want (JSON text): the
+ * attributes follow each source on its own, so an earlier message may
+ * still be the last one when the test looks. */
 static void expect_key(const char *topic, const char *key, const char *want)
 {
-	json_t *j = last_json(topic);
 	json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
-	json_t *v = json_object_get(j, key);
-	if (!w || !v || !json_equal(v, w)) {
-		char *all = json_dumps(j, JSON_COMPACT);
-		fail_msg("%s: %s is not %s in %s", topic, key, want, all ? all : "?");
+	assert_non_null(w);
+	for (double end = tu_now() + TU_TIMEOUT;;) {
+		json_t *j = last_json(topic);
+		json_t *v = json_object_get(j, key);
+		if (v && json_equal(v, w)) {
+			json_decref(j);
+			break;
+		}
+		if (tu_now() > end) {
+			char *all = json_dumps(j, JSON_COMPACT);
+			fail_msg("%s: %s is not %s in %s", topic, key, want, all ? all : "?");
+		}
+		json_decref(j);
+		td_wait_after(&T, td_count(&T), topic, NULL, 0.2);
 	}
 	json_decref(w);
-	json_decref(j);
 }
 
 /* ---- light ---------------------------------------------------------------- */

@@ -168,6 +168,9 @@ static void an_active_timer_finishes_when_its_time_is_up(void **state)
 	(void)state;
 	char buf[256];
 	ip_start(&IP, "timer:\n  test1: {duration: 10}\n");
+	/* Home Assistant's end is the start, to the second, plus the duration;
+	 * the clock may cross a second while the call runs. */
+	double before = floor(ip_now(&IP)) + 10;
 	assert_int_equal(call("start", NULL), 0);
 	double end = floor(ip_now(&IP)) + 10;
 	ip_advance(&IP, 5);
@@ -176,11 +179,15 @@ static void an_active_timer_finishes_when_its_time_is_up(void **state)
 	ip_advance(&IP, 6);
 	assert_string_equal(V("timer.test1"), "idle");
 	assert_int_equal(ip_events(&IP, "timer.finished", buf, sizeof buf), 1);
-	char iso[MQB_ISOFORMAT_MAX], want[128];
+	char iso[MQB_ISOFORMAT_MAX], want[128], early[128];
 	mqb_isoformat(end, iso);
 	snprintf(want, sizeof want, "{\"entity_id\":\"timer.test1\",\"finished_at\":\"%s\"}\n",
 		 iso);
-	assert_string_equal(buf, want);
+	mqb_isoformat(before, iso);
+	snprintf(early, sizeof early, "{\"entity_id\":\"timer.test1\",\"finished_at\":\"%s\"}\n",
+		 iso);
+	if (strcmp(buf, early) != 0)
+		assert_string_equal(buf, want);
 	assert_string_equal(A("timer.test1", "last_transition"), "\"finished\"");
 }
 
