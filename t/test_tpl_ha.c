@@ -12,6 +12,8 @@
 
 #include "testutil.h"
 #include "template/tpl.h"
+#include "core/hass.h"
+#include "mqbridge/location.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 
@@ -610,6 +612,169 @@ static void state_tests_of_home_assistant_agree(void **state)
 	mqb_core_free(core);
 }
 
+/* tests/helpers/template/extensions/test_state.py's distance and closest
+ * tests, with Home Assistant's test home (32.87336, -117.22743) and its
+ * metric lengths: 187 m is 0.187 km. */
+static void distance_and_closest_measure_from_home_as_home_assistant(void **state)
+{
+	static const struct tcase c[] = {
+		/* test_distance_function_with_1_state */
+		{ "{{ distance(states.test.object) | round(3) }}", "0.187", NULL },
+		/* test_distance_function_with_2_states */
+		{ "{{ distance(states.test.object, states.test.object_2) | round(3) }}", "0.187", NULL },
+		/* test_distance_function_with_1_coord */
+		{ "{{ distance('32.87336', '-117.22943') | round(3) }}", "0.187", NULL },
+		/* test_distance_function_with_2_coords */
+		{ "{{ distance('32.87336', '-117.22943', 32.87336, -117.22743) | round(3) }}", "0.187",
+		  NULL },
+		/* test_distance_function_with_1_state_1_coord */
+		{ "{{ distance('32.87336', '-117.22943', states.test.object_2) | round(3) }}|"
+		  "{{ distance(states.test.object_2, '32.87336', '-117.22943') | round(3) }}",
+		  "0.187|0.187", NULL },
+		/* test_distance_function_return_none_if_invalid_state */
+		{ "{{ distance(states.test.half) | round }}", NULL, "round got invalid input 'None'" },
+		/* test_distance_function_return_none_if_invalid_coord */
+		{ "{{ distance('123', 'abc') }}|{{ distance('123') }}|"
+		  "{{ distance('123', states.test_object_2) }}", "None|None|None", NULL },
+		/* test_distance_function_with_2_entity_ids */
+		{ "{{ distance('test.object', 'test.object_2') | round(3) }}", "0.187", NULL },
+		/* test_distance_function_with_1_entity_1_coord */
+		{ "{{ distance('test.object_2', '32.87336', '-117.22943') | round(3) }}", "0.187", NULL },
+		/* test_closest_function_home_vs_domain */
+		{ "{{ closest(states.near).entity_id }}|{{ (states.near | closest).entity_id }}",
+		  "near.object|near.object", NULL },
+		/* test_closest_function_home_vs_all_states: home itself is closest */
+		{ "{{ closest(states).entity_id }}|{{ (states | closest).entity_id }}",
+		  "test.object_2|test.object_2", NULL },
+		/* test_closest_function_to_coord */
+		{ "{{ closest('33.17336', -116.92743, states.test_domain).entity_id }}|"
+		  "{{ (states.test_domain | closest('33.17336', -116.92743)).entity_id }}",
+		  "test_domain.closest_zone|test_domain.closest_zone", NULL },
+		/* test_closest_function_to_entity_id */
+		{ "{{ closest('zone.far_away', states.test_domain).entity_id }}|"
+		  "{{ ([states.test_domain, 'test_domain.closest_zone'] | "
+		  "closest('zone.far_away')).entity_id }}",
+		  "test_domain.closest_zone|test_domain.closest_zone", NULL },
+		/* test_closest_function_to_state */
+		{ "{{ closest(states.zone.far_away, states.test_domain).entity_id }}",
+		  "test_domain.closest_zone", NULL },
+		/* test_closest_function_invalid_state */
+		{ "{{ closest(states.zone.non_existing, states) }}|"
+		  "{{ closest('zone.non_existing', states) }}", "None|None", NULL },
+		/* test_closest_function_state_with_invalid_location */
+		{ "{{ closest(states.test.bad, states) }}", "None", NULL },
+		/* test_closest_function_invalid_coordinates */
+		{ "{{ closest('invalid', 'coord', states) }}|{{ states | closest('invalid', 'coord') }}",
+		  "None|None", NULL },
+		/* the group expands, and an id among them counts once */
+		{ "{{ closest(['group.places', 'test.object']).entity_id }}", "test.object", NULL },
+		/* integers are no location, as has_location says */
+		{ "{{ distance(states.test.ints) }}", "None", NULL },
+	};
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	struct mqb_location loc = { .latitude = 32.87336, .longitude = -117.22743, .set = true };
+	hass__set_location(core, &loc);
+	static const struct { const char *id; double lat, lon; } at[] = {
+		{ "test.object", 32.87336, -117.22943 },
+		{ "test.object_2", 32.87336, -117.22743 },
+		{ "near.object", 32.97336, -117.12743 },
+		{ "test_domain.closest_home", 32.97336, -117.12743 },
+		{ "test_domain.closest_zone", 33.07336, -117.02743 },
+		{ "zone.far_away", 33.17336, -116.92743 },
+	};
+	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+		assert_int_equal(mqb_states_async_set(core, at[i].id, "happy",
+			json_pack("{s:f, s:f}", "latitude", at[i].lat, "longitude", at[i].lon),
+			false), 0);
+	assert_int_equal(mqb_states_async_set(core, "test.half", "happy",
+		json_pack("{s:i}", "latitude", 10), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "test.bad", "happy",
+		json_pack("{s:s, s:f}", "latitude", "invalid latitude", "longitude", -117.1), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "test.ints", "happy",
+		json_pack("{s:i, s:i}", "latitude", 32, "longitude", -117), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "group.places", "on",
+		json_pack("{s:[s,s]}", "entity_id", "near.object", "test.object"), false), 0);
+	RUN(core, c);
+	/* test_closest_function_no_location_states: none has one */
+	struct mqb_core *empty = NULL;
+	assert_int_equal(mqb_core_new(NULL, &empty), 0);
+	static const struct tcase none[] = {
+		{ "{{ closest(states).entity_id }}", "", NULL },
+		/* the unit system's miles */
+		{ "{{ distance(1, 0, 0, 0) | round(2) }}", "110.57", NULL },
+	};
+	RUN(empty, none);
+	loc.miles = true;
+	hass__set_location(core, &loc);
+	static const struct tcase miles[] = {
+		{ "{{ distance(1, 0, 0, 0) | round(2) }}", "68.71", NULL },
+	};
+	RUN(core, miles);
+	mqb_core_free(empty);
+	mqb_core_free(core);
+}
+
+/* tests/helpers/template/extensions/test_state.py::test_state_translated
+ * and test_state_attr_translated: the entity components' English names,
+ * by device class when there is a name for it. (Its switch without
+ * translations says "on" only because that test never loads the switch
+ * component; its light with an integration's translation_key needs the
+ * entity registry.) */
+static void state_translated_names_states_as_the_frontend(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ state_translated('binary_sensor.without_device_class') }}", "On", NULL },
+		{ "{{ state_translated('binary_sensor.with_device_class') }}", "Detected", NULL },
+		{ "{{ state_translated('binary_sensor.with_unknown_device_class') }}", "On", NULL },
+		{ "{{ state_translated('contextfunction') }}", NULL, "Invalid entity ID" },
+		{ "{{ state_translated('switch.invalid') }}", "unknown", NULL },
+		{ "{{ state_translated('-invalid') }}", NULL, "Invalid entity ID" },
+		{ "{{ state_translated('some_domain.with_device_class_1') }}|"
+		  "{{ state_translated('some_domain.with_device_class_2') }}", "off|foo", NULL },
+		{ "{{ state_translated('domain.is_unavailable') }}|"
+		  "{{ state_translated('domain.is_unknown') }}", "unavailable|unknown", NULL },
+		{ "{{ 'cover.door' | state_translated }}|{{ state_translated('switch.plain') }}",
+		  "Closing|On", NULL },
+		/* test_state_attr_translated */
+		{ "{{ state_attr_translated('switch.test', 'some_attr') }}|"
+		  "{{ state_attr_translated('switch.test', 'numeric_attr') + 1 }}|"
+		  "{{ state_attr_translated('switch.test', 'bool_attr') is true }}",
+		  "some_value|43|True", NULL },
+		{ "{{ state_attr_translated('climate.non_existent', 'fan_mode') }}|"
+		  "{{ state_attr_translated('climate.living_room', 'non_existent') }}", "None|None",
+		  NULL },
+		{ "{{ state_attr_translated('-invalid', 'fan_mode') }}", NULL, "Invalid entity ID" },
+		/* test_state_attr_translated_translation_lookups (climate's own names) */
+		{ "{{ state_attr_translated('climate.living_room', 'fan_mode') }}|"
+		  "{{ state_attr_translated('climate.living_room', 'hvac_action') }}",
+		  "Auto|Heating", NULL },
+	};
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	static const struct { const char *id, *state, *dc; } st[] = {
+		{ "binary_sensor.without_device_class", "on", NULL },
+		{ "binary_sensor.with_device_class", "on", "motion" },
+		{ "binary_sensor.with_unknown_device_class", "on", "unknown_class" },
+		{ "some_domain.with_device_class_1", "off", "some_device_class" },
+		{ "some_domain.with_device_class_2", "foo", "some_device_class" },
+		{ "domain.is_unavailable", "unavailable", NULL },
+		{ "domain.is_unknown", "unknown", NULL },
+		{ "cover.door", "closing", "door" },
+		{ "switch.plain", "on", NULL },
+	};
+	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+		assert_int_equal(mqb_states_async_set(core, st[i].id, st[i].state,
+			st[i].dc ? json_pack("{s:s}", "device_class", st[i].dc) : NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "climate.living_room", "heat",
+		json_pack("{s:s, s:s}", "fan_mode", "auto", "hvac_action", "heating"), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "switch.test", "on",
+		json_pack("{s:s, s:i, s:b}", "some_attr", "some_value", "numeric_attr", 42,
+			  "bool_attr", 1), false), 0);
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
 static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 {
 	static const struct tcase c[] = {
@@ -651,6 +816,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(to_json_with_ensure_ascii_is_pythons_json_dumps),
 	cmocka_unit_test(differences_from_home_assistant_are_gone),
 	cmocka_unit_test(state_tests_of_home_assistant_agree),
+	cmocka_unit_test(distance_and_closest_measure_from_home_as_home_assistant),
+	cmocka_unit_test(state_translated_names_states_as_the_frontend),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
 	cmocka_unit_test(the_regex_cache_frees_the_patterns_it_evicts),
 	cmocka_unit_test(a_render_ended_anywhere_by_its_budget_releases_what_it_holds),

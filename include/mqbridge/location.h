@@ -13,6 +13,9 @@ struct mqb_location {
 	double latitude, longitude; /* degrees, north and east positive */
 	double elevation;           /* metres above sea level */
 	bool set;                   /* latitude and longitude were configured */
+	/* unit_system us_customary (or its old name imperial): lengths, such
+	 * as the templates' distance(), in miles rather than kilometres */
+	bool miles;
 	/* The IANA time zone local times are read in ("Europe/Berlin"); the
 	 * daemon makes it the process's own (TZ), so localtime_r and mktime
 	 * use it. "" when none was configured: the system's. */

@@ -1439,6 +1439,7 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->location.latitude = out->location.set ? l->ha.latitude : 0;
 	out->location.longitude = out->location.set ? l->ha.longitude : 0;
 	out->location.elevation = l->ha.elevation;
+	out->location.miles = l->ha.unit_system && strcmp(l->ha.unit_system, "metric") != 0;
 	if (l->ha.time_zone)
 		snprintf(out->location.time_zone, sizeof out->location.time_zone, "%s",
 			 l->ha.time_zone);

@@ -14,7 +14,8 @@
 
 const struct tpl_builtin *const tpl_builtin_tables[] = {
 	tpl_ha_builtins, tpl_ha_time_builtins, tpl_ha_regex_builtins, tpl_ha_math_builtins,
-	tpl_ha_registry_builtins, tpl_collection_builtins, tpl_text_builtins, tpl_jinja_builtins,
+	tpl_ha_registry_builtins, tpl_ha_location_builtins, tpl_ha_translate_builtins,
+	tpl_collection_builtins, tpl_text_builtins, tpl_jinja_builtins,
 	NULL,
 };
 

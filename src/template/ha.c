@@ -19,16 +19,6 @@
 #include "mqbridge/states.h"
 #include "mqbridge/text.h"
 
-/* A state object, or (domain != NULL) states.<domain>. */
-struct tv_state {
-	const char *domain;         /* NUL-terminated; NULL for a state */
-	const char *entity_id;
-	size_t domain_len;
-	const char *state;
-	struct tv attributes;       /* TV_DICT */
-	double last_changed, last_updated;
-};
-
 bool tpl_state_is_domain(struct tv v)
 {
 	return v.st->domain != NULL;
@@ -536,7 +526,8 @@ static void expand_one(struct expand *e, struct tv v, unsigned depth)
 			expand_one(e, v.l->v[i], depth + 1);
 		return;
 	}
-	if (v.t == TV_STATE && v.st->domain) {
+	if ((v.t == TV_STATE && v.st->domain) || v.t == TV_CALLABLE) {
+		/* a domain's states, or `states` itself: every state */
 		expand_one(e, tpl_ha_getattr(cx, v, "__iter__", 8), depth + 1);
 		return;
 	}
@@ -578,6 +569,16 @@ static struct tv ha_expand(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		qsort(e.found.l->v, n, sizeof(struct tv), state_cmp);
 	}
 	return e.found;
+}
+
+struct tv tpl_ha_state_of(struct tpl_ctx *cx, struct tv v)
+{
+	return entity_arg(cx, v);
+}
+
+struct tv tpl_ha_expand(struct tpl_ctx *cx, const struct tv *a, size_t na)
+{
+	return ha_expand(cx, a, na, NULL, 0);
 }
 
 /* The walk over the state machine never leaves its callback by a longjmp

@@ -78,7 +78,7 @@ const struct tpl_builtin tpl_ha_registry_builtins[] = {
 	{ "area_name", U | F, none_found, 1, 1, false },
 	{ "area_entities", U | F, empty_list, 1, 1, false },
 	{ "area_devices", U | F, empty_list, 1, 1, false },
-	{ "floors", U, empty_list, 0, 0, false },
+	{ "floors", U | F, empty_list, 0, 1, false },
 	{ "floor_id", U | F, none_found, 1, 1, false },
 	{ "floor_name", U | F, none_found, 1, 1, false },
 	{ "floor_icon", U | F, none_found, 1, 1, false },

@@ -424,6 +424,8 @@ extern const struct tpl_builtin tpl_ha_time_builtins[];
 extern const struct tpl_builtin tpl_ha_regex_builtins[];
 extern const struct tpl_builtin tpl_ha_math_builtins[];
 extern const struct tpl_builtin tpl_ha_registry_builtins[];
+extern const struct tpl_builtin tpl_ha_location_builtins[];
+extern const struct tpl_builtin tpl_ha_translate_builtins[];
 /* Every table, NULL-terminated, in the order they are searched. */
 extern const struct tpl_builtin *const tpl_builtin_tables[];
 /* Call a builtin with argument-count checks. */
@@ -548,6 +550,21 @@ size_t tpl__unescape(const char *s, size_t n, char *o);
 bool tpl_global_constant(const char *name, size_t len, struct tv *out);
 /* The value of the name `states` (callable and subscriptable). */
 struct tv tpl_ha_states_object(struct tpl_ctx *cx);
+/* A state object (ha.c makes them), or (domain != NULL) states.<domain>. */
+struct tv_state {
+	const char *domain;         /* NUL-terminated; NULL for a state */
+	const char *entity_id;
+	size_t domain_len;
+	const char *state;
+	struct tv attributes;       /* TV_DICT */
+	double last_changed, last_updated;
+};
+
+/* The state an argument names: a state object as it is, an entity id's
+ * state (the read reported), else None (ha.c). */
+struct tv tpl_ha_state_of(struct tpl_ctx *cx, struct tv v);
+/* expand(a...): the states, groups expanded, sorted, each once (ha.c). */
+struct tv tpl_ha_expand(struct tpl_ctx *cx, const struct tv *a, size_t na);
 /* The order of keys[0..n) (stable, by tv_compare): indices, in the arena. */
 size_t *tpl_sort_index(struct tpl_ctx *cx, const struct tv *keys, size_t n, bool reverse);
 
