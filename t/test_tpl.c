@@ -808,6 +808,24 @@ static void custom_templates_load_and_report_errors_where_they_are(void **s)
 	out = render_text("{{ nosuch_macro(1) }}");
 	assert_string_equal(out, "ERR 1:4 no function named 'nosuch_macro'");
 	free(out);
+	/* {% include %}: found at compile time too, unless ignore missing;
+	 * its name must be known then */
+	out = render_text("{% set v = 5 %}{% include 'a.jinja' %}<{% include 'sub/b.jinja' %}>");
+	assert_string_equal(out, "<>");
+	free(out);
+	out = render_text("a\n {% include 'zzz.jinja' %}");
+	assert_string_equal(out, "ERR 2:13 no template named 'zzz.jinja' in custom_templates/");
+	free(out);
+	out = render_text("{% include ['zzz.jinja', 'bad.jinja'] %}");
+	assert_non_null(strstr(out, "ERR 1:12 'bad.jinja' does not compile"));
+	free(out);
+	out = render_text("{% include 'zzz.jinja' ignore missing %}ok");
+	assert_string_equal(out, "ok");
+	free(out);
+	out = render_text("{% set f = 'a.jinja' %}{% include f %}");
+	assert_string_equal(out, "ERR 1:35 include takes a template's name, or a list of names, "
+			    "known when it compiles");
+	free(out);
 	/* a template keeps what it imported after the files are replaced */
 	struct mqb_template *t;
 	struct mqb_tpl_error err;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Templates: Home Assistant's whole Jinja2 dialect (statements, macros,
- * imports from custom_templates/, every builtin filter and test, Home
- * Assistant's functions), compiled once (when the configuration loads:
+ * imports and includes from custom_templates/, every builtin filter and
+ * test, Home Assistant's functions), compiled once (when the configuration loads:
  * every name a template calls is resolved then) and rendered without I/O
  * under bounds on loop iterations, depth, output, memory and work. A
  * render records the entities it read, so template entities know when to
@@ -27,8 +27,9 @@ struct mqb_tpl_error {
 };
 
 /* Compile text. 0; -EINVAL for a syntax error, an unknown filter,
- * function, test or macro, or an import of a file custom_templates/ does
- * not have (or a name it does not define), with err filled in; -ENOMEM.
+ * function, test or macro, or an import or include of a file
+ * custom_templates/ does not have (or a name it does not define), with
+ * err filled in; -ENOMEM.
  * Thread: any. */
 int mqb_template_compile(const char *text, size_t len, struct mqb_template **out,
 			 struct mqb_tpl_error *err);
@@ -44,7 +45,8 @@ bool mqb_template_uses_now(const struct mqb_template *t);
 bool mqb_template_uses_name(const struct mqb_template *t, const char *name);
 
 /* Home Assistant's custom_templates/: the files templates import
- * ({% from 'x.jinja' import m %}, {% import 'x.jinja' as x %}). */
+ * ({% from 'x.jinja' import m %}, {% import 'x.jinja' as x %}) and
+ * include ({% include 'x.jinja' %}). */
 typedef void (*mqb_tpl_include_error_fn)(void *ud, const char *file,
 					 const struct mqb_tpl_error *err);
 /* Load and compile every *.jinja file under dir (recursively; each named

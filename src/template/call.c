@@ -382,6 +382,38 @@ const struct tpl_modinst *tpl_module_instance(struct tpl_ctx *cx, const struct m
 	return m;
 }
 
+struct tv tpl_include(struct tpl_ctx *cx, const struct mqb_template *t, bool context)
+{
+	if (t->is_static)
+		return tv_strv(t->static_text);
+	const struct mqb_template *from = cx->t;
+	tpl_work(cx, t->nslots);
+	struct tv *slots = tpl_alloc(cx, (t->nslots + 1) * sizeof *slots);
+	for (unsigned i = 0; i < t->nslots; i++) {
+		slots[i].t = TV_UNRESOLVED;
+		if (!context)
+			continue;
+		/* Jinja hands an include the including frame's locals: each
+		 * name the frame has (set, or looked up already) by name */
+		const struct tv_str *nm = t->names[i];
+		tpl_work(cx, from->nslots);
+		for (unsigned j = 0; j < from->nslots; j++)
+			if (from->names[j]->len == nm->len &&
+			    memcmp(from->names[j]->s, nm->s, nm->len) == 0) {
+				slots[i] = cx->slots[j];
+				break;
+			}
+	}
+	struct frame_save sv;
+	struct tpl_scope *scopes = cx->scopes;
+	cx->scopes = NULL;
+	frame_enter(cx, &sv, slots, t, context);
+	struct tv out = tpl_exec_capture(cx, t->body);
+	frame_leave(cx, &sv);
+	cx->scopes = scopes;
+	return out;
+}
+
 struct tv tpl_module_get_attr(struct tpl_ctx *cx, const struct tpl_modinst *m, const char *name,
 			      size_t len)
 {

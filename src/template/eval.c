@@ -1561,6 +1561,13 @@ static void exec(struct tpl_ctx *cx, const struct stmt *s)
 									     s->names[i]->len);
 			break;
 		}
+		case S_INCLUDE:
+			if (s->mod) {
+				cx->line = s->line;
+				cx->col = s->col;
+				output(cx, tpl_include(cx, s->mod, s->context));
+			}
+			break;
 		case S_BREAK:
 			cx->loop_ctl = LOOP_BREAK;
 			break;

@@ -1180,6 +1180,8 @@ static struct stmt *parse_with(struct parser *p, struct tok *t)
 	return s;
 }
 
+static void hold_module(struct parser *p, struct mqb_template *mod);
+
 /* The template a string literal names, from custom_templates/, held by
  * the template being compiled. */
 static struct mqb_template *parse_import_name(struct parser *p)
@@ -1192,6 +1194,14 @@ static struct mqb_template *parse_import_name(struct parser *p)
 	struct mqb_template *mod = tpl_module_get(t->str->s, t->str->len, err, sizeof err);
 	if (!mod)
 		tpl_perr(p, t->line, t->col, "%s", err);
+	hold_module(p, mod);
+	return mod;
+}
+
+/* The template being compiled keeps mod (a reference tpl_module_get
+ * took) as long as it lives. */
+static void hold_module(struct parser *p, struct mqb_template *mod)
+{
 	struct mqb_template *tt = p->t;
 	struct mqb_template **v = tpl_cmalloc(p, (tt->nimports + 1) * sizeof *v);
 	if (tt->nimports)
@@ -1199,7 +1209,6 @@ static struct mqb_template *parse_import_name(struct parser *p)
 	v[tt->nimports++] = mod;
 	tt->imports = v;
 	tt->uses_now |= mod->uses_now;
-	return mod;
 }
 
 /* "with context" / "without context" (without is the default). */
@@ -1229,6 +1238,60 @@ static struct stmt *parse_import(struct parser *p, struct tok *t)
 	p->aliases[p->naliases++].mod = s->mod;
 	s->context = parse_context(p);
 	expect_end(p, T_BEND);
+	return s;
+}
+
+/* The names an include's expression gives: a string, or a list or tuple
+ * of strings (the first that exists is included), known when it compiles. */
+static size_t include_names(struct node *e, const struct tv_str **names, size_t max)
+{
+	size_t n = 0;
+	if (e->kind == N_CONST && e->k.t == TV_STR) {
+		names[n++] = e->k.s;
+	} else if (e->kind == N_CONST && e->k.t == TV_LIST) {
+		for (size_t i = 0; i < e->k.l->n; i++) {
+			if (e->k.l->v[i].t != TV_STR || n == max)
+				return 0;
+			names[n++] = e->k.l->v[i].s;
+		}
+	} else if (e->kind == N_LIST || e->kind == N_TUPLE) {
+		for (unsigned i = 0; i < e->nargs; i++) {
+			struct node *a = e->args[i];
+			if (a->kind != N_CONST || a->k.t != TV_STR || n == max)
+				return 0;
+			names[n++] = a->k.s;
+		}
+	}
+	return n;
+}
+
+/* {% include 'x' [ignore missing] [with context | without context] %}:
+ * x from custom_templates/, found when the template compiles, as its
+ * imports are; with context unless told otherwise, as in Jinja. */
+static struct stmt *parse_include(struct parser *p, struct tok *t)
+{
+	struct stmt *s = mks(p, S_INCLUDE, t);
+	struct tok *at = cur(p);
+	const struct tv_str *names[16];
+	size_t n = include_names(parse_expr(p), names, 16);
+	if (!n)
+		tpl_perr(p, at->line, at->col, "include takes a template's name, or a list of "
+			 "names, known when it compiles");
+	bool ignore = false;
+	if (is_name(p, "ignore") && tok_is(peek(p, 1), T_NAME, "missing")) {
+		p->pos += 2;
+		ignore = true;
+	}
+	s->context = !is_name(p, "without");
+	parse_context(p);
+	expect_end(p, T_BEND);
+	char err[200] = "";
+	for (size_t i = 0; i < n && !s->mod; i++)
+		s->mod = tpl_module_get(names[i]->s, names[i]->len, err, sizeof err);
+	if (s->mod)
+		hold_module(p, s->mod);
+	else if (!ignore)
+		tpl_perr(p, at->line, at->col, "%s", err);
 	return s;
 }
 
@@ -1317,7 +1380,8 @@ static const struct {
 } tags[] = {
 	{ "if", parse_if }, { "for", parse_for }, { "set", parse_set }, { "macro", parse_macro },
 	{ "call", parse_callblock }, { "with", parse_with }, { "import", parse_import },
-	{ "from", parse_from }, { "do", parse_do }, { "filter", parse_filterblock },
+	{ "from", parse_from }, { "include", parse_include }, { "do", parse_do },
+	{ "filter", parse_filterblock },
 	{ "break", parse_loopctl }, { "continue", parse_loopctl },
 };
 

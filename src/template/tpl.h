@@ -508,6 +508,9 @@ const struct tpl_modinst *tpl_module_instance(struct tpl_ctx *cx, const struct m
 struct tv tpl_module_get_attr(struct tpl_ctx *cx, const struct tpl_modinst *m, const char *name,
 			      size_t len);
 struct tv tpl_module_output(const struct tpl_modinst *m);
+/* {% include %}: t rendered now, seeing (with context) the render's
+ * variables and the names the including frame has set; its output. */
+struct tv tpl_include(struct tpl_ctx *cx, const struct mqb_template *t, bool context);
 /* A set's union(), intersection() ... methods (collection.c). */
 struct tv tpl_set_method(struct tpl_ctx *cx, struct tv set, const char *name, const struct tv *args,
 			 size_t nargs);
@@ -719,6 +722,7 @@ enum sk {
 	S_WITH,      /* with targets = exprs: body (its own scope) */
 	S_FILTERBLOCK, /* filter: body's output through e (on N_CAPTURED) */
 	S_IMPORT,    /* import mod as targets[0], or from mod import names as targets */
+	S_INCLUDE,   /* include mod (NULL: none found, ignore missing): its output */
 };
 
 /* A macro's (or a call block's caller's) signature. */
@@ -756,9 +760,9 @@ struct stmt {
 	const struct tv_str *attr;   /* S_SETATTR */
 	struct macro_def *m;         /* S_MACRO, S_CALLBLOCK */
 	struct node **exprs;         /* S_WITH: by target */
-	struct mqb_template *mod;    /* S_IMPORT: the template imported */
+	struct mqb_template *mod;    /* S_IMPORT, S_INCLUDE: the template imported */
 	const struct tv_str **names; /* S_IMPORT (from): names imported, by target */
-	bool context;                /* S_IMPORT: with context */
+	bool context;                /* S_IMPORT, S_INCLUDE: with context */
 };
 
 /* The compiled template's memory: blocks freed together. */
