@@ -570,6 +570,25 @@ static struct tv repeat(struct tpl_ctx *cx, struct tv s, int64_t n)
 	return l;
 }
 
+/* Python's timedelta // timedelta (an int), timedelta // int (a
+ * timedelta) and timedelta % timedelta, exact in microseconds as there. */
+static struct tv td_floordiv_mod(struct tpl_ctx *cx, struct tv a, struct tv b, bool mod)
+{
+	int64_t x = llround(a.td * 1e6), y = b.t == TV_INT ? b.i : llround(b.td * 1e6);
+	if (y == 0)
+		tpl_fail(cx, "integer division or modulo by zero");
+	int64_t q = x / y, m = x % y;
+	if (m != 0 && ((m < 0) != (y < 0))) {
+		q--;
+		m += y;
+	}
+	if (mod)
+		return (struct tv){ .t = TV_TIMEDELTA, .td = (double)m / 1e6 };
+	if (b.t == TV_INT)
+		return (struct tv){ .t = TV_TIMEDELTA, .td = (double)q / 1e6 };
+	return tv_int(q);
+}
+
 static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 {
 	bool na = tv_is_number(a), nb = tv_is_number(b);
@@ -687,6 +706,8 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 				tpl_fail(cx, "float floor division by zero");
 			return tv_float(floor(tv_as_double(a) / y));
 		}
+		if (a.t == TV_TIMEDELTA && (b.t == TV_TIMEDELTA || b.t == TV_INT))
+			return td_floordiv_mod(cx, a, b, false);
 		need_number(cx, a, b, "//");
 	case OP_MOD:
 		if (ints) {
@@ -713,6 +734,8 @@ static struct tv binop(struct tpl_ctx *cx, enum op op, struct tv a, struct tv b)
 		}
 		if (a.t == TV_STR)
 			return tpl_percent_format(cx, a, b);
+		if (a.t == TV_TIMEDELTA && b.t == TV_TIMEDELTA)
+			return td_floordiv_mod(cx, a, b, true);
 		need_number(cx, a, b, "%");
 	case OP_POW:
 		if (ints && iv(b) >= 0) {
