@@ -775,6 +775,84 @@ static void state_translated_names_states_as_the_frontend(void **state)
 	mqb_core_free(core);
 }
 
+/* The rest of tests/helpers/template/extensions/test_state.py that a
+ * state machine alone answers (the render-info rate limits and lifecycle
+ * filters are Home Assistant's scheduler's, not the language's). */
+static void state_extension_tests_of_home_assistant_agree(void **state)
+{
+	static const struct tcase c[] = {
+		/* test_iterating_all_states */
+		{ "{% for state in states | sort(attribute='entity_id') %}{{ state.state }}{% endfor %}",
+		  "onoff10offhappyunavailabletest", NULL },
+		/* test_iterating_all_states_unavailable */
+		{ "{{ states | selectattr('state', 'in', ['unavailable', 'unknown', 'none']) | list "
+		  "| count }}", "1", NULL },
+		/* test_if_state_exists */
+		{ "{% if states.test.object %}exists{% else %}not exists{% endif %}", "exists", NULL },
+		/* test_is_state */
+		{ "{% if is_state('test.object', 'happy') %}yes{% else %}no{% endif %}|"
+		  "{{ is_state('test.noobject', 'available') }}|"
+		  "{% if 'test.object' is is_state('happy') %}yes{% else %}no{% endif %}|"
+		  "{{ ['test.object'] | select('is_state', 'happy') | first | default }}|"
+		  "{{ is_state('test.object', ['on', 'off', 'happy']) }}",
+		  "yes|False|yes|test.object|True", NULL },
+		/* test_state_attr */
+		{ "{% if state_attr('test.object', 'mode') == 'on' %}yes{% else %}no{% endif %}|"
+		  "{{ state_attr('test.noobject', 'mode') == None }}|"
+		  "{% if 'test.object' | state_attr('mode') == 'on' %}yes{% else %}no{% endif %}|"
+		  "{{ ['test.object'] | map('state_attr', 'effect') | first | default }}",
+		  "yes|True|yes|action", NULL },
+		/* test_states_function */
+		{ "{{ states('test.object') }}|{{ states('test.object2') }}|"
+		  "{% if 'test.object' | states == 'happy' %}yes{% else %}no{% endif %}|"
+		  "{{ ['test.object'] | map('states') | first | default }}",
+		  "happy|unknown|yes|happy", NULL },
+		/* test_has_value */
+		{ "{{ has_value('sensor.temperature') }}|{{ has_value('test.unavailable') }}|"
+		  "{{ has_value('test.unknown') }}|"
+		  "{% if 'sensor.temperature' is has_value %}yes{% else %}no{% endif %}",
+		  "True|False|False|yes", NULL },
+		/* test_generate_filter_iterators */
+		{ "{% for state in states.sensor %}{{ state.entity_id }}={{ state.state }},"
+		  "{% endfor %}", "sensor.temperature=10,sensor.test_sensor=off,", NULL },
+		/* test_generate_select */
+		{ "{{ states.sensor|selectattr('state','equalto','off')|join(',', "
+		  "attribute='entity_id') }}", "sensor.test_sensor", NULL },
+		/* test_state_with_unit */
+		{ "{{ states.sensor.temperature.state_with_unit }}|"
+		  "{{ states.sensor.test_sensor.state_with_unit }}|"
+		  "{{ states.sensor.non_existing.state_with_unit }}", "10 beers|off|", NULL },
+		/* test_closest_function_home_vs_group_entity_id, _group_state */
+		{ "{{ closest('group.location_group').entity_id }}|"
+		  "{{ closest(states.group.location_group).entity_id }}",
+		  "test_domain.object|test_domain.object", NULL },
+		/* test_expand (what a state machine shows) */
+		{ "{{ expand('test.object') | map(attribute='entity_id') | join(', ') }}|"
+		  "{{ expand(56) }}|{{ expand('group.new_group') | count }}|"
+		  "{{ ['group.location_group', 'test.object'] | expand | map(attribute='entity_id') "
+		  "| join(', ') }}",
+		  "test.object|[]|0|test.object, test_domain.object", NULL },
+	};
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	assert_int_equal(mqb_states_async_set(core, "test.object", "happy",
+		json_pack("{s:s, s:s}", "effect", "action", "mode", "on"), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.temperature", "10",
+		json_pack("{s:s}", "unit_of_measurement", "beers"), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.test_sensor", "off",
+		json_pack("{s:s}", "attr", "value"), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "test.unavailable", "unavailable", NULL,
+		false), 0);
+	assert_int_equal(mqb_states_async_set(core, "test_domain.object", "test",
+		json_pack("{s:f, s:f}", "latitude", 32.97336, "longitude", -117.12743), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "not_in_group.but_closer", "off",
+		json_pack("{s:f, s:f}", "latitude", 32.87336, "longitude", -117.22743), false), 0);
+	assert_int_equal(mqb_states_async_set(core, "group.location_group", "on",
+		json_pack("{s:[s]}", "entity_id", "test_domain.object"), false), 0);
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
 static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 {
 	static const struct tcase c[] = {
@@ -818,6 +896,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(state_tests_of_home_assistant_agree),
 	cmocka_unit_test(distance_and_closest_measure_from_home_as_home_assistant),
 	cmocka_unit_test(state_translated_names_states_as_the_frontend),
+	cmocka_unit_test(state_extension_tests_of_home_assistant_agree),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
 	cmocka_unit_test(the_regex_cache_frees_the_patterns_it_evicts),
 	cmocka_unit_test(a_render_ended_anywhere_by_its_budget_releases_what_it_holds),
