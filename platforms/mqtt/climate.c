@@ -536,7 +536,7 @@ static int set_temperature(struct ent *x, const json_t *data)
 	bool any = false;
 	for (size_t i = 0; i < MQB_ARRAY_SIZE(temps) && !rc; i++) {
 		const struct climate_channel *ch =
-			(const struct climate_channel *)((const char *)c + temps[i].chan);
+			(const struct climate_channel *)(const void *)((const char *)c + temps[i].chan);
 		if (!mqtt_data_number(data, temps[i].key, &v))
 			continue;
 		any = true;

@@ -734,7 +734,7 @@ static int basic_on(struct ent *x, const json_t *data)
 	for (size_t k = 0; k < MQB_ARRAY_SIZE(rgbx); k++) {
 		int n = channels(rgbx[k].mode);
 		const struct light_channel *ch =
-			(const struct light_channel *)((const char *)c + rgbx[k].chan);
+			(const struct light_channel *)(const void *)((const char *)c + rgbx[k].chan);
 		if (!data_list(data, rgbx[k].key, v, n) || !ch->command_topic)
 			continue;
 		int s[5];
