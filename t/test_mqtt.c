@@ -22,6 +22,7 @@
 #include <ev.h>
 
 #include "testutil.h"
+#include "core/hass.h"
 #include "core/loop.h"
 #include "broker.h"
 #include "mqbridge/coro.h"
@@ -956,6 +957,40 @@ static void the_birth_message_is_retained_online_and_a_clean_stop_makes_it_offli
 	fx->passed = true;
 }
 
+static void do_fire_start(void *arg)
+{
+	hass__async_fire_start(arg);
+}
+
+/* "online" means ready for commands: it waits until the core has started
+ * (every integration set up) and the subscriptions made by then are
+ * acknowledged, so a client that publishes a command when it sees
+ * "online" is heard. */
+static void online_waits_for_the_start_and_the_subscriptions_made_by_then(void **state)
+{
+	struct fx *fx = *state;
+	fx_options(fx, "late");
+	struct mqb_core *core;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	hass__defer_start(core);
+	tu_loop_adopt(&fx->t, core);
+	fx->loop_running = true;
+	struct new_call c = { .fx = fx, .opt = &fx->opt };
+	tu_on_loop(&fx->t, do_new, &c);
+	assert_int_equal(c.rc, 0);
+	assert_true(wait_count(fx, &fx->connects, 1, TU_TIMEOUT));
+	char filter[96], pubfrom[96], quoted[100];
+	snprintf(filter, sizeof filter, "%s/cmd", fx->base);
+	subscribe(fx, filter, 1, MQB_CALLBACK(on_message, &fx->rec[0]));
+	wait_subscribed(fx, fx->cid, filter, 1);
+	snprintf(pubfrom, sizeof pubfrom, "Received PUBLISH from %s ", fx->cid);
+	snprintf(quoted, sizeof quoted, "'%s/status'", fx->base);
+	assert_int_equal(log_count2(fx, pubfrom, quoted), 0);
+	tu_on_loop(&fx->t, do_fire_start, core);
+	assert_true(log_wait2(fx, pubfrom, quoted, 1, TU_TIMEOUT));
+	fx->passed = true;
+}
+
 /* ---- publishing ------------------------------------------------------- */
 
 static void publishes_at_qos_0_1_and_2_settle_with_0_and_reach_a_subscriber_with_their_retain_flag(
@@ -1396,6 +1431,7 @@ static const struct CMUnitTest tests[] = {
 	T(two_handlers_on_one_filter_share_one_subscribe_and_the_last_removal_unsubscribes),
 	T(one_topic_reaches_exactly_the_handlers_whose_filters_match),
 	T(the_birth_message_is_retained_online_and_a_clean_stop_makes_it_offline),
+	T(online_waits_for_the_start_and_the_subscriptions_made_by_then),
 	T(publishes_at_qos_0_1_and_2_settle_with_0_and_reach_a_subscriber_with_their_retain_flag),
 	T(a_bad_topic_or_qos_is_refused_at_once_with_einval),
 	T(a_bad_filter_or_qos_is_refused_with_einval_and_sends_no_subscribe),

@@ -512,7 +512,7 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 		mqtt__leave(m);
 		return;
 	}
-	publish_status(m, "online");
+	m->birth_pending = true;
 	mqtt__start_reading(m);
 	mqtt__flush_queue(m);
 	/* After giving Paho's buffers back the broker lost nothing (the
@@ -520,10 +520,31 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	if (!m->recycling)
 		announce(m);
 	m->recycling = false;
-	/* Changes made while connecting are sent now. */
+	/* Changes made while connecting are sent now, before "online". */
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
+	mqtt__birth(m);
 	mqtt__drain(m);
+}
+
+void mqtt__birth(struct mqb_mqtt *m)
+{
+	if (!m->birth_pending || m->state != ST_CONNECTED || m->dirty || m->stopping ||
+	    !mqb_core_async_started(m->core))
+		return;
+	m->birth_pending = false;
+	publish_status(m, "online");
+}
+
+static int mqtt_started(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	struct mqb_mqtt *m = ud;
+	mqb_bus_async_unlisten(m->core, m->on_start);
+	m->on_start = NULL;
+	mqtt__birth(m);
+	return 0;
 }
 
 void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
@@ -533,6 +554,7 @@ void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 	mqtt__stop_reading(m);
 	m->stats.connected = false;
 	MQB_LOG_WARNING(LOG, "connection to %s lost: %s", m->uri, why);
+	m->birth_pending = false;
 	/* With a clean session the broker forgets unacknowledged messages:
 	 * resend them after the reconnect (at least once). Otherwise Paho
 	 * resends them itself and their futures settle as they are acked. */
@@ -801,7 +823,10 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	/* Subscriptions made at start-up go out in one batch. */
 	ev_timer_init(&m->debounce, mqtt__debounce_cb, 0.05, 0);
 	m->debounce.data = m;
-	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(mqtt_stop, m), NULL)))
+	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(mqtt_stop, m), NULL)) ||
+	    (!mqb_core_async_started(core) &&
+	     (rc = mqb_bus_async_listen(core, MQB_EVENT_START, &MQB_CALLBACK(mqtt_started, m),
+					&m->on_start))))
 		goto fail;
 	static const struct core_slot_ops ops = {.fini = mqtt_fini};
 	core__slot_set(core, CORE_SLOT_MQTT, m, &ops);

@@ -85,6 +85,11 @@ struct mqb_mqtt {
 	bool client_lost;       /* an abandoned job may still use the client */
 	enum mqtt_state state;
 	bool stopping, ever_connected, dirty;
+	/* "online" on the status topic waits until the core has started and
+	 * the subscriptions made by then are acknowledged: a client that acts
+	 * on it (Home Assistant, a test) finds every command topic listened. */
+	bool birth_pending;
+	struct mqb_listener *on_start; /* until the core starts */
 	unsigned attempt;
 	unsigned long long rng;
 	int fd;
@@ -140,6 +145,8 @@ void mqtt__start_reading(struct mqb_mqtt *m);
 void mqtt__stop_reading(struct mqb_mqtt *m);
 void mqtt__connection_lost(struct mqb_mqtt *m, const char *why);
 void mqtt__leave(struct mqb_mqtt *m);
+/* Says "online" if the birth is pending and nothing holds it back. */
+void mqtt__birth(struct mqb_mqtt *m);
 void mqtt__give_back(struct mqb_mqtt *m);
 
 /* subs.c */

@@ -99,6 +99,7 @@ static void sync_finished(struct mqb_future *f, void *ud)
 	m->last_in = ev_now(m->core->loop); /* its acks just came */
 	if (m->dirty)
 		ev_timer_start(m->core->loop, &m->debounce);
+	mqtt__birth(m);
 	/* The job may have read messages while it waited for its acks. */
 	m->paho_may_hold = true;
 	mqtt__drain(m);
@@ -133,6 +134,7 @@ void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	m->dirty = false;
 	if (r->nsub == 0 && r->nunsub == 0) {
 		sync_req_free(r);
+		mqtt__birth(m);
 		return;
 	}
 	/* The job reads the socket: the loop stops before it can start. */
