@@ -2188,8 +2188,8 @@ static void configuration_errors_name_file_line_and_column(void **state)
 		"mqbridge.yaml:17:7: mqtt.switch[0]: required option 'command_topic' is missing",
 		"mqbridge.yaml:20:22: mqtt.switch[1].command_topic: expected an MQTT topic name",
 		"mqbridge.yaml:24:53: mqtt.number[0].max: max must be greater than min",
-		"mqbridge.yaml:26:76: mqtt.light[0].supported_color_modes: onoff must be the only colour "
-		"mode",
+		("mqbridge.yaml:26:76: mqtt.light[0].supported_color_modes: onoff must be the only "
+		 "colour mode"),
 		"mqbridge.yaml:28:55: mqtt.cover[0].availability_mode: must be one of: latest,",
 		"mqbridge.yaml:30:7: mqtt.select[0]: required option 'options' is missing",
 	};
