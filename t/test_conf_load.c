@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "lib/internal.h"
 #include "mqbridge/config.h"
+#include "config/config_impl.h"
 #include "config/load.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -250,6 +251,35 @@ static void aliases_share_the_anchored_node(void **state)
 	assert_string_equal(text(at(root, "b.device.identifiers[0]")), "car_1");
 	/* The shared node keeps the anchor's mark. */
 	assert_mark_is(mqb_conf_mark(at(root, "b.device")), "test.yaml", 1, 9);
+	mqb_conf_doc_free(doc);
+}
+
+/* A reload keeps what did not change: two files' items are the same
+ * when they say the same, wherever they are written. */
+static void nodes_are_equal_when_they_say_the_same_wherever_written(void **state)
+{
+	struct mqb_conf_doc *doc = load_str_ok("a: {name: x, qos: 1, l: [1, {b: ~}]}\n"
+					       "\n"
+					       "b:\n"
+					       "  name: x\n"
+					       "  qos: 1\n"
+					       "  l:\n"
+					       "    - 1\n"
+					       "    - b: null\n"
+					       "c: {name: x, qos: '1', l: [1, {b: ~}]}\n"
+					       "d: {qos: 1, name: x, l: [1, {b: ~}]}\n"
+					       "e: {name: x, qos: 1, l: [1, {b: ~}], more: 1}\n", NULL);
+	const struct mqb_conf_node *root = mqb_conf_root(doc);
+	assert_true(mqb_conf_equal(at(root, "a"), at(root, "b")));
+	assert_true(conf__node_hash(at(root, "a")) == conf__node_hash(at(root, "b")));
+	/* '1' is not 1 */
+	assert_false(mqb_conf_equal(at(root, "a"), at(root, "c")));
+	assert_false(conf__node_hash(at(root, "a")) == conf__node_hash(at(root, "c")));
+	/* the same keys in another order are another text */
+	assert_false(mqb_conf_equal(at(root, "a"), at(root, "d")));
+	assert_false(mqb_conf_equal(at(root, "a"), at(root, "e")));
+	assert_false(mqb_conf_equal(at(root, "a"), NULL));
+	assert_true(mqb_conf_equal(NULL, NULL));
 	mqb_conf_doc_free(doc);
 }
 
@@ -990,6 +1020,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(empty_values_and_tildes_are_null_but_a_quoted_null_is_a_string),
 	cmocka_unit_test(an_empty_file_loads_as_a_null_root),
 	cmocka_unit_test(aliases_share_the_anchored_node),
+	cmocka_unit_test(nodes_are_equal_when_they_say_the_same_wherever_written),
 	cmocka_unit_test(merge_keys_let_own_keys_win_and_earlier_merges_win_over_later),
 	cmocka_unit_test(merging_anything_but_mappings_is_an_error),
 	cmocka_unit_test(duplicate_keys_name_both_lines),

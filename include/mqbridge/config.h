@@ -55,6 +55,12 @@ const struct mqb_conf_node *mqb_conf_value(const struct mqb_conf_node *map, size
 /* The value of a scalar key in a mapping, or NULL. */
 const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const char *key);
 
+/* Whether a and b say the same: the same kinds, the same text in every
+ * scalar (quoted or not, secret or not, as it was), the same keys in the
+ * same order. Where each came from (file, line) does not count; a null
+ * is a null however written. Thread: any. */
+bool mqb_conf_equal(const struct mqb_conf_node *a, const struct mqb_conf_node *b);
+
 /* The node as JSON, each plain scalar typed as Home Assistant's YAML
  * loader (PyYAML's YAML 1.1 rules) types it: null and ~, the booleans
  * yes/no/true/false/on/off, integers (also 0x, 0o, 0b and 1:30 as 90),

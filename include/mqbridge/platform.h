@@ -40,7 +40,7 @@ struct mqb_future;
  *      collection.h (the helpers' blocks of ids), mqb_cv_time_period and
  *      mqb_cv_time (config.h), mqb_parse_datetime, mqb_local_utcoffset
  *      and mqb_parse_time_period_str (text.h),
- *      mqb_sun_next_altitude (sun.h).
+ *      mqb_sun_next_altitude (sun.h), mqb_conf_equal (config.h).
  *   1: the first. */
 #define MQB_PLATFORM_API_VERSION 2
 /* The symbol every module exports: const struct mqb_platform_desc. */

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mqbridge/config.h"
 
@@ -36,6 +37,10 @@ int conf__node_register_secret(struct mqb_conf_doc *doc, const struct mqb_conf_n
 size_t conf__node_weight(const struct mqb_conf_node *n);
 unsigned conf__node_height(const struct mqb_conf_node *n);
 bool conf__node_broken(const struct mqb_conf_node *n);
+/* A hash of what mqb_conf_equal compares: equal nodes hash the same
+ * (to match one file's items against another's without comparing each
+ * with each). Thread: any. */
+uint64_t conf__node_hash(const struct mqb_conf_node *n);
 int conf__errorv(struct mqb_conf_errors *e, const struct mqb_conf_mark *mark, const char *path,
 		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 

@@ -15,6 +15,7 @@
 #include "config/config_impl.h"
 #include "config/load.h"
 #include "config/schema.h"
+#include "lib/hashmap.h"
 #include "mqbridge/text.h"
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -406,6 +407,59 @@ const struct mqb_conf_node *mqb_conf_get(const struct mqb_conf_node *map, const 
 			return map->u.items[2 * i + 1];
 	}
 	return NULL;
+}
+
+/* What of a node's flags its meaning depends on: '1' is not 1, and a
+ * secret stays one. A block scalar's text is the text. */
+#define SAME_FLAGS (CONF_QUOTED | CONF_SECRET)
+
+bool mqb_conf_equal(const struct mqb_conf_node *a, const struct mqb_conf_node *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b || a->kind != b->kind || (a->flags & SAME_FLAGS) != (b->flags & SAME_FLAGS))
+		return false;
+	switch ((enum mqb_conf_kind)a->kind) {
+	case MQB_CONF_NULL:
+		return true; /* null, ~ and nothing are the same null */
+	case MQB_CONF_SCALAR:
+		return a->len == b->len && memcmp(a->u.text, b->u.text, a->len) == 0;
+	case MQB_CONF_SEQ:
+	case MQB_CONF_MAP:
+		break;
+	}
+	if (a->len != b->len || a->weight != b->weight)
+		return false;
+	size_t n = a->kind == MQB_CONF_MAP ? 2 * (size_t)a->len : a->len;
+	for (size_t i = 0; i < n; i++)
+		if (!mqb_conf_equal(a->u.items[i], b->u.items[i]))
+			return false;
+	return true;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return h ^ (v + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
+}
+
+uint64_t conf__node_hash(const struct mqb_conf_node *n)
+{
+	if (!n)
+		return 0;
+	uint64_t h = mix(n->kind, n->kind == MQB_CONF_NULL ? 0 : n->flags & SAME_FLAGS);
+	switch ((enum mqb_conf_kind)n->kind) {
+	case MQB_CONF_NULL:
+		return h;
+	case MQB_CONF_SCALAR:
+		return mix(h, hashmap__hash(n->u.text, n->len));
+	case MQB_CONF_SEQ:
+	case MQB_CONF_MAP:
+		break;
+	}
+	size_t len = n->kind == MQB_CONF_MAP ? 2 * (size_t)n->len : n->len;
+	for (size_t i = 0; i < len; i++)
+		h = mix(h, conf__node_hash(n->u.items[i]));
+	return h;
 }
 
 /* One character of s at i as shown on one line: control characters become
