@@ -46,8 +46,12 @@ struct mqb_future;
 /* The symbol every module exports: const struct mqb_platform_desc. */
 #define MQB_PLATFORM_SYMBOL "mqb_platform_descriptor"
 
-/* One configured platform: an integration's domain (mqtt's sensors, say),
- * shared by every configuration item of that pair. Owned by the core. */
+/* One configured platform: an integration's domain (mqtt's sensors, say)
+ * for one configuration item (an element of `mqtt: sensor:`), as Home
+ * Assistant's EntityPlatform; a component's platform of a domain is
+ * shared by all it adds. The entities added through an item's platform
+ * are the item's: a reload that drops or changes it removes them. Owned
+ * by the core. */
 struct mqb_platform;
 
 struct mqb_platform_domain {
@@ -65,14 +69,15 @@ struct mqb_platform_domain {
 	/* Exactly one of these sets up one item, adding its entities:
 	 * setup_platform runs in the pool and uses mqb_platform_add_entity;
 	 * async_setup_platform runs on the loop as a COROUTINE and uses
-	 * mqb_platform_async_add_entity. conf lives as long as the core.
-	 * 0 or a negative errno (the item's entities are then missing, logged
-	 * with path). */
+	 * mqb_platform_async_add_entity. conf lives as long as the entities
+	 * added through p: until a reload drops or changes the item and they
+	 * are removed and freed, else as long as the core. 0 or a negative
+	 * errno (the item's entities are then missing, logged with path). */
 	int (*setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
 	int (*async_setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
-	/* Updates of this platform's entities running at once; 0: Home
-	 * Assistant's default (1 for blocking update, unbounded for
-	 * async_update). */
+	/* Updates of this domain's entities running at once, all items of
+	 * it together; 0: Home Assistant's default (1 for blocking update,
+	 * unbounded for async_update). */
 	unsigned parallel_updates;
 	/* Room to grow without a new API version; zero (designated
 	 * initialisers leave it so). */

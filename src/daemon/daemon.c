@@ -258,7 +258,7 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if ((rc = integration__async_set_reload(core, reload_start, (void *)config_path)))
 		goto out;
 	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
-				 opts->ncomponents, platforms_ready, core);
+				 opts->ncomponents, NULL, platforms_ready, core);
 out:
 	if (rc && failed)
 		*failed = step;

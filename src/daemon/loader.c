@@ -3,9 +3,9 @@
  * descriptor (struct mqb_platform_desc) lists its entity domains; this
  * finds it in the platform directories (dlopen, API version checked),
  * checks each entity configuration against its domain's schema, and at
- * start-up runs each one's setup on a platform (struct mqb_platform, one
- * configured integration x domain, made by the entity registry): blocking
- * setups in the pool, async ones on the loop. */
+ * start-up (and for a reload, what it adds) runs each one's setup on a
+ * platform of its own (struct mqb_platform, made by the entity registry):
+ * blocking setups in the pool, async ones on the loop. */
 #include "lib/internal.h"
 
 #include <dlfcn.h>
@@ -297,6 +297,7 @@ struct setup {
 	bool starting;          /* start_more is on the stack */
 	void (*done)(void *ud, size_t failed);
 	void *ud;
+	struct loader_owner owner;
 };
 
 /* One setup: an entity configuration on its platform, or a component on
@@ -327,6 +328,8 @@ static void setup_done(struct mqb_future *f, void *ud)
 {
 	struct setup_one *o = ud;
 	int rc = mqb_future_status(f);
+	if (rc && o->it)
+		o->it->failed = true;
 	if (rc && rc != -ECANCELED) {
 		if (o->c)
 			MQB_LOG_ERROR(SUB, "%s: setting up failed: %s", o->c->name, mqb_strerror(rc));
@@ -378,7 +381,7 @@ static struct setup_one *prepare(struct setup *s, size_t next)
 	struct setup_one *o;
 	if (next < s->ncomps) {
 		struct conf_component *c = &s->comps[next];
-		if (!c->desc)
+		if (!c->desc || c->skip)
 			return NULL;
 		o = mqb__calloc(1, sizeof *o);
 		struct mqb_integration *in = o ? integration__async_new(s->core, c->desc) : NULL;
@@ -391,15 +394,26 @@ static struct setup_one *prepare(struct setup *s, size_t next)
 		return o;
 	}
 	struct conf_item *it = &s->items[next - s->ncomps];
-	if (!it->dom)
+	if (!it->dom || it->skip)
 		return NULL;
 	o = mqb__calloc(1, sizeof *o);
-	struct mqb_platform *p = entities__platform(s->core, it->desc, it->dom);
-	if (!o || !p) {
+	/* made once: a setup the full executor put off comes here again */
+	struct mqb_platform *p = it->p;
+	if (o && !p) {
+		if (s->owner.hold)
+			s->owner.hold(s->owner.ud);
+		p = entities__async_item_platform(s->core, it->desc, it->dom, s->owner.release,
+						  s->owner.ud);
+		if (!p && s->owner.release)
+			s->owner.release(s->owner.ud);
+	}
+	if (!p) {
 		mqb__free(o);
+		it->failed = true;
 		s->failed++;
 		return NULL;
 	}
+	it->p = p;
 	*o = (struct setup_one){.s = s, .it = it, .p = p};
 	return o;
 }
@@ -419,6 +433,7 @@ static void start_more(struct setup *s)
 			continue;
 		}
 		bool blocking = !o->c && o->it->dom->setup_platform;
+		struct conf_item *it = o->it; /* o is gone when start_one fails */
 		int rc = start_one(s, o, blocking, o->c ? o->c->name : o->it->path);
 		if (rc == -EAGAIN) {
 			/* a blocking item's (components are coroutines):
@@ -426,8 +441,11 @@ static void start_more(struct setup *s)
 			mqb__free(o);
 			break;
 		}
-		if (rc)
+		if (rc) {
 			s->failed++;
+			if (it)
+				it->failed = true;
+		}
 		s->next++;
 	}
 	s->starting = false;
@@ -438,7 +456,7 @@ static void start_more(struct setup *s)
 }
 
 int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
-			struct conf_component *comps, size_t ncomps,
+			struct conf_component *comps, size_t ncomps, const struct loader_owner *owner,
 			void (*done)(void *ud, size_t failed), void *ud)
 {
 	MQB_ASSERT_LOOP(core);
@@ -447,6 +465,8 @@ int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n
 		return -ENOMEM;
 	*s = (struct setup){.core = core, .items = items, .n = n, .comps = comps,
 			    .ncomps = ncomps, .done = done, .ud = ud};
+	if (owner)
+		s->owner = *owner;
 	start_more(s);
 	return 0;
 }

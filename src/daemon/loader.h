@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The integration loader (loader.c), both phases. Three things are called
  * "platform" here: an integration module's descriptor (struct
- * mqb_platform_desc, NAME.so), one configured integration x domain (struct
- * mqb_platform, kept by the entity registry in src/ha/), and this loader,
- * which turns configuration items into the second out of the first. */
+ * mqb_platform_desc, NAME.so), one configuration item of an integration
+ * x domain (struct mqb_platform, kept by the entity registry in src/ha/),
+ * and this loader, which turns configuration items into the second out
+ * of the first. */
 #ifndef MQB_DAEMON_LOADER_H
 #define MQB_DAEMON_LOADER_H
 
@@ -28,6 +29,11 @@ struct conf_item {
 	const struct mqb_platform_desc *desc;
 	const struct mqb_platform_domain *dom;
 	void *conf;                         /* owned: dom->conf_size bytes */
+	/* Once set up: its own platform (its entities are its), and whether
+	 * the setup failed. skip: not to be set up (a reload found it
+	 * running already). */
+	struct mqb_platform *p;
+	bool failed, skip;
 };
 
 /* An integration's own top-level block (mqb_component): every entry of
@@ -39,6 +45,7 @@ struct conf_component {
 	struct mqb_component_entry *entries; /* owned, with their paths */
 	size_t n, cap;
 	const struct mqb_platform_desc *desc;
+	bool skip;                          /* not to be set up (a reload) */
 };
 
 /* Whether a module of that name is installed (a file of that name in
@@ -64,12 +71,22 @@ size_t loader__check_components(struct conf_component *c, size_t n, const char *
 size_t loader__check(struct mqb_conf_doc *doc, struct conf_item *items, size_t n,
 		     const char *const *dirs, size_t ndirs, struct mqb_conf_errors *errs, bool *oom);
 
-/* Setup phase: run the setup of every checked item (blocking ones in the
- * pool, async ones as coroutines) and of every checked component (as
+/* What keeps the items' options alive: each item set up holds it
+ * (hold) until its platform and its entities are gone (release). */
+struct loader_owner {
+	void (*hold)(void *ud);
+	void (*release)(void *ud);
+	void *ud;
+};
+
+/* Setup phase: run the setup of every checked item not skipped, each on
+ * a platform of its own (it->p; blocking ones in the pool, async ones as
+ * coroutines), and of every checked component not skipped (as
  * coroutines); done(ud, failed) runs on the loop when all have finished.
- * items and comps must outlive that. 0 or -ENOMEM. Thread: loop. */
+ * owner may be NULL: items and comps then outlive the core. 0 or -ENOMEM.
+ * Thread: loop. */
 int loader__async_setup(struct mqb_core *core, struct conf_item *items, size_t n,
-			struct conf_component *comps, size_t ncomps,
+			struct conf_component *comps, size_t ncomps, const struct loader_owner *owner,
 			void (*done)(void *ud, size_t failed), void *ud);
 
 #endif

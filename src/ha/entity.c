@@ -3,14 +3,16 @@
  * cached values and their writes to the state machine; polling with Home
  * Assistant's skip-and-warn and parallel_updates; and the entity services
  * of each domain (ha/domains.c), dispatched to the entity. A platform here is struct
- * mqb_platform, one configured integration x domain (mqtt's sensors), not
- * the module's descriptor (struct mqb_platform_desc) nor the loader
- * (daemon/loader.c) that makes one out of the other. */
+ * mqb_platform, one configuration item of an integration x domain (one of
+ * mqtt's sensors) or a component's domain, not the module's descriptor
+ * (struct mqb_platform_desc) nor the loader (daemon/loader.c) that makes
+ * one out of the other. */
 #include "lib/internal.h"
 #include "core/hass.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <ev.h>
@@ -37,12 +39,23 @@ struct mqb_platform {
 	struct registry *reg;
 	const struct mqb_platform_desc *desc;
 	const struct mqb_platform_domain *dom;
+	/* Who counts the updates running at once: the platform of its
+	 * integration x domain, itself for that one. A configuration item's
+	 * platform shares it with the other items of the pair. */
+	struct mqb_platform *group;
 	unsigned limit;           /* updates at once; 0: unbounded */
 	bool limit_set;
 	unsigned running;
 	struct mqb_entity **waiting; /* FIFO of entities whose update waits for a slot */
 	size_t nwaiting, capwaiting, headwaiting;
-	struct mqb_platform *next;
+	/* A configuration item's platform (entities__async_item_platform):
+	 * held by the item until it goes, and by each entity until it is
+	 * freed; release runs when the last lets go. */
+	bool item, gone;
+	size_t refs;
+	void (*release)(void *ud);
+	void *release_ud;
+	struct mqb_platform *next, *prev;
 };
 
 struct mqb_entity {
@@ -62,6 +75,7 @@ struct mqb_entity {
 	bool invalid_logged;
 	bool removed;
 	bool detached;            /* mqb_entity_async_remove took it out of the registry */
+	bool leaving;             /* detached, still in the registry's array for a moment */
 	unsigned busy;            /* updates and commands running with it */
 	struct polling *polling;  /* entities with updates only */
 	void *bridge;
@@ -85,6 +99,7 @@ struct registry {
 	char *node_name;          /* NULL: the node id */
 	char *config_dir;
 	struct mqb_platform *platforms;
+	struct mqb_platform *items;   /* the configuration items' platforms */
 	struct mqb_entity **v;    /* in the order added */
 	size_t n, cap;
 	struct hashmap by_id;
@@ -175,11 +190,53 @@ struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_
 	p->reg = r;
 	p->desc = desc;
 	p->dom = dom;
+	p->group = p;
 	p->limit = dom->parallel_updates;
 	p->limit_set = dom->parallel_updates > 0;
 	p->next = r->platforms;
 	r->platforms = p;
 	return p;
+}
+
+struct mqb_platform *entities__async_item_platform(struct mqb_core *core,
+						   const struct mqb_platform_desc *desc,
+						   const struct mqb_platform_domain *dom,
+						   void (*release)(void *ud), void *ud)
+{
+	struct registry *r = reg_of(core);
+	MQB_ASSERT_LOOP(core);
+	struct mqb_platform *group = entities__platform(core, desc, dom);
+	struct mqb_platform *p = group ? mqb__calloc(1, sizeof *p) : NULL;
+	if (!p)
+		return NULL;
+	*p = (struct mqb_platform){.reg = r, .desc = desc, .dom = dom, .group = group,
+				   .item = true, .refs = 1, .release = release, .release_ud = ud,
+				   .next = r->items};
+	if (r->items)
+		r->items->prev = p;
+	r->items = p;
+	return p;
+}
+
+static void platform_free(struct mqb_platform *p)
+{
+	struct registry *r = p->reg;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		r->items = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	if (p->release)
+		p->release(p->release_ud);
+	mqb__free(p);
+}
+
+/* An entity of p, or the item, lets go of it. */
+static void platform_unref(struct mqb_platform *p)
+{
+	if (p->item && --p->refs == 0)
+		platform_free(p);
 }
 
 struct mqb_core *mqb_platform_core(const struct mqb_platform *p)
@@ -259,6 +316,8 @@ static void entity_free(struct mqb_entity *e)
 {
 	if (e->ops && e->ops->free)
 		e->ops->free(e->priv);
+	if (e->p)
+		platform_unref(e->p);
 	mqb__free(e->entity_id);
 	mqb__free((char *)e->meta.name);
 	mqb__free((char *)e->meta.unique_id);
@@ -283,6 +342,9 @@ static void registry_free(struct registry *r)
 		stop_polling(loop, r->v[i]);
 		entity_free(r->v[i]);
 	}
+	/* the items still configured: what they hold goes with them */
+	while (r->items)
+		platform_free(r->items);
 	for (struct mqb_platform *p = r->platforms, *next; p; p = next) {
 		next = p->next;
 		mqb__free(p->waiting);
@@ -552,6 +614,7 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 		goto out;
 	e->reg = r;
 	e->p = p;
+	p->refs++;
 	e->ops = ops;
 	e->priv = priv;
 	e->available = !info->unavailable;
@@ -617,7 +680,7 @@ static int registry_add(struct registry *r, struct mqb_entity *e)
 		hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
 		return rc;
 	}
-	struct mqb_platform *p = e->p;
+	struct mqb_platform *p = e->p->group;
 	if (!p->limit_set && (e->ops->update || e->ops->async_update)) {
 		/* Home Assistant: 1 for blocking updates, unbounded for async */
 		p->limit = e->ops->update ? 1 : 0;
@@ -845,14 +908,13 @@ static void entity_release(struct mqb_entity *e)
 		entity_free(e); /* the loop is gone: nothing can still hold it */
 }
 
-int mqb_entity_async_remove(struct mqb_entity *e)
+/* All of removing e but taking it out of the registry's array, where it
+ * is at index now (SIZE_MAX: where it is once it has been told, which
+ * may remove others). Returns the index. */
+static size_t detach(struct registry *r, struct mqb_entity *e, size_t index)
 {
-	struct registry *r = e->reg;
-	MQB_ASSERT_LOOP(r->core);
-	if (e->detached || r->stopping)
-		return -EALREADY;
 	stop_polling(core__loop(r->core), e);
-	struct mqb_platform *p = e->p;
+	struct mqb_platform *p = e->p->group;
 	for (size_t i = 0, k = 0, n = p->nwaiting; i < n; i++) {
 		struct mqb_entity *w = p->waiting[(p->headwaiting + i) % p->capwaiting];
 		if (w == e) {
@@ -867,23 +929,66 @@ int mqb_entity_async_remove(struct mqb_entity *e)
 	e->removed = true;
 	/* its last state stays for one of the same id (Home Assistant) */
 	restore__async_entity_removed(e);
-	size_t index = 0;
-	while (index < r->n && r->v[index] != e)
-		index++;
+	if (index == SIZE_MAX)
+		for (index = 0; index < r->n && r->v[index] != e;)
+			index++;
 	if (r->on_removed)
 		r->on_removed(r->on_removed_ud, e, index);
 	int rc = mqb_states_async_remove(r->core, e->entity_id);
 	if (rc && rc != -MQB_E_NOTFOUND)
 		MQB_LOG_WARNING(SUB, "%s: removing its state: %s", e->entity_id, mqb_strerror(rc));
 	hashmap__remove(&r->by_id, e->entity_id, strlen(e->entity_id));
+	MQB_LOG_DEBUG(SUB, "removed %s", e->entity_id);
+	e->detached = true;
+	return index;
+}
+
+int mqb_entity_async_remove(struct mqb_entity *e)
+{
+	struct registry *r = e->reg;
+	MQB_ASSERT_LOOP(r->core);
+	if (e->detached || r->stopping)
+		return -EALREADY;
+	size_t index = detach(r, e, SIZE_MAX);
 	if (index < r->n) {
 		memmove(&r->v[index], &r->v[index + 1], (r->n - index - 1) * sizeof *r->v);
 		r->n--;
 	}
-	MQB_LOG_DEBUG(SUB, "removed %s", e->entity_id);
-	e->detached = true;
 	entity_release(e);
 	return 0;
+}
+
+void entities__async_remove_items(struct mqb_core *core, struct mqb_platform *const *v, size_t n)
+{
+	struct registry *r = reg_of(core);
+	MQB_ASSERT_LOOP(core);
+	for (size_t i = 0; i < n; i++)
+		v[i]->gone = true;
+	/* From the last to the first, each detached where it is, so that
+	 * the index each is removed at counts only those before it; then
+	 * the array closes up once: removing thousands stays one pass. */
+	if (!r->stopping) {
+		for (size_t k = r->n; k-- > 0;) {
+			if (k >= r->n)
+				continue; /* a removal's listener removed others */
+			struct mqb_entity *e = r->v[k];
+			if (!e->p->gone || e->detached)
+				continue;
+			detach(r, e, k);
+			e->leaving = true;
+		}
+		size_t w = 0;
+		for (size_t i = 0; i < r->n; i++) {
+			struct mqb_entity *e = r->v[i];
+			if (!e->leaving)
+				r->v[w++] = e;
+			else
+				entity_release(e);
+		}
+		r->n = w;
+	}
+	for (size_t i = 0; i < n; i++)
+		platform_unref(v[i]);
 }
 
 /* ---- polling ------------------------------------------------------------ */
@@ -892,7 +997,7 @@ static void update_begin(struct mqb_entity *e);
 
 static void update_end(struct mqb_entity *e)
 {
-	struct mqb_platform *p = e->p;
+	struct mqb_platform *p = e->p->group;
 	ev_timer_stop(core__loop(e->reg->core), &e->polling->slow);
 	e->updating = false;
 	e->busy--;
@@ -964,7 +1069,7 @@ static void update_begin(struct mqb_entity *e)
 	struct mqb_core *core = e->reg->core;
 	e->updating = true;
 	e->busy++;
-	e->p->running++;
+	e->p->group->running++;
 	e->polling->update_started = ev_now(core__loop(core));
 	ev_timer_start(core__loop(core), &e->polling->slow);
 	int rc;
@@ -1000,7 +1105,7 @@ static void update_begin(struct mqb_entity *e)
 
 void mqb_entity_async_schedule_update(struct mqb_entity *e)
 {
-	struct mqb_platform *p = e->p;
+	struct mqb_platform *p = e->p->group;
 	MQB_ASSERT_LOOP(e->reg->core);
 	if (e->removed || e->reg->stopping || !(e->ops->update || e->ops->async_update))
 		return;

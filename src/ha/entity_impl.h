@@ -36,6 +36,22 @@ const char *entities__config_dir(struct mqb_core *core);
  * NULL on ENOMEM. Thread: loop. */
 struct mqb_platform *entities__platform(struct mqb_core *core, const struct mqb_platform_desc *desc,
 					const struct mqb_platform_domain *dom);
+/* A platform of its own for one configuration item of (desc, dom), as
+ * Home Assistant's EntityPlatform is per configuration: its entities are
+ * the item's, to be removed with it. Updates at once are still counted
+ * per (desc, dom), with the pair's other items. The item holds it until
+ * entities__async_remove_items; release(ud) runs once it and every
+ * entity added through it are gone (or with the registry), so what the
+ * entities point into may go then. NULL on ENOMEM. Thread: loop. */
+struct mqb_platform *entities__async_item_platform(struct mqb_core *core,
+						   const struct mqb_platform_desc *desc,
+						   const struct mqb_platform_domain *dom,
+						   void (*release)(void *ud), void *ud);
+/* The items of these platforms are gone from the configuration: their
+ * entities are removed as mqb_entity_async_remove removes one (the
+ * bridge clears what it announced), in one pass however many, and the
+ * items let go of their platforms. Thread: loop. */
+void entities__async_remove_items(struct mqb_core *core, struct mqb_platform *const *v, size_t n);
 /* Start polling: every polled entity updates now, then each
  * scan_interval. Thread: loop. */
 void entities__async_start(struct mqb_core *core);
