@@ -123,10 +123,16 @@ void td_write_config(struct td *t, const char *yaml)
 	snprintf(port, sizeof port, "%d", t->broker.port);
 	char *a = replace_all(yaml, "%PORT%", port);
 	char *b = replace_all(a, "%DIR%", t->dir);
-	FILE *f = fopen(t->config, "w");
+	/* written whole, then renamed into place, as editors and
+	 * configuration tools do: a daemon reading it again on SIGHUP
+	 * never sees half a file */
+	char tmp[sizeof t->config + 8];
+	snprintf(tmp, sizeof tmp, "%s.new", t->config);
+	FILE *f = fopen(tmp, "w");
 	assert_non_null(f);
 	fputs(b, f);
-	fclose(f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, t->config), 0);
 	free(a);
 	free(b);
 }
