@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 #include <jansson.h>
 
@@ -160,5 +161,17 @@ int mqb_core_new(const struct mqb_core_options *opt, struct mqb_core **out)
 	core__slot_set(core, CORE_SLOT_SERVICES, services, &services_ops);
 	core__slot_set(core, CORE_SLOT_CONFIG, cfg, &config_ops);
 	*out = core;
+	return 0;
+}
+
+int hass__validate_no_data(void *ud, const json_t *data, char *msg, size_t msglen)
+{
+	(void)ud;
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)data, key, v) {
+		snprintf(msg, msglen, "extra keys not allowed @ data['%s']", key);
+		return -EINVAL;
+	}
 	return 0;
 }

@@ -68,5 +68,9 @@ void hass__set_customize(struct mqb_core *core, json_t *exact, json_t *domain, j
  * does when an entity writes its state. 0 or -ENOMEM. Thread: loop. */
 int hass__async_customize(struct mqb_core *core, const char *entity_id, json_t *attrs);
 void hass__async_fire_start(struct mqb_core *core);
+/* A service's validator (mqb_service_validate_fn) for one that takes no
+ * data, as Home Assistant's reload services: any key is refused with its
+ * message. Thread: any. */
+int hass__validate_no_data(void *ud, const json_t *data, char *msg, size_t msglen);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "core/hass.h"
 #include "mqbridge/collection.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/entity.h"
@@ -63,19 +64,6 @@ static struct mqb_collection *collection_of(struct mqb_integration *in)
 	return c;
 }
 
-/* <integration>.reload: Home Assistant's reload service takes no data. */
-static int reload_validate(void *ud, const json_t *data, char *msg, size_t msglen)
-{
-	(void)ud;
-	const char *key;
-	const json_t *v;
-	json_object_foreach((json_t *)data, key, v) {
-		snprintf(msg, msglen, "extra keys not allowed @ data['%s']", key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* A COROUTINE: read the file again and wait until the block is taken. */
 static int reload_service(void *ud, void *arg, void **result)
 {
@@ -114,7 +102,7 @@ static int collection_new(struct mqb_integration *in, const struct mqb_collectio
 	job.name = "reload";
 	*out = c;
 	return mqb_services_async_register(core, mqb_integration_name(in), "reload", &job,
-					   reload_validate, NULL);
+					   hass__validate_no_data, NULL);
 }
 
 void *mqb_collection_async_get(struct mqb_integration *in, const char *key)
