@@ -810,6 +810,13 @@ const char *tpl_entity_id(const struct tent *t)
 	return t->e ? mqb_entity_id(t->e) : "?";
 }
 
+void tpl_entity_remove(struct tent *t)
+{
+	t->block = NULL; /* the block goes first; the entity is freed later */
+	if (t->e)
+		mqb_entity_async_remove(t->e);
+}
+
 static void rate_cb(struct mqb_timer *timer, void *ud)
 {
 	(void)timer;

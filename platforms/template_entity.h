@@ -43,6 +43,9 @@ int tpl_add_fired(struct mqb_platform *p, enum kind kind, const struct mqb_conf_
  * Nothing for an entity that is going. Thread: loop. */
 void tpl_render_fired(struct tent *t, const json_t *run);
 const char *tpl_entity_id(const struct tent *t);
+/* A trigger-based entity whose block goes: it leaves the block and is
+ * removed (mqb_entity_async_remove). Thread: loop. */
+void tpl_entity_remove(struct tent *t);
 
 /* template_trigger.c: t goes (its block stops rendering it). */
 void tpl_block_forget(struct tpl_block *b, struct tent *t);

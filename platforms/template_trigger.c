@@ -136,6 +136,7 @@ static void check(const struct mqb_component_entry *entries, size_t n,
 struct tpl_block {
 	struct mqb_core *core;
 	char *path;                         /* "template[2]", for logs */
+	json_t *raw;                        /* its configuration, for a reload */
 	struct mqb_triggers *triggers;
 	struct mqb_condition *cond;         /* NULL: none */
 	struct mqb_script *script;          /* the actions; NULL: none */
@@ -161,6 +162,7 @@ static void block_unref(struct tpl_block *b)
 	mqb_condition_free(b->cond);
 	mqb_script_free(b->script);
 	mqb_script_variables_free(b->vars);
+	json_decref(b->raw);
 	free(b->ents);
 	free(b->path);
 	free(b);
@@ -283,7 +285,7 @@ static int block_new(struct mqb_integration *in, const struct mqb_component_entr
 	const struct mqb_conf_node *vars = mqb_conf_get(en->node, "variables");
 	struct tpl_block *b = calloc(1, sizeof *b);
 	int rc = -ENOMEM;
-	if (!b || !(b->path = strdup(en->path)))
+	if (!b || !(b->path = strdup(en->path)) || !(b->raw = mqb_conf_to_json(en->node)))
 		goto fail;
 	b->core = mqb_integration_core(in);
 	b->refs = 1;
@@ -329,6 +331,26 @@ static void blocks_free(void *p)
 	free(bs);
 }
 
+/* The trigger-based blocks of entries not kept (kept may be NULL),
+ * added to bs. */
+static void add_blocks(struct mqb_integration *in, struct blocks *bs,
+		       const struct mqb_component_entry *entries, size_t n, const bool *kept)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tpl_block *b = NULL;
+		if (!is_trigger_block(&entries[i]) || (kept && kept[i]))
+			continue;
+		int rc = block_new(in, &entries[i], &b);
+		if (rc) {
+			MQB_LOG_ERROR(SUB, "%s: cannot set the block up: %s", entries[i].path,
+				      mqb_strerror(rc));
+			continue;
+		}
+		b->next = bs->list;
+		bs->list = b;
+	}
+}
+
 static int setup(struct mqb_integration *in, const struct mqb_component_entry *entries, size_t n)
 {
 	struct mqb_core *core = mqb_integration_core(in);
@@ -340,18 +362,42 @@ static int setup(struct mqb_integration *in, const struct mqb_component_entry *e
 		free(bs);
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct tpl_block *b = NULL;
-		if (!is_trigger_block(&entries[i]))
-			continue;
-		if ((rc = block_new(in, &entries[i], &b))) {
-			MQB_LOG_ERROR(SUB, "%s: cannot set the block up: %s", entries[i].path,
-				      mqb_strerror(rc));
+	add_blocks(in, bs, entries, n, NULL);
+	return 0;
+}
+
+/* template.reload for the trigger-based blocks (Home Assistant reloads
+ * them with the rest of template:): a block whose configuration is the
+ * same goes on, its entities, triggers and a run of its actions with
+ * it; one that changed or went stops firing and its entities are
+ * removed; a new one is set up. A COROUTINE. */
+static int reload(struct mqb_integration *in, const struct mqb_component_entry *entries, size_t n)
+{
+	struct blocks *bs = mqb_core_async_data(mqb_integration_core(in), DATA_KEY);
+	if (!bs)
+		return setup(in, entries, n);
+	bool *kept = calloc(n ? n : 1, sizeof *kept);
+	if (!kept)
+		return -ENOMEM;
+	for (struct tpl_block **pp = &bs->list, *b; (b = *pp);) {
+		size_t i = 0;
+		while (i < n && (kept[i] || !is_trigger_block(&entries[i]) ||
+				 !su_same_config(b->raw, entries[i].node)))
+			i++;
+		if (i < n) {
+			kept[i] = true;
+			pp = &b->next;
 			continue;
 		}
-		b->next = bs->list;
-		bs->list = b;
+		*pp = b->next;
+		mqb_triggers_async_detach(b->attach);
+		b->attach = NULL;
+		while (b->nents)
+			tpl_entity_remove(b->ents[--b->nents]);
+		block_unref(b);
 	}
+	add_blocks(in, bs, entries, n, kept);
+	free(kept);
 	return 0;
 }
 
@@ -359,4 +405,5 @@ const struct mqb_component tpl_component = {
 	.shape = MQB_COMPONENT_LIST,
 	.check = check,
 	.async_setup = setup,
+	.async_reload = reload,
 };
