@@ -110,3 +110,8 @@ t_test_corpus_SOURCES = t/test_corpus.c $(DAEMON_TEST_UTIL)
 t_test_corpus_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DCORPUS_DIR='"$(abs_top_srcdir)/t/data/corpus"'
 t_test_corpus_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# Reloading without a restart, end to end, across the integrations.
+TEST_PROGS += t/test_reload
+t_test_reload_SOURCES = t/test_reload.c $(DAEMON_TEST_UTIL)
+t_test_reload_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_reload_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

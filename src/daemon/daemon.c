@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
+#include "daemon/reload.h"
 #include "ha/bridge.h"
 #include "ha/entity_impl.h"
 #include "ha/integration.h"
@@ -58,19 +59,12 @@ static void platforms_ready(void *ud, size_t failed)
 		mqb__alloc_test_report(stderr);
 #endif
 	entities__async_start(core);
+	/* what runs now is what a reload compares the file with */
+	reload__async_ready(core);
 	/* Home Assistant fires homeassistant_start once its integrations are
 	 * set up: automations' start triggers, template entities' first
 	 * render. */
 	hass__async_fire_start(core);
-}
-
-/* j if it is an object, else NULL (a null block customizes nothing). */
-static json_t *object_or_null(json_t *j)
-{
-	if (json_is_object(j))
-		return j;
-	json_decref(j);
-	return NULL;
 }
 
 static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
@@ -88,106 +82,6 @@ static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
 		.statestream_exclude = o->statestream_exclude,
 	};
 	return bridge__async_init(core, &bo);
-}
-
-/* ---- reloading a component ------------------------------------------------- */
-
-/* What a reload reads, and what it hands to the component. */
-struct reload {
-	struct mqb_core *core;
-	struct mqb_integration *in;
-	struct mqb_future *fut;
-	const char *path;                 /* the daemon's (main's argument) */
-	struct daemon_options *opts;      /* the file as it is now */
-	struct mqb_conf_errors errs;
-};
-
-static void options_free(void *p)
-{
-	options__fini(p);
-	mqb__free(p);
-}
-
-/* Pool: the whole file again, checked as at start-up. */
-static int reload_read(void *ud, void *arg, void **result)
-{
-	(void)ud;
-	(void)result;
-	struct reload *r = arg;
-	return options__load(r->path, r->opts, &r->errs);
-}
-
-/* A coroutine: read the file in the pool, then hand the component its
- * block (none, if the file no longer has one). */
-static int reload_run(void *ud, void *arg, void **result)
-{
-	(void)ud;
-	(void)result;
-	struct reload *r = arg;
-	const char *name = mqb_integration_name(r->in);
-	struct mqb_future *read = NULL;
-	int rc = mqb_async_add_job(r->core, &MQB_EXECUTOR(reload_read, NULL), r, NULL, &read);
-	if (rc == 0) {
-		rc = mqb_await(read, NULL);
-		mqb_future_unref(read);
-	}
-	if (rc == -EINVAL) {
-		for (size_t i = 0; i < r->errs.n; i++) {
-			const struct mqb_conf_error *e = &r->errs.v[i];
-			MQB_LOG_ERROR(SUB, "%s.reload: %s:%u:%u: %s: %s", name,
-				      e->mark.file ? e->mark.file : "?", e->mark.line, e->mark.column,
-				      e->path, e->message);
-		}
-		MQB_LOG_ERROR(SUB, "%s.reload: the configuration has problems; the running one stays",
-			      name);
-	}
-	if (rc == 0) {
-		const struct mqb_component_entry *entries = NULL;
-		size_t n = 0;
-		for (size_t i = 0; i < r->opts->ncomponents; i++)
-			if (strcmp(r->opts->components[i].name, name) == 0) {
-				entries = r->opts->components[i].entries;
-				n = r->opts->components[i].n;
-			}
-		const struct mqb_component *comp = integration__desc(r->in)->component;
-		rc = comp->async_reload(r->in, entries, n);
-		if (rc == 0) {
-			MQB_LOG_INFO(SUB, "%s reloaded: %zu entr%s", name, n, n == 1 ? "y" : "ies");
-			integration__async_adopt(r->in, r->opts, options_free);
-			r->opts = NULL;
-		} else {
-			MQB_LOG_ERROR(SUB, "%s.reload: %s", name, mqb_strerror(rc));
-		}
-	}
-	integration__async_reload_done(r->in);
-	mqb_future_resolve(r->fut, rc, NULL, NULL);
-	mqb_future_unref(r->fut);
-	if (r->opts)
-		options_free(r->opts);
-	mqb_conf_errors_fini(&r->errs);
-	mqb__free(r);
-	return rc;
-}
-
-static int reload_start(void *ud, struct mqb_integration *in, struct mqb_future *f)
-{
-	struct reload *r = mqb__calloc(1, sizeof *r);
-	struct daemon_options *o = r ? mqb__calloc(1, sizeof *o) : NULL;
-	if (!o) {
-		mqb__free(r);
-		return -ENOMEM;
-	}
-	*r = (struct reload){.core = mqb_integration_core(in), .in = in, .fut = mqb_future_ref(f),
-			     .path = ud, .opts = o};
-	mqb_conf_errors_init(&r->errs);
-	struct mqb_job job = MQB_COROUTINE(reload_run, NULL);
-	int rc = mqb_async_add_job(r->core, &job, r, NULL, NULL);
-	if (rc) {
-		mqb_future_unref(r->fut);
-		mqb__free(o);
-		mqb__free(r);
-	}
-	return rc;
 }
 
 /* ---- restored states --------------------------------------------------------- */
@@ -225,19 +119,10 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	/* Local times (time triggers, now() in templates) are read in
 	 * homeassistant:'s time zone: the process's own from here. */
 	hass__set_location(core, &opts->location);
-	if (opts->customize || opts->customize_domain || opts->customize_glob) {
-		json_t *c = mqb_conf_to_json(opts->customize);
-		json_t *d = mqb_conf_to_json(opts->customize_domain);
-		json_t *g = mqb_conf_to_json(opts->customize_glob);
-		if (!c || !d || !g) {
-			json_decref(c);
-			json_decref(d);
-			json_decref(g);
-			rc = -ENOMEM;
-			goto out;
-		}
-		hass__set_customize(core, object_or_null(c), object_or_null(d), object_or_null(g));
-	}
+	/* config_path outlives the core (main's argument, a test's buffer);
+	 * the reloader applies homeassistant: customize */
+	if ((rc = reload__async_init(core, opts, config_path)))
+		goto out;
 	if (opts->location.time_zone[0]) {
 		setenv("TZ", opts->location.time_zone, 1);
 		tzset();
@@ -254,9 +139,6 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core)))
 		goto out;
 	step = DAEMON_PLATFORMS;
-	/* config_path outlives the core (main's argument, a test's buffer) */
-	if ((rc = integration__async_set_reload(core, reload_start, (void *)config_path)))
-		goto out;
 	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
 				 opts->ncomponents, NULL, platforms_ready, core);
 out:

@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 #include "daemon/options.h"
 #include "daemon/pidfile.h"
+#include "daemon/reload.h"
 #include "mqbridge/core.h"
 #include "mqbridge/error.h"
 #include "mqbridge/log.h"
@@ -227,19 +228,30 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	mqb_core_async_stop(w->data, 0);
 }
 
-/* Log rotation: the old file was renamed; write to a new one at the path. */
+/* Log rotation (the old file was renamed: write to a new one at the
+ * path), and the configuration read again (reload.c). */
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	if (!mqb_log_is_file()) {
+	int rc;
+	if (!mqb_log_is_file())
 		MQB_LOG_INFO("main", "SIGHUP: not logging to a file, nothing to reopen");
-		return;
-	}
-	int rc = mqb_log_reopen();
-	if (rc)
+	else if ((rc = mqb_log_reopen()))
 		MQB_LOG_WARNING("main", "cannot reopen the log file: %s; still writing to the old one",
 				mqb_strerror(rc));
 	else
 		MQB_LOG_INFO("main", "log file reopened");
+	if ((rc = reload__async_request(w->data, RELOAD_ALL, NULL, "SIGHUP", NULL)))
+		MQB_LOG_ERROR("main", "SIGHUP: cannot reload: %s", mqb_strerror(rc));
+}
+
+/* A reload's log level: the command line's still wins over the file's. */
+static void reload_log_levels(void *ud, const struct daemon_options *o)
+{
+	enum mqb_log_level before = mqb_log_get_level(), now = log_level(ud, o);
+	mqb_log_set_level(now);
+	static const char *const names[] = {"debug", "info", "warning", "error"};
+	if (now != before)
+		MQB_LOG_WARNING("main", "log level now %s", names[now]);
 }
 
 /* libev aborts on a system call it cannot do without (creating its
@@ -357,6 +369,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	reload__async_on_log_levels(core, reload_log_levels, &args);
 	MQB_LOG_INFO("main", "mqbridge %s running (pid %ld)", PACKAGE_VERSION, (long)getpid());
 	rc = mqb_core_run(core);
 	MQB_LOG_INFO("main", "stopped (exit code %d)", rc);
