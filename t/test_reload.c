@@ -428,6 +428,41 @@ static void a_reload_under_traffic_loses_no_message(void **state)
 	stop();
 }
 
+/* Home Assistant reloads trigger-based template entities with the rest
+ * of template:; here a block whose configuration is the same keeps its
+ * entity, its state and its trigger, and one that changed is replaced. */
+#define TICK \
+	"template:\n" \
+	"  - triggers: {trigger: mqtt, topic: dev/tick}\n" \
+	"    sensor: {name: Ticked, state: \"{{ trigger.payload }}\"}\n"
+#define TOCK(tpl) \
+	"  - triggers: {trigger: mqtt, topic: dev/tock}\n" \
+	"    sensor: {name: Tocked, state: \"" tpl "\"}\n"
+
+static void a_trigger_based_template_block_is_kept_or_replaced(void **state)
+{
+	(void)state;
+	start(HEAD TICK TOCK("{{ trigger.payload }}"));
+	td_expect(&T, DISC "tocked/config", NULL);
+	device("dev/tick", "1", "ticked");
+	device("dev/tock", "2", "tocked");
+
+	td_write_config(&T, HEAD TICK TOCK("x{{ trigger.payload }}"));
+	long since = td_count(&T);
+	sighup("SIGHUP: 0 item(s) kept, 0 removed, 0 added");
+	td_expect_log(&T, "template reloaded: 2 entries");
+	/* the changed block's entity went, and came back */
+	td_expect_after(&T, since, DISC "tocked/config", "");
+	expect_holds(DISC "tocked/config", "\"state_topic\"");
+	assert_int_equal(td_count_topic(&T, since, BASE "sensor/ticked/", ""), 0);
+	assert_int_equal(td_count_topic(&T, since, DISC "ticked/", ""), 0);
+	device("dev/tick", "3", "ticked");
+	long n = td_count(&T);
+	td_pub(&T, "dev/tock", "4", false);
+	td_expect_after(&T, n, BASE "sensor/tocked/state", "x4");
+	stop();
+}
+
 int main(int argc, char **argv)
 {
 	(void)argv;
@@ -444,6 +479,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(a_running_script_is_stopped_when_it_changes_or_goes,
 					  teardown),
 		cmocka_unit_test_teardown(a_reload_under_traffic_loses_no_message, teardown),
+		cmocka_unit_test_teardown(a_trigger_based_template_block_is_kept_or_replaced,
+					  teardown),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
