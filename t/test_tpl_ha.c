@@ -11,57 +11,14 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "tpl_ha.h"
 #include "template/tpl.h"
 #include "core/hass.h"
 #include "mqbridge/location.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 
-#define NOW 1714564800.0
-
-struct tcase {
-	const char *tpl;
-	const char *want;   /* NULL: a render error whose message holds err */
-	const char *err;
-};
-
-static int render(struct mqb_core *core, const char *text, char **out, struct mqb_tpl_error *err,
-		  void (*on_entity)(void *, const char *), void *ud)
-{
-	struct mqb_template *t = NULL;
-	int rc = mqb_template_compile(text, strlen(text), &t, err);
-	if (rc)
-		return rc;
-	struct mqb_tpl_vars vars = { .core = core, .now = NOW, .on_entity = on_entity, .ud = ud };
-	size_t len;
-	rc = mqb_template_render(t, &vars, NULL, out, &len, err);
-	mqb_template_free(t);
-	return rc;
-}
-
-static void run_table(struct mqb_core *core, const struct tcase *c, size_t n)
-{
-	int failures = 0;
-	for (size_t i = 0; i < n; i++) {
-		char *out = NULL;
-		struct mqb_tpl_error err = { 0 };
-		int rc = render(core, c[i].tpl, &out, &err, NULL, NULL);
-		if (c[i].want) {
-			if (rc != 0 || strcmp(out, c[i].want) != 0) {
-				print_message("%s\n  want %s\n  got  rc=%d %s%s\n", c[i].tpl, c[i].want, rc,
-					      rc ? err.message : out, "");
-				failures++;
-			}
-		} else if (rc != -EINVAL || !strstr(err.message, c[i].err)) {
-			print_message("%s\n  want error containing \"%s\"\n  got  rc=%d %s\n", c[i].tpl,
-				      c[i].err, rc, rc ? err.message : out);
-			failures++;
-		}
-		free(out);
-	}
-	assert_int_equal(failures, 0);
-}
-#define RUN(core, table) run_table(core, table, sizeof table / sizeof table[0])
+#define NOW TPL_HA_NOW
 
 static void set_utc(void)
 {
@@ -278,7 +235,7 @@ static void every_entity_read_is_reported_once(void **state)
 	struct seen s = { .n = 0 };
 	char *out = NULL;
 	struct mqb_tpl_error err;
-	assert_int_equal(render(core, "{{ states('sensor.temp') }}{{ states('sensor.temp') }}"
+	assert_int_equal(tpl_ha_render(core, "{{ states('sensor.temp') }}{{ states('sensor.temp') }}"
 				      "{{ is_state('light.hall', 'on') }}{{ state_attr('sensor.nope', 'x') }}"
 				      "{{ states.light.porch.state }}",
 				&out, &err, record_entity, &s), 0);
@@ -292,7 +249,7 @@ static void every_entity_read_is_reported_once(void **state)
 
 	/* expand() reads the groups and their members */
 	s.n = 0;
-	assert_int_equal(render(core, "{{ expand('group.nested') | count }}", &out, &err,
+	assert_int_equal(tpl_ha_render(core, "{{ expand('group.nested') | count }}", &out, &err,
 				record_entity, &s), 0);
 	assert_string_equal(out, "3");
 	free(out);
@@ -463,7 +420,7 @@ static void the_regex_cache_frees_the_patterns_it_evicts(void **state)
 	char *out = NULL;
 	struct mqb_tpl_error err;
 	/* 1,000 patterns in one render: all held until it ends */
-	assert_int_equal(render(NULL, "{% for i in range(1000) %}"
+	assert_int_equal(tpl_ha_render(NULL, "{% for i in range(1000) %}"
 				"{{ ('x' ~ i) is match('x' ~ i ~ '$') }}{% endfor %}",
 				&out, &err, NULL, NULL), 0);
 	assert_int_equal(strlen(out), 4000);
@@ -473,13 +430,13 @@ static void the_regex_cache_frees_the_patterns_it_evicts(void **state)
 	for (int i = 0; i < 1000; i++) {
 		char tpl[96];
 		snprintf(tpl, sizeof tpl, "{{ 'a%d' | regex_search('^a%d$') }}", i, i);
-		assert_int_equal(render(NULL, tpl, &out, &err, NULL, NULL), 0);
+		assert_int_equal(tpl_ha_render(NULL, tpl, &out, &err, NULL, NULL), 0);
 		assert_string_equal(out, "True");
 		free(out);
 	}
 	assert_true(tpl_regex_live() <= 256);
 	/* a pattern evicted long ago compiles again and still matches */
-	assert_int_equal(render(NULL, "{{ 'x7' is match('x7$') }}", &out, &err, NULL, NULL), 0);
+	assert_int_equal(tpl_ha_render(NULL, "{{ 'x7' is match('x7$') }}", &out, &err, NULL, NULL), 0);
 	assert_string_equal(out, "True");
 	free(out);
 }
