@@ -10,19 +10,27 @@
 #include "testutil.h"
 #include "tpl_ha.h"
 
-int tpl_ha_render(struct mqb_core *core, const char *text, char **out,
-		  struct mqb_tpl_error *err, void (*on_entity)(void *, const char *), void *ud)
+int tpl_ha_render_vars(const char *text, const struct mqb_tpl_vars *vars, char **out,
+		       struct mqb_tpl_error *err)
 {
 	struct mqb_template *t = NULL;
 	int rc = mqb_template_compile(text, strlen(text), &t, err);
 	if (rc)
 		return rc;
-	struct mqb_tpl_vars vars = { .core = core, .now = TPL_HA_NOW, .on_entity = on_entity,
-				     .ud = ud };
+	struct mqb_tpl_vars v = *vars;
+	if (!v.now)
+		v.now = TPL_HA_NOW;
 	size_t len;
-	rc = mqb_template_render(t, &vars, NULL, out, &len, err);
+	rc = mqb_template_render(t, &v, NULL, out, &len, err);
 	mqb_template_free(t);
 	return rc;
+}
+
+int tpl_ha_render(struct mqb_core *core, const char *text, char **out,
+		  struct mqb_tpl_error *err, void (*on_entity)(void *, const char *), void *ud)
+{
+	struct mqb_tpl_vars vars = { .core = core, .on_entity = on_entity, .ud = ud };
+	return tpl_ha_render_vars(text, &vars, out, err);
 }
 
 void tpl_ha_run_table(struct mqb_core *core, const struct tcase *c, size_t n)

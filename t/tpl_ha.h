@@ -19,6 +19,9 @@ struct tcase {
 	const char *err;
 };
 
+/* Compile and render text once with vars (its now: TPL_HA_NOW when 0). */
+int tpl_ha_render_vars(const char *text, const struct mqb_tpl_vars *vars, char **out,
+		       struct mqb_tpl_error *err);
 /* Compile and render text once; on_entity (may be NULL) sees each read. */
 int tpl_ha_render(struct mqb_core *core, const char *text, char **out,
 		  struct mqb_tpl_error *err, void (*on_entity)(void *, const char *), void *ud);
