@@ -391,7 +391,7 @@ static void regex_filters_take_pythons_syntax(void **state)
 		{ "{{ 'Hello World' | regex_search('World') }}", "True", NULL },
 		{ "{{ 'Hello World' | regex_search('^World') }}", "False", NULL },
 		{ "{{ 'a1b22c333' | regex_findall('\\\\d+') }}", "['1', '22', '333']", NULL },
-		{ "{{ 'k=v, x=y' | regex_findall('(\\\\w)=(\\\\w)') }}", "[['k', 'v'], ['x', 'y']]", NULL },
+		{ "{{ 'k=v, x=y' | regex_findall('(\\\\w)=(\\\\w)') }}", "[('k', 'v'), ('x', 'y')]", NULL },
 		{ "{{ 'temp=21.5C' | regex_findall_index('(\\\\d+\\\\.\\\\d+)') }}", "21.5", NULL },
 		{ "{{ 'a1 b2' | regex_findall_index('[a-z](\\\\d)', 1) }}", "2", NULL },
 		{ "{{ 'abc' | regex_findall_index('\\\\d') }}", NULL, "out of range" },

@@ -242,7 +242,8 @@ static struct tv findall(struct tpl_ctx *cx, const struct tv *a, size_t na,
 		if (r.ngroups <= 1) {
 			item = rx_group(cx, r.value, m, r.ngroups);
 		} else {
-			item = tv_list_new(cx, r.ngroups);
+			/* re.findall gives a tuple of the groups */
+			item = tv_make_tuple(tv_list_new(cx, r.ngroups));
 			for (size_t k = 1; k <= r.ngroups; k++)
 				tv_list_push(cx, &item, rx_group(cx, r.value, m, k));
 		}
