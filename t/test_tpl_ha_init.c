@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Home Assistant's tests/helpers/template/test_init.py (home-assistant/core
- * 073d0ec), test function by test function: each case cites the test whose
- * assertion it makes. What a test needs a registry, Python objects or the
+ * 073d0ec), extensions/test_regex.py and test_helpers.py, test function by
+ * test function: each case cites the test whose assertion it makes. What a test needs a registry, Python objects or the
  * render-info scheduler for is in t/data/tpl/ha-tests-status.txt. */
 #include "config.h"
 
@@ -599,6 +599,76 @@ static void responses_merge_twice_and_random_picks(void **state)
 	RUN(NULL, c);
 }
 
+/* extensions/test_regex.py */
+static void regex_tests_of_home_assistant_agree(void **state)
+{
+	static const struct tcase c[] = {
+		/* test_regex_match */
+		{ "{{ '123-456-7890' | regex_match('(\\\\d{3})-(\\\\d{3})-(\\\\d{4})') }}|"
+		  "{{ 'Home Assistant test' | regex_match('home', True) }}|"
+		  "{{ 'Another Home Assistant test'|regex_match('Home') }}|"
+		  "{{ ['Home Assistant test'] | regex_match('.*Assist') }}", "True|True|False|True",
+		  NULL },
+		/* test_match_test */
+		{ "{{ '123-456-7890' is match('(\\\\d{3})-(\\\\d{3})-(\\\\d{4})') }}", "True",
+		  NULL },
+		/* test_regex_search */
+		{ "{{ '123-456-7890' | regex_search('(\\\\d{3})-(\\\\d{3})-(\\\\d{4})') }}|"
+		  "{{ 'Home Assistant test' | regex_search('home', True) }}|"
+		  "{{ 'Another Home Assistant test' | regex_search('Home') }}|"
+		  "{{ ['Home Assistant test'] | regex_search('Assist') }}", "True|True|True|True",
+		  NULL },
+		/* test_search_test */
+		{ "{{ '123-456-7890' is search('(\\\\d{3})-(\\\\d{3})-(\\\\d{4})') }}", "True",
+		  NULL },
+		/* test_regex_replace */
+		{ "{{ 'Hello World' | regex_replace('(Hello\\\\s)',) }}|"
+		  "{{ ['Home hinderant test'] | regex_replace('hinder', 'Assist') }}",
+		  "World|['Home Assistant test']", NULL },
+		/* test_regex_findall */
+		{ "{{ 'Flight from JFK to LHR' | regex_findall('([A-Z]{3})') }}", "['JFK', 'LHR']",
+		  NULL },
+		/* test_regex_findall_index */
+		{ "{{ 'Flight from JFK to LHR' | regex_findall_index('([A-Z]{3})', 0) }}|"
+		  "{{ 'Flight from JFK to LHR' | regex_findall_index('([A-Z]{3})', 1) }}", "JFK|LHR",
+		  NULL },
+		/* test_regex_ignorecase_parameter */
+		{ "{{ 'TEST' | regex_match('test', True) }}|"
+		  "{{ 'TEST STRING' | regex_search('test', True) }}|"
+		  "{{ 'TEST' | regex_replace('test', 'replaced', True) }}|"
+		  "{{ 'TEST test Test' | regex_findall('test', True) }}",
+		  "True|True|replaced|['TEST', 'test', 'Test']", NULL },
+		/* test_regex_with_non_string_input */
+		{ "{{ 12345 | regex_match('\\\\d+') }}|{{ [1, 2, 3] | regex_search('\\\\d') }}",
+		  "True|True", NULL },
+		/* test_regex_edge_cases */
+		{ "{{ '' | regex_match('.*') }}", "True", NULL },
+		{ "{{ 'test' | regex_findall_index('t', 5) }}", NULL, "" },
+		{ "{{ 'test' | regex_match('[') }}", NULL, "" },
+		/* test_regex_groups_and_replacement_patterns */
+		{ "{{ 'John Doe' | regex_replace('(\\\\w+) (\\\\w+)', '\\\\2, \\\\1') }}",
+		  "Doe, John", NULL },
+		{ "{{ 'Email: test@example.com, Phone: 123-456-7890' | regex_findall("
+		  "'(\\\\w+@\\\\w+\\\\.\\\\w+)|(\\\\d{3}-\\\\d{3}-\\\\d{4})') }}",
+		  "[('test@example.com', ''), ('', '123-456-7890')]", NULL },
+	};
+	RUN(NULL, c);
+}
+
+/* test_helpers.py: test_raise_no_default's message (the template's text,
+ * which Home Assistant quotes in it, is the caller's to log),
+ * test_resolve_area_id with the registries empty (what area_id answers). */
+static void helpers_tests_of_home_assistant_agree(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ 'invalid' | float }}", NULL, "float got invalid input 'invalid'" },
+		{ "{{ 'invalid' | float }}", NULL, "no default was specified" },
+		{ "{{ area_id('sensor.fake') }}|{{ area_id('123abc') }}|"
+		  "{{ area_id('fake area name') }}|{{ area_id(56) }}", "None|None|None|None", NULL },
+	};
+	RUN(NULL, c);
+}
+
 /* Home Assistant's tests run in UTC. */
 static int utc(void **state)
 {
@@ -620,6 +690,8 @@ static const struct CMUnitTest tests[] = {
 	T(results_read_back_as_home_assistant_parses_them),
 	T(imports_come_from_custom_templates),
 	T(responses_merge_twice_and_random_picks),
+	T(regex_tests_of_home_assistant_agree),
+	T(helpers_tests_of_home_assistant_agree),
 };
 
 TU_MAIN(tests)
