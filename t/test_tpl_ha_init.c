@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Home Assistant's tests/helpers/template/test_init.py (home-assistant/core
- * 073d0ec), extensions/test_regex.py and test_helpers.py, test function by
- * test function: each case cites the test whose assertion it makes. What a test needs a registry, Python objects or the
- * render-info scheduler for is in t/data/tpl/ha-tests-status.txt. */
+ * 073d0ec), extensions/test_regex.py, test_helpers.py, and what of
+ * extensions/test_functional.py and test_string.py ha_tests.jsonl lacks,
+ * test function by test function: each case cites the test whose assertion
+ * it makes. What a test needs a registry, Python objects or the render-info
+ * scheduler for is in t/data/tpl/ha-tests-status.txt. */
 #include "config.h"
 
 #include <errno.h>
@@ -217,8 +219,9 @@ static void variables_render_as_python_prints_them(void **state)
 	}
 }
 
-/* test_render_with_possible_json_value_*: value and value_json from a
- * payload (the error value is the caller's: here, the render's error). */
+/* test_render_with_possible_json_value_* (test_init.py; the is_defined
+ * ones again in extensions/test_functional.py): value and value_json from
+ * a payload (the error value is the caller's: here, the render's error). */
 static void payloads_render_as_home_assistant_reads_them(void **state)
 {
 	static const struct {
@@ -586,7 +589,8 @@ static void imports_come_from_custom_templates(void **state)
 }
 
 /* test_merge_response_not_mutate_original_object, test_random_every_time
- * (a list's random pick, each render anew) */
+ * (a list's random pick, each render anew): in test_init.py and again in
+ * extensions/test_functional.py */
 static void responses_merge_twice_and_random_picks(void **state)
 {
 	static const struct tcase c[] = {
@@ -655,6 +659,20 @@ static void regex_tests_of_home_assistant_agree(void **state)
 	RUN(NULL, c);
 }
 
+/* extensions/test_string.py's two tests not in ha_tests.jsonl */
+static void string_tests_of_home_assistant_agree(void **state)
+{
+	static const struct tcase c[] = {
+		/* test_string_functions_with_non_string_input */
+		{ "{{ 42 | ordinal }}|{{ 123 | slugify }}", "42nd|123", NULL },
+		/* test_ordinal_edge_cases */
+		{ "{% for n in [11, 12, 13, 111, 112, 113, 21, 22, 23, 121, 122, 123] %}"
+		  "{{ n | ordinal }} {% endfor %}",
+		  "11th 12th 13th 111th 112th 113th 21st 22nd 23rd 121st 122nd 123rd ", NULL },
+	};
+	RUN(NULL, c);
+}
+
 /* test_helpers.py: test_raise_no_default's message (the template's text,
  * which Home Assistant quotes in it, is the caller's to log),
  * test_resolve_area_id with the registries empty (what area_id answers). */
@@ -692,6 +710,7 @@ static const struct CMUnitTest tests[] = {
 	T(responses_merge_twice_and_random_picks),
 	T(regex_tests_of_home_assistant_agree),
 	T(helpers_tests_of_home_assistant_agree),
+	T(string_tests_of_home_assistant_agree),
 };
 
 TU_MAIN(tests)
