@@ -659,6 +659,25 @@ static void regex_tests_of_home_assistant_agree(void **state)
 	RUN(NULL, c);
 }
 
+/* test_undefined_symbol_warnings (what renders: the warning is the log's),
+ * and the registry tests of test_init.py where they show the empty case:
+ * test_integration_entities, test_config_entry_id, test_config_entry_attr */
+static void undefined_names_and_empty_registries_render_as_home_assistant(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ no_such_variable }}", "", NULL },
+		{ "{{ no_such_variable and True }}", "", NULL },
+		{ "{{ no_such_variable | join(', ') }}", "", NULL },
+		{ "{{ integration_entities('') }}|{{ integration_entities('abc123') }}", "[]|[]", NULL },
+		{ "{{ 'sensor.fail' | config_entry_id }}|{{ 56 | config_entry_id }}|"
+		  "{{ 'not_a_real_entity_id' | config_entry_id }}", "None|None|None", NULL },
+		{ "{{ config_entry_attr('invalid_id', 'domain') }}", "None", NULL },
+		{ "{{ config_entry_attr(56, 'domain') }}", NULL, "" },
+		{ "{{ config_entry_attr('invalid_id', 'invalid_key') }}", NULL, "" },
+	};
+	RUN(NULL, c);
+}
+
 /* extensions/test_string.py's two tests not in ha_tests.jsonl */
 static void string_tests_of_home_assistant_agree(void **state)
 {
@@ -711,6 +730,7 @@ static const struct CMUnitTest tests[] = {
 	T(regex_tests_of_home_assistant_agree),
 	T(helpers_tests_of_home_assistant_agree),
 	T(string_tests_of_home_assistant_agree),
+	T(undefined_names_and_empty_registries_render_as_home_assistant),
 };
 
 TU_MAIN(tests)
