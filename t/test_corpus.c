@@ -95,7 +95,13 @@ static void check_config(const char *name, int line, const char *entity, const c
 
 static void run_script(const char *name, const char *script)
 {
-	long since = td_count(&T);
+	/* Until the first pub or set, what was published since the start:
+	 * the states of the start come before "online", which waits for the
+	 * subscriptions. */
+	long since = 0;
+	/* A run of pub, retain and set lines is one step: what follows it may
+	 * come from any of them, so the count is taken at its first line. */
+	bool stepping = false;
 	int line = 0;
 	for (const char *p = script; *p;) {
 		const char *nl = strchr(p, '\n');
@@ -110,16 +116,19 @@ static void run_script(const char *name, const char *script)
 			continue;
 		const char *rest = buf + off + (buf[off] == ' ');
 		char topic[600];
+		bool step = strcmp(verb, "pub") == 0 || strcmp(verb, "retain") == 0 ||
+			    strcmp(verb, "set") == 0;
+		if (step && !stepping)
+			since = td_count(&T);
+		stepping = step;
 		if (strcmp(verb, "pub") == 0 || strcmp(verb, "retain") == 0) {
 			topic_of(a, topic, sizeof topic);
-			since = td_count(&T);
 			if (strcmp(verb, "retain") == 0)
 				td_pub(&T, topic, rest, true);
 			else
 				td_device(&T, topic, rest);
 		} else if (strcmp(verb, "set") == 0) {
 			snprintf(topic, sizeof topic, BASE "%s/set", a);
-			since = td_count(&T);
 			td_pub(&T, topic, rest, false);
 		} else if (strcmp(verb, "expect") == 0) {
 			topic_of(a, topic, sizeof topic);
