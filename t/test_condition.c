@@ -14,6 +14,7 @@
 #include "core/hass.h"
 #include "core/loop.h"
 #include "ha/condition_impl.h"
+#include "ha/cv.h"
 #include "lib/internal.h"
 #include "mqbridge/condition.h"
 #include "mqbridge/location.h"
@@ -663,8 +664,27 @@ static void bad_conditions_are_configuration_errors_at_their_place(void **state)
 		      "entity_id", 4, 7);
 }
 
+/* test_template.py::test_result_as_boolean: what the template trigger and
+ * wait_template read a rendering as (cv.boolean, else false). */
+static void a_rendering_reads_as_a_boolean_as_home_assistants_does(void **state)
+{
+	(void)state;
+	static const char *const yes[] = {"True", " 1 ", " true ", " TrUE ", " YeS ", " On ",
+					  " Enable ", "1", "-1", "500", "0.5", "0.389", "35"};
+	static const char *const no[] = {"False", " 0 ", " false ", " FaLsE ", " no ", " off ",
+					 " disable ", "0", "0.0", "0.00", "None", "",
+					 "anything else", "[1]"};
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+		if (!cv__result_as_boolean(yes[i]))
+			fail_msg("'%s' is not true", yes[i]);
+	for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+		if (cv__result_as_boolean(no[i]))
+			fail_msg("'%s' is not false", no[i]);
+}
+
 static const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	cmocka_unit_test(a_rendering_reads_as_a_boolean_as_home_assistants_does),
 	T(and_holds_when_every_part_holds),
 	T(and_is_false_despite_an_error_when_a_part_is_false),
 	T(or_holds_when_a_part_holds),

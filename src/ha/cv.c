@@ -14,6 +14,7 @@
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
 #include "mqbridge/text.h"
+#include "template/native.h"
 
 const char *cv__path(char buf[CV_PATH_MAX], const char *base, const char *fmt, ...)
 {
@@ -243,4 +244,21 @@ size_t cv__enabled(const struct mqb_conf_node *map, const char *path,
 		return 0;
 	}
 	return cv__boolean(n, p, errs, out);
+}
+
+bool cv__result_as_boolean(const char *text)
+{
+	size_t len = strlen(text);
+	const char *s = mqb_strip(text, &len);
+	json_t *v = tpl__parse_result(s, len);
+	bool b = false;
+	if (json_is_boolean(v))
+		b = json_is_true(v);
+	else if (json_is_number(v))
+		b = json_number_value(v) != 0;
+	else if (json_is_string(v) &&
+		 !schema__parse_bool(json_string_value(v), json_string_length(v), &b))
+		b = false;
+	json_decref(v);
+	return b;
 }

@@ -38,6 +38,11 @@ const char *cv__text(const struct mqb_conf_node *n);
 size_t cv__boolean(const struct mqb_conf_node *n, const char *path, struct mqb_conf_errors *errs,
 		   bool *out);
 
+/* Home Assistant's template.result_as_boolean on a template's rendered
+ * text, read as its native value: cv.boolean of it (true, a number not
+ * 0, one of cv.boolean's words for yes), false for anything it refuses. */
+bool cv__result_as_boolean(const char *text);
+
 /* cv.string: a scalar (a plain number is its text), or an error added
  * (returns 1); *out points into the document. */
 size_t cv__string(const struct mqb_conf_node *n, const char *path, struct mqb_conf_errors *errs,

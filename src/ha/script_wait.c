@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config/schema.h"
+#include "ha/cv.h"
 #include "ha/script_impl.h"
 #include "mqbridge/future.h"
 #include "mqbridge/timer.h"
@@ -38,31 +39,13 @@ struct waiter {
 	json_t *trigger;          /* wait_for_trigger: the first firing's */
 };
 
-/* Home Assistant's result_as_boolean on a template's result: cv.boolean
- * of the native value, false for anything it refuses. */
-static bool result_as_boolean(const char *text)
-{
-	size_t len = strlen(text);
-	const char *s = mqb_strip(text, &len);
-	json_t *v = tpl__parse_result(s, len);
-	bool b = false;
-	if (json_is_boolean(v))
-		b = json_is_true(v);
-	else if (json_is_number(v))
-		b = json_number_value(v) != 0;
-	else if (json_is_string(v) && !schema__parse_bool(s, len, &b))
-		b = false;
-	json_decref(v);
-	return b;
-}
-
 /* The tracked template rendered something new: the wait is over when it
  * turns true (from false, or from an error). */
 static void on_template(void *ud, const struct mqb_event *ev, int status, const char *text)
 {
 	struct waiter *w = ud;
 	(void)ev;
-	bool truthy = status == 0 && result_as_boolean(text);
+	bool truthy = status == 0 && cv__result_as_boolean(text);
 	if (status)
 		mqb_log(MQB_LOG_ERROR, "script", "Error while processing template: %s", text);
 	if (w->first) {

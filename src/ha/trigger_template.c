@@ -69,27 +69,6 @@ static size_t compile(const struct mqb_conf_node *node, const char *path,
 	return found;
 }
 
-/* Home Assistant's result_as_boolean of what rendered (read as a native
- * value): true, a number not 0, or one of its words for yes. */
-static bool truthy(const char *text)
-{
-	size_t len = strlen(text);
-	const char *s = mqb_strip(text, &len);
-	json_t *v = tpl__parse_result(s, len);
-	bool yes = false;
-	if (json_is_boolean(v)) {
-		yes = json_is_true(v);
-	} else if (json_is_number(v)) {
-		yes = json_number_value(v) != 0;
-	} else if (json_is_string(v)) {
-		static const char *const words[] = {"1", "true", "yes", "on", "enable"};
-		for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-			yes |= strcasecmp(json_string_value(v), words[i]) == 0;
-	}
-	json_decref(v);
-	return yes;
-}
-
 struct run {
 	struct trig_run *r;
 	struct mqb_track *track;
@@ -127,7 +106,7 @@ static void result(void *ud, const struct mqb_event *ev, int status, const char 
 			MQB_LOG_WARNING(SUB, "Error initializing 'template' trigger for '%s': %s",
 					trigger__name(r), text);
 		else
-			run->armed = !truthy(text);
+			run->armed = !cv__result_as_boolean(text);
 		goto out;
 	}
 	if (status) {
@@ -136,7 +115,7 @@ static void result(void *ud, const struct mqb_event *ev, int status, const char 
 		goto out; /* neither arms nor ends a pending for: */
 	}
 	trigger__hold_cancel(&run->hold);
-	if (!truthy(text)) {
+	if (!cv__result_as_boolean(text)) {
 		run->armed = true;
 		goto out;
 	}
