@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/pool.h"
@@ -296,14 +297,26 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r);
  * and have done(f, arg) called on the loop when it ends. They run on the
  * pool's internal lane: with every worker taken by hanging commands, the
  * client still connects and subscribes, and keeps its keepalive. */
+static int client_job(void *ud, void *arg, void **result)
+{
+	struct mqb_mqtt *m = ud;
+	int rc = m->job_fn(ud, arg, result);
+	atomic_store_explicit(&m->job_running, false, memory_order_release);
+	return rc;
+}
+
 int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
 			 mqb_future_done_fn done)
 {
-	struct mqb_job job = { .kind = MQB_JOB_EXECUTOR, .fn = fn, .ud = m, .name = name };
+	struct mqb_job job = { .kind = MQB_JOB_EXECUTOR, .fn = client_job, .ud = m, .name = name };
 	struct mqb_future *f;
+	m->job_fn = fn;
+	atomic_store_explicit(&m->job_running, true, memory_order_relaxed);
 	int rc = job__async_run_internal(m->core, &job, arg, NULL, &f);
-	if (rc)
+	if (rc) {
+		atomic_store_explicit(&m->job_running, false, memory_order_relaxed);
 		return rc;
+	}
 	if (mqb_future_async_add_done(f, done, arg)) {
 		/* Out of memory for the continuation: nothing would ever tell
 		 * us the job ended, so the client is given up. */
@@ -322,8 +335,17 @@ bool mqtt__job_cut_short(struct mqb_mqtt *m, struct mqb_future *f)
 	mqb_future_unref(f);
 	if (st != -ECANCELED)
 		return false;
-	m->client_lost = true;
 	m->state = ST_STOPPED;
+	/* A subscribe or a connect usually ends within milliseconds of its
+	 * acknowledgement: waiting a little for it lets the stop say offline
+	 * and free the client instead of leaving both to the thread. */
+	for (int i = 0; i < 200 && atomic_load_explicit(&m->job_running, memory_order_acquire);
+	     i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load_explicit(&m->job_running, memory_order_acquire))
+		m->client_lost = true;
 	return true;
 }
 
@@ -698,8 +720,12 @@ static void mqtt_fini(struct mqb_core *core, void *client)
 		MQB_LOG_WARNING(LOG, "leaving the client to a job that did not finish");
 		return;
 	}
-	if (m->state == ST_CONNECTED && m->paho->MQTTClient_isConnected(m->client))
+	/* Connected still: a job the stop cut short left it so. */
+	if (m->client && m->paho->MQTTClient_isConnected(m->client)) {
+		if (m->state != ST_CONNECTED)
+			publish_status(m, "offline");
 		m->paho->MQTTClient_disconnect(m->client, 0);
+	}
 	if (m->client)
 		m->paho->MQTTClient_destroy(&m->client);
 	mqtt__outq_fail_all(&m->queue, -ECANCELED);

@@ -9,6 +9,7 @@
 #include "core/core_impl.h"
 #include "core/hass.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <MQTTClient.h>
 
@@ -83,6 +84,10 @@ struct mqb_mqtt {
 	const struct mqb_paho *paho; /* the library the client comes from, for good */
 	MQTTClient client;
 	bool client_lost;       /* an abandoned job may still use the client */
+	/* The client job running (it owns the client), and whether it is
+	 * still inside it: set on the loop, cleared by the job's thread. */
+	mqb_job_fn job_fn;
+	atomic_bool job_running;
 	enum mqtt_state state;
 	bool stopping, ever_connected, dirty;
 	/* "online" on the status topic waits until the core has started and
