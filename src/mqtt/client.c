@@ -300,9 +300,29 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r);
 static int client_job(void *ud, void *arg, void **result)
 {
 	struct mqb_mqtt *m = ud;
+	int queued = JOB_QUEUED;
+	if (!atomic_compare_exchange_strong(&m->job_state, &queued, JOB_RUNNING))
+		return -ECANCELED; /* the stop gave it up: the client is not ours */
 	int rc = m->job_fn(ud, arg, result);
-	atomic_store_explicit(&m->job_running, false, memory_order_release);
+	atomic_store_explicit(&m->job_state, JOB_DONE, memory_order_release);
 	return rc;
+}
+
+/* After a stop: whether the client job has left the client alone for good
+ * (never started, or ended within a short wait). */
+static bool job_left_client(struct mqb_mqtt *m)
+{
+	int queued = JOB_QUEUED;
+	if (atomic_compare_exchange_strong(&m->job_state, &queued, JOB_GIVEN_UP))
+		return true;
+	/* A subscribe or a connect usually ends within milliseconds of its
+	 * acknowledgement: waiting a little for it lets the stop say offline
+	 * and free the client instead of leaving both to the thread. */
+	for (int i = 0; i < 200 && atomic_load(&m->job_state) == JOB_RUNNING; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&m->job_state) != JOB_RUNNING;
 }
 
 int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
@@ -311,10 +331,10 @@ int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, vo
 	struct mqb_job job = { .kind = MQB_JOB_EXECUTOR, .fn = client_job, .ud = m, .name = name };
 	struct mqb_future *f;
 	m->job_fn = fn;
-	atomic_store_explicit(&m->job_running, true, memory_order_relaxed);
+	atomic_store(&m->job_state, JOB_QUEUED);
 	int rc = job__async_run_internal(m->core, &job, arg, NULL, &f);
 	if (rc) {
-		atomic_store_explicit(&m->job_running, false, memory_order_relaxed);
+		atomic_store(&m->job_state, JOB_DONE);
 		return rc;
 	}
 	if (mqb_future_async_add_done(f, done, arg)) {
@@ -336,15 +356,7 @@ bool mqtt__job_cut_short(struct mqb_mqtt *m, struct mqb_future *f)
 	if (st != -ECANCELED)
 		return false;
 	m->state = ST_STOPPED;
-	/* A subscribe or a connect usually ends within milliseconds of its
-	 * acknowledgement: waiting a little for it lets the stop say offline
-	 * and free the client instead of leaving both to the thread. */
-	for (int i = 0; i < 200 && atomic_load_explicit(&m->job_running, memory_order_acquire);
-	     i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	if (atomic_load_explicit(&m->job_running, memory_order_acquire))
+	if (!job_left_client(m))
 		m->client_lost = true;
 	return true;
 }

@@ -84,10 +84,11 @@ struct mqb_mqtt {
 	const struct mqb_paho *paho; /* the library the client comes from, for good */
 	MQTTClient client;
 	bool client_lost;       /* an abandoned job may still use the client */
-	/* The client job running (it owns the client), and whether it is
-	 * still inside it: set on the loop, cleared by the job's thread. */
+	/* The client job (it owns the client) and where it is: JOB_QUEUED on
+	 * the loop, JOB_RUNNING then JOB_DONE by its thread, or JOB_GIVEN_UP
+	 * by a stop that came before it started (it then never starts). */
 	mqb_job_fn job_fn;
-	atomic_bool job_running;
+	atomic_int job_state;
 	enum mqtt_state state;
 	bool stopping, ever_connected, dirty;
 	/* "online" on the status topic waits until the core has started and
@@ -150,6 +151,8 @@ void mqtt__start_reading(struct mqb_mqtt *m);
 void mqtt__stop_reading(struct mqb_mqtt *m);
 void mqtt__connection_lost(struct mqb_mqtt *m, const char *why);
 void mqtt__leave(struct mqb_mqtt *m);
+enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_GIVEN_UP };
+
 /* Says "online" if the birth is pending and nothing holds it back. */
 void mqtt__birth(struct mqb_mqtt *m);
 void mqtt__give_back(struct mqb_mqtt *m);
