@@ -36,6 +36,7 @@
 #include "mqbridge/mqtt.h"
 #include "mqtt/client.h"
 #include "mqtt/paho.h"
+#include "lib/internal.h"
 
 static void nap(void)
 {
@@ -1397,6 +1398,125 @@ static void invalid_topic_names_from_the_broker_are_dropped_counted_and_survived
 	passed();
 }
 
+/* ---- failover: a list of brokers ----------------------------------------- */
+
+/* "127.0.0.1:<port>" in buf. */
+static const char *hostport(char *buf, size_t len, int port)
+{
+	snprintf(buf, len, "127.0.0.1:%d", port);
+	return buf;
+}
+
+static void the_first_broker_of_the_list_that_answers_takes_the_connection_and_why_the_others_failed_is_logged(
+	void **s)
+{
+	struct tu_broker *b = broker_new(NULL);
+	struct client *c = client_new("failover-first", b->port);
+	int dead = tu_free_port(); /* nothing listens there */
+	char a1[32], a2[32], want[128];
+	const char *list[] = { hostport(a1, sizeof a1, dead), hostport(a2, sizeof a2, b->port) };
+	c->opt.brokers = list;
+	c->opt.nbrokers = 2;
+	client_start(c);
+	wait_connected(c);
+	snprintf(want, sizeof want, "cannot connect to tcp://127.0.0.1:%d: Connection refused", dead);
+	WAIT_FOR(log_count(want, NULL) == 1, TU_TIMEOUT);
+	snprintf(want, sizeof want, "connected to tcp://127.0.0.1:%d as %s (broker 2 of 2)", b->port,
+		 c->id);
+	assert_int_equal(log_count(want, NULL), 1);
+	passed();
+}
+
+static void a_client_whose_broker_dies_moves_to_the_next_one_announces_there_and_comes_back(
+	void **s)
+{
+	struct tu_broker *first = broker_new(NULL), *second = broker_new(NULL);
+	struct client *c = client_new("failover-move", first->port);
+	char a1[32], a2[32], cmd[96], status[96];
+	const char *list[] = { hostport(a1, sizeof a1, first->port),
+			       hostport(a2, sizeof a2, second->port) };
+	c->opt.brokers = list;
+	c->opt.nbrokers = 2;
+	c->opt.keepalive = 2;
+	snprintf(cmd, sizeof cmd, "%s/cmd", c->base);
+	snprintf(status, sizeof status, "%s/status", c->base);
+	c->filter = cmd;
+	client_start(c);
+	wait_connected(c);
+	wait_retained(first->port, status, "online");
+	outside_publish(first->port, cmd, "on the first", 1);
+	WAIT_FOR(received(c) == 1, TU_TIMEOUT);
+
+	/* The first one dies: the next connect finds the second. */
+	tu_broker_kill(first);
+	if (!tu_latch_wait(&c->reconnected, TU_TIMEOUT))
+		fail_msg("no second on_connect after the first broker died");
+	wait_retained(second->port, status, "online"); /* announced there */
+	outside_publish(second->port, cmd, "on the second", 1);
+	WAIT_FOR(received(c) == 2, TU_TIMEOUT);
+	assert_string_equal(c->payload[1], "on the second");
+
+	/* Each reconnect tries the list from its head: with the first back
+	 * and the second gone, the client is on the first again. */
+	tu_broker_restart(first);
+	tu_broker_kill(second);
+	WAIT_FOR(atomic_load(&c->connects) == 3, TU_TIMEOUT);
+	wait_retained(first->port, status, "online");
+	outside_publish(first->port, cmd, "back on the first", 1);
+	WAIT_FOR(received(c) == 3, TU_TIMEOUT);
+	assert_true(stats_of(c).connected);
+	passed();
+}
+
+static void a_broker_entry_is_a_host_a_host_and_port_or_a_uri_whose_scheme_agrees_with_tls(
+	void **s)
+{
+	static const struct {
+		const char *entry;
+		bool tls;
+		const char *uri; /* NULL: refused */
+	} cases[] = {
+		{"broker.lan", false, "tcp://broker.lan:1883"},
+		{"broker.lan:1884", false, "tcp://broker.lan:1884"},
+		{"broker.lan", true, "ssl://broker.lan:8883"},
+		{"::1", false, "tcp://[::1]:1883"},
+		{"[::1]:1884", false, "tcp://[::1]:1884"},
+		{"mqtt://b:1", false, "tcp://b:1"},
+		{"tcp://b", false, "tcp://b:1883"},
+		{"mqtts://b", true, "ssl://b:8883"},
+		{"ssl://b:8884", true, "ssl://b:8884"},
+		{"mqtts://b", false, NULL},
+		{"mqtt://b", true, NULL},
+		{"ws://b", false, NULL},
+		{"b:0", false, NULL},
+		{"b:65536", false, NULL},
+		{"b:x", false, NULL},
+		{"", false, NULL},
+		{"tcp://", false, NULL},
+		{"[::1", false, NULL},
+		{"b/c", false, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *uri = NULL, *host = NULL;
+		int port = 0;
+		const char *why = NULL;
+		int rc = mqtt__broker_uri(cases[i].entry, cases[i].tls,
+					  cases[i].tls ? 8883 : 1883, &uri, &host, &port, &why);
+		if (cases[i].uri) {
+			if (rc != 0)
+				fail_msg("%s refused: %s", cases[i].entry, why);
+			assert_string_equal(uri, cases[i].uri);
+		} else {
+			if (rc != -EINVAL)
+				fail_msg("%s taken as %s", cases[i].entry, uri);
+			assert_non_null(why);
+		}
+		mqb__free(uri);
+		mqb__free(host);
+	}
+	passed();
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -1414,6 +1534,9 @@ static const struct CMUnitTest tests[] = {
 	TEST(a_missing_paho_library_fails_mqtt_new_with_the_reason_in_words),
 	TEST(a_killed_process_leaves_its_will_offline_retained_on_the_status_topic),
 	TEST(invalid_topic_names_from_the_broker_are_dropped_counted_and_survived),
+	TEST(the_first_broker_of_the_list_that_answers_takes_the_connection_and_why_the_others_failed_is_logged),
+	TEST(a_client_whose_broker_dies_moves_to_the_next_one_announces_there_and_comes_back),
+	TEST(a_broker_entry_is_a_host_a_host_and_port_or_a_uri_whose_scheme_agrees_with_tls),
 };
 
 TU_MAIN(tests)

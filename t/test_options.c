@@ -325,6 +325,15 @@ static void check_home_assistant_main_file(const struct daemon_options *c)
 	assert_int_equal(c->nitems, 1);
 }
 
+static void check_brokers(const struct daemon_options *c)
+{
+	assert_int_equal(c->mqtt.nbrokers, 3);
+	assert_string_equal(c->mqtt.brokers[0], "broker-a.lan");
+	assert_string_equal(c->mqtt.brokers[1], "broker-b.lan:1884");
+	assert_string_equal(c->mqtt.brokers[2], "mqtt://[fd00::2]:1885");
+	assert_int_equal(c->mqtt.port, 1883);
+}
+
 static const struct good_check {
 	const char *file;
 	void (*check)(const struct daemon_options *c);
@@ -341,6 +350,7 @@ static const struct good_check {
 	{"mqtt_entities_only.yaml", check_entities_only},
 	{"tls_only_ca.yaml", check_tls_only_ca},
 	{"home_assistant_main_file.yaml", check_home_assistant_main_file},
+	{"mqtt_brokers.yaml", check_brokers},
 };
 
 struct good_run {

@@ -44,7 +44,8 @@ struct tls_block {
 };
 
 struct mqtt_block {
-	const char *broker, *client_id, *username, *password, *protocol;
+	const struct mqb_conf_node *broker;
+	const char *client_id, *username, *password, *protocol;
 	int port, keepalive;
 	bool clean_session, discovery;
 	const char *base_topic, *discovery_prefix;
@@ -109,8 +110,9 @@ static const char *const mqtt_domains[] = {
 #define MQ(f) .offset = offsetof(struct mqtt_block, f), .stored = true
 #define DOMAIN(d) {.key = d, .type = MQB_S_ANY, .doc = "MQTT " d " entities (a list)"}
 static const struct mqb_schema_key mqtt_keys[] = {
-	{.key = "broker", .type = MQB_S_STRING, .def = "localhost", MQ(broker),
-	 .doc = "broker host name or address"},
+	{.key = "broker", .type = MQB_S_ANY, .def = "localhost", MQ(broker),
+	 .doc = "broker host name or address, host:port or URI; or a list of them, tried in "
+		"order on every connect"},
 	{.key = "port", .type = MQB_S_INT, .min = 1, .max = 65535, MQ(port),
 	 .doc = "broker port (default 1883, 8883 with tls)"},
 	{.key = "client_id", .type = MQB_S_STRING, MQ(client_id),
@@ -1051,6 +1053,7 @@ static void host_node_id(char *out, size_t len)
 /* Strings made up here (the host's node_id, mqbridge-<node_id>, ...)
  * outlive the load: the options own them. */
 struct options_derived {
+	const char *brokers[MQTT_MAX_BROKERS];
 	char node_id[NODE_ID_MAX + 1];
 	char client_id[NODE_ID_MAX + 16];
 	char base_topic[NODE_ID_MAX + 16];
@@ -1099,6 +1102,40 @@ key_err(struct load *l, const struct mqb_conf_node *s, const char *path, const c
 	mqb__free(p);
 }
 
+/* mqtt.broker: one entry or a list of them, each a host, host:port or a
+ * URI whose scheme agrees with the tls block (mqtt__broker_uri). */
+static void check_brokers(struct load *l, const struct mqb_conf_node *s, const char *path)
+{
+	char buf[96];
+	const struct mqb_conf_node *b = l->mq.broker;
+	if (!b)
+		return;
+	bool seq = mqb_conf_kind(b) == MQB_CONF_SEQ;
+	size_t n = seq ? mqb_conf_len(b) : 1;
+	if ((!seq && mqb_conf_kind(b) != MQB_CONF_SCALAR) || n == 0 || n > MQTT_MAX_BROKERS) {
+		key_err(l, s, path, "broker", "expected a broker or a list of 1 to %d, got %s",
+			MQTT_MAX_BROKERS, schema__describe(b, buf, sizeof buf));
+		return;
+	}
+	bool tls = mqb_conf_get(s, "tls") != NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqb_conf_node *it = seq ? mqb_conf_item(b, i) : b;
+		const char *v = mqb_conf_scalar(it, NULL);
+		char *p = seq ? path_fmt("%s.broker[%zu]", path, i) : path_fmt("%s.broker", path);
+		char *uri = NULL;
+		const char *why = NULL;
+		int port;
+		int rc = v ? mqtt__broker_uri(v, tls, 1883, &uri, NULL, &port, &why) : -EINVAL;
+		if (rc == -ENOMEM)
+			l->oom = true;
+		else if (rc)
+			err(l, it, p ? p : path, "%s: %s", schema__describe(it, buf, sizeof buf),
+			    why ? why : "expected a host name, host:port or a URI");
+		mqb__free(uri);
+		mqb__free(p);
+	}
+}
+
 /* What one key of the mqtt: settings alone cannot say. */
 static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const char *path)
 {
@@ -1116,8 +1153,7 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 	}
 	if (m->client_id && !*m->client_id)
 		key_err(l, s, path, "client_id", "must not be empty");
-	if (m->broker && !*m->broker)
-		key_err(l, s, path, "broker", "must not be empty");
+	check_brokers(l, s, path);
 	if (mqb_conf_get(s, "tls") && !m->tls.certfile != !m->tls.keyfile)
 		key_err(l, s, path, "tls", "certfile and keyfile go together: give both or neither");
 }
@@ -1347,11 +1383,18 @@ static int load_result(const struct load *l, size_t recorded)
 	return l->found ? -EINVAL : 0;
 }
 
-static void fill_mqtt(const struct load *l, const struct options_derived *d,
-		      struct mqtt_options *o)
+static void fill_mqtt(const struct load *l, struct options_derived *d, struct mqtt_options *o)
 {
 	mqtt__options_init(o);
-	o->host = l->mq.broker;
+	const struct mqb_conf_node *b = l->mq.broker;
+	if (b && mqb_conf_kind(b) == MQB_CONF_SEQ) {
+		for (size_t i = 0; i < mqb_conf_len(b) && i < MQTT_MAX_BROKERS; i++)
+			d->brokers[o->nbrokers++] = mqb_conf_scalar(mqb_conf_item(b, i), NULL);
+		o->brokers = d->brokers;
+		o->host = d->brokers[0];
+	} else if (b) {
+		o->host = mqb_conf_scalar(b, NULL);
+	}
 	o->tls = l->mqtt_settings && mqb_conf_get(l->mqtt_settings, "tls");
 	o->port = l->mq.port ? l->mq.port : o->tls ? 8883 : 1883;
 	o->client_id = l->mq.client_id ? l->mq.client_id : d->client_id;

@@ -11,7 +11,10 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,16 +42,104 @@ void mqtt__options_init(struct mqtt_options *opt)
 	};
 }
 
+/* ---- the brokers ------------------------------------------------------------ */
+
+static bool scheme(const char *entry, const char *name, const char **rest)
+{
+	size_t n = strlen(name);
+	if (strncmp(entry, name, n) != 0 || strncmp(entry + n, "://", 3) != 0)
+		return false;
+	*rest = entry + n + 3;
+	return true;
+}
+
+int mqtt__broker_uri(const char *entry, bool tls, int default_port, char **uri, char **host,
+		     int *port, const char **why)
+{
+	*uri = NULL;
+	if (host)
+		*host = NULL;
+	const char *hp = entry;
+	bool secure = tls, given = true;
+	if (scheme(entry, "tcp", &hp) || scheme(entry, "mqtt", &hp))
+		secure = false;
+	else if (scheme(entry, "ssl", &hp) || scheme(entry, "mqtts", &hp))
+		secure = true;
+	else if (strstr(entry, "://")) {
+		*why = "the scheme is none of mqtt://, tcp://, mqtts:// and ssl://";
+		return -EINVAL;
+	} else
+		given = false;
+	if (given && secure != tls) {
+		*why = tls ? "a plain mqtt:// or tcp:// broker, but tls is given"
+			   : "an mqtts:// or ssl:// broker needs the tls block";
+		return -EINVAL;
+	}
+	/* host, host:port, [v6], [v6]:port, or a bare IPv6 address (more
+	 * than one colon: no port can be told from it). */
+	const char *h = hp, *end, *colon = NULL;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (!end || (end[1] && end[1] != ':')) {
+			*why = "an IPv6 address in brackets is followed by nothing or :port";
+			return -EINVAL;
+		}
+		h++;
+		colon = end[1] ? end + 1 : NULL;
+	} else {
+		colon = strchr(h, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* a bare IPv6 address */
+		end = colon ? colon : h + strlen(h);
+	}
+	int p = default_port;
+	if (colon) {
+		char *stop;
+		long v = strtol(colon + 1, &stop, 10);
+		if (!colon[1] || *stop || v < 1 || v > 65535) {
+			*why = "the port is not within 1..65535";
+			return -EINVAL;
+		}
+		p = (int)v;
+	}
+	size_t hl = (size_t)(end - h);
+	if (hl == 0 || memchr(h, '/', hl) || memchr(h, ' ', hl)) {
+		*why = hl ? "a host name holds no '/' or space" : "the host is empty";
+		return -EINVAL;
+	}
+	bool v6 = memchr(h, ':', hl) != NULL;
+	*uri = mqb__fmt(NULL, 0, v6 ? "%s://[%.*s]:%d" : "%s://%.*s:%d", secure ? "ssl" : "tcp",
+			(int)hl, h, p);
+	if (host && *uri)
+		*host = mqb__fmt(NULL, 0, "%.*s", (int)hl, h);
+	if (!*uri || (host && !*host)) {
+		mqb__free(*uri);
+		*uri = NULL;
+		if (host) {
+			mqb__free(*host);
+			*host = NULL;
+		}
+		return -ENOMEM;
+	}
+	*port = p;
+	return 0;
+}
+
 /* ---- connecting ---------------------------------------------------------- */
+
+#define WHY_LEN 300
 
 struct conn_req {
 	struct mqb_mqtt *m;
 	char **filters;
 	int *qos;
 	int n;
-	int rc;             /* Paho's connect result */
+	int rc;             /* Paho's connect result, of the last broker tried */
 	int sub_rc;
 	int fd;
+	int which;          /* the broker connected to; -1: none */
+	unsigned tried;     /* brokers tried, in order */
+	char (*why)[WHY_LEN]; /* why each one tried before which failed */
 	char tls_error[256];
 };
 
@@ -60,6 +151,7 @@ static void conn_req_free(struct conn_req *r)
 		mqb__free(r->filters[i]);
 	mqb__free(r->filters);
 	mqb__free(r->qos);
+	mqb__free(r->why);
 	mqb__free(r);
 }
 
@@ -73,9 +165,9 @@ static int tls_error_cb(const char *str, size_t len, void *u)
 	return 0;
 }
 
-static int broker_port(const struct mqb_mqtt *m)
+static int default_port(const struct mqtt_options *o)
 {
-	return m->opt.port ? m->opt.port : m->opt.tls ? 8883 : 1883;
+	return o->port ? o->port : o->tls ? 8883 : 1883;
 }
 
 /* The inodes of the TCP sockets whose peer is port, from the kernel's
@@ -176,17 +268,132 @@ int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n)
 	return rc;
 }
 
-/* Executor: create the client once, connect (TCP, TLS, CONNECT/CONNACK),
- * then subscribe every filter — all of which block inside Paho. */
+static const char *connack_reason(int rc)
+{
+	switch (rc) {
+	case 1: return "the broker does not accept this protocol version";
+	case 2: return "the broker rejected the client id";
+	case 3: return "the broker is unavailable";
+	case 4: case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
+		return "not authorized: bad user name or password";
+	case 5: case MQTTREASONCODE_NOT_AUTHORIZED:
+		return "not authorized";
+	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID: return "the broker rejected the client id";
+	case MQTTREASONCODE_SERVER_UNAVAILABLE: case MQTTREASONCODE_SERVER_BUSY:
+		return "the broker is unavailable";
+	default: return NULL;
+	}
+}
+
+/* Paho says only "failure" (-1) whether the name did not resolve, the
+ * port refused, nothing answered or the broker did not complete the MQTT
+ * handshake: a TCP connect of our own, bounded, tells which for the log. */
+static void tcp_diagnose(const struct broker *b, double timeout, char *out, size_t len)
+{
+	char port[8];
+	snprintf(port, sizeof port, "%d", b->port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int g = getaddrinfo(b->host, port, &hints, &ai);
+	if (g) {
+		snprintf(out, len, "cannot resolve %s: %s", b->host, gai_strerror(g));
+		return;
+	}
+	int err = ETIMEDOUT;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		err = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+		if (err == EINPROGRESS) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+			socklen_t sl = sizeof err;
+			if (poll(&p, 1, (int)(timeout * 1000)) != 1 ||
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
+				err = ETIMEDOUT;
+		}
+		close(fd);
+		if (err == 0)
+			break;
+	}
+	freeaddrinfo(ai);
+	if (err)
+		snprintf(out, len, "%s", strerror(err));
+	else
+		snprintf(out, len, "it accepts TCP, but the MQTT handshake did not complete "
+			 "(no CONNACK within connect_timeout, or the connection was closed)");
+}
+
+/* Why connecting to b failed, in words, into out. Executor. */
+static void describe_failure(struct mqb_mqtt *m, const struct broker *b, struct conn_req *r,
+			     char *out, size_t len)
+{
+	const char *why = connack_reason(r->rc);
+	if (why) {
+		snprintf(out, len, "%s", why);
+	} else if (r->rc == MQTTCLIENT_FAILURE && r->tls_error[0]) {
+		snprintf(out, len, "TLS: %.280s", r->tls_error);
+	} else if (r->rc == MQTTCLIENT_FAILURE) {
+		char tcp[WHY_LEN - 80];
+		double t = m->opt.connect_timeout < 3 ? m->opt.connect_timeout : 3;
+		tcp_diagnose(b, t, tcp, sizeof tcp);
+		/* Paho reports a failed host name check as a bare -1. */
+		bool handshake = strncmp(tcp, "it accepts", 10) == 0;
+		snprintf(out, len, "%s%s", tcp,
+			 handshake && m->opt.tls ? " (TLS: does its certificate name this host "
+						   "and chain to the CA?)" : "");
+	} else {
+		snprintf(out, len, "%s", m->paho->MQTTClient_strerror(r->rc));
+	}
+}
+
+/* Connect to one broker: Paho's serverURIs holding that one URI, so that
+ * each broker's failure is told apart (Paho's own walk through a longer
+ * list reports only how the last one failed). */
+static int connect_one(struct mqb_mqtt *m, MQTTClient_connectOptions *o, char *uri)
+{
+	char *uris[1] = {uri};
+	o->serverURIs = uris;
+	o->serverURIcount = 1;
+	int rc;
+	if (m->opt.protocol == 5) {
+		MQTTProperties props = MQTTProperties_initializer;
+		MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+					.value.integer4 = SESSION_EXPIRY };
+		if (!m->opt.clean_session)
+			m->paho->MQTTProperties_add(&props, &expiry);
+		/* The broker then drops what we would drop anyway, before it
+		 * crosses the network: payload, a maximal topic and headers. */
+		uint64_t maxpkt = (uint64_t)m->opt.max_payload + MQB_MQTT_MAX_TOPIC + 64;
+		MQTTProperty mps = { .identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE,
+				     .value.integer4 = maxpkt > 268435455 ? 268435455 : (unsigned)maxpkt };
+		m->paho->MQTTProperties_add(&props, &mps);
+		MQTTResponse resp = m->paho->MQTTClient_connect5(m->client, o, &props, NULL);
+		rc = resp.reasonCode;
+		m->paho->MQTTResponse_free(resp);
+		m->paho->MQTTProperties_free(&props);
+	} else {
+		rc = m->paho->MQTTClient_connect(m->client, o);
+	}
+	o->serverURIs = NULL;
+	o->serverURIcount = 0;
+	return rc;
+}
+
+/* Executor: create the client once, connect (TCP, TLS, CONNECT/CONNACK) to
+ * the first broker of the list that takes us, then subscribe every filter
+ * — all of which block inside Paho. */
 static int connect_job(void *ud, void *arg, void **result)
 {
 	struct mqb_mqtt *m = ud;
 	struct conn_req *r = arg;
 	r->fd = -1;
+	r->which = -1;
 	if (!m->client) {
 		MQTTClient_createOptions co = MQTTClient_createOptions_initializer;
 		co.MQTTVersion = m->opt.protocol == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-		r->rc = m->paho->MQTTClient_createWithOptions(&m->client, m->uri,
+		r->rc = m->paho->MQTTClient_createWithOptions(&m->client, m->brokers[0].uri,
 							      m->opt.client_id,
 							      MQTTCLIENT_PERSISTENCE_NONE, NULL,
 							      &co);
@@ -241,49 +448,22 @@ static int connect_job(void *ud, void *arg, void **result)
 		ssl.ssl_error_context = r;
 		o.ssl = &ssl;
 	}
-	int before[256], nbefore;
-	list_sockets(broker_port(m), before, &nbefore, 256);
-	if (m->opt.protocol == 5) {
-		MQTTProperties props = MQTTProperties_initializer;
-		MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-					.value.integer4 = SESSION_EXPIRY };
-		if (!m->opt.clean_session)
-			m->paho->MQTTProperties_add(&props, &expiry);
-		/* The broker then drops what we would drop anyway, before it
-		 * crosses the network: payload, a maximal topic and headers. */
-		uint64_t maxpkt = (uint64_t)m->opt.max_payload + MQB_MQTT_MAX_TOPIC + 64;
-		MQTTProperty mps = { .identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE,
-				     .value.integer4 = maxpkt > 268435455 ? 268435455 : (unsigned)maxpkt };
-		m->paho->MQTTProperties_add(&props, &mps);
-		MQTTResponse resp = m->paho->MQTTClient_connect5(m->client, &o, &props, NULL);
-		r->rc = resp.reasonCode;
-		m->paho->MQTTResponse_free(resp);
-		m->paho->MQTTProperties_free(&props);
-	} else {
-		r->rc = m->paho->MQTTClient_connect(m->client, &o);
+	for (unsigned i = 0; i < m->nbrokers && r->which < 0; i++) {
+		const struct broker *b = &m->brokers[i];
+		int before[256], nbefore;
+		list_sockets(b->port, before, &nbefore, 256);
+		r->tls_error[0] = '\0';
+		r->rc = connect_one(m, &o, b->uri);
+		r->tried = i + 1;
+		if (r->rc == MQTTCLIENT_SUCCESS) {
+			r->which = (int)i;
+			r->sub_rc = mqtt__subscribe_all(m, r->filters, r->qos, r->n);
+			r->fd = find_new_socket(b->port, before, nbefore);
+		} else {
+			describe_failure(m, b, r, r->why[i], WHY_LEN);
+		}
 	}
-	if (r->rc != MQTTCLIENT_SUCCESS)
-		return 0;
-	r->sub_rc = mqtt__subscribe_all(m, r->filters, r->qos, r->n);
-	r->fd = find_new_socket(broker_port(m), before, nbefore);
 	return 0;
-}
-
-static const char *connack_reason(int rc)
-{
-	switch (rc) {
-	case 1: return "the broker does not accept this protocol version";
-	case 2: return "the broker rejected the client id";
-	case 3: return "the broker is unavailable";
-	case 4: case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
-		return "not authorized: bad user name or password";
-	case 5: case MQTTREASONCODE_NOT_AUTHORIZED:
-		return "not authorized";
-	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID: return "the broker rejected the client id";
-	case MQTTREASONCODE_SERVER_UNAVAILABLE: case MQTTREASONCODE_SERVER_BUSY:
-		return "the broker is unavailable";
-	default: return NULL;
-	}
 }
 
 static void schedule_reconnect(struct mqb_mqtt *m);
@@ -370,16 +550,16 @@ static void connect_finished(struct mqb_future *f, void *ud)
 		conn_req_free(r);
 		return;
 	}
-	if (r->rc != MQTTCLIENT_SUCCESS) {
+	for (unsigned i = 0; i < r->tried && (int)i != r->which; i++)
+		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s", m->brokers[i].uri, r->why[i]);
+	if (r->which < 0) {
 		m->stats.connect_failures++;
-		const char *why = connack_reason(r->rc);
-		/* Paho reports a failed host name check as a bare -1. */
-		if (!why && m->opt.tls && r->rc == MQTTCLIENT_FAILURE && !r->tls_error[0])
-			why = "connection or TLS handshake failed (is the broker up? does its "
-			      "certificate name this host and chain to the CA?)";
-		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s%s%s", m->uri,
-				why ? why : m->paho->MQTTClient_strerror(r->rc),
-				r->tls_error[0] ? "; TLS: " : "", r->tls_error);
+		if (r->tried == 0)
+			MQB_LOG_WARNING(LOG, "cannot make a client for %s: %s", m->brokers[0].uri,
+					m->paho->MQTTClient_strerror(r->rc));
+		else if (m->nbrokers > 1)
+			MQB_LOG_WARNING(LOG, "none of the %u brokers took the connection",
+					m->nbrokers);
 		conn_req_free(r);
 		m->recycling = false; /* what the next connect announces is lost */
 		m->state = ST_BACKOFF;
@@ -389,6 +569,7 @@ static void connect_finished(struct mqb_future *f, void *ud)
 			schedule_reconnect(m);
 		return;
 	}
+	m->current = (unsigned)r->which;
 	on_connected(m, r);
 	bool many = r->n >= TRIM_AFTER;
 	conn_req_free(r);
@@ -405,7 +586,8 @@ static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
 	size_t n = hashmap__count(&m->filters), i = 0, it = 0;
 	r->filters = mqb__calloc(n ? n : 1, sizeof *r->filters);
 	r->qos = mqb__calloc(n ? n : 1, sizeof *r->qos);
-	if (!r->filters || !r->qos)
+	r->why = mqb__calloc(m->nbrokers, sizeof *r->why);
+	if (!r->filters || !r->qos || !r->why)
 		goto fail;
 	struct hashmap_entry *e;
 	while ((e = hashmap__next(&m->filters, &it))) {
@@ -512,7 +694,7 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 	m->fd = r->fd;
 	if (m->fd < 0) {
 		/* Without its socket the loop cannot tell when to read. */
-		MQB_LOG_ERROR(LOG, "connected to %s but cannot find the socket", m->uri);
+		MQB_LOG_ERROR(LOG, "connected to %s but cannot find the socket", mqtt__uri(m));
 		m->paho->MQTTClient_disconnect(m->client, 0);
 		m->state = ST_BACKOFF;
 		schedule_reconnect(m);
@@ -540,7 +722,11 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 		if (fl->broker_qos < 0)
 			MQB_LOG_ERROR(LOG, "the broker refused the subscription to %s", fl->filter);
 	}
-	MQB_LOG_INFO(LOG, "connected to %s as %s", m->uri, m->opt.client_id);
+	if (m->nbrokers > 1)
+		MQB_LOG_INFO(LOG, "connected to %s as %s (broker %u of %u)", mqtt__uri(m),
+			     m->opt.client_id, m->current + 1, m->nbrokers);
+	else
+		MQB_LOG_INFO(LOG, "connected to %s as %s", mqtt__uri(m), m->opt.client_id);
 	if (m->stopping) {
 		/* The stop came while the job held the client. */
 		mqtt__leave(m);
@@ -587,7 +773,7 @@ void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 		return;
 	mqtt__stop_reading(m);
 	m->stats.connected = false;
-	MQB_LOG_WARNING(LOG, "connection to %s lost: %s", m->uri, why);
+	MQB_LOG_WARNING(LOG, "connection to %s lost: %s", mqtt__uri(m), why);
 	m->birth_pending = false;
 	/* With a clean session the broker forgets unacknowledged messages:
 	 * resend them after the reconnect (at least once). Otherwise Paho
@@ -695,7 +881,7 @@ void mqtt__leave(struct mqb_mqtt *m)
 	m->state = ST_STOPPED;
 	mqtt__outq_fail_all(&m->queue, -ECANCELED);
 	mqtt__outq_fail_all(&m->inflight, -ECANCELED);
-	MQB_LOG_INFO(LOG, "disconnected from %s", m->uri);
+	MQB_LOG_INFO(LOG, "disconnected from %s", mqtt__uri(m));
 }
 
 static int mqtt_stop(void *ud, void *arg, void **result)
@@ -758,7 +944,11 @@ static void mqtt_fini(struct mqb_core *core, void *client)
 	mqb__free(m->on_connect);
 	for (size_t i = 0; i < sizeof m->strings / sizeof m->strings[0]; i++)
 		mqb__free(m->strings[i]);
-	mqb__free(m->uri);
+	for (unsigned i = 0; i < m->nbrokers; i++) {
+		mqb__free(m->brokers[i].uri);
+		mqb__free(m->brokers[i].host);
+	}
+	mqb__free(m->brokers);
 	mqb__free(m->status_topic);
 	mqb__free(m);
 }
@@ -773,10 +963,33 @@ static int copy_option(struct mqb_mqtt *m, const char **field, int slot)
 	return 0;
 }
 
+/* The failover list, from brokers or else host, as Paho's URIs. */
+static int make_brokers(struct mqb_mqtt *m)
+{
+	const struct mqtt_options *o = &m->opt;
+	const char *const one[] = {o->host};
+	const char *const *v = o->nbrokers ? o->brokers : one;
+	unsigned n = o->nbrokers ? o->nbrokers : 1;
+	if (!(m->brokers = mqb__calloc(n, sizeof *m->brokers)))
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		struct broker *b = &m->brokers[i];
+		const char *why = NULL;
+		int rc = mqtt__broker_uri(v[i], o->tls, default_port(o), &b->uri, &b->host,
+					  &b->port, &why);
+		if (rc == -EINVAL)
+			MQB_LOG_ERROR(LOG, "broker %s: %s", v[i], why);
+		if (rc)
+			return rc;
+		m->nbrokers = i + 1;
+	}
+	return 0;
+}
+
 static int check_options(const struct mqtt_options *o)
 {
 	const char *bad = NULL;
-	if (!o->host || !*o->host)
+	if (o->nbrokers == 0 && (!o->host || !*o->host))
 		bad = "host is empty";
 	else if (o->port < 0 || o->port > 65535)
 		bad = "port is not within 0..65535";
@@ -796,6 +1009,8 @@ static int check_options(const struct mqtt_options *o)
 		bad = "connect_timeout must be positive";
 	else if (o->base_topic && (!mqb_mqtt_topic_valid(o->base_topic, strlen(o->base_topic))))
 		bad = "base_topic is not a valid topic";
+	else if (o->nbrokers > MQTT_MAX_BROKERS)
+		bad = "more than 16 brokers";
 	else if (o->password && !o->username)
 		bad = "a password needs a username";
 	if (bad)
@@ -834,12 +1049,10 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	    copy_option(m, &m->opt.cert_file, 6) || copy_option(m, &m->opt.key_file, 7))
 		goto fail;
 	m->opt.base_topic = NULL; /* only status_topic is kept */
-	const char *h = m->opt.host;
-	size_t need = strlen(h) + 32;
-	if (!(m->uri = mqb__malloc(need)))
+	if ((rc = make_brokers(m)))
 		goto fail;
-	snprintf(m->uri, need, strchr(h, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
-		 m->opt.tls ? "ssl" : "tcp", h, broker_port(m));
+	m->opt.brokers = NULL; /* the caller's: only the URIs are kept */
+	m->opt.nbrokers = 0;
 	if (opt->base_topic) {
 		size_t n = strlen(opt->base_topic) + sizeof "/status";
 		if (!(m->status_topic = mqb__malloc(n)))

@@ -10,9 +10,17 @@
 
 struct mqb_core;
 
+#define MQTT_MAX_BROKERS 16
+
 struct mqtt_options {
 	const char *host;           /* broker host name or address ("localhost") */
-	int port;                   /* 0: 1883, or 8883 with tls */
+	int port;                   /* 0: 1883, or 8883 with tls; brokers' default too */
+	/* Failover: brokers tried in order on every connect (at most
+	 * MQTT_MAX_BROKERS), each "host", "host:port", "[v6]:port" or a URI
+	 * (mqtt://, tcp://, mqtts://, ssl://); when nbrokers > 0, host is
+	 * not used. host is such an entry too. */
+	const char *const *brokers;
+	unsigned nbrokers;
 	const char *client_id;      /* required; stable, for clean_session false */
 	const char *username, *password; /* may be NULL */
 	int keepalive;              /* seconds (60); a silent broker: within 2.75x */
@@ -29,6 +37,13 @@ struct mqtt_options {
 	double reconnect_min, reconnect_max; /* back-off bounds, seconds (1, 60) */
 	double connect_timeout;     /* seconds (10) */
 };
+
+/* One entry of brokers as Paho's URI ("tcp://host:port", "ssl://..."),
+ * its host and port: 0 with *uri (free with mqb__free), or -EINVAL with
+ * *why saying what is wrong (a URI whose scheme disagrees with tls, a
+ * port out of range, an empty host), or -ENOMEM. Thread: any. */
+int mqtt__broker_uri(const char *entry, bool tls, int default_port, char **uri, char **host,
+		     int *port, const char **why);
 
 /* Fills in the defaults above. Thread: any. */
 void mqtt__options_init(struct mqtt_options *opt);

@@ -76,11 +76,21 @@ enum mqtt_state {
 	ST_STOPPED,
 };
 
+/* A broker of the failover list. */
+struct broker {
+	char *uri;              /* as Paho takes it: tcp://host:port, ssl://... */
+	char *host;
+	int port;
+};
+
 struct mqb_mqtt {
 	struct mqb_core *core;
 	struct mqtt_options opt;
 	char *strings[8];       /* owned copies of the options' strings */
-	char *uri, *status_topic;
+	struct broker *brokers; /* tried in order on every connect */
+	unsigned nbrokers;
+	unsigned current;       /* the one connected to, or last tried */
+	char *status_topic;
 	const struct mqb_paho *paho; /* the library the client comes from, for good */
 	MQTTClient client;
 	bool client_lost;       /* an abandoned job may still use the client */
@@ -126,6 +136,12 @@ struct mqb_mqtt {
 static inline struct mqb_mqtt *client_of(struct mqb_core *core)
 {
 	return core__slot(core, CORE_SLOT_MQTT);
+}
+
+/* The broker connected to, or last tried, for messages. */
+static inline const char *mqtt__uri(const struct mqb_mqtt *m)
+{
+	return m->brokers[m->current].uri;
 }
 
 /* io.c */
