@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -28,6 +29,7 @@
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
 #include "mqbridge/job.h"
+#include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
 #include "mqtt/client.h"
 
@@ -874,10 +876,12 @@ static void two_handlers_on_one_filter_share_one_subscribe_and_the_last_removal_
 
 /* ---- wildcard dispatch ------------------------------------------------ */
 
-static void one_topic_reaches_exactly_the_handlers_whose_filters_match(void **state)
+/* Under MQTT 5 mosquitto sends a message once for each overlapping
+ * filter, each copy naming its subscription: still once per handler. */
+static void topic_reaches_exactly_the_matching_handlers(struct fx *fx, int protocol)
 {
-	struct fx *fx = *state;
-	fx_options(fx, "wild");
+	fx_options(fx, protocol == 5 ? "wild5" : "wild");
+	fx->opt.protocol = protocol;
 	fx->opt.base_topic = NULL; /* no retained birth to land on "#" */
 	fx_start(fx);
 	static const char *filters[] = { "a/+", "a/#", "#", "$app/#", "+/+/c" };
@@ -917,6 +921,16 @@ static void one_topic_reaches_exactly_the_handlers_whose_filters_match(void **st
 		}
 	}
 	fx->passed = true;
+}
+
+static void one_topic_reaches_exactly_the_handlers_whose_filters_match(void **state)
+{
+	topic_reaches_exactly_the_matching_handlers(*state, 4);
+}
+
+static void under_mqtt5_one_topic_reaches_exactly_the_handlers_whose_filters_match(void **state)
+{
+	topic_reaches_exactly_the_matching_handlers(*state, 5);
 }
 
 /* ---- birth and clean stop --------------------------------------------- */
@@ -1426,6 +1440,142 @@ static void a_payload_over_max_payload_is_dropped_and_counted_and_the_client_sta
 	fx->passed = true;
 }
 
+/* ---- shared subscriptions ---------------------------------------------- */
+
+static atomic_int share_warnings;
+
+static void count_share_warnings(void *ud, enum mqb_log_level level, const char *subsystem,
+				 const char *line)
+{
+	if (strstr(line, "cannot be told apart"))
+		atomic_fetch_add(&share_warnings, 1);
+}
+
+/* $share/g/sh/x, sh/x and sh/# on one client; "m1" to "m3", then "last",
+ * published to sh/x. The broker sends each message once for the plain
+ * subscriptions and once more for the group (this client is its only
+ * member). Copies of a message come before the next message's. */
+static void share_and_plain(struct fx *fx, int protocol)
+{
+	fx->opt.protocol = protocol;
+	fx->opt.base_topic = NULL;
+	fx_start(fx);
+	static const char *filters[] = { "$share/g/sh/x", "sh/x", "sh/#" };
+	for (int i = 0; i < 3; i++)
+		subscribe(fx, filters[i], 1, MQB_CALLBACK(on_message, &fx->rec[i]));
+	for (int i = 0; i < 3; i++)
+		wait_subscribed(fx, fx->cid, filters[i], 1);
+	static const char *payloads[] = { "m1", "m2", "m3", "last" };
+	for (int i = 0; i < 4; i++)
+		outside_publish_str(fx, "sh/x", payloads[i], 1, false);
+}
+
+static bool saw_last(struct fx *fx, struct rec *r)
+{
+	pthread_mutex_lock(&fx->m);
+	bool seen = false;
+	for (int i = 0; i < r->n && !seen; i++)
+		seen = r->msgs[i].len == 4 && memcmp(r->msgs[i].payload, "last", 4) == 0;
+	pthread_mutex_unlock(&fx->m);
+	return seen;
+}
+
+/* Until each of the three handlers has "last", and what came before it. */
+static void wait_last_everywhere(struct fx *fx)
+{
+	double end = tu_now() + TU_TIMEOUT;
+	while (!saw_last(fx, &fx->rec[0]) || !saw_last(fx, &fx->rec[1]) ||
+	       !saw_last(fx, &fx->rec[2])) {
+		if (tu_now() > end)
+			fail_msg("\"last\" did not reach every handler");
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	tu_loop_flush(&fx->t);
+}
+
+static void under_mqtt5_a_client_holding_share_and_plain_filters_hands_each_handler_each_message_once(
+	void **state)
+{
+	struct fx *fx = *state;
+	fx_options(fx, "share5");
+	share_and_plain(fx, 5);
+	wait_last_everywhere(fx);
+	static const char *want[] = { "m1", "m2", "m3", "last" };
+	for (int h = 0; h < 3; h++) {
+		struct rec *r = &fx->rec[h];
+		int n = count_of(fx, &r->n);
+		for (int k = 0; n != 4 && k < n; k++)
+			print_error("handler %d got %.*s\n", h, (int)r->msgs[k].len,
+				    (const char *)r->msgs[k].payload);
+		assert_int_equal(n, 4);
+		for (int k = 0; k < 4; k++)
+			assert_payload(&r->msgs[k], want[k]);
+	}
+	fx->passed = true;
+}
+
+/* Under 3.1.1 mosquitto sends this client one copy of each message (it
+ * leaves out the copies for its other subscriptions); a broker may send
+ * one per subscription. Either way the handler of the shared filter gets
+ * every message, also those the group gave another client. */
+static void under_mqtt_3_1_1_every_handler_gets_the_message_and_the_log_says_once_why(void **state)
+{
+	struct fx *fx = *state;
+	atomic_store(&share_warnings, 0);
+	mqb_log_set_sink(count_share_warnings, NULL);
+	fx_options(fx, "share4");
+	share_and_plain(fx, 4);
+	wait_last_everywhere(fx);
+	mqb_log_set_sink(NULL, NULL);
+	for (int h = 0; h < 3; h++)
+		assert_true(count_of(fx, &fx->rec[h].n) >= 4);
+	assert_int_equal(atomic_load(&share_warnings), 1);
+	fx->passed = true;
+}
+
+/* Two clients in one group: the broker hands each message to one of them. */
+static void two_clients_in_one_share_group_split_a_stream_each_message_handled_once(void **state)
+{
+	struct fx *fx = *state;
+	fx_options(fx, "group-a");
+	fx->opt.protocol = 5;
+	fx->opt.base_topic = NULL;
+	fx_start(fx);
+	subscribe(fx, "$share/workers/jobs/+", 1, MQB_CALLBACK(on_message, &fx->rec[0]));
+	wait_subscribed(fx, fx->cid, "$share/workers/jobs/+", 1);
+	/* The other member: mosquitto_sub, which prints what it gets. */
+	struct outside_sub other;
+	outside_subscribe(fx, &other, "$share/workers/jobs/+", 1, 0, false);
+	enum { N = 20 };
+	char lines[N][8];
+	for (int i = 0; i < N; i++) {
+		snprintf(lines[i], sizeof lines[i], "j%d", i);
+		outside_publish_str(fx, "jobs/a", lines[i], 1, false);
+	}
+	/* Everything the other member got is in its file once this client
+	 * and it together have N. */
+	int mine = 0, theirs = 0;
+	for (double end = tu_now() + TU_TIMEOUT;;) {
+		mine = count_of(fx, &fx->rec[0].n);
+		FILE *f = fopen(other.out, "r");
+		theirs = 0;
+		for (int c; f && (c = fgetc(f)) != EOF;)
+			theirs += c == '\n';
+		if (f)
+			fclose(f);
+		if (mine + theirs >= N || tu_now() > end)
+			break;
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(other.pid, SIGTERM);
+	wait_exit(fx, other.pid, TU_TIMEOUT);
+	assert_int_equal(mine + theirs, N);
+	assert_true(mine > 0 && theirs > 0); /* mosquitto takes turns */
+	fx->passed = true;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -1434,6 +1584,7 @@ static const struct CMUnitTest tests[] = {
 	T(an_executor_handler_runs_in_the_pool_and_may_keep_the_message_after_returning),
 	T(two_handlers_on_one_filter_share_one_subscribe_and_the_last_removal_unsubscribes),
 	T(one_topic_reaches_exactly_the_handlers_whose_filters_match),
+	T(under_mqtt5_one_topic_reaches_exactly_the_handlers_whose_filters_match),
 	T(the_birth_message_is_retained_online_and_a_clean_stop_makes_it_offline),
 	T(online_waits_for_the_start_and_the_subscriptions_made_by_then),
 	T(publishes_at_qos_0_1_and_2_settle_with_0_and_reach_a_subscriber_with_their_retain_flag),
@@ -1447,6 +1598,9 @@ static const struct CMUnitTest tests[] = {
 	T(an_empty_payload_arrives_with_length_0_and_a_nul_after_it),
 	T(a_payload_with_embedded_nuls_arrives_intact),
 	T(a_payload_over_max_payload_is_dropped_and_counted_and_the_client_stays_connected),
+	T(under_mqtt5_a_client_holding_share_and_plain_filters_hands_each_handler_each_message_once),
+	T(under_mqtt_3_1_1_every_handler_gets_the_message_and_the_log_says_once_why),
+	T(two_clients_in_one_share_group_split_a_stream_each_message_handled_once),
 };
 
 TU_MAIN(tests)

@@ -133,6 +133,7 @@ struct conn_req {
 	struct mqb_mqtt *m;
 	char **filters;
 	int *qos;
+	unsigned *ids;      /* their subscription identifiers */
 	int n;
 	int rc;             /* Paho's connect result, of the last broker tried */
 	int sub_rc;
@@ -151,6 +152,7 @@ static void conn_req_free(struct conn_req *r)
 		mqb__free(r->filters[i]);
 	mqb__free(r->filters);
 	mqb__free(r->qos);
+	mqb__free(r->ids);
 	mqb__free(r->why);
 	mqb__free(r);
 }
@@ -245,19 +247,67 @@ static int find_new_socket(int port, const int *before, int nbefore)
 	return found;
 }
 
-int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n)
+/* One SUBSCRIBE under MQTT 5, carrying subscription identifier id (0:
+ * none); Paho writes the granted QoS back, -1 where refused. */
+static int subscribe5(struct mqb_mqtt *m, char **filters, int *qos, int n, unsigned id)
+{
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTProperty sid = { .identifier = MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER,
+			     .value.integer4 = id };
+	if (id && m->paho->MQTTProperties_add(&props, &sid))
+		return -1;
+	MQTTResponse r = m->paho->MQTTClient_subscribeMany5(m->client, n, filters, qos, NULL,
+							    id ? &props : NULL);
+	int rc = r.reasonCode < 0 || r.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
+	for (int i = 0; i < n; i++)
+		if (rc || (r.reasonCodes && i < r.reasonCodeCount &&
+			   r.reasonCodes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR))
+			qos[i] = -1;
+	m->paho->MQTTResponse_free(r);
+	m->paho->MQTTProperties_free(&props);
+	return rc;
+}
+
+/* A SUBSCRIBE carries one subscription identifier for all its filters,
+ * and under MQTT 5 a broker may send a message once for each subscription
+ * it matches (mosquitto does), each copy naming its subscription (io.c
+ * hands it to that subscription's handlers only). The filters without
+ * wildcards go together under EXACT_SUB_ID, each one with wildcards or
+ * shared in a SUBSCRIBE of its own: they are few, and a topic may match
+ * several of them. */
+int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, const unsigned *ids, int n)
 {
 	if (n == 0)
 		return 0;
-	int rc;
-	if (m->opt.protocol == 5) {
-		MQTTResponse r = m->paho->MQTTClient_subscribeMany5(m->client, n, filters, qos,
-								    NULL, NULL);
-		rc = r.reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR ? -1 : 0;
-		for (int i = 0; r.reasonCodes && i < r.reasonCodeCount; i++)
-			if (r.reasonCodes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR)
-				qos[i] = -1;
-		m->paho->MQTTResponse_free(r);
+	int rc = 0;
+	if (m->opt.protocol == 5 && !m->sub_ids) {
+		rc = subscribe5(m, filters, qos, n, 0);
+	} else if (m->opt.protocol == 5) {
+		char **pf = mqb__malloc((size_t)n * sizeof *pf);
+		int *pq = mqb__malloc((size_t)n * sizeof *pq), *at = mqb__malloc((size_t)n * sizeof *at);
+		int np = 0;
+		if (!pf || !pq || !at) {
+			rc = -1;
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ids[i] != EXACT_SUB_ID) {
+				if (subscribe5(m, &filters[i], &qos[i], 1, ids[i]))
+					rc = -1;
+				continue;
+			}
+			pf[np] = filters[i];
+			pq[np] = qos[i];
+			at[np++] = i;
+		}
+		if (np && subscribe5(m, pf, pq, np, EXACT_SUB_ID))
+			rc = -1;
+		for (int k = 0; k < np; k++)
+			qos[at[k]] = pq[k];
+out:
+		mqb__free(pf);
+		mqb__free(pq);
+		mqb__free(at);
 	} else {
 		/* Paho writes the granted QoS back into qos[] (0x80: refused). */
 		rc = m->paho->MQTTClient_subscribeMany(m->client, n, filters, qos);
@@ -371,6 +421,14 @@ static int connect_one(struct mqb_mqtt *m, MQTTClient_connectOptions *o, char *u
 		m->paho->MQTTProperties_add(&props, &mps);
 		MQTTResponse resp = m->paho->MQTTClient_connect5(m->client, o, &props, NULL);
 		rc = resp.reasonCode;
+		/* Absent, the property means they are available (MQTT 5.0
+		 * §3.2.2.3.12); a broker that says 0 would disconnect a client
+		 * that sends one. */
+		m->sub_ids = true;
+		for (int i = 0; resp.properties && i < resp.properties->count; i++)
+			if (resp.properties->array[i].identifier ==
+			    MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIERS_AVAILABLE)
+				m->sub_ids = resp.properties->array[i].value.byte != 0;
 		m->paho->MQTTResponse_free(resp);
 		m->paho->MQTTProperties_free(&props);
 	} else {
@@ -457,7 +515,7 @@ static int connect_job(void *ud, void *arg, void **result)
 		r->tried = i + 1;
 		if (r->rc == MQTTCLIENT_SUCCESS) {
 			r->which = (int)i;
-			r->sub_rc = mqtt__subscribe_all(m, r->filters, r->qos, r->n);
+			r->sub_rc = mqtt__subscribe_all(m, r->filters, r->qos, r->ids, r->n);
 			r->fd = find_new_socket(b->port, before, nbefore);
 		} else {
 			describe_failure(m, b, r, r->why[i], WHY_LEN);
@@ -586,8 +644,9 @@ static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
 	size_t n = hashmap__count(&m->filters), i = 0, it = 0;
 	r->filters = mqb__calloc(n ? n : 1, sizeof *r->filters);
 	r->qos = mqb__calloc(n ? n : 1, sizeof *r->qos);
+	r->ids = mqb__calloc(n ? n : 1, sizeof *r->ids);
 	r->why = mqb__calloc(m->nbrokers, sizeof *r->why);
-	if (!r->filters || !r->qos || !r->why)
+	if (!r->filters || !r->qos || !r->ids || !r->why)
 		goto fail;
 	struct hashmap_entry *e;
 	while ((e = hashmap__next(&m->filters, &it))) {
@@ -596,6 +655,7 @@ static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
 			continue;
 		if (!(r->filters[i] = mqb__strdup(fl->filter)))
 			goto fail;
+		r->ids[i] = fl->sub_id;
 		r->qos[i++] = fl->qos;
 		r->n = (int)i;
 	}
@@ -1041,6 +1101,7 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	m->fd = -1;
 	m->state = ST_BACKOFF;
 	m->rng = mqb__random_seed();
+	m->next_sub_id = EXACT_SUB_ID + 1;
 	hashmap__init(&m->filters);
 	int rc = -ENOMEM;
 	if (copy_option(m, &m->opt.host, 0) || copy_option(m, &m->opt.client_id, 1) ||

@@ -40,9 +40,17 @@ struct mqb_mqtt_sub {
 	struct mqb_mqtt_sub *prev, *next; /* f->subs */
 };
 
+/* MQTT 5 subscription identifiers: every filter without wildcards has
+ * this one (a topic matches at most one of them), each filter with
+ * wildcards and each shared one ($share/<group>/...) one of its own from 2
+ * up. */
+#define EXACT_SUB_ID 1u
+#define MAX_SUB_ID 268435455u
+
 /* One broker subscription, shared by every handler on the same filter. */
 struct filter {
 	char *filter;
+	unsigned sub_id;        /* EXACT_SUB_ID, or its own */
 	int qos;                /* the highest any handler asked for */
 	int broker_qos;         /* what the broker granted in this session; -1: none */
 	struct mqb_mqtt_sub *subs;
@@ -106,6 +114,12 @@ struct mqb_mqtt {
 	 * on it (Home Assistant, a test) finds every command topic listened. */
 	bool birth_pending;
 	struct mqb_listener *on_start; /* until the core starts */
+	/* MQTT 5 and the broker takes subscription identifiers (its CONNACK
+	 * did not say otherwise): messages are handed to the handlers of the
+	 * subscription they came for. Set by the connect job. */
+	bool sub_ids;
+	unsigned next_sub_id;   /* for the next shared filter */
+	bool share_warned;      /* the double-delivery warning was logged */
 	unsigned attempt;
 	unsigned long long rng;
 	int fd;
@@ -159,7 +173,7 @@ void mqtt__io_cb(struct ev_loop *loop, ev_io *w, int revents);
 void mqtt__tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* client.c */
-int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, int n);
+int mqtt__subscribe_all(struct mqb_mqtt *m, char **filters, int *qos, const unsigned *ids, int n);
 int mqtt__run_client_job(struct mqb_mqtt *m, mqb_job_fn fn, const char *name, void *arg,
 			 mqb_future_done_fn done);
 bool mqtt__job_cut_short(struct mqb_mqtt *m, struct mqb_future *f);
@@ -175,5 +189,6 @@ void mqtt__give_back(struct mqb_mqtt *m);
 
 /* subs.c */
 void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents);
+bool mqtt__is_shared(const char *filter);
 
 #endif

@@ -352,6 +352,55 @@ static void drop_log(struct mqb_mqtt *m, const char *what, const char *topic)
 			m->stats.dropped_invalid_topic, m->stats.dropped_too_large);
 }
 
+/* Under MQTT 5 a broker may send a message once for every subscription
+ * of ours it matches: a client holding $share/g/x and x gets it once for x
+ * and once more when the broker picks it in group g (MQTT 5.0 §4.8.2);
+ * mosquitto sends one for each overlapping plain filter too. Each copy
+ * names the subscription it was sent for (its subscription identifiers,
+ * client.c): only that subscription's handlers get it, so every handler
+ * sees each message once and a group's handlers their share once. Without
+ * identifiers (MQTT 3.1.1, or a broker without them) the copies cannot be
+ * told apart: every handler gets each, as before, and the log says so once
+ * for the case brokers do not spare (a shared and a plain filter). */
+static void for_its_subscription(struct mqb_mqtt *m, const char *topic,
+				 const MQTTClient_message *msg, struct dispatch *d)
+{
+	unsigned ids[16];
+	size_t nids = 0;
+	const MQTTProperties *p = &msg->properties;
+	for (int i = 0; m->sub_ids && m->opt.protocol == 5 && i < p->count; i++)
+		if (p->array[i].identifier == MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER) {
+			if (nids == sizeof ids / sizeof ids[0])
+				return; /* more than we ever give out: keep them all */
+			ids[nids++] = (unsigned)p->array[i].value.integer4;
+		}
+	if (nids == 0) {
+		bool shared = false, plain = false;
+		for (size_t i = 0; i < d->n; i++)
+			*(mqtt__is_shared(d->v[i]->f->filter) ? &shared : &plain) = true;
+		if (shared && plain && !m->share_warned) {
+			m->share_warned = true;
+			MQB_LOG_WARNING(LOG, "a message on %s matches both a shared ($share/) and "
+					"a plain subscription: without MQTT 5 subscription identifiers "
+					"the broker's two copies cannot be told apart, so both handlers "
+					"get both (protocol: \"5\" fixes it)", topic);
+		}
+		return;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		struct mqb_mqtt_sub *s = d->v[i];
+		bool mine = false;
+		for (size_t k = 0; k < nids && !mine; k++)
+			mine = ids[k] == s->f->sub_id;
+		if (mine)
+			d->v[kept++] = s;
+		else
+			mqtt__sub_unref(s);
+	}
+	d->n = kept;
+}
+
 static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, bool nul_in_topic,
 			   MQTTClient_message *msg)
 {
@@ -373,6 +422,8 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 	}
 	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
 	topic_tree__match(m->tree, topic, tlen, collect, &d);
+	if (d.n > 1)
+		for_its_subscription(m, topic, msg, &d);
 	if (d.n == 0)
 		goto out;
 	struct mqb_mqtt_message *mm = message_new(topic, tlen, msg->payload, len, msg->qos,

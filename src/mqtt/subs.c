@@ -13,6 +13,7 @@ struct sync_req {
 	struct mqb_mqtt *m;
 	char **sub;
 	int *qos;
+	unsigned *ids;
 	int nsub;
 	char **unsub;
 	int nunsub;
@@ -27,6 +28,7 @@ static void sync_req_free(struct sync_req *r)
 		mqb__free(r->unsub[i]);
 	mqb__free(r->sub);
 	mqb__free(r->qos);
+	mqb__free(r->ids);
 	mqb__free(r->unsub);
 	mqb__free(r);
 }
@@ -37,7 +39,7 @@ static int sync_job(void *ud, void *arg, void **result)
 {
 	struct sync_req *r = arg;
 	struct mqb_mqtt *m = r->m;
-	r->sub_rc = mqtt__subscribe_all(m, r->sub, r->qos, r->nsub);
+	r->sub_rc = mqtt__subscribe_all(m, r->sub, r->qos, r->ids, r->nsub);
 	if (r->nunsub > 0) {
 		if (m->opt.protocol == 5) {
 			MQTTResponse resp = m->paho->MQTTClient_unsubscribeMany5(m->client, r->nunsub,
@@ -115,6 +117,7 @@ void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	size_t n = hashmap__count(&m->filters), it = 0;
 	if (!r || !(r->sub = mqb__calloc(n, sizeof *r->sub)) ||
 	    !(r->qos = mqb__calloc(n, sizeof *r->qos)) ||
+	    !(r->ids = mqb__calloc(n, sizeof *r->ids)) ||
 	    !(r->unsub = mqb__calloc(n, sizeof *r->unsub)))
 		goto nomem;
 	r->m = m;
@@ -124,6 +127,7 @@ void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (fl->nsubs > 0 && fl->broker_qos < fl->qos) {
 			if (!(r->sub[r->nsub] = mqb__strdup(fl->filter)))
 				goto nomem;
+			r->ids[r->nsub] = fl->sub_id;
 			r->qos[r->nsub++] = fl->qos;
 		} else if (fl->nsubs == 0 && fl->broker_qos >= 0) {
 			if (!(r->unsub[r->nunsub] = mqb__strdup(fl->filter)))
@@ -157,6 +161,11 @@ nomem:
 	ev_timer_start(loop, w);
 }
 
+bool mqtt__is_shared(const char *filter)
+{
+	return topic_tree__match_part(filter) != filter;
+}
+
 static void mark_dirty(struct mqb_mqtt *m)
 {
 	m->dirty = true;
@@ -184,6 +193,12 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 		}
 		fl->broker_qos = -1;
 		fl->qos = qos;
+		fl->sub_id = EXACT_SUB_ID;
+		if (mqtt__is_shared(filter) || strpbrk(filter, "+#")) {
+			fl->sub_id = m->next_sub_id;
+			m->next_sub_id = m->next_sub_id == MAX_SUB_ID ? EXACT_SUB_ID + 1
+								       : m->next_sub_id + 1;
+		}
 		if (hashmap__put(&m->filters, fl->filter, flen, fl, NULL)) {
 			mqb__free(fl->filter);
 			mqb__free(fl);
