@@ -328,6 +328,15 @@ long td_count(struct td *t)
 	return n;
 }
 
+double td_at(struct td *t, long i)
+{
+	LOCK(t);
+	assert_true(i >= 0 && (size_t)i < t->nmsgs);
+	double at = t->msgs[i].at;
+	UNLOCK(t);
+	return at;
+}
+
 long td_wait_after(struct td *t, long since, const char *topic, const char *payload,
 		   double timeout)
 {

@@ -85,6 +85,8 @@ void td_expect_holds(struct td *t, const char *topic, const char *needle);
 long td_device(struct td *t, const char *topic, const char *payload);
 /* Messages seen so far (an index to pass to td_wait_after). */
 long td_count(struct td *t);
+/* When message i (an index td_wait & co returned) was received. */
+double td_at(struct td *t, long i);
 /* Messages from index since whose topic starts with prefix and ends with
  * suffix. */
 size_t td_count_topic(struct td *t, long since, const char *prefix, const char *suffix);

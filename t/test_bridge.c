@@ -14,9 +14,10 @@
 #include "testutil.h"
 #include "mqbridge/platform.h"
 
-#define HEAD \
+#define HEAD_WITH(more) \
 	"mqbridge: {node_id: tb, name: Test bridge}\n" \
-	"mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, reconnect_max: 0.5}\n"
+	"mqtt: {broker: 127.0.0.1, port: %PORT%, reconnect_min: 0.1, reconnect_max: 0.5" more "}\n"
+#define HEAD HEAD_WITH("")
 
 static char tdir[512];
 /* One daemon per test; the teardown cleans up after a failed assertion,
@@ -595,7 +596,8 @@ static void many(size_t n)
 	size_t len = 256 + n * 64;
 	char *yaml = malloc(len);
 	assert_non_null(yaml);
-	size_t off = (size_t)snprintf(yaml, len, "%s", HEAD "sensor:\n");
+	/* as fast as it goes: announce_rate is paced_announcement's */
+	size_t off = (size_t)snprintf(yaml, len, "%s", HEAD_WITH(", announce_rate: 0") "sensor:\n");
 	for (size_t i = 0; i < n; i++)
 		off += (size_t)snprintf(yaml + off, len - off,
 					"  - {platform: testing, name: s%zu, state: '%zu'}\n", i, i);
@@ -616,6 +618,43 @@ static void many(size_t n)
 	assert_true(configs >= n);
 	assert_true(states >= n);
 	assert_int_equal(td_stop(&T), 0);
+	td_fini(&T);
+	T_live = false;
+}
+
+/* Announcing everything again is paced at announce_rate messages a second
+ * (bursts of a tenth of a second's worth): a fleet restarted together
+ * must not flood the broker and Home Assistant. */
+static void paced_announcement(void **state)
+{
+	(void)state;
+	enum { N = 60, RATE = 200 };
+	char yaml[8192];
+	size_t off = (size_t)snprintf(yaml, sizeof yaml, "%s",
+				      HEAD_WITH(", announce_rate: 200") "sensor:\n");
+	for (int i = 0; i < N; i++)
+		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
+					"  - {platform: testing, name: p%d, state: '%d'}\n", i, i);
+	start(&T, yaml);
+	char last[64];
+	snprintf(last, sizeof last, "mqbridge/tb/sensor/p%d/state", N - 1);
+	td_expect(&T, last, NULL);
+	long n = td_count(&T);
+	td_pub(&T, "homeassistant/status", "online", false);
+	long end = td_wait_after(&T, n, last, NULL, 3 * TU_TIMEOUT);
+	assert_true(end >= 0);
+	/* From the first message of the announcement to its last: the
+	 * bridge's own (its status, the diagnostic sensor), then N entities
+	 * of discovery, availability, state and attributes. */
+	long first = td_wait_after(&T, n, "mqbridge/tb/status", "online", TU_TIMEOUT);
+	assert_true(first >= 0 && first < end);
+	size_t sent = (size_t)(end - first);
+	double span = td_at(&T, end) - td_at(&T, first);
+	fprintf(stderr, "# %zu messages in %.2f s at announce_rate %d\n", sent, span, RATE);
+	assert_true(sent >= 4 * N);
+	/* a burst of a tenth of a second's worth, then the rate */
+	assert_true(span >= (double)(sent - RATE / 10 - 16) / RATE);
+	td_stop_clean(&T);
 	td_fini(&T);
 	T_live = false;
 }
@@ -653,6 +692,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(loader_errors, teardown),
 		cmocka_unit_test_teardown(mqtt_publish_service, teardown),
 		cmocka_unit_test_teardown(long_topics_go_out_whole, teardown),
+		cmocka_unit_test_teardown(paced_announcement, teardown),
 		cmocka_unit_test_teardown(thousand_discovered, teardown),
 		cmocka_unit_test_teardown(ten_thousand_load, teardown),
 	};

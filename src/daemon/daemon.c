@@ -75,6 +75,7 @@ static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
 		.name = o->name,
 		.discovery = o->discovery,
 		.discovery_prefix = o->discovery_prefix,
+		.announce_rate = o->announce_rate,
 		.statestream_base = o->statestream_base,
 		.statestream_attributes = o->statestream_attributes,
 		.statestream_timestamps = o->statestream_timestamps,

@@ -53,6 +53,7 @@ struct mqtt_block {
 	size_t max_payload;
 	unsigned max_inflight, outbound_queue;
 	double reconnect_min, reconnect_max;
+	double announce_rate;
 };
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
@@ -143,6 +144,9 @@ static const struct mqb_schema_key mqtt_keys[] = {
 	 MQ(reconnect_min), .doc = "first reconnect delay"},
 	{.key = "reconnect_max", .type = MQB_S_DURATION, .def = "60", .min = 0.1, .max = 86400,
 	 MQ(reconnect_max), .doc = "longest reconnect delay"},
+	{.key = "announce_rate", .type = MQB_S_FLOAT, .def = "2000", .min = 0, .max = 1e7,
+	 MQ(announce_rate), .doc = "messages a second at most while announcing everything "
+				   "(after a connect, when Home Assistant comes back); 0: no limit"},
 	DOMAIN("sensor"), DOMAIN("binary_sensor"), DOMAIN("switch"), DOMAIN("light"),
 	DOMAIN("cover"), DOMAIN("button"), DOMAIN("number"), DOMAIN("select"), DOMAIN("text"),
 	DOMAIN("scene"), DOMAIN("notify"), DOMAIN("event"), DOMAIN("update"),
@@ -1491,6 +1495,7 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->customize_glob = l->ha.customize_glob;
 	out->discovery = l->mq.discovery;
 	out->discovery_prefix = l->mq.discovery_prefix;
+	out->announce_rate = l->mq.announce_rate;
 	out->statestream_base = l->have_ss ? l->ss.base_topic : NULL;
 	out->statestream_attributes = l->ss.publish_attributes;
 	out->statestream_timestamps = l->ss.publish_timestamps;

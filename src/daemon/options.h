@@ -46,6 +46,7 @@ struct daemon_options {
 	struct mqtt_options mqtt;    /* base_topic defaults to mqbridge/<node_id> */
 	bool discovery;                  /* true */
 	const char *discovery_prefix;    /* "homeassistant" */
+	double announce_rate;            /* messages/s while announcing everything; 0: no limit */
 	const char *statestream_base;    /* mqtt_statestream: base_topic; NULL: none */
 	bool statestream_attributes, statestream_timestamps;
 	/* {domains, entities, entity_globs} mappings, or NULL */

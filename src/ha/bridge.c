@@ -42,6 +42,10 @@
 #define HA_ONLINE_QUIET 1.0
 #define HA_ONLINE_JITTER 2.0
 #define HA_ONLINE_MAX_WAIT 30.0
+/* Announcing at announce_rate may run ahead by this long's worth at once
+ * (at least a few entities), so that the timer wakes the loop every few
+ * milliseconds, not once per message. */
+#define ANNOUNCE_BURST 0.1
 
 /* What the bridge last published for an entity. */
 /* Kept small: there is one per entity, and 100,000 entities is a
@@ -67,6 +71,9 @@ struct bridge {
 	size_t announce_next;     /* the next entity to announce; SIZE_MAX: idle */
 	bool announcing_all;      /* from the first (after a connect), not one added */
 	unsigned gen;             /* announcements begun */
+	unsigned long long sent;  /* publishes the client took */
+	double tokens;            /* messages announce_rate allows now */
+	double tokens_at;         /* when they were counted (ev_now) */
 	ev_timer announce_timer;
 	ev_timer ha_online_timer; /* answers a burst of Home Assistant's "online" */
 	double ha_online_first;   /* when the burst's first one came */
@@ -127,6 +134,8 @@ static void publish(struct bridge *b, const char *topic, const char *payload, bo
 	if (!topic)
 		return;
 	int rc = mqb_mqtt_async_publish(b->core, topic, payload, strlen(payload), 0, retain, NULL);
+	if (rc == 0)
+		b->sent++;
 	if (rc && rc != -ENOTCONN && rc != -ESHUTDOWN)
 		MQB_LOG_DEBUG(SUB, "publish to %s: %s", topic, mqb_strerror(rc));
 }
@@ -432,6 +441,33 @@ static bool connected(struct bridge *b)
 	return mqb_mqtt_async_stats(b->core, &st) == 0 && st.connected;
 }
 
+/* Whether announce_rate lets another entity out now; if not, the timer
+ * is set for when it will. A token bucket: tokens accrue at the rate up
+ * to ANNOUNCE_BURST's worth, and each message announced takes one. */
+static bool announce_paced(struct bridge *b)
+{
+	double rate = b->o.announce_rate;
+	if (rate <= 0)
+		return false;
+	/* an entity is a handful of messages: discovery, availability,
+	 * state, attributes */
+	const double entity = 4, burst = rate * ANNOUNCE_BURST > 4 * entity ? rate * ANNOUNCE_BURST
+									  : 4 * entity;
+	struct ev_loop *loop = core__loop(b->core);
+	double now = ev_now(loop);
+	b->tokens += (now - b->tokens_at) * rate;
+	b->tokens_at = now;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	if (b->tokens >= entity)
+		return false;
+	double wait = (entity - b->tokens) / rate;
+	ev_timer_stop(loop, &b->announce_timer);
+	ev_timer_set(&b->announce_timer, wait > 0.001 ? wait : 0.001, 0);
+	ev_timer_start(loop, &b->announce_timer);
+	return true;
+}
+
 static void announce_some(struct bridge *b)
 {
 	struct mqb_mqtt_stats st;
@@ -447,7 +483,11 @@ static void announce_some(struct bridge *b)
 			ev_timer_start(core__loop(b->core), &b->announce_timer);
 			return;
 		}
+		if (announce_paced(b))
+			return;
+		unsigned long long sent = b->sent;
 		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
+		b->tokens -= (double)(b->sent - sent);
 	}
 	if (b->announce_next != SIZE_MAX && b->announcing_all) {
 		MQB_LOG_INFO(SUB, "announced %zu entities", n);
@@ -1062,6 +1102,7 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	b->core = core;
 	b->o = *o;
 	b->announce_next = SIZE_MAX;
+	b->tokens_at = ev_now(core__loop(core));
 	if (!(b->base = mqb__strdup(o->base_topic)) ||
 	    !(b->prefix = mqb__strdup(o->discovery_prefix ? o->discovery_prefix : "homeassistant")) ||
 	    !(b->node_id = mqb__strdup(o->node_id)) ||

@@ -15,6 +15,10 @@ struct bridge_options {
 	const char *node_id, *name;    /* the device */
 	bool discovery;
 	const char *discovery_prefix;
+	/* Messages a second at most while announcing everything; 0: no
+	 * limit. With a fleet of bridges on one broker, what bounds the
+	 * broker's load when all of them announce at once. */
+	double announce_rate;
 	const char *statestream_base;  /* NULL: no mqtt_statestream */
 	bool statestream_attributes, statestream_timestamps;
 	/* Home Assistant's include/exclude filter: {domains, entities,
