@@ -193,6 +193,100 @@ static void a_ghost_is_cleared_after_a_reconnect(void **state)
 	td_stop_clean(&T);
 }
 
+/* Until the device's discovery last seen since has n components. */
+static json_t *device_with(struct td *t, long since, size_t n)
+{
+	td_wait_after(t, since, "homeassistant/device/tb/config", NULL, TU_TIMEOUT);
+	for (double end = tu_now() + TU_TIMEOUT;; usleep(20000)) {
+		const char *s = td_last(t, "homeassistant/device/tb/config");
+		json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+		if (j && json_object_size(json_object_get(j, "cmps")) == n)
+			return j;
+		json_decref(j);
+		if (tu_now() > end) {
+			td_dump(t);
+			fail_msg("the device's discovery never had %zu components", n);
+		}
+	}
+}
+
+/* discovery_mode: device (Home Assistant 2024.11, its discovery.py
+ * _parse_device_payload and test_discovery.py's device tests): one
+ * retained message with the device ("dev"), the origin ("o") and each
+ * entity's payload under "cmps" with its platform as "p"; the per-entity
+ * topics of an earlier entity-mode run are cleared, and an entity gone
+ * from the configuration is sent once as {"p": platform}, which removes
+ * it, and then left out. An entity of a device of its own keeps its own
+ * message. */
+static void device_discovery_carries_every_entity_and_removes_what_is_gone(void **state)
+{
+	(void)state;
+	start(&T, HEAD THREE_SENSORS "  - {platform: testing, name: Gamma, state: '3'}\n");
+	json_decref(discovery(&T, "sensor", "gamma"));
+	td_stop_clean(&T);
+
+	long since = td_count(&T);
+	td_write_config(&T, HEAD_WITH(", discovery_mode: device")
+			THREE_SENSORS "  - {platform: testing, name: Gamma, state: '3'}\n"
+			"  - {platform: testing, name: Own, state: '4', unique_id: own-1,\n"
+			"     device: Own device}\n");
+	td_start(&T, "-P", tdir, NULL);
+	td_expect_after(&T, since, "homeassistant/sensor/tb/gamma/config", "");
+	td_expect_after(&T, since, "homeassistant/sensor/tb/alpha/config", "");
+	td_expect_after(&T, since, "mqbridge/tb/sensor/gamma/state", "3");
+	json_t *d = device_with(&T, since, 4); /* and the bridge's own sensor */
+	json_t *dev = json_object_get(d, "dev"), *o = json_object_get(d, "o");
+	json_t *cmps = json_object_get(d, "cmps");
+	assert_key(dev, "name", "Test bridge");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(dev, "identifiers"), 0)),
+			    "tb");
+	assert_key(o, "name", "mqbridge");
+	json_t *alpha = json_object_get(cmps, "alpha");
+	assert_key(alpha, "p", "sensor");
+	assert_key(alpha, "unique_id", "alpha-1");
+	assert_key(alpha, "state_topic", "mqbridge/tb/sensor/alpha/state");
+	assert_null(json_object_get(alpha, "device"));
+	assert_key(json_object_get(cmps, "gamma"), "unique_id", "tb_gamma");
+	assert_non_null(json_object_get(cmps, "beta"));
+	json_t *own = discovery(&T, "sensor", "own");
+	assert_null(json_object_get(cmps, "own"));
+	assert_key(json_object_get(own, "device"), "name", "Own device");
+	json_decref(own);
+	json_decref(d);
+	assert_int_equal(td_count_topic(&T, since, "homeassistant/device/", "/config"), 1);
+	td_stop_clean(&T);
+
+	since = td_count(&T);
+	td_write_config(&T, HEAD_WITH(", discovery_mode: device") THREE_SENSORS);
+	td_start(&T, "-P", tdir, NULL);
+	td_expect_after(&T, since, "mqbridge/tb/sensor/gamma/state", "");
+	td_expect_after(&T, since, "homeassistant/sensor/tb/own/config", "");
+	d = device_with(&T, since, 4);
+	char *gamma = json_dumps(json_object_get(json_object_get(d, "cmps"), "gamma"), JSON_COMPACT);
+	assert_string_equal(gamma, "{\"p\":\"sensor\"}");
+	free(gamma);
+	json_decref(d);
+	td_expect_log(&T, "removing gamma from the device's discovery");
+	td_stop_clean(&T);
+	/* once removed, left out */
+	since = td_count(&T);
+	td_start(&T, "-P", tdir, NULL);
+	d = device_with(&T, since, 3);
+	assert_null(json_object_get(json_object_get(d, "cmps"), "gamma"));
+	json_decref(d);
+	td_stop_clean(&T);
+
+	/* back to entity mode: the device's message is cleared */
+	since = td_count(&T);
+	td_write_config(&T, HEAD THREE_SENSORS);
+	td_start(&T, "-P", tdir, NULL);
+	td_expect_after(&T, since, "homeassistant/device/tb/config", "");
+	long i = td_wait_after(&T, since, "homeassistant/sensor/tb/beta/config", NULL, TU_TIMEOUT);
+	assert_true(i >= 0);
+	assert_string_not_equal(td_last(&T, "homeassistant/sensor/tb/beta/config"), "");
+	td_stop_clean(&T);
+}
+
 /* An entity renamed with its unique_id kept stays where Home Assistant
  * knows it: announced on its old discovery topic (with its new object id
  * and state topics), so Home Assistant keeps its entity id and history;
@@ -682,6 +776,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(a_ghost_is_cleared_after_a_reconnect, teardown),
 		cmocka_unit_test_teardown(a_renamed_entity_with_its_unique_id_keeps_its_discovery_topic,
 					  teardown),
+		cmocka_unit_test_teardown(
+			device_discovery_carries_every_entity_and_removes_what_is_gone, teardown),
 		cmocka_unit_test_teardown(switch_discovery_and_state, teardown),
 		cmocka_unit_test_teardown(every_domain, teardown),
 		cmocka_unit_test_teardown(reannounce, teardown),

@@ -76,6 +76,7 @@ static int start_bridge(struct mqb_core *core, const struct daemon_options *o)
 		.discovery = o->discovery,
 		.discovery_prefix = o->discovery_prefix,
 		.announce_rate = o->announce_rate,
+		.device_discovery = o->device_discovery,
 		.statestream_base = o->statestream_base,
 		.statestream_attributes = o->statestream_attributes,
 		.statestream_timestamps = o->statestream_timestamps,

@@ -54,10 +54,12 @@ struct mqtt_block {
 	unsigned max_inflight, outbound_queue;
 	double reconnect_min, reconnect_max;
 	double announce_rate;
+	const char *discovery_mode;
 };
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const char *const protocols[] = {"3.1.1", "5", NULL};
+static const char *const discovery_modes[] = {"entity", "device", NULL};
 
 #define MB(f) .offset = offsetof(struct mqbridge_block, f), .stored = true
 static const struct mqb_schema_key mqbridge_keys[] = {
@@ -132,6 +134,9 @@ static const struct mqb_schema_key mqtt_keys[] = {
 	 .doc = "publish Home Assistant discovery"},
 	{.key = "discovery_prefix", .type = MQB_S_TOPIC, .def = "homeassistant",
 	 MQ(discovery_prefix), .doc = "Home Assistant's discovery prefix"},
+	{.key = "discovery_mode", .type = MQB_S_ENUM, .def = "entity", .choices = discovery_modes,
+	 MQ(discovery_mode), .doc = "entity: a discovery message per entity; device: one per "
+				    "device, its entities under cmps (Home Assistant 2024.11)"},
 	{.key = "tls", .type = MQB_S_MAP, .sub = &tls_schema, MQ(tls),
 	 .doc = "connect with TLS (its presence turns TLS on)"},
 	{.key = "max_payload", .type = MQB_S_SIZE, .def = "1048576", .min = 1, .max = 268435455,
@@ -1496,6 +1501,7 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->discovery = l->mq.discovery;
 	out->discovery_prefix = l->mq.discovery_prefix;
 	out->announce_rate = l->mq.announce_rate;
+	out->device_discovery = l->mq.discovery_mode && strcmp(l->mq.discovery_mode, "device") == 0;
 	out->statestream_base = l->have_ss ? l->ss.base_topic : NULL;
 	out->statestream_attributes = l->ss.publish_attributes;
 	out->statestream_timestamps = l->ss.publish_timestamps;

@@ -47,6 +47,7 @@ struct daemon_options {
 	bool discovery;                  /* true */
 	const char *discovery_prefix;    /* "homeassistant" */
 	double announce_rate;            /* messages/s while announcing everything; 0: no limit */
+	bool device_discovery;           /* discovery_mode: device */
 	const char *statestream_base;    /* mqtt_statestream: base_topic; NULL: none */
 	bool statestream_attributes, statestream_timestamps;
 	/* {domains, entities, entity_globs} mappings, or NULL */

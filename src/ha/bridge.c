@@ -84,10 +84,18 @@ struct bridge {
 	struct mqb_entity *diag;
 	char *ss_base;
 	struct ghosts *sweep;             /* what is retained, read after a connect */
+	/* discovery_mode: device: <prefix>/device/<node_id>/config, to be
+	 * sent again (an entity came or went) once the set-up is over; the
+	 * components it is to remove ({"p": component}, once) */
+	char *device_topic;
+	bool device_dirty;
+	json_t *device_removed;
+	ev_timer device_timer;
 	struct mqb_listener *on_start;    /* until mqbridge_start: the sweep waits */
 };
 
 static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
+static bool connected(struct bridge *b);
 
 /* Topics are as long as the base topic and the ids make them: built in
  * the caller's buffer (TOPIC_BUF bytes, enough for the usual ones) and
@@ -155,6 +163,15 @@ static struct ent *ent_of(struct bridge *b, struct mqb_entity *e)
 }
 
 /* ---- discovery ------------------------------------------------------------ */
+
+/* Whether e is announced in the device's discovery message: not a device
+ * trigger, nor an entity of a device of its own (it brings its device in
+ * its own message). */
+static bool in_device(const struct bridge *b, struct mqb_entity *e, const struct ent *x)
+{
+	return b->o.device_discovery && !x->dom->trigger &&
+	       !json_object_get(entity__meta(e)->discovery, "device");
+}
 
 static void set_str(json_t *o, const char *k, const char *v)
 {
@@ -325,10 +342,18 @@ static void keep_known_topic(struct bridge *b, struct mqb_entity *e, struct ent 
 	mqb__fmt_free(t, tb);
 }
 
+static void device_soon(struct bridge *b);
+
 static void announce_discovery(struct bridge *b, struct mqb_entity *e, struct ent *x)
 {
 	if (!b->o.discovery)
 		return;
+	if (in_device(b, e, x)) {
+		/* announcing everything began with the device's message */
+		if (!b->announcing_all)
+			device_soon(b);
+		return;
+	}
 	keep_known_topic(b, e, x);
 	const struct domain *dom = x->dom;
 	const char *component = domain__component(dom, mqb_entity_domain(e));
@@ -343,6 +368,100 @@ static void announce_discovery(struct bridge *b, struct mqb_entity *e, struct en
 	mqb__fmt_free(t, tb);
 	free(s);
 	mqb__fmt_free(object_id, ob);
+}
+
+/* Home Assistant's device-based discovery (2024.11; its discovery.py,
+ * _parse_device_payload): "dev" and "o" once, and each entity's payload
+ * under "cmps" by its object id, its platform as "p". The topic's node
+ * id makes each component's discovery id "<node_id> <object_id>", as the
+ * per-entity topic does. A component whose payload is "p" alone is
+ * removed. NULL on ENOMEM. */
+static json_t *device_json(struct bridge *b)
+{
+	json_t *d = json_pack("{s:{s[s]s:s,s:s,s:s},s:{s:s,s:s},s:{}}", "dev", "identifiers",
+			      b->node_id, "name", b->name, "sw_version", PACKAGE_VERSION,
+			      "manufacturer", "mqbridge", "o", "name", "mqbridge", "sw_version",
+			      PACKAGE_VERSION, "cmps");
+	json_t *cmps = json_object_get(d, "cmps");
+	size_t n = mqb_entities_async_count(b->core);
+	for (size_t i = 0; d && i < n; i++) {
+		struct mqb_entity *e = mqb_entities_async_get(b->core, i);
+		struct ent *x = ent_of(b, e);
+		if (!x || !in_device(b, e, x))
+			continue;
+		const char *component = domain__component(x->dom, mqb_entity_domain(e));
+		char ob[TOPIC_BUF];
+		char *object_id = discovery_object_id(e, x->dom, ob, sizeof ob);
+		json_t *c = object_id ? discovery_json(b, e, x->dom, component, object_id) : NULL;
+		if (c) {
+			json_object_del(c, "device");
+			json_object_set_new(c, "p", json_string(component));
+		}
+		if (!c || json_object_set_new(cmps, object_id, c)) {
+			json_decref(d);
+			d = NULL;
+		}
+		mqb__fmt_free(object_id, ob);
+	}
+	if (d && b->device_removed) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(b->device_removed, k, v)
+			if (!json_object_get(cmps, k))
+				json_object_set(cmps, k, v);
+	}
+	return d;
+}
+
+/* Send the device's discovery if it is due and may go: once every entity
+ * is set up (one message, not one per entity added), connected, and what
+ * is retained has been read. An empty device is cleared. */
+static void device_flush(struct bridge *b)
+{
+	if (!b->device_dirty || !b->o.device_discovery || !mqb_core_async_started(b->core) ||
+	    b->sweep || !connected(b))
+		return;
+	ev_timer_stop(core__loop(b->core), &b->device_timer);
+	json_t *d = device_json(b);
+	bool empty = d && json_object_size(json_object_get(d, "cmps")) == 0;
+	char *s = d && !empty ? json_dumps(d, JSON_COMPACT) : NULL;
+	json_decref(d);
+	if (!d || (!empty && !s))
+		return; /* out of memory: the next announcement tries again */
+	b->device_dirty = false;
+	size_t len = s ? strlen(s) : 0;
+	int rc = mqb_mqtt_async_publish(b->core, b->device_topic, s ? s : "", len, 0, true, NULL);
+	if (rc == 0)
+		b->sent++;
+	else if (rc == -EINVAL)
+		MQB_LOG_ERROR(SUB, "the device's discovery (%zu bytes) is larger than mqtt."
+			      "max_payload allows: Home Assistant does not see the entities; "
+			      "raise max_payload (about 500 bytes an entity) or use "
+			      "discovery_mode: entity", len);
+	free(s);
+	MQB_LOG_DEBUG(SUB, "device discovery on %s: %zu bytes", b->device_topic, len);
+	json_decref(b->device_removed);
+	b->device_removed = NULL;
+	if (len > 1 << 20)
+		mqb__trim();
+}
+
+static void device_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	device_flush(w->data);
+}
+
+/* The device's discovery is to go again: gathered for a tenth of a
+ * second, so that entities added or removed together are one message. */
+static void device_soon(struct bridge *b)
+{
+	b->device_dirty = true;
+	if (mqb_core_async_started(b->core) && !ev_is_active(&b->device_timer)) {
+		ev_timer_set(&b->device_timer, 0.1, 0);
+		ev_timer_start(core__loop(b->core), &b->device_timer);
+	}
 }
 
 /* ---- states out --------------------------------------------------------- */
@@ -489,6 +608,7 @@ static void announce_some(struct bridge *b)
 		announce_entity(b, mqb_entities_async_get(b->core, b->announce_next++));
 		b->tokens -= (double)(b->sent - sent);
 	}
+	device_flush(b);
 	if (b->announce_next != SIZE_MAX && b->announcing_all) {
 		MQB_LOG_INFO(SUB, "announced %zu entities", n);
 		if (n >= 1000)
@@ -511,6 +631,11 @@ static void announce_all(struct bridge *b)
 	b->announce_next = 0;
 	b->announcing_all = true;
 	b->gen++;
+	/* the device's discovery first, when every entity is known */
+	if (b->o.device_discovery && b->o.discovery) {
+		b->device_dirty = true;
+		device_flush(b);
+	}
 	announce_some(b);
 }
 
@@ -529,19 +654,57 @@ static void finish_sweep(struct bridge *b)
 {
 	size_t n = mqb_entities_async_count(b->core);
 	bool complete = true;
+	/* the device's components Home Assistant has and the configuration
+	 * has not: sent once more as {"p": component}, which removes them */
+	const json_t *had = ghosts__device_components(b->sweep);
+	json_t *gone = had ? json_deep_copy(had) : NULL;
 	for (size_t i = 0; i < n && complete; i++) {
 		struct mqb_entity *e = mqb_entities_async_get(b->core, i);
 		struct ent *x = ent_of(b, e);
 		char tb[TOPIC_BUF], pb[TOPIC_BUF];
-		if (x && b->o.discovery)
+		bool dev = x && b->o.discovery && in_device(b, e, x);
+		if (x && b->o.discovery && !dev)
 			keep_known_topic(b, e, x);
-		char *t = b->o.discovery && x ? discovery_topic(b, e, x, tb, sizeof tb) : NULL;
+		if (dev && gone) {
+			char ob[TOPIC_BUF];
+			char *object_id = discovery_object_id(e, x->dom, ob, sizeof ob);
+			if (object_id)
+				json_object_del(gone, object_id);
+			mqb__fmt_free(object_id, ob);
+		}
+		char *t = dev                     ? mqb__fmt(tb, sizeof tb, "%s", b->device_topic)
+			  : b->o.discovery && x ? discovery_topic(b, e, x, tb, sizeof tb)
+						: NULL;
 		char *prefix = topic_of(b, e, "", pb, sizeof pb); /* <base>/<domain>/<id>/ */
 		complete = x && prefix && (t || !b->o.discovery) &&
 			   ghosts__expect(b->sweep, t, prefix) == 0;
 		mqb__fmt_free(t, tb);
 		mqb__fmt_free(prefix, pb);
 	}
+	if (complete && gone) {
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe(gone, tmp, k, v) {
+			json_t *p = json_is_object(v) ? json_object_get(v, "p") : NULL;
+			if (!p)
+				p = json_is_object(v) ? json_object_get(v, "platform") : NULL;
+			if (!json_is_string(p) || json_object_size(v) == 1) {
+				json_object_del(gone, k); /* removed already */
+				continue;
+			}
+			json_object_set_new(gone, k, json_pack("{s:O}", "p", p));
+			MQB_LOG_INFO(SUB, "removing %s from the device's discovery: an entity the "
+				     "configuration no longer has", k);
+		}
+		if (json_object_size(gone)) {
+			if (!b->device_removed)
+				b->device_removed = json_object();
+			json_object_update(b->device_removed, gone);
+			b->device_dirty = true;
+		}
+	}
+	json_decref(gone);
 	if (complete)
 		ghosts__async_finish(b->sweep);
 	else
@@ -566,6 +729,7 @@ static int on_started(void *ud, void *arg, void **result)
 	b->on_start = NULL;
 	if (b->sweep && ghosts__ready(b->sweep))
 		finish_sweep(b);
+	device_flush(b);
 	return 0;
 }
 
@@ -580,6 +744,7 @@ static int start_sweep(struct bridge *b)
 	struct ghosts_options o = {
 		.core = b->core,
 		.discovery_filter = b->o.discovery ? filter : NULL,
+		.device_topic = b->o.discovery ? b->device_topic : NULL,
 		.state_base = states ? b->base : NULL,
 		.marker = marker,
 		.ready = on_swept,
@@ -759,6 +924,8 @@ static void on_added(void *ud, struct mqb_entity *e)
 				      t ? t : "its set topic", mqb_strerror(rc));
 		mqb__fmt_free(t, buf);
 	}
+	if (b->o.discovery && in_device(b, e, x) && mqb_core_async_started(b->core))
+		device_soon(b); /* also while an announcement that began without it runs */
 	/* One added once connected is announced now, at the pace of the
 	 * announcement: thousands may come while the first connect's runs (set
 	 * up a few at a time), and the client's queue must not overflow. */
@@ -789,7 +956,19 @@ static void on_removed(void *ud, struct mqb_entity *e, size_t index)
 			publish(b, t, "", true);
 			mqb__fmt_free(t, buf);
 		}
-		if (b->o.discovery) {
+		if (b->o.discovery && in_device(b, e, x)) {
+			/* the device's discovery without it, and {"p": ...} once */
+			char ob[TOPIC_BUF];
+			const char *component = domain__component(x->dom, mqb_entity_domain(e));
+			char *object_id = discovery_object_id(e, x->dom, ob, sizeof ob);
+			if (!b->device_removed)
+				b->device_removed = json_object();
+			if (object_id && b->device_removed)
+				json_object_set_new(b->device_removed, object_id,
+						    json_pack("{s:s}", "p", component));
+			mqb__fmt_free(object_id, ob);
+			device_soon(b);
+		} else if (b->o.discovery) {
 			char tb[TOPIC_BUF];
 			char *t = discovery_topic(b, e, x, tb, sizeof tb);
 			publish(b, t, "", true);
@@ -1067,6 +1246,9 @@ static void bridge_free(struct bridge *b)
 	ghosts__async_free(b->sweep);
 	ev_timer_stop(core__loop(core), &b->announce_timer);
 	ev_timer_stop(core__loop(core), &b->ha_online_timer);
+	ev_timer_stop(core__loop(core), &b->device_timer);
+	json_decref(b->device_removed);
+	mqb__free(b->device_topic);
 	mqb__free(b->base);
 	mqb__free(b->prefix);
 	mqb__free(b->node_id);
@@ -1087,6 +1269,7 @@ static int on_stop(void *ud, void *arg, void **result)
 	struct bridge *b = ud;
 	ev_timer_stop(core__loop(b->core), &b->announce_timer);
 	ev_timer_stop(core__loop(b->core), &b->ha_online_timer);
+	ev_timer_stop(core__loop(b->core), &b->device_timer);
 	b->announce_next = SIZE_MAX;
 	ghosts__async_free(b->sweep);
 	b->sweep = NULL;
@@ -1107,7 +1290,8 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	    !(b->prefix = mqb__strdup(o->discovery_prefix ? o->discovery_prefix : "homeassistant")) ||
 	    !(b->node_id = mqb__strdup(o->node_id)) ||
 	    !(b->name = mqb__strdup(o->name ? o->name : o->node_id)) ||
-	    (o->statestream_base && !(b->ss_base = mqb__strdup(o->statestream_base)))) {
+	    (o->statestream_base && !(b->ss_base = mqb__strdup(o->statestream_base))) ||
+	    !(b->device_topic = mqb__fmt(NULL, 0, "%s/device/%s/config", b->prefix, b->node_id))) {
 		bridge_free(b);
 		return -ENOMEM;
 	}
@@ -1123,6 +1307,8 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	b->announce_timer.data = b;
 	ev_timer_init(&b->ha_online_timer, ha_online_cb, 0, 0);
 	b->ha_online_timer.data = b;
+	ev_timer_init(&b->device_timer, device_timer_cb, 0, 0);
+	b->device_timer.data = b;
 	b->rng = mqb__random_seed();
 	static const struct core_slot_ops ops = {.fini = bridge_fini};
 	core__slot_set(core, CORE_SLOT_BRIDGE, b, &ops);

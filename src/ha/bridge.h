@@ -14,6 +14,10 @@ struct bridge_options {
 	const char *base_topic;        /* <base> */
 	const char *node_id, *name;    /* the device */
 	bool discovery;
+	/* One discovery message for the bridge's device, its entities under
+	 * cmps (Home Assistant 2024.11); those of a device of their own, and
+	 * device triggers, keep theirs. */
+	bool device_discovery;
 	const char *discovery_prefix;
 	/* Messages a second at most while announcing everything; 0: no
 	 * limit. With a fleet of bridges on one broker, what bounds the

@@ -34,8 +34,9 @@ struct seen {
 
 struct ghosts {
 	struct ghosts_options o;
-	char *discovery_filter, *state_filter, *marker;
-	struct mqb_mqtt_sub *subs[3];
+	char *discovery_filter, *state_filter, *marker, *device_topic;
+	struct mqb_mqtt_sub *subs[4];
+	json_t *device_cmps;          /* the retained device discovery's */
 	unsigned nonce;
 	bool ready;
 	ev_timer ping, bound;
@@ -134,18 +135,40 @@ static bool retained(const struct mqb_mqtt_message *msg)
 	return mqb_mqtt_message_retained(msg) && mqb_mqtt_message_len(msg) > 0;
 }
 
+/* A retained discovery payload's JSON (NULL: none, or not JSON), and one
+ * of its keys by its name or Home Assistant's abbreviation. */
+static json_t *retained_json(const struct mqb_mqtt_message *msg, const char *key,
+			     const char *abbr, json_t **value)
+{
+	json_t *j = retained(msg) ? json_loadb(mqb_mqtt_message_payload(msg),
+					       mqb_mqtt_message_len(msg), 0, NULL)
+				  : NULL;
+	*value = json_object_get(j, key);
+	if (!*value)
+		*value = json_object_get(j, abbr);
+	return j;
+}
+
 static int on_discovery(void *ud, void *arg, void **result)
 {
 	(void)result;
+	json_t *uid, *j = retained_json(arg, "unique_id", "uniq_id", &uid);
+	if (retained(arg))
+		remember(ud, mqb_mqtt_message_topic(arg), json_string_value(uid), true);
+	json_decref(j);
+	return 0;
+}
+
+static int on_device(void *ud, void *arg, void **result)
+{
+	(void)result;
 	struct ghosts *g = ud;
-	const struct mqb_mqtt_message *msg = arg;
-	if (!retained(msg))
-		return 0;
-	json_t *j = json_loadb(mqb_mqtt_message_payload(msg), mqb_mqtt_message_len(msg), 0, NULL);
-	json_t *uid = json_object_get(j, "unique_id");
-	if (!uid)
-		uid = json_object_get(j, "uniq_id");
-	remember(g, mqb_mqtt_message_topic(msg), json_string_value(uid), true);
+	json_t *cmps, *j = retained_json(arg, "components", "cmps", &cmps);
+	if (retained(arg)) {
+		json_decref(g->device_cmps);
+		g->device_cmps = json_is_object(cmps) ? json_incref(cmps) : NULL;
+		remember(g, mqb_mqtt_message_topic(arg), NULL, true);
+	}
 	json_decref(j);
 	return 0;
 }
@@ -193,7 +216,9 @@ void ghosts__async_free(struct ghosts *g)
 	mqb__free(g->keys);
 	hashmap__fini(&g->by_topic);
 	hashmap__fini(&g->expected);
+	json_decref(g->device_cmps);
 	mqb__free(g->discovery_filter);
+	mqb__free(g->device_topic);
 	mqb__free(g->state_filter);
 	mqb__free(g->marker);
 	mqb__free(g);
@@ -228,8 +253,10 @@ int ghosts__async_start(const struct ghosts_options *o, struct ghosts **out)
 	if (!g->marker)
 		goto fail;
 	/* the caller's strings are not kept */
-	g->o.discovery_filter = g->o.state_base = g->o.marker = NULL;
+	g->o.discovery_filter = g->o.state_base = g->o.marker = g->o.device_topic = NULL;
 	if (o->discovery_filter && !(g->discovery_filter = mqb__strdup(o->discovery_filter)))
+		goto fail;
+	if (o->device_topic && !(g->device_topic = mqb__strdup(o->device_topic)))
 		goto fail;
 	if (o->state_base && !(g->state_filter = mqb__fmt(NULL, 0, "%s/+/+/+", o->state_base)))
 		goto fail;
@@ -237,6 +264,9 @@ int ghosts__async_start(const struct ghosts_options *o, struct ghosts **out)
 	if ((g->discovery_filter &&
 	     (rc = mqb_mqtt_async_subscribe(o->core, g->discovery_filter, 0,
 					    &MQB_CALLBACK(on_discovery, g), &g->subs[0]))) ||
+	    (g->device_topic &&
+	     (rc = mqb_mqtt_async_subscribe(o->core, g->device_topic, 0,
+					    &MQB_CALLBACK(on_device, g), &g->subs[3]))) ||
 	    (g->state_filter &&
 	     (rc = mqb_mqtt_async_subscribe(o->core, g->state_filter, 0,
 					    &MQB_CALLBACK(on_state, g), &g->subs[1]))) ||
@@ -254,6 +284,11 @@ fail:
 bool ghosts__ready(const struct ghosts *g)
 {
 	return g->ready;
+}
+
+const json_t *ghosts__device_components(const struct ghosts *g)
+{
+	return g->device_cmps;
 }
 
 /* The length of a discovery topic without its "<object_id>/config". */

@@ -6,6 +6,7 @@
 #define MQB_HA_GHOSTS_H
 
 #include <stdbool.h>
+#include <jansson.h>
 
 struct mqb_core;
 struct ghosts;
@@ -14,6 +15,9 @@ struct ghosts_options {
 	struct mqb_core *core;
 	/* "<prefix>/+/<node_id>/+/config"; NULL: discovery is not swept */
 	const char *discovery_filter;
+	/* "<prefix>/device/<node_id>/config", the bridge's device discovery
+	 * (cleared like the others when not expected); NULL: not read */
+	const char *device_topic;
 	/* "<base>": <base>/<domain>/<object_id>/{state,attributes,availability}
 	 * are swept; NULL: they are not */
 	const char *state_base;
@@ -39,6 +43,9 @@ bool ghosts__ready(const struct ghosts *g);
  * retained for it; else NULL. Valid until ghosts__async_finish.
  * Thread: loop. */
 const char *ghosts__renamed(const struct ghosts *g, const char *unique_id, const char *topic);
+/* The components (cmps) of the retained device discovery read, or NULL.
+ * Valid until ghosts__async_finish. Thread: loop. */
+const json_t *ghosts__device_components(const struct ghosts *g);
 /* A discovery topic (NULL: none) and a state prefix ("<base>/<domain>/
  * <object_id>/", NULL: none) the configuration has. 0 or -ENOMEM.
  * Thread: loop. */

@@ -15,6 +15,7 @@
 struct conf {
 	const char *name, *object_id, *unique_id, *state, *unit, *device_class, *icon;
 	const char *state_class;
+	const char *device;     /* a device of its own, by that name and id */
 	double scan_interval;
 	bool unavailable;
 	const struct mqb_conf_node *attributes;
@@ -34,6 +35,7 @@ static const struct mqb_schema_key keys[] = {
 	{.key = "unavailable", .type = MQB_S_BOOL, .def = "false", C(unavailable)},
 	{.key = "scan_interval", .type = MQB_S_DURATION, .def = "0", C(scan_interval)},
 	{.key = "attributes", .type = MQB_S_ANY, C(attributes)},
+	{.key = "device", .type = MQB_S_STRING, C(device)},
 	{.key = "blocking_poll", .type = MQB_S_DURATION, .def = "0", C(blocking_poll)},
 };
 static const struct mqb_schema schema = MQB_SCHEMA("testing", keys);
@@ -138,6 +140,12 @@ static int setup(struct mqb_platform *p, const void *conf_, const char *path)
 		disc = json_pack("{sbs[s]}", "brightness", 1, "supported_color_modes", "brightness");
 	else if (strcmp(mqb_platform_domain(p), "cover") == 0)
 		disc = json_pack("{sisi}", "position_open", 100, "position_closed", 0);
+	if (c->device) {
+		if (!disc)
+			disc = json_object();
+		json_object_set_new(disc, "device", json_pack("{s[s]ss}", "identifiers", c->device,
+							      "name", c->device));
+	}
 	struct mqb_entity_info info = {
 		.name = c->name,
 		.object_id = c->object_id,
