@@ -24,6 +24,11 @@
  * most for it. */
 #define PING_INTERVAL 0.05
 #define READ_BOUND 3.0
+/* After the marker, reading goes on until no retained message has come
+ * for this long: mosquitto sends a SUBSCRIBE's retained messages before
+ * anything published after it, but aedes streams them from its store
+ * while newer messages overtake them (t/test_brokers, doc/brokers.md). */
+#define SETTLE 0.1
 
 /* A retained topic read. */
 struct seen {
@@ -39,7 +44,8 @@ struct ghosts {
 	json_t *device_cmps;          /* the retained device discovery's */
 	unsigned nonce;
 	bool ready;
-	ev_timer ping, bound;
+	ev_timer ping, bound, settle;
+	double last_read;             /* when a retained message last came (ev_now) */
 	struct seen *seen;
 	size_t nseen, capseen;
 	struct hashmap by_topic;      /* topic -> struct seen index + 1 */
@@ -62,6 +68,7 @@ static void become_ready(struct ghosts *g)
 	struct ev_loop *loop = core__loop(g->o.core);
 	ev_timer_stop(loop, &g->ping);
 	ev_timer_stop(loop, &g->bound);
+	ev_timer_stop(loop, &g->settle);
 	if (g->ready)
 		return;
 	g->ready = true;
@@ -89,21 +96,41 @@ static void bound_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	become_ready(g);
 }
 
-/* The marker came back: the broker sent every retained message of the
- * subscriptions before it, which it took in the same SUBSCRIBE. */
+/* Ready once nothing retained has come for SETTLE. */
+static void settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct ghosts *g = w->data;
+	double quiet = ev_now(loop) - g->last_read;
+	if (quiet >= SETTLE) {
+		become_ready(g);
+		return;
+	}
+	ev_timer_set(w, SETTLE - quiet, 0);
+	ev_timer_start(loop, w);
+}
+
+/* The marker came back: the broker has taken the subscriptions (one
+ * SUBSCRIBE with it), and mosquitto has sent their retained messages. */
 static int on_marker(void *ud, void *arg, void **result)
 {
 	(void)result;
 	struct ghosts *g = ud;
 	char want[16];
 	snprintf(want, sizeof want, "%u", g->nonce);
-	if (!g->ready && strcmp(mqb_mqtt_message_payload(arg), want) == 0)
-		become_ready(g);
+	struct ev_loop *loop = core__loop(g->o.core);
+	if (!g->ready && !ev_is_active(&g->settle) &&
+	    strcmp(mqb_mqtt_message_payload(arg), want) == 0) {
+		ev_timer_stop(loop, &g->ping);
+		g->last_read = ev_now(loop); /* what is late may not have begun */
+		settle_cb(loop, &g->settle, 0);
+	}
 	return 0;
 }
 
 static void remember(struct ghosts *g, const char *topic, const char *unique_id, bool discovery)
 {
+	g->last_read = ev_now(core__loop(g->o.core));
 	if (hashmap__get(&g->by_topic, topic, strlen(topic)))
 		return;
 	if (g->nseen == g->capseen) {
@@ -205,6 +232,7 @@ void ghosts__async_free(struct ghosts *g)
 	struct ev_loop *loop = core__loop(g->o.core);
 	ev_timer_stop(loop, &g->ping);
 	ev_timer_stop(loop, &g->bound);
+	ev_timer_stop(loop, &g->settle);
 	unsubscribe_all(g);
 	for (size_t i = 0; i < g->nseen; i++) {
 		mqb__free(g->seen[i].topic);
@@ -231,6 +259,7 @@ void ghosts__async_restart(struct ghosts *g)
 	g->nonce++;
 	ev_timer_stop(loop, &g->ping);
 	ev_timer_stop(loop, &g->bound);
+	ev_timer_stop(loop, &g->settle);
 	ev_timer_start(loop, &g->ping);
 	ev_timer_start(loop, &g->bound);
 	send_marker(g);
@@ -247,7 +276,8 @@ int ghosts__async_start(const struct ghosts_options *o, struct ghosts **out)
 	hashmap__init(&g->expected);
 	ev_timer_init(&g->ping, ping_cb, PING_INTERVAL, PING_INTERVAL);
 	ev_timer_init(&g->bound, bound_cb, READ_BOUND, 0);
-	g->ping.data = g->bound.data = g;
+	ev_timer_init(&g->settle, settle_cb, SETTLE, 0);
+	g->ping.data = g->bound.data = g->settle.data = g;
 	int rc = -ENOMEM;
 	g->marker = mqb__strdup(o->marker);
 	if (!g->marker)
