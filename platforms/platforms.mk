@@ -45,6 +45,11 @@ t_platforms_testing_so_CFLAGS = $(MODULE_CFLAGS)
 t_platforms_testing_so_LDFLAGS = $(MODULE_LINK)
 t_platforms_testing_so_LDADD =
 TEST_PROGS += t/test_bridge
+# Other brokers (aedes, a RabbitMQ cluster): skipped where not installed.
+TEST_PROGS += t/test_brokers
+t_test_brokers_SOURCES = t/test_brokers.c $(DAEMON_TEST_UTIL)
+t_test_brokers_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_brokers_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
 t_test_bridge_SOURCES = t/test_bridge.c $(DAEMON_TEST_UTIL)
 t_test_bridge_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_bridge_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

@@ -66,6 +66,11 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 
 void td_init(struct td *t, const char *broker_extra)
 {
+	td_init_on(t, 0, broker_extra);
+}
+
+void td_init_on(struct td *t, int port, const char *broker_extra)
+{
 	memset(t, 0, sizeof *t);
 	t->lock = malloc(sizeof(pthread_mutex_t));
 	assert_non_null(t->lock);
@@ -74,7 +79,10 @@ void td_init(struct td *t, const char *broker_extra)
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->config, sizeof t->config, "%s/mqbridge.yaml", t->dir);
 	snprintf(t->log, sizeof t->log, "%s/daemon.log", t->dir);
-	tu_broker_start(&t->broker, broker_extra);
+	if (port > 0)
+		t->broker.port = port; /* another broker, the test's own */
+	else
+		tu_broker_start(&t->broker, broker_extra);
 	mosquitto_lib_init();
 	char id[64];
 	snprintf(id, sizeof id, "td-watch-%ld", (long)getpid());

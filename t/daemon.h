@@ -40,6 +40,9 @@ struct td {
  * private directory; the watcher connects and subscribes to "#" and
  * "$SYS/#" is not used. Fails the test on error. */
 void td_init(struct td *t, const char *broker_extra);
+/* The same on a broker the test started itself, listening on port (0: a
+ * mosquitto of its own, as td_init); td_fini leaves that one alone. */
+void td_init_on(struct td *t, int port, const char *broker_extra);
 /* td_init, td_write_config and td_start, then wait for the daemon to say
  * online on status_topic; fails the test with both logs if it does not. */
 void td_begin(struct td *t, const char *yaml, const char *status_topic);
