@@ -288,7 +288,7 @@ static bool share_delivered(int port)
 {
 	start_daemon(port, HEAD_WITH("")
 		     "automation:\n"
-		     "  - trigger: {platform: mqtt, topic: '$share/g/in/x'}\n"
+		     "  - mode: queued\n    trigger: {platform: mqtt, topic: '$share/g/in/x'}\n"
 		     "    action: {service: mqtt.publish, data: {topic: out/x, payload: ran}}\n"
 		     "  - trigger: {platform: mqtt, topic: in/marker}\n"
 		     "    action: {service: mqtt.publish, data: {topic: out/marker, payload: ran}}\n");
@@ -344,6 +344,46 @@ static void rabbitmq_runs_the_end_to_end_group(void **state)
 	T_live = false;
 	assert_false(mqtt5_connects(B.mqtt[0]));
 	assert_false(share_delivered(B.mqtt[0]));
+}
+
+/* mosquitto, the reference: MQTT triggers on $share/g/in/x and on in/x
+ * in one bridge under MQTT 5. The broker sends each message twice (once
+ * for the plain filter, once for the group, whose only member is this
+ * client); each trigger runs once a message, not twice. */
+static void on_mosquitto_a_shared_and_a_plain_trigger_each_run_once_a_message(void **state)
+{
+	(void)state;
+	start_daemon(0, "mqbridge: {node_id: ob, name: Other broker}\n"
+			"mqtt: {broker: 127.0.0.1, port: %PORT%, protocol: 5}\n"
+			"automation:\n"
+			"  - mode: queued\n    trigger: {platform: mqtt, topic: '$share/g/in/x'}\n"
+			"    action: {service: mqtt.publish,\n"
+			"             data: {topic: out/shared, payload: '{{ trigger.payload }}'}}\n"
+			"  - mode: queued\n    trigger: {platform: mqtt, topic: in/x}\n"
+			"    action: {service: mqtt.publish,\n"
+			"             data: {topic: out/plain, payload: '{{ trigger.payload }}'}}\n");
+	for (double end = tu_now() + TU_TIMEOUT;
+	     !td_last(&T, "out/shared") || !td_last(&T, "out/plain"); usleep(100000)) {
+		td_pub(&T, "in/x", "0", false);
+		if (tu_now() > end) {
+			dump();
+			fail_msg("the triggers never ran");
+		}
+	}
+	usleep(200000);
+	long n = td_count(&T);
+	td_pub(&T, "in/x", "1", false);
+	td_pub(&T, "in/x", "2", false);
+	td_pub(&T, "in/x", "last", false);
+	td_expect_after(&T, n, "out/shared", "last");
+	td_expect_after(&T, n, "out/plain", "last");
+	usleep(200000); /* a second copy would come right behind */
+	char shared[256], plain[256];
+	td_join(&T, n, "out/shared", shared, sizeof shared);
+	td_join(&T, n, "out/plain", plain, sizeof plain);
+	assert_string_equal(shared, "1,2,last");
+	assert_string_equal(plain, "1,2,last");
+	td_stop_clean(&T);
 }
 
 /* The payloads on topic from since as integers: how many of first..last
@@ -441,6 +481,8 @@ int main(int argc, char **argv)
 			 slash ? me : ".");
 	}
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(on_mosquitto_a_shared_and_a_plain_trigger_each_run_once_a_message,
+					  teardown),
 		cmocka_unit_test_teardown(aedes_runs_the_end_to_end_group, teardown),
 		cmocka_unit_test_teardown(rabbitmq_runs_the_end_to_end_group, teardown),
 		cmocka_unit_test_teardown(on_a_rabbitmq_cluster_the_bridge_fails_over_and_loses_nothing,
