@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "lib/utf8.h"
 #include "template/tpl.h"
 
@@ -752,117 +753,33 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
  * separators, in NaN (json.dumps writes NaN, orjson null) and in how they
  * sort keys (json.dumps the keys themselves, orjson their text). */
 
-/* One code point as \uXXXX (two, a surrogate pair, past U+FFFF), in lower
- * case hex as Python writes it. */
-static void dump_u_escape(struct tpl_ctx *cx, struct tpl_buf *b, uint32_t cp)
+/* The template's side of the writer: the shared pieces (lib/json.h)
+ * write into a render buffer, which charges the render for it. */
+struct tpl_w {
+	struct json_w w;
+	struct tpl_ctx *cx;
+	struct tpl_buf *b;
+	bool sort_keys;
+};
+
+static void tpl_put(struct json_w *w, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	char e[12];
-	size_t n = 0;
-	uint32_t units[2] = { cp, 0 };
-	size_t nu = 1;
-	if (cp >= 0x10000) {
-		cp -= 0x10000;
-		units[0] = 0xd800 + (cp >> 10);
-		units[1] = 0xdc00 + (cp & 0x3ff);
-		nu = 2;
-	}
-	for (size_t u = 0; u < nu; u++) {
-		e[n++] = '\\';
-		e[n++] = 'u';
-		for (int sh = 12; sh >= 0; sh -= 4)
-			e[n++] = hex[units[u] >> sh & 0xf];
-	}
-	tpl_buf_add(cx, b, e, n);
+	struct tpl_w *t = (struct tpl_w *)w;
+	tpl_buf_add(t->cx, t->b, s, n);
 }
 
-static void dump_string(struct tpl_ctx *cx, struct tpl_buf *b, const char *s, size_t n,
-			const struct tpl_json_style *st)
+static void dump_string(struct tpl_w *t, const char *s, size_t n)
 {
-	tpl_buf_addc(cx, b, '"');
-	tpl_work(cx, 2 * TPL_W_SCAN(n));
-	size_t run = 0; /* bytes from s + i - run that need no escape */
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
-		bool u_esc = false;
-		uint32_t cp = c;
-		size_t len = 1;
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '<': case '>': case '&': case '\'':
-			u_esc = st->html_safe;
-			break;
-		default:
-			if (c < 0x20) {
-				u_esc = true;
-			} else if (c >= 0x7f && st->ascii) {
-				/* ensure_ascii: all but printable ASCII; a byte
-				 * that is not UTF-8 as U+FFFD */
-				u_esc = true;
-				if (c >= 0x80) {
-					len = utf8__decode((const unsigned char *)s + i, n - i, &cp);
-					if (!len) {
-						len = 1;
-						cp = 0xfffd;
-					}
-				}
-			}
-		}
-		if (!esc && !u_esc) {
-			i++;
-			run++;
-			continue;
-		}
-		tpl_buf_add(cx, b, s + i - run, run);
-		run = 0;
-		if (esc)
-			tpl_buf_add(cx, b, esc, 2);
-		else
-			dump_u_escape(cx, b, cp);
-		i += len;
-	}
-	tpl_buf_add(cx, b, s + n - run, run);
-	tpl_buf_addc(cx, b, '"');
-}
-
-/* A line break and the indentation of depth, between the members of a
- * container written with an indent. */
-static void dump_newline(struct tpl_ctx *cx, struct tpl_buf *b, const struct tpl_json_style *st,
-			 unsigned depth)
-{
-	if (st->indent < 0)
-		return;
-	tpl_buf_addc(cx, b, '\n');
-	for (unsigned i = 0; i < depth * (unsigned)st->indent; i++)
-		tpl_buf_addc(cx, b, ' ');
-}
-
-static void dump_float(struct tpl_ctx *cx, struct tpl_buf *b, double f,
-		       const struct tpl_json_style *st)
-{
-	char tmp[DTOA_REPR_MAX + 1];
-	if (isfinite(f))
-		tpl_buf_add(cx, b, tmp, dtoa__repr(f, tmp));
-	else if (!st->dumps)
-		tpl_buf_add(cx, b, "null", 4);
-	else if (isnan(f))
-		tpl_buf_add(cx, b, "NaN", 3);
-	else
-		tpl_buf_add(cx, b, f < 0 ? "-Infinity" : "Infinity", f < 0 ? 9 : 8);
+	tpl_work(t->cx, 2 * TPL_W_SCAN(n));
+	json__string(&t->w, s, n);
 }
 
 /* A dict key as JSON writes it: Python's json.dumps and orjson (with
  * OPT_NON_STR_KEYS, as Home Assistant asks) both take str, int, float,
  * bool and None. */
-static struct tv dump_key(struct tpl_ctx *cx, struct tv k, const struct tpl_json_style *st)
+static struct tv dump_key(struct tpl_w *t, struct tv k)
 {
+	struct tpl_ctx *cx = t->cx;
 	struct tpl_buf b = { 0 };
 	switch (k.t) {
 	case TV_STR:
@@ -873,86 +790,81 @@ static struct tv dump_key(struct tpl_ctx *cx, struct tv k, const struct tpl_json
 		return tv_cstr(cx, k.b ? "true" : "false");
 	case TV_INT:
 		return tv_strv(tv_to_str(cx, k));
-	case TV_FLOAT:
-		dump_float(cx, &b, k.f, st);
+	case TV_FLOAT: {
+		struct tpl_w kt = *t;
+		kt.b = &b;
+		json__float(&kt.w, k.f);
 		return tv_strv(tpl_buf_done(cx, &b));
+	}
 	default:
 		tpl_fail(cx, "keys must be str, int, float, bool or None, not %s", tv_type_name(k));
 	}
 }
 
-static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
-		       const struct tpl_json_style *st, unsigned depth);
+static void dump_value(struct tpl_w *t, struct tv v, unsigned depth);
 
-static void dump_dict(struct tpl_ctx *cx, struct tpl_buf *b, const struct tv_dict *d,
-		      const struct tpl_json_style *st, unsigned depth)
+/* json.dumps sorts the keys themselves, orjson their text (JSON_W_NAN_NULL
+ * is orjson's). */
+static void dump_dict(struct tpl_w *t, const struct tv_dict *d, bool sort_keys, unsigned depth)
 {
+	struct tpl_ctx *cx = t->cx;
 	size_t n = d->n;
 	struct tv *keys = tpl_alloc(cx, (n + 1) * sizeof *keys);
 	for (size_t i = 0; i < n; i++)
-		keys[i] = dump_key(cx, d->k[i], st);
+		keys[i] = dump_key(t, d->k[i]);
 	size_t *order = NULL;
-	if (st->sort_keys && n > 1)
-		order = tpl_sort_index(cx, st->dumps ? d->k : keys, n, false);
-	const char *colon = st->dumps || st->indent >= 0 ? ": " : ":";
-	tpl_buf_addc(cx, b, '{');
+	if (sort_keys && n > 1)
+		order = tpl_sort_index(cx, t->w.flags & JSON_W_NAN_NULL ? keys : d->k, n, false);
+	tpl_buf_addc(cx, t->b, '{');
 	for (size_t i = 0; i < n; i++) {
 		size_t k = order ? order[i] : i;
 		tpl_work(cx, 2 * TPL_W_ITEM);
-		if (i)
-			tpl_buf_add(cx, b, ", ", st->dumps && st->indent < 0 ? 2 : 1);
-		dump_newline(cx, b, st, depth + 1);
-		dump_string(cx, b, keys[k].s->s, keys[k].s->len, st);
-		tpl_buf_add(cx, b, colon, strlen(colon));
-		dump_value(cx, b, d->v[k], st, depth + 1);
+		json__member(&t->w, i, depth + 1);
+		dump_string(t, keys[k].s->s, keys[k].s->len);
+		json__colon(&t->w);
+		dump_value(t, d->v[k], depth + 1);
 	}
-	if (n)
-		dump_newline(cx, b, st, depth);
-	tpl_buf_addc(cx, b, '}');
+	json__end(&t->w, n, depth);
+	tpl_buf_addc(cx, t->b, '}');
 }
 
-static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
-		       const struct tpl_json_style *st, unsigned depth)
+static void dump_value(struct tpl_w *t, struct tv v, unsigned depth)
 {
+	struct tpl_ctx *cx = t->cx;
 	if (depth > TV_MAX_NEST)
 		tpl_fail_code(cx, -ELOOP, "value nested too deeply");
 	switch (v.t) {
 	case TV_NONE:
-		tpl_buf_add(cx, b, "null", 4);
+		tpl_buf_add(cx, t->b, "null", 4);
 		return;
 	case TV_BOOL:
 		if (v.b)
-			tpl_buf_add(cx, b, "true", 4);
+			tpl_buf_add(cx, t->b, "true", 4);
 		else
-			tpl_buf_add(cx, b, "false", 5);
+			tpl_buf_add(cx, t->b, "false", 5);
 		return;
-	case TV_INT: {
-		const struct tv_str *s = tv_to_str(cx, v);
-		tpl_buf_add(cx, b, s->s, s->len);
+	case TV_INT:
+		json__int(&t->w, v.i);
 		return;
-	}
 	case TV_FLOAT:
-		dump_float(cx, b, v.f, st);
+		json__float(&t->w, v.f);
 		return;
 	case TV_STR:
-		dump_string(cx, b, v.s->s, v.s->len, st);
+		dump_string(t, v.s->s, v.s->len);
 		return;
 	case TV_LIST:
 		if (tv_is_set(v))
 			goto refuse;
-		tpl_buf_addc(cx, b, '[');
+		tpl_buf_addc(cx, t->b, '[');
 		for (size_t i = 0; i < v.l->n; i++) {
-			if (i)
-				tpl_buf_add(cx, b, ", ", st->dumps && st->indent < 0 ? 2 : 1);
-			dump_newline(cx, b, st, depth + 1);
-			dump_value(cx, b, v.l->v[i], st, depth + 1);
+			json__member(&t->w, i, depth + 1);
+			dump_value(t, v.l->v[i], depth + 1);
 		}
-		if (v.l->n)
-			dump_newline(cx, b, st, depth);
-		tpl_buf_addc(cx, b, ']');
+		json__end(&t->w, v.l->n, depth);
+		tpl_buf_addc(cx, t->b, ']');
 		return;
 	case TV_DICT:
-		dump_dict(cx, b, v.d, st, depth);
+		dump_dict(t, v.d, t->sort_keys, depth);
 		return;
 	default:
 	refuse:
@@ -966,5 +878,17 @@ static void dump_value(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
 void tpl_json_dump(struct tpl_ctx *cx, struct tpl_buf *b, struct tv v,
 		   const struct tpl_json_style *st)
 {
-	dump_value(cx, b, v, st, 0);
+	struct tpl_w t = {
+		.w = {
+			.put = tpl_put,
+			.flags = (st->dumps ? 0 : MQB_JSON_COMPACT | JSON_W_NAN_NULL) |
+				 (st->ascii ? MQB_JSON_ENSURE_ASCII : 0) |
+				 (st->html_safe ? JSON_W_HTML_SAFE : 0),
+			.indent = st->indent,
+		},
+		.cx = cx,
+		.b = b,
+		.sort_keys = st->sort_keys,
+	};
+	dump_value(&t, v, 0);
 }
