@@ -15,6 +15,7 @@
 #include "mqbridge/config.h"
 #include "mqbridge/core.h"
 #include "mqbridge/error.h"
+#include "mqbridge/json.h"
 #include "mqbridge/log.h"
 #include "mqbridge/mqtt.h"
 #include "mqbridge/platform.h"
@@ -131,7 +132,7 @@ static int publish(void *ud, void *arg, void **result)
 	/* the event's data is shared with other threads: a copy is ours */
 	json_t *msg = json_pack("{s:s, s:o}", "event_type", type, "event_data",
 				json_deep_copy(data));
-	char *text = msg ? json_dumps(msg, 0) : NULL;
+	char *text = msg ? mqb_json_dumps(msg, MQB_JSON_ENSURE_ASCII) : NULL;
 	json_decref(msg);
 	if (!text)
 		return -ENOMEM;

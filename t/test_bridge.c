@@ -537,6 +537,54 @@ static void polled_and_statestream(void **state)
 	T_live = false;
 }
 
+/* The text of a retained topic, waited for: it holds needle, and no
+ * float written with jansson's 17 digits. */
+static void expect_in(struct td *t, const char *topic, const char *needle)
+{
+	if (td_wait(t, topic, NULL, TU_TIMEOUT) < 0) {
+		td_dump(t);
+		fail_msg("nothing on %s", topic);
+	}
+	td_expect_in(td_last(t, topic), needle);
+	if (strstr(td_last(t, topic), "0000000") || strstr(td_last(t, topic), "9999999"))
+		fail_msg("a float with 17 digits on %s: %s", topic, td_last(t, topic));
+}
+
+/* Floats go out as Python writes them (repr, as Home Assistant's
+ * json.dumps does), not with jansson's 17 digits: an input_number's step
+ * 0.1 in its attributes and discovery, sun.sun's kind of attribute 45.12
+ * in the attributes topic and statestream's, which also writes
+ * json.dumps' ensure_ascii escapes and the timestamps as bare isoformat
+ * text (homeassistant/components/mqtt_statestream: json.dumps(val,
+ * cls=JSONEncoder), new_state.last_updated.isoformat()). */
+static void floats_go_out_as_python_writes_them(void **state)
+{
+	(void)state;
+	start(&T, HEAD
+	      "input_number:\n"
+	      "  level: {min: 0, max: 1, step: 0.1, unit_of_measurement: \"\xc2\xb0" "C\"}\n"
+	      "sensor: [{platform: mqtt, name: Sun, state_topic: in/sun,\n"
+	      "          json_attributes_topic: in/sun_attrs}]\n"
+	      "mqtt_statestream: {base_topic: homestate, publish_attributes: true,\n"
+	      "                   publish_timestamps: true}\n");
+	td_expect(&T, "mqbridge/tb/status", "online");
+	expect_in(&T, "mqbridge/tb/input_number/level/attributes", "\"step\":0.1");
+	expect_in(&T, "homeassistant/number/tb/input_number_level/config", "\"step\":0.1");
+	td_expect(&T, "homestate/input_number/level/step", "0.1");
+	td_expect(&T, "homestate/input_number/level/unit_of_measurement", "\"\\u00b0C\"");
+	td_pub(&T, "in/sun_attrs", "{\"elevation\": 45.12, \"rising\": true}", false);
+	td_pub(&T, "in/sun", "above_horizon", false);
+	td_expect(&T, "homestate/sensor/sun/elevation", "45.12");
+	expect_in(&T, "mqbridge/tb/sensor/sun/attributes", "\"elevation\":45.12");
+	const char *lc = td_last(&T, "homestate/sensor/sun/last_changed");
+	assert_non_null(lc);
+	assert_true(lc[0] >= '0' && lc[0] <= '9');
+	td_expect_in(lc, "+00:00");
+	td_stop_clean(&T);
+	td_fini(&T);
+	T_live = false;
+}
+
 /* Blocking updates run in the pool one at a time per platform (Home
  * Assistant's parallel_updates default); one still running when the next
  * is due is skipped with a warning. */
@@ -783,6 +831,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(reannounce, teardown),
 		cmocka_unit_test_teardown(home_assistant_online_hears_the_bridge_online_again, teardown),
 		cmocka_unit_test_teardown(polled_and_statestream, teardown),
+		cmocka_unit_test_teardown(floats_go_out_as_python_writes_them, teardown),
 		cmocka_unit_test_teardown(blocking_updates, teardown),
 		cmocka_unit_test_teardown(blocking_setup, teardown),
 		cmocka_unit_test_teardown(loader_errors, teardown),

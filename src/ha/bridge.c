@@ -19,15 +19,18 @@
 #include <ev.h>
 
 #include "mqbridge/bus.h"
+#include "mqbridge/json.h"
 #include "mqbridge/mqtt.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 #include "mqbridge/template.h"
+#include "mqbridge/text.h"
 
 #include "ha/bridge.h"
 #include "ha/domains.h"
 #include "ha/entity_impl.h"
 #include "ha/ghosts.h"
+#include "lib/json.h"
 
 #define SUB "bridge"
 /* Announcing pauses while this many publishes wait for the broker, so a
@@ -360,7 +363,7 @@ static void announce_discovery(struct bridge *b, struct mqb_entity *e, struct en
 	char ob[TOPIC_BUF], tb[TOPIC_BUF];
 	char *object_id = discovery_object_id(e, dom, ob, sizeof ob);
 	json_t *d = object_id ? discovery_json(b, e, dom, component, object_id) : NULL;
-	char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	char *s = d ? mqb_json_dumps(d, MQB_JSON_COMPACT) : NULL;
 	json_decref(d);
 	char *t = s ? discovery_topic(b, e, x, tb, sizeof tb) : NULL;
 	if (s)
@@ -490,13 +493,15 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 								: "unavailable"));
 		a = with;
 	}
-	char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : mqb__strdup("{}");
+	char text[512];
+	char *s = a ? json__dump(a, MQB_JSON_COMPACT | MQB_JSON_SORT_KEYS, text, sizeof text, NULL)
+		    : strcpy(text, "{}");
 	json_decref(with);
 	if (!s)
 		return;
 	uint64_t h = text_hash(s);
 	if (!always && x->attrs_known && h == x->attrs_hash) {
-		free(s);
+		mqb__fmt_free(s, text);
 		return;
 	}
 	if (a || x->attrs_known) {
@@ -505,7 +510,7 @@ static void send_attributes(struct bridge *b, struct mqb_entity *e, struct ent *
 		publish(b, t, s, true);
 		mqb__fmt_free(t, buf);
 	}
-	free(s);
+	mqb__fmt_free(s, text);
 	x->attrs_known = true;
 	x->attrs_hash = h;
 }
@@ -1129,8 +1134,9 @@ static char *mirror_topic(struct bridge *b, const char *eid, const char *dot, co
 			leaf);
 }
 
-/* Home Assistant's layout: the state, then every attribute as JSON (all of
- * them on each change, as its statestream does), then the timestamps. */
+/* Home Assistant's layout: the state, the timestamps as isoformat text,
+ * and every attribute as json.dumps writes it (all of them on each change,
+ * as its statestream does). */
 static void mirror_state(struct bridge *b, const struct mqb_state *ns, const struct mqb_state *os)
 {
 	char buf[TOPIC_BUF];
@@ -1145,24 +1151,23 @@ static void mirror_state(struct bridge *b, const struct mqb_state *ns, const str
 		mqb__fmt_free(t, buf);
 	}
 	if (b->o.statestream_timestamps) {
-		json_t *j = mqb_state_to_json(ns);
 		const char *keys[] = {"last_changed", "last_updated"};
-		for (int i = 0; j && i < 2; i++) {
-			char *s = json_dumps(json_object_get(j, keys[i]), JSON_ENCODE_ANY);
+		double when[] = {mqb_state_last_changed(ns), mqb_state_last_updated(ns)};
+		for (int i = 0; i < 2; i++) {
+			char iso[MQB_ISOFORMAT_MAX];
+			if (!mqb_isoformat(when[i], iso))
+				continue;
 			t = mirror_topic(b, eid, dot, keys[i], buf, sizeof buf);
-			if (s)
-				publish(b, t, s, true);
+			publish(b, t, iso, true);
 			mqb__fmt_free(t, buf);
-			free(s);
 		}
-		json_decref(j);
 	}
 	if (b->o.statestream_attributes) {
 		const json_t *na = mqb_state_attributes(ns);
 		const char *k;
 		json_t *v;
 		json_object_foreach((json_t *)na, k, v) {
-			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *s = mqb_json_dumps(v, MQB_JSON_ENSURE_ASCII);
 			t = mirror_topic(b, eid, dot, k, buf, sizeof buf);
 			if (s && t && mqb_mqtt_topic_valid(t, strlen(t)))
 				publish(b, t, s, true);
