@@ -20,6 +20,7 @@
 #include "ha/cv.h"
 #include "ha/duration.h"
 #include "ha/tval.h"
+#include "mqbridge/json.h"
 #include "mqbridge/location.h"
 #include "mqbridge/states.h"
 #include "mqbridge/sun.h"
@@ -877,7 +878,7 @@ static int numeric_one(const struct ev *e, const struct mqb_condition *c, size_t
 		goto out; /* value '...' is non-numeric and treated as False */
 	double v;
 	if (!tval__py_float(value, &v)) {
-		char *t = json_is_string(value) ? NULL : json_dumps(value, JSON_ENCODE_ANY);
+		char *t = json_is_string(value) ? NULL : mqb_json_dumps(value, 0);
 		rc = fail(err, C_NUMERIC, "entity %s state '%s' cannot be processed as a number", id,
 			  t ? t : json_is_string(value) ? json_string_value(value) : "?");
 		free(t);

@@ -12,6 +12,7 @@
 
 #include "config/schema.h"
 #include "ha/duration.h"
+#include "mqbridge/json.h"
 #include "mqbridge/text.h"
 #include "template/native.h"
 
@@ -233,7 +234,7 @@ int duration__from_json(const json_t *v, bool positive, double *seconds, char *e
 		rc = from_object(v, &s, err, errlen);
 		break;
 	default: {
-		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *t = mqb_json_dumps(v, MQB_JSON_COMPACT);
 		rc = fail(err, errlen, "offset %s %s", t ? t : "None", FORMAT_MSG);
 		free(t);
 		break;

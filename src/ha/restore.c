@@ -23,6 +23,7 @@
 #include "mqbridge/coro.h"
 #include "mqbridge/entity.h"
 #include "mqbridge/future.h"
+#include "mqbridge/json.h"
 #include "mqbridge/restore.h"
 #include "mqbridge/states.h"
 #include "mqbridge/text.h"
@@ -194,7 +195,7 @@ static int write_run(void *ud, void *arg, void **result)
 	struct writer *w = j->w;
 	double t0 = mqb_time_monotonic();
 	json_t *doc = document(j);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *text = doc ? mqb_json_dumps(doc, MQB_JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text)
 		return -ENOMEM;

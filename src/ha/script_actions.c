@@ -17,6 +17,7 @@
 #include "mqbridge/bus.h"
 #include "mqbridge/coro.h"
 #include "mqbridge/future.h"
+#include "mqbridge/json.h"
 #include "mqbridge/services.h"
 #include "mqbridge/states.h"
 #include "mqbridge/text.h"
@@ -231,7 +232,7 @@ static enum flow do_call(struct task *t, const struct action *a)
 		if (ids) {
 			json_t *list = entity_id_list(ids);
 			if (!list) {
-				char *txt = json_dumps(ids, JSON_ENCODE_ANY | JSON_COMPACT);
+				char *txt = mqb_json_dumps(ids, MQB_JSON_COMPACT);
 				flow = script__fail(t, a, -EINVAL, true, "Error",
 						    "Template rendered invalid entity IDs: %s",
 						    txt ? txt : "?");
@@ -517,7 +518,7 @@ static enum flow do_repeat(struct task *t, const struct action *a)
 			return script__fail(t, a, rc, false, "Unexpected error", "out of memory");
 		if (a->repeat.kind == R_COUNT) {
 			if (rc || !tval__py_int(items, &total)) {
-				char *txt = rc ? NULL : json_dumps(items, JSON_ENCODE_ANY);
+				char *txt = rc ? NULL : mqb_json_dumps(items, 0);
 				script__log(t, MQB_LOG_ERROR, a,
 					    "Error rendering %s repeat count template: %s", name,
 					    rc ? e.message : txt ? txt : "?");
@@ -533,7 +534,7 @@ static enum flow do_repeat(struct task *t, const struct action *a)
 				return F_ABORT;
 			}
 			if (!json_is_array(items)) {
-				char *txt = json_dumps(items, JSON_ENCODE_ANY);
+				char *txt = mqb_json_dumps(items, 0);
 				script__log(t, MQB_LOG_ERROR, a,
 					    "Repeat 'for_each' must be a list of items in %s, got: %s",
 					    name, txt ? txt : "?");

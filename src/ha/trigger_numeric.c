@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mqbridge/bus.h"
+#include "mqbridge/json.h"
 #include "mqbridge/states.h"
 #include "mqbridge/text.h"
 #include "mqbridge/timer.h"
@@ -271,7 +272,7 @@ static int in_range(struct run *run, size_t e, const struct mqb_state *s, char *
 	    (json_is_string(value) && unknown(json_string_value(value)))) {
 		rc = 0;
 	} else if (!py_float(value, &v)) {
-		char *text = json_is_string(value) ? NULL : json_dumps(value, JSON_ENCODE_ANY);
+		char *text = json_is_string(value) ? NULL : mqb_json_dumps(value, 0);
 		snprintf(msg, len, "entity %s state '%s' cannot be processed as a number", id,
 			 text ? text : json_string_value(value));
 		free(text);

@@ -13,6 +13,7 @@
 #include "config/schema.h"
 #include "ha/duration.h"
 #include "ha/tval.h"
+#include "mqbridge/json.h"
 #include "mqbridge/text.h"
 #include "template/native.h"
 
@@ -187,7 +188,7 @@ const char *tval__key_text(const json_t *k, char *buf, size_t buflen, char **hea
 	case JSON_FALSE: return "False";
 	case JSON_NULL: return "None";
 	default:
-		return *heap = json_dumps(k, JSON_COMPACT | JSON_ENCODE_ANY);
+		return *heap = mqb_json_dumps(k, MQB_JSON_COMPACT);
 	}
 }
 
