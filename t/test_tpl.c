@@ -537,6 +537,73 @@ static void variables_trigger_and_this_are_visible(void **s)
 	json_decref(vars);
 }
 
+/* Attribute and item chains over the caller's JSON (walked in place, not
+ * converted whole) answer as the converted value would: keys, indexes
+ * from either end, a dict's methods before its keys, a missing key's
+ * undefined with its name, a name the template assigned. */
+static void chains_over_variables_read_as_the_whole_value(void **s)
+{
+	static const struct {
+		const char *tpl, *want;
+	} cases[] = {
+		{ "{{ trigger.to_state.state }}", "21.5" },
+		{ "{{ trigger['to_state']['attributes']['unit'] }}", "C" },
+		{ "{{ trigger.to_state.attributes.list[-1] }} {{ trigger.to_state.attributes.list[0] }}",
+		  "3 1" },
+		{ "{{ trigger.to_state.attributes.list[True] }}", "2" },
+		{ "{{ trigger.to_state.attributes.list[5] is defined }}", "False" },
+		{ "{{ trigger.to_state.attributes.nested.deep.x }}", "1" },
+		{ "{{ trigger.to_state.attributes.keys() | list }}", "['unit', 'list', 'nested', 'keys', 'x']" },
+		{ "{{ trigger.to_state.attributes['keys'] }}", "k" },
+		{ "{{ trigger.to_state.attributes.items() | list | length }}", "5" },
+		{ "{{ trigger.to_state.attributes.get('x') }}", "y" },
+		{ "{{ trigger.to_state.nothing is defined }} {{ trigger.to_state.nothing | default('d') }}",
+		  "False d" },
+		{ "{{ trigger.to_state }}", "{'state': '21.5', 'attributes': {'unit': 'C', 'list': [1, 2, "
+		  "3], 'nested': {'deep': {'x': 1}}, 'keys': 'k', 'x': 'y'}}" },
+		{ "{{ trigger.to_state.state }}{{ trigger.to_state.state | length }}", "21.54" },
+		{ "{% set trigger = {'to_state': {'state': 'mine'}} %}{{ trigger.to_state.state }}",
+		  "mine" },
+		{ "{% for trigger in [{'to_state': 1}] %}{{ trigger.to_state }}{% endfor %}"
+		  "{{ trigger.to_state.state }}", "121.5" },
+		{ "{{ mode.a[1].b }} {{ mode['a'][-1]['b'] }}", "2 2" },
+		{ "{{ this.state }}", "on" },
+	};
+	json_t *trig = json_pack("{s:{s:s,s:{s:s,s:[i,i,i],s:{s:{s:i}},s:s,s:s}}}", "to_state",
+				 "state", "21.5", "attributes", "unit", "C", "list", 1, 2, 3,
+				 "nested", "deep", "x", 1, "keys", "k", "x", "y");
+	json_t *self = json_pack("{s:s}", "state", "on");
+	json_t *vars = json_pack("{s:{s:[{s:i},{s:i}]}}", "mode", "a", "b", 1, "b", 2);
+	struct mqb_tpl_vars v = { .trigger = trig, .this_state = self, .variables = vars };
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mqb_template *t;
+		struct mqb_tpl_error err;
+		char *out;
+		size_t len;
+		assert_int_equal(mqb_template_compile(cases[i].tpl, strlen(cases[i].tpl), &t, &err), 0);
+		int rc = mqb_template_render(t, &v, NULL, &out, &len, &err);
+		if (rc)
+			fail_msg("%s: %s", cases[i].tpl, err.message);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("%s gave '%s', want '%s'", cases[i].tpl, out, cases[i].want);
+		free(out);
+		mqb_template_free(t);
+	}
+	/* a missing key's error names it, as before */
+	struct mqb_template *t;
+	struct mqb_tpl_error err;
+	const char *bad = "{{ trigger.to_state.nothing.more }}";
+	assert_int_equal(mqb_template_compile(bad, strlen(bad), &t, &err), 0);
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), -EINVAL);
+	assert_string_equal(err.message, "'nothing' is undefined");
+	mqb_template_free(t);
+	json_decref(trig);
+	json_decref(self);
+	json_decref(vars);
+}
+
 static void static_templates_and_now_are_flagged(void **s)
 {
 	struct mqb_template *t;
@@ -925,6 +992,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(float_repr_matches_python),
 	cmocka_unit_test(value_json_is_parsed_lazily_or_taken_as_given),
 	cmocka_unit_test(variables_trigger_and_this_are_visible),
+	cmocka_unit_test(chains_over_variables_read_as_the_whole_value),
 	cmocka_unit_test(static_templates_and_now_are_flagged),
 	cmocka_unit_test(renders_can_reuse_a_compiled_template),
 	cmocka_unit_test(failing_allocations_never_crash),

@@ -1145,6 +1145,106 @@ struct tv tpl_call_method(struct tpl_ctx *cx, struct tv obj, const struct tv_str
 	tpl_fail(cx, "'%s' object has no attribute '%s'", tv_type_name(obj), m);
 }
 
+/* ---- attribute chains over the caller's JSON --------------------------------
+ * trigger.to_state.state reads one string of the run's variables: the
+ * chain walks the JSON in place and makes a value of what it reaches
+ * only, where converting `trigger` whole (both states, their attributes)
+ * at each render was most of what a short template cost. A name is
+ * walked so only while its slot is unresolved, so what the chain finds is
+ * what resolve() would have converted; anything the JSON cannot answer
+ * itself (a dict's methods, a missing key, a key of another type) is
+ * answered by the value, made then, as before. */
+
+/* What an attribute or item chain reached: a value, or a JSON object or
+ * array (j) not made into one. */
+struct ref {
+	const json_t *j;
+	struct tv v;
+};
+
+/* The JSON container resolve() would convert for slot, or NULL (a name
+ * assigned or looked up already, or one that is not such a container). */
+static const json_t *name_json(struct tpl_ctx *cx, unsigned slot)
+{
+	if (cx->slots[slot].t != TV_UNRESOLVED)
+		return NULL;
+	const struct tv_str *nm = cx->t->names[slot];
+	const struct mqb_tpl_vars *vars = cx->context ? cx->vars : NULL;
+	const json_t *j = NULL;
+	if (!vars || (NAME_IS(nm, "value") && vars->value) ||
+	    (NAME_IS(nm, "value_json") && (vars->value_json || vars->value)))
+		return NULL;
+	if (NAME_IS(nm, "trigger") && vars->trigger)
+		j = vars->trigger;
+	else if (NAME_IS(nm, "this") && vars->this_state)
+		j = vars->this_state;
+	else if (vars->variables && json_is_object(vars->variables))
+		j = json_object_getn(vars->variables, nm->s, nm->len);
+	return json_is_object(j) || json_is_array(j) ? j : NULL;
+}
+
+static struct ref ref_of(struct tpl_ctx *cx, const json_t *j)
+{
+	if (json_is_object(j) || json_is_array(j))
+		return (struct ref){ .j = j };
+	return (struct ref){ .v = tv_from_json(cx, j) };
+}
+
+static struct tv ref_value(struct tpl_ctx *cx, struct ref r)
+{
+	return r.j ? tv_from_json(cx, r.j) : r.v;
+}
+
+static struct ref eval_ref(struct tpl_ctx *cx, const struct node *n)
+{
+	if (stack_low(cx))
+		tpl_fail_code(cx, -ELOOP, "nested too deep for the stack it renders on");
+	switch ((enum nk)n->kind) {
+	case N_NAME: {
+		const json_t *j = name_json(cx, n->slot);
+		return j ? (struct ref){ .j = j } : (struct ref){ .v = lookup(cx, n->slot) };
+	}
+	case N_ATTR: {
+		struct ref o = eval_ref(cx, n->a);
+		if (o.j && json_is_object(o.j) && !dict_attr(n->name->s, n->name->len)) {
+			tpl_work(cx, TPL_W_ITEM);
+			const json_t *c = json_object_getn(o.j, n->name->s, n->name->len);
+			if (c)
+				return ref_of(cx, c);
+		}
+		struct tv ov = ref_value(cx, o);
+		if (ov.t == TV_UNDEFINED) {
+			cx->line = n->line;
+			cx->col = n->col;
+		}
+		return (struct ref){ .v = tpl_getattr(cx, ov, n->name->s, n->name->len) };
+	}
+	case N_ITEM: {
+		struct ref o = eval_ref(cx, n->a);
+		struct tv k = eval(cx, n->b);
+		cx->line = n->line;
+		cx->col = n->col;
+		const json_t *c = NULL;
+		if (o.j && json_is_object(o.j) && k.t == TV_STR && !memchr(k.s->s, 0, k.s->len)) {
+			c = json_object_getn(o.j, k.s->s, k.s->len);
+		} else if (o.j && json_is_array(o.j) && (k.t == TV_INT || k.t == TV_BOOL)) {
+			int64_t i = k.t == TV_INT ? k.i : k.b, len = (int64_t)json_array_size(o.j);
+			if (i < 0)
+				i += len;
+			if (i >= 0 && i < len)
+				c = json_array_get(o.j, (size_t)i);
+		}
+		if (c) {
+			tpl_work(cx, TPL_W_ITEM);
+			return ref_of(cx, c);
+		}
+		return (struct ref){ .v = tpl_getitem(cx, ref_value(cx, o), k) };
+	}
+	default:
+		return (struct ref){ .v = eval(cx, n) };
+	}
+}
+
 /* Its work is charged by the statement that evaluates it (stmt.cost). */
 static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 {
@@ -1178,20 +1278,9 @@ static struct tv eval(struct tpl_ctx *cx, const struct node *n)
 		}
 		return d;
 	}
-	case N_ATTR: {
-		struct tv o = eval(cx, n->a);
-		if (o.t == TV_UNDEFINED) {
-			cx->line = n->line;
-			cx->col = n->col;
-		}
-		return tpl_getattr(cx, o, n->name->s, n->name->len);
-	}
-	case N_ITEM: {
-		struct tv o = eval(cx, n->a), k = eval(cx, n->b);
-		cx->line = n->line;
-		cx->col = n->col;
-		return tpl_getitem(cx, o, k);
-	}
+	case N_ATTR:
+	case N_ITEM:
+		return ref_value(cx, eval_ref(cx, n));
 	case N_SLICE: {
 		struct tv o = eval(cx, n->a);
 		struct tv a = n->b ? eval(cx, n->b) : tv_none();
