@@ -181,6 +181,33 @@ static void variables_render_with_the_trigger_and_this(void **state)
 	stop();
 }
 
+/* Home Assistant's mqtt.publish reads payload with cv.string, which gives
+ * a template's ResultWrapper back as the text it rendered: a payload that
+ * renders as JSON goes out as rendered, not dumped again; a number as
+ * str() of the value read back (1.50 -> 1.5); a static string as written */
+static void mqtt_publish_sends_what_its_template_rendered(void **state)
+{
+	(void)state;
+	start(HEAD "automation:\n"
+		   "  - triggers: {trigger: mqtt, topic: cmd/pay}\n"
+		   "    actions:\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/raw, payload: \"{{ trigger.payload }}\"}\n"
+		   "      - action: mqtt.publish\n"
+		   "        data: {topic: out/static, payload: '{\"x\": 0.10, \"y\": [1,2]}'}\n");
+	long n = td_count(&T);
+	td_pub(&T, "cmd/pay", "{\"a\": 1.50,  \"b\": [1, 2.0], \"c\": \"\u00e9\"}", false);
+	td_expect_after(&T, n, "out/raw", "{\"a\": 1.50,  \"b\": [1, 2.0], \"c\": \"\u00e9\"}");
+	td_expect_after(&T, n, "out/static", "{\"x\": 0.10, \"y\": [1,2]}");
+	n = td_count(&T);
+	td_pub(&T, "cmd/pay", "1.50", false);
+	td_expect_after(&T, n, "out/raw", "1.5");
+	n = td_count(&T);
+	td_pub(&T, "cmd/pay", "True", false);
+	td_expect_after(&T, n, "out/raw", "True");
+	stop();
+}
+
 /* ---- modes -------------------------------------------------------------------- */
 
 #define MODE(m, extra) \
@@ -772,6 +799,7 @@ static const struct CMUnitTest tests[] = {
 #define T_(name) cmocka_unit_test_teardown(name, teardown)
 	T_(a_state_trigger_with_a_template_condition_publishes),
 	T_(variables_render_with_the_trigger_and_this),
+	T_(mqtt_publish_sends_what_its_template_rendered),
 	T_(each_mode_decides_what_a_second_firing_does),
 	T_(a_burst_of_a_thousand_firings_queues_in_order),
 	T_(a_restart_cancels_a_delay),

@@ -51,6 +51,32 @@ struct mqb_event *bus__event_state_changed(const char *entity_id, struct mqb_sta
 /* Deliver ev to its listeners; the caller keeps its reference. Thread: loop. */
 int bus__async_fire_event(struct mqb_core *core, struct mqb_event *ev);
 
+/* Home Assistant's cv.string fields of a service: the top-level keys of
+ * its data it reads as text. A script renders a template there to the
+ * text itself, which Home Assistant keeps in its ResultWrapper and
+ * str() gives back, rather than only the value read back from it
+ * (mqtt.publish sends "{\"a\": 1}" as rendered, not dumped again).
+ * fields: NULL-terminated, static; NULL: none. -MQB_E_NOTFOUND.
+ * Thread: loop. */
+int services__async_set_text_fields(struct mqb_core *core, const char *domain,
+				    const char *service, const char *const *fields);
+/* domain.service's text fields, or NULL (none, or no such service).
+ * Thread: loop. */
+const char *const *services__async_text_fields(struct mqb_core *core, const char *domain,
+					       const char *service);
+struct mqb_service_call;
+struct mqb_service_call_options;
+struct mqb_future;
+/* mqb_services_async_call_opt, with texts (an object: a text field's key
+ * -> the text its value was rendered from, or NULL; taken in every case)
+ * for the handler. Thread: loop. */
+int services__async_call_texts(struct mqb_core *core, const char *domain, const char *service,
+			       json_t *data, json_t *texts,
+			       const struct mqb_service_call_options *opt, struct mqb_future **out);
+/* The text data's key was rendered from, when the caller gave one; NULL
+ * otherwise (then the data's value is all there is). Thread: any. */
+const char *services__call_text(const struct mqb_service_call *c, const char *key, size_t *len);
+
 struct mqb_location;
 /* Set the core's location (copied), for the daemon and tests. Thread: loop,
  * before anything reads it from another thread. */

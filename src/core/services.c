@@ -28,6 +28,7 @@ struct service {
 	mqb_service_validate_fn validate;
 	void *validate_ud;
 	enum mqb_service_response response;
+	const char *const *text_fields; /* services__async_set_text_fields */
 	size_t domain_len;
 	char key[]; /* "domain.service", lowercased: the map's key */
 };
@@ -44,6 +45,7 @@ static inline struct services *services_of(struct mqb_core *core)
 struct mqb_service_call {
 	atomic_uint refs;
 	json_t *data;
+	json_t *texts; /* services__call_text's; NULL: none */
 	/* A thread-safe call's future (mqb_services_call), settled by the
 	 * handler's wrapper; if the handler never runs, by the last unref. */
 	struct mqb_future *settle;
@@ -74,6 +76,7 @@ void mqb_service_call_unref(struct mqb_service_call *c)
 		mqb_future_unref(c->settle);
 	}
 	jsonref__put(c->data);
+	jsonref__put(c->texts);
 	mqb__free(c);
 }
 
@@ -86,6 +89,16 @@ const char *mqb_service_call_domain(const struct mqb_service_call *c) { return c
 const char *mqb_service_call_service(const struct mqb_service_call *c) { return c->service; }
 const json_t *mqb_service_call_data(const struct mqb_service_call *c) { return c->data; }
 bool mqb_service_call_return_response(const struct mqb_service_call *c) { return c->return_response; }
+
+const char *services__call_text(const struct mqb_service_call *c, const char *key, size_t *len)
+{
+	const json_t *t = c->texts ? json_object_get(c->texts, key) : NULL;
+	if (!json_is_string(t))
+		return NULL;
+	if (len)
+		*len = json_string_length(t);
+	return json_string_value(t);
+}
 
 /* ---- names ---- */
 
@@ -193,6 +206,7 @@ int mqb_services_async_register_response(struct mqb_core *core, const char *doma
 	s->validate = validate;
 	s->validate_ud = validate_ud;
 	s->response = supports;
+	s->text_fields = NULL;
 	s->domain_len = domain_len;
 	memcpy(s->key, key, (size_t)len + 1);
 	void *old = NULL;
@@ -247,6 +261,33 @@ int mqb_services_async_supports_response(struct mqb_core *core, const char *doma
 	return s ? (int)s->response : -MQB_E_NOTFOUND;
 }
 
+static const struct service *find(struct mqb_core *core, const char *domain, const char *service)
+{
+	char key[KEY_MAX_LEN + 1];
+	size_t domain_len;
+	long len = make_key(domain, service, key, &domain_len);
+	return len < 0 ? NULL : hashmap__get(&services_of(core)->map, key, (size_t)len);
+}
+
+int services__async_set_text_fields(struct mqb_core *core, const char *domain,
+				    const char *service, const char *const *fields)
+{
+	MQB_ASSERT_LOOP(core);
+	struct service *s = (struct service *)find(core, domain, service);
+	if (!s)
+		return -MQB_E_NOTFOUND;
+	s->text_fields = fields;
+	return 0;
+}
+
+const char *const *services__async_text_fields(struct mqb_core *core, const char *domain,
+					       const char *service)
+{
+	MQB_ASSERT_LOOP(core);
+	const struct service *s = find(core, domain, service);
+	return s ? s->text_fields : NULL;
+}
+
 static struct mqb_service_call *call_new(const struct service *s, json_t *data)
 {
 	size_t n = strlen(s->key) + 1;
@@ -255,6 +296,7 @@ static struct mqb_service_call *call_new(const struct service *s, json_t *data)
 		return NULL;
 	atomic_init(&c->refs, 1);
 	c->data = data;
+	c->texts = NULL;
 	c->settle = NULL;
 	c->handler = s->handler;
 	c->return_response = false;
@@ -313,8 +355,8 @@ refuse(const struct mqb_service_call_options *opt, const char *key, const char *
  * caller's future: the handler settles it, and this function does when it
  * fails. Takes data. */
 static int call(struct mqb_core *core, const char *domain, const char *service, json_t *data,
-		const struct mqb_service_call_options *opt, struct mqb_future *settle,
-		struct mqb_future **out)
+		json_t *texts, const struct mqb_service_call_options *opt,
+		struct mqb_future *settle, struct mqb_future **out)
 {
 	bool want_response = opt && opt->return_response;
 	struct services *sv = services_of(core);
@@ -367,7 +409,9 @@ static int call(struct mqb_core *core, const char *domain, const char *service, 
 		goto fail;
 	}
 	c->return_response = want_response;
-	data = NULL; /* the call has it */
+	c->texts = texts;
+	data = NULL; /* the call has them */
+	texts = NULL;
 	rc = fire_call_service(core, c);
 	if (rc < 0)
 		MQB_LOG_WARNING("services", "%s.%s: call_service not fired: %s", c->domain,
@@ -396,6 +440,7 @@ static int call(struct mqb_core *core, const char *domain, const char *service, 
 
 fail:
 	json_decref(data);
+	json_decref(texts);
 	if (settle)
 		mqb_future_resolve(settle, rc, NULL, NULL);
 	return rc;
@@ -407,7 +452,7 @@ int mqb_services_async_call(struct mqb_core *core, const char *domain, const cha
 	MQB_ASSERT_LOOP(core);
 	if (out)
 		*out = NULL;
-	return call(core, domain, service, data, NULL, NULL, out);
+	return call(core, domain, service, data, NULL, NULL, NULL, out);
 }
 
 int mqb_services_async_call_opt(struct mqb_core *core, const char *domain, const char *service,
@@ -417,7 +462,17 @@ int mqb_services_async_call_opt(struct mqb_core *core, const char *domain, const
 	MQB_ASSERT_LOOP(core);
 	if (out)
 		*out = NULL;
-	return call(core, domain, service, data, opt, NULL, out);
+	return call(core, domain, service, data, NULL, opt, NULL, out);
+}
+
+int services__async_call_texts(struct mqb_core *core, const char *domain, const char *service,
+			       json_t *data, json_t *texts,
+			       const struct mqb_service_call_options *opt, struct mqb_future **out)
+{
+	MQB_ASSERT_LOOP(core);
+	if (out)
+		*out = NULL;
+	return call(core, domain, service, data, texts, opt, NULL, out);
 }
 
 /* ---- thread-safe flavours ---- */
@@ -457,7 +512,7 @@ struct call_request {
 static void call_on_loop(void *arg)
 {
 	struct call_request *r = arg;
-	call(r->core, r->domain, r->service, r->data, NULL, r->settle, NULL);
+	call(r->core, r->domain, r->service, r->data, NULL, NULL, r->settle, NULL);
 	mqb_future_unref(r->settle);
 	mqb__free(r);
 }

@@ -30,6 +30,7 @@
 #include "ha/domains.h"
 #include "ha/entity_impl.h"
 #include "ha/ghosts.h"
+#include "lib/dtoa.h"
 #include "lib/json.h"
 
 #define SUB "bridge"
@@ -1010,23 +1011,61 @@ static char *render_data(struct bridge *b, const char *what, const char *text, s
 	return out;
 }
 
+/* What Home Assistant's cv.string makes of a field of the call's data:
+ * the text itself (or, for one a template rendered as a list or mapping,
+ * the text it rendered: services__call_text), str() of a number or a
+ * boolean; a structure written in YAML as JSON. NULL when absent or None.
+ * buf: DTOA_REPR_MAX bytes at least; *heap: to free. */
+static const char *field_text(const struct mqb_service_call *c, const char *key, char *buf,
+			      size_t buflen, char **heap, size_t *len)
+{
+	const json_t *v = json_object_get(mqb_service_call_data(c), key);
+	const char *s;
+	*heap = NULL;
+	if (json_is_string(v)) {
+		*len = json_string_length(v);
+		return json_string_value(v);
+	}
+	if ((s = services__call_text(c, key, len)))
+		return s;
+	if (json_is_integer(v))
+		*len = (size_t)snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		*len = dtoa__repr(json_real_value(v), buf);
+	else if (json_is_boolean(v))
+		*len = (size_t)snprintf(buf, buflen, "%s", json_is_true(v) ? "True" : "False");
+	else if (v && !json_is_null(v))
+		return (*heap = mqb_json_dumps(v, MQB_JSON_COMPACT)) ? (*len = strlen(*heap), *heap)
+								  : NULL;
+	else
+		return NULL;
+	return buf;
+}
+
 /* Home Assistant's mqtt.publish: topic or topic_template, payload or
- * payload_template, qos, retain. */
+ * payload_template, qos, retain. Its topic and payload are cv.string
+ * fields (services__async_set_text_fields): a script gives them as the
+ * text its templates rendered, sent as it is. */
+static const char *const publish_text_fields[] = { "topic", "payload", NULL };
+
 static int mqtt_publish_service(void *ud, void *arg, void **result)
 {
 	(void)result;
 	struct bridge *b = ud;
-	const json_t *d = mqb_service_call_data(arg);
-	const char *topic = json_string_value(json_object_get(d, "topic"));
+	const struct mqb_service_call *c = arg;
+	const json_t *d = mqb_service_call_data(c);
+	char tnum[DTOA_REPR_MAX], pnum[DTOA_REPR_MAX];
+	char *theap = NULL, *pheap = NULL;
+	size_t plen = 0, tlen;
+	const char *topic = field_text(c, "topic", tnum, sizeof tnum, &theap, &tlen);
+	const char *payload = field_text(c, "payload", pnum, sizeof pnum, &pheap, &plen);
 	const char *ttpl = json_string_value(json_object_get(d, "topic_template"));
-	const json_t *pj = json_object_get(d, "payload");
 	const char *ptpl = json_string_value(json_object_get(d, "payload_template"));
 	json_int_t qos = json_is_integer(json_object_get(d, "qos"))
 				 ? json_integer_value(json_object_get(d, "qos"))
 				 : 0;
 	bool retain = json_is_true(json_object_get(d, "retain"));
 	char *tbuf = NULL, *pbuf = NULL;
-	size_t plen = 0, tlen;
 	int rc = -EINVAL;
 	if (ttpl)
 		topic = tbuf = render_data(b, "topic_template", ttpl, &tlen);
@@ -1039,28 +1078,20 @@ static int mqtt_publish_service(void *ud, void *arg, void **result)
 		goto out;
 	}
 	if (ptpl) {
-		if (!(pbuf = render_data(b, "payload_template", ptpl, &plen)))
+		if (!(payload = pbuf = render_data(b, "payload_template", ptpl, &plen)))
 			goto out;
-	} else if (json_is_string(pj)) {
-		pbuf = mqb__strdup(json_string_value(pj));
-		plen = pbuf ? strlen(pbuf) : 0;
-	} else if (pj && !json_is_null(pj)) {
-		/* a number or a structure, written as YAML gave it */
-		pbuf = json_dumps(pj, JSON_ENCODE_ANY | JSON_COMPACT);
-		plen = pbuf ? strlen(pbuf) : 0;
-	} else {
-		pbuf = mqb__strdup("");
+	} else if (!payload) {
+		payload = "";
+		plen = 0;
 	}
-	if (!pbuf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = mqb_mqtt_async_publish(b->core, topic, pbuf, plen, (int)qos, retain, NULL);
+	rc = mqb_mqtt_async_publish(b->core, topic, payload, plen, (int)qos, retain, NULL);
 	if (rc)
 		MQB_LOG_WARNING(SUB, "mqtt.publish to %s: %s", topic, mqb_strerror(rc));
 out:
 	free(tbuf);
 	free(pbuf);
+	free(theap);
+	free(pheap);
 	return rc;
 }
 
@@ -1329,7 +1360,8 @@ int bridge__async_init(struct mqb_core *core, const struct bridge_options *o)
 	    (o->discovery && (rc = subscribe_ha_status(b))))
 		return rc;
 	if ((rc = mqb_services_async_register(core, "mqtt", "publish",
-					      &MQB_CALLBACK(mqtt_publish_service, b), NULL, NULL)))
+					      &MQB_CALLBACK(mqtt_publish_service, b), NULL, NULL)) ||
+	    (rc = services__async_set_text_fields(core, "mqtt", "publish", publish_text_fields)))
 		return rc;
 	if (b->ss_base &&
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,

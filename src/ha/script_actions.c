@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ha/condition_impl.h"
+#include "core/hass.h"
 #include "core/loop.h"
 #include "ha/script_impl.h"
 #include "mqbridge/bus.h"
@@ -192,7 +193,7 @@ static enum flow do_call(struct task *t, const struct action *a)
 	struct mqb_tpl_error e;
 	char name[2 * 64 + 2];
 	const char *domain = a->call.domain, *service = a->call.service;
-	json_t *data = NULL, *target = NULL, *x = NULL;
+	json_t *data = NULL, *target = NULL, *x = NULL, *texts = NULL;
 	struct mqb_future *f = NULL;
 	enum flow flow = F_NEXT;
 	int rc;
@@ -242,29 +243,51 @@ static enum flow do_call(struct task *t, const struct action *a)
 			json_object_set_new(target, "entity_id", list);
 		}
 	}
-	/* data, then data_template over it */
+	/* data, then data_template over it. A service's cv.string fields take
+	 * the text a template rendered (tval__render_call); the value read
+	 * back from it is made only when a call_service listener sees it. */
 	const struct tval *parts[2] = { a->call.has_data ? &a->call.data : NULL,
 					a->call.has_data_template ? &a->call.data_template : NULL };
+	const char *const *text_keys = services__async_text_fields(core, domain, service);
+	bool natives = text_keys && (mqb_bus_async_listener_count(core, MQB_EVENT_CALL_SERVICE) ||
+				     mqb_bus_async_listener_count(core, MQB_MATCH_ALL));
 	for (int i = 0; i < 2; i++) {
+		json_t *tx = NULL;
 		if (!parts[i])
 			continue;
-		if ((rc = tval__render(parts[i], &tv, &x, &e))) {
+		if ((rc = tval__render_call(parts[i], &tv, text_keys, natives, &x, &tx, &e))) {
 			flow = script__fail(t, a, rc, true, "Error", "Error rendering data template: %s",
 					    e.message);
 			goto out;
 		}
 		if (!json_is_object(x)) {
+			json_decref(tx);
 			flow = script__fail(t, a, -EINVAL, true, "Error",
 					    "Error rendering data template: Result is not a Dictionary");
 			goto out;
 		}
+		if (texts) { /* data_template's keys replace data's texts too */
+			const char *k;
+			json_t *v;
+			json_object_foreach(x, k, v)
+				json_object_del(texts, k);
+		}
+		if (tx && !texts)
+			texts = tx;
+		else if (tx && json_object_update(texts, tx))
+			rc = -ENOMEM;
+		if (tx != texts)
+			json_decref(tx);
 		if (!data) {
 			data = x; /* fresh from the render: ours to fill */
-		} else {
-			json_object_update(data, x);
-			json_decref(x);
+		} else if (json_object_update(data, x)) {
+			rc = -ENOMEM;
 		}
+		if (x != data)
+			json_decref(x);
 		x = NULL;
+		if (rc)
+			goto nomem;
 	}
 	if (!data && !(data = json_object()))
 		goto nomem;
@@ -315,8 +338,8 @@ static enum flow do_call(struct task *t, const struct action *a)
 	/* a script's run started for this call continues this run's path */
 	struct pending_call pc;
 	script__call_begin(&pc, t->run, data);
-	rc = mqb_services_async_call_opt(core, domain, service, data, &opt, &f);
-	data = NULL; /* the call took it */
+	rc = services__async_call_texts(core, domain, service, data, texts, &opt, &f);
+	data = texts = NULL; /* the call took them */
 	if (rc < 0)
 		script__call_end(&pc);
 	if (rc == -MQB_E_NOTFOUND) {
@@ -361,6 +384,7 @@ static enum flow do_call(struct task *t, const struct action *a)
 out:
 	mqb_future_unref(f);
 	json_decref(data);
+	json_decref(texts);
 	json_decref(target);
 	json_decref(x);
 	return flow;

@@ -199,6 +199,7 @@ void tval__fini(struct tval *tv)
 	if (!tv)
 		return;
 	json_decref(tv->value);
+	json_decref(tv->texts);
 	mqb_template_free(tv->tpl);
 	size_t n = tv->kind == TVAL_MAP ? 2 * tv->n : tv->n;
 	for (size_t i = 0; i < n; i++)
@@ -274,6 +275,57 @@ fail:
 	return NULL;
 }
 
+/* The text of a scalar conf_json reads as a literal (a quoted string, or
+ * a plain one YAML 1.1 leaves a string), when that literal is a list or
+ * mapping: a new JSON string; else NULL (*nomem on ENOMEM). */
+static json_t *container_text(const struct mqb_conf_node *node, const json_t *value, bool *nomem)
+{
+	size_t len;
+	const char *s;
+	json_t *typed = NULL;
+	if (mqb_conf_kind(node) != MQB_CONF_SCALAR || !(json_is_array(value) || json_is_object(value)))
+		return NULL;
+	s = mqb_conf_scalar(node, &len);
+	if (!mqb_conf_quoted(node) && (typed = tval__yaml11(s, len))) {
+		json_decref(typed);
+		return NULL;
+	}
+	json_t *t = json_stringn(s, len);
+	*nomem = !t;
+	return t;
+}
+
+/* tv->texts for a static tv made from node. 0 or -ENOMEM. */
+static int static_texts(const struct mqb_conf_node *node, struct tval *tv)
+{
+	bool nomem = false;
+	if (mqb_conf_kind(node) == MQB_CONF_SCALAR) {
+		tv->texts = container_text(node, tv->value, &nomem);
+		return nomem ? -ENOMEM : 0;
+	}
+	if (mqb_conf_kind(node) != MQB_CONF_MAP)
+		return 0;
+	for (size_t i = 0; i < mqb_conf_len(node); i++) {
+		/* the key as conf_json made it */
+		json_t *k = conf_json(mqb_conf_key(node, i), true);
+		char buf[64], *heap = NULL;
+		const char *kt = k ? tval__key_text(k, buf, sizeof buf, &heap) : NULL;
+		json_t *t = kt ? container_text(mqb_conf_value(node, i), json_object_get(tv->value, kt),
+						&nomem)
+			       : NULL;
+		if (t && !tv->texts && !(tv->texts = json_object()))
+			nomem = true;
+		if (t && !nomem && json_object_set(tv->texts, kt, t))
+			nomem = true;
+		json_decref(t);
+		mqb__free(heap);
+		json_decref(k);
+		if (nomem || !kt)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 json_t *tval__from_conf(const struct mqb_conf_node *node)
 {
 	return conf_json(node, false);
@@ -286,7 +338,8 @@ size_t tval__compile(struct tval *tv, const struct mqb_conf_node *node, const ch
 	memset(tv, 0, sizeof *tv);
 	if (!has_template(node)) {
 		tv->kind = TVAL_STATIC;
-		if (!(tv->value = conf_json(node, true))) {
+		if (!(tv->value = conf_json(node, true)) || static_texts(node, tv) < 0) {
+			tval__fini(tv);
 			mqb_conf_error(errs, NULL, path, "out of memory");
 			return 1;
 		}
@@ -388,6 +441,117 @@ int tval__render(const struct tval *tv, const struct mqb_tpl_vars *vars, json_t 
 	return 0;
 fail:
 	json_decref(o);
+	return rc;
+}
+
+static bool among(const char *key, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (strcmp(key, *keys) == 0)
+			return true;
+	return false;
+}
+
+/* texts[key] = text (a new reference taken), texts made on first use. */
+static int keep_text(json_t **texts, const char *key, json_t *text)
+{
+	if (!*texts && !(*texts = json_object())) {
+		json_decref(text);
+		return -ENOMEM;
+	}
+	return json_object_set_new(*texts, key, text) ? -ENOMEM : 0;
+}
+
+/* A text field's template, rendered as tval__render_call says. */
+static int render_text(const struct tval *tv, const struct mqb_tpl_vars *vars, bool natives,
+		       const char *key, json_t **out, json_t **texts, struct mqb_tpl_error *err)
+{
+	json_t *text, *v;
+	int rc = tpl__render_json(tv->tpl, vars, false, &text, err);
+	if (rc)
+		return rc;
+	const char *s = json_string_value(text);
+	size_t len = json_string_length(text);
+	if (natives) {
+		if (!(v = tpl__parse_result(s, len))) {
+			rc = -ENOMEM;
+		} else if (json_is_string(v)) { /* the text itself, kept once */
+			json_decref(v);
+			v = json_incref(text);
+		} else if (json_is_array(v) || json_is_object(v)) {
+			rc = keep_text(texts, key, json_incref(text));
+		}
+	} else if ((rc = tpl__text_scalar(s, len, &v)) == 0 && !v) {
+		v = json_incref(text);
+	}
+	json_decref(text);
+	if (rc) {
+		json_decref(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int tval__render_call(const struct tval *tv, const struct mqb_tpl_vars *vars,
+		      const char *const *text_keys, bool natives, json_t **out, json_t **texts,
+		      struct mqb_tpl_error *err)
+{
+	*texts = NULL;
+	if (!text_keys || (tv->kind != TVAL_MAP && tv->kind != TVAL_STATIC))
+		return tval__render(tv, vars, out, err);
+	int rc = 0;
+	if (tv->kind == TVAL_STATIC) {
+		const char *k;
+		json_t *t;
+		if ((rc = tval__render(tv, vars, out, err)))
+			return rc;
+		if (json_is_object(tv->texts))
+			json_object_foreach(tv->texts, k, t)
+				if (among(k, text_keys) &&
+				    (rc = keep_text(texts, k, json_copy(t))))
+					goto fail;
+		return 0;
+	}
+	json_t *o = json_object();
+	if (!(*out = o))
+		return -ENOMEM;
+	for (size_t i = 0; i < tv->n; i++) {
+		const struct tval *kt = &tv->items[2 * i], *vt = &tv->items[2 * i + 1];
+		const char *key = kt->kind == TVAL_STATIC ? json_string_value(kt->value) : NULL;
+		if (!key || !among(key, text_keys) || (vt->kind != TVAL_TEMPLATE &&
+						       vt->kind != TVAL_STATIC)) {
+			/* as tval__render does it: one pair at a time */
+			struct tval pair = { .kind = TVAL_MAP, .n = 1, .items = (struct tval *)kt };
+			json_t *one;
+			if ((rc = tval__render(&pair, vars, &one, err)))
+				goto fail;
+			rc = json_object_update(o, one) ? -ENOMEM : 0;
+			json_decref(one);
+			if (rc)
+				goto fail;
+			continue;
+		}
+		json_t *v;
+		if (vt->kind == TVAL_TEMPLATE) {
+			rc = render_text(vt, vars, natives, key, &v, texts, err);
+		} else {
+			rc = (v = json_deep_copy(vt->value)) ? 0 : -ENOMEM;
+			if (!rc && vt->texts)
+				rc = keep_text(texts, key, json_copy(vt->texts));
+		}
+		if (rc)
+			goto fail;
+		if (json_object_set_new(o, key, v)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	json_decref(*out);
+	json_decref(*texts);
+	*out = *texts = NULL;
 	return rc;
 }
 

@@ -23,6 +23,10 @@ enum tval_kind {
 struct tval {
 	enum tval_kind kind;
 	json_t *value;
+	/* TVAL_STATIC: the text a string was read from where it read as a
+	 * list or mapping (a JSON string), or for a mapping an object of its
+	 * top-level keys' such texts; NULL when there are none */
+	json_t *texts;
 	struct mqb_template *tpl;
 	size_t n;
 	struct tval *items;
@@ -45,6 +49,18 @@ void tval__fini(struct tval *tv);
  * Thread: as mqb_template_render. */
 int tval__render(const struct tval *tv, const struct mqb_tpl_vars *vars, json_t **out,
 		 struct mqb_tpl_error *err);
+
+/* tval__render for a service call's data: the top-level keys of a
+ * mapping that are among text_keys (the service's cv.string fields,
+ * NULL-terminated) render to what cv.string leaves of them, the text a
+ * template rendered or a string was written as, unless that reads as a
+ * number, True, False or None (tpl__text_scalar); natives: to the value
+ * read back, as tval__render, with *texts (an object, or NULL) holding
+ * the text of each that read as a list or mapping, which Home Assistant
+ * still gives the handler as written. Thread: as mqb_template_render. */
+int tval__render_call(const struct tval *tv, const struct mqb_tpl_vars *vars,
+		      const char *const *text_keys, bool natives, json_t **out, json_t **texts,
+		      struct mqb_tpl_error *err);
 
 /* A node as static JSON (YAML 1.1 types; strings kept as written). NULL
  * on ENOMEM. Thread: any. */

@@ -423,6 +423,24 @@ json_t *tpl__parse_result(const char *text, size_t len)
 	return json_stringn_nocheck(text, len);
 }
 
+int tpl__text_scalar(const char *text, size_t len, json_t **scalar)
+{
+	*scalar = NULL;
+	struct lp p = { .s = text, .end = text + len };
+	skip_ws(&p);
+	/* a list, dict or set literal, or no literal at all: text either way */
+	if (p.s < p.end && (*p.s == '[' || *p.s == '{'))
+		return 0;
+	json_t *v = tpl__parse_result(text, len);
+	if (!v)
+		return -ENOMEM;
+	if (json_is_string(v) || json_is_array(v) || json_is_object(v))
+		json_decref(v);
+	else
+		*scalar = v;
+	return 0;
+}
+
 int tpl__render_json(const struct mqb_template *t, const struct mqb_tpl_vars *vars, bool parse,
 		     json_t **out, struct mqb_tpl_error *err)
 {

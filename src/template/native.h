@@ -20,6 +20,15 @@
  * Thread: any. */
 json_t *tpl__parse_result(const char *text, size_t len);
 
+/* What Home Assistant's cv.string leaves of tpl__parse_result's value
+ * for text[0..len): the text itself where that value is text, a list, a
+ * tuple, a set or a dict (its ResultWrapper gives back the text it was
+ * read from): 0 with *scalar NULL; else the value, a number, True, False
+ * or None (whose str() is the caller's): 0 with *scalar a new reference.
+ * No parse at all when the text opens a list or dict. -ENOMEM.
+ * Thread: any. */
+int tpl__text_scalar(const char *text, size_t len, json_t **scalar);
+
 /* Render t (mqb_template_render), strip the result as Home Assistant does
  * and read it with tpl__parse_result (parse true), or keep the stripped
  * text (parse false). 0 with *out a new reference; the render's errors.
