@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqbridge/json.h"
 #include "mqbridge/text.h"
 
 /* ---- availability ------------------------------------------------------ */
@@ -351,7 +352,7 @@ static void put_json(struct jbuf *b, const json_t *j)
 		return;
 	}
 	default: {
-		char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *s = mqb_json_dumps(j, MQB_JSON_COMPACT);
 		if (!s) {
 			b->oom = true;
 			return;

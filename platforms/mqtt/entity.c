@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mqbridge/json.h"
+
 /* ---- shared schemas ------------------------------------------------------ */
 
 /* One element of an `availability:` list. */
@@ -792,7 +794,7 @@ static json_t *device_json(struct ent *x)
 			json_t *v;
 			json_array_foreach(pair, j, v)
 				if (!json_is_string(v)) {
-					char *s = json_dumps(v, JSON_ENCODE_ANY);
+					char *s = mqb_json_dumps(v, 0);
 					json_array_set_new(pair, j, json_string(s ? s : ""));
 					free(s);
 				}
