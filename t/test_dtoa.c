@@ -313,6 +313,31 @@ static void slow_search_agrees_with_the_fast_one(void **state)
 	}
 }
 
+/* Readings with a few decimals take a shortcut (few_decimals): every
+ * such value up to 15 digits, and its neighbours (which must not take
+ * it), print as the exact search prints them. */
+static void short_decimals_print_as_the_search_does(void **state)
+{
+	(void)state;
+	char fast[DTOA_REPR_MAX], slow[DTOA_REPR_MAX];
+	rnd_state = 11;
+	for (int i = 0; i < 60000; i++) {
+		int f = 1 + (int)rnd_below(9);
+		uint64_t m = rnd_below(p10[1 + rnd_below(15)]);
+		double v = (double)m / (double)p10[f];
+		if (i % 3 == 1)
+			v = nextafter(v, INFINITY);
+		else if (i % 3 == 2)
+			v = nextafter(v, 0);
+		if (rnd() & 1)
+			v = -v;
+		dtoa__repr(v, fast);
+		dtoa__repr_slow(v, slow);
+		if (strcmp(fast, slow) != 0)
+			fail_msg("%.17g: fast %s, slow %s", v, fast, slow);
+	}
+}
+
 /* ---- round ------------------------------------------------------------- */
 
 static const struct {
@@ -486,6 +511,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(random_doubles_print_as_the_shortest_closest_round_trip),
 	cmocka_unit_test(powers_of_two_and_subnormals_print_as_the_shortest),
 	cmocka_unit_test(slow_search_agrees_with_the_fast_one),
+	cmocka_unit_test(short_decimals_print_as_the_search_does),
 	cmocka_unit_test(round_matches_python_on_tricky_values),
 	cmocka_unit_test(round_agrees_with_printf_rounding_on_random_values),
 	cmocka_unit_test(strtod_agrees_with_libc_on_syntax_edges),

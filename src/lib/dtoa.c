@@ -551,6 +551,55 @@ static inline void strip_zeros(uint64_t *dg, int *e10)
 	*e10 = e;
 }
 
+#if FLT_EVAL_METHOD == 0
+/* Powers of ten a double holds exactly (5^22 < 2^53). */
+static const double pow10_exact[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+#endif
+
+/* y rounded to an integer, ties to even (|y| < 2^52). */
+static inline double round_even(double y)
+{
+#if FLT_EVAL_METHOD == 0
+	/* adding 2^52 leaves no fraction bits: the addition rounds (to
+	 * nearest, ties to even) and the subtraction is exact */
+	double big = copysign(0x1p52, y);
+	return (y + big) - big;
+#else
+	return nearbyint(y);
+#endif
+}
+
+/* Readings mostly have a few decimals (21.5, 0.25, 1013.25): their digits
+ * without the search. The fewest decimals f whose m = round(a 10^f)
+ * divides back to a exactly is the answer: the division is correctly
+ * rounded, so m 10^-f reads back as a, and no shorter form does (fewer
+ * decimals failed; an integer cannot, a is not one). Below 10^15 the
+ * decimals are spaced wider than a's ulp, so at most one m reads back, and
+ * the rounded product, off by less than 0.25, finds it. false: not within
+ * 8 decimals, or no exact double arithmetic (x87). */
+static inline bool few_decimals(double a, uint64_t *dg, int *e10)
+{
+#if FLT_EVAL_METHOD == 0
+	for (int f = 1; f <= 8; f++) {
+		double y = a * pow10_exact[f];
+		if (y >= 1e15)
+			return false;
+		double m = round_even(y);
+		if (m / pow10_exact[f] == a) {
+			*dg = (uint64_t)m;
+			*e10 = -f;
+			return true;
+		}
+	}
+#else
+	(void)a, (void)dg, (void)e10;
+#endif
+	return false;
+}
+
 static size_t repr(double d, char *buf, bool slow)
 {
 	uint64_t bits;
@@ -578,6 +627,8 @@ static size_t repr(double d, char *buf, bool slow)
 	if (q <= 0 && q >= -52 && (c & ((UINT64_C(1) << -q) - 1)) == 0) {
 		dg = c >> -q;   /* an integer below 2^53: its own shortest form */
 		e = 0;
+	} else if (!slow && few_decimals(fabs(d), &dg, &e)) {
+		/* dg has no trailing zero: one decimal fewer would have done */
 	} else if (slow || !shortest(c, q, be > 1 && c == UINT64_C(1) << 52, &dg, &e)) {
 		shortest_slow(fabs(d), &dg, &e);
 	}
@@ -646,26 +697,7 @@ size_t dtoa__repr_slow(double d, char *buf)
 
 /* ---- round(x, n) ----------------------------------------------------------- */
 
-#if FLT_EVAL_METHOD == 0
-/* Powers of ten a double holds exactly (5^22 < 2^53). */
-static const double pow10_exact[23] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-#endif
 
-/* y rounded to an integer, ties to even (|y| < 2^52). */
-static inline double round_even(double y)
-{
-#if FLT_EVAL_METHOD == 0
-	/* adding 2^52 leaves no fraction bits: the addition rounds (to
-	 * nearest, ties to even) and the subtraction is exact */
-	double big = copysign(0x1p52, y);
-	return (y + big) - big;
-#else
-	return nearbyint(y);
-#endif
-}
 
 /* Python's round(x, n) where the exact decimal rounding is done on text:
  * printf's %.*f for n >= 0 (correctly rounded, ties to even); for n < 0
