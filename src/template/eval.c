@@ -1195,6 +1195,22 @@ static struct tv ref_value(struct tpl_ctx *cx, struct ref r)
 	return r.j ? tv_from_json(cx, r.j) : r.v;
 }
 
+/* value_json.key (or ['key']) read from the payload's text where the
+ * template reads value_json this once: a sensor's value_template mostly
+ * wants one member, and making the whole payload a dict for it was most
+ * of the render. Whatever this cannot answer (no such member, not an
+ * object, not JSON) falls to the usual path, which parses it all. */
+static bool value_json_member(struct tpl_ctx *cx, const struct node *name, const char *key,
+			      size_t len, struct tv *out)
+{
+	const struct mqb_tpl_vars *vars = cx->context ? cx->vars : NULL;
+	if (!cx->t->value_json_once || name->kind != N_NAME || !vars || !vars->value ||
+	    vars->value_json || cx->value_json_done || cx->slots[name->slot].t != TV_UNRESOLVED ||
+	    !NAME_IS(cx->t->names[name->slot], "value_json"))
+		return false;
+	return tpl_json_member(cx, vars->value, vars->value_len, key, len, out) == 1;
+}
+
 static struct ref eval_ref(struct tpl_ctx *cx, const struct node *n)
 {
 	if (stack_low(cx))
@@ -1205,6 +1221,10 @@ static struct ref eval_ref(struct tpl_ctx *cx, const struct node *n)
 		return j ? (struct ref){ .j = j } : (struct ref){ .v = lookup(cx, n->slot) };
 	}
 	case N_ATTR: {
+		struct tv m;
+		if (!dict_attr(n->name->s, n->name->len) &&
+		    value_json_member(cx, n->a, n->name->s, n->name->len, &m))
+			return (struct ref){ .v = m };
 		struct ref o = eval_ref(cx, n->a);
 		if (o.j && json_is_object(o.j) && !dict_attr(n->name->s, n->name->len)) {
 			tpl_work(cx, TPL_W_ITEM);
@@ -1220,6 +1240,10 @@ static struct ref eval_ref(struct tpl_ctx *cx, const struct node *n)
 		return (struct ref){ .v = tpl_getattr(cx, ov, n->name->s, n->name->len) };
 	}
 	case N_ITEM: {
+		struct tv m;
+		if (n->b->kind == N_CONST && n->b->k.t == TV_STR &&
+		    value_json_member(cx, n->a, n->b->k.s->s, n->b->k.s->len, &m))
+			return (struct ref){ .v = m };
 		struct ref o = eval_ref(cx, n->a);
 		struct tv k = eval(cx, n->b);
 		cx->line = n->line;

@@ -46,6 +46,8 @@ struct jp {
 	struct tv *stk;     /* members of the open containers (dicts: key, value, ...) */
 	size_t sp, cap;
 	unsigned depth;
+	bool skip;    /* checked only, no values made (tpl_json_member) */
+	bool escaped; /* a string with escapes was seen (string_slow) */
 };
 
 /* Bytes inside a string: 0 plain ASCII, 1 '"', 2 '\\', 3 a control
@@ -245,6 +247,9 @@ static cur string_slow(struct jp *j, cur s, cur p, struct tv *out)
 		}
 	}
 closed:;
+	j->escaped |= escapes;
+	if (j->skip && !escapes)
+		return p + 1;
 	size_t n = (size_t)(p - s);
 	struct tv_str *r = arena_alloc(j->cx, sizeof *r + n + 1);
 	if (escapes) {
@@ -287,6 +292,8 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 	}
 	if (p >= end || *p != '"')
 		return string_slow(j, s, p, out);
+	if (j->skip)
+		return p + 1;
 	size_t n = (size_t)(p - s);
 	struct tv_str *r;
 	if (n < 16 && end - s >= 16) {
@@ -488,6 +495,11 @@ static inline __attribute__((always_inline)) cur parse_number(struct jp *j, cur 
 
 static void finish_list(struct jp *j, size_t base, struct tv *out)
 {
+	if (j->skip) {
+		j->sp = base;
+		*out = tv_none();
+		return;
+	}
 	size_t n = j->sp - base;
 	/* a list is a tv_list_x (tv_list_new), its items right after it */
 	struct tv_list_x *x = arena_alloc(j->cx, sizeof *x + n * sizeof(struct tv));
@@ -524,6 +536,11 @@ _Static_assert(sizeof(struct tv_dict) % _Alignof(struct tv) == 0,
  * first position and takes the last value (Python's dict). */
 static void finish_dict(struct jp *j, size_t base, struct tv *out)
 {
+	if (j->skip) {
+		j->sp = base;
+		*out = tv_none();
+		return;
+	}
 	size_t n = (j->sp - base) / 2;
 	struct tv_dict *d = arena_alloc(j->cx, sizeof *d + 2 * n * sizeof(struct tv));
 	const struct tv *src = j->stk + base;
@@ -720,6 +737,28 @@ static cur parse_value(struct jp *j, cur p, struct tv *out)
 	}
 }
 
+/* A parsed value to the caller by members, as it was built (a wider load
+ * would wait on them); the payload through its widest member, which a
+ * pointer is not on 32-bit machines. */
+static inline void put_value(struct tv *out, const struct tv *v)
+{
+	out->t = v->t;
+	out->utcoffset = v->utcoffset;
+	out->i = v->i;
+}
+
+/* A parser of text[0..len), its scratch stack starting in stack0. */
+static inline struct jp jp_init(struct tpl_ctx *cx, const char *text, size_t len,
+				struct tv stack0[JSON_STACK0])
+{
+	return (struct jp){
+		.cx = cx,
+		.end = (cur)text + len,
+		.stk = stack0,
+		.cap = JSON_STACK0,
+	};
+}
+
 bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out)
 {
 	if (!text || !len)
@@ -727,23 +766,67 @@ bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv 
 	/* linear in len: charged up front (numbers cost about a unit a byte) */
 	tpl_work(cx, len);
 	struct tv stack0[JSON_STACK0];
-	struct jp j = {
-		.cx = cx,
-		.end = (cur)text + len,
-		.stk = stack0,
-		.cap = JSON_STACK0,
-	};
+	struct jp j = jp_init(cx, text, len, stack0);
 	struct tv v;
 	cur p = parse_value(&j, skip_ws((cur)text, j.end), &v);
 	if (!p || skip_ws(p, j.end) != j.end)
 		return false;
-	/* by members, as v was built (a wider load would wait on them); the
-	 * payload through its widest member, which a pointer is not on 32-bit
-	 * machines */
-	out->t = v.t;
-	out->utcoffset = v.utcoffset;
-	out->i = v.i;
+	put_value(out, &v);
 	return true;
+}
+
+int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char *key,
+		    size_t klen, struct tv *out)
+{
+	if (!text || !len)
+		return 0;
+	tpl_work(cx, len); /* as tpl_json_parse */
+	struct tv stack0[JSON_STACK0];
+	struct jp j = jp_init(cx, text, len, stack0);
+	j.depth = 1; /* inside the object, as parse_value counts it */
+	j.skip = true;
+	cur end = j.end, p = skip_ws((cur)text, end);
+	int found = 0;
+	if (p >= end || *p != '{')
+		return 0;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			struct tv v;
+			if (p >= end || *p != '"')
+				return 0;
+			cur k = p + 1;
+			j.escaped = false;
+			if (!(p = parse_string(&j, p, &v)))
+				return 0;
+			size_t kn = (size_t)(p - 1 - k);
+			/* an escaped key may spell key: the full parse decides */
+			if (j.escaped)
+				return 0;
+			bool match = kn == klen && memcmp(k, key, klen) == 0;
+			p = skip_ws(p, end);
+			if (p >= end || *p != ':')
+				return 0;
+			p = skip_ws(p + 1, end);
+			j.skip = !match;
+			p = parse_value(&j, p, &v);
+			j.skip = true;
+			if (!p)
+				return 0;
+			if (match) { /* the last of repeated keys wins, as in json.loads */
+				put_value(out, &v);
+				found = 1;
+			}
+			bool closed;
+			if (!(p = after_element(p, end, '}', &closed)))
+				return 0;
+			if (closed)
+				break;
+		}
+	}
+	return skip_ws(p, end) == end ? found : 0;
 }
 
 /* ---- encoding --------------------------------------------------------------

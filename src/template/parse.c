@@ -518,6 +518,8 @@ static struct node *parse_primary(struct parser *p)
 		else {
 			n->kind = N_NAME;
 			n->slot = slot_of(p, t->s, t->n);
+			if (tok_is(t, T_NAME, "value_json"))
+				p->t->value_json_refs += p->loop_depth || p->macro_depth ? 2 : 1;
 		}
 		break;
 	case T_STR: {
@@ -1551,6 +1553,7 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 	tpl_lex(&p);
 	t->body = parse_body(&p, NULL, NULL);
 	resolve_calls(&p);
+	t->value_json_once = t->value_json_refs == 1;
 	{
 		unsigned *v = tpl_cmalloc(&p, (t->nslots + 1) * sizeof *v), n = 0;
 		collect_exports(&p, t->body, v, &n);

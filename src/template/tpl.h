@@ -160,6 +160,13 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j);
 /* Parse JSON text straight into arena values (json.c), as Python's
  * json.loads would; false (and *out untouched) when it is not JSON. */
 bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);
+/* The member key[0..klen) of the JSON object text[0..len) as
+ * tpl_json_parse would give it in the dict it makes, without making the
+ * dict: the rest of the text is only checked. 1 with *out; 0 when the
+ * text is not a JSON object, has no such member, or has a key written
+ * with escapes (then the full parse answers). */
+int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char *key,
+		    size_t klen, struct tv *out);
 
 /* Jinja's semantics. */
 bool tv_truthy(struct tv v);
@@ -781,6 +788,11 @@ struct mqb_template {
 	const struct tpl_builtin **globals; /* by slot: the function of that name, or NULL */
 	unsigned nslots;
 	bool is_static, uses_now;
+	/* value_json is read once, outside loops and macros: a member read
+	 * from the payload's text (tpl_json_member) instead of the whole
+	 * payload made into a dict */
+	bool value_json_once;
+	unsigned value_json_refs; /* while parsing: its uses, 2 in a loop or macro */
 	const struct tv_str *static_text; /* is_static: the whole output */
 	unsigned refs;                /* mqb_template_free drops one (atomic) */
 	/* what an import of this template finds: its top-level macros and
