@@ -145,6 +145,11 @@ struct run {
 	 * (or, with from: and no to:, not go back to) */
 	struct trigger_hold *hold;
 	json_t **kept;
+	/* per entity: the last new state this trigger saw, and the JSON made
+	 * of it, which is the next change's from_state: one state made into
+	 * JSON a change instead of two (the trigger's JSON is read, never
+	 * changed, on the loop) */
+	struct { struct mqb_state *s; json_t *j; } *last;
 };
 
 /* The value a trigger compares: the state, or the attribute; NULL for
@@ -239,10 +244,16 @@ static void changed(void *ud, const struct mqb_event *ev)
 		goto out; /* an attribute-only change fires only without from/to */
 	char desc[MQB_MAX_ENTITY_ID_LEN + 16];
 	snprintf(desc, sizeof desc, "state of %s", id);
-	data = json_pack("{s:s,s:o,s:o,s:n,s:o,s:s}", "entity_id", id, "from_state",
-			 trigger__state_json(old), "to_state", trigger__state_json(new), "for",
-			 "attribute", c->attribute ? json_string(c->attribute) : json_null(),
-			 "description", desc);
+	json_t *from_j = old && old == run->last[e].s ? json_incref(run->last[e].j)
+						      : trigger__state_json(old);
+	json_t *to_j = trigger__state_json(new);
+	mqb_state_unref(run->last[e].s);
+	json_decref(run->last[e].j);
+	run->last[e].s = to_j && new ? mqb_state_ref((struct mqb_state *)new) : NULL;
+	run->last[e].j = run->last[e].s ? json_incref(to_j) : NULL;
+	data = json_pack("{s:s,s:o,s:o,s:n,s:o,s:s}", "entity_id", id, "from_state", from_j,
+			 "to_state", to_j, "for", "attribute",
+			 c->attribute ? json_string(c->attribute) : json_null(), "description", desc);
 	if (!data) {
 		MQB_LOG_ERROR(SUB, "%s: out of memory", trigger__name(r));
 		goto out;
@@ -265,6 +276,11 @@ static void detach(struct trig_run *r)
 	mqb_async_track_cancel(run->track);
 	for (size_t i = 0; run->kept && i < run->c->n; i++)
 		hold_cancel(run, i);
+	for (size_t i = 0; run->last && i < run->c->n; i++) {
+		mqb_state_unref(run->last[i].s);
+		json_decref(run->last[i].j);
+	}
+	mqb__free(run->last);
 	mqb__free(run->hold);
 	mqb__free(run->kept);
 	mqb__free(run);
@@ -283,6 +299,7 @@ static int attach(struct trig_run *r)
 	int rc = -ENOMEM;
 	if (!(run->hold = mqb__calloc(c->n, sizeof *run->hold)) ||
 	    !(run->kept = mqb__calloc(c->n, sizeof *run->kept)) ||
+	    !(run->last = mqb__calloc(c->n, sizeof *run->last)) ||
 	    (rc = mqb_async_track_state_change(r->a->core, (const char *const *)c->ids, c->n, changed,
 					       run, &run->track))) {
 		detach(r);
