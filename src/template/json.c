@@ -609,6 +609,23 @@ static cur after_element(cur p, cur end, char close, bool *closed)
 	return *p == ',' ? skip_ws(p + 1, end) : NULL;
 }
 
+/* After an object's key: past the ':' and the white space around it, at
+ * the value's first byte; NULL for anything else or the end. */
+static inline cur past_colon(cur p, cur end)
+{
+	if (end - p >= 2 && memcmp(p, ": ", 2) == 0) {
+		p += 2; /* the usual spacing, in one comparison */
+		if (p < end && *p <= ' ')
+			p = skip_ws(p, end);
+	} else {
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+	}
+	return p < end ? p : NULL;
+}
+
 /* p just past '['. */
 static __attribute__((noinline)) cur parse_array(struct jp *j, cur p, struct tv *out)
 {
@@ -651,17 +668,7 @@ static __attribute__((noinline)) cur parse_object(struct jp *j, cur p, struct tv
 			size_t i = reserve(j, 2);
 			if (p >= end || *p != '"' || !(p = parse_string(j, p, &j->stk[i])))
 				return NULL;
-			if (end - p >= 2 && memcmp(p, ": ", 2) == 0) {
-				p += 2; /* the usual spacing, in one comparison */
-				if (p < end && *p <= ' ')
-					p = skip_ws(p, end);
-			} else {
-				p = skip_ws(p, end);
-				if (p >= end || *p != ':')
-					return NULL;
-				p = skip_ws(p + 1, end);
-			}
-			if (p >= end)
+			if (!(p = past_colon(p, end)))
 				return NULL;
 			/* strings and numbers without parse_value's dispatch,
 			 * straight into their slot (they cannot move the stack) */
@@ -805,13 +812,21 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 			/* an escaped key may spell key: the full parse decides */
 			if (j.escaped)
 				return 0;
-			bool match = kn == klen && memcmp(k, key, klen) == 0;
-			p = skip_ws(p, end);
-			if (p >= end || *p != ':')
+			/* keys are short: compared here, not by a call */
+			bool match = kn == klen;
+			for (size_t i = 0; match && i < kn; i++)
+				match = k[i] == (unsigned char)key[i];
+			if (!(p = past_colon(p, end)))
 				return 0;
-			p = skip_ws(p + 1, end);
+			/* strings and numbers without parse_value's dispatch, as
+			 * parse_object does */
 			j.skip = !match;
-			p = parse_value(&j, p, &v);
+			if (*p == '"')
+				p = parse_string(&j, p, &v);
+			else if ((unsigned)(*p - '0') <= 9 || *p == '-')
+				p = parse_number(&j, p, &v);
+			else
+				p = parse_value(&j, p, &v);
 			j.skip = true;
 			if (!p)
 				return 0;
