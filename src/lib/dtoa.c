@@ -627,12 +627,14 @@ static size_t repr(double d, char *buf, bool slow)
 	if (q <= 0 && q >= -52 && (c & ((UINT64_C(1) << -q) - 1)) == 0) {
 		dg = c >> -q;   /* an integer below 2^53: its own shortest form */
 		e = 0;
+		strip_zeros(&dg, &e);
 	} else if (!slow && few_decimals(fabs(d), &dg, &e)) {
 		/* dg has no trailing zero: one decimal fewer would have done */
-	} else if (slow || !shortest(c, q, be > 1 && c == UINT64_C(1) << 52, &dg, &e)) {
-		shortest_slow(fabs(d), &dg, &e);
+	} else {
+		if (slow || !shortest(c, q, be > 1 && c == UINT64_C(1) << 52, &dg, &e))
+			shortest_slow(fabs(d), &dg, &e);
+		strip_zeros(&dg, &e);
 	}
-	strip_zeros(&dg, &e);
 
 	/* dg 10^e, dg of n digits: x is the exponent in scientific notation */
 	int n = ndigits(dg), x = e + n - 1;
