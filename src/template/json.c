@@ -609,6 +609,19 @@ static cur after_element(cur p, cur end, char close, bool *closed)
 	return *p == ',' ? skip_ws(p + 1, end) : NULL;
 }
 
+/* after_element for an object's member, the usual ", " in one comparison. */
+static inline cur after_member(cur p, cur end, bool *closed)
+{
+	*closed = false;
+	if (end - p >= 2 && memcmp(p, ", ", 2) == 0) {
+		p += 2;
+		return p < end && *p <= ' ' ? skip_ws(p, end) : p;
+	}
+	if (p < end && *p == ',')
+		return skip_ws(p + 1, end);
+	return after_element(p, end, '}', closed);
+}
+
 /* After an object's key: past the ':' and the white space around it, at
  * the value's first byte; NULL for anything else or the end. */
 static inline cur past_colon(cur p, cur end)
@@ -683,18 +696,8 @@ static __attribute__((noinline)) cur parse_object(struct jp *j, cur p, struct tv
 			}
 			if (!p)
 				return NULL;
-			if (end - p >= 2 && memcmp(p, ", ", 2) == 0) {
-				p += 2;
-				if (p < end && *p <= ' ')
-					p = skip_ws(p, end);
-				continue;
-			}
-			if (p < end && *p == ',') {
-				p = skip_ws(p + 1, end);
-				continue;
-			}
 			bool closed;
-			if (!(p = after_element(p, end, '}', &closed)))
+			if (!(p = after_member(p, end, &closed)))
 				return NULL;
 			if (closed)
 				break;
@@ -812,10 +815,9 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 			/* an escaped key may spell key: the full parse decides */
 			if (j.escaped)
 				return 0;
-			/* keys are short: compared here, not by a call */
-			bool match = kn == klen;
-			for (size_t i = 0; match && i < kn; i++)
-				match = k[i] == (unsigned char)key[i];
+			/* the length and first byte tell most keys apart */
+			bool match = kn == klen && (!kn || (k[0] == (unsigned char)key[0] &&
+							    memcmp(k, key, kn) == 0));
 			if (!(p = past_colon(p, end)))
 				return 0;
 			/* strings and numbers without parse_value's dispatch, as
@@ -835,7 +837,7 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 				found = 1;
 			}
 			bool closed;
-			if (!(p = after_element(p, end, '}', &closed)))
+			if (!(p = after_member(p, end, &closed)))
 				return 0;
 			if (closed)
 				break;
