@@ -602,6 +602,11 @@ static void value_json_templates_see_the_parsed_payload(void **s)
 		{ "{{ value_json.c }}", "{\"a\": \"\377\", \"c\": 1}", "error: 'value_json' is undefined" },
 		{ "{{ value_json.c }}", "{\"a\": 01, \"c\": 1}", "error: 'value_json' is undefined" },
 		{ "{{ value_json.c }}", "{\"a\": {\"x\": [true, null, -1e3, \"\\n\"]}, \"c\": 1}", "1" },
+		{ "{{ value_json.c }}", "{\"a\": -0.5e+3, \"b\": 1E-2, \"c\": 1}", "1" },
+		{ "{{ value_json.c }}", "{\"a\": -, \"c\": 1}", "error: 'value_json' is undefined" },
+		{ "{{ value_json.c }}", "{\"a\": 1., \"c\": 1}", "error: 'value_json' is undefined" },
+		{ "{{ value_json.c }}", "{\"a\": 1e+, \"c\": 1}", "error: 'value_json' is undefined" },
+		{ "{{ value_json.c }}", "{\"a\": -01, \"c\": 1}", "error: 'value_json' is undefined" },
 		{ "{% for i in range(2) %}{{ value_json.a }}{% endfor %}", "{\"a\": 1}", "11" },
 	};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {

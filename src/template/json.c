@@ -493,6 +493,36 @@ static inline __attribute__((always_inline)) cur parse_number(struct jp *j, cur 
 	return p;
 }
 
+static inline cur skip_digits(cur p, cur end)
+{
+	while (p < end && (unsigned)(*p - '0') <= 9)
+		p++;
+	return p;
+}
+
+/* A number's grammar checked (RFC 8259), its value not made: past its
+ * end, or NULL. */
+static inline cur skip_number(cur p, cur end)
+{
+	p += *p == '-';
+	if (p >= end || (unsigned)(*p - '0') > 9)
+		return NULL;
+	p = *p == '0' ? p + 1 : skip_digits(p + 1, end);
+	if (p < end && *p == '.') {
+		cur f = ++p;
+		if ((p = skip_digits(p, end)) == f)
+			return NULL;
+	}
+	if (p < end && (*p | 0x20) == 'e') {
+		p++;
+		p += p < end && (*p == '+' || *p == '-');
+		cur x = p;
+		if ((p = skip_digits(p, end)) == x)
+			return NULL;
+	}
+	return p;
+}
+
 static void finish_list(struct jp *j, size_t base, struct tv *out)
 {
 	if (j->skip) {
@@ -826,7 +856,7 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 			if (*p == '"')
 				p = parse_string(&j, p, &v);
 			else if ((unsigned)(*p - '0') <= 9 || *p == '-')
-				p = parse_number(&j, p, &v);
+				p = match ? parse_number(&j, p, &v) : skip_number(p, end);
 			else
 				p = parse_value(&j, p, &v);
 			j.skip = true;
