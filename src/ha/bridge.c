@@ -428,7 +428,7 @@ static void device_flush(struct bridge *b)
 	ev_timer_stop(core__loop(b->core), &b->device_timer);
 	json_t *d = device_json(b);
 	bool empty = d && json_object_size(json_object_get(d, "cmps")) == 0;
-	char *s = d && !empty ? json_dumps(d, JSON_COMPACT) : NULL;
+	char *s = d && !empty ? mqb_json_dumps(d, MQB_JSON_COMPACT) : NULL;
 	json_decref(d);
 	if (!d || (!empty && !s))
 		return; /* out of memory: the next announcement tries again */
