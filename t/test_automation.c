@@ -129,7 +129,9 @@ static void a_state_trigger_with_a_template_condition_publishes(void **state)
 		   "        data:\n"
 		   "          topic: out/hot\n"
 		   "          payload: \"{{ trigger.to_state.state }} from {{ trigger.from_state.state }}"
-		   " ({{ this.entity_id }}, {{ trigger.id }})\"\n");
+		   " ({{ this.entity_id }}, {{ trigger.id }})"
+		   " {{ trigger.to_state.domain }}/{{ trigger.to_state.object_id }}/"
+		   "{{ trigger.to_state.name }}\"\n");
 	td_expect(&T, BASE "automation/too_hot/state", "on");
 	json_t *d = last_json("homeassistant/switch/ta/automation_too_hot/config");
 	assert_string_equal(json_string_value(json_object_get(d, "unique_id")), "1700000000001");
@@ -147,7 +149,8 @@ static void a_state_trigger_with_a_template_condition_publishes(void **state)
 
 	long n = device("dev/temp", "20", "temp");
 	device("dev/temp", "30", "temp");
-	td_expect_after(&T, n, "out/hot", "30 from 20 (automation.too_hot, 0)");
+	/* the trigger's states are State objects (domain, object_id, name) */
+	td_expect_after(&T, n, "out/hot", "30 from 20 (automation.too_hot, 0) sensor/temp/Temp");
 	expect_holds(BASE "automation/too_hot/attributes", "\"last_triggered\":\"20");
 	assert_int_equal(td_count_topic(&T, n, "out/hot", ""), 1);
 	td_expect_log(&T, "automation.too_hot: Running automation actions");

@@ -537,6 +537,56 @@ static void variables_trigger_and_this_are_visible(void **s)
 	json_decref(vars);
 }
 
+/* The trigger's from_state and to_state (and `this`) come as State.as_dict;
+ * templates see State objects, as Home Assistant's do: domain, object_id,
+ * name, datetimes, the state's repr, and its dict again under tojson. */
+static void a_states_dict_reads_as_a_state_object(void **s)
+{
+	(void)s;
+	static const struct {
+		const char *tpl, *want;
+	} cases[] = {
+		{ "{{ trigger.to_state.domain }}/{{ trigger.to_state.object_id }}", "sensor/living_temp" },
+		{ "{{ trigger.to_state.name }} {{ this.name }}", "Living room lamp" },
+		{ "{{ trigger.to_state.state }} {{ trigger.to_state.attributes.unit_of_measurement }}",
+		  "21.5 °C" },
+		{ "{{ trigger.to_state.last_changed.year }} {{ trigger.to_state.last_updated.minute }}",
+		  "2024 31" },
+		{ "{{ trigger.to_state.entity_id }} {{ trigger.to_state is mapping }}",
+		  "sensor.living_temp False" },
+		/* Jinja's tojson: keys sorted, ASCII */
+		{ "{{ trigger.to_state | tojson }}",
+		  "{\"attributes\": {\"friendly_name\": \"Living room\", \"unit_of_measurement\": "
+		  "\"\\u00b0C\"}, \"entity_id\": \"sensor.living_temp\", "
+		  "\"last_changed\": \"2024-05-01T10:30:00+00:00\", "
+		  "\"last_updated\": \"2024-05-01T10:31:00+00:00\", \"state\": \"21.5\"}" },
+	};
+	json_t *trig = json_pack(
+		"{s:{s:s,s:s,s:{s:s,s:s},s:s,s:s}}", "to_state", "entity_id", "sensor.living_temp",
+		"state", "21.5", "attributes", "unit_of_measurement", "°C", "friendly_name",
+		"Living room", "last_changed", "2024-05-01T10:30:00+00:00", "last_updated",
+		"2024-05-01T10:31:00+00:00");
+	json_t *self = json_pack("{s:s,s:s,s:{},s:s,s:s}", "entity_id", "light.lamp", "state", "on",
+				 "attributes", "last_changed", "2024-05-01T10:00:00+00:00",
+				 "last_updated", "2024-05-01T10:00:00+00:00");
+	struct mqb_tpl_vars v = { .trigger = trig, .this_state = self };
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mqb_template *t;
+		struct mqb_tpl_error err;
+		char *out;
+		size_t len;
+		assert_int_equal(mqb_template_compile(cases[i].tpl, strlen(cases[i].tpl), &t, &err), 0);
+		if (mqb_template_render(t, &v, NULL, &out, &len, &err))
+			fail_msg("%s: %s", cases[i].tpl, err.message);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("%s gave '%s', want '%s'", cases[i].tpl, out, cases[i].want);
+		free(out);
+		mqb_template_free(t);
+	}
+	json_decref(trig);
+	json_decref(self);
+}
+
 /* Attribute and item chains over the caller's JSON (walked in place, not
  * converted whole) answer as the converted value would: keys, indexes
  * from either end, a dict's methods before its keys, a missing key's
@@ -993,6 +1043,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(value_json_is_parsed_lazily_or_taken_as_given),
 	cmocka_unit_test(variables_trigger_and_this_are_visible),
 	cmocka_unit_test(chains_over_variables_read_as_the_whole_value),
+	cmocka_unit_test(a_states_dict_reads_as_a_state_object),
 	cmocka_unit_test(static_templates_and_now_are_flagged),
 	cmocka_unit_test(renders_can_reuse_a_compiled_template),
 	cmocka_unit_test(failing_allocations_never_crash),

@@ -1226,7 +1226,12 @@ static struct ref eval_ref(struct tpl_ctx *cx, const struct node *n)
 		    value_json_member(cx, n->a, n->name->s, n->name->len, &m))
 			return (struct ref){ .v = m };
 		struct ref o = eval_ref(cx, n->a);
-		if (o.j && json_is_object(o.j) && !dict_attr(n->name->s, n->name->len)) {
+		/* A State's dict answers in place only with what it holds as
+		 * the State does (its other attributes are made, and its times
+		 * are datetimes there). */
+		if (o.j && json_is_object(o.j) && !dict_attr(n->name->s, n->name->len) &&
+		    (!tpl_json_is_state(o.j) || NAME_IS(n->name, "state") ||
+		     NAME_IS(n->name, "entity_id") || NAME_IS(n->name, "attributes"))) {
 			tpl_work(cx, TPL_W_ITEM);
 			const json_t *c = json_object_getn(o.j, n->name->s, n->name->len);
 			if (c)

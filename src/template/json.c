@@ -996,6 +996,23 @@ static void dump_value(struct tpl_w *t, struct tv v, unsigned depth)
 	case TV_DICT:
 		dump_dict(t, v.d, t->sort_keys, depth);
 		return;
+	case TV_STATE: {
+		/* A State serialises as its dict (Home Assistant's json_fragment,
+		 * State.as_dict), with its times in ISO form. */
+		if (tpl_state_is_domain(v))
+			goto refuse;
+		const struct tv_state *st = v.st;
+		struct tv d = tv_dict_new(cx, 5);
+		char lc[MQB_ISOFORMAT_MAX], lu[MQB_ISOFORMAT_MAX];
+		size_t nlc = mqb_isoformat(st->last_changed, lc), nlu = mqb_isoformat(st->last_updated, lu);
+		tv_dict_set(cx, &d, tv_cstr(cx, "entity_id"), tv_cstr(cx, st->entity_id));
+		tv_dict_set(cx, &d, tv_cstr(cx, "state"), tv_cstr(cx, st->state));
+		tv_dict_set(cx, &d, tv_cstr(cx, "attributes"), st->attributes);
+		tv_dict_set(cx, &d, tv_cstr(cx, "last_changed"), tv_string(cx, tpl_str(cx, lc, nlc)->s, nlc));
+		tv_dict_set(cx, &d, tv_cstr(cx, "last_updated"), tv_string(cx, tpl_str(cx, lu, nlu)->s, nlu));
+		dump_dict(t, d.d, t->sort_keys, depth);
+		return;
+	}
 	default:
 	refuse:
 		/* datetimes, states, namespaces ... json.dumps and orjson (as

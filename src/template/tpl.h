@@ -157,6 +157,9 @@ void tv_dict_set(struct tpl_ctx *cx, struct tv *dict, struct tv key, struct tv v
 const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct tv key);
 /* json -> value (objects become dicts, arrays lists). */
 struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j);
+/* Whether j is a State's dict (entity_id, state, attributes, last_changed,
+ * last_updated): tv_from_json makes it a state object. */
+bool tpl_json_is_state(const json_t *j);
 /* Parse JSON text straight into arena values (json.c), as Python's
  * json.loads would; false (and *out untouched) when it is not JSON. */
 bool tpl_json_parse(struct tpl_ctx *cx, const char *text, size_t len, struct tv *out);

@@ -130,6 +130,41 @@ const struct tv *tv_dict_get(struct tpl_ctx *cx, const struct tv *dict, struct t
 	return i < 0 ? NULL : &dict->d->v[i];
 }
 
+bool tpl_json_is_state(const json_t *j)
+{
+	if (!json_is_object(j) || json_object_size(j) < 5 || json_object_size(j) > 7)
+		return false;
+	const json_t *id = json_object_get(j, "entity_id");
+	return json_is_string(id) && strchr(json_string_value(id), '.') &&
+	       json_is_string(json_object_get(j, "state")) &&
+	       json_is_object(json_object_get(j, "attributes")) &&
+	       json_is_string(json_object_get(j, "last_changed")) &&
+	       json_is_string(json_object_get(j, "last_updated"));
+}
+
+/* A State's dict (State.as_dict: the trigger's from_state and to_state,
+ * `this`) as the State object Home Assistant's templates see, with its
+ * domain, object_id, name and datetimes. */
+static struct tv state_from_json(struct tpl_ctx *cx, const json_t *j)
+{
+	struct tv_state *st = tpl_alloc(cx, sizeof *st);
+	const json_t *id = json_object_get(j, "entity_id"), *v = json_object_get(j, "state");
+	st->domain = NULL;
+	st->entity_id = tpl_str(cx, json_string_value(id), json_string_length(id))->s;
+	st->domain_len = (size_t)(strchr(st->entity_id, '.') - st->entity_id);
+	st->state = tpl_str(cx, json_string_value(v), json_string_length(v))->s;
+	st->attributes = tv_from_json(cx, json_object_get(j, "attributes"));
+	int32_t off;
+	bool aware;
+	if (!mqb_parse_datetime(json_string_value(json_object_get(j, "last_changed")),
+				&st->last_changed, &off, &aware))
+		st->last_changed = 0;
+	if (!mqb_parse_datetime(json_string_value(json_object_get(j, "last_updated")),
+				&st->last_updated, &off, &aware))
+		st->last_updated = st->last_changed;
+	return (struct tv){ .t = TV_STATE, .st = st };
+}
+
 struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 {
 	if (!j)
@@ -137,6 +172,8 @@ struct tv tv_from_json(struct tpl_ctx *cx, const json_t *j)
 	tpl_work(cx, TPL_W_ITEM);
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
+		if (tpl_json_is_state(j))
+			return state_from_json(cx, j);
 		struct tv d = tv_dict_new(cx, json_object_size(j));
 		const char *k;
 		json_t *v;
