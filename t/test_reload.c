@@ -421,7 +421,9 @@ static void a_reload_under_traffic_loses_no_message(void **state)
 	/* the reloads were done (SIGHUPs close together may be one), none
 	 * refused, and the last left no twin on the broker */
 	sighup("SIGHUP: 1 item(s) kept, 0 removed, 0 added"); /* after the others */
-	assert_true(td_log_count(&T, "item(s) kept") >= 4);
+	/* at least one during the traffic besides the last: how many of the
+	 * six coalesce depends on the machine's speed (armhf under qemu: 2) */
+	assert_true(td_log_count(&T, "item(s) kept") >= 2);
 	char buf[64];
 	assert_null(td_retained(&T, DISC "twin/config", buf, sizeof buf));
 	assert_int_equal(td_log_count(&T, "the running one stays"), 0);
