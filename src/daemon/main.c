@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 	bool have_opts = false, have_signals = false;
 	int rc;
 
+	mqb__alloc_init();
 #ifdef MQB_DEBUG
 	/* Tests only (t/faults/test_alloc): fail allocations on purpose. */
 	const char *alloc_test = getenv("MQB_TEST_ALLOC_FAIL");

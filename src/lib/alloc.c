@@ -161,6 +161,13 @@ void mqb__trim(void)
 #endif
 }
 
+void mqb__alloc_init(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 unsigned long long mqb__random_seed(void)
 {
 	static atomic_ullong calls;

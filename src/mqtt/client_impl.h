@@ -25,8 +25,10 @@
  * to free what Paho read of it (mqtt__give_back); below, the few MiB stay
  * until a larger one comes. */
 #define GIVE_BACK_OVER (4u * 1024 * 1024)
-/* Subscribing to this many filters at once leaves megabytes free in the
- * job thread's heap (Paho's lists, our copies): they are given back. */
+/* Subscribing to this many filters at once, or taking this many messages
+ * Paho read while a job had the client (retained ones answering the
+ * subscriptions, our own announcements echoed before an unsubscription),
+ * leaves megabytes free in the heap: they are given back. */
 #define TRIM_AFTER 1000
 
 struct filter;
@@ -126,6 +128,7 @@ struct mqb_mqtt {
 	size_t room;            /* half of SO_SNDBUF: the most the socket may hold for a send */
 	size_t outq;            /* what the socket holds unsent or unacknowledged, at most */
 	bool paho_may_hold;     /* Paho may hold messages it read that the socket no longer shows */
+	unsigned held_read;     /* messages taken from what Paho held, since the last trim */
 	bool sparse;            /* messages come one per wake-up: see mqtt__drain */
 	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
 	double last_in;         /* when the socket last had something to read (ev_now) */

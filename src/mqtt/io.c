@@ -538,8 +538,12 @@ void mqtt__drain(struct mqb_mqtt *m)
 			if (topic)
 				m->paho->MQTTClient_free(topic);
 			m->paho_may_hold = false; /* Paho hands out what it holds first */
+			if (m->held_read >= TRIM_AFTER)
+				mqb__trim(); /* what Paho read for them while a job had it */
+			m->held_read = 0;
 			break;
 		}
+		m->held_read += m->paho_may_hold;
 		/* Paho's header says topicLen is set only when the topic holds
 		 * a NUL; 1.3.12 sets it always. A NUL shows as a shorter string. */
 		size_t slen = strlen(topic), len = tlen > 0 ? (size_t)tlen : slen;
