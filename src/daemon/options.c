@@ -1507,7 +1507,12 @@ static int fill_out(struct load *l, struct daemon_options *out)
 	out->statestream_timestamps = l->ss.publish_timestamps;
 	out->statestream_include = l->ss.include;
 	out->statestream_exclude = l->ss.exclude;
-	out->items = l->items;
+	/* Kept for as long as the daemon runs: without the doubling's spare
+	 * room (up to 56 bytes an entity). */
+	struct conf_item *fit = l->nitems && l->nitems < l->capitems
+					? mqb__realloc(l->items, l->nitems * sizeof *fit)
+					: NULL;
+	out->items = fit ? fit : l->items;
 	out->nitems = l->nitems;
 	l->items = NULL;
 	l->nitems = 0;
