@@ -996,7 +996,6 @@ static void mqtt_fini(struct mqb_core *core, void *client)
 			next = s->next;
 			mqb__free(s);
 		}
-		mqb__free(fl->filter);
 		mqb__free(fl);
 	}
 	hashmap__fini(&m->filters);

@@ -51,12 +51,12 @@ struct mqb_mqtt_sub {
 
 /* One broker subscription, shared by every handler on the same filter. */
 struct filter {
-	char *filter;
 	unsigned sub_id;        /* EXACT_SUB_ID, or its own */
 	int qos;                /* the highest any handler asked for */
 	int broker_qos;         /* what the broker granted in this session; -1: none */
 	struct mqb_mqtt_sub *subs;
 	unsigned nsubs;
+	char filter[];          /* one allocation: an entity has one or more */
 };
 
 /* A publish waiting for the connection (queue) or for its ack (inflight). */

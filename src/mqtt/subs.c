@@ -57,7 +57,6 @@ static int sync_job(void *ud, void *arg, void **result)
 static void filter_free(struct mqb_mqtt *m, struct filter *fl)
 {
 	hashmap__remove(&m->filters, fl->filter, strlen(fl->filter));
-	mqb__free(fl->filter);
 	mqb__free(fl);
 }
 
@@ -186,11 +185,9 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 	struct filter *fl = hashmap__get(&m->filters, filter, flen);
 	bool created = false;
 	if (!fl) {
-		fl = mqb__calloc(1, sizeof *fl);
-		if (!fl || !(fl->filter = mqb__strdup(filter))) {
-			mqb__free(fl);
+		if (!(fl = mqb__calloc(1, sizeof *fl + flen + 1)))
 			return -ENOMEM;
-		}
+		memcpy(fl->filter, filter, flen + 1);
 		fl->broker_qos = -1;
 		fl->qos = qos;
 		fl->sub_id = EXACT_SUB_ID;
@@ -200,7 +197,6 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 								       : m->next_sub_id + 1;
 		}
 		if (hashmap__put(&m->filters, fl->filter, flen, fl, NULL)) {
-			mqb__free(fl->filter);
 			mqb__free(fl);
 			return -ENOMEM;
 		}
