@@ -618,12 +618,13 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 	e->ops = ops;
 	e->priv = priv;
 	e->available = !info->unavailable;
-	size_t len = strlen(domain) + 1 + strlen(slug) + sizeof "_4294967295";
-	if (!(e->entity_id = mqb__malloc(len)))
+	/* made here, then copied at its length: kept by every entity */
+	char id[MQB_MAX_ENTITY_ID_LEN + sizeof "_4294967295"];
+	snprintf(id, sizeof id, "%s.%s", domain, slug);
+	for (unsigned n = 2; hashmap__get(&r->by_id, id, strlen(id)); n++)
+		snprintf(id, sizeof id, "%s.%s_%u", domain, slug, n);
+	if (!(e->entity_id = mqb__strdup(id)))
 		goto out;
-	snprintf(e->entity_id, len, "%s.%s", domain, slug);
-	for (unsigned n = 2; hashmap__get(&r->by_id, e->entity_id, strlen(e->entity_id)); n++)
-		snprintf(e->entity_id, len, "%s.%s_%u", domain, slug, n);
 	e->object_id = e->entity_id + strlen(domain) + 1;
 	if (dup_opt(info->name, &e->meta.name) || dup_opt(info->unique_id, &e->meta.unique_id) ||
 	    dup_opt(info->icon, &e->meta.icon) || dup_opt(info->device_class, &e->meta.device_class) ||
