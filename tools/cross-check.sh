@@ -212,7 +212,7 @@ configure_tree() { # dir, configure args...
 
 build() {
 	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
-	configure_tree "$out/build" --enable-debug
+	configure_tree "$out/build" --enable-debug --enable-werror
 	log "building in $out/build"
 	make -s -C "$out/build" -j"$jobs"
 	# The test programs, without running them (they need qemu).

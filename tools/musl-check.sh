@@ -171,7 +171,7 @@ full() {
 	# TLS library is not built (see above).
 	# The headers go with the compiler, so that every compile sees them
 	# (the out-of-tree module test sets its own flags).
-	(cd "$b" && [ -f Makefile ] || "$top/configure" -q --enable-debug \
+	(cd "$b" && [ -f Makefile ] || "$top/configure" -q --enable-debug --enable-werror \
 		CC="musl-gcc -isystem $prefix/include -isystem $kinc" \
 		LDFLAGS="-L$prefix/lib -Wl,-rpath,$prefix/lib" \
 		PKG_CONFIG_PATH="$prefix/lib/pkgconfig" PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" \
