@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging: one line per message, level and subsystem tag, timestamps, from
  * any thread, to stderr, a file (reopened on SIGHUP for log rotation) or
- * syslog. Lines are formatted into a stack buffer and written with one
- * write under one lock, so threads never interleave inside a line. */
+ * syslog; to the journal (stderr as systemd connects it) with the
+ * priority prefix journald reads and no time of our own. Lines are
+ * formatted into a stack buffer and written with one write under one
+ * lock, so threads never interleave inside a line. */
 #include "lib/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +44,8 @@ static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static mqb_log_sink_fn sink;
 static void *sink_ud;
 static enum dest dest = DEST_STDERR;
+/* stderr is the journal: -1 not looked at yet, 0 no, 1 yes. */
+static int journal = -1;
 static int file_fd = -1;
 static char *file_path;
 
@@ -127,6 +134,20 @@ static int open_log_file(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected stderr to (systemd.exec(5)): when stderr is still that one,
+ * journald reads "<N>" as the line's priority and stamps it itself. A
+ * redirected stderr (mqbridge 2>file under a unit) is not the journal. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* Called with sink_lock held: leave the current destination. */
 static void close_dest_locked(void)
 {
@@ -139,6 +160,7 @@ static void close_dest_locked(void)
 		closelog();
 	}
 	dest = DEST_STDERR;
+	journal = -1; /* looked at again: stderr may have changed meanwhile */
 }
 
 int mqb_log_open(const char *to)
@@ -409,13 +431,21 @@ void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, 
 		struct timespec ts;
 		struct tm tm;
 		char line[1200];
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		int len = snprintf(line, sizeof line,
-				   "%04d-%02d-%02d %02d:%02d:%02d.%03ld %-7s [%s] %s%s\n",
-				   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-				   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-				   subsystem ? subsystem : "-", msg, more);
+		int len;
+		if (dest == DEST_STDERR && journal < 0)
+			journal = stderr_is_journal();
+		if (dest == DEST_STDERR && journal) {
+			len = snprintf(line, sizeof line, "<%d>[%s] %s%s\n", syslog_prio[level],
+				       subsystem ? subsystem : "-", msg, more);
+		} else {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			localtime_r(&ts.tv_sec, &tm);
+			len = snprintf(line, sizeof line,
+				       "%04d-%02d-%02d %02d:%02d:%02d.%03ld %-7s [%s] %s%s\n",
+				       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+				       tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
+				       subsystem ? subsystem : "-", msg, more);
+		}
 		if (len < 0)
 			len = 0;
 		if (len > (int)sizeof line - 1) { /* cut, but still one line */
