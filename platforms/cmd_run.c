@@ -604,6 +604,10 @@ int cmd_job_run(void *ud, void *arg, void **result)
 		free(r);
 		return rc;
 	}
+	if (r->how == CMD_TIMEOUT)
+		mqb_core_count(j->core, MQB_COUNT_COMMAND_TIMEOUTS);
+	else if (r->how != CMD_CANCELLED && (r->how != CMD_EXITED || r->status != 0))
+		mqb_core_count(j->core, MQB_COUNT_COMMAND_FAILURES);
 	*result = r;
 	return 0;
 }

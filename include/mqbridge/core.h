@@ -104,4 +104,33 @@ struct mqb_core_stats {
 /* Thread: loop. */
 void mqb_core_async_stats(struct mqb_core *core, struct mqb_core_stats *out);
 
+/* Failures the daemon counts for whoever looks (the bridge's diagnostic
+ * sensor, the SIGUSR1 dump, Prometheus), beside the statistics above and
+ * MQTT's. */
+enum mqb_count {
+	MQB_COUNT_COMMAND_FAILURES, /* a command exited non-zero, was killed or did not start */
+	MQB_COUNT_COMMAND_TIMEOUTS, /* a command killed when its timeout ran out */
+	MQB_COUNT_RENDER_ERRORS,    /* a template render that failed (core given) */
+	MQB_COUNT_MAX
+};
+/* Add one. Thread: any. */
+void mqb_core_count(struct mqb_core *core, enum mqb_count what);
+/* Thread: any. */
+unsigned long long mqb_core_counted(struct mqb_core *core, enum mqb_count what);
+
+/* The process's own figures, with the names Prometheus' process
+ * collector gives them. */
+struct mqb_process_stats {
+	double start_time;           /* Unix time the process started */
+	double uptime;               /* seconds since */
+	double cpu_seconds;          /* user and system time used */
+	unsigned long long rss_bytes;     /* resident memory */
+	unsigned long long virtual_bytes; /* address space */
+	unsigned open_fds, max_fds;
+};
+/* 0, or -errno when /proc cannot be read (the CPU time is there
+ * regardless). Thread: any but the loop: it reads /proc (an executor
+ * job). */
+int mqb_process_stats(struct mqb_process_stats *out);
+
 #endif

@@ -538,3 +538,16 @@ void core__slot_set(struct mqb_core *core, unsigned id, void *state,
 	core->slot[id] = state;
 	core->slot_ops[id] = ops;
 }
+
+void mqb_core_count(struct mqb_core *core, enum mqb_count what)
+{
+	if (core && (unsigned)what < MQB_COUNT_MAX)
+		atomic_fetch_add_explicit(&core->counted[what], 1, memory_order_relaxed);
+}
+
+unsigned long long mqb_core_counted(struct mqb_core *core, enum mqb_count what)
+{
+	return core && (unsigned)what < MQB_COUNT_MAX
+		       ? atomic_load_explicit(&core->counted[what], memory_order_relaxed)
+		       : 0;
+}

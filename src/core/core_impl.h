@@ -86,6 +86,8 @@ struct mqb_core {
 	const struct core_slot_ops *slot_ops[CORE_SLOTS_MAX];
 
 	unsigned long long stat_ready_run, stat_inbox_run, stat_coro_spawned;
+	/* mqb_core_count's, from any thread */
+	_Atomic unsigned long long counted[MQB_COUNT_MAX];
 };
 
 void callq__free(struct callq *q);

@@ -1726,7 +1726,10 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 			const struct mqb_tpl_limits *lim, char **out, size_t *len,
 			struct mqb_tpl_error *err)
 {
-	return tpl_render(t, vars, lim, TPL_MAX_WORK, out, len, err, NULL);
+	int rc = tpl_render(t, vars, lim, TPL_MAX_WORK, out, len, err, NULL);
+	if (rc && rc != -ENOMEM && vars && vars->core)
+		mqb_core_count(vars->core, MQB_COUNT_RENDER_ERRORS);
+	return rc;
 }
 
 int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
