@@ -990,6 +990,8 @@ static void wrong_credentials_are_refused_logged_and_retried_with_back_off(void 
 	/* The log says why, in words, and never shows the password. */
 	if (log_count("authori", NULL) == 0)
 		fail_msg("no log line says the broker refused the client as not authorised");
+	if (log_count("the broker refused the connection: not authorized", "CONNACK code 5") == 0)
+		fail_msg("the refusal is not given with its CONNACK code");
 	assert_int_equal(log_count(WRONG_PASSWORD, NULL), 0);
 	client_stop(c);
 
@@ -1092,6 +1094,79 @@ static void tls_refuses_a_server_whose_certificate_an_unrelated_ca_signed(void *
 	assert_int_equal(atomic_load(&c->connects), 0);
 	if (log_count("certificate", "verif") == 0)
 		fail_msg("no log line says the certificate failed verification");
+	/* and why, in OpenSSL's words (the broker sends its CA along) */
+	if (log_count("TLS: the broker's certificate did not verify: self-signed certificate in "
+		      "certificate chain", NULL) == 0) {
+		log_dump();
+		fail_msg("the log does not say why the certificate failed");
+	}
+	passed();
+}
+
+/* ---- why a connect failed ---------------------------------------------------- */
+
+static void expect_logged(const char *a, const char *b)
+{
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end && !log_count(a, b);)
+		nap();
+	if (!log_count(a, b)) {
+		log_dump();
+		fail_msg("no log line says '%s'%s%s", a, b ? " with " : "", b ? b : "");
+	}
+}
+
+static void a_refused_connection_is_logged_as_refused_with_the_broker_uri(void **s)
+{
+	int port = tu_free_port();
+	struct client *c = client_new("refused", port);
+	client_start(c);
+	char want[96];
+	snprintf(want, sizeof want, "cannot connect to tcp://127.0.0.1:%d: Connection refused", port);
+	expect_logged(want, NULL);
+	passed();
+}
+
+/* RFC 2606: .invalid never resolves. */
+static void an_unknown_host_is_logged_as_unknown(void **s)
+{
+	struct client *c = client_new("unknown", 1883);
+	c->opt.host = "mqbridge-test.invalid";
+	client_start(c);
+	expect_logged("unknown host: cannot resolve 'mqbridge-test.invalid'", NULL);
+	passed();
+}
+
+/* A listener that takes connections and never answers: the CONNACK's
+ * wait is what runs out. */
+static void a_broker_that_never_answers_connect_is_logged_as_a_handshake_not_completed(void **s)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(l, 16), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	struct client *c = client_new("mute", ntohs(a.sin_port));
+	c->opt.connect_timeout = 1;
+	client_start(c);
+	expect_logged("it accepts TCP, but the MQTT handshake did not complete", NULL);
+	client_stop(c);
+	close(l);
+	passed();
+}
+
+static void a_self_signed_server_certificate_is_logged_as_such(void **s)
+{
+	make_cert("ca", NULL, NULL);
+	make_cert("self", NULL, NULL); /* its own CA: signed by nobody we trust */
+	char extra[512];
+	snprintf(extra, sizeof extra, "certfile %s/self.crt\nkeyfile %s/self.key\n", tmp_dir(),
+		 tmp_dir());
+	struct tu_broker *b = broker_new(extra);
+	char ca[128];
+	struct client *c = tls_client("tls-self", b->port, "ca", ca, sizeof ca);
+	client_start(c);
+	expect_logged("TLS: the broker's certificate did not verify: self-signed certificate", NULL);
 	passed();
 }
 
@@ -1107,6 +1182,7 @@ static void tls_checks_the_host_name_unless_tls_insecure_is_set(void **s)
 	WAIT_FOR(stats_of(by_ip).connect_failures >= 2, TU_TIMEOUT);
 	assert_false(stats_of(by_ip).connected);
 	assert_int_equal(atomic_load(&by_ip->connects), 0);
+	expect_logged("TLS: the broker's certificate did not verify: IP address mismatch", NULL);
 	client_stop(by_ip);
 
 	/* The certificate is good for the name it carries... */
@@ -1529,6 +1605,10 @@ static const struct CMUnitTest tests[] = {
 	TEST(tls_connects_when_the_server_certificate_checks_out_against_the_ca),
 	TEST(tls_refuses_a_server_whose_certificate_an_unrelated_ca_signed),
 	TEST(tls_checks_the_host_name_unless_tls_insecure_is_set),
+	TEST(a_refused_connection_is_logged_as_refused_with_the_broker_uri),
+	TEST(an_unknown_host_is_logged_as_unknown),
+	TEST(a_broker_that_never_answers_connect_is_logged_as_a_handshake_not_completed),
+	TEST(a_self_signed_server_certificate_is_logged_as_such),
 	TEST(a_tls_client_and_a_plain_client_work_side_by_side_on_their_own_libraries),
 	TEST(a_process_with_only_plain_clients_loads_neither_openssl_nor_the_tls_library),
 	TEST(a_missing_paho_library_fails_mqtt_new_with_the_reason_in_words),

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/pool.h"
+#include "mqtt/diagnose.h"
 #include "mqbridge/bus.h"
 
 void mqtt__options_init(struct mqtt_options *opt)
@@ -318,34 +319,44 @@ out:
 	return rc;
 }
 
+/* A CONNACK's refusal: MQTT 3.1.1's return codes (1-5), MQTT 5's reason
+ * codes (0x80 and up). */
 static const char *connack_reason(int rc)
 {
 	switch (rc) {
-	case 1: return "the broker does not accept this protocol version";
-	case 2: return "the broker rejected the client id";
-	case 3: return "the broker is unavailable";
+	case 1: case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION:
+		return "the broker does not accept this protocol version";
+	case 2: case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID:
+		return "the broker rejected the client id";
+	case 3: case MQTTREASONCODE_SERVER_UNAVAILABLE: case MQTTREASONCODE_SERVER_BUSY:
+		return "the broker is unavailable";
 	case 4: case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
 		return "not authorized: bad user name or password";
 	case 5: case MQTTREASONCODE_NOT_AUTHORIZED:
 		return "not authorized";
-	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID: return "the broker rejected the client id";
-	case MQTTREASONCODE_SERVER_UNAVAILABLE: case MQTTREASONCODE_SERVER_BUSY:
-		return "the broker is unavailable";
-	default: return NULL;
+	case MQTTREASONCODE_BANNED: return "this client is banned";
+	case MQTTREASONCODE_QUOTA_EXCEEDED: return "quota exceeded";
+	case MQTTREASONCODE_CONNECTION_RATE_EXCEEDED: return "connecting too often";
+	default:
+		return rc >= MQTTREASONCODE_UNSPECIFIED_ERROR ? "refused" : NULL;
 	}
 }
 
 /* Paho says only "failure" (-1) whether the name did not resolve, the
- * port refused, nothing answered or the broker did not complete the MQTT
- * handshake: a TCP connect of our own, bounded, tells which for the log. */
-static void tcp_diagnose(const struct broker *b, double timeout, char *out, size_t len)
+ * port refused, nothing answered, the certificate did not verify or the
+ * broker did not complete the MQTT handshake: a TCP connect of our own,
+ * bounded, and with a verified TLS OpenSSL's handshake on it
+ * (mqtt__tls_probe), tell which for the log. */
+static void tcp_diagnose(const struct mqb_mqtt *m, const struct broker *b, double timeout,
+			 char *out, size_t len)
 {
 	char port[8];
 	snprintf(port, sizeof port, "%d", b->port);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
 	int g = getaddrinfo(b->host, port, &hints, &ai);
 	if (g) {
-		snprintf(out, len, "cannot resolve %s: %s", b->host, gai_strerror(g));
+		snprintf(out, len, "unknown host: cannot resolve '%s': %s", b->host,
+			 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
 		return;
 	}
 	int err = ETIMEDOUT;
@@ -363,6 +374,14 @@ static void tcp_diagnose(const struct broker *b, double timeout, char *out, size
 			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
 				err = ETIMEDOUT;
 		}
+		out[0] = '\0';
+		if (err == 0 && m->opt.tls && !m->opt.tls_insecure) {
+			struct tls_target t = {
+				.host = b->host, .ca_file = m->opt.ca_file, .ca_path = m->opt.ca_path,
+				.cert_file = m->opt.cert_file, .key_file = m->opt.key_file,
+			};
+			mqtt__tls_probe(&t, fd, timeout, out, len);
+		}
 		close(fd);
 		if (err == 0)
 			break;
@@ -370,7 +389,7 @@ static void tcp_diagnose(const struct broker *b, double timeout, char *out, size
 	freeaddrinfo(ai);
 	if (err)
 		snprintf(out, len, "%s", strerror(err));
-	else
+	else if (!out[0])
 		snprintf(out, len, "it accepts TCP, but the MQTT handshake did not complete "
 			 "(no CONNACK within connect_timeout, or the connection was closed)");
 }
@@ -379,15 +398,20 @@ static void tcp_diagnose(const struct broker *b, double timeout, char *out, size
 static void describe_failure(struct mqb_mqtt *m, const struct broker *b, struct conn_req *r,
 			     char *out, size_t len)
 {
-	const char *why = connack_reason(r->rc);
+	const char *why = r->rc > 0 ? connack_reason(r->rc) : NULL;
+	char tcp[WHY_LEN - 80] = "";
+	double t = m->opt.connect_timeout < 3 ? m->opt.connect_timeout : 3;
+	if (r->rc == MQTTCLIENT_FAILURE)
+		tcp_diagnose(m, b, t, tcp, sizeof tcp);
 	if (why) {
-		snprintf(out, len, "%s", why);
+		snprintf(out, len, "the broker refused the connection: %s (CONNACK code %d)", why,
+			 r->rc);
+	} else if (strncmp(tcp, "TLS", 3) == 0) {
+		/* OpenSSL's own reason, which Paho's TLS error lacks */
+		snprintf(out, len, "%s", tcp);
 	} else if (r->rc == MQTTCLIENT_FAILURE && r->tls_error[0]) {
 		snprintf(out, len, "TLS: %.280s", r->tls_error);
 	} else if (r->rc == MQTTCLIENT_FAILURE) {
-		char tcp[WHY_LEN - 80];
-		double t = m->opt.connect_timeout < 3 ? m->opt.connect_timeout : 3;
-		tcp_diagnose(b, t, tcp, sizeof tcp);
 		/* Paho reports a failed host name check as a bare -1. */
 		bool handshake = strncmp(tcp, "it accepts", 10) == 0;
 		snprintf(out, len, "%s%s", tcp,
@@ -612,12 +636,19 @@ static void connect_finished(struct mqb_future *f, void *ud)
 		MQB_LOG_WARNING(LOG, "cannot connect to %s: %s", m->brokers[i].uri, r->why[i]);
 	if (r->which < 0) {
 		m->stats.connect_failures++;
-		if (r->tried == 0)
+		if (r->tried == 0) {
+			snprintf(m->last_error, sizeof m->last_error, "cannot make a client: %s",
+				 m->paho->MQTTClient_strerror(r->rc));
 			MQB_LOG_WARNING(LOG, "cannot make a client for %s: %s", m->brokers[0].uri,
 					m->paho->MQTTClient_strerror(r->rc));
-		else if (m->nbrokers > 1)
-			MQB_LOG_WARNING(LOG, "none of the %u brokers took the connection",
-					m->nbrokers);
+		} else {
+			/* for the status line and dump: the last broker tried, and why */
+			m->current = r->tried - 1;
+			snprintf(m->last_error, sizeof m->last_error, "%s", r->why[r->tried - 1]);
+			if (m->nbrokers > 1)
+				MQB_LOG_WARNING(LOG, "none of the %u brokers took the connection",
+						m->nbrokers);
+		}
 		conn_req_free(r);
 		m->recycling = false; /* what the next connect announces is lost */
 		m->state = ST_BACKOFF;
@@ -782,6 +813,7 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 		if (fl->broker_qos < 0)
 			MQB_LOG_ERROR(LOG, "the broker refused the subscription to %s", fl->filter);
 	}
+	m->last_error[0] = '\0';
 	if (m->nbrokers > 1)
 		MQB_LOG_INFO(LOG, "connected to %s as %s (broker %u of %u)", mqtt__uri(m),
 			     m->opt.client_id, m->current + 1, m->nbrokers);
@@ -833,6 +865,7 @@ void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 		return;
 	mqtt__stop_reading(m);
 	m->stats.connected = false;
+	snprintf(m->last_error, sizeof m->last_error, "connection lost: %s", why);
 	MQB_LOG_WARNING(LOG, "connection to %s lost: %s", mqtt__uri(m), why);
 	m->birth_pending = false;
 	/* With a clean session the broker forgets unacknowledged messages:
@@ -925,6 +958,20 @@ int mqb_mqtt_async_stats(struct mqb_core *core, struct mqb_mqtt_stats *out)
 	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
 	*out = m->stats;
 	return 0;
+}
+
+const char *mqtt__async_uri(struct mqb_core *core)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	return m ? mqtt__uri(m) : NULL;
+}
+
+const char *mqtt__async_last_error(struct mqb_core *core)
+{
+	MQB_ASSERT_LOOP(core);
+	struct mqb_mqtt *m = client_of(core);
+	return m ? m->last_error : NULL;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */

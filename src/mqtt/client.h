@@ -57,4 +57,10 @@ void mqtt__options_init(struct mqtt_options *opt);
  * says why), -ENOMEM. Thread: loop. */
 int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt);
 
+/* The broker's URI ("tcp://127.0.0.1:1883"), and why the last connect
+ * failed or the last connection was lost ("" once connected), for the
+ * status line and dump; NULL without a client. Thread: loop. */
+const char *mqtt__async_uri(struct mqb_core *core);
+const char *mqtt__async_last_error(struct mqb_core *core);
+
 #endif

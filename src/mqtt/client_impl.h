@@ -133,6 +133,7 @@ struct mqb_mqtt {
 	unsigned unchecked;     /* wake-ups since FIONREAD was last asked */
 	double last_in;         /* when the socket last had something to read (ev_now) */
 	char why[160];          /* the words of the last connection lost */
+	char last_error[640];   /* why the last connect failed or the connection was lost */
 	size_t oversized;       /* bytes of the largest message dropped since the last read */
 	bool recycling;         /* reconnecting only to give Paho's buffers back */
 	ev_io io;
