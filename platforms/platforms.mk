@@ -120,3 +120,8 @@ TEST_PROGS += t/test_reload
 t_test_reload_SOURCES = t/test_reload.c $(DAEMON_TEST_UTIL)
 t_test_reload_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_reload_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# Supervision end to end: systemd's notifications and SIGUSR1's dump.
+TEST_PROGS += t/test_notify
+t_test_notify_SOURCES = t/test_notify.c $(DAEMON_TEST_UTIL)
+t_test_notify_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_notify_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

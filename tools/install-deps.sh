@@ -9,7 +9,9 @@ clang-14 libclang-rt-14-dev
 libev-dev libjansson-dev libyaml-dev libcmocka-dev libpaho-mqtt-dev
 mosquitto mosquitto-clients libmosquitto-dev
 valgrind mandoc openssl
-python3 python3-jinja2"
+python3 python3-jinja2 python3-prometheus-client
+libmicrohttpd-dev
+dpkg-dev debhelper fakeroot lintian"
 
 missing=
 for p in $PACKAGES; do

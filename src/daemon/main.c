@@ -20,12 +20,17 @@
 
 #include "core/loop.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/pidfile.h"
 #include "daemon/reload.h"
+#include "daemon/status.h"
+#include "ha/bridge.h"
+#include "mqbridge/bus.h"
 #include "mqbridge/core.h"
 #include "mqbridge/error.h"
 #include "mqbridge/log.h"
+#include "mqbridge/mqtt.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -254,6 +259,51 @@ static void reload_log_levels(void *ud, const struct daemon_options *o)
 		MQB_LOG_WARNING("main", "log level now %s", names[now]);
 }
 
+/* A status dump in the log; the signal's default would end the process. */
+static void on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	int rc = status__async_dump(w->data);
+	if (rc)
+		MQB_LOG_WARNING("main", "SIGUSR1: no status dump: %s", mqb_strerror(rc));
+}
+
+/* ---- readiness, for systemd ------------------------------------------------ */
+
+/* Ready once every integration is set up and, with a broker, once
+ * connected and everything announced: what a unit ordered after ours may
+ * count on. */
+static struct {
+	bool started, ready;
+} readiness;
+
+static void check_ready(struct mqb_core *core)
+{
+	bool mqtt = mqb_mqtt_async_stats(core, &(struct mqb_mqtt_stats){0}) == 0;
+	if (readiness.ready || !readiness.started || (mqtt && !bridge__async_announced(core)))
+		return;
+	readiness.ready = true;
+	notify__ready();
+	MQB_LOG_DEBUG("main", "ready%s", notify__enabled() ? " (systemd told)" : "");
+}
+
+static void on_announced(void *core)
+{
+	check_ready(core);
+}
+
+static int on_started(void *ud, void *arg, void **result)
+{
+	readiness.started = true;
+	check_ready(ud);
+	return 0;
+}
+
+static int on_stopping(void *ud, void *arg, void **result)
+{
+	notify__stopping();
+	return 0;
+}
+
 /* libev aborts on a system call it cannot do without (creating its
  * eventfd, for one, with every descriptor taken): say what failed and exit
  * as any other runtime failure, not with a core dump. */
@@ -270,7 +320,7 @@ int main(int argc, char **argv)
 	struct daemon_options opts = { 0 };
 	struct mqb_core *core = NULL;
 	struct pidfile *pidfile = NULL;
-	ev_signal sig[3];
+	ev_signal sig[4];
 	bool have_opts = false, have_signals = false;
 	int rc;
 
@@ -323,6 +373,9 @@ int main(int argc, char **argv)
 	MQB_LOG_INFO("main", "mqbridge %s starting with %s", PACKAGE_VERSION, args.config);
 	options__warn(&opts);
 
+	/* Before any thread: it takes systemd's variables out of the
+	 * environment the commands inherit. */
+	notify__init();
 	if ((rc = mqb_core_new(&opts.core, &core))) {
 		startup_error("cannot start the core: %s", mqb_strerror(rc));
 		rc = EXIT_RUNTIME;
@@ -334,7 +387,8 @@ int main(int argc, char **argv)
 	ev_signal_init(&sig[0], on_stop_signal, SIGTERM);
 	ev_signal_init(&sig[1], on_stop_signal, SIGINT);
 	ev_signal_init(&sig[2], on_sighup, SIGHUP);
-	for (int i = 0; i < 3; i++) {
+	ev_signal_init(&sig[3], on_sigusr1, SIGUSR1);
+	for (int i = 0; i < 4; i++) {
 		sig[i].data = core;
 		ev_signal_start(loop, &sig[i]);
 	}
@@ -362,6 +416,16 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < args.n_platform_dirs; i++)
 		MQB_LOG_DEBUG("main", "platform directory %s", args.platform_dirs[i]);
 
+	/* Before the start, which may fire mqbridge_start, and while a
+	 * failure still has nothing running to stop. */
+	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_START, &MQB_CALLBACK(on_started, core),
+				       NULL)) ||
+	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(on_stopping, core),
+				       NULL))) {
+		startup_error("cannot listen for start and stop: %s", mqb_strerror(rc));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
 	enum daemon_step failed;
 	if ((rc = daemon__async_start(core, &opts, args.config, &failed))) {
 		startup_error("cannot %s: %s", daemon__step_name(failed), mqb_strerror(rc));
@@ -371,13 +435,18 @@ int main(int argc, char **argv)
 	}
 
 	reload__async_on_log_levels(core, reload_log_levels, &args);
+	bridge__async_on_announced(core, on_announced, core);
+	notify__async_start(core, status__async_line);
+
 	MQB_LOG_INFO("main", "mqbridge %s running (pid %ld)", PACKAGE_VERSION, (long)getpid());
 	rc = mqb_core_run(core);
 	MQB_LOG_INFO("main", "stopped (exit code %d)", rc);
 out:
-	if (have_signals)
-		for (int i = 0; i < 3; i++)
+	if (have_signals) {
+		notify__async_stop(core);
+		for (int i = 0; i < 4; i++)
 			ev_signal_stop(core__loop(core), &sig[i]);
+	}
 	mqb_core_free(core);
 	pidfile__remove(pidfile);
 	if (have_opts)

@@ -20,6 +20,7 @@
 #include "config/config_impl.h"
 #include "core/hass.h"
 #include "daemon/loader.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/reload.h"
 #include "ha/entity_impl.h"
@@ -34,12 +35,11 @@
 #define DATA_KEY "mqbridge.reload"
 
 /* The one place a reload tells the service manager about itself:
- * systemd's Type=notify-reload wants RELOADING=1 as a reload starts and
- * READY=1 once what was read is in force (or refused). The sd_notify code
- * of the supervision work fills this in; until then it says nothing. */
+ * RELOADING=1 as a reload starts and READY=1 once what was read is in
+ * force (or refused), as systemd's Type=notify-reload wants. */
 static void reload_notify(bool reloading)
 {
-	(void)reloading;
+	notify__reloading(reloading);
 }
 
 /* ---- readings of the file ---------------------------------------------------- */

@@ -96,6 +96,8 @@ struct bridge {
 	json_t *device_removed;
 	ev_timer device_timer;
 	struct mqb_listener *on_start;    /* until mqbridge_start: the sweep waits */
+	void (*announced)(void *ud); /* bridge__async_on_announced's */
+	void *announced_ud;
 };
 
 static struct ent *ent_of(struct bridge *b, struct mqb_entity *e);
@@ -622,6 +624,8 @@ static void announce_some(struct bridge *b)
 	}
 	b->announce_next = SIZE_MAX;
 	b->announcing_all = false;
+	if (b->announced)
+		b->announced(b->announced_ud);
 }
 
 static void announce_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1262,6 +1266,23 @@ static int on_any_state(void *ud, void *arg, void **result)
 	if (ns && connected(b) && mirrored(b, mqb_state_entity_id(ns)))
 		mirror_state(b, ns, mqb_event_old_state(ev));
 	return 0;
+}
+
+/* ---- readiness -------------------------------------------------------------- */
+
+bool bridge__async_announced(struct mqb_core *core)
+{
+	struct bridge *b = core__slot(core, CORE_SLOT_BRIDGE);
+	return b && b->gen > 0 && b->announce_next == SIZE_MAX && connected(b);
+}
+
+void bridge__async_on_announced(struct mqb_core *core, void (*fn)(void *ud), void *ud)
+{
+	struct bridge *b = core__slot(core, CORE_SLOT_BRIDGE);
+	if (b) {
+		b->announced = fn;
+		b->announced_ud = ud;
+	}
 }
 
 /* ---- set-up ------------------------------------------------------------- */

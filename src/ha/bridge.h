@@ -36,4 +36,12 @@ struct bridge_options {
  * before the platforms add entities). Strings are copied. Thread: loop. */
 int bridge__async_init(struct mqb_core *core, const struct bridge_options *o);
 
+/* Whether the bridge is connected and has announced every entity (its
+ * discovery, availability and state) since. Thread: loop. */
+bool bridge__async_announced(struct mqb_core *core);
+/* Call fn(ud) each time an announcement has reached the last entity
+ * (after a connect, or entities added while connected); one fn, replaced
+ * by the next call. Nothing without a bridge. Thread: loop. */
+void bridge__async_on_announced(struct mqb_core *core, void (*fn)(void *ud), void *ud);
+
 #endif

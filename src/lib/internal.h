@@ -75,6 +75,10 @@ char *mqb__secret_redact(const char *text, char *out, size_t outlen);
 int mqb__secret_redact_dup(const char *text, char **out);
 /* Forget them all (tests). Thread: any. */
 void mqb__secrets_clear(void);
+/* A line at level info whatever the level is: what was asked for (the
+ * SIGUSR1 status dump) is written even at level warning. Thread: any. */
+void mqb__log_always(const char *subsystem, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* A number in [0, 1) from xorshift64 state *s (never 0): enough to spread
  * clients' retries and re-announcements apart, nothing more. */

@@ -406,11 +406,26 @@ int mqb__secret_redact_dup(const char *text, char **out)
 	return 0;
 }
 
+static void vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap);
+
 void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
 {
 	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed) ||
 	    (int)level < level_of(subsystem))
 		return;
+	vlog(level, subsystem, fmt, ap);
+}
+
+void mqb__log_always(const char *subsystem, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(MQB_LOG_INFO, subsystem, fmt, ap);
+	va_end(ap);
+}
+
+static void vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
+{
 	/* Formatted with room past the line's end, so that a secret
 	 * straddling the cut is still seen whole, and masked. */
 	char raw[MSG_MAX + SECRET_MAX], msg[MSG_MAX];
