@@ -452,8 +452,23 @@ static void every_domain(void **state)
 	td_pub(&T, "mqbridge/tb/select/mode/set", "mid", false);
 	td_expect(&T, "mqbridge/tb/select/mode/state", "mid");
 
-	/* the bridge's own diagnostic sensor */
+	/* the bridge's own diagnostic sensor, with the process's figures and
+	 * the daemon's counts */
 	td_expect(&T, "mqbridge/tb/sensor/tb_bridge/state", "connected");
+	const char *attrs = td_last(&T, "mqbridge/tb/sensor/tb_bridge/attributes");
+	json_t *a = attrs ? json_loads(attrs, 0, NULL) : NULL;
+	if (!a)
+		fail_msg("no attributes for the diagnostic sensor");
+	static const char *const keys[] = {"uptime", "memory_resident", "cpu_seconds",
+					   "command_failures", "command_timeouts", "render_errors",
+					   "executor_queued", "executor_running", "running_scripts",
+					   "received", "published"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (!json_is_number(json_object_get(a, keys[i])))
+			fail_msg("the diagnostic sensor has no %s: %s", keys[i], attrs);
+	assert_true(json_integer_value(json_object_get(a, "memory_resident")) > 100000);
+	assert_int_equal(json_integer_value(json_object_get(a, "command_failures")), 0);
+	json_decref(a);
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
 	T_live = false;

@@ -148,6 +148,58 @@ static void the_status_line_says_why_the_broker_cannot_be_reached(void **state)
 	td_stop_clean(&T);
 }
 
+/* The last line of the daemon's log holding needle, into out. */
+static bool last_log_line(const char *needle, char *out, size_t len)
+{
+	FILE *f = fopen(T.log, "r");
+	char line[2048];
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, needle)) {
+			snprintf(out, len, "%s", line);
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A command that fails, one that times out and a template that cannot
+ * render are counted, and the dump says so. */
+static void the_dump_counts_failed_commands_timeouts_and_render_errors(void **state)
+{
+	(void)state;
+	td_init(&T, NULL);
+	T_live = true;
+	td_write_config(&T, CONFIG
+			"  - {platform: command_line, name: Fails, command: 'exit 3'}\n"
+			"  - {platform: command_line, name: Slow, command: 'sleep 5',\n"
+			"     command_timeout: 0.2}\n"
+			"template:\n"
+			"  - sensor:\n"
+			"      - {name: Broken, state: \"{{ states('sensor.outside') | float }}\"}\n");
+	td_start(&T, NULL);
+	td_expect(&T, "mqbridge/tn/status", "online");
+	char line[2048] = "";
+	int n = 0;
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		kill(T.pid, SIGUSR1);
+		n++;
+		for (double e2 = tu_now() + TU_TIMEOUT;
+		     td_log_count(&T, "[status] failures:") < n && tu_now() < e2;)
+			usleep(10000);
+		last_log_line("[status] failures:", line, sizeof line);
+		if (strstr(line, "failures: 1 command, 1 command timeout, 1 template render error"))
+			break;
+		usleep(100000);
+	}
+	if (!strstr(line, "failures: 1 command, 1 command timeout, 1 template render error")) {
+		td_dump(&T);
+		fail_msg("the dump does not count the failures: %s", line);
+	}
+	td_stop_clean(&T);
+}
+
 static void sigusr1_dumps_the_status_to_the_log_and_the_daemon_goes_on(void **state)
 {
 	(void)state;
@@ -226,6 +278,8 @@ static const struct CMUnitTest tests[] = {
 				  teardown),
 	cmocka_unit_test_teardown(the_status_line_says_why_the_broker_cannot_be_reached, teardown),
 	cmocka_unit_test_teardown(sigusr1_dumps_the_status_to_the_log_and_the_daemon_goes_on,
+				  teardown),
+	cmocka_unit_test_teardown(the_dump_counts_failed_commands_timeouts_and_render_errors,
 				  teardown),
 };
 

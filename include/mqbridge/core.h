@@ -132,5 +132,8 @@ struct mqb_process_stats {
  * regardless). Thread: any but the loop: it reads /proc (an executor
  * job). */
 int mqb_process_stats(struct mqb_process_stats *out);
+/* mqb_process_stats read in the pool while the calling coroutine waits:
+ * 0, -errno, or -ECANCELED at shutdown. Thread: loop, in a coroutine. */
+int mqb_process_async_stats(struct mqb_core *core, struct mqb_process_stats *out);
 
 #endif

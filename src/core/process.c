@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mqbridge/core.h"
+#include "mqbridge/coro.h"
 
 /* The boot time, from /proc/stat's btime: start times in /proc/self/stat
  * count clock ticks from it. */
@@ -88,5 +89,32 @@ int mqb_process_stats(struct mqb_process_stats *out)
 		closedir(d);
 		out->open_fds--; /* the directory's own */
 	}
+	return rc;
+}
+
+static int read_stats(void *ud, void *arg, void **result)
+{
+	struct mqb_process_stats *s = mqb__malloc(sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	int rc = mqb_process_stats(s);
+	*result = s;
+	return rc;
+}
+
+int mqb_process_async_stats(struct mqb_core *core, struct mqb_process_stats *out)
+{
+	/* The figures come back as the job's value, not through out: a
+	 * coroutine cancelled meanwhile has no stack left to write to. */
+	struct mqb_job job = MQB_EXECUTOR(read_stats, NULL);
+	job.result_free = mqb__free;
+	struct mqb_future *f = NULL;
+	void *v = NULL;
+	int rc = mqb_async_add_job(core, &job, NULL, NULL, &f);
+	if (rc == 0)
+		rc = mqb_await(f, &v);
+	if (v)
+		*out = *(struct mqb_process_stats *)v;
+	mqb_future_unref(f);
 	return rc;
 }

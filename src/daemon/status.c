@@ -72,11 +72,6 @@ void status__async_line(struct mqb_core *core, char *buf, unsigned len)
 
 /* ---- the dump ---------------------------------------------------------------- */
 
-static int read_process(void *ud, void *arg, void **result)
-{
-	return mqb_process_stats(arg);
-}
-
 /* "sensor 30, switch 5" into out: each domain once, in the order met. */
 static void domains(struct mqb_core *core, char *out, size_t len)
 {
@@ -144,12 +139,7 @@ static int dump(void *ud, void *arg, void **result)
 {
 	struct mqb_core *core = ud;
 	struct mqb_process_stats ps;
-	struct mqb_future *f = NULL;
-	int rc = mqb_async_add_job(core, &MQB_EXECUTOR(read_process, NULL), &ps, NULL, &f);
-	if (rc == 0) {
-		rc = mqb_await(f, NULL);
-		mqb_future_unref(f);
-	}
+	int rc = mqb_process_async_stats(core, &ps);
 	if (rc == -ECANCELED)
 		return rc; /* stopping: nobody reads it */
 	if (rc == 0)

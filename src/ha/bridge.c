@@ -1101,12 +1101,36 @@ out:
 
 /* ---- the diagnostic sensor ------------------------------------------------ */
 
+/* Runs of scripts and automations going on now, from their entities'
+ * `current` attribute. */
+static json_int_t running_scripts(struct mqb_core *core)
+{
+	json_int_t n = 0;
+	size_t count = mqb_entities_async_count(core);
+	for (size_t i = 0; i < count; i++) {
+		struct mqb_entity *e = mqb_entities_async_get(core, i);
+		const char *d = mqb_entity_domain(e);
+		if (strcmp(d, "script") != 0 && strcmp(d, "automation") != 0)
+			continue;
+		const json_t *a = mqb_entity_async_attributes(e);
+		n += json_integer_value(json_object_get(a, "current"));
+	}
+	return n;
+}
+
+/* A coroutine: the process's figures come from the pool. */
 static int diag_update(struct mqb_entity *e, void *priv)
 {
 	struct bridge *b = priv;
 	struct mqb_mqtt_stats st;
+	struct mqb_process_stats ps;
+	struct mqb_core_stats cs;
+	int rc = mqb_process_async_stats(b->core, &ps);
+	if (rc == -ECANCELED)
+		return rc;
 	if (mqb_mqtt_async_stats(b->core, &st))
 		return -ENOTCONN;
+	mqb_core_async_stats(b->core, &cs);
 	json_t *a = json_pack("{sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,sI,si,si,si}",
 			      "connects", (json_int_t)st.connects,
 			      "reconnects", (json_int_t)st.reconnects,
@@ -1122,6 +1146,22 @@ static int diag_update(struct mqb_entity *e, void *priv)
 			      "entities", (json_int_t)mqb_entities_async_count(b->core),
 			      "queued", (int)st.queued, "inflight", (int)st.inflight,
 			      "subscriptions", (int)st.subscriptions);
+	json_t *more = json_pack(
+		"{sI,sI,sI,si,si,sI}", "command_failures",
+		(json_int_t)mqb_core_counted(b->core, MQB_COUNT_COMMAND_FAILURES), "command_timeouts",
+		(json_int_t)mqb_core_counted(b->core, MQB_COUNT_COMMAND_TIMEOUTS), "render_errors",
+		(json_int_t)mqb_core_counted(b->core, MQB_COUNT_RENDER_ERRORS), "executor_queued",
+		(int)cs.executor_queued, "executor_running", (int)cs.executor_running,
+		"running_scripts", running_scripts(b->core));
+	if (rc == 0 && more) {
+		json_object_set_new(more, "uptime", json_integer((json_int_t)ps.uptime));
+		json_object_set_new(more, "memory_resident", json_integer((json_int_t)ps.rss_bytes));
+		json_object_set_new(more, "cpu_seconds",
+				    json_real((double)(long long)(ps.cpu_seconds * 100) / 100));
+	}
+	if (a)
+		json_object_update(a, more);
+	json_decref(more);
 	mqb_entity_async_set_state(e, st.connected ? "connected" : "disconnected");
 	mqb_entity_async_set_attributes(e, a);
 	return mqb_entity_async_write(e);
