@@ -125,3 +125,8 @@ TEST_PROGS += t/test_notify
 t_test_notify_SOURCES = t/test_notify.c $(DAEMON_TEST_UTIL)
 t_test_notify_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_notify_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# The log levels changed at run time through the logger services.
+TEST_PROGS += t/test_logger
+t_test_logger_SOURCES = t/test_logger.c $(DAEMON_TEST_UTIL)
+t_test_logger_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
+t_test_logger_LDADD = $(LDADD) $(MOSQUITTO_LIBS)

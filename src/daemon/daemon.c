@@ -14,6 +14,7 @@
 
 #include "core/hass.h"
 #include "daemon/daemon.h"
+#include "daemon/logger.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
 #include "daemon/reload.h"
@@ -141,6 +142,8 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core)))
 		goto out;
 	step = DAEMON_PLATFORMS;
+	if ((rc = logger__async_register(core)))
+		goto out;
 	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
 				 opts->ncomponents, NULL, platforms_ready, core);
 out:

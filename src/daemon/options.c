@@ -1170,7 +1170,7 @@ static void mqtt_checks(struct load *l, const struct mqb_conf_node *s, const cha
 /* A level as Home Assistant's logger takes it (Python's names, in any
  * case) as one of mqbridge's four: critical and fatal are error, notset
  * is debug. 0 or -EINVAL. */
-static int ha_log_level(const char *name, enum mqb_log_level *out)
+int options__ha_log_level(const char *name, enum mqb_log_level *out)
 {
 	static const struct {
 		const char *name;
@@ -1194,7 +1194,7 @@ static int ha_log_level(const char *name, enum mqb_log_level *out)
  * homeassistant.components, parents of every subsystem, are "". NULL
  * for a name no subsystem of mqbridge logs as (custom_components.x, a
  * library's): Home Assistant takes any name, so it is no error. */
-static const char *log_subsystem(const char *name, char *buf, size_t len)
+const char *options__log_subsystem(const char *name, char *buf, size_t len)
 {
 	static const char *const parents[] = {"homeassistant.components", "homeassistant.helpers",
 					      "homeassistant", "mqbridge"};
@@ -1227,7 +1227,7 @@ static void read_logger(struct load *l, const struct mqb_conf_node *v, const cha
 	}
 	struct logger_block b = {0};
 	apply_schema(l, &logger_schema, v, path, &b);
-	if (b.level && ha_log_level(b.level, &l->logger_level) == 0)
+	if (b.level && options__ha_log_level(b.level, &l->logger_level) == 0)
 		l->have_logger_level = true;
 	else if (b.level)
 		key_err(l, v, path, "default", "expected a log level (%s), got %s", levels,
@@ -1245,14 +1245,14 @@ static void read_logger(struct load *l, const struct mqb_conf_node *v, const cha
 									: NULL;
 		enum mqb_log_level level = MQB_LOG_INFO;
 		char *p = path_fmt("%s.logs.%s", path, name ? name : "?");
-		if (ha_log_level(text, &level)) {
+		if (options__ha_log_level(text, &level)) {
 			err(l, lv, p ? p : path, "expected a log level (%s), got %s", levels,
 			    schema__describe(lv, buf, sizeof buf));
 			name = NULL;
 		}
 		mqb__free(p);
 		char sub[sizeof l->log_levels[0].subsystem];
-		const char *s = name ? log_subsystem(name, sub, sizeof sub) : NULL;
+		const char *s = name ? options__log_subsystem(name, sub, sizeof sub) : NULL;
 		if (s && !*s) {
 			l->have_logger_level = true;
 			l->logger_level = level;

@@ -68,6 +68,15 @@ void options__set_platform_dirs(const char *const *dirs, size_t n);
  * Thread: any. */
 int options__load(const char *path, struct daemon_options *out, struct mqb_conf_errors *errs);
 void options__fini(struct daemon_options *o); /* accepts NULL */
+/* A level as Home Assistant's logger takes it (Python's names, in any
+ * case: critical and fatal are error, notset is debug). 0 or -EINVAL.
+ * Thread: any. */
+int options__ha_log_level(const char *name, enum mqb_log_level *out);
+/* The subsystem a Python logger name stands for, in buf (len bytes):
+ * homeassistant.components.mqtt and mqbridge.mqtt are "mqtt"; mqbridge,
+ * homeassistant and homeassistant.components are "" (every subsystem);
+ * NULL for a name none of ours logs as. Thread: any. */
+const char *options__log_subsystem(const char *name, char *buf, size_t len);
 /* Log a warning, once each, for what the options make unsafe: a file
  * holding secrets (secrets.yaml, the TLS key) that other users may read,
  * TLS without verification (tls: insecure), running as root; and one
