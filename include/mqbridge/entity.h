@@ -176,4 +176,16 @@ size_t mqb_entities_async_count(struct mqb_core *core);
 struct mqb_entity *mqb_entities_async_get(struct mqb_core *core, size_t i);
 struct mqb_entity *mqb_entities_async_find(struct mqb_core *core, const char *entity_id);
 
+/* Home Assistant's include/exclude entity filter (helpers/entityfilter):
+ * include and exclude are mappings (either may be NULL) whose keys are
+ * prefix + "domains", "entities" and "entity_globs", each a list or one
+ * value: mqtt_statestream's include: {domains: ...} takes prefix "",
+ * prometheus's filter: {include_domains: ...} takes "include_" and
+ * "exclude_" on the same mapping. An entity named in include or exclude
+ * decides; then an excluding domain or glob; then, when anything is
+ * included, only its domains and globs pass. Thread: any. */
+bool mqb_entity_filter_match(const struct mqb_conf_node *include, const char *include_prefix,
+			     const struct mqb_conf_node *exclude, const char *exclude_prefix,
+			     const char *entity_id);
+
 #endif

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fnmatch.h>
 #include <ev.h>
 
 #include "mqbridge/bus.h"
@@ -1252,49 +1251,10 @@ static void mirror_state(struct bridge *b, const struct mqb_state *ns, const str
 	}
 }
 
-static bool in_list(const struct mqb_conf_node *filter, const char *key, const char *s,
-		    size_t len, bool glob)
-{
-	const struct mqb_conf_node *l = filter ? mqb_conf_get(filter, key) : NULL;
-	if (!l)
-		return false;
-	size_t n = mqb_conf_kind(l) == MQB_CONF_SEQ ? mqb_conf_len(l) : 1;
-	for (size_t i = 0; i < n; i++) {
-		const struct mqb_conf_node *it = mqb_conf_kind(l) == MQB_CONF_SEQ ? mqb_conf_item(l, i)
-										  : l;
-		const char *v = mqb_conf_scalar(it, NULL);
-		if (!v)
-			continue;
-		if (glob ? fnmatch(v, s, 0) == 0 : strlen(v) == len && strncmp(v, s, len) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool has_lists(const struct mqb_conf_node *f)
-{
-	return f && (mqb_conf_get(f, "domains") || mqb_conf_get(f, "entities") ||
-		     mqb_conf_get(f, "entity_globs"));
-}
-
-/* Home Assistant's entity filter, in its order: an entity named in include
- * or exclude decides; then an excluding domain or glob; then, when there
- * is an include list, only its domains and globs pass. */
 static bool mirrored(const struct bridge *b, const char *eid)
 {
-	const struct mqb_conf_node *inc = b->o.statestream_include, *exc = b->o.statestream_exclude;
-	size_t len = strlen(eid);
-	const char *dot = strchr(eid, '.');
-	size_t dl = dot ? (size_t)(dot - eid) : len;
-	if (in_list(inc, "entities", eid, len, false))
-		return true;
-	if (in_list(exc, "entities", eid, len, false))
-		return false;
-	if (in_list(exc, "domains", eid, dl, false) || in_list(exc, "entity_globs", eid, len, true))
-		return false;
-	if (!has_lists(inc))
-		return true;
-	return in_list(inc, "domains", eid, dl, false) || in_list(inc, "entity_globs", eid, len, true);
+	return mqb_entity_filter_match(b->o.statestream_include, "", b->o.statestream_exclude, "",
+				       eid);
 }
 
 static int on_any_state(void *ud, void *arg, void **result)
