@@ -32,6 +32,7 @@ include $(srcdir)/platforms/group.mk
 include $(srcdir)/platforms/sun.mk
 include $(srcdir)/platforms/shell_command.mk
 include $(srcdir)/platforms/mqtt_eventstream.mk
+include $(srcdir)/platforms/prometheus.mk
 # The helpers end to end: the real daemon, discovery, /set, restarts.
 TEST_PROGS += t/test_helpers_mqtt
 t_test_helpers_mqtt_SOURCES = t/test_helpers_mqtt.c $(DAEMON_TEST_UTIL)
