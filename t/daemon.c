@@ -197,6 +197,14 @@ static pid_t spawn(struct td *t, const char *const *extra, size_t nextra, int er
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* No restored states unless a test sets state_dir: not the
+		 * configured $localstatedir/lib/mqbridge, which a package
+		 * build's root can write (/var/lib/mqbridge), carrying one
+		 * test's states into the next. A directory that is not there,
+		 * as a build's /usr/local/var/lib/mqbridge is not. */
+		char sd[sizeof t->dir + 16];
+		snprintf(sd, sizeof sd, "%s/no-state", t->dir);
+		setenv("STATE_DIRECTORY", sd, 0);
 		execvp(run[0], (char *const *)run);
 		_exit(127);
 	}
