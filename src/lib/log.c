@@ -406,7 +406,8 @@ int mqb__secret_redact_dup(const char *text, char **out)
 	return 0;
 }
 
-static void vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap);
+static void vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 void mqb_vlog(enum mqb_log_level level, const char *subsystem, const char *fmt, va_list ap)
 {
