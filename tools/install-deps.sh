@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs what mqbridge needs to build, test and run, from Debian's packages
-# by name. Skips apt entirely when everything is already there.
+# by name. Skips apt entirely when everything is already there. With the
+# argument "package", also what building the Debian packages needs (not
+# installed for the test suite: lintian alone is some 60 packages).
 set -eu
 
 PACKAGES="gcc make autoconf automake libtool pkg-config
@@ -10,8 +12,8 @@ libev-dev libjansson-dev libyaml-dev libcmocka-dev libpaho-mqtt-dev
 mosquitto mosquitto-clients libmosquitto-dev
 valgrind mandoc openssl
 python3 python3-jinja2 python3-prometheus-client
-libmicrohttpd-dev
-dpkg-dev debhelper fakeroot lintian"
+libmicrohttpd-dev"
+[ "${1:-}" = package ] && PACKAGES="$PACKAGES dpkg-dev debhelper fakeroot lintian"
 
 missing=
 for p in $PACKAGES; do
