@@ -606,7 +606,9 @@ int cmd_job_run(void *ud, void *arg, void **result)
 	}
 	if (r->how == CMD_TIMEOUT)
 		mqb_core_count(j->core, MQB_COUNT_COMMAND_TIMEOUTS);
-	else if (r->how != CMD_CANCELLED && (r->how != CMD_EXITED || r->status != 0))
+	else if (r->how != CMD_CANCELLED && (r->how != CMD_EXITED || r->status != 0) &&
+		 !(j->status_answers && r->how == CMD_EXITED && r->status != 126 &&
+		   r->status != 127))
 		mqb_core_count(j->core, MQB_COUNT_COMMAND_FAILURES);
 	*result = r;
 	return 0;

@@ -99,6 +99,10 @@ struct cmd_job {
 	size_t max_stdout, max_stderr;
 	char *input;            /* as cmd_spec's; NULL: none */
 	size_t input_len;
+	/* Its exit status is its answer (a switch's command_state without a
+	 * value_template: non-zero is off), so only 126 and 127 (it could not
+	 * run) count as command failures. */
+	bool status_answers;
 };
 
 /* The job's fn: cmd_run, with the struct cmd_result in *result (set the

@@ -511,6 +511,7 @@ static int cl_exec(struct cl_entity *ce, const struct cl_cmd *c, const char *inp
 	}
 	j->core = ce->core;
 	j->timeout = ce->timeout;
+	j->status_answers = c == &ce->state && ce->kind == CL_SWITCH && !ce->value_tpl;
 	if (c->templated) {
 		struct render_ctx ctx = {ce, c};
 		unsigned bad = 0;

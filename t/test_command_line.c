@@ -315,6 +315,9 @@ static void a_switch_commanded_over_mqtt_runs_only_its_own_commands(void **state
 	td_pub(&T, BASE "switch/pump/set", "TOGGLE", false);
 	td_expect_after(&T, n, BASE "switch/pump/state", "on");
 	assert_false(exists(file));
+	/* command_state's exit status is its answer: "off" is no failure */
+	assert_int_equal(kill(T.pid, SIGUSR1), 0);
+	td_expect_log(&T, "failures: 0 commands,");
 	td_stop_clean(&T);
 }
 
