@@ -37,10 +37,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Started, and everything announced (the announcement is paced): what a
+ * reload publishes is counted from a quiet broker. */
 static void start(const char *yaml)
 {
 	T_live = true;
 	td_begin(&T, yaml, BASE "status");
+	td_expect_log(&T, "[bridge] announced ");
 }
 
 static void stop(void)
