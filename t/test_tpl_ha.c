@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -810,6 +811,65 @@ static void state_extension_tests_of_home_assistant_agree(void **state)
 	mqb_core_free(core);
 }
 
+/* tests/helpers/template/test_states.py: the state wrappers. Its
+ * TemplateState setitem, serialisation-cache and LRU tests are Python's
+ * object machinery (skipped in ha-tests-status.txt). */
+static void state_wrapper_tests_of_test_states_agree(void **state)
+{
+	static const struct tcase c[] = {
+		/* test_invalid_entity_id */
+		{ "{{ states[\"big.fat...\"] }}", NULL, "Invalid entity ID" },
+		{ "{{ states.test[\"big.fat...\"] }}", NULL, "Invalid entity ID" },
+		{ "{{ states[\"invalid/domain\"] }}", NULL, "Invalid domain name" },
+		/* test_length_of_states */
+		{ "{{ states | length }}|{{ states.sensor | length }}", "3|2", NULL },
+		/* test_slice_states */
+		{ "{% for states in states.sensor | slice(1) -%}{% set state = states | first %}"
+		  "{{ state.entity_id }}{%- endfor %}", "sensor.test", NULL },
+		/* test_state_attributes */
+		{ "{{ (states.sensor.test.last_changed | string)[4] }}"
+		  "{{ (states.sensor.test.last_changed | string)[-6:] }}", "-+00:00", NULL },
+		{ "{{ states.sensor.test.object_id }}|{{ states.sensor.test.domain }}", "test|sensor", NULL },
+		{ "{{ states.sensor.test.state_with_unit }}", "23", NULL },
+		{ "{{ states.sensor.test.invalid_prop }}|", "|", NULL },
+		{ "{{ states.sensor.test.invalid_prop.xx }}", NULL,
+		  "'homeassistant.helpers.template.states.TemplateState object' has no attribute "
+		  "'invalid_prop'" },
+	};
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.test", "23", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "sensor.test2", "wow", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "climate.test2", "cooling", NULL, false), 0);
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
+/* test_states.py::test_unavailable_states */
+static void unavailable_states_select_as_test_states(void **state)
+{
+	static const struct tcase c[] = {
+		{ "{{ states | selectattr('state', 'in', ['unavailable','unknown','none']) "
+		  "| sort(attribute='entity_id') | map(attribute='entity_id') | list | join(', ') }}",
+		  "light.none, light.unavailable, light.unknown", NULL },
+		{ "{{ states.light | selectattr('state', 'in', ['unavailable','unknown','none']) "
+		  "| sort(attribute='entity_id') | map(attribute='entity_id') | list | join(', ') }}",
+		  "light.none, light.unavailable, light.unknown", NULL },
+	};
+	struct mqb_core *core = NULL;
+	assert_int_equal(mqb_core_new(NULL, &core), 0);
+	for (int i = 0; i < 10; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "light.sensor%d", i);
+		assert_int_equal(mqb_states_async_set(core, id, "on", NULL, false), 0);
+	}
+	assert_int_equal(mqb_states_async_set(core, "light.unavailable", "unavailable", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "light.unknown", "unknown", NULL, false), 0);
+	assert_int_equal(mqb_states_async_set(core, "light.none", "none", NULL, false), 0);
+	RUN(core, c);
+	mqb_core_free(core);
+}
+
 static void bad_input_is_an_error_or_a_default_never_a_crash(void **state)
 {
 	static const struct tcase c[] = {
@@ -854,6 +914,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(distance_and_closest_measure_from_home_as_home_assistant),
 	cmocka_unit_test(state_translated_names_states_as_the_frontend),
 	cmocka_unit_test(state_extension_tests_of_home_assistant_agree),
+	cmocka_unit_test(state_wrapper_tests_of_test_states_agree),
+	cmocka_unit_test(unavailable_states_select_as_test_states),
 	cmocka_unit_test(regex_filters_take_pythons_syntax),
 	cmocka_unit_test(the_regex_cache_frees_the_patterns_it_evicts),
 	cmocka_unit_test(a_render_ended_anywhere_by_its_budget_releases_what_it_holds),

@@ -762,6 +762,21 @@ static bool valid_domain(const char *s, size_t len)
 
 static const struct tv_str *ha_to_str(struct tpl_ctx *cx, struct tv v);
 
+/* A state's attribute it has not: Jinja2's undefined, printing as
+ * nothing, whose further use fails naming what was missing (as Home
+ * Assistant's test_states.py::test_state_attributes has it). */
+static struct tv no_attribute(struct tpl_ctx *cx, const char *name, size_t len)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof msg,
+			 "'homeassistant.helpers.template.states.TemplateState object' has no attribute '%.*s'",
+			 (int)(len > 48 ? 48 : len), name);
+	struct tv u = tv_undef();
+	u.utcoffset = TV_UNDEF_MESSAGE;
+	u.p = tpl_str(cx, msg, (size_t)n);
+	return u;
+}
+
 struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, size_t len)
 {
 	char id[MQB_MAX_ENTITY_ID_LEN + 1];
@@ -835,7 +850,7 @@ struct tv tpl_ha_getattr(struct tpl_ctx *cx, struct tv obj, const char *name, si
 			return ha_states(cx, &a, 1,
 					 (const struct tpl_kwarg[]){ { "with_unit", tv_bool(true) } }, 1);
 		}
-		return tv_undef();
+		return no_attribute(cx, name, len);
 	}
 	case TV_DATETIME:
 	case TV_TIMEDELTA:
