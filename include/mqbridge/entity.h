@@ -125,6 +125,10 @@ const char *mqb_entity_object_id(const struct mqb_entity *e); /* "kitchen" */
 const char *mqb_entity_name(const struct mqb_entity *e);      /* may be NULL */
 struct mqb_core *mqb_entity_core(const struct mqb_entity *e);
 struct mqb_platform *mqb_entity_platform(const struct mqb_entity *e);
+/* The device the entity belongs to, as its discovery announces it (an
+ * MQTT entity's `device:` block: identifiers, connections, name, model,
+ * suggested_area ...); NULL when it has none of its own. */
+const json_t *mqb_entity_device(const struct mqb_entity *e);
 
 /* Change the cached values; nothing is published until the write. A state
  * that is too long or not UTF-8 is refused (-MQB_E_INVALID_STATE, counted

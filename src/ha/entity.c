@@ -759,6 +759,10 @@ const char *mqb_entity_name(const struct mqb_entity *e) { return e->meta.name; }
 struct mqb_core *mqb_entity_core(const struct mqb_entity *e) { return e->reg->core; }
 struct mqb_platform *mqb_entity_platform(const struct mqb_entity *e) { return e->p; }
 const struct entity_meta *entity__meta(const struct mqb_entity *e) { return &e->meta; }
+const json_t *mqb_entity_device(const struct mqb_entity *e)
+{
+	return json_object_get(e->meta.discovery, "device");
+}
 bool entity__controllable(const struct mqb_entity *e) { return e->ops->async_command != NULL; }
 void **entity__bridge_slot(struct mqb_entity *e) { return &e->bridge; }
 
