@@ -827,11 +827,9 @@ static inline bool stack_low(const struct tpl_ctx *cx)
 	       (const char *)__builtin_frame_address(0) < cx->stack_floor;
 }
 
-static void enter(struct tpl_ctx *cx, const struct stmt *at)
+static _Noreturn __attribute__((noinline)) void too_deep(struct tpl_ctx *cx, const struct stmt *at,
+							  bool deep)
 {
-	bool deep = ++cx->depth > cx->max_depth;
-	if (!deep && !stack_low(cx))
-		return;
 	if (at) {
 		cx->line = at->line;
 		cx->col = at->col;
@@ -840,6 +838,13 @@ static void enter(struct tpl_ctx *cx, const struct stmt *at)
 		tpl_fail_code(cx, -ELOOP, "nested more than %u deep", cx->max_depth);
 	tpl_fail_code(cx, -ELOOP, "nested too deep for the stack it renders on (%u levels)",
 		      cx->depth);
+}
+
+static inline void enter(struct tpl_ctx *cx, const struct stmt *at)
+{
+	bool deep = ++cx->depth > cx->max_depth;
+	if (__builtin_expect(deep || stack_low(cx), 0))
+		too_deep(cx, at, deep);
 }
 
 struct tv tpl_call_builtin(struct tpl_ctx *cx, const struct tpl_builtin *b, const struct tv *args,
@@ -912,11 +917,13 @@ static inline void eval_args(struct tpl_ctx *cx, const struct node *n, bool has_
 		args[0] = first;
 		i = 1;
 	}
+	/* a constant argument (round(1), default(0)) without eval's frame */
 	for (; i < n->nargs; i++)
-		args[i] = eval(cx, n->args[i]);
+		args[i] = n->args[i]->kind == N_CONST ? n->args[i]->k : eval(cx, n->args[i]);
 	for (unsigned k = 0; k < n->nkw; k++) {
+		const struct node *a = n->args[n->nargs + k];
 		kw[k].name = n->kwn[k]->s;
-		kw[k].v = eval(cx, n->args[n->nargs + k]);
+		kw[k].v = a->kind == N_CONST ? a->k : eval(cx, a);
 	}
 	*av = (struct argv){ args, n->nargs, kw, n->nkw };
 	if (n->star) {
@@ -936,13 +943,28 @@ static inline void eval_args(struct tpl_ctx *cx, const struct node *n, bool has_
  * every nested call keeps its frame on the stack, and a coroutine's stack
  * is not large. Not inlined, so eval's own frame (one per nested
  * expression) stays small as well. */
-static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const struct node *n,
-						     bool has_first, struct tv first)
+static __attribute__((noinline)) struct tv call_node_any(struct tpl_ctx *cx, const struct node *n,
+							 bool has_first, struct tv first)
 {
 	struct tv args[n->nargs ? n->nargs : 1];
 	struct tpl_kwarg kw[n->nkw + 1];
 	struct argv av;
 	eval_args(cx, n, has_first, first, NULL, args, kw, &av);
+	return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
+}
+
+/* Most calls and filters take two positional arguments at most and no
+ * keyword: arrays of a fixed size, whose frame costs nothing to lay out
+ * (a variable-length one is sized, aligned and unwound on every call). */
+#define CALL_SMALL 2
+static __attribute__((noinline)) struct tv call_node(struct tpl_ctx *cx, const struct node *n,
+						     bool has_first, struct tv first)
+{
+	if (n->nargs > CALL_SMALL || n->nkw || n->star)
+		return call_node_any(cx, n, has_first, first);
+	struct tv args[CALL_SMALL];
+	struct argv av;
+	eval_args(cx, n, has_first, first, NULL, args, NULL, &av);
 	return tpl_call_builtin(cx, n->bi, av.v, av.n, av.kw, av.nkw);
 }
 
