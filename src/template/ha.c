@@ -206,6 +206,8 @@ static bool dbl_to_int(double d, int64_t *out)
 static struct tv ha_float(struct tpl_ctx *cx, const struct tv *a, size_t na,
 			  const struct tpl_kwarg *kw, size_t nkw)
 {
+	if (!nkw && (a[0].t == TV_FLOAT || a[0].t == TV_INT)) /* a number: no default needed */
+		return tv_float(tv_as_double(a[0]));
 	tpl_kw_check(cx, "float", kw, nkw, TPL_KW("default"));
 	tpl_check_defined(cx, a[0]);
 	const struct tv *def = tpl_arg(a, na, kw, nkw, 1, "default");
@@ -286,8 +288,8 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	tpl_no_default(cx, "int", v);
 }
 
-static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
-			  const struct tpl_kwarg *kw, size_t nkw)
+static __attribute__((noinline)) struct tv round_any(struct tpl_ctx *cx, const struct tv *a,
+						     size_t na, const struct tpl_kwarg *kw, size_t nkw)
 {
 	tpl_kw_check(cx, "round", kw, nkw, TPL_KW("precision", "method", "default"));
 	tpl_check_defined(cx, a[0]);
@@ -333,6 +335,17 @@ bad:
 	if (def)
 		return *def;
 	tpl_no_default(cx, "round", a[0]);
+}
+
+/* round(n) of a number, the usual call, as round_any does it but
+ * without looking for the arguments it has not (nor its frame). */
+static struct tv ha_round(struct tpl_ctx *cx, const struct tv *a, size_t na,
+			  const struct tpl_kwarg *kw, size_t nkw)
+{
+	if (na == 2 && !nkw && a[1].t == TV_INT && a[1].i > 0 &&
+	    (a[0].t == TV_FLOAT || a[0].t == TV_INT))
+		return tv_float(dtoa__round(tv_as_double(a[0]), a[1].i));
+	return round_any(cx, a, na, kw, nkw);
 }
 
 static struct tv arith_default(struct tpl_ctx *cx, const char *fn, char op, const struct tv *a,
