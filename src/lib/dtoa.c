@@ -509,8 +509,9 @@ static inline int ndigits(uint64_t v)
 	return t + (v >= pow10_u64[t]);
 }
 
-/* The last n digits of v (zero-padded), written to end - n .. end. */
-static inline void put_digits(char *end, uint64_t v, int n)
+/* The last n digits of v (zero-padded), written to end - n .. end; v
+ * without them (v / 10^n). */
+static inline uint64_t put_digits(char *end, uint64_t v, int n)
 {
 	static const char two[] = "00010203040506070809101112131415161718192021222324"
 				  "25262728293031323334353637383940414243444546474849"
@@ -522,8 +523,11 @@ static inline void put_digits(char *end, uint64_t v, int n)
 		end -= 2;
 		memcpy(end, two + 2 * r, 2);
 	}
-	if (n)
+	if (n) {
 		end[-1] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return v;
 }
 
 /* dg without its trailing zeros, e10 counting them. */
@@ -675,12 +679,11 @@ static size_t repr(double d, char *buf, bool slow)
 		*o++ = '.';
 		*o++ = '0';
 	} else {
-		/* the point inside, after x + 1 digits: all n written, the
-		 * last -e then moved one place right (no division) */
-		put_digits(o + n, dg, n);
-		for (int i = n; i > x + 1; i--)
-			o[i] = o[i - 1];
+		/* the point inside, after x + 1 digits: the last -e written
+		 * after it, then what they leave of dg before it */
+		uint64_t ip = put_digits(o + n + 1, dg, -e);
 		o[x + 1] = '.';
+		put_digits(o + x + 1, ip, x + 1);
 		o += n + 1;
 	}
 	*o = 0;
