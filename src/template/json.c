@@ -270,13 +270,12 @@ closed:;
 	return p + 1;
 }
 
-/* p at the opening quote; past the closing one, or NULL. */
-static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur p, struct tv *out)
+/* The first byte from p on that a string must look at (below 0x20, '"',
+ * '\\' or from 0x80 up), or end: plain ASCII 16 bytes at a time (SSE2:
+ * one signed comparison finds both the control characters and the bytes
+ * from 0x80 up), else 8, then byte by byte. */
+static inline __attribute__((always_inline)) cur str_scan(cur p, cur end)
 {
-	cur s = ++p, end = j->end;
-	/* plain ASCII 16 bytes at a time (SSE2: one signed comparison finds
-	 * both the control characters and the bytes from 0x80 up), else 8,
-	 * then byte by byte, to the first byte that matters */
 #ifdef __SSE2__
 	while (end - p >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -284,10 +283,8 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 					 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
 						      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m);
-		if (bits) {
-			p += __builtin_ctz(bits);
-			goto found;
-		}
+		if (bits)
+			return p + __builtin_ctz(bits);
 		p += 16;
 	}
 #endif
@@ -295,23 +292,27 @@ static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur 
 		if (end - p < 8) {
 			while (p < end && !str_class[*p])
 				p++;
-			break;
+			return p;
 		}
 		uint64_t m = str_special(load64(p));
 		if (m) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			p += __builtin_ctzll(m) >> 3;
+			return p + (__builtin_ctzll(m) >> 3);
 #else
 			while (!str_class[*p])
 				p++;
+			return p;
 #endif
-			break;
 		}
 		p += 8;
 	}
-#ifdef __SSE2__
-found:
-#endif
+}
+
+/* p at the opening quote; past the closing one, or NULL. */
+static inline __attribute__((always_inline)) cur parse_string(struct jp *j, cur p, struct tv *out)
+{
+	cur s = ++p, end = j->end;
+	p = str_scan(p, end);
 	if (p >= end || *p != '"')
 		return string_slow(j, s, p, out);
 	if (j->skip)
@@ -860,13 +861,19 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 			if (p >= end || *p != '"')
 				return 0;
 			cur k = p + 1;
-			j.escaped = false;
-			if (!(p = parse_string(&j, p, &v)))
-				return 0;
+			/* the key: plain ASCII to its quote, else the checks of a
+			 * string (an escaped key may spell key: the full parse
+			 * decides) */
+			p = str_scan(k, end);
+			if (p < end && *p == '"') {
+				p++;
+			} else {
+				j.escaped = false;
+				j.skip = true;
+				if (!(p = string_slow(&j, k, p, &v)) || j.escaped)
+					return 0;
+			}
 			size_t kn = (size_t)(p - 1 - k);
-			/* an escaped key may spell key: the full parse decides */
-			if (j.escaped)
-				return 0;
 			/* the length and first byte tell most keys apart */
 			bool match = kn == klen && (!kn || (k[0] == (unsigned char)key[0] &&
 							    memcmp(k, key, kn) == 0));
@@ -874,14 +881,15 @@ int tpl_json_member(struct tpl_ctx *cx, const char *text, size_t len, const char
 				return 0;
 			/* strings and numbers without parse_value's dispatch, as
 			 * parse_object does */
-			j.skip = !match;
-			if (*p == '"')
+			if (*p == '"') {
+				j.skip = !match;
 				p = parse_string(&j, p, &v);
-			else if ((unsigned)(*p - '0') <= 9 || *p == '-')
+			} else if ((unsigned)(*p - '0') <= 9 || *p == '-') {
 				p = match ? parse_number(&j, p, &v) : skip_number(p, end);
-			else
+			} else {
+				j.skip = !match;
 				p = parse_value(&j, p, &v);
-			j.skip = true;
+			}
 			if (!p)
 				return 0;
 			if (match) { /* the last of repeated keys wins, as in json.loads */
