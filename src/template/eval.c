@@ -1760,6 +1760,22 @@ int mqb_template_render(const struct mqb_template *t, const struct mqb_tpl_vars 
 	return rc;
 }
 
+/* Zero the render's context up to its slots. GCC expands a memset of
+ * this size as rep stosq, whose start-up takes longer than the stores (a
+ * few percent of a short render); 16-byte stores it may not merge back
+ * into one (volatile) take a cycle each. */
+static inline void zero_ctx(struct tpl_ctx *cx)
+{
+	typedef uint64_t z16 __attribute__((vector_size(16), aligned(1), may_alias));
+	char *z = (char *)cx;
+	size_t n = offsetof(struct tpl_ctx, slots), i = 0;
+#pragma GCC unroll 32
+	for (; i + 16 <= n; i += 16)
+		*(volatile z16 *)(void *)(z + i) = (z16){ 0, 0 };
+	if (i < n)
+		memset(z + i, 0, n - i);
+}
+
 int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
 	       const struct mqb_tpl_limits *lim, uint64_t max_work, char **out, size_t *len,
 	       struct mqb_tpl_error *err, uint64_t *work)
@@ -1792,7 +1808,7 @@ int tpl_render(const struct mqb_template *t, const struct mqb_tpl_vars *vars,
 		return 0;
 	}
 	struct tpl_ctx cx;
-	memset(&cx, 0, offsetof(struct tpl_ctx, slots));
+	zero_ctx(&cx);
 	cx.slots = NULL;
 	cx.context = true;
 	cx.parsed = NULL;
