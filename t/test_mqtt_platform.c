@@ -303,6 +303,29 @@ static void stop(struct td *t)
 	end(t);
 }
 
+/* Wait for the attributes on topic to hold key with the JSON text want. */
+static json_t *expect_attr(struct td *t, long since, const char *topic, const char *key,
+			   const char *want)
+{
+	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
+		long i = td_wait_after(t, since, topic, NULL, end - tu_now());
+		if (i < 0)
+			break;
+		json_t *a = json_loads(td_last(t, topic), 0, NULL);
+		/* as values: 52.37 is written as Python's repr or with 17 digits */
+		json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
+		bool ok = w && json_equal(json_object_get(a, key), w);
+		json_decref(w);
+		if (ok)
+			return a;
+		json_decref(a);
+		since = i + 1;
+	}
+	td_dump(t);
+	fail_msg("%s never had %s = %s (last: %s)", topic, key, want, td_last(t, topic));
+	return NULL;
+}
+
 static json_t *discovery(struct td *t, const char *component, const char *object_id)
 {
 	char topic[256];
@@ -365,9 +388,7 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 			"0.456,\"Period\":3,\"Power\":42,\"ApparentPower\":50,\"ReactivePower\":27,"
 			"\"Factor\":0.84,\"Voltage\":231,\"Current\":0.217}}");
 	td_expect_after(&t, n, BASE "sensor/plug_power/state", "42");
-	td_expect_after(&t, n, BASE "sensor/plug_power/attributes", NULL);
-	json_t *a = json_loads(td_last(&t, BASE "sensor/plug_power/attributes"), 0, NULL);
-	assert_non_null(a);
+	json_t *a = expect_attr(&t, n, BASE "sensor/plug_power/attributes", "voltage", "231");
 	assert_true(json_real_value(json_object_get(a, "today")) == 0.456);
 	assert_int_equal(json_integer_value(json_object_get(a, "voltage")), 231);
 	/* a device may not rename the entity */
@@ -379,8 +400,7 @@ static void tasmota_sensor_json_value_and_attributes(void **state)
 		   "\"Humidity\":45.6,\"DewPoint\":9.1},\"TempUnit\":\"C\"}");
 	td_expect_after(&t, n, BASE "sensor/living_temperature/state", "21.3");
 	td_expect_after(&t, n, BASE "sensor/living_humidity/state", "45.6");
-	td_expect_after(&t, n, BASE "sensor/living_humidity/attributes", NULL);
-	a = json_loads(td_last(&t, BASE "sensor/living_humidity/attributes"), 0, NULL);
+	a = expect_attr(&t, n, BASE "sensor/living_humidity/attributes", "TempUnit", "\"C\"");
 	assert_string_equal(json_string_value(json_object_get(a, "TempUnit")), "C");
 	assert_true(json_is_object(json_object_get(a, "AM2301")));
 	json_decref(a);
@@ -710,9 +730,8 @@ static void light_brightness_scales_and_orders_commands(void **state)
 	long n = td_device(&t, "stat/desk/POWER", "ON");
 	td_expect_after(&t, n, BASE "light/desk_lamp/state", "on");
 	n = td_device(&t, "stat/desk/RESULT", "{\"POWER\":\"ON\",\"Dimmer\":50}");
-	td_expect_after(&t, n, BASE "light/desk_lamp/attributes", NULL);
-	json_t *a = json_loads(td_last(&t, BASE "light/desk_lamp/attributes"), 0, NULL);
-	assert_int_equal(json_integer_value(json_object_get(a, "brightness")), 128);
+	/* the attributes the ON above made may come after n: wait for the value */
+	json_t *a = expect_attr(&t, n, BASE "light/desk_lamp/attributes", "brightness", "128");
 	assert_string_equal(json_string_value(json_object_get(a, "color_mode")), "brightness");
 	json_decref(a);
 
@@ -1238,30 +1257,6 @@ static long command(struct td *t, const char *entity_set, const char *payload,
 	long n = td_count(t);
 	td_pub(t, entity_set, payload, false);
 	return td_expect_after(t, n, device_topic, want);
-}
-
-/* The attributes last published on topic. */
-/* Wait for the attributes on topic to hold key with the JSON text want. */
-static json_t *expect_attr(struct td *t, long since, const char *topic, const char *key,
-			   const char *want)
-{
-	for (double end = tu_now() + TU_TIMEOUT; tu_now() < end;) {
-		long i = td_wait_after(t, since, topic, NULL, end - tu_now());
-		if (i < 0)
-			break;
-		json_t *a = json_loads(td_last(t, topic), 0, NULL);
-		/* as values: 52.37 is written as Python's repr or with 17 digits */
-		json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
-		bool ok = w && json_equal(json_object_get(a, key), w);
-		json_decref(w);
-		if (ok)
-			return a;
-		json_decref(a);
-		since = i + 1;
-	}
-	td_dump(t);
-	fail_msg("%s never had %s = %s (last: %s)", topic, key, want, td_last(t, topic));
-	return NULL;
 }
 
 /* ---- climate, water heater, humidifier, fan ------------------------------ */
