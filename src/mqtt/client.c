@@ -1189,7 +1189,8 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	static const struct core_slot_ops ops = {.fini = mqtt_fini};
 	core__slot_set(core, CORE_SLOT_MQTT, m, &ops);
 	/* Connect once the loop runs (so start-up subscriptions ride along). */
-	ev_timer_start(core->loop, &m->backoff);
+	if (!opt->offline)
+		ev_timer_start(core->loop, &m->backoff);
 	return 0;
 fail:
 	mqtt_fini(core, m);

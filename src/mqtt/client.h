@@ -36,6 +36,9 @@ struct mqtt_options {
 	unsigned inbound_batch;     /* messages handled per loop turn before yielding (64) */
 	double reconnect_min, reconnect_max; /* back-off bounds, seconds (1, 60) */
 	double connect_timeout;     /* seconds (10) */
+	/* Never connect (mqbridge -C -v, --test): subscriptions are kept in
+	 * the table, publishes wait and are dropped at stop. */
+	bool offline;
 };
 
 /* One entry of brokers as Paho's URI ("tcp://host:port", "ssl://..."),
@@ -49,7 +52,7 @@ int mqtt__broker_uri(const char *entry, bool tls, int default_port, char **uri, 
 void mqtt__options_init(struct mqtt_options *opt);
 
 /* Attach an MQTT client to core (one per core) and start connecting once
- * the loop runs; reconnects with capped exponential back-off and jitter
+ * the loop runs (never, when offline); reconnects with capped exponential back-off and jitter
  * until the core stops. On stop it publishes "offline" on <base>/status
  * and disconnects. The options' strings are copied. -EINVAL (bad options:
  * the log says which), -EEXIST (core has one), -ELIBACC (Paho's library,
