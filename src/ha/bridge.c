@@ -1285,6 +1285,39 @@ void bridge__async_on_announced(struct mqb_core *core, void (*fn)(void *ud), voi
 	}
 }
 
+/* ---- what it would publish (mqbridge -C -v) -------------------------------- */
+
+static void set_topic(json_t *o, const char *k, char *t, char *buf)
+{
+	set_str(o, k, t);
+	mqb__fmt_free(t, buf);
+}
+
+json_t *bridge__async_topics(struct mqb_core *core, struct mqb_entity *e)
+{
+	struct bridge *b = core__slot(core, CORE_SLOT_BRIDGE);
+	struct ent *x = b ? ent_of(b, e) : NULL;
+	json_t *o = x ? json_object() : NULL;
+	if (!o)
+		return NULL;
+	char buf[TOPIC_BUF];
+	if (x->dom->trigger) {
+		set_topic(o, "trigger", topic_of(b, e, "trigger", buf, sizeof buf), buf);
+	} else {
+		if (!x->dom->stateless)
+			set_topic(o, "state", topic_of(b, e, "state", buf, sizeof buf), buf);
+		set_topic(o, "attributes", topic_of(b, e, "attributes", buf, sizeof buf), buf);
+		set_topic(o, "availability", topic_of(b, e, "availability", buf, sizeof buf), buf);
+	}
+	if (entity__controllable(e)) /* subscribed to, whatever discovery says */
+		set_topic(o, "command", topic_of(b, e, "set", buf, sizeof buf), buf);
+	if (b->o.discovery && in_device(b, e, x))
+		set_str(o, "discovery", b->device_topic);
+	else if (b->o.discovery)
+		set_topic(o, "discovery", discovery_topic(b, e, x, buf, sizeof buf), buf);
+	return o;
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 static void bridge_free(struct bridge *b)

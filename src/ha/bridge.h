@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "mqbridge/config.h"
 
 struct mqb_core;
@@ -43,5 +45,13 @@ bool bridge__async_announced(struct mqb_core *core);
  * (after a connect, or entities added while connected); one fn, replaced
  * by the next call. Nothing without a bridge. Thread: loop. */
 void bridge__async_on_announced(struct mqb_core *core, void (*fn)(void *ud), void *ud);
+
+/* The topics the bridge uses for e, as {"state", "attributes",
+ * "availability", "command", "trigger", "discovery": topic} (those it has;
+ * "command" when it takes commands, "discovery" when discovery is on):
+ * what mqbridge -C -v lists. NULL without a bridge, or on ENOMEM.
+ * Thread: loop. */
+struct mqb_entity;
+json_t *bridge__async_topics(struct mqb_core *core, struct mqb_entity *e);
 
 #endif

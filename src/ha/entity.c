@@ -1148,6 +1148,16 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	mqb_entity_async_schedule_update(w->data);
 }
 
+size_t entities__async_updating(struct mqb_core *core)
+{
+	struct registry *r = reg_of(core);
+	MQB_ASSERT_LOOP(core);
+	size_t n = 0;
+	for (size_t i = 0; r && i < r->n; i++)
+		n += r->v[i]->updating || r->v[i]->waiting;
+	return n;
+}
+
 static void slow_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)revents;

@@ -7,6 +7,7 @@
 #define MQB_ENTITY_IMPL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 
 #include "mqbridge/entity.h"
@@ -55,6 +56,9 @@ void entities__async_remove_items(struct mqb_core *core, struct mqb_platform *co
 /* Start polling: every polled entity updates now, then each
  * scan_interval. Thread: loop. */
 void entities__async_start(struct mqb_core *core);
+/* How many entities have an update running or waiting for a slot (what
+ * mqbridge --test waits for). Thread: loop. */
+size_t entities__async_updating(struct mqb_core *core);
 
 const struct entity_meta *entity__meta(const struct mqb_entity *e);
 bool entity__controllable(const struct mqb_entity *e);
