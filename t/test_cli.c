@@ -18,6 +18,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -359,13 +362,14 @@ static bool optset_has(const struct optset *s, const char *name)
 	return false;
 }
 
-/* --help: the option column of lines that start with "  -": "-c, --config". */
+/* --help: the option column of lines that start with "  -": "-c, --config";
+ * or with "      --", a long option alone: "--test". */
 static void help_options(const char *help, struct optset *s)
 {
 	for (const char *line = help; line && *line; line = strchr(line, '\n'), line += !!line) {
-		if (strncmp(line, "  -", 3) != 0)
+		if (strncmp(line, "  -", 3) != 0 && strncmp(line, "      --", 8) != 0)
 			continue;
-		const char *p = line + 2;
+		const char *p = line + strspn(line, " ");
 		while (*p == '-') {
 			size_t len = strcspn(p, ", \n");
 			optset_add(s, p, len);
@@ -616,6 +620,276 @@ static void every_configuration_in_conf_passes_check_config(void **state)
 	}
 	closedir(d);
 	assert_true(checked >= 1); /* at least the installed example */
+}
+
+/* ---- -C -v and --test: set up without a broker ------------------------------- */
+
+/* The modules beside the binary (the build tree's platforms/). */
+static void platform_dir(const struct fx *fx, char *out, size_t len)
+{
+	snprintf(out, len, "%s", fx->bin);
+	char *slash = strrchr(out, '/');
+	snprintf(slash ? slash + 1 : out, len - (size_t)(slash ? slash + 1 - out : 0), "platforms");
+}
+
+/* A broker nobody answers: a listening socket whose backlog shows whether
+ * anything tried to connect. Its port in *port. */
+static int silent_broker(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Nothing connected to it (the process that could have has exited). */
+static void expect_no_connection(int fd)
+{
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	int c = accept(fd, NULL, NULL);
+	if (c >= 0)
+		fail_msg("something connected to the broker");
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	close(fd);
+}
+
+static void expect_line(const char *out, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return;
+	fail_msg("no line\n  %s\nin\n%s", line, out);
+}
+
+/* Where line begins in out (failing when it is not there). */
+static size_t line_at(const char *out, const char *prefix)
+{
+	const char *p = strstr(out, prefix);
+	if (!p)
+		fail_msg("nothing starting '%s' in\n%s", prefix, out);
+	return (size_t)(p - out);
+}
+
+/* What a configuration makes, in every group: an MQTT sensor and switch
+ * (the device's topics), a polled command_line sensor, helpers, two
+ * automations and a script. */
+static void write_objects_config(struct fx *fx, char *conf, size_t len, int port,
+				 const char *extra)
+{
+	char text[16384];
+	in_dir(fx, conf, len, "objects.yaml");
+	snprintf(text, sizeof text,
+		 "mqbridge: {node_id: garage, executor_threads: 2, state_dir: %s/state}\n"
+		 "mqtt:\n"
+		 "  broker: 127.0.0.1\n"
+		 "  port: %d\n"
+		 "  sensor:\n"
+		 "    - {name: Outside, state_topic: weather/outside, unique_id: out1}\n"
+		 "  switch:\n"
+		 "    - {name: Fan, command_topic: fan/set, state_topic: fan/state}\n"
+		 "sensor:\n"
+		 "  - platform: command_line\n"
+		 "    name: CPU temp\n"
+		 "    command: echo 42\n"
+		 "    scan_interval: 30\n"
+		 "input_boolean:\n"
+		 "  porch: {name: Porch}\n"
+		 "counter:\n"
+		 "  visits: {initial: 3}\n"
+		 "automation:\n"
+		 "  - id: a1\n"
+		 "    alias: Porch light\n"
+		 "    triggers:\n"
+		 "      - {trigger: state, entity_id: input_boolean.porch}\n"
+		 "      - {platform: time, at: \"07:00\"}\n"
+		 "    actions: []\n"
+		 "  - alias: At start\n"
+		 "    trigger: {platform: homeassistant, event: start}\n"
+		 "    action: {service: input_boolean.turn_on, target: {entity_id: input_boolean.porch}}\n"
+		 "script:\n"
+		 "  wake: {alias: Wake up, sequence: []}\n"
+		 "%s",
+		 fx->dir, port, extra ? extra : "");
+	write_file(conf, text);
+}
+
+/* mqbridge -C -v: one line per object, grouped (bridge, entity, helper,
+ * automation, script) and sorted by entity id within a group, on stdout;
+ * no broker is contacted, no state file written, no automation run. */
+static void check_config_verbose_lists_what_the_configuration_creates(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], pdir[PATH_MAX], *out, *err;
+	int port, lfd = silent_broker(&port);
+	write_objects_config(fx, conf, sizeof conf, port, NULL);
+	platform_dir(fx, pdir, sizeof pdir);
+	int rc = run(fx, "checkv", (const char *[]){ "-C", "-v", "-c", conf, "-P", pdir, NULL },
+		     &out, &err);
+	if (rc != 0)
+		fail_msg("exit %d; stderr: %s", rc, err);
+	expect_no_connection(lfd);
+	char want[512];
+	snprintf(want, sizeof want, "bridge broker uri=tcp://127.0.0.1:%d client_id=mqbridge-garage",
+		 port);
+	expect_line(out, want);
+	expect_line(out, "bridge status mqbridge/garage/status retained=true will=offline");
+	expect_line(out, "bridge subscribe homeassistant/status why=home_assistant_birth");
+	expect_line(out, "entity sensor.outside integration=mqtt unique_id=out1 "
+			 "state_topic=weather/outside bridge_state=mqbridge/garage/sensor/outside/state "
+			 "discovery=homeassistant/sensor/garage/outside/config");
+	expect_line(out, "entity switch.fan integration=mqtt command_topic=fan/set "
+			 "state_topic=fan/state bridge_state=mqbridge/garage/switch/fan/state "
+			 "bridge_command=mqbridge/garage/switch/fan/set "
+			 "discovery=homeassistant/switch/garage/fan/config");
+	assert_non_null(strstr(out, "\nentity sensor.cpu_temp integration=command_line "
+				    "scan_interval=30 "));
+	assert_non_null(strstr(out, "\nhelper input_boolean.porch integration=input_boolean "
+				    "bridge_state=mqbridge/garage/input_boolean/porch/state "));
+	assert_non_null(strstr(out, " discovery=homeassistant/switch/garage/input_boolean_porch/config\n"));
+	assert_non_null(strstr(out, "\nhelper counter.visits integration=counter "));
+	assert_non_null(strstr(out, "\nautomation automation.porch_light integration=automation "
+				    "unique_id=a1 alias=\"Porch light\" mode=single triggers=2 "
+				    "trigger_kinds=state,time "));
+	assert_non_null(strstr(out, "\nautomation automation.at_start integration=automation "
+				    "alias=\"At start\" mode=single triggers=1 "
+				    "trigger_kinds=homeassistant "));
+	assert_non_null(strstr(out, "\nscript script.wake integration=script alias=\"Wake up\" "));
+	/* grouped, and by id within a group */
+	assert_true(line_at(out, "bridge broker") < line_at(out, "entity "));
+	assert_true(line_at(out, "entity sensor.cpu_temp") < line_at(out, "entity sensor.outside"));
+	assert_true(line_at(out, "entity sensor.outside") < line_at(out, "entity switch.fan"));
+	assert_true(line_at(out, "entity switch.fan") < line_at(out, "helper counter.visits"));
+	assert_true(line_at(out, "helper counter.visits") < line_at(out, "helper input_boolean"));
+	assert_true(line_at(out, "helper input_boolean") < line_at(out, "automation automation.at"));
+	assert_true(line_at(out, "automation automation.at") < line_at(out, "automation automation.p"));
+	assert_true(line_at(out, "automation automation.p") < line_at(out, "script "));
+	/* the bridge's diagnostic sensor is an entity too */
+	/* and a count to end with */
+	static const char last[] = "configuration OK: 4 entities, 2 helpers, 2 automations, "
+				   "1 scripts\n";
+	assert_true(strlen(out) > strlen(last));
+	assert_string_equal(out + strlen(out) - strlen(last), last);
+	/* no state file: the running daemon's is not to be touched */
+	char path[PATH_MAX];
+	in_dir(fx, path, sizeof path, "state");
+	assert_false(exists(path));
+	free(out);
+	free(err);
+}
+
+/* With errors, -v changes nothing: every error, exit 78, nothing listed. */
+static void check_config_verbose_with_errors_exits_78_and_lists_nothing(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], pdir[PATH_MAX], *out, *err;
+	write_objects_config(fx, conf, sizeof conf, 1, "timer:\n  t: {duration: soon}\n");
+	platform_dir(fx, pdir, sizeof pdir);
+	int rc = run(fx, "checkv", (const char *[]){ "-C", "-v", "-c", conf, "-P", pdir, NULL },
+		     &out, &err);
+	if (rc != 78)
+		fail_msg("exit %d, expected 78; stderr: %s", rc, err);
+	assert_string_equal(out, "");
+	char where[PATH_MAX + 64];
+	snprintf(where, sizeof where, "%s:31:17: timer.t.duration: ", conf);
+	if (!strstr(err, where))
+		fail_msg("no error at %s in:\n%s", where, err);
+	free(out);
+	free(err);
+}
+
+/* mqbridge --test: every polled entity polled once (the command appends
+ * a line each time it runs), every entity's state and attributes printed,
+ * nothing connected to the broker. */
+static void test_polls_each_polled_entity_once_and_prints_every_state(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], pdir[PATH_MAX], runs[PATH_MAX], extra[2 * PATH_MAX + 1024], *out, *err;
+	int port, lfd = silent_broker(&port);
+	in_dir(fx, runs, sizeof runs, "runs");
+	snprintf(extra, sizeof extra,
+		 "command_line:\n"
+		 "  - sensor:\n"
+		 "      name: Runs\n"
+		 "      command: \"echo x >> %s; wc -l < %s\"\n"
+		 "      scan_interval: 1\n"
+		 "  - binary_sensor: {name: Door, command: echo ON, payload_on: \"ON\", payload_off: \"OFF\"}\n"
+		 "  - switch: {name: Pump, command_on: \"true\", command_off: \"true\",\n"
+		 "             command_state: echo 1, value_template: \"{{ value == '1' }}\"}\n"
+		 "  - sensor:\n"
+		 "      name: Weather\n"
+		 "      command: \"echo '{\\\"sky\\\": \\\"partly cloudy\\\", \\\"uv\\\": 3}'\"\n"
+		 "      value_template: \"{{ value_json.sky }}\"\n"
+		 "      json_attributes: [uv]\n",
+		 runs, runs);
+	write_objects_config(fx, conf, sizeof conf, port, extra);
+	platform_dir(fx, pdir, sizeof pdir);
+	int rc = run(fx, "test", (const char *[]){ "--test", "-c", conf, "-P", pdir, NULL }, &out,
+		     &err);
+	if (rc != 0)
+		fail_msg("exit %d; stderr: %s", rc, err);
+	expect_no_connection(lfd);
+	char *lines = slurp(runs);
+	assert_string_equal(lines, "x\n");
+	free(lines);
+	expect_line(out, "sensor.runs 1 {\"friendly_name\":\"Runs\"}");
+	expect_line(out, "sensor.cpu_temp 42 {\"friendly_name\":\"CPU temp\"}");
+	expect_line(out, "binary_sensor.door on {\"friendly_name\":\"Door\"}");
+	expect_line(out, "switch.pump on {\"friendly_name\":\"Pump\"}");
+	expect_line(out, "sensor.weather \"partly cloudy\" {\"friendly_name\":\"Weather\",\"uv\":3}");
+	/* pushed entities keep what they have; no automation ran */
+	expect_line(out, "sensor.outside unknown {\"friendly_name\":\"Outside\"}");
+	expect_line(out, "input_boolean.porch off {\"editable\":false,\"friendly_name\":\"Porch\"}");
+	/* one line per entity, by id */
+	assert_true(line_at(out, "automation.at_start ") < line_at(out, "binary_sensor.door "));
+	assert_true(line_at(out, "sensor.weather ") < line_at(out, "switch.fan "));
+	char path[PATH_MAX];
+	in_dir(fx, path, sizeof path, "state");
+	assert_false(exists(path));
+	free(out);
+	free(err);
+}
+
+/* A command that outlives its timeout ends the wait, not the test: the
+ * entity keeps its state, and --test exits 0. */
+static void test_waits_no_longer_than_a_commands_timeout(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], pdir[PATH_MAX], *out, *err;
+	write_objects_config(fx, conf, sizeof conf, 1,
+			     "command_line:\n"
+			     "  - sensor: {name: Slow, command: sleep 60, command_timeout: 1}\n");
+	platform_dir(fx, pdir, sizeof pdir);
+	double t0 = tu_now();
+	int rc = run(fx, "test", (const char *[]){ "--test", "-c", conf, "-P", pdir, NULL }, &out,
+		     &err);
+	if (rc != 0)
+		fail_msg("exit %d; stderr: %s", rc, err);
+	assert_true(tu_now() - t0 < WAIT);
+	expect_line(out, "sensor.slow unknown {\"friendly_name\":\"Slow\"}");
+	free(out);
+	free(err);
+}
+
+static void test_of_an_invalid_configuration_exits_78(void **state)
+{
+	struct fx *fx = *state;
+	char conf[PATH_MAX], pdir[PATH_MAX], *out, *err;
+	write_objects_config(fx, conf, sizeof conf, 1, "sensor 2:\n  - platform: nosuch\n");
+	platform_dir(fx, pdir, sizeof pdir);
+	int rc = run(fx, "test", (const char *[]){ "--test", "-c", conf, "-P", pdir, NULL }, &out,
+		     &err);
+	if (rc != 78)
+		fail_msg("exit %d, expected 78; stderr: %s", rc, err);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(err, "nosuch"));
+	free(out);
+	free(err);
 }
 
 /* ---- the running daemon ------------------------------------------------- */
@@ -890,6 +1164,11 @@ int main(int argc, char **argv)
 		T(check_config_warns_once_of_home_assistant_integrations),
 	T(check_config_of_a_missing_file_exits_78),
 		T(every_configuration_in_conf_passes_check_config),
+		T(check_config_verbose_lists_what_the_configuration_creates),
+		T(check_config_verbose_with_errors_exits_78_and_lists_nothing),
+		T(test_polls_each_polled_entity_once_and_prints_every_state),
+		T(test_waits_no_longer_than_a_commands_timeout),
+		T(test_of_an_invalid_configuration_exits_78),
 		T(pid_file_is_created_and_removed_and_sigterm_exits_0),
 		T(sigint_exits_0),
 		T(second_instance_with_the_same_pid_file_is_refused),

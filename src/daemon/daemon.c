@@ -104,8 +104,22 @@ static int start_restore(struct mqb_core *core, const char *dir)
 	return rc;
 }
 
-int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
-			const char *config_path, enum daemon_step *failed)
+/* A dry start's platforms are set up: nothing polls, mqbridge_start is
+ * not fired; its caller looks at what was made. */
+struct dry {
+	void (*ready)(void *ud, size_t failed);
+	void *ud;
+};
+
+static void dry_ready(void *ud, size_t failed)
+{
+	struct dry d = *(struct dry *)ud;
+	mqb__free(ud);
+	d.ready(d.ud, failed);
+}
+
+static int start(struct mqb_core *core, const struct daemon_options *opts,
+		 const char *config_path, struct dry *dry, enum daemon_step *failed)
 {
 	MQB_ASSERT_LOOP(core);
 	/* Entities publish through the bridge: with any entity configured,
@@ -113,9 +127,11 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	bool mqtt = opts->have_mqtt || opts->nitems || opts->ncomponents;
 	enum daemon_step step = DAEMON_MQTT;
 	int rc = 0;
-	if (mqtt && (rc = mqtt__new(core, &opts->mqtt)))
+	struct mqtt_options mo = opts->mqtt;
+	mo.offline = dry != NULL;
+	if (mqtt && (rc = mqtt__new(core, &mo)))
 		goto out;
-	if (!mqtt)
+	if (!mqtt && !dry)
 		MQB_LOG_INFO(SUB, "no mqtt: block and no entities in %s: not connecting to a broker",
 			     config_path);
 	hass__defer_start(core);
@@ -137,19 +153,43 @@ int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts
 	if (mqtt && (rc = start_bridge(core, opts)))
 		goto out;
 	/* Home Assistant reads the restored states before any integration
-	 * is set up. */
+	 * is set up. A dry start neither reads nor writes them: the state
+	 * file is the running daemon's. */
 	step = DAEMON_RESTORE;
-	if ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core)))
+	if (!dry && ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core))))
 		goto out;
 	step = DAEMON_PLATFORMS;
 	if ((rc = logger__async_register(core)))
 		goto out;
+	struct dry *d = NULL;
+	if (dry && !(d = mqb__malloc(sizeof *d))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (d)
+		*d = *dry;
 	rc = loader__async_setup(core, opts->items, opts->nitems, opts->components,
-				 opts->ncomponents, NULL, platforms_ready, core);
+				 opts->ncomponents, NULL, d ? dry_ready : platforms_ready,
+				 d ? (void *)d : core);
+	if (rc)
+		mqb__free(d);
 out:
 	if (rc && failed)
 		*failed = step;
 	return rc;
+}
+
+int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
+			const char *config_path, enum daemon_step *failed)
+{
+	return start(core, opts, config_path, NULL, failed);
+}
+
+int daemon__async_start_dry(struct mqb_core *core, const struct daemon_options *opts,
+			    const char *config_path, void (*ready)(void *ud, size_t failed),
+			    void *ud, enum daemon_step *failed)
+{
+	return start(core, opts, config_path, &(struct dry){ready, ud}, failed);
 }
 
 const char *daemon__step_name(enum daemon_step step)

@@ -23,6 +23,16 @@ enum daemon_step { DAEMON_MQTT, DAEMON_ENTITIES, DAEMON_BRIDGE, DAEMON_RESTORE, 
 int daemon__async_start(struct mqb_core *core, const struct daemon_options *opts,
 			const char *config_path, enum daemon_step *failed);
 
+/* daemon__async_start without the world outside (mqbridge -C -v,
+ * --test): the MQTT client is made offline (it never connects, so
+ * nothing is published), the restored states are neither read nor
+ * written, and once every setup has finished ready(ud, failed) runs on
+ * the loop instead of the start: nothing polls and mqbridge_start is
+ * not fired, so no automation runs. Thread: loop, before mqb_core_run. */
+int daemon__async_start_dry(struct mqb_core *core, const struct daemon_options *opts,
+			    const char *config_path, void (*ready)(void *ud, size_t failed),
+			    void *ud, enum daemon_step *failed);
+
 /* "start the MQTT client", ...: for "cannot %s: %s". */
 const char *daemon__step_name(enum daemon_step step);
 

@@ -20,6 +20,7 @@
 
 #include "core/loop.h"
 #include "daemon/daemon.h"
+#include "daemon/dryrun.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/pidfile.h"
@@ -46,6 +47,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 78 };
 struct args {
 	const char *config;
 	bool check_config;
+	bool test;                      /* --test: poll once, print the states */
 	bool have_level;
 	enum mqb_log_level level;
 	int verbosity;                  /* each -v one up, each -q one down */
@@ -64,7 +66,10 @@ static void usage(FILE *to)
 		"\n"
 		"  -c, --config FILE        configuration file\n"
 		"                           (default " DEFAULT_CONFIG ")\n"
-		"  -C, --check-config       validate the configuration, print every error, exit\n"
+		"  -C, --check-config       validate the configuration, print every error, exit;\n"
+		"                           with -v, also list what it would create\n"
+		"      --test               set up without a broker, poll every polled entity\n"
+		"                           once, print every entity's state, exit\n"
 		"  -l, --log-level LEVEL    debug, info, warning or error (overrides the file)\n"
 		"  -v, --verbose            log one level more (repeatable)\n"
 		"  -q, --quiet              log one level less (repeatable)\n"
@@ -105,6 +110,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "test", no_argument, NULL, 'T' },
 		{ 0 },
 	};
 	a->config = DEFAULT_CONFIG;
@@ -117,6 +123,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'C':
 			a->check_config = true;
+			break;
+		case 'T': /* --test only: no short option, as telegraf */
+			a->test = true;
 			break;
 		case 'l':
 			if (mqb_log_level_parse(optarg, &a->level))
@@ -202,6 +211,19 @@ static enum mqb_log_level log_level(const struct args *a, const struct daemon_op
 	int level = a->have_level ? (int)a->level
 		  : opts->have_log_level ? (int)opts->log_level : (int)MQB_LOG_INFO;
 	level -= a->verbosity;
+	if (level < (int)MQB_LOG_DEBUG)
+		level = MQB_LOG_DEBUG;
+	if (level > (int)MQB_LOG_ERROR)
+		level = MQB_LOG_ERROR;
+	return (enum mqb_log_level)level;
+}
+
+/* -C -v and --test print on stdout; the log (stderr) says only what
+ * went wrong unless asked for more: -C's first -v is the listing. */
+static enum mqb_log_level dry_log_level(const struct args *a)
+{
+	int level = a->have_level ? (int)a->level : (int)MQB_LOG_WARNING;
+	level -= a->verbosity - (a->check_config && !a->test && a->verbosity > 0);
 	if (level < (int)MQB_LOG_DEBUG)
 		level = MQB_LOG_DEBUG;
 	if (level > (int)MQB_LOG_ERROR)
@@ -352,9 +374,16 @@ int main(int argc, char **argv)
 	if ((rc = load_options(&args, &opts)))
 		goto out;
 	have_opts = true;
-	if (args.check_config) {
+	if (args.check_config && !args.test && args.verbosity <= 0) {
 		options__warn(&opts);
 		printf("configuration OK\n");
+		goto out;
+	}
+	if (args.check_config || args.test) {
+		mqb_log_set_level(dry_log_level(&args));
+		options__warn(&opts);
+		rc = dryrun__run(&opts, args.config, args.test ? DRYRUN_TEST : DRYRUN_LIST, stdout);
+		rc = rc == 0 ? 0 : rc == -EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
 		goto out;
 	}
 
