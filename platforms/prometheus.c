@@ -27,6 +27,7 @@
 #include "mqbridge/mqtt.h"
 #include "mqbridge/platform.h"
 #include "mqbridge/states.h"
+#include "mqbridge/timer.h"
 
 #define SUB "prometheus"
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -78,7 +79,11 @@ struct exporter {
 	struct mqb_core *core;
 	struct conf c;
 	char *ns;                   /* "homeassistant_", or "" */
-	json_t *changes;            /* entity id -> state changes seen */
+	/* Per entity id, what HA's counters hold: state changes seen, when
+	 * its counter was made (Unix time), and for automations the
+	 * automation_triggered_count (states other than unavailable and
+	 * unknown). */
+	json_t *changes, *created, *triggered;
 	struct mqb_listener *listener, *on_stop;
 	struct MHD_Daemon *http;
 };
@@ -347,6 +352,106 @@ static void attribute_gauge(struct scrape *s, const struct mqb_state *st, const 
 		sample(s, st, metric, "gauge", help, NULL, NULL, json_number_value(v) * scale);
 }
 
+/* The value of Python's float(v) for a JSON value: numbers, booleans
+ * (1/0) and strings that are a number (blanks around it allowed); false
+ * for anything else. */
+static bool py_float(const json_t *v, double *out)
+{
+	if (json_is_number(v))
+		return *out = json_number_value(v), true;
+	if (json_is_boolean(v))
+		return *out = json_is_true(v), true;
+	const char *t = json_string_value(v);
+	if (!t)
+		return false;
+	char *end;
+	while (*t == ' ' || *t == '\t' || *t == '\n')
+		t++;
+	*out = strtod(t, &end);
+	if (end == t)
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	return *end == '\0';
+}
+
+/* HA's _handle_attributes (switches): every attribute float() takes, as
+ * <domain>_attr_<key in lower case>. */
+static void attributes(struct scrape *s, const struct mqb_state *st, const char *dom)
+{
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)mqb_state_attributes(st), key, v) {
+		char metric[160], help[160];
+		double d;
+		if (!py_float(v, &d))
+			continue;
+		int n = snprintf(metric, sizeof metric, "%s_attr_", dom);
+		for (size_t i = 0; key[i] && n + 1 < (int)sizeof metric; i++)
+			metric[n++] = (key[i] >= 'A' && key[i] <= 'Z') ? (char)(key[i] - 'A' + 'a')
+								      : key[i];
+		metric[n] = '\0';
+		snprintf(help, sizeof help, "%s attribute of %s entity", key, dom);
+		sample(s, st, metric, "gauge", help, NULL, NULL, d);
+	}
+}
+
+/* A label per value of a list attribute (modes), 1 for the current one:
+ * HA's climate_mode, climate_preset_mode, climate_fan_mode. */
+static void enum_gauge(struct scrape *s, const struct mqb_state *st, const char *current,
+		       const json_t *values, const char *metric, const char *help)
+{
+	size_t i;
+	const json_t *v;
+	if (!current || !*current || !json_array_size(values))
+		return;
+	json_array_foreach(values, i, v) {
+		const char *mode = json_string_value(v);
+		if (mode)
+			sample(s, st, metric, "gauge", help, "mode", mode,
+			       strcmp(mode, current) == 0);
+	}
+}
+
+/* HA's _handle_climate: the temperatures, the HVAC action (every one
+ * of HVACAction, 1 for the current), the mode among hvac_modes (the
+ * state), the preset and fan modes among theirs. */
+static void climate(struct scrape *s, const struct mqb_state *st)
+{
+	/* homeassistant/components/climate/const.py, HVACAction */
+	static const char *const actions[] = {"cooling", "defrosting", "drying", "fan",
+					      "heating", "idle",       "off",    "preheating"};
+	const json_t *a = mqb_state_attributes(st);
+	attribute_gauge(s, st, "temperature", "climate_target_temperature_celsius",
+			"Target temperature in degrees Celsius", 1);
+	attribute_gauge(s, st, "target_temp_high", "climate_target_temperature_high_celsius",
+			"Target high temperature in degrees Celsius", 1);
+	attribute_gauge(s, st, "target_temp_low", "climate_target_temperature_low_celsius",
+			"Target low temperature in degrees Celsius", 1);
+	attribute_gauge(s, st, "current_temperature", "climate_current_temperature_celsius",
+			"Current temperature in degrees Celsius", 1);
+	const char *action = json_string_value(json_object_get(a, "hvac_action"));
+	for (size_t i = 0; action && *action && i < sizeof actions / sizeof actions[0]; i++)
+		sample(s, st, "climate_action", "gauge", "HVAC action", "action", actions[i],
+		       strcmp(action, actions[i]) == 0);
+	enum_gauge(s, st, mqb_state_value(st), json_object_get(a, "hvac_modes"), "climate_mode",
+		   "HVAC mode");
+	enum_gauge(s, st, json_string_value(json_object_get(a, "preset_mode")),
+		   json_object_get(a, "preset_modes"), "climate_preset_mode", "Preset mode enum");
+	enum_gauge(s, st, json_string_value(json_object_get(a, "fan_mode")),
+		   json_object_get(a, "fan_modes"), "climate_fan_mode", "Fan mode enum");
+}
+
+/* A counter's <name>_created, as prometheus_client writes it in the text
+ * format: a gauge of its own, the time the entity's counter was made. */
+static void created(struct scrape *s, const struct mqb_state *st, const char *metric,
+		    const char *help)
+{
+	const json_t *t = json_object_get(s->x->created, mqb_state_entity_id(st));
+	sample(s, st, metric, "gauge", help, NULL, NULL,
+	       t ? json_number_value(t) : mqb_state_last_updated(st));
+}
+
 /* The domain's own metrics, as HA's _handle_<domain>. */
 static void by_domain(struct scrape *s, const struct mqb_state *st, const char *dom)
 {
@@ -367,6 +472,14 @@ static void by_domain(struct scrape *s, const struct mqb_state *st, const char *
 	} else if (strcmp(dom, "input_number") == 0 || strcmp(dom, "number") == 0) {
 		numeric(s, st, dom, strcmp(dom, "number") == 0 ? "State of the number"
 							       : "State of the input number");
+	} else if (strcmp(dom, "automation") == 0) {
+		json_int_t n = json_integer_value(json_object_get(s->x->triggered,
+								  mqb_state_entity_id(st)));
+		sample(s, st, "automation_triggered_count_total", "counter",
+		       "Count of times an automation has been triggered", NULL, NULL,
+		       (double)(n ? n : 1));
+		created(s, st, "automation_triggered_count_created",
+			"Count of times an automation has been triggered");
 	} else if (strcmp(dom, "counter") == 0) {
 		sample(s, st, "counter_value", "gauge", "Value of counter entities", NULL, NULL,
 		       value_of(st));
@@ -387,11 +500,10 @@ static void by_domain(struct scrape *s, const struct mqb_state *st, const char *
 		attribute_gauge(s, st, "current_tilt_position", "cover_tilt_position",
 				"Tilt Position of the cover (0-100)", 1);
 	} else if (strcmp(dom, "climate") == 0) {
-		attribute_gauge(s, st, "temperature", "climate_target_temperature_celsius",
-				"Target temperature in degrees Celsius", 1);
-		attribute_gauge(s, st, "current_temperature", "climate_current_temperature_celsius",
-				"Current temperature in degrees Celsius", 1);
+		climate(s, st);
 	}
+	if (strcmp(dom, "switch") == 0)
+		attributes(s, st, dom);
 }
 
 static int one_state(void *ud, const struct mqb_state *st)
@@ -409,6 +521,7 @@ static int one_state(void *ud, const struct mqb_state *st)
 	json_int_t n = json_integer_value(json_object_get(s->x->changes, eid));
 	sample(s, st, "state_change_total", "counter", "The number of state changes", NULL, NULL,
 	       (double)(n ? n : 1));
+	created(s, st, "state_change_created", "The number of state changes");
 	sample(s, st, "entity_available", "gauge",
 	       "Entity is available (not in the unavailable or unknown state)", NULL, NULL,
 	       available);
@@ -634,6 +747,27 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
 
 /* ---- set-up ----------------------------------------------------------------- */
 
+static void bump(json_t *counts, const char *eid)
+{
+	json_t *n = json_object_get(counts, eid);
+	json_object_set_new(counts, eid, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/* HA's handle_state: one more state change (its counter made at the
+ * first), and for an automation in a state other than unavailable or
+ * unknown one more automation_triggered_count. */
+static void count(struct exporter *x, const struct mqb_state *st, double now)
+{
+	const char *eid = mqb_state_entity_id(st), *v = mqb_state_value(st);
+	bump(x->changes, eid);
+	if (!json_object_get(x->created, eid))
+		json_object_set_new(x->created, eid, json_real(now));
+	if (mqb_state_domain_len(st) == strlen("automation") &&
+	    strncmp(mqb_state_domain(st), "automation", strlen("automation")) == 0 &&
+	    strcmp(v, "unavailable") != 0 && strcmp(v, "unknown") != 0)
+		bump(x->triggered, eid);
+}
+
 static int count_change(void *ud, void *arg, void **result)
 {
 	(void)result;
@@ -641,9 +775,15 @@ static int count_change(void *ud, void *arg, void **result)
 	const char *eid = mqb_event_entity_id(arg);
 	if (!eid || !mqb_event_new_state(arg))
 		return 0;
-	json_t *n = json_object_get(x->changes, eid);
-	/* HA counts the state it found at start-up as the first change */
-	json_object_set_new(x->changes, eid, json_integer(n ? json_integer_value(n) + 1 : 2));
+	count(x, mqb_event_new_state(arg), mqb_async_now(x->core));
+	return 0;
+}
+
+/* The setup found it: HA counts the state it finds then as the first. */
+static int count_existing(void *ud, const struct mqb_state *st)
+{
+	struct exporter *x = ud;
+	count(x, st, mqb_async_now(x->core));
 	return 0;
 }
 
@@ -665,6 +805,8 @@ static void exporter_free(void *p)
 	if (x->http)
 		MHD_stop_daemon(x->http);
 	json_decref(x->changes);
+	json_decref(x->created);
+	json_decref(x->triggered);
 	free(x->ns);
 	free(x);
 }
@@ -704,7 +846,8 @@ static int setup(struct mqb_integration *in, const struct mqb_component_entry *e
 	if (n > 1)
 		MQB_LOG_WARNING(SUB, "only the first prometheus: block is used");
 	size_t nl = strlen(x->c.ns);
-	if (!(x->ns = malloc(nl + 2)) || !(x->changes = json_object()))
+	if (!(x->ns = malloc(nl + 2)) || !(x->changes = json_object()) ||
+	    !(x->created = json_object()) || !(x->triggered = json_object()))
 		goto fail;
 	snprintf(x->ns, nl + 2, "%s%s", x->c.ns, nl ? "_" : "");
 	if ((rc = mqb_core_async_set_data(core, SUB, x, exporter_free))) {
@@ -712,7 +855,8 @@ static int setup(struct mqb_integration *in, const struct mqb_component_entry *e
 		mqb_conf_errors_fini(&errs);
 		return rc;
 	}
-	if ((rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
+	if ((rc = mqb_states_async_foreach(core, count_existing, x)) ||
+	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED,
 				       &MQB_CALLBACK(count_change, x), &x->listener)) ||
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(stopping, x),
 				       &x->on_stop)))
