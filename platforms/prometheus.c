@@ -827,6 +827,41 @@ static void check(const struct mqb_component_entry *entries, size_t n,
 	}
 }
 
+/* The endpoint: 0, or -EADDRNOTAVAIL (logged). */
+static int listen_http(struct exporter *x)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				 .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char port[8];
+	snprintf(port, sizeof port, "%u", x->c.port);
+	if (getaddrinfo(x->c.host, port, &hints, &ai) != 0)
+		return -EINVAL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	x->http = MHD_start_daemon(flags, (uint16_t)x->c.port, NULL, NULL, serve, x,
+				   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				   MHD_OPTION_CONNECTION_LIMIT, 16u,
+				   MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!x->http) {
+		MQB_LOG_ERROR(SUB, "cannot listen on %s port %u (in use, or not an address of "
+			      "this machine?)", x->c.host, x->c.port);
+		return -EADDRNOTAVAIL;
+	}
+	MQB_LOG_INFO(SUB, "metrics on http://%s%s%s:%u/metrics, health on /healthz",
+		     strchr(x->c.host, ':') ? "[" : "", x->c.host,
+		     strchr(x->c.host, ':') ? "]" : "", x->c.port);
+	return 0;
+}
+
+static int on_start(void *ud, void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	listen_http(ud); /* a failure is logged; the rest runs on without it */
+	return 0;
+}
+
 static int setup(struct mqb_integration *in, const struct mqb_component_entry *entries, size_t n)
 {
 	struct mqb_core *core = mqb_integration_core(in);
@@ -861,31 +896,14 @@ static int setup(struct mqb_integration *in, const struct mqb_component_entry *e
 	    (rc = mqb_bus_async_listen(core, MQB_EVENT_STOP, &MQB_CALLBACK(stopping, x),
 				       &x->on_stop)))
 		goto out;
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-				 .ai_socktype = SOCK_STREAM}, *ai = NULL;
-	char port[8];
-	snprintf(port, sizeof port, "%u", x->c.port);
-	if (getaddrinfo(x->c.host, port, &hints, &ai) != 0) {
-		rc = -EINVAL;
-		goto out;
-	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	x->http = MHD_start_daemon(flags, (uint16_t)x->c.port, NULL, NULL, serve, x,
-				   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				   MHD_OPTION_CONNECTION_LIMIT, 16u,
-				   MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (!x->http) {
-		MQB_LOG_ERROR(SUB, "cannot listen on %s port %u (in use, or not an address of "
-			      "this machine?)", x->c.host, x->c.port);
-		rc = -EADDRNOTAVAIL;
-		goto out;
-	}
-	MQB_LOG_INFO(SUB, "metrics on http://%s%s%s:%u/metrics, health on /healthz",
-		     strchr(x->c.host, ':') ? "[" : "", x->c.host,
-		     strchr(x->c.host, ':') ? "]" : "", x->c.port);
-	rc = 0;
+	/* Listening waits for the start, as Home Assistant's HTTP server
+	 * does: a configuration set up and never started (mqbridge -C -v,
+	 * --test, beside a running daemon) takes no port. */
+	if (mqb_core_async_started(core))
+		rc = listen_http(x);
+	else
+		rc = mqb_bus_async_listen_once(core, MQB_EVENT_START,
+					       &MQB_CALLBACK(on_start, x), NULL);
 out:
 	mqb_conf_errors_fini(&errs);
 	return rc;
