@@ -472,9 +472,20 @@ int main(int argc, char **argv)
 	MQB_LOG_INFO("main", "stopped (exit code %d)", rc);
 out:
 	if (have_signals) {
-		notify__async_stop(core);
+		/* Stopping a watcher gives its signal back its default, which
+		 * for these ends the process: a second SIGTERM (systemd's, a
+		 * test's) arriving while the core is freed would make a clean
+		 * stop look killed. Held, then ignored: the stop is under way. */
+		sigset_t held;
+		sigemptyset(&held);
 		for (int i = 0; i < 4; i++)
+			sigaddset(&held, sig[i].signum);
+		sigprocmask(SIG_BLOCK, &held, NULL);
+		notify__async_stop(core);
+		for (int i = 0; i < 4; i++) {
 			ev_signal_stop(core__loop(core), &sig[i]);
+			signal(sig[i].signum, SIG_IGN);
+		}
 	}
 	mqb_core_free(core);
 	pidfile__remove(pidfile);
