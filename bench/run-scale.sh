@@ -26,6 +26,8 @@
 #        PACED (1: also the start-up at the default announce_rate)
 #        MASSIF (1: also a valgrind massif profile of the largest N, its
 #        top allocation sites printed)
+#        STARTUP_ONLY (1: the start-up and resident memory alone, then the
+#        massif profile if asked: what a change to memory needs)
 set -euo pipefail
 
 abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
@@ -109,6 +111,7 @@ for n in $SIZES; do
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$per"
 done
 
+if [ "${STARTUP_ONLY:-0}" != 1 ]; then
 echo "## Discovery of ${DISC_N:=10000} sensors: messages and payload bytes"
 printf '%-8s %12s %14s %12s %14s %12s\n' mode "disc. msgs" "disc. bytes" "all msgs" "all bytes" "largest B"
 for mode in entity device; do
@@ -192,6 +195,8 @@ for k in ${CORE_LOADS:-1000 100000}; do
 	sed -n 's/.*delivered=\([0-9]*\).*msgps=\([0-9.]*\).*p99=\([0-9.]*\).*/\1 \2 \3/p' <<<"$line" |
 		while read -r d r p; do printf '%10s %12s %10.0f %10s\n' "$k" "$d" "$r" "$p"; done
 done
+
+fi
 
 if [ "${MASSIF:-0}" = 1 ]; then
 	n=${SIZES##* }
