@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -476,6 +477,131 @@ static void running_out_of_memory_changes_nothing(void **unused)
 	mqb_core_free(core);
 }
 
+/* ---- attributes kept packed ---- */
+
+/* Flat attributes are stored packed and built again when read: what is
+ * read must be what was written, member for member, type for type
+ * (json_equal tells 1 from 1.0), order included. */
+static void flat_attributes_read_back_exactly_as_written(void **unused)
+{
+	struct mqb_core *core = core_new();
+	json_t *want = json_object();
+	json_object_set_new(want, "friendly_name", json_string("Sensor 0"));
+	json_object_set_new(want, "unit_of_measurement", json_string("\xc2\xb0" "C"));
+	json_object_set_new(want, "with_nul", json_stringn("a\0b", 3));
+	json_object_set_new(want, "empty", json_string(""));
+	json_object_set_new(want, "big", json_integer(INT64_MIN));
+	json_object_set_new(want, "one", json_integer(1));
+	json_object_set_new(want, "real_one", json_real(1.0));
+	json_object_set_new(want, "minus_zero", json_real(-0.0));
+	json_object_set_new(want, "third", json_real(1.0 / 3));
+	json_object_set_new(want, "yes", json_true());
+	json_object_set_new(want, "no", json_false());
+	json_object_set_new(want, "nothing", json_null());
+	char key[200];
+	memset(key, 'k', sizeof key - 1); /* a length of two varint bytes */
+	key[sizeof key - 1] = '\0';
+	json_object_set_new(want, key, json_string(key));
+	assert_int_equal(mqb_states_async_set(core, "sensor.a", "1", json_deep_copy(want), false), 0);
+
+	struct mqb_state *s = mqb_states_async_get(core, "sensor.a");
+	const json_t *got = mqb_state_attributes(s);
+	assert_true(json_equal(want, (json_t *)got));
+	assert_ptr_equal(mqb_state_attributes(s), got); /* built once */
+	const char *k1, *k2;
+	json_t *v1, *v2;
+	void *it = json_object_iter((json_t *)got);
+	json_object_foreach(want, k1, v1) {
+		assert_non_null(it);
+		k2 = json_object_iter_key(it);
+		v2 = json_object_iter_value(it);
+		assert_string_equal(k1, k2);
+		assert_int_equal(json_typeof(v1), json_typeof(v2));
+		it = json_object_iter_next((json_t *)got, it);
+	}
+	assert_true(signbit(json_real_value(json_object_get(got, "minus_zero"))));
+	assert_int_equal(json_string_length(json_object_get(got, "with_nul")), 3);
+	mqb_state_unref(s);
+	json_decref(want);
+	mqb_core_free(core);
+}
+
+/* Home Assistant compares attributes as dicts: the same members in
+ * another order are no change; 1 and 1.0 are told apart as before. */
+static void packed_attributes_compare_as_objects(void **unused)
+{
+	static const struct {
+		const char *prev, *next;
+		bool fired;
+	} cases[] = {
+		{ "{\"a\":1,\"b\":\"x\"}", "{\"a\":1,\"b\":\"x\"}", false },
+		{ "{\"a\":1,\"b\":\"x\"}", "{\"b\":\"x\",\"a\":1}", false },
+		{ "{\"a\":1,\"b\":\"x\"}", "{\"a\":1,\"b\":\"y\"}", true },
+		{ "{\"a\":1,\"b\":\"x\"}", "{\"a\":1}", true },
+		{ "{\"a\":1}", "{\"a\":1,\"b\":\"x\"}", true },
+		{ "{\"a\":1}", "{\"a\":1.0}", true },
+		{ "{\"a\":1}", "{\"a\":[1]}", true },
+		{ "{\"a\":1}", "{}", true },
+		{ "{\"a\":null}", "{\"a\":false}", true },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		print_message("case: %s -> %s\n", cases[i].prev, cases[i].next);
+		struct mqb_core *core = core_new();
+		struct recorder r = { .n = 0 };
+		struct mqb_job job = MQB_CALLBACK(record, &r);
+		assert_int_equal(mqb_bus_async_listen(core, MQB_EVENT_STATE_CHANGED, &job, NULL), 0);
+		assert_int_equal(mqb_states_async_set(core, "sensor.a", "1", parse(cases[i].prev), false), 0);
+		recorder_clear(&r);
+		assert_int_equal(mqb_states_async_set(core, "sensor.a", "1", parse(cases[i].next), false), 0);
+		assert_int_equal(r.n, cases[i].fired ? 1 : 0);
+		struct mqb_state *s = mqb_states_async_get(core, "sensor.a");
+		json_t *want = parse(cases[i].fired ? cases[i].next : cases[i].prev);
+		assert_true(json_equal(want, (json_t *)mqb_state_attributes(s)));
+		json_decref(want);
+		mqb_state_unref(s);
+		recorder_clear(&r);
+		mqb_core_free(core);
+	}
+}
+
+/* Threads reading one state's attributes for the first time at once all
+ * get the one object that is kept (the others' are dropped). */
+#define READERS 4
+struct reader {
+	struct mqb_state *s;
+	const json_t *got;
+};
+
+static void *read_attributes(void *arg)
+{
+	struct reader *r = arg;
+	r->got = mqb_state_attributes(r->s);
+	return NULL;
+}
+
+static void threads_reading_packed_attributes_at_once_get_one_object(void **unused)
+{
+	for (int round = 0; round < 50; round++) {
+		struct mqb_core *core = core_new();
+		assert_int_equal(mqb_states_async_set(core, "sensor.a", "1",
+						      parse("{\"unit_of_measurement\":\"W\"}"), false), 0);
+		struct mqb_state *s = mqb_states_async_get(core, "sensor.a");
+		pthread_t th[READERS];
+		struct reader r[READERS];
+		for (int i = 0; i < READERS; i++) {
+			r[i] = (struct reader){ .s = s };
+			assert_int_equal(pthread_create(&th[i], NULL, read_attributes, &r[i]), 0);
+		}
+		for (int i = 0; i < READERS; i++)
+			pthread_join(th[i], NULL);
+		for (int i = 0; i < READERS; i++)
+			assert_ptr_equal(r[i].got, mqb_state_attributes(s));
+		assert_string_equal(json_string_value(json_object_get(r[0].got, "unit_of_measurement")), "W");
+		mqb_state_unref(s);
+		mqb_core_free(core);
+	}
+}
+
 /* ---- threads ---- */
 
 /* An EXECUTOR listener holds the event, and through it the new state,
@@ -689,6 +815,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(foreach_walks_states_in_entity_id_order_and_stops_early),
 	cmocka_unit_test(many_entities_survive_table_growth_and_removal),
 	cmocka_unit_test(running_out_of_memory_changes_nothing),
+	cmocka_unit_test(flat_attributes_read_back_exactly_as_written),
+	cmocka_unit_test(packed_attributes_compare_as_objects),
+	cmocka_unit_test(threads_reading_packed_attributes_at_once_get_one_object),
 	cmocka_unit_test(an_executor_listener_keeps_its_state_after_the_loop_replaced_it),
 	cmocka_unit_test(four_threads_can_set_states_at_once),
 	cmocka_unit_test(blocking_calls_on_the_loop_thread_return_edeadlk),

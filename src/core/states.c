@@ -22,13 +22,21 @@
 
 /* One allocation per state: the entity id and the state string live after
  * the struct ("light.kitchen\0on\0"), so a write costs one malloc and a
- * reader on another thread needs nothing but its reference. */
+ * reader on another thread needs nothing but its reference. Attributes of
+ * strings, numbers, booleans and nulls (an MQTT sensor's unit and friendly
+ * name) are packed after them (pack_size): a jansson object of two members
+ * takes six allocations and some 540 bytes, the packed form some 50, and
+ * most states are never read as JSON. The object is built the first time
+ * it is asked for and kept. */
 struct mqb_state {
 	atomic_uint refs;
 	uint16_t id_len;
 	uint16_t domain_len;
 	uint16_t value_len;
-	json_t *attributes; /* an object, never NULL; never modified */
+	uint32_t packed_len;      /* attributes packed after the state string; 0: none */
+	/* An object, never NULL; never modified. With packed attributes, the
+	 * shared empty object until they are unpacked (state_attributes). */
+	_Atomic(json_t *) attributes;
 	double last_changed;
 	double last_updated;
 	char data[];
@@ -60,8 +68,252 @@ void mqb_state_unref(struct mqb_state *s)
 {
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	jsonref__put(s->attributes);
+	jsonref__put(atomic_load_explicit(&s->attributes, memory_order_acquire));
 	mqb__free(s);
+}
+
+/* ---- packed attributes ---- */
+
+/* A member: its key's length (a varint), the key and a NUL (jansson before
+ * 2.14 takes keys NUL-terminated), a type byte, then the value: a string's
+ * length and bytes, an integer's or a real's 8 bytes as the machine has
+ * them. Unpacking gives back what was packed exactly (the _nocheck setters:
+ * the bytes were jansson's already), so the object a reader gets equals
+ * the one written. */
+enum { P_STRING = 's', P_INTEGER = 'i', P_REAL = 'r', P_TRUE = 't', P_FALSE = 'f', P_NULL = 'n' };
+
+#if JANSSON_VERSION_HEX >= 0x020e00
+#define ITER_KEY_LEN(it, key) ((void)(key), json_object_iter_key_len(it))
+#define SET_MEMBER(o, key, len, v) json_object_setn_new_nocheck(o, key, len, v)
+#else
+#define ITER_KEY_LEN(it, key) strlen(key)
+#define SET_MEMBER(o, key, len, v) json_object_set_new_nocheck(o, key, v)
+#endif
+
+static size_t varint_size(size_t n)
+{
+	size_t k = 1;
+	while (n >= 0x80) {
+		n >>= 7;
+		k++;
+	}
+	return k;
+}
+
+static unsigned char *varint_put(unsigned char *p, size_t n)
+{
+	while (n >= 0x80) {
+		*p++ = (unsigned char)(n | 0x80);
+		n >>= 7;
+	}
+	*p++ = (unsigned char)n;
+	return p;
+}
+
+static const unsigned char *varint_get(const unsigned char *p, size_t *n)
+{
+	size_t v = 0;
+	unsigned shift = 0;
+	while (*p & 0x80) {
+		v |= (size_t)(*p++ & 0x7f) << shift;
+		shift += 7;
+	}
+	*n = v | (size_t)*p++ << shift;
+	return p;
+}
+
+/* The packed size of attributes; 0 when they cannot be packed (empty, or
+ * holding an object or an array: those stay jansson's). */
+static size_t pack_size(json_t *attributes)
+{
+	size_t n = 0;
+	for (void *it = json_object_iter(attributes); it;
+	     it = json_object_iter_next(attributes, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = ITER_KEY_LEN(it, key);
+		json_t *v = json_object_iter_value(it);
+		n += varint_size(klen) + klen + 2;
+		switch (json_typeof(v)) {
+		case JSON_STRING: {
+			size_t len = json_string_length(v);
+			n += varint_size(len) + len;
+			break;
+		}
+		case JSON_INTEGER: n += sizeof(json_int_t); break;
+		case JSON_REAL: n += sizeof(double); break;
+		case JSON_TRUE: case JSON_FALSE: case JSON_NULL: break;
+		default: return 0;
+		}
+	}
+	return n <= UINT32_MAX ? n : 0;
+}
+
+static void pack(json_t *attributes, unsigned char *p)
+{
+	for (void *it = json_object_iter(attributes); it;
+	     it = json_object_iter_next(attributes, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = ITER_KEY_LEN(it, key);
+		json_t *v = json_object_iter_value(it);
+		p = varint_put(p, klen);
+		memcpy(p, key, klen);
+		p += klen;
+		*p++ = '\0';
+		switch (json_typeof(v)) {
+		case JSON_STRING: {
+			size_t len = json_string_length(v);
+			*p++ = P_STRING;
+			p = varint_put(p, len);
+			memcpy(p, json_string_value(v), len);
+			p += len;
+			break;
+		}
+		case JSON_INTEGER: {
+			json_int_t i = json_integer_value(v);
+			*p++ = P_INTEGER;
+			memcpy(p, &i, sizeof i);
+			p += sizeof i;
+			break;
+		}
+		case JSON_REAL: {
+			double d = json_real_value(v);
+			*p++ = P_REAL;
+			memcpy(p, &d, sizeof d);
+			p += sizeof d;
+			break;
+		}
+		case JSON_TRUE: *p++ = P_TRUE; break;
+		case JSON_FALSE: *p++ = P_FALSE; break;
+		default: *p++ = P_NULL; break;
+		}
+	}
+}
+
+static const unsigned char *packed_of(const struct mqb_state *s)
+{
+	return (const unsigned char *)s->data + s->id_len + s->value_len + 2;
+}
+
+/* A member read at p, and the position after it. */
+struct member {
+	const char *key;
+	size_t klen;
+	unsigned char type;
+	const unsigned char *val; /* a string's bytes, an integer's or a real's */
+	size_t len;               /* a string's */
+};
+
+static const unsigned char *member_get(const unsigned char *p, struct member *m)
+{
+	p = varint_get(p, &m->klen);
+	m->key = (const char *)p;
+	p += m->klen + 1;
+	m->type = *p++;
+	m->len = 0;
+	if (m->type == P_STRING)
+		p = varint_get(p, &m->len);
+	else if (m->type == P_INTEGER)
+		m->len = sizeof(json_int_t);
+	else if (m->type == P_REAL)
+		m->len = sizeof(double);
+	m->val = p;
+	return p + m->len;
+}
+
+static json_t *member_value(const struct member *m)
+{
+	json_int_t i;
+	double d;
+	switch (m->type) {
+	case P_STRING: return json_stringn_nocheck((const char *)m->val, m->len);
+	case P_INTEGER: memcpy(&i, m->val, sizeof i); return json_integer(i);
+	case P_REAL: memcpy(&d, m->val, sizeof d); return json_real(d);
+	case P_TRUE: return json_true();
+	case P_FALSE: return json_false();
+	default: return json_null();
+	}
+}
+
+/* Whether v is the value m holds, as json_equal would say (a false "no"
+ * only costs json_equal's walk). */
+static bool member_is(const struct member *m, const json_t *v)
+{
+	json_int_t i;
+	double d;
+	switch (m->type) {
+	case P_STRING:
+		return json_is_string(v) && json_string_length(v) == m->len &&
+		       memcmp(json_string_value(v), m->val, m->len) == 0;
+	case P_INTEGER:
+		memcpy(&i, m->val, sizeof i);
+		return json_is_integer(v) && json_integer_value(v) == i;
+	case P_REAL:
+		memcpy(&d, m->val, sizeof d);
+		return json_is_real(v) && json_real_value(v) == d;
+	case P_TRUE: return json_is_true(v);
+	case P_FALSE: return json_is_false(v);
+	default: return json_is_null(v);
+	}
+}
+
+/* A new object of s's packed attributes, or NULL (out of memory). */
+static json_t *unpack(const struct mqb_state *s)
+{
+	json_t *o = json_object();
+	const unsigned char *p = packed_of(s), *end = p + s->packed_len;
+	while (o && p < end) {
+		struct member m;
+		p = member_get(p, &m);
+		json_t *v = member_value(&m);
+		if (!v || SET_MEMBER(o, m.key, m.klen, v)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+/* Whether s's packed attributes are those of a, member by member in
+ * order: what a repeated write with the same attributes gives, told
+ * without building them. false: maybe not (json_equal decides). */
+static bool packed_same(const struct mqb_state *s, const json_t *a)
+{
+	const unsigned char *p = packed_of(s), *end = p + s->packed_len;
+	for (void *it = json_object_iter((json_t *)a); it;
+	     it = json_object_iter_next((json_t *)a, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = ITER_KEY_LEN(it, key);
+		struct member m;
+		if (p >= end)
+			return false;
+		p = member_get(p, &m);
+		if (m.klen != klen || memcmp(m.key, key, klen) != 0 ||
+		    !member_is(&m, json_object_iter_value(it)))
+			return false;
+	}
+	return p == end;
+}
+
+/* The attributes object, unpacked on the first call from any thread: the
+ * first to swap its object in wins and the others drop theirs. Out of
+ * memory, the empty object (the contract is never NULL). */
+static const json_t *state_attributes(const struct mqb_state *cs)
+{
+	struct mqb_state *s = (struct mqb_state *)cs; /* the cache is not the value */
+	json_t *a = atomic_load_explicit(&s->attributes, memory_order_acquire);
+	if (!s->packed_len || json_object_size(a))
+		return a;
+	json_t *made = unpack(s);
+	if (!made)
+		return a;
+	json_t *expected = a;
+	if (atomic_compare_exchange_strong_explicit(&s->attributes, &expected, made,
+						    memory_order_acq_rel, memory_order_acquire)) {
+		jsonref__put(a);
+		return made;
+	}
+	json_decref(made);
+	return expected;
 }
 
 const char *mqb_state_entity_id(const struct mqb_state *s) { return s->data; }
@@ -69,16 +321,18 @@ const char *mqb_state_domain(const struct mqb_state *s) { return s->data; }
 size_t mqb_state_domain_len(const struct mqb_state *s) { return s->domain_len; }
 const char *mqb_state_object_id(const struct mqb_state *s) { return s->data + s->domain_len + 1; }
 const char *mqb_state_value(const struct mqb_state *s) { return s->data + s->id_len + 1; }
-const json_t *mqb_state_attributes(const struct mqb_state *s) { return s->attributes; }
+const json_t *mqb_state_attributes(const struct mqb_state *s) { return state_attributes(s); }
 double mqb_state_last_changed(const struct mqb_state *s) { return s->last_changed; }
 double mqb_state_last_updated(const struct mqb_state *s) { return s->last_updated; }
 
-/* Takes the reference to attributes (an object), also on failure. */
+/* Takes the reference to attributes (an object), also on failure; packs
+ * them when it can, with empty in their place (a reference taken). */
 static struct mqb_state *state_new(const char *id, size_t id_len, size_t domain_len,
 				   const char *value, size_t value_len, json_t *attributes,
-				   double last_changed, double last_updated)
+				   json_t *empty, double last_changed, double last_updated)
 {
-	struct mqb_state *s = mqb__malloc(sizeof(*s) + id_len + value_len + 2);
+	size_t packed = pack_size(attributes);
+	struct mqb_state *s = mqb__malloc(sizeof(*s) + id_len + value_len + 2 + packed);
 	if (!s) {
 		jsonref__put(attributes);
 		return NULL;
@@ -87,13 +341,19 @@ static struct mqb_state *state_new(const char *id, size_t id_len, size_t domain_
 	s->id_len = (uint16_t)id_len;
 	s->domain_len = (uint16_t)domain_len;
 	s->value_len = (uint16_t)value_len;
-	s->attributes = attributes;
+	s->packed_len = (uint32_t)packed;
 	s->last_changed = last_changed;
 	s->last_updated = last_updated;
 	memcpy(s->data, id, id_len);
 	s->data[id_len] = '\0';
 	memcpy(s->data + id_len + 1, value, value_len);
 	s->data[id_len + 1 + value_len] = '\0';
+	if (packed) {
+		pack(attributes, (unsigned char *)s->data + id_len + value_len + 2);
+		jsonref__put(attributes);
+		attributes = jsonref__get(empty);
+	}
+	atomic_init(&s->attributes, attributes);
 	return s;
 }
 
@@ -117,7 +377,7 @@ json_t *mqb_state_to_json(const struct mqb_state *s)
 	int rc = json_object_set_new(o, "entity_id", json_stringn(s->data, s->id_len));
 	rc |= json_object_set_new(o, "state", json_stringn(mqb_state_value(s), s->value_len));
 	/* A copy: the attributes are shared between threads (jsonref.h). */
-	rc |= json_object_set_new(o, "attributes", json_deep_copy(s->attributes));
+	rc |= json_object_set_new(o, "attributes", json_deep_copy(state_attributes(s)));
 	rc |= json_object_set_new(o, "last_changed", iso_time(s->last_changed));
 	rc |= json_object_set_new(o, "last_updated", iso_time(s->last_updated));
 	if (rc) {
@@ -253,11 +513,19 @@ void states__free(struct states *st)
 	mqb__free(st);
 }
 
-static bool attributes_equal(const json_t *a, const json_t *b)
+static bool attributes_equal(const struct mqb_state *old, const json_t *b)
 {
 	/* Pointer equality first: the common write keeps the shared empty
-	 * object, and json_equal would walk two objects to say the same. */
-	return a == b || json_equal(a, b);
+	 * object, and json_equal would walk two objects to say the same.
+	 * Packed ones are compared packed: a sensor writing the same value
+	 * again with the same attributes builds nothing. */
+	if (old->packed_len) {
+		if (packed_same(old, b))
+			return true;
+	} else if (atomic_load_explicit(&old->attributes, memory_order_acquire) == b) {
+		return true;
+	}
+	return json_equal(state_attributes(old), b);
 }
 
 int mqb_states_async_set(struct mqb_core *core, const char *entity_id, const char *state,
@@ -307,14 +575,14 @@ int mqb_states_async_set(struct mqb_core *core, const char *entity_id, const cha
 	 * and not force_update; last_changed = old's if same_state). */
 	bool same_state = old && !force_update && old->value_len == (size_t)value_len &&
 			  memcmp(mqb_state_value(old), state, (size_t)value_len) == 0;
-	if (same_state && attributes_equal(old->attributes, attributes)) {
+	if (same_state && attributes_equal(old, attributes)) {
 		jsonref__put(attributes);
 		return 0;
 	}
 
 	double now = mqb__time_wall();
 	struct mqb_state *s = state_new(entity_id, (size_t)id_len, domain_len, state,
-					(size_t)value_len, attributes,
+					(size_t)value_len, attributes, st->empty,
 					same_state ? old->last_changed : now, now);
 	if (!s)
 		return -ENOMEM;
