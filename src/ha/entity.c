@@ -61,7 +61,7 @@ struct mqb_platform {
 struct mqb_entity {
 	struct registry *reg;
 	struct mqb_platform *p;
-	char *entity_id;          /* owns: "domain.object_id" */
+	char *entity_id;          /* in strings: "domain.object_id" */
 	const char *object_id;    /* inside entity_id */
 	struct entity_meta meta;  /* strings owned */
 	json_t *discovery;
@@ -80,6 +80,10 @@ struct mqb_entity {
 	struct polling *polling;  /* entities with updates only */
 	void *bridge;
 	unsigned long long invalid_states;
+	/* The entity id and the meta strings, which never change: one
+	 * allocation with the entity rather than one each (some 100 bytes of
+	 * malloc's headers and rounding an MQTT sensor). */
+	char strings[];
 };
 
 /* What an entity that updates itself needs; most (MQTT's) do not, and a
@@ -318,14 +322,6 @@ static void entity_free(struct mqb_entity *e)
 		e->ops->free(e->priv);
 	if (e->p)
 		platform_unref(e->p);
-	mqb__free(e->entity_id);
-	mqb__free((char *)e->meta.name);
-	mqb__free((char *)e->meta.unique_id);
-	mqb__free((char *)e->meta.icon);
-	mqb__free((char *)e->meta.device_class);
-	mqb__free((char *)e->meta.state_class);
-	mqb__free((char *)e->meta.unit);
-	mqb__free((char *)e->meta.category);
 	json_decref(e->discovery);
 	json_decref(e->attributes);
 	mqb__free(e->state);
@@ -572,12 +568,20 @@ static int register_services(struct registry *r, const char *domain)
 
 /* ---- adding ------------------------------------------------------------- */
 
-static int dup_opt(const char *s, const char **out)
+/* s (may be NULL) copied at *at, which moves past it; NULL stays NULL. */
+static const char *put_opt(char **at, const char *s)
 {
-	*out = NULL;
 	if (!s)
-		return 0;
-	return (*out = mqb__strdup(s)) ? 0 : -ENOMEM;
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *d = memcpy(*at, s, n);
+	*at += n;
+	return d;
+}
+
+static size_t opt_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
 }
 
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -609,8 +613,17 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 			      domain);
 		goto out;
 	}
+	/* made here, then copied with the entity: kept by every entity */
+	char id[MQB_MAX_ENTITY_ID_LEN + sizeof "_4294967295"];
+	snprintf(id, sizeof id, "%s.%s", domain, slug);
+	for (unsigned n = 2; hashmap__get(&r->by_id, id, strlen(id)); n++)
+		snprintf(id, sizeof id, "%s.%s_%u", domain, slug, n);
+	size_t strings = strlen(id) + 1 + opt_size(info->name) + opt_size(info->unique_id) +
+			 opt_size(info->icon) + opt_size(info->device_class) +
+			 opt_size(info->state_class) + opt_size(info->unit_of_measurement) +
+			 opt_size(info->entity_category);
 	rc = -ENOMEM;
-	if (!(e = mqb__calloc(1, sizeof *e)))
+	if (!(e = mqb__calloc(1, sizeof *e + strings)))
 		goto out;
 	e->reg = r;
 	e->p = p;
@@ -618,20 +631,16 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 	e->ops = ops;
 	e->priv = priv;
 	e->available = !info->unavailable;
-	/* made here, then copied at its length: kept by every entity */
-	char id[MQB_MAX_ENTITY_ID_LEN + sizeof "_4294967295"];
-	snprintf(id, sizeof id, "%s.%s", domain, slug);
-	for (unsigned n = 2; hashmap__get(&r->by_id, id, strlen(id)); n++)
-		snprintf(id, sizeof id, "%s.%s_%u", domain, slug, n);
-	if (!(e->entity_id = mqb__strdup(id)))
-		goto out;
+	char *at = e->strings;
+	e->entity_id = (char *)put_opt(&at, id);
 	e->object_id = e->entity_id + strlen(domain) + 1;
-	if (dup_opt(info->name, &e->meta.name) || dup_opt(info->unique_id, &e->meta.unique_id) ||
-	    dup_opt(info->icon, &e->meta.icon) || dup_opt(info->device_class, &e->meta.device_class) ||
-	    dup_opt(info->state_class, &e->meta.state_class) ||
-	    dup_opt(info->unit_of_measurement, &e->meta.unit) ||
-	    dup_opt(info->entity_category, &e->meta.category))
-		goto out;
+	e->meta.name = put_opt(&at, info->name);
+	e->meta.unique_id = put_opt(&at, info->unique_id);
+	e->meta.icon = put_opt(&at, info->icon);
+	e->meta.device_class = put_opt(&at, info->device_class);
+	e->meta.state_class = put_opt(&at, info->state_class);
+	e->meta.unit = put_opt(&at, info->unit_of_measurement);
+	e->meta.category = put_opt(&at, info->entity_category);
 	if (!info->discovery || json_object_size(info->discovery) == 0) {
 		if (!no_discovery && !(no_discovery = json_object()))
 			goto out;
