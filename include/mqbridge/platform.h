@@ -69,10 +69,11 @@ struct mqb_platform_domain {
 	/* Exactly one of these sets up one item, adding its entities:
 	 * setup_platform runs in the pool and uses mqb_platform_add_entity;
 	 * async_setup_platform runs on the loop as a COROUTINE and uses
-	 * mqb_platform_async_add_entity. conf lives as long as the entities
-	 * added through p: until a reload drops or changes the item and they
-	 * are removed and freed, else as long as the core. 0 or a negative
-	 * errno (the item's entities are then missing, logged with path). */
+	 * mqb_platform_async_add_entity. conf and path live as long as the
+	 * entities added through p: until a reload drops or changes the item
+	 * and they are removed and freed, else as long as the core. 0 or a
+	 * negative errno (the item's entities are then missing, logged with
+	 * path). */
 	int (*setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
 	int (*async_setup_platform)(struct mqb_platform *p, const void *conf, const char *path);
 	/* Updates of this domain's entities running at once, all items of

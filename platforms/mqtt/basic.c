@@ -177,7 +177,7 @@ static int binary_init(struct ent *x)
 {
 	const T *c = x->conf;
 	struct binary_priv *b = x->priv;
-	if (c->off_delay && mqb_async_timer_new(x->core, off_delay_cb, x, &b->off_delay))
+	if (c->off_delay && mqb_async_timer_new(mqtt_core(x), off_delay_cb, x, &b->off_delay))
 		return -ENOMEM;
 	return 0;
 }
@@ -302,7 +302,7 @@ static int button_command(struct ent *x, const char *service, const json_t *data
 	if (rc == 0) {
 		/* a button's state is when it was last pressed */
 		char when[MQB_ISOFORMAT_MAX];
-		mqb_isoformat(mqb_async_now(x->core), when);
+		mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
 		mqtt_set_state(x, when);
 		mqtt_commit(x);
 	}
@@ -638,7 +638,7 @@ const struct mqb_schema mqtt_scene_schema = MQB_SCHEMA("mqtt scene", scene_keys)
 static void used_now(struct ent *x)
 {
 	char when[MQB_ISOFORMAT_MAX];
-	mqb_isoformat(mqb_async_now(x->core), when);
+	mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
 	mqtt_set_state(x, when);
 	mqtt_commit(x);
 }
@@ -754,7 +754,7 @@ static bool event_value(struct ent *x, const char *topic, const char *v, size_t 
 	x->attrs = a;
 	json_decref(j);
 	char when[MQB_ISOFORMAT_MAX];
-	mqb_isoformat(mqb_async_now(x->core), when);
+	mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
 	return mqtt_set_state(x, when);
 }
 
@@ -957,7 +957,7 @@ static const char *gps_zone(struct ent *x)
 	const json_t *lo = json_object_get(x->json_attrs, "longitude");
 	if (!json_is_number(la) || !json_is_number(lo))
 		return NULL;
-	const struct mqb_location *home = mqb_core_location(x->core);
+	const struct mqb_location *home = mqb_core_location(mqtt_core(x));
 	if (!home || !home->set)
 		return "not_home";
 	const double r = 6371008.8, rad = 3.14159265358979323846 / 180;

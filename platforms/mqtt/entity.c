@@ -90,6 +90,11 @@ struct sub {
 	struct mqb_mqtt_sub *handle;
 };
 
+struct mqb_core *mqtt_core(const struct ent *x)
+{
+	return mqb_platform_core(x->p);
+}
+
 const char *mqtt_eid(const struct ent *x)
 {
 	return x->e ? mqb_entity_id(x->e) : x->path;
@@ -195,7 +200,7 @@ int mqtt_send(struct ent *x, const char *topic, const char *option,
 	}
 	if (rc)
 		return rc;
-	rc = mqb_mqtt_async_publish(x->core, topic, out, len, x->com->qos, x->com->retain, NULL);
+	rc = mqb_mqtt_async_publish(mqtt_core(x), topic, out, len, x->com->qos, x->com->retain, NULL);
 	if (rc)
 		MQB_LOG_WARNING(SUB, "%s: publishing the command to %s failed: %s", mqtt_eid(x),
 				topic, mqb_strerror(rc));
@@ -588,7 +593,7 @@ static int subscribe(struct ent *x, enum sub_kind kind, size_t index, const char
 	struct sub *s = &x->subs[x->nsubs];
 	*s = (struct sub){.x = x, .kind = kind, .index = index, .topic = topic};
 	struct mqb_job job = MQB_CALLBACK(on_message, s);
-	int rc = mqb_mqtt_async_subscribe(x->core, topic, x->com->qos, &job, &s->handle);
+	int rc = mqb_mqtt_async_subscribe(mqtt_core(x), topic, x->com->qos, &job, &s->handle);
 	if (rc) {
 		MQB_LOG_ERROR(SUB, "%s: subscribing to %s failed: %s", mqtt_eid(x), topic,
 			      mqb_strerror(rc));
@@ -604,7 +609,7 @@ static int async_added(struct mqb_entity *e, void *priv)
 	const struct mqtt_common *c = x->com;
 	x->e = e;
 	if (c->expire_after) {
-		if (mqb_async_timer_new(x->core, expire_cb, x, &x->expire))
+		if (mqb_async_timer_new(mqtt_core(x), expire_cb, x, &x->expire))
 			return -ENOMEM;
 		/* unavailable until the first message (DESIGN §7) */
 		x->expired = true;
@@ -637,7 +642,7 @@ static void async_will_remove(struct mqb_entity *e, void *priv)
 	(void)e;
 	struct ent *x = priv;
 	for (size_t i = 0; i < x->nsubs; i++)
-		mqb_mqtt_async_unsubscribe(x->core, x->subs[i].handle);
+		mqb_mqtt_async_unsubscribe(mqtt_core(x), x->subs[i].handle);
 	x->nsubs = 0;
 	mqb_async_timer_stop(x->expire);
 	if (x->cls->fini)
@@ -661,7 +666,6 @@ static void ent_free(void *priv)
 	json_decref(x->json_attrs);
 	json_decref(x->attrs);
 	free(x->priv);
-	free(x->path);
 	free(x);
 }
 
@@ -869,18 +873,17 @@ static int setup(struct mqb_platform *p, const void *conf, const char *path)
 	struct ent *x = calloc(1, sizeof *x);
 	if (!x)
 		return -ENOMEM;
+	x->path = path ? path : domain;
 	x->cls = cls;
 	x->conf = conf;
 	x->com = c;
 	x->p = p;
-	x->core = mqb_platform_core(p);
 	x->reads = cls->reads;
-	x->nreads = cls->nreads;
+	x->nreads = (uint32_t)cls->nreads;
 	json_t *disc = NULL;
 	char *friendly = NULL;
 	int rc = -ENOMEM;
-	if (!(x->path = strdup(path ? path : domain)) ||
-	    (cls->priv_size && !(x->priv = calloc(1, cls->priv_size))))
+	if (cls->priv_size && !(x->priv = calloc(1, cls->priv_size)))
 		goto fail;
 	if ((rc = mqtt_compile(x, c->json_attributes_template, &x->attr_tpl)) ||
 	    (rc = setup_availability(x, path)) || (cls->init && (rc = cls->init(x))) ||
