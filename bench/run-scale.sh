@@ -16,7 +16,8 @@
 # 3. CPU per message: K sensors with a value_template, fed RATE msg/s for
 #    RATE_SECS by bench/bridge/e2e_load (each message to the next sensor in
 #    turn): the daemon's CPU-seconds (utime+stime, all threads) during the
-#    load per 1,000 messages, with K = each of LOADS.
+#    load per 1,000 messages, with K = each of LOADS, and its resident
+#    memory then (every sensor has rendered its template).
 # 4. One core: the daemon pinned to CPU 0 (taskset -c 0; the broker and the
 #    load on CPU 1) with K = each of CORE_LOADS sensors, fed CORE_N messages
 #    as fast as a window of 1,000 in flight allows: messages a second.
@@ -141,7 +142,7 @@ for mode in entity device; do
 done
 
 echo "## CPU per message at $RATE msg/s (release build figures are the ones to quote)"
-printf '%10s %12s %10s %12s %8s\n' sensors delivered "CPU-s" "CPU µs/msg" ratio
+printf '%10s %12s %10s %12s %8s %10s\n' sensors delivered "CPU-s" "CPU µs/msg" ratio "RSS MiB"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 first=
@@ -161,6 +162,8 @@ for k in $LOADS; do
 	c0=$(cpu_ticks "$pid")
 	line=$(timeout $((RATE_SECS + 120)) "$LOAD" -p "$port" -k "$k" -n $((RATE * RATE_SECS)) -r "$RATE" -b "$k")
 	c1=$(cpu_ticks "$pid")
+	# resident once every sensor has rendered its value template
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 	stop
 	kill "$broker"; wait "$broker" 2>/dev/null || :
 	bench_broker_start "$work/mosquitto.conf"
@@ -168,7 +171,8 @@ for k in $LOADS; do
 	cpu=$(echo "($c1 - $c0) / $hz" | bc -l)
 	per=$(echo "$cpu * 1000000 / $delivered" | bc -l)
 	[ -n "$first" ] || first=$per
-	printf '%10s %12s %10.2f %12.1f %8.2f\n' "$k" "$delivered" "$cpu" "$per" "$(echo "$per / $first" | bc -l)"
+	printf '%10s %12s %10.2f %12.1f %8.2f %10.1f\n' "$k" "$delivered" "$cpu" "$per" \
+		"$(echo "$per / $first" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 done
 
 echo "## One core (taskset -c 0): as fast as it goes"
