@@ -436,6 +436,30 @@ static void plain_numbers_round_as_jinja_does(void **state)
 	stop(&t);
 }
 
+/* Home Assistant's MqttValueTemplate gives a template entity_id and name
+ * besides value (mqtt/models.py); the daemon builds them only for the
+ * templates that name them, and those still get them. */
+static void value_templates_read_entity_id_and_name_when_they_name_them(void **state)
+{
+	(void)state;
+	static struct td t; /* static: teardown may stop it after a failure */
+	start(&t, HEAD
+	      "  sensor:\n"
+	      "    - name: Who\n"
+	      "      state_topic: who/raw\n"
+	      "      value_template: '{{ entity_id }}|{{ name }}|{{ value }}'\n"
+	      "    - name: Plain\n"
+	      "      state_topic: who/raw\n"
+	      "      value_template: '{{ value | int + 1 }}'\n");
+	long n = td_device(&t, "who/raw", "41");
+	td_expect_after(&t, n, BASE "sensor/who/state", "sensor.who|Who|41");
+	td_expect_after(&t, n, BASE "sensor/plain/state", "42");
+	n = td_device(&t, "who/raw", "1");
+	td_expect_after(&t, n, BASE "sensor/who/state", "sensor.who|Who|1");
+	td_expect_after(&t, n, BASE "sensor/plain/state", "2");
+	stop(&t);
+}
+
 static void tasmota_lwt_availability(void **state)
 {
 	(void)state;
@@ -2354,6 +2378,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(json_commands_print_floats_as_python_does),
 		cmocka_unit_test_teardown(tasmota_sensor_json_value_and_attributes, teardown),
 		cmocka_unit_test_teardown(plain_numbers_round_as_jinja_does, teardown),
+		cmocka_unit_test_teardown(value_templates_read_entity_id_and_name_when_they_name_them,
+					  teardown),
 		cmocka_unit_test_teardown(tasmota_lwt_availability, teardown),
 		cmocka_unit_test_teardown(expire_after_makes_a_silent_sensor_unavailable, teardown),
 		cmocka_unit_test_teardown(binary_sensor_payload_on_1_and_off_delay, teardown),

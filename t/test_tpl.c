@@ -966,6 +966,58 @@ static void custom_templates_load_and_report_errors_where_they_are(void **s)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* mqb_template_uses_name lets a caller skip building variables nobody
+ * reads (the MQTT entities' entity_id and name, `this`): a template that
+ * includes or imports another may read any of them through its context,
+ * so it answers yes for it. */
+static void a_template_that_includes_another_may_read_any_name(void **s)
+{
+	(void)s;
+	char dir[] = "/tmp/tpl-uses-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "who.jinja", "{{ entity_id }}");
+	assert_int_equal(mqb_template_load_includes(dir, NULL, NULL), 0);
+	static const struct {
+		const char *text;
+		bool uses;
+	} cases[] = {
+		{ "{{ value }}", false },
+		{ "{{ value_json.temperature }}", false },
+		{ "{{ entity_id }}", true },
+		{ "{% if true %}{{ name | upper }}{% endif %}", true },
+		{ "{% include 'who.jinja' %}", true },
+		{ "{% import 'who.jinja' as w %}{{ value }}", true },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mqb_template *t = NULL;
+		struct mqb_tpl_error err;
+		print_message("case: %s\n", cases[i].text);
+		assert_int_equal(mqb_template_compile(cases[i].text, strlen(cases[i].text), &t, &err), 0);
+		assert_int_equal(mqb_template_uses_name(t, "entity_id") ||
+					 mqb_template_uses_name(t, "name"),
+				 cases[i].uses);
+		mqb_template_free(t);
+	}
+	/* and what the included template reads, it gets */
+	const char *inc = "[{% include 'who.jinja' %}]";
+	struct mqb_template *t = NULL;
+	struct mqb_tpl_error err;
+	assert_int_equal(mqb_template_compile(inc, strlen(inc), &t, &err), 0);
+	json_t *vars = json_pack("{s:s}", "entity_id", "sensor.who");
+	struct mqb_tpl_vars v = { .variables = vars };
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(mqb_template_render(t, &v, NULL, &out, &len, &err), 0);
+	assert_string_equal(out, "[sensor.who]");
+	free(out);
+	json_decref(vars);
+	mqb_template_free(t);
+	mqb_template_clear_includes();
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* The daemon loads custom_templates/ beside its configuration file before
  * the configuration's templates compile; a file that does not compile is
  * a configuration error at file:line:column. */
@@ -1052,6 +1104,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(a_render_past_its_work_budget_fails_with_eloop),
 	cmocka_unit_test(comparing_values_nested_past_the_bound_is_an_error),
 	cmocka_unit_test(custom_templates_load_and_report_errors_where_they_are),
+	cmocka_unit_test(a_template_that_includes_another_may_read_any_name),
 	cmocka_unit_test(the_configuration_loads_custom_templates_beside_it),
 };
 

@@ -40,8 +40,10 @@ bool mqb_template_is_static(const struct mqb_template *t);
  * once a minute. */
 bool mqb_template_uses_now(const struct mqb_template *t);
 
-/* True when the template names the variable name anywhere (a caller can
- * skip building what it does not read, such as `this`). Thread: any. */
+/* True when the template names the variable name anywhere, or imports or
+ * includes another template (which may read it through the context): a
+ * caller can skip building what it does not read, such as `this`.
+ * Thread: any. */
 bool mqb_template_uses_name(const struct mqb_template *t, const char *name);
 
 /* Home Assistant's custom_templates/: the files templates import

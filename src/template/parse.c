@@ -1602,6 +1602,10 @@ bool mqb_template_is_static(const struct mqb_template *t)
 
 bool mqb_template_uses_name(const struct mqb_template *t, const char *name)
 {
+	/* what an imported or included template reads is not in t's names,
+	 * and with context it reads the render's variables */
+	if (t->nimports)
+		return true;
 	size_t len = strlen(name);
 	for (unsigned i = 0; i < t->nslots; i++)
 		if (t->names[i] && t->names[i]->len == len && memcmp(t->names[i]->s, name, len) == 0)
