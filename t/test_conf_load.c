@@ -975,6 +975,40 @@ static void display_shortens_text_and_hides_secrets(void **state)
 
 /* ---- memory ------------------------------------------------------------- */
 
+/* Keys repeated item after item share their text (memory: 100,000 MQTT
+ * sensors repeat the same few), yet each keeps its own place for errors,
+ * and a key YAML 1.1 reads otherwise keeps its Python str. */
+static void repeated_keys_share_their_text_and_keep_their_marks(void **s)
+{
+	(void)s;
+	struct mqb_conf_doc *doc = load_str_ok("- {name: a, on: 1, 'unit': q}\n"
+					       "- name: b\n"
+					       "  on: 2\n"
+					       "  unit: r\n", NULL);
+	const struct mqb_conf_node *root = mqb_conf_root(doc);
+	const struct mqb_conf_node *m0 = mqb_conf_item(root, 0), *m1 = mqb_conf_item(root, 1);
+	assert_non_null(m0);
+	assert_non_null(m1);
+	const struct mqb_conf_node *k00 = mqb_conf_key(m0, 0), *k10 = mqb_conf_key(m1, 0);
+	const struct mqb_conf_node *k01 = mqb_conf_key(m0, 1), *k11 = mqb_conf_key(m1, 1);
+	assert_ptr_equal(mqb_conf_scalar(k00, NULL), mqb_conf_scalar(k10, NULL));
+	assert_string_equal(mqb_conf_scalar(k10, NULL), "name");
+	assert_int_equal(mqb_conf_mark(k00).line, 1);
+	assert_int_equal(mqb_conf_mark(k10).line, 2);
+	assert_int_equal(mqb_conf_mark(k10).column, 3);
+	assert_int_equal(mqb_conf_mark(k11).line, 3);
+	/* on is true to YAML 1.1: its str is Python's, in both */
+	assert_string_equal(mqb_conf_string(k01, NULL), mqb_conf_string(k11, NULL));
+	assert_string_equal(mqb_conf_scalar(k11, NULL), "on");
+	/* a quoted key has a text of its own */
+	const struct mqb_conf_node *kq = mqb_conf_key(m0, 2), *kp = mqb_conf_key(m1, 2);
+	assert_string_equal(mqb_conf_scalar(kq, NULL), "unit");
+	assert_string_equal(mqb_conf_scalar(kp, NULL), "unit");
+	assert_ptr_not_equal(mqb_conf_scalar(kq, NULL), mqb_conf_scalar(kp, NULL));
+	assert_true(mqb_conf_equal(m0, m0));
+	mqb_conf_doc_free(doc);
+}
+
 static void every_failed_allocation_is_reported_as_enomem(void **state)
 {
 	int rc = -ENOMEM;
@@ -1061,6 +1095,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(many_anchors_and_aliases_load_fast),
 	cmocka_unit_test(errors_print_as_file_line_column_path_message),
 	cmocka_unit_test(display_shortens_text_and_hides_secrets),
+	cmocka_unit_test(repeated_keys_share_their_text_and_keep_their_marks),
 	cmocka_unit_test(every_failed_allocation_is_reported_as_enomem),
 	cmocka_unit_test(failed_allocations_on_error_paths_are_enomem_too),
 };

@@ -30,6 +30,11 @@ int conf__node_set_children(struct mqb_conf_doc *doc, struct mqb_conf_node *n,
 			    const struct mqb_conf_node *const *v, size_t nv);
 struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb_conf_node *n,
 				      const struct mqb_conf_mark *mark, unsigned add_flags);
+/* A plain scalar at mark with the text of n, a plain scalar of the same
+ * document, shared rather than copied. NULL on ENOMEM. */
+struct mqb_conf_node *conf__node_same_text(struct mqb_conf_doc *doc,
+					   const struct mqb_conf_node *n,
+					   const struct mqb_conf_mark *mark);
 void conf__node_mark_secret(const struct mqb_conf_node *n);
 /* Every scalar of n (a secret's value in use) to the log's list of texts
  * never to show (lib/log.c), for as long as doc lives. 0 or -ENOMEM. */

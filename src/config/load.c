@@ -81,6 +81,10 @@ struct loader {
 	struct hashmap files;  /* real path -> struct cached_file */
 	struct hashmap secrets; /* real directory -> struct cached_secrets */
 	struct hashmap keys;   /* keys of the mapping being finished */
+	/* A plain key's text -> the first node of that text: the keys after
+	 * it share its text (every MQTT sensor repeats "unit_of_measurement",
+	 * "state_topic": some 40 bytes of each item's). Gone with the loader. */
+	struct hashmap key_text;
 	struct vec scratch;    /* pairs of the mapping being finished */
 };
 
@@ -1229,6 +1233,30 @@ static void on_alias(struct file *f, const yaml_event_t *ev)
 		emit(f, n);
 }
 
+/* Whether the next node f emits is a mapping's key. */
+static bool at_key(const struct file *f)
+{
+	if (!f->nframes)
+		return false;
+	const struct frame *fr = &f->frames[f->nframes - 1];
+	return mqb_conf_kind(fr->node) == MQB_CONF_MAP && (f->pending.n - fr->start) % 2 == 0;
+}
+
+/* A plain key, its text shared with the keys of the same text before it. */
+static const struct mqb_conf_node *key_new(struct loader *L, const struct mqb_conf_mark *m,
+					   const char *text, size_t len)
+{
+	const struct mqb_conf_node *first = hashmap__get(&L->key_text, text, len);
+	if (first) {
+		const struct mqb_conf_node *n = conf__node_same_text(L->doc, first, m);
+		return n ? n : nomem(L);
+	}
+	const struct mqb_conf_node *n = node_new(L, MQB_CONF_SCALAR, m, text, len, 0);
+	if (n && hashmap__put(&L->key_text, mqb_conf_scalar(n, NULL), len, (void *)n, NULL) < 0)
+		return nomem(L);
+	return n;
+}
+
 static void on_scalar(struct file *f, const yaml_event_t *ev)
 {
 	struct loader *L = f->L;
@@ -1243,6 +1271,8 @@ static void on_scalar(struct file *f, const yaml_event_t *ev)
 		n = tagged_scalar(f, &m, tag, text, len, plain);
 	else if (plain && is_null(text, len))
 		n = node_new(L, MQB_CONF_NULL, &m, text, len, 0);
+	else if (plain && at_key(f))
+		n = key_new(L, &m, text, len);
 	else
 		n = node_new(L, MQB_CONF_SCALAR, &m, text, len,
 			     plain ? 0
@@ -1429,6 +1459,7 @@ static int loader_init(struct loader *L, const struct conf_limits *lim,
 	hashmap__init(&L->files);
 	hashmap__init(&L->secrets);
 	hashmap__init(&L->keys);
+	hashmap__init(&L->key_text);
 	L->doc = conf__doc_new();
 	return L->doc ? 0 : -ENOMEM;
 }
@@ -1452,6 +1483,7 @@ static int loader_fini(struct loader *L, struct mqb_conf_doc **out)
 	hashmap__fini(&L->files);
 	hashmap__fini(&L->secrets);
 	hashmap__fini(&L->keys);
+	hashmap__fini(&L->key_text);
 	mqb__free(L->scratch.v);
 	mqb__free(L->main_real_dir);
 	int rc = L->rc ? L->rc : L->nerrors || L->fatal ? -EINVAL : 0;

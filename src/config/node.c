@@ -272,6 +272,16 @@ struct mqb_conf_node *conf__node_copy(struct mqb_conf_doc *doc, const struct mqb
 	return c;
 }
 
+struct mqb_conf_node *conf__node_same_text(struct mqb_conf_doc *doc,
+					   const struct mqb_conf_node *n,
+					   const struct mqb_conf_mark *mark)
+{
+	struct mqb_conf_node *c = conf__node_copy(doc, n, mark, 0);
+	if (c) /* n's text and the Python str after it; n's own marks stay its */
+		c->flags &= CONF_PYSTR;
+	return c;
+}
+
 /* Everything below a secret is secret. A node already marked has had its
  * children marked, so shared nodes are visited once. */
 void conf__node_mark_secret(const struct mqb_conf_node *cn)
