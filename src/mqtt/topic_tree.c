@@ -14,8 +14,14 @@
 #include "lib/utf8.h"
 #include "mqbridge/mqtt.h"
 
+/* Nearly every filter has one subscriber (an entity's topic): that one is
+ * kept in place, and an array (16 bytes, 32 with malloc's header) is made
+ * for a second. */
 struct values {
-	void **v;
+	union {
+		void *one;       /* cap 0: the value, when n is 1 */
+		void **many;     /* cap > 0 */
+	} u;
 	unsigned n, cap;
 };
 
@@ -122,23 +128,38 @@ bool mqb_mqtt_topic_matches(const char *filter, const char *topic)
 
 static int values_add(struct values *vs, void *v)
 {
-	if (vs->n == vs->cap) {
+	if (vs->cap == 0 && vs->n == 0) {
+		vs->u.one = v;
+		vs->n = 1;
+		return 0;
+	}
+	if (vs->cap == 0 || vs->n == vs->cap) {
 		unsigned cap = vs->cap ? vs->cap * 2 : 2;
-		void **nv = mqb__realloc(vs->v, cap * sizeof *nv);
+		void **nv = mqb__realloc(vs->cap ? vs->u.many : NULL, cap * sizeof *nv);
 		if (!nv)
 			return -ENOMEM;
-		vs->v = nv;
+		if (!vs->cap)
+			nv[0] = vs->u.one;
+		vs->u.many = nv;
 		vs->cap = cap;
 	}
-	vs->v[vs->n++] = v;
+	vs->u.many[vs->n++] = v;
 	return 0;
 }
 
 static int values_remove(struct values *vs, void *v)
 {
+	if (vs->cap == 0) {
+		if (vs->n == 0 || vs->u.one != v)
+			return -ENOENT;
+		vs->u.one = NULL;
+		vs->n = 0;
+		return 0;
+	}
 	for (unsigned i = 0; i < vs->n; i++) {
-		if (vs->v[i] == v) {
-			memmove(&vs->v[i], &vs->v[i + 1], (vs->n - i - 1) * sizeof *vs->v);
+		if (vs->u.many[i] == v) {
+			memmove(&vs->u.many[i], &vs->u.many[i + 1],
+				(vs->n - i - 1) * sizeof *vs->u.many);
 			vs->n--;
 			return 0;
 		}
@@ -148,9 +169,20 @@ static int values_remove(struct values *vs, void *v)
 
 static size_t values_call(const struct values *vs, void (*fn)(void *, void *), void *ud)
 {
+	if (vs->cap == 0) {
+		if (vs->n)
+			fn(ud, vs->u.one);
+		return vs->n;
+	}
 	for (unsigned i = 0; i < vs->n; i++)
-		fn(ud, vs->v[i]);
+		fn(ud, vs->u.many[i]);
 	return vs->n;
+}
+
+static void values_fini(struct values *vs)
+{
+	if (vs->cap)
+		mqb__free(vs->u.many);
 }
 
 /* ---- the tree --------------------------------------------------------- */
@@ -177,7 +209,7 @@ static void node_free(struct node *n, bool self)
 		node_free(n->plus, true);
 	if (n->hash)
 		node_free(n->hash, true);
-	mqb__free(n->values.v);
+	values_fini(&n->values);
 	if (self) {
 		mqb__free(n->level);
 		mqb__free(n);
@@ -192,7 +224,7 @@ void topic_tree__free(struct topic_tree *t)
 	struct hashmap_entry *e;
 	while ((e = hashmap__next(&t->exact, &it))) {
 		struct exact *x = e->value;
-		mqb__free(x->values.v);
+		values_fini(&x->values);
 		mqb__free(x);
 	}
 	hashmap__fini(&t->exact);
@@ -311,7 +343,7 @@ int topic_tree__remove(struct topic_tree *t, const char *filter, void *value)
 			return -ENOENT;
 		if (x->values.n == 0) {
 			hashmap__remove(&t->exact, f, len);
-			mqb__free(x->values.v);
+			values_fini(&x->values);
 			mqb__free(x);
 		}
 		return 0;
