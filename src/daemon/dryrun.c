@@ -225,8 +225,8 @@ static void put_entity(struct run *r, struct mqb_entity *e, enum group g)
 		if (n)
 			put_pair(out, "trigger_kinds", kinds);
 	}
-	if (m->scan_interval > 0)
-		fprintf(out, " scan_interval=%g", m->scan_interval);
+	if (entity__scan_interval(e) > 0)
+		fprintf(out, " scan_interval=%g", entity__scan_interval(e));
 	put_item_topics(out, item_of(r->items, r->opts->nitems, e));
 	put_bridge_topics(out, r->core, e);
 	fputc('\n', out);

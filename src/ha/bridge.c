@@ -875,7 +875,7 @@ static int on_state_changed(void *ud, void *arg, void **result)
 	if ((int)mqb_entity_async_available(e) != x->available)
 		send_availability(b, e, x);
 	bool changed = !os || strcmp(mqb_state_value(os), mqb_state_value(ns)) != 0 ||
-		       entity__meta(e)->force_update;
+		       entity__force_update(e);
 	if (changed)
 		send_state(b, e, x, mqb_state_value(ns));
 	send_attributes(b, e, x, changed && x->dom->attributes_follow_state);

@@ -60,28 +60,30 @@ struct mqb_platform {
 	bool item, gone;
 };
 
+/* 160 bytes on 64 bits, and its strings after it: an MQTT sensor's
+ * takes some 200 bytes in all, 100,000 of them 20 MB. */
 struct mqb_entity {
 	struct registry *reg;
 	struct mqb_platform *p;
 	char *entity_id;          /* in strings: "domain.object_id" */
 	const char *object_id;    /* inside entity_id */
-	struct entity_meta meta;  /* strings owned */
-	json_t *discovery;
+	struct entity_meta meta;  /* strings in strings */
 	const struct mqb_entity_ops *ops;
 	void *priv;
 	char *state;              /* NULL: unknown */
 	json_t *attributes;       /* NULL: none */
-	bool available;
-	bool updating, waiting;
-	bool render_failed;       /* a render error was logged; quiet until one succeeds */
-	bool invalid_logged;
-	bool removed;
-	bool detached;            /* mqb_entity_async_remove took it out of the registry */
-	bool leaving;             /* detached, still in the registry's array for a moment */
-	unsigned busy;            /* updates and commands running with it */
 	struct polling *polling;  /* entities with updates only */
 	void *bridge;
 	unsigned long long invalid_states;
+	unsigned busy;            /* updates and commands running with it */
+	bool available : 1;
+	bool updating : 1, waiting : 1;
+	bool render_failed : 1;   /* a render error was logged; quiet until one succeeds */
+	bool invalid_logged : 1;
+	bool removed : 1;
+	bool detached : 1;        /* mqb_entity_async_remove took it out of the registry */
+	bool leaving : 1;         /* detached, still in the registry's array for a moment */
+	bool force_update : 1;
 	/* The entity id and the meta strings, which never change: one
 	 * allocation with the entity rather than one each (some 100 bytes of
 	 * malloc's headers and rounding an MQTT sensor). */
@@ -94,6 +96,7 @@ struct polling {
 	ev_timer poll;
 	ev_timer slow;
 	double update_started;
+	double scan_interval;
 };
 
 /* The discovery payload of an entity that adds nothing to it, shared. */
@@ -324,7 +327,7 @@ static void entity_free(struct mqb_entity *e)
 		e->ops->free(e->priv);
 	if (e->p)
 		platform_unref(e->p);
-	json_decref(e->discovery);
+	json_decref((json_t *)e->meta.discovery);
 	json_decref(e->attributes);
 	mqb__free(e->state);
 	mqb__free(e->bridge);
@@ -646,13 +649,11 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 	if (!info->discovery || json_object_size(info->discovery) == 0) {
 		if (!no_discovery && !(no_discovery = json_object()))
 			goto out;
-		e->discovery = json_incref(no_discovery);
-	} else if (!(e->discovery = json_deep_copy(info->discovery))) {
+		e->meta.discovery = json_incref(no_discovery);
+	} else if (!(e->meta.discovery = json_deep_copy(info->discovery))) {
 		goto out;
 	}
-	e->meta.discovery = e->discovery;
-	e->meta.force_update = info->force_update;
-	e->meta.scan_interval = info->scan_interval;
+	e->force_update = info->force_update;
 	if (info->state && !(e->state = mqb__strdup(info->state)))
 		goto out;
 	if (e->ops->update || e->ops->async_update) {
@@ -662,6 +663,7 @@ static int entity_new(struct mqb_platform *p, const struct mqb_entity_info *info
 		e->polling->poll.data = e;
 		ev_timer_init(&e->polling->slow, slow_cb, SLOW_UPDATE, SLOW_UPDATE);
 		e->polling->slow.data = e;
+		e->polling->scan_interval = info->scan_interval;
 	}
 	rc = 0;
 out:
@@ -725,8 +727,8 @@ int mqb_platform_async_add_entity(struct mqb_platform *p, const struct mqb_entit
 	mqb_entity_async_write(e);
 	if (r->on_added)
 		r->on_added(r->on_added_ud, e);
-	if (r->started && e->meta.scan_interval > 0 && e->polling) {
-		ev_timer_set(&e->polling->poll, e->meta.scan_interval, e->meta.scan_interval);
+	if (r->started && e->polling && e->polling->scan_interval > 0) {
+		ev_timer_set(&e->polling->poll, e->polling->scan_interval, e->polling->scan_interval);
 		ev_timer_start(core__loop(r->core), &e->polling->poll);
 		mqb_entity_async_schedule_update(e);
 	}
@@ -773,6 +775,11 @@ const struct entity_meta *entity__meta(const struct mqb_entity *e) { return &e->
 const json_t *mqb_entity_device(const struct mqb_entity *e)
 {
 	return json_object_get(e->meta.discovery, "device");
+}
+bool entity__force_update(const struct mqb_entity *e) { return e->force_update; }
+double entity__scan_interval(const struct mqb_entity *e)
+{
+	return e->polling ? e->polling->scan_interval : 0;
 }
 bool entity__controllable(const struct mqb_entity *e) { return e->ops->async_command != NULL; }
 void **entity__bridge_slot(struct mqb_entity *e) { return &e->bridge; }
@@ -860,7 +867,7 @@ int mqb_entity_async_write(struct mqb_entity *e)
 		return -ENOMEM;
 	}
 	const char *state = !e->available ? "unavailable" : e->state ? e->state : "unknown";
-	int rc = mqb_states_async_set(core, e->entity_id, state, attrs, e->meta.force_update);
+	int rc = mqb_states_async_set(core, e->entity_id, state, attrs, e->force_update);
 	if (rc)
 		MQB_LOG_WARNING(SUB, "%s: writing the state failed: %s", e->entity_id,
 				mqb_strerror(rc));
@@ -1129,7 +1136,7 @@ void mqb_entity_async_schedule_update(struct mqb_entity *e)
 		MQB_LOG_WARNING(SUB,
 				"updating %s %s took longer than the scheduled update interval "
 				"(%g s): this update is skipped",
-				p->desc->name, e->entity_id, e->meta.scan_interval);
+				p->desc->name, e->entity_id, e->polling->scan_interval);
 		return;
 	}
 	if (p->limit && p->running >= p->limit) {
@@ -1187,8 +1194,9 @@ void entities__async_start(struct mqb_core *core)
 	struct ev_loop *loop = core__loop(core);
 	for (size_t i = 0; i < r->n; i++) {
 		struct mqb_entity *e = r->v[i];
-		if (e->meta.scan_interval > 0 && e->polling) {
-			ev_timer_set(&e->polling->poll, e->meta.scan_interval, e->meta.scan_interval);
+		if (e->polling && e->polling->scan_interval > 0) {
+			ev_timer_set(&e->polling->poll, e->polling->scan_interval,
+				     e->polling->scan_interval);
 			ev_timer_start(loop, &e->polling->poll);
 			mqb_entity_async_schedule_update(e);
 		}

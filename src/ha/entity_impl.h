@@ -16,9 +16,7 @@
 /* What an entity was described with (entity.c owns the strings). */
 struct entity_meta {
 	const char *name, *unique_id, *icon, *device_class, *state_class, *unit, *category;
-	const json_t *discovery; /* never NULL */
-	bool force_update;
-	double scan_interval;
+	const json_t *discovery; /* never NULL; owned */
 };
 
 /* Create the registry on core. node_id is copied. Thread: loop. */
@@ -61,6 +59,10 @@ void entities__async_start(struct mqb_core *core);
 size_t entities__async_updating(struct mqb_core *core);
 
 const struct entity_meta *entity__meta(const struct mqb_entity *e);
+/* Whether every write of its state counts as a change (force_update). */
+bool entity__force_update(const struct mqb_entity *e);
+/* Seconds between its updates; 0: it does not poll. */
+double entity__scan_interval(const struct mqb_entity *e);
 bool entity__controllable(const struct mqb_entity *e);
 /* The bridge's own per-entity data (NULL until it sets it; it frees it). */
 void **entity__bridge_slot(struct mqb_entity *e);
