@@ -54,9 +54,6 @@
 /* Kept small: there is one per entity, and 100,000 entities is a
  * configuration people write. */
 struct ent {
-	int available;            /* -1: nothing yet */
-	bool attrs_known;         /* attrs_hash holds them (once looked at) */
-	unsigned gen;             /* the announcement that last covered it */
 	uint64_t attrs_hash;      /* of the attributes JSON last sent */
 	struct mqb_mqtt_sub *set; /* the command topic's subscription */
 	const struct domain *dom; /* its domain's row */
@@ -64,6 +61,9 @@ struct ent {
 	 * rename of its object id while its unique_id stays (ghosts.c);
 	 * NULL: the one its object id makes. */
 	char *known_topic;
+	unsigned gen;             /* the announcement that last covered it */
+	int8_t available;         /* -1: nothing yet */
+	bool attrs_known;         /* attrs_hash holds them (once looked at) */
 };
 
 struct bridge {
