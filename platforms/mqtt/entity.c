@@ -663,7 +663,6 @@ static void ent_free(void *priv)
 	for (size_t i = 0; i < x->nowned; i++)
 		mqb_template_free(x->owned[i]);
 	free(x->owned);
-	free(x->read_tpls);
 	mqtt_avail_fini(&x->avail);
 	free(x->av);
 	free(x->subs);
@@ -730,10 +729,17 @@ static int setup_availability(struct ent *x, const char *path)
 	return 0;
 }
 
+/* The subscriptions' slots (availability, attributes, reads) and the
+ * reads' templates in one allocation, x->subs's. */
 static int setup_reads(struct ent *x)
 {
-	if (x->nreads && !(x->read_tpls = calloc(x->nreads, sizeof *x->read_tpls)))
-		return -ENOMEM;
+	size_t nsubs = x->avail.n + !!x->com->json_attributes_topic + x->nreads;
+	if (nsubs) {
+		if (!(x->subs = calloc(1, nsubs * sizeof *x->subs +
+					      x->nreads * sizeof *x->read_tpls)))
+			return -ENOMEM;
+		x->read_tpls = (void *)(x->subs + nsubs);
+	}
 	for (size_t i = 0; i < x->nreads; i++) {
 		const struct mqtt_read *r = &x->reads[i];
 		if (!r->tpl_key)
@@ -895,9 +901,6 @@ static int setup(struct mqb_platform *p, const void *conf, const char *path)
 	    (rc = setup_reads(x)))
 		goto fail;
 	rc = -ENOMEM;
-	size_t nsubs = x->avail.n + !!c->json_attributes_topic + x->nreads;
-	if (nsubs && !(x->subs = calloc(nsubs, sizeof *x->subs)))
-		goto fail;
 
 	/* Home Assistant's naming (MQTT entities have has_entity_name): the
 	 * name given, null for the device's own, else the default or the

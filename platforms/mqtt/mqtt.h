@@ -226,7 +226,7 @@ struct ent {
 	struct mqb_platform *p;
 	const char *path;             /* the configuration item, for logs (as long as conf) */
 	const struct mqtt_read *reads;   /* cls->reads, unless init chose others */
-	struct mqb_template **read_tpls; /* per read */
+	struct mqb_template **read_tpls; /* per read; after the subs, in their allocation */
 	struct mqb_template *attr_tpl;
 	struct avail_topic *av;
 	struct mqtt_avail avail;
