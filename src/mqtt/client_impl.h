@@ -33,13 +33,15 @@
 
 struct filter;
 
+/* 72 bytes on 64 bits (80 with malloc's header): one per MQTT entity's
+ * topic, 100,000 of them. */
 struct mqb_mqtt_sub {
 	struct mqb_job job;
-	int qos;
 	struct filter *f;
-	unsigned refs;          /* 1 while registered, +1 while a dispatch holds it */
-	bool removed;
 	struct mqb_mqtt_sub *prev, *next; /* f->subs */
+	unsigned refs;          /* 1 while registered, +1 while a dispatch holds it */
+	int8_t qos;
+	bool removed;
 };
 
 /* MQTT 5 subscription identifiers: every filter without wildcards has

@@ -210,7 +210,7 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 		return -ENOMEM;
 	}
 	s->job = *job;
-	s->qos = qos;
+	s->qos = (int8_t)qos; /* 0 to 2, checked above */
 	s->f = fl;
 	s->refs = 1;
 	s->next = fl->subs;
