@@ -4,6 +4,7 @@
  * defaults, ranges, "did you mean" for unknown keys, and every problem
  * collected as file:line:column, path and message; and a template option
  * it checked, compiled for the module that uses it (mqb_template_from_conf). */
+#include "lib/dtoa.h"
 #include "lib/internal.h"
 
 #include <ctype.h>
@@ -1046,6 +1047,17 @@ static bool yaml_float(const char *s, size_t len, double *out)
 	return isfinite(*out);
 }
 
+/* A sexagesimal integer that fits in 64 bits exactly: a larger one (the
+ * fuzzer's 777777777777777777:7) stays the text it was written as. */
+static bool sexagesimal_int(double d, long long *out)
+{
+	int64_t v;
+	if (!dtoa__to_int(d, &v) || (double)v != d)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* PyYAML's implicit null and booleans (YAML 1.1). */
 static const char *const nulls[] = {"~", "null", "Null", "NULL", "", NULL};
 static const char *const trues[] = {"yes", "Yes", "YES", "true", "True", "TRUE",
@@ -1066,8 +1078,8 @@ size_t schema__python_str(const char *s, size_t len, char *buf, size_t buflen)
 		n = snprintf(buf, buflen, "False");
 	else if (yaml_int(s, len, &i))
 		n = snprintf(buf, buflen, "%lld", i);
-	else if (schema__parse_sexagesimal(s, len, &d) && d == (double)(long long)d)
-		n = snprintf(buf, buflen, "%lld", (long long)d);
+	else if (schema__parse_sexagesimal(s, len, &d) && sexagesimal_int(d, &i))
+		n = snprintf(buf, buflen, "%lld", i);
 	else if (yaml_float(s, len, &d))
 		n = (int)mqb_format_double(d, buf);
 	else
@@ -1119,8 +1131,8 @@ json_t *mqb_conf_to_json(const struct mqb_conf_node *n)
 			return json_false();
 		if (yaml_int(s, len, &i))
 			return json_integer(i);
-		if (schema__parse_sexagesimal(s, len, &d) && d == (double)(long long)d)
-			return json_integer((long long)d);
+		if (schema__parse_sexagesimal(s, len, &d) && sexagesimal_int(d, &i))
+			return json_integer(i);
 		if (yaml_float(s, len, &d))
 			return json_real(d);
 	}

@@ -3,6 +3,7 @@
  * keeps them and render_complex renders them: every string a template
  * (static ones read back as literals), lists and mappings walked, keys
  * rendered too. A value without templates is built once. */
+#include "lib/dtoa.h"
 #include "lib/internal.h"
 
 #include <errno.h>
@@ -593,9 +594,10 @@ bool tval__py_int(const json_t *v, long long *out)
 	double d;
 	int k = number_or_text(v, &d, buf, sizeof buf);
 	if (k > 0) {
-		if (!isfinite(d))
+		int64_t n;
+		if (!dtoa__to_int(d, &n)) /* int(3.7) is 3 */
 			return false;
-		*out = (long long)d; /* int(3.7) is 3 */
+		*out = n;
 		return true;
 	}
 	if (k < 0)

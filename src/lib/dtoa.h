@@ -4,6 +4,8 @@
 #ifndef MQB_DTOA_H
 #define MQB_DTOA_H
 
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +33,16 @@ double dtoa__round(double x, int64_t n);
  * value's power of ten within 10^22) by one correctly rounded operation,
  * everything else by strtod itself. */
 double dtoa__strtod(const char *s, char **end);
+
+/* Python's int(d) where it fits in 64 bits: d truncated toward zero.
+ * False for inf, nan and anything from 2^63 up or below -2^63, where C's
+ * conversion is undefined (Python's int would grow instead). */
+static inline bool dtoa__to_int(double d, int64_t *out)
+{
+	if (!isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
 
 #endif

@@ -190,14 +190,6 @@ static bool py_int(struct tpl_ctx *cx, const char *s, size_t n, int base, int64_
 	return true;
 }
 
-static bool dbl_to_int(double d, int64_t *out)
-{
-	if (!isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
-		return false;
-	*out = (int64_t)d;      /* truncates toward zero, as int() */
-	return true;
-}
-
 /* ---- float, int, round, multiply, is_number ---------------------------- */
 
 /* Python's float()/int() of a Jinja undefined raise UndefinedError, which
@@ -281,7 +273,7 @@ static struct tv ha_int(struct tpl_ctx *cx, const struct tv *a, size_t na,
 	if (v.t == TV_STR && py_int(cx, v.s->s, v.s->len, base, &i))
 		return tv_int(i);
 	/* Jinja's quirk, kept by Home Assistant: "42.23" | int is 42. */
-	if (tpl_to_double(cx, v, &d) && dbl_to_int(d, &i))
+	if (tpl_to_double(cx, v, &d) && dtoa__to_int(d, &i))
 		return tv_int(i);
 	if (def)
 		return *def;
@@ -326,7 +318,7 @@ static __attribute__((noinline)) struct tv round_any(struct tpl_ctx *cx, const s
 		int64_t i;
 		if (isinf(x))
 			tpl_fail(cx, "cannot convert float infinity to integer");
-		if (!dbl_to_int(x, &i))
+		if (!dtoa__to_int(x, &i))
 			goto bad;
 		return tv_int(i);
 	}
