@@ -1743,6 +1743,9 @@ static void bad_actions_are_configuration_errors_at_their_place(void **state)
 	compile_fails("sequence:\n  - scene: light.x\n", "does not belong to domain 'scene'", 0, 0,
 		      NULL);
 	compile_fails("sequence:\n  - wait_for_trigger: {trigger: nope}\n", "nope", 0, 0, NULL);
+	/* the fuzzer's: a comment where the template was meant to be */
+	compile_fails("sequence:\n  - wait_template: #{{ is_state('a.b', 'off') }}\n",
+		      "template value is None", 0, 0, "automation[0].action[0].wait_template");
 	compile_fails("sequence:\n  - action: a.b\n    continue_on_error: maybe\n",
 		      "invalid boolean", 3, 24, NULL);
 }

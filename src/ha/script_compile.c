@@ -392,8 +392,14 @@ static size_t compile_wait(struct cc *cc, struct action *a, const struct mqb_con
 	const struct mqb_conf_node *n;
 	if (a->type == A_WAIT_TEMPLATE) {
 		n = mqb_conf_get(node, "wait_template");
-		if (schema__compile_template(n, cv__path(p, path, ".wait_template"), cc->errs,
-					     &a->wait.tpl) < 0)
+		/* cv.template refuses None ("wait_template:" and nothing, or
+		 * a comment where the value was meant to be) */
+		if (mqb_conf_kind(n) == MQB_CONF_NULL) {
+			mqb_conf_error_at(cc->errs, n, cv__path(p, path, ".wait_template"),
+					  "template value is None");
+			found++;
+		} else if (schema__compile_template(n, cv__path(p, path, ".wait_template"),
+						    cc->errs, &a->wait.tpl) < 0)
 			found++;
 		else if (!(a->wait.text = mqb__strdup(cv__text(n))))
 			found += nomem(cc, path);
