@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,12 @@ double ip_now(struct ip *ip)
 	struct now n = {ip->t.core, 0};
 	tu_on_loop(&ip->t, now_on_loop, &n);
 	return n.t;
+}
+
+void ip_align(struct ip *ip)
+{
+	double now = ip_now(ip);
+	ip_advance(ip, ceil(now) - now + 0.001);
 }
 
 size_t ip_events(struct ip *ip, const char *type, char *buf, size_t len)

@@ -67,6 +67,11 @@ const char *ip_attr(struct ip *ip, const char *entity_id, const char *name, char
 void ip_advance(struct ip *ip, double seconds);
 /* The wall clock the core follows (Unix time). */
 double ip_now(struct ip *ip);
+/* Move the fake clock to just past a whole second. The clock runs on in
+ * real time, and Home Assistant rounds a timer's start and end to the
+ * second: steps that follow this stay within one second however slowly
+ * the machine (or an emulator) runs, short of a second's stall. */
+void ip_align(struct ip *ip);
 /* Events of type fired so far, as compact JSON data objects, one a line
  * in buf; the count. */
 size_t ip_events(struct ip *ip, const char *type, char *buf, size_t len);

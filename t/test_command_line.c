@@ -520,10 +520,15 @@ static void a_notify_service_hands_the_message_to_the_command(void **state)
 	td_pub(&T, BASE "switch/tell/set", "ON", false);
 	/* the message is data on its standard input, never a command */
 	expect_file(log, "Dinner is ready; rm -rf /\n");
-	td_pub(&T, BASE "switch/tell/set", "ON", false);
-	expect_file(log, "Dinner is ready; rm -rf /\nDinner is ready; rm -rf /\n");
+	/* An optimistic template switch writes its state once its script has
+	 * ended; a command sent before that is the script's "Already running"
+	 * (mode single), so each step waits for the state of the one before. */
+	td_expect(&T, BASE "switch/tell/state", "on");
 	td_pub(&T, BASE "switch/tell/set", "OFF", false);
 	td_expect_log(&T, "notify.failing: command failed (exit status 4)");
+	td_expect(&T, BASE "switch/tell/state", "off");
+	td_pub(&T, BASE "switch/tell/set", "ON", false);
+	expect_file(log, "Dinner is ready; rm -rf /\nDinner is ready; rm -rf /\n");
 	td_stop_clean(&T);
 }
 
