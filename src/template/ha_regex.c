@@ -125,7 +125,20 @@ static struct rx *rx_get(struct tpl_ctx *cx, const char *pattern, bool icase)
 	}
 	pthread_mutex_unlock(&rx_lock);
 	if (!r) {
+		/* Compiling takes scratch from the arena, and only a render that
+		 * misses the cache compiles: the scratch is given back (the
+		 * program is copied out of it), and what it counted with it, so
+		 * that a render's work and memory do not depend on other renders
+		 * (the cost is charged below, the same either way). A block it
+		 * took stays on the render's list until the end. */
+		char *cur = cx->cur, *end = cx->end;
+		size_t heap = cx->heap_used;
+		uint64_t work = cx->work;
 		struct rx *fresh = rx_compile(cx, pattern, icase);
+		cx->cur = cur;
+		cx->end = end;
+		cx->heap_used = heap;
+		cx->work = work;
 		pthread_mutex_lock(&rx_lock);
 		r = rx_cache_find_locked(pattern, icase); /* another thread won the race */
 		if (r) {
