@@ -789,6 +789,13 @@ static void every_known_pathological_input_ends_within_the_work_budget(void **s)
 		const char *id = json_string_value(json_object_get(c, "id"));
 		const char *text = json_string_value(json_object_get(c, "template"));
 		const char *expect = json_string_value(json_object_get(c, "expect"));
+		/* The memory bound counts the machine's bytes: where pointers
+		 * take half as many, some renders fit under it and end on the
+		 * work or iteration bound instead, or render (within the
+		 * budget); the file says which. */
+		const char *ilp32 = json_string_value(json_object_get(c, "expect_ilp32"));
+		if (ilp32 && sizeof(void *) == 4)
+			expect = ilp32;
 		int want = !strcmp(expect, "ok") ? 0 : !strcmp(expect, "E2BIG") ? -E2BIG : -ELOOP;
 		struct mqb_tpl_error err = { 0 };
 		char *value = tpl_case_value(c, &err);

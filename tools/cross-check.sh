@@ -277,9 +277,6 @@ check() {
 #  - the daemon under test is a process named qemu-ARCH, so systemmonitor's
 #    process sensor finds no "mqbridge" (it passes only while a native
 #    mqbridge happens to run on the machine).
-# And one that is not the emulator's but a known difference of 32-bit
-# machines, left to the template engine's owners: two pathological
-# templates end on the work budget rather than the memory bound.
 qemu_artifact() { # test name: prints the reason, or fails
 	case $1 in
 	the_working_directory_is_the_one_asked_for | a_missing_program_is_reported)
@@ -288,10 +285,6 @@ qemu_artifact() { # test name: prints the reason, or fails
 		echo "qemu-user: the exec'd native program inherits the emulator's blocked host signal 32" ;;
 	states_arrive_on_the_sensors_topics)
 		echo "qemu-user: the daemon's process is named qemu-$qemu_arch, so the process sensor does not find 'mqbridge'" ;;
-	every_known_pathological_input_ends_within_the_work_budget)
-		# Not qemu's: a difference of 32-bit machines, reported to the
-		# template engine's owners; both outcomes are bounded.
-		echo "32-bit: case-mapping-long and utf8-index end on the work budget (-ELOOP) before the memory bound (-E2BIG) that ends them on 64-bit machines" ;;
 	*) return 1 ;;
 	esac
 }
