@@ -620,6 +620,8 @@ void td_dump(struct td *t)
 
 void td_fini(struct td *t)
 {
+	if (!t->lock)
+		return; /* never started, or finished already */
 	if (t->pid)
 		td_stop(t);
 	if (t->mosq) {

@@ -116,7 +116,8 @@ void td_expect_log(struct td *t, const char *needle);
 void td_stop_clean(struct td *t);
 /* Print the daemon's log and the broker's (for failures). */
 void td_dump(struct td *t);
-/* Stop everything and remove the directory. */
+/* Stop everything and remove the directory; nothing on a td never started
+ * or finished already, so it serves as a test's teardown. */
 void td_fini(struct td *t);
 
 #endif

@@ -30,20 +30,15 @@
 #define BASE "mqbridge/ta/"
 
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
 static void start(const char *yaml)
 {
-	T_live = true;
 	td_begin(&T, yaml, BASE "status");
 }
 
@@ -51,7 +46,6 @@ static void stop(void)
 {
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* A device publishes and the bridge has republished the sensor's state:
@@ -396,7 +390,6 @@ static void sigterm_ends_delays_and_waits_at_once(void **state)
 	assert_int_equal(td_count_topic(&T, n, "out/delayed", ""), 1);
 	assert_int_equal(td_count_topic(&T, n, "out/waiting", ""), 1);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* ::test_automation_stops: turn_off stops the runs (stop_actions, the
@@ -670,7 +663,6 @@ static void automations_come_from_every_layout(void **state)
 	(void)state;
 	char path[256];
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_file(&T, "automations.yaml",
 		      "- id: first\n"
 		      "  alias: From the file\n"

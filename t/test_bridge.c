@@ -23,21 +23,16 @@ static char tdir[512];
 /* One daemon per test; the teardown cleans up after a failed assertion,
  * whose longjmp skips the test's own td_fini. */
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
 static void start(struct td *t, const char *yaml)
 {
 	td_init(t, NULL);
-	T_live = true;
 	td_write_config(t, yaml);
 	td_start(t, "-P", tdir, NULL);
 }
@@ -372,7 +367,6 @@ static void switch_discovery_and_state(void **state)
 	assert_int_equal(td_stop(&T), 0);
 	td_expect(&T, "mqbridge/tb/status", "offline");
 	td_fini(&T);
-	T_live = false;
 }
 
 static void every_domain(void **state)
@@ -471,7 +465,6 @@ static void every_domain(void **state)
 	json_decref(a);
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 
@@ -509,7 +502,6 @@ static void reannounce(void **state)
 	assert_true(td_wait_after(&T, n, "mqbridge/tb/status", "online", TU_TIMEOUT) >= 0);
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Home Assistant's birth: the bridge says again that it is online, with
@@ -527,7 +519,6 @@ static void home_assistant_online_hears_the_bridge_online_again(void **state)
 	assert_true(td_expect_after(&T, n, "mqbridge/tb/sensor/level/availability", "online") > i);
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 static void polled_and_statestream(void **state)
@@ -549,7 +540,6 @@ static void polled_and_statestream(void **state)
 	td_expect(&T, "homestate/sensor/ticks/unit_of_measurement", "\"x\"");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* The text of a retained topic, waited for: it holds needle, and no
@@ -597,7 +587,6 @@ static void floats_go_out_as_python_writes_them(void **state)
 	td_expect_in(lc, "+00:00");
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Blocking updates run in the pool one at a time per platform (Home
@@ -618,7 +607,6 @@ static void blocking_updates(void **state)
 			    "{\"most_at_once\":1}");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Entities a blocking setup_platform adds from the pool work as the
@@ -633,7 +621,6 @@ static void blocking_setup(void **state)
 	td_expect(&T, "mqbridge/tb/number/level/state", "5");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* The loader refuses what it cannot use, at the item that names it. */
@@ -641,7 +628,6 @@ static void loader_errors(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, HEAD
 			"sensor:\n"
 			"  - platform: badapi\n"
@@ -673,7 +659,6 @@ static void loader_errors(void **state)
 				    "not provided"));
 	assert_null(strstr(err, "light"));
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Home Assistant's mqtt.publish, here from a template switch's actions. */
@@ -702,7 +687,6 @@ static void mqtt_publish_service(void **state)
 	assert_true(td_log_wait(&T, "mqtt.publish: no valid topic (bad/+/topic)", TU_TIMEOUT));
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* A long base topic, object id or attribute name makes long topics: each
@@ -744,7 +728,6 @@ static void long_topics_go_out_whole(void **state)
 	td_expect(&T, topic, "\"v\"");
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Many entities: every one discovered and its state published. */
@@ -776,7 +759,6 @@ static void many(size_t n)
 	assert_true(states >= n);
 	assert_int_equal(td_stop(&T), 0);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Announcing everything again is paced at announce_rate messages a second
@@ -813,7 +795,6 @@ static void paced_announcement(void **state)
 	assert_true(span >= (double)(sent - RATE / 10 - 16) / RATE);
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 static void thousand_discovered(void **state)

@@ -30,21 +30,16 @@
 
 /* One daemon per test; the teardown cleans up after a failed assertion. */
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
 static void start(const char *yaml)
 {
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, yaml);
 	td_start(&T, NULL);
 }
@@ -135,7 +130,6 @@ static void a_sensor_state_arrives_in_both_layouts(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_file(&T, "thermal_zone0_temp", "48312\n", NULL, 0);
 	td_write_config(&T, HEAD
 			"command_line:\n"
@@ -173,7 +167,6 @@ static void a_sensor_state_arrives_in_both_layouts(void **state)
 	json_decref(d);
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 static void a_failing_command_keeps_the_old_state_and_is_logged(void **state)
@@ -206,7 +199,6 @@ static void json_attributes_and_availability(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	/* what a Tasmota tele/<dev>/SENSOR reads like */
 	td_write_file(&T, "tele.json",
 		      "{\"Time\":\"2024-01-07T10:00:00\",\"ENERGY\":{\"Total\":12.5,\"Power\":230,"
@@ -246,7 +238,6 @@ static void json_attributes_and_availability(void **state)
 	td_expect_after(&T, n, BASE "sensor/plug_seen/state", "unavailable");
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 static void a_binary_sensor_maps_its_payloads(void **state)
@@ -545,7 +536,6 @@ static void bad_commands_are_configuration_errors(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	check_rejects(HEAD "command_line:\n"
 			   "  - sensor:\n"
 			   "      name: Piped\n"
@@ -591,7 +581,6 @@ static void bad_commands_are_configuration_errors(void **state)
 	if (rc != 0)
 		fail_msg("exit %d:\n%s", rc, err);
 	td_fini(&T);
-	T_live = false;
 }
 
 int main(int argc, char **argv)

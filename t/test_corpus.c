@@ -30,14 +30,10 @@
 #define PREFIX "homeassistant/"
 
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
@@ -160,7 +156,6 @@ static void run_case(const char *dir, const char *name)
 	if (!script)
 		fail_msg("%s.yaml has no %s.run beside it", name, name);
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, yaml);
 	char err[4096];
 	int rc = td_run(&T, err, sizeof err, "-C", NULL);
@@ -173,7 +168,6 @@ static void run_case(const char *dir, const char *name)
 	run_script(name, script);
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 	free(yaml);
 	free(script);
 }

@@ -19,14 +19,10 @@
 
 static char tdir[512];
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
@@ -38,7 +34,6 @@ static void component_blocks_are_gathered_and_set_up_before_the_start(void **sta
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, "mqbridge:\n"
 			    "  node_id: tl\n"
 			    "  packages:\n"
@@ -64,7 +59,6 @@ static void component_blocks_are_gathered_and_set_up_before_the_start(void **sta
 	td_expect(&T, BASE "sensor/testlist_item_3/state", "third+started");
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* What the module's check() finds is an error at its place, with the
@@ -74,7 +68,6 @@ static void component_errors_point_at_their_place(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, HEAD
 			"testcomp:\n"
 			"  a: {stat: typo}\n"
@@ -98,7 +91,6 @@ static void component_errors_point_at_their_place(void **state)
 	assert_non_null(strstr(err, "mqbridge.yaml:10:1: nosuchthing: unknown integration "
 				    "'nosuchthing'"));
 	td_fini(&T);
-	T_live = false;
 }
 
 /* homeassistant: gives the core its location and time zone, and its
@@ -109,7 +101,6 @@ static void homeassistant_block_locates_and_customizes(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, HEAD
 			"homeassistant:\n"
 			"  latitude: 52.5\n"
@@ -142,7 +133,6 @@ static void homeassistant_block_locates_and_customizes(void **state)
 	td_expect(&T, "ss/sensor/testcomp_a/tz", "\"Europe/Berlin\"");
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 /* Home Assistant's <domain>.reload: the file is read again and the
@@ -154,7 +144,6 @@ static void a_reload_replaces_what_changed_and_clears_what_went(void **state)
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, HEAD
 			"testcomp:\n"
 			"  a: {state: first}\n"
@@ -194,7 +183,6 @@ static void a_reload_replaces_what_changed_and_clears_what_went(void **state)
 	assert_int_equal(td_count_topic(&T, since, BASE "sensor/", ""), 0);
 	td_stop_clean(&T);
 	td_fini(&T);
-	T_live = false;
 }
 
 int main(int argc, char **argv)

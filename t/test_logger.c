@@ -14,14 +14,10 @@
 #include "testutil.h"
 
 static struct td T;
-static bool T_live;
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
@@ -55,7 +51,6 @@ static void the_levels_change_at_run_time_through_the_logger_services(void **sta
 {
 	(void)state;
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, CONFIG);
 	td_start(&T, "-l", "info", NULL);
 	td_expect(&T, "mqbridge/tl/status", "online");

@@ -22,15 +22,12 @@
 #include "testutil.h"
 
 static struct td T;
-static bool T_live;
 static int port;
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (T_live)
-		td_fini(&T);
-	T_live = false;
+	td_fini(&T);
 	return 0;
 }
 
@@ -96,7 +93,6 @@ static void the_page_parses_while_messages_flow_with_home_assistants_names(void 
 	port = tu_free_port();
 	snprintf(yaml, sizeof yaml, CONFIG, port);
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, yaml);
 	td_start(&T, NULL);
 	td_expect(&T, "mqbridge/tp/status", "online");
@@ -196,7 +192,6 @@ static void climate_switch_attributes_automations_and_counters_as_home_assistant
 	port = tu_free_port();
 	snprintf(yaml, sizeof yaml, MORE, port);
 	td_init(&T, NULL);
-	T_live = true;
 	td_write_config(&T, yaml);
 	double t0 = (double)time(NULL);
 	td_start(&T, NULL);
