@@ -605,6 +605,27 @@ static void include_dir_merge_named_merges_the_files_mappings(void **state)
 	mqb_conf_doc_free(doc);
 }
 
+/* Home Assistant's loader passes over a file of the wrong kind in a merged
+ * directory (util/yaml/loader.py: _include_dir_merge_list_yaml extends
+ * with lists only, _include_dir_merge_named_yaml updates with dicts only):
+ * so does ours, leaving a warning at the file for the daemon to log. */
+static void include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning(void **state)
+{
+	struct mqb_conf_doc *doc = load_ok("tree/configuration.yaml");
+	assert_int_equal(mqb_conf_len(at(mqb_conf_root(doc), "mlist")), 3);
+	assert_int_equal(mqb_conf_len(at(mqb_conf_root(doc), "mnamed")), 3);
+	const char *a = conf__doc_note(doc, 0), *b = conf__doc_note(doc, 1);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(conf__doc_note(doc, 2));
+	assert_non_null(strstr(a, "tree/dirs/mlist/m.yaml:1:1: ignored: !include_dir_merge_list "
+				  "takes a sequence from each file, and this one holds a mapping"));
+	assert_non_null(strstr(b, "tree/dirs/mnamed/l.yaml:1:1: ignored: "
+				  "!include_dir_merge_named takes a mapping from each file, and this "
+				  "one holds a sequence"));
+	mqb_conf_doc_free(doc);
+}
+
 static void include_dir_of_a_missing_directory_is_an_error(void **state)
 {
 	struct mqb_conf_errors e;
@@ -1077,6 +1098,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(include_dir_named_maps_file_names_to_their_roots),
 	cmocka_unit_test(include_dir_merge_list_concatenates_the_files_lists),
 	cmocka_unit_test(include_dir_merge_named_merges_the_files_mappings),
+	cmocka_unit_test(include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning),
 	cmocka_unit_test(include_dir_of_a_missing_directory_is_an_error),
 	cmocka_unit_test(env_var_takes_the_variable_else_the_default_else_fails),
 	cmocka_unit_test(an_alias_bomb_fails_fast_with_the_alias_expansion_error),

@@ -23,6 +23,10 @@ void conf__doc_set_root(struct mqb_conf_doc *doc, const struct mqb_conf_node *ro
 /* The files secrets were read from (secrets.yaml), for the daemon's check
  * that no other user may read them: noted by the loader, copied. */
 int conf__doc_add_secret_file(struct mqb_conf_doc *doc, const char *path);
+/* What the loader accepted as Home Assistant does but a user should hear
+ * of ("file:line:column: text"), copied: the daemon logs each as a
+ * warning. */
+int conf__doc_add_note(struct mqb_conf_doc *doc, const char *text);
 struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
 				     const struct mqb_conf_mark *mark, const char *text, size_t len,
 				     unsigned flags);

@@ -175,6 +175,23 @@ static void *nomem(struct loader *L)
 	return NULL;
 }
 
+/* Something accepted, as Home Assistant accepts it, that the user should
+ * hear of: a warning at m, kept on the document for the daemon to log. */
+static void lnote(struct loader *L, const struct mqb_conf_mark *m, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void lnote(struct loader *L, const struct mqb_conf_mark *m, const char *fmt, ...)
+{
+	char text[512];
+	int n = snprintf(text, sizeof text, "%s:%u:%u: ", m->file, m->line, m->column);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof text)
+		vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (conf__doc_add_note(L->doc, text) < 0)
+		nomem(L);
+}
+
 static int vec_reserve(struct vec *v, size_t extra)
 {
 	if (v->cap - v->n >= extra)
@@ -876,11 +893,16 @@ static const struct mqb_conf_node *do_include_dir(struct file *f, const struct m
 			enum mqb_conf_kind want = kind == DIR_MERGE_LIST ? MQB_CONF_SEQ : MQB_CONF_MAP;
 			if (!root)
 				continue;
+			/* Home Assistant's loader passes over such a file without a
+			 * word (util/yaml/loader.py, _include_dir_merge_list_yaml and
+			 * _include_dir_merge_named_yaml): so do we, but say so, as
+			 * what the file holds is then configured nowhere. */
 			if (mqb_conf_kind(root) != want) {
 				struct mqb_conf_mark rm = mqb_conf_mark(root);
-				lerr(L, &rm, "%s wants %s in each file, not %s", tags[kind],
-				     want == MQB_CONF_SEQ ? "a sequence" : "a mapping", kind_name(root));
-				failed = true;
+				lnote(L, &rm, "ignored: %s takes %s from each file, and this one holds %s "
+					      "(Home Assistant ignores it too)", tags[kind],
+				      want == MQB_CONF_SEQ ? "a sequence" : "a mapping",
+				      kind_name(root));
 				continue;
 			}
 			size_t n = mqb_conf_len(root);

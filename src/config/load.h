@@ -37,5 +37,8 @@ int conf__load_string(const char *name, const char *dir, const char *text, size_
 /* The i-th file a secret of doc was read from (its path as opened), or
  * NULL past the last. Thread: any. */
 const char *conf__doc_secret_file(const struct mqb_conf_doc *doc, size_t i);
+/* The i-th warning the loader left on doc ("file:line:column: text"), in
+ * the order found, or NULL past the last. Thread: any. */
+const char *conf__doc_note(const struct mqb_conf_doc *doc, size_t i);
 
 #endif

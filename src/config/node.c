@@ -70,6 +70,11 @@ struct secret_file {
 	struct secret_file *next;
 };
 
+struct note {
+	const char *text;
+	struct note *next;
+};
+
 /* A secret's value this document registered with the log (lib/log.c):
  * dropped again when the document goes. */
 struct registered {
@@ -83,14 +88,17 @@ struct mqb_conf_doc {
 	size_t next_size;
 	const struct mqb_conf_node *root;
 	struct secret_file *secret_files; /* most recent first */
+	struct note *notes, **notes_end;  /* in the order found */
 	struct registered *registered;
 };
 
 struct mqb_conf_doc *conf__doc_new(void)
 {
 	struct mqb_conf_doc *doc = mqb__calloc(1, sizeof *doc);
-	if (doc)
+	if (doc) {
 		doc->next_size = ARENA_FIRST;
+		doc->notes_end = &doc->notes;
+	}
 	return doc;
 }
 
@@ -180,6 +188,25 @@ const char *conf__doc_secret_file(const struct mqb_conf_doc *doc, size_t i)
 	while (f && i--)
 		f = f->next;
 	return f ? f->path : NULL;
+}
+
+int conf__doc_add_note(struct mqb_conf_doc *doc, const char *text)
+{
+	struct note *n = conf__doc_alloc(doc, sizeof *n);
+	if (!n || !(n->text = conf__doc_strndup(doc, text, strlen(text))))
+		return -ENOMEM;
+	n->next = NULL;
+	*doc->notes_end = n;
+	doc->notes_end = &n->next;
+	return 0;
+}
+
+const char *conf__doc_note(const struct mqb_conf_doc *doc, size_t i)
+{
+	const struct note *n = doc ? doc->notes : NULL;
+	while (n && i--)
+		n = n->next;
+	return n ? n->text : NULL;
 }
 
 const struct mqb_conf_node *mqb_conf_root(const struct mqb_conf_doc *doc)

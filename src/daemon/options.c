@@ -1652,6 +1652,8 @@ unsigned options__warn(const struct daemon_options *o)
 		MQB_LOG_WARNING("main", "mqtt.tls.insecure is true: the broker's certificate and "
 				"host name are not checked, so anyone on the way may read and "
 				"change the traffic, passwords included");
+	for (size_t i = 0; (f = conf__doc_note(o->doc, i)); i++, n++)
+		MQB_LOG_WARNING("main", "%s", f);
 	if (o->skipped && ++n)
 		MQB_LOG_WARNING("main", "skipped, as mqbridge does not have them: %s", o->skipped);
 	if (geteuid() == 0 && ++n)
