@@ -771,6 +771,50 @@ static void fire_event(struct fx *f, const char *type, const char *data)
 			 0);
 }
 
+/* A trigger of an integration mqbridge does not have (a webhook, a tag,
+ * another integration's device trigger, an integration's own
+ * "<domain>.<name>") is kept, as DESIGN 7 keeps such an integration: it
+ * compiles with its own keys, says at each attach where it is and that it
+ * never fires, and the triggers beside it work. A name that is none of
+ * Home Assistant's stays an error. */
+static void a_trigger_of_an_absent_integration_never_fires_and_says_so(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+		{"  - trigger: webhook\n    webhook_id: abc\n    allowed_methods: [POST]\n",
+		 "t.yaml:2:14: t[0]: the webhook trigger never fires here: mqbridge does not have "
+		 "Home Assistant's webhook integration"},
+		{"  - platform: tag\n    tag_id: kitchen\n",
+		 "t.yaml:2:15: t[0]: the tag trigger never fires here: mqbridge does not have "
+		 "Home Assistant's tag integration"},
+		{"  - trigger: device\n    domain: zha\n    device_id: abc\n"
+		 "    type: remote_button_short_press\n",
+		 "t.yaml:2:14: t[0]: the device trigger never fires here: mqbridge does not have "
+		 "Home Assistant's zha integration"},
+		{"  - platform: samsungtv.turn_on\n    entity_id: media_player.tv\n",
+		 "t.yaml:2:15: t[0]: the samsungtv.turn_on trigger never fires here: mqbridge does "
+		 "not have Home Assistant's samsungtv integration"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char yaml[512];
+		snprintf(yaml, sizeof yaml, "t:\n%s  - trigger: event\n    event_type: go\n",
+			 cases[i].yaml);
+		int before = f->warnings;
+		attach(f, yaml, NULL);
+		assert_int_equal(f->warnings - before, 1);
+		if (!strstr(f->last_log, cases[i].want))
+			fail_msg("logged '%s', not '%s'", f->last_log, cases[i].want);
+		fire_event(f, "go", NULL);
+		assert_int_equal(fired(f), i + 1);
+		detach(f);
+	}
+	compile_fails("t:\n  - trigger: stat\n", "Invalid trigger stat specified", 2, 14);
+	compile_fails("t:\n  - trigger: Samsung.turn_on\n", "Invalid trigger Samsung.turn_on", 2,
+		      14);
+}
+
 /* test_event.py::test_if_fires_on_event, ::test_if_fires_on_multiple_events,
  * ::test_if_fires_on_templated_event. */
 static void event_fires_for_its_types(void **state)
@@ -1342,6 +1386,7 @@ static const struct CMUnitTest tests[] = {
 	T(numeric_state_trigger_vectors),
 	T(numeric_state_thresholds_from_entities),
 	T(numeric_state_warns_of_an_unknown_threshold),
+	T(a_trigger_of_an_absent_integration_never_fires_and_says_so),
 	T(numeric_state_value_template_sees_trigger_variables),
 	T(event_fires_for_its_types),
 	T(event_data_is_a_subset),

@@ -102,6 +102,14 @@ static size_t compile_one(struct trig *t, const struct mqb_conf_node *node, cons
 	for (size_t i = 0; name && i < sizeof platforms / sizeof *platforms; i++)
 		if (strcmp(platforms[i]->name, name) == 0)
 			t->ops = platforms[i];
+	/* What Home Assistant has and mqbridge does not: kept, never firing,
+	 * as a copied integration is (trigger_absent.c) */
+	char dom[64];
+	const char *domain = cv__text(mqb_conf_get(node, "domain"));
+	if (!t->ops && name && trigger__absent_integration(name, dom, sizeof dom))
+		t->ops = &trigger__absent;
+	else if (t->ops == &trigger__device && domain && strcmp(domain, "mqtt") != 0)
+		t->ops = &trigger__absent;
 	if (!t->ops) {
 		char buf[80];
 		mqb_conf_error_at(errs, pn, cv__path(p, path, ".%s", plat ? "platform" : "trigger"),
@@ -109,7 +117,7 @@ static size_t compile_one(struct trig *t, const struct mqb_conf_node *node, cons
 				  name ? name : schema__describe(pn, buf, sizeof buf));
 		return 1;
 	}
-	size_t found = check_keys(node, path, t->ops, errs);
+	size_t found = t->ops == &trigger__absent ? 0 : check_keys(node, path, t->ops, errs);
 	/* id: a string (Home Assistant's str, which refuses a YAML number) */
 	const struct mqb_conf_node *id = mqb_conf_get(node, "id");
 	if (id) {

@@ -39,7 +39,12 @@ struct trig_ops {
 
 extern const struct trig_ops trigger__state, trigger__numeric_state, trigger__event,
 	trigger__homeassistant, trigger__mqtt, trigger__time, trigger__time_pattern,
-	trigger__template, trigger__sun, trigger__device;
+	trigger__template, trigger__sun, trigger__device, trigger__absent;
+
+/* The Home Assistant integration whose trigger name is and mqbridge does
+ * not have ("webhook"; "samsungtv" of "samsungtv.turn_on", written into
+ * buf), or NULL. Thread: any. */
+const char *trigger__absent_integration(const char *name, char *buf, size_t len);
 
 /* One compiled trigger. */
 struct trig {

@@ -12,7 +12,7 @@ pkginclude_HEADERS += include/mqbridge/sun.h
 libmqbcore_a_SOURCES += src/ha/trigger.c src/ha/trigger_impl.h src/ha/trigger_state.c \
 	src/ha/trigger_numeric.c src/ha/trigger_event.c src/ha/trigger_mqtt.c \
 	src/ha/trigger_time.c src/ha/trigger_template.c src/ha/trigger_sun.c \
-	src/ha/trigger_device.c
+	src/ha/trigger_device.c src/ha/trigger_absent.c
 TEST_PROGS += t/test_trigger
 t_test_trigger_SOURCES = t/test_trigger.c $(TEST_UTIL) $(BROKER_UTIL)
 pkginclude_HEADERS += include/mqbridge/trigger.h
