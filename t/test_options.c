@@ -304,7 +304,9 @@ static void check_tls_only_ca(const struct daemon_options *c)
 }
 
 /* Home Assistant's own integrations are skipped, each named once with
- * where it was first given; logger: sets the levels (DESIGN §7). */
+ * where it was first given, and so are the user's own custom ones
+ * (custom_components/<name>/manifest.json beside the main file); logger:
+ * sets the levels (DESIGN §7). */
 static void check_home_assistant_main_file(const struct daemon_options *c)
 {
 	assert_string_equal(c->skipped,
@@ -312,9 +314,12 @@ static void check_home_assistant_main_file(const struct daemon_options *c)
 			    "http (home_assistant_main_file.yaml:17:1), "
 			    "recorder (home_assistant_main_file.yaml:22:1), "
 			    "tts (home_assistant_main_file.yaml:57:1), "
+			    "custom integration solar_forecast_x (home_assistant_main_file.yaml:62:1), "
 			    "sensor platform time_date (home_assistant_main_file.yaml:45:15), "
 			    "sensor platform rest (home_assistant_main_file.yaml:47:15), "
-			    "scene platform homeassistant (home_assistant_main_file.yaml:53:5)");
+			    "scene platform homeassistant (home_assistant_main_file.yaml:53:5), "
+			    "binary_sensor platform solar_forecast_x "
+			    "(home_assistant_main_file.yaml:65:15)");
 	assert_true(c->have_log_level);
 	assert_int_equal(c->log_level, MQB_LOG_WARNING);
 	assert_int_equal(c->nlog_levels, 2);

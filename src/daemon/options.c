@@ -384,6 +384,7 @@ struct load {
 	enum mqb_log_level logger_level;
 	struct daemon_log_level *log_levels;       /* logger: logs: the subsystems' own */
 	size_t nlog_levels;
+	const char *main_file;                     /* the root's file, as marked */
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -640,6 +641,22 @@ static void each_item(struct load *l, const struct mqb_conf_node *v, const char 
 	}
 }
 
+/* Whether name is an integration of the user's own beside the main file,
+ * as Home Assistant finds one: custom_components/<name>/manifest.json in
+ * its configuration directory. */
+static bool custom_integration(const struct load *l, const char *name)
+{
+	if (!l->main_file || !*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+						 strlen(name))
+		return false;
+	const char *slash = strrchr(l->main_file, '/');
+	int dirlen = slash ? (int)(slash - l->main_file) : 1;
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof path, "%.*s/custom_components/%s/manifest.json", dirlen,
+			 slash ? l->main_file : ".", name);
+	return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
+}
+
 /* A legacy `<domain>: - platform: NAME` element. */
 static void legacy_item(struct load *l, const struct mqb_conf_node *item, const char *path,
 			const void *ud)
@@ -656,7 +673,7 @@ static void legacy_item(struct load *l, const struct mqb_conf_node *item, const 
 	else if (!platform || !*platform)
 		err(l, pn, path, "'platform' must be an integration name, got %s",
 		    schema__describe(pn, buf, sizeof buf));
-	else if (absent__home_assistant_has(platform) &&
+	else if ((absent__home_assistant_has(platform) || custom_integration(l, platform)) &&
 		 !loader__has_module(platform, platform_dirs, nplatform_dirs))
 		skip(l, pn, "%s platform %s", domain, platform);
 	else
@@ -969,6 +986,8 @@ static void top_key(struct load *l, const struct mqb_conf_node *kn, const struct
 		size_t n;
 		if (absent__home_assistant_has(base) && !find_integration(base, &n))
 			skip(l, kn, "%s", base);
+		else if (custom_integration(l, key))
+			skip(l, kn, "custom integration %s", key);
 		else
 			unknown_integration(l, kn, key, path);
 	} else if (strcmp(in->name, "logger") == 0) {
@@ -1529,7 +1548,8 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 		 struct daemon_options *out, struct mqb_conf_errors *errs)
 {
 	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN},
-			 .ha = {.latitude = NAN, .longitude = NAN}};
+			 .ha = {.latitude = NAN, .longitude = NAN},
+			 .main_file = mqb_conf_mark(root).file};
 	size_t before = errs->n;
 	int rc = -EINVAL;
 	if (!read_top_level(&l, root))
