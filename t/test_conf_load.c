@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -626,12 +627,37 @@ static void include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning(void
 	mqb_conf_doc_free(doc);
 }
 
-static void include_dir_of_a_missing_directory_is_an_error(void **state)
+/* Home Assistant's _find_files walks a missing directory with os.walk,
+ * which yields nothing: an empty collection, here with a warning at the
+ * tag. A directory that cannot be read is still an error. */
+static void include_dir_of_a_missing_directory_is_empty_with_a_warning(void **state)
 {
-	struct mqb_conf_errors e;
-	load_str_fails("a: !include_dir_named nowhere\n", data("tree"), NULL, &e);
-	error_with(&e, "nowhere: No such file or directory");
-	mqb_conf_errors_fini(&e);
+	struct mqb_conf_doc *doc = load_str_ok("a: !include_dir_named nowhere\n"
+					       "b: !include_dir_merge_list nowhere\n",
+					       data("tree"));
+	const struct mqb_conf_node *root = mqb_conf_root(doc);
+	assert_int_equal(mqb_conf_kind(at(root, "a")), MQB_CONF_MAP);
+	assert_int_equal(mqb_conf_len(at(root, "a")), 0);
+	assert_int_equal(mqb_conf_kind(at(root, "b")), MQB_CONF_SEQ);
+	assert_int_equal(mqb_conf_len(at(root, "b")), 0);
+	const char *n = conf__doc_note(doc, 0);
+	assert_non_null(n);
+	assert_non_null(strstr(n, "test.yaml:1:4: "));
+	assert_non_null(strstr(n, "tree/nowhere does not exist: taken as an empty directory"));
+	assert_non_null(conf__doc_note(doc, 1));
+	mqb_conf_doc_free(doc);
+	if (geteuid() != 0) {
+		struct mqb_conf_errors e;
+		char dir[] = "/tmp/mqb-unreadable-XXXXXX";
+		assert_non_null(mkdtemp(dir));
+		chmod(dir, 0);
+		char text[128];
+		snprintf(text, sizeof text, "a: !include_dir_named %s\n", dir);
+		load_str_fails(text, NULL, NULL, &e);
+		error_with(&e, "Permission denied");
+		mqb_conf_errors_fini(&e);
+		rmdir(dir);
+	}
 }
 
 static void env_var_takes_the_variable_else_the_default_else_fails(void **state)
@@ -1099,7 +1125,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(include_dir_merge_list_concatenates_the_files_lists),
 	cmocka_unit_test(include_dir_merge_named_merges_the_files_mappings),
 	cmocka_unit_test(include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning),
-	cmocka_unit_test(include_dir_of_a_missing_directory_is_an_error),
+	cmocka_unit_test(include_dir_of_a_missing_directory_is_empty_with_a_warning),
 	cmocka_unit_test(env_var_takes_the_variable_else_the_default_else_fails),
 	cmocka_unit_test(an_alias_bomb_fails_fast_with_the_alias_expansion_error),
 	cmocka_unit_test(a_hundred_thousand_sensors_load),

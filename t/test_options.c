@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "config/load.h"
 #include "daemon/options.h"
 #include "lib/internal.h"
 
@@ -339,6 +340,15 @@ static void check_brokers(const struct daemon_options *c)
 	assert_int_equal(c->mqtt.port, 1883);
 }
 
+static void check_include_dir_missing(const struct daemon_options *c)
+{
+	const char *n = conf__doc_note(c->doc, 0);
+	assert_non_null(n);
+	assert_non_null(strstr(n, "include_dir_missing.yaml:5:9: "));
+	assert_non_null(strstr(n, "no_such_dir does not exist: taken as an empty directory"));
+	assert_int_equal(c->nitems, 0);
+}
+
 static const struct good_check {
 	const char *file;
 	void (*check)(const struct daemon_options *c);
@@ -356,6 +366,7 @@ static const struct good_check {
 	{"tls_only_ca.yaml", check_tls_only_ca},
 	{"home_assistant_main_file.yaml", check_home_assistant_main_file},
 	{"mqtt_brokers.yaml", check_brokers},
+	{"include_dir_missing.yaml", check_include_dir_missing},
 };
 
 struct good_run {

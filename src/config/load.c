@@ -787,6 +787,15 @@ static int walk(struct loader *L, const struct mqb_conf_mark *at, const char *to
 	if (!path)
 		return nomem(L), -1;
 	DIR *d = opendir(path);
+	if (!d && !rel && errno == ENOENT) {
+		/* Home Assistant walks a missing directory as an empty one (git
+		 * keeps no empty directory, so a cloned configuration often
+		 * lacks one): so do we, but say so */
+		lnote(L, at, "%s does not exist: taken as an empty directory, as Home Assistant "
+			     "takes it", path);
+		mqb__free(path);
+		return 0;
+	}
 	if (!d) {
 		lerr(L, at, "cannot read %s: %s", path, mqb_strerror(-errno));
 		mqb__free(path);
