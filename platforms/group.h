@@ -90,7 +90,7 @@ int group_entity_add(struct mqb_platform *p, struct group_entity *g,
 
 /* The entity domains of `platform: group` (group_platform.c), the
  * sensor's from group_sensor.c. */
-#define GROUP_NDOMAINS 5
+#define GROUP_NDOMAINS 6
 extern const struct mqb_platform_domain group_domains[GROUP_NDOMAINS];
 struct group_sensor_conf {
 	struct group_common c;
@@ -98,8 +98,20 @@ struct group_sensor_conf {
 	bool ignore_non_numeric;
 };
 extern const struct mqb_schema group_sensor_schema;
+
 void group_check_sensor(const void *conf, const struct mqb_conf_node *node, const char *path,
 			struct mqb_conf_errors *errs);
 int group_setup_sensor(struct mqb_platform *p, const void *conf, const char *path);
+
+/* The notify platform (group_notify.c): notify.<name> to several notify
+ * services at once. */
+struct group_notify_conf {
+	const char *name;
+	const struct mqb_conf_node *services;
+};
+extern const struct mqb_schema group_notify_schema;
+void group_notify_check(const void *conf, const struct mqb_conf_node *node, const char *path,
+			struct mqb_conf_errors *errs);
+int group_notify_setup(struct mqb_platform *p, const void *conf, const char *path);
 
 #endif

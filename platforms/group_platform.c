@@ -835,4 +835,7 @@ const struct mqb_platform_domain group_domains[GROUP_NDOMAINS] = {
 	 .check = check_light, .async_setup_platform = setup_light},
 	{.domain = "cover", .schema = &cover_schema, .conf_size = sizeof(struct onoff_conf),
 	 .check = check_cover, .async_setup_platform = setup_cover},
+	{.domain = "notify", .schema = &group_notify_schema,
+	 .conf_size = sizeof(struct group_notify_conf), .check = group_notify_check,
+	 .async_setup_platform = group_notify_setup},
 };

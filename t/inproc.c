@@ -118,7 +118,8 @@ static int on_event(void *ud, void *arg, void **result)
 	struct ip *ip = ud;
 	const struct mqb_event *ev = arg;
 	const char *type = mqb_event_type(ev);
-	if (strcmp(type, MQB_EVENT_STATE_CHANGED) == 0 || strcmp(type, MQB_EVENT_CALL_SERVICE) == 0)
+	if (strcmp(type, MQB_EVENT_STATE_CHANGED) == 0 ||
+	    (!ip->calls && strcmp(type, MQB_EVENT_CALL_SERVICE) == 0))
 		return 0;
 	json_t *e = json_pack("{s:s, s:o}", "event_type", type, "data",
 			      json_deep_copy(mqb_event_data(ev)));

@@ -25,6 +25,7 @@ struct ip {
 	double shift;            /* the fake clock's advance so far, kept over restarts */
 	size_t log_mark;         /* where this run's log begins */
 	bool live;
+	bool calls;              /* record call_service events too (a test sets it) */
 };
 
 /* Write yaml (an "mqbridge:"/"mqtt:" head is added unless it has its

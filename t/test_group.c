@@ -756,6 +756,90 @@ static void units_the_members_do_not_agree_on(void **state)
 				   "sensor.humid"));
 }
 
+/* tests/components/group/test_notify.py: test_send_message_with_data,
+ * test_send_message_with_default_notify_data and
+ * test_invalid_configuration. notify.<slug of name> calls each service of
+ * the group (action, or its old name service) with the message and what
+ * the call gave; a service's data fills in only what the call did not
+ * give, mappings within mappings. */
+static void a_notify_group_sends_to_each_service_with_its_defaults(void **state)
+{
+	(void)state;
+	char buf[4096], path[256];
+	ip_start(&IP, "notify:\n"
+		      "  - {platform: file, name: service1, file_path: one.log}\n"
+		      "  - {platform: file, name: service2, file_path: two.log}\n"
+		      "  - platform: group\n"
+		      "    name: My notification group\n"
+		      "    services:\n"
+		      "      - service: service1\n"
+		      "      - action: service2\n"
+		      "        data:\n"
+		      "          target: unnamed device\n"
+		      "          data: {test: message, default: default}\n"
+		      "  - platform: group\n"
+		      "    name: defaults\n"
+		      "    services: {action: service1, data: {push: {sound: default}}}\n");
+	IP.calls = true;
+	assert_int_equal(ip_call(&IP, "notify", "my_notification_group",
+				 "{\"message\": \"Hello\", \"title\": \"Test notification\", "
+				 "\"data\": {\"hello\": \"world\"}}"),
+			 0);
+	assert_int_equal(ip_events(&IP, "call_service", buf, sizeof buf), 3);
+	ip_expect_error(buf, "{\"domain\":\"notify\",\"service\":\"service1\",\"service_data\":"
+			     "{\"data\":{\"hello\":\"world\"},\"message\":\"Hello\",\"title\":"
+			     "\"Test notification\"}}");
+	ip_expect_error(buf, "{\"domain\":\"notify\",\"service\":\"service2\",\"service_data\":"
+			     "{\"data\":{\"default\":\"default\",\"hello\":\"world\",\"test\":"
+			     "\"message\"},\"message\":\"Hello\",\"target\":\"unnamed device\","
+			     "\"title\":\"Test notification\"}}");
+	/* the call's value wins over a default */
+	ip_clear_events(&IP);
+	assert_int_equal(ip_call(&IP, "notify", "my_notification_group",
+				 "{\"message\": \"Hello\", \"data\": {\"default\": \"override\"}}"),
+			 0);
+	ip_events(&IP, "call_service", buf, sizeof buf);
+	ip_expect_error(buf, "\"service\":\"service2\",\"service_data\":{\"data\":{\"default\":"
+			     "\"override\",\"test\":\"message\"},\"message\":\"Hello\",\"target\":"
+			     "\"unnamed device\"}}");
+	/* one entry, not a list; a mapping of defaults under a given one */
+	ip_clear_events(&IP);
+	assert_int_equal(ip_call(&IP, "notify", "defaults",
+				 "{\"message\": \"Hi\", \"data\": {\"push\": {\"badge\": 1}}}"),
+			 0);
+	ip_events(&IP, "call_service", buf, sizeof buf);
+	ip_expect_error(buf, "\"service\":\"service1\",\"service_data\":{\"data\":{\"push\":"
+			     "{\"badge\":1}},\"message\":\"Hi\",\"push\":{\"sound\":\"default\"}}}");
+	/* and each service did its work before the group's call returned */
+	snprintf(path, sizeof path, "%s/one.log", IP.dir);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t got = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[got] = '\0';
+	assert_non_null(strstr(buf, "\nHello\nHello\nHi\n"));
+
+	char errs[2048];
+	ip_check("notify:\n"
+		 "  - platform: group\n"
+		 "    name: bad\n"
+		 "    services:\n"
+		 "      - {service: test_service1, action: test_service2}\n"
+		 "      - {action: Not A Slug}\n"
+		 "      - {data: {a: 1}}\n"
+		 "      - {action: x, data: [1]}\n"
+		 "  - platform: group\n"
+		 "    name: none\n",
+		 errs, sizeof errs);
+	ip_expect_error(errs, "mqbridge.yaml:5:19: notify[0].services[0]: Cannot specify both "
+			      "'service' and 'action'. Please use 'action' only.");
+	ip_expect_error(errs, "mqbridge.yaml:6:18: notify[0].services[1]: invalid slug Not A Slug "
+			      "(try not_a_slug)");
+	ip_expect_error(errs, "notify[0].services[2]: required key not provided @ data['action']");
+	ip_expect_error(errs, "notify[0].services[3]: expected a dictionary");
+	ip_expect_error(errs, "mqbridge.yaml:9:5: notify[1]: required option 'services' is missing");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(a_group_takes_its_state_from_its_members, teardown),
 	cmocka_unit_test_teardown(any_member_or_with_all_every_member, teardown),
@@ -774,6 +858,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(members_in_other_units_are_converted, teardown),
 	cmocka_unit_test_teardown(non_numeric_members, teardown),
 	cmocka_unit_test_teardown(units_the_members_do_not_agree_on, teardown),
+	cmocka_unit_test_teardown(a_notify_group_sends_to_each_service_with_its_defaults, teardown),
 };
 
 TU_MAIN(tests)
