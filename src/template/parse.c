@@ -235,16 +235,14 @@ static void parse_args(struct parser *p, struct node *n, struct node *first)
 	}
 }
 
-static void check_arity(struct parser *p, struct node *n, const char *what)
+/* A builtin call found: whether the template reads the clock. Its
+ * arguments are counted when it is called (tpl_call_builtin), as Jinja
+ * counts them: a template that calls one wrongly on a branch it never
+ * takes compiles, as it does in Home Assistant. */
+static void note_builtin(struct parser *p, const struct node *n)
 {
-	const struct tpl_builtin *b = n->bi;
-	if (b->uses_now)
+	if (n->bi->uses_now)
 		p->t->uses_now = true;
-	if (n->star)
-		return;   /* counted when called */
-	if (n->nargs > b->max_args)
-		tpl_perr(p, n->line, n->col, "%s '%s' takes at most %u argument%s", what, b->name,
-		     b->max_args - (n->kind != N_CALL), b->max_args - (n->kind != N_CALL) == 1 ? "" : "s");
 }
 
 static struct node *parse_filter(struct parser *p, struct node *val)
@@ -258,7 +256,7 @@ static struct node *parse_filter(struct parser *p, struct node *val)
 		tpl_perr(p, t->line, t->col, "no filter named '%.*s'", (int)t->n, t->s);
 	p->pos++;
 	parse_args(p, n, val);
-	check_arity(p, n, "filter");
+	note_builtin(p, n);
 	return n;
 }
 
@@ -307,9 +305,7 @@ static struct node *parse_test(struct parser *p, struct node *val)
 		n->args[0] = val;
 		n->nargs = 1;
 	}
-	if (n->nargs + n->nkw < n->bi->min_args && !n->star)
-		tpl_perr(p, n->line, n->col, "test '%s' needs an argument", n->bi->name);
-	check_arity(p, n, "test");
+	note_builtin(p, n);
 	if (is_name(p, "is"))
 		tpl_perr(p, cur(p)->line, cur(p)->col, "cannot chain multiple tests with is");
 	return n;
@@ -1452,14 +1448,16 @@ static void template_free_blocks(struct mqb_template *t)
 }
 
 /* Calls of a name, now that every assignment is known: a name assigned
- * anywhere is called as a value (a macro, an import, a parameter); else
- * it must be a builtin function. */
+ * anywhere is called as a value (a macro, an import, a parameter), and
+ * so is one that is neither that nor a builtin function, which Jinja
+ * looks up when the call runs: undefined then, unless a variable gives
+ * it (a macro library may call what it never defines on a branch no one
+ * takes, and Home Assistant loads it). */
 static void resolve_calls(struct parser *p)
 {
 	for (size_t i = 0; i < p->ncalls; i++) {
 		struct node *x = p->calls[i];
-		const struct tv_str *nm = p->t->names[x->slot];
-		if (p->slot_flags[x->slot] & SLOT_ASSIGNED) {
+		if ((p->slot_flags[x->slot] & SLOT_ASSIGNED) || !x->bi) {
 			struct node *callee = tpl_cmalloc(p, sizeof *callee);
 			callee->kind = N_NAME;
 			callee->line = x->line;
@@ -1471,12 +1469,7 @@ static void resolve_calls(struct parser *p)
 				p->t->uses_now = true;
 			continue;
 		}
-		if (!x->bi)
-			tpl_perr(p, x->line, x->col, "no function named '%s'", nm->s);
-		check_arity(p, x, "function");
-		if (x->nargs + x->nkw < x->bi->min_args && !x->star)
-			tpl_perr(p, x->line, x->col, "function '%s' needs %u argument%s", x->bi->name,
-				 x->bi->min_args, x->bi->min_args == 1 ? "" : "s");
+		note_builtin(p, x);
 	}
 }
 
