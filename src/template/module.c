@@ -35,6 +35,9 @@ static pthread_mutex_t lock;
 static pthread_once_t lock_once = PTHREAD_ONCE_INIT;
 static struct mod *mods;
 static size_t nmods;
+/* The file whose text is being compiled now (the innermost of a chain of
+ * imports): one that imports itself names it. */
+static struct mod *innermost;
 
 static void lock_init(void)
 {
@@ -78,23 +81,30 @@ static void compile_locked(struct mod *m)
 {
 	m->state = MOD_COMPILING;
 	memset(&m->err, 0, sizeof m->err);
+	struct mod *outer = innermost;
+	innermost = m;
 	int rc = mqb_template_compile(m->text, m->len, &m->t, &m->err);
+	innermost = outer;
 	if (rc == -ENOMEM && !m->err.message[0])
 		snprintf(m->err.message, sizeof m->err.message, "out of memory");
 	m->state = rc ? MOD_FAILED : MOD_DONE;
 }
 
-struct mqb_template *tpl_module_get(const char *name, size_t len, char *err, size_t errlen)
+struct mqb_template *tpl_module_get(const char *name, size_t len, char *err, size_t errlen,
+				   bool *self)
 {
 	struct mqb_template *t = NULL;
+	*self = false;
 	take();
 	struct mod *m = find_locked(name, len);
 	if (m && m->state == MOD_NEW)
 		compile_locked(m);
 	if (!m)
 		snprintf(err, errlen, "no template named '%.*s' in custom_templates/", (int)len, name);
-	else if (m->state == MOD_COMPILING)
+	else if (m->state == MOD_COMPILING && (*self = m == innermost))
 		snprintf(err, errlen, "'%s' imports itself", m->name);
+	else if (m->state == MOD_COMPILING)
+		snprintf(err, errlen, "'%s' imports a file that imports it", m->name);
 	else if (m->state == MOD_FAILED)
 		snprintf(err, errlen, "'%s' does not compile: %u:%u: %s", m->name, m->err.line,
 			 m->err.column, m->err.message);

@@ -1181,7 +1181,10 @@ static struct stmt *parse_with(struct parser *p, struct tok *t)
 static void hold_module(struct parser *p, struct mqb_template *mod);
 
 /* The template a string literal names, from custom_templates/, held by
- * the template being compiled. */
+ * the template being compiled. A macro may import the file it is in (its
+ * own template, not held): Jinja imports when the macro runs, by then the
+ * file's macros are all defined; at the top level that would recurse
+ * without end, and is an error. */
 static struct mqb_template *parse_import_name(struct parser *p)
 {
 	struct tok *t = cur(p);
@@ -1189,7 +1192,10 @@ static struct mqb_template *parse_import_name(struct parser *p)
 		tpl_perr(p, t->line, t->col, "expected a template name (a string)");
 	p->pos++;
 	char err[200];
-	struct mqb_template *mod = tpl_module_get(t->str->s, t->str->len, err, sizeof err);
+	bool self;
+	struct mqb_template *mod = tpl_module_get(t->str->s, t->str->len, err, sizeof err, &self);
+	if (!mod && self && p->macro_depth)
+		return p->t;
 	if (!mod)
 		tpl_perr(p, t->line, t->col, "%s", err);
 	hold_module(p, mod);
@@ -1228,6 +1234,12 @@ static struct stmt *parse_import(struct parser *p, struct tok *t)
 		tpl_perr(p, cur(p)->line, cur(p)->col, "expected 'as'");
 	p->pos++;
 	single_target(p, s);
+	/* the file itself: its exports are not known yet, the render finds them */
+	if (s->mod == p->t) {
+		s->context = parse_context(p);
+		expect_end(p, T_BEND);
+		return s;
+	}
 	void *v = mqb__realloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
 	if (!v)
 		tpl_pnomem(p);
@@ -1284,8 +1296,9 @@ static struct stmt *parse_include(struct parser *p, struct tok *t)
 	parse_context(p);
 	expect_end(p, T_BEND);
 	char err[200] = "";
+	bool self;
 	for (size_t i = 0; i < n && !s->mod; i++)
-		s->mod = tpl_module_get(names[i]->s, names[i]->len, err, sizeof err);
+		s->mod = tpl_module_get(names[i]->s, names[i]->len, err, sizeof err, &self);
 	if (s->mod)
 		hold_module(p, s->mod);
 	else if (!ignore)
@@ -1313,10 +1326,21 @@ static struct stmt *parse_from(struct parser *p, struct tok *t)
 		if (nt->s[0] == '_')
 			tpl_perr(p, nt->line, nt->col,
 				 "names starting with an underline can not be imported");
-		if (tpl_export_slot(s->mod, nt->s, nt->n) == UINT_MAX)
+		names[n] = tpl_cstr(p, nt->s, nt->n);
+		if (s->mod == p->t) {
+			/* the file itself: its exports are known at its end */
+			void *v = mqb__realloc(p->self_names,
+					       (p->nself_names + 1) * sizeof *p->self_names);
+			if (!v)
+				tpl_pnomem(p);
+			p->self_names = v;
+			p->self_names[p->nself_names].name = names[n];
+			p->self_names[p->nself_names].line = nt->line;
+			p->self_names[p->nself_names++].col = nt->col;
+		} else if (tpl_export_slot(s->mod, nt->s, nt->n) == UINT_MAX) {
 			tpl_perr(p, nt->line, nt->col, "the imported template has no macro or "
 				 "variable named '%.*s'", (int)nt->n, nt->s);
-		names[n] = tpl_cstr(p, nt->s, nt->n);
+		}
 		p->pos++;
 		if (is_name(p, "as")) {
 			p->pos++;
@@ -1520,6 +1544,7 @@ static void parser_free(struct parser *p)
 	mqb__free(p->slot_flags);
 	mqb__free(p->calls);
 	mqb__free(p->aliases);
+	mqb__free(p->self_names);
 }
 
 int mqb_template_compile(const char *text, size_t len, struct mqb_template **out,
@@ -1552,6 +1577,13 @@ int mqb_template_compile(const char *text, size_t len, struct mqb_template **out
 		collect_exports(&p, t->body, v, &n);
 		t->exports = v;
 		t->nexports = n;
+		for (size_t i = 0; i < p.nself_names; i++) {
+			const struct tv_str *nm = p.self_names[i].name;
+			if (tpl_export_slot(t, nm->s, nm->len) == UINT_MAX)
+				tpl_perr(&p, p.self_names[i].line, p.self_names[i].col,
+					 "the imported template has no macro or variable named '%s'",
+					 nm->s);
+		}
 		t->globals = tpl_cmalloc(&p, (t->nslots + 1) * sizeof *t->globals);
 		for (unsigned i = 0; i < t->nslots; i++)
 			t->globals[i] = tpl_builtin_find(t->names[i]->s, t->names[i]->len,

@@ -810,8 +810,11 @@ struct mqb_template {
 unsigned tpl_export_slot(const struct mqb_template *t, const char *name, size_t len);
 /* custom_templates/ (module.c): the compiled template imported as name,
  * with a reference the caller releases (mqb_template_free); NULL with
- * err set (its message) when there is none or it does not compile. */
-struct mqb_template *tpl_module_get(const char *name, size_t len, char *err, size_t errlen);
+ * err set (its message) when there is none or it does not compile, and
+ * *self true when name is the file being compiled now (which cannot
+ * hold itself). */
+struct mqb_template *tpl_module_get(const char *name, size_t len, char *err, size_t errlen,
+				   bool *self);
 /* A reference more (mqb_template_free releases it). */
 void tpl_template_ref(struct mqb_template *t);
 
@@ -851,6 +854,10 @@ struct parser {
 	 * name the template assigns anywhere is called as a value */
 	struct node **calls;
 	size_t ncalls, capcalls;
+	/* names a macro imports from the template itself ({% from 'me.jinja'
+	 * import m %} in me.jinja), checked once its exports are known */
+	struct { const struct tv_str *name; unsigned line, col; } *self_names;
+	size_t nself_names;
 	/* modules imported as a name ({% import 'x' as y %}), by slot */
 	struct { unsigned slot; struct mqb_template *mod; } *aliases;
 	size_t naliases;
