@@ -316,11 +316,15 @@ static void check_home_assistant_main_file(const struct daemon_options *c)
 			    "recorder (home_assistant_main_file.yaml:22:1), "
 			    "tts (home_assistant_main_file.yaml:57:1), "
 			    "custom integration solar_forecast_x (home_assistant_main_file.yaml:62:1), "
+			    "debugpy (home_assistant_main_file.yaml:70:1), "
+			    "compensation (home_assistant_main_file.yaml:71:1), "
 			    "sensor platform time_date (home_assistant_main_file.yaml:45:15), "
 			    "sensor platform rest (home_assistant_main_file.yaml:47:15), "
 			    "scene platform homeassistant (home_assistant_main_file.yaml:53:5), "
 			    "binary_sensor platform solar_forecast_x "
-			    "(home_assistant_main_file.yaml:65:15)");
+			    "(home_assistant_main_file.yaml:65:15), "
+			    "alarm_control_panel platform manual_mqtt "
+			    "(home_assistant_main_file.yaml:76:15)");
 	assert_true(c->have_log_level);
 	assert_int_equal(c->log_level, MQB_LOG_WARNING);
 	assert_int_equal(c->nlog_levels, 2);
