@@ -324,7 +324,8 @@ static void check_home_assistant_main_file(const struct daemon_options *c)
 			    "binary_sensor platform solar_forecast_x "
 			    "(home_assistant_main_file.yaml:65:15), "
 			    "alarm_control_panel platform manual_mqtt "
-			    "(home_assistant_main_file.yaml:76:15)");
+			    "(home_assistant_main_file.yaml:76:15), "
+			    "light platform switch (home_assistant_main_file.yaml:82:15)");
 	assert_true(c->have_log_level);
 	assert_int_equal(c->log_level, MQB_LOG_WARNING);
 	assert_int_equal(c->nlog_levels, 2);

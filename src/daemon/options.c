@@ -657,6 +657,16 @@ static bool custom_integration(const struct load *l, const char *name)
 	return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
 }
 
+/* Whether name is an entity domain Home Assistant has as an integration
+ * of its own, whose platforms under other domains mqbridge does not have
+ * (light: - platform: switch, a switch shown as a light). */
+static bool ha_entity_domain(const char *name)
+{
+	size_t n;
+	const struct integration *in = find_integration(name, &n);
+	return in && !in->component && in->shape == LIST && name[n] == '\0';
+}
+
 /* A legacy `<domain>: - platform: NAME` element. */
 static void legacy_item(struct load *l, const struct mqb_conf_node *item, const char *path,
 			const void *ud)
@@ -673,7 +683,8 @@ static void legacy_item(struct load *l, const struct mqb_conf_node *item, const 
 	else if (!platform || !*platform)
 		err(l, pn, path, "'platform' must be an integration name, got %s",
 		    schema__describe(pn, buf, sizeof buf));
-	else if ((absent__home_assistant_has(platform) || custom_integration(l, platform)) &&
+	else if ((absent__home_assistant_has(platform) || custom_integration(l, platform) ||
+		  ha_entity_domain(platform)) &&
 		 !loader__has_module(platform, platform_dirs, nplatform_dirs))
 		skip(l, pn, "%s platform %s", domain, platform);
 	else
