@@ -234,7 +234,7 @@ static void check_common(const char *domain, const struct cl_conf *c,
 		.state_class = c->state_class,
 		.unit_of_measurement = c->unit_of_measurement,
 	};
-	mqb_entity_info_check(domain, &info, node, path, errs);
+	mqb_entity_info_check_unit_warns(domain, &info, node, path, errs);
 	check_command(c->command, path, "command", errs);
 	check_command(c->command_on, path, "command_on", errs);
 	check_command(c->command_off, path, "command_off", errs);

@@ -291,7 +291,7 @@ static void check_legacy(enum kind kind, const struct mqb_conf_node *map, const 
 		} else if (mqb_schema_apply(legacy_schema(kind), v, qp, &lc, errs) == 0) {
 			struct mqb_entity_info info = {.device_class = lc.device_class,
 						       .unit_of_measurement = lc.unit};
-			mqb_entity_info_check(domain_of[kind], &info, v, qp, errs);
+			mqb_entity_info_check_unit_warns(domain_of[kind], &info, v, qp, errs);
 			if (lc.attribute_templates) {
 				char *r = path_join(qp, ".", "attribute_templates");
 				check_templates(lc.attribute_templates, r ? r : qp, false, errs);
@@ -333,7 +333,7 @@ static void check_item(enum kind kind, const void *conf, const struct mqb_conf_n
 	struct mqb_entity_info info = {.device_class = c->device_class,
 				       .state_class = c->state_class,
 				       .unit_of_measurement = c->unit};
-	mqb_entity_info_check(domain_of[kind], &info, node, path, errs);
+	mqb_entity_info_check_unit_warns(domain_of[kind], &info, node, path, errs);
 	if (c->attributes) {
 		char *p = path_join(path, ".", "attributes");
 		check_templates(c->attributes, p ? p : path, false, errs);

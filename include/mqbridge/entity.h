@@ -93,6 +93,13 @@ struct mqb_conf_errors;
 bool mqb_entity_info_check(const char *domain, const struct mqb_entity_info *info,
 			   const struct mqb_conf_node *item, const char *path,
 			   struct mqb_conf_errors *errs);
+/* mqb_entity_info_check as Home Assistant checks an entity that is not
+ * MQTT's (a template or command_line sensor): a unit its device class
+ * does not allow is a warning logged under path, as Home Assistant's
+ * sensor logs one when it runs, and the rest is checked. Thread: any. */
+bool mqb_entity_info_check_unit_warns(const char *domain, const struct mqb_entity_info *info,
+				      const struct mqb_conf_node *item, const char *path,
+				      struct mqb_conf_errors *errs);
 
 /* Add an entity to platform p. ops and priv are the platform's: ops must
  * live as long as the core (a static table); priv is freed with ops->free

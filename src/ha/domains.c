@@ -1106,6 +1106,24 @@ bool mqb_entity_info_check(const char *domain, const struct mqb_entity_info *inf
 	return false;
 }
 
+bool mqb_entity_info_check_unit_warns(const char *domain, const struct mqb_entity_info *info,
+				      const struct mqb_conf_node *item, const char *path,
+				      struct mqb_conf_errors *errs)
+{
+	char buf[1280];
+	const char *key = NULL;
+	const char *msg = mqb_entity_info_invalid(domain, info, &key, buf, sizeof buf);
+	if (!msg || strcmp(key, "unit_of_measurement") != 0)
+		return mqb_entity_info_check(domain, info, item, path, errs);
+	struct mqb_conf_mark m = mqb_conf_mark(mqb_conf_get(item, key) ? mqb_conf_get(item, key)
+								       : item);
+	MQB_LOG_WARNING("entity", "%s:%u:%u: %s.%s: %s; Home Assistant warns of it too",
+			m.file ? m.file : "", m.line, m.column, path, key, msg);
+	struct mqb_entity_info rest = *info;
+	rest.unit_of_measurement = NULL;
+	return mqb_entity_info_check(domain, &rest, item, path, errs);
+}
+
 /* ---- the rows ----------------------------------------------------------- */
 
 static const char *const on_off_services[] = {"turn_on", "turn_off", "toggle", NULL};
