@@ -370,6 +370,32 @@ static void state_for_needs_the_state_held_long_enough(void **state)
 	assert_non_null(strstr(f->err, "template error"));
 }
 
+/* tests/components/switch/test_device_condition.py (test_if_state,
+ * test_if_fires_on_for_condition) and device_automation/toggle_entity.py:
+ * is_on and is_off of an entity that turns on and off are its state, with
+ * for; another integration's device condition is an error at its domain. */
+static void a_device_condition_of_a_toggle_entity_is_its_state(void **state)
+{
+	struct fx *f = *state;
+	compile_ok(f, "c:\n  condition: device\n  device_id: abc\n  domain: switch\n"
+		      "  entity_id: switch.tree\n  type: is_on\n");
+	set(f, "switch.tree", "on", NULL);
+	assert_int_equal(test(f), 1);
+	set(f, "switch.tree", "off", NULL);
+	assert_int_equal(test(f), 0);
+	compile_ok(f, "c:\n  condition: device\n  device_id: abc\n  domain: light\n"
+		      "  entity_id: light.desk\n  type: is_off\n  for: {seconds: 5}\n");
+	set(f, "light.desk", "off", NULL);
+	assert_int_equal(test(f), 0);
+	timer__shift_wall(f->core, 10);
+	assert_int_equal(test(f), 1);
+	compile_fails("c:\n  condition: device\n  device_id: abc\n  domain: zha\n  type: x\n",
+		      "device conditions of zha are not available in mqbridge", 4, 11);
+	compile_fails("c:\n  condition: device\n  device_id: abc\n  domain: switch\n"
+		      "  entity_id: switch.tree\n  type: is_open\n",
+		      "value must be one of ['is_off', 'is_on']", 6, 9);
+}
+
 /* ---- numeric_state ------------------------------------------------------------- */
 
 /* ::test_numeric_state_known_non_matching, ::test_numeric_state_raises */
@@ -696,6 +722,7 @@ static const struct CMUnitTest tests[] = {
 	T(state_of_an_attribute_compares_typed_values),
 	T(state_may_be_an_input_helpers_state),
 	T(state_for_needs_the_state_held_long_enough),
+	T(a_device_condition_of_a_toggle_entity_is_its_state),
 	T(numeric_state_is_false_when_unknown_and_an_error_when_not_a_number),
 	T(numeric_state_of_entities_and_attributes),
 	T(numeric_state_thresholds_may_be_entities),

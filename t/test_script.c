@@ -411,6 +411,43 @@ static void sc_target(struct sx *x)
 	expect_json(call_data(x, 4), "{\"entity_id\": [\"light.porch\"]}");
 }
 
+static void sc_device(struct sx *x)
+{
+	struct mqb_job call = MQB_CALLBACK(record_call, x);
+	assert_int_equal(mqb_services_async_register(x->core, "light", "turn_on", &call, NULL, NULL),
+			 0);
+	assert_int_equal(mqb_services_async_register(x->core, "switch", "toggle", &call, NULL, NULL),
+			 0);
+	compile(x, "sequence:\n"
+		   "  - {device_id: abc, domain: light, entity_id: light.desk, type: brightness_increase}\n"
+		   "  - {device_id: abc, domain: light, entity_id: light.desk, type: brightness_decrease}\n"
+		   "  - {device_id: abc, domain: light, entity_id: light.desk, type: turn_on,\n"
+		   "     brightness_pct: 40}\n"
+		   "  - {device_id: abc, domain: light, entity_id: light.desk, type: flash}\n"
+		   "  - {device_id: abc, domain: light, entity_id: light.desk, type: flash, flash: long}\n"
+		   "  - {device_id: def, domain: switch, entity_id: switch.tree, type: toggle}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), 0);
+	assert_int_equal(json_array_size(x->calls), 6);
+	expect_json(call_data(x, 0), "{\"entity_id\": [\"light.desk\"], \"brightness_step_pct\": 10}");
+	expect_json(call_data(x, 1), "{\"entity_id\": [\"light.desk\"], \"brightness_step_pct\": -10}");
+	expect_json(call_data(x, 2), "{\"entity_id\": [\"light.desk\"], \"brightness_pct\": 40}");
+	expect_json(call_data(x, 3), "{\"entity_id\": [\"light.desk\"], \"flash\": \"short\"}");
+	expect_json(call_data(x, 4), "{\"entity_id\": [\"light.desk\"], \"flash\": \"long\"}");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(x->calls, 5),
+							      "service")), "toggle");
+	expect_json(call_data(x, 5), "{\"entity_id\": [\"switch.tree\"]}");
+}
+
+/* Device actions of entities that turn on and off, as Home Assistant's
+ * UI writes them: tests/components/light/test_device_action.py
+ * (test_action: turn_on, turn_off, toggle, brightness_increase,
+ * brightness_decrease, flash, flash long, brightness_pct) and
+ * device_automation/toggle_entity.py: a call of the entity's service. */
+static void device_actions_of_toggle_entities_call_their_services(void **state)
+{
+	play(*state, sc_device);
+}
+
 /* tests/components/automation/test_init.py::test_service_specify_entity_id,
  * ::test_service_specify_entity_id_list, ::test_action_backward_compatibility:
  * entity ids reach the handler as a list, a top-level one wins */
@@ -1736,8 +1773,15 @@ static void bad_actions_are_configuration_errors_at_their_place(void **state)
 		      "group of exclusion 'repeat'", 0, 0, NULL);
 	compile_fails("sequence:\n  - repeat: {sequence: []}\n",
 		      "must contain at least one of count, for_each, while, until.", 0, 0, NULL);
-	compile_fails("sequence:\n  - device_id: abc\n    domain: light\n", "device actions", 0, 0,
-		      NULL);
+	compile_fails("sequence:\n  - device_id: abc\n    domain: zha\n    type: x\n"
+		      "    entity_id: a.b\n",
+		      "device actions of zha are not available in mqbridge", 3, 13,
+		      "automation[0].action[0].domain");
+	compile_fails("sequence:\n  - device_id: abc\n    domain: switch\n    type: flash\n"
+		      "    entity_id: switch.x\n",
+		      "value must be one of ['toggle', 'turn_off', 'turn_on']", 4, 11, NULL);
+	compile_fails("sequence:\n  - device_id: abc\n    domain: light\n",
+		      "required key not provided @ data['type']", 0, 0, NULL);
 	compile_fails("sequence:\n  - parallel:\n      - delay: 1\n      - bogus: 2\n",
 		      "Unable to determine action", 4, 9, "automation[0].action[0].parallel[1][0]");
 	compile_fails("sequence:\n  - scene: light.x\n", "does not belong to domain 'scene'", 0, 0,
@@ -1755,6 +1799,7 @@ static const struct CMUnitTest tests[] = {
 	T(an_event_step_fires_its_event),
 	T(event_data_templates_render_anywhere_inside),
 	T(service_calls_render_their_name_and_data),
+	T(device_actions_of_toggle_entities_call_their_services),
 	T(targets_reach_the_handler_as_entity_id_lists),
 	T(a_response_variable_takes_what_the_service_answers),
 	T(a_failing_call_ends_the_run_with_its_error),

@@ -771,6 +771,44 @@ static void fire_event(struct fx *f, const char *type, const char *data)
 			 0);
 }
 
+/* tests/components/switch/test_device_trigger.py (test_if_fires_on_state_change,
+ * test_if_fires_on_state_change_with_for) and toggle_entity.py: turned_on,
+ * turned_off and changed_states of an entity that turns on and off are
+ * its state trigger (to on, to off, to any state), with for; the trigger
+ * variable names the platform device. */
+static void a_device_trigger_of_a_toggle_entity_is_its_state_trigger(void **state)
+{
+	struct fx *f = *state;
+	set(f, "switch.tree", "off", NULL);
+	attach(f,
+	       "t:\n  - trigger: device\n    device_id: abc\n    domain: switch\n"
+	       "    entity_id: switch.tree\n    type: turned_on\n"
+	       "  - platform: device\n    device_id: abc\n    domain: light\n"
+	       "    entity_id: light.desk\n    type: turned_off\n    for: {seconds: 5}\n"
+	       "  - platform: device\n    device_id: abc\n    domain: fan\n"
+	       "    entity_id: fan.attic\n    type: changed_states\n",
+	       NULL);
+	set(f, "switch.tree", "on", NULL);
+	assert_int_equal(fired(f), 1);
+	expect_render(f, 0, "{{ trigger.platform }} {{ trigger.entity_id }} {{ trigger.to_state.state }}",
+		      "device switch.tree on");
+	set(f, "switch.tree", "on", "{\"x\": 1}");
+	set(f, "switch.tree", "off", NULL);
+	assert_int_equal(fired(f), 1);
+	set(f, "light.desk", "on", NULL);
+	set(f, "light.desk", "off", NULL);
+	assert_int_equal(fired(f), 1);
+	advance(f, 6);
+	assert_int_equal(fired(f), 2);
+	set(f, "fan.attic", "on", NULL);
+	set(f, "fan.attic", "on", "{\"percentage\": 50}");
+	assert_int_equal(fired(f), 3);
+	detach(f);
+	compile_fails("t:\n  - trigger: device\n    device_id: abc\n    domain: switch\n"
+		      "    entity_id: switch.tree\n    type: pressed\n",
+		      "value must be one of ['changed_states', 'turned_off', 'turned_on']", 6, 11);
+}
+
 /* A trigger of an integration mqbridge does not have (a webhook, a tag,
  * another integration's device trigger, an integration's own
  * "<domain>.<name>") is kept, as DESIGN 7 keeps such an integration: it
@@ -1387,6 +1425,7 @@ static const struct CMUnitTest tests[] = {
 	T(numeric_state_thresholds_from_entities),
 	T(numeric_state_warns_of_an_unknown_threshold),
 	T(a_trigger_of_an_absent_integration_never_fires_and_says_so),
+	T(a_device_trigger_of_a_toggle_entity_is_its_state_trigger),
 	T(numeric_state_value_template_sees_trigger_variables),
 	T(event_fires_for_its_types),
 	T(event_data_is_a_subset),

@@ -19,6 +19,7 @@
 #include "ha/condition_impl.h"
 #include "ha/cv.h"
 #include "ha/duration.h"
+#include "ha/trigger_impl.h"
 #include "ha/tval.h"
 #include "mqbridge/json.h"
 #include "mqbridge/location.h"
@@ -366,6 +367,50 @@ static size_t compile_entities(struct mqb_condition *c, const struct mqb_conf_no
 	return found;
 }
 
+/* A device condition of an entity that turns on and off (Home
+ * Assistant's device_automation/toggle_entity.py): the state condition of
+ * its entity_id, "on" (is_on) or "off" (is_off), with for. Another
+ * integration's device condition cannot be had here: mqbridge knows no
+ * devices but MQTT's, whose device automations are triggers only. */
+static size_t compile_device(struct mqb_condition *c, const struct mqb_conf_node *node,
+			     const char *path, struct mqb_conf_errors *errs)
+{
+	static const char *const keys[] = { BASE_KEYS, "device_id", "domain", "entity_id", "type",
+					     "for", "metadata", NULL };
+	char p[CV_PATH_MAX];
+	size_t found = cv__check_keys(node, path, keys, errs);
+	const struct mqb_conf_node *dn = cv__required(node, "domain", path, errs, &found);
+	const struct mqb_conf_node *tn = cv__required(node, "type", path, errs, &found);
+	const char *domain = cv__text(dn), *type = cv__text(tn);
+	if (dn && (!domain || !trigger__toggle_domain(domain))) {
+		mqb_conf_error_at(errs, dn, cv__path(p, path, ".domain"),
+				  "device conditions of %s are not available in mqbridge: only those "
+				  "of entities that turn on and off (fan, humidifier, light, remote, "
+				  "switch) are; use a state condition", domain ? domain : "that domain");
+		return found + 1;
+	}
+	if (tn && (!type || (strcmp(type, "is_on") != 0 && strcmp(type, "is_off") != 0))) {
+		mqb_conf_error_at(errs, tn, cv__path(p, path, ".type"),
+				  "value must be one of ['is_off', 'is_on']");
+		return found + 1;
+	}
+	if (found)
+		return found;
+	found += compile_entities(c, node, path, errs);
+	if (!(c->want = json_array()) ||
+	    json_array_append_new(c->want, json_string(strcmp(type, "is_on") == 0 ? "on" : "off"))) {
+		mqb_conf_error(errs, NULL, path, "out of memory");
+		return found + 1;
+	}
+	const struct mqb_conf_node *n = mqb_conf_get(node, "for");
+	if (n) {
+		c->has_for = true;
+		found += duration__compile(&c->hold, n, cv__path(p, path, ".for"),
+					   DURATION_POSITIVE, errs);
+	}
+	return found;
+}
+
 static size_t compile_typed(struct mqb_condition *c, const struct mqb_conf_node *node,
 			    const char *path, struct mqb_conf_errors *errs)
 {
@@ -584,6 +629,12 @@ static size_t compile(const struct mqb_conf_node *node, const char *path,
 			found++;
 		goto done;
 	}
+	if (s && strcmp(s, "device") == 0) {
+		if (!(c = cond_new(C_STATE)))
+			goto nomem;
+		found += compile_device(c, node, path, errs);
+		goto done;
+	}
 	int t = -1;
 	for (int i = 0; s && i < (int)(sizeof type_names / sizeof type_names[0]); i++)
 		if (strcmp(s, type_names[i]) == 0)
@@ -592,7 +643,7 @@ static size_t compile(const struct mqb_conf_node *node, const char *path,
 		char buf[80];
 		mqb_conf_error_at(errs, n, cv__path(p, path, ".condition"),
 				  "Invalid condition \"%s\" specified (mqbridge has and, or, not, "
-				  "state, numeric_state, template, time, sun and trigger)",
+				  "state, numeric_state, template, time, sun, trigger and device)",
 				  s ? mqb_conf_display(n, buf, sizeof buf) : schema__describe(n, buf, sizeof buf));
 		return 1;
 	}

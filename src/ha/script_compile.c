@@ -14,6 +14,7 @@
 #include "core/loop.h"
 #include "ha/cv.h"
 #include "ha/script_impl.h"
+#include "ha/trigger_impl.h"
 #include "mqbridge/bus.h"
 #include "mqbridge/condition.h"
 #include "mqbridge/states.h"
@@ -348,6 +349,98 @@ static size_t compile_call(struct cc *cc, struct action *a, const struct mqb_con
 	return found;
 }
 
+/* A device action of an entity that turns on and off (Home Assistant's
+ * device_automation/toggle_entity.py; light/device_action.py adds
+ * brightness steps, brightness_pct and flash): a call of the entity's
+ * turn_on, turn_off or toggle. Another integration's device action cannot
+ * be had here: mqbridge knows no devices but MQTT's, whose device
+ * automations are triggers only. */
+static size_t compile_device(struct cc *cc, struct action *a, const struct mqb_conf_node *node,
+			     const char *path)
+{
+	static const char *const keys[] = { BASE, "device_id", "domain", "entity_id", "type",
+					    "metadata", "brightness_pct", "flash", NULL };
+	size_t found = cv__check_keys(node, path, keys, cc->errs);
+	char p[CV_PATH_MAX];
+	const struct mqb_conf_node *dn = cv__required(node, "domain", path, cc->errs, &found);
+	const struct mqb_conf_node *tn = cv__required(node, "type", path, cc->errs, &found);
+	const struct mqb_conf_node *en = cv__required(node, "entity_id", path, cc->errs, &found);
+	const char *domain = cv__text(dn), *type = cv__text(tn);
+	if (dn && (!domain || !trigger__toggle_domain(domain))) {
+		mqb_conf_error_at(cc->errs, dn, cv__path(p, path, ".domain"),
+				  "device actions of %s are not available in mqbridge: only those "
+				  "of entities that turn on and off (fan, humidifier, light, remote, "
+				  "switch) are; call the entity's services instead",
+				  domain ? domain : "that domain");
+		return found + 1;
+	}
+	if (found)
+		return found;
+	bool light = strcmp(domain, "light") == 0;
+	const char *service = NULL;
+	json_t *data = json_object();
+	if (!data)
+		return nomem(cc, path);
+	int rc = 0;
+	if (!type) {
+	} else if (strcmp(type, "turn_off") == 0 || strcmp(type, "toggle") == 0) {
+		service = type;
+	} else if (strcmp(type, "turn_on") == 0) {
+		service = type;
+	} else if (light && strcmp(type, "brightness_increase") == 0) {
+		service = "turn_on";
+		rc = json_object_set_new(data, "brightness_step_pct", json_integer(10));
+	} else if (light && strcmp(type, "brightness_decrease") == 0) {
+		service = "turn_on";
+		rc = json_object_set_new(data, "brightness_step_pct", json_integer(-10));
+	} else if (light && strcmp(type, "flash") == 0) {
+		service = "turn_on";
+		const char *f = cv__text(mqb_conf_get(node, "flash"));
+		rc = json_object_set_new(data, "flash", json_string(f ? f : "short"));
+	}
+	if (!service) {
+		mqb_conf_error_at(cc->errs, tn, cv__path(p, path, ".type"), "value must be one of %s",
+				  light ? "['brightness_decrease', 'brightness_increase', 'flash', "
+					  "'toggle', 'turn_off', 'turn_on']"
+					: "['toggle', 'turn_off', 'turn_on']");
+		json_decref(data);
+		return 1;
+	}
+	const struct mqb_conf_node *pct = mqb_conf_get(node, "brightness_pct");
+	if (light && pct && strcmp(type, "turn_on") == 0) {
+		json_t *v = tval__from_conf(pct);
+		if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 100) {
+			json_decref(v);
+			json_decref(data);
+			mqb_conf_error_at(cc->errs, pct, cv__path(p, path, ".brightness_pct"),
+					  "value must be at most 100 and at least 0");
+			return 1;
+		}
+		rc |= json_object_set_new(data, "brightness_pct", v);
+	}
+	found += cv__entity_ids(en, cv__path(p, path, ".entity_id"), true, cc->errs,
+				&a->call.entity_ids, &a->call.n_entity_ids);
+	/* one allocation, "<domain>\0<service>", as service_name makes */
+	size_t dl = strlen(domain) + 1, sl = strlen(service) + 1;
+	char *name = mqb__malloc(dl + sl);
+	if (rc || !name) {
+		mqb__free(name);
+		json_decref(data);
+		return found + nomem(cc, path);
+	}
+	memcpy(name, domain, dl);
+	memcpy(name + dl, service, sl);
+	a->call.domain = name;
+	a->call.service = name + dl;
+	if (json_object_size(data)) {
+		a->call.data = (struct tval){ .kind = TVAL_STATIC, .value = data };
+		a->call.has_data = true;
+	} else {
+		json_decref(data);
+	}
+	return found;
+}
+
 /* scene: scene.x is scene.turn_on with that entity. */
 static size_t compile_scene(struct cc *cc, struct action *a, const struct mqb_conf_node *node,
 			    const char *path)
@@ -679,16 +772,10 @@ static size_t compile_action(struct cc *cc, struct action **out, const struct mq
 			type = detect[i].type;
 	if (type == -3)
 		return unknown_action(cc, node, path);
-	if (type == -1) {
-		mqb_conf_error_at(cc->errs, mqb_conf_get(node, "device_id"), path,
-				  "device actions are not supported by mqbridge (no device "
-				  "integrations): call the entity's services instead");
-		return 1;
-	}
 	struct action *a = mqb__calloc(1, sizeof *a);
 	if (!a)
 		return nomem(cc, path);
-	a->type = type == -2 ? A_CALL : (enum act_type)type;
+	a->type = type < 0 ? A_CALL : (enum act_type)type;
 	const char *rel = strlen(path) > cc->prefix ? path + cc->prefix : path;
 	if (!(a->path = mqb__strdup(rel))) {
 		mqb__free(a);
@@ -700,6 +787,9 @@ static size_t compile_action(struct cc *cc, struct action **out, const struct mq
 	static const char *const delay_keys[] = { BASE, "delay", NULL };
 	static const char *const conv_keys[] = { BASE, "set_conversation_response", NULL };
 	switch (type) {
+	case -1:
+		found += compile_device(cc, a, node, path);
+		break;
 	case -2:
 		found += compile_scene(cc, a, node, path);
 		break;

@@ -29,6 +29,15 @@ static const struct trig_ops *const platforms[] = {
 	&trigger__sun,   &trigger__device,
 };
 
+bool trigger__toggle_domain(const char *domain)
+{
+	static const char *const toggle[] = {"fan", "humidifier", "light", "remote", "switch"};
+	for (size_t i = 0; i < MQB_ARRAY_SIZE(toggle); i++)
+		if (strcmp(domain, toggle[i]) == 0)
+			return true;
+	return false;
+}
+
 /* TRIGGER_BASE_SCHEMA's keys. */
 static const char *const base_keys[] = {"platform", "trigger", "id", "alias", "enabled",
 					"variables"};
@@ -108,6 +117,8 @@ static size_t compile_one(struct trig *t, const struct mqb_conf_node *node, cons
 	const char *domain = cv__text(mqb_conf_get(node, "domain"));
 	if (!t->ops && name && trigger__absent_integration(name, dom, sizeof dom))
 		t->ops = &trigger__absent;
+	else if (t->ops == &trigger__device && domain && trigger__toggle_domain(domain))
+		t->ops = &trigger__device_entity;
 	else if (t->ops == &trigger__device && domain && strcmp(domain, "mqtt") != 0)
 		t->ops = &trigger__absent;
 	if (!t->ops) {

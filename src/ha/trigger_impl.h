@@ -39,7 +39,13 @@ struct trig_ops {
 
 extern const struct trig_ops trigger__state, trigger__numeric_state, trigger__event,
 	trigger__homeassistant, trigger__mqtt, trigger__time, trigger__time_pattern,
-	trigger__template, trigger__sun, trigger__device, trigger__absent;
+	trigger__template, trigger__sun, trigger__device, trigger__absent,
+	trigger__device_entity;
+
+/* Whether domain's entities turn on and off, with Home Assistant's device
+ * triggers, conditions and actions of device_automation/toggle_entity.py
+ * (light, switch, fan, humidifier, remote). Thread: any. */
+bool trigger__toggle_domain(const char *domain);
 
 /* The Home Assistant integration whose trigger name is and mqbridge does
  * not have ("webhook"; "samsungtv" of "samsungtv.turn_on", written into

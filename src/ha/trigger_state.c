@@ -107,20 +107,33 @@ nomem:
 	return 1;
 }
 
+/* A conf with node's entity_id (required) read; NULL when out of memory
+ * (counted in *found). */
+static struct conf *conf_new(const struct mqb_conf_node *node, const char *path,
+			     struct mqb_conf_errors *errs, size_t *found)
+{
+	char p[CV_PATH_MAX];
+	struct conf *c = mqb__calloc(1, sizeof *c);
+	if (!c) {
+		mqb_conf_error(errs, NULL, path, "out of memory");
+		++*found;
+		return NULL;
+	}
+	const struct mqb_conf_node *ids = cv__required(node, "entity_id", path, errs, found);
+	if (ids)
+		*found += cv__entity_ids(ids, cv__path(p, path, ".entity_id"), false, errs, &c->ids,
+					 &c->n);
+	return c;
+}
+
 static size_t compile(const struct mqb_conf_node *node, const char *path,
 		      struct mqb_conf_errors *errs, void **priv)
 {
 	char p[CV_PATH_MAX];
 	size_t found = 0;
-	struct conf *c = mqb__calloc(1, sizeof *c);
-	if (!c) {
-		mqb_conf_error(errs, NULL, path, "out of memory");
-		return 1;
-	}
-	const struct mqb_conf_node *ids = cv__required(node, "entity_id", path, errs, &found);
-	if (ids)
-		found += cv__entity_ids(ids, cv__path(p, path, ".entity_id"), false, errs, &c->ids,
-					&c->n);
+	struct conf *c = conf_new(node, path, errs, &found);
+	if (!c)
+		return found;
 	found += cv__strdup(mqb_conf_get(node, "attribute"), cv__path(p, path, ".attribute"), errs,
 			    &c->attribute);
 	bool typed = mqb_conf_get(node, "attribute") != NULL;
@@ -307,6 +320,56 @@ static int attach(struct trig_run *r)
 	}
 	return 0;
 }
+
+/* A device trigger of an entity that turns on and off (Home Assistant's
+ * device_automation/toggle_entity.py, entity.py): the state trigger of
+ * its entity_id, to "on" (turned_on), to "off" (turned_off) or to any
+ * other state (changed_states), with for. */
+static const char *const device_keys[] = {"domain", "device_id", "entity_id", "type", "for",
+					  "metadata", NULL};
+
+static size_t compile_device(const struct mqb_conf_node *node, const char *path,
+			     struct mqb_conf_errors *errs, void **priv)
+{
+	char p[CV_PATH_MAX];
+	size_t found = 0;
+	const struct mqb_conf_node *tn = cv__required(node, "type", path, errs, &found);
+	const char *type = cv__text(tn), *to = NULL;
+	if (type && strcmp(type, "turned_on") == 0)
+		to = "on";
+	else if (type && strcmp(type, "turned_off") == 0)
+		to = "off";
+	else if (tn && (!type || strcmp(type, "changed_states") != 0)) {
+		mqb_conf_error_at(errs, tn, cv__path(p, path, ".type"),
+				  "value must be one of ['changed_states', 'turned_off', "
+				  "'turned_on']");
+		return found + 1;
+	}
+	struct conf *c = conf_new(node, path, errs, &found);
+	if (!c)
+		return found;
+	c->to.given = true; /* changed_states: to any state, not an attribute's change */
+	if (to && (!(c->to.values = json_array()) ||
+		   json_array_append_new(c->to.values, json_string(to)))) {
+		mqb_conf_error(errs, NULL, path, "out of memory");
+		found++;
+	}
+	found += trigger__compile_for(node, path, errs, &c->hold, &c->has_for);
+	if (found)
+		conf_free(c);
+	else
+		*priv = c;
+	return found;
+}
+
+const struct trig_ops trigger__device_entity = {
+	.name = "device",
+	.keys = device_keys,
+	.compile = compile_device,
+	.free = conf_free,
+	.attach = attach,
+	.detach = detach,
+};
 
 const struct trig_ops trigger__state = {
 	.name = "state",
