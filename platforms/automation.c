@@ -59,17 +59,16 @@ static const struct mqb_schema_key automation_keys[] = {
 	{.key = "trace", .type = MQB_S_ANY, .doc = "accepted, no effect"},
 	{.key = "hide_entity", .type = MQB_S_BOOL, .doc = "accepted, no effect (Home Assistant's, "
 							   "deprecated)"},
-	{.key = "use_blueprint", .type = MQB_S_ANY, .doc = "refused: blueprints are not supported"},
+	{.key = "use_blueprint", .type = MQB_S_ANY,
+	 .doc = "path and input of a blueprint under blueprints/automation/ (made into the "
+		"automation when the configuration is read)"},
 };
 static const struct mqb_schema automation_schema = MQB_SCHEMA("automation", automation_keys);
 
 static size_t check_one(const struct mqb_component_entry *en, struct mqb_conf_errors *errs)
 {
 	char p[256];
-	size_t found = su_no_blueprint(en->node, en->path, errs);
-	if (found)
-		return found;
-	found += mqb_schema_apply(&automation_schema, en->node, en->path, NULL, errs);
+	size_t found = mqb_schema_apply(&automation_schema, en->node, en->path, NULL, errs);
 	struct su_mode m;
 	found += su_mode_read(en->node, en->path, errs, &m);
 	struct su_parts pt;

@@ -43,7 +43,9 @@ static const struct mqb_schema_key script_keys[] = {
 	 .doc = "the variables a caller may pass, described (not enforced, as in Home Assistant)"},
 	{.key = "trace", .type = MQB_S_ANY, .doc = "accepted, no effect"},
 	{.key = "sequence", .type = MQB_S_ANY, .required = true, .doc = "the actions"},
-	{.key = "use_blueprint", .type = MQB_S_ANY, .doc = "refused: blueprints are not supported"},
+	{.key = "use_blueprint", .type = MQB_S_ANY,
+	 .doc = "path and input of a blueprint under blueprints/script/ (made into the script "
+		"when the configuration is read)"},
 };
 static const struct mqb_schema script_schema = MQB_SCHEMA("script", script_keys);
 
@@ -71,8 +73,6 @@ static size_t check_one(const struct mqb_component_entry *en, struct mqb_conf_er
 		mqb_conf_error_at(errs, en->node, en->path, "expected a mapping with sequence:");
 		return found + 1;
 	}
-	if ((found += su_no_blueprint(en->node, en->path, errs)))
-		return found;
 	found += mqb_schema_apply(&script_schema, en->node, en->path, NULL, errs);
 	struct su_mode m;
 	found += su_mode_read(en->node, en->path, errs, &m);

@@ -278,19 +278,6 @@ size_t su_read_parts(const struct mqb_conf_node *node, const char *path,
 	return found;
 }
 
-size_t su_no_blueprint(const struct mqb_conf_node *node, const char *path,
-		       struct mqb_conf_errors *errs)
-{
-	const struct mqb_conf_node *bp = mqb_conf_get(node, "use_blueprint");
-	if (!bp)
-		return 0;
-	char p[256];
-	mqb_conf_error_at(errs, bp, su_path(p, sizeof p, path, ".use_blueprint"),
-			  "blueprints are not supported: write the automation or script out "
-			  "with its inputs filled in");
-	return 1;
-}
-
 bool su_same_config(const json_t *raw, const struct mqb_conf_node *node)
 {
 	json_t *j = mqb_conf_to_json(node);

@@ -122,9 +122,6 @@ struct su_parts {
 size_t su_read_parts(const struct mqb_conf_node *node, const char *path,
 		     struct mqb_conf_errors *errs, struct su_parts *p);
 
-/* use_blueprint refused at its place: 1 when node has it, else 0. */
-size_t su_no_blueprint(const struct mqb_conf_node *node, const char *path,
-		       struct mqb_conf_errors *errs);
 
 /* path + suffix ("automation[0]" ".triggers"), for errors. */
 const char *su_path(char *buf, size_t len, const char *path, const char *suffix);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
 #include "daemon.h"
@@ -773,8 +774,8 @@ static void configuration_errors_point_at_their_place(void **state)
 	td_expect_in(err, "mqbridge.yaml:16:25: automation[2].triggers.trigger: Invalid trigger "
 		       "sunshine specified");
 	td_expect_in(err, "mqbridge.yaml:19:19: automation[2].max_exceeded: expected a log level");
-	td_expect_in(err, "mqbridge.yaml:20:20: automation[3].use_blueprint: blueprints are not "
-		       "supported");
+	td_expect_in(err, "mqbridge.yaml:20:27: automation[3].use_blueprint: Unable to find "
+		       "blueprint at path motion_light.yaml");
 	/* test_device_trigger.py's TRIGGER_SCHEMA; another integration's
 	 * device trigger is kept, never firing (test_trigger.c), and is no
 	 * error */
@@ -789,9 +790,61 @@ static void configuration_errors_point_at_their_place(void **state)
 		       "@ data['discovery_id']");
 }
 
+/* A blueprint, as tests/components/automation/test_blueprint.py uses
+ * Home Assistant's own: the automation names blueprints/automation/PATH
+ * beside the configuration and its inputs (one in a section, left to its
+ * default), and runs as the automation the blueprint makes, under its
+ * own alias. */
+static void an_automation_from_a_blueprint_runs_as_the_one_it_makes(void **state)
+{
+	(void)state;
+	td_init(&T, NULL);
+	char d[256];
+	snprintf(d, sizeof d, "%s/blueprints", T.dir);
+	assert_int_equal(mkdir(d, 0700), 0);
+	snprintf(d, sizeof d, "%s/blueprints/automation", T.dir);
+	assert_int_equal(mkdir(d, 0700), 0);
+	snprintf(d, sizeof d, "%s/blueprints/automation/me", T.dir);
+	assert_int_equal(mkdir(d, 0700), 0);
+	td_write_file(&T, "blueprints/automation/me/announce.yaml",
+		      "blueprint:\n"
+		      "  name: Announce\n"
+		      "  domain: automation\n"
+		      "  input:\n"
+		      "    watched: {name: Watched, selector: {entity: {}}}\n"
+		      "    topic: {name: Topic}\n"
+		      "    timing:\n"
+		      "      name: Timing\n"
+		      "      input:\n"
+		      "        wait: {name: Wait, default: 0}\n"
+		      "mode: restart\n"
+		      "triggers:\n"
+		      "  trigger: state\n"
+		      "  entity_id: !input watched\n"
+		      "actions:\n"
+		      "  - delay: !input wait\n"
+		      "  - action: mqtt.publish\n"
+		      "    data:\n"
+		      "      topic: !input topic\n"
+		      "      payload: \"{{ trigger.to_state.state }}\"\n",
+		      NULL, 0);
+	td_write_config(&T, HEAD "automation:\n"
+				 "  - alias: Gate announcer\n"
+				 "    use_blueprint:\n"
+				 "      path: me/announce.yaml\n"
+				 "      input: {watched: sensor.gate, topic: out/gate}\n");
+	td_start(&T, NULL);
+	td_expect(&T, BASE "status", "online");
+	td_expect(&T, BASE "automation/gate_announcer/state", "on");
+	long n = gate("open");
+	td_expect_after(&T, n, "out/gate", "open");
+	stop();
+}
+
 static const struct CMUnitTest tests[] = {
 #define T_(name) cmocka_unit_test_teardown(name, teardown)
 	T_(a_state_trigger_with_a_template_condition_publishes),
+	T_(an_automation_from_a_blueprint_runs_as_the_one_it_makes),
 	T_(variables_render_with_the_trigger_and_this),
 	T_(mqtt_publish_sends_what_its_template_rendered),
 	T_(each_mode_decides_what_a_second_firing_does),

@@ -381,8 +381,8 @@ static void configuration_errors_point_at_their_place(void **state)
 	td_expect_in(err, "mqbridge.yaml:18:10: script.moody.max: value must be a whole number of at "
 		       "least 2");
 	td_expect_in(err, "mqbridge.yaml:19:24: script.moody.sequence[0].delay");
-	td_expect_in(err, "mqbridge.yaml:21:20: script.blue.use_blueprint: blueprints are not "
-		       "supported");
+	td_expect_in(err, "mqbridge.yaml:21:27: script.blue.use_blueprint: Unable to find "
+		       "blueprint at path x.yaml");
 }
 
 static const struct CMUnitTest tests[] = {

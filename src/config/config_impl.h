@@ -27,6 +27,13 @@ int conf__doc_add_secret_file(struct mqb_conf_doc *doc, const char *path);
  * of ("file:line:column: text"), copied: the daemon logs each as a
  * warning. */
 int conf__doc_add_note(struct mqb_conf_doc *doc, const char *text);
+/* doc holds other (a blueprint its nodes are made of) and frees it with
+ * itself. 0 or -ENOMEM (other is then the caller's still). */
+int conf__doc_hold(struct mqb_conf_doc *doc, struct mqb_conf_doc *other);
+/* A blueprint's !input tags: the loader notes each node (a scalar whose
+ * text is the input's name); substitution asks. */
+int conf__doc_add_input(struct mqb_conf_doc *doc, const struct mqb_conf_node *node);
+bool conf__doc_is_input(const struct mqb_conf_doc *doc, const struct mqb_conf_node *node);
 struct mqb_conf_node *conf__node_new(struct mqb_conf_doc *doc, enum mqb_conf_kind kind,
 				     const struct mqb_conf_mark *mark, const char *text, size_t len,
 				     unsigned flags);

@@ -86,6 +86,7 @@ struct loader {
 	 * "state_topic": some 40 bytes of each item's). Gone with the loader. */
 	struct hashmap key_text;
 	struct vec scratch;    /* pairs of the mapping being finished */
+	bool blueprint;        /* !input tags allowed: a blueprint's file */
 };
 
 struct frame {
@@ -1179,6 +1180,21 @@ static const struct mqb_conf_node *tagged_scalar(struct file *f, const struct mq
 	}
 	bool secret = tag_is(tag, "!secret"), include = tag_is(tag, "!include");
 	bool env = tag_is(tag, "!env_var");
+	if (tag_is(tag, "!input")) {
+		if (!L->blueprint) {
+			lerr(L, m, "!input is only valid in a blueprint (blueprints/automation/ or "
+				   "blueprints/script/ beside the configuration)");
+			return broken(L, m);
+		}
+		if (len == 0 || memchr(text, '\0', len)) {
+			lerr(L, m, "!input needs an input's name");
+			return broken(L, m);
+		}
+		const struct mqb_conf_node *n = node_new(L, MQB_CONF_SCALAR, m, text, len, CONF_QUOTED);
+		if (n && conf__doc_add_input(L->doc, n) < 0)
+			return nomem(L);
+		return n;
+	}
 	int dir = -1;
 	for (int i = 0; i < 4; i++)
 		if (tag_is(tag, dir_tags[i]))
@@ -1537,14 +1553,15 @@ static void load_main(struct loader *L, struct file *f, const unsigned char *tex
 		conf__doc_set_root(L->doc, f->root);
 }
 
-int conf__load(const char *path, const struct conf_limits *lim, struct mqb_conf_doc **out,
-		  struct mqb_conf_errors *errs)
+static int load_path(const char *path, const struct conf_limits *lim, bool blueprint,
+		     struct mqb_conf_doc **out, struct mqb_conf_errors *errs)
 {
 	MQB_CHECK(path && out && errs, "path, out and errs are required");
 	struct loader L;
 	*out = NULL;
 	if (loader_init(&L, lim, errs) < 0)
 		return nomem(&L), loader_fini(&L, out);
+	L.blueprint = blueprint;
 	const char *shown = conf__doc_strndup(L.doc, path, strlen(path));
 	if (!shown || !(L.main_dir = dir_part(&L, shown)))
 		return nomem(&L), loader_fini(&L, out);
@@ -1565,6 +1582,18 @@ int conf__load(const char *path, const struct conf_limits *lim, struct mqb_conf_
 	mqb__free(real);
 	mqb__free(buf);
 	return loader_fini(&L, out);
+}
+
+int conf__load(const char *path, const struct conf_limits *lim, struct mqb_conf_doc **out,
+		  struct mqb_conf_errors *errs)
+{
+	return load_path(path, lim, false, out, errs);
+}
+
+int conf__load_blueprint(const char *path, const struct conf_limits *lim,
+			 struct mqb_conf_doc **out, struct mqb_conf_errors *errs)
+{
+	return load_path(path, lim, true, out, errs);
 }
 
 int conf__load_string(const char *name, const char *dir, const char *text, size_t len,

@@ -28,6 +28,11 @@ struct conf_limits {
  * does. lim may be NULL. Thread: any. */
 int conf__load(const char *path, const struct conf_limits *lim, struct mqb_conf_doc **out,
 	       struct mqb_conf_errors *errs);
+/* conf__load of a blueprint's file: its !input tags are scalars holding
+ * the input's name, which conf__doc_is_input knows (anywhere else such a
+ * tag is an error). Thread: any. */
+int conf__load_blueprint(const char *path, const struct conf_limits *lim,
+			 struct mqb_conf_doc **out, struct mqb_conf_errors *errs);
 /* The same from memory; name is used in marks; includes and secrets are
  * looked up relative to dir (NULL: the current directory). */
 int conf__load_string(const char *name, const char *dir, const char *text, size_t len,

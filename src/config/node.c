@@ -83,6 +83,19 @@ struct registered {
 	struct registered *next;
 };
 
+/* A document another holds: a blueprint whose nodes an automation of the
+ * holder is made of. */
+struct held_doc {
+	struct mqb_conf_doc *doc;
+	struct held_doc *next;
+};
+
+/* A blueprint's !input tag, by its node. */
+struct input_node {
+	const struct mqb_conf_node *node;
+	struct input_node *next;
+};
+
 struct mqb_conf_doc {
 	struct arena_block *blocks; /* the first is the one being filled */
 	size_t next_size;
@@ -90,6 +103,8 @@ struct mqb_conf_doc {
 	struct secret_file *secret_files; /* most recent first */
 	struct note *notes, **notes_end;  /* in the order found */
 	struct registered *registered;
+	struct held_doc *held;
+	struct input_node *inputs;
 };
 
 struct mqb_conf_doc *conf__doc_new(void)
@@ -108,6 +123,8 @@ void mqb_conf_doc_free(struct mqb_conf_doc *doc)
 		return;
 	for (struct registered *r = doc->registered; r; r = r->next)
 		mqb__secret_drop(r->text, r->len);
+	for (struct held_doc *h = doc->held; h; h = h->next)
+		mqb_conf_doc_free(h->doc);
 	for (struct arena_block *b = doc->blocks, *next; b; b = next) {
 		next = b->next;
 		mqb__free(b);
@@ -188,6 +205,36 @@ const char *conf__doc_secret_file(const struct mqb_conf_doc *doc, size_t i)
 	while (f && i--)
 		f = f->next;
 	return f ? f->path : NULL;
+}
+
+int conf__doc_hold(struct mqb_conf_doc *doc, struct mqb_conf_doc *other)
+{
+	struct held_doc *h = conf__doc_alloc(doc, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	h->doc = other;
+	h->next = doc->held;
+	doc->held = h;
+	return 0;
+}
+
+int conf__doc_add_input(struct mqb_conf_doc *doc, const struct mqb_conf_node *node)
+{
+	struct input_node *i = conf__doc_alloc(doc, sizeof *i);
+	if (!i)
+		return -ENOMEM;
+	i->node = node;
+	i->next = doc->inputs;
+	doc->inputs = i;
+	return 0;
+}
+
+bool conf__doc_is_input(const struct mqb_conf_doc *doc, const struct mqb_conf_node *node)
+{
+	for (const struct input_node *i = doc->inputs; i; i = i->next)
+		if (i->node == node)
+			return true;
+	return false;
 }
 
 int conf__doc_add_note(struct mqb_conf_doc *doc, const char *text)

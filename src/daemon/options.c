@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/blueprint.h"
 #include "config/load.h"
 #include "config/schema.h"
 #include "daemon/absent.h"
@@ -385,6 +386,7 @@ struct load {
 	struct daemon_log_level *log_levels;       /* logger: logs: the subsystems' own */
 	size_t nlog_levels;
 	const char *main_file;                     /* the root's file, as marked */
+	struct mqb_conf_doc *doc;                  /* what blueprints are made into */
 };
 
 /* A path for a message; NULL when out of memory (callers fall back on a
@@ -641,6 +643,17 @@ static void each_item(struct load *l, const struct mqb_conf_node *v, const char 
 	}
 }
 
+/* The directory of the main file: Home Assistant's configuration
+ * directory, where blueprints/ and custom_components/ are. */
+static void config_dir(const struct load *l, char *buf, size_t len)
+{
+	const char *slash = l->main_file ? strrchr(l->main_file, '/') : NULL;
+	if (slash)
+		snprintf(buf, len, "%.*s", (int)(slash - l->main_file), l->main_file);
+	else
+		snprintf(buf, len, ".");
+}
+
 /* Whether name is an integration of the user's own beside the main file,
  * as Home Assistant finds one: custom_components/<name>/manifest.json in
  * its configuration directory. */
@@ -649,11 +662,9 @@ static bool custom_integration(const struct load *l, const char *name)
 	if (!l->main_file || !*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 						 strlen(name))
 		return false;
-	const char *slash = strrchr(l->main_file, '/');
-	int dirlen = slash ? (int)(slash - l->main_file) : 1;
-	char path[PATH_MAX];
-	int n = snprintf(path, sizeof path, "%.*s/custom_components/%s/manifest.json", dirlen,
-			 slash ? l->main_file : ".", name);
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	config_dir(l, dir, sizeof dir);
+	int n = snprintf(path, sizeof path, "%s/custom_components/%s/manifest.json", dir, name);
 	return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
 }
 
@@ -810,6 +821,17 @@ static struct conf_component *component_of(struct load *l, const struct integrat
 static void add_entry(struct load *l, struct conf_component *c, const struct mqb_conf_node *kn,
 		      const struct mqb_conf_node *node, const char *path)
 {
+	/* an automation or script that uses a blueprint is what it makes */
+	if (node && l->doc && (strcmp(c->name, "automation") == 0 || strcmp(c->name, "script") == 0)) {
+		char dir[PATH_MAX];
+		config_dir(l, dir, sizeof dir);
+		size_t before = l->errs->n;
+		node = conf__blueprint_apply(l->doc, dir, c->name, node, path, l->errs);
+		if (!node) {
+			l->found += l->errs->n - before;
+			return;
+		}
+	}
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 8;
 		struct mqb_component_entry *v = mqb__realloc(c->entries, cap * sizeof *v);
@@ -1560,7 +1582,7 @@ static int apply(struct mqb_conf_doc *doc, const struct mqb_conf_node *root,
 {
 	struct load l = {.errs = errs, .mq = {.reconnect_min = NAN, .reconnect_max = NAN},
 			 .ha = {.latitude = NAN, .longitude = NAN},
-			 .main_file = mqb_conf_mark(root).file};
+			 .main_file = mqb_conf_mark(root).file, .doc = doc};
 	size_t before = errs->n;
 	int rc = -EINVAL;
 	if (!read_top_level(&l, root))
