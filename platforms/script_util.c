@@ -230,7 +230,10 @@ struct warn {
 static void warn_one(void *ud, const char *domain, const char *service, const char *path)
 {
 	struct warn *w = ud;
-	if (!mqb_services_async_has(w->core, domain, service))
+	if (!domain)
+		mqb_log(MQB_LOG_WARNING, "script", "%s: %s: %s: a run that reaches it fails there",
+			w->who, path, service);
+	else if (!mqb_services_async_has(w->core, domain, service))
 		mqb_log(MQB_LOG_WARNING, "script",
 			"%s: %s: action %s.%s is not registered by any integration: a run that "
 			"reaches it fails there",

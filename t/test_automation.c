@@ -832,12 +832,21 @@ static void an_automation_from_a_blueprint_runs_as_the_one_it_makes(void **state
 				 "  - alias: Gate announcer\n"
 				 "    use_blueprint:\n"
 				 "      path: me/announce.yaml\n"
-				 "      input: {watched: sensor.gate, topic: out/gate}\n");
+				 "      input: {watched: sensor.gate, topic: out/gate}\n"
+				 "  - alias: Phone\n"
+				 "    triggers: {trigger: state, entity_id: sensor.gate}\n"
+				 "    actions:\n"
+				 "      - {device_id: abc, domain: mobile_app, type: notify, "
+				 "message: hi}\n");
 	td_start(&T, NULL);
 	td_expect(&T, BASE "status", "online");
 	td_expect(&T, BASE "automation/gate_announcer/state", "on");
 	long n = gate("open");
 	td_expect_after(&T, n, "out/gate", "open");
+	/* another integration's device action: a warning at start, an error
+	 * when a run reaches it */
+	td_expect_log(&T, "automation.phone: actions[0]: the device action notify of mobile_app "
+			  "cannot run here");
 	stop();
 }
 

@@ -436,6 +436,19 @@ static void sc_device(struct sx *x)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(x->calls, 5),
 							      "service")), "toggle");
 	expect_json(call_data(x, 5), "{\"entity_id\": [\"switch.tree\"]}");
+	/* another integration's: kept, and it fails when a run reaches it */
+	json_array_clear(x->calls);
+	compile(x, "sequence:\n"
+		   "  - {device_id: abc, domain: mobile_app, type: notify, message: hi,\n"
+		   "     continue_on_error: true}\n"
+		   "  - {device_id: def, domain: switch, entity_id: switch.tree, type: toggle}\n"
+		   "  - {device_id: abc, domain: zha, type: issue_zigbee_command}\n"
+		   "  - {device_id: def, domain: switch, entity_id: switch.tree, type: toggle}\n");
+	assert_int_equal(run_to_end(x, NULL, NULL), -ENOTSUP);
+	assert_int_equal(json_array_size(x->calls), 1);
+	expect_log(x, "the device action notify of mobile_app cannot run here: mqbridge does not "
+		      "have Home Assistant's mobile_app integration");
+	expect_log(x, "the device action issue_zigbee_command of zha cannot run here");
 }
 
 /* Device actions of entities that turn on and off, as Home Assistant's
@@ -1773,10 +1786,6 @@ static void bad_actions_are_configuration_errors_at_their_place(void **state)
 		      "group of exclusion 'repeat'", 0, 0, NULL);
 	compile_fails("sequence:\n  - repeat: {sequence: []}\n",
 		      "must contain at least one of count, for_each, while, until.", 0, 0, NULL);
-	compile_fails("sequence:\n  - device_id: abc\n    domain: zha\n    type: x\n"
-		      "    entity_id: a.b\n",
-		      "device actions of zha are not available in mqbridge", 3, 13,
-		      "automation[0].action[0].domain");
 	compile_fails("sequence:\n  - device_id: abc\n    domain: switch\n    type: flash\n"
 		      "    entity_id: switch.x\n",
 		      "value must be one of ['toggle', 'turn_off', 'turn_on']", 4, 11, NULL);

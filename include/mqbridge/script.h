@@ -121,8 +121,9 @@ bool mqb_script_async_running(const struct mqb_script *s);
 
 /* Call fn for every service the script may call by a fixed name (a
  * templated name is unknown until it runs), with the action's path: for
- * the start-up warning about services no integration registers.
- * Thread: any. */
+ * the start-up warning about services no integration registers. For an
+ * action that cannot run here at all (another integration's device
+ * action), domain is NULL and service says why. Thread: any. */
 void mqb_script_foreach_service(const struct mqb_script *s,
 				void (*fn)(void *ud, const char *domain, const char *service,
 					   const char *path),

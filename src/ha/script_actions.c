@@ -720,6 +720,8 @@ enum flow script__exec(struct task *t, const struct action *a)
 		script__log(t, MQB_LOG_DEBUG, a, "Executing step %s",
 			    step_text(a, "setting conversation response"));
 		return F_NEXT;
+	case A_ABSENT:
+		return script__fail(t, a, -ENOTSUP, true, "Error", "%s", a->absent);
 	}
 	return F_NEXT;
 }

@@ -27,6 +27,7 @@ const char *const script__type_names[] = {
 	[A_REPEAT] = "repeat",       [A_PARALLEL] = "parallel",
 	[A_SEQUENCE] = "sequence",   [A_VARIABLES] = "variables",
 	[A_STOP] = "stop",           [A_CONVERSATION] = "set_conversation_response",
+	[A_ABSENT] = "device",
 };
 
 /* The compile's state: where errors go, and how much of a path is the
@@ -64,6 +65,9 @@ static void free_action(struct action *a)
 	if (!a)
 		return;
 	switch (a->type) {
+	case A_ABSENT:
+		mqb__free(a->absent);
+		break;
 	case A_CALL:
 		mqb__free(a->call.domain);
 		mqb_template_free(a->call.name);
@@ -352,26 +356,34 @@ static size_t compile_call(struct cc *cc, struct action *a, const struct mqb_con
 /* A device action of an entity that turns on and off (Home Assistant's
  * device_automation/toggle_entity.py; light/device_action.py adds
  * brightness steps, brightness_pct and flash): a call of the entity's
- * turn_on, turn_off or toggle. Another integration's device action cannot
- * be had here: mqbridge knows no devices but MQTT's, whose device
- * automations are triggers only. */
+ * turn_on, turn_off or toggle. Another integration's (a phone's
+ * notification, a Z-Wave device's setting) is kept, as a trigger of an
+ * integration mqbridge lacks is: it fails when a run reaches it, and the
+ * start-up warning names it. */
 static size_t compile_device(struct cc *cc, struct action *a, const struct mqb_conf_node *node,
 			     const char *path)
 {
 	static const char *const keys[] = { BASE, "device_id", "domain", "entity_id", "type",
 					    "metadata", "brightness_pct", "flash", NULL };
-	size_t found = cv__check_keys(node, path, keys, cc->errs);
 	char p[CV_PATH_MAX];
+	size_t found = 0;
 	const struct mqb_conf_node *dn = cv__required(node, "domain", path, cc->errs, &found);
+	const char *domain = cv__text(dn);
+	if (dn && domain && !trigger__toggle_domain(domain)) {
+		const char *type = cv__text(mqb_conf_get(node, "type"));
+		char why[256];
+		snprintf(why, sizeof why, "the device action %s of %s cannot run here: mqbridge does "
+					  "not have Home Assistant's %s integration",
+			 type ? type : "", domain, domain);
+		a->type = A_ABSENT;
+		return (a->absent = mqb__strdup(why)) ? 0 : nomem(cc, path);
+	}
+	found += cv__check_keys(node, path, keys, cc->errs);
 	const struct mqb_conf_node *tn = cv__required(node, "type", path, cc->errs, &found);
 	const struct mqb_conf_node *en = cv__required(node, "entity_id", path, cc->errs, &found);
-	const char *domain = cv__text(dn), *type = cv__text(tn);
-	if (dn && (!domain || !trigger__toggle_domain(domain))) {
-		mqb_conf_error_at(cc->errs, dn, cv__path(p, path, ".domain"),
-				  "device actions of %s are not available in mqbridge: only those "
-				  "of entities that turn on and off (fan, humidifier, light, remote, "
-				  "switch) are; call the entity's services instead",
-				  domain ? domain : "that domain");
+	const char *type = cv__text(tn);
+	if (dn && !domain) {
+		mqb_conf_error_at(cc->errs, dn, cv__path(p, path, ".domain"), "expected a string");
 		return found + 1;
 	}
 	if (found)
@@ -985,6 +997,9 @@ static void foreach_in_seq(const struct seq *q,
 		case A_CALL:
 			if (a->call.domain)
 				fn(ud, a->call.domain, a->call.service, a->path);
+			break;
+		case A_ABSENT:
+			fn(ud, NULL, a->absent, a->path);
 			break;
 		case A_CHOOSE:
 			for (size_t k = 0; k < a->choose.n; k++)

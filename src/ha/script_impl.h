@@ -35,6 +35,7 @@ enum act_type {
 	A_VARIABLES,
 	A_STOP,
 	A_CONVERSATION, /* set_conversation_response: accepted, nothing to say it to */
+	A_ABSENT,       /* another integration's device action: fails when it runs */
 };
 extern const char *const script__type_names[];
 
@@ -74,6 +75,7 @@ struct action {
 	bool disabled;            /* enabled: false */
 	bool continue_on_error;
 	union {
+		char *absent;                      /* A_ABSENT: why it cannot run */
 		struct {
 			char *domain, *service;    /* a fixed name */
 			struct mqb_template *name; /* or a template */
