@@ -629,6 +629,50 @@ static void include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning(void
 	mqb_conf_doc_free(doc);
 }
 
+/* Home Assistant's container keeps the configuration at /config, and
+ * configurations include files there by absolute path: where /config has
+ * no such file, the one beside the main file is read, with a warning. */
+static void an_absolute_config_path_reads_from_beside_the_main_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/mqb-cfgpath-XXXXXX", path[PATH_MAX], main_file[PATH_MAX];
+	assert_non_null(mkdtemp(dir));
+	const char *name = strrchr(dir, '/') + 1; /* unique: no /config holds it */
+	snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("from: beside\n", f);
+	fclose(f);
+	snprintf(main_file, sizeof main_file, "%s/configuration.yaml", dir);
+	f = fopen(main_file, "w");
+	assert_non_null(f);
+	fprintf(f, "a: !include /config/%s.yaml\n", name);
+	fclose(f);
+	struct mqb_conf_errors e;
+	struct mqb_conf_doc *doc = NULL;
+	mqb_conf_errors_init(&e);
+	assert_int_equal(conf__load(main_file, NULL, &doc, &e), 0);
+	assert_string_equal(text(at(mqb_conf_root(doc), "a.from")), "beside");
+	const char *n = conf__doc_note(doc, 0);
+	assert_non_null(n);
+	assert_non_null(strstr(n, "configuration.yaml:1:4: /config/"));
+	assert_non_null(strstr(n, "is read from"));
+	mqb_conf_doc_free(doc);
+	mqb_conf_errors_fini(&e);
+	/* one that is nowhere is still an error */
+	f = fopen(main_file, "w");
+	assert_non_null(f);
+	fprintf(f, "a: !include /config/%s-none.yaml\n", name);
+	fclose(f);
+	mqb_conf_errors_init(&e);
+	assert_int_equal(conf__load(main_file, NULL, &doc, &e), -EINVAL);
+	assert_non_null(strstr(e.v[0].message, "No such file or directory"));
+	mqb_conf_errors_fini(&e);
+	unlink(path);
+	unlink(main_file);
+	rmdir(dir);
+}
+
 /* Home Assistant's _find_files walks a missing directory with os.walk,
  * which yields nothing: an empty collection, here with a warning at the
  * tag. A directory that cannot be read is still an error. */
@@ -1128,6 +1172,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(include_dir_merge_named_merges_the_files_mappings),
 	cmocka_unit_test(include_dir_merge_skips_a_file_of_the_other_kind_with_a_warning),
 	cmocka_unit_test(include_dir_of_a_missing_directory_is_empty_with_a_warning),
+	cmocka_unit_test(an_absolute_config_path_reads_from_beside_the_main_file),
 	cmocka_unit_test(env_var_takes_the_variable_else_the_default_else_fails),
 	cmocka_unit_test(an_alias_bomb_fails_fast_with_the_alias_expansion_error),
 	cmocka_unit_test(a_hundred_thousand_sensors_load),

@@ -726,11 +726,28 @@ static const struct mqb_conf_node *include_file(struct file *f, const struct mqb
 	return root;
 }
 
+/* Home Assistant's container keeps the configuration at /config, and
+ * configurations name files there by absolute path: one that is not
+ * there is read from the main file's directory instead, with a warning. */
+static const char *include_path(struct file *f, const struct mqb_conf_mark *m, const char *name)
+{
+	struct loader *L = f->L;
+	static const char prefix[] = "/config/";
+	if (strncmp(name, prefix, sizeof prefix - 1) != 0 || access(name, F_OK) == 0)
+		return join(L, f->dir, name);
+	const char *alt = join(L, L->main_dir[0] ? L->main_dir : ".", name + sizeof prefix - 1);
+	if (!alt || access(alt, F_OK) != 0)
+		return join(L, f->dir, name);
+	lnote(L, m, "%s is read from %s: /config is where Home Assistant's container keeps the "
+		    "configuration, and there is none here", name, alt);
+	return alt;
+}
+
 static const struct mqb_conf_node *do_include(struct file *f, const struct mqb_conf_mark *m,
 					      const char *name)
 {
 	struct loader *L = f->L;
-	const char *path = join(L, f->dir, name);
+	const char *path = include_path(f, m, name);
 	if (!path)
 		return NULL;
 	bool ok;
@@ -872,7 +889,7 @@ static const struct mqb_conf_node *do_include_dir(struct file *f, const struct m
 	struct vec items = { NULL, 0, 0 };
 	const struct mqb_conf_node *result = NULL;
 	bool map = kind == DIR_NAMED || kind == DIR_MERGE_NAMED, failed = false;
-	const char *dir = join(L, f->dir, name);
+	const char *dir = include_path(f, m, name);
 	if (!dir)
 		return NULL;
 	if (depth_of(f) + 1 > L->lim.max_depth) {
