@@ -126,6 +126,11 @@ TEST_PROGS += t/test_notify
 t_test_notify_SOURCES = t/test_notify.c $(DAEMON_TEST_UTIL)
 t_test_notify_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 t_test_notify_LDADD = $(LDADD) $(MOSQUITTO_LIBS)
+# system_log, logbook and persistent_notification (src/daemon/notices.c).
+TEST_PROGS += t/test_notices
+t_test_notices_SOURCES = t/test_notices.c $(INPROC_TEST_UTIL)
+t_test_notices_LDFLAGS = $(mqbridge_LDFLAGS)
+EXTRA_t_test_notices_DEPENDENCIES = mqbridge.sym
 # The log levels changed at run time through the logger services.
 TEST_PROGS += t/test_logger
 t_test_logger_SOURCES = t/test_logger.c $(DAEMON_TEST_UTIL)

@@ -15,6 +15,7 @@
 #include "core/hass.h"
 #include "daemon/daemon.h"
 #include "daemon/logger.h"
+#include "daemon/notices.h"
 #include "daemon/loader.h"
 #include "daemon/options.h"
 #include "daemon/reload.h"
@@ -159,7 +160,7 @@ static int start(struct mqb_core *core, const struct daemon_options *opts,
 	if (!dry && ((rc = start_restore(core, opts->state_dir)) || (rc = restore__load(core))))
 		goto out;
 	step = DAEMON_PLATFORMS;
-	if ((rc = logger__async_register(core)))
+	if ((rc = logger__async_register(core)) || (rc = notices__async_register(core)))
 		goto out;
 	struct dry *d = NULL;
 	if (dry && !(d = mqb__malloc(sizeof *d))) {
