@@ -301,9 +301,7 @@ static int button_command(struct ent *x, const char *service, const json_t *data
 			   NULL, NULL);
 	if (rc == 0) {
 		/* a button's state is when it was last pressed */
-		char when[MQB_ISOFORMAT_MAX];
-		mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
-		mqtt_set_state(x, when);
+		mqtt_set_moment(x);
 		mqtt_commit(x);
 	}
 	return rc;
@@ -637,9 +635,7 @@ const struct mqb_schema mqtt_scene_schema = MQB_SCHEMA("mqtt scene", scene_keys)
 /* A scene's and a notify entity's state is when it was last used. */
 static void used_now(struct ent *x)
 {
-	char when[MQB_ISOFORMAT_MAX];
-	mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
-	mqtt_set_state(x, when);
+	mqtt_set_moment(x);
 	mqtt_commit(x);
 }
 
@@ -753,9 +749,7 @@ static bool event_value(struct ent *x, const char *topic, const char *v, size_t 
 	json_decref(x->attrs);
 	x->attrs = a;
 	json_decref(j);
-	char when[MQB_ISOFORMAT_MAX];
-	mqb_isoformat(mqb_async_now(mqtt_core(x)), when);
-	return mqtt_set_state(x, when);
+	return mqtt_set_moment(x);
 }
 
 static const struct mqtt_read event_reads[] = {

@@ -236,6 +236,24 @@ bool mqtt_set_state(struct ent *x, const char *state)
 	return mqb_entity_async_set_state(x->e, state) == 0;
 }
 
+bool mqtt_set_moment(struct ent *x)
+{
+	if (!x->e)
+		return false; /* a moment before the entity is: nothing to keep */
+	char when[MQB_ISOFORMAT_MAX];
+	double t = mqb_async_now(mqtt_core(x));
+	mqb_isoformat(t, when);
+	/* Home Assistant's utcnow() differs at each moment; the loop's clock
+	 * stands still for a pass, and two moments in one (a slow machine
+	 * takes a second message before it has published the first) must
+	 * still be two changes: the second comes a microsecond later */
+	for (int i = 0; i < 4 && strcmp(when, mqtt_state(x)) == 0; i++) {
+		t += 1e-6;
+		mqb_isoformat(t, when);
+	}
+	return mqb_entity_async_set_state(x->e, when) == 0;
+}
+
 const char *mqtt_state(const struct ent *x)
 {
 	if (!x->e)

@@ -279,6 +279,10 @@ int mqtt_command(struct ent *x, const char *topic, const char *option,
  * logged by the entity). NULL: unknown. From init, a string that stays
  * (a literal): the state the entity starts with. */
 bool mqtt_set_state(struct ent *x, const char *state);
+/* The state of an entity whose state is when something last happened (a
+ * button pressed, a scene used, an event fired): now, and always a
+ * change, as Home Assistant's is. */
+bool mqtt_set_moment(struct ent *x);
 /* Set (v taken; NULL: remove) one of the domain's attributes. */
 void mqtt_attr(struct ent *x, const char *key, json_t *v);
 /* Hand the cached values to the state machine. */
