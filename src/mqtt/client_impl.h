@@ -61,6 +61,14 @@ struct filter {
 	char filter[];          /* one allocation: an entity has one or more */
 };
 
+/* Without wildcards and not shared: found by its text in m->filters, one
+ * lookup per message; the topic tree holds the subscriptions of the
+ * others. */
+static inline bool mqtt__is_plain(const struct filter *fl)
+{
+	return fl->sub_id == EXACT_SUB_ID;
+}
+
 /* A publish waiting for the connection (queue) or for its ack (inflight). */
 struct outmsg {
 	char *topic;

@@ -340,6 +340,20 @@ static void collect(void *ud, void *value)
 	d->v[d->n++] = s;
 }
 
+/* A plain filter's handlers in the order they subscribed (its list has
+ * the newest first), as the topic tree gives the others'. */
+static void collect_filter(struct dispatch *d, const struct filter *fl)
+{
+	size_t first = d->n;
+	for (struct mqb_mqtt_sub *s = fl->subs; s; s = s->next)
+		collect(d, s);
+	for (size_t i = first, j = d->n; i + 1 < j; i++, j--) {
+		struct mqb_mqtt_sub *t = d->v[i];
+		d->v[i] = d->v[j - 1];
+		d->v[j - 1] = t;
+	}
+}
+
 static void drop_log(struct mqb_mqtt *m, const char *what, const char *topic)
 {
 	/* Bad input is counted always, logged at most once a second. */
@@ -421,6 +435,9 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 		return;
 	}
 	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
+	struct filter *fl = hashmap__get(&m->filters, topic, tlen);
+	if (fl && mqtt__is_plain(fl)) /* not "$share/g/x" taken as a topic */
+		collect_filter(&d, fl);
 	topic_tree__match(m->tree, topic, tlen, collect, &d);
 	if (d.n > 1)
 		for_its_subscription(m, topic, msg, &d);

@@ -203,7 +203,7 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 		created = true;
 	}
 	struct mqb_mqtt_sub *s = mqb__calloc(1, sizeof *s);
-	if (!s || topic_tree__add(m->tree, filter, s)) {
+	if (!s || (!mqtt__is_plain(fl) && topic_tree__add(m->tree, filter, s))) {
 		mqb__free(s);
 		if (created)
 			filter_free(m, fl);
@@ -235,7 +235,8 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
 	if (!m || !s || s->removed)
 		return;
 	struct filter *fl = s->f;
-	topic_tree__remove(m->tree, fl->filter, s);
+	if (!mqtt__is_plain(fl))
+		topic_tree__remove(m->tree, fl->filter, s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
