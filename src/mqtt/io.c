@@ -455,13 +455,14 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 		struct mqb_mqtt_sub *s = d.v[i];
 		if (s->removed)
 			continue;
-		int rc = mqb_async_run_job(m->core, &s->job, mqb_mqtt_message_ref(mm),
+		struct mqb_job job = mqtt__sub_job(s);
+		int rc = mqb_async_run_job(m->core, &job, mqb_mqtt_message_ref(mm),
 					   (mqb_release_fn)mqb_mqtt_message_unref, NULL);
 		if (rc) {
 			mqb_mqtt_message_unref(mm);
 			m->stats.dropped_handler_busy++;
 			MQB_LOG_WARNING(LOG, "%s: handler %s not run: %s", topic,
-					s->job.name ? s->job.name : "?", mqb_strerror(rc));
+					s->name ? s->name : "?", mqb_strerror(rc));
 		} else {
 			m->stats.dispatched++;
 		}

@@ -209,13 +209,15 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 			filter_free(m, fl);
 		return -ENOMEM;
 	}
-	s->job = *job;
+	s->fn = job->fn;
+	s->ud = job->ud;
+	s->name = job->name;
+	s->result_free = job->result_free;
+	s->kind = (uint8_t)job->kind;
 	s->qos = (int8_t)qos; /* 0 to 2, checked above */
 	s->f = fl;
 	s->refs = 1;
 	s->next = fl->subs;
-	if (s->next)
-		s->next->prev = s;
 	fl->subs = s;
 	fl->nsubs++;
 	if (qos > fl->qos)
@@ -237,12 +239,10 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
 	struct filter *fl = s->f;
 	if (!mqtt__is_plain(fl))
 		topic_tree__remove(m->tree, fl->filter, s);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		fl->subs = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	struct mqb_mqtt_sub **p = &fl->subs;
+	while (*p != s)
+		p = &(*p)->next;
+	*p = s->next;
 	s->removed = true;
 	fl->nsubs--;
 	mqtt__sub_unref(s);
