@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <MQTTClient.h>
 
-#include "lib/hashmap.h"
 #include "mqtt/client.h"
+#include "mqtt/filter_table.h"
 #include "mqtt/paho.h"
 #include "mqtt/topic_tree.h"
 #include "mqbridge/mqtt.h"
@@ -30,8 +30,6 @@
  * subscriptions, our own announcements echoed before an unsubscription),
  * leaves megabytes free in the heap: they are given back. */
 #define TRIM_AFTER 1000
-
-struct filter;
 
 /* 56 bytes on 64 bits (64 with malloc's header): one per MQTT entity's
  * topic, 100,000 of them. The job is kept in pieces (its kind in a byte),
@@ -63,16 +61,6 @@ static inline struct mqb_job mqtt__sub_job(const struct mqb_mqtt_sub *s)
  * up. */
 #define EXACT_SUB_ID 1u
 #define MAX_SUB_ID 268435455u
-
-/* One broker subscription, shared by every handler on the same filter. */
-struct filter {
-	unsigned sub_id;        /* EXACT_SUB_ID, or its own */
-	int qos;                /* the highest any handler asked for */
-	int broker_qos;         /* what the broker granted in this session; -1: none */
-	struct mqb_mqtt_sub *subs;
-	unsigned nsubs;
-	char filter[];          /* one allocation: an entity has one or more */
-};
 
 /* Without wildcards and not shared: found by its text in m->filters, one
  * lookup per message; the topic tree holds the subscriptions of the
@@ -165,7 +153,7 @@ struct mqb_mqtt {
 	ev_timer more;          /* another read next loop iteration */
 	unsigned batch_iter;    /* the loop iteration batch_used counts for */
 	unsigned batch_used;    /* messages read in that iteration */
-	struct hashmap filters; /* filter string -> struct filter */
+	struct filter_table filters;
 	struct topic_tree *tree;
 	struct outq queue, inflight;
 	struct mqb_job *on_connect;

@@ -435,7 +435,7 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 		return;
 	}
 	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
-	struct filter *fl = hashmap__get(&m->filters, topic, tlen);
+	struct filter *fl = filter_table__find(&m->filters, topic, tlen);
 	if (fl && mqtt__is_plain(fl)) /* not "$share/g/x" taken as a topic */
 		collect_filter(&d, fl);
 	topic_tree__match(m->tree, topic, tlen, collect, &d);
