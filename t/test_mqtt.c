@@ -874,6 +874,72 @@ static void two_handlers_on_one_filter_share_one_subscribe_and_the_last_removal_
 	fx->passed = true;
 }
 
+/* Handlers of one filter record the order they ran in (fx->rec[0]'s
+ * count, order[] under fx->m); one may unsubscribe handles as it runs. */
+struct ordered {
+	struct fx *fx;
+	int id;
+	struct mqb_mqtt_sub **drop[2]; /* unsubscribed when it runs; NULL: none */
+};
+static int order[MAXMSG];
+
+static int ordered_handler(void *ud, void *arg, void **result)
+{
+	struct ordered *o = ud;
+	for (int i = 0; i < 2; i++)
+		if (o->drop[i] && *o->drop[i]) {
+			mqb_mqtt_async_unsubscribe(o->fx->t.core, *o->drop[i]);
+			*o->drop[i] = NULL;
+		}
+	pthread_mutex_lock(&o->fx->m);
+	if (o->fx->rec[0].n < MAXMSG)
+		order[o->fx->rec[0].n] = o->id;
+	pthread_mutex_unlock(&o->fx->m);
+	record(&o->fx->rec[0], arg, 0);
+	return 0;
+}
+
+static void handlers_of_one_filter_run_in_subscription_order_and_may_unsubscribe_others(
+	void **state)
+{
+	struct fx *fx = *state;
+	fx_options(fx, "order");
+	fx_start(fx);
+	struct mqb_mqtt_sub *s[5] = { NULL };
+	struct ordered o[5];
+	for (int i = 1; i <= 4; i++)
+		o[i] = (struct ordered){ .fx = fx, .id = i };
+	/* The second removes itself and the third while the message is being
+	 * dispatched: the third no longer runs, nothing is freed under it. */
+	o[2].drop[0] = &s[2];
+	o[2].drop[1] = &s[3];
+	for (int i = 1; i <= 4; i++)
+		s[i] = subscribe(fx, "ord/t", 1, MQB_CALLBACK(ordered_handler, &o[i]));
+	wait_subscribed(fx, fx->cid, "ord/t", 1);
+	outside_publish_str(fx, "ord/t", "one", 1, false);
+	assert_true(wait_count(fx, &fx->rec[0].n, 3, TU_TIMEOUT));
+	outside_publish_str(fx, "ord/t", "two", 1, false);
+	assert_true(wait_count(fx, &fx->rec[0].n, 5, TU_TIMEOUT));
+	pthread_mutex_lock(&fx->m);
+	int got[5];
+	memcpy(got, order, sizeof got);
+	pthread_mutex_unlock(&fx->m);
+	int want[5] = { 1, 2, 4, 1, 4 };
+	assert_memory_equal(got, want, sizeof want);
+	assert_payload(&fx->rec[0].msgs[2], "one");
+	assert_payload(&fx->rec[0].msgs[4], "two");
+	assert_null(s[2]);
+	assert_null(s[3]);
+	assert_int_equal(get_stats(fx).subscriptions, 1);
+	unsubscribe(fx, s[1]);
+	unsubscribe(fx, s[4]);
+	char needle[128];
+	snprintf(needle, sizeof needle, "Received UNSUBSCRIBE from %s\n", fx->cid);
+	assert_true(tu_broker_log_wait(&fx->b, needle, 1, TU_TIMEOUT));
+	assert_int_equal(count_of(fx, &fx->rec[0].n), 5);
+	fx->passed = true;
+}
+
 /* ---- wildcard dispatch ------------------------------------------------ */
 
 /* Under MQTT 5 mosquitto sends a message once for each overlapping
@@ -1583,6 +1649,7 @@ static const struct CMUnitTest tests[] = {
 	T(a_coroutine_handler_awaits_its_own_qos1_publish_and_sees_status_0),
 	T(an_executor_handler_runs_in_the_pool_and_may_keep_the_message_after_returning),
 	T(two_handlers_on_one_filter_share_one_subscribe_and_the_last_removal_unsubscribes),
+	T(handlers_of_one_filter_run_in_subscription_order_and_may_unsubscribe_others),
 	T(one_topic_reaches_exactly_the_handlers_whose_filters_match),
 	T(under_mqtt5_one_topic_reaches_exactly_the_handlers_whose_filters_match),
 	T(the_birth_message_is_retained_online_and_a_clean_stop_makes_it_offline),

@@ -672,17 +672,16 @@ static struct conn_req *snapshot_filters(struct mqb_mqtt *m)
 	if (!r)
 		return NULL;
 	r->m = m;
-	size_t n = hashmap__count(&m->filters), i = 0, it = 0;
+	size_t n = filter_table__count(&m->filters), i = 0, b = 0;
 	r->filters = mqb__calloc(n ? n : 1, sizeof *r->filters);
 	r->qos = mqb__calloc(n ? n : 1, sizeof *r->qos);
 	r->ids = mqb__calloc(n ? n : 1, sizeof *r->ids);
 	r->why = mqb__calloc(m->nbrokers, sizeof *r->why);
 	if (!r->filters || !r->qos || !r->ids || !r->why)
 		goto fail;
-	struct hashmap_entry *e;
-	while ((e = hashmap__next(&m->filters, &it))) {
-		struct filter *fl = e->value;
-		if (fl->nsubs == 0)
+	struct filter *fl = NULL;
+	while ((fl = filter_table__next(&m->filters, &b, fl))) {
+		if (!fl->subs)
 			continue;
 		if (!(r->filters[i] = mqb__strdup(fl->filter)))
 			goto fail;
@@ -806,7 +805,7 @@ static void on_connected(struct mqb_mqtt *m, struct conn_req *r)
 		m->stats.reconnects++;
 	m->ever_connected = true;
 	for (int i = 0; i < r->n; i++) {
-		struct filter *fl = hashmap__get(&m->filters, r->filters[i], strlen(r->filters[i]));
+		struct filter *fl = filter_table__find(&m->filters, r->filters[i], strlen(r->filters[i]));
 		if (!fl)
 			continue;
 		fl->broker_qos = r->sub_rc == 0 ? r->qos[i] : -1;
@@ -859,6 +858,15 @@ static int mqtt_started(void *ud, void *arg, void **result)
 	return 0;
 }
 
+/* A new session: every filter is to be subscribed again. */
+static void broker_forgot(struct mqb_mqtt *m)
+{
+	size_t b = 0;
+	struct filter *fl = NULL;
+	while ((fl = filter_table__next(&m->filters, &b, fl)))
+		fl->broker_qos = -1;
+}
+
 void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 {
 	if (m->state != ST_CONNECTED)
@@ -873,10 +881,7 @@ void mqtt__connection_lost(struct mqb_mqtt *m, const char *why)
 	 * resends them itself and their futures settle as they are acked. */
 	if (m->opt.clean_session)
 		mqtt__outq_prepend(&m->queue, &m->inflight);
-	size_t it = 0;
-	struct hashmap_entry *e;
-	while ((e = hashmap__next(&m->filters, &it)))
-		((struct filter *)e->value)->broker_qos = -1;
+	broker_forgot(m);
 	m->state = ST_BACKOFF;
 	if (m->stopping)
 		m->state = ST_STOPPED;
@@ -909,10 +914,7 @@ void mqtt__give_back(struct mqb_mqtt *m)
 	/* Paho forgot the publishes it had in flight: sent again (at least
 	 * once); what is published meanwhile waits in the queue. */
 	mqtt__outq_prepend(&m->queue, &m->inflight);
-	size_t it = 0;
-	struct hashmap_entry *e;
-	while ((e = hashmap__next(&m->filters, &it)))
-		((struct filter *)e->value)->broker_qos = -1;
+	broker_forgot(m);
 	m->stats.connected = false;
 	m->recycling = true;
 	m->attempt = 0;
@@ -955,7 +957,7 @@ int mqb_mqtt_async_stats(struct mqb_core *core, struct mqb_mqtt_stats *out)
 		return -ENOTCONN;
 	m->stats.queued = m->queue.n;
 	m->stats.inflight = m->inflight.n;
-	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+	m->stats.subscriptions = (unsigned)filter_table__count(&m->filters);
 	*out = m->stats;
 	return 0;
 }
@@ -1035,17 +1037,16 @@ static void mqtt_fini(struct mqb_core *core, void *client)
 		m->paho->MQTTClient_destroy(&m->client);
 	mqtt__outq_fail_all(&m->queue, -ECANCELED);
 	mqtt__outq_fail_all(&m->inflight, -ECANCELED);
-	size_t it = 0;
-	struct hashmap_entry *e;
-	while ((e = hashmap__next(&m->filters, &it))) {
-		struct filter *fl = e->value;
+	size_t b = 0;
+	for (struct filter *fl = filter_table__next(&m->filters, &b, NULL), *nfl; fl; fl = nfl) {
+		nfl = filter_table__next(&m->filters, &b, fl);
 		for (struct mqb_mqtt_sub *s = fl->subs, *next; s; s = next) {
 			next = s->next;
 			mqb__free(s);
 		}
 		mqb__free(fl);
 	}
-	hashmap__fini(&m->filters);
+	filter_table__fini(&m->filters);
 	topic_tree__free(m->tree);
 	mqb__free(m->on_connect);
 	for (size_t i = 0; i < sizeof m->strings / sizeof m->strings[0]; i++)
@@ -1148,7 +1149,7 @@ int mqtt__new(struct mqb_core *core, const struct mqtt_options *opt)
 	m->state = ST_BACKOFF;
 	m->rng = mqb__random_seed();
 	m->next_sub_id = EXACT_SUB_ID + 1;
-	hashmap__init(&m->filters);
+	filter_table__init(&m->filters);
 	int rc = -ENOMEM;
 	if (copy_option(m, &m->opt.host, 0) || copy_option(m, &m->opt.client_id, 1) ||
 	    copy_option(m, &m->opt.username, 2) || copy_option(m, &m->opt.password, 3) ||

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <MQTTClient.h>
 
-#include "lib/hashmap.h"
 #include "mqtt/client.h"
+#include "mqtt/filter_table.h"
 #include "mqtt/paho.h"
 #include "mqtt/topic_tree.h"
 #include "mqbridge/mqtt.h"
@@ -31,18 +31,29 @@
  * leaves megabytes free in the heap: they are given back. */
 #define TRIM_AFTER 1000
 
-struct filter;
-
-/* 72 bytes on 64 bits (80 with malloc's header): one per MQTT entity's
- * topic, 100,000 of them. */
+/* 56 bytes on 64 bits (64 with malloc's header): one per MQTT entity's
+ * topic, 100,000 of them. The job is kept in pieces (its kind in a byte),
+ * and f->subs is linked one way: a filter nearly always has one handler,
+ * and unsubscribing from one with many walks them, as the topic tree's
+ * removal does. */
 struct mqb_mqtt_sub {
-	struct mqb_job job;
+	mqb_job_fn fn;
+	void *ud;
+	const char *name;
+	mqb_release_fn result_free;
 	struct filter *f;
-	struct mqb_mqtt_sub *prev, *next; /* f->subs */
+	struct mqb_mqtt_sub *next; /* f->subs, the newest first */
 	unsigned refs;          /* 1 while registered, +1 while a dispatch holds it */
 	int8_t qos;
+	uint8_t kind;           /* enum mqb_job_kind */
 	bool removed;
 };
+
+static inline struct mqb_job mqtt__sub_job(const struct mqb_mqtt_sub *s)
+{
+	return (struct mqb_job){ .kind = (enum mqb_job_kind)s->kind, .fn = s->fn, .ud = s->ud,
+				 .name = s->name, .result_free = s->result_free };
+}
 
 /* MQTT 5 subscription identifiers: every filter without wildcards has
  * this one (a topic matches at most one of them), each filter with
@@ -51,15 +62,13 @@ struct mqb_mqtt_sub {
 #define EXACT_SUB_ID 1u
 #define MAX_SUB_ID 268435455u
 
-/* One broker subscription, shared by every handler on the same filter. */
-struct filter {
-	unsigned sub_id;        /* EXACT_SUB_ID, or its own */
-	int qos;                /* the highest any handler asked for */
-	int broker_qos;         /* what the broker granted in this session; -1: none */
-	struct mqb_mqtt_sub *subs;
-	unsigned nsubs;
-	char filter[];          /* one allocation: an entity has one or more */
-};
+/* Without wildcards and not shared: found by its text in m->filters, one
+ * lookup per message; the topic tree holds the subscriptions of the
+ * others. */
+static inline bool mqtt__is_plain(const struct filter *fl)
+{
+	return fl->sub_id == EXACT_SUB_ID;
+}
 
 /* A publish waiting for the connection (queue) or for its ack (inflight). */
 struct outmsg {
@@ -144,7 +153,7 @@ struct mqb_mqtt {
 	ev_timer more;          /* another read next loop iteration */
 	unsigned batch_iter;    /* the loop iteration batch_used counts for */
 	unsigned batch_used;    /* messages read in that iteration */
-	struct hashmap filters; /* filter string -> struct filter */
+	struct filter_table filters;
 	struct topic_tree *tree;
 	struct outq queue, inflight;
 	struct mqb_job *on_connect;

@@ -340,6 +340,20 @@ static void collect(void *ud, void *value)
 	d->v[d->n++] = s;
 }
 
+/* A plain filter's handlers in the order they subscribed (its list has
+ * the newest first), as the topic tree gives the others'. */
+static void collect_filter(struct dispatch *d, const struct filter *fl)
+{
+	size_t first = d->n;
+	for (struct mqb_mqtt_sub *s = fl->subs; s; s = s->next)
+		collect(d, s);
+	for (size_t i = first, j = d->n; i + 1 < j; i++, j--) {
+		struct mqb_mqtt_sub *t = d->v[i];
+		d->v[i] = d->v[j - 1];
+		d->v[j - 1] = t;
+	}
+}
+
 static void drop_log(struct mqb_mqtt *m, const char *what, const char *topic)
 {
 	/* Bad input is counted always, logged at most once a second. */
@@ -421,6 +435,9 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 		return;
 	}
 	struct dispatch d = { .v = d.subs, .cap = sizeof d.subs / sizeof d.subs[0] };
+	struct filter *fl = filter_table__find(&m->filters, topic, tlen);
+	if (fl && mqtt__is_plain(fl)) /* not "$share/g/x" taken as a topic */
+		collect_filter(&d, fl);
 	topic_tree__match(m->tree, topic, tlen, collect, &d);
 	if (d.n > 1)
 		for_its_subscription(m, topic, msg, &d);
@@ -438,13 +455,14 @@ static void handle_message(struct mqb_mqtt *m, const char *topic, size_t tlen, b
 		struct mqb_mqtt_sub *s = d.v[i];
 		if (s->removed)
 			continue;
-		int rc = mqb_async_run_job(m->core, &s->job, mqb_mqtt_message_ref(mm),
+		struct mqb_job job = mqtt__sub_job(s);
+		int rc = mqb_async_run_job(m->core, &job, mqb_mqtt_message_ref(mm),
 					   (mqb_release_fn)mqb_mqtt_message_unref, NULL);
 		if (rc) {
 			mqb_mqtt_message_unref(mm);
 			m->stats.dropped_handler_busy++;
 			MQB_LOG_WARNING(LOG, "%s: handler %s not run: %s", topic,
-					s->job.name ? s->job.name : "?", mqb_strerror(rc));
+					s->name ? s->name : "?", mqb_strerror(rc));
 		} else {
 			m->stats.dispatched++;
 		}

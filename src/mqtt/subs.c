@@ -56,7 +56,7 @@ static int sync_job(void *ud, void *arg, void **result)
 
 static void filter_free(struct mqb_mqtt *m, struct filter *fl)
 {
-	hashmap__remove(&m->filters, fl->filter, strlen(fl->filter));
+	filter_table__remove(&m->filters, fl);
 	mqb__free(fl);
 }
 
@@ -69,18 +69,18 @@ static void sync_finished(struct mqb_future *f, void *ud)
 		return;
 	}
 	for (int i = 0; i < r->nsub; i++) {
-		struct filter *fl = hashmap__get(&m->filters, r->sub[i], strlen(r->sub[i]));
+		struct filter *fl = filter_table__find(&m->filters, r->sub[i], strlen(r->sub[i]));
 		if (fl)
 			fl->broker_qos = r->sub_rc == 0 ? r->qos[i] : -1;
 		if (r->sub_rc != 0 || r->qos[i] < 0)
 			MQB_LOG_ERROR(LOG, "subscribing to %s failed", r->sub[i]);
 	}
 	for (int i = 0; i < r->nunsub; i++) {
-		struct filter *fl = hashmap__get(&m->filters, r->unsub[i], strlen(r->unsub[i]));
+		struct filter *fl = filter_table__find(&m->filters, r->unsub[i], strlen(r->unsub[i]));
 		if (!fl)
 			continue;
 		fl->broker_qos = -1;
-		if (fl->nsubs == 0)
+		if (!fl->subs)
 			filter_free(m, fl);
 	}
 	bool many = r->nsub + r->nunsub >= TRIM_AFTER;
@@ -113,22 +113,21 @@ void mqtt__debounce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (m->state != ST_CONNECTED || m->stopping || !m->dirty)
 		return;
 	struct sync_req *r = mqb__calloc(1, sizeof *r);
-	size_t n = hashmap__count(&m->filters), it = 0;
+	size_t n = filter_table__count(&m->filters), b = 0;
 	if (!r || !(r->sub = mqb__calloc(n, sizeof *r->sub)) ||
 	    !(r->qos = mqb__calloc(n, sizeof *r->qos)) ||
 	    !(r->ids = mqb__calloc(n, sizeof *r->ids)) ||
 	    !(r->unsub = mqb__calloc(n, sizeof *r->unsub)))
 		goto nomem;
 	r->m = m;
-	struct hashmap_entry *e;
-	while ((e = hashmap__next(&m->filters, &it))) {
-		struct filter *fl = e->value;
-		if (fl->nsubs > 0 && fl->broker_qos < fl->qos) {
+	struct filter *fl = NULL;
+	while ((fl = filter_table__next(&m->filters, &b, fl))) {
+		if (fl->subs && fl->broker_qos < fl->qos) {
 			if (!(r->sub[r->nsub] = mqb__strdup(fl->filter)))
 				goto nomem;
 			r->ids[r->nsub] = fl->sub_id;
 			r->qos[r->nsub++] = fl->qos;
-		} else if (fl->nsubs == 0 && fl->broker_qos >= 0) {
+		} else if (!fl->subs && fl->broker_qos >= 0) {
 			if (!(r->unsub[r->nunsub] = mqb__strdup(fl->filter)))
 				goto nomem;
 			r->nunsub++;
@@ -182,45 +181,46 @@ int mqb_mqtt_async_subscribe(struct mqb_core *core, const char *filter, int qos,
 	if (!mqb_mqtt_filter_valid(filter) || qos < 0 || qos > 2 || !job || !job->fn)
 		return -EINVAL;
 	size_t flen = strlen(filter);
-	struct filter *fl = hashmap__get(&m->filters, filter, flen);
+	struct filter *fl = filter_table__find(&m->filters, filter, flen);
 	bool created = false;
 	if (!fl) {
-		if (!(fl = mqb__calloc(1, sizeof *fl + flen + 1)))
+		if (!(fl = mqb__calloc(1, filter_table__size(flen))))
 			return -ENOMEM;
 		memcpy(fl->filter, filter, flen + 1);
 		fl->broker_qos = -1;
-		fl->qos = qos;
+		fl->qos = (unsigned)qos & 3;
 		fl->sub_id = EXACT_SUB_ID;
 		if (mqtt__is_shared(filter) || strpbrk(filter, "+#")) {
 			fl->sub_id = m->next_sub_id;
 			m->next_sub_id = m->next_sub_id == MAX_SUB_ID ? EXACT_SUB_ID + 1
 								       : m->next_sub_id + 1;
 		}
-		if (hashmap__put(&m->filters, fl->filter, flen, fl, NULL)) {
+		if (filter_table__add(&m->filters, fl)) {
 			mqb__free(fl);
 			return -ENOMEM;
 		}
 		created = true;
 	}
 	struct mqb_mqtt_sub *s = mqb__calloc(1, sizeof *s);
-	if (!s || topic_tree__add(m->tree, filter, s)) {
+	if (!s || (!mqtt__is_plain(fl) && topic_tree__add(m->tree, filter, s))) {
 		mqb__free(s);
 		if (created)
 			filter_free(m, fl);
 		return -ENOMEM;
 	}
-	s->job = *job;
+	s->fn = job->fn;
+	s->ud = job->ud;
+	s->name = job->name;
+	s->result_free = job->result_free;
+	s->kind = (uint8_t)job->kind;
 	s->qos = (int8_t)qos; /* 0 to 2, checked above */
 	s->f = fl;
 	s->refs = 1;
 	s->next = fl->subs;
-	if (s->next)
-		s->next->prev = s;
 	fl->subs = s;
-	fl->nsubs++;
 	if (qos > fl->qos)
-		fl->qos = qos;
-	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+		fl->qos = (unsigned)qos & 3;
+	m->stats.subscriptions = (unsigned)filter_table__count(&m->filters);
 	if (fl->broker_qos < fl->qos)
 		mark_dirty(m);
 	if (out)
@@ -235,23 +235,21 @@ void mqb_mqtt_async_unsubscribe(struct mqb_core *core, struct mqb_mqtt_sub *s)
 	if (!m || !s || s->removed)
 		return;
 	struct filter *fl = s->f;
-	topic_tree__remove(m->tree, fl->filter, s);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		fl->subs = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	if (!mqtt__is_plain(fl))
+		topic_tree__remove(m->tree, fl->filter, s);
+	struct mqb_mqtt_sub **p = &fl->subs;
+	while (*p != s)
+		p = &(*p)->next;
+	*p = s->next;
 	s->removed = true;
-	fl->nsubs--;
 	mqtt__sub_unref(s);
-	if (fl->nsubs == 0) {
+	if (!fl->subs) {
 		if (fl->broker_qos >= 0)
 			mark_dirty(m); /* UNSUBSCRIBE, then the filter goes */
 		else if (m->state != ST_CONNECTING && m->state != ST_SYNCING)
 			filter_free(m, fl); /* a job may be holding its name: see sync */
 	}
-	m->stats.subscriptions = (unsigned)hashmap__count(&m->filters);
+	m->stats.subscriptions = (unsigned)filter_table__count(&m->filters);
 }
 
 struct ts_sub {

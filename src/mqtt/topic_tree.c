@@ -35,7 +35,7 @@ struct node {
 
 struct exact {
 	struct values values;
-	char filter[];           /* one allocation: 100,000 entities, 100,000 filters */
+	char filter[];           /* one allocation */
 };
 
 struct topic_tree {
