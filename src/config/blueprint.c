@@ -15,44 +15,37 @@
 #include "config/config_impl.h"
 #include "config/load.h"
 
-/* The inputs a blueprint declares: name -> its declaration (a mapping or
+/* The inputs a blueprint declares: name and declaration (a mapping or
  * null), sections' inputs flattened (Home Assistant 2024.6: a section is
  * a declaration holding input:). */
-struct decls {
-	const struct mqb_conf_node **name, **decl;
-	size_t n, cap;
+struct decl {
+	const struct mqb_conf_node *name, *decl;
 };
 
-static int decls_add(struct decls *d, const struct mqb_conf_node *name,
-		     const struct mqb_conf_node *decl)
-{
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 8;
-		const struct mqb_conf_node **a = mqb__realloc(d->name, cap * sizeof *a);
-		if (!a)
-			return -ENOMEM;
-		d->name = a;
-		const struct mqb_conf_node **b = mqb__realloc(d->decl, cap * sizeof *b);
-		if (!b)
-			return -ENOMEM;
-		d->decl = b;
-		d->cap = cap;
-	}
-	d->name[d->n] = name;
-	d->decl[d->n++] = decl;
-	return 0;
-}
+struct decls {
+	struct decl *v;
+	size_t n, cap;
+};
 
 static int collect_decls(struct decls *d, const struct mqb_conf_node *inputs)
 {
 	for (size_t i = 0; mqb_conf_kind(inputs) == MQB_CONF_MAP && i < mqb_conf_len(inputs); i++) {
 		const struct mqb_conf_node *v = mqb_conf_value(inputs, i);
 		const struct mqb_conf_node *section = mqb_conf_get(v, "input");
-		int rc = section && mqb_conf_kind(section) == MQB_CONF_MAP
-				 ? collect_decls(d, section)
-				 : decls_add(d, mqb_conf_key(inputs, i), v);
-		if (rc)
-			return rc;
+		if (section && mqb_conf_kind(section) == MQB_CONF_MAP) {
+			if (collect_decls(d, section))
+				return -ENOMEM;
+			continue;
+		}
+		if (d->n == d->cap) {
+			size_t cap = d->cap ? 2 * d->cap : 8;
+			struct decl *nv = mqb__realloc(d->v, cap * sizeof *nv);
+			if (!nv)
+				return -ENOMEM;
+			d->v = nv;
+			d->cap = cap;
+		}
+		d->v[d->n++] = (struct decl){mqb_conf_key(inputs, i), v};
 	}
 	return 0;
 }
@@ -78,7 +71,7 @@ static const struct mqb_conf_node *subst(struct subst *s, const struct mqb_conf_
 	if (conf__doc_is_input(s->bdoc, n)) {
 		const char *name = mqb_conf_scalar(n, NULL);
 		for (size_t i = 0; i < s->d->n; i++)
-			if (strcmp(mqb_conf_scalar(s->d->name[i], NULL), name) == 0)
+			if (strcmp(mqb_conf_scalar(s->d->v[i].name, NULL), name) == 0)
 				return s->value[i];
 		mqb_conf_error_at(s->errs, n, s->path, "No substitution found for input %s", name);
 		s->found++;
@@ -264,9 +257,9 @@ const struct mqb_conf_node *conf__blueprint_apply(struct mqb_conf_doc *doc,
 	if (!missing)
 		goto nomem;
 	for (size_t i = 0; i < d.n; i++) {
-		const char *name = mqb_conf_scalar(d.name[i], NULL);
-		const struct mqb_conf_node *dflt = mqb_conf_kind(d.decl[i]) == MQB_CONF_MAP
-							   ? mqb_conf_get(d.decl[i], "default")
+		const char *name = mqb_conf_scalar(d.v[i].name, NULL);
+		const struct mqb_conf_node *dflt = mqb_conf_kind(d.v[i].decl) == MQB_CONF_MAP
+							   ? mqb_conf_get(d.v[i].decl, "default")
 							   : NULL;
 		if (name && given && mqb_conf_get(given, name))
 			value[i] = mqb_conf_get(given, name);
@@ -303,8 +296,7 @@ const struct mqb_conf_node *conf__blueprint_apply(struct mqb_conf_doc *doc,
 nomem:
 	mqb_conf_error(errs, NULL, up, "out of memory");
 out:
-	mqb__free(d.name);
-	mqb__free(d.decl);
+	mqb__free(d.v);
 	mqb__free(value);
 	mqb_conf_doc_free(bdoc);
 	return out;

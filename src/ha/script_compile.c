@@ -395,9 +395,9 @@ static size_t compile_device(struct cc *cc, struct action *a, const struct mqb_c
 		return nomem(cc, path);
 	int rc = 0;
 	if (!type) {
-	} else if (strcmp(type, "turn_off") == 0 || strcmp(type, "toggle") == 0) {
-		service = type;
-	} else if (strcmp(type, "turn_on") == 0) {
+		/* not a string: the error below */
+	} else if (strcmp(type, "turn_on") == 0 || strcmp(type, "turn_off") == 0 ||
+		   strcmp(type, "toggle") == 0) {
 		service = type;
 	} else if (light && strcmp(type, "brightness_increase") == 0) {
 		service = "turn_on";
